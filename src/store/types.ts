@@ -1,0 +1,127 @@
+import type { Readable } from 'node:stream';
+import type { Digest, DigestAlgorithm } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+
+/**
+ * The storage contracts. The embedded default implements them with a filesystem
+ * (blobs) and SQLite (metadata); the scale-out will implement them with an
+ * S3-compatible object store and PostgreSQL. Everything above `store/` (import,
+ * export, the registry server, staging) talks to these interfaces only.
+ */
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+/** What a writer must verify before its blob becomes visible. */
+export interface Expected {
+  digest?: Digest;
+  size?: number;
+}
+
+/**
+ * An ingest in progress (containerd's content.Writer, an OCI chunked upload):
+ * bytes are hashed as they are written, and nothing is visible until `commit`
+ * verifies them and moves them into place atomically.
+ */
+export interface BlobWriter {
+  /** A stable id, so an upload can be found again (registry upload sessions). */
+  readonly id: string;
+  /** Bytes written so far. */
+  readonly size: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Verifies size and digest, runs `beforeVisible` (which records the digest in a lease
+   * so GC cannot take it), then makes the blob visible: fsync, rename, fsync dir.
+   */
+  commit(expected?: Expected, beforeVisible?: (info: BlobInfo) => Promise<void>): Promise<BlobInfo>;
+  /** Drops the ingest and its temporary data. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  stat(digest: Digest): Promise<BlobInfo | undefined>;
+  /** A stream of the blob (or of bytes start..end inclusive). Throws BLOB_UNKNOWN. */
+  open(digest: Digest, range?: { start: number; end?: number }): Promise<Readable>;
+  /** A whole small blob (documents); refuses blobs above maxSize. */
+  read(digest: Digest, maxSize?: number): Promise<Buffer>;
+  writer(options?: { algorithm?: DigestAlgorithm }): Promise<BlobWriter>;
+  /** Resumes an ingest by id (uploads survive a process restart), or undefined. */
+  resume(id: string): Promise<BlobWriter | undefined>;
+  delete(digest: Digest): Promise<boolean>;
+  /** Every stored blob digest. */
+  list(): AsyncIterable<Digest>;
+  /** Ingests not committed, with their age; GC removes stale ones. */
+  listIngests(): Promise<{ id: string; mtimeMs: number; pid?: number }[]>;
+  removeIngest(id: string): Promise<void>;
+}
+
+/** One manifest (image manifest or index) stored in a repository. */
+export interface ManifestRecord {
+  repository: string;
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  subject?: Digest;
+  /** Annotations of the manifest itself (the referrers API returns them). */
+  annotations?: Record<string, string>;
+  /** Every blob and child manifest this manifest references (config, layers, manifests). */
+  references: Digest[];
+  created: string;
+}
+
+export interface TagRecord {
+  repository: string;
+  tag: string;
+  digest: Digest;
+  updated: string;
+}
+
+export interface Page {
+  n?: number;
+  last?: string;
+}
+
+export interface MetadataStore {
+  /** Records a manifest in a repository and points `tags` at it, in one transaction. */
+  putManifest(record: ManifestRecord, tags?: string[]): Promise<void>;
+  getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
+  /** Removes a manifest and every tag pointing at it; true when it existed. */
+  deleteManifest(repository: string, digest: Digest): Promise<boolean>;
+  resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
+  setTag(repository: string, tag: string, digest: Digest): Promise<void>;
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  listTags(repository: string, page?: Page): Promise<string[]>;
+  listRepositories(page?: Page): Promise<string[]>;
+  /** Every tag of every repository, for `slipway images`. */
+  listTagged(): Promise<TagRecord[]>;
+  listManifests(repository?: string): Promise<ManifestRecord[]>;
+  /** Manifests in `repository` whose subject is `digest`. */
+  referrers(repository: string, digest: Digest): Promise<ManifestRecord[]>;
+
+  /** Blob membership of a repository (registry semantics: a blob is pullable where it was pushed or mounted). */
+  linkBlob(repository: string, digest: Digest): Promise<void>;
+  hasBlobLink(repository: string, digest: Digest): Promise<boolean>;
+  unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
+
+  /** Leases protect blobs written by an operation still in progress from GC. */
+  createLease(owner: string): Promise<string>;
+  addToLease(lease: string, digest: Digest): Promise<void>;
+  releaseLease(lease: string): Promise<void>;
+
+  /**
+   * Runs `fn` while no lease, manifest or link can be added (GC's mark-and-sweep
+   * window). `fn` receives every digest still needed: manifests, what they
+   * reference, blobs of live leases, and blobs linked to a repository less than
+   * `linkGraceMs` ago (a registry client pushes blobs before their manifest).
+   * Leases of dead owners are dropped first; `fn` returns the digests it deleted,
+   * whose repository links are then removed.
+   */
+  withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]>;
+
+  close(): Promise<void>;
+}
+
+export type { Descriptor };
