@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'BLOB_UNKNOWN'
   | 'MANIFEST_UNKNOWN'
   | 'NAME_UNKNOWN'
+  | 'RANGE_NOT_SATISFIABLE'
+  | 'TOO_LARGE'
   // environment
   | 'IO_ERROR'
   | 'TOOL_MISSING'

@@ -38,6 +38,21 @@ export interface BlobWriter {
   commit(expected?: Expected, beforeVisible?: (info: BlobInfo) => Promise<void>): Promise<BlobInfo>;
   /** Drops the ingest and its temporary data. */
   abort(): Promise<void>;
+  /**
+   * Releases the writer (its file handle) but keeps the ingest, so `resume(id)` can
+   * continue it later: a registry upload spans several HTTP requests.
+   */
+  close(): Promise<void>;
+}
+
+/** An ingest in progress as `listIngests` sees it. */
+export interface IngestInfo {
+  id: string;
+  /** Last time its bytes or metadata changed. */
+  mtimeMs: number;
+  /** The process that owns it, when known, and that process's host. */
+  pid?: number;
+  host?: string;
 }
 
 export interface BlobStore {
@@ -52,8 +67,8 @@ export interface BlobStore {
   delete(digest: Digest): Promise<boolean>;
   /** Every stored blob digest. */
   list(): AsyncIterable<Digest>;
-  /** Ingests not committed, with their age; GC removes stale ones. */
-  listIngests(): Promise<{ id: string; mtimeMs: number; pid?: number }[]>;
+  /** Ingests not committed, with their age and owner; GC removes stale ones. */
+  listIngests(): Promise<IngestInfo[]>;
   removeIngest(id: string): Promise<void>;
 }
 
@@ -85,7 +100,10 @@ export interface Page {
 }
 
 export interface MetadataStore {
-  /** Records a manifest in a repository and points `tags` at it, in one transaction. */
+  /**
+   * Records a manifest in a repository, links its references to the repository and
+   * points `tags` at it, in one transaction.
+   */
   putManifest(record: ManifestRecord, tags?: string[]): Promise<void>;
   getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
   /** Removes a manifest and every tag pointing at it; true when it existed. */
