@@ -1,0 +1,43 @@
+import type { Readable } from 'node:stream';
+import { DigestStream, isDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+import { artifactFromBlobs } from '../image/blob-image.js';
+import type { BlobSource } from '../image/blob-source.js';
+import type { Artifact } from '../image/types.js';
+import type { LocalStore } from '../store/local-store.js';
+import type { ContentDestination } from './destination.js';
+
+/** The local store as a BlobSource: every byte read is verified against its digest. */
+export function storeBlobSource(store: LocalStore): BlobSource {
+  return {
+    async open(digest: Digest, size?: number): Promise<Readable> {
+      const stream = await store.blobs.open(digest);
+      return stream.pipe(new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+    },
+    read: (digest, maxSize) => store.blobs.read(digest, maxSize),
+  };
+}
+
+/** The image or index that `repository:tagOrDigest` names in the store. */
+export async function readLocal(store: LocalStore, repository: string, tagOrDigest: string): Promise<{ artifact: Artifact; descriptor: Descriptor }> {
+  const descriptor = await store.resolve(repository, tagOrDigest);
+  return { artifact: await artifactFromBlobs(storeBlobSource(store), descriptor), descriptor };
+}
+
+/**
+ * A destination writing into the store under one lease: blobs are protected from a
+ * concurrent GC from the moment they are written until the root manifest is tagged.
+ */
+export async function localDestination(store: LocalStore, repository: string, tag: string | undefined): Promise<ContentDestination> {
+  const lease = await store.openLease();
+  return {
+    label: `${repository}${tag ? `:${tag}` : ''}`,
+    hasBlob: (digest) => lease.ensureBlob(digest),
+    putBlob: (stream, expected) => lease.putBlob(stream, expected),
+    async putManifest(raw, mediaType, root) {
+      const tags = root && tag && !isDigest(tag) ? [tag] : [];
+      return store.putManifest(repository, raw, mediaType, tags, lease);
+    },
+    close: () => lease.release(),
+  };
+}

@@ -1,0 +1,149 @@
+import { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import { INDEX_MEDIA_TYPES, MediaType, layerCompression, ociLayerMediaType, type Compression } from '../oci/media-types.js';
+import type { Descriptor, ImageIndex } from '../oci/types.js';
+import { compressStream } from '../layer/compress.js';
+import { ComputedImage } from '../image/computed-image.js';
+import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js';
+import { silentProgress, type Progress } from '../progress.js';
+import { canonicalJson } from '../image/json.js';
+import type { ContentDestination } from './destination.js';
+
+export interface WriteOptions {
+  progress?: Progress;
+  /** Blobs in flight at once. */
+  concurrency?: number;
+  /** Uncompressed layers (docker archives, rootfs tars) are compressed with this on the way in. */
+  compressUncompressed?: Exclude<Compression, 'none'>;
+}
+
+export interface WriteReport {
+  descriptor: Descriptor;
+  blobsWritten: number;
+  blobsSkipped: number;
+  bytesWritten: number;
+}
+
+/** Writes an image or a whole index to a destination and returns the root descriptor. */
+export async function writeArtifact(dest: ContentDestination, artifact: Artifact, options: WriteOptions = {}): Promise<WriteReport> {
+  const report: WriteReport = { descriptor: undefined as unknown as Descriptor, blobsWritten: 0, blobsSkipped: 0, bytesWritten: 0 };
+  report.descriptor = artifact.kind === 'image'
+    ? await writeImage(dest, artifact.image, options, report, true)
+    : await writeIndex(dest, artifact.index, options, report, true);
+  return report;
+}
+
+async function writeIndex(dest: ContentDestination, index: ImageIndexValue, options: WriteOptions, report: WriteReport, root: boolean): Promise<Descriptor> {
+  const doc = await index.index();
+  let changed = false;
+  const children: Descriptor[] = [];
+  for (const child of doc.manifests) {
+    const written = INDEX_MEDIA_TYPES.includes(child.mediaType)
+      ? await writeIndex(dest, await index.childIndex(child), options, report, false)
+      : await writeImage(dest, await index.image(child), options, report, false);
+    if (written.digest !== child.digest) changed = true;
+    children.push({ ...child, mediaType: written.mediaType, digest: written.digest, size: written.size });
+  }
+  // Children rewritten (compressed layers) change their digests; the index must follow.
+  const raw = changed ? canonicalJson({ ...doc, manifests: children } satisfies ImageIndex) : await index.rawIndex();
+  return dest.putManifest(raw, await index.mediaType(), root);
+}
+
+async function writeImage(dest: ContentDestination, image: Image, options: WriteOptions, report: WriteReport, root: boolean): Promise<Descriptor> {
+  const layers = await image.layers();
+  const written = await mapBounded(layers, options.concurrency ?? 4, (layer) => writeLayer(dest, layer, options, report));
+  let final = image;
+  if (written.some((w, i) => w !== layers[i])) {
+    final = await rebuildWithLayers(image, written);
+  }
+  const [rawConfig, manifest] = await Promise.all([final.rawConfig(), final.manifest()]);
+  if (await dest.hasBlob(manifest.config.digest)) report.blobsSkipped++;
+  else {
+    await dest.putBlob(Readable.from([rawConfig]), { digest: manifest.config.digest, size: rawConfig.length });
+    report.blobsWritten++;
+    report.bytesWritten += rawConfig.length;
+  }
+  return dest.putManifest(await final.rawManifest(), await final.mediaType(), root);
+}
+
+/** Writes one layer, or skips it when present; returns the layer as it now is in the destination. */
+async function writeLayer(dest: ContentDestination, layer: Layer, options: WriteOptions, report: WriteReport): Promise<Layer> {
+  const progress = options.progress ?? silentProgress;
+  const digest = await layer.digest();
+  const id = digest.slice(7, 19);
+  const compression = layerCompression(layer.mediaType);
+  const convertTo = compression === 'none' ? options.compressUncompressed : undefined;
+  if (!convertTo && (await dest.hasBlob(digest))) {
+    report.blobsSkipped++;
+    progress.start(id, digest, await layer.size());
+    progress.done(id, 'exists');
+    return layer;
+  }
+  progress.start(id, digest, await layer.size());
+  const source = convertTo ? await layer.uncompressed() : await layer.compressed();
+  source.on('data', (chunk: Buffer) => progress.advance(id, chunk.length));
+  if (!convertTo) {
+    const info = await dest.putBlob(source, { digest, size: await layer.size() });
+    report.blobsWritten++;
+    report.bytesWritten += info.size;
+    progress.done(id, 'done');
+    return layer;
+  }
+  const info = await dest.putBlob(compressStream(source, convertTo));
+  report.blobsWritten++;
+  report.bytesWritten += info.size;
+  progress.done(id, `compressed ${convertTo}`);
+  return new DescribedLayer(ociLayerMediaType(convertTo), info.digest, info.size, await layer.diffId(), layer.annotations);
+}
+
+/** The same image with some layers replaced by re-compressed ones; the manifest becomes OCI. */
+async function rebuildWithLayers(image: Image, layers: Layer[]): Promise<Image> {
+  const [config, manifest, rawConfig] = await Promise.all([image.config(), image.manifest(), image.rawConfig()]);
+  return new ComputedImage({
+    layers,
+    config,
+    rawConfig,
+    manifestMediaType: MediaType.OciManifest,
+    annotations: manifest.annotations,
+    subject: manifest.subject,
+  });
+}
+
+/** A layer known only by its descriptor values (after it was written somewhere). */
+export class DescribedLayer implements Layer {
+  constructor(
+    readonly mediaType: string,
+    private readonly d: Digest,
+    private readonly n: number,
+    private readonly diff: Digest,
+    readonly annotations?: Record<string, string>,
+  ) {}
+  async digest() {
+    return this.d;
+  }
+  async diffId() {
+    return this.diff;
+  }
+  async size() {
+    return this.n;
+  }
+  compressed(): Promise<Readable> {
+    throw new Error(`layer ${this.d} has no source to read from here`);
+  }
+  uncompressed(): Promise<Readable> {
+    throw new Error(`layer ${this.d} has no source to read from here`);
+  }
+}
+
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
