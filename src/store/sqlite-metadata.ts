@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { SlipwayError } from '../errors.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
+import { GcGate } from './gc-gate.js';
+import { checkRepository, checkTag } from './names.js';
+import { isOwnerAlive } from './owner.js';
+import { migrate } from './sqlite-schema.js';
+import type { ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
+
+export interface SqliteOptions {
+  /**
+   * How long a statement waits for another process's write transaction (GC holds one
+   * for its whole sweep) before failing with SQLITE_BUSY. Default 10 minutes.
+   */
+  busyTimeoutMs?: number;
+}
+
+interface ManifestRow {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject: string | null;
+  annotations: string | null;
+  created: string;
+}
+
+const MANIFEST_COLUMNS = 'repository, digest, media_type, size, artifact_type, subject, annotations, created';
+
+/**
+ * MetadataStore on SQLite (better-sqlite3): WAL so readers never wait for writers,
+ * synchronous=FULL so a committed tag survives a power cut, foreign keys so a tag
+ * cannot point at a manifest that is not there. Several processes (CLI, registry
+ * server) may open the same file.
+ *
+ * @example
+ * const meta = await SqliteMetadataStore.open(join(home, 'metadata.sqlite'));
+ * await meta.putManifest(record, ['latest']);
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #gate = new GcGate();
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(path: string, options: SqliteOptions = {}) {
+    this.path = path;
+    this.#db = new Database(path);
+    try {
+      // busy_timeout first: switching to WAL and migrating may wait for another process.
+      this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 600_000)}`);
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('foreign_keys = ON');
+      migrate(this.#db);
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  static async open(path: string, options?: SqliteOptions): Promise<SqliteMetadataStore> {
+    return new SqliteMetadataStore(path, options);
+  }
+
+  async putManifest(record: ManifestRecord, tags: string[] = []): Promise<void> {
+    checkRepository(record.repository);
+    parseDigest(record.digest, 'manifest digest');
+    for (const ref of record.references) parseDigest(ref, 'reference');
+    for (const tag of tags) checkTag(tag);
+    const now = new Date().toISOString();
+    await this.#write(() => {
+      const { repository, digest } = record;
+      this.#ensureRepository(repository, now);
+      const inserted = this.#sql(`INSERT INTO manifests (${MANIFEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+        .run(repository, digest, record.mediaType, record.size, record.artifactType ?? null, record.subject ?? null,
+          record.annotations ? JSON.stringify(record.annotations) : null, record.created);
+      // Same digest, same bytes, same references: a re-put only refreshes links and tags.
+      if (inserted.changes > 0) {
+        const ref = this.#sql('INSERT INTO manifest_refs (repository, manifest, position, digest) VALUES (?, ?, ?, ?)');
+        record.references.forEach((d, i) => ref.run(repository, digest, i, d));
+      }
+      for (const d of record.references) this.#link(repository, d, now);
+      for (const tag of tags) this.#upsertTag(repository, tag, digest, now);
+    });
+  }
+
+  async getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    return this.#db.transaction(() => {
+      const row = this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND digest = ?`).get(repository, digest) as ManifestRow | undefined;
+      return row && this.#toRecord(row);
+    })();
+  }
+
+  async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.#write(() => {
+      // Deleting a child of an index would let GC take the child's layers while the index still names it.
+      const parent = this.#sql('SELECT manifest FROM manifest_refs WHERE repository = ? AND digest = ? AND manifest <> ? LIMIT 1')
+        .pluck()
+        .get(repository, digest, digest) as string | undefined;
+      if (parent !== undefined && this.#hasManifest(repository, parent)) {
+        throw new SlipwayError('CONFLICT', `manifest ${digest} is referenced by ${parent} in ${repository}: delete that one first`, {
+          detail: { repository, digest, parent },
+        });
+      }
+      return this.#sql('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0;
+    });
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
+    return this.#sql('SELECT digest FROM tags WHERE repository = ? AND tag = ?').pluck().get(repository, tag) as Digest | undefined;
+  }
+
+  async setTag(repository: string, tag: string, digest: Digest): Promise<void> {
+    checkTag(tag);
+    await this.#write(() => {
+      if (!this.#hasManifest(repository, digest)) {
+        throw new SlipwayError('MANIFEST_UNKNOWN', `cannot tag ${repository}:${tag}: manifest ${digest} is not in ${repository}`, {
+          detail: { repository, tag, digest },
+        });
+      }
+      this.#upsertTag(repository, tag, digest, new Date().toISOString());
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.#write(() => this.#sql('DELETE FROM tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0);
+  }
+
+  /** Tags in lexical order; `last` starts after that entry, `n` caps the count (distribution spec paging). */
+  async listTags(repository: string, page: Page = {}): Promise<string[]> {
+    const { n, last } = checkPage(page);
+    return this.#db.transaction(() => {
+      if (!this.#hasRepository(repository)) {
+        throw new SlipwayError('NAME_UNKNOWN', `repository ${repository} is not in the store`, { detail: { repository } });
+      }
+      return this.#sql('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?').pluck().all(repository, last, n) as string[];
+    })();
+  }
+
+  async listRepositories(page: Page = {}): Promise<string[]> {
+    const { n, last } = checkPage(page);
+    return this.#sql('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck().all(last, n) as string[];
+  }
+
+  async listTagged(): Promise<TagRecord[]> {
+    return this.#sql('SELECT repository, tag, digest, updated FROM tags ORDER BY repository, tag').all() as TagRecord[];
+  }
+
+  async listManifests(repository?: string): Promise<ManifestRecord[]> {
+    return this.#db.transaction(() => {
+      const rows = (repository === undefined
+        ? this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests ORDER BY repository, created, digest`).all()
+        : this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? ORDER BY created, digest`).all(repository)) as ManifestRow[];
+      return rows.map((row) => this.#toRecord(row));
+    })();
+  }
+
+  async referrers(repository: string, digest: Digest): Promise<ManifestRecord[]> {
+    return this.#db.transaction(() => {
+      const rows = this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND subject = ? ORDER BY created, digest`)
+        .all(repository, digest) as ManifestRow[];
+      return rows.map((row) => this.#toRecord(row));
+    })();
+  }
+
+  async linkBlob(repository: string, digest: Digest): Promise<void> {
+    checkRepository(repository);
+    parseDigest(digest);
+    const now = new Date().toISOString();
+    await this.#write(() => {
+      this.#ensureRepository(repository, now);
+      this.#link(repository, digest, now);
+    });
+  }
+
+  async hasBlobLink(repository: string, digest: Digest): Promise<boolean> {
+    return this.#sql('SELECT 1 FROM blob_links WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+  }
+
+  async unlinkBlob(repository: string, digest: Digest): Promise<boolean> {
+    return this.#write(() => this.#sql('DELETE FROM blob_links WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
+  }
+
+  async createLease(owner: string): Promise<string> {
+    const id = randomUUID();
+    await this.#write(() => this.#sql('INSERT INTO leases (id, owner, created) VALUES (?, ?, ?)').run(id, owner, new Date().toISOString()));
+    return id;
+  }
+
+  async addToLease(lease: string, digest: Digest): Promise<void> {
+    parseDigest(digest);
+    await this.#write(() => {
+      if (this.#sql('SELECT 1 FROM leases WHERE id = ?').get(lease) === undefined) {
+        // GC drops the leases of owners it believes dead; protecting nothing silently would be worse.
+        throw new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, { detail: { lease } });
+      }
+      this.#sql('INSERT INTO lease_blobs (lease, digest) VALUES (?, ?) ON CONFLICT DO NOTHING').run(lease, digest);
+    });
+  }
+
+  async releaseLease(lease: string): Promise<void> {
+    await this.#write(() => this.#sql('DELETE FROM leases WHERE id = ?').run(lease));
+  }
+
+  async withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {
+    return this.#gate.exclusive(async () => {
+      // IMMEDIATE takes the write lock now: other processes' lease and manifest writes
+      // wait until COMMIT, so nothing becomes needed behind GC's back.
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        this.#dropDeadLeases();
+        const deleted = await fn(this.#liveSet(new Date(Date.now() - options.linkGraceMs).toISOString()));
+        this.#sql('DELETE FROM blob_links WHERE digest IN (SELECT value FROM json_each(?))').run(JSON.stringify(deleted));
+        this.#db.exec('COMMIT');
+        return deleted;
+      } catch (err) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#gate.whenOpen(() => this.#db.close());
+  }
+
+  /** A prepared statement, compiled once per connection. */
+  #sql(source: string): Database.Statement {
+    let stmt = this.#statements.get(source);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(source);
+      this.#statements.set(source, stmt);
+    }
+    return stmt;
+  }
+
+  /** Runs a write in one IMMEDIATE transaction (no upgrade deadlock), outside GC's window. */
+  #write<T>(fn: () => T): Promise<T> {
+    return this.#gate.whenOpen(() => this.#db.transaction(fn).immediate());
+  }
+
+  #ensureRepository(name: string, now: string): void {
+    this.#sql('INSERT INTO repositories (name, created) VALUES (?, ?) ON CONFLICT DO NOTHING').run(name, now);
+  }
+
+  /** Links a blob to a repository; re-linking refreshes the time, restarting GC's grace. */
+  #link(repository: string, digest: string, now: string): void {
+    this.#sql('INSERT INTO blob_links (repository, digest, created) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET created = excluded.created')
+      .run(repository, digest, now);
+  }
+
+  #upsertTag(repository: string, tag: string, digest: string, now: string): void {
+    this.#sql('INSERT INTO tags (repository, tag, digest, updated) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET digest = excluded.digest, updated = excluded.updated')
+      .run(repository, tag, digest, now);
+  }
+
+  #hasManifest(repository: string, digest: string): boolean {
+    return this.#sql('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+  }
+
+  #hasRepository(name: string): boolean {
+    return this.#sql('SELECT 1 FROM repositories WHERE name = ?').get(name) !== undefined;
+  }
+
+  #toRecord(row: ManifestRow): ManifestRecord {
+    const references = this.#sql('SELECT digest FROM manifest_refs WHERE repository = ? AND manifest = ? ORDER BY position')
+      .pluck()
+      .all(row.repository, row.digest) as Digest[];
+    const record: ManifestRecord = {
+      repository: row.repository,
+      digest: row.digest as Digest,
+      mediaType: row.media_type,
+      size: row.size,
+      references,
+      created: row.created,
+    };
+    if (row.artifact_type !== null) record.artifactType = row.artifact_type;
+    if (row.subject !== null) record.subject = row.subject as Digest;
+    if (row.annotations !== null) record.annotations = JSON.parse(row.annotations) as Record<string, string>;
+    return record;
+  }
+
+  #dropDeadLeases(): void {
+    const leases = this.#sql('SELECT id, owner FROM leases').all() as { id: string; owner: string }[];
+    const drop = this.#sql('DELETE FROM leases WHERE id = ?');
+    for (const { id, owner } of leases) if (!isOwnerAlive(owner)) drop.run(id);
+  }
+
+  /** Every digest something still needs: manifests, their references, leased blobs, fresh links. */
+  #liveSet(linkCutoff: string): Set<Digest> {
+    const rows = this.#sql(
+        `SELECT digest FROM manifests UNION SELECT digest FROM manifest_refs
+         UNION SELECT digest FROM lease_blobs UNION SELECT digest FROM blob_links WHERE created > ?`,
+      )
+      .pluck()
+      .all(linkCutoff) as Digest[];
+    return new Set(rows);
+  }
+}
+
+/** A page's bounds as SQL parameters: LIMIT -1 is SQLite's "no limit", '' sorts before every name. */
+function checkPage(page: Page): { n: number; last: string } {
+  if (page.n !== undefined && (!Number.isSafeInteger(page.n) || page.n < 0)) {
+    throw new SlipwayError('INVALID_ARGUMENT', `page size n must be a non-negative integer, got ${page.n}`, { detail: { n: page.n } });
+  }
+  return { n: page.n ?? -1, last: page.last ?? '' };
+}
