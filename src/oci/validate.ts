@@ -1,0 +1,362 @@
+import { z } from 'zod';
+import { SlipwayError } from '../errors.js';
+import { digestAlgorithm, digestOf, isDigest, parseDigest } from './digest.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types.js';
+
+/**
+ * Validation of OCI image-spec 1.1 documents (and their Docker schema 2 twins) with zod.
+ * Unknown fields are kept and ignored, as the spec asks. The functions parse the bytes
+ * once and return the document; they never re-serialise it, so digests are always taken
+ * over the caller's untouched bytes.
+ */
+
+export type ManifestOrIndex =
+  | { kind: 'manifest'; mediaType: string; document: ImageManifest }
+  | { kind: 'index'; mediaType: string; document: ImageIndex };
+
+type Input = Uint8Array | string;
+
+const MAX_ISSUES_SHOWN = 3;
+// RFC 6838 section 4.2 restricted names, as the image-spec JSON schema writes them.
+const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+const SCHEMA1_MEDIA_TYPES = [
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+];
+
+// --- field schemas ---------------------------------------------------------------
+
+/** A string that must pass `check`, which returns the problem or undefined. */
+function checkedString(check: (value: string) => string | undefined) {
+  return z.string().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+const mediaTypeField = checkedString((v) =>
+  MEDIA_TYPE_RE.test(v) ? undefined : `"${v}" is not a media type of the form type/subtype (RFC 6838)`,
+);
+const digestField = checkedString((v) => (isDigest(v) ? undefined : digestProblem(v)));
+const sizeField = z.number().superRefine((v, ctx) => {
+  if (!Number.isSafeInteger(v) || v < 0) ctx.addIssue({ code: 'custom', message: `must be a non-negative integer, not ${v}` });
+});
+const urlField = checkedString((v) => (URL.canParse(v) ? undefined : `"${v}" is not a URL (RFC 3986)`));
+const base64Field = checkedString((v) => (BASE64_RE.test(v) ? undefined : 'data is not standard base64 (RFC 4648)'));
+const timestampField = checkedString((v) => (isRfc3339(v) ? undefined : `"${v}" is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z`));
+const annotationsField = z.record(z.string(), z.string());
+const stringList = z.array(z.string());
+
+const platformSchema = z.looseObject({
+  architecture: z.string(),
+  os: z.string(),
+  'os.version': z.string().optional(),
+  'os.features': stringList.optional(),
+  variant: z.string().optional(),
+  features: stringList.optional(),
+});
+
+const descriptorSchema = z
+  .looseObject({
+    mediaType: mediaTypeField,
+    digest: digestField,
+    size: sizeField,
+    urls: z.array(urlField).optional(),
+    annotations: annotationsField.optional(),
+    data: base64Field.optional(),
+    artifactType: mediaTypeField.optional(),
+    platform: platformSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    const problem = embeddedDataProblem(d);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['data'], message: problem });
+  });
+
+const schemaVersionField = z.unknown().superRefine((v, ctx) => {
+  if (v === undefined) ctx.addIssue({ code: 'custom', message: 'is required and must be 2' });
+  else if (v !== 2) ctx.addIssue({ code: 'custom', message: `must be 2, not ${JSON.stringify(v)}` });
+});
+
+function mediaTypeOneOf(allowed: readonly string[], what: string) {
+  return checkedString((v) => (allowed.includes(v) ? undefined : `"${v}" is not ${what} media type (expected ${allowed.join(' or ')})`));
+}
+
+const manifestSchema = z.looseObject({
+  schemaVersion: schemaVersionField,
+  mediaType: mediaTypeOneOf(MANIFEST_MEDIA_TYPES, 'an image manifest').optional(),
+  artifactType: mediaTypeField.optional(),
+  config: descriptorSchema,
+  layers: z.array(descriptorSchema),
+  subject: descriptorSchema.optional(),
+  annotations: annotationsField.optional(),
+});
+
+const indexSchema = z.looseObject({
+  schemaVersion: schemaVersionField,
+  mediaType: mediaTypeOneOf(INDEX_MEDIA_TYPES, 'an image index').optional(),
+  artifactType: mediaTypeField.optional(),
+  manifests: z.array(descriptorSchema),
+  subject: descriptorSchema.optional(),
+  annotations: annotationsField.optional(),
+});
+
+const objectMap = z.record(z.string(), z.looseObject({}));
+
+const containerConfigSchema = z.looseObject({
+  User: z.string().optional(),
+  ExposedPorts: objectMap.nullable().optional(),
+  Env: stringList.nullable().optional(),
+  Entrypoint: stringList.nullable().optional(),
+  Cmd: stringList.nullable().optional(),
+  Volumes: objectMap.nullable().optional(),
+  WorkingDir: z.string().optional(),
+  Labels: z.record(z.string(), z.string()).nullable().optional(),
+  StopSignal: z.string().optional(),
+  ArgsEscaped: z.boolean().optional(),
+});
+
+const configSchema = z.looseObject({
+  created: timestampField.optional(),
+  author: z.string().optional(),
+  architecture: z.string(),
+  os: z.string(),
+  'os.version': z.string().optional(),
+  'os.features': stringList.optional(),
+  variant: z.string().optional(),
+  config: containerConfigSchema.nullable().optional(),
+  rootfs: z.looseObject({
+    type: checkedString((v) => (v === 'layers' ? undefined : `rootfs.type must be "layers", not "${v}"`)),
+    diff_ids: z.array(digestField),
+  }),
+  history: z
+    .array(
+      z.looseObject({
+        created: timestampField.optional(),
+        created_by: z.string().optional(),
+        author: z.string().optional(),
+        comment: z.string().optional(),
+        empty_layer: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+});
+
+// --- public API ------------------------------------------------------------------
+
+/**
+ * Parses and validates an image manifest (OCI or Docker schema 2).
+ *
+ * @example
+ *   const m = parseManifest(await readFile('blobs/sha256/…'));
+ *   m.layers.length
+ */
+export function parseManifest(input: Input): ImageManifest {
+  const doc = parseJson(input, 'manifest');
+  rejectSchema1(doc, undefined);
+  return validate(manifestSchema, doc, 'image manifest') as unknown as ImageManifest;
+}
+
+/**
+ * Parses and validates an image index (OCI) or manifest list (Docker).
+ *
+ * @example
+ *   parseIndex(await readFile('layout/index.json')).manifests[0]?.digest
+ */
+export function parseIndex(input: Input): ImageIndex {
+  const doc = parseJson(input, 'index');
+  return validate(indexSchema, doc, 'image index') as unknown as ImageIndex;
+}
+
+/**
+ * Parses and validates an image config. `null` values docker writes for empty
+ * `Env`, `Labels`, `Volumes`, `ExposedPorts` or `config` are dropped from the result.
+ *
+ * @example
+ *   parseConfig(raw).rootfs.diff_ids  // ['sha256:…', …]
+ */
+export function parseConfig(input: Input): ImageConfig {
+  const doc = parseJson(input, 'image config');
+  return dropNulls(validate(configSchema, doc, 'image config')) as unknown as ImageConfig;
+}
+
+/**
+ * Validates a descriptor that arrived as a plain value (from JSON already parsed).
+ *
+ * @example
+ *   validateDescriptor({ mediaType: MediaType.OciManifest, digest, size: 512 })
+ */
+export function validateDescriptor(value: unknown): Descriptor {
+  return validate(descriptorSchema, value, 'descriptor') as unknown as Descriptor;
+}
+
+/**
+ * Parses a document that is either a manifest or an index, telling which by its
+ * `mediaType` field, else by `mediaTypeHint` (a descriptor's or a Content-Type), else by
+ * shape (`manifests` means an index, `config` or `layers` a manifest). When the field
+ * and the hint are both known types they must agree.
+ *
+ * @example
+ *   const r = parseManifestOrIndex(raw, desc.mediaType);
+ *   if (r.kind === 'index') r.document.manifests; else r.document.layers;
+ */
+export function parseManifestOrIndex(input: Input, mediaTypeHint?: string): ManifestOrIndex {
+  const doc = parseJson(input, 'manifest');
+  rejectSchema1(doc, mediaTypeHint);
+  const field = isRecord(doc) && typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+  const known = (mt: string | undefined) => isManifestMediaType(mt) || isIndexMediaType(mt);
+  const hint = known(mediaTypeHint) ? mediaTypeHint : undefined;
+  if (known(field) && hint !== undefined && field !== hint) {
+    throw new SlipwayError('INVALID_DOCUMENT', `the document's mediaType "${field}" differs from the expected "${hint}"`, {
+      detail: { field, expected: hint },
+    });
+  }
+  const kind = detectKind(doc, known(field) ? field : hint);
+  if (kind === 'index') {
+    const document = validate(indexSchema, doc, 'image index') as unknown as ImageIndex;
+    return { kind, mediaType: document.mediaType ?? hint ?? MediaType.OciIndex, document };
+  }
+  const document = validate(manifestSchema, doc, 'image manifest') as unknown as ImageManifest;
+  return { kind, mediaType: document.mediaType ?? hint ?? MediaType.OciManifest, document };
+}
+
+/**
+ * True when `value` is an RFC 3339 date-time with a real calendar date and time.
+ *
+ * @example isRfc3339('2024-02-29T23:59:60Z')  // true;  isRfc3339('2023-02-29T00:00:00Z')  // false
+ */
+export function isRfc3339(value: string): boolean {
+  const m = RFC3339_RE.exec(value);
+  if (m === null) return false;
+  const [year, month, day, hour, minute, second, offH, offM] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  return month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour! <= 23 && minute! <= 59 && second! <= 60 && offH! <= 23 && offM! <= 59;
+}
+
+// --- helpers -----------------------------------------------------------------
+
+function parseJson(input: Input, what: string): unknown {
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch (err) {
+      throw new SlipwayError('INVALID_DOCUMENT', `${what} is not valid UTF-8 text`, { cause: err });
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new SlipwayError('INVALID_DOCUMENT', `${what} is not valid JSON: ${reason}`, { cause: err });
+  }
+}
+
+function validate<T extends z.ZodType>(schema: T, doc: unknown, what: string): z.output<T> {
+  const result = schema.safeParse(doc, { reportInput: true });
+  if (result.success) return result.data;
+  const issues = result.error.issues.map(describeIssue);
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).join('; ');
+  const more = issues.length > MAX_ISSUES_SHOWN ? ` (and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
+  throw new SlipwayError('INVALID_DOCUMENT', `invalid ${what}: ${shown}${more}`, { cause: result.error, detail: { issues } });
+}
+
+/** One issue as `path: problem`, e.g. `layers[2].digest: invalid digest "sha256:xyz": …`. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  let message = issue.message;
+  if (issue.code === 'invalid_type') {
+    const input = (issue as { input?: unknown }).input;
+    message = input === undefined ? `is required (${article(issue.expected)})` : `must be ${article(issue.expected)}, not ${typeName(input)}`;
+  }
+  if (issue.path.length === 0) return issue.code === 'invalid_type' ? `the document ${message}` : message;
+  return `${formatPath(issue.path)}: ${message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${article(typeof value)} (${String(value)})`;
+}
+
+function digestProblem(value: string): string {
+  try {
+    parseDigest(value);
+    return `invalid digest "${value}"`;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** When a descriptor embeds `data`, the decoded bytes must match its size and digest. */
+function embeddedDataProblem(d: { data?: string | undefined; digest: string; size: number }): string | undefined {
+  if (d.data === undefined || !BASE64_RE.test(d.data) || !isDigest(d.digest)) return undefined;
+  const bytes = Buffer.from(d.data, 'base64');
+  if (bytes.length !== d.size) return `data decodes to ${bytes.length} bytes but size is ${d.size}`;
+  const actual = digestOf(bytes, digestAlgorithm(d.digest));
+  return actual === d.digest ? undefined : `data hashes to ${actual}, not to the descriptor's digest ${d.digest}`;
+}
+
+function rejectSchema1(doc: unknown, hint: string | undefined): void {
+  const field = isRecord(doc) ? doc.mediaType : undefined;
+  const isSchema1 =
+    (isRecord(doc) && doc.schemaVersion === 1) ||
+    SCHEMA1_MEDIA_TYPES.includes(String(field)) ||
+    (hint !== undefined && SCHEMA1_MEDIA_TYPES.includes(hint));
+  if (isSchema1) {
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      'Docker schema 1 manifests are not supported: pull the image by a tag that serves schema 2 or OCI, or convert it with `skopeo copy --format v2s2`',
+    );
+  }
+}
+
+function detectKind(doc: unknown, mediaType: string | undefined): 'manifest' | 'index' {
+  if (isIndexMediaType(mediaType)) return 'index';
+  if (isManifestMediaType(mediaType)) return 'manifest';
+  if (isRecord(doc) && 'manifests' in doc) return 'index';
+  if (isRecord(doc) && ('config' in doc || 'layers' in doc)) return 'manifest';
+  const field = isRecord(doc) && typeof doc.mediaType === 'string' ? ` (its mediaType is "${doc.mediaType}")` : '';
+  throw new SlipwayError(
+    'INVALID_DOCUMENT',
+    `cannot tell whether this document is an image manifest or an index${field}: it has neither "config" nor "manifests"`,
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const NULLABLE_CONTAINER_FIELDS = ['Env', 'Labels', 'Volumes', 'ExposedPorts'] as const;
+
+/** Drops the nulls docker writes for empty maps and lists, so the result matches ImageConfig. */
+function dropNulls<T extends { config?: Record<string, unknown> | null | undefined }>(doc: T): T {
+  if (doc.config === undefined) return doc;
+  const out = { ...doc };
+  if (doc.config === null) {
+    delete out.config;
+    return out;
+  }
+  const config = { ...doc.config };
+  for (const key of NULLABLE_CONTAINER_FIELDS) if (config[key] === null) delete config[key];
+  out.config = config;
+  return out;
+}
