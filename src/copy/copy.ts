@@ -1,10 +1,10 @@
 import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { isIndexMediaType, type Compression } from '../oci/media-types.js';
+import type { Compression } from '../oci/media-types.js';
 import type { Platform } from '../oci/types.js';
-import { formatPlatform, hostPlatform, selectManifest } from '../oci/platform.js';
 import { formatTransport, type TransportRef } from '../oci/transport.js';
-import type { Artifact, Image } from '../image/types.js';
+import type { Artifact } from '../image/types.js';
+import { pickImage } from '../image/pick.js';
 import type { LocalStore } from '../store/local-store.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { directoryMembers, withTempDir, writeArchive } from '../transport/archive.js';
@@ -41,13 +41,15 @@ export interface CopyReport {
  * destinations receive the exact bytes, so digests are kept; only uncompressed
  * layers (docker archives) are compressed on the way in.
  */
-export async function copy(src: TransportRef, dst: TransportRef, store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
+export async function copy(src: TransportRef, destination: TransportRef | ((sourceNames: string[]) => TransportRef), store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
   const progress = options.progress ?? silentProgress;
   return withSource(src, store, async (source) => {
+    // A destination may depend on the names the source carries (docker archive RepoTags).
+    const dst = typeof destination === 'function' ? destination(source.names) : destination;
     const artifact = dst.transport === 'docker-archive' || !options.all ? await pickImage(source.artifact, options.platform) : source.artifact;
     const base = { source: formatTransport(src), destination: formatTransport(dst) };
     if (dst.transport === 'docker-archive') {
-      const image = (artifact as { image: Image }).image;
+      const { image } = await pickImage(artifact, options.platform);
       const tags = dst.ref ? [dst.ref] : source.names.filter((n) => !n.startsWith('@') && n.includes(':'));
       progress.log(`writing docker archive ${dst.file}`);
       await writeDockerArchive(dst.file, image, tags);
@@ -81,22 +83,4 @@ async function writeTo(dest: ContentDestination, artifact: Artifact, options: Wr
   } finally {
     await dest.close(ok);
   }
-}
-
-/** The image for `platform` (default: the host's) from an index, following nested indexes. */
-export async function pickImage(artifact: Artifact, platform?: Platform): Promise<Artifact> {
-  let current = artifact;
-  const want = platform ?? hostPlatform();
-  while (current.kind === 'index') {
-    const index = await current.index.index();
-    const desc = selectManifest(index, want);
-    if (!desc) {
-      const have = index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
-      throw new SlipwayError('NOT_FOUND', `no image for platform ${formatPlatform(want)} in this index (it has: ${have}); pass --platform or --all`);
-    }
-    current = isIndexMediaType(desc.mediaType)
-      ? { kind: 'index', index: await current.index.childIndex(desc) }
-      : { kind: 'image', image: await current.index.image(desc) };
-  }
-  return current;
 }

@@ -12,6 +12,11 @@ export interface ImageParts {
   manifestMediaType: string;
   annotations?: Annotations;
   subject?: Descriptor;
+  /**
+   * The exact config bytes to keep, when only layer compression changed (same diffIDs):
+   * re-serialising would change the config digest (a docker image ID) for nothing.
+   */
+  rawConfig?: Buffer;
 }
 
 /**
@@ -64,7 +69,8 @@ export class ComputedImage implements Image {
       const { layers, manifestMediaType, annotations, subject } = this.parts;
       const diffIds = await Promise.all(layers.map((l) => l.diffId()));
       const config: ImageConfig = { ...this.parts.config, rootfs: { type: 'layers', diff_ids: diffIds } };
-      const rawConfig = canonicalJson(config);
+      const keep = this.parts.rawConfig && sameList(this.parts.config.rootfs.diff_ids, diffIds);
+      const rawConfig = keep ? this.parts.rawConfig! : canonicalJson(config);
       const docker = manifestMediaType === MediaType.DockerManifest;
       const manifest: ImageManifest = {
         schemaVersion: 2,
@@ -92,4 +98,8 @@ export async function layerDescriptor(layer: Layer): Promise<Descriptor> {
     size,
     ...(layer.annotations && Object.keys(layer.annotations).length > 0 ? { annotations: layer.annotations } : {}),
   };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

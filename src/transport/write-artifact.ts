@@ -5,6 +5,7 @@ import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { compressStream } from '../layer/compress.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js';
+import { DescribedLayer } from '../image/described-layer.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { canonicalJson } from '../image/json.js';
 import type { ContentDestination } from './destination.js';
@@ -107,32 +108,6 @@ async function rebuildWithLayers(image: Image, layers: Layer[]): Promise<Image> 
     annotations: manifest.annotations,
     subject: manifest.subject,
   });
-}
-
-/** A layer known only by its descriptor values (after it was written somewhere). */
-export class DescribedLayer implements Layer {
-  constructor(
-    readonly mediaType: string,
-    private readonly d: Digest,
-    private readonly n: number,
-    private readonly diff: Digest,
-    readonly annotations?: Record<string, string>,
-  ) {}
-  async digest() {
-    return this.d;
-  }
-  async diffId() {
-    return this.diff;
-  }
-  async size() {
-    return this.n;
-  }
-  compressed(): Promise<Readable> {
-    throw new Error(`layer ${this.d} has no source to read from here`);
-  }
-  uncompressed(): Promise<Readable> {
-    throw new Error(`layer ${this.d} has no source to read from here`);
-  }
 }
 
 async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Slipway needs on Debian 12 as root: Debian packages, then the npm
+# dependencies (native ones compile here: better-sqlite3, zstd-napi), then the build.
+# Usage: bash scripts/install.sh [--test]   (--test adds the tools the test suite drives)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runtime_pkgs=(mmdebstrap pigz zstd ca-certificates)
+test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr)
+pkgs=("${runtime_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# node_modules is keyed by the lock file; native modules take minutes to compile, so a
+# built copy is kept in a cache outside the checkout and reused by later clones.
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+cache_dir=${SLIPWAY_NPM_CACHE:-/var/cache/slipway}
+cache_tar="$cache_dir/node_modules-$lock_hash-$(node -p process.version).tar"
+if [[ -f node_modules/.lock-hash && "$(cat node_modules/.lock-hash)" == "$lock_hash" ]]; then
+  :
+elif [[ -f "$cache_tar" ]]; then
+  echo "restoring node_modules from $cache_tar"
+  rm -rf node_modules && tar -xf "$cache_tar"
+else
+  echo "installing npm dependencies (compiles better-sqlite3 and zstd-napi: a few minutes)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.lock-hash
+  mkdir -p "$cache_dir" && tar -cf "$cache_tar.tmp" node_modules && mv "$cache_tar.tmp" "$cache_tar"
+fi
+echo "$lock_hash" > node_modules/.lock-hash
+
+npx tsc -p tsconfig.json
+ln -sf "$PWD/bin/slipway.js" /usr/local/bin/slipway
+echo "slipway installed: $(slipway --version)"

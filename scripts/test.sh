@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages, npm dependencies) and runs the whole
+# suite with node's own test runner. .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --test
+npx tsc -p tsconfig.json --noEmit
+mapfile -t files < <(find src test -name '*.test.ts' | sort)
+exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { LocalStore } from '../store/local-store.js';
+import { silentProgress, type Progress } from '../progress.js';
+import { terminalProgress } from './progress-bars.js';
+
+export interface GlobalOptions {
+  home?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/**
+ * What every command gets: the store (opened on first use, closed at exit), the
+ * output mode, and a Progress that draws bars only on a terminal and only when
+ * neither --quiet nor --json is given.
+ */
+export class CliContext {
+  readonly options: GlobalOptions;
+  #store: Promise<LocalStore> | undefined;
+
+  constructor(command: Command) {
+    this.options = command.optsWithGlobals<GlobalOptions>();
+  }
+
+  store = (): Promise<LocalStore> => {
+    this.#store ??= LocalStore.open(this.options.home);
+    return this.#store;
+  };
+
+  progress(): Progress {
+    if (this.options.quiet || this.options.json) return silentProgress;
+    return process.stderr.isTTY ? terminalProgress() : lineProgress();
+  }
+
+  /** Prints the command's result: JSON with --json, else the human text. */
+  print(json: unknown, human: () => string): void {
+    if (this.options.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else if (!this.options.quiet) {
+      const text = human();
+      if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#store) await (await this.#store).close();
+  }
+}
+
+/** Progress for logs and pipes: one line per finished task, nothing redrawn. */
+function lineProgress(): Progress {
+  return {
+    start() {},
+    advance() {},
+    done(id, note) {
+      process.stderr.write(`${id}: ${note ?? 'done'}\n`);
+    },
+    log(message) {
+      process.stderr.write(`${message}\n`);
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { copyCommand } from './commands/copy.js';
+import { gcCommand } from './commands/gc.js';
+import { imagesCommand } from './commands/images.js';
+import { importCommand } from './commands/import.js';
+import { inspectCommand } from './commands/inspect.js';
+import { verifyCommand } from './commands/verify.js';
+
+const program = new Command('slipway')
+  .description('Source to OCI images: a local image store with reproducible layers, import and export')
+  .version('0.1.0')
+  .option('--home <dir>', 'the local store (default: $SLIPWAY_HOME or ~/.slipway)')
+  .option('-q, --quiet', 'print nothing but errors')
+  .option('--json', 'print the result as JSON (machine readable)')
+  .showHelpAfterError('(add --help for usage and examples)')
+  .addHelpText('after', `
+Examples:
+  $ slipway import --rootfs ./rootfs debian:bookworm
+  $ slipway copy debian:bookworm oci:/tmp/layout:bookworm
+  $ slipway inspect debian:bookworm`);
+
+for (const command of [importCommand(), copyCommand(), imagesCommand(), inspectCommand(), gcCommand(), verifyCommand()]) {
+  program.addCommand(command);
+}
+
+await program.parseAsync(process.argv);
