@@ -1,0 +1,56 @@
+import type { Digest } from '../oci/digest.js';
+import { isOwnerAlive } from './owner.js';
+import type { BlobStore, IngestInfo, MetadataStore } from './types.js';
+
+export interface GcOptions {
+  /**
+   * Blobs linked to a repository this recently are kept even when no manifest needs
+   * them yet: a registry client pushes blobs before their manifest. Default one hour.
+   */
+  linkGraceMs?: number;
+  /** An ingest untouched this long is abandoned whoever owns it. Default 24 hours. */
+  ingestMaxAgeMs?: number;
+}
+
+export interface GcReport {
+  blobsRemoved: number;
+  bytesFreed: number;
+  ingestsRemoved: number;
+}
+
+const HOUR = 60 * 60 * 1000;
+
+/**
+ * Mark and sweep: removes stale ingests, then, under the metadata's GC lock, every
+ * blob that no manifest, tag, live lease or fresh link needs.
+ */
+export async function collectGarbage(blobs: BlobStore, meta: MetadataStore, options: GcOptions = {}): Promise<GcReport> {
+  const report: GcReport = { blobsRemoved: 0, bytesFreed: 0, ingestsRemoved: 0 };
+  const maxAge = options.ingestMaxAgeMs ?? 24 * HOUR;
+  const now = Date.now();
+  for (const ingest of await blobs.listIngests()) {
+    if (!isStaleIngest(ingest, now, maxAge)) continue;
+    await blobs.removeIngest(ingest.id);
+    report.ingestsRemoved++;
+  }
+  await meta.withGcLock({ linkGraceMs: options.linkGraceMs ?? HOUR }, async (live) => {
+    const deleted: Digest[] = [];
+    for await (const digest of blobs.list()) {
+      if (live.has(digest)) continue;
+      const size = (await blobs.stat(digest))?.size ?? 0;
+      if (!(await blobs.delete(digest))) continue;
+      deleted.push(digest);
+      report.blobsRemoved++;
+      report.bytesFreed += size;
+    }
+    return deleted;
+  });
+  return report;
+}
+
+/** An ingest nobody will finish: its owner process is gone, or it has sat untouched too long. */
+export function isStaleIngest(ingest: IngestInfo, now: number, maxAgeMs: number): boolean {
+  // Without a known host the owner cannot be judged: leave it to age ('' matches no host).
+  const ownerGone = ingest.pid !== undefined && !isOwnerAlive({ pid: ingest.pid, host: ingest.host ?? '' });
+  return ownerGone || now - ingest.mtimeMs > maxAgeMs;
+}

@@ -1,0 +1,192 @@
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+import { FsBlobStore } from './fs-blob-store.js';
+import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
+import { manifestContent, type ManifestContent } from './manifest-content.js';
+import { checkRepository } from './names.js';
+import { ownerString } from './owner.js';
+import { SqliteMetadataStore, type SqliteOptions } from './sqlite-metadata.js';
+import { StoreLease } from './store-lease.js';
+import type { BlobStore, ManifestRecord, MetadataStore } from './types.js';
+import { verifyStore, type VerifyReport } from './verify.js';
+
+export { StoreLease } from './store-lease.js';
+export type { GcOptions, GcReport } from './gc.js';
+export type { VerifyProblem, VerifyReport } from './verify.js';
+
+export interface DeleteReport {
+  /** Tags removed. */
+  untagged: string[];
+  /** Manifests removed from the repository (their blobs go at the next GC). */
+  deleted: Digest[];
+}
+
+/**
+ * The store the CLI and the registry server share: blobs (files under `blobs/`) and
+ * metadata (`metadata.sqlite`) under one home directory, `$SLIPWAY_HOME` or
+ * `~/.slipway`. Every use case writes through a lease and records manifests last, so
+ * a crash at any moment leaves no tag that needs a missing blob.
+ *
+ * @example
+ * const store = await LocalStore.open();
+ * const desc = await store.withLease(async (lease) => {
+ *   const config = await lease.putBytes(configBytes);
+ *   const layer = await lease.putBlob(layerStream, { digest: layerDigest });
+ *   return store.putManifest('team/app', manifestBytes, MediaType.OciManifest, ['v1'], lease);
+ * });
+ */
+export class LocalStore {
+  readonly home: string;
+  readonly blobs: BlobStore;
+  readonly meta: MetadataStore;
+
+  constructor(home: string, blobs: BlobStore, meta: MetadataStore) {
+    this.home = home;
+    this.blobs = blobs;
+    this.meta = meta;
+  }
+
+  /** Opens (creating it if needed) the store in `home`, else $SLIPWAY_HOME, else ~/.slipway. */
+  static async open(home?: string, options: SqliteOptions = {}): Promise<LocalStore> {
+    const dir = resolvePath(home || process.env['SLIPWAY_HOME'] || join(homedir(), '.slipway'));
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const blobs = await FsBlobStore.open(dir);
+    const meta = await SqliteMetadataStore.open(join(dir, 'metadata.sqlite'), options);
+    return new LocalStore(dir, blobs, meta);
+  }
+
+  /** A lease owned by this process; release it when done (or use withLease). */
+  async openLease(): Promise<StoreLease> {
+    return new StoreLease(await this.meta.createLease(ownerString()), this.blobs, this.meta);
+  }
+
+  /** Runs `fn` holding a lease, released afterwards whatever happens. */
+  async withLease<T>(fn: (lease: StoreLease) => Promise<T>): Promise<T> {
+    const lease = await this.openLease();
+    try {
+      return await fn(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /**
+   * Stores a manifest or index in `repository` and points `tags` at it. Every blob and
+   * child manifest it references must already be in the store (BLOB_UNKNOWN /
+   * MANIFEST_UNKNOWN otherwise); they are held by the lease while the manifest bytes
+   * are written, then manifest, references, blob links and tags are recorded in one
+   * transaction. `expectedDigest` (a registry PUT by digest) is verified.
+   */
+  async putManifest(repository: string, bytes: Uint8Array, mediaType: string, tags: string[] = [], lease?: StoreLease, expectedDigest?: Digest): Promise<Descriptor> {
+    checkRepository(repository);
+    const content = manifestContent(bytes, mediaType);
+    if (lease === undefined) return this.withLease((l) => this.putManifest(repository, bytes, mediaType, tags, l, expectedDigest));
+    const references = await this.#holdReferences(repository, content, lease);
+    const info = await lease.putBytes(bytes, expectedDigest === undefined ? {} : { digest: expectedDigest });
+    const record: ManifestRecord = {
+      repository, digest: info.digest, mediaType: content.mediaType, size: info.size, references, created: new Date().toISOString(),
+    };
+    if (content.artifactType !== undefined) record.artifactType = content.artifactType;
+    if (content.subject !== undefined) record.subject = content.subject;
+    if (content.annotations !== undefined) record.annotations = content.annotations;
+    await this.meta.putManifest(record, tags);
+    return { mediaType: record.mediaType, digest: record.digest, size: record.size };
+  }
+
+  /** The manifest `repository:tag` or `repository@digest` names. Throws MANIFEST_UNKNOWN. */
+  async resolve(repository: string, tagOrDigest: string): Promise<Descriptor> {
+    const digest = isDigest(tagOrDigest) ? tagOrDigest : await this.meta.resolveTag(repository, tagOrDigest);
+    const record = digest && (await this.meta.getManifest(repository, digest));
+    if (!record) throw unknownManifest(repository, tagOrDigest);
+    return { mediaType: record.mediaType, digest: record.digest, size: record.size };
+  }
+
+  /**
+   * Removes an image from a repository. By tag: the tag, and the manifest once no tag
+   * or index holds it any more. By digest: the manifest and every tag on it. Child
+   * manifests of a removed index that nothing else holds go with it. Blobs are freed
+   * by the next `gc`.
+   */
+  async deleteImage(repository: string, tagOrDigest: string): Promise<DeleteReport> {
+    const report: DeleteReport = { untagged: [], deleted: [] };
+    const target = await this.resolve(repository, tagOrDigest);
+    const manifests = await this.meta.listManifests(repository);
+    const tags = (await this.meta.listTagged()).filter((t) => t.repository === repository);
+    if (!isDigest(tagOrDigest)) {
+      await this.meta.deleteTag(repository, tagOrDigest);
+      report.untagged.push(tagOrDigest);
+      if (!isHeld(target.digest, tags.filter((t) => t.tag !== tagOrDigest), manifests)) await this.#deleteTree(repository, target.digest, manifests, report);
+      return report;
+    }
+    report.untagged.push(...tags.filter((t) => t.digest === target.digest).map((t) => t.tag));
+    await this.#deleteTree(repository, target.digest, manifests, report);
+    return report;
+  }
+
+  /** Removes stale ingests and every blob nothing needs. See GcOptions. */
+  gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this.blobs, this.meta, options);
+  }
+
+  /** Re-hashes every blob and checks every manifest and tag; `problems` is empty when healthy. */
+  verify(): Promise<VerifyReport> {
+    return verifyStore(this.blobs, this.meta);
+  }
+
+  async close(): Promise<void> {
+    await this.meta.close();
+  }
+
+  /**
+   * Puts every blob and child the manifest references in the lease and checks it is
+   * there (lease first, so a concurrent GC cannot take it after the check). A layer
+   * with `urls` (foreign, non-distributable) may be absent; it is then not recorded.
+   */
+  async #holdReferences(repository: string, content: ManifestContent, lease: StoreLease): Promise<Digest[]> {
+    const references: Digest[] = [];
+    for (const desc of content.blobs) {
+      if (await lease.ensureBlob(desc.digest)) references.push(desc.digest);
+      else if (!desc.urls?.length) throw missing('BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType})`, repository, desc.digest);
+    }
+    for (const desc of content.children) {
+      const known = (await this.meta.getManifest(repository, desc.digest)) !== undefined && (await lease.ensureBlob(desc.digest));
+      if (!known) throw missing('MANIFEST_UNKNOWN', `manifest ${desc.digest}`, repository, desc.digest);
+      references.push(desc.digest);
+    }
+    return references;
+  }
+
+  /** Deletes a manifest, then its child manifests that no tag or other manifest holds. */
+  async #deleteTree(repository: string, digest: Digest, manifests: ManifestRecord[], report: DeleteReport): Promise<void> {
+    await this.meta.deleteManifest(repository, digest);
+    report.deleted.push(digest);
+    const remaining = manifests.filter((m) => !report.deleted.includes(m.digest));
+    const tags = (await this.meta.listTagged()).filter((t) => t.repository === repository);
+    const children = manifests.find((m) => m.digest === digest)?.references ?? [];
+    for (const child of new Set(children)) {
+      if (remaining.some((m) => m.digest === child) && !isHeld(child, tags, remaining)) {
+        await this.#deleteTree(repository, child, remaining, report);
+      }
+    }
+  }
+}
+
+/** True when a tag or another manifest of the repository still holds `digest`. */
+function isHeld(digest: Digest, tags: { digest: Digest }[], manifests: ManifestRecord[]): boolean {
+  return tags.some((t) => t.digest === digest) || manifests.some((m) => m.digest !== digest && m.references.includes(digest));
+}
+
+function unknownManifest(repository: string, reference: string): SlipwayError {
+  const name = isDigest(reference) ? `${repository}@${reference}` : `${repository}:${reference}`;
+  return new SlipwayError('MANIFEST_UNKNOWN', `${name} is not in the store`, { detail: { repository, reference } });
+}
+
+function missing(code: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN', what: string, repository: string, digest: Digest): SlipwayError {
+  return new SlipwayError(code, `cannot store the manifest in ${repository}: ${what} is not in the store; put it first`, {
+    detail: { repository, digest },
+  });
+}

@@ -1,0 +1,126 @@
+import { SlipwayError } from '../errors.js';
+import { digestAlgorithm, digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import type { BlobInfo, BlobStore, BlobWriter, Expected, MetadataStore } from './types.js';
+
+/**
+ * One operation's hold on the blobs it writes or reuses: until `release`, GC keeps
+ * them, so an import can write layers first and tag the manifest last. A crashed
+ * owner's lease is dropped by the next GC.
+ *
+ * @example
+ * await store.withLease(async (lease) => {
+ *   const layer = await lease.putBlob(createReadStream('layer.tar.gz'));
+ *   ...
+ * });
+ */
+export class StoreLease {
+  readonly id: string;
+  readonly #blobs: BlobStore;
+  readonly #meta: MetadataStore;
+  #released = false;
+
+  constructor(id: string, blobs: BlobStore, meta: MetadataStore) {
+    this.id = id;
+    this.#blobs = blobs;
+    this.#meta = meta;
+  }
+
+  /** A blob writer whose commit puts the blob in this lease before it becomes visible. */
+  async writer(options: { algorithm?: DigestAlgorithm } = {}): Promise<BlobWriter> {
+    return new LeasedWriter(await this.#blobs.writer(options), (digest) => this.#meta.addToLease(this.id, digest));
+  }
+
+  /** Streams a blob in, verified against `expected` (digest algorithm included) before it is visible. */
+  async putBlob(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected: Expected = {}): Promise<BlobInfo> {
+    const writer = await this.writer(expected.digest ? { algorithm: digestAlgorithm(expected.digest) } : {});
+    try {
+      for await (const chunk of stream) await writer.write(chunk);
+      return await writer.commit(expected);
+    } catch (err) {
+      await writer.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Stores bytes already in memory (documents); skips the write when the blob is there. */
+  async putBytes(data: Uint8Array, expected: Expected = {}): Promise<BlobInfo> {
+    const digest = digestOf(data, expected.digest ? digestAlgorithm(expected.digest) : 'sha256');
+    checkExpected(digest, data.length, expected);
+    if (await this.ensureBlob(digest)) return { digest, size: data.length };
+    return this.putBlob([data], { digest, size: data.length });
+  }
+
+  /**
+   * True when the blob is in the store, now protected by this lease. The lease entry
+   * comes first: once it is committed no GC can take the blob, so if the check then
+   * finds it, it stays. (Checking first could see a blob a running GC is about to delete.)
+   */
+  async ensureBlob(digest: Digest): Promise<boolean> {
+    this.#checkOpen();
+    await this.#meta.addToLease(this.id, digest);
+    return (await this.#blobs.stat(digest)) !== undefined;
+  }
+
+  /** Ends the lease; what it protected is left to manifests, tags and links. Idempotent. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#meta.releaseLease(this.id);
+  }
+
+  #checkOpen(): void {
+    if (this.#released) throw new SlipwayError('CONFLICT', `lease ${this.id} is already released`);
+  }
+}
+
+/** Verifies bytes in memory against an expectation, with the writer's error codes. */
+function checkExpected(digest: Digest, size: number, expected: Expected): void {
+  if (expected.size !== undefined && expected.size !== size) {
+    throw new SlipwayError('SIZE_MISMATCH', `content has ${size} bytes, expected ${expected.size}${expected.digest ? ` for ${expected.digest}` : ''}`, {
+      detail: { digest: expected.digest, expected: expected.size, actual: size },
+    });
+  }
+  if (expected.digest !== undefined && expected.digest !== digest) {
+    throw new SlipwayError('DIGEST_MISMATCH', `content has digest ${digest}, expected ${expected.digest}`, {
+      detail: { expected: expected.digest, actual: digest },
+    });
+  }
+}
+
+/** A writer whose commit adds the digest to a lease before anything else sees the blob. */
+class LeasedWriter implements BlobWriter {
+  readonly #inner: BlobWriter;
+  readonly #lease: (digest: Digest) => Promise<void>;
+
+  constructor(inner: BlobWriter, lease: (digest: Digest) => Promise<void>) {
+    this.#inner = inner;
+    this.#lease = lease;
+  }
+
+  get id(): string {
+    return this.#inner.id;
+  }
+
+  get size(): number {
+    return this.#inner.size;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.#inner.write(chunk);
+  }
+
+  commit(expected?: Expected, beforeVisible?: (info: BlobInfo) => Promise<void>): Promise<BlobInfo> {
+    return this.#inner.commit(expected, async (info) => {
+      await this.#lease(info.digest);
+      await beforeVisible?.(info);
+    });
+  }
+
+  abort(): Promise<void> {
+    return this.#inner.abort();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
