@@ -7,7 +7,7 @@ import { MediaType, ociLayerMediaType, type Compression } from '../oci/media-typ
 import type { ContainerConfig, Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import { compressStream, decompressing } from '../layer/compress.js';
 import { writeLayer } from '../layer/layer-writer.js';
-import { layerEpoch, walkTree } from '../layer/tree-walk.js';
+import { defaultMtime, walkTree } from '../layer/tree-walk.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { LocalStore, StoreLease } from '../store/local-store.js';
 import { hostPlatform } from '../oci/platform.js';
@@ -48,7 +48,7 @@ export async function importRootfs(
       : await layerFromTarball(lease, source, compression, progress);
     progress.done('layer', layer.digest);
     const platform = { ...hostPlatform(), ...options.platform };
-    const created = new Date(layerEpoch() * 1000).toISOString();
+    const created = new Date(defaultMtime() * 1000).toISOString();
     const config: ImageConfig = {
       created,
       architecture: platform.architecture,
