@@ -10,6 +10,7 @@ import { getAttribute, setAttribute } from '@napi-rs/xattr';
 import { isSlipwayError } from '../errors.js';
 import { type RawEntry, tarBuffer } from '../../test/fixtures/hostile/tar.js';
 import { snapshot } from '../../test/fixtures/hostile/snapshot.js';
+import { compressStream } from './compress.js';
 import type { TarEntry } from './entry.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
 
@@ -221,6 +222,15 @@ describe('extractLayer writes what the archive says', () => {
     assert.ok(!existsSync(join(target, 'null')));
     assert.ok(lstatSync(join(target, 'p')).isFIFO());
   });
+
+  for (const compression of ['gzip', 'zstd'] as const) {
+    it(`reads a ${compression}-compressed layer, telling it by its first bytes`, async () => {
+      const tar = await tarBuffer([{ name: 'd', type: 'directory' }, { name: 'd/f', content: 'compressed' }]);
+      const counts = await extractLayer(compressStream(Readable.from([tar]), compression), target);
+      assert.equal(await readFile(join(target, 'd/f'), 'utf8'), 'compressed');
+      assert.equal(counts.files, 1);
+    });
+  }
 
   it('refuses a hardlink to itself and a path below a whiteout name as invalid archives', async () => {
     await assert.rejects(extract([{ name: 'h', content: 'x' }, { name: 'h', type: 'link', linkname: 'h' }]), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));

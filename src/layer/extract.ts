@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SlipwayError } from '../errors.js';
+import { decompressing } from './compress.js';
 import type { TarEntry } from './entry.js';
 import {
   clearPath,
@@ -48,7 +49,8 @@ export interface ExtractCounts {
 }
 
 /**
- * Applies one uncompressed OCI layer tar onto `targetDir`, safely on hostile input:
+ * Applies one OCI layer (tar, tar+gzip or tar+zstd: the first bytes tell) onto
+ * `targetDir`, safely on hostile input:
  * an entry that would write outside the target (absolute path, "..", a symlink on
  * the way, a hardlink leaving the tree, a whiteout for "..") fails the whole
  * extraction with UNSAFE_ARCHIVE_ENTRY naming it, before anything is written for it.
@@ -57,7 +59,7 @@ export interface ExtractCounts {
  *
  * @example
  * await extractLayer(createReadStream('base.tar'), rootfs);
- * await extractLayer(gunzipped(appLayer), rootfs, { whiteouts: 'apply' });
+ * await extractLayer(await blobs.open(appLayerDigest), rootfs); // gzip or zstd
  */
 export async function extractLayer(
   tar: Readable | AsyncIterable<Uint8Array>,
@@ -68,7 +70,7 @@ export async function extractLayer(
     throw new SlipwayError('INVALID_ARGUMENT', `extraction target "${targetDir}" is not a directory`);
   }
   const extraction = new LayerExtraction(targetDir, options);
-  for await (const { entry, content } of readTar(tar)) {
+  for await (const { entry, content } of readTar(await decompressing(tar))) {
     options.onEntry?.(entry);
     await extraction.apply(entry, content);
   }
