@@ -48,7 +48,7 @@ export interface WalkOptions {
 }
 
 /** The mtime reproducible builds ask for: SOURCE_DATE_EPOCH when set, else 1980-01-01T00:00:01Z. */
-export function layerEpoch(env: NodeJS.ProcessEnv = process.env): number {
+export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
   const value = env['SOURCE_DATE_EPOCH'];
   if (value === undefined || value === '') return DEFAULT_MTIME;
   if (!/^\d+$/.test(value)) {
@@ -98,7 +98,7 @@ class Walker {
 
   constructor(root: string, options: WalkOptions) {
     this.#root = root.length > 1 ? root.replace(/\/+$/, '') : root;
-    this.#mtime = options.mtime ?? layerEpoch();
+    this.#mtime = options.mtime ?? defaultMtime();
     this.#owner = options.owner ?? { kind: 'keep' };
     this.#prefix = normalizePrefix(options.prefix ?? '');
     this.#includeRoot = options.includeRoot ?? false;
