@@ -212,8 +212,8 @@ class Walker {
 /** Device numbers from st_rdev, decoded as glibc's gnu_dev_major/gnu_dev_minor do. */
 export function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
   const dev = BigInt(rdev);
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const major = ((dev & 0x00000000000fff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n);
+  const minor = (dev & 0x00000000000000ffn) | ((dev & 0x00000ffffff00000n) >> 12n);
   return { devmajor: Number(major), devminor: Number(minor) };
 }
 
