@@ -208,11 +208,12 @@ export class FsBlobStore implements BlobStore {
   async #publish(dataPath: string, info: BlobInfo): Promise<void> {
     const target = this.blobPath(info.digest);
     // Same digest, same bytes: an existing complete blob is kept and our copy dropped
-    // with the ingest. A short one (damaged) is replaced. Two writers racing here
+    // with the ingest; a short one (damaged) is replaced. Two writers racing here
     // both rename identical bytes, and both succeed.
+    // The directory is fsynced either way: the existing entry may come from a writer
+    // that has renamed but not yet fsynced, and our caller is about to rely on it.
     const existing = await statOrUndefined(target);
-    if (existing?.size === info.size) return;
-    await rename(dataPath, target);
+    if (existing?.size !== info.size) await rename(dataPath, target);
     await fsyncDir(dirname(target));
   }
 

@@ -228,6 +228,24 @@ describe('SqliteMetadataStore', () => {
     await meta.createLease(ownerString()); // the connection is usable again
   });
 
+  it('makes a second connection of this process wait for GC instead of blocking the event loop', async () => {
+    const other = await SqliteMetadataStore.open(dbPath, { busyTimeoutMs: 1000 });
+    try {
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const gc = meta.withGcLock({ linkGraceMs: 0 }, async () => {
+        entered();
+        await new Promise((r) => setTimeout(r, 1500)); // longer than other's busy timeout
+        return [];
+      });
+      await inside;
+      await other.createLease(ownerString()); // would fail with SQLITE_BUSY without the shared gate
+      await gc;
+    } finally {
+      await other.close();
+    }
+  });
+
   it('lets another connection read while GC holds the write lock, and write after it', async () => {
     const other = await SqliteMetadataStore.open(dbPath, { busyTimeoutMs: 5000 });
     try {

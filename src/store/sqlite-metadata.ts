@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { SlipwayError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
@@ -42,12 +43,13 @@ const MANIFEST_COLUMNS = 'repository, digest, media_type, size, artifact_type, s
 export class SqliteMetadataStore implements MetadataStore {
   readonly path: string;
   readonly #db: Database.Database;
-  readonly #gate = new GcGate();
+  readonly #gate: GcGate;
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.path = path;
     this.#db = new Database(path);
+    this.#gate = gateFor(this.#db.name);
     try {
       // busy_timeout first: switching to WAL and migrating may wait for another process.
       this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 600_000)}`);
@@ -299,6 +301,21 @@ export class SqliteMetadataStore implements MetadataStore {
       .all(linkCutoff) as Digest[];
     return new Set(rows);
   }
+}
+
+// One gate per database file in this process: a second connection to the same file
+// writing while this process's GC holds the lock would block the event loop in SQLite's
+// busy handler, and with it the GC it waits for.
+const gates = new Map<string, GcGate>();
+
+function gateFor(file: string): GcGate {
+  const key = file === ':memory:' || file === '' ? `${file}#${gates.size}` : realpathSync(file);
+  let gate = gates.get(key);
+  if (gate === undefined) {
+    gate = new GcGate();
+    gates.set(key, gate);
+  }
+  return gate;
 }
 
 /** A page's bounds as SQL parameters: LIMIT -1 is SQLite's "no limit", '' sorts before every name. */

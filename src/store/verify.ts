@@ -1,3 +1,4 @@
+import { isSlipwayError } from '../errors.js';
 import { digestAlgorithm, digestStream, type Digest } from '../oci/digest.js';
 import type { BlobStore, MetadataStore } from './types.js';
 
@@ -25,8 +26,13 @@ export interface VerifyReport {
 export async function verifyStore(blobs: BlobStore, meta: MetadataStore): Promise<VerifyReport> {
   const report: VerifyReport = { blobsChecked: 0, manifestsChecked: 0, tagsChecked: 0, problems: [] };
   for await (const digest of blobs.list()) {
+    const stream = await blobs.open(digest).catch((err: unknown) => {
+      if (isSlipwayError(err, 'BLOB_UNKNOWN')) return undefined; // deleted since listed: nothing to check
+      throw err;
+    });
+    if (stream === undefined) continue;
     report.blobsChecked++;
-    const { digest: actual } = await digestStream(await blobs.open(digest), digestAlgorithm(digest));
+    const { digest: actual } = await digestStream(stream, digestAlgorithm(digest));
     if (actual !== digest) report.problems.push({ kind: 'corrupt-blob', digest, actual, message: `blob ${digest} is corrupt: its bytes hash to ${actual}` });
   }
   for (const m of await meta.listManifests()) {
