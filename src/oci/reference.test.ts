@@ -45,9 +45,6 @@ const valid: Array<[input: string, canonical: string, familiar: string, domain: 
   ['foo/foo_bar.com:8080', 'docker.io/foo/foo_bar.com:8080', 'foo/foo_bar.com:8080', 'docker.io', 'foo/foo_bar.com'],
   ['b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io', 'test.example.com/my-app'],
   ['sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com', 'bar/baz/quux'],
-  // an uppercase first element is taken for a host name, as docker does
-  ['Foo/bar', 'Foo/bar:latest', 'Foo/bar:latest', 'Foo', 'bar'],
-  ['DOCKER/docker', 'DOCKER/docker:latest', 'DOCKER/docker:latest', 'DOCKER', 'docker'],
   // IPv6 hosts in brackets
   ['[2001:db8::1]/repo', '[2001:db8::1]/repo:latest', '[2001:db8::1]/repo:latest', '[2001:db8::1]', 'repo'],
   ['[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000', 'repo'],
@@ -68,8 +65,8 @@ const valid: Array<[input: string, canonical: string, familiar: string, domain: 
   [`busybox:latest@${D256}`, `docker.io/library/busybox:latest@${D256}`, `busybox:latest@${D256}`, 'docker.io', 'library/busybox'],
   [`test:5000/repo:tag@${D256}`, `test:5000/repo:tag@${D256}`, `test:5000/repo:tag@${D256}`, 'test:5000', 'repo'],
   [`xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, 'xn--7o8h.com', 'myimage'],
-  // the 255-character limit is on the repository path, as in distribution/reference
-  [`${'a/'.repeat(127)}a:tag-puts-this-over-max`, `docker.io/${'a/'.repeat(127)}a:tag-puts-this-over-max`, `${'a/'.repeat(127)}a:tag-puts-this-over-max`, 'docker.io', `${'a/'.repeat(127)}a`],
+  // the 255-character limit is on the whole name, domain included (as skopeo); the tag does not count
+  [`${'a/'.repeat(122)}a:tag-puts-this-over-max`, `docker.io/${'a/'.repeat(122)}a:tag-puts-this-over-max`, `${'a/'.repeat(122)}a:tag-puts-this-over-max`, 'docker.io', `${'a/'.repeat(122)}a`],
 ];
 
 /** Inputs docker rejects, each with a fragment the error must contain. */
@@ -81,6 +78,9 @@ const invalid: Array<[input: string, says: string]> = [
   ['docker/Docker', 'must be lowercase'],
   ['docker.io/docker/Docker', 'must be lowercase'],
   ['test:5000/Uppercase/lowercase:tag', 'must be lowercase'],
+  // docker 28 reads an uppercase first element as a host; skopeo (and Slipway) do not
+  ['Foo/bar', 'repository name "Foo/bar" must be lowercase'],
+  ['DOCKER/docker', 'must be lowercase'],
   ['https://github.com/docker/docker', 'registry host "https:"'],
   ['-docker', 'path component "-docker"'],
   ['-docker/docker', 'path component "-docker"'],
@@ -106,6 +106,9 @@ const invalid: Array<[input: string, says: string]> = [
   ['[2001:db8:3:4::192.0.2.33]:5000/debian', 'registry host'],
   ['1a3f'.repeat(16), 'image ID'],
   [`${'a/'.repeat(128)}a:tag`, 'at most 255'],
+  [`${'a/'.repeat(127)}a:tag`, 'the name is 265 characters long, at most 255'],
+  [`${'a/'.repeat(122)}ab`, 'the name is 256 characters long'],
+  [`example.com/${'a/'.repeat(121)}ab`, 'the name is 256 characters long'],
   [`this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_${'x'.repeat(200)}/docker`, 'at most 255'],
   ['repo@sha256:ffffffffffffffffffffffffffffffffff', 'a sha256 digest has 64 hex characters'],
   [`validname@invaliddigest:${H64}`, 'algorithm "invaliddigest" is not supported'],

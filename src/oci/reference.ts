@@ -12,9 +12,14 @@ import { parseDigest, type Digest } from './digest.js';
  *   component := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
  *   tag       := [\w][\w.-]{0,127}
  *
- * The first path element is a registry host when it contains "." or ":", is
- * "localhost", or has uppercase letters (docker's rule); otherwise the domain is
- * docker.io, and a one-element name on docker.io gets the "library/" prefix.
+ * The first path element is a registry host when it contains "." or ":" or is
+ * "localhost"; otherwise the domain is docker.io, and a one-element name on docker.io
+ * gets the "library/" prefix. The whole name (domain/path) has at most 255 characters.
+ *
+ * Where docker and skopeo differ, this follows skopeo's containers/image: an uppercase
+ * first element is not taken for a host ("Foo/bar" must be lowercase, where docker 28
+ * reads host "Foo"), and the 255-character limit counts the domain too (docker counts
+ * only the path). IPv6 hosts and `name:tag@digest` are accepted, as docker does.
  */
 export interface Reference {
   /** Registry host with optional port, e.g. `docker.io`, `localhost:5000`, `[::1]:5000`. */
@@ -40,8 +45,8 @@ export interface LocalName {
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const DEFAULT_TAG = 'latest';
-/** The longest repository path distribution accepts. */
-export const MAX_REPOSITORY_LENGTH = 255;
+/** The longest name (`domain/path`, or a repository name alone) accepted. */
+export const MAX_NAME_LENGTH = 255;
 
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 const OFFICIAL_PREFIX = 'library/';
@@ -106,6 +111,7 @@ export function parseReference(input: string): Reference {
   const { domain, path } = splitDockerDomain(name);
   checkDomain(domain, fail);
   checkPath(path, fail);
+  checkLength(`${domain}/${path}`, fail);
   return new ParsedReference(domain, path, tag ?? (digest === undefined ? DEFAULT_TAG : undefined), digest);
 }
 
@@ -123,6 +129,7 @@ export function makeReference(parts: { domain: string; path: string; tag?: strin
   if (parts.domain === '') fail('the registry host is empty');
   checkDomain(parts.domain, fail);
   checkPath(parts.path, fail);
+  checkLength(`${parts.domain}/${parts.path}`, fail);
   if (parts.tag !== undefined) checkTag(parts.tag, fail);
   const digest = parts.digest === undefined ? undefined : checkDigest(parts.digest, fail);
   return new ParsedReference(parts.domain, parts.path, parts.tag, digest);
@@ -141,6 +148,7 @@ export function parseRepositoryName(input: string): string {
   if (input === '') fail('it is empty');
   if (/[:@]/.test(input)) fail('a repository name has no tag or digest (drop the ":…" or "@…" part)');
   checkPath(input, fail);
+  checkLength(input, fail);
   return input;
 }
 
@@ -164,6 +172,7 @@ export function parseLocalName(input: string): LocalName {
     fail(`"${name.slice(0, name.indexOf('/'))}" is a registry host; local names have none (use docker://${input} for a registry image)`);
   }
   checkPath(name, fail);
+  checkLength(name, fail);
   const result: LocalName = { name };
   const effectiveTag = tag ?? (digest === undefined ? DEFAULT_TAG : undefined);
   if (effectiveTag !== undefined) result.tag = effectiveTag;
@@ -252,7 +261,7 @@ function splitDockerDomain(name: string): { domain: string; path: string } {
   let domain: string;
   let path: string;
   if (first === LEGACY_DEFAULT_DOMAIN) [domain, path] = [DEFAULT_DOMAIN, remainder];
-  else if (first === 'localhost' || /[.:]/.test(first) || first.toLowerCase() !== first) [domain, path] = [first, remainder];
+  else if (first === 'localhost' || /[.:]/.test(first)) [domain, path] = [first, remainder];
   else [domain, path] = [DEFAULT_DOMAIN, name];
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = OFFICIAL_PREFIX + path;
   return { domain, path };
@@ -266,13 +275,14 @@ function checkDomain(domain: string, fail: (reason: string) => never): void {
 
 function checkPath(path: string, fail: (reason: string) => never): void {
   if (path.toLowerCase() !== path) fail(`repository name "${path}" must be lowercase`);
-  if (path.length > MAX_REPOSITORY_LENGTH) {
-    fail(`repository name is ${path.length} characters long, at most ${MAX_REPOSITORY_LENGTH} are allowed`);
-  }
   for (const component of path.split('/')) {
     if (component === '') fail(`repository name "${path}" has an empty path component (look for "//" or a "/" at either end)`);
     if (!PATH_COMPONENT_RE.test(component)) fail(`path component "${component}" is invalid: ${COMPONENT_RULE}`);
   }
+}
+
+function checkLength(name: string, fail: (reason: string) => never): void {
+  if (name.length > MAX_NAME_LENGTH) fail(`the name is ${name.length} characters long, at most ${MAX_NAME_LENGTH} are allowed`);
 }
 
 function checkTag(tag: string, fail: (reason: string) => never): void {

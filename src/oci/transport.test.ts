@@ -35,10 +35,11 @@ const cases: Array<[input: string, expected: Record<string, unknown>, formatted?
   ['oci:l:a--b+c@d', { transport: 'oci', dir: 'l', ref: 'a--b+c@d' }],
   ['oci-archive:img.tar', { transport: 'oci-archive', file: 'img.tar' }],
   ['oci-archive:/tmp/img.tar:latest', { transport: 'oci-archive', file: '/tmp/img.tar', ref: 'latest' }],
-  // docker archives: a docker reference (familiarised, tag defaulted) or @N
+  // docker archives: a docker reference (canonical, tag defaulted, as skopeo writes RepoTags) or @N
   ['docker-archive:a.tar', { transport: 'docker-archive', file: 'a.tar' }],
-  ['docker-archive:a.tar:alpine', { transport: 'docker-archive', file: 'a.tar', ref: 'alpine:latest' }],
-  ['docker-archive:a.tar:docker.io/library/busybox:1.36', { transport: 'docker-archive', file: 'a.tar', ref: 'busybox:1.36' }],
+  ['docker-archive:a.tar:alpine', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/alpine:latest' }],
+  ['docker-archive:a.tar:foo/bar:1', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/foo/bar:1' }],
+  ['docker-archive:a.tar:busybox:1.36', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/busybox:1.36' }],
   ['docker-archive:a.tar:localhost:5000/app:v1', { transport: 'docker-archive', file: 'a.tar', ref: 'localhost:5000/app:v1' }],
   ['docker-archive:a.tar:@0', { transport: 'docker-archive', file: 'a.tar', ref: '@0' }],
   ['docker-archive:a.tar:@12', { transport: 'docker-archive', file: 'a.tar', ref: '@12' }],

@@ -18,7 +18,7 @@ export type TransportRef =
   | ({ transport: 'local' } & LocalName)
   | { transport: 'oci'; dir: string; ref?: string }
   | { transport: 'oci-archive'; file: string; ref?: string }
-  /** `ref` is a familiar `name:tag` (as `docker save` writes RepoTags) or `@N`, a zero-based image index. */
+  /** `ref` is a canonical `name:tag` (as skopeo writes RepoTags, e.g. docker.io/library/alpine:3.20) or `@N`, a zero-based image index. */
   | { transport: 'docker-archive'; file: string; ref?: string }
   | { transport: 'docker'; reference: Reference };
 
@@ -119,7 +119,7 @@ function ociRef(input: string, ref: string): string {
   return ref;
 }
 
-/** A docker-archive REF: `@N`, or a docker reference with a tag (no digest), familiarised. */
+/** A docker-archive REF: `@N`, or a docker reference with a tag (no digest), in canonical form as skopeo writes it. */
 function dockerArchiveRef(input: string, ref: string): string {
   const example = 'docker-archive:./image.tar:myapp:v1';
   if (ref.startsWith('@')) {
@@ -128,7 +128,7 @@ function dockerArchiveRef(input: string, ref: string): string {
   }
   const reference = parseReference(ref);
   if (reference.digest !== undefined) fail(input, 'a docker archive names images by tag, not by digest', example);
-  return reference.familiar;
+  return reference.toString();
 }
 
 /** A name without transport: the local store unless it names a registry host. */
