@@ -106,7 +106,10 @@ export interface MetadataStore {
    */
   putManifest(record: ManifestRecord, tags?: string[]): Promise<void>;
   getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
-  /** Removes a manifest and every tag pointing at it; true when it existed. */
+  /**
+   * Removes a manifest and every tag pointing at it; true when it existed. Refuses
+   * (CONFLICT) while another manifest of the repository (an index) references it.
+   */
   deleteManifest(repository: string, digest: Digest): Promise<boolean>;
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
   setTag(repository: string, tag: string, digest: Digest): Promise<void>;
@@ -124,8 +127,12 @@ export interface MetadataStore {
   hasBlobLink(repository: string, digest: Digest): Promise<boolean>;
   unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
 
-  /** Leases protect blobs written by an operation still in progress from GC. */
+  /**
+   * Leases protect blobs written by an operation still in progress from GC. `owner`
+   * is "pid:PID@HOST"; GC drops the leases of dead processes on its own host.
+   */
   createLease(owner: string): Promise<string>;
+  /** Throws CONFLICT when the lease is gone (released, or dropped by GC): it would protect nothing. */
   addToLease(lease: string, digest: Digest): Promise<void>;
   releaseLease(lease: string): Promise<void>;
 
