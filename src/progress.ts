@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+
 /**
  * How long operations report what they are doing. Lower layers call a Progress;
  * the CLI renders it (bars on a terminal, nothing with --quiet, JSON events never
@@ -20,3 +22,13 @@ export const silentProgress: Progress = {
   done() {},
   log() {},
 };
+
+/** A pass-through stream that reports the bytes of task `id` as they flow (never pausing or starting the flow itself). */
+export function progressStream(progress: Progress, id: string): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      progress.advance(id, chunk.length);
+      done(null, chunk);
+    },
+  });
+}

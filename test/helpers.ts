@@ -18,8 +18,8 @@ export interface CliResult {
 /** Runs the slipway CLI from source with SLIPWAY_HOME=home. */
 export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-      env: { ...process.env, SLIPWAY_HOME: home, ...env },
+    const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
+      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -82,6 +82,7 @@ export function commandExists(cmd: string): boolean {
 
 /** podman settings that work on these machines: runc, no default ulimits, a private store. */
 export async function podmanEnv(dir: string): Promise<{ args: string[]; env: NodeJS.ProcessEnv }> {
+  await mkdir(dir, { recursive: true });
   const conf = join(dir, 'containers.conf');
   await writeFile(conf, '[containers]\ndefault_ulimits = []\n');
   return {

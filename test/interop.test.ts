@@ -33,7 +33,7 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
   test('an exported OCI layout passes oci-image-tool validate and skopeo reads it with the same digest', async () => {
     const layout = join(work.path, 'layout');
     await slipwayOk(home, ['copy', 'demo:v1', `oci:${layout}:v1`]);
-    await run('oci-image-tool', ['validate', '--type', 'imageLayout', '--ref', 'v1', layout]);
+    await run('oci-image-tool', ['validate', '--type', 'image', '--ref', 'name=v1', layout]);
     const inspected = JSON.parse(await run('skopeo', ['inspect', `oci:${layout}:v1`]));
     assert.equal(inspected.Digest, digest);
     assert.deepEqual(inspected.Env, ['GREETING=hi']);
@@ -94,7 +94,7 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await slipwayOk(home, ['copy', 'demo:v1', `docker-archive:${archive}:demo:v1`]);
     const podman = await podmanEnv(join(work.path, 'podman'));
     await run('podman', [...podman.args, 'load', '-i', archive], podman.env);
-    const [image] = JSON.parse(await run('podman', [...podman.args, 'image', 'inspect', 'localhost/demo:v1'], podman.env));
+    const [image] = JSON.parse(await run('podman', [...podman.args, 'image', 'inspect', 'docker.io/library/demo:v1'], podman.env));
     assert.equal(`sha256:${image.Id}`, configDigest);
     assert.deepEqual(image.RootFS.Layers, diffIds);
     assert.deepEqual(image.Config.Cmd, ['/bin/hello']);
@@ -106,7 +106,7 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await slipwayOk(home, ['copy', 'demo:v1', `docker-archive:${archive}:demo:v1`]);
     const podman = await podmanEnv(join(work.path, 'podman2'));
     await run('podman', [...podman.args, 'load', '-i', archive], podman.env);
-    await run('podman', [...podman.args, 'save', '--format', 'docker-archive', '-o', saved, 'localhost/demo:v1'], podman.env);
+    await run('podman', [...podman.args, 'save', '--format', 'docker-archive', '-o', saved, 'docker.io/library/demo:v1'], podman.env);
     await slipwayOk(home, ['import', `docker-archive:${saved}`, 'demo:from-podman']);
     const back = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'demo:from-podman']));
     assert.deepEqual(back.layers.map((l: { diffID: string }) => l.diffID), diffIds);

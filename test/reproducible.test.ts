@@ -44,6 +44,6 @@ describe('reproducible export of a real Debian root filesystem', () => {
     await slipwayOk(home, ['import', '--rootfs', rootfs, 'debian:epoch'], { SOURCE_DATE_EPOCH: '1600000000' });
     const other = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'debian:epoch']));
     assert.notEqual(other.layers[0].diffID, a.diffID);
-    assert.equal(other.created, new Date(1600000000 * 1000).toISOString());
+    assert.equal(other.created, '2020-09-13T12:26:40Z');
   });
 });

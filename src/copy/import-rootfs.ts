@@ -12,7 +12,7 @@ import { ComputedImage } from '../image/computed-image.js';
 import type { LocalStore, StoreLease } from '../store/local-store.js';
 import { hostPlatform } from '../oci/platform.js';
 import { DescribedLayer } from '../image/described-layer.js';
-import { silentProgress, type Progress } from '../progress.js';
+import { progressStream, silentProgress, type Progress } from '../progress.js';
 
 export interface RootfsImportOptions {
   platform?: Partial<Platform>;
@@ -48,7 +48,7 @@ export async function importRootfs(
       : await layerFromTarball(lease, source, compression, progress);
     progress.done('layer', layer.digest);
     const platform = { ...hostPlatform(), ...options.platform };
-    const created = new Date(defaultMtime() * 1000).toISOString();
+    const created = new Date(defaultMtime() * 1000).toISOString().replace('.000Z', 'Z');
     const config: ImageConfig = {
       created,
       architecture: platform.architecture,
@@ -92,8 +92,7 @@ async function layerFromDirectory(lease: StoreLease, dir: string, compression: E
 }
 
 async function layerFromTarball(lease: StoreLease, file: string, compression: Exclude<Compression, 'none'>, progress: Progress): Promise<WrittenLayer> {
-  const input = createReadStream(file, { highWaterMark: 1 << 20 });
-  input.on('data', (c) => progress.advance('layer', c.length));
+  const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progressStream(progress, 'layer'));
   const diff = new DigestStream();
   const tar = (await decompressing(input)).pipe(diff);
   const info = await lease.putBlob(compressStream(tar, compression));

@@ -5,6 +5,7 @@ import { getAttributeSync } from '@napi-rs/xattr';
 import { SlipwayError } from '../errors.js';
 import { OPAQUE_WHITEOUT, type TarEntry, WHITEOUT_PREFIX } from './entry.js';
 import { type ExtractCounts, type ExtractOptions, extractLayer } from './extract.js';
+import { type LayerSink, type WriteLayerOptions, type WrittenLayer, writeLayer } from './layer-writer.js';
 import { OVERLAY_OPAQUE_XATTR } from './node-writer.js';
 import { type TransformResult, type WalkOptions, walkTree } from './tree-walk.js';
 
@@ -35,6 +36,19 @@ export type UpperWalkOptions = Pick<WalkOptions, 'mtime' | 'owner'>;
  */
 export function overlayUpperEntries(upperDir: string, options: UpperWalkOptions = {}): AsyncIterable<TarEntry> {
   return walkTree(upperDir, { ...options, transform: (entry, stat) => toLayerEntries(upperDir, entry, stat) });
+}
+
+/**
+ * Writes the layer of an overlay upper directory (see overlayUpperEntries) to `sink`.
+ *
+ * @example
+ * const layer = await writeOverlayDiffLayer(upper, sink, { compression: 'gzip', owner: { kind: 'keep' } });
+ */
+export function writeOverlayDiffLayer(upperDir: string, sink: LayerSink, options: WriteLayerOptions & UpperWalkOptions): Promise<WrittenLayer> {
+  const walk: UpperWalkOptions = {};
+  if (options.mtime !== undefined) walk.mtime = options.mtime;
+  if (options.owner !== undefined) walk.owner = options.owner;
+  return writeLayer(overlayUpperEntries(upperDir, walk), sink, { compression: options.compression });
 }
 
 function toLayerEntries(upperDir: string, entry: TarEntry, stat: Stats): TransformResult {

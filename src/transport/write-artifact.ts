@@ -6,7 +6,7 @@ import { compressStream } from '../layer/compress.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js';
 import { DescribedLayer } from '../image/described-layer.js';
-import { silentProgress, type Progress } from '../progress.js';
+import { progressStream, silentProgress, type Progress } from '../progress.js';
 import { canonicalJson } from '../image/json.js';
 import type { ContentDestination } from './destination.js';
 
@@ -81,8 +81,8 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
     return layer;
   }
   progress.start(id, digest, await layer.size());
-  const source = convertTo ? await layer.uncompressed() : await layer.compressed();
-  source.on('data', (chunk: Buffer) => progress.advance(id, chunk.length));
+  // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
+  const source = (convertTo ? await layer.uncompressed() : await layer.compressed()).pipe(progressStream(progress, id));
   if (!convertTo) {
     const info = await dest.putBlob(source, { digest, size: await layer.size() });
     report.blobsWritten++;
@@ -122,3 +122,4 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
