@@ -71,14 +71,15 @@ export async function importRootfs(
   }
 }
 
-interface WrittenLayer {
+export interface WrittenLayer {
   digest: Digest;
   diffId: Digest;
   size: number;
   mediaType: string;
 }
 
-async function layerFromDirectory(lease: StoreLease, dir: string, compression: Exclude<Compression, 'none'>, progress: Progress): Promise<WrittenLayer> {
+/** Writes a directory as a deterministic layer into the store, under `lease`. */
+export async function layerFromDirectory(lease: StoreLease, dir: string, compression: Exclude<Compression, 'none'>, progress: Progress = silentProgress): Promise<WrittenLayer> {
   const writer = await lease.writer();
   try {
     const sink = { write: async (chunk: Uint8Array) => { await writer.write(chunk); progress.advance('layer', chunk.length); } };

@@ -11,7 +11,7 @@ Example:
   $ slipway verify`)
     .action(run(async (ctx) => {
       const report = await (await ctx.store()).verify();
-      ctx.print(report, () => (report.problems.length === 0 ? `Store is healthy: ${report.blobsChecked} blobs checked` : `Store has ${report.problems.length} problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`));
+      ctx.print(report, () => (report.problems.length === 0 ? `Store is healthy: ${report.blobsChecked} blobs checked` : `Store has ${report.problems.length} problems:\n${report.problems.map((p) => `  - ${p.message}`).join('\n')}`));
       if (report.problems.length > 0) process.exitCode = 1;
     }));
 }
