@@ -1,0 +1,42 @@
+/**
+ * Slipway's library API: the same building blocks the `slipway` CLI uses.
+ *
+ * @example
+ * import { LocalStore, importRootfs, copy, parseTransport, inspect } from 'slipway';
+ * const store = await LocalStore.open();
+ * await importRootfs(store, './rootfs', 'debian', 'bookworm');
+ * await copy(parseTransport('debian:bookworm'), parseTransport('oci:/tmp/out:bookworm'), async () => store);
+ */
+export * from './errors.js';
+export * from './oci/index.js';
+export type { Progress } from './progress.js';
+export { silentProgress } from './progress.js';
+
+export type { TarEntry, EntryType } from './layer/entry.js';
+export { walkTree, type WalkOptions, type OwnerPolicy } from './layer/tree-walk.js';
+export { writeLayer, writeLayerFromDirectory, type WrittenLayer, type LayerSink } from './layer/layer-writer.js';
+export { compressStream, decompressing } from './layer/compress.js';
+export { readTar } from './layer/tar-reader.js';
+export { extractLayer, type ExtractOptions } from './layer/extract.js';
+export { overlayUpperEntries, writeOverlayDiffLayer, layerToOverlay } from './layer/overlay.js';
+
+export type { Image, Layer, ImageIndexValue, Artifact } from './image/types.js';
+export { BlobImage, BlobIndex, BlobLayer, artifactFromBlobs } from './image/blob-image.js';
+export { ComputedImage } from './image/computed-image.js';
+export * as mutate from './image/mutate.js';
+export { flatten } from './image/flatten.js';
+export { validateImage } from './image/validate.js';
+export { describeImage, type ImageDescription } from './image/describe.js';
+export { pickImage } from './image/pick.js';
+
+export type { BlobStore, BlobWriter, MetadataStore } from './store/types.js';
+export { LocalStore, StoreLease } from './store/local-store.js';
+
+export { OciLayout } from './transport/oci-layout.js';
+export { writeDockerArchive, withDockerArchive } from './transport/docker-archive.js';
+export { writeArtifact } from './transport/write-artifact.js';
+
+export { copy, type CopyOptions, type CopyReport } from './copy/copy.js';
+export { importRootfs, type RootfsImportOptions } from './copy/import-rootfs.js';
+export { listImages, type ImageSummary } from './catalog/images.js';
+export { inspect, type InspectResult } from './catalog/inspect.js';
