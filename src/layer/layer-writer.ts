@@ -112,10 +112,20 @@ function* copyContent(entry: TarEntry, chunks: ChunkBuilder): Generator<Buffer> 
     });
   }
   // O_NOFOLLOW: a file swapped for a symlink since the walk must not pull in what it points at.
-  const fd = ioCall(path, 'open', () => openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw ioError(err, 'open', path);
+  }
   try {
     for (let position = 0; position < entry.size; ) {
-      const read = ioCall(path, 'read', () => chunks.readFrom(fd, entry.size - position, position));
+      let read: number;
+      try {
+        read = chunks.readFrom(fd, entry.size - position, position);
+      } catch (err) {
+        throw ioError(err, 'read', path);
+      }
       if (read === 0) {
         throw new SlipwayError('IO_ERROR', `"${path}" shrank while being archived (${position} of ${entry.size} bytes)`, {
           detail: { path, expected: entry.size, actual: position },
@@ -136,13 +146,8 @@ async function* hashed(chunks: AsyncIterable<Buffer>, digester: Digester): Async
   }
 }
 
-function ioCall<T>(path: string, what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof SlipwayError) throw err;
-    throw new SlipwayError('IO_ERROR', `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
-  }
+function ioError(err: unknown, what: string, path: string): SlipwayError {
+  return new SlipwayError('IO_ERROR', `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
 }
 
 /**

@@ -43,7 +43,10 @@ const F = {
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** Largest value an octal field of `width` bytes holds (width-1 digits and a NUL). */
-const octalMax = (width: number): number => 8 ** (width - 1) - 1;
+function octalMax(width: number): number {
+  return OCTAL_MAX[width] ?? 8 ** (width - 1) - 1;
+}
+const OCTAL_MAX: Record<number, number> = { 7: 0o777777, 8: 0o7777777, 12: 0o77777777777 };
 
 /** Bytes of zero padding that follow `size` bytes of content to reach a block boundary. */
 export function paddingSize(size: number): number {
@@ -86,7 +89,7 @@ export function encodeHeader(entry: TarEntry): Buffer {
   if (devminor > octalMax(F.devminor[1])) records.push(['SCHILY.devminor', String(devminor)]);
   for (const name of sortedKeys(entry.xattrs)) records.push([`SCHILY.xattr.${name}`, entry.xattrs![name]!]);
 
-  const header = Buffer.alloc(BLOCK_SIZE);
+  const header = zeroBlocks(1);
   const [name, prefix] = split ?? [truncateUtf8(path, F.name[1]), ''];
   writeString(header, F.name, name);
   writeString(header, F.prefix, prefix);
@@ -98,7 +101,7 @@ export function encodeHeader(entry: TarEntry): Buffer {
   writeNumber(header, F.mtime, mtime);
   writeNumber(header, F.devmajor, devmajor);
   writeNumber(header, F.devminor, devminor);
-  header.write(TYPEFLAG[entry.type], F.typeflag[0], 'latin1');
+  header[F.typeflag[0]] = TYPEFLAG[entry.type].charCodeAt(0);
   finishBlock(header);
   if (records.length === 0) return header;
 
@@ -111,7 +114,7 @@ type PaxRecord = [key: string, value: string | Buffer];
 /** The 'x' header block, its records, and their padding. */
 function encodePaxHeader(path: string, mtime: number, records: PaxRecord[]): Buffer {
   const body = Buffer.concat(records.map(([key, value]) => paxRecord(key, value)));
-  const out = Buffer.alloc(BLOCK_SIZE + body.length + paddingSize(body.length));
+  const out = zeroBlocks(1 + (body.length + paddingSize(body.length)) / BLOCK_SIZE);
   writeString(out, F.name, truncateUtf8(`PaxHeaders/${basename(path)}`, F.name[1]));
   writeNumber(out, F.mode, 0o644);
   writeNumber(out, F.uid, 0);
@@ -120,7 +123,7 @@ function encodePaxHeader(path: string, mtime: number, records: PaxRecord[]): Buf
   writeNumber(out, F.mtime, Math.min(Math.max(mtime, 0), octalMax(F.mtime[1])));
   writeNumber(out, F.devmajor, 0);
   writeNumber(out, F.devminor, 0);
-  out.write(PAX_TYPEFLAG, F.typeflag[0], 'latin1');
+  out[F.typeflag[0]] = PAX_TYPEFLAG.charCodeAt(0);
   finishBlock(out);
   body.copy(out, BLOCK_SIZE);
   return out;
@@ -154,18 +157,29 @@ function splitUstarPath(path: string): [string, string] | undefined {
   return undefined;
 }
 
+/** Zeroed blocks from Node's buffer pool (Buffer.alloc makes a new ArrayBuffer each time: slower per header). */
+function zeroBlocks(count: number): Buffer {
+  return Buffer.allocUnsafe(count * BLOCK_SIZE).fill(0);
+}
+
 function writeString(block: Buffer, [offset, width]: readonly [number, number], value: string): void {
-  if (value.length > 0) block.write(value, offset, width, 'utf8');
+  if (value.length > 0) block.write(value, offset, width, isAscii(value) ? 'latin1' : 'utf8');
 }
 
 /**
- * Octal with leading zeros and a NUL. Values too large (or negative) are written in
- * the base-256 form GNU tar, Go and libarchive read, so that even a reader ignoring the
- * PAX record that carries the exact value gets it right.
+ * Octal with leading zeros and a NUL, written digit by digit (this runs for every
+ * field of every entry). Values too large (or negative) are written in the base-256
+ * form GNU tar, Go and libarchive read, so that even a reader ignoring the PAX record
+ * that carries the exact value gets it right.
  */
 function writeNumber(block: Buffer, [offset, width]: readonly [number, number], value: number): void {
   if (value >= 0 && value <= octalMax(width)) {
-    block.write(`${value.toString(8).padStart(width - 1, '0')}\0`, offset, width, 'latin1');
+    block[offset + width - 1] = 0;
+    let rest = value;
+    for (let i = offset + width - 2; i >= offset; i--) {
+      block[i] = 0x30 + (rest % 8);
+      rest = Math.floor(rest / 8);
+    }
     return;
   }
   let n = BigInt(value);
@@ -177,31 +191,38 @@ function writeNumber(block: Buffer, [offset, width]: readonly [number, number], 
   block[offset] = value < 0 ? 0xff : 0x80;
 }
 
+const MAGIC = Buffer.from('ustar\x0000', 'latin1');
+const SPACE = 0x20;
+
 /** Writes magic and version, then the checksum: the byte sum with the checksum field as spaces. */
 function finishBlock(block: Buffer): void {
-  block.write('ustar\x0000', F.magic[0], F.magic[1], 'latin1');
-  block.fill(0x20, F.chksum[0], F.chksum[0] + F.chksum[1]);
+  MAGIC.copy(block, F.magic[0]);
+  block.fill(SPACE, F.chksum[0], F.chksum[0] + F.chksum[1]);
   let sum = 0;
   for (let i = 0; i < BLOCK_SIZE; i++) sum += block[i]!;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, F.chksum[0], F.chksum[1], 'latin1');
+  writeNumber(block, [F.chksum[0], 7], sum); // six digits and a NUL, then the space that is already there
 }
 
+/** Throws INVALID_ARGUMENT, naming the entry, for what a tar header cannot say. */
 function validate(entry: TarEntry): void {
-  const fail = (what: string): never => {
-    throw new SlipwayError('INVALID_ARGUMENT', `cannot write tar entry "${entry.path}": ${what}`, { detail: { path: entry.path } });
-  };
-  if (entry.path.length === 0 || entry.path.includes('\0')) fail('its path is empty or contains NUL');
-  if (!(entry.type in TYPEFLAG)) fail(`unknown entry type "${String(entry.type)}"`);
-  if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkname) fail(`a ${entry.type} needs a linkname`);
-  if (entry.linkname?.includes('\0')) fail('its linkname contains NUL');
-  if (!isUint(entry.mode) || entry.mode > 0o7777) fail(`mode ${entry.mode} is not within 0..0o7777`);
-  if (!isUint(entry.uid) || !isUint(entry.gid)) fail(`uid ${entry.uid} / gid ${entry.gid} must be non-negative integers`);
-  if (!Number.isFinite(entry.mtime)) fail(`mtime ${entry.mtime} is not a number`);
-  if (entry.type === 'file' && !isUint(entry.size)) fail(`size ${entry.size} is not a non-negative integer`);
-  if (![entry.devmajor ?? 0, entry.devminor ?? 0].every(isUint)) fail('device numbers must be non-negative integers');
-  for (const name of Object.keys(entry.xattrs ?? {})) {
-    if (name.length === 0 || name.includes('=') || name.includes('\0')) fail(`xattr name "${name}" cannot be written to PAX`);
+  if (entry.path.length === 0 || entry.path.includes('\0')) invalid(entry, 'its path is empty or contains NUL');
+  if (!Object.hasOwn(TYPEFLAG, entry.type)) invalid(entry, `unknown entry type "${String(entry.type)}"`);
+  if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkname) invalid(entry, `a ${entry.type} needs a linkname`);
+  if (entry.linkname?.includes('\0')) invalid(entry, 'its linkname contains NUL');
+  if (!isUint(entry.mode) || entry.mode > 0o7777) invalid(entry, `mode ${entry.mode} is not within 0..0o7777`);
+  if (!isUint(entry.uid) || !isUint(entry.gid)) invalid(entry, `uid ${entry.uid} / gid ${entry.gid} must be non-negative integers`);
+  if (!Number.isFinite(entry.mtime)) invalid(entry, `mtime ${entry.mtime} is not a number`);
+  if (entry.type === 'file' && !isUint(entry.size)) invalid(entry, `size ${entry.size} is not a non-negative integer`);
+  if (!isUint(entry.devmajor ?? 0) || !isUint(entry.devminor ?? 0)) invalid(entry, 'device numbers must be non-negative integers');
+  if (entry.xattrs) {
+    for (const name of Object.keys(entry.xattrs)) {
+      if (name.length === 0 || name.includes('=') || name.includes('\0')) invalid(entry, `xattr name "${name}" cannot be written to PAX`);
+    }
   }
+}
+
+function invalid(entry: TarEntry, what: string): never {
+  throw new SlipwayError('INVALID_ARGUMENT', `cannot write tar entry "${entry.path}": ${what}`, { detail: { path: entry.path } });
 }
 
 function isUint(n: number): boolean {

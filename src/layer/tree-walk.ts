@@ -14,7 +14,7 @@ import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { SlipwayError, isErrno } from '../errors.js';
-import type { TarEntry } from './entry.js';
+import type { EntryType, TarEntry } from './entry.js';
 
 /** 1980-01-01T00:00:01Z, the timestamp CNB lifecycle writes (zip-safe, after the DOS epoch). */
 export const DEFAULT_MTIME = 315532801;
@@ -106,7 +106,7 @@ class Walker {
 
   /** Pre-order traversal with an explicit stack (deep trees do not nest generators). */
   *entries(): Generator<[TarEntry, Stats]> {
-    const rootStat = this.#stat(this.#root, statSync); // the root itself may be a symlink to a directory
+    const rootStat = statOrThrow(this.#root, statSync); // the root itself may be a symlink to a directory
     if (!rootStat.isDirectory()) {
       throw new SlipwayError('INVALID_ARGUMENT', `cannot walk "${this.#root}": it is not a directory`, { detail: { path: this.#root } });
     }
@@ -123,7 +123,7 @@ class Walker {
       const name = top.names[top.next++]!;
       const abs = `${top.abs === '/' ? '' : top.abs}/${name}`;
       const rel = top.rel === '' ? name : `${top.rel}/${name}`;
-      const stat = this.#stat(abs, lstatSync);
+      const stat = statOrThrow(abs, lstatSync);
       const entry = this.#entry(abs, rel, stat);
       if (entry) yield [entry, stat];
       if (stat.isDirectory()) stack.push(this.#frame(abs, rel));
@@ -136,7 +136,12 @@ class Walker {
 
   /** Child names in byte order of their UTF-8 encoding (what `tar --sort=name` compares). */
   #sortedNames(dir: string): string[] {
-    const raw = this.#io(dir, 'list', () => readdirSync(dir, { encoding: 'buffer' }));
+    let raw: Buffer[];
+    try {
+      raw = readdirSync(dir, { encoding: 'buffer' });
+    } catch (err) {
+      throw ioError(err, 'list', dir);
+    }
     return raw.sort(Buffer.compare).map((bytes) => {
       const name = bytes.toString('utf8');
       if (name.includes('\ufffd') && !Buffer.from(name, 'utf8').equals(bytes)) {
@@ -150,28 +155,34 @@ class Walker {
 
   /** The entry for one file, or null for what tar cannot carry (sockets). */
   #entry(abs: string, rel: string, stat: Stats): TarEntry | null {
-    const base = {
+    const type = entryType(stat);
+    if (type === null) return null;
+    const owner = this.#owner;
+    const entry: TarEntry = {
       path: rel,
+      type,
       mode: stat.mode & 0o7777,
-      uid: this.#owner.kind === 'map' ? this.#owner.uid : stat.uid,
-      gid: this.#owner.kind === 'map' ? this.#owner.gid : stat.gid,
+      uid: owner.kind === 'map' ? owner.uid : stat.uid,
+      gid: owner.kind === 'map' ? owner.gid : stat.gid,
       mtime: this.#mtime,
       size: 0,
     };
-    if (stat.isDirectory()) return { ...base, type: 'directory' };
+    if (type === 'directory') return entry;
     const firstPath = this.#firstLinkPath(abs, rel, stat);
-    if (firstPath !== undefined) return { ...base, type: 'hardlink', linkname: firstPath };
-    if (stat.isFile()) {
-      const xattrs = this.#xattrs(abs);
-      return { ...base, type: 'file', size: stat.size, sourcePath: abs, ...(xattrs && { xattrs }) };
+    if (firstPath !== undefined) {
+      entry.type = 'hardlink';
+      entry.linkname = firstPath;
+    } else if (type === 'file') {
+      entry.size = stat.size;
+      entry.sourcePath = abs;
+      const xattrs = carriedXattrs(abs);
+      if (xattrs) entry.xattrs = xattrs;
+    } else if (type === 'symlink') {
+      entry.linkname = readLinkOrThrow(abs);
+    } else if (type === 'char-device' || type === 'block-device') {
+      Object.assign(entry, deviceNumbers(stat.rdev));
     }
-    if (stat.isSymbolicLink()) return { ...base, type: 'symlink', linkname: this.#io(abs, 'read link', () => readlinkSync(abs)) };
-    if (stat.isFIFO()) return { ...base, type: 'fifo' };
-    if (stat.isCharacterDevice() || stat.isBlockDevice()) {
-      const type = stat.isCharacterDevice() ? 'char-device' : 'block-device';
-      return { ...base, type, ...deviceNumbers(stat.rdev) };
-    }
-    return null;
+    return entry;
   }
 
   /** For a file with several links, the path it was first archived at; records the first sighting. */
@@ -184,29 +195,53 @@ class Walker {
     if (first === undefined) this.#links.set(key, rel);
     return first;
   }
+}
 
-  #xattrs(abs: string): Record<string, Buffer> | undefined {
-    let found: Record<string, Buffer> | undefined;
-    for (const name of CARRIED_XATTRS) {
-      // lgetxattr: never follows a symlink; null when the attribute is absent.
-      const value = this.#io(abs, `read xattr ${name} of`, () => getAttributeSync(abs, name));
-      if (value) (found ??= {})[name] = value;
-    }
-    return found;
-  }
+function entryType(stat: Stats): EntryType | null {
+  if (stat.isFile()) return 'file';
+  if (stat.isDirectory()) return 'directory';
+  if (stat.isSymbolicLink()) return 'symlink';
+  if (stat.isFIFO()) return 'fifo';
+  if (stat.isCharacterDevice()) return 'char-device';
+  if (stat.isBlockDevice()) return 'block-device';
+  return null; // a socket: tar cannot carry it
+}
 
-  #stat(path: string, how: typeof lstatSync | typeof statSync): Stats {
-    return this.#io(path, 'stat', () => how(path));
-  }
-
-  #io<T>(path: string, what: string, fn: () => T): T {
+/** The carried xattrs of a regular file, or undefined when it has none. */
+function carriedXattrs(abs: string): Record<string, Buffer> | undefined {
+  let found: Record<string, Buffer> | undefined;
+  for (const name of CARRIED_XATTRS) {
+    let value: Buffer | null;
     try {
-      return fn();
+      value = getAttributeSync(abs, name); // lgetxattr: never follows a symlink; null when absent
     } catch (err) {
-      const code = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : 'IO_ERROR';
-      throw new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
+      throw ioError(err, `read xattr ${name} of`, abs);
     }
+    if (value) (found ??= {})[name] = value;
   }
+  return found;
+}
+
+// Plain try/catch helpers rather than a closure per call: these run for every file.
+function statOrThrow(path: string, how: typeof lstatSync | typeof statSync): Stats {
+  try {
+    return how(path);
+  } catch (err) {
+    throw ioError(err, 'stat', path);
+  }
+}
+
+function readLinkOrThrow(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch (err) {
+    throw ioError(err, 'read link', path);
+  }
+}
+
+function ioError(err: unknown, what: string, path: string): SlipwayError {
+  const code = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : 'IO_ERROR';
+  return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
 }
 
 /** Device numbers from st_rdev, decoded as glibc's gnu_dev_major/gnu_dev_minor do. */
