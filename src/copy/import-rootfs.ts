@@ -7,6 +7,8 @@ import { MediaType, ociLayerMediaType, type Compression } from '../oci/media-typ
 import type { ContainerConfig, Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import { compressStream, decompressing } from '../layer/compress.js';
 import { writeLayer } from '../layer/layer-writer.js';
+import { expectTar } from '../layer/tar-sniff.js';
+import { chain } from '../streams.js';
 import { defaultMtime, walkTree } from '../layer/tree-walk.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { LocalStore, StoreLease } from '../store/local-store.js';
@@ -93,9 +95,9 @@ export async function layerFromDirectory(lease: StoreLease, dir: string, compres
 }
 
 async function layerFromTarball(lease: StoreLease, file: string, compression: Exclude<Compression, 'none'>, progress: Progress): Promise<WrittenLayer> {
-  const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progressStream(progress, 'layer'));
+  const input = chain(createReadStream(file, { highWaterMark: 1 << 20 }), progressStream(progress, 'layer'));
   const diff = new DigestStream();
-  const tar = (await decompressing(input)).pipe(diff);
+  const tar = chain(await decompressing(input), expectTar(file), diff);
   const info = await lease.putBlob(compressStream(tar, compression));
   return { digest: info.digest, size: info.size, diffId: diff.digest(), mediaType: ociLayerMediaType(compression) };
 }

@@ -9,6 +9,7 @@ import type { ImageConfig, ImageManifest } from '../oci/types.js';
 import { parseConfig } from '../oci/validate.js';
 import { decompressing, sniffCompression } from '../layer/compress.js';
 import { canonicalJson } from '../image/json.js';
+import { chain } from '../streams.js';
 import type { Image, Layer } from '../image/types.js';
 import { withTempDir, unpackArchive, writeArchive, type ArchiveMember } from './archive.js';
 
@@ -105,10 +106,10 @@ class FileLayer implements Layer {
     return this.n;
   }
   async compressed(): Promise<Readable> {
-    return createReadStream(this.path, { highWaterMark: 1 << 20 }).pipe(new DigestStream({ expected: this.d, expectedSize: this.n }));
+    return chain(createReadStream(this.path, { highWaterMark: 1 << 20 }), new DigestStream({ expected: this.d, expectedSize: this.n }));
   }
   async uncompressed(): Promise<Readable> {
-    return (await decompressing(createReadStream(this.path, { highWaterMark: 1 << 20 }))).pipe(new DigestStream({ expected: this.diff }));
+    return chain(await decompressing(createReadStream(this.path, { highWaterMark: 1 << 20 })), new DigestStream({ expected: this.diff }));
   }
 }
 

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { DigestStream, isDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import { artifactFromBlobs } from '../image/blob-image.js';
+import { chain } from '../streams.js';
 import type { BlobSource } from '../image/blob-source.js';
 import type { Artifact } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
@@ -12,7 +13,7 @@ export function storeBlobSource(store: LocalStore): BlobSource {
   return {
     async open(digest: Digest, size?: number): Promise<Readable> {
       const stream = await store.blobs.open(digest);
-      return stream.pipe(new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+      return chain(stream, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
     },
     read: (digest, maxSize) => store.blobs.read(digest, maxSize),
   };

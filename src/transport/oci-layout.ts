@@ -11,6 +11,7 @@ import { Annotation } from '../oci/annotations.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { parseIndex } from '../oci/validate.js';
 import { canonicalJson } from '../image/json.js';
+import { chain } from '../streams.js';
 import type { BlobSource } from '../image/blob-source.js';
 import type { BlobInfo, Expected } from '../store/types.js';
 import type { ContentDestination } from './destination.js';
@@ -68,7 +69,7 @@ export class OciLayout implements BlobSource {
   async open(digest: Digest, size?: number): Promise<Readable> {
     const path = this.blobPath(digest);
     await this.#statBlob(digest);
-    return createReadStream(path, { highWaterMark: 1 << 20 }).pipe(new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+    return chain(createReadStream(path, { highWaterMark: 1 << 20 }), new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
   }
 
   async read(digest: Digest, maxSize = Infinity): Promise<Buffer> {

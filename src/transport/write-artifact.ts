@@ -8,6 +8,7 @@ import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js'
 import { DescribedLayer } from '../image/described-layer.js';
 import { progressStream, silentProgress, type Progress } from '../progress.js';
 import { canonicalJson } from '../image/json.js';
+import { chain } from '../streams.js';
 import type { ContentDestination } from './destination.js';
 
 export interface WriteOptions {
@@ -82,7 +83,7 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
   }
   progress.start(id, digest, await layer.size());
   // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
-  const source = (convertTo ? await layer.uncompressed() : await layer.compressed()).pipe(progressStream(progress, id));
+  const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed(), progressStream(progress, id));
   if (!convertTo) {
     const info = await dest.putBlob(source, { digest, size: await layer.size() });
     report.blobsWritten++;

@@ -1,0 +1,109 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeFixtureTree, run, slipway, slipwayOk, tempDir } from './helpers.js';
+
+/** The CLI as scripts and people meet it: stable JSON, --quiet, --help, clear errors. */
+describe('slipway CLI', () => {
+  let work: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+  let rootfs: string;
+
+  before(async () => {
+    work = await tempDir('cli');
+    home = join(work.path, 'home');
+    rootfs = join(work.path, 'rootfs');
+    await makeFixtureTree(rootfs);
+  });
+  after(() => work.cleanup());
+
+  test('--quiet prints nothing; images --json has the stable fields', async () => {
+    const quiet = await slipway(home, ['--quiet', 'import', '--rootfs', rootfs, 'team/app:v1', '--user', '1000:1000', '--workdir', '/app']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, '');
+    assert.equal(quiet.stderr, '');
+    const images = JSON.parse(await slipwayOk(home, ['images', '--json']));
+    assert.equal(images.length, 1);
+    assert.deepEqual(Object.keys(images[0]).sort(), ['created', 'digest', 'mediaType', 'name', 'size', 'tag']);
+    assert.equal(images[0].name, 'team/app');
+    assert.equal(images[0].tag, 'v1');
+    assert.match(images[0].digest, /^sha256:[a-f0-9]{64}$/);
+    const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
+    assert.equal(images[0].size, info.size);
+    assert.ok(info.size > info.layers[0].size, 'size counts the manifest, config and layers');
+  });
+
+  test('inspect --json has the stable fields, layers base first with digest and diffID', async () => {
+    const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
+    for (const k of ['name', 'digest', 'size', 'mediaType', 'platform', 'config', 'labels', 'layers']) assert.ok(k in info, `inspect --json lacks ${k}`);
+    assert.equal(info.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(info.config.User, '1000:1000');
+    assert.equal(info.config.WorkingDir, '/app');
+    assert.equal(info.platform.os, 'linux');
+    assert.equal(info.layers.length, 1);
+    assert.deepEqual(Object.keys(info.layers[0]).sort(), ['diffID', 'digest', 'mediaType', 'size']);
+    assert.equal(info.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+  });
+
+  test('a zstd layer is written on request and reads back through any tool', async () => {
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/app:zstd', '--compression', 'zstd']);
+    const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:zstd']));
+    assert.equal(info.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    const gz = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
+    assert.equal(info.layers[0].diffID, gz.layers[0].diffID, 'the same tree has the same diffID whatever the compression');
+    const listing = await run('sh', ['-c', `zstd -dc ${join(home, 'blobs/sha256', info.layers[0].digest.slice(7))} | tar -tf -`]);
+    assert.match(listing, /bin\/hello/);
+  });
+
+  test('a rootfs tarball is imported byte for byte as the layer', async () => {
+    const tarball = join(work.path, 'rootfs.tar.gz');
+    await run('tar', ['-czf', tarball, '-C', rootfs, '.']);
+    await slipwayOk(home, ['import', '--rootfs', tarball, 'team/tarball']);
+    const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/tarball']));
+    const diff = (await run('sh', ['-c', `gzip -dc ${tarball} | sha256sum`])).split(' ')[0];
+    assert.equal(info.layers[0].diffID, `sha256:${diff}`);
+  });
+
+  test('bad input fails with a message naming what is wrong', async () => {
+    const cases: [string[], RegExp][] = [
+      [['import', '--rootfs', join(work.path, 'nope'), 'x:y'], /does not exist/],
+      [['import', '--rootfs', rootfs, 'Bad/Name'], /lowercase/],
+      [['import', '--rootfs', rootfs], /NAME/],
+      [['inspect', 'missing:tag'], /missing/],
+      [['copy', 'team/app:v1', 'oci:'], /DIR|empty/i],
+      [['import', 'oci:/nonexistent/layout:v1', 'x'], /not an OCI image layout/],
+      [['import', '--rootfs', rootfs, 'x', '--env', 'NOEQUALS'], /KEY=VALUE/],
+      [['copy', 'team/app:v1', 'ghcr.io/org/app:v1'], /registry/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await slipway(home, args);
+      assert.equal(r.code, 1, `slipway ${args.join(' ')} should fail`);
+      assert.match(r.stderr, message, `slipway ${args.join(' ')}: ${r.stderr}`);
+    }
+    const notTar = join(work.path, 'not-a-tar');
+    await writeFile(notTar, 'hello, I am not a tarball'.repeat(100));
+    const r = await slipway(home, ['import', '--rootfs', notTar, 'x:bad']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not a tar/);
+    // Nothing stored was harmed by the failures.
+    const v = await slipway(home, ['verify']);
+    assert.equal(v.code, 0, v.stdout);
+  });
+
+  test('every command has --help with an example', async () => {
+    for (const cmd of ['import', 'copy', 'images', 'inspect', 'gc', 'verify']) {
+      const help = await slipwayOk(home, [cmd, '--help']);
+      assert.match(help, /Example/, `${cmd} --help has no example`);
+      assert.match(help, new RegExp(`slipway ${cmd}`));
+    }
+  });
+
+  test('gc keeps tagged images and removes what no tag needs', async () => {
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/app:v1', '--env', 'X=1']);
+    const gc = JSON.parse(await slipwayOk(home, ['gc', '--json']));
+    assert.equal(typeof gc.blobsRemoved, 'number');
+    for (const tag of ['v1', 'zstd']) await slipwayOk(home, ['inspect', '--json', `team/app:${tag}`]);
+    assert.equal((await slipway(home, ['verify'])).code, 0);
+  });
+});
