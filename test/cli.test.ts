@@ -92,17 +92,28 @@ describe('slipway CLI', () => {
   });
 
   test('every command has --help with an example', async () => {
-    for (const cmd of ['import', 'copy', 'images', 'inspect', 'gc', 'verify']) {
+    for (const cmd of ['import', 'copy', 'images', 'inspect', 'tag', 'rm', 'gc', 'verify']) {
       const help = await slipwayOk(home, [cmd, '--help']);
       assert.match(help, /Example/, `${cmd} --help has no example`);
       assert.match(help, new RegExp(`slipway ${cmd}`));
     }
   });
 
-  test('gc keeps tagged images and removes what no tag needs', async () => {
+  test('tag shares the manifest; rm then gc frees exactly what no tag needs', async () => {
+    await slipwayOk(home, ['tag', 'team/app:v1', 'other/name:t']);
+    const a = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
+    const b = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'other/name:t']));
+    assert.equal(a.digest, b.digest);
     await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/app:v1', '--env', 'X=1']);
-    const gc = JSON.parse(await slipwayOk(home, ['gc', '--json']));
-    assert.equal(typeof gc.blobsRemoved, 'number');
+    // v1 moved: the old manifest is still held by other/name:t, so gc removes nothing of it.
+    const first = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged']));
+    assert.equal(first.blobsRemoved, 0);
+    await slipwayOk(home, ['rm', 'other/name:t']);
+    const kept = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged']));
+    assert.equal(kept.blobsRemoved, 0, 'the untagged manifest in team/app still holds its blobs');
+    const second = JSON.parse(await slipwayOk(home, ['gc', '--json']));
+    assert.equal(second.manifestsRemoved, 1);
+    assert.equal(second.blobsRemoved, 2, 'the old manifest and its config (the layer is shared)');
     for (const tag of ['v1', 'zstd']) await slipwayOk(home, ['inspect', '--json', `team/app:${tag}`]);
     assert.equal((await slipway(home, ['verify'])).code, 0);
   });

@@ -127,6 +127,28 @@ export class LocalStore {
     return report;
   }
 
+  /**
+   * Removes manifests no tag holds (images whose tag moved on, like podman's dangling
+   * images): not children of a kept index, nor referrers of a kept manifest. Their
+   * blobs go at the next `gc`. Returns what was removed.
+   */
+  async pruneUntagged(): Promise<DeleteReport> {
+    const report: DeleteReport = { untagged: [], deleted: [] };
+    const tagged = await this.meta.listTagged();
+    for (const repository of new Set((await this.meta.listManifests()).map((m) => m.repository))) {
+      const tags = tagged.filter((t) => t.repository === repository);
+      let manifests = await this.meta.listManifests(repository);
+      const present = (d: Digest) => manifests.some((m) => m.digest === d);
+      for (const m of manifests) {
+        if (report.deleted.includes(m.digest) || isHeld(m.digest, tags, manifests)) continue;
+        if (m.subject !== undefined && present(m.subject)) continue;
+        await this.#deleteTree(repository, m.digest, manifests, report);
+        manifests = await this.meta.listManifests(repository);
+      }
+    }
+    return report;
+  }
+
   /** Removes stale ingests and every blob nothing needs. See GcOptions. */
   gc(options: GcOptions = {}): Promise<GcReport> {
     return collectGarbage(this.blobs, this.meta, options);

@@ -5,13 +5,16 @@ import { run } from '../run.js';
 export function gcCommand(): Command {
   return new Command('gc')
     .description('Remove blobs no image needs and uploads that were abandoned')
+    .option('--keep-untagged', 'keep images no tag names any more (by default they are removed first)')
     .addHelpText('after', `
-Blobs that a tag, a stored manifest or an operation still running needs are never removed.
+Blobs that a tag, a tagged image or an operation still running needs are never removed.
 
 Example:
   $ slipway gc`)
-    .action(run(async (ctx) => {
-      const report = await (await ctx.store()).gc({ linkGraceMs: 0 });
-      ctx.print(report, () => `Removed ${report.blobsRemoved} blobs (${formatBytes(report.bytesFreed)}) and ${report.ingestsRemoved} abandoned uploads`);
+    .action(run(async (ctx, opts: { keepUntagged?: boolean }) => {
+      const store = await ctx.store();
+      const pruned = opts.keepUntagged ? [] : (await store.pruneUntagged()).deleted;
+      const report = { manifestsRemoved: pruned.length, ...(await store.gc({ linkGraceMs: 0 })) };
+      ctx.print(report, () => `Removed ${pruned.length} untagged images, ${report.blobsRemoved} blobs (${formatBytes(report.bytesFreed)}) and ${report.ingestsRemoved} abandoned uploads`);
     }));
 }
