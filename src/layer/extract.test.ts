@@ -216,7 +216,7 @@ describe('extractLayer writes what the archive says', () => {
   });
 
   it('skips device nodes, with a count, when not root', async (t) => {
-    t.mock.method(process, 'getuid', () => 1000);
+    t.mock.method(process as { getuid: () => number }, 'getuid', () => 1000);
     const counts = await extract([{ name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }, { name: 'p', type: 'fifo' }]);
     assert.equal(counts.skippedDevices, 1);
     assert.ok(!existsSync(join(target, 'null')));
@@ -229,6 +229,16 @@ describe('extractLayer writes what the archive says', () => {
       const counts = await extractLayer(compressStream(Readable.from([tar]), compression), target);
       assert.equal(await readFile(join(target, 'd/f'), 'utf8'), 'compressed');
       assert.equal(counts.files, 1);
+    });
+  }
+
+  for (const compression of ['none', 'gzip', 'zstd'] as const) {
+    it(`fails a truncated ${compression} layer with INVALID_ARCHIVE`, async () => {
+      const tar = await tarBuffer([{ name: 'big', content: Buffer.alloc(64 * 1024, 7) }, { name: 'after', content: 'x' }]);
+      const chunks: Buffer[] = [];
+      for await (const chunk of compressStream(Readable.from([tar]), compression)) chunks.push(chunk as Buffer);
+      const blob = Buffer.concat(chunks);
+      await assert.rejects(extractLayer(Readable.from([blob.subarray(0, blob.length >> 1)]), target), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
     });
   }
 

@@ -74,7 +74,7 @@ export async function extractLayer(
     options.onEntry?.(entry);
     await extraction.apply(entry, content);
   }
-  await extraction.finish();
+  extraction.finish();
   return extraction.counts;
 }
 
@@ -117,10 +117,10 @@ class LayerExtraction {
   }
 
   /** Sets each directory's attributes, deepest first, now that its children exist. */
-  async finish(): Promise<void> {
+  finish(): void {
     const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length);
     const rels = [...this.#pendingDirs.keys()].sort((a, b) => depth(b) - depth(a));
-    for (const rel of rels) await finishDirectory(this.#root.abs(rel), this.#pendingDirs.get(rel)!, this.#node);
+    for (const rel of rels) finishDirectory(this.#root.abs(rel), this.#pendingDirs.get(rel)!, this.#node);
   }
 
   /** "./" in the archive: the target directory's own attributes. */
@@ -133,27 +133,27 @@ class LayerExtraction {
 
   async #create(parts: string[], entry: TarEntry, content: Readable): Promise<void> {
     const rel = parts.join('/');
-    const parent = await this.#root.directory(parts.slice(0, -1), entry.path, true);
+    const parent = this.#root.directory(parts.slice(0, -1), entry.path, true);
     const abs = join(parent!, parts[parts.length - 1]!);
     switch (entry.type) {
       case 'directory':
-        await this.#directory(rel, abs, entry);
+        this.#directory(rel, abs, entry);
         break;
       case 'hardlink': {
-        const target = await this.#hardlinkTarget(rel, entry);
-        await this.#clear(rel, abs);
-        await writeHardlink(target, abs);
+        const target = this.#hardlinkTarget(rel, entry);
+        this.#clear(rel, abs);
+        writeHardlink(target, abs);
         this.counts.hardlinks++;
         break;
       }
       case 'file':
-        await this.#clear(rel, abs);
+        this.#clear(rel, abs);
         this.counts.bytes += await writeFile(abs, entry, content, this.#node);
         this.counts.files++;
         break;
       case 'symlink':
-        await this.#clear(rel, abs);
-        await writeSymlink(abs, entry, this.#node);
+        this.#clear(rel, abs);
+        writeSymlink(abs, entry, this.#node);
         this.counts.symlinks++;
         break;
       default:
@@ -162,14 +162,14 @@ class LayerExtraction {
     this.#layer.add(rel);
   }
 
-  async #directory(rel: string, abs: string, entry: TarEntry): Promise<void> {
+  #directory(rel: string, abs: string, entry: TarEntry): void {
     // An existing directory is kept (its attributes are replaced by `finish`), so lower content merges.
     // Nothing below a replaced non-directory was cached, so there is nothing to forget here.
-    if ((await clearPath(abs, true)) !== 'kept-directory') await makeDirectory(abs);
+    if (clearPath(abs, true) !== 'kept-directory') makeDirectory(abs);
     this.#root.remember(rel);
     this.#pendingDirs.set(rel, entry);
     // overlay form: a directory that replaces a path its own layer whited out must hide the lower one.
-    if (this.#whitedOut.has(rel)) await markOpaque(abs);
+    if (this.#whitedOut.has(rel)) markOpaque(abs);
     this.counts.directories++;
   }
 
@@ -180,7 +180,7 @@ class LayerExtraction {
       this.counts.skippedDevices++;
       return false;
     }
-    await this.#clear(rel, abs);
+    this.#clear(rel, abs);
     await writeSpecial(abs, entry, this.#node);
     if (device) this.counts.devices++;
     else this.counts.fifos++;
@@ -188,16 +188,16 @@ class LayerExtraction {
   }
 
   /** Resolves a hardlink's target inside the tree, refusing anything that would leave it. */
-  async #hardlinkTarget(rel: string, entry: TarEntry): Promise<string> {
+  #hardlinkTarget(rel: string, entry: TarEntry): string {
     const linkname = entry.linkname ?? '';
     const parts = safeComponents(linkname, entry.path, 'its hardlink target');
     if (parts.length === 0) throw unsafeEntry(entry.path, 'its hardlink target is the root directory');
     if (parts.join('/') === rel) {
       throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry.path}" is a hardlink to itself`, { detail: { entry: entry.path } });
     }
-    const dir = await this.#root.directory(parts.slice(0, -1), entry.path, false);
+    const dir = this.#root.directory(parts.slice(0, -1), entry.path, false);
     const target = dir === undefined ? undefined : join(dir, parts[parts.length - 1]!);
-    const st = target === undefined ? undefined : await lstatOrUndefined(target);
+    const st = target === undefined ? undefined : lstatOrUndefined(target);
     if (target === undefined || st === undefined) throw unsafeEntry(entry.path, `its hardlink target "${linkname}" does not exist in the target directory`);
     if (st.isDirectory()) throw unsafeEntry(entry.path, `its hardlink target "${linkname}" is a directory`);
     return target;
@@ -207,34 +207,34 @@ class LayerExtraction {
     if (whiteout.kind === 'reserved') return;
     this.counts.whiteouts++;
     // Applying needs nothing when the directory is missing; the overlay form creates it to hold the marker.
-    const dir = await this.#root.directory(whiteout.dir, entry.path, this.#overlay);
+    const dir = this.#root.directory(whiteout.dir, entry.path, this.#overlay);
     if (dir === undefined) return;
     const dirRel = whiteout.dir.join('/');
     const removed = (rel: string): void => this.#forget(rel);
     if (whiteout.kind === 'opaque') {
-      if (this.#overlay) await markOpaque(dir);
-      else await removeLowerChildren(this.#root, dirRel, this.#layer, removed);
+      if (this.#overlay) markOpaque(dir);
+      else removeLowerChildren(this.#root, dirRel, this.#layer, removed);
       return;
     }
     const rel = dirRel === '' ? whiteout.name : `${dirRel}/${whiteout.name}`;
     if (this.#overlay) await this.#overlayWhiteout(rel, join(dir, whiteout.name));
-    else await removeLower(this.#root, rel, this.#layer, removed);
+    else removeLower(this.#root, rel, this.#layer, removed);
   }
 
   async #overlayWhiteout(rel: string, abs: string): Promise<void> {
     if (this.#layer.touches(rel)) {
       // This layer has its own `rel`: it stays, but must hide the lower one if it is a directory.
-      if ((await lstatOrUndefined(abs))?.isDirectory()) await markOpaque(abs);
+      if (lstatOrUndefined(abs)?.isDirectory()) markOpaque(abs);
       return;
     }
-    await this.#clear(rel, abs);
+    this.#clear(rel, abs);
     await writeOverlayWhiteout(abs);
     this.#whitedOut.add(rel);
   }
 
   /** Removes whatever is at `abs` for a new non-directory node, dropping what we knew about it. */
-  async #clear(rel: string, abs: string): Promise<void> {
-    if ((await clearPath(abs, false)) === 'removed-directory') this.#forget(rel);
+  #clear(rel: string, abs: string): void {
+    if (clearPath(abs, false) === 'removed-directory') this.#forget(rel);
   }
 
   /** `rel` was removed or replaced: forget it and everything below it. */

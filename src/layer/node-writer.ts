@@ -1,9 +1,24 @@
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { setAttribute } from '@napi-rs/xattr';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { SlipwayError, isErrno } from '../errors.js';
 import type { TarEntry } from './entry.js';
 import { lstatOrUndefined } from './path-safety.js';
@@ -13,6 +28,10 @@ import { lstatOrUndefined } from './path-safety.js';
  * already known to be a real directory inside the target. Nothing here opens, chmods
  * or chowns through a symlink: files are created O_EXCL|O_NOFOLLOW and changed via
  * their descriptor, links and nodes via the l* calls.
+ *
+ * The fs calls are synchronous on purpose (see path-safety.ts): a file costs about
+ * eight of them, and as threadpool round trips they made extraction ~10x slower than
+ * GNU tar on a tree of small files. Only content waits on the (async) tar stream.
  */
 
 const run = promisify(execFile);
@@ -21,8 +40,8 @@ export const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 /** Marks a directory opaque for overlayfs: lower layers' content below it is hidden. */
-export async function markOpaque(abs: string): Promise<void> {
-  await setAttribute(abs, OVERLAY_OPAQUE_XATTR, 'y');
+export function markOpaque(abs: string): void {
+  setAttributeSync(abs, OVERLAY_OPAQUE_XATTR, 'y');
 }
 
 export interface NodeOptions {
@@ -35,54 +54,53 @@ export interface NodeOptions {
  * existing files"): an existing directory stays when the new entry is a directory
  * too, anything else is removed. Returns what was there.
  */
-export async function clearPath(abs: string, keepDirectory: boolean): Promise<'nothing' | 'kept-directory' | 'removed-directory' | 'removed'> {
-  const st = await lstatOrUndefined(abs);
+export function clearPath(abs: string, keepDirectory: boolean): 'nothing' | 'kept-directory' | 'removed-directory' | 'removed' {
+  const st = lstatOrUndefined(abs);
   if (st === undefined) return 'nothing';
   if (st.isDirectory()) {
     if (keepDirectory) return 'kept-directory';
-    await rm(abs, { recursive: true, force: true });
+    rmSync(abs, { recursive: true, force: true }); // rm never follows symlinks below it
     return 'removed-directory';
   }
-  await unlink(abs);
+  unlinkSync(abs);
   return 'removed';
 }
 
 /** Streams a regular file to disk; returns the number of bytes written. */
 export async function writeFile(abs: string, entry: TarEntry, content: Readable, options: NodeOptions): Promise<number> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(abs, flags, 0o600);
+  const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   let bytes = 0;
   try {
     for await (const chunk of content as AsyncIterable<Buffer>) {
       // write(2) may write less than asked (a full disk, a signal): loop until it took all.
-      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
       bytes += chunk.length;
     }
     // chown clears setuid bits and security.capability, so it goes first, then mode, then xattrs.
-    if (options.chown) await handle.chown(entry.uid, entry.gid);
-    await handle.chmod(entry.mode);
-    await setXattrs(abs, entry);
-    await handle.utimes(entry.mtime, entry.mtime);
+    if (options.chown) fchownSync(fd, entry.uid, entry.gid);
+    fchmodSync(fd, entry.mode);
+    setXattrs(abs, entry);
+    futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   return bytes;
 }
 
-export async function writeSymlink(abs: string, entry: TarEntry, options: NodeOptions): Promise<void> {
+export function writeSymlink(abs: string, entry: TarEntry, options: NodeOptions): void {
   // The target is data: it is stored, never resolved, so any value is harmless here.
-  await symlink(entry.linkname ?? '', abs);
-  await finishNode(abs, entry, options);
+  symlinkSync(entry.linkname ?? '', abs);
+  finishNode(abs, entry, options);
 }
 
 /** Links `abs` to the existing `targetAbs`; link(2) does not follow a symlink target. */
-export async function writeHardlink(targetAbs: string, abs: string): Promise<void> {
-  await link(targetAbs, abs);
+export function writeHardlink(targetAbs: string, abs: string): void {
+  linkSync(targetAbs, abs);
 }
 
 /** A directory made owner-writable for now; `finishDirectory` sets its real mode later. */
-export async function makeDirectory(abs: string): Promise<void> {
-  await mkdir(abs, { mode: 0o700 });
+export function makeDirectory(abs: string): void {
+  mkdirSync(abs, { mode: 0o700 });
 }
 
 /**
@@ -90,21 +108,21 @@ export async function makeDirectory(abs: string): Promise<void> {
  * place. Opened O_NOFOLLOW|O_DIRECTORY, so a path replaced by a symlink in the
  * meantime is never followed: it is skipped (returns false).
  */
-export async function finishDirectory(abs: string, entry: TarEntry, options: NodeOptions): Promise<boolean> {
-  let handle;
+export function finishDirectory(abs: string, entry: TarEntry, options: NodeOptions): boolean {
+  let fd: number;
   try {
-    handle = await open(abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fd = openSync(abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     if (isErrno(err, 'ELOOP', 'ENOTDIR', 'ENOENT')) return false;
     throw err;
   }
   try {
-    if (options.chown) await handle.chown(entry.uid, entry.gid);
-    await handle.chmod(entry.mode);
-    await setXattrs(abs, entry);
-    await handle.utimes(entry.mtime, entry.mtime);
+    if (options.chown) fchownSync(fd, entry.uid, entry.gid);
+    fchmodSync(fd, entry.mode);
+    setXattrs(abs, entry);
+    futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   return true;
 }
@@ -119,8 +137,8 @@ export async function writeSpecial(abs: string, entry: TarEntry, options: NodeOp
     await tool('mknod', ['-m', mode, abs, kind, String(entry.devmajor ?? 0), String(entry.devminor ?? 0)]);
   }
   // The node was just created by us and is not a symlink, so chmod by path is safe.
-  if (entry.mode & 0o7000) await chmod(abs, entry.mode);
-  await finishNode(abs, entry, options);
+  if (entry.mode & 0o7000) chmodSync(abs, entry.mode);
+  finishNode(abs, entry, options);
 }
 
 /** An overlayfs whiteout: a 0/0 character device (kernel Documentation/filesystems/overlayfs.rst). */
@@ -128,10 +146,10 @@ export async function writeOverlayWhiteout(abs: string): Promise<void> {
   await tool('mknod', ['-m', '000', abs, 'c', '0', '0']);
 }
 
-async function finishNode(abs: string, entry: TarEntry, options: NodeOptions): Promise<void> {
-  if (options.chown) await lchown(abs, entry.uid, entry.gid);
-  await setXattrs(abs, entry);
-  await lutimes(abs, entry.mtime, entry.mtime);
+function finishNode(abs: string, entry: TarEntry, options: NodeOptions): void {
+  if (options.chown) lchownSync(abs, entry.uid, entry.gid);
+  setXattrs(abs, entry);
+  lutimesSync(abs, entry.mtime, entry.mtime);
 }
 
 /**
@@ -140,11 +158,11 @@ async function finishNode(abs: string, entry: TarEntry, options: NodeOptions): P
  * steer overlayfs (opaque, redirect, metacopy) when the directory becomes a lowerdir,
  * and only the whiteout logic may write them.
  */
-export async function setXattrs(abs: string, entry: TarEntry): Promise<void> {
+export function setXattrs(abs: string, entry: TarEntry): void {
   for (const [name, value] of Object.entries(entry.xattrs ?? {})) {
     if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;
     try {
-      await setAttribute(abs, name, value);
+      setAttributeSync(abs, name, value);
     } catch (err) {
       throw new SlipwayError('IO_ERROR', `cannot set xattr ${name} on "${entry.path}": ${(err as Error).message}`, {
         cause: err,

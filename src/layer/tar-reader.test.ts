@@ -115,6 +115,14 @@ describe('readTar on hand-made archives', () => {
     await assert.rejects(entriesOf(Readable.from([tar.subarray(0, 2048)])), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
   });
 
+  it('rejects an archive cut inside the content being read with INVALID_ARCHIVE', async () => {
+    const tar = await tarBuffer([{ name: 'big', content: Buffer.alloc(4096, 1) }]);
+    const readAll = async (): Promise<void> => {
+      for await (const { content } of readTar(Readable.from([tar.subarray(0, 2048)]))) for await (const _ of content);
+    };
+    await assert.rejects(readAll(), (err) => isSlipwayError(err, 'INVALID_ARCHIVE') && /Unexpected end/.test(err.message));
+  });
+
   it('rejects garbage with INVALID_ARCHIVE', async () => {
     await assert.rejects(entriesOf(Readable.from([Buffer.alloc(1024, 0x41)])), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
   });

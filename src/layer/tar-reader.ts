@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import tarStream from 'tar-stream';
-import { SlipwayError } from '../errors.js';
+import { SlipwayError, isErrno } from '../errors.js';
 import type { EntryType, TarEntry } from './entry.js';
 import { normalizeTarPath } from './path-safety.js';
 
@@ -30,20 +30,19 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array>): As
   const input = source instanceof Readable ? source : Readable.from(source, { objectMode: false });
   const extract = tarStream.extract();
   const paxOf = captureRawPax(extract);
+  const failure = watchFailure(extract);
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract);
   try {
     for await (const member of extract) {
       const entry = toEntry(member.header, paxOf.get(member.header));
-      const content = Readable.from(member, { objectMode: false });
-      yield { entry, content };
-      if (!content.readableEnded) {
-        content.resume();
-        await finished(content);
-      }
+      let content: Readable | undefined;
+      // Made on first use: most entries (directories, links, skipped files) never need a stream.
+      yield { entry, get content() { return (content ??= Readable.from(bytesOf(member, failure), { objectMode: false })); } };
+      await drain(member, content);
     }
   } catch (err) {
-    throw asArchiveError(err);
+    throw asArchiveError(await failure.cause(err));
   } finally {
     extract.destroy();
     input.unpipe(extract);
@@ -51,10 +50,59 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array>): As
   }
 }
 
+type Member = AsyncIterable<unknown>;
+
+/** A member's bytes; a failing archive is reported as such to whoever reads them. */
+async function* bytesOf(member: Member, failure: Failure): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of member) yield chunk as Buffer;
+  } catch (err) {
+    throw asArchiveError(await failure.cause(err));
+  }
+}
+
+/** Reads what the consumer left of a member, so the archive can move on to the next. */
+async function drain(member: Member, content: Readable | undefined): Promise<void> {
+  if (content === undefined) {
+    for await (const _ of member); // eslint-disable-line @typescript-eslint/no-unused-vars
+  } else if (!content.readableEnded) {
+    content.resume();
+    await finished(content);
+  }
+}
+
+/**
+ * When the archive fails (truncated, corrupt), the member being read may report only
+ * streamx's generic STREAM_DESTROYED, before the extractor's own 'error' event says
+ * why. `cause` waits for the extractor to close and returns the real error.
+ */
+interface Failure {
+  cause(err: unknown): Promise<unknown>;
+}
+
+function watchFailure(extract: tarStream.Extract): Failure {
+  let error: unknown;
+  let closed = false;
+  extract.on('error', (err: unknown) => {
+    error ??= err;
+  });
+  const done = new Promise<void>((resolve) => extract.on('close', () => resolve()));
+  void done.then(() => (closed = true));
+  return {
+    async cause(err) {
+      if (isErrno(err, 'STREAM_DESTROYED') && !closed) await done;
+      return error ?? err;
+    },
+  };
+}
+
 function asArchiveError(err: unknown): unknown {
-  if (err instanceof SlipwayError || !(err instanceof Error) || 'code' in err) return err;
-  // tar-stream reports a corrupt archive with a plain Error ("Invalid tar header", "Unexpected end of data").
-  return new SlipwayError('INVALID_ARCHIVE', `not a valid tar archive: ${err.message}`, { cause: err });
+  if (err instanceof SlipwayError || !(err instanceof Error)) return err;
+  // tar-stream and zstd report a corrupt stream with a plain Error, zlib with a Z_* code;
+  // system errors (EIO, ENOSPC, ...) stay what they are.
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && !code.startsWith('Z_')) return err;
+  return new SlipwayError('INVALID_ARCHIVE', `corrupt or truncated layer: ${err.message}`, { cause: err });
 }
 
 const TYPES: Record<string, EntryType> = {
@@ -170,7 +218,7 @@ function captureRawPax(extract: tarStream.Extract): WeakMap<object, Map<string, 
   };
   internals._applyLongHeaders = () => {
     apply();
-    const records = new Map([...global, ...(local ?? [])]);
+    const records = local === undefined ? global : global.size === 0 ? local : new Map([...global, ...local]);
     if (internals._header && records.size > 0) byHeader.set(internals._header, records);
     local = undefined;
   };

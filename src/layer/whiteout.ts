@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdirSync, rmSync } from 'node:fs';
 import { SlipwayError } from '../errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.js';
 import { lstatOrUndefined, type SafeRoot, unsafeEntry } from './path-safety.js';
@@ -72,12 +72,12 @@ export class LayerPaths {
  * what this layer wrote survives. Calls `removed` for each directory taken away, so
  * caches about it can be dropped. Returns how many paths were removed.
  */
-export async function removeLower(root: SafeRoot, rel: string, layer: LayerPaths, removed: (rel: string) => void): Promise<number> {
-  const st = await lstatOrUndefined(root.abs(rel));
+export function removeLower(root: SafeRoot, rel: string, layer: LayerPaths, removed: (rel: string) => void): number {
+  const st = lstatOrUndefined(root.abs(rel));
   if (st === undefined) return 0;
   if (!layer.touches(rel)) {
     // rm never follows symlinks while recursing, so a planted link cannot redirect it.
-    await rm(root.abs(rel), { recursive: true, force: true });
+    rmSync(root.abs(rel), { recursive: true, force: true });
     if (st.isDirectory()) removed(rel);
     return 1;
   }
@@ -86,10 +86,10 @@ export async function removeLower(root: SafeRoot, rel: string, layer: LayerPaths
 }
 
 /** Applies an opaque whiteout to `rel`: removes its lower children, keeps this layer's. */
-export async function removeLowerChildren(root: SafeRoot, rel: string, layer: LayerPaths, removed: (rel: string) => void): Promise<number> {
+export function removeLowerChildren(root: SafeRoot, rel: string, layer: LayerPaths, removed: (rel: string) => void): number {
   let count = 0;
-  for (const name of await readdir(root.abs(rel))) {
-    count += await removeLower(root, rel === '' ? name : `${rel}/${name}`, layer, removed);
+  for (const name of readdirSync(root.abs(rel))) {
+    count += removeLower(root, rel === '' ? name : `${rel}/${name}`, layer, removed);
   }
   return count;
 }
