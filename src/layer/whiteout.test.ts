@@ -81,8 +81,8 @@ describe('whiteouts applied with OCI semantics', () => {
     assert.ok(!existsSync(join(target, 'nowhere')));
   });
 
-  it('ignores aufs bookkeeping names (.wh..wh.plnk)', async () => {
-    await apply([dir('.wh..wh.plnk'), file('.wh..wh.aufs', '')]);
+  it('ignores aufs bookkeeping names (.wh..wh.plnk and what is below it)', async () => {
+    await apply([dir('.wh..wh.plnk'), file('.wh..wh.plnk/1234.5678'), file('.wh..wh.aufs', '')]);
     assert.ok(!existsSync(join(target, '.wh..wh.plnk')));
     assert.ok(!existsSync(join(target, '.wh..wh.aufs')));
   });

@@ -13,6 +13,8 @@ import { lstatOrUndefined, type SafeRoot, unsafeEntry } from './path-safety.js';
  *   spares those paths and the directories on the way to them.
  */
 
+const AUFS_META_PREFIX = `${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`;
+
 /** What a whiteout entry asks for, in archive path components. */
 export type Whiteout =
   | { kind: 'remove'; dir: string[]; name: string }
@@ -27,6 +29,8 @@ export type Whiteout =
 export function parseWhiteout(parts: readonly string[], entry: string): Whiteout | undefined {
   const base = parts[parts.length - 1];
   const dir = parts.slice(0, -1);
+  // Old aufs-built layers keep hardlink stashes under .wh..wh.plnk/: bookkeeping, like the directory itself.
+  if (dir.some((p) => p.startsWith(AUFS_META_PREFIX))) return { kind: 'reserved' };
   if (dir.some((p) => p.startsWith(WHITEOUT_PREFIX))) {
     // The spec makes ".wh." names impossible on a filesystem, so nothing can live below one.
     throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry}" lies below a whiteout name, which cannot be a directory`, {
@@ -35,7 +39,7 @@ export function parseWhiteout(parts: readonly string[], entry: string): Whiteout
   }
   if (base === undefined || !base.startsWith(WHITEOUT_PREFIX)) return undefined;
   if (base === OPAQUE_WHITEOUT) return { kind: 'opaque', dir };
-  if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return { kind: 'reserved' };
+  if (base.startsWith(AUFS_META_PREFIX)) return { kind: 'reserved' };
   const name = base.slice(WHITEOUT_PREFIX.length);
   if (name === '' || name === '.' || name === '..') throw unsafeEntry(entry, `it is a whiteout for "${name}", which names no entry of its directory`);
   return { kind: 'remove', dir, name };
