@@ -99,7 +99,7 @@ describe('extractLayer refuses hostile archives', () => {
   it('a whiteout climbing out with ".."', () => assertRefused([{ name: '../outside/.wh.secret' }], '../outside/.wh.secret'));
 });
 
-describe('extractLayer never acts through a symlink', () => {
+describe('extractLayer never acts through a link', () => {
   it('a whiteout of a symlink removes the link, not what it points to', async () => {
     await symlink(outside, join(target, 'link'));
     const before = snapshot(outside);
@@ -124,6 +124,14 @@ describe('extractLayer never acts through a symlink', () => {
     ]);
     assert.equal(await readlink(join(target, 'd')), outside);
     assert.deepEqual(snapshot(outside), before);
+  });
+
+  it('a file written over an existing hardlink replaces the name, not the shared inode', async () => {
+    await link(join(outside, 'secret'), join(target, 'h'));
+    await extract([{ name: 'h', content: 'overwritten?', mode: 0o777 }]);
+    assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'do not touch\n');
+    assert.equal(lstatSync(join(outside, 'secret')).mode & 0o777, 0o644);
+    assert.equal(await readFile(join(target, 'h'), 'utf8'), 'overwritten?');
   });
 
   it('a hardlink to a symlink links the symlink itself', async () => {
