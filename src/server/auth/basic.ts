@@ -1,0 +1,58 @@
+import { RegistryAuthError } from './errors.js';
+import { formatScopes, missingAccess } from './scope.js';
+import type { Access, Authenticator, Authorizer, Principal } from './types.js';
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/**
+ * The user and password of an `Authorization: Basic ...` header; undefined when the
+ * header is absent or of another scheme, 'malformed' when it is Basic but unreadable.
+ */
+export function parseBasicAuthorization(header: string | null | undefined): Credentials | 'malformed' | undefined {
+  const match = header ? /^Basic\s+(\S*)\s*$/i.exec(header) : null;
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return 'malformed';
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * Checks Basic credentials and asks the Authorizer for every access a request needs.
+ * An empty user name counts as anonymous (containers/image sends `Basic Og==` when it
+ * has no credentials). The outcomes:
+ * - wrong password, or anonymous asking for something anonymous may not do: 401 with
+ *   `WWW-Authenticate: Basic realm="slipway"` so the client logs in;
+ * - signed in and still not allowed: 403 DENIED;
+ * - `required` empty (the `GET /v2/` version check) and no credentials: 401, because
+ *   clients only send credentials later if this check challenged them.
+ */
+export function basicAuthenticator(authorizer: Authorizer, options: { realm?: string } = {}): Authenticator {
+  const challenge = `Basic realm="${options.realm ?? 'slipway'}"`;
+  return {
+    async check(request: Request, required: Access[]): Promise<Principal> {
+      const user = await signedInUser(authorizer, request, challenge, required);
+      if (required.length === 0 && user === undefined) throw RegistryAuthError.unauthorized('authentication required', challenge);
+      const granted = await Promise.all(required.map((r) => authorizer.authorize(user, r)));
+      const missing = missingAccess(granted, required);
+      if (missing.length === 0) return user === undefined ? { granted } : { user, granted };
+      if (user === undefined) throw RegistryAuthError.unauthorized(`authentication required for ${formatScopes(missing)}`, challenge, missing);
+      throw RegistryAuthError.denied(`user ${user} may not ${formatScopes(missing)}`, missing);
+    },
+  };
+}
+
+/** The user the header proves, undefined when anonymous; 401 when the credentials are wrong. */
+async function signedInUser(authorizer: Authorizer, request: Request, challenge: string, required: Access[]): Promise<string | undefined> {
+  const credentials = parseBasicAuthorization(request.headers.get('authorization'));
+  if (credentials === 'malformed') throw RegistryAuthError.unauthorized('the Basic credentials cannot be decoded', challenge, required);
+  if (credentials === undefined || credentials.user === '') return undefined;
+  if (!(await authorizer.verifyPassword(credentials.user, credentials.password))) {
+    // The message never repeats the password, nor says whether the user exists.
+    throw RegistryAuthError.unauthorized('invalid user name or password', challenge, required);
+  }
+  return credentials.user;
+}
