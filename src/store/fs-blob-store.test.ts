@@ -118,6 +118,19 @@ describe('FsBlobStore', () => {
     assert.deepEqual(await buffer(await reopened.open(info.digest)), data);
   });
 
+  it('keeps an ingest\'s labels across close and resume (a registry upload\'s repository)', async () => {
+    const w = await store.writer({ labels: { repository: 'team/app' } });
+    assert.deepEqual(w.labels, { repository: 'team/app' });
+    await w.write(Buffer.from('abc'));
+    await w.close();
+    const reopened = await FsBlobStore.open(root);
+    const resumed = await reopened.resume(w.id);
+    assert.ok(resumed);
+    assert.deepEqual(resumed.labels, { repository: 'team/app' });
+    assert.equal(resumed.size, 3);
+    await resumed.abort();
+  });
+
   it('reports ingests with their owner and removes them on request', async () => {
     const w = await store.writer();
     await w.write(Buffer.from('partial'));

@@ -7,7 +7,7 @@ import { Digester, digestAlgorithm, digestHex, digestOf, isDigest, parseDigest, 
 import { FsBlobWriter, removeIngestDir, type IngestOwner } from './fs-blob-writer.js';
 import { fsyncDir, statOrUndefined, writeSmallFileAtomic } from './fs-util.js';
 import { currentOwner, isOwnerAlive } from './owner.js';
-import type { BlobInfo, BlobStore, BlobWriter, IngestInfo } from './types.js';
+import type { BlobInfo, BlobStore, BlobWriter, IngestInfo, WriterOptions } from './types.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 /** Documents (manifests, configs) read whole; the distribution spec's manifest limit. */
@@ -24,6 +24,7 @@ interface IngestMeta {
   created: string;
   pid?: number;
   host?: string;
+  labels?: Record<string, string>;
 }
 
 // Ingests with a live writer in this process, across every FsBlobStore instance.
@@ -102,17 +103,18 @@ export class FsBlobStore implements BlobStore {
     return data;
   }
 
-  async writer(options: { algorithm?: DigestAlgorithm } = {}): Promise<BlobWriter> {
+  async writer(options: WriterOptions = {}): Promise<BlobWriter> {
     const algorithm = options.algorithm ?? 'sha256';
+    const labels = { ...options.labels };
     const id = randomUUID();
     const { pid, host } = currentOwner();
     const staging = join(this.#ingestRoot, `.new-${pid}-${id}`);
     await mkdir(staging);
-    const meta: IngestMeta = { algorithm, created: new Date().toISOString(), pid, host };
+    const meta: IngestMeta = { algorithm, created: new Date().toISOString(), pid, host, labels };
     await writeFile(join(staging, 'meta.json'), JSON.stringify(meta));
     const dir = this.#ingestDir(id);
     await rename(staging, dir);
-    return this.#attach(id, dir, await open(join(dir, 'data'), 'a+'), new Digester(algorithm));
+    return this.#attach(id, dir, await open(join(dir, 'data'), 'a+'), new Digester(algorithm), labels);
   }
 
   async resume(id: string): Promise<BlobWriter | undefined> {
@@ -129,7 +131,7 @@ export class FsBlobStore implements BlobStore {
       fh = await open(join(dir, 'data'), 'a+');
       const digester = await hashHandle(fh, meta.algorithm);
       await writeSmallFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, ...currentOwner() }));
-      return this.#attach(id, dir, fh, digester);
+      return this.#attach(id, dir, fh, digester, { ...meta.labels });
     } catch (err) {
       openIngests.delete(dir);
       await fh?.close();
@@ -187,9 +189,9 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  #attach(id: string, dir: string, fh: FileHandle, digester: Digester): FsBlobWriter {
+  #attach(id: string, dir: string, fh: FileHandle, digester: Digester, labels: Record<string, string>): FsBlobWriter {
     openIngests.add(dir);
-    return new FsBlobWriter(id, dir, fh, digester, this.#ingestOwner(dir));
+    return new FsBlobWriter(id, dir, fh, digester, this.#ingestOwner(dir), labels);
   }
 
   #ingestOwner(dir: string): IngestOwner {

@@ -20,6 +20,7 @@ export interface IngestOwner {
  */
 export class FsBlobWriter implements BlobWriter {
   readonly id: string;
+  readonly labels: Readonly<Record<string, string>>;
   readonly #dir: string;
   readonly #owner: IngestOwner;
   readonly #digester: Digester;
@@ -28,8 +29,9 @@ export class FsBlobWriter implements BlobWriter {
   #queue: Promise<void> = Promise.resolve();
   #failure: unknown;
 
-  constructor(id: string, dir: string, fh: FileHandle, digester: Digester, owner: IngestOwner) {
+  constructor(id: string, dir: string, fh: FileHandle, digester: Digester, owner: IngestOwner, labels: Record<string, string> = {}) {
     this.id = id;
+    this.labels = Object.freeze({ ...labels });
     this.#dir = dir;
     this.#fh = fh;
     this.#digester = digester;

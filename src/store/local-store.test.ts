@@ -227,6 +227,18 @@ describe('LocalStore', () => {
     await assert.rejects(store.deleteImage('multi', index.digest), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN'));
   });
 
+  it('pruneUntagged with createdBefore spares manifests younger than the cut-off', async () => {
+    const old = await storeImage('app', 'old');
+    await store.meta.deleteTag('app', 'old');
+    const cutoff = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const young = await storeImage('app', 'young');
+    await store.meta.deleteTag('app', 'young');
+    assert.deepEqual(await store.pruneUntagged({ createdBefore: cutoff }), { untagged: [], deleted: [old.digest] });
+    assert.deepEqual(await store.resolve('app', young.digest), young.desc);
+    assert.deepEqual(await store.pruneUntagged(), { untagged: [], deleted: [young.digest] });
+  });
+
   it('verify finds a corrupt blob, a missing layer and is clean otherwise', async () => {
     const image = await storeImage('app', 'v1', 10_000);
     assert.deepEqual(await store.verify(), { blobsChecked: 3, manifestsChecked: 1, tagsChecked: 1, problems: [] });

@@ -130,9 +130,11 @@ export class LocalStore {
   /**
    * Removes manifests no tag holds (images whose tag moved on, like podman's dangling
    * images): not children of a kept index, nor referrers of a kept manifest. Their
-   * blobs go at the next `gc`. Returns what was removed.
+   * blobs go at the next `gc`. Returns what was removed. `createdBefore` (ISO time)
+   * spares younger manifests: a registry client pushes an index's children, untagged,
+   * before the index itself.
    */
-  async pruneUntagged(): Promise<DeleteReport> {
+  async pruneUntagged(options: { createdBefore?: string } = {}): Promise<DeleteReport> {
     const report: DeleteReport = { untagged: [], deleted: [] };
     const tagged = await this.meta.listTagged();
     for (const repository of new Set((await this.meta.listManifests()).map((m) => m.repository))) {
@@ -141,6 +143,7 @@ export class LocalStore {
       const present = (d: Digest) => manifests.some((m) => m.digest === d);
       for (const m of manifests) {
         if (report.deleted.includes(m.digest) || isHeld(m.digest, tags, manifests)) continue;
+        if (options.createdBefore !== undefined && m.created >= options.createdBefore) continue;
         if (m.subject !== undefined && present(m.subject)) continue;
         await this.#deleteTree(repository, m.digest, manifests, report);
         manifests = await this.meta.listManifests(repository);

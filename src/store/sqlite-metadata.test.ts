@@ -119,6 +119,13 @@ describe('SqliteMetadataStore', () => {
     assert.deepEqual(await meta.listTags('zeta'), []);
   });
 
+  it('lists the repositories a blob is linked to, in name order, up to a limit', async () => {
+    for (const repo of ['team/b', 'team/a', 'other']) await meta.linkBlob(repo, d('shared'));
+    assert.deepEqual(await meta.linkedRepositories(d('shared'), 10), ['other', 'team/a', 'team/b']);
+    assert.deepEqual(await meta.linkedRepositories(d('shared'), 1), ['other']);
+    assert.deepEqual(await meta.linkedRepositories(d('nowhere'), 10), []);
+  });
+
   it('finds referrers by subject within a repository', async () => {
     const image = manifest('app', 'img');
     await meta.putManifest(image, ['latest']);

@@ -186,6 +186,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#write(() => this.#sql('DELETE FROM blob_links WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
   }
 
+  async linkedRepositories(digest: Digest, limit: number): Promise<string[]> {
+    return this.#sql('SELECT repository FROM blob_links WHERE digest = ? ORDER BY repository LIMIT ?').pluck().all(digest, limit) as string[];
+  }
+
   async createLease(owner: string): Promise<string> {
     const id = randomUUID();
     await this.#write(() => this.#sql('INSERT INTO leases (id, owner, created) VALUES (?, ?, ?)').run(id, owner, new Date().toISOString()));

@@ -1,6 +1,6 @@
 import { SlipwayError } from '../errors.js';
-import { digestAlgorithm, digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
-import type { BlobInfo, BlobStore, BlobWriter, Expected, MetadataStore } from './types.js';
+import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
+import type { BlobInfo, BlobStore, BlobWriter, Expected, MetadataStore, WriterOptions } from './types.js';
 
 /**
  * One operation's hold on the blobs it writes or reuses: until `release`, GC keeps
@@ -26,7 +26,7 @@ export class StoreLease {
   }
 
   /** A blob writer whose commit puts the blob in this lease before it becomes visible. */
-  async writer(options: { algorithm?: DigestAlgorithm } = {}): Promise<BlobWriter> {
+  async writer(options: WriterOptions = {}): Promise<BlobWriter> {
     return new LeasedWriter(await this.#blobs.writer(options), (digest) => this.#meta.addToLease(this.id, digest));
   }
 
@@ -103,6 +103,10 @@ class LeasedWriter implements BlobWriter {
 
   get size(): number {
     return this.#inner.size;
+  }
+
+  get labels(): Readonly<Record<string, string>> {
+    return this.#inner.labels;
   }
 
   write(chunk: Uint8Array): Promise<void> {

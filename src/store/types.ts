@@ -30,6 +30,11 @@ export interface BlobWriter {
   readonly id: string;
   /** Bytes written so far. */
   readonly size: number;
+  /**
+   * What the creator recorded with the ingest (`writer({ labels })`), kept across
+   * `close` and `resume`: a registry upload records its repository here.
+   */
+  readonly labels: Readonly<Record<string, string>>;
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Verifies size and digest, runs `beforeVisible` (which records the digest in a lease
@@ -43,6 +48,13 @@ export interface BlobWriter {
    * continue it later: a registry upload spans several HTTP requests.
    */
   close(): Promise<void>;
+}
+
+export interface WriterOptions {
+  /** The algorithm hashed while bytes arrive (commit re-hashes if another is expected). Default sha256. */
+  algorithm?: DigestAlgorithm;
+  /** Small strings stored with the ingest and returned by `resume` (e.g. a registry upload's repository). */
+  labels?: Record<string, string>;
 }
 
 /** An ingest in progress as `listIngests` sees it. */
@@ -61,7 +73,7 @@ export interface BlobStore {
   open(digest: Digest, range?: { start: number; end?: number }): Promise<Readable>;
   /** A whole small blob (documents); refuses blobs above maxSize. */
   read(digest: Digest, maxSize?: number): Promise<Buffer>;
-  writer(options?: { algorithm?: DigestAlgorithm }): Promise<BlobWriter>;
+  writer(options?: WriterOptions): Promise<BlobWriter>;
   /** Resumes an ingest by id (uploads survive a process restart), or undefined. */
   resume(id: string): Promise<BlobWriter | undefined>;
   delete(digest: Digest): Promise<boolean>;
@@ -126,6 +138,8 @@ export interface MetadataStore {
   linkBlob(repository: string, digest: Digest): Promise<void>;
   hasBlobLink(repository: string, digest: Digest): Promise<boolean>;
   unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
+  /** Up to `limit` repositories (in name order) a blob is linked to: where a registry could mount it from. */
+  linkedRepositories(digest: Digest, limit: number): Promise<string[]>;
 
   /**
    * Leases protect blobs written by an operation still in progress from GC. `owner`
