@@ -82,7 +82,11 @@ export function defaultUsersPath(home: string): string {
 export function parseUsersFile(json: unknown, source = 'users file'): UsersFile {
   const parsed = usersFileSchema.safeParse(json);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+  const problems = parsed.error.issues.slice(0, 3).map((i) => {
+    // A bad user name is reported by zod as a record key issue whose own issues say why.
+    const message = i.code === 'invalid_key' ? (i.issues[0]?.message ?? i.message) : i.message;
+    return `${i.path.join('.') || '(top)'}: ${message}`;
+  });
   throw new SlipwayError('INVALID_DOCUMENT', `${source} is not a valid users file: ${problems.join('; ')}`, { detail: { source } });
 }
 

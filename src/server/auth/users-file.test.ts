@@ -1,0 +1,139 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { FileAuthorizer } from './file-authorizer.js';
+import { hashPassword } from './password.js';
+import { parseGrant, parseUsersFile, prefixMatches, readUsersFile, writeUsersFile } from './users-file.js';
+import { PASSWORDS, sampleAuthorizer, sampleUsers } from './testdata/users.js';
+
+const repo = (name: string, ...actions: string[]) => ({ type: 'repository' as const, name, actions });
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-users-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('users file', () => {
+  test('a prefix matches whole path segments; * and the empty prefix match everything', () => {
+    assert.ok(prefixMatches('team/', 'team/app'));
+    assert.ok(prefixMatches('team', 'team/app/x'));
+    assert.ok(prefixMatches('team/app', 'team/app'));
+    assert.ok(!prefixMatches('team/', 'teammate/app'));
+    assert.ok(!prefixMatches('team/app', 'team/apple'));
+    assert.ok(prefixMatches('*', 'anything/at/all'));
+    assert.ok(prefixMatches('', 'x'));
+  });
+
+  test('--grant PREFIX:ACTIONS parses, and bad grants say how to write one', () => {
+    assert.deepEqual(parseGrant('team/:pull,push'), { prefix: 'team/', actions: ['pull', 'push'] });
+    assert.deepEqual(parseGrant('*:*'), { prefix: '*', actions: ['*'] });
+    for (const bad of ['team/', 'team/:fly', 'Team/:pull', 'team/:']) assert.throws(() => parseGrant(bad), /PREFIX:ACTIONS/);
+  });
+
+  test('validation names the field that is wrong', () => {
+    assert.throws(() => parseUsersFile({ users: { alice: { passwordHash: 'plain', grants: [] } } }), /users\.alice\.passwordHash: a bcrypt hash/);
+    assert.throws(() => parseUsersFile({ users: { 'a:b': { passwordHash: sampleUsers().users['alice']!.passwordHash, grants: [] } } }), /user name/);
+    assert.throws(() => parseUsersFile({ anonymous: { grants: [{ prefix: 'x/', actions: ['steal'] }] } }), /anonymous\.grants\.0\.actions/);
+    assert.deepEqual(parseUsersFile({}), { users: {}, anonymous: { grants: [] } });
+  });
+
+  test('written with mode 0600, sorted, and read back the same', async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, 'registry', 'users.json');
+      const users = sampleUsers();
+      await writeUsersFile(path, { ...users, users: { zed: users.users['bob']!, ...users.users } });
+      assert.equal((await stat(path)).mode & 0o777, 0o600);
+      const back = await readUsersFile(path);
+      assert.deepEqual(Object.keys(back.users), ['alice', 'bob', 'zed']);
+      assert.deepEqual(back.anonymous, users.anonymous);
+      assert.doesNotMatch(await readFile(path, 'utf8'), new RegExp(PASSWORDS.alice), 'no password in the file, only hashes');
+    });
+  });
+
+  test('a missing or broken file is a clear error', async () => {
+    await withDir(async (dir) => {
+      await assert.rejects(readUsersFile(join(dir, 'nope.json')), /no users file at .*slipway registry user add/);
+      await writeFile(join(dir, 'bad.json'), '{ users: ');
+      await assert.rejects(readUsersFile(join(dir, 'bad.json')), /bad\.json is not JSON/);
+    });
+  });
+});
+
+describe('passwords', () => {
+  test('bcrypt hashes verify, wrong passwords and unknown users do not', async () => {
+    const hash = await hashPassword('s3cret', 4);
+    assert.match(hash, /^\$2b\$04\$/);
+    assert.ok(bcrypt.compareSync('s3cret', hash));
+    const authorizer = sampleAuthorizer();
+    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
+    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'cached success still succeeds');
+    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.bob), false);
+    assert.equal(await authorizer.verifyPassword('mallory', 'x'), false);
+    assert.equal(await authorizer.verifyPassword('__proto__', 'x'), false);
+  });
+
+  test('empty and over-long passwords are refused rather than weakened', async () => {
+    await assert.rejects(hashPassword(''), /empty/);
+    await assert.rejects(hashPassword('x'.repeat(73)), /72 bytes/);
+  });
+});
+
+describe('FileAuthorizer', () => {
+  test('grants by prefix, never more than asked, anonymous grants for everyone', async () => {
+    const a = sampleAuthorizer();
+    assert.deepEqual(await a.authorize('alice', repo('team/app', 'pull', 'push')), repo('team/app', 'pull', 'push'));
+    assert.deepEqual(await a.authorize('bob', repo('team/app', 'pull', 'push')), repo('team/app', 'pull'));
+    assert.deepEqual(await a.authorize('bob', repo('other/app', 'pull')), repo('other/app'));
+    assert.deepEqual(await a.authorize(undefined, repo('public/base', 'pull', 'push')), repo('public/base', 'pull'));
+    assert.deepEqual(await a.authorize('bob', repo('public/base', 'pull')), repo('public/base', 'pull'));
+    assert.deepEqual(await a.authorize(undefined, repo('team/app', 'pull')), repo('team/app'));
+    assert.deepEqual(await a.authorize('nobody', repo('team/app', 'pull')), repo('team/app'));
+  });
+
+  test('catalog access only where the file says so', async () => {
+    const a = sampleAuthorizer();
+    const catalog = { type: 'registry' as const, name: 'catalog', actions: ['*'] };
+    assert.deepEqual((await a.authorize('alice', catalog)).actions, ['*']);
+    assert.deepEqual((await a.authorize('bob', catalog)).actions, []);
+    assert.deepEqual((await a.authorize(undefined, catalog)).actions, []);
+  });
+
+  test('* grants every action', async () => {
+    const users = sampleUsers();
+    users.users['bob']!.grants = [{ prefix: '*', actions: ['*'] }];
+    const a = new FileAuthorizer(users);
+    assert.deepEqual(await a.authorize('bob', repo('any/repo', 'pull', 'push', 'delete')), repo('any/repo', 'pull', 'push', 'delete'));
+    assert.deepEqual(await a.authorize('bob', repo('any/repo', '*')), repo('any/repo', '*'));
+  });
+
+  test('an edited file takes effect without a restart; a broken edit keeps the last good one', async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, 'users.json');
+      const users = sampleUsers();
+      await writeUsersFile(path, users);
+      const errors: unknown[] = [];
+      const a = await FileAuthorizer.open(path, { reloadIntervalMs: 0, onReloadError: (e) => errors.push(e) });
+      assert.deepEqual((await a.authorize('bob', repo('team/app', 'push'))).actions, []);
+      users.users['bob']!.grants.push({ prefix: 'team/', actions: ['push'] });
+      await writeUsersFile(path, users);
+      assert.deepEqual((await a.authorize('bob', repo('team/app', 'push'))).actions, ['push']);
+      await writeFile(path, 'not json');
+      assert.deepEqual((await a.authorize('bob', repo('team/app', 'push'))).actions, ['push']);
+      assert.equal(errors.length, 1);
+      assert.match(String(errors[0]), /not JSON/);
+    });
+  });
+
+  test('open() on a missing file says how to create it', async () => {
+    await withDir(async (dir) => {
+      await assert.rejects(FileAuthorizer.open(join(dir, 'users.json')), /slipway registry user add/);
+    });
+  });
+});
