@@ -8,13 +8,15 @@ const app = guardedApp(basicAuthenticator(sampleAuthorizer()));
 const check = (need: string | undefined, authorization?: string) =>
   app.request(need === undefined ? '/check' : `/check?need=${encodeURIComponent(need)}`, authorization === undefined ? {} : { headers: { Authorization: authorization } });
 
+type OciErrors = { errors: { code: string; message: string }[] };
+
 describe('basic auth', () => {
   test('the version check without credentials is challenged, so clients send them later', async () => {
     const res = await check(undefined);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="slipway"');
-    const body = await res.json();
-    assert.equal(body.errors[0].code, 'UNAUTHORIZED');
+    const body = (await res.json()) as OciErrors;
+    assert.equal(body.errors[0]!.code, 'UNAUTHORIZED');
     assert.equal((await check(undefined, basicHeader('alice', PASSWORDS.alice))).status, 200);
   });
 
@@ -65,7 +67,7 @@ describe('basic auth', () => {
     assert.equal((await check(need, basicHeader('alice', PASSWORDS.alice))).status, 200);
     const res = await check('repository:other/x:pull repository:team/app:pull,push', basicHeader('alice', PASSWORDS.alice));
     assert.equal(res.status, 403);
-    assert.match((await res.json()).errors[0].message, /other\/x:pull$/);
+    assert.match((await res.json() as OciErrors).errors[0]!.message, /other\/x:pull$/);
   });
 
   test('parseBasicAuthorization keeps colons in passwords and ignores other schemes', () => {
