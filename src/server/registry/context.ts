@@ -1,0 +1,52 @@
+import type { LocalStore } from '../../store/local-store.js';
+import type { Access, Authenticator, Principal } from '../auth/types.js';
+import type { RegistryEvent } from './events.js';
+import type { ManifestCache } from './manifest-cache.js';
+import type { Route } from './paths.js';
+import type { UploadSessions } from './upload-sessions.js';
+
+export interface RegistryLimits {
+  /** The largest manifest accepted (413 beyond). Default 4 MiB, the size the spec asks registries to take. */
+  maxManifestBytes: number;
+  /** The largest blob an upload may grow to (413 SIZE_INVALID beyond). Default unlimited. */
+  maxUploadBytes: number;
+}
+
+/** What every route handler works with: the store, the gatekeeper, and the registry's own state. */
+export interface RegistryContext {
+  store: LocalStore;
+  auth: Authenticator;
+  limits: RegistryLimits;
+  uploads: UploadSessions;
+  manifests: ManifestCache;
+  emit: (event: RegistryEvent) => void;
+}
+
+/** One request, as a handler sees it. */
+export interface Call<R extends Route = Route> {
+  request: Request;
+  route: R;
+  query: URLSearchParams;
+  /** Body bytes received; handlers that read a body add to it (for the request event). */
+  bytesIn: number;
+}
+
+/** `repository:NAME:ACTIONS`, as routes ask for it. */
+export function repositoryAccess(name: string, ...actions: string[]): Access {
+  return { type: 'repository', name, actions };
+}
+
+/** Asks the authenticator; its RegistryAuthError becomes a 401/403 with the challenge (see errors.ts). */
+export function authorize(reg: RegistryContext, call: Call, required: Access[]): Promise<Principal> {
+  return reg.auth.check(call.request, required);
+}
+
+/** True when the client may also have `access`: used where refusal means "do something else", not "fail". */
+export async function mayAlso(reg: RegistryContext, call: Call, access: Access): Promise<boolean> {
+  try {
+    await reg.auth.check(call.request, [access]);
+    return true;
+  } catch {
+    return false;
+  }
+}

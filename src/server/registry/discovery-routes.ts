@@ -1,0 +1,40 @@
+import { MediaType } from '../../oci/media-types.js';
+import { authorize, repositoryAccess, type Call, type RegistryContext } from './context.js';
+import { listPage, parsePage } from './paging.js';
+import type { Route } from './paths.js';
+import { referrersIndex } from './referrers.js';
+import { replyJson } from './respond.js';
+
+/** GET /v2/: 200 for anyone the authenticator lets in (clients probe auth here). */
+export async function apiBase(reg: RegistryContext, call: Call): Promise<Response> {
+  await authorize(reg, call, []);
+  return replyJson(200, {});
+}
+
+/** GET /v2/_catalog?n=&last=: repository names in lexical order, paged. */
+export async function catalog(reg: RegistryContext, call: Call): Promise<Response> {
+  await authorize(reg, call, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+  const page = await listPage('/v2/_catalog', parsePage(call.query), (p) => reg.store.meta.listRepositories(p));
+  return replyJson(200, { repositories: page.items }, page.link ? { Link: page.link } : {});
+}
+
+/** GET /v2/<name>/tags/list?n=&last=: NAME_UNKNOWN for a repository the registry has never seen. */
+export async function tagsList(reg: RegistryContext, call: Call<Extract<Route, { kind: 'tags' }>>): Promise<Response> {
+  const { name } = call.route;
+  await authorize(reg, call, [repositoryAccess(name, 'pull')]);
+  const page = await listPage(`/v2/${name}/tags/list`, parsePage(call.query), (p) => reg.store.meta.listTags(name, p));
+  return replyJson(200, { name, tags: page.items }, page.link ? { Link: page.link } : {});
+}
+
+/**
+ * GET /v2/<name>/referrers/<digest>[?artifactType=]: always 200, an empty index when
+ * nothing refers to the digest (the spec forbids a 404 here).
+ */
+export async function referrers(reg: RegistryContext, call: Call<Extract<Route, { kind: 'referrers' }>>): Promise<Response> {
+  const { name, digest } = call.route;
+  await authorize(reg, call, [repositoryAccess(name, 'pull')]);
+  const artifactType = call.query.get('artifactType') || undefined;
+  const index = referrersIndex(await reg.store.meta.referrers(name, digest), artifactType);
+  return replyJson(200, index, artifactType ? { 'OCI-Filters-Applied': 'artifactType' } : {}, MediaType.OciIndex);
+}
+
