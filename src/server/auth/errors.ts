@@ -49,9 +49,14 @@ export class RegistryAuthError extends Error {
     return new RegistryAuthError('DENIED', message, { access });
   }
 
+  /** The OCI error's `detail`: one entry per refused action (the routes put it in the body). */
+  get detail(): AccessDetail[] {
+    return accessDetail(this.access);
+  }
+
   /** The OCI error body: `{errors: [{code, message, detail}]}`. */
   body(): { errors: { code: RegistryAuthCode; message: string; detail: AccessDetail[] }[] } {
-    return { errors: [{ code: this.code, message: this.message, detail: accessDetail(this.access) }] };
+    return { errors: [{ code: this.code, message: this.message, detail: this.detail }] };
   }
 
   /** Response headers: content type, and `WWW-Authenticate` on a 401. */
