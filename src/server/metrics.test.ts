@@ -75,7 +75,7 @@ describe('metrics and health', () => {
     assert.equal(sample(after, 'slipway_registry_gc_runs_total{outcome="ok"}'), 1);
     assert.equal(sample(after, 'slipway_registry_gc_runs_total{outcome="error"}'), 1);
     assert.equal(sample(after, 'slipway_registry_gc_freed_bytes_total'), 300);
-    metrics.observe({ type: 'manifest', action: 'pushed', repository: 'a', digest: `sha256:${'0'.repeat(64)}` });
+    metrics.observe({ type: 'manifest', action: 'pushed', repository: 'a', digest: `sha256:${'0'.repeat(64)}` as const });
     assert.equal(sample(await text(), 'slipway_registry_manifests_total{action="pushed"}'), 1);
   });
 
