@@ -4,6 +4,7 @@ import { gcCommand } from './commands/gc.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
+import { registryCommand } from './commands/registry.js';
 import { rmCommand, tagCommand } from './commands/tag.js';
 import { verifyCommand } from './commands/verify.js';
 
@@ -20,7 +21,7 @@ Examples:
   $ slipway copy debian:bookworm oci:/tmp/layout:bookworm
   $ slipway inspect debian:bookworm`);
 
-for (const command of [importCommand(), copyCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(), gcCommand(), verifyCommand()]) {
+for (const command of [importCommand(), copyCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(), gcCommand(), verifyCommand(), registryCommand()]) {
   program.addCommand(command);
 }
 

@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { SlipwayError, isErrno } from '../../errors.js';
+import { chooseAuthMode, isLoopback, setupAuth, type AuthSetup } from '../../server/auth/setup.js';
+import { healthHandler, storeChecks } from '../../server/health.js';
+import { ServerMetrics } from '../../server/metrics.js';
+import { createRegistryApp, type RegistryApp } from '../../server/registry/app.js';
+import { startGc } from '../../server/registry/gc.js';
+import { parseAddr, serveRegistry } from '../../server/registry/serve.js';
+import { LocalStore } from '../../store/local-store.js';
+import type { CliContext } from '../context.js';
+import { run } from '../run.js';
+import { USERS_FILE_HELP, registryUserCommands } from './registry-users.js';
+
+interface ServeOptions {
+  addr: string;
+  storage?: string;
+  auth?: string;
+  users?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tokenExpiry: string;
+  service: string;
+  publicUrl?: string;
+  gcInterval: string;
+  gcGrace: string;
+  maxUploadSize?: string;
+}
+
+/** A whole number option, with an error naming the option. */
+function wholeNumber(value: string, option: string, min = 0): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new SlipwayError('INVALID_ARGUMENT', `${option} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`);
+  }
+  return n;
+}
+
+/** The PEM files of --tls-cert/--tls-key: both or neither. */
+async function readTls(opts: ServeOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new SlipwayError('INVALID_ARGUMENT', 'HTTPS needs both --tls-cert FILE and --tls-key FILE (PEM)');
+  const read = (path: string, what: string) => readFile(path).catch((err: unknown) => {
+    throw new SlipwayError('INVALID_ARGUMENT', `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, { cause: err });
+  });
+  return { cert: await read(opts.tlsCert, 'certificate'), key: await read(opts.tlsKey, 'key') };
+}
+
+/** The routes beside /v2: the token endpoint (token mode), /healthz and /metrics. */
+function mountServerRoutes(app: RegistryApp, auth: AuthSetup, metrics: ServerMetrics, store: LocalStore): void {
+  if (auth.tokenApp) {
+    app.use('/token', metrics.middleware('token'));
+    app.route('/token', auth.tokenApp);
+  }
+  app.use('/healthz', metrics.middleware('healthz'));
+  app.get('/healthz', healthHandler(storeChecks(store)));
+  app.get('/metrics', metrics.handler());
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
+  const { host } = parseAddr(opts.addr);
+  const mode = chooseAuthMode(host, opts.auth);
+  const tls = await readTls(opts);
+  const tokenExpirySeconds = wholeNumber(opts.tokenExpiry, '--token-expiry', 1);
+  const gcIntervalMs = wholeNumber(opts.gcInterval, '--gc-interval') * 1000;
+  const gcGraceMs = wholeNumber(opts.gcGrace, '--gc-grace') * 1000;
+  const maxUploadBytes = opts.maxUploadSize === undefined ? undefined : wholeNumber(opts.maxUploadSize, '--max-upload-size', 1);
+  const store = opts.storage === undefined ? await ctx.store() : await LocalStore.open(opts.storage);
+  try {
+    const auth = await setupAuth({
+      mode, home: store.home, tokenExpirySeconds, service: opts.service,
+      ...(opts.users === undefined ? {} : { usersPath: opts.users }),
+      ...(opts.publicUrl === undefined ? {} : { realm: `${opts.publicUrl.replace(/\/+$/, '')}/token` }),
+      onUsersFileError: (err) => process.stderr.write(`slipway: warning: the users file changed but cannot be used, keeping the previous one: ${(err as Error).message}\n`),
+    });
+    const metrics = new ServerMetrics();
+    const app = createRegistryApp({ store, auth: auth.authenticator, onEvent: metrics.observe, ...(maxUploadBytes === undefined ? {} : { limits: { maxUploadBytes } }) });
+    mountServerRoutes(app, auth, metrics, store);
+    const server = await serveRegistry({ store, auth: auth.authenticator, addr: opts.addr, app, ...(tls ? { tls } : {}) }).catch((err: unknown) => {
+      if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL')) throw new SlipwayError('INVALID_ARGUMENT', `cannot listen on ${opts.addr}: ${(err as Error).message}; choose another --addr`, { cause: err });
+      throw err;
+    });
+    const gc = gcIntervalMs > 0 ? startGc(store, { intervalMs: gcIntervalMs, graceMs: gcGraceMs, onEvent: metrics.observe }) : undefined;
+    if (mode !== 'none' && !tls && !isLoopback(host)) {
+      process.stderr.write('slipway: warning: passwords and tokens travel unencrypted over plain HTTP; serve with --tls-cert/--tls-key or behind a TLS proxy\n');
+    }
+    const info = { url: server.url, storage: store.home, auth: mode, ...(auth.usersPath ? { usersFile: auth.usersPath } : {}) };
+    ctx.print(info, () => `Serving the Slipway registry at ${server.url} (storage ${store.home}; auth ${mode}${auth.usersPath ? `, users ${auth.usersPath}` : ''}). Stop with Ctrl-C.`);
+    const signal = await untilSignal();
+    if (!ctx.options.quiet) process.stderr.write(`slipway: ${signal}: stopping the registry\n`);
+    await gc?.stop();
+    await server.close();
+  } finally {
+    if (opts.storage !== undefined) await store.close();
+  }
+}
+
+function serveCommand(): Command {
+  return new Command('serve')
+    .description('Serve the store as an OCI registry (Distribution Spec v1.1) with token or basic auth')
+    .option('--addr <host:port>', 'where to listen; port 0 picks a free one', '127.0.0.1:5000')
+    .option('--storage <dir>', 'the store to serve (default: the CLI store, $SLIPWAY_HOME or ~/.slipway)')
+    .option('--auth <mode>', 'none, basic or token (default: none on a loopback address; required anywhere else)')
+    .option('--users <file>', 'the users file for basic and token auth (default: STORE/registry/users.json)')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--token-expiry <seconds>', 'lifetime of access tokens', '300')
+    .option('--service <name>', 'the token service name clients echo back (and the tokens\' audience)', 'slipway')
+    .option('--public-url <url>', 'the URL clients reach this server at, when it differs (a proxy): the token realm is URL/token')
+    .option('--gc-interval <seconds>', 'run garbage collection this often while serving; 0 turns it off', '3600')
+    .option('--gc-grace <seconds>', 'keep pushed blobs this long before their manifest arrives', '3600')
+    .option('--max-upload-size <bytes>', 'refuse blob uploads larger than this (default: no limit)')
+    .addHelpText('after', `
+Images built or imported locally are pullable at once: the registry serves the CLI's
+store, not a copy. Without --auth it serves anonymously, and only on a loopback
+address; on any other address it refuses to start unless --auth is given (use
+--auth none to serve an open registry on purpose).
+
+Auth modes:
+  token   Docker/OCI token auth: 401 with WWW-Authenticate Bearer realm=".../token",
+          service, scope; the token endpoint at /token takes GET (Basic or anonymous)
+          and OAuth2 POST. Tokens are ES256 JWTs signed with a key generated on first
+          start (STORE/registry/token-key.jwk, mode 0600).
+  basic   HTTP Basic auth against the users file on every request.
+  none    everyone may do everything.
+Also served: /healthz (store reachable) and /metrics (Prometheus).
+${USERS_FILE_HELP}
+
+Examples:
+  $ slipway registry serve
+  $ printf %s "$PASSWORD" | slipway registry user add alice --password-stdin --grant team/:pull,push,delete
+  $ slipway registry anonymous --grant public/:pull
+  $ slipway registry serve --addr 0.0.0.0:5000 --auth token --tls-cert cert.pem --tls-key key.pem
+  $ skopeo copy --dest-creds alice:"$PASSWORD" oci:./layout:v1 docker://localhost:5000/team/app:v1`)
+    .action(run(serve));
+}
+
+/** `slipway registry serve|user|anonymous`. */
+export function registryCommand(): Command {
+  const command = new Command('registry').description('The OCI registry server: serve the store, manage users and grants');
+  for (const sub of [serveCommand(), ...registryUserCommands()]) command.addCommand(sub);
+  return command;
+}

@@ -1,0 +1,89 @@
+import { isIP } from 'node:net';
+import type { Hono } from 'hono';
+import { SlipwayError } from '../../errors.js';
+import { basicAuthenticator } from './basic.js';
+import { bearerAuthenticator } from './bearer.js';
+import { FileAuthorizer } from './file-authorizer.js';
+import { defaultTokenKeyPath, loadOrCreateTokenKey } from './token-key.js';
+import { createTokenApp } from './token-routes.js';
+import { TokenService } from './token-service.js';
+import { allowAll, type Authenticator } from './types.js';
+import { defaultUsersPath } from './users-file.js';
+
+export type AuthMode = 'none' | 'basic' | 'token';
+export const AUTH_MODES: readonly AuthMode[] = ['none', 'basic', 'token'];
+
+export interface AuthSetupOptions {
+  mode: AuthMode;
+  /** The store home: the users file and the token key live under `registry/` there by default. */
+  home: string;
+  usersPath?: string;
+  tokenKeyPath?: string;
+  /** The token service name (`service=` and the tokens' `aud`); default "slipway". */
+  service?: string;
+  /** The token endpoint's public URL; default `/token` on the origin each request came to. */
+  realm?: string;
+  tokenExpirySeconds?: number;
+  /** Told when an edited users file cannot be used (the last good one stays). */
+  onUsersFileError?: (err: unknown) => void;
+}
+
+/** What the server mounts: the authenticator for the routes, and the token endpoint in token mode. */
+export interface AuthSetup {
+  mode: AuthMode;
+  authenticator: Authenticator;
+  /** Mount at `/token` (token mode only). */
+  tokenApp?: Hono;
+  /** The users file in force (basic and token modes). */
+  usersPath?: string;
+}
+
+/**
+ * Builds the authentication a `--auth` mode asks for: nothing, Basic over the users
+ * file, or the token service (its signing key generated under the home on first start).
+ *
+ * @example
+ * const auth = await setupAuth({ mode: 'token', home: store.home });
+ * app.route('/token', auth.tokenApp!);
+ */
+export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
+  if (options.mode === 'none') return { mode: 'none', authenticator: allowAll };
+  const usersPath = options.usersPath ?? defaultUsersPath(options.home);
+  const authorizer = await FileAuthorizer.open(usersPath, options.onUsersFileError ? { onReloadError: options.onUsersFileError } : {});
+  if (options.mode === 'basic') return { mode: 'basic', authenticator: basicAuthenticator(authorizer), usersPath };
+  const key = await loadOrCreateTokenKey(options.tokenKeyPath ?? defaultTokenKeyPath(options.home));
+  const tokens = new TokenService({
+    key, authorizer, service: options.service ?? 'slipway',
+    ...(options.tokenExpirySeconds === undefined ? {} : { expirySeconds: options.tokenExpirySeconds }),
+  });
+  const realm = options.realm === undefined ? {} : { realm: options.realm };
+  return { mode: 'token', authenticator: bearerAuthenticator(tokens, realm), tokenApp: createTokenApp(tokens), usersPath };
+}
+
+/**
+ * The auth mode to serve with. Without `--auth`, anonymous serving is allowed only on
+ * a loopback address (a laptop's local registry); anywhere else anyone who can reach
+ * the port could push and delete, so that takes an explicit `--auth none`.
+ */
+export function chooseAuthMode(host: string, requested: string | undefined): AuthMode {
+  if (requested !== undefined) {
+    if (!(AUTH_MODES as readonly string[]).includes(requested)) {
+      throw new SlipwayError('INVALID_ARGUMENT', `--auth must be one of ${AUTH_MODES.join(', ')}, not "${requested}"`);
+    }
+    return requested as AuthMode;
+  }
+  if (isLoopback(host)) return 'none';
+  throw new SlipwayError('INVALID_ARGUMENT',
+    `refusing to serve ${host} without authentication: anyone who can reach it could push and delete images. ` +
+    'Use --auth token or --auth basic with a users file (slipway registry user add), ' +
+    'or --auth none if an open registry on this address is really what you want.');
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
