@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Compression } from '../oci/media-types.js';
@@ -53,7 +54,8 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
       const tags = dst.ref ? [dst.ref] : source.names.filter((n) => !n.startsWith('@') && n.includes(':'));
       progress.log(`writing docker archive ${dst.file}`);
       await writeDockerArchive(dst.file, image, tags);
-      return { ...base, digest: await image.digest(), mediaType: await image.mediaType(), blobsWritten: (await image.layers()).length + 1, blobsSkipped: 0, bytesWritten: 0 };
+      const { size } = await stat(dst.file);
+      return { ...base, digest: await image.digest(), mediaType: await image.mediaType(), blobsWritten: (await image.layers()).length + 1, blobsSkipped: 0, bytesWritten: size };
     }
     const writeOptions: WriteOptions = { progress, compressUncompressed: options.compression ?? 'gzip' };
     let report: WriteReport;
