@@ -99,10 +99,9 @@ export class LocalStore {
 
   /** The manifest `repository:tag` or `repository@digest` names. Throws MANIFEST_UNKNOWN. */
   async resolve(repository: string, tagOrDigest: string): Promise<Descriptor> {
-    const digest = isDigest(tagOrDigest) ? tagOrDigest : await this.meta.resolveTag(repository, tagOrDigest);
-    const record = digest && (await this.meta.getManifest(repository, digest));
-    if (!record) throw unknownManifest(repository, tagOrDigest);
-    return { mediaType: record.mediaType, digest: record.digest, size: record.size };
+    const found = await this.meta.findManifest(repository, isDigest(tagOrDigest) ? { digest: tagOrDigest } : { tag: tagOrDigest });
+    if (!found) throw unknownManifest(repository, tagOrDigest);
+    return found;
   }
 
   /**

@@ -119,6 +119,16 @@ describe('SqliteMetadataStore', () => {
     assert.deepEqual(await meta.listTags('zeta'), []);
   });
 
+  it('finds a manifest by tag or digest in one read, only in its repository', async () => {
+    const record = manifest('team/app', 'a');
+    await meta.putManifest(record, ['v1']);
+    const desc = { mediaType: record.mediaType, digest: record.digest, size: record.size };
+    assert.deepEqual(await meta.findManifest('team/app', { tag: 'v1' }), desc);
+    assert.deepEqual(await meta.findManifest('team/app', { digest: record.digest }), desc);
+    assert.equal(await meta.findManifest('team/app', { tag: 'v2' }), undefined);
+    assert.equal(await meta.findManifest('other', { digest: record.digest }), undefined);
+  });
+
   it('lists the repositories a blob is linked to, in name order, up to a limit', async () => {
     for (const repo of ['team/b', 'team/a', 'other']) await meta.linkBlob(repo, d('shared'));
     assert.deepEqual(await meta.linkedRepositories(d('shared'), 10), ['other', 'team/a', 'team/b']);

@@ -7,7 +7,7 @@ import { GcGate } from './gc-gate.js';
 import { checkRepository, checkTag } from './names.js';
 import { isOwnerAlive } from './owner.js';
 import { migrate } from './sqlite-schema.js';
-import type { ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
+import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
 
 export interface SqliteOptions {
   /**
@@ -113,6 +113,16 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
     return this.#sql('SELECT digest FROM tags WHERE repository = ? AND tag = ?').pluck().get(repository, tag) as Digest | undefined;
+  }
+
+  async findManifest(repository: string, reference: { tag: string } | { digest: Digest }): Promise<Descriptor | undefined> {
+    const row = ('tag' in reference
+      ? this.#sql(`SELECT m.digest, m.media_type, m.size FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+          WHERE t.repository = ? AND t.tag = ?`).get(repository, reference.tag)
+      : this.#sql('SELECT digest, media_type, size FROM manifests WHERE repository = ? AND digest = ?').get(repository, reference.digest)) as
+      | { digest: Digest; media_type: string; size: number }
+      | undefined;
+    return row && { mediaType: row.media_type, digest: row.digest, size: row.size };
   }
 
   async setTag(repository: string, tag: string, digest: Digest): Promise<void> {

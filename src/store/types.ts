@@ -124,6 +124,11 @@ export interface MetadataStore {
    */
   deleteManifest(repository: string, digest: Digest): Promise<boolean>;
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
+  /**
+   * The manifest a tag or digest names in a repository, in one read: the registry's
+   * hot path (every manifest GET and HEAD), so no references are loaded.
+   */
+  findManifest(repository: string, reference: { tag: string } | { digest: Digest }): Promise<Descriptor | undefined>;
   setTag(repository: string, tag: string, digest: Digest): Promise<void>;
   deleteTag(repository: string, tag: string): Promise<boolean>;
   listTags(repository: string, page?: Page): Promise<string[]>;

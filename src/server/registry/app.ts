@@ -75,15 +75,25 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
 }
 
 async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<Response> {
-  const url = new URL(c.req.url);
-  const route = parseRoute(url.pathname);
-  if (route === undefined) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${url.pathname}`, { status: 404 });
-  const call: Call = { request: c.req.raw, route, query: url.searchParams, bytesIn: 0 };
+  const { path, query } = splitUrl(c.req.url);
+  const route = parseRoute(path);
+  if (route === undefined) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${path}`, { status: 404 });
+  const call: Call = { request: c.req.raw, route, query, bytesIn: 0, bytesOut: 0 };
   c.set('call', call);
   const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
   const handler = (HANDLERS[route.kind] as Partial<Record<string, Handler<RouteKind>>>)[method];
-  if (handler === undefined) throw new RegistryError('UNSUPPORTED', `${c.req.method} is not supported on ${url.pathname}`);
+  if (handler === undefined) throw new RegistryError('UNSUPPORTED', `${c.req.method} is not supported on ${path}`);
   return handler(reg, call as Call<never>);
+}
+
+/**
+ * Path (still percent-encoded) and query of an absolute request URL, without a full
+ * URL parse: this runs on every request.
+ */
+function splitUrl(url: string): { path: string; query: URLSearchParams } {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  return q < 0 ? { path: url.slice(start), query: new URLSearchParams() } : { path: url.slice(start, q), query: new URLSearchParams(url.slice(q + 1)) };
 }
 
 function errorResponse(err: unknown): Response {
@@ -109,7 +119,8 @@ function requestEvents(onEvent: (event: RegistryEvent) => void) {
       status: c.res.status,
       durationMs: performance.now() - started,
       bytesIn: call?.bytesIn ?? 0,
-      bytesOut: Number(c.res.headers.get('content-length') ?? 0),
+      // Set by the handlers that send content; reading c.res.headers would cost every response its fast path.
+      bytesOut: call?.bytesOut ?? 0,
     });
   };
 }

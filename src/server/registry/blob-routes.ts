@@ -37,6 +37,7 @@ export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Res
   // HEAD (and an empty blob) never opens the file: nothing would close it.
   if (call.request.method === 'HEAD' || length === 0) return reply(status, headers);
   const stream = await reg.store.blobs.open(digest, range);
+  call.bytesOut = length;
   return reply(status, headers, Readable.toWeb(stream) as ReadableStream<Uint8Array>);
 }
 

@@ -29,6 +29,8 @@ export interface Call<R extends Route = Route> {
   query: URLSearchParams;
   /** Body bytes received; handlers that read a body add to it (for the request event). */
   bytesIn: number;
+  /** Content bytes sent (manifests, blobs), likewise. */
+  bytesOut: number;
 }
 
 /** `repository:NAME:ACTIONS`, as routes ask for it. */

@@ -15,7 +15,7 @@ export type RegistryEvent =
       route: RouteKind | 'other';
       status: number;
       durationMs: number;
-      /** Body bytes received (uploads, manifests) and announced in the response (Content-Length). */
+      /** Body bytes received (uploads, manifests) and content sent (manifests, blobs; a HEAD sends none). */
       bytesIn: number;
       bytesOut: number;
     }

@@ -23,6 +23,7 @@ export async function getManifest(reg: RegistryContext, call: ManifestCall): Pro
   if (notModified(call.request, etag)) return reply(304, headers);
   if (call.request.method === 'HEAD') return reply(200, { ...headers, 'Content-Length': String(desc.size) });
   const bytes = await manifestBytes(reg, desc.digest, desc.size);
+  call.bytesOut = bytes.length;
   return reply(200, { ...headers, 'Content-Length': String(bytes.length) }, bytes);
 }
 
