@@ -112,7 +112,8 @@ Examples:
   $ slipway registry anonymous --grant public/:pull
   $ slipway registry anonymous --none`)
     .action(run(async (ctx, opts: { grant: string[]; catalog?: boolean; none?: boolean; users?: string }) => {
-      if (opts.none === (opts.grant.length > 0 || opts.catalog === true)) {
+      const granting = opts.grant.length > 0 || opts.catalog === true;
+      if (Boolean(opts.none) === granting) {
         throw new SlipwayError('INVALID_ARGUMENT', 'give --grant PREFIX:ACTIONS (and/or --catalog), or --none');
       }
       const path = await usersPath(ctx, opts.users);

@@ -202,3 +202,110 @@ describe('slipway registry serve with real clients', { skip: !haveSkopeo && 'sko
     }
   });
 });
+
+describe('slipway registry user and anonymous', () => {
+  let work: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+
+  before(async () => {
+    work = await tempDir('registry-users');
+    home = join(work.path, 'home');
+  });
+  after(() => work.cleanup());
+
+  /** Runs a registry subcommand with `input` on stdin. */
+  function withStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
+      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdin!.end(input);
+    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  test('add hashes the password from stdin into a 0600 file; list never shows hashes', async () => {
+    const added = await withStdin(['--json', 'registry', 'user', 'add', 'carol', '--password-stdin', '--grant', 'team/:pull,push', '--catalog'], 's3cret\n');
+    assert.equal(added.code, 0, added.stderr);
+    const out = JSON.parse(added.stdout);
+    assert.deepEqual({ user: out.user, created: out.created, catalog: out.catalog }, { user: 'carol', created: true, catalog: true });
+    const file = join(home, 'registry', 'users.json');
+    const { readFile, stat } = await import('node:fs/promises');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    const bcrypt = (await import('bcryptjs')).default;
+    assert.ok(bcrypt.compareSync('s3cret', stored.users.carol.passwordHash), 'the trailing newline of echo is not part of the password');
+    const listed = await slipwayOk(home, ['--json', 'registry', 'user', 'list']);
+    assert.doesNotMatch(listed, /passwordHash|\$2b\$/);
+    assert.deepEqual(JSON.parse(listed).users, [{ user: 'carol', grants: [{ prefix: 'team/', actions: ['pull', 'push'] }], catalog: true }]);
+  });
+
+  test('changing grants keeps the password; rm removes the user', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const file = join(home, 'registry', 'users.json');
+    const before = JSON.parse(await readFile(file, 'utf8')).users.carol.passwordHash;
+    await slipwayOk(home, ['registry', 'user', 'add', 'carol', '--grant', 'team/:pull']);
+    const after = JSON.parse(await readFile(file, 'utf8')).users.carol;
+    assert.equal(after.passwordHash, before);
+    assert.deepEqual(after.grants, [{ prefix: 'team/', actions: ['pull'] }]);
+    assert.equal(after.catalog, true, 'what is not given is kept');
+    await slipwayOk(home, ['registry', 'user', 'rm', 'carol']);
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).users, {});
+  });
+
+  test('anonymous grants are set and cleared', async () => {
+    await slipwayOk(home, ['registry', 'anonymous', '--grant', 'public/:pull']);
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, { grants: [{ prefix: 'public/', actions: ['pull'] }], catalog: false });
+    await slipwayOk(home, ['registry', 'anonymous', '--none']);
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, { grants: [], catalog: false });
+  });
+
+  test('mistakes are refused with a message that says what to do', async () => {
+    const cases: [string[], RegExp][] = [
+      [['registry', 'user', 'add', 'dave', '--grant', 'team/:pull'], /new user and needs a password.*--password-stdin/],
+      [['registry', 'user', 'add', 'dave', '--password-stdin', '--grant', 'team/'], /PREFIX:ACTIONS/],
+      [['registry', 'user', 'add', 'da:ve', '--password-stdin'], /not a valid user name/],
+      [['registry', 'user', 'rm', 'nobody'], /there is no user nobody/],
+      [['registry', 'anonymous'], /--grant PREFIX:ACTIONS.*--none/],
+      [['registry', 'serve', '--auth', 'basic', '--users', join(work.path, 'missing.json')], /no users file at/],
+      [['registry', 'serve', '--tls-cert', 'x.pem'], /both --tls-cert FILE and --tls-key FILE/],
+      [['registry', 'serve', '--token-expiry', 'soon'], /--token-expiry must be a whole number/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await withStdin(args, 'pw\n');
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+    }
+    const long = await withStdin(['registry', 'user', 'add', 'dave', '--password-stdin'], 'x'.repeat(80));
+    assert.match(long.stderr, /longer than 72 bytes/);
+  });
+
+  test('--tls-cert/--tls-key serve HTTPS, and the token realm follows', { skip: (!haveSkopeo || !commandExists('openssl')) && 'skopeo or openssl is not installed' }, async () => {
+    const cert = join(work.path, 'cert.pem');
+    const key = join(work.path, 'key.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1']);
+    await withStdin(['registry', 'user', 'add', 'erin', '--password-stdin', '--grant', 'team/:*'], 'erin-pw');
+    const server = await serve(home, ['--auth', 'token', '--tls-cert', cert, '--tls-key', key]);
+    try {
+      assert.match(server.url, /^https:\/\//);
+      const { request } = await import('node:https');
+      const challenge = await new Promise<string>((resolve, reject) => {
+        request(`${server.url}/v2/`, { rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(String(res.headers['www-authenticate']));
+        }).on('error', reject).end();
+      });
+      assert.equal(challenge, `Bearer realm="${server.url}/token",service="slipway"`);
+      const rootfs = join(work.path, 'rootfs');
+      await mkdir(rootfs, { recursive: true });
+      await writeFile(join(rootfs, 'file'), 'tls\n');
+      await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/tls:v1']);
+      const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'erin:erin-pw', `docker://${server.host}/team/tls:v1`]));
+      assert.match(inspected.Digest, /^sha256:/);
+    } finally {
+      assert.equal(await server.stop(), 0, server.stderr());
+    }
+  });
+});
