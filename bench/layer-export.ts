@@ -12,9 +12,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ const MiB = 1 << 20;
 type Contender = 'pipeline' | 'gzip' | 'zstd';
 interface Run {
   seconds: number;
+  /** user + system CPU seconds, all threads (and for the pipeline, all its processes). */
+  cpu?: number;
   tarBytes: number;
   maxRss?: number;
   digest?: string;
@@ -45,9 +47,6 @@ const { values } = parseArgs({
   },
 });
 
-if (values.child) await child(values.child, values.dir!, values.out!);
-else if (values.memory) await memoryCheck();
-else await speed(Number(values.runs), values.rootfs ?? ensureRootfs());
 
 /** One export in this (child) process; prints what the parent needs as JSON. */
 async function child(what: string, dir: string, out: string): Promise<void> {
@@ -58,10 +57,13 @@ async function child(what: string, dir: string, out: string): Promise<void> {
   const handle = await open(out, 'w');
   const sink = { write: async (chunk: Uint8Array) => void (await handle.write(chunk)) };
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const layer = await writeLayerFromDirectory(dir, sink, { compression: what as 'gzip' | 'zstd' });
   const seconds = (performance.now() - start) / 1000;
+  const cpuUsed = process.cpuUsage(cpuStart);
   await handle.close();
-  console.log(JSON.stringify({ seconds, tarBytes: layer.uncompressedSize, maxRss: process.resourceUsage().maxRSS * 1024, digest: layer.digest, diffId: layer.diffId }));
+  const cpu = (cpuUsed.user + cpuUsed.system) / 1e6;
+  console.log(JSON.stringify({ seconds, cpu, tarBytes: layer.uncompressedSize, maxRss: process.resourceUsage().maxRSS * 1024, digest: layer.digest, diffId: layer.diffId }));
 }
 
 function runChild(what: string, dir: string, out: string): Run {
@@ -70,10 +72,20 @@ function runChild(what: string, dir: string, out: string): Run {
   return JSON.parse(result.stdout) as Run;
 }
 
+const PIPELINE = 'set -o pipefail; tar --sort=name -cf - -C "$1" . | pigz -1 -p2 | sha256sum >/dev/null';
+
+/** The pipeline, timed from here; its CPU time from /usr/bin/time when installed. */
 function runPipeline(dir: string, tarBytes: number): Run {
+  const timeFile = join(tmpdir(), `slipway-bench-time-${process.pid}`);
+  const timed = existsSync('/usr/bin/time');
+  const command = timed ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, 'bash'] : ['bash'];
   const start = performance.now();
-  execFileSync('bash', ['-c', 'set -o pipefail; tar --sort=name -cf - -C "$1" . | pigz -1 -p2 | sha256sum >/dev/null', '_', dir]);
-  return { seconds: (performance.now() - start) / 1000, tarBytes };
+  execFileSync(command[0]!, [...command.slice(1), '-c', PIPELINE, '_', dir]);
+  const seconds = (performance.now() - start) / 1000;
+  if (!timed) return { seconds, tarBytes };
+  const [user, system] = readFileSync(timeFile, 'utf8').trim().split(' ').map(Number);
+  rmSync(timeFile, { force: true });
+  return { seconds, tarBytes, cpu: user! + system! };
 }
 
 /** Reads every file once so that each contender starts from a warm page cache. */
@@ -85,20 +97,22 @@ async function speed(runs: number, dir: string): Promise<void> {
   const out = join(tmpdir(), `slipway-bench-${process.pid}.layer`);
   const idle = runChild('idle', dir, out).maxRss!;
   const results: Record<Contender, Run[]> = { pipeline: [], gzip: [], zstd: [] };
+  const loadBefore = loadavg()[0]!;
   for (let i = 0; i < runs; i++) {
     for (const contender of ['pipeline', 'gzip', 'zstd'] as const) {
       const tarBytes = warm(dir);
       const run = contender === 'pipeline' ? runPipeline(dir, tarBytes) : runChild(contender, dir, out);
       results[contender].push(run);
-      process.stderr.write(`run ${i + 1}/${runs} ${contender.padEnd(8)} ${(run.tarBytes / MB / run.seconds).toFixed(1)} MB/s\n`);
+      process.stderr.write(`run ${i + 1}/${runs} ${contender.padEnd(8)} ${(run.tarBytes / MB / run.seconds).toFixed(1)} MB/s, ${run.cpu?.toFixed(2) ?? '-'} CPU s\n`);
     }
   }
   rmSync(out, { force: true });
   checkDeterministic(results);
   const base = median(results.pipeline.map(rate));
   console.log(`\n${dir}: ${(results.gzip[0]!.tarBytes / MB).toFixed(1)} MB of tar, median of ${runs} runs, ${cpuCount()} cores`);
+  console.log(`1-minute load average before/after: ${loadBefore.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (other work on the machine skews wall times)`);
   console.log(`peak RSS of an idle child (node + tsx + modules): ${(idle / MiB).toFixed(0)} MiB\n`);
-  console.log(`${'contender'.padEnd(40)} ${'median s'.padStart(9)} ${'MB/s'.padStart(7)} ${'vs pipeline'.padStart(12)} ${'peak RSS MiB'.padStart(13)}`);
+  console.log(`${'contender'.padEnd(40)} ${'median s'.padStart(9)} ${'MB/s'.padStart(7)} ${'vs pipeline'.padStart(12)} ${'CPU s'.padStart(6)} ${'peak RSS MiB'.padStart(13)}`);
   const label: Record<Contender, string> = {
     pipeline: 'tar --sort=name | pigz -1 -p2 | sha256sum',
     gzip: 'slipway writeLayer gzip',
@@ -107,7 +121,8 @@ async function speed(runs: number, dir: string): Promise<void> {
   for (const [contender, list] of Object.entries(results) as [Contender, Run[]][]) {
     const r = median(list.map(rate));
     const rss = list[0]!.maxRss === undefined ? '-' : (Math.max(...list.map((x) => x.maxRss!)) / MiB).toFixed(0);
-    console.log(`${label[contender].padEnd(40)} ${median(list.map((x) => x.seconds)).toFixed(2).padStart(9)} ${(r / MB).toFixed(1).padStart(7)} ${`${(r / base).toFixed(2)}x`.padStart(12)} ${rss.padStart(13)}`);
+    const cpu = list[0]!.cpu === undefined ? '-' : median(list.map((x) => x.cpu!)).toFixed(2);
+    console.log(`${label[contender].padEnd(40)} ${median(list.map((x) => x.seconds)).toFixed(2).padStart(9)} ${(r / MB).toFixed(1).padStart(7)} ${`${(r / base).toFixed(2)}x`.padStart(12)} ${cpu.padStart(6)} ${rss.padStart(13)}`);
   }
 }
 
@@ -127,7 +142,7 @@ async function memoryCheck(): Promise<void> {
   for (const compression of ['gzip', 'zstd'] as const) {
     warm(dir);
     const run = runChild(compression, dir, out);
-    console.log(`${compression}: ${(run.tarBytes / MB).toFixed(0)} MB of tar in ${run.seconds.toFixed(1)} s (${(run.tarBytes / MB / run.seconds).toFixed(0)} MB/s), peak RSS ${(run.maxRss! / MiB).toFixed(0)} MiB`);
+    console.log(`${compression}: ${(run.tarBytes / MB).toFixed(0)} MB of tar in ${run.seconds.toFixed(1)} s (${(run.tarBytes / MB / run.seconds).toFixed(0)} MB/s), peak RSS ${(run.maxRss! / MiB).toFixed(0)} MiB (idle child ${(idle / MiB).toFixed(0)})`);
   }
 }
 
@@ -198,3 +213,8 @@ function median(xs: number[]): number {
 function cpuCount(): number {
   return Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
 }
+
+// Last, so that every constant above is initialised before it runs.
+if (values.child) await child(values.child, values.dir!, values.out!);
+else if (values.memory) await memoryCheck();
+else await speed(Number(values.runs), values.rootfs ?? ensureRootfs());

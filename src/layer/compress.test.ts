@@ -95,6 +95,28 @@ describe('compression', () => {
     assert.deepEqual([...one.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3]);
   });
 
+  it('gzipParallel hands out the members before a source error, then the error; stopping early closes the source', async () => {
+    let closed = false;
+    async function* source(failAfter: number): AsyncGenerator<Uint8Array> {
+      try {
+        for (let i = 0; i < 6; i++) {
+          if (i === failAfter) throw new Error('read failed');
+          yield data.subarray(0, GZIP_CHUNK_SIZE);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const members: Buffer[] = [];
+    await assert.rejects(async () => {
+      for await (const member of gzipParallel(source(3))) members.push(member);
+    }, /read failed/);
+    assert.equal(members.length, 3, 'the three members before the failure');
+    closed = false;
+    for await (const _ of gzipParallel(source(-1), { concurrency: 2 })) break;
+    assert.ok(closed, 'the source was closed when the consumer stopped');
+  });
+
   it('writes a valid (empty) gzip stream for empty input', async () => {
     const gz = await collect(gzipParallel(pieces(Buffer.alloc(0), [1])));
     const file = join(dir, 'empty.gz');

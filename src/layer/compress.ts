@@ -128,29 +128,107 @@ export async function* gzipParallel(source: Chunks, options: GzipOptions = {}): 
     chunkSize: GZIP_CHUNK_SIZE + (GZIP_CHUNK_SIZE >> 6) + 1024,
   };
   const concurrency = options.concurrency ?? availableParallelism() + 2;
-  const chunks = fixedChunks(source, GZIP_CHUNK_SIZE)[Symbol.asyncIterator]();
-  const inflight: Promise<Buffer>[] = [];
-  let exhausted = false;
+  const compress = (chunk: Buffer): Promise<Buffer> => gzipMember(chunk, zlibOptions, options.release);
+  const pump = new OrderedPump(fixedChunks(source, GZIP_CHUNK_SIZE)[Symbol.asyncIterator](), compress, concurrency);
   let members = 0;
-  const refill = async (): Promise<void> => {
-    while (!exhausted && inflight.length < concurrency) {
-      const next = await chunks.next();
-      if (next.done) exhausted = true;
-      else inflight.push(gzipMember(next.value, zlibOptions, options.release));
-    }
-  };
   try {
-    await refill();
-    for (let member = inflight.shift(); member; member = inflight.shift()) {
-      const out = await member;
-      await refill(); // keep the threadpool busy while the consumer handles `out`
+    for (let out = await pump.take(); out !== undefined; out = await pump.take()) {
       members++;
       yield out;
     }
-    if (members === 0) yield await gzipMember(Buffer.alloc(0), zlibOptions);
+    if (members === 0) yield await compress(Buffer.alloc(0));
   } finally {
-    for (const pending of inflight) pending.catch(() => undefined); // abandoned: no unhandled rejections
-    if (!exhausted) await chunks.return(undefined);
+    await pump.close();
+  }
+}
+
+/**
+ * Runs `work` on the chunks of a source, `concurrency` at a time, and hands out the
+ * results in source order. A finished job at once pulls the next chunk and starts it,
+ * without waiting for the consumer to take results (the consumer may be slow writing
+ * them out), so the threadpool never idles while there is input. Memory stays bounded:
+ * at most `concurrency` jobs run and as many finished results wait.
+ */
+class OrderedPump<T> {
+  readonly #source: AsyncIterator<Buffer>;
+  readonly #work: (chunk: Buffer) => Promise<T>;
+  readonly #concurrency: number;
+  readonly #results: Promise<T>[] = [];
+  #running = 0;
+  #pulling = false;
+  #exhausted = false;
+  #closed = false;
+  #failed = false;
+  #failure: unknown;
+  #wake: (() => void) | undefined;
+
+  constructor(source: AsyncIterator<Buffer>, work: (chunk: Buffer) => Promise<T>, concurrency: number) {
+    this.#source = source;
+    this.#work = work;
+    this.#concurrency = Math.max(1, concurrency);
+  }
+
+  /** The next result in order, or undefined after the last. */
+  async take(): Promise<T | undefined> {
+    for (;;) {
+      const next = this.#results.shift();
+      if (next) {
+        this.#fill();
+        return await next;
+      }
+      if (this.#failed) throw this.#failure;
+      if (this.#exhausted) return undefined;
+      this.#fill();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** Stops pulling; jobs still running finish in the background and are dropped. */
+  async close(): Promise<void> {
+    const pending = !this.#exhausted;
+    this.#exhausted = this.#closed = true;
+    for (const result of this.#results) result.catch(() => undefined);
+    if (pending) await this.#source.return?.(undefined);
+  }
+
+  #fill(): void {
+    if (this.#pulling || this.#exhausted || this.#failed) return;
+    if (this.#running >= this.#concurrency || this.#results.length >= 2 * this.#concurrency) return;
+    this.#pulling = true;
+    this.#source.next().then(
+      (next) => {
+        this.#pulling = false;
+        if (this.#closed) return;
+        if (next.done) this.#exhausted = true;
+        else this.#start(next.value);
+        this.#notify();
+        this.#fill();
+      },
+      (err: unknown) => {
+        this.#pulling = false;
+        this.#failed = true;
+        this.#failure = err;
+        this.#notify();
+      },
+    );
+  }
+
+  #start(chunk: Buffer): void {
+    this.#running++;
+    const result = this.#work(chunk);
+    const settled = (): void => {
+      this.#running--;
+      this.#fill();
+    };
+    result.then(settled, settled);
+    result.catch(() => undefined); // a failure is thrown to the consumer, in order, by take()
+    this.#results.push(result);
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }
 
