@@ -66,13 +66,13 @@ export class FsBlobStore implements BlobStore {
     return st?.isFile() ? { digest, size: st.size } : undefined;
   }
 
-  async open(digest: Digest, range?: { start: number; end?: number }): Promise<Readable> {
+  async open(digest: Digest, range?: { start: number; end?: number }, options: { chunkSize?: number } = {}): Promise<Readable> {
     // Open first, then measure: once open, a concurrent delete cannot cut the stream short.
     const fh = await this.#openBlob(digest);
     try {
       const { size } = await fh.stat();
       const bounds = range === undefined ? {} : rangeBounds(digest, size, range);
-      return fh.createReadStream({ ...bounds, autoClose: true });
+      return fh.createReadStream({ ...bounds, autoClose: true, ...(options.chunkSize ? { highWaterMark: options.chunkSize } : {}) });
     } catch (err) {
       await fh.close();
       throw err;

@@ -69,8 +69,11 @@ export interface IngestInfo {
 
 export interface BlobStore {
   stat(digest: Digest): Promise<BlobInfo | undefined>;
-  /** A stream of the blob (or of bytes start..end inclusive). Throws BLOB_UNKNOWN. */
-  open(digest: Digest, range?: { start: number; end?: number }): Promise<Readable>;
+  /**
+   * A stream of the blob (or of bytes start..end inclusive). Throws BLOB_UNKNOWN.
+   * `chunkSize` is the size of each read (the registry serves blobs in 1 MiB reads).
+   */
+  open(digest: Digest, range?: { start: number; end?: number }, options?: { chunkSize?: number }): Promise<Readable>;
   /** A whole small blob (documents); refuses blobs above maxSize. */
   read(digest: Digest, maxSize?: number): Promise<Buffer>;
   writer(options?: WriterOptions): Promise<BlobWriter>;

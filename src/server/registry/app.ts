@@ -79,6 +79,7 @@ async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<
   const route = parseRoute(path);
   if (route === undefined) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${path}`, { status: 404 });
   const call: Call = { request: c.req.raw, route, query, bytesIn: 0, bytesOut: 0 };
+  if (isNodeBindings(c.env)) call.node = c.env;
   c.set('call', call);
   const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
   const handler = (HANDLERS[route.kind] as Partial<Record<string, Handler<RouteKind>>>)[method];
@@ -94,6 +95,11 @@ function splitUrl(url: string): { path: string; query: URLSearchParams } {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const q = url.indexOf('?', start);
   return q < 0 ? { path: url.slice(start), query: new URLSearchParams() } : { path: url.slice(start, q), query: new URLSearchParams(url.slice(q + 1)) };
+}
+
+function isNodeBindings(env: unknown): env is NonNullable<Call['node']> {
+  const e = env as Partial<NonNullable<Call['node']>> | undefined;
+  return typeof e?.incoming?.pipe === 'function' && typeof e.outgoing?.writeHead === 'function';
 }
 
 function errorResponse(err: unknown): Response {
@@ -116,7 +122,7 @@ function requestEvents(onEvent: (event: RegistryEvent) => void) {
       type: 'request',
       method: c.req.method,
       route: call?.route.kind ?? 'other',
-      status: c.res.status,
+      status: call?.sentStatus ?? c.res.status,
       durationMs: performance.now() - started,
       bytesIn: call?.bytesIn ?? 0,
       // Set by the handlers that send content; reading c.res.headers would cost every response its fast path.

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalStore } from '../../store/local-store.js';
 import type { Access, Authenticator, Principal } from '../auth/types.js';
 import type { RegistryEvent } from './events.js';
@@ -31,6 +32,13 @@ export interface Call<R extends Route = Route> {
   bytesIn: number;
   /** Content bytes sent (manifests, blobs), likewise. */
   bytesOut: number;
+  /** The status sent when a handler wrote the response itself (see `node`). */
+  sentStatus?: number;
+  /**
+   * Node's request and response when served by @hono/node-server: bodies are then read
+   * from and blobs written to the sockets directly, without web streams in between.
+   */
+  node?: { incoming: IncomingMessage; outgoing: ServerResponse };
 }
 
 /** `repository:NAME:ACTIONS`, as routes ask for it. */

@@ -31,7 +31,7 @@ export async function getManifest(reg: RegistryContext, call: ManifestCall): Pro
 export async function putManifest(reg: RegistryContext, call: ManifestCall): Promise<Response> {
   const { name, reference } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull', 'push')]);
-  const bytes = await readBounded(call.request, reg.limits.maxManifestBytes, manifestTooLarge);
+  const bytes = await readBounded(call, reg.limits.maxManifestBytes, manifestTooLarge);
   call.bytesIn += bytes.length;
   // Tags as query parameters (spec.md, "tag" parameters on a push by digest) are honoured on any push.
   const tags = [...new Set([...(reference.tag === undefined ? [] : [reference.tag]), ...call.query.getAll('tag').map(checkTag)])];

@@ -1,3 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { Call } from './context.js';
 import { RegistryError } from './errors.js';
 
 type ResponseBody = ConstructorParameters<typeof Response>[0];
@@ -19,22 +23,37 @@ export function replyJson(status: number, value: unknown, headers: Record<string
   return reply(status, { 'Content-Type': contentType, 'Content-Length': String(body.length), ...headers }, body);
 }
 
-/** The request body as chunks (an empty body is no chunks). */
-export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> {
-  if (request.body === null) return;
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
+/** The request body as chunks (an empty body is no chunks): from Node's socket when there is one. */
+export function bodyChunks(call: Call): AsyncIterable<Uint8Array> {
+  if (call.node !== undefined) return call.node.incoming;
+  return (call.request.body ?? []) as AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A response whose body is a Node stream (a blob). Under @hono/node-server it is
+ * piped straight into the socket, with backpressure and 1 MiB reads; the adapter is
+ * told the response is already sent. Elsewhere (in-process requests) it becomes a web stream.
+ */
+export async function replyStream(call: Call, status: number, headers: Record<string, string>, stream: Readable): Promise<Response> {
+  if (call.node === undefined) return reply(status, headers, Readable.toWeb(stream) as ReadableStream<Uint8Array>);
+  const { outgoing } = call.node;
+  outgoing.writeHead(status, { ...API_VERSION, ...headers });
+  call.sentStatus = status;
+  // A client that goes away mid-blob ends the pipeline with an error: nothing to answer then.
+  await pipeline(stream, outgoing).catch(() => undefined);
+  return RESPONSE_ALREADY_SENT;
 }
 
 /**
  * Reads a whole body of at most `max` bytes (manifests only: every blob is streamed).
  * Refuses early on a larger Content-Length, and stops reading past the limit.
  */
-export async function readBounded(request: Request, max: number, tooLarge: (max: number) => RegistryError): Promise<Buffer> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
+export async function readBounded(call: Call, max: number, tooLarge: (max: number) => RegistryError): Promise<Buffer> {
+  const declared = Number(call.request.headers.get('content-length') ?? NaN);
   if (declared > max) throw tooLarge(max);
   const chunks: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of bodyChunks(request)) {
+  for await (const chunk of bodyChunks(call)) {
     length += chunk.length;
     if (length > max) throw tooLarge(max);
     chunks.push(chunk);

@@ -91,7 +91,7 @@ export async function cancelUpload(reg: RegistryContext, call: UploadCall): Prom
 async function uploadWhole(reg: RegistryContext, call: UploadsCall, digest: Digest): Promise<Response> {
   const upload = await reg.uploads.start(call.route.name, digestAlgorithm(digest));
   try {
-    call.bytesIn += await upload.append(bodyChunks(call.request));
+    call.bytesIn += await upload.append(bodyChunks(call));
     return blobCreated(call.route.name, (await upload.complete(digest)).digest);
   } catch (err) {
     if (!upload.done) await upload.cancel();
@@ -107,7 +107,7 @@ async function uploadWhole(reg: RegistryContext, call: UploadsCall, digest: Dige
 async function appendChunk(call: UploadCall, upload: Upload): Promise<void> {
   const range = chunkRange(call.request.headers.get('content-range'), (reason) => new RegistryError('BLOB_UPLOAD_INVALID', reason));
   if (range !== undefined) checkChunk(call, upload, range);
-  const written = await upload.append(bodyChunks(call.request));
+  const written = await upload.append(bodyChunks(call));
   call.bytesIn += written;
   if (range !== undefined && written !== range.end - range.start + 1) {
     throw new RegistryError('SIZE_INVALID', `the chunk ${range.start}-${range.end} carried ${written} bytes`, {
