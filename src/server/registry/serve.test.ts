@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { digestOf } from '../../oci/digest.js';
 import { LocalStore } from '../../store/local-store.js';
 import { allowAll } from '../auth/types.js';
 import { parseAddr, serveRegistry, type RunningRegistry } from './serve.js';
@@ -53,6 +54,30 @@ describe('serveRegistry', () => {
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/team/app:v1`]);
     assert.equal((JSON.parse(stdout) as { Digest: string }).Digest, original.manifests[0]!.digest);
     assert.deepEqual((await store.verify()).problems, []);
+  });
+
+  it('streams blobs over the socket: whole, a range (206), an impossible range (416), chunked uploads in', async () => {
+    const data = randomBytes(3 << 20);
+    const digest = digestOf(data);
+    const post = await fetch(`${registry.url}/v2/sock/app/blobs/uploads/`, { method: 'POST' });
+    let location = post.headers.get('location')!;
+    for (const [start, end] of [[0, (1 << 20) - 1], [1 << 20, data.length - 1]]) {
+      const res = await fetch(`${registry.url}${location}`, { method: 'PATCH', body: data.subarray(start, end + 1), headers: { 'Content-Range': `${start}-${end}` } });
+      assert.equal(res.status, 202);
+      location = res.headers.get('location')!;
+    }
+    assert.equal((await fetch(`${registry.url}${location}?digest=${digest}`, { method: 'PUT' })).status, 201);
+    const whole = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`);
+    assert.equal(whole.headers.get('content-length'), String(data.length));
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), data);
+    const part = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { headers: { Range: 'bytes=1000-2999999' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 1000-2999999/${data.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), data.subarray(1000, 3_000_000));
+    const outside = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { headers: { Range: `bytes=${data.length}-` } });
+    assert.equal(outside.status, 416);
+    const head = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(head.headers.get('content-length'), String(data.length));
   });
 
   it('answers on its URL and parses host:port addresses', async () => {
