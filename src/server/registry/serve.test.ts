@@ -61,7 +61,7 @@ describe('serveRegistry', () => {
     const digest = digestOf(data);
     const post = await fetch(`${registry.url}/v2/sock/app/blobs/uploads/`, { method: 'POST' });
     let location = post.headers.get('location')!;
-    for (const [start, end] of [[0, (1 << 20) - 1], [1 << 20, data.length - 1]]) {
+    for (const [start, end] of [[0, (1 << 20) - 1], [1 << 20, data.length - 1]] as const) {
       const res = await fetch(`${registry.url}${location}`, { method: 'PATCH', body: data.subarray(start, end + 1), headers: { 'Content-Range': `${start}-${end}` } });
       assert.equal(res.status, 202);
       location = res.headers.get('location')!;
