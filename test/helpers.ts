@@ -133,3 +133,246 @@ export async function debianRootfs(): Promise<string> {
   await run('mv', [`${cache}.tmp`, cache]);
   return cache;
 }
+
+// ---------------------------------------------------------------------------
+// Registry servers and generated images (registry interop, crash, concurrency
+// tests and bench/registry.ts).
+
+/** A free TCP port on 127.0.0.1 (bound, read, released: another process could take it, rarely). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RegistryProcess {
+  /** e.g. http://127.0.0.1:5000 */
+  url: string;
+  /** host:port, for image references (`${host}/team/app:v1`). */
+  host: string;
+  pid: number;
+  stderr: () => string;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+  /** SIGKILL, then resolves once the process is gone. */
+  kill: () => Promise<void>;
+}
+
+/**
+ * Starts `slipway registry serve --addr 127.0.0.1:0 ARGS` from source with
+ * SLIPWAY_HOME=home and waits for the URL it prints.
+ */
+export function startSlipwayRegistry(home: string, args: string[] = []): Promise<RegistryProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], {
+    env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      let url: string;
+      try {
+        url = (JSON.parse(stdout) as { url: string }).url;
+      } catch {
+        return; // Not the whole JSON document yet.
+      }
+      resolve({
+        url, host: new URL(url).host, pid: child.pid!, stderr: () => stderr,
+        stop: () => (child.kill('SIGTERM'), exited),
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      });
+    });
+    void exited.then((code) => reject(new Error(`slipway registry serve exited (${code}) before serving:\n${stderr}`)));
+  });
+}
+
+/**
+ * Starts CNCF Distribution (Debian's `docker-registry`, 2.8) on a free loopback port
+ * with filesystem storage under `dir`, no auth, deletes enabled; resolves once /v2/
+ * answers.
+ */
+export async function startDistribution(dir: string): Promise<RegistryProcess> {
+  await mkdir(join(dir, 'data'), { recursive: true });
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(config, [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'data')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n'));
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
+  child.once('error', () => undefined);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (exitCode !== undefined) throw new Error(`docker-registry exited (${exitCode}) before serving:\n${stderr}`);
+    const ok = await fetch(`${url}/v2/`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 200) {
+      child.kill('SIGKILL');
+      throw new Error(`docker-registry did not answer on ${url} within 10 s:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url, host: `127.0.0.1:${port}`, pid: child.pid!, stderr: () => stderr,
+    stop: () => (child.kill('SIGTERM'), exited),
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** sha256 of a file, streamed, as `sha256:<hex>`. */
+export async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const { createReadStream } = await import('node:fs');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Deterministic incompressible bytes: AES-128-CTR keystream keyed by `seed`, `size`
+ * bytes, as a stream (about 1-2 GB/s, so tests and benches make layers quickly).
+ */
+export async function randomStream(seed: string, size: number): Promise<import('node:stream').Readable> {
+  const { createCipheriv, createHash } = await import('node:crypto');
+  const { Readable } = await import('node:stream');
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(1 << 20);
+  let left = size;
+  return new Readable({
+    read() {
+      if (left === 0) return void this.push(null);
+      const n = Math.min(left, zeros.length);
+      left -= n;
+      this.push(cipher.update(zeros.subarray(0, n)));
+    },
+  });
+}
+
+export interface GeneratedLayer {
+  /** Compressed digest (the blob's name) and size. */
+  digest: string;
+  size: number;
+  diffId: string;
+}
+
+/**
+ * Writes one layer blob into an OCI layout's blobs/sha256: a tar holding one file of
+ * `size` random bytes from `seed`, gzipped with stored blocks (level 0: valid gzip that
+ * clients will not recompress, as big as the data, fast to make). The same seed and
+ * size give the same digest. An existing blob of the same seed is reused via a
+ * `<seed>.layer.json` note in the layout.
+ */
+export async function writeRandomLayer(layout: string, seed: string, size: number): Promise<GeneratedLayer> {
+  const { createHash, randomUUID } = await import('node:crypto');
+  const { createWriteStream } = await import('node:fs');
+  const { readFile, rename } = await import('node:fs/promises');
+  const { pipeline } = await import('node:stream/promises');
+  const { PassThrough, Transform } = await import('node:stream');
+  const { createGzip } = await import('node:zlib');
+  const tar = (await import('tar-stream')).default;
+  const note = join(layout, 'notes', `${seed.replace(/[^A-Za-z0-9._-]/g, '_')}-${size}.layer.json`);
+  const known = await readFile(note, 'utf8').then((t) => JSON.parse(t) as GeneratedLayer, () => undefined);
+  if (known && existsSync(join(layout, 'blobs/sha256', known.digest.slice(7)))) return known;
+  await mkdir(join(layout, 'blobs/sha256'), { recursive: true });
+  await mkdir(dirname(note), { recursive: true });
+  const pack = tar.pack();
+  const data = await randomStream(seed, size);
+  const entry = pack.entry({ name: `data/${seed.replace(/[^A-Za-z0-9._-]/g, '_')}.bin`, size, mode: 0o644, mtime: new Date(315532801000), uid: 0, gid: 0 });
+  void pipeline(data, entry).then(() => pack.finalize(), (err: Error) => pack.destroy(err));
+  const diff = createHash('sha256');
+  const blob = createHash('sha256');
+  let blobSize = 0;
+  const tap = (hash: import('node:crypto').Hash, count = false) => new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      if (count) blobSize += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const tmp = join(layout, 'blobs/sha256', `.tmp-${randomUUID()}`);
+  await pipeline(pack, tap(diff), createGzip({ level: 0 }), tap(blob, true), new PassThrough(), createWriteStream(tmp));
+  const layer: GeneratedLayer = { digest: `sha256:${blob.digest('hex')}`, size: blobSize, diffId: `sha256:${diff.digest('hex')}` };
+  await rename(tmp, join(layout, 'blobs/sha256', layer.digest.slice(7)));
+  await writeFile(note, JSON.stringify(layer));
+  return layer;
+}
+
+export interface GeneratedImage {
+  tag: string;
+  /** Manifest digest, size and exact bytes. */
+  digest: string;
+  size: number;
+  manifest: Buffer;
+  layers: GeneratedLayer[];
+}
+
+/**
+ * Adds an image to an OCI layout (creating the layout): one layer per `{ seed, size }`
+ * (see writeRandomLayer), an OCI config naming their diffIDs, an OCI manifest, and an
+ * index.json entry named `tag` (replacing an entry of that name). Images that share
+ * a seed share that layer's blob.
+ */
+export async function addRandomImage(layout: string, tag: string, layers: { seed: string; size: number }[], platform = { os: 'linux', architecture: 'amd64' }): Promise<GeneratedImage> {
+  const { createHash } = await import('node:crypto');
+  const { readFile } = await import('node:fs/promises');
+  const written: GeneratedLayer[] = [];
+  for (const l of layers) written.push(await writeRandomLayer(layout, l.seed, l.size));
+  const put = async (bytes: Buffer) => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), bytes);
+    return { digest, size: bytes.length };
+  };
+  const config = await put(Buffer.from(JSON.stringify({
+    ...platform, created: '1980-01-01T00:00:01Z', config: { Env: [`IMAGE=${tag}`] },
+    rootfs: { type: 'layers', diff_ids: written.map((l) => l.diffId) },
+  })));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: written.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+  }));
+  const m = await put(manifest);
+  await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const indexPath = join(layout, 'index.json');
+  const index = await readFile(indexPath, 'utf8').then((t) => JSON.parse(t) as { manifests: { annotations?: Record<string, string> }[] }, () => ({ schemaVersion: 2, manifests: [] }));
+  index.manifests = index.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== tag);
+  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } } as never);
+  // Written whole each time: callers add images one at a time (not concurrently).
+  await writeFile(`${indexPath}.tmp`, JSON.stringify(index));
+  const { rename } = await import('node:fs/promises');
+  await rename(`${indexPath}.tmp`, indexPath);
+  return { tag, digest: m.digest, size: m.size, manifest, layers: written };
+}
