@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs what Slipway needs on Debian 12 as root: Debian packages, then the npm
 # dependencies (native ones compile here: better-sqlite3, zstd-napi), then the build.
-# Usage: bash scripts/install.sh [--test]   (--test adds the tools the test suite drives)
+# Usage: bash scripts/install.sh [--test] [--bench]   (--test adds the tools the test suite drives,
+#        --bench the load generator bench/ uses; not needed in CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(mmdebstrap pigz zstd ca-certificates)
-test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr)
+test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr docker-registry)
+bench_pkgs=(wrk)
 pkgs=("${runtime_pkgs[@]}")
-[[ "${1:-}" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
+for arg in "$@"; do
+  [[ "$arg" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
+  [[ "$arg" == "--bench" ]] && pkgs+=("${bench_pkgs[@]}")
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
