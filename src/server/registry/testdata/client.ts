@@ -6,7 +6,7 @@ import { digestOf, type Digest, type DigestAlgorithm } from '../../../oci/digest
 import { MediaType } from '../../../oci/media-types.js';
 import type { Descriptor } from '../../../oci/types.js';
 import { LocalStore } from '../../../store/local-store.js';
-import { allowAll, type Authenticator } from '../../auth/types.js';
+import { allowAll } from '../../auth/types.js';
 import { createRegistryApp, type RegistryApp, type RegistryOptions } from '../app.js';
 
 /** Test fixtures for the registry routes: a store in a temp home, an app on it, a tiny client. */
@@ -48,7 +48,6 @@ export async function errorCode(res: Response): Promise<string | undefined> {
 
 export class TestClient {
   readonly app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
-  readonly auth: Authenticator | undefined;
 
   constructor(app: TestClient['app']) {
     this.app = app;
