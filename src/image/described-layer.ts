@@ -3,13 +3,16 @@ import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Layer } from './types.js';
 
-/** A layer known only by its descriptor values (after it was written somewhere). */
+/**
+ * A layer known by its descriptor values (after it was written somewhere). Subclasses
+ * that know where its bytes are override `compressed` and `uncompressed`.
+ */
 export class DescribedLayer implements Layer {
   constructor(
     readonly mediaType: string,
-    private readonly d: Digest,
-    private readonly n: number,
-    private readonly diff: Digest,
+    protected readonly d: Digest,
+    protected readonly n: number,
+    protected readonly diff: Digest,
     readonly annotations?: Record<string, string>,
   ) {}
   async digest() {
@@ -21,10 +24,10 @@ export class DescribedLayer implements Layer {
   async size() {
     return this.n;
   }
-  compressed(): Promise<Readable> {
+  async compressed(): Promise<Readable> {
     throw new SlipwayError('UNSUPPORTED', `layer ${this.d} is known by its descriptor only; read it from where it was written`);
   }
-  uncompressed(): Promise<Readable> {
+  async uncompressed(): Promise<Readable> {
     throw new SlipwayError('UNSUPPORTED', `layer ${this.d} is known by its descriptor only; read it from where it was written`);
   }
 }

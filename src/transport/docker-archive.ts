@@ -11,6 +11,7 @@ import { decompressing, sniffCompression } from '../layer/compress.js';
 import { canonicalJson } from '../image/json.js';
 import { chain } from '../streams.js';
 import type { Image, Layer } from '../image/types.js';
+import { DescribedLayer } from '../image/described-layer.js';
 import { withTempDir, unpackArchive, writeArchive, type ArchiveMember } from './archive.js';
 
 /**
@@ -77,14 +78,16 @@ function memberPath(name: string, file: string): string {
 }
 
 /** A layer held as a file of an unpacked archive, compressed or not. */
-class FileLayer implements Layer {
+class FileLayer extends DescribedLayer {
   private constructor(
     private readonly path: string,
-    readonly mediaType: string,
-    private readonly d: Digest,
-    private readonly n: number,
-    private readonly diff: Digest,
-  ) {}
+    mediaType: string,
+    digest: Digest,
+    size: number,
+    diffId: Digest,
+  ) {
+    super(mediaType, digest, size, diffId);
+  }
 
   static async load(path: string, diffId: Digest): Promise<FileLayer> {
     const { size } = await stat(path);
@@ -96,19 +99,10 @@ class FileLayer implements Layer {
     return new FileLayer(path, mt, digest, size, diffId);
   }
 
-  async digest() {
-    return this.d;
-  }
-  async diffId() {
-    return this.diff;
-  }
-  async size() {
-    return this.n;
-  }
-  async compressed(): Promise<Readable> {
+  override async compressed(): Promise<Readable> {
     return chain(createReadStream(this.path, { highWaterMark: 1 << 20 }), new DigestStream({ expected: this.d, expectedSize: this.n }));
   }
-  async uncompressed(): Promise<Readable> {
+  override async uncompressed(): Promise<Readable> {
     return chain(await decompressing(createReadStream(this.path, { highWaterMark: 1 << 20 })), new DigestStream({ expected: this.diff }));
   }
 }
