@@ -6,13 +6,14 @@
  *           -> gzip | zstd | none      -> sha256 = digest, size -> sink
  *
  * The tar is built straight into fixed 1 MiB chunk buffers: headers are copied in and
- * file content is read from disk directly into the chunk (no intermediate buffer), so
- * a chunk of small files costs one allocation. The chunks are exactly the units the
- * parallel gzip compresses. Memory is a few chunks whatever the layer's size.
+ * file content is read from disk directly into the chunk (no intermediate buffer). The
+ * chunks are exactly the units the parallel gzip compresses, and are reused once
+ * compressed. Memory is a few chunks whatever the layer's size.
  *
  * File reads are synchronous, like the tree walk and for the same reason (a threadpool
  * round trip per open/read/close costs more than the read, and the threadpool is busy
- * compressing); the event loop gets a turn at least once per chunk.
+ * compressing). Each read is at most one chunk; the walk yields to the event loop every
+ * few milliseconds and every compressed chunk is awaited into the sink.
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { SlipwayError } from '../errors.js';
@@ -100,51 +101,56 @@ async function* packTar(entries: AsyncIterable<TarEntry>, allocate: () => Buffer
   for await (const entry of entries) {
     chunks.put(encodeHeader(entry));
     if (entry.type === 'file' && entry.size > 0) {
-      yield* copyContent(entry, chunks);
+      const fd = openSource(entry);
+      try {
+        // Most files fit in the current chunk: one read, nothing to hand on, no extra await.
+        for (let position = 0; position < entry.size; ) {
+          position += readSource(fd, entry, position, chunks);
+          while (chunks.hasFull()) yield chunks.takeFull();
+        }
+      } finally {
+        closeSync(fd);
+      }
       chunks.zeros(paddingSize(entry.size));
     }
-    yield* chunks.takeFull();
+    while (chunks.hasFull()) yield chunks.takeFull();
   }
   chunks.zeros(2 * BLOCK_SIZE); // end of archive
-  yield* chunks.takeFull();
+  while (chunks.hasFull()) yield chunks.takeFull();
   const last = chunks.takeRest();
   if (last) yield last;
 }
 
-/** Reads a file's `size` bytes into the chunks, handing on each chunk as it fills. */
-function* copyContent(entry: TarEntry, chunks: ChunkBuilder): Generator<Buffer> {
+/** Opens a file entry's content. O_NOFOLLOW: a file swapped for a symlink since the walk must not pull in what it points at. */
+function openSource(entry: TarEntry): number {
   const path = entry.sourcePath;
   if (path === undefined) {
     throw new SlipwayError('INVALID_ARGUMENT', `tar entry "${entry.path}" has ${entry.size} bytes but no sourcePath to read them from`, {
       detail: { path: entry.path },
     });
   }
-  // O_NOFOLLOW: a file swapped for a symlink since the walk must not pull in what it points at.
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     throw ioError(err, 'open', path);
   }
+}
+
+/** One read of the rest of a file at `position` into the chunks; returns the bytes read (never 0). */
+function readSource(fd: number, entry: TarEntry, position: number, chunks: ChunkBuilder): number {
+  const path = entry.sourcePath!;
+  let read: number;
   try {
-    for (let position = 0; position < entry.size; ) {
-      let read: number;
-      try {
-        read = chunks.readFrom(fd, entry.size - position, position);
-      } catch (err) {
-        throw ioError(err, 'read', path);
-      }
-      if (read === 0) {
-        throw new SlipwayError('IO_ERROR', `"${path}" shrank while being archived (${position} of ${entry.size} bytes)`, {
-          detail: { path, expected: entry.size, actual: position },
-        });
-      }
-      position += read;
-      yield* chunks.takeFull();
-    }
-  } finally {
-    closeSync(fd);
+    read = chunks.readFrom(fd, entry.size - position, position);
+  } catch (err) {
+    throw ioError(err, 'read', path);
   }
+  if (read === 0) {
+    throw new SlipwayError('IO_ERROR', `"${path}" shrank while being archived (${position} of ${entry.size} bytes)`, {
+      detail: { path, expected: entry.size, actual: position },
+    });
+  }
+  return read;
 }
 
 async function* hashed(chunks: AsyncIterable<Buffer>, digester: Digester): AsyncGenerator<Buffer> {
@@ -199,8 +205,13 @@ class ChunkBuilder {
     return n;
   }
 
-  *takeFull(): Generator<Buffer> {
-    while (this.#full.length > 0) yield this.#full.shift()!;
+  hasFull(): boolean {
+    return this.#full.length > 0;
+  }
+
+  /** The oldest full chunk; call only when hasFull(). */
+  takeFull(): Buffer {
+    return this.#full.shift()!;
   }
 
   takeRest(): Buffer | undefined {
