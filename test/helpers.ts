@@ -289,44 +289,91 @@ export interface GeneratedLayer {
 
 /**
  * Writes one layer blob into an OCI layout's blobs/sha256: a tar holding one file of
- * `size` random bytes from `seed`, gzipped with stored blocks (level 0: valid gzip that
- * clients will not recompress, as big as the data, fast to make). The same seed and
- * size give the same digest. An existing blob of the same seed is reused via a
- * `<seed>.layer.json` note in the layout.
+ * `size` random bytes from `seed`, as gzip with stored (uncompressed) deflate blocks:
+ * valid gzip that clients will not recompress, as big as the data, and made at disk
+ * speed. The same seed and size give the same digest; an existing blob is reused via
+ * a note in `<layout>/notes`.
  */
 export async function writeRandomLayer(layout: string, seed: string, size: number): Promise<GeneratedLayer> {
-  const { createHash, randomUUID } = await import('node:crypto');
-  const { createWriteStream } = await import('node:fs');
-  const { readFile, rename } = await import('node:fs/promises');
-  const { pipeline } = await import('node:stream/promises');
-  const { PassThrough, Transform } = await import('node:stream');
-  const { createGzip } = await import('node:zlib');
-  const tar = (await import('tar-stream')).default;
-  const note = join(layout, 'notes', `${seed.replace(/[^A-Za-z0-9._-]/g, '_')}-${size}.layer.json`);
+  const { createCipheriv, createHash, randomUUID } = await import('node:crypto');
+  const { open, readFile, rename } = await import('node:fs/promises');
+  const { crc32 } = await import('node:zlib');
+  const safe = seed.replace(/[^A-Za-z0-9._-]/g, '_');
+  const note = join(layout, 'notes', `${safe}-${size}.layer.json`);
   const known = await readFile(note, 'utf8').then((t) => JSON.parse(t) as GeneratedLayer, () => undefined);
   if (known && existsSync(join(layout, 'blobs/sha256', known.digest.slice(7)))) return known;
   await mkdir(join(layout, 'blobs/sha256'), { recursive: true });
   await mkdir(dirname(note), { recursive: true });
-  const pack = tar.pack();
-  const data = await randomStream(seed, size);
-  const entry = pack.entry({ name: `data/${seed.replace(/[^A-Za-z0-9._-]/g, '_')}.bin`, size, mode: 0o644, mtime: new Date(315532801000), uid: 0, gid: 0 });
-  void pipeline(data, entry).then(() => pack.finalize(), (err: Error) => pack.destroy(err));
+
+  const tmp = join(layout, 'blobs/sha256', `.tmp-${randomUUID()}`);
+  const out = await open(tmp, 'w');
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   let blobSize = 0;
-  const tap = (hash: import('node:crypto').Hash, count = false) => new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      if (count) blobSize += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const tmp = join(layout, 'blobs/sha256', `.tmp-${randomUUID()}`);
-  await pipeline(pack, tap(diff), createGzip({ level: 0 }), tap(blob, true), new PassThrough(), createWriteStream(tmp));
+  let crc = 0;
+  let tarSize = 0;
+  const emit = async (bytes: Buffer) => {
+    blob.update(bytes);
+    blobSize += bytes.length;
+    await out.write(bytes);
+  };
+  // Tar bytes go through here: hashed for the diffID, wrapped in stored deflate blocks.
+  const tarChunk = async (bytes: Buffer) => {
+    diff.update(bytes);
+    crc = crc32(bytes, crc);
+    tarSize += bytes.length;
+    const parts: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 65535) {
+      const piece = bytes.subarray(at, at + 65535);
+      const head = Buffer.alloc(5);
+      head.writeUInt16LE(piece.length, 1);
+      head.writeUInt16LE(piece.length ^ 0xffff, 3);
+      parts.push(head, piece);
+    }
+    await emit(Buffer.concat(parts));
+  };
+  try {
+    await emit(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+    await tarChunk(tarHeader(`data/${safe}.bin`, size));
+    const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+    const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+    const zeros = Buffer.alloc(1 << 20);
+    for (let left = size; left > 0; left -= zeros.length) await tarChunk(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
+    await tarChunk(Buffer.alloc((512 - (size % 512)) % 512 + 1024));
+    const trailer = Buffer.alloc(13);
+    trailer[0] = 1; // the final block: empty, stored
+    trailer.writeUInt16LE(0xffff, 3);
+    trailer.writeUInt32LE(crc >>> 0, 5);
+    trailer.writeUInt32LE(tarSize % 2 ** 32, 9);
+    await emit(trailer);
+  } finally {
+    await out.close();
+  }
   const layer: GeneratedLayer = { digest: `sha256:${blob.digest('hex')}`, size: blobSize, diffId: `sha256:${diff.digest('hex')}` };
   await rename(tmp, join(layout, 'blobs/sha256', layer.digest.slice(7)));
   await writeFile(note, JSON.stringify(layer));
   return layer;
+}
+
+/** A ustar header for one regular file (mode 0644, root, mtime 1980-01-01T00:00:01Z). */
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  const field = (value: string, at: number, len: number) => h.write(value, at, len, 'ascii');
+  const octal = (n: number, at: number, len: number) => field(`${n.toString(8).padStart(len - 1, '0')}\0`, at, len);
+  field(name, 0, 100);
+  octal(0o644, 100, 8);
+  octal(0, 108, 8);
+  octal(0, 116, 8);
+  octal(size, 124, 12);
+  octal(315532801, 136, 12);
+  field('        ', 148, 8);
+  field('0', 156, 1);
+  field('ustar\0', 257, 6);
+  field('00', 263, 2);
+  let sum = 0;
+  for (const b of h) sum += b;
+  field(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+  return h;
 }
 
 export interface GeneratedImage {
