@@ -232,6 +232,8 @@ export class FsBlobStore implements BlobStore {
     // A staging name carries only a pid: it was made on this host (the store is local).
     const host = meta?.host ?? (staging ? currentOwner().host : undefined);
     if (host !== undefined) info.host = host;
+    // A final-named ingest gets meta.json before its name (staging) and keeps it until removed.
+    if (meta === undefined && !staging) info.broken = true;
     return info;
   }
 }

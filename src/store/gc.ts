@@ -48,8 +48,9 @@ export async function collectGarbage(blobs: BlobStore, meta: MetadataStore, opti
   return report;
 }
 
-/** An ingest nobody will finish: its owner process is gone, or it has sat untouched too long. */
+/** An ingest nobody will finish: half removed, its owner process is gone, or it has sat untouched too long. */
 export function isStaleIngest(ingest: IngestInfo, now: number, maxAgeMs: number): boolean {
+  if (ingest.broken) return true;
   // Without a known host the owner cannot be judged: leave it to age ('' matches no host).
   const ownerGone = ingest.pid !== undefined && !isOwnerAlive({ pid: ingest.pid, host: ingest.host ?? '' });
   return ownerGone || now - ingest.mtimeMs > maxAgeMs;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -141,6 +141,19 @@ describe('LocalStore', () => {
     assert.deepEqual(await allBlobs(), [kept.digest, kept.config.digest, kept.layers[0]!.digest].sort());
     assert.deepEqual(await store.blobs.listIngests(), []);
     assert.deepEqual((await store.verify()).problems, []);
+  });
+
+  it('gc removes at once what a crash during an ingest\'s removal left: a directory without meta.json', async () => {
+    const parked = await store.blobs.writer();
+    await parked.write(randomBytes(10));
+    await parked.close();
+    const half = join(store.home, 'ingest', '0b9a3c2e-5d1f-4e6a-9b7c-8d2e1f0a3b4c');
+    await mkdir(half);
+    await writeFile(join(half, 'data'), 'left over');
+    assert.deepEqual((await store.blobs.listIngests()).filter((i) => i.broken).map((i) => i.id), ['0b9a3c2e-5d1f-4e6a-9b7c-8d2e1f0a3b4c']);
+    const report = await store.gc();
+    assert.equal(report.ingestsRemoved, 1, 'only the broken one: the parked upload is young');
+    assert.deepEqual((await store.blobs.listIngests()).map((i) => i.id), [parked.id]);
   });
 
   it('gc keeps recently linked blobs (pushed before their manifest) during the grace period', async () => {

@@ -65,6 +65,11 @@ export interface IngestInfo {
   /** The process that owns it, when known, and that process's host. */
   pid?: number;
   host?: string;
+  /**
+   * Its metadata is gone or unreadable: what is left of an ingest whose removal was
+   * cut short (a crash during commit's clean-up). It can never be resumed.
+   */
+  broken?: boolean;
 }
 
 export interface BlobStore {
