@@ -77,7 +77,7 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
 async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<Response> {
   const { path, query } = splitUrl(c.req.url);
   const route = parseRoute(path);
-  if (route === undefined) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${path}`, { status: 404 });
+  if (route === undefined) throw new RegistryError('UNSUPPORTED', `no registry endpoint at ${path}`, { status: 404 });
   const call: Call = { request: c.req.raw, route, query, bytesIn: 0, bytesOut: 0 };
   if (isNodeBindings(c.env)) call.node = c.env;
   c.set('call', call);

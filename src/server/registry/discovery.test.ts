@@ -134,6 +134,7 @@ describe('the API root and unknown endpoints', () => {
   it('answers 404 for a path that is no endpoint, and 405 UNSUPPORTED for a method an endpoint lacks', async () => {
     const res = await h.client.req('GET', '/v2/list/app/whatever');
     assert.equal(res.status, 404);
+    assert.equal(await errorCode(res), 'UNSUPPORTED');
     const method = await h.client.req('POST', '/v2/list/app/tags/list');
     assert.equal(method.status, 405);
     assert.equal(await errorCode(method), 'UNSUPPORTED');
