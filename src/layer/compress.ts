@@ -13,6 +13,13 @@
  *
  * The parameters below decide layer digests: changing any of them changes the digest
  * of every layer Slipway writes from then on.
+ *
+ * Caveat on gzip reproducibility across machines: Node bundles Chromium's zlib, whose
+ * deflate hashes with CRC32C when the CPU has SSE4.2+PCLMUL (x86) or the ARMv8 CRC
+ * extension, and with zlib's classic rolling hash otherwise (deps/zlib/contrib/
+ * optimizations/insert_string.h). Its output already differs from system zlib here. On a
+ * CPU without those extensions, or with a Node whose zlib changes, the gzip bytes (never
+ * the diffID) would differ. zstd output depends only on the zstd version and parameters.
  */
 import { availableParallelism } from 'node:os';
 import { Readable, pipeline, type Transform } from 'node:stream';
