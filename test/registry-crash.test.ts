@@ -110,7 +110,9 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
         pushes.push(startPush(layout, image, first.host, `crash/app-${i}`));
         await new Promise((r) => setTimeout(r, 60));
       }
-      await until('3 completed pushes', 120_000, () => pushes.filter((p) => p.code === 0).length >= 3);
+      await until('3 completed pushes', 120_000, () => pushes.filter((p) => p.code === 0).length >= 3 || pushes.every((p) => p.code !== undefined));
+      const failed = pushes.filter((p) => p.code !== undefined && p.code !== 0);
+      assert.ok(pushes.filter((p) => p.code === 0).length >= 3, `pushes failed before the kill:\n${failed.map((p) => p.stderr).join('\n')}`);
     } finally {
       await first.kill();
     }
@@ -185,9 +187,7 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     assert.ok((await readdir(ingest)).length >= 1, 'at least the abandoned upload is on disk');
     const report = JSON.parse(await slipwayOk(home, ['--json', 'gc']));
     assert.ok(report.ingestsRemoved >= 1, JSON.stringify(report));
-    // What may remain is an empty directory: a commit killed between removing the
-    // ingest's meta.json and its directory (see the todo test below). Nothing to resume.
-    for (const id of await readdir(ingest)) assert.deepEqual(await readdir(join(ingest, id)), [], `ingest ${id} still holds an upload`);
+    assert.deepEqual(await readdir(ingest), [], 'no upload is left on disk');
     assert.equal((await fetch(new URL(abandoned, server.url))).status, 404, 'the abandoned upload is gone');
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'verify'])).problems, []);
     for (const push of pushes.filter((p) => p.code === 0)) {
@@ -198,9 +198,9 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     assert.equal((await slipway(home, ['verify'])).code, 0);
   });
 
-  test('an ingest directory a kill left empty is removed by gc', {
-    todo: 'store: an ingest dir without meta.json (a kill between its unlink and the rmdir of removeIngestDir) has no owner, so gc keeps it for ingestMaxAge (24 h)',
-  }, async () => {
+  // A commit killed between removing an ingest's meta.json and its directory leaves an
+  // empty directory (seen in this test before the store learned to remove them).
+  test('an ingest directory a kill left empty is removed by gc', async () => {
     const leftover = join(home, 'ingest', '0b3d1c2e-0000-4000-8000-000000000000');
     await mkdir(leftover);
     await slipwayOk(home, ['gc']);
