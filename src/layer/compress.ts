@@ -134,7 +134,7 @@ export async function* gzipParallel(source: Chunks, options: GzipOptions = {}): 
     // Output room for a whole member, so each member is one threadpool job, not one per 16 KiB.
     chunkSize: GZIP_CHUNK_SIZE + (GZIP_CHUNK_SIZE >> 6) + 1024,
   };
-  const concurrency = options.concurrency ?? availableParallelism() + 2;
+  const concurrency = options.concurrency ?? defaultGzipConcurrency();
   const compress = (chunk: Buffer): Promise<Buffer> => gzipMember(chunk, zlibOptions, options.release);
   const pump = new OrderedPump(fixedChunks(source, GZIP_CHUNK_SIZE)[Symbol.asyncIterator](), compress, concurrency);
   let members = 0;
@@ -147,6 +147,16 @@ export async function* gzipParallel(source: Chunks, options: GzipOptions = {}): 
   } finally {
     await pump.close();
   }
+}
+
+/**
+ * Members in flight: one per core that can compress (the libuv threadpool has 4 threads
+ * unless UV_THREADPOOL_SIZE says otherwise), plus two queued so a thread never waits for
+ * the main thread to read the next chunk. More would only hold memory.
+ */
+function defaultGzipConcurrency(): number {
+  const threadpool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+  return Math.min(availableParallelism(), threadpool) + 2;
 }
 
 /**
