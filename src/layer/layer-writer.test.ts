@@ -140,7 +140,7 @@ describe('writeLayer', () => {
     assert.deepEqual(touched, gzLayer);
     const copy = join(dir, 'elsewhere', 'deeper', 'copy');
     await mkdir(join(copy, '..'), { recursive: true });
-    sh('cp -a "$1" "$2" && setcap cap_net_raw+ep "$2/bin/ping" 2>/dev/null || true', tree, copy);
+    sh('cp -a "$1" "$2"', tree, copy); // -a keeps modes, owners, hard links and xattrs (the capability too)
     const copied = await layerFile(copy, join(dir, 'copied.tar.gz'), { compression: 'gzip' });
     assert.equal(copied.diffId, gzLayer.diffId);
     assert.ok(readFileSync(join(dir, 'copied.tar.gz')).equals(readFileSync(gz)));
