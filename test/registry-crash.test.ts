@@ -124,8 +124,9 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     await work.cleanup();
   });
 
-  test('some pushes completed before the kill and some were cut off', () => {
+  test('some pushes completed before the kill and some were cut off', async (t) => {
     const completed = pushes.filter((p) => p.code === 0).length;
+    t.diagnostic(`${completed} of ${IMAGES} pushes completed before the kill; ${(await readdir(join(home, 'ingest'))).length} uploads were on disk after it`);
     assert.ok(completed >= 3, `${completed} completed`);
     assert.ok(completed < IMAGES, 'the kill must interrupt pushes in progress, not come after all of them');
   });
