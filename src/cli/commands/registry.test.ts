@@ -52,7 +52,7 @@ function serve(home: string, args: string[]): Promise<Server> {
 const haveSkopeo = commandExists('skopeo');
 const havePodman = commandExists('podman') && commandExists('runc');
 
-describe('slipway registry serve with real clients', { skip: !haveSkopeo && 'skopeo is not installed' }, () => {
+describe('slipway registry serve with real clients', { skip: !process.env.CI && !haveSkopeo && 'skopeo is not installed' }, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let layout: string;
@@ -157,7 +157,7 @@ describe('slipway registry serve with real clients', { skip: !haveSkopeo && 'sko
     }
   });
 
-  test('podman logs in, pushes and pulls through token auth', { skip: !havePodman && 'podman or runc is not installed' }, async () => {
+  test('podman logs in, pushes and pulls through token auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
     const server = await serve(home, ['--auth', 'token']);
     const pm = await podmanEnv(join(work.path, 'podman'));
     const env = { ...pm.env, REGISTRY_AUTH_FILE: join(work.path, 'podman', 'auth.json') };
@@ -182,7 +182,7 @@ describe('slipway registry serve with real clients', { skip: !haveSkopeo && 'sko
     }
   });
 
-  test('podman pushes and pulls through basic auth', { skip: !havePodman && 'podman or runc is not installed' }, async () => {
+  test('podman pushes and pulls through basic auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
     const server = await serve(home, ['--auth', 'basic']);
     const pm = await podmanEnv(join(work.path, 'podman-basic'));
     const env = { ...pm.env, REGISTRY_AUTH_FILE: join(work.path, 'podman-basic', 'auth.json') };
@@ -282,7 +282,7 @@ describe('slipway registry user and anonymous', () => {
     assert.match(long.stderr, /longer than 72 bytes/);
   });
 
-  test('--tls-cert/--tls-key serve HTTPS, and the token realm follows', { skip: (!haveSkopeo || !commandExists('openssl')) && 'skopeo or openssl is not installed' }, async () => {
+  test('--tls-cert/--tls-key serve HTTPS, and the token realm follows', { skip: !process.env.CI && (!haveSkopeo || !commandExists('openssl')) && 'skopeo or openssl is not installed' }, async () => {
     const cert = join(work.path, 'cert.pem');
     const key = join(work.path, 'key.pem');
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1']);
