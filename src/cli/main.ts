@@ -9,7 +9,7 @@ import { rmCommand, tagCommand } from './commands/tag.js';
 import { verifyCommand } from './commands/verify.js';
 
 const program = new Command('slipway')
-  .description('Source to OCI images: a local image store with reproducible layers, import and export')
+  .description('Source to OCI images: a local image store with reproducible layers, import and export, and an OCI registry')
   .version('0.1.0')
   .option('--home <dir>', 'the local store (default: $SLIPWAY_HOME or ~/.slipway)')
   .option('-q, --quiet', 'print nothing but errors')
@@ -19,7 +19,8 @@ const program = new Command('slipway')
 Examples:
   $ slipway import --rootfs ./rootfs debian:bookworm
   $ slipway copy debian:bookworm oci:/tmp/layout:bookworm
-  $ slipway inspect debian:bookworm`);
+  $ slipway inspect debian:bookworm
+  $ slipway registry serve --addr 127.0.0.1:5000`);
 
 for (const command of [importCommand(), copyCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(), gcCommand(), verifyCommand(), registryCommand()]) {
   program.addCommand(command);
