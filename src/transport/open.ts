@@ -6,7 +6,7 @@ import type { Artifact } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import { unpackArchive, withTempDir } from './archive.js';
 import type { ContentDestination } from './destination.js';
-import { readDockerArchiveDir } from './docker-archive.js';
+import { withDockerArchive } from './docker-archive.js';
 import { localDestination, readLocal } from './local.js';
 import { OciLayout } from './oci-layout.js';
 
@@ -37,11 +37,7 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
         return fn(await openLayout(await OciLayout.open(dir), ref.ref));
       });
     case 'docker-archive':
-      return withTempDir('docker-archive', async (dir) => {
-        await unpackArchive(ref.file, dir);
-        const { image, repoTags } = await readDockerArchiveDir(dir, ref.file, ref.ref);
-        return fn({ artifact: { kind: 'image', image }, names: repoTags });
-      });
+      return withDockerArchive(ref.file, ref.ref, (image, repoTags) => fn({ artifact: { kind: 'image', image }, names: repoTags }));
     case 'docker':
       throw registryNotYet();
   }
