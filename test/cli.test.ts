@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeFixtureTree, run, slipway, slipwayOk, tempDir } from './helpers.js';
 
@@ -63,6 +64,39 @@ describe('slipway CLI', () => {
     const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/tarball']));
     const diff = (await run('sh', ['-c', `gzip -dc ${tarball} | sha256sum`])).split(' ')[0];
     assert.equal(info.layers[0].diffID, `sha256:${diff}`);
+  });
+
+  test('a multi-platform index imports whole with --all, or one platform, and exports with the same digest', async () => {
+    const layout = join(work.path, 'multi');
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'multi:amd64', '--arch', 'amd64']);
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'multi:arm64', '--arch', 'arm64', '--variant', 'v8', '--env', 'ARM=1']);
+    await slipwayOk(home, ['copy', 'multi:amd64', `oci:${layout}:amd64`]);
+    await slipwayOk(home, ['copy', 'multi:arm64', `oci:${layout}:arm64`]);
+    const top = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    const platforms: Record<string, object> = { amd64: { architecture: 'amd64', os: 'linux' }, arm64: { architecture: 'arm64', os: 'linux', variant: 'v8' } };
+    const children = top.manifests.map((m: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }) => ({
+      mediaType: m.mediaType, digest: m.digest, size: m.size, platform: platforms[m.annotations['org.opencontainers.image.ref.name']!],
+    }));
+    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children }));
+    const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), raw);
+    top.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: raw.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+    await writeFile(join(layout, 'index.json'), JSON.stringify(top));
+
+    const all = JSON.parse(await slipwayOk(home, ['--json', 'import', '--all', `oci:${layout}:multi`, 'multi:all']));
+    assert.equal(all.digest, digest, 'the index keeps its digest');
+    const arm = JSON.parse(await slipwayOk(home, ['inspect', '--json', '--platform', 'linux/arm64', 'multi:all']));
+    assert.equal(arm.index.digest, digest);
+    assert.deepEqual(arm.config.Env, ['ARM=1']);
+    const one = JSON.parse(await slipwayOk(home, ['--json', 'import', '--platform', 'linux/arm64/v8', `oci:${layout}:multi`, 'multi:one']));
+    assert.equal(one.digest, arm.digest, 'one platform is that platform\'s image manifest');
+    const archive = join(work.path, 'multi.tar');
+    await slipwayOk(home, ['copy', '--all', 'multi:all', `oci-archive:${archive}:multi`]);
+    const served = await run('skopeo', ['inspect', '--raw', `oci-archive:${archive}:multi`]);
+    assert.equal(`sha256:${createHash('sha256').update(served).digest('hex')}`, digest);
+    const missing = await slipway(home, ['import', '--platform', 'linux/s390x', `oci:${layout}:multi`, 'multi:none']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /s390x/);
   });
 
   test('bad input fails with a message naming what is wrong', async () => {
