@@ -76,11 +76,7 @@ export async function writeFile(abs: string, entry: TarEntry, content: Readable,
       for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
       bytes += chunk.length;
     }
-    // chown clears setuid bits and security.capability, so it goes first, then mode, then xattrs.
-    if (options.chown) fchownSync(fd, entry.uid, entry.gid);
-    fchmodSync(fd, entry.mode);
-    setXattrs(abs, entry);
-    futimesSync(fd, entry.mtime, entry.mtime);
+    applyMetadata(fd, abs, entry, options);
   } finally {
     closeSync(fd);
   }
@@ -117,14 +113,20 @@ export function finishDirectory(abs: string, entry: TarEntry, options: NodeOptio
     throw err;
   }
   try {
-    if (options.chown) fchownSync(fd, entry.uid, entry.gid);
-    fchmodSync(fd, entry.mode);
-    setXattrs(abs, entry);
-    futimesSync(fd, entry.mtime, entry.mtime);
+    applyMetadata(fd, abs, entry, options);
   } finally {
     closeSync(fd);
   }
   return true;
+}
+
+/** Owner, mode, xattrs and mtime through an open descriptor, in the order that keeps them all. */
+function applyMetadata(fd: number, abs: string, entry: TarEntry, options: NodeOptions): void {
+  // chown clears setuid bits and security.capability, so it goes first, then mode, then xattrs.
+  if (options.chown) fchownSync(fd, entry.uid, entry.gid);
+  fchmodSync(fd, entry.mode);
+  setXattrs(abs, entry);
+  futimesSync(fd, entry.mtime, entry.mtime);
 }
 
 /** Device nodes and fifos: Node has no mknod(2), so coreutils does it. */
