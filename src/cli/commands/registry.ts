@@ -24,6 +24,7 @@ interface ServeOptions {
   publicUrl?: string;
   gcInterval: string;
   gcGrace: string;
+  gcUntagged?: boolean;
   maxUploadSize?: string;
 }
 
@@ -95,7 +96,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL')) throw new SlipwayError('INVALID_ARGUMENT', `cannot listen on ${opts.addr}: ${(err as Error).message}; choose another --addr`, { cause: err });
       throw err;
     });
-    const gc = gcIntervalMs > 0 ? startGc(store, { intervalMs: gcIntervalMs, graceMs: gcGraceMs, onEvent: metrics.observe }) : undefined;
+    const gc = gcIntervalMs > 0 ? startGc(store, { intervalMs: gcIntervalMs, graceMs: gcGraceMs, pruneUntagged: opts.gcUntagged ?? false, onEvent: metrics.observe }) : undefined;
     if (mode !== 'none' && !tls && !isLoopback(host)) {
       process.stderr.write('slipway: warning: passwords and tokens travel unencrypted over plain HTTP; serve with --tls-cert/--tls-key or behind a TLS proxy\n');
     }
@@ -124,6 +125,7 @@ function serveCommand(): Command {
     .option('--public-url <url>', 'the URL clients reach this server at, when it differs (a proxy): the token realm is URL/token')
     .option('--gc-interval <seconds>', 'run garbage collection this often while serving; 0 turns it off', '3600')
     .option('--gc-grace <seconds>', 'keep pushed blobs this long before their manifest arrives', '3600')
+    .option('--gc-untagged', 'let GC also remove manifests no tag names (older than the grace period), as Distribution\'s --delete-untagged')
     .option('--max-upload-size <bytes>', 'refuse blob uploads larger than this (default: no limit)')
     .addHelpText('after', `
 Images built or imported locally are pullable at once: the registry serves the CLI's
