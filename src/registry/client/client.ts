@@ -1,0 +1,436 @@
+import { Readable, pipeline } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { SlipwayError, type ErrorCode } from '../../errors.js';
+import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
+import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
+import { RegistryAuth, type Credentials } from './auth.js';
+
+export interface RegistryClientOptions {
+  credentials?: Credentials;
+  /** Plain http even off loopback. */
+  insecure?: boolean;
+  /** Attempts for idempotent calls on 5xx/429/connection errors (default 4). */
+  attempts?: number;
+  /** First backoff delay in ms, doubled on each retry (default 200). */
+  backoffMs?: number;
+  /** Blobs of this size or more are uploaded in PATCH chunks (default 8 MiB). */
+  chunkThreshold?: number;
+  /** The size of each PATCH chunk (default 8 MiB). */
+  chunkSize?: number;
+  fetch?: typeof fetch;
+}
+
+export interface Manifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+export interface ManifestHead {
+  digest: Digest | undefined;
+  mediaType: string;
+  size: number | undefined;
+}
+
+interface RequestOptions {
+  scopes: string[];
+  headers?: Record<string, string>;
+  /** A body, or a factory of a fresh one for each attempt. */
+  body?: Buffer | (() => FetchBody);
+  /** Retry on 5xx/429/connection errors. */
+  idempotent?: boolean;
+  /** Statuses the caller handles itself (no error thrown). */
+  ok?: number[];
+  /** A streamed body cannot be sent twice: no retry, no auth replay. */
+  streamed?: boolean;
+}
+
+type FetchBody = NonNullable<RequestInit['body']>;
+
+const DEFAULT_CHUNK = 8 * 1024 * 1024;
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * A client for one registry host, speaking the OCI distribution API: manifests,
+ * blobs (streamed both ways, verified as they arrive), mounts and tags. Auth
+ * (anonymous, Basic, Bearer tokens) is handled per request from the scopes it needs.
+ *
+ * @example
+ * const client = new RegistryClient('127.0.0.1:5000');
+ * const { bytes, digest } = await client.getManifest('team/app', 'v1', [MediaType.OciManifest]);
+ */
+export class RegistryClient {
+  readonly host: string;
+  readonly baseUrl: string;
+  readonly auth: RegistryAuth;
+  readonly #fetch: typeof fetch;
+  readonly #attempts: number;
+  readonly #backoffMs: number;
+  readonly #chunkThreshold: number;
+  readonly #chunkSize: number;
+
+  constructor(host: string, options: RegistryClientOptions = {}) {
+    const explicit = /^(https?):\/\/([^/]+)\/?$/.exec(host);
+    const hostPart = explicit ? explicit[2]! : host.replace(/\/+$/, '');
+    const hostname = hostPart.startsWith('[') ? hostPart.slice(0, hostPart.indexOf(']') + 1) : hostPart.split(':')[0]!;
+    const scheme = explicit ? explicit[1]! : options.insecure || isLoopbackHost(hostname) ? 'http' : 'https';
+    this.host = hostPart;
+    this.baseUrl = `${scheme}://${hostPart}`;
+    this.#fetch = options.fetch ?? fetch;
+    this.auth = new RegistryAuth({ fetch: this.#fetch, ...(options.credentials ? { credentials: options.credentials } : {}) });
+    this.#attempts = Math.max(1, options.attempts ?? 4);
+    this.#backoffMs = options.backoffMs ?? 200;
+    this.#chunkThreshold = options.chunkThreshold ?? DEFAULT_CHUNK;
+    this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  }
+
+  // ---- manifests ----
+
+  /** Fetches a manifest; verified against the digest it was asked by, or against Docker-Content-Digest. */
+  async getManifest(repo: string, ref: string, accept: readonly string[]): Promise<Manifest> {
+    const res = await this.#request('GET', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [pullScope(repo)], headers: { Accept: accept.join(', ') }, idempotent: true,
+    });
+    const bytes = await readLimited(res, MAX_DOCUMENT_SIZE, `manifest ${repo}:${ref}`);
+    const expected = isDigest(ref) ? ref : headerDigest(res);
+    const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');
+    if (expected && digest !== expected) {
+      throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} sent manifest ${repo}@${expected} with content digest ${digest}: refusing it`, {
+        detail: { expected, actual: digest },
+      });
+    }
+    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim() || mediaTypeOf(bytes);
+    return { bytes, mediaType, digest: digest.startsWith('sha256:') ? digest : digestOf(bytes) };
+  }
+
+  /** HEAD on a manifest: its digest, media type and size, or undefined when it is not there. */
+  async headManifest(repo: string, ref: string, accept: readonly string[]): Promise<ManifestHead | undefined> {
+    const res = await this.#request('HEAD', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [pullScope(repo)], headers: { Accept: accept.join(', ') }, idempotent: true, ok: [404],
+    });
+    if (res.status === 404) return undefined;
+    const length = res.headers.get('content-length');
+    return {
+      digest: headerDigest(res) ?? (isDigest(ref) ? ref : undefined),
+      mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(),
+      size: length === null ? undefined : Number(length),
+    };
+  }
+
+  /** Stores a manifest under a tag or its digest; returns its digest. */
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const digest = digestOf(bytes);
+    const res = await this.#request('PUT', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [pushScope(repo)], headers: { 'Content-Type': mediaType }, body: bytes, idempotent: true,
+    });
+    await res.body?.cancel();
+    const answered = headerDigest(res);
+    if (answered && answered !== digest && digestAlgorithm(answered) === 'sha256') {
+      throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} stored manifest ${repo}:${ref} as ${answered}, expected ${digest}`, {
+        detail: { expected: digest, actual: answered },
+      });
+    }
+    return digest;
+  }
+
+  // ---- blobs ----
+
+  async hasBlob(repo: string, digest: Digest): Promise<boolean> {
+    const res = await this.#request('HEAD', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], idempotent: true, ok: [404] });
+    return res.status !== 404;
+  }
+
+  /** A stream of the blob, verified against `digest` (and `size`) as bytes arrive. */
+  async openBlob(repo: string, digest: Digest, size?: number): Promise<Readable> {
+    const res = await this.#request('GET', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], idempotent: true });
+    if (!res.body) throw new SlipwayError('IO_ERROR', `registry ${this.host} sent no body for blob ${repo}@${digest}`);
+    const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    const verify = new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) });
+    pipeline(source, verify, (err) => {
+      if (err && !verify.destroyed) verify.destroy(err);
+    });
+    return verify;
+  }
+
+  /** Reads a whole small blob (config), verified. */
+  async readBlob(repo: string, digest: Digest, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+    const stream = await this.openBlob(repo, digest);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > maxSize) {
+        stream.destroy();
+        throw new SlipwayError('TOO_LARGE', `blob ${repo}@${digest} is larger than ${maxSize} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Uploads a blob: POST then one streamed PUT below the chunk threshold, PATCH
+   * chunks then PUT above it. The bytes are hashed on the way and must match.
+   */
+  async putBlob(repo: string, stream: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+    const digest = parseDigest(expected.digest);
+    const verify = new DigestStream({ expected: digest, ...(expected.size === undefined ? {} : { expectedSize: expected.size }) });
+    pipeline(stream, verify, (err) => {
+      if (err && !verify.destroyed) verify.destroy(err);
+    });
+    let location = await this.#startUpload(repo);
+    try {
+      if (expected.size !== undefined && expected.size < this.#chunkThreshold) {
+        const url = withDigest(location, digest);
+        const res = await this.#request('PUT', url, {
+          scopes: [pushScope(repo)], streamed: true,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(expected.size) },
+          body: () => Readable.toWeb(verify) as unknown as FetchBody,
+        });
+        await res.body?.cancel();
+      } else {
+        let offset = 0;
+        let chunk: Buffer[] = [];
+        let chunkBytes = 0;
+        const flush = async () => {
+          const body = Buffer.concat(chunk);
+          chunk = [];
+          chunkBytes = 0;
+          const res = await this.#request('PATCH', location, {
+            scopes: [pushScope(repo)],
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Content-Range': `${offset}-${offset + body.length - 1}` },
+            body,
+          });
+          await res.body?.cancel();
+          location = this.#location(res, location);
+          offset += body.length;
+        };
+        for await (const piece of verify) {
+          const buf = piece as Buffer;
+          let at = 0;
+          while (at < buf.length) {
+            const take = Math.min(buf.length - at, this.#chunkSize - chunkBytes);
+            chunk.push(buf.subarray(at, at + take));
+            chunkBytes += take;
+            at += take;
+            if (chunkBytes === this.#chunkSize) await flush();
+          }
+        }
+        if (chunkBytes > 0) await flush();
+        const res = await this.#request('PUT', withDigest(location, digest), {
+          scopes: [pushScope(repo)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0),
+        });
+        await res.body?.cancel();
+      }
+    } catch (err) {
+      verify.destroy();
+      await this.#cancelUpload(repo, location);
+      // the stream's own verdict (digest or size mismatch) says more than the failed request
+      const streamError = (verify as { errored?: unknown }).errored;
+      throw streamError instanceof SlipwayError ? streamError : err;
+    }
+    return { digest, size: verify.size };
+  }
+
+  /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
+  async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
+    const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+    const res = await this.#request('POST', path, { scopes: [pushScope(repo), pullScope(from)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
+    await res.body?.cancel();
+    if (res.status === 201) return true;
+    if (res.status === 202) await this.#cancelUpload(repo, this.#location(res, undefined));
+    return false;
+  }
+
+  // ---- tags ----
+
+  /** Every tag of a repository, following `Link` paging. */
+  async listTags(repo: string, pageSize?: number): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`;
+    for (let pages = 0; next && pages < 10_000; pages++) {
+      const res = await this.#request('GET', next, { scopes: [pullScope(repo)], idempotent: true });
+      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, `tag list of ${repo}`)).toString('utf8')) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      next = nextLink(res.headers.get('link'));
+    }
+    return tags;
+  }
+
+  // ---- plumbing ----
+
+  async #startUpload(repo: string): Promise<string> {
+    const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
+    await res.body?.cancel();
+    return this.#location(res, undefined);
+  }
+
+  async #cancelUpload(repo: string, location: string): Promise<void> {
+    try {
+      const res = await this.#request('DELETE', location, { scopes: [pushScope(repo)], ok: [404] });
+      await res.body?.cancel();
+    } catch {
+      // best effort: the registry expires abandoned uploads
+    }
+  }
+
+  #location(res: Response, previous: string | undefined): string {
+    const loc = res.headers.get('location');
+    if (!loc) {
+      if (previous) return previous;
+      throw new SlipwayError('IO_ERROR', `registry ${this.host} answered an upload without a Location header`);
+    }
+    return new URL(loc, this.baseUrl).toString();
+  }
+
+  async #request(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
+    const url = new URL(pathOrUrl, this.baseUrl);
+    const attempts = options.idempotent && !options.streamed ? this.#attempts : 1;
+    let authRetried = false;
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { ...options.headers };
+      const authorization = this.auth.authorize(options.scopes);
+      if (authorization) headers.Authorization = authorization;
+      const body = typeof options.body === 'function' ? options.body() : options.body;
+      let res: Response;
+      try {
+        const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'follow' };
+        if (body !== undefined) {
+          init.body = body as FetchBody;
+          if (options.streamed) init.duplex = 'half';
+        }
+        res = await this.#fetch(url, init);
+      } catch (err) {
+        if (attempt < attempts) {
+          await sleep(this.#backoffMs * 2 ** (attempt - 1));
+          continue;
+        }
+        throw new SlipwayError('IO_ERROR', `${method} ${url.origin}${url.pathname} failed: ${causeMessage(err)}`, { cause: err });
+      }
+      if (res.status === 401 && !authRetried && !options.streamed) {
+        authRetried = true;
+        const challenge = res.headers.get('www-authenticate');
+        await res.body?.cancel();
+        if (await this.auth.challenge(challenge, options.scopes)) {
+          attempt--;
+          continue;
+        }
+        throw await this.#error(method, url, res, true);
+      }
+      if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
+        await res.body?.cancel();
+        const retryAfter = Number(res.headers.get('retry-after'));
+        await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : this.#backoffMs * 2 ** (attempt - 1));
+        continue;
+      }
+      if (res.ok || options.ok?.includes(res.status)) return res;
+      throw await this.#error(method, url, res);
+    }
+  }
+
+  async #error(method: string, url: URL, res: Response, bodyGone = false): Promise<SlipwayError> {
+    let errors: { code?: string; message?: string }[] = [];
+    if (!bodyGone && method !== 'HEAD') {
+      try {
+        const text = await res.text();
+        const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+        errors = parsed.errors ?? [];
+      } catch {
+        // not an OCI error body
+      }
+    }
+    const first = errors[0];
+    const registryCode = first?.code ?? (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : res.status === 404 ? 'NOT_FOUND' : `HTTP_${res.status}`);
+    const text = errors.length > 0
+      ? errors.map((e) => `${e.code ?? 'UNKNOWN'}: ${e.message ?? ''}`).join('; ')
+      : `${registryCode}: HTTP ${res.status} ${res.statusText}`;
+    return new SlipwayError(errorCode(registryCode, res.status), `${text} (${method} ${url.origin}${url.pathname})`, {
+      detail: { status: res.status, registryCode, url: url.toString() },
+    });
+  }
+}
+
+function errorCode(registryCode: string, status: number): ErrorCode {
+  switch (registryCode) {
+    case 'MANIFEST_UNKNOWN': return 'MANIFEST_UNKNOWN';
+    case 'BLOB_UNKNOWN': return 'BLOB_UNKNOWN';
+    case 'NAME_UNKNOWN': return 'NAME_UNKNOWN';
+    case 'DIGEST_INVALID': return 'DIGEST_MISMATCH';
+    case 'SIZE_INVALID': return 'SIZE_MISMATCH';
+    case 'MANIFEST_INVALID': return 'INVALID_DOCUMENT';
+    case 'TOO_MANY_REQUESTS': return 'IO_ERROR';
+  }
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'TOO_LARGE';
+  if (status === 416) return 'RANGE_NOT_SATISFIABLE';
+  return 'IO_ERROR';
+}
+
+function pullScope(repo: string): string {
+  return `repository:${repo}:pull`;
+}
+
+function pushScope(repo: string): string {
+  return `repository:${repo}:pull,push`;
+}
+
+function headerDigest(res: Response): Digest | undefined {
+  const value = res.headers.get('docker-content-digest');
+  return value && isDigest(value) ? value : undefined;
+}
+
+function withDigest(location: string, digest: Digest): string {
+  const url = new URL(location);
+  url.searchParams.set('digest', digest);
+  return url.toString();
+}
+
+/** The `rel="next"` target of a Link header. */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (m && /rel="?next"?/i.test(m[2]!)) return m[1];
+  }
+  return undefined;
+}
+
+function mediaTypeOf(bytes: Buffer): string {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown };
+    return typeof doc.mediaType === 'string' ? doc.mediaType : '';
+  } catch {
+    return '';
+  }
+}
+
+async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+  const length = Number(res.headers.get('content-length'));
+  if (Number.isFinite(length) && length > max) {
+    await res.body?.cancel();
+    throw new SlipwayError('TOO_LARGE', `${what} is ${length} bytes, more than the ${max} allowed`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > max) throw new SlipwayError('TOO_LARGE', `${what} is more than the ${max} bytes allowed`);
+      chunks.push(Buffer.from(chunk));
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+function causeMessage(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
