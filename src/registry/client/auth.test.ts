@@ -1,0 +1,94 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { isSlipwayError } from '../../errors.js';
+import { digestOf } from '../../oci/digest.js';
+import { setupAuth } from '../../server/auth/setup.js';
+import { PASSWORDS, sampleUsers } from '../../server/auth/testdata/users.js';
+import { writeUsersFile } from '../../server/auth/users-file.js';
+import { createRegistryApp } from '../../server/registry/app.js';
+import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
+import { LocalStore } from '../../store/local-store.js';
+import { parseChallenges } from './auth.js';
+import { RegistryClient } from './client.js';
+
+describe('parseChallenges', () => {
+  test('reads quoted values holding commas, several challenges and escapes', () => {
+    assert.deepEqual(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:c:pull"'), [
+      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push repository:c:pull' } },
+    ]);
+    assert.deepEqual(parseChallenges('Basic realm="Registry Realm", Bearer realm="https://x/t",error="insufficient_scope"'), [
+      { scheme: 'basic', params: { realm: 'Registry Realm' } },
+      { scheme: 'bearer', params: { realm: 'https://x/t', error: 'insufficient_scope' } },
+    ]);
+    assert.deepEqual(parseChallenges('Bearer realm=https://x/t, service=reg , scope="a\\"b"'), [
+      { scheme: 'bearer', params: { realm: 'https://x/t', service: 'reg', scope: 'a"b' } },
+    ]);
+    assert.deepEqual(parseChallenges(''), []);
+  });
+});
+
+describe('RegistryClient with token auth', () => {
+  let dir: string;
+  let store: LocalStore;
+  let registry: RunningRegistry;
+  let host: string;
+  let tokenRequests: URL[] = [];
+  const countingFetch: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname === '/token') tokenRequests.push(url);
+    return fetch(input, init);
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'slipway-client-auth-'));
+    store = await LocalStore.open(join(dir, 'home'));
+    const usersPath = join(dir, 'users.json');
+    await writeUsersFile(usersPath, sampleUsers());
+    const auth = await setupAuth({ mode: 'token', home: join(dir, 'home'), usersPath, service: 'slipway-test' });
+    const app = createRegistryApp({ store, auth: auth.authenticator });
+    app.route('/token', auth.tokenApp!);
+    registry = await serveRegistry({ store, auth: auth.authenticator, addr: '127.0.0.1:0', app });
+    host = new URL(registry.url).host;
+  });
+  after(async () => {
+    await registry.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a user with push rights pushes and pulls; the token is fetched once per scope set and reused', async () => {
+    tokenRequests = [];
+    const client = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, fetch: countingFetch, backoffMs: 5 });
+    const blob = randomBytes(2048);
+    const digest = digestOf(blob);
+    await client.putBlob('team/app', Readable.from([blob]), { digest, size: blob.length });
+    assert.equal(await client.hasBlob('team/app', digest), true);
+    const pushTokens = tokenRequests.filter((u) => u.searchParams.getAll('scope').includes('repository:team/app:pull,push'));
+    assert.equal(pushTokens.length, 1, tokenRequests.map(String).join('\n'));
+    assert.equal(pushTokens[0]!.searchParams.get('service'), 'slipway-test');
+    const before = tokenRequests.length;
+    await client.hasBlob('team/app', digest);
+    await client.hasBlob('team/app', digest);
+    assert.equal(tokenRequests.length, before, 'the pull token is cached');
+  });
+
+  test('a wrong password and a missing push right are clear errors', async () => {
+    const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
+    await assert.rejects(wrong.hasBlob('team/app', digestOf('x')), (err: unknown) => isSlipwayError(err) && /token request/.test((err as Error).message));
+    const bob = new RegistryClient(host, { credentials: { username: 'bob', password: PASSWORDS.bob }, backoffMs: 5 });
+    const blob = Buffer.from('bob may not push');
+    await assert.rejects(bob.putBlob('team/app', Readable.from([blob]), { digest: digestOf(blob), size: blob.length }),
+      (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED|DENIED/.test((err as Error).message));
+  });
+
+  test('anonymous clients may pull public/ repositories but are refused elsewhere', async () => {
+    const anon = new RegistryClient(host, { backoffMs: 5 });
+    assert.equal(await anon.hasBlob('public/base', digestOf('nothing')), false);
+    await assert.rejects(anon.hasBlob('team/app', digestOf('nothing')), (err: unknown) => isSlipwayError(err));
+  });
+});
