@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+import { SlipwayError } from '../../errors.js';
+import { digestOf, type Digest } from '../../oci/digest.js';
+import type { Descriptor } from '../../oci/types.js';
+import type { BlobInfo, Expected } from '../../store/types.js';
+import type { ContentDestination } from '../../transport/destination.js';
+import type { RegistryClient } from './client.js';
+
+/**
+ * A ContentDestination writing to `repo:tag` on a registry: blobs are checked with
+ * HEAD and uploaded streamed; manifests are pushed by digest, the root under the tag.
+ */
+export class RemoteDestination implements ContentDestination {
+  readonly label: string;
+
+  constructor(readonly client: RegistryClient, readonly repo: string, readonly tag: string) {
+    this.label = `${client.host}/${repo}:${tag}`;
+  }
+
+  hasBlob(digest: Digest): Promise<boolean> {
+    return this.client.hasBlob(this.repo, digest);
+  }
+
+  async putBlob(stream: Readable, expected?: Expected): Promise<BlobInfo> {
+    if (!expected?.digest) {
+      stream.destroy();
+      throw new SlipwayError('INVALID_ARGUMENT', `pushing a blob to ${this.label} needs its digest up front`);
+    }
+    return this.client.putBlob(this.repo, stream, { digest: expected.digest, ...(expected.size === undefined ? {} : { size: expected.size }) });
+  }
+
+  async putManifest(raw: Buffer, mediaType: string, root: boolean): Promise<Descriptor> {
+    const digest = digestOf(raw);
+    await this.client.putManifest(this.repo, root ? this.tag : digest, raw, mediaType);
+    return { mediaType, digest, size: raw.length };
+  }
+
+  async close(_ok: boolean): Promise<void> {
+    // nothing held open: each upload finished or was cancelled
+  }
+}
