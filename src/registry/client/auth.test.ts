@@ -13,7 +13,7 @@ import { writeUsersFile } from '../../server/auth/users-file.js';
 import { createRegistryApp } from '../../server/registry/app.js';
 import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
 import { LocalStore } from '../../store/local-store.js';
-import { parseChallenges } from './auth.js';
+import { RegistryAuth, parseChallenges } from './auth.js';
 import { RegistryClient } from './client.js';
 
 describe('parseChallenges', () => {
@@ -90,5 +90,42 @@ describe('RegistryClient with token auth', () => {
     const anon = new RegistryClient(host, { backoffMs: 5 });
     assert.equal(await anon.hasBlob('public/base', digestOf('nothing')), false);
     await assert.rejects(anon.hasBlob('team/app', digestOf('nothing')), (err: unknown) => isSlipwayError(err));
+  });
+});
+
+describe('RegistryAuth token cache', () => {
+  test('caches a token per scope set until expires_in (default 60 s), then fetches a new one', async () => {
+    let now = 1_000_000;
+    const asked: URL[] = [];
+    const tokenFetch: typeof fetch = async (input) => {
+      const url = new URL(String(input));
+      asked.push(url);
+      const body = url.searchParams.getAll('scope').includes('repository:short:pull') ? { access_token: `t${asked.length}`, expires_in: 30 } : { token: `t${asked.length}` };
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    };
+    const auth = new RegistryAuth({ fetch: tokenFetch, now: () => now, credentials: { username: 'u', password: 'p' } });
+    assert.equal(auth.authorize(['repository:a:pull']), undefined);
+    assert.equal(await auth.challenge('Bearer realm="http://auth.test/token",service="svc",scope="repository:a:pull"', ['repository:a:pull']), true);
+    assert.equal(auth.authorize(['repository:a:pull']), 'Bearer t1');
+    assert.equal(asked[0]!.searchParams.get('service'), 'svc');
+    assert.deepEqual(asked[0]!.searchParams.getAll('scope'), ['repository:a:pull']);
+    await auth.prepare(['repository:short:pull']);
+    assert.equal(auth.authorize(['repository:short:pull']), 'Bearer t2');
+    now += 40_000;
+    assert.equal(auth.authorize(['repository:short:pull']), undefined, 'expired after expires_in');
+    assert.equal(auth.authorize(['repository:a:pull']), 'Bearer t1', 'still valid under the 60 s default');
+    now += 30_000;
+    assert.equal(auth.authorize(['repository:a:pull']), undefined);
+    await auth.prepare(['repository:a:pull']);
+    assert.equal(auth.authorize(['repository:a:pull']), 'Bearer t3');
+    assert.equal(asked.length, 3);
+  });
+
+  test('falls back to Basic when the registry asks for it, once', async () => {
+    const auth = new RegistryAuth({ credentials: { username: 'u', password: 'p' } });
+    assert.equal(await auth.challenge('Basic realm="registry"', []), true);
+    assert.equal(auth.authorize([]), `Basic ${Buffer.from('u:p').toString('base64')}`);
+    assert.equal(await auth.challenge('Basic realm="registry"', []), false);
+    assert.equal(await new RegistryAuth().challenge('Basic realm="registry"', []), false);
   });
 });

@@ -103,6 +103,16 @@ export class RegistryAuth {
   }
 
   /**
+   * Fetches a token for `scopes` up front when the registry is known to use tokens
+   * and none is cached, so a request (a streamed upload above all) is not sent only
+   * to be refused.
+   */
+  async prepare(scopes: readonly string[]): Promise<void> {
+    if (!this.#bearer || this.authorize(scopes) !== undefined) return;
+    this.#tokens.set(scopeKey(scopes), await this.#fetchToken(scopes));
+  }
+
+  /**
    * Handles a 401: learns the scheme from `WWW-Authenticate`, fetches a token for the
    * scopes (the challenge's own scope included) and returns true when the request is
    * worth retrying once with `authorize(scopes)`.

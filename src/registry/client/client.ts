@@ -293,6 +293,7 @@ export class RegistryClient {
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
+      await this.auth.prepare(options.scopes);
       const authorization = this.auth.authorize(options.scopes);
       if (authorization) headers.Authorization = authorization;
       const body = typeof options.body === 'function' ? options.body() : options.body;
