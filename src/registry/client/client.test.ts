@@ -135,6 +135,15 @@ describe('RegistryClient against a lying server', () => {
       } else if (req.url === '/v2/team/app/manifests/v1' || req.url === `/v2/team/app/manifests/${digest}`) {
         res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': digest });
         res.end('{"not":"it"}');
+      } else if (req.url === '/v2/team/dropped/manifests/v1') {
+        if (hits % 2 === 1) req.socket.destroy();
+        else {
+          res.writeHead(200, { 'Content-Type': OCI_MANIFEST });
+          res.end('{"ok":1}');
+        }
+      } else if (req.url === '/v2/team/down/manifests/v1') {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end('{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}');
       } else if (req.url === '/v2/team/flaky/manifests/v1') {
         if (hits % 2 === 1) {
           res.writeHead(503);
@@ -171,5 +180,19 @@ describe('RegistryClient against a lying server', () => {
     const m = await client.getManifest('team/flaky', 'v1', ACCEPT);
     assert.equal(m.bytes.toString(), '{}');
     assert.equal(hits, 2);
+  });
+
+  test('a dropped connection is retried; a lasting 500 ends with the registry message', async () => {
+    hits = 0;
+    const m = await client.getManifest('team/dropped', 'v1', ACCEPT);
+    assert.equal(m.bytes.toString(), '{"ok":1}');
+    assert.equal(hits, 2);
+    hits = 0;
+    await assert.rejects(client.getManifest('team/down', 'v1', ACCEPT), (err: unknown) => {
+      assert.ok(isSlipwayError(err, 'IO_ERROR'));
+      assert.match((err as Error).message, /^UNKNOWN: disk on fire/);
+      return true;
+    });
+    assert.equal(hits, 4, 'four attempts');
   });
 });
