@@ -93,6 +93,36 @@ describe('RegistryClient with token auth', () => {
   });
 });
 
+describe('RegistryClient with basic auth', () => {
+  let dir: string;
+  let store: LocalStore;
+  let registry: RunningRegistry;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'slipway-client-basic-'));
+    store = await LocalStore.open(join(dir, 'home'));
+    const usersPath = join(dir, 'users.json');
+    await writeUsersFile(usersPath, sampleUsers());
+    const auth = await setupAuth({ mode: 'basic', home: join(dir, 'home'), usersPath });
+    registry = await serveRegistry({ store, auth: auth.authenticator, addr: '127.0.0.1:0' });
+  });
+  after(async () => {
+    await registry.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('answers the Basic challenge with the credentials, and a wrong password is UNAUTHORIZED', async () => {
+    const host = new URL(registry.url).host;
+    const alice = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, backoffMs: 5 });
+    const blob = Buffer.from('pushed with basic auth');
+    await alice.putBlob('team/basic', Readable.from([blob]), { digest: digestOf(blob), size: blob.length });
+    assert.equal(await alice.hasBlob('team/basic', digestOf(blob)), true);
+    const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
+    await assert.rejects(wrong.listTags('team/basic'), (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED/.test((err as Error).message));
+  });
+});
+
 describe('RegistryAuth token cache', () => {
   test('caches a token per scope set until expires_in (default 60 s), then fetches a new one', async () => {
     let now = 1_000_000;
