@@ -102,6 +102,25 @@ describe('RegistryClient against the Slipway registry', () => {
     assert.deepEqual(await client.listTags('team/pushed'), ['v2']);
   });
 
+  test('small blobs go up in one PUT, large ones in PATCH chunks of chunkSize', async () => {
+    const calls: string[] = [];
+    const counting = new RegistryClient(new URL(registry.url).host, {
+      chunkThreshold: 64 * 1024, chunkSize: 40 * 1024,
+      fetch: (input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname.includes('/uploads/') ? 'upload' : 'other'}`);
+        return fetch(input, init);
+      },
+    });
+    const small = randomBytes(10 * 1024);
+    await counting.putBlob('team/counted', Readable.from([small]), { digest: digestOf(small), size: small.length });
+    assert.deepEqual(calls, ['POST upload', 'PUT upload']);
+    calls.length = 0;
+    const large = randomBytes(100 * 1024);
+    await counting.putBlob('team/counted', Readable.from([large.subarray(0, 30_000), large.subarray(30_000)]), { digest: digestOf(large), size: large.length });
+    assert.deepEqual(calls, ['POST upload', 'PATCH upload', 'PATCH upload', 'PATCH upload', 'PUT upload']);
+    assert.deepEqual(await drain(await counting.openBlob('team/counted', digestOf(large))), large);
+  });
+
   test('a blob whose bytes do not match the digest it claims is refused', async () => {
     const bytes = Buffer.from('some bytes');
     await assert.rejects(client.putBlob('team/pushed', Readable.from([bytes]), { digest: digestOf('other bytes'), size: bytes.length }),
