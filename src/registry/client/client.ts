@@ -182,7 +182,13 @@ export class RegistryClient {
     pipeline(stream, verify, (err) => {
       if (err && !verify.destroyed) verify.destroy(err);
     });
-    let location = await this.#startUpload(repo);
+    let location: string;
+    try {
+      location = await this.#startUpload(repo);
+    } catch (err) {
+      verify.destroy();
+      throw err;
+    }
     try {
       if (expected.size !== undefined && expected.size < this.#chunkThreshold) {
         const url = withDigest(location, digest);
