@@ -77,6 +77,20 @@ describe('RegistryClient with token auth', () => {
     assert.equal(tokenRequests.length, before, 'the pull token is cached');
   });
 
+  test('the OAuth2 flow POSTs a password grant to the realm and uses its access_token', async () => {
+    const methods: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.pathname === '/token') methods.push(init?.method ?? 'GET');
+      return fetch(input, init);
+    };
+    const client = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, tokenFlow: 'oauth2', fetch: recording, backoffMs: 5 });
+    const blob = Buffer.from('pushed with an oauth2 token');
+    await client.putBlob('team/oauth', Readable.from([blob]), { digest: digestOf(blob), size: blob.length });
+    assert.equal(await client.hasBlob('team/oauth', digestOf(blob)), true);
+    assert.ok(methods.length > 0 && methods.every((m) => m === 'POST'), methods.join(','));
+  });
+
   test('a wrong password and a missing push right are clear errors', async () => {
     const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
     await assert.rejects(wrong.hasBlob('team/app', digestOf('x')), (err: unknown) => isSlipwayError(err) && /token request/.test((err as Error).message));
@@ -149,6 +163,20 @@ describe('RegistryAuth token cache', () => {
     await auth.prepare(['repository:a:pull']);
     assert.equal(auth.authorize(['repository:a:pull']), 'Bearer t3');
     assert.equal(asked.length, 3);
+  });
+
+  test('the OAuth2 flow falls back to GET when the realm refuses POST', async () => {
+    const methods: string[] = [];
+    const realm: typeof fetch = async (_input, init) => {
+      methods.push(init?.method ?? 'GET');
+      return init?.method === 'POST'
+        ? new Response('', { status: 405 })
+        : new Response(JSON.stringify({ token: 'from-get' }), { status: 200 });
+    };
+    const auth = new RegistryAuth({ fetch: realm, tokenFlow: 'oauth2', credentials: { username: 'u', password: 'p' } });
+    assert.equal(await auth.challenge('Bearer realm="http://auth.test/token",service="svc"', ['repository:a:pull']), true);
+    assert.equal(auth.authorize(['repository:a:pull']), 'Bearer from-get');
+    assert.deepEqual(methods, ['POST', 'GET']);
   });
 
   test('falls back to Basic when the registry asks for it, once', async () => {

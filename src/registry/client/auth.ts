@@ -68,6 +68,12 @@ export interface AuthOptions {
   credentials?: Credentials;
   /** The fetch to use for the token realm (tests). */
   fetch?: typeof fetch;
+  /**
+   * How tokens are asked for: `get` (skopeo, podman: GET with Basic credentials) or
+   * `oauth2` (containerd: an OAuth2 password-grant POST first, falling back to GET
+   * on 400/401/404/405). Anonymous requests always use GET. Default `get`.
+   */
+  tokenFlow?: 'get' | 'oauth2';
   /** Clock (ms), for tests. */
   now?: () => number;
 }
@@ -81,6 +87,7 @@ export class RegistryAuth {
   readonly #credentials: Credentials | undefined;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
+  readonly #tokenFlow: 'get' | 'oauth2';
   readonly #tokens = new Map<string, CachedToken>();
   #basic = false;
   #bearer: { realm: string; service: string | undefined } | undefined;
@@ -89,6 +96,7 @@ export class RegistryAuth {
     this.#credentials = options.credentials;
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
+    this.#tokenFlow = options.tokenFlow ?? 'get';
   }
 
   /** The Authorization header to send for a request needing `scopes`, if any is known. */
@@ -147,7 +155,18 @@ export class RegistryAuth {
     const started = this.#now();
     let res: Response;
     try {
-      res = await this.#fetch(url, { headers });
+      if (this.#tokenFlow === 'oauth2' && this.#credentials) {
+        const form = new URLSearchParams({ grant_type: 'password', username: this.#credentials.username, password: this.#credentials.password, client_id: 'slipway' });
+        if (service) form.set('service', service);
+        if (scopes.length > 0) form.set('scope', scopes.join(' '));
+        res = await this.#fetch(realm, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form.toString() });
+        if ([400, 401, 404, 405].includes(res.status)) {
+          await res.body?.cancel();
+          res = await this.#fetch(url, { headers });
+        }
+      } else {
+        res = await this.#fetch(url, { headers });
+      }
     } catch (err) {
       throw new SlipwayError('IO_ERROR', `token request to ${url.origin}${url.pathname} failed: ${(err as Error).message}`, { cause: err });
     }

@@ -7,6 +7,8 @@ import { RegistryAuth, type Credentials } from './auth.js';
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
+  /** `get` (default) or `oauth2` (POST password grant first, as containerd does). */
+  tokenFlow?: 'get' | 'oauth2';
   /** Plain http even off loopback. */
   insecure?: boolean;
   /** Attempts for idempotent calls on 5xx/429/connection errors (default 4). */
@@ -81,7 +83,11 @@ export class RegistryClient {
     this.host = hostPart;
     this.baseUrl = `${scheme}://${hostPart}`;
     this.#fetch = options.fetch ?? fetch;
-    this.auth = new RegistryAuth({ fetch: this.#fetch, ...(options.credentials ? { credentials: options.credentials } : {}) });
+    this.auth = new RegistryAuth({
+      fetch: this.#fetch,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.tokenFlow ? { tokenFlow: options.tokenFlow } : {}),
+    });
     this.#attempts = Math.max(1, options.attempts ?? 4);
     this.#backoffMs = options.backoffMs ?? 200;
     this.#chunkThreshold = options.chunkThreshold ?? DEFAULT_CHUNK;
