@@ -144,11 +144,23 @@ describe('RegistryClient against a lying server', () => {
   const real = Buffer.from('the real bytes');
   const digest = digestOf(real);
   let hits = 0;
+  const big = randomBytes(300_000);
+  const bigDigest = digestOf(big);
 
   before(async () => {
     server = createServer((req, res) => {
       hits++;
-      if (req.url?.startsWith('/v2/team/app/blobs/')) {
+      if (req.url === `/v2/team/cut/blobs/${bigDigest}`) {
+        const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+        if (range) {
+          const start = Number(range[1]);
+          res.writeHead(206, { 'Content-Length': String(big.length - start), 'Content-Range': `bytes ${start}-${big.length - 1}/${big.length}` });
+          res.end(big.subarray(start));
+        } else {
+          res.writeHead(200, { 'Content-Length': String(big.length) });
+          res.write(big.subarray(0, 100_000), () => setTimeout(() => req.socket.destroy(), 20));
+        }
+      } else if (req.url?.startsWith('/v2/team/app/blobs/')) {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '14' });
         res.end('the fake bytes');
       } else if (req.url === '/v2/team/app/manifests/v1' || req.url === `/v2/team/app/manifests/${digest}`) {
@@ -213,5 +225,12 @@ describe('RegistryClient against a lying server', () => {
       return true;
     });
     assert.equal(hits, 4, 'four attempts');
+  });
+
+  test('a connection dropped in the middle of a blob is resumed with a Range request', async () => {
+    hits = 0;
+    const bytes = await drain(await client.openBlob('team/cut', bigDigest, big.length));
+    assert.deepEqual(bytes, big);
+    assert.equal(hits, 2);
   });
 });

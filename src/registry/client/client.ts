@@ -1,5 +1,4 @@
 import { Readable, pipeline } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SlipwayError, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
@@ -150,13 +149,41 @@ export class RegistryClient {
     return res.status !== 404;
   }
 
-  /** A stream of the blob, verified against `digest` (and `size`) as bytes arrive. */
+  /**
+   * A stream of the blob, verified against `digest` (and `size`) as bytes arrive.
+   * A connection dropped mid-blob is resumed with a Range request from the last
+   * byte received (when the registry answers 206), up to the retry budget.
+   */
   async openBlob(repo: string, digest: Digest, size?: number): Promise<Readable> {
-    const res = await this.#request('GET', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], idempotent: true });
-    if (!res.body) throw new SlipwayError('IO_ERROR', `registry ${this.host} sent no body for blob ${repo}@${digest}`);
-    const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    const path = `/v2/${repo}/blobs/${digest}`;
+    const first = await this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true });
+    if (!first.body) throw new SlipwayError('IO_ERROR', `registry ${this.host} sent no body for blob ${repo}@${digest}`);
+    const attempts = this.#attempts;
+    const backoffMs = this.#backoffMs;
+    const request = (offset: number) => this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true, headers: { Range: `bytes=${offset}-` } });
+    async function* bytes(): AsyncGenerator<Buffer> {
+      let res = first;
+      let offset = 0;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            offset += chunk.length;
+            yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+          }
+          return;
+        } catch (err) {
+          if (attempt >= attempts || err instanceof SlipwayError) throw err;
+          await sleep(backoffMs * 2 ** (attempt - 1));
+          res = await request(offset);
+          if (res.status !== 206 || !res.body) {
+            await res.body?.cancel();
+            throw new SlipwayError('IO_ERROR', `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`, { cause: err });
+          }
+        }
+      }
+    }
     const verify = new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) });
-    pipeline(source, verify, (err) => {
+    pipeline(Readable.from(bytes(), { objectMode: false }), verify, (err) => {
       if (err && !verify.destroyed) verify.destroy(err);
     });
     return verify;
