@@ -159,10 +159,7 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
 
   test('podman logs in, pushes and pulls through token auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
     const server = await serve(home, ['--auth', 'token']);
-    const pm = await podmanEnv(join(work.path, 'podman'));
-    const env = { ...pm.env, REGISTRY_AUTH_FILE: join(work.path, 'podman', 'auth.json') };
-    await writeFile(env.REGISTRY_AUTH_FILE, '{}');
-    const podman = (...args: string[]) => run('podman', [...pm.args, ...args], env);
+    const podman = await privatePodman(join(work.path, 'podman'));
     try {
       const local = `${server.host}/team/local:v1`;
       const ref = `${server.host}/team/podman:v1`;
@@ -184,10 +181,7 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
 
   test('podman pushes and pulls through basic auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
     const server = await serve(home, ['--auth', 'basic']);
-    const pm = await podmanEnv(join(work.path, 'podman-basic'));
-    const env = { ...pm.env, REGISTRY_AUTH_FILE: join(work.path, 'podman-basic', 'auth.json') };
-    await writeFile(env.REGISTRY_AUTH_FILE, '{}');
-    const podman = (...args: string[]) => run('podman', [...pm.args, ...args], env);
+    const podman = await privatePodman(join(work.path, 'podman-basic'));
     try {
       const local = `${server.host}/team/local:v1`;
       const ref = `${server.host}/team/podman-basic:v1`;
@@ -309,3 +303,11 @@ describe('slipway registry user and anonymous', () => {
     }
   });
 });
+
+/** podman with its own storage and its own (empty) auth file under `dir`, so logins stay in the test. */
+async function privatePodman(dir: string): Promise<(...args: string[]) => Promise<string>> {
+  const pm = await podmanEnv(dir);
+  const env = { ...pm.env, REGISTRY_AUTH_FILE: join(dir, 'auth.json') };
+  await writeFile(env.REGISTRY_AUTH_FILE, '{}');
+  return (...args: string[]) => run('podman', [...pm.args, ...args], env);
+}

@@ -7,11 +7,10 @@
  *   put-same HOME SEED MB  stores SEED's deterministic MB megabytes as one blob and
  *                          prints "blob DIGEST" (two such processes write the same blob).
  */
-import { createCipheriv, createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { MediaType } from '../../oci/media-types.js';
 import { LocalStore } from '../local-store.js';
 import { writeImageBlobs } from './images.js';
+import { randomStream } from '../../../test/helpers.js';
 
 const [mode, home, ...args] = process.argv.slice(2);
 if (!home) throw new Error('usage: store-child.ts MODE HOME [ARGS]');
@@ -35,21 +34,6 @@ async function crashLoop(): Promise<never> {
 }
 
 async function putSame(seed: string, megabytes: number): Promise<void> {
-  const info = await store.withLease((lease) => lease.putBlob(seededStream(seed, megabytes << 20)));
+  const info = await store.withLease(async (lease) => lease.putBlob(await randomStream(seed, megabytes << 20)));
   console.log(`blob ${info.digest}`);
-}
-
-/** The same pseudo-random bytes for the same seed (AES-CTR over zeros), streamed in 1 MiB chunks. */
-function seededStream(seed: string, size: number): Readable {
-  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
-  const zeros = Buffer.alloc(1 << 20);
-  let left = size;
-  return new Readable({
-    read() {
-      const n = Math.min(left, zeros.length);
-      left -= n;
-      this.push(n === 0 ? null : cipher.update(zeros.subarray(0, n)));
-    },
-  });
 }
