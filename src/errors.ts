@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'NAME_UNKNOWN'
   | 'RANGE_NOT_SATISFIABLE'
   | 'TOO_LARGE'
+  // access
+  | 'UNAUTHORIZED'
+  | 'DENIED'
   // environment
   | 'IO_ERROR'
   | 'TOOL_MISSING'
