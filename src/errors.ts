@@ -30,7 +30,12 @@ export type ErrorCode =
   // environment
   | 'IO_ERROR'
   | 'TOOL_MISSING'
-  | 'CONFLICT';
+  | 'TOOL_FAILED'
+  | 'CONFLICT'
+  // stacks made from a distribution's packages
+  | 'SUITE_UNKNOWN'
+  | 'MIRROR_UNREACHABLE'
+  | 'PACKAGE_UNKNOWN';
 
 export class SlipwayError extends Error {
   readonly code: ErrorCode;
@@ -46,6 +51,11 @@ export class SlipwayError extends Error {
 
 export function isSlipwayError(err: unknown, code?: ErrorCode): err is SlipwayError {
   return err instanceof SlipwayError && (code === undefined || err.code === code);
+}
+
+/** True for failures worth another try (a dropped connection, a 5xx or 429 answer): marked `detail.retryable` where they arise. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof SlipwayError && err.detail?.retryable === true;
 }
 
 /** True when `err` is a Node system error with one of the given `code`s (ENOENT, EEXIST, ...). */

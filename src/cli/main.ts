@@ -1,5 +1,10 @@
 import { Command } from 'commander';
 import { copyCommand } from './commands/copy.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
+import { promoteCommand } from './commands/promote.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
+import { deleteCommand, digestCommand, manifestCommand, tagsCommand } from './commands/registry-queries.js';
 import { gcCommand } from './commands/gc.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
@@ -22,7 +27,12 @@ Examples:
   $ slipway inspect debian:bookworm
   $ slipway registry serve --addr 127.0.0.1:5000`);
 
-for (const command of [importCommand(), copyCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(), gcCommand(), verifyCommand(), registryCommand()]) {
+for (const command of [
+  importCommand(), copyCommand(), pullCommand(), pushCommand(), promoteCommand(),
+  imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
+  tagsCommand(), manifestCommand(), digestCommand(), deleteCommand(), loginCommand(), logoutCommand(),
+  gcCommand(), verifyCommand(), registryCommand(),
+]) {
   program.addCommand(command);
 }
 

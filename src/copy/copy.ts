@@ -13,6 +13,7 @@ import { writeDockerArchive } from '../transport/docker-archive.js';
 import { OciLayout } from '../transport/oci-layout.js';
 import { openDestination, withSource } from '../transport/open.js';
 import type { ContentDestination } from '../transport/destination.js';
+import { Registries } from '../registry/client/registries.js';
 import { writeArtifact, type WriteOptions, type WriteReport } from '../transport/write-artifact.js';
 
 export interface CopyOptions {
@@ -23,6 +24,13 @@ export interface CopyOptions {
   /** Compression for layers that arrive uncompressed (docker archives). */
   compression?: Exclude<Compression, 'none'>;
   progress?: Progress;
+  /**
+   * Refuse anything that would make the destination's digest differ from the
+   * source's (promote): no re-compression, no docker archives (which carry no manifest).
+   */
+  keepDigest?: boolean;
+  /** How registries are reached (credentials, TLS); default: saved logins, no extra CA. */
+  registries?: Registries;
 }
 
 export interface CopyReport {
@@ -31,22 +39,29 @@ export interface CopyReport {
   /** Digest of the manifest or index written (for docker-archive: of the image's manifest as read). */
   digest: Digest;
   mediaType: string;
-  blobsWritten: number;
+  /** Blobs whose bytes were sent. */
+  blobsSent: number;
+  /** Blobs the destination already had. */
   blobsSkipped: number;
-  bytesWritten: number;
+  /** Blobs a registry linked from the source repository (same registry) without a transfer. */
+  blobsMounted: number;
+  bytesSent: number;
 }
 
 /**
  * Copies an image (or with `all` a whole index) between any two transports: the
- * local store, an OCI layout, an OCI archive, a docker archive. Content-addressed
- * destinations receive the exact bytes, so digests are kept; only uncompressed
- * layers (docker archives) are compressed on the way in.
+ * local store, a registry, an OCI layout, an OCI archive, a docker archive.
+ * Content-addressed destinations receive the exact bytes, so digests are kept; only
+ * uncompressed layers (docker archives) are compressed on the way in. Blobs the
+ * destination has are skipped; between two repositories of one registry they are mounted.
  */
 export async function copy(src: TransportRef, destination: TransportRef | ((sourceNames: string[]) => TransportRef), store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
   const progress = options.progress ?? silentProgress;
+  const registries = options.registries ?? new Registries();
   return withSource(src, store, async (source) => {
     // A destination may depend on the names the source carries (docker archive RepoTags).
     const dst = typeof destination === 'function' ? destination(source.names) : destination;
+    if (options.keepDigest) refuseDigestChange(src, dst);
     const artifact = dst.transport === 'docker-archive' || !options.all ? await pickImage(source.artifact, options.platform) : source.artifact;
     const base = { source: formatTransport(src), destination: formatTransport(dst) };
     if (dst.transport === 'docker-archive') {
@@ -55,9 +70,9 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
       progress.log(`writing docker archive ${dst.file}`);
       await writeDockerArchive(dst.file, image, tags);
       const { size } = await stat(dst.file);
-      return { ...base, digest: await image.digest(), mediaType: await image.mediaType(), blobsWritten: (await image.layers()).length + 1, blobsSkipped: 0, bytesWritten: size };
+      return { ...base, digest: await image.digest(), mediaType: await image.mediaType(), blobsSent: (await image.layers()).length + 1, blobsSkipped: 0, blobsMounted: 0, bytesSent: size };
     }
-    const writeOptions: WriteOptions = { progress, compressUncompressed: options.compression ?? 'gzip' };
+    const writeOptions: WriteOptions = { progress, ...(options.keepDigest ? {} : { compressUncompressed: options.compression ?? 'gzip' }) };
     let report: WriteReport;
     if (dst.transport === 'oci-archive') {
       report = await withTempDir('oci-archive-out', async (dir) => {
@@ -68,12 +83,28 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
         return r;
       });
     } else {
-      const dest = await openDestination(dst, store);
+      const sameRegistry = src.transport === 'docker' && dst.transport === 'docker' && src.reference.domain === dst.reference.domain;
+      const dest = await openDestination(dst, store, { registries, ...(sameRegistry ? { mountFrom: src.reference.path } : {}) });
       if (!dest) throw new SlipwayError('UNSUPPORTED', `cannot write to ${formatTransport(dst)}`);
       report = await writeTo(dest, artifact, writeOptions);
     }
-    return { ...base, digest: report.descriptor.digest, mediaType: report.descriptor.mediaType, blobsWritten: report.blobsWritten, blobsSkipped: report.blobsSkipped, bytesWritten: report.bytesWritten };
-  });
+    const { descriptor, ...counts } = report;
+    if (options.keepDigest) {
+      const expected = artifact.kind === 'image' ? await artifact.image.digest() : await artifact.index.digest();
+      if (descriptor.digest !== expected) {
+        throw new SlipwayError('CONFLICT', `${formatTransport(dst)} holds ${descriptor.digest}, not the source's ${expected}: the destination needed a different manifest`);
+      }
+    }
+    return { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
+  }, registries);
+}
+
+function refuseDigestChange(src: TransportRef, dst: TransportRef): void {
+  for (const end of [src, dst]) {
+    if (end.transport === 'docker-archive') {
+      throw new SlipwayError('CONFLICT', `${formatTransport(end)}: a docker archive carries no manifest, so its digest cannot be kept; promote between registries, the local store and OCI layouts, or use slipway copy`);
+    }
+  }
 }
 
 async function writeTo(dest: ContentDestination, artifact: Artifact, options: WriteOptions): Promise<WriteReport> {

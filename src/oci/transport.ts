@@ -58,6 +58,20 @@ export function parseTransport(input: string): TransportRef {
 }
 
 /**
+ * Parses a reference where a registry is meant by default (`pull`, `push`, `delete`):
+ * a plain name is a registry reference, docker.io unless it names a host, as podman
+ * reads `podman pull alpine`; transport prefixes still work.
+ *
+ * @example parseRegistryTransport('alpine')  // { transport: 'docker', reference: docker.io/library/alpine:latest }
+ */
+export function parseRegistryTransport(input: string): TransportRef {
+  if (/^(oci|oci-archive|docker-archive):/.test(input) || input.startsWith('docker://')) return parseTransport(input);
+  const prefix = /^([a-z-]+):/.exec(input)?.[1];
+  if (prefix !== undefined && UNSUPPORTED_TRANSPORTS.includes(prefix)) throw unsupportedTransport(prefix, input);
+  return { transport: 'docker', reference: parseReference(input) };
+}
+
+/**
  * Formats a transport reference so that `parseTransport` reads it back.
  *
  * @example
@@ -131,6 +145,14 @@ function dockerArchiveRef(input: string, ref: string): string {
   return reference.toString();
 }
 
+function unsupportedTransport(prefix: string, input: string, cause?: unknown): SlipwayError {
+  return new SlipwayError(
+    'UNSUPPORTED',
+    `the ${prefix}: transport is not supported; copy the image out first, e.g. skopeo copy ${input} oci-archive:image.tar, then use oci-archive:image.tar`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
 /** A name without transport: the local store unless it names a registry host. */
 function parsePlainName(input: string): TransportRef {
   try {
@@ -140,11 +162,7 @@ function parsePlainName(input: string): TransportRef {
     const prefix = /^([a-z-]+):/.exec(input)?.[1];
     if (prefix === 'docker') fail(input, 'registry references are written docker://NAME', 'docker://docker.io/library/alpine:3.20');
     if (prefix !== undefined && UNSUPPORTED_TRANSPORTS.includes(prefix)) {
-      throw new SlipwayError(
-        'UNSUPPORTED',
-        `the ${prefix}: transport is not supported; copy the image out first, e.g. skopeo copy ${input} oci-archive:image.tar, then use oci-archive:image.tar`,
-        { cause: err },
-      );
+      throw unsupportedTransport(prefix, input, err);
     }
     throw err;
   }

@@ -14,6 +14,8 @@ export interface ContentDestination {
   readonly label: string;
   /** True when the blob is already there (and, for the store, protected from GC). */
   hasBlob(digest: Digest): Promise<boolean>;
+  /** Links a blob the destination's server already holds elsewhere (a registry's cross-repository mount); false when it cannot. */
+  mountBlob?(digest: Digest): Promise<boolean>;
   /** Streams a blob in; verified against `expected` before it becomes visible. */
   putBlob(stream: Readable, expected?: Expected): Promise<BlobInfo>;
   /** Stores a manifest or index; `root` marks the one the reference names (it gets the tag). */

@@ -1,4 +1,3 @@
-import { SlipwayError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 import type { TransportRef } from '../oci/transport.js';
 import { artifactFromBlobs } from '../image/blob-image.js';
@@ -9,6 +8,9 @@ import type { ContentDestination } from './destination.js';
 import { withDockerArchive } from './docker-archive.js';
 import { localDestination, readLocal } from './local.js';
 import { OciLayout } from './oci-layout.js';
+import { Registries } from '../registry/client/registries.js';
+import { RemoteBlobSource } from '../registry/client/remote-source.js';
+import { RemoteDestination } from '../registry/client/remote-destination.js';
 
 /** What a source reference opened to. */
 export interface OpenedSource {
@@ -22,8 +24,9 @@ export interface OpenedSource {
 /**
  * Opens any readable transport, runs `fn` with it, and cleans up whatever had to be
  * unpacked (archives are unpacked into a temporary directory for random access).
+ * Registry images are read lazily: layers are fetched only when `fn` opens them.
  */
-export async function withSource<T>(ref: TransportRef, store: () => Promise<LocalStore>, fn: (src: OpenedSource) => Promise<T>): Promise<T> {
+export async function withSource<T>(ref: TransportRef, store: () => Promise<LocalStore>, fn: (src: OpenedSource) => Promise<T>, registries: Registries = new Registries()): Promise<T> {
   switch (ref.transport) {
     case 'local': {
       const { artifact, descriptor } = await readLocal(await store(), ref.name, ref.digest ?? ref.tag ?? 'latest');
@@ -38,8 +41,12 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
       });
     case 'docker-archive':
       return withDockerArchive(ref.file, ref.ref, (image, repoTags) => fn({ artifact: { kind: 'image', image }, names: repoTags }));
-    case 'docker':
-      throw registryNotYet();
+    case 'docker': {
+      const { reference } = ref;
+      const source = new RemoteBlobSource(await registries.client(reference.domain, reference.path), reference.path);
+      const descriptor = await source.resolve(reference.digest ?? reference.tag ?? 'latest');
+      return fn({ artifact: await artifactFromBlobs(source, descriptor), descriptor, names: [reference.toString()] });
+    }
   }
 }
 
@@ -48,11 +55,17 @@ async function openLayout(layout: OciLayout, ref: string | undefined): Promise<O
   return { artifact: await artifactFromBlobs(layout, descriptor), descriptor, names: ref ? [ref] : [] };
 }
 
+export interface DestinationOptions {
+  registries?: Registries;
+  /** A repository of the destination registry holding the blobs already (the source), to mount from. */
+  mountFrom?: string;
+}
+
 /**
  * A content-addressed destination for a transport reference, or undefined for
  * docker-archive, which is written whole by writeDockerArchive instead.
  */
-export async function openDestination(ref: TransportRef, store: () => Promise<LocalStore>): Promise<ContentDestination | undefined> {
+export async function openDestination(ref: TransportRef, store: () => Promise<LocalStore>, options: DestinationOptions = {}): Promise<ContentDestination | undefined> {
   switch (ref.transport) {
     case 'local':
       return localDestination(await store(), ref.name, ref.tag ?? 'latest');
@@ -61,11 +74,10 @@ export async function openDestination(ref: TransportRef, store: () => Promise<Lo
     case 'oci-archive':
     case 'docker-archive':
       return undefined;
-    case 'docker':
-      throw registryNotYet();
+    case 'docker': {
+      const { reference } = ref;
+      const client = await (options.registries ?? new Registries()).client(reference.domain, reference.path);
+      return new RemoteDestination(client, reference.path, reference.digest && !reference.tag ? undefined : reference.tag ?? 'latest', options.mountFrom);
+    }
   }
-}
-
-function registryNotYet(): SlipwayError {
-  return new SlipwayError('UNSUPPORTED', 'registry references (docker://, or a name with a registry host) need the registry client, which is not built yet; use the local store, oci:, oci-archive: or docker-archive:');
 }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { isRetryable } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { INDEX_MEDIA_TYPES, MediaType, layerCompression, ociLayerMediaType, type Compression } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
@@ -11,6 +12,7 @@ import { canonicalJson } from '../image/json.js';
 import { chain } from '../streams.js';
 import type { ContentDestination } from './destination.js';
 
+
 export interface WriteOptions {
   progress?: Progress;
   /** Blobs in flight at once. */
@@ -21,14 +23,21 @@ export interface WriteOptions {
 
 export interface WriteReport {
   descriptor: Descriptor;
-  blobsWritten: number;
+  /** Blobs whose bytes were sent. */
+  blobsSent: number;
+  /** Blobs the destination already had. */
   blobsSkipped: number;
-  bytesWritten: number;
+  /** Blobs the destination linked from another repository without a transfer. */
+  blobsMounted: number;
+  bytesSent: number;
 }
+
+/** Whole-blob attempts when a transfer fails in a way worth retrying (a dropped connection, a 5xx). */
+const BLOB_ATTEMPTS = 3;
 
 /** Writes an image or a whole index to a destination and returns the root descriptor. */
 export async function writeArtifact(dest: ContentDestination, artifact: Artifact, options: WriteOptions = {}): Promise<WriteReport> {
-  const report: WriteReport = { descriptor: undefined as unknown as Descriptor, blobsWritten: 0, blobsSkipped: 0, bytesWritten: 0 };
+  const report: WriteReport = { descriptor: undefined as unknown as Descriptor, blobsSent: 0, blobsSkipped: 0, blobsMounted: 0, bytesSent: 0 };
   report.descriptor = artifact.kind === 'image'
     ? await writeImage(dest, artifact.image, options, report, true)
     : await writeIndex(dest, artifact.index, options, report, true);
@@ -62,40 +71,51 @@ async function writeImage(dest: ContentDestination, image: Image, options: Write
   if (await dest.hasBlob(manifest.config.digest)) report.blobsSkipped++;
   else {
     await dest.putBlob(Readable.from([rawConfig]), { digest: manifest.config.digest, size: rawConfig.length });
-    report.blobsWritten++;
-    report.bytesWritten += rawConfig.length;
+    report.blobsSent++;
+    report.bytesSent += rawConfig.length;
   }
   return dest.putManifest(await final.rawManifest(), await final.mediaType(), root);
 }
 
-/** Writes one layer, or skips it when present; returns the layer as it now is in the destination. */
+/** Writes one layer, or skips or mounts it when present; returns the layer as it now is in the destination. */
 async function writeLayer(dest: ContentDestination, layer: Layer, options: WriteOptions, report: WriteReport): Promise<Layer> {
   const progress = options.progress ?? silentProgress;
-  const digest = await layer.digest();
+  const [digest, size] = await Promise.all([layer.digest(), layer.size()]);
   const id = digest.slice(7, 19);
   const compression = layerCompression(layer.mediaType);
   const convertTo = compression === 'none' ? options.compressUncompressed : undefined;
-  if (!convertTo && (await dest.hasBlob(digest))) {
-    report.blobsSkipped++;
-    progress.start(id, digest, await layer.size());
-    progress.done(id, 'exists');
-    return layer;
-  }
-  progress.start(id, digest, await layer.size());
-  // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
-  const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed(), progressStream(progress, id));
+  progress.start(id, digest, size);
   if (!convertTo) {
-    const info = await dest.putBlob(source, { digest, size: await layer.size() });
-    report.blobsWritten++;
-    report.bytesWritten += info.size;
-    progress.done(id, 'done');
-    return layer;
+    if (await dest.hasBlob(digest)) {
+      report.blobsSkipped++;
+      progress.done(id, 'exists');
+      return layer;
+    }
+    if (dest.mountBlob && (await dest.mountBlob(digest))) {
+      report.blobsMounted++;
+      progress.done(id, 'mounted');
+      return layer;
+    }
   }
-  const info = await dest.putBlob(compressStream(source, convertTo));
-  report.blobsWritten++;
-  report.bytesWritten += info.size;
-  progress.done(id, `compressed ${convertTo}`);
-  return new DescribedLayer(ociLayerMediaType(convertTo), info.digest, info.size, await layer.diffId(), layer.annotations);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
+      const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed(), progressStream(progress, id));
+      const info = convertTo ? await dest.putBlob(compressStream(source, convertTo)) : await dest.putBlob(source, { digest, size });
+      report.blobsSent++;
+      report.bytesSent += info.size;
+      if (!convertTo) {
+        progress.done(id, 'done');
+        return layer;
+      }
+      progress.done(id, `compressed ${convertTo}`);
+      return new DescribedLayer(ociLayerMediaType(convertTo), info.digest, info.size, await layer.diffId(), layer.annotations);
+    } catch (err) {
+      if (attempt >= BLOB_ATTEMPTS || !isRetryable(err)) throw err;
+      progress.log(`${id}: ${(err as Error).message}; sending it again`);
+      progress.start(id, digest, size);
+    }
+  }
 }
 
 /** The same image with some layers replaced by re-compressed ones; the manifest becomes OCI. */

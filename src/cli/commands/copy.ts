@@ -1,38 +1,52 @@
 import { Command, Option } from 'commander';
-import { copy } from '../../copy/copy.js';
+import { copy, type CopyReport } from '../../copy/copy.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { parseTransport } from '../../oci/transport.js';
 import { formatBytes } from '../format.js';
+import { REGISTRY_HELP, registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
 
 export const TRANSPORT_HELP = `
 Image references:
   NAME[:TAG]                   the local store (e.g. debian:bookworm)
+  HOST/NAME[:TAG|@DIGEST]      a registry (e.g. 127.0.0.1:5000/team/app:v1)
+  docker://REFERENCE           a registry, docker.io by default
   oci:DIR[:REF]                an OCI image layout directory
   oci-archive:FILE[:REF]       a tar of an OCI image layout
   docker-archive:FILE[:REF]    the format of docker save / podman load`;
 
+/** The one-line summary of a transfer that copy, pull, push and promote print. */
+export function transferSummary(report: CopyReport): string {
+  const parts = [`${report.blobsSent} blobs sent (${formatBytes(report.bytesSent)})`, `${report.blobsSkipped} already there`];
+  if (report.blobsMounted > 0) parts.push(`${report.blobsMounted} mounted`);
+  return `${report.digest} (${parts.join(', ')})`;
+}
+
 export function copyCommand(): Command {
-  return new Command('copy')
-    .description('Copy an image between the local store, OCI layouts and archives, keeping its digest')
+  return withRegistryOptions(new Command('copy')
+    .description('Copy an image between registries, the local store, OCI layouts and archives, keeping its digest')
     .argument('<src>', 'source image reference')
     .argument('<dst>', 'destination image reference')
     .option('--all', 'copy every platform of a multi-platform image (an index)')
     .option('--platform <os/arch[/variant]>', "the platform to take from a multi-platform image (default: this machine's)")
-    .addOption(new Option('--compression <algorithm>', 'compression for layers that arrive uncompressed').choices(['gzip', 'zstd']).default('gzip'))
+    .addOption(new Option('--compression <algorithm>', 'compression for layers that arrive uncompressed').choices(['gzip', 'zstd']).default('gzip')), 'two')
     .addHelpText('after', `${TRANSPORT_HELP}
+${REGISTRY_HELP}
 
 Examples:
   $ slipway copy debian:bookworm oci:/tmp/debian:bookworm
-  $ slipway copy oci-archive:app.tar myapp:v1
+  $ slipway copy registry.staging.example/app:v7 registry.prod.example/app:v7
+  $ slipway copy --all docker://127.0.0.1:5000/base:1 oci:/tmp/base:1
   $ slipway copy myapp:v1 docker-archive:myapp.tar:myapp:v1 && podman load -i myapp.tar`)
-    .action(run(async (ctx, src: string, dst: string, opts: { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' }) => {
-      const report = await copy(parseTransport(src), parseTransport(dst), ctx.store, {
+    .action(run(async (ctx, src: string, dst: string, opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' }) => {
+      const [from, to] = [parseTransport(src), parseTransport(dst)];
+      const report = await copy(from, to, ctx.store, {
         all: opts.all ?? false,
         compression: opts.compression,
         progress: ctx.progress(),
+        registries: registriesFrom(opts, { src: from, dst: to }),
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
       });
-      ctx.print(report, () => `Copied ${report.source} -> ${report.destination}\n${report.digest} (${report.blobsWritten} blobs written, ${report.blobsSkipped} already there, ${formatBytes(report.bytesWritten)})`);
+      ctx.print(report, () => `Copied ${report.source} -> ${report.destination}\n${transferSummary(report)}`);
     }));
 }

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { SlipwayError } from '../../errors.js';
-import { copy } from '../../copy/copy.js';
+import { pull } from '../../copy/pull.js';
 import { importRootfs } from '../../copy/import-rootfs.js';
 import { formatLocalName, parseLocalName } from '../../oci/reference.js';
 import { parsePlatform } from '../../oci/platform.js';
-import { formatTransport, parseTransport, type TransportRef } from '../../oci/transport.js';
+import { parseTransport } from '../../oci/transport.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { formatBytes } from '../format.js';
 import { run } from '../run.js';
@@ -71,27 +71,14 @@ Examples:
       }
       const source = parseTransport(src);
       const dest = name ? parseLocalName(name) : undefined;
-      const report = await copy(source, dest ? { transport: 'local', ...dest } : (names) => defaultName(source, names), ctx.store, {
+      const report = await pull(source, dest, ctx.store, {
         all: opts.all ?? false,
         compression: opts.compression,
         progress: ctx.progress(),
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
       });
-      ctx.print(report, () => `Imported ${report.source} as ${report.destination}\n${report.digest} (${report.blobsWritten} blobs written, ${report.blobsSkipped} already stored, ${formatBytes(report.bytesWritten)})`);
+      ctx.print(report, () => `Imported ${report.source} as ${report.destination}\n${report.digest} (${report.blobsSent} blobs written, ${report.blobsSkipped} already stored, ${formatBytes(report.bytesSent)})`);
     }));
-}
-
-/** A name for an import without one: the layout ref or the archive's tag, without a registry host. */
-function defaultName(source: TransportRef, names: string[]): TransportRef {
-  for (const n of names) {
-    if (n.startsWith('@')) continue;
-    try {
-      return { transport: 'local', ...parseLocalName(n.replace(/^(docker\.io|localhost)\/(library\/)?/, '')) };
-    } catch {
-      // not usable as a local name (it has a registry host): try the next one
-    }
-  }
-  throw new SlipwayError('INVALID_ARGUMENT', `${formatTransport(source)} carries no name usable in the local store; give one: slipway import SRC myapp:v1`);
 }
 
 function containerConfig(opts: ImportOptions): ContainerConfig {

@@ -1,5 +1,5 @@
 import { Readable, pipeline } from 'node:stream';
-import { SlipwayError, type ErrorCode } from '../../errors.js';
+import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
 import { RegistryAuth, type Credentials } from './auth.js';
@@ -36,17 +36,12 @@ export interface ManifestHead {
 interface RequestOptions {
   scopes: string[];
   headers?: Record<string, string>;
-  /** A body, or a factory of a fresh one for each attempt. */
-  body?: Buffer | (() => FetchBody);
+  body?: Buffer;
   /** Retry on 5xx/429/connection errors. */
   idempotent?: boolean;
   /** Statuses the caller handles itself (no error thrown). */
   ok?: number[];
-  /** A streamed body cannot be sent twice: no retry, no auth replay. */
-  streamed?: boolean;
 }
-
-type FetchBody = NonNullable<RequestInit['body']>;
 
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
@@ -142,6 +137,18 @@ export class RegistryClient {
     return digest;
   }
 
+  /** Deletes a manifest by digest (registries refuse deleting by tag). */
+  async deleteManifest(repo: string, digest: Digest): Promise<void> {
+    const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, { scopes: [deleteScope(repo)], idempotent: true });
+    await res.body?.cancel();
+  }
+
+  /** Checks that the registry answers the v2 API and accepts these credentials (what `login` verifies). */
+  async ping(): Promise<void> {
+    const res = await this.#request('GET', '/v2/', { scopes: [], idempotent: true });
+    await res.body?.cancel();
+  }
+
   // ---- blobs ----
 
   async hasBlob(repo: string, digest: Digest): Promise<boolean> {
@@ -206,8 +213,12 @@ export class RegistryClient {
   }
 
   /**
-   * Uploads a blob: POST then one streamed PUT below the chunk threshold, PATCH
-   * chunks then PUT above it. The bytes are hashed on the way and must match.
+   * Uploads a blob, hashing the bytes on the way (they must match `expected`).
+   * Below the chunk threshold the blob is read into memory (at most the threshold)
+   * and sent in one PUT, retried on a fresh upload session if the connection drops;
+   * above it, it is streamed in PATCH chunks, each kept until the registry took it.
+   * A chunked upload that fails mid-way throws an error with `detail.retryable`, so
+   * the caller may reopen its source and start again.
    */
   async putBlob(repo: string, stream: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     const digest = parseDigest(expected.digest);
@@ -215,64 +226,78 @@ export class RegistryClient {
     pipeline(stream, verify, (err) => {
       if (err && !verify.destroyed) verify.destroy(err);
     });
-    let location: string;
-    try {
-      location = await this.#startUpload(repo);
-    } catch (err) {
-      verify.destroy();
-      throw err;
-    }
     try {
       if (expected.size !== undefined && expected.size < this.#chunkThreshold) {
-        const url = withDigest(location, digest);
-        const res = await this.#request('PUT', url, {
-          scopes: [pushScope(repo)], streamed: true,
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(expected.size) },
-          body: () => Readable.toWeb(verify) as unknown as FetchBody,
-        });
-        await res.body?.cancel();
+        const body = await readAll(verify);
+        await this.#putMonolithic(repo, digest, body);
       } else {
-        let offset = 0;
-        let chunk: Buffer[] = [];
-        let chunkBytes = 0;
-        const flush = async () => {
-          const body = Buffer.concat(chunk);
-          chunk = [];
-          chunkBytes = 0;
-          const res = await this.#request('PATCH', location, {
-            scopes: [pushScope(repo)],
-            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Content-Range': `${offset}-${offset + body.length - 1}` },
-            body,
-          });
-          await res.body?.cancel();
-          location = this.#location(res, location);
-          offset += body.length;
-        };
-        for await (const piece of verify) {
-          const buf = piece as Buffer;
-          let at = 0;
-          while (at < buf.length) {
-            const take = Math.min(buf.length - at, this.#chunkSize - chunkBytes);
-            chunk.push(buf.subarray(at, at + take));
-            chunkBytes += take;
-            at += take;
-            if (chunkBytes === this.#chunkSize) await flush();
-          }
-        }
-        if (chunkBytes > 0) await flush();
-        const res = await this.#request('PUT', withDigest(location, digest), {
-          scopes: [pushScope(repo)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0),
-        });
-        await res.body?.cancel();
+        await this.#putChunked(repo, digest, verify);
       }
     } catch (err) {
       verify.destroy();
-      await this.#cancelUpload(repo, location);
       // the stream's own verdict (digest or size mismatch) says more than the failed request
       const streamError = (verify as { errored?: unknown }).errored;
       throw streamError instanceof SlipwayError ? streamError : err;
     }
     return { digest, size: verify.size };
+  }
+
+  async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const location = await this.#startUpload(repo);
+      try {
+        const res = await this.#request('PUT', withDigest(location, digest), {
+          scopes: [pushScope(repo)], headers: { 'Content-Type': 'application/octet-stream' }, body,
+        });
+        await res.body?.cancel();
+        return;
+      } catch (err) {
+        await this.#cancelUpload(repo, location);
+        if (attempt >= this.#attempts || !isRetryable(err)) throw err;
+        await sleep(this.#backoffMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async #putChunked(repo: string, digest: Digest, verify: Readable): Promise<void> {
+    let location = await this.#startUpload(repo);
+    try {
+      let offset = 0;
+      let chunk: Buffer[] = [];
+      let chunkBytes = 0;
+      const flush = async () => {
+        const body = Buffer.concat(chunk);
+        chunk = [];
+        chunkBytes = 0;
+        const res = await this.#request('PATCH', location, {
+          scopes: [pushScope(repo)],
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + body.length - 1}` },
+          body,
+        });
+        await res.body?.cancel();
+        location = this.#location(res, location);
+        offset += body.length;
+      };
+      for await (const piece of verify) {
+        const buf = piece as Buffer;
+        let at = 0;
+        while (at < buf.length) {
+          const take = Math.min(buf.length - at, this.#chunkSize - chunkBytes);
+          chunk.push(buf.subarray(at, at + take));
+          chunkBytes += take;
+          at += take;
+          if (chunkBytes === this.#chunkSize) await flush();
+        }
+      }
+      if (chunkBytes > 0) await flush();
+      const res = await this.#request('PUT', withDigest(location, digest), {
+        scopes: [pushScope(repo)], body: Buffer.alloc(0),
+      });
+      await res.body?.cancel();
+    } catch (err) {
+      await this.#cancelUpload(repo, location);
+      throw err;
+    }
   }
 
   /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
@@ -328,30 +353,26 @@ export class RegistryClient {
 
   async #request(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
     const url = new URL(pathOrUrl, this.baseUrl);
-    const attempts = options.idempotent && !options.streamed ? this.#attempts : 1;
+    const attempts = options.idempotent ? this.#attempts : 1;
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
       await this.auth.prepare(options.scopes);
       const authorization = this.auth.authorize(options.scopes);
       if (authorization) headers.Authorization = authorization;
-      const body = typeof options.body === 'function' ? options.body() : options.body;
       let res: Response;
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'follow' };
-        if (body !== undefined) {
-          init.body = body as FetchBody;
-          if (options.streamed) init.duplex = 'half';
-        }
+        const init: RequestInit = { method, headers, redirect: 'follow' };
+        if (options.body !== undefined) init.body = options.body;
         res = await this.#fetch(url, init);
       } catch (err) {
         if (attempt < attempts) {
           await sleep(this.#backoffMs * 2 ** (attempt - 1));
           continue;
         }
-        throw new SlipwayError('IO_ERROR', `${method} ${url.origin}${url.pathname} failed: ${causeMessage(err)}`, { cause: err });
+        throw new SlipwayError('IO_ERROR', `${method} ${url.origin}${url.pathname} failed: ${causeMessage(err)}`, { cause: err, detail: { retryable: true } });
       }
-      if (res.status === 401 && !authRetried && !options.streamed) {
+      if (res.status === 401 && !authRetried) {
         authRetried = true;
         const challenge = res.headers.get('www-authenticate');
         await res.body?.cancel();
@@ -388,14 +409,22 @@ export class RegistryClient {
     const text = errors.length > 0
       ? errors.map((e) => `${e.code ?? 'UNKNOWN'}: ${e.message ?? ''}`).join('; ')
       : `${registryCode}: HTTP ${res.status} ${res.statusText}`;
-    return new SlipwayError(errorCode(registryCode, res.status), `${text} (${method} ${url.origin}${url.pathname})`, {
-      detail: { status: res.status, registryCode, url: url.toString() },
+    return new SlipwayError(errorCode(registryCode, res.status), `${text} (${method} ${url.origin}${url.pathname})${accessHint(res.status)}`, {
+      detail: { status: res.status, registryCode, url: url.toString(), retryable: res.status >= 500 || res.status === 429 },
     });
   }
 }
 
+function accessHint(status: number): string {
+  if (status === 401) return ': log in with `slipway login HOST`, or pass --creds USER:PASSWORD';
+  if (status === 403) return ': the credentials in use may not do this';
+  return '';
+}
+
 function errorCode(registryCode: string, status: number): ErrorCode {
   switch (registryCode) {
+    case 'UNAUTHORIZED': return 'UNAUTHORIZED';
+    case 'DENIED': return 'DENIED';
     case 'MANIFEST_UNKNOWN': return 'MANIFEST_UNKNOWN';
     case 'BLOB_UNKNOWN': return 'BLOB_UNKNOWN';
     case 'NAME_UNKNOWN': return 'NAME_UNKNOWN';
@@ -404,6 +433,8 @@ function errorCode(registryCode: string, status: number): ErrorCode {
     case 'MANIFEST_INVALID': return 'INVALID_DOCUMENT';
     case 'TOO_MANY_REQUESTS': return 'IO_ERROR';
   }
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'DENIED';
   if (status === 404) return 'NOT_FOUND';
   if (status === 413) return 'TOO_LARGE';
   if (status === 416) return 'RANGE_NOT_SATISFIABLE';
@@ -412,6 +443,10 @@ function errorCode(registryCode: string, status: number): ErrorCode {
 
 function pullScope(repo: string): string {
   return `repository:${repo}:pull`;
+}
+
+function deleteScope(repo: string): string {
+  return `repository:${repo}:delete`;
 }
 
 function pushScope(repo: string): string {
@@ -446,6 +481,12 @@ function mediaTypeOf(bytes: Buffer): string {
   } catch {
     return '';
   }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {

@@ -7,18 +7,25 @@ import type { ContentDestination } from '../../transport/destination.js';
 import type { RegistryClient } from './client.js';
 
 /**
- * A ContentDestination writing to `repo:tag` on a registry: blobs are checked with
- * HEAD and uploaded streamed; manifests are pushed by digest, the root under the tag.
+ * A ContentDestination writing to a repository of a registry: blobs are checked with
+ * HEAD, mounted from `mountFrom` (a repository of the same registry) when possible,
+ * else uploaded streamed; manifests are pushed by digest, the root under `tag` (or
+ * only by digest when there is none).
  */
 export class RemoteDestination implements ContentDestination {
   readonly label: string;
 
-  constructor(readonly client: RegistryClient, readonly repo: string, readonly tag: string) {
-    this.label = `${client.host}/${repo}:${tag}`;
+  constructor(readonly client: RegistryClient, readonly repo: string, readonly tag: string | undefined, readonly mountFrom?: string) {
+    this.label = `${client.host}/${repo}${tag ? `:${tag}` : ''}`;
   }
 
   hasBlob(digest: Digest): Promise<boolean> {
     return this.client.hasBlob(this.repo, digest);
+  }
+
+  async mountBlob(digest: Digest): Promise<boolean> {
+    if (!this.mountFrom || this.mountFrom === this.repo) return false;
+    return this.client.mountBlob(this.repo, digest, this.mountFrom);
   }
 
   async putBlob(stream: Readable, expected?: Expected): Promise<BlobInfo> {
@@ -31,7 +38,7 @@ export class RemoteDestination implements ContentDestination {
 
   async putManifest(raw: Buffer, mediaType: string, root: boolean): Promise<Descriptor> {
     const digest = digestOf(raw);
-    await this.client.putManifest(this.repo, root ? this.tag : digest, raw, mediaType);
+    await this.client.putManifest(this.repo, root && this.tag ? this.tag : digest, raw, mediaType);
     return { mediaType, digest, size: raw.length };
   }
 

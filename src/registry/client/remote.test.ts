@@ -47,9 +47,9 @@ describe('remote source and destination', () => {
     const report = await writeArtifact(dest, artifact);
     await dest.close(true);
     assert.equal(report.descriptor.digest, imported);
-    assert.equal(report.blobsWritten, 2);
+    assert.equal(report.blobsSent, 2);
     const again = await writeArtifact(new RemoteDestination(client, 'team/app', 'v1'), (await readLocal(local, 'team/app', 'v1')).artifact);
-    assert.equal(again.blobsWritten, 0);
+    assert.equal(again.blobsSent, 0);
     assert.equal(again.blobsSkipped, 2);
     assert.equal((await client.headManifest('team/app', 'v1', ['application/vnd.oci.image.manifest.v1+json']))?.digest, imported);
   });
