@@ -40,3 +40,6 @@ export { copy, type CopyOptions, type CopyReport } from './copy/copy.js';
 export { importRootfs, type RootfsImportOptions } from './copy/import-rootfs.js';
 export { listImages, type ImageSummary } from './catalog/images.js';
 export { inspect, type InspectResult } from './catalog/inspect.js';
+
+export * as runtime from './runtime/index.js';
+export { ContainerRuntime, type RunOptions, type RunResult, type ContainerInfo } from './runtime/index.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { LocalStore } from '../store/local-store.js';
+import type { LocalStore } from '../store/local-store.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { terminalProgress } from './progress-bars.js';
 
@@ -23,7 +23,8 @@ export class CliContext {
   }
 
   store = (): Promise<LocalStore> => {
-    this.#store ??= LocalStore.open(this.options.home);
+    // Loaded on first use: commands that never open the store (a cached `run`) skip its cost.
+    this.#store ??= import('../store/local-store.js').then(({ LocalStore }) => LocalStore.open(this.options.home));
     return this.#store;
   };
 

@@ -10,7 +10,6 @@ import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
 import { registryCommand } from './commands/registry.js';
-import { stackCommand } from './commands/stack.js';
 import { rmCommand, tagCommand } from './commands/tag.js';
 import { verifyCommand } from './commands/verify.js';
 import { containerCommand } from './commands/container.js';
@@ -39,7 +38,7 @@ for (const command of [
   imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
   tagsCommand(), manifestCommand(), digestCommand(), deleteCommand(), loginCommand(), logoutCommand(),
   runCommand(), psCommand(), stopCommand(), logsCommand(), containerCommand(),
-  gcCommand(), verifyCommand(), registryCommand(), stackCommand(),
+  gcCommand(), verifyCommand(), registryCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -1,0 +1,305 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SlipwayError } from '../errors.js';
+import type { TransportRef } from '../oci/transport.js';
+import { silentProgress, type Progress } from '../progress.js';
+import type { LocalStore } from '../store/local-store.js';
+import { SqliteMetadataStore } from '../store/sqlite-metadata.js';
+import { isOwnerAlive, ownerString } from '../store/owner.js';
+import { writeBundle } from './container-bundle.js';
+import { checkContainerName, generateContainerName } from './container-names.js';
+import type { ImagePlan } from './image-plan.js';
+import { LayerCache, type LayerGcReport } from './layer-cache.js';
+import { unmountOverlay } from './overlay-mount.js';
+import { RuntimePaths } from './paths.js';
+import type { RunOptions } from './run-options.js';
+import { Runc } from './runc.js';
+import { signalInit } from './signals.js';
+import { RuntimeState, type ContainerRecord } from './state.js';
+import { superviseContainer } from './supervise.js';
+
+/** Where `run` gets an image from: a transport reference and the store to open when it names the local store. */
+export interface ImageInput {
+  ref: TransportRef;
+  /** The reference as the user wrote it (recorded, shown by ps). */
+  label: string;
+  store: () => Promise<LocalStore>;
+}
+
+export interface RunResult {
+  name: string;
+  /** Set for foreground runs: the container's exit code (128+N when signal N ended it). */
+  exitCode?: number | null;
+  /** Layers this run unpacked into the cache (0 when all were cached). */
+  unpacked: number;
+}
+
+/** A container as `ps` shows it. */
+export type ContainerInfo = Omit<ContainerRecord, 'owner'>;
+
+export interface RunIo {
+  progress?: Progress;
+  /** Foreground stdio (default: this process's). */
+  stdio?: 'inherit' | ['inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number];
+}
+
+/** How long `run -d` waits for the container to be running. */
+const DETACH_START_TIMEOUT_MS = 60_000;
+const POLL_MS = 20;
+
+/**
+ * Runs images as containers on this host: the facade over the layer cache, the
+ * overlay root filesystems, the runtime spec and runc. One per process; `close()` it.
+ *
+ * @example
+ * const runtime = ContainerRuntime.open();
+ * const { exitCode } = await runtime.run({ ref: parseTransport('debian:bookworm'), label: 'debian:bookworm', store }, { args: ['cat', '/etc/debian_version'] });
+ * runtime.close();
+ */
+export class ContainerRuntime {
+  readonly paths: RuntimePaths;
+  readonly state: RuntimeState;
+  readonly cache: LayerCache;
+  readonly runc: Runc;
+
+  constructor(paths: RuntimePaths, state: RuntimeState, runc: Runc) {
+    this.paths = paths;
+    this.state = state;
+    this.runc = runc;
+    this.cache = new LayerCache(paths, state);
+  }
+
+  /** Opens the runtime of the store in `storeHome` (default $SLIPWAY_HOME, else ~/.slipway). */
+  static open(storeHome?: string): ContainerRuntime {
+    const paths = new RuntimePaths(storeHome);
+    return new ContainerRuntime(paths, new RuntimeState(paths.stateDb), new Runc(paths.runcRoot));
+  }
+
+  close(): void {
+    this.state.close();
+  }
+
+  /**
+   * Runs an image: the layers are unpacked into the cache (once per host), the
+   * container gets an overlay root filesystem and config.json, and runc starts it.
+   * In the foreground, resolves when the container exited, with its exit code; with
+   * `detach`, once it runs (its output goes to its log).
+   */
+  async run(image: ImageInput, options: RunOptions = {}, io: RunIo = {}): Promise<RunResult> {
+    this.runc.checkUsable();
+    const name = checkContainerName(options.name ?? generateContainerName(image.label));
+    const dir = this.paths.container(name);
+    const progress = io.progress ?? silentProgress;
+    const { plan, unpacked } = await this.#prepareImage(image, name, options, progress);
+    try {
+      await writeBundle(dir, plan, plan.diffIds.map((d) => this.cache.dir(d)), name, options);
+    } catch (err) {
+      await this.#discard(name);
+      throw err;
+    }
+    if (options.detach) {
+      await this.#startDetached(name, dir);
+      return { name, unpacked };
+    }
+    const exitCode = await superviseContainer(this.state, this.runc, name, dir, { stdio: io.stdio ?? 'inherit', remove: options.remove ?? false });
+    return { name, exitCode, unpacked };
+  }
+
+  /** Every container, oldest first, with the state of those whose supervisor died brought up to date. */
+  async list(): Promise<ContainerInfo[]> {
+    const out: ContainerInfo[] = [];
+    for (const record of this.state.containers()) out.push(info(await this.#reconcile(record)));
+    return out;
+  }
+
+  /** One container; NOT_FOUND when there is none by that name. */
+  async get(name: string): Promise<ContainerInfo> {
+    return info(await this.#reconcile(this.#record(name)));
+  }
+
+  /**
+   * Stops a running container: `signal` (SIGTERM), then SIGKILL after `timeoutMs`
+   * (10 s). An init that does not handle the signal is killed at once (see signalInit).
+   * Resolves once it exited and its root filesystem is unmounted.
+   */
+  async stop(name: string, options: { timeoutMs?: number; signal?: NodeJS.Signals } = {}): Promise<ContainerInfo> {
+    let record = await this.#reconcile(this.#record(name));
+    if (record.status !== 'running' || record.initPid === null) return info(record);
+    signalInit(record.initPid, options.signal ?? 'SIGTERM');
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    let killed = false;
+    for (;;) {
+      record = await this.#reconcile(this.#record(name));
+      if (record.status === 'exited') return info(record);
+      if (!killed && Date.now() >= deadline && record.initPid !== null) {
+        signalInit(record.initPid, 'SIGKILL');
+        killed = true;
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** The path of a container's log (what a detached container wrote to stdout and stderr). */
+  logPath(name: string): string {
+    this.#record(name);
+    return join(this.paths.container(name), 'log');
+  }
+
+  /**
+   * Removes a container: unmounts its root filesystem, deletes its directory (upper
+   * layer included) and its record, which drops its references to cached layers.
+   * A running container is refused unless `force` (then it is killed first).
+   */
+  async remove(name: string, options: { force?: boolean } = {}): Promise<void> {
+    const record = await this.#reconcile(this.#record(name));
+    if (record.status === 'running') {
+      if (!options.force) {
+        throw new SlipwayError('CONFLICT', `container ${name} is running; stop it first (slipway stop ${name}) or remove it with --force`, { detail: { name } });
+      }
+      await this.stop(name, { signal: 'SIGKILL', timeoutMs: 0 });
+    }
+    await this.#discard(name);
+  }
+
+  /** Removes the cached layers no container uses (and leftovers of interrupted unpacks). */
+  gc(): LayerGcReport {
+    return this.cache.gc();
+  }
+
+  // ---- internals
+
+  /**
+   * Records the container (its layer references first, so a concurrent gc keeps them)
+   * and makes sure its layers are cached. A local image whose plan is known and whose
+   * layers are all cached needs no blob read at all.
+   */
+  async #prepareImage(image: ImageInput, name: string, options: RunOptions, progress: Progress): Promise<{ plan: ImagePlan; unpacked: number }> {
+    const register = (plan: ImagePlan) => this.state.write(() => this.state.addContainer({
+      name, id: randomBytes(16).toString('hex'), image: image.label, digest: plan.digest, detached: options.detach ?? false, command: options.args ?? [], owner: ownerString(),
+    }, plan.diffIds));
+    let registered = false;
+    let sourceKey: string | undefined;
+    const localDigest = image.ref.transport === 'local' ? await this.#resolveLocal(image.ref) : undefined;
+    if (localDigest !== undefined) {
+      sourceKey = `local:${localDigest}`;
+      const known = this.state.imagePlan(sourceKey);
+      if (known !== undefined) {
+        const plan = JSON.parse(known) as ImagePlan;
+        register(plan);
+        registered = true;
+        if (plan.diffIds.every((d) => this.cache.has(d))) {
+          this.state.touchLayers(plan.diffIds);
+          return { plan, unpacked: 0 };
+        }
+      }
+    }
+    try {
+      // Loaded on demand: a cached start never needs the transports.
+      const [{ withSource }, { planImage }] = await Promise.all([import('../transport/open.js'), import('./image-plan.js')]);
+      return await withSource(image.ref, image.store, async (src) => {
+        const { plan, layers } = await planImage(src.artifact);
+        if (!registered) register(plan);
+        const unpacked = await this.cache.ensure(layers, progress);
+        if (sourceKey !== undefined) this.state.putImagePlan(sourceKey, JSON.stringify(plan));
+        return { plan, unpacked };
+      });
+    } catch (err) {
+      if (this.state.container(name)?.owner === ownerString()) await this.#discard(name);
+      throw err;
+    }
+  }
+
+  /**
+   * The manifest digest a local-store reference names, read from the store's metadata
+   * alone (the whole LocalStore is not needed for a cached start); undefined when it
+   * names nothing, and the full path then reports that.
+   */
+  async #resolveLocal(ref: Extract<TransportRef, { transport: 'local' }>): Promise<string | undefined> {
+    const file = join(dirname(this.paths.root), 'metadata.sqlite');
+    if (!existsSync(file)) return undefined;
+    const meta = await SqliteMetadataStore.open(file);
+    try {
+      const found = await meta.findManifest(ref.name, ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag ?? 'latest' });
+      return found?.digest;
+    } finally {
+      await meta.close();
+    }
+  }
+
+  async #startDetached(name: string, dir: string): Promise<void> {
+    const log = openSync(join(dir, 'log'), 'a', 0o600);
+    let supervisor;
+    try {
+      supervisor = spawn(process.execPath, [...supervisorEntry(), dirname(this.paths.root), name], {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: process.env,
+      });
+    } finally {
+      closeSync(log);
+    }
+    let exited: number | null | undefined;
+    supervisor.once('exit', (code) => (exited = code));
+    supervisor.unref();
+    const deadline = Date.now() + DETACH_START_TIMEOUT_MS;
+    for (;;) {
+      const record = this.#record(name);
+      if (record.status === 'running') return;
+      if (record.status === 'exited') {
+        throw new SlipwayError('IO_ERROR', `container ${name} exited at once (code ${record.exitCode}); see slipway logs ${name}`, { detail: { name, exitCode: record.exitCode } });
+      }
+      if (exited !== undefined) throw new SlipwayError('IO_ERROR', `the supervisor of container ${name} failed (exit ${exited}); see slipway logs ${name}`, { detail: { name } });
+      if (Date.now() > deadline) throw new SlipwayError('IO_ERROR', `container ${name} did not start within ${DETACH_START_TIMEOUT_MS / 1000} s`, { detail: { name } });
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Brings a record up to date when the process that waited for the container is
+   * gone (killed, or the host rebooted): a container still running stays so (stop or
+   * rm can end it); one that is not is cleaned up and marked exited.
+   */
+  async #reconcile(record: ContainerRecord): Promise<ContainerRecord> {
+    if (record.status === 'exited' || isOwnerAlive(record.owner ?? undefined)) return record;
+    const runcState = await this.runc.state(record.id);
+    if (runcState?.status === 'running') return record;
+    await this.runc.deleteForce(record.id);
+    await unmountOverlay(this.paths.container(record.name));
+    this.state.markExited(record.name, null, record.status === 'created' ? 'it never started (the process starting it ended first)' : 'its supervisor ended before it');
+    return this.#record(record.name);
+  }
+
+  /** Removes whatever a container left: runc state, mount, directory, record. */
+  async #discard(name: string): Promise<void> {
+    const record = this.state.container(name);
+    if (record) await this.runc.deleteForce(record.id).catch(() => undefined);
+    const dir = this.paths.container(name);
+    await unmountOverlay(dir);
+    rmSync(dir, { recursive: true, force: true });
+    this.state.removeContainer(name);
+  }
+
+  #record(name: string): ContainerRecord {
+    const record = this.state.container(name);
+    if (!record) throw new SlipwayError('NOT_FOUND', `there is no container named ${name} (see slipway ps)`, { detail: { name } });
+    return record;
+  }
+}
+
+/** The node arguments that run the supervisor: the compiled file, or the TypeScript source through tsx. */
+function supervisorEntry(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts')) return ['--import', import.meta.resolve('tsx'), join(self, '..', 'supervisor-main.ts')];
+  return [join(self, '..', 'supervisor-main.js')];
+}
+
+function info(record: ContainerRecord): ContainerInfo {
+  const { owner: _owner, ...rest } = record;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

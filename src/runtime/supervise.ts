@@ -1,0 +1,77 @@
+import { type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { ownerString } from '../store/owner.js';
+import { unmountOverlay } from './overlay-mount.js';
+import type { Runc } from './runc.js';
+import { signalInit } from './signals.js';
+import type { RuntimeState } from './state.js';
+
+/** Signals a waiting `slipway run` (or a supervisor) passes on to the container. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+const PID_POLL_MS = 5;
+
+export interface SuperviseOptions {
+  stdio: StdioOptions;
+  /** Remove the container's record and directory once it exited. */
+  remove?: boolean;
+}
+
+/**
+ * Starts a prepared container with runc and waits for it: records it running with
+ * its init pid, forwards this process's signals to it (a second Ctrl-C or SIGTERM
+ * kills it), and once it exited unmounts its root filesystem and records the exit
+ * code. Returns the exit code (128+N when signal N ended it).
+ */
+export async function superviseContainer(state: RuntimeState, runc: Runc, name: string, dir: string, options: SuperviseOptions): Promise<number | null> {
+  const record = state.container(name);
+  if (!record) throw new SlipwayError('NOT_FOUND', `there is no container ${name}`, { detail: { name } });
+  const pidFile = join(dir, 'init.pid');
+  rmSync(pidFile, { force: true });
+  const child = runc.run(record.id, dir, { pidFile, stdio: options.stdio });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : null)));
+    child.once('error', () => resolve(null));
+  });
+
+  let initPid: number | undefined;
+  const received = new Set<NodeJS.Signals>();
+  const forward = (signal: NodeJS.Signals): void => {
+    const again = received.has(signal) && (signal === 'SIGINT' || signal === 'SIGTERM');
+    received.add(signal);
+    if (initPid !== undefined) signalInit(initPid, again ? 'SIGKILL' : signal);
+    else child.kill(again ? 'SIGKILL' : signal); // not started yet: runc passes it on once it can
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    let done = false;
+    void exited.then(() => (done = true));
+    while (!done && initPid === undefined) {
+      initPid = readPid(pidFile);
+      if (initPid === undefined) await Promise.race([exited, new Promise((r) => setTimeout(r, PID_POLL_MS))]);
+    }
+    if (initPid !== undefined) {
+      state.markRunning(name, ownerString(), initPid);
+      // Signals that came before the pid was known went to runc; repeat none.
+    }
+    const code = await exited;
+    await unmountOverlay(dir);
+    if (options.remove) {
+      state.removeContainer(name);
+      rmSync(dir, { recursive: true, force: true });
+    } else {
+      state.markExited(name, code, initPid === undefined && code !== 0 ? 'the container did not start (see the runc error above or in its log)' : undefined);
+    }
+    return code;
+  } finally {
+    for (const s of FORWARDED) process.off(s, forward);
+  }
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
