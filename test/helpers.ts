@@ -15,25 +15,26 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the slipway CLI from source with SLIPWAY_HOME=home. */
-export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs the slipway CLI from source with SLIPWAY_HOME=home; `input` is written to its stdin. */
+export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
       env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
 
 /** Like slipway() but fails the test with stderr when the command fails. */
-export async function slipwayOk(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const r = await slipway(home, args, env);
+export async function slipwayOk(home: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
+  const r = await slipway(home, args, env, input);
   if (r.code !== 0) throw new Error(`slipway ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
 }
@@ -201,10 +202,10 @@ export function startSlipwayRegistry(home: string, args: string[] = []): Promise
 
 /**
  * Starts CNCF Distribution (Debian's `docker-registry`, 2.8) on a free loopback port
- * with filesystem storage under `dir`, no auth, deletes enabled; resolves once /v2/
- * answers.
+ * with filesystem storage under `dir`, deletes enabled, and `extraConfig` lines (an
+ * `auth:` section) appended; resolves once /v2/ answers (401 counts).
  */
-export async function startDistribution(dir: string): Promise<RegistryProcess> {
+export async function startDistribution(dir: string, extraConfig: string[] = []): Promise<RegistryProcess> {
   await mkdir(join(dir, 'data'), { recursive: true });
   const port = await freePort();
   const config = join(dir, 'config.yml');
@@ -221,6 +222,7 @@ export async function startDistribution(dir: string): Promise<RegistryProcess> {
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...extraConfig,
     '',
   ].join('\n'));
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -232,7 +234,7 @@ export async function startDistribution(dir: string): Promise<RegistryProcess> {
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (exitCode !== undefined) throw new Error(`docker-registry exited (${exitCode}) before serving:\n${stderr}`);
-    const ok = await fetch(`${url}/v2/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/v2/`).then((r) => r.ok || r.status === 401, () => false);
     if (ok) break;
     if (i > 200) {
       child.kill('SIGKILL');

@@ -12,13 +12,15 @@ export interface RegistryFlags {
   authfile?: string;
   insecure?: boolean;
   caFile?: string;
+  certDir?: string;
 }
 
 export const REGISTRY_HELP = `
 Registry access:
   Credentials come from --creds (or $SLIPWAY_CREDS), else from \`slipway login\`,
   $REGISTRY_AUTH_FILE, podman's auth.json and docker's ~/.docker/config.json
-  (credential helpers included). Loopback registries are reached over plain http.`;
+  (credential helpers included). Loopback registries are reached over plain http
+  unless a CA is given for them (--ca-file, --cert-dir).`;
 
 /** Adds --creds (or --src-creds/--dest-creds for two ends), --authfile, --insecure and --ca-file. */
 export function withRegistryOptions(command: Command, ends: 'one' | 'two' = 'one'): Command {
@@ -31,7 +33,8 @@ export function withRegistryOptions(command: Command, ends: 'one' | 'two' = 'one
   return command
     .addOption(new Option('--authfile <file>', 'read saved credentials from this file only').env('REGISTRY_AUTH_FILE'))
     .option('--insecure', 'use plain http for the registry (loopback registries always do)')
-    .addOption(new Option('--ca-file <pem>', 'trust the CAs in this PEM file for TLS (also read: /etc/containers/certs.d/HOST/*.crt)').env('SLIPWAY_CA_FILE'));
+    .addOption(new Option('--ca-file <pem>', 'trust the CAs in this PEM file for TLS').env('SLIPWAY_CA_FILE'))
+    .option('--cert-dir <dir>', 'trust DIR/HOST/*.crt for HOST (default: /etc/containers/certs.d and /etc/docker/certs.d)');
 }
 
 /** The Registries a command's flags describe; `src`/`dst` say which hosts --src-creds and --dest-creds belong to. */
@@ -47,6 +50,7 @@ export function registriesFrom(flags: RegistryFlags, ends: { src?: TransportRef;
     ...(flags.authfile ? { authFile: flags.authfile } : {}),
     ...(flags.insecure ? { insecure: true } : {}),
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...(flags.certDir ? { certDirs: [flags.certDir] } : {}),
   });
 }
 

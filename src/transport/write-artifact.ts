@@ -69,6 +69,7 @@ async function writeImage(dest: ContentDestination, image: Image, options: Write
   }
   const [rawConfig, manifest] = await Promise.all([final.rawConfig(), final.manifest()]);
   if (await dest.hasBlob(manifest.config.digest)) report.blobsSkipped++;
+  else if (dest.mountBlob && (await dest.mountBlob(manifest.config.digest))) report.blobsMounted++;
   else {
     await dest.putBlob(Readable.from([rawConfig]), { digest: manifest.config.digest, size: rawConfig.length });
     report.blobsSent++;

@@ -63,11 +63,11 @@ export class Registries {
       ...(this.options.insecure ? { insecure: true } : {}),
       ...(this.options.tokenFlow ? { tokenFlow: this.options.tokenFlow } : {}),
     };
-    if (ca) {
-      const dispatcher = new Agent({ connect: { ca } });
-      options.fetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
-    }
-    return new RegistryClient(host, options);
+    if (!ca) return new RegistryClient(host, options);
+    const dispatcher = new Agent({ connect: { ca } });
+    options.fetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+    // A CA for the host means it speaks TLS, loopback or not.
+    return new RegistryClient(`https://${host}`, options);
   }
 
   /** The extra CAs for `host`: the --ca-file bundle and certs.d/HOST/*.crt. */

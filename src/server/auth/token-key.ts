@@ -1,14 +1,17 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { calculateJwkThumbprint } from 'jose';
 import { SlipwayError, isErrno } from '../../errors.js';
 
 /** The ES256 key pair that signs and verifies registry tokens. */
 export interface TokenKey {
   privateKey: KeyObject;
   publicKey: KeyObject;
-  /** The JWK thumbprint (RFC 7638), sent as the JWT `kid`. */
+  /**
+   * The key ID sent as the JWT `kid`, in libtrust's format (base32 of the SHA-256 of
+   * the SPKI DER, first 240 bits, in colon-separated groups of four): CNCF Distribution
+   * looks up the keys of its `rootcertbundle` by this ID, so it can trust our tokens.
+   */
   kid: string;
 }
 
@@ -20,7 +23,7 @@ export function defaultTokenKeyPath(home: string): string {
 /** A fresh P-256 key pair, in memory only (tests, and the first start). */
 export async function generateTokenKey(): Promise<TokenKey> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { privateKey, publicKey, kid: await thumbprint(publicKey) };
+  return { privateKey, publicKey, kid: libtrustKeyId(publicKey) };
 }
 
 /**
@@ -68,12 +71,32 @@ async function readKeyFile(path: string): Promise<TokenKey | undefined> {
     // Someone may have loosened the mode; the key signs every token, so tighten it again.
     await chmod(path, 0o600);
     const publicKey = createPublicKey(privateKey);
-    return { privateKey, publicKey, kid: await thumbprint(publicKey) };
+    return { privateKey, publicKey, kid: libtrustKeyId(publicKey) };
   } catch (err) {
     throw new SlipwayError('INVALID_DOCUMENT', `${path} is not a P-256 private JWK (${(err as Error).message}); remove it to have a new key generated (tokens issued so far stop working)`, { cause: err });
   }
 }
 
-async function thumbprint(publicKey: KeyObject): Promise<string> {
-  return calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as Parameters<typeof calculateJwkThumbprint>[0]);
+/** libtrust's KeyID of a public key (docker/libtrust util.go keyIDFromCryptoKey). */
+export function libtrustKeyId(publicKey: KeyObject): string {
+  const hash = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest().subarray(0, 30);
+  return base32(hash).match(/.{1,4}/g)!.join(':');
+}
+
+/** RFC 4648 base32 without padding. */
+function base32(bytes: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  return out;
 }
