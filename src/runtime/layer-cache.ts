@@ -2,11 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { SlipwayError } from '../errors.js';
-import { decompressing } from '../layer/compress.js';
-import { layerToOverlay } from '../layer/overlay.js';
-import { Digester, digestHex, type Digest } from '../oci/digest.js';
-import { progressStream, silentProgress, type Progress } from '../progress.js';
+import { digestHex, type Digest } from '../oci/digest.js';
+import { silentProgress, type Progress } from '../progress.js';
 import { fsyncDir } from '../store/fs-util.js';
 import { isOwnerAlive, isProcessAlive, ownerString } from '../store/owner.js';
 import { syncFilesystem } from './host-tools.js';
@@ -129,8 +126,9 @@ export class LayerCache {
     mkdirSync(tmp, { mode: 0o755 });
     try {
       progress.start(id, `Unpacking ${hex.slice(0, 12)}`, layer.size);
-      const tar = await decompressing((await layer.open()).pipe(progressStream(progress, id)));
-      const { bytes } = await extractVerified(tar, tmp, layer.diffId);
+      // Loaded on demand: the tar and decompression code is not needed while every layer is cached.
+      const { unpackLayer } = await import('./layer-unpack.js');
+      const { bytes } = await unpackLayer(await layer.open(), tmp, layer.diffId, (n) => progress.advance(id, n));
       await syncFilesystem(tmp);
       renameSync(tmp, this.dir(layer.diffId));
       await fsyncDir(this.#paths.layers);
@@ -185,39 +183,3 @@ function isLeftover(name: string): boolean {
   const pid = Number(name.slice(TEMP_PREFIX.length).split('-')[1]);
   return !Number.isInteger(pid) || !isProcessAlive(pid);
 }
-
-/**
- * Extracts the tar in overlay form and checks it is the layer the diffID names: a
- * cache directory is shared by every image with that diffID, so its content must be
- * exactly that layer. Reads to the end of the stream (past the tar's end marker) so
- * that every byte is hashed.
- */
-async function extractVerified(tar: Readable, dir: string, diffId: Digest): Promise<{ bytes: number }> {
-  const digester = new Digester();
-  const source = tar[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  const hashing: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]: () => ({
-      next: async () => {
-        const r = await source.next();
-        if (!r.done) digester.update(r.value);
-        return r;
-      },
-      // The extractor stops at the end marker: keep the stream open for the drain below.
-      return: async () => ({ done: true, value: undefined }),
-    }),
-  };
-  let counts;
-  try {
-    counts = await layerToOverlay(hashing, dir);
-    for (let r = await source.next(); !r.done; r = await source.next()) digester.update(r.value);
-  } finally {
-    await source.return?.();
-  }
-  if (digester.digest() !== diffId) {
-    throw new SlipwayError('DIGEST_MISMATCH', `layer ${diffId} unpacks to a tar with diffID ${digester.digest()}; the image is corrupt or lies about its layers`, {
-      detail: { expected: diffId, actual: digester.digest() },
-    });
-  }
-  return { bytes: counts.bytes };
-}
-
