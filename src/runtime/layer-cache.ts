@@ -57,6 +57,7 @@ export class LayerCache {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #owner = ownerString();
+  readonly #inFlight = new Map<string, Promise<boolean>>();
 
   constructor(paths: RuntimePaths, state: RuntimeState, options: LayerCacheOptions = {}) {
     this.#paths = paths;
@@ -88,7 +89,16 @@ export class LayerCache {
     const worker = async (): Promise<void> => {
       while (next < missing.length) {
         const layer = missing[next++]!;
-        if (await this.#ensureOne(layer, progress)) unpacked++;
+        // Claims are per process: two ensure() calls of this process share one unpack.
+        let pending = this.#inFlight.get(layer.diffId);
+        if (!pending) {
+          pending = this.#ensureOne(layer, progress).finally(() => this.#inFlight.delete(layer.diffId));
+          this.#inFlight.set(layer.diffId, pending);
+        } else {
+          await pending;
+          continue;
+        }
+        if (await pending) unpacked++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, missing.length) }, worker));
@@ -102,8 +112,10 @@ export class LayerCache {
       const decision = this.#state.write((): 'present' | 'wait' | 'mine' => {
         const record = this.#state.layer(layer.diffId);
         if (this.has(layer.diffId)) {
-          // Complete on disk (renamed in after a sync); the record may be missing after a crash.
-          if (record?.state !== 'ready') this.#state.layerReady(layer.diffId, record?.size ?? 0);
+          // Complete on disk (renamed in after a sync). Its unpacker records it, unless it died
+          // between the rename and the record, or the record was lost.
+          const unpackerAlive = record?.state === 'unpacking' && isOwnerAlive(record.owner ?? undefined);
+          if (record?.state !== 'ready' && !unpackerAlive) this.#state.layerPresent(layer.diffId);
           return 'present';
         }
         if (record?.state === 'unpacking' && record.owner !== this.#owner && isOwnerAlive(record.owner ?? undefined)) return 'wait';

@@ -177,6 +177,13 @@ export class RuntimeState {
     this.#sql(`UPDATE layers SET state = 'ready', owner = NULL, size = ?, unpacked = ?, last_used = ?, unpacks = unpacks + 1 WHERE diff_id = ?`).run(size, t, t, diffId);
   }
 
+  /** Records a layer found complete on disk whose record was lost or whose unpacker died after renaming it in. */
+  layerPresent(diffId: string): void {
+    const t = now();
+    this.#sql(`INSERT INTO layers (diff_id, state, unpacked, last_used) VALUES (?, 'ready', ?, ?)
+      ON CONFLICT (diff_id) DO UPDATE SET state = 'ready', owner = NULL`).run(diffId, t, t);
+  }
+
   dropLayer(diffId: string): void {
     this.#sql('DELETE FROM layers WHERE diff_id = ?').run(diffId);
   }
