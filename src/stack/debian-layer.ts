@@ -33,7 +33,7 @@ export interface MadeLayer {
 }
 
 /** Bumped when what goes into the layer changes for the same spec (hooks, excludes, writer). */
-const LAYER_FORMAT = 1;
+const LAYER_FORMAT = 2;
 
 export function debianLayerKey(spec: DebianLayerSpec): string {
   return cacheKey({ ...spec, format: LAYER_FORMAT, args: mmdebstrapArgs({ ...spec, target: 'TARGET' }) });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { SlipwayError } from '../errors.js';
 import { silentProgress, type Progress } from '../progress.js';
@@ -26,13 +27,25 @@ export interface MmdebstrapOptions {
   signal?: AbortSignal;
 }
 
-/** Paths dpkg does not install: what a container image needs least. */
+/** Paths dpkg does not install, as debian:*-slim leaves them out: what a container image needs least. */
 const DPKG_EXCLUDES = [
   'path-exclude=/usr/share/man/*',
   'path-exclude=/usr/share/info/*',
+  'path-exclude=/usr/share/groff/*',
+  'path-exclude=/usr/share/lintian/*',
+  'path-exclude=/usr/share/linda/*',
+  'path-exclude=/usr/share/locale/*',
+  'path-include=/usr/share/locale/locale.alias',
   'path-exclude=/usr/share/doc/*',
   'path-include=/usr/share/doc/*/copyright',
 ];
+
+/**
+ * mmdebstrap's hook that merges /usr up front and installs usr-is-merged, where the
+ * suite has it (bookworm on). Without it apt satisfies init-system-helpers with
+ * `usrmerge`, which pulls in the whole of perl (~50 MB) for a one-time conversion.
+ */
+const MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 
 /** The arguments for one bootstrap (exported for tests and for the cache key). */
 export function mmdebstrapArgs(o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | 'include' | 'user' | 'target'>): string[] {
@@ -41,6 +54,7 @@ export function mmdebstrapArgs(o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | '
     '--variant=minbase',
     '--mode=root',
     '--format=directory',
+    ...(existsSync(MERGED_USR_HOOK) ? [`--hook-dir=${MERGED_USR_HOOK}`] : []),
     ...(o.include.length ? [`--include=${o.include.join(',')}`] : []),
     ...DPKG_EXCLUDES.map((e) => `--dpkgopt=${e}`),
     // The user buildpacks and apps run as (names and numbers are checked in request.ts).
