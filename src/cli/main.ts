@@ -10,6 +10,7 @@ import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
 import { registryCommand } from './commands/registry.js';
+import { stackCommand } from './commands/stack.js';
 import { rmCommand, tagCommand } from './commands/tag.js';
 import { verifyCommand } from './commands/verify.js';
 import { containerCommand } from './commands/container.js';
@@ -38,7 +39,7 @@ for (const command of [
   imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
   tagsCommand(), manifestCommand(), digestCommand(), deleteCommand(), loginCommand(), logoutCommand(),
   runCommand(), psCommand(), stopCommand(), logsCommand(), containerCommand(),
-  gcCommand(), verifyCommand(), registryCommand(),
+  gcCommand(), verifyCommand(), registryCommand(), stackCommand(),
 ]) {
   program.addCommand(command);
 }
