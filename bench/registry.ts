@@ -21,7 +21,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -29,9 +29,10 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { ROOT, addRandomImage, commandExists, randomStream, startDistribution, type RegistryProcess } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
+import { BENCH_CACHE, buildSlipway, median } from './compiled.js';
 
 const exec = promisify(execFile);
-const CACHE = process.env['SLIPWAY_BENCH_CACHE'] ?? '/var/cache/slipway-bench';
+const CACHE = BENCH_CACHE;
 const MB = 1e6;
 const MiB = 1 << 20;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -48,11 +49,6 @@ const { values } = parseArgs({
 const only = new Set(values.only!.split(','));
 const runs = Number(values.runs);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -70,17 +66,6 @@ async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
 
 // ---------------------------------------------------------------------------
 // Servers
-
-/** Compiles Slipway into the cache (tsc), so the server runs as installed, not through tsx. */
-async function buildSlipway(): Promise<string> {
-  const dir = join(CACHE, 'registry-dist');
-  await rm(join(dir, 'dist'), { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  await exec(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: ROOT });
-  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-  if (!existsSync(join(dir, 'node_modules'))) await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return join(dir, 'dist/cli/main.js');
-}
 
 let slipwayMain = '';
 
@@ -385,7 +370,7 @@ async function main(): Promise<void> {
   const work = join(tmpdir(), `slipway-bench-registry-${process.pid}`);
   await mkdir(work, { recursive: true });
   process.stderr.write('building Slipway (tsc) into the bench cache\n');
-  slipwayMain = await buildSlipway();
+  slipwayMain = await buildSlipway('registry-dist');
   const { stdout: versions } = await exec('sh', ['-c', 'skopeo --version; docker-registry --version; wrk --version 2>&1 | head -1; true']);
   console.log(`# registry bench, ${new Date().toISOString()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((x) => fmt(x)).join(' ')}`);
   console.log(versions.trim().split('\n').map((l) => `# ${l}`).join('\n'));

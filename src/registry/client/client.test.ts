@@ -13,6 +13,7 @@ import { digestOf, type Digest } from '../../oci/digest.js';
 import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
 import { allowAll } from '../../server/auth/types.js';
 import { LocalStore } from '../../store/local-store.js';
+import { Agent, type Dispatcher } from 'undici';
 import { RegistryClient } from './client.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -104,13 +105,13 @@ describe('RegistryClient against the Slipway registry', () => {
 
   test('small blobs go up in one PUT, large ones in PATCH chunks of chunkSize', async () => {
     const calls: string[] = [];
-    const counting = new RegistryClient(new URL(registry.url).host, {
-      chunkThreshold: 64 * 1024, chunkSize: 40 * 1024,
-      fetch: (input, init) => {
-        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname.includes('/uploads/') ? 'upload' : 'other'}`);
-        return fetch(input, init);
-      },
-    });
+    class CountingAgent extends Agent {
+      override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandlers): boolean {
+        calls.push(`${options.method} ${options.path.includes('/uploads/') ? 'upload' : 'other'}`);
+        return super.dispatch(options, handler);
+      }
+    }
+    const counting = new RegistryClient(new URL(registry.url).host, { chunkThreshold: 64 * 1024, chunkSize: 40 * 1024, dispatcher: new CountingAgent() });
     const small = randomBytes(10 * 1024);
     await counting.putBlob('team/counted', Readable.from([small]), { digest: digestOf(small), size: small.length });
     assert.deepEqual(calls, ['POST upload', 'PUT upload']);

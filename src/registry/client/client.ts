@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { Readable, pipeline } from 'node:stream';
+import { request as httpRequest, type Dispatcher } from 'undici';
 import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
@@ -14,11 +16,22 @@ export interface RegistryClientOptions {
   attempts?: number;
   /** First backoff delay in ms, doubled on each retry (default 200). */
   backoffMs?: number;
-  /** Blobs of this size or more are uploaded in PATCH chunks (default 8 MiB). */
+  /** Blobs of this size or more are uploaded in PATCH chunks; smaller ones in one PUT (default 8 MiB). */
   chunkThreshold?: number;
-  /** The size of each PATCH chunk (default 8 MiB). */
+  /** The size of each PATCH chunk, streamed from the source (default 64 MiB). */
   chunkSize?: number;
+  /** The HTTP dispatcher (connection pool, TLS options such as a custom CA). */
+  dispatcher?: Dispatcher;
+  /** The fetch used for token requests (tests count them). */
   fetch?: typeof fetch;
+}
+
+/** What a registry answered: the status, headers, and the body as a Node stream (read or dump it). */
+interface HttpResponse {
+  status: number;
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  body: Dispatcher.ResponseData['body'];
 }
 
 export interface Manifest {
@@ -36,14 +49,15 @@ export interface ManifestHead {
 interface RequestOptions {
   scopes: string[];
   headers?: Record<string, string>;
-  body?: Buffer;
+  body?: Buffer | Readable;
   /** Retry on 5xx/429/connection errors. */
   idempotent?: boolean;
   /** Statuses the caller handles itself (no error thrown). */
   ok?: number[];
 }
 
-const DEFAULT_CHUNK = 8 * 1024 * 1024;
+const DEFAULT_THRESHOLD = 8 * 1024 * 1024;
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -63,7 +77,7 @@ export class RegistryClient {
   readonly host: string;
   readonly baseUrl: string;
   readonly auth: RegistryAuth;
-  readonly #fetch: typeof fetch;
+  readonly #dispatcher: Dispatcher | undefined;
   readonly #attempts: number;
   readonly #backoffMs: number;
   readonly #chunkThreshold: number;
@@ -76,15 +90,15 @@ export class RegistryClient {
     const scheme = explicit ? explicit[1]! : options.insecure || isLoopbackHost(hostname) ? 'http' : 'https';
     this.host = hostPart;
     this.baseUrl = `${scheme}://${hostPart}`;
-    this.#fetch = options.fetch ?? fetch;
+    this.#dispatcher = options.dispatcher;
     this.auth = new RegistryAuth({
-      fetch: this.#fetch,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       ...(options.tokenFlow ? { tokenFlow: options.tokenFlow } : {}),
     });
     this.#attempts = Math.max(1, options.attempts ?? 4);
     this.#backoffMs = options.backoffMs ?? 200;
-    this.#chunkThreshold = options.chunkThreshold ?? DEFAULT_CHUNK;
+    this.#chunkThreshold = options.chunkThreshold ?? DEFAULT_THRESHOLD;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   }
 
@@ -127,7 +141,7 @@ export class RegistryClient {
     const res = await this.#request('PUT', `/v2/${repo}/manifests/${ref}`, {
       scopes: [pushScope(repo)], headers: { 'Content-Type': mediaType }, body: bytes, idempotent: true,
     });
-    await res.body?.cancel();
+    await res.body.dump();
     const answered = headerDigest(res);
     if (answered && answered !== digest && digestAlgorithm(answered) === 'sha256') {
       throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} stored manifest ${repo}:${ref} as ${answered}, expected ${digest}`, {
@@ -140,13 +154,13 @@ export class RegistryClient {
   /** Deletes a manifest by digest (registries refuse deleting by tag). */
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
     const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, { scopes: [deleteScope(repo)], idempotent: true });
-    await res.body?.cancel();
+    await res.body.dump();
   }
 
   /** Checks that the registry answers the v2 API and accepts these credentials (what `login` verifies). */
   async ping(): Promise<void> {
     const res = await this.#request('GET', '/v2/', { scopes: [], idempotent: true });
-    await res.body?.cancel();
+    await res.body.dump();
   }
 
   // ---- blobs ----
@@ -164,7 +178,6 @@ export class RegistryClient {
   async openBlob(repo: string, digest: Digest, size?: number): Promise<Readable> {
     const path = `/v2/${repo}/blobs/${digest}`;
     const first = await this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true });
-    if (!first.body) throw new SlipwayError('IO_ERROR', `registry ${this.host} sent no body for blob ${repo}@${digest}`);
     const attempts = this.#attempts;
     const backoffMs = this.#backoffMs;
     const request = (offset: number) => this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true, headers: { Range: `bytes=${offset}-` } });
@@ -173,17 +186,17 @@ export class RegistryClient {
       let offset = 0;
       for (let attempt = 1; ; attempt++) {
         try {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            offset += chunk.length;
-            yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+          for await (const chunk of res.body) {
+            offset += (chunk as Buffer).length;
+            yield chunk as Buffer;
           }
           return;
         } catch (err) {
           if (attempt >= attempts || err instanceof SlipwayError) throw err;
           await sleep(backoffMs * 2 ** (attempt - 1));
           res = await request(offset);
-          if (res.status !== 206 || !res.body) {
-            await res.body?.cancel();
+          if (res.status !== 206) {
+            await res.body.dump();
             throw new SlipwayError('IO_ERROR', `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`, { cause: err });
           }
         }
@@ -213,44 +226,38 @@ export class RegistryClient {
   }
 
   /**
-   * Uploads a blob, hashing the bytes on the way (they must match `expected`).
-   * Below the chunk threshold the blob is read into memory (at most the threshold)
-   * and sent in one PUT, retried on a fresh upload session if the connection drops;
-   * above it, it is streamed in PATCH chunks, each kept until the registry took it.
-   * A chunked upload that fails mid-way throws an error with `detail.retryable`, so
-   * the caller may reopen its source and start again.
+   * Uploads a blob. Below the chunk threshold it is read into memory (at most the
+   * threshold) and sent in one PUT, retried on a fresh upload session if the
+   * connection drops; above it, it is streamed from the source in PATCH chunks of
+   * `chunkSize` (nothing buffered), then closed with a PUT. The registry checks the
+   * digest of what it received; the client checks the size. A chunked upload that
+   * fails mid-way throws an error with `detail.retryable`, so the caller may reopen
+   * its source and start again.
    */
   async putBlob(repo: string, stream: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
     const digest = parseDigest(expected.digest);
-    const verify = new DigestStream({ expected: digest, ...(expected.size === undefined ? {} : { expectedSize: expected.size }) });
-    pipeline(stream, verify, (err) => {
-      if (err && !verify.destroyed) verify.destroy(err);
-    });
     try {
-      if (expected.size !== undefined && expected.size < this.#chunkThreshold) {
-        const body = await readAll(verify);
-        await this.#putMonolithic(repo, digest, body);
-      } else {
-        await this.#putChunked(repo, digest, verify);
+      const size = expected.size !== undefined && expected.size < this.#chunkThreshold
+        ? await this.#putMonolithic(repo, digest, await readAll(stream))
+        : await this.#putChunked(repo, digest, stream, expected.size);
+      if (expected.size !== undefined && size !== expected.size) {
+        throw new SlipwayError('SIZE_MISMATCH', `blob ${digest} is ${size} bytes, expected ${expected.size}`);
       }
-    } catch (err) {
-      verify.destroy();
-      // the stream's own verdict (digest or size mismatch) says more than the failed request
-      const streamError = (verify as { errored?: unknown }).errored;
-      throw streamError instanceof SlipwayError ? streamError : err;
+      return { digest, size };
+    } finally {
+      stream.destroy();
     }
-    return { digest, size: verify.size };
   }
 
-  async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<void> {
+  async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const location = await this.#startUpload(repo);
       try {
         const res = await this.#request('PUT', withDigest(location, digest), {
-          scopes: [pushScope(repo)], headers: { 'Content-Type': 'application/octet-stream' }, body,
+          scopes: [pushScope(repo)], headers: { 'content-type': 'application/octet-stream' }, body,
         });
-        await res.body?.cancel();
-        return;
+        await res.body.dump();
+        return body.length;
       } catch (err) {
         await this.#cancelUpload(repo, location);
         if (attempt >= this.#attempts || !isRetryable(err)) throw err;
@@ -259,41 +266,30 @@ export class RegistryClient {
     }
   }
 
-  async #putChunked(repo: string, digest: Digest, verify: Readable): Promise<void> {
+  async #putChunked(repo: string, digest: Digest, stream: Readable, size: number | undefined): Promise<number> {
     let location = await this.#startUpload(repo);
+    const slices = new StreamSlicer(stream);
+    let offset = 0;
     try {
-      let offset = 0;
-      let chunk: Buffer[] = [];
-      let chunkBytes = 0;
-      const flush = async () => {
-        const body = Buffer.concat(chunk);
-        chunk = [];
-        chunkBytes = 0;
-        const res = await this.#request('PATCH', location, {
-          scopes: [pushScope(repo)],
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + body.length - 1}` },
-          body,
-        });
-        await res.body?.cancel();
-        location = this.#location(res, location);
-        offset += body.length;
-      };
-      for await (const piece of verify) {
-        const buf = piece as Buffer;
-        let at = 0;
-        while (at < buf.length) {
-          const take = Math.min(buf.length - at, this.#chunkSize - chunkBytes);
-          chunk.push(buf.subarray(at, at + take));
-          chunkBytes += take;
-          at += take;
-          if (chunkBytes === this.#chunkSize) await flush();
+      while (!slices.ended) {
+        // With the size known, each chunk says its range; without it, one streamed PATCH takes the rest.
+        const length = size === undefined ? undefined : Math.min(this.#chunkSize, size - offset);
+        if (length === 0) break;
+        const body = slices.next(length);
+        const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+        if (length !== undefined) {
+          headers['content-length'] = String(length);
+          headers['content-range'] = `${offset}-${offset + length - 1}`;
         }
+        const res = await this.#request('PATCH', location, { scopes: [pushScope(repo)], headers, body });
+        await res.body.dump();
+        location = this.#location(res, location);
+        offset += slices.lastLength;
+        if (length === undefined) break;
       }
-      if (chunkBytes > 0) await flush();
-      const res = await this.#request('PUT', withDigest(location, digest), {
-        scopes: [pushScope(repo)], body: Buffer.alloc(0),
-      });
-      await res.body?.cancel();
+      const res = await this.#request('PUT', withDigest(location, digest), { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
+      await res.body.dump();
+      return offset + (await slices.remaining());
     } catch (err) {
       await this.#cancelUpload(repo, location);
       throw err;
@@ -304,7 +300,7 @@ export class RegistryClient {
   async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
     const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
     const res = await this.#request('POST', path, { scopes: [pushScope(repo), pullScope(from)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
-    await res.body?.cancel();
+    await res.body.dump();
     if (res.status === 201) return true;
     if (res.status === 202) await this.#cancelUpload(repo, this.#location(res, undefined));
     return false;
@@ -329,20 +325,20 @@ export class RegistryClient {
 
   async #startUpload(repo: string): Promise<string> {
     const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
-    await res.body?.cancel();
+    await res.body.dump();
     return this.#location(res, undefined);
   }
 
   async #cancelUpload(repo: string, location: string): Promise<void> {
     try {
       const res = await this.#request('DELETE', location, { scopes: [pushScope(repo)], ok: [404] });
-      await res.body?.cancel();
+      await res.body.dump();
     } catch {
       // best effort: the registry expires abandoned uploads
     }
   }
 
-  #location(res: Response, previous: string | undefined): string {
+  #location(res: HttpResponse, previous: string | undefined): string {
     const loc = res.headers.get('location');
     if (!loc) {
       if (previous) return previous;
@@ -351,20 +347,20 @@ export class RegistryClient {
     return new URL(loc, this.baseUrl).toString();
   }
 
-  async #request(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
+  async #request(method: string, pathOrUrl: string, options: RequestOptions): Promise<HttpResponse> {
     const url = new URL(pathOrUrl, this.baseUrl);
-    const attempts = options.idempotent ? this.#attempts : 1;
+    // A streamed body can be sent once: no retry, no replay after a 401.
+    const streamed = options.body instanceof Readable;
+    const attempts = options.idempotent && !streamed ? this.#attempts : 1;
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
       await this.auth.prepare(options.scopes);
       const authorization = this.auth.authorize(options.scopes);
-      if (authorization) headers.Authorization = authorization;
-      let res: Response;
+      if (authorization) headers.authorization = authorization;
+      let res: HttpResponse;
       try {
-        const init: RequestInit = { method, headers, redirect: 'follow' };
-        if (options.body !== undefined) init.body = options.body;
-        res = await this.#fetch(url, init);
+        res = await this.#send(method, url, headers, options.body);
       } catch (err) {
         if (attempt < attempts) {
           await sleep(this.#backoffMs * 2 ** (attempt - 1));
@@ -372,10 +368,10 @@ export class RegistryClient {
         }
         throw new SlipwayError('IO_ERROR', `${method} ${url.origin}${url.pathname} failed: ${causeMessage(err)}`, { cause: err, detail: { retryable: true } });
       }
-      if (res.status === 401 && !authRetried) {
+      if (res.status === 401 && !authRetried && !streamed) {
         authRetried = true;
         const challenge = res.headers.get('www-authenticate');
-        await res.body?.cancel();
+        await res.body.dump();
         if (await this.auth.challenge(challenge, options.scopes)) {
           attempt--;
           continue;
@@ -383,7 +379,7 @@ export class RegistryClient {
         throw await this.#error(method, url, res, true);
       }
       if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
-        await res.body?.cancel();
+        await res.body.dump();
         const retryAfter = Number(res.headers.get('retry-after'));
         await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : this.#backoffMs * 2 ** (attempt - 1));
         continue;
@@ -393,11 +389,35 @@ export class RegistryClient {
     }
   }
 
-  async #error(method: string, url: URL, res: Response, bodyGone = false): Promise<SlipwayError> {
+  /** One HTTP exchange through undici (Node streams both ways; redirects followed, as to blob storage). */
+  async #send(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined): Promise<HttpResponse> {
+    const res = await httpRequest(url, {
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body: body ?? null,
+      maxRedirections: 5,
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+    });
+    const h = res.headers;
+    return {
+      status: res.statusCode,
+      ok: res.statusCode >= 200 && res.statusCode < 300,
+      headers: {
+        get(name: string) {
+          const v = h[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v);
+        },
+      },
+      body: res.body,
+    };
+  }
+
+  async #error(method: string, url: URL, res: HttpResponse, bodyGone = false): Promise<SlipwayError> {
     let errors: { code?: string; message?: string }[] = [];
-    if (!bodyGone && method !== 'HEAD') {
+    if (bodyGone || method === 'HEAD') await res.body.dump().catch(() => undefined);
+    else {
       try {
-        const text = await res.text();
+        const text = await res.body.text();
         const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
         errors = parsed.errors ?? [];
       } catch {
@@ -408,7 +428,7 @@ export class RegistryClient {
     const registryCode = first?.code ?? (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : res.status === 404 ? 'NOT_FOUND' : `HTTP_${res.status}`);
     const text = errors.length > 0
       ? errors.map((e) => `${e.code ?? 'UNKNOWN'}: ${e.message ?? ''}`).join('; ')
-      : `${registryCode}: HTTP ${res.status} ${res.statusText}`;
+      : `${registryCode}: HTTP ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd();
     return new SlipwayError(errorCode(registryCode, res.status), `${text} (${method} ${url.origin}${url.pathname})${accessHint(res.status)}`, {
       detail: { status: res.status, registryCode, url: url.toString(), retryable: res.status >= 500 || res.status === 429 },
     });
@@ -453,7 +473,7 @@ function pushScope(repo: string): string {
   return `repository:${repo}:pull,push`;
 }
 
-function headerDigest(res: Response): Digest | undefined {
+function headerDigest(res: HttpResponse): Digest | undefined {
   const value = res.headers.get('docker-content-digest');
   return value && isDigest(value) ? value : undefined;
 }
@@ -484,27 +504,85 @@ function mediaTypeOf(bytes: Buffer): string {
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
+  // Small blobs only (below the chunk threshold).
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+async function readLimited(res: HttpResponse, max: number, what: string): Promise<Buffer> {
   const length = Number(res.headers.get('content-length'));
   if (Number.isFinite(length) && length > max) {
-    await res.body?.cancel();
+    await res.body.dump();
     throw new SlipwayError('TOO_LARGE', `${what} is ${length} bytes, more than the ${max} allowed`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  if (res.body) {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      total += chunk.length;
-      if (total > max) throw new SlipwayError('TOO_LARGE', `${what} is more than the ${max} bytes allowed`);
-      chunks.push(Buffer.from(chunk));
+  for await (const chunk of res.body) {
+    total += (chunk as Buffer).length;
+    if (total > max) {
+      res.body.destroy();
+      throw new SlipwayError('TOO_LARGE', `${what} is more than the ${max} bytes allowed`);
     }
+    chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Cuts one stream into consecutive request bodies of given lengths without copying
+ * or buffering more than the chunk in hand: each `next(n)` is a Readable of the next
+ * n bytes (or of the rest, when n is undefined).
+ */
+class StreamSlicer {
+  readonly #source: AsyncIterator<Buffer>;
+  #pending: Buffer | undefined;
+  ended = false;
+  /** Bytes the last slice delivered. */
+  lastLength = 0;
+
+  constructor(stream: Readable) {
+    this.#source = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  next(length: number | undefined): Readable {
+    this.lastLength = 0;
+    const self = this;
+    async function* bytes(): AsyncGenerator<Buffer> {
+      let left = length ?? Infinity;
+      while (left > 0) {
+        let buf = self.#pending ?? (await self.#read());
+        if (!buf) return;
+        self.#pending = undefined;
+        if (buf.length > left) {
+          self.#pending = buf.subarray(left);
+          buf = buf.subarray(0, left);
+        }
+        left -= buf.length;
+        self.lastLength += buf.length;
+        yield buf;
+      }
+    }
+    return Readable.from(bytes(), { objectMode: false });
+  }
+
+  /** Counts (and drops) what is left after the last slice: more bytes than declared. */
+  async remaining(): Promise<number> {
+    let n = this.#pending?.length ?? 0;
+    this.#pending = undefined;
+    for (let buf = await this.#read(); buf; buf = await this.#read()) n += buf.length;
+    return n;
+  }
+
+  async #read(): Promise<Buffer | undefined> {
+    if (this.ended) return undefined;
+    const { value, done } = await this.#source.next();
+    if (done) {
+      this.ended = true;
+      return undefined;
+    }
+    return value;
+  }
 }
 
 function causeMessage(err: unknown): string {

@@ -65,6 +65,8 @@ export class Registries {
     };
     if (!ca) return new RegistryClient(host, options);
     const dispatcher = new Agent({ connect: { ca } });
+    options.dispatcher = dispatcher;
+    // token requests may go to the same host
     options.fetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
     // A CA for the host means it speaks TLS, loopback or not.
     return new RegistryClient(`https://${host}`, options);

@@ -1,0 +1,31 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from '../test/helpers.js';
+
+const exec = promisify(execFile);
+
+/** Where benchmarks keep their inputs and builds. */
+export const BENCH_CACHE = process.env['SLIPWAY_BENCH_CACHE'] ?? '/var/cache/slipway-bench';
+
+/**
+ * Compiles Slipway (tsc) into `$BENCH_CACHE/<name>` so a benchmark runs it as it is
+ * installed, not through tsx; returns the path of the compiled CLI entry.
+ */
+export async function buildSlipway(name: string): Promise<string> {
+  const dir = join(BENCH_CACHE, name);
+  await rm(join(dir, 'dist'), { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await exec(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: ROOT });
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+  if (!existsSync(join(dir, 'node_modules'))) await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'dist/cli/main.js');
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
