@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RuntimePaths } from '../src/runtime/paths.js';
@@ -38,6 +38,13 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
   });
 
   const state = () => new RuntimeState(new RuntimePaths(home).stateDb);
+
+  /** The Debian image plus a layer that deletes /etc/debian_version and makes /usr/share/doc opaque with one file. */
+  const whiteoutImage = () => extendLayout(layout, 'base', 'whiteouts', [[
+    { name: 'etc', type: 'directory' }, { name: 'etc/.wh.debian_version' },
+    { name: 'usr', type: 'directory' }, { name: 'usr/share', type: 'directory' }, { name: 'usr/share/doc', type: 'directory' },
+    { name: 'usr/share/doc/.wh..wh..opq' }, { name: 'usr/share/doc/only-me', content: 'new\n' },
+  ]]);
 
   test('runs a command of a Debian image and passes its exit code on', async () => {
     const out = await slipway(home, ['run', '--rm', 'debian:bookworm', '--', 'cat', '/etc/debian_version']);
@@ -78,11 +85,7 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
   });
 
   test('a whiteout in an upper layer hides the file; an opaque directory hides the lower content', async () => {
-    await extendLayout(layout, 'base', 'whiteouts', [[
-      { name: 'etc', type: 'directory' }, { name: 'etc/.wh.debian_version' },
-      { name: 'usr', type: 'directory' }, { name: 'usr/share', type: 'directory' }, { name: 'usr/share/doc', type: 'directory' },
-      { name: 'usr/share/doc/.wh..wh..opq' }, { name: 'usr/share/doc/only-me', content: 'new\n' },
-    ]]);
+    await whiteoutImage();
     assert.ok(readdirSync(join(rootfs, 'usr/share/doc')).length > 10, 'the lower layer has docs to hide');
     const script = 'test -e /etc/debian_version && echo visible || echo hidden; ls /usr/share/doc';
     const out = await slipwayOk(home, ['run', '--rm', `oci:${layout}:whiteouts`, '--', 'sh', '-c', script]);
@@ -160,11 +163,19 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
   });
 
   test('podman runs the same image with the same result', async () => {
-    const script = 'cat /etc/debian_version; test -e /etc/debian_version && echo visible || echo hidden; ls /usr/share/doc; id';
-    const mine = await slipwayOk(home, ['run', '--rm', `oci:${layout}:whiteouts`, '--', 'sh', '-c', `echo ok; ${script.slice(script.indexOf(';') + 2)}`]);
-    const podman = await podmanEnv(join(work.path, 'podman'));
-    const theirs = await run('podman', [...podman.args, 'run', '--rm', '--quiet', `oci:${layout}:whiteouts`, 'sh', '-c', `echo ok; ${script.slice(script.indexOf(';') + 2)}`], podman.env);
-    assert.equal(theirs, mine);
+    await whiteoutImage();
+    const script = 'test -e /etc/debian_version && echo visible || echo hidden; ls /usr/share/doc; id; cat /etc/os-release';
+    const mine = await slipwayOk(home, ['run', '--rm', `oci:${layout}:whiteouts`, '--', 'sh', '-c', script]);
+    // podman names an image pulled from a layout after its path, which must then be lowercase.
+    const lower = join('/tmp', `slipway-podman-${randomBytes(6).toString('hex')}`);
+    try {
+      await slipwayOk(home, ['copy', `oci:${layout}:whiteouts`, `oci:${lower}:whiteouts`]);
+      const podman = await podmanEnv(join(work.path, 'podman'));
+      const theirs = await run('podman', [...podman.args, 'run', '--rm', '--quiet', `oci:${lower}:whiteouts`, 'sh', '-c', script], podman.env);
+      assert.equal(theirs, mine);
+    } finally {
+      rmSync(lower, { recursive: true, force: true });
+    }
     assert.match(mine, /hidden\nonly-me\nuid=0\(root\)/);
   });
 
