@@ -1,26 +1,40 @@
 import { Command } from 'commander';
-import { copyCommand } from './commands/copy.js';
-import { loginCommand, logoutCommand } from './commands/login.js';
-import { promoteCommand } from './commands/promote.js';
-import { pullCommand } from './commands/pull.js';
-import { pushCommand } from './commands/push.js';
-import { deleteCommand, digestCommand, manifestCommand, tagsCommand } from './commands/registry-queries.js';
-import { gcCommand } from './commands/gc.js';
-import { imagesCommand } from './commands/images.js';
-import { importCommand } from './commands/import.js';
-import { inspectCommand } from './commands/inspect.js';
-import { registryCommand } from './commands/registry.js';
-import { stackCommand } from './commands/stack.js';
-import { rmCommand, tagCommand } from './commands/tag.js';
-import { verifyCommand } from './commands/verify.js';
-import { containerCommand } from './commands/container.js';
-import { logsCommand } from './commands/logs.js';
-import { psCommand } from './commands/ps.js';
-import { runCommand } from './commands/run.js';
-import { stopCommand } from './commands/stop.js';
+
+/**
+ * Each command's module is imported only when that command runs: a command pays
+ * for its own dependencies (the registry server's, the runtime's...) and no
+ * other's, which keeps `slipway run` and friends quick to start. `slipway --help`
+ * loads them all to list them.
+ */
+const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
+  [['import'], async () => (await import('./commands/import.js')).importCommand()],
+  [['copy'], async () => (await import('./commands/copy.js')).copyCommand()],
+  [['pull'], async () => (await import('./commands/pull.js')).pullCommand()],
+  [['push'], async () => (await import('./commands/push.js')).pushCommand()],
+  [['promote'], async () => (await import('./commands/promote.js')).promoteCommand()],
+  [['images'], async () => (await import('./commands/images.js')).imagesCommand()],
+  [['inspect'], async () => (await import('./commands/inspect.js')).inspectCommand()],
+  [['tag'], async () => (await import('./commands/tag.js')).tagCommand()],
+  [['rm', 'rmi'], async () => (await import('./commands/tag.js')).rmCommand()],
+  [['tags'], async () => (await import('./commands/registry-queries.js')).tagsCommand()],
+  [['manifest'], async () => (await import('./commands/registry-queries.js')).manifestCommand()],
+  [['digest'], async () => (await import('./commands/registry-queries.js')).digestCommand()],
+  [['delete'], async () => (await import('./commands/registry-queries.js')).deleteCommand()],
+  [['login'], async () => (await import('./commands/login.js')).loginCommand()],
+  [['logout'], async () => (await import('./commands/login.js')).logoutCommand()],
+  [['run'], async () => (await import('./commands/run.js')).runCommand()],
+  [['ps'], async () => (await import('./commands/ps.js')).psCommand()],
+  [['stop'], async () => (await import('./commands/stop.js')).stopCommand()],
+  [['logs'], async () => (await import('./commands/logs.js')).logsCommand()],
+  [['container'], async () => (await import('./commands/container.js')).containerCommand()],
+  [['gc'], async () => (await import('./commands/gc.js')).gcCommand()],
+  [['verify'], async () => (await import('./commands/verify.js')).verifyCommand()],
+  [['registry'], async () => (await import('./commands/registry.js')).registryCommand()],
+  [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
+];
 
 const program = new Command('slipway')
-  .description('Source to OCI images: a local image store with reproducible layers, import and export, and an OCI registry')
+  .description('Source to OCI images: a local image store with reproducible layers, import and export, an OCI registry and client, and a runtime')
   .version('0.1.0')
   .option('--home <dir>', 'the local store (default: $SLIPWAY_HOME or ~/.slipway)')
   .option('-q, --quiet', 'print nothing but errors')
@@ -30,18 +44,24 @@ const program = new Command('slipway')
 Examples:
   $ slipway import --rootfs ./rootfs debian:bookworm
   $ slipway copy debian:bookworm oci:/tmp/layout:bookworm
-  $ slipway inspect debian:bookworm
+  $ slipway push debian:bookworm 127.0.0.1:5000/base/debian:bookworm
   $ slipway run debian:bookworm -- cat /etc/debian_version
   $ slipway registry serve --addr 127.0.0.1:5000`);
 
-for (const command of [
-  importCommand(), copyCommand(), pullCommand(), pushCommand(), promoteCommand(),
-  imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
-  tagsCommand(), manifestCommand(), digestCommand(), deleteCommand(), loginCommand(), logoutCommand(),
-  runCommand(), psCommand(), stopCommand(), logsCommand(), containerCommand(),
-  gcCommand(), verifyCommand(), registryCommand(), stackCommand(),
-]) {
-  program.addCommand(command);
+/** The command named on the command line: the first word that is not a global option (or its value). */
+function commandName(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--home') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }
+
+const args = process.argv.slice(2);
+const name = commandName(args);
+const chosen = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
+const versionOnly = !name && (args.includes('--version') || args.includes('-V'));
+for (const [, load] of chosen ? [chosen] : versionOnly ? [] : COMMANDS) program.addCommand(await load());
 
 await program.parseAsync(process.argv);
