@@ -43,7 +43,7 @@ export async function inspectStack(store: LocalStore, name: string): Promise<Sta
   const versions = await stackVersions(store, name);
   const last = versions[versions.length - 1]!;
   const labels = last.run.labels;
-  const request = parseRequest(labels[StackLabel.Request]);
+  const request = parseRequest(last.build.labels[StackLabel.Request]);
   const distro = labels[StackLabel.DistroName] || labels[StackLabel.DistroVersion]
     ? { name: labels[StackLabel.DistroName], version: labels[StackLabel.DistroVersion] } : undefined;
   const changes: VersionChanges[] = [];

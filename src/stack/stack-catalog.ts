@@ -95,7 +95,8 @@ export async function latestVersion(store: LocalStore, name: string): Promise<{ 
   }
   const { both } = await versionTags(store, name);
   const version = both[both.length - 1] ?? LATEST;
-  const request = parseRequest(run.labels[StackLabel.Request]);
+  // The build image's label has the whole request (the run image's leaves out build-only parts).
+  const request = parseRequest(build.labels[StackLabel.Request]);
   return { version, run, build, ...(request ? { request } : {}) };
 }
 

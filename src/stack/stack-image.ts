@@ -8,6 +8,21 @@ import type { OsRelease } from './os-release.js';
 import type { StackRequest } from './request.js';
 import { StackLabel, type StackRole } from './stack-labels.js';
 
+/**
+ * The part of the request an image of `role` depends on: the run image leaves out the
+ * build image's packages (or source), so a change to the build image alone leaves
+ * the run image's digest, and every app on it, as it is. The build image has it all.
+ */
+export function roleRequest(request: StackRequest, role: StackRole): StackRequest {
+  if (role === 'build') return request;
+  if (request.source === 'debian') {
+    const { buildPackages: _omitted, ...rest } = request;
+    return rest as StackRequest;
+  }
+  const { build: _omitted, ...rest } = request;
+  return rest as StackRequest;
+}
+
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What goes on one image of a stack besides its layers. */
@@ -48,7 +63,7 @@ export function stackImage(layers: Layer[], history: HistoryEntry[], meta: Stack
     [StackLabel.Description]: description,
     [StackLabel.Name]: meta.name,
     [StackLabel.Role]: role,
-    [StackLabel.Request]: JSON.stringify(request),
+    [StackLabel.Request]: JSON.stringify(roleRequest(request, role)),
     [StackLabel.Packages]: JSON.stringify(meta.packages),
   };
   if (meta.os.id) labels[StackLabel.DistroName] = meta.os.id;
