@@ -19,7 +19,8 @@ const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
  * options (user and group resolved in the image's own /etc/passwd and /etc/group).
  */
 export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: readonly string[], name: string, options: RunOptions): Promise<RuntimeSpec> {
-  const { rootfs } = await mountOverlay(dir, layerDirs);
+  // A container removed at exit keeps nothing: its upper directory need never reach the disk.
+  const { rootfs } = await mountOverlay(dir, layerDirs, { volatile: (options.remove ?? false) && !options.detach });
   const config = plan.config;
   const exists = (path: string) => existsSync(resolveInRoot(rootfs, path));
   const command = processCommand(config, { processType: options.processType, entrypoint: options.entrypoint, args: options.args }, exists);

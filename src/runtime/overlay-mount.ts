@@ -34,11 +34,21 @@ export function overlayDirs(containerDir: string): OverlayDirs {
   return { rootfs: join(containerDir, 'rootfs'), upper: join(containerDir, 'upper'), work: join(containerDir, 'work') };
 }
 
+export interface OverlayOptions {
+  /**
+   * Mount with `volatile`: no sync of the upper directory, ever, not even at unmount
+   * (which otherwise syncs the whole host filesystem holding it: 50-150 ms on a busy
+   * host). For containers removed when they exit, whose writes nobody keeps; after a
+   * host crash the kernel refuses to mount such an upper directory again.
+   */
+  volatile?: boolean;
+}
+
 /**
  * Mounts the overlay for a container whose directory is `containerDir`, with
  * `layerDirs` (base first) as its lower layers.
  */
-export async function mountOverlay(containerDir: string, layerDirs: readonly string[]): Promise<OverlayDirs> {
+export async function mountOverlay(containerDir: string, layerDirs: readonly string[], options: OverlayOptions = {}): Promise<OverlayDirs> {
   const dirs = overlayDirs(containerDir);
   const lowers = withoutRepeats(layerDirs);
   if (lowers.length > MAX_LOWER_LAYERS) {
@@ -61,7 +71,7 @@ export async function mountOverlay(containerDir: string, layerDirs: readonly str
     names.push(`l/${i.toString(36)}`);
   });
   // Topmost first, as overlayfs wants them.
-  const data = `lowerdir=${names.reverse().join(':')},upperdir=upper,workdir=work,redirect_dir=off,metacopy=off,index=off`;
+  const data = `lowerdir=${names.reverse().join(':')},upperdir=upper,workdir=work,redirect_dir=off,metacopy=off,index=off${options.volatile ? ',volatile' : ''}`;
   if (data.length >= MOUNT_DATA_LIMIT) {
     throw new SlipwayError('UNSUPPORTED', `overlay mount options for ${lowers.length} layers need ${data.length} bytes; the kernel takes ${MOUNT_DATA_LIMIT - 1}`);
   }
