@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isErrno } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { fsyncDir } from '../store/fs-util.js';
@@ -57,7 +58,6 @@ export class LayerCache {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #owner = ownerString();
-  readonly #inFlight = new Map<string, Promise<boolean>>();
 
   constructor(paths: RuntimePaths, state: RuntimeState, options: LayerCacheOptions = {}) {
     this.#paths = paths;
@@ -77,79 +77,89 @@ export class LayerCache {
   }
 
   /**
-   * Makes sure every layer is unpacked, unpacking the missing ones (a few at a time)
-   * and waiting for those another process is unpacking. Returns how many this call unpacked.
+   * Makes sure every layer is unpacked: claims the missing ones no live process is
+   * unpacking, unpacks those (a few at a time, then one filesystem sync for the batch
+   * before they are renamed into place), and waits for the ones others are unpacking.
+   * Returns how many this call unpacked.
    */
   async ensure(layers: readonly CacheableLayer[], progress: Progress = silentProgress): Promise<number> {
     mkdirSync(this.#paths.layers, { recursive: true, mode: 0o700 });
     const unique = [...new Map(layers.map((l) => [l.diffId, l])).values()];
-    const missing = unique.filter((l) => !this.has(l.diffId));
+    let pending = unique.filter((l) => !this.has(l.diffId));
     let unpacked = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < missing.length) {
-        const layer = missing[next++]!;
-        // Claims are per process: two ensure() calls of this process share one unpack.
-        let pending = this.#inFlight.get(layer.diffId);
-        if (!pending) {
-          pending = this.#ensureOne(layer, progress).finally(() => this.#inFlight.delete(layer.diffId));
-          this.#inFlight.set(layer.diffId, pending);
-        } else {
-          await pending;
-          continue;
-        }
-        if (await pending) unpacked++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, missing.length) }, worker));
+    while (pending.length > 0) {
+      const mine = pending.filter((l) => this.#claim(l.diffId) === 'mine');
+      if (mine.length > 0) unpacked += await this.#unpackBatch(mine, progress);
+      else await new Promise((r) => setTimeout(r, this.#pollMs));
+      pending = pending.filter((l) => !this.has(l.diffId));
+    }
     this.#state.touchLayers(unique.map((l) => l.diffId));
     return unpacked;
   }
 
-  /** Unpacks `layer` unless it is (or becomes, while we wait for its owner) present; true when this call unpacked it. */
-  async #ensureOne(layer: CacheableLayer, progress: Progress): Promise<boolean> {
-    for (;;) {
-      const decision = this.#state.write((): 'present' | 'wait' | 'mine' => {
-        const record = this.#state.layer(layer.diffId);
-        if (this.has(layer.diffId)) {
-          // Complete on disk (renamed in after a sync). Its unpacker records it, unless it died
-          // between the rename and the record, or the record was lost.
-          const unpackerAlive = record?.state === 'unpacking' && isOwnerAlive(record.owner ?? undefined);
-          if (record?.state !== 'ready' && !unpackerAlive) this.#state.layerPresent(layer.diffId);
-          return 'present';
-        }
-        if (record?.state === 'unpacking' && record.owner !== this.#owner && isOwnerAlive(record.owner ?? undefined)) return 'wait';
-        this.#state.claimLayer(layer.diffId, this.#owner);
-        return 'mine';
-      });
-      if (decision === 'present') return false;
-      if (decision === 'mine') {
-        await this.#unpack(layer, progress);
-        return true;
+  /** Decides, in one transaction, whether this process unpacks `diffId` now, finds it present, or waits for its unpacker. */
+  #claim(diffId: Digest): 'present' | 'wait' | 'mine' {
+    return this.#state.write(() => {
+      const record = this.#state.layer(diffId);
+      const unpackerAlive = record?.state === 'unpacking' && isOwnerAlive(record.owner ?? undefined);
+      if (this.has(diffId)) {
+        // Complete on disk (renamed in after a sync). Its unpacker records it, unless it died
+        // between the rename and the record, or the record was lost.
+        if (record?.state !== 'ready' && !unpackerAlive) this.#state.layerPresent(diffId);
+        return 'present';
       }
-      await new Promise((r) => setTimeout(r, this.#pollMs));
-    }
+      if (unpackerAlive && record?.owner !== this.#owner) return 'wait';
+      this.#state.claimLayer(diffId, this.#owner);
+      return 'mine';
+    });
   }
 
-  async #unpack(layer: CacheableLayer, progress: Progress): Promise<void> {
-    const hex = digestHex(layer.diffId);
-    const tmp = join(this.#paths.layers, `${TEMP_PREFIX}${hex}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const id = `layer ${hex.slice(0, 12)}`;
-    mkdirSync(tmp, { mode: 0o755 });
+  /** Unpacks claimed layers into temporary directories, syncs once, renames them into place. */
+  async #unpackBatch(layers: readonly CacheableLayer[], progress: Progress): Promise<number> {
+    const done: { layer: CacheableLayer; tmp: string; bytes: number }[] = [];
+    const temps: string[] = [];
     try {
-      progress.start(id, `Unpacking ${hex.slice(0, 12)}`, layer.size);
       // Loaded on demand: the tar and decompression code is not needed while every layer is cached.
       const { unpackLayer } = await import('./layer-unpack.js');
-      const { bytes } = await unpackLayer(await layer.open(), tmp, layer.diffId, (n) => progress.advance(id, n));
-      await syncFilesystem(tmp);
-      renameSync(tmp, this.dir(layer.diffId));
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < layers.length) {
+          const layer = layers[next++]!;
+          const hex = digestHex(layer.diffId);
+          const tmp = join(this.#paths.layers, `${TEMP_PREFIX}${hex}-${process.pid}-${randomBytes(4).toString('hex')}`);
+          temps.push(tmp);
+          mkdirSync(tmp, { mode: 0o755 });
+          const id = `layer ${hex.slice(0, 12)}`;
+          progress.start(id, `Unpacking ${hex.slice(0, 12)}`, layer.size);
+          const { bytes } = await unpackLayer(await layer.open(), tmp, layer.diffId, (n) => progress.advance(id, n));
+          progress.done(id, 'unpacked');
+          done.push({ layer, tmp, bytes });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.#concurrency, layers.length) }, worker));
+      // One syncfs for the batch: each one flushes the whole filesystem, whoever dirtied it.
+      await syncFilesystem(this.#paths.layers);
+      let renamed = 0;
+      for (const { layer, tmp } of done) {
+        try {
+          renameSync(tmp, this.dir(layer.diffId));
+          renamed++;
+        } catch (err) {
+          // Another unpack of this process got there first: same content, keep that one.
+          if (!isErrno(err, 'ENOTEMPTY', 'EEXIST')) throw err;
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }
       await fsyncDir(this.#paths.layers);
-      this.#state.write(() => this.#state.layerReady(layer.diffId, bytes));
-      progress.done(id, 'unpacked');
+      this.#state.write(() => {
+        for (const { layer, bytes } of done) this.#state.layerReady(layer.diffId, bytes);
+      });
+      return renamed;
     } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      this.#state.write(() => this.#state.dropLayer(layer.diffId));
-      progress.done(id, 'failed');
+      for (const tmp of temps) rmSync(tmp, { recursive: true, force: true });
+      this.#state.write(() => {
+        for (const layer of layers) if (!this.has(layer.diffId)) this.#state.dropLayer(layer.diffId);
+      });
       throw err;
     }
   }
