@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podmanEnv, run, slipway, slipwayOk, tempDir } from './helpers.js';
@@ -39,6 +40,7 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let created: StackReport;
+  const cleanups: (() => Promise<void>)[] = [];
   const json = async <T>(...args: string[]) => JSON.parse(await slipwayOk(home, ['--json', ...args])) as T;
 
   before(async () => {
@@ -46,7 +48,10 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     home = join(work.path, 'home');
     created = await json<StackReport>('stack', 'create', 'default');
   });
-  after(() => work.cleanup());
+  after(async () => {
+    for (const c of cleanups) await c();
+    await work.cleanup();
+  });
 
   test('create makes version 1 of both images, tagged NAME/run and NAME/build, latest on both', async () => {
     assert.equal(created.version, '1');
@@ -106,7 +111,9 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
   });
 
   test('the run image runs under podman from an exported OCI layout', async () => {
-    const layout = join(work.path, 'layout');
+    // podman names an image from an oci: path, and image names must be lowercase (mkdtemp's suffix is not).
+    const layout = join(tmpdir(), `slipway-podman-${randomBytes(6).toString('hex')}`);
+    cleanups.push(() => rm(layout, { recursive: true, force: true }));
     await slipwayOk(home, ['copy', 'default/run:1', `oci:${layout}:run`]);
     const pm = await podmanEnv(join(work.path, 'podman'));
     const out = await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:run`, 'sh', '-c', 'id -un; . /etc/os-release; echo $ID $VERSION_ID'], pm.env);
