@@ -43,3 +43,6 @@ export { inspect, type InspectResult } from './catalog/inspect.js';
 
 export * as runtime from './runtime/index.js';
 export { ContainerRuntime, type RunOptions, type RunResult, type ContainerInfo } from './runtime/index.js';
+
+export * as stack from './stack/index.js';
+export { createStack, updateStack, ensureDefaultStack, inspectStack, listStacks, removeStack, type StackReport, type CreateStackOptions, type UpdateStackOptions } from './stack/index.js';

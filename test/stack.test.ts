@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalStore, ensureDefaultStack } from '../src/index.js';
 import { podmanEnv, run, slipway, slipwayOk, tempDir } from './helpers.js';
 
 /**
@@ -119,6 +120,21 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     const out = await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:run`, 'sh', '-c', 'id -un; . /etc/os-release; echo $ID $VERSION_ID'], pm.env);
     assert.match(out, /^cnb$/m);
     assert.match(out, /^debian 12$/m);
+  });
+
+  test('ensureDefaultStack (what slipway build uses) gives the same images in another store, then needs no network', async () => {
+    const store = await LocalStore.open(join(work.path, 'library-home'));
+    const saved = process.env.SLIPWAY_DEBIAN_MIRROR;
+    try {
+      const first = await ensureDefaultStack(store);
+      assert.deepEqual([first.name, first.version, first.run, first.build], ['default', '1', created.run.digest, created.build.digest]);
+      process.env.SLIPWAY_DEBIAN_MIRROR = 'http://127.0.0.1:9/debian'; // any network use would now fail
+      assert.deepEqual(await ensureDefaultStack(store), first);
+    } finally {
+      if (saved === undefined) delete process.env.SLIPWAY_DEBIAN_MIRROR;
+      else process.env.SLIPWAY_DEBIAN_MIRROR = saved;
+      await store.close();
+    }
   });
 
   test('creating the same stack again bootstraps nothing and makes no new version', async () => {
