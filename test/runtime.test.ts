@@ -107,6 +107,14 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
     s.close();
   });
 
+  test('an image of 150 layers runs (more lowerdirs than absolute paths fit in the mount options)', async () => {
+    const layers: RawEntry[][] = [];
+    for (let i = 0; i < 150; i++) layers.push([{ name: 'layers', type: 'directory' }, { name: `layers/file-${i}`, content: `${i}\n` }, { name: 'layers/top', content: `${i}\n` }]);
+    await extendLayout(layout, 'base', 'many', layers);
+    const out = await slipwayOk(home, ['run', '--rm', `oci:${layout}:many`, '--', 'sh', '-c', 'cat /layers/top /layers/file-0 /layers/file-149; ls /layers | wc -l']);
+    assert.deepEqual(out.trim().split('\n'), ['149', '0', '149', '151']);
+  });
+
   test('a container\'s writes reach neither the layer cache nor another container', async () => {
     await slipwayOk(home, ['run', '--name', 'writer', 'debian:bookworm', '--', 'sh', '-c', 'echo changed > /etc/debian_version; echo mine > /etc/new-file']);
     const reader = await slipwayOk(home, ['run', '--rm', 'debian:bookworm', '--', 'sh', '-c', 'cat /etc/debian_version; test -e /etc/new-file && echo leaked || echo clean']);

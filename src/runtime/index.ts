@@ -1,5 +1,6 @@
 /** The container runtime: layer cache, overlay root filesystems, OCI runtime spec, runc. */
 import { existsSync } from 'node:fs';
+import { ContainerRuntime } from './containers.js';
 import type { LayerGcReport } from './layer-cache.js';
 import { RuntimePaths } from './paths.js';
 
@@ -26,7 +27,6 @@ export { Runc } from './runc.js';
 export async function collectLayerGarbage(storeHome?: string): Promise<LayerGcReport> {
   const paths = new RuntimePaths(storeHome);
   if (!existsSync(paths.stateDb)) return { layersRemoved: 0, layerBytesFreed: 0, partialsRemoved: 0 };
-  const { ContainerRuntime } = await import('./containers.js');
   const runtime = ContainerRuntime.open(storeHome);
   try {
     return runtime.gc();
