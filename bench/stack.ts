@@ -73,7 +73,7 @@ async function slimLikeRootfs(): Promise<string> {
   const excludes = ['man', 'info', 'groff', 'lintian', 'linda', 'locale', 'doc'].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`);
   await new Promise<void>((resolve, reject) => {
     const child = spawn('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', '--format=directory', '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr', ...excludes,
-      '--dpkgopt=path-include=/usr/share/doc/*/copyright', 'bookworm', `${dir}.tmp`], { stdio: 'inherit', env: { ...process.env, SOURCE_DATE_EPOCH: '315532801' } });
+      '--dpkgopt=path-include=/usr/share/doc/*/copyright', 'bookworm', `${dir}.tmp`, 'http://deb.debian.org/debian'], { stdio: 'inherit', env: { ...process.env, SOURCE_DATE_EPOCH: '315532801' } });
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mmdebstrap exited ${code}`))));
   });
   await rename(`${dir}.tmp`, dir);
