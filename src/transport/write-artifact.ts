@@ -62,7 +62,7 @@ async function writeIndex(dest: ContentDestination, index: ImageIndexValue, opti
 
 async function writeImage(dest: ContentDestination, image: Image, options: WriteOptions, report: WriteReport, root: boolean): Promise<Descriptor> {
   const layers = await image.layers();
-  const written = await mapBounded(layers, options.concurrency ?? 4, (layer) => writeLayer(dest, layer, options, report));
+  const written = await mapBounded(layers, options.concurrency ?? 6, (layer) => writeLayer(dest, layer, options, report));
   let final = image;
   if (written.some((w, i) => w !== layers[i])) {
     final = await rebuildWithLayers(image, written);

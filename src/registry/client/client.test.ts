@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,6 @@ import { digestOf, type Digest } from '../../oci/digest.js';
 import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
 import { allowAll } from '../../server/auth/types.js';
 import { LocalStore } from '../../store/local-store.js';
-import { Agent, type Dispatcher } from 'undici';
 import { RegistryClient } from './client.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -104,14 +103,20 @@ describe('RegistryClient against the Slipway registry', () => {
   });
 
   test('small blobs go up in one PUT, large ones in PATCH chunks of chunkSize', async () => {
+    // the registry's requests, seen through a recording proxy
     const calls: string[] = [];
-    class CountingAgent extends Agent {
-      override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandlers): boolean {
-        calls.push(`${options.method} ${options.path.includes('/uploads/') ? 'upload' : 'other'}`);
-        return super.dispatch(options, handler);
-      }
-    }
-    const counting = new RegistryClient(new URL(registry.url).host, { chunkThreshold: 64 * 1024, chunkSize: 40 * 1024, dispatcher: new CountingAgent() });
+    const target = new URL(registry.url);
+    const proxy = createServer((req, res) => {
+      calls.push(`${req.method} ${req.url!.includes('/uploads/') ? 'upload' : 'other'}`);
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode!, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    after(() => proxy.close());
+    const counting = new RegistryClient(`127.0.0.1:${(proxy.address() as AddressInfo).port}`, { chunkThreshold: 64 * 1024, chunkSize: 40 * 1024 });
     const small = randomBytes(10 * 1024);
     await counting.putBlob('team/counted', Readable.from([small]), { digest: digestOf(small), size: small.length });
     assert.deepEqual(calls, ['POST upload', 'PUT upload']);

@@ -1,10 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable, pipeline } from 'node:stream';
-import { request as httpRequest, type Dispatcher } from 'undici';
 import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
 import { RegistryAuth, type Credentials } from './auth.js';
+import { HttpClient, discard, readText, type HttpResponse } from './http.js';
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
@@ -20,18 +20,10 @@ export interface RegistryClientOptions {
   chunkThreshold?: number;
   /** The size of each PATCH chunk, streamed from the source (default 64 MiB). */
   chunkSize?: number;
-  /** The HTTP dispatcher (connection pool, TLS options such as a custom CA). */
-  dispatcher?: Dispatcher;
+  /** The CA certificates TLS trusts (system roots included), for registries with a private CA. */
+  ca?: string[];
   /** The fetch used for token requests (tests count them). */
   fetch?: typeof fetch;
-}
-
-/** What a registry answered: the status, headers, and the body as a Node stream (read or dump it). */
-interface HttpResponse {
-  status: number;
-  ok: boolean;
-  headers: { get(name: string): string | null };
-  body: Dispatcher.ResponseData['body'];
 }
 
 export interface Manifest {
@@ -77,7 +69,7 @@ export class RegistryClient {
   readonly host: string;
   readonly baseUrl: string;
   readonly auth: RegistryAuth;
-  readonly #dispatcher: Dispatcher | undefined;
+  readonly #http: HttpClient;
   readonly #attempts: number;
   readonly #backoffMs: number;
   readonly #chunkThreshold: number;
@@ -90,9 +82,9 @@ export class RegistryClient {
     const scheme = explicit ? explicit[1]! : options.insecure || isLoopbackHost(hostname) ? 'http' : 'https';
     this.host = hostPart;
     this.baseUrl = `${scheme}://${hostPart}`;
-    this.#dispatcher = options.dispatcher;
+    this.#http = new HttpClient(options.ca ? { ca: options.ca } : {});
     this.auth = new RegistryAuth({
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      fetch: options.fetch ?? this.#http.fetch,
       ...(options.credentials ? { credentials: options.credentials } : {}),
       ...(options.tokenFlow ? { tokenFlow: options.tokenFlow } : {}),
     });
@@ -126,6 +118,7 @@ export class RegistryClient {
     const res = await this.#request('HEAD', `/v2/${repo}/manifests/${ref}`, {
       scopes: [pullScope(repo)], headers: { Accept: accept.join(', ') }, idempotent: true, ok: [404],
     });
+    discard(res);
     if (res.status === 404) return undefined;
     const length = res.headers.get('content-length');
     return {
@@ -141,7 +134,7 @@ export class RegistryClient {
     const res = await this.#request('PUT', `/v2/${repo}/manifests/${ref}`, {
       scopes: [pushScope(repo)], headers: { 'Content-Type': mediaType }, body: bytes, idempotent: true,
     });
-    await res.body.dump();
+    discard(res);
     const answered = headerDigest(res);
     if (answered && answered !== digest && digestAlgorithm(answered) === 'sha256') {
       throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} stored manifest ${repo}:${ref} as ${answered}, expected ${digest}`, {
@@ -154,19 +147,20 @@ export class RegistryClient {
   /** Deletes a manifest by digest (registries refuse deleting by tag). */
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
     const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, { scopes: [deleteScope(repo)], idempotent: true });
-    await res.body.dump();
+    discard(res);
   }
 
   /** Checks that the registry answers the v2 API and accepts these credentials (what `login` verifies). */
   async ping(): Promise<void> {
     const res = await this.#request('GET', '/v2/', { scopes: [], idempotent: true });
-    await res.body.dump();
+    discard(res);
   }
 
   // ---- blobs ----
 
   async hasBlob(repo: string, digest: Digest): Promise<boolean> {
     const res = await this.#request('HEAD', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], idempotent: true, ok: [404] });
+    discard(res);
     return res.status !== 404;
   }
 
@@ -196,7 +190,7 @@ export class RegistryClient {
           await sleep(backoffMs * 2 ** (attempt - 1));
           res = await request(offset);
           if (res.status !== 206) {
-            await res.body.dump();
+            discard(res);
             throw new SlipwayError('IO_ERROR', `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`, { cause: err });
           }
         }
@@ -256,7 +250,7 @@ export class RegistryClient {
         const res = await this.#request('PUT', withDigest(location, digest), {
           scopes: [pushScope(repo)], headers: { 'content-type': 'application/octet-stream' }, body,
         });
-        await res.body.dump();
+        discard(res);
         return body.length;
       } catch (err) {
         await this.#cancelUpload(repo, location);
@@ -282,13 +276,13 @@ export class RegistryClient {
           headers['content-range'] = `${offset}-${offset + length - 1}`;
         }
         const res = await this.#request('PATCH', location, { scopes: [pushScope(repo)], headers, body });
-        await res.body.dump();
+        discard(res);
         location = this.#location(res, location);
         offset += slices.lastLength;
         if (length === undefined) break;
       }
       const res = await this.#request('PUT', withDigest(location, digest), { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
-      await res.body.dump();
+      discard(res);
       return offset + (await slices.remaining());
     } catch (err) {
       await this.#cancelUpload(repo, location);
@@ -299,8 +293,8 @@ export class RegistryClient {
   /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
   async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
     const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-    const res = await this.#request('POST', path, { scopes: [pushScope(repo), pullScope(from)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
-    await res.body.dump();
+    const res = await this.#request('POST', path, { scopes: [pushScope(repo), pullScope(from)], body: Buffer.alloc(0) });
+    discard(res);
     if (res.status === 201) return true;
     if (res.status === 202) await this.#cancelUpload(repo, this.#location(res, undefined));
     return false;
@@ -324,15 +318,15 @@ export class RegistryClient {
   // ---- plumbing ----
 
   async #startUpload(repo: string): Promise<string> {
-    const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], headers: { 'Content-Length': '0' }, body: Buffer.alloc(0) });
-    await res.body.dump();
+    const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
+    discard(res);
     return this.#location(res, undefined);
   }
 
   async #cancelUpload(repo: string, location: string): Promise<void> {
     try {
       const res = await this.#request('DELETE', location, { scopes: [pushScope(repo)], ok: [404] });
-      await res.body.dump();
+      discard(res);
     } catch {
       // best effort: the registry expires abandoned uploads
     }
@@ -371,7 +365,7 @@ export class RegistryClient {
       if (res.status === 401 && !authRetried && !streamed) {
         authRetried = true;
         const challenge = res.headers.get('www-authenticate');
-        await res.body.dump();
+        discard(res);
         if (await this.auth.challenge(challenge, options.scopes)) {
           attempt--;
           continue;
@@ -379,7 +373,7 @@ export class RegistryClient {
         throw await this.#error(method, url, res, true);
       }
       if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
-        await res.body.dump();
+        discard(res);
         const retryAfter = Number(res.headers.get('retry-after'));
         await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : this.#backoffMs * 2 ** (attempt - 1));
         continue;
@@ -389,35 +383,21 @@ export class RegistryClient {
     }
   }
 
-  /** One HTTP exchange through undici (Node streams both ways; redirects followed, as to blob storage). */
-  async #send(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined): Promise<HttpResponse> {
-    const res = await httpRequest(url, {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body: body ?? null,
-      maxRedirections: 5,
-      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
-    });
-    const h = res.headers;
-    return {
-      status: res.statusCode,
-      ok: res.statusCode >= 200 && res.statusCode < 300,
-      headers: {
-        get(name: string) {
-          const v = h[name.toLowerCase()];
-          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v);
-        },
-      },
-      body: res.body,
-    };
+  #send(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined): Promise<HttpResponse> {
+    return this.#http.send(method, url, headers, body);
+  }
+
+  /** Closes idle keep-alive connections (a long-lived process calls this when done with a registry). */
+  close(): void {
+    this.#http.close();
   }
 
   async #error(method: string, url: URL, res: HttpResponse, bodyGone = false): Promise<SlipwayError> {
     let errors: { code?: string; message?: string }[] = [];
-    if (bodyGone || method === 'HEAD') await res.body.dump().catch(() => undefined);
+    if (bodyGone || method === 'HEAD') discard(res);
     else {
       try {
-        const text = await res.body.text();
+        const text = await readText(res);
         const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
         errors = parsed.errors ?? [];
       } catch {
@@ -513,7 +493,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
 async function readLimited(res: HttpResponse, max: number, what: string): Promise<Buffer> {
   const length = Number(res.headers.get('content-length'));
   if (Number.isFinite(length) && length > max) {
-    await res.body.dump();
+    discard(res);
     throw new SlipwayError('TOO_LARGE', `${what} is ${length} bytes, more than the ${max} allowed`);
   }
   const chunks: Buffer[] = [];

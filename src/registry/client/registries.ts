@@ -1,7 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { SlipwayError, isErrno } from '../../errors.js';
 import type { Credentials } from './auth.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
@@ -64,12 +63,8 @@ export class Registries {
       ...(this.options.tokenFlow ? { tokenFlow: this.options.tokenFlow } : {}),
     };
     if (!ca) return new RegistryClient(host, options);
-    const dispatcher = new Agent({ connect: { ca } });
-    options.dispatcher = dispatcher;
-    // token requests may go to the same host
-    options.fetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
     // A CA for the host means it speaks TLS, loopback or not.
-    return new RegistryClient(`https://${host}`, options);
+    return new RegistryClient(`https://${host}`, { ...options, ca });
   }
 
   /** The extra CAs for `host`: the --ca-file bundle and certs.d/HOST/*.crt. */
