@@ -127,6 +127,33 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     assert.equal(existsSync(join(work.path, 'a.tar')), false);
   });
 
+  test('an index: --all copies every platform under the index digest, --platform takes one image', async () => {
+    const amd = await addRandomImage(layout, 'multi-amd64', [{ seed: 'multi-amd', size: 200_000 }], { os: 'linux', architecture: 'amd64' });
+    const arm = await addRandomImage(layout, 'multi-arm64', [{ seed: 'multi-arm', size: 200_000 }], { os: 'linux', architecture: 'arm64' });
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [[amd, 'amd64'], [arm, 'arm64']].map(([img, arch]) => ({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: (img as GeneratedImage).digest, size: (img as GeneratedImage).size, platform: { os: 'linux', architecture: arch },
+      })),
+    }));
+    const indexDigest = sha256(index);
+    await writeFile(join(layout, 'blobs', 'sha256', indexDigest.slice(7)), index);
+    const indexJson = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: unknown[] };
+    indexJson.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+    await writeFile(join(layout, 'index.json'), JSON.stringify(indexJson));
+
+    const all = await report(['copy', '--all', `oci:${layout}:multi`, `${dist.host}/multi/app:1`]);
+    assert.equal(all.digest, indexDigest);
+    assert.equal((await cli(['digest', `${dist.host}/multi/app:1`])).trim(), indexDigest);
+    assert.equal((await cli(['digest', '--platform', 'linux/arm64', `${dist.host}/multi/app:1`])).trim(), arm.digest);
+    // registry to registry, one platform: the image, not the index
+    const one = await report(['copy', '--platform', 'linux/arm64', `${dist.host}/multi/app:1`, `${slip.host}/multi/arm:1`]);
+    assert.equal(one.digest, arm.digest);
+    const pulled = JSON.parse(await slipwayOk(join(work.path, 'multi-home'), ['--json', 'pull', '--all', `${dist.host}/multi/app:1`], env)) as Report;
+    assert.equal(pulled.digest, indexDigest);
+  });
+
   test('tags, digest, manifest and delete', async () => {
     await cli(['copy', `oci:${layout}:base`, `${dist.host}/listing/base:a`]);
     await cli(['copy', `oci:${layout}:app`, `${dist.host}/listing/base:b`]);

@@ -61,15 +61,16 @@ function dockerConfigFile(env: NodeJS.ProcessEnv): string {
  * const creds = await findCredentials('ghcr.io', 'org/app'); // { username, password } | undefined
  */
 export async function findCredentials(host: string, repo?: string, options: CredentialFilesOptions = {}): Promise<Credentials | undefined> {
+  const env = options.env ?? process.env;
   for (const file of credentialFiles(options)) {
     const config = await readAuthFile(file);
     if (!config) continue;
     const helper = config.credHelpers?.[host] ?? (host === 'docker.io' ? config.credHelpers?.[DOCKER_HUB_KEY] : undefined);
-    if (helper) return credentialHelperGet(helper, host);
+    if (helper) return credentialHelperGet(helper, host, env);
     const entry = matchAuthEntry(config, host, repo);
     if (entry) return entry;
     if (config.credsStore) {
-      const fromStore = await credentialHelperGet(config.credsStore, host);
+      const fromStore = await credentialHelperGet(config.credsStore, host, env);
       if (fromStore) return fromStore;
     }
   }
@@ -79,11 +80,12 @@ export async function findCredentials(host: string, repo?: string, options: Cred
 /** The `auths` entry for host/repo: the longest key matching the repository, then the host. */
 function matchAuthEntry(config: AuthFile, host: string, repo: string | undefined): Credentials | undefined {
   const entries = Object.entries(config.auths ?? {}).map(([key, value]) => ({ key: normalizeAuthKey(key), value }));
-  const candidates = [host];
+  const candidates: string[] = [];
   if (repo) {
     const parts = repo.split('/');
-    for (let n = parts.length; n > 0; n--) candidates.unshift(`${host}/${parts.slice(0, n).join('/')}`);
+    for (let n = parts.length; n > 0; n--) candidates.push(`${host}/${parts.slice(0, n).join('/')}`);
   }
+  candidates.push(host);
   for (const candidate of candidates) {
     const hit = entries.find((e) => e.key === candidate);
     if (!hit) continue;
@@ -133,7 +135,7 @@ export async function saveCredentials(host: string, credentials: Credentials, op
   const key = host === 'docker.io' ? DOCKER_HUB_KEY : host;
   const helper = config.credHelpers?.[host] ?? config.credsStore;
   if (helper) {
-    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: credentials.username, Secret: credentials.password }));
+    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: credentials.username, Secret: credentials.password }), options.env ?? process.env);
     return { file, helper };
   }
   config.auths = { ...config.auths, [key]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } };
@@ -150,7 +152,7 @@ export async function removeCredentials(host: string, options: CredentialFilesOp
   let removed = false;
   if (helper) {
     try {
-      await runHelper(helper, 'erase', host === 'docker.io' ? DOCKER_HUB_KEY : host);
+      await runHelper(helper, 'erase', host === 'docker.io' ? DOCKER_HUB_KEY : host, options.env ?? process.env);
       removed = true;
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -180,10 +182,10 @@ async function writeAuthFile(file: string, config: AuthFile): Promise<void> {
 }
 
 /** `docker-credential-NAME get` (the docker credential helper protocol); undefined when it has nothing for the host. */
-async function credentialHelperGet(helper: string, host: string): Promise<Credentials | undefined> {
+async function credentialHelperGet(helper: string, host: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
   let out: string;
   try {
-    out = await runHelper(helper, 'get', host === 'docker.io' ? DOCKER_HUB_KEY : host);
+    out = await runHelper(helper, 'get', host === 'docker.io' ? DOCKER_HUB_KEY : host, env);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -204,10 +206,10 @@ function isNotFound(err: unknown): boolean {
   return err instanceof SlipwayError && err.detail?.notFound === true;
 }
 
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<string> {
+function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): Promise<string> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = execFile(program, [action], { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(program, [action], { env, timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if (isErrno(err, 'ENOENT')) {
         return reject(new SlipwayError('TOOL_MISSING', `the credential helper ${program} named in the auth file is not installed (or not on PATH)`, { cause: err }));
