@@ -135,9 +135,10 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
     let body = '';
     await waitFor(async () => (body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')) !== '', 'the server to answer');
     assert.equal(body, `hello on ${port}`);
-    const ps = JSON.parse(await slipwayOk(home, ['ps', '--json'])) as { name: string; status: string; initPid: number }[];
+    const ps = JSON.parse(await slipwayOk(home, ['ps', '--json'])) as { name: string; status: string; initPid: number; command: string[] }[];
     const web = ps.find((c) => c.name === 'web');
     assert.equal(web?.status, 'running');
+    assert.deepEqual(web?.command, ['node', '-e', server]);
     await waitFor(async () => (await slipwayOk(home, ['logs', 'web'])).includes(`listening on ${port}`), 'the log line');
     const stopped = JSON.parse(await slipwayOk(home, ['--json', 'stop', 'web']));
     assert.equal(stopped[0].status, 'exited');

@@ -95,7 +95,8 @@ export class ContainerRuntime {
     const progress = io.progress ?? silentProgress;
     const { plan, unpacked } = await this.#prepareImage(image, name, options, progress);
     try {
-      await writeBundle(dir, plan, plan.diffIds.map((d) => this.cache.dir(d)), name, options);
+      const spec = await writeBundle(dir, plan, plan.diffIds.map((d) => this.cache.dir(d)), name, options);
+      this.state.setCommand(name, spec.process.args);
     } catch (err) {
       await this.#discard(name);
       throw err;

@@ -228,8 +228,9 @@ export class RuntimeState {
     this.#sql(`UPDATE containers SET status = 'running', owner = ?, init_pid = ?, started = ? WHERE name = ?`).run(owner, initPid, now(), name);
   }
 
-  setOwner(name: string, owner: string): void {
-    this.#sql('UPDATE containers SET owner = ? WHERE name = ?').run(owner, name);
+  /** Records the process args the container runs (known once its bundle is written). */
+  setCommand(name: string, command: readonly string[]): void {
+    this.#sql('UPDATE containers SET command = ? WHERE name = ?').run(JSON.stringify(command), name);
   }
 
   markExited(name: string, exitCode: number | null, error?: string): void {
