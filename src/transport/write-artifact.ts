@@ -113,7 +113,7 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
       return new DescribedLayer(ociLayerMediaType(convertTo), info.digest, info.size, await layer.diffId(), layer.annotations);
     } catch (err) {
       if (attempt >= BLOB_ATTEMPTS || !isRetryable(err)) throw err;
-      progress.log(`${id}: ${(err as Error).message}; sending it again`);
+      progress.done(id, `failed (${(err as Error).message}); sending it again`);
       progress.start(id, digest, size);
     }
   }
