@@ -53,6 +53,10 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
     const failing = await slipway(home, ['run', '--rm', 'debian:bookworm', '--', 'sh', '-c', 'echo to stderr >&2; exit 7']);
     assert.equal(failing.code, 7);
     assert.match(failing.stderr, /to stderr/);
+    const missing = await slipway(home, ['run', '--rm', 'debian:bookworm', '--', 'no-such-command']);
+    assert.equal(missing.code, 127, 'a command that is not there exits 127, as in docker and a shell');
+    assert.match(missing.stderr, /no-such-command.*not found/);
+    assert.equal((await slipway(home, ['run', '--rm', 'debian:bookworm', '--', '/etc/passwd'])).code, 126, 'one that cannot be executed exits 126');
   });
 
   test('the image config decides the process: Cmd, Env, WorkingDir, User from the image\'s /etc/passwd', async () => {

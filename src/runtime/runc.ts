@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { runTool } from './host-tools.js';
@@ -43,8 +43,9 @@ export class Runc {
    * container's exit status (128+N when signal N ended it). It runs in a session of
    * its own, so a terminal's Ctrl-C reaches Slipway only, which forwards it once.
    */
-  run(id: string, bundle: string, options: { pidFile: string; stdio: StdioOptions }): ChildProcess {
-    const child = spawn(this.binary, ['--root', this.root, 'run', '--bundle', bundle, '--pid-file', options.pidFile, id], {
+  run(id: string, bundle: string, options: { pidFile: string; logFile: string; stdio: StdioOptions }): ChildProcess {
+    const args = ['--root', this.root, '--log', options.logFile, '--log-format', 'json', 'run', '--bundle', bundle, '--pid-file', options.pidFile, id];
+    const child = spawn(this.binary, args, {
       stdio: options.stdio,
       detached: true,
     });
@@ -68,6 +69,39 @@ export class Runc {
       return undefined;
     }
   }
+}
+
+/**
+ * The last error runc logged (its `--log` file in JSON), e.g. `runc run failed: unable
+ * to start container process: exec: "x": executable file not found in $PATH`.
+ */
+export function lastRuncError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let last: string | undefined;
+  for (const line of text.split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if (entry.level === 'error' && entry.msg) last = entry.msg;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return last;
+}
+
+/**
+ * The exit status docker gives a process that could not be started: 127 when the
+ * command is not found, 126 when it cannot be executed; undefined for other failures.
+ */
+export function startFailureStatus(error: string): number | undefined {
+  if (/exec: .*(executable file not found|no such file or directory)/.test(error)) return 127;
+  if (/exec: .*(permission denied|exec format error|is a directory)/.test(error)) return 126;
+  return undefined;
 }
 
 /** The path of an executable found in PATH (no process spawned: this is on every start). */

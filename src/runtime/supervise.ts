@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { ownerString } from '../store/owner.js';
 import { unmountOverlay } from './overlay-mount.js';
-import type { Runc } from './runc.js';
+import { lastRuncError, startFailureStatus, type Runc } from './runc.js';
 import { signalInit } from './signals.js';
 import type { RuntimeState } from './state.js';
 
@@ -29,8 +29,10 @@ export async function superviseContainer(state: RuntimeState, runc: Runc, name: 
   const record = state.container(name);
   if (!record) throw new SlipwayError('NOT_FOUND', `there is no container ${name}`, { detail: { name } });
   const pidFile = join(dir, 'init.pid');
+  const logFile = join(dir, 'runc.log');
   rmSync(pidFile, { force: true });
-  const child = runc.run(record.id, dir, { pidFile, stdio: options.stdio });
+  rmSync(logFile, { force: true });
+  const child = runc.run(record.id, dir, { pidFile, logFile, stdio: options.stdio });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : null)));
     child.once('error', () => resolve(null));
@@ -56,13 +58,16 @@ export async function superviseContainer(state: RuntimeState, runc: Runc, name: 
       state.markRunning(name, ownerString(), initPid);
       // Signals that came before the pid was known went to runc; repeat none.
     }
-    const code = await exited;
+    let code = await exited;
+    // runc could not start the process (its error is on stderr or in the log): exit as docker does.
+    const error = initPid === undefined && code !== 0 ? lastRuncError(logFile) ?? 'the container did not start' : undefined;
+    if (error !== undefined) code = startFailureStatus(error) ?? code;
     await unmountOverlay(dir);
     if (options.remove) {
       state.removeContainer(name);
       rmSync(dir, { recursive: true, force: true });
     } else {
-      state.markExited(name, code, initPid === undefined && code !== 0 ? 'the container did not start (see the runc error above or in its log)' : undefined);
+      state.markExited(name, code, error);
     }
     return code;
   } finally {
