@@ -60,9 +60,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the runtime benchmark needs root');
   console.log(`runtime bench: ${cpus().length} cores, ${cpus()[0]?.model}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}`);
   const main = await buildSlipway('runtime');
-  const runtimeMain = join(main, '..', 'runtime-main.js');
   const slipway = (args: string[]) => exec(process.execPath, [main, ...args], { env: { ...process.env, SLIPWAY_HOME: HOME }, maxBuffer: 64 << 20 });
-  const slipwayRun = (args: string[]) => timed(process.execPath, [runtimeMain, '--quiet', 'run', '--rm', ...args], { SLIPWAY_HOME: HOME });
+  const slipwayRun = (args: string[]) => timed(process.execPath, [main, '--quiet', 'run', '--rm', ...args], { SLIPWAY_HOME: HOME });
 
   // The image: Debian bookworm minbase, one layer, in the store and as an OCI layout.
   await mkdir(WORK, { recursive: true });
