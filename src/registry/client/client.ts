@@ -315,6 +315,19 @@ export class RegistryClient {
     return tags;
   }
 
+  /** Every repository the registry lists (`GET /v2/_catalog`), following `Link` paging. */
+  async listRepositories(pageSize?: number): Promise<string[]> {
+    const repos: string[] = [];
+    let next: string | undefined = `/v2/_catalog${pageSize ? `?n=${pageSize}` : ''}`;
+    for (let pages = 0; next && pages < 10_000; pages++) {
+      const res = await this.#request('GET', next, { scopes: ['registry:catalog:*'], idempotent: true });
+      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, 'catalog')).toString('utf8')) as { repositories?: string[] | null };
+      repos.push(...(body.repositories ?? []));
+      next = nextLink(res.headers.get('link'));
+    }
+    return repos;
+  }
+
   // ---- plumbing ----
 
   async #startUpload(repo: string): Promise<string> {
