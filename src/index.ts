@@ -38,6 +38,11 @@ export { writeArtifact } from './transport/write-artifact.js';
 
 export { copy, type CopyOptions, type CopyReport } from './copy/copy.js';
 export { importRootfs, type RootfsImportOptions } from './copy/import-rootfs.js';
+export { pull, localNameFor } from './copy/pull.js';
+export { promote } from './promote/promote.js';
+export * from './registry/client/index.js';
+export { manifestOf, digestOfReference, deleteRemote, type RawManifest, type ManifestQuery } from './catalog/manifest.js';
+export { listRepositoryTags } from './catalog/tags.js';
 export { listImages, type ImageSummary } from './catalog/images.js';
 export { inspect, type InspectResult } from './catalog/inspect.js';
 
@@ -46,3 +51,6 @@ export { ContainerRuntime, type RunOptions, type RunResult, type ContainerInfo }
 
 export * as stack from './stack/index.js';
 export { createStack, updateStack, ensureDefaultStack, inspectStack, listStacks, removeStack, type StackReport, type CreateStackOptions, type UpdateStackOptions } from './stack/index.js';
+
+export * as rebase from './rebase/index.js';
+export { rebaseImage, fleetRebase, checkRebase, updateStackAndRebase, RebaseRefused, type RebaseOptions, type RebaseReport, type FleetOptions, type FleetReport, type CheckReport } from './rebase/index.js';

@@ -2,6 +2,8 @@ import type { Annotations, ContainerConfig, HistoryEntry, ImageConfig } from '..
 import { ComputedImage } from './computed-image.js';
 import type { Image, Layer } from './types.js';
 
+export { rebase, baseLayerCountByTopLayer, baseLayerCountByPrefix } from './rebase.js';
+
 /**
  * Pure transformations of images (go-containerregistry's mutate): each returns a
  * new Image and never changes its input. Digests of the result are computed lazily.

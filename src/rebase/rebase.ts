@@ -2,12 +2,12 @@ import { SlipwayError } from '../errors.js';
 import { Annotation } from '../oci/annotations.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { isIndexMediaType } from '../oci/media-types.js';
-import type { Descriptor, ImageIndex, Platform } from '../oci/types.js';
+import type { Descriptor, ImageConfig, ImageIndex, Platform } from '../oci/types.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatTransport, parseTransport, type TransportRef } from '../oci/transport.js';
 import { canonicalJson } from '../image/json.js';
 import { pickImage } from '../image/pick.js';
-import type { Image, ImageIndexValue } from '../image/types.js';
+import type { Artifact, Image, ImageIndexValue } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import { localDestination } from '../transport/local.js';
 import { openDestination, withSource } from '../transport/open.js';
@@ -17,7 +17,7 @@ import { readLifecycleMetadata, recordedRunImage } from './lifecycle-metadata.js
 import type { Refusal } from './compatibility.js';
 import { rebaseAppImage, type ImageRebaseResult } from './rebase-image.js';
 import { BaseImages, baseFor, imageAtDigest, type OpenedBase } from './run-image.js';
-import { preferredRunImages } from './run-image-name.js';
+import { digestReference, preferredRunImages } from './run-image-name.js';
 import { BlobPlacement, emptyCounts, writeRebasedImage, type RebaseTarget, type TransferCounts } from './write-rebased.js';
 
 export interface RebaseOptions {
@@ -30,6 +30,13 @@ export interface RebaseOptions {
   /** Work out the result, write nothing. */
   dryRun?: boolean;
   registries?: Registries;
+  /**
+   * The image is known to be on an older version of the same run image (a fleet rebase
+   * matched it by digest): the name it recorded stays, whatever name the new one was read by.
+   */
+  sameRunImage?: boolean;
+  /** Looks at the image before anything else is read; a reason returned skips it (a fleet rebase's "not on this stack"). */
+  filter?: (config: ImageConfig) => string | undefined;
   /** Shared across the images of a fleet rebase (which blobs sit where, which run images are open). */
   placement?: BlobPlacement;
   bases?: BaseImages;
@@ -47,8 +54,10 @@ export interface PlatformRebase {
 
 export interface RebaseReport {
   image: string;
-  /** `rebased` (or, with dryRun, would be), or `current`: already on the new run image, nothing written. */
-  status: 'rebased' | 'current';
+  /** `rebased` (or, with dryRun, would be), `current`: already on the new run image, nothing written; `skipped` by the filter. */
+  status: 'rebased' | 'current' | 'skipped';
+  /** Why the filter skipped it. */
+  reason?: string;
   dryRun: boolean;
   digest: Digest;
   previousDigest: Digest;
@@ -85,6 +94,17 @@ export async function rebaseImage(ref: string | TransportRef, store: () => Promi
 
   return withSource(target, store, async (src) => {
     const ctx: Ctx = { label, options, bases, appHost, overridden: [], runImage: undefined };
+    if (options.filter) {
+      const first = await firstImage(src.artifact);
+      const reason = options.filter(await first.config());
+      if (reason !== undefined) {
+        const digest = src.descriptor?.digest ?? (await first.digest());
+        return {
+          image: label, status: 'skipped', reason, dryRun: options.dryRun ?? false, digest, previousDigest: digest,
+          mediaType: src.descriptor?.mediaType ?? '', runImage: { name: '', digest: '' as Digest }, platforms: [], overridden: [], transfer: emptyCounts(),
+        };
+      }
+    }
     let plan: Plan;
     if (src.artifact.kind === 'image') {
       const r = await rebaseOne(src.artifact.image, ctx);
@@ -147,7 +167,12 @@ async function rebaseOne(app: Image, ctx: Ctx): Promise<OneResult> {
         ? await bases.open(annotatedBase)
         : undefined;
   if (!base) throw new SlipwayError('INVALID_ARGUMENT', `${ctx.label} records no run image: give the new one with --run-image REF (and the old one with --old-base REF)`);
-  const newBase = await baseFor(base, platform);
+  let newBase = await baseFor(base, platform);
+  const recorded = meta ? recordedRunImage(meta) : undefined;
+  if (options.sameRunImage && recorded?.image) {
+    // Matched by digest: the run image it names is this one, newer; keep its name and say where it is.
+    newBase = { ...newBase, name: recorded.image, reference: digestReference(parseTransport(recorded.image), newBase.digest) };
+  }
   ctx.runImage ??= { name: base.name, digest: newBase.digest };
 
   let oldBase: Image | undefined;
@@ -223,4 +248,13 @@ async function openTarget(ref: TransportRef, store: () => Promise<LocalStore>, r
       return { dest };
     }
   }
+}
+
+/** The image itself, or the first platform image of an index (what a filter looks at). */
+async function firstImage(artifact: Artifact): Promise<Image> {
+  if (artifact.kind === 'image') return artifact.image;
+  const doc = await artifact.index.index();
+  const desc = doc.manifests.find((m) => !isIndexMediaType(m.mediaType) && m.platform?.os !== 'unknown');
+  if (!desc) throw new SlipwayError('INVALID_DOCUMENT', 'the index holds no platform image');
+  return artifact.index.image(desc);
 }
