@@ -31,6 +31,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['verify'], async () => (await import('./commands/verify.js')).verifyCommand()],
   [['registry'], async () => (await import('./commands/registry.js')).registryCommand()],
   [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
+  [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
 ];
 
 const program = new Command('slipway')
