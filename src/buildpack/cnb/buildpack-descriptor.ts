@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlipwayError } from '../../errors.js';
+import { optionalBool, optionalString, parseToml, table, tables } from './toml.js';
+
+/** The Buildpack APIs this runner implements (buildpack.md 0.7 to 0.12). */
+export const SUPPORTED_BUILDPACK_APIS = ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'] as const;
+
+/** One entry of an order group: a buildpack by id (and version), maybe optional. */
+export interface GroupEntry {
+  id: string;
+  version?: string;
+  optional?: boolean;
+}
+
+export type Order = GroupEntry[][];
+
+/** What `buildpack.toml` says (the fields a runner acts on). */
+export interface BuildpackDescriptor {
+  api: string;
+  id: string;
+  version: string;
+  name?: string;
+  homepage?: string;
+  clearEnv: boolean;
+  /** Composite buildpacks: their order; component buildpacks have none. */
+  order?: Order;
+  /** Directory holding buildpack.toml (and bin/ for a component buildpack). */
+  dir: string;
+}
+
+const RESERVED_IDS = new Set(['app', 'config', 'generated', 'sbom']);
+
+/** Reads and checks `<dir>/buildpack.toml`. */
+export async function readBuildpackDescriptor(dir: string): Promise<BuildpackDescriptor> {
+  const file = join(dir, 'buildpack.toml');
+  const text = await readFile(file, 'utf8').catch((err) => {
+    throw new SlipwayError('NOT_FOUND', `${dir} is not a buildpack: it has no buildpack.toml`, { cause: err, detail: { dir } });
+  });
+  return parseBuildpackDescriptor(text, dir);
+}
+
+export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDescriptor {
+  const what = join(dir, 'buildpack.toml');
+  const doc = parseToml(text, what);
+  const api = String(doc['api'] ?? '');
+  if (!(SUPPORTED_BUILDPACK_APIS as readonly string[]).includes(api)) {
+    throw new SlipwayError('UNSUPPORTED', `${what}: Buildpack API "${api}" is not supported (supported: ${SUPPORTED_BUILDPACK_APIS.join(', ')})`, { detail: { api, exitCode: 12 } });
+  }
+  const bp = table(doc['buildpack'], `${what} [buildpack]`);
+  const id = optionalString(bp['id'], `${what} buildpack.id`);
+  const version = optionalString(bp['version'], `${what} buildpack.version`);
+  if (!id || !/^[A-Za-z0-9./-]+$/.test(id) || RESERVED_IDS.has(id)) throw new SlipwayError('INVALID_DOCUMENT', `${what}: buildpack.id "${id ?? ''}" must be letters, digits, ".", "/" or "-" and not one of ${[...RESERVED_IDS].join(', ')}`);
+  if (!version) throw new SlipwayError('INVALID_DOCUMENT', `${what}: buildpack.version is required`);
+  const order = doc['order'] === undefined ? undefined : parseOrder(doc['order'], `${what} [[order]]`);
+  const name = optionalString(bp['name'], `${what} buildpack.name`);
+  const homepage = optionalString(bp['homepage'], `${what} buildpack.homepage`);
+  return {
+    api, id, version, dir, clearEnv: optionalBool(bp['clear-env'], `${what} buildpack.clear-env`) ?? false,
+    ...(name !== undefined ? { name } : {}), ...(homepage !== undefined ? { homepage } : {}), ...(order ? { order } : {}),
+  };
+}
+
+/** `[[order]] [[order.group]] id version optional`, as in buildpack.toml and order.toml. */
+export function parseOrder(value: unknown, what: string): Order {
+  return tables(value, what).map((o, i) => tables(o['group'], `${what}[${i}].group`).map((g, j) => {
+    const id = optionalString(g['id'], `${what}[${i}].group[${j}].id`);
+    if (!id) throw new SlipwayError('INVALID_DOCUMENT', `${what}[${i}].group[${j}] has no id`);
+    const version = optionalString(g['version'], `${what}[${i}].group[${j}].version`);
+    const optional = optionalBool(g['optional'], `${what}[${i}].group[${j}].optional`);
+    return { id, ...(version !== undefined ? { version } : {}), ...(optional ? { optional } : {}) };
+  }));
+}
+
+/** The path component of an id: `/` becomes `_` (lifecycle's EscapeID). */
+export function escapeId(id: string): string {
+  return id.replaceAll('/', '_');
+}
+
+/** API "0.10" as a comparable number pair. */
+export function apiAtLeast(api: string, min: string): boolean {
+  const [a1, a2] = api.split('.').map(Number) as [number, number];
+  const [b1, b2] = min.split('.').map(Number) as [number, number];
+  return a1 !== b1 ? a1 > b1 : (a2 ?? 0) >= (b2 ?? 0);
+}

@@ -1,0 +1,140 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SlipwayError } from '../errors.js';
+import type { ContainerRuntime, ImageInput } from '../runtime/index.js';
+import type { BindMount } from '../runtime/runtime-spec.js';
+
+/** Where the session's control directory is mounted in the build container. */
+export const CONTROL_DIR = '/slipway';
+
+/**
+ * The driver the build container runs: it picks up job scripts the host drops into
+ * /slipway/jobs, runs each in the background (detect runs in parallel) with its
+ * output in N.out, and writes the exit status to N.rc. One container serves every
+ * detect and build of a staging: no container start per buildpack or phase.
+ */
+const DRIVER = `#!/bin/sh
+cd ${CONTROL_DIR}/jobs || exit 90
+: > ../ready
+while :; do
+  for job in *.job; do
+    [ -e "$job" ] || continue
+    n=\${job%.job}
+    mv "$job" "$n.run"
+    ( sh "$n.run" > "$n.out" 2>&1; echo $? > "$n.rc.tmp"; mv "$n.rc.tmp" "$n.rc" ) &
+  done
+  [ -e ../exit ] && { wait; exit 0; }
+  sleep 0.02
+done
+`;
+
+/** One command to run in the build container. */
+export interface Job {
+  argv: string[];
+  env: string[];
+  cwd: string;
+}
+
+export interface SessionOptions {
+  image: ImageInput;
+  /** uid:gid the buildpacks run as (the stack's CNB user). */
+  user: { uid: number; gid: number };
+  binds: BindMount[];
+  /** Host directory for the control files (mounted at /slipway). */
+  controlDir: string;
+}
+
+/**
+ * A long-running build container executing jobs for the host-side lifecycle.
+ *
+ * @example
+ *   const session = await BuildSession.start(runtime, options);
+ *   const { exitCode } = await session.exec({ argv: ['/cnb/buildpacks/x/1/bin/detect'], env, cwd: '/workspace' }, (t) => process.stderr.write(t));
+ *   await session.stop();
+ */
+export class BuildSession {
+  #next = 0;
+  #ended: { error?: unknown; exitCode?: number | null } | undefined;
+  readonly #done: Promise<unknown>;
+
+  private constructor(private readonly jobsDir: string, private readonly controlDir: string, done: Promise<{ exitCode?: number | null }>) {
+    this.#done = done.then((r) => (this.#ended = { exitCode: r.exitCode ?? null }), (error: unknown) => (this.#ended = { error }));
+  }
+
+  static async start(runtime: ContainerRuntime, options: SessionOptions): Promise<BuildSession> {
+    const jobs = join(options.controlDir, 'jobs');
+    mkdirSync(jobs, { recursive: true });
+    writeFileSync(join(options.controlDir, 'driver.sh'), DRIVER, { mode: 0o755 });
+    for (const dir of [options.controlDir, jobs]) chmodSync(dir, 0o777);
+    const done = runtime.run(options.image, {
+      name: `slipway-build-${randomBytes(4).toString('hex')}`,
+      entrypoint: '',
+      args: ['/bin/sh', `${CONTROL_DIR}/driver.sh`],
+      user: `${options.user.uid}:${options.user.gid}`,
+      binds: [...options.binds, { source: options.controlDir, destination: CONTROL_DIR, readonly: false }],
+      network: 'host',
+      remove: true,
+    }, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const session = new BuildSession(jobs, options.controlDir, done);
+    await session.#waitFor(() => existsSync(join(options.controlDir, 'ready')), 'the build container to start');
+    return session;
+  }
+
+  /** Runs `job` in the container; `onOutput` gets its output (stdout and stderr merged) as it comes. */
+  async exec(job: Job, onOutput?: (text: string) => void): Promise<{ exitCode: number; output: string }> {
+    const n = String(this.#next++).padStart(5, '0');
+    const script = `cd ${quote(job.cwd)} || exit 90\nexec env -i HOME="$HOME" ${job.env.map(quote).join(' ')} ${job.argv.map(quote).join(' ')}\n`;
+    writeFileSync(join(this.jobsDir, `${n}.tmp`), script);
+    renameSync(join(this.jobsDir, `${n}.tmp`), join(this.jobsDir, `${n}.job`));
+    const out = join(this.jobsDir, `${n}.out`);
+    const rc = join(this.jobsDir, `${n}.rc`);
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    const drain = () => {
+      if (!existsSync(out)) return;
+      const fd = openSync(out, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(1 << 16);
+        for (let n = readSync(fd, buf, 0, buf.length, offset); n > 0; n = readSync(fd, buf, 0, buf.length, offset)) {
+          offset += n;
+          const chunk = Buffer.from(buf.subarray(0, n));
+          chunks.push(chunk);
+          onOutput?.(chunk.toString('utf8'));
+        }
+      } finally {
+        closeSync(fd);
+      }
+    };
+    await this.#waitFor(() => {
+      drain();
+      return existsSync(rc);
+    }, `job ${job.argv[0]}`, drain);
+    drain();
+    const exitCode = Number(readFileSync(rc, 'utf8').trim());
+    return { exitCode, output: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  /** Ends the container (waiting for jobs still running). */
+  async stop(): Promise<void> {
+    writeFileSync(join(this.controlDir, 'exit'), '');
+    await this.#done;
+  }
+
+  async #waitFor(ready: () => boolean, what: string, _tick?: () => void): Promise<void> {
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      if (ready()) return;
+      if (this.#ended) {
+        throw new SlipwayError('TOOL_FAILED', `the build container ended (exit ${this.#ended.exitCode ?? '?'}) while waiting for ${what}${this.#ended.error ? `: ${(this.#ended.error as Error).message}` : ''}`, {
+          cause: this.#ended.error,
+        });
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** Single-quotes a word for /bin/sh. */
+export function quote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,141 @@
+import { chownSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
+import type { Require, ResolvedPlan } from '../buildpack/cnb/build-plan.js';
+import { BuildEnv } from '../buildpack/cnb/env-files.js';
+import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../buildpack/cnb/layer-files.js';
+import { toToml, type TomlTable } from '../buildpack/cnb/toml.js';
+import type { BuildSession } from './build-session.js';
+import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
+import { StageError } from './stage-error.js';
+
+/** A layer a buildpack left, as the exporter and the cache need it. */
+export interface BuiltLayer {
+  name: string;
+  types: LayerMetadata;
+  /** False when the buildpack kept only `<layer>.toml` (reuse the previous image's layer). */
+  hasContents: boolean;
+}
+
+export interface BuiltBuildpack {
+  buildpack: BuildpackDescriptor;
+  layers: BuiltLayer[];
+  store?: TomlTable;
+}
+
+export interface BuildReport {
+  buildpacks: BuiltBuildpack[];
+  processes: LaunchProcess[];
+  defaultProcess?: string;
+  labels: Record<string, string>;
+  slices: string[][];
+}
+
+export interface BuilderOptions {
+  session: BuildSession;
+  dirs: StagingDirs;
+  baseEnv: Record<string, string>;
+  user: { uid: number; gid: number };
+  /** Buildpack output, as it comes. */
+  output: (text: string) => void;
+}
+
+/** Layer names a buildpack may not use (buildpack.md). */
+const NOT_LAYERS = new Set(['launch', 'build', 'store']);
+
+/**
+ * The build phase (platform.md "builder"): each buildpack of the group in order runs
+ * bin/build with its layers dir, the platform dir and its buildpack plan; build
+ * layers' env reaches later buildpacks; processes, labels and slices are merged;
+ * unmet plan entries go on to the next provider. A failing buildpack is exit 51.
+ */
+export class Builder {
+  constructor(private readonly options: BuilderOptions) {}
+
+  async build(plan: ResolvedPlan<BuildpackDescriptor>): Promise<BuildReport> {
+    const { dirs, user } = this.options;
+    const env = new BuildEnv(this.options.baseEnv);
+    let entries = plan.entries.map((e) => ({ ...e }));
+    const report: BuildReport = { buildpacks: [], processes: [], labels: {}, slices: [] };
+    for (const bp of plan.group) {
+      const esc = escapeId(bp.id);
+      const layersHost = dirs.buildpackLayers(bp);
+      mkdirSync(layersHost, { recursive: true });
+      chownSync(layersHost, user.uid, user.gid);
+      const mine = entries.filter((e) => e.providers.includes(bp));
+      const requires: Require[] = mine.flatMap((e) => e.requires);
+      const planDir = join(dirs.control, 'bpplan', esc);
+      mkdirSync(planDir, { recursive: true });
+      writeFileSync(join(planDir, 'plan.toml'), toToml({ entries: requires.map((r) => ({ name: r.name, ...(r.metadata ? { metadata: r.metadata } : {}) })) }));
+      const planPath = `/slipway/bpplan/${esc}/plan.toml`;
+      const bpEnv = env.clone();
+      if (!bp.clearEnv) bpEnv.applyPlatformEnv(join(dirs.platform, 'env'));
+      bpEnv.apply('CNB_BUILDPACK_DIR', 'override', buildpackPath(bp));
+      if (apiAtLeast(bp.api, '0.8')) {
+        bpEnv.apply('CNB_LAYERS_DIR', 'override', `${LAYERS_DIR}/${esc}`);
+        bpEnv.apply('CNB_PLATFORM_DIR', 'override', PLATFORM_DIR);
+        bpEnv.apply('CNB_BP_PLAN_PATH', 'override', planPath);
+      }
+      if (apiAtLeast(bp.api, '0.12')) bpEnv.apply('CNB_EXEC_ENV', 'override', 'production');
+      this.options.output(`===> ${bp.id}@${bp.version}\n`);
+      const { exitCode } = await this.options.session.exec(
+        { argv: [`${buildpackPath(bp)}/bin/build`, `${LAYERS_DIR}/${esc}`, PLATFORM_DIR, planPath], env: bpEnv.toList(), cwd: APP_DIR },
+        this.options.output,
+      );
+      if (exitCode !== 0) throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version} failed (bin/build exited with ${exitCode})`, { buildpack: bp.id, buildpackExitCode: exitCode });
+
+      const layers = this.#collectLayers(layersHost);
+      for (const layer of layers) {
+        if (!layer.types.build || !layer.hasContents) continue;
+        const host = join(layersHost, layer.name);
+        const inContainer = `${LAYERS_DIR}/${esc}/${layer.name}`;
+        env.addLayerPaths(host, inContainer);
+        env.applyDir(join(host, 'env'));
+        env.applyDir(join(host, 'env.build'));
+      }
+      const launch = wrap(bp, () => readLaunchToml(join(layersHost, 'launch.toml'), bp.id, bp.api));
+      for (const p of launch.processes) {
+        report.processes = report.processes.filter((q) => q.type !== p.type);
+        report.processes.push(p);
+        if (p.default) report.defaultProcess = p.type;
+        else if (report.defaultProcess === p.type) delete report.defaultProcess;
+      }
+      for (const l of launch.labels) report.labels[l.key] = l.value;
+      report.slices.push(...launch.slices);
+      const unmet = wrap(bp, () => readUnmet(join(layersHost, 'build.toml'), bp.id));
+      const unknown = unmet.filter((u) => !requires.some((r) => r.name === u));
+      if (unknown.length) throw new StageError(51, 'build', `buildpack ${bp.id}: build.toml lists unmet "${unknown.join('", "')}" that is not in its plan`, { buildpack: bp.id });
+      entries = entries.filter((e) => !e.providers.includes(bp) || unmet.includes(e.requires[0]!.name));
+      const store = wrap(bp, () => readStore(join(layersHost, 'store.toml'), bp.id));
+      report.buildpacks.push({ buildpack: bp, layers, ...(store ? { store } : {}) });
+    }
+    return report;
+  }
+
+  /** The layers a buildpack left (by `<layer>.toml`), sorted by name; layers with no type set become `<layer>.ignore`. */
+  #collectLayers(layersHost: string): BuiltLayer[] {
+    const out: BuiltLayer[] = [];
+    for (const file of readdirSync(layersHost).sort()) {
+      if (!file.endsWith('.toml')) continue;
+      const name = file.slice(0, -'.toml'.length);
+      if (NOT_LAYERS.has(name)) continue;
+      const types = readLayerToml(join(layersHost, file));
+      const dir = join(layersHost, name);
+      const hasContents = existsSync(dir) && statSync(dir).isDirectory();
+      if (!types.launch && !types.build && !types.cache) {
+        if (hasContents) renameSync(dir, `${dir}.ignore`);
+        continue;
+      }
+      out.push({ name, types, hasContents });
+    }
+    return out;
+  }
+}
+
+function wrap<T>(bp: BuildpackDescriptor, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version}: ${(err as Error).message}`, { buildpack: bp.id }, 'INVALID_DOCUMENT');
+  }
+}

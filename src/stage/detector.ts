@@ -1,0 +1,99 @@
+import { mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
+import { join } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import type { BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
+import { apiAtLeast, escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
+import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../buildpack/cnb/build-plan.js';
+import type { GroupMember } from '../buildpack/cnb/order.js';
+import { BuildEnv } from '../buildpack/cnb/env-files.js';
+import type { BuildSession } from './build-session.js';
+import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
+import { StageError } from './stage-error.js';
+
+/** What one buildpack's detect did. */
+export interface DetectTrial {
+  id: string;
+  version: string;
+  result: 'pass' | 'fail' | 'error';
+  exitCode: number;
+  output: string;
+}
+
+export interface DetectReport {
+  group: BuildpackDescriptor[];
+  plan: ResolvedPlan<BuildpackDescriptor>;
+  trials: DetectTrial[];
+}
+
+export interface DetectorOptions {
+  session: BuildSession;
+  dirs: StagingDirs;
+  /** The build image's environment plus the CNB_TARGET_* values. */
+  baseEnv: Record<string, string>;
+  user: { uid: number; gid: number };
+  log: (line: string) => void;
+}
+
+/**
+ * The detect phase (platform.md "detector"): each group of the order in turn, every
+ * buildpack's bin/detect at once in the build container; the first group whose
+ * required buildpacks pass and whose build plan resolves wins. Exit codes as the
+ * platform spec says: 20 all groups failed, 21 one detect errored.
+ */
+export class Detector {
+  constructor(private readonly options: DetectorOptions) {}
+
+  async detect(groups: GroupMember[][]): Promise<DetectReport> {
+    const trials: DetectTrial[] = [];
+    const cache = new Map<string, Promise<{ trial: DetectTrial; text: string }>>();
+    let errored = false;
+    for (const group of groups) {
+      const results = await Promise.all(group.map((m) => {
+        const key = `${m.buildpack.id}@${m.buildpack.version}`;
+        if (!cache.has(key)) cache.set(key, this.#runDetect(m.buildpack, cache.size));
+        return cache.get(key)!;
+      }));
+      for (const r of results) if (!trials.includes(r.trial)) trials.push(r.trial);
+      if (results.some((r) => r.trial.result === 'error')) errored = true;
+      const failedRequired = group.some((m, i) => !m.optional && results[i]!.trial.result !== 'pass');
+      if (failedRequired) continue;
+      const elements = group.flatMap((m, i) => {
+        const r = results[i]!;
+        if (r.trial.result !== 'pass') return [];
+        return [{ buildpack: m.buildpack, optional: m.optional, alternatives: parseDetectPlan(r.text, `the build plan of ${m.buildpack.id}`) }];
+      });
+      const plan = resolvePlan(elements);
+      if (!plan) {
+        this.options.log(`group ${group.map((m) => m.buildpack.id).join(', ')}: the build plan does not resolve (something required is not provided, or provided and not required)`);
+        continue;
+      }
+      return { group: plan.group, plan, trials };
+    }
+    for (const t of trials) if (t.result !== 'pass' && t.output.trim()) this.options.log(`${t.id}@${t.version} detect (exit ${t.exitCode}):\n${t.output.trimEnd()}`);
+    throw new StageError(errored ? 21 : 20, 'detect', errored
+      ? `no buildpack group passed detection and a detect failed with an error: ${trials.filter((t) => t.result === 'error').map((t) => `${t.id} (exit ${t.exitCode})`).join(', ')}`
+      : `no buildpack group passed detection (tried: ${trials.map((t) => `${t.id} ${t.result}`).join(', ') || 'no buildpacks'})`, { trials });
+  }
+
+  async #runDetect(bp: BuildpackDescriptor, n: number): Promise<{ trial: DetectTrial; text: string }> {
+    const { dirs, session, user } = this.options;
+    const planDirHost = join(dirs.control, 'plans', String(n));
+    mkdirSync(planDirHost, { recursive: true });
+    writeFileSync(join(planDirHost, 'plan.toml'), '');
+    chownSync(planDirHost, user.uid, user.gid);
+    chownSync(join(planDirHost, 'plan.toml'), user.uid, user.gid);
+    const planPath = `/slipway/plans/${n}/plan.toml`;
+    const env = new BuildEnv(this.options.baseEnv);
+    if (!bp.clearEnv) env.applyPlatformEnv(join(dirs.platform, 'env'));
+    env.apply('CNB_BUILDPACK_DIR', 'override', buildpackPath(bp));
+    if (apiAtLeast(bp.api, '0.8')) {
+      env.apply('CNB_PLATFORM_DIR', 'override', PLATFORM_DIR);
+      env.apply('CNB_BUILD_PLAN_PATH', 'override', planPath);
+    }
+    const { exitCode, output } = await session.exec({ argv: [`${buildpackPath(bp)}/bin/detect`, PLATFORM_DIR, planPath], env: env.toList(), cwd: APP_DIR });
+    const result = exitCode === 0 ? 'pass' : exitCode === 100 ? 'fail' : 'error';
+    const text = result === 'pass' ? readFileSync(join(planDirHost, 'plan.toml'), 'utf8') : '';
+    return { trial: { id: bp.id, version: bp.version, result, exitCode, output }, text };
+  }
+}
+

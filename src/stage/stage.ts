@@ -1,0 +1,264 @@
+import { execFile } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { SlipwayError } from '../errors.js';
+import { type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
+import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
+import { expandOrder } from '../buildpack/cnb/order.js';
+import { toToml } from '../buildpack/cnb/toml.js';
+import type { Image } from '../image/types.js';
+import type { Digest } from '../oci/digest.js';
+import { parseTransport } from '../oci/transport.js';
+import { silentProgress, type Progress } from '../progress.js';
+import { ContainerRuntime } from '../runtime/containers.js';
+import { ensureDefaultStack, latestVersion } from '../stack/index.js';
+import { readLocal } from '../transport/local.js';
+import type { LocalStore } from '../store/local-store.js';
+import { BuildCache } from './build-cache.js';
+import { BuildSession } from './build-session.js';
+import { Builder } from './builder.js';
+import { Detector } from './detector.js';
+import { Exporter, type ExportedLayer } from './exporter.js';
+import { LayerOutput, type KnownLayer } from './layer-output.js';
+import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
+import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
+import { readBuilderOrder } from './builder-order.js';
+
+const run = promisify(execFile);
+
+/** Where the built-in buildpacks and the default builder live (the repository's buildpacks/). */
+export const BUILTIN_BUILDPACKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'buildpacks');
+
+export interface StageOptions {
+  /** The app source directory. */
+  path: string;
+  /** Local repository and tag the image is stored as. */
+  repository: string;
+  tag: string;
+  /** Stack name (default: the default stack, made on first use). */
+  stack?: string;
+  /** A builder: a directory with builder.toml / order.toml (default: the built-in builder). */
+  builder?: string;
+  /** Buildpacks as ID[@VERSION], DIR or TGZ: one group, in this order, instead of the builder's order. */
+  buildpacks?: string[];
+  /** Build-time env (KEY=VALUE), written to <platform>/env. */
+  env?: string[];
+  clearCache?: boolean;
+  /** Seconds since the epoch for `created` and file times (default SOURCE_DATE_EPOCH or 1980-01-01T00:00:01Z). */
+  created: number;
+  /** Paths to leave out of the workspace (project.toml include/exclude applied by the caller). */
+  filter?: (relativePath: string) => boolean;
+  projectMetadata?: Record<string, unknown>;
+  progress?: Progress;
+  /** Buildpack output as it comes (default: dropped). */
+  output?: (text: string) => void;
+}
+
+export interface StageReport {
+  repository: string;
+  tag: string;
+  digest: Digest;
+  stack: { name: string; version: string; run: Digest; build: Digest };
+  group: { id: string; version: string }[];
+  processes: { type: string; command: string[]; args: string[]; default: boolean }[];
+  layers: ExportedLayer[];
+  restored: { fromCache: string[]; metadataOnly: string[] };
+  seconds: { detect: number; build: number; export: number; total: number };
+  /** Bytes of new layer blobs written to the store. */
+  bytesWritten: number;
+}
+
+/**
+ * Stages an app: detect, restore, build (buildpacks in the stack's build image, one
+ * container for the whole staging) and export (an image shaped as the CNB lifecycle
+ * exports it), stored as `repository:tag`, with the app's build cache updated.
+ *
+ * @example
+ *   const report = await stage(store, { path: 'examples/nodejs', repository: 'apps/node', tag: 'latest', created: 315532801 });
+ */
+export async function stage(store: LocalStore, options: StageOptions): Promise<StageReport> {
+  const t0 = performance.now();
+  const progress = options.progress ?? silentProgress;
+  const output = options.output ?? (() => undefined);
+  const stack = await resolveStack(store, options.stack, progress);
+  const buildInfo = await readLocal(store, `${stack.name}/build`, stack.build);
+  const runInfo = await readLocal(store, `${stack.name}/run`, stack.run);
+  if (buildInfo.artifact.kind !== 'image' || runInfo.artifact.kind !== 'image') throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its images are indexes`);
+  const buildConfig = await buildInfo.artifact.image.config();
+  const runImage = runInfo.artifact.image;
+  const env = Object.fromEntries((buildConfig.config?.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const user = { uid: Number(env['CNB_USER_ID'] ?? 1000), gid: Number(env['CNB_GROUP_ID'] ?? 1000) };
+  const labels = buildConfig.config?.Labels ?? {};
+  const baseEnv: Record<string, string> = {
+    ...env,
+    CNB_TARGET_OS: buildConfig.os,
+    CNB_TARGET_ARCH: buildConfig.architecture,
+    ...(labels['io.buildpacks.base.distro.name'] ? { CNB_TARGET_DISTRO_NAME: labels['io.buildpacks.base.distro.name'] } : {}),
+    ...(labels['io.buildpacks.base.distro.version'] ? { CNB_TARGET_DISTRO_VERSION: labels['io.buildpacks.base.distro.version'] } : {}),
+  };
+
+  const { set, order } = await resolveBuildpacks(options);
+  const groups = expandOrder(order, (e) => set.find(e));
+  const used = uniqueBuildpacks(groups.flat().map((m) => m.buildpack));
+
+  const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const dirs = new StagingDirs(mkdtempSync(join(tmp, 'stage-')));
+  const cache = new BuildCache(store.home, options.repository);
+  if (options.clearCache) cache.clear();
+  const previous = await previousMetadata(store, options.repository, options.tag);
+  const runtime = ContainerRuntime.open(store.home);
+  let session: BuildSession | undefined;
+  try {
+    await prepareDirs(dirs, options, user);
+    progress.log('===> DETECTING');
+    session = await BuildSession.start(runtime, {
+      image: { ref: parseTransport(`${stack.name}/build@${stack.build}`), label: `${stack.name}/build`, store: async () => store },
+      user,
+      controlDir: dirs.control,
+      binds: [
+        { source: dirs.workspace, destination: APP_DIR, readonly: false },
+        { source: dirs.layers, destination: LAYERS_DIR, readonly: false },
+        { source: dirs.platform, destination: PLATFORM_DIR, readonly: true },
+        ...used.map((bp) => ({ source: bp.dir, destination: buildpackPath(bp), readonly: true })),
+      ],
+    });
+    const tDetect = performance.now();
+    const detected = await new Detector({ session, dirs, baseEnv, user, log: (l) => progress.log(l) }).detect(groups);
+    for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
+    writeFileSync(join(dirs.layers, 'group.toml'), toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }));
+    writeFileSync(join(dirs.layers, 'plan.toml'), toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }));
+
+    progress.log('===> RESTORING');
+    const { restoreLayers } = await import('./restorer.js');
+    const restored = restoreLayers(detected.group, dirs, user, previous, options.clearCache ? undefined : cache);
+    for (const r of restored.fromCache) progress.log(`restored ${r} from the cache`);
+    for (const r of restored.metadataOnly) progress.log(`restored metadata of ${r} from the previous image`);
+
+    progress.log('===> BUILDING');
+    const tBuild = performance.now();
+    const built = await new Builder({ session, dirs, baseEnv, user, output }).build(detected.plan);
+    await session.stop();
+    session = undefined;
+
+    progress.log('===> EXPORTING');
+    const tExport = performance.now();
+    const known = new Map<Digest, KnownLayer>([...cache.knownLayers(), ...(previous ? await previousLayers(store, options.repository, options.tag) : [])]);
+    const { image, layers, written } = await store.withLease(async (lease) => {
+      const out = new LayerOutput(lease, known);
+      const exported = await new Exporter(out).export({
+        dirs, user, runImage, runImageName: `${stack.name}/run`, runImageReference: `${stack.name}/run@${stack.run}`,
+        build: built, ...(previous ? { previous } : {}), created: options.created, projectMetadata: options.projectMetadata ?? {},
+      });
+      await storeImage(lease, exported.image);
+      await store.putManifest(options.repository, await exported.image.rawManifest(), await exported.image.mediaType(), [options.tag], lease);
+      return { ...exported, written: out.written };
+    });
+    cache.commit(dirs.layers, built.buildpacks, [...known.values()]);
+    const tEnd = performance.now();
+    return {
+      repository: options.repository, tag: options.tag, digest: await image.digest(), stack,
+      group: detected.group.map((b) => ({ id: b.id, version: b.version })),
+      processes: built.processes.map((p) => ({ type: p.type, command: p.command, args: p.args, default: p.type === built.defaultProcess })),
+      layers, restored,
+      seconds: { detect: (tBuild - tDetect) / 1000, build: (tExport - tBuild) / 1000, export: (tEnd - tExport) / 1000, total: (tEnd - t0) / 1000 },
+      bytesWritten: written.reduce((n, k) => n + k.size, 0),
+    };
+  } finally {
+    if (session) await session.stop().catch(() => undefined);
+    runtime.close();
+    rmSync(dirs.root, { recursive: true, force: true });
+  }
+}
+
+async function resolveStack(store: LocalStore, name: string | undefined, progress: Progress): Promise<StageReport['stack']> {
+  if (name === undefined) return ensureDefaultStack(store, { progress });
+  const latest = await latestVersion(store, name);
+  if (!latest) throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, { detail: { stack: name } });
+  return { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
+}
+
+async function resolveBuildpacks(options: StageOptions): Promise<{ set: BuildpackSet; order: Order }> {
+  const set = new BuildpackSet();
+  await set.addTree(BUILTIN_BUILDPACKS);
+  const builderDir = options.builder ? resolve(options.builder) : BUILTIN_BUILDPACKS;
+  if (options.builder) await set.addTree(builderDir);
+  if (options.buildpacks && options.buildpacks.length > 0) {
+    const group = [];
+    for (const spec of options.buildpacks) {
+      if (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))) {
+        const bp = await set.addPath(spec);
+        group.push({ id: bp.id, version: bp.version });
+      } else {
+        const at = spec.lastIndexOf('@');
+        group.push(at > 0 ? { id: spec.slice(0, at), version: spec.slice(at + 1) } : { id: spec });
+      }
+    }
+    return { set, order: [group] };
+  }
+  return { set, order: await readBuilderOrder(builderDir) };
+}
+
+function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {
+  const out = new Map<string, BuildpackDescriptor>();
+  for (const bp of list) out.set(`${bp.id}@${bp.version}`, bp);
+  return [...out.values()];
+}
+
+/** The app copied into the workspace (owned by the stack user), the platform dir with env/. */
+async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid: number; gid: number }): Promise<void> {
+  mkdirSync(dirs.workspace, { recursive: true });
+  mkdirSync(dirs.layers, { recursive: true });
+  mkdirSync(join(dirs.platform, 'env'), { recursive: true });
+  mkdirSync(dirs.control, { recursive: true });
+  await run('cp', ['-a', `${resolve(options.path)}/.`, dirs.workspace]).catch((err: Error) => {
+    throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
+  });
+  if (options.filter) {
+    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%P\\n'], { maxBuffer: 256 << 20 });
+    for (const rel of stdout.split('\n').filter(Boolean)) if (!options.filter(rel)) rmSync(join(dirs.workspace, rel), { recursive: true, force: true });
+  }
+  await run('chown', ['-R', `${user.uid}:${user.gid}`, dirs.workspace, dirs.layers]);
+  chmodSync(dirs.root, 0o755);
+  for (const kv of options.env ?? []) {
+    const eq = kv.indexOf('=');
+    writeFileSync(join(dirs.platform, 'env', kv.slice(0, eq)), kv.slice(eq + 1));
+  }
+  chownSync(dirs.control, user.uid, user.gid);
+}
+
+async function previousMetadata(store: LocalStore, repository: string, tag: string): Promise<LayersMetadata | undefined> {
+  const image = await previousImage(store, repository, tag);
+  if (!image) return undefined;
+  const config = await image.config();
+  return LayersMetadata.fromLabel(config.config?.Labels?.[LIFECYCLE_METADATA_LABEL], new Map(await previousLayersOf(image)));
+}
+
+async function previousLayers(store: LocalStore, repository: string, tag: string): Promise<[Digest, KnownLayer][]> {
+  const image = await previousImage(store, repository, tag);
+  return image ? previousLayersOf(image) : [];
+}
+
+async function previousImage(store: LocalStore, repository: string, tag: string): Promise<Image | undefined> {
+  try {
+    const { artifact } = await readLocal(store, repository, tag);
+    return artifact.kind === 'image' ? artifact.image : undefined;
+  } catch (err) {
+    if (err instanceof SlipwayError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+async function previousLayersOf(image: Image): Promise<[Digest, KnownLayer][]> {
+  const [manifest, config] = await Promise.all([image.manifest(), image.config()]);
+  return manifest.layers.map((l, i) => [config.rootfs.diff_ids[i]!, { diffId: config.rootfs.diff_ids[i]!, digest: l.digest, size: l.size, mediaType: l.mediaType }]);
+}
+
+/** Puts the config blob (layers are already in the store). */
+async function storeImage(lease: import('../store/local-store.js').StoreLease, image: Image): Promise<void> {
+  const raw = await image.rawConfig();
+  await lease.putBytes(raw);
+}
+
