@@ -77,9 +77,9 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
   const versions = await stackVersions(store, name);
   const latest = versions[versions.length - 1]!;
   const match = stackMatcher(versions);
-  const runImage = options.runImage ?? `${repositoryOf(name, 'run')}:${latest.version}`;
   const opened = () => Promise.resolve(store);
   const bases = new BaseImages(opened, registries);
+  const runImage = options.runImage ?? (await runImageIn(bases, options.registry, name, latest)) ?? `${repositoryOf(name, 'run')}:${latest.version}`;
   const placement = new BlobPlacement();
   const images = await listCandidates(store, registries, options);
 
@@ -128,6 +128,22 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
   for (const list of [report.rebased, report.current, report.refused, report.failed]) list.sort((a, b) => a.image.localeCompare(b.image));
   report.seconds = (performance.now() - started) / 1000;
   return report;
+}
+
+/**
+ * The stack's latest run image in the registry being rebased, when it is there (a
+ * Slipway registry serving the store has it): its layers are then mounted, not copied.
+ */
+async function runImageIn(bases: BaseImages, registry: string | undefined, name: string, latest: StackVersion): Promise<string | undefined> {
+  if (!registry) return undefined;
+  const ref = `docker://${registry}/${repositoryOf(name, 'run')}@${latest.run.digest}`;
+  try {
+    await bases.open(ref);
+    return ref;
+  } catch (err) {
+    if (isSlipwayError(err) && ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'NOT_FOUND', 'UNAUTHORIZED', 'DENIED'].includes(err.code)) return undefined;
+    throw err;
+  }
 }
 
 /** Which version of the stack an image's config says it is on, by run image digest or top layer; undefined when none. */
