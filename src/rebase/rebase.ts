@@ -91,6 +91,8 @@ export async function rebaseImage(ref: string | TransportRef, store: () => Promi
   const bases = options.bases ?? new BaseImages(store, registries);
   const placement = options.placement ?? new BlobPlacement();
   const appHost = target.transport === 'docker' ? target.reference.domain : undefined;
+  // Resolved while the image is read (one round trip less); errors surface where it is awaited.
+  if (options.runImage) bases.open(options.runImage).catch(() => undefined);
 
   return withSource(target, store, async (src) => {
     const ctx: Ctx = { label, options, bases, appHost, overridden: [], runImage: undefined };

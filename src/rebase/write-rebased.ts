@@ -69,7 +69,7 @@ export class BlobPlacement {
 export async function writeRebasedImage(target: RebaseTarget, image: Image, baseLayerCount: number, placement: BlobPlacement, root: boolean, counts: TransferCounts): Promise<Descriptor> {
   const layers = await image.layers();
   const reg = target.registry;
-  await Promise.all(layers.map(async (layer, i) => {
+  const placeLayers = Promise.all(layers.map(async (layer, i) => {
     const digest = await layer.digest();
     if (i >= baseLayerCount) {
       // An app layer: the destination holds it (the local store still records it in the write's lease).
@@ -94,13 +94,19 @@ export async function writeRebasedImage(target: RebaseTarget, image: Image, base
     }
     if (reg) placement.add(reg.host, reg.repo, digest);
   }));
-  const [rawConfig, configDigest] = await Promise.all([image.rawConfig(), image.configDigest()]);
-  if (await target.dest.hasBlob(configDigest)) counts.blobsSkipped++;
-  else {
+  // The config is new (it names the new layers): a registry gets it without asking first,
+  // while the base layers are checked; both must be there before the manifest.
+  const placeConfig = (async () => {
+    const [rawConfig, configDigest] = await Promise.all([image.rawConfig(), image.configDigest()]);
+    if (!reg && (await target.dest.hasBlob(configDigest))) {
+      counts.blobsSkipped++;
+      return;
+    }
     await target.dest.putBlob(Readable.from([rawConfig]), { digest: configDigest, size: rawConfig.length });
     counts.blobsSent++;
     counts.bytesSent += rawConfig.length;
-  }
+  })();
+  await Promise.all([placeLayers, placeConfig]);
   counts.manifestsWritten++;
   return target.dest.putManifest(await image.rawManifest(), await image.mediaType(), root);
 }

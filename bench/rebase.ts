@@ -1,0 +1,133 @@
+/**
+ * Rebase benchmark (on demand, not in CI). See bench/README.md, "Rebase".
+ *
+ *   node --import tsx bench/rebase.ts [--runs 15] [--fleet 1000] [--concurrency 16] [--tsx]
+ *
+ * - single: one app image (3 run image layers + 3 app layers, the CNB lifecycle label)
+ *   in Slipway's registry over loopback is rebased from stack version 1 to 2 by the
+ *   library call `rebaseImage` in this process (one client, keep-alive, warmed by a
+ *   first rebase that is not counted), then by the CLI (`slipway rebase HOST/...`, a
+ *   new process each time: node start-up included). Each run rebases a different image.
+ * - fleet: N images in 50 repositories of the same registry, `fleetRebase` over the
+ *   catalog: the whole run (catalog, tags, every manifest and config read, checks,
+ *   config + manifest written) timed, images/s; then the second run (all current).
+ * The registry and the CLI run compiled (tsc into $SLIPWAY_BENCH_CACHE/rebase-dist),
+ * unless --tsx. The fixtures are made with the library, as the tests make them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, tempDir, type RegistryProcess } from '../test/helpers.js';
+import { appLayers, makeApp, makeStackVersion, osRelease } from '../test/rebase-fixtures.js';
+import { LocalStore } from '../src/store/local-store.js';
+import { Registries } from '../src/registry/client/registries.js';
+import { rebaseImage } from '../src/rebase/rebase.js';
+import { fleetRebase } from '../src/rebase/fleet.js';
+import { buildSlipway, median } from './compiled.js';
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '15' },
+    fleet: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '16' },
+    tsx: { type: 'boolean', default: false },
+  },
+});
+const RUNS = Number(args.runs);
+const FLEET = Number(args.fleet);
+const CONCURRENCY = Number(args.concurrency);
+
+function startRegistry(main: string[], home: string): Promise<RegistryProcess> {
+  const child: ChildProcess = spawn(process.execPath, [...main, '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', '--gc-interval', '0'], {
+    env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      try {
+        const { url } = JSON.parse(stdout) as { url: string };
+        resolve({
+          url, host: new URL(url).host, pid: child.pid!, stderr: () => stderr,
+          stop: () => (child.kill('SIGTERM'), exited),
+          kill: async () => void (child.kill('SIGKILL'), await exited),
+        });
+      } catch {
+        // Not the whole document yet.
+      }
+    });
+    void exited.then((code) => reject(new Error(`slipway registry exited (${code}):\n${stderr}`)));
+  });
+}
+
+function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...main, ...cliArgs], { env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`slipway ${cliArgs.join(' ')}: ${stderr}`))));
+  });
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const cli = args.tsx ? [join(ROOT, 'bin/slipway.js')] : [await buildSlipway('rebase-dist')];
+  const home = await tempDir('bench-rebase');
+  const store = await LocalStore.open(home.path);
+  const registry = await startRegistry(cli, home.path);
+  try {
+    console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const v1 = await makeStackVersion(store, 'bench', '1', { layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 1' }, { 'etc/os-release': osRelease('1') }] });
+    const layers = await appLayers(store);
+    const recorded = { runImageName: `${registry.host}/bench/run:latest`, reference: `${registry.host}/bench/run@${v1.digest}` };
+    const singles = RUNS + 1;
+    const cliRuns = Math.max(3, Math.min(RUNS, 7));
+    let t = performance.now();
+    for (let i = 0; i < singles; i++) await makeApp(store, 'bench', v1, 'single/app', `r${i}`, layers, { ...recorded, env: [`RUN=${i}`] });
+    for (let i = 0; i < cliRuns; i++) await makeApp(store, 'bench', v1, 'single/cli', `r${i}`, layers, { ...recorded, env: [`CLI=${i}`] });
+    for (let i = 0; i < FLEET; i++) await makeApp(store, 'bench', v1, `fleet/app-${String(i % 50).padStart(2, '0')}`, `v${i}`, layers, { ...recorded, env: [`APP=${i}`] });
+    console.log(`fixtures: ${singles + cliRuns + FLEET} app images in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await makeStackVersion(store, 'bench', '2', { layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 2' }, { 'etc/os-release': osRelease('2') }] });
+
+    // Single rebase, library call in this process.
+    const registries = new Registries();
+    const open = () => Promise.resolve(store);
+    const lib: number[] = [];
+    for (let i = 0; i < singles; i++) {
+      t = performance.now();
+      const r = await rebaseImage(`${registry.host}/single/app:r${i}`, open, { registries });
+      const ms = performance.now() - t;
+      if (r.status !== 'rebased' || r.transfer.layersCopied !== 0) throw new Error(`run ${i}: ${r.status}, ${r.transfer.layersCopied} layers copied`);
+      if (i > 0) lib.push(ms); // the first one opens the connection and reads the run image
+    }
+    console.log(`single rebase, library (${lib.length} runs): median ${fmt(median(lib))}, min ${fmt(Math.min(...lib))}, max ${fmt(Math.max(...lib))}`);
+
+    const cliTimes: number[] = [];
+    for (let i = 0; i < cliRuns; i++) cliTimes.push(await runCli(cli, home.path, ['--quiet', 'rebase', `${registry.host}/single/cli:r${i}`]));
+    const version = await runCli(cli, home.path, ['--version']);
+    console.log(`single rebase, CLI (${cliRuns} runs, new process each): median ${fmt(median(cliTimes))}; \`slipway --version\` alone: ${fmt(version)}`);
+
+    // Fleet over the catalog.
+    t = performance.now();
+    const fleet = await fleetRebase(store, { stack: 'bench', registry: registry.host, repoPrefix: 'fleet/', concurrency: CONCURRENCY, registries });
+    const fleetMs = performance.now() - t;
+    if (fleet.rebased.length !== FLEET || fleet.failed.length > 0) throw new Error(`fleet: ${fleet.rebased.length} rebased, ${fleet.failed.length} failed: ${fleet.failed[0]?.reason}`);
+    console.log(`fleet rebase of ${FLEET} images (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s; ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`);
+    t = performance.now();
+    const second = await fleetRebase(store, { stack: 'bench', registry: registry.host, repoPrefix: 'fleet/', concurrency: CONCURRENCY, registries });
+    console.log(`second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+    console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  } finally {
+    await registry.stop();
+    await store.close();
+    await home.cleanup();
+  }
+}
+
+await main();
