@@ -108,7 +108,8 @@ describe('slipway CLI', () => {
       [['copy', 'team/app:v1', 'oci:'], /DIR|empty/i],
       [['import', 'oci:/nonexistent/layout:v1', 'x'], /not an OCI image layout/],
       [['import', '--rootfs', rootfs, 'x', '--env', 'NOEQUALS'], /KEY=VALUE/],
-      [['copy', 'team/app:v1', 'ghcr.io/org/app:v1'], /registry/],
+      [['copy', 'team/app:v1', '127.0.0.1:9/org/app:v1'], /cannot reach the registry 127\.0\.0\.1:9.*ECONNREFUSED/],
+      [['pull', 'containers-storage:app'], /not supported/],
     ];
     for (const [args, message] of cases) {
       const r = await slipway(home, args);

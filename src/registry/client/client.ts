@@ -373,7 +373,7 @@ export class RegistryClient {
           await sleep(this.#backoffMs * 2 ** (attempt - 1));
           continue;
         }
-        throw new SlipwayError('IO_ERROR', `${method} ${url.origin}${url.pathname} failed: ${causeMessage(err)}`, { cause: err, detail: { retryable: true } });
+        throw new SlipwayError('IO_ERROR', `cannot reach the registry ${this.host} (${method} ${url.origin}${url.pathname}): ${causeMessage(err)}`, { cause: err, detail: { retryable: true } });
       }
       if (res.status === 401 && !authRetried && !streamed) {
         authRetried = true;
