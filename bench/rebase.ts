@@ -25,6 +25,18 @@ import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
 import { fleetRebase } from '../src/rebase/fleet.js';
 import { buildSlipway, median } from './compiled.js';
+import { Readable } from 'node:stream';
+import { digestOf } from '../src/oci/digest.js';
+import { MediaType } from '../src/oci/media-types.js';
+import type { ImageConfig, ImageManifest } from '../src/oci/types.js';
+
+/** The manifest and config of a stored image, parsed. */
+async function readImageAt(store: LocalStore, repository: string, tag: string): Promise<{ manifest: ImageManifest; config: ImageConfig }> {
+  const desc = await store.resolve(repository, tag);
+  const manifest = JSON.parse((await store.blobs.read(desc.digest)).toString('utf8')) as ImageManifest;
+  const config = JSON.parse((await store.blobs.read(manifest.config.digest)).toString('utf8')) as ImageConfig;
+  return { manifest, config };
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -122,6 +134,24 @@ async function main(): Promise<void> {
     t = performance.now();
     const second = await fleetRebase(store, { stack: 'bench', registry: registry.host, repoPrefix: 'fleet/', concurrency: CONCURRENCY, registries });
     console.log(`second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+    // The floor: what the registry takes to store that many new configs and manifests, written directly.
+    const k = Math.min(FLEET, 300);
+    const client = await registries.client(registry.host);
+    const sample = await readImageAt(store, 'fleet/app-00', 'v0');
+    t = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < k) {
+        const i = next++;
+        const config = Buffer.from(JSON.stringify({ ...sample.config, floor: i }));
+        const configDigest = digestOf(config);
+        await client.putBlob(`floor/app-${i % 50}`, Readable.from([config]), { digest: configDigest, size: config.length });
+        const manifest = Buffer.from(JSON.stringify({ ...sample.manifest, config: { ...sample.manifest.config, digest: configDigest, size: config.length }, layers: [] }));
+        await client.putManifest(`floor/app-${i % 50}`, `f${i}`, manifest, MediaType.OciManifest);
+      }
+    }));
+    const floorMs = performance.now() - t;
+    console.log(`floor: ${k} configs + manifests PUT directly (concurrency ${CONCURRENCY}): ${(floorMs / 1000).toFixed(2)} s, ${(k / (floorMs / 1000)).toFixed(0)} images/s`);
     console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   } finally {
     await registry.stop();
