@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,9 +49,17 @@ export interface StageOptions {
   /** Seconds since the epoch for `created` and file times (default SOURCE_DATE_EPOCH or 1980-01-01T00:00:01Z). */
   created: number;
   /** Paths to leave out of the workspace (project.toml include/exclude applied by the caller). */
-  filter?: (relativePath: string) => boolean;
+  filter?: (relativePath: string, isDir: boolean) => boolean;
+  /** The build cache's key (default: the repository); a registry image uses its full name. */
+  cacheKey?: string;
   projectMetadata?: Record<string, unknown>;
   progress?: Progress;
+  /**
+   * A CA bundle on this host mounted over the build image's (/etc/ssl/certs/ca-certificates.crt),
+   * so buildpacks' downloads work behind a TLS-inspecting proxy; default $SSL_CERT_FILE or the
+   * host's bundle, `false` for none. Build-time only: nothing of it reaches the image.
+   */
+  caFile?: string | false;
   /** Buildpack output as it comes (default: dropped). */
   output?: (text: string) => void;
 }
@@ -106,7 +114,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
   mkdirSync(tmp, { recursive: true });
   const dirs = new StagingDirs(mkdtempSync(join(tmp, 'stage-')));
-  const cache = new BuildCache(store.home, options.repository);
+  const cache = new BuildCache(store.home, options.cacheKey ?? options.repository);
   if (options.clearCache) cache.clear();
   const previous = await previousMetadata(store, options.repository, options.tag);
   const runtime = ContainerRuntime.open(store.home);
@@ -123,6 +131,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
         { source: dirs.layers, destination: LAYERS_DIR, readonly: false },
         { source: dirs.platform, destination: PLATFORM_DIR, readonly: true },
         ...used.map((bp) => ({ source: bp.dir, destination: buildpackPath(bp), readonly: true })),
+        ...caBind(options.caFile),
       ],
     });
     const tDetect = performance.now();
@@ -169,8 +178,15 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   } finally {
     if (session) await session.stop().catch(() => undefined);
     runtime.close();
-    rmSync(dirs.root, { recursive: true, force: true });
+    // SLIPWAY_KEEP_STAGING=1 keeps the workspace, layers and job logs for a look after a failure.
+    if (process.env['SLIPWAY_KEEP_STAGING'] !== '1') rmSync(dirs.root, { recursive: true, force: true });
   }
+}
+
+function caBind(caFile: string | false | undefined): { source: string; destination: string; readonly: boolean }[] {
+  if (caFile === false) return [];
+  const file = caFile ?? process.env['SSL_CERT_FILE'] ?? '/etc/ssl/certs/ca-certificates.crt';
+  return existsSync(file) ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : [];
 }
 
 async function resolveStack(store: LocalStore, name: string | undefined, progress: Progress): Promise<StageReport['stack']> {
@@ -217,8 +233,11 @@ async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid
     throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
   });
   if (options.filter) {
-    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%P\\n'], { maxBuffer: 256 << 20 });
-    for (const rel of stdout.split('\n').filter(Boolean)) if (!options.filter(rel)) rmSync(join(dirs.workspace, rel), { recursive: true, force: true });
+    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%y %P\\n'], { maxBuffer: 256 << 20 });
+    for (const line of stdout.split('\n').filter(Boolean)) {
+      const rel = line.slice(2);
+      if (!options.filter(rel, line[0] === 'd')) rmSync(join(dirs.workspace, rel), { recursive: true, force: true });
+    }
   }
   await run('chown', ['-R', `${user.uid}:${user.gid}`, dirs.workspace, dirs.layers]);
   chmodSync(dirs.root, 0o755);

@@ -1,0 +1,94 @@
+import { Command } from 'commander';
+import { copy } from '../../copy/copy.js';
+import { parseTransport } from '../../oci/transport.js';
+import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
+import { StageError } from '../../stage/stage-error.js';
+import { formatBytes } from '../format.js';
+import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
+import { run } from '../run.js';
+
+interface BuildFlags extends RegistryFlags {
+  path?: string;
+  stack?: string;
+  builder?: string;
+  buildpack: string[];
+  env: string[];
+  envFile?: string;
+  publish?: boolean;
+  clearCache?: boolean;
+  creationTime?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function buildCommand(): Command {
+  return withRegistryOptions(new Command('build')
+    .description('Build an app into an OCI image with Cloud Native Buildpacks, in the stack\'s build image, without a daemon')
+    .argument('[image]', 'NAME[:TAG] in the local store, or HOST/NAME[:TAG] to push to a registry (default: project.toml\'s name)')
+    .option('-p, --path <dir>', 'the app directory', '.')
+    .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
+    .option('--builder <dir>', 'a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks')
+    .option('-b, --buildpack <id[@version]|dir|tgz>', 'use these buildpacks, in this order, as the only group (repeatable)', collect, [])
+    .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
+    .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
+    .option('--publish', 'push the image to the registry IMAGE names')
+    .option('--clear-cache', 'empty the app\'s build cache first')
+    .option('--creation-time <now|epoch>', 'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)'), 'one')
+    .addHelpText('after', `
+The buildpacks' detect and build run in one container of the stack's build image,
+as the stack user, with the app at /workspace and layers at /layers. The image has
+the run image's layers, one layer per buildpack launch layer, the app, and the
+launcher (/cnb/lifecycle/launcher) with /cnb/process/TYPE entrypoints. Exit codes
+of failed phases follow the CNB platform spec (20: nothing detected, 51: a buildpack
+failed, ...). project.toml in the app is read (flags win).
+
+Examples:
+  $ slipway build web:v1 --path examples/nodejs && slipway run --port 8080 web:v1
+  $ slipway build hello --path examples/c-gmp && slipway run --rm hello
+  $ slipway build app -b ./my-buildpack -b slipway/procfile -e BP_DEBUG=1
+  $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs`)
+    .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
+      const progress = ctx.progress();
+      const quiet = ctx.options.quiet || ctx.options.json;
+      let report: BuildAppReport;
+      try {
+        report = await buildApp(await ctx.store(), {
+          ...(image ? { image } : {}),
+          ...(flags.path ? { path: flags.path } : {}),
+          ...(flags.stack ? { stack: flags.stack } : {}),
+          ...(flags.builder ? { builder: flags.builder } : {}),
+          buildpacks: flags.buildpack,
+          env: flags.env,
+          ...(flags.envFile ? { envFile: flags.envFile } : {}),
+          ...(flags.publish ? { publish: true } : {}),
+          ...(flags.clearCache ? { clearCache: true } : {}),
+          ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
+          progress,
+          output: (text) => {
+            if (!quiet) process.stderr.write(text);
+          },
+          push: (local, destination) => {
+            const dst = parseTransport(destination);
+            return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
+          },
+        });
+      } catch (err) {
+        if (err instanceof StageError) {
+          // The platform spec's exit code for the failed phase; run() prints the message.
+          setImmediate(() => (process.exitCode = err.exitCode));
+        }
+        throw err;
+      }
+      ctx.print(report, () => summary(report));
+    }));
+}
+
+function summary(r: BuildAppReport): string {
+  const lines = [`Built ${r.image}`, `digest ${r.digest}`, `stack ${r.stack.name} (version ${r.stack.version})`, `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`, 'layers:'];
+  for (const l of r.layers) lines.push(`  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`);
+  lines.push(`processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`);
+  lines.push(`took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`);
+  if (r.pushed) lines.push(`pushed to ${r.pushed.destination}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { readProjectDescriptor, pathFilter } from '../buildpack/cnb/project-descriptor.js';
+import { defaultMtime } from '../layer/tree-walk.js';
+import { hasRegistryHost, parseLocalName, parseReference } from '../oci/reference.js';
+import type { Progress } from '../progress.js';
+import type { LocalStore } from '../store/local-store.js';
+import { stage, type StageReport } from './stage.js';
+
+export interface BuildAppOptions {
+  /** NAME[:TAG] for the local store, or HOST/NAME[:TAG] for a registry (built locally, then pushed). */
+  image?: string;
+  path?: string;
+  stack?: string;
+  builder?: string;
+  buildpacks?: string[];
+  env?: string[];
+  envFile?: string;
+  publish?: boolean;
+  clearCache?: boolean;
+  /** "now" or seconds since the epoch; default SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z. */
+  creationTime?: string;
+  progress?: Progress;
+  output?: (text: string) => void;
+  /** Pushes the built local image to a registry reference (the copy use case; injected so stage/ stays below copy/). */
+  push?: (local: string, destination: string) => Promise<unknown>;
+}
+
+export interface BuildAppReport extends StageReport {
+  image: string;
+  pushed?: { destination: string; report: unknown };
+  warnings: string[];
+}
+
+/**
+ * `slipway build`: project.toml and the flags (flags win) turned into a staging, and
+ * the image pushed when its name has a registry host or `publish` is set.
+ *
+ * @example
+ *   await buildApp(store, { image: 'apps/web:v1', path: 'examples/nodejs' });
+ */
+export async function buildApp(store: LocalStore, options: BuildAppOptions): Promise<BuildAppReport> {
+  const path = resolve(options.path ?? '.');
+  if (!existsSync(path)) throw new SlipwayError('NOT_FOUND', `app directory ${path} does not exist`, { detail: { path } });
+  const project = readProjectDescriptor(path);
+  const imageName = options.image ?? project?.name;
+  if (!imageName) throw new SlipwayError('INVALID_ARGUMENT', 'name the image to build, e.g. slipway build myapp:v1 (or set [_] name in project.toml)');
+  const remote = options.publish || hasRegistryHost(imageName.split(/[:@]/)[0] ?? '') || hasRegistryHost(imageName);
+  let repository: string;
+  let tag: string;
+  let cacheKey: string;
+  if (remote) {
+    const ref = parseReference(imageName);
+    repository = ref.path;
+    tag = ref.tag ?? 'latest';
+    cacheKey = ref.name;
+  } else {
+    const local = parseLocalName(imageName);
+    if (local.digest) throw new SlipwayError('INVALID_ARGUMENT', `build IMAGE "${imageName}" names a digest; give a tag`);
+    repository = local.name;
+    tag = local.tag ?? 'latest';
+    cacheKey = local.name;
+  }
+  const env = [...(project?.env ?? []), ...(options.envFile ? readEnvFile(options.envFile) : []), ...(options.env ?? [])];
+  for (const kv of env) if (kv.indexOf('=') <= 0) throw new SlipwayError('INVALID_ARGUMENT', `build env "${kv}" must be KEY=VALUE`);
+  const buildpacks = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : project?.buildpacks ?? [];
+  const filter = pathFilter(project?.include, project?.exclude);
+  const builder = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : undefined);
+  const report = await stage(store, {
+    path, repository, tag, cacheKey,
+    created: creationTime(options.creationTime),
+    ...(options.stack ? { stack: options.stack } : {}),
+    ...(builder ? { builder } : {}),
+    buildpacks, env,
+    ...(filter ? { filter } : {}),
+    ...(options.clearCache ? { clearCache: true } : {}),
+    ...(project ? { projectMetadata: project.projectMetadata } : {}),
+    ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.output ? { output: options.output } : {}),
+  });
+  const out: BuildAppReport = { ...report, image: remote ? imageName : `${repository}:${tag}`, warnings: project?.warnings ?? [] };
+  if (remote) {
+    if (!options.push) throw new SlipwayError('UNSUPPORTED', 'no registry client was given to push with');
+    const destination = hasRegistryHost(imageName) ? imageName : `docker://${imageName}`;
+    out.pushed = { destination, report: await options.push(`${repository}:${tag}`, destination) };
+  }
+  return out;
+}
+
+/** --creation-time: "now", or seconds since the epoch; default SOURCE_DATE_EPOCH else 1980-01-01T00:00:01Z. */
+export function creationTime(value: string | undefined): number {
+  if (value === undefined) return defaultMtime();
+  if (value === 'now') return Math.floor(Date.now() / 1000);
+  if (!/^\d+$/.test(value)) throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${value}" must be "now" or seconds since the epoch`);
+  return Number(value);
+}
+
+/** KEY=VALUE lines (# comments, blank lines skipped; a bare KEY takes this process's value). */
+export function readEnvFile(file: string): string[] {
+  if (!existsSync(file)) throw new SlipwayError('NOT_FOUND', `env file ${file} does not exist`);
+  return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    .map((l) => (l.includes('=') ? l : `${l}=${process.env[l] ?? ''}`));
+}
