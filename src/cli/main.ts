@@ -15,7 +15,8 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['images'], async () => (await import('./commands/images.js')).imagesCommand()],
   [['inspect'], async () => (await import('./commands/inspect.js')).inspectCommand()],
   [['tag'], async () => (await import('./commands/tag.js')).tagCommand()],
-  [['rm', 'rmi'], async () => (await import('./commands/tag.js')).rmCommand()],
+  [['rm'], async () => (await import('./commands/rm.js')).rmCommand()],
+  [['rmi'], async () => (await import('./commands/tag.js')).rmiCommand()],
   [['tags'], async () => (await import('./commands/registry-queries.js')).tagsCommand()],
   [['manifest'], async () => (await import('./commands/registry-queries.js')).manifestCommand()],
   [['digest'], async () => (await import('./commands/registry-queries.js')).digestCommand()],
@@ -31,6 +32,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['verify'], async () => (await import('./commands/verify.js')).verifyCommand()],
   [['registry'], async () => (await import('./commands/registry.js')).registryCommand()],
   [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
+  [['build'], async () => (await import('./commands/build.js')).buildCommand()],
   [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
 ];
 
