@@ -28,7 +28,8 @@ export async function layerOf(store: LocalStore, files: Files): Promise<Layer> {
   try {
     for (const [path, content] of Object.entries(files)) {
       await mkdir(join(dir, dirname(path)), { recursive: true });
-      await writeFile(join(dir, path), content);
+      // Scripts are executable (the launcher runs in test/rebase-run.test.ts).
+      await writeFile(join(dir, path), content, { mode: content.startsWith('#!') ? 0o755 : 0o644 });
     }
     const written = await store.withLease((lease) => layerFromDirectory(lease, dir, 'gzip'));
     return new DescribedLayer(written.mediaType, written.digest, written.size, written.diffId);
@@ -50,6 +51,8 @@ export interface RunImageOptions {
   /** Each entry one layer, base first (default: a "distro" layer and a "patch" layer with os-release). */
   layers?: Files[];
   rebasable?: string;
+  /** A layer put under the others (a real root filesystem, for images that run). */
+  baseLayer?: Layer;
 }
 
 /** The default layers of run image version `v`: a base tree and a patch layer that changes per version. */
@@ -86,6 +89,7 @@ export async function makeStackVersion(store: LocalStore, name: string, version:
 /** A run image (not stored). */
 export async function runImage(store: LocalStore, name: string, version: string, options: RunImageOptions = {}): Promise<Image> {
   const layers: Layer[] = [];
+  if (options.baseLayer) layers.push(options.baseLayer);
   for (const files of options.layers ?? runLayers(version)) layers.push(await layerOf(store, files));
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
   const distro = options.distro ?? { name: 'slipwaytest', version: '12' };
@@ -139,7 +143,8 @@ export interface AppOptions {
 /** The app layers most tests use: a launcher, a buildpack layer, the app. */
 export async function appLayers(store: LocalStore, seed = 'app'): Promise<Layer[]> {
   return [
-    await layerOf(store, { 'cnb/lifecycle/launcher': '#!/bin/sh\nexec "$@"\n' }),
+    // As the CNB launcher takes it: `launcher -- CMD ARGS` runs CMD directly.
+    await layerOf(store, { 'cnb/lifecycle/launcher': '#!/bin/sh\nif [ "$1" = "--" ]; then shift; fi\nexec "$@"\n' }),
     await layerOf(store, { 'layers/samples_node/node/bin/node': `node for ${seed}\n` }),
     await layerOf(store, { 'workspace/app.js': `console.log("${seed}")\n` }),
   ];
