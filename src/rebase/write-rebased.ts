@@ -41,6 +41,7 @@ export interface RebaseTarget {
  */
 export class BlobPlacement {
   readonly #where = new Map<string, Set<string>>();
+  readonly #inflight = new Map<string, Promise<void>>();
 
   /** Records that `repo` on `host` holds `digest`. */
   add(host: string, repo: string, digest: Digest): void {
@@ -52,6 +53,28 @@ export class BlobPlacement {
 
   has(host: string, repo: string, digest: Digest): boolean {
     return this.#where.get(`${host}\n${digest}`)?.has(repo) ?? false;
+  }
+
+  /**
+   * Runs `place` once per blob and repository, however many images of one operation
+   * need it at the same time (a fleet rebases several images of a repository at once).
+   * True for the caller that ran it, false for those that waited.
+   */
+  async once(host: string, repo: string, digest: Digest, place: () => Promise<void>): Promise<boolean> {
+    const key = `${host}\n${repo}\n${digest}`;
+    const running = this.#inflight.get(key);
+    if (running) {
+      await running;
+      return false;
+    }
+    const p = place().then(() => this.add(host, repo, digest));
+    this.#inflight.set(key, p);
+    try {
+      await p;
+      return true;
+    } finally {
+      this.#inflight.delete(key);
+    }
   }
 
   /** Repositories of `host` known to hold `digest`. */
@@ -77,22 +100,21 @@ export async function writeRebasedImage(target: RebaseTarget, image: Image, base
       else await target.dest.hasBlob(digest);
       return;
     }
-    if (reg && placement.has(reg.host, reg.repo, digest)) {
-      counts.blobsSkipped++;
-      return;
-    }
-    if (await target.dest.hasBlob(digest)) {
-      counts.blobsSkipped++;
-    } else if (reg && (await mountFromAnywhere(reg, digest, placement))) {
-      counts.blobsMounted++;
-    } else {
-      const size = await layer.size();
-      await target.dest.putBlob(await layer.compressed(), { digest, size });
-      counts.blobsSent++;
-      counts.layersCopied++;
-      counts.bytesSent += size;
-    }
-    if (reg) placement.add(reg.host, reg.repo, digest);
+    const place = async () => {
+      if (await target.dest.hasBlob(digest)) {
+        counts.blobsSkipped++;
+      } else if (reg && (await mountFromAnywhere(reg, digest, placement))) {
+        counts.blobsMounted++;
+      } else {
+        const size = await layer.size();
+        await target.dest.putBlob(await layer.compressed(), { digest, size });
+        counts.blobsSent++;
+        counts.layersCopied++;
+        counts.bytesSent += size;
+      }
+    };
+    if (!reg) return place();
+    if (placement.has(reg.host, reg.repo, digest) || !(await placement.once(reg.host, reg.repo, digest, place))) counts.blobsSkipped++;
   }));
   // The config is new (it names the new layers): a registry gets it without asking first,
   // while the base layers are checked; both must be there before the manifest.
