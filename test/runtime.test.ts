@@ -149,7 +149,8 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
     assert.equal(await fetch(`http://127.0.0.1:${port}/`).then(() => 'up', () => 'down'), 'down');
     assert.equal(existsSync(`/proc/${web!.initPid}`), false);
     assert.match(await slipwayOk(home, ['logs', '--follow', 'web']), /listening on/, 'logs -f ends once the container has');
-    await slipwayOk(home, ['container', 'rm', 'web']);
+    await slipwayOk(home, ['rm', 'web']);
+    assert.ok(!(JSON.parse(await slipwayOk(home, ['ps', '--json'])) as { name: string }[]).some((c) => c.name === 'web'), 'rm removed the container');
     const gc = JSON.parse(await slipwayOk(home, ['--json', 'gc']));
     assert.ok(gc.layersRemoved >= 1, 'no container uses the cached layers any more');
     const s = state();

@@ -3,10 +3,7 @@ import { ContainerRuntime } from '../../runtime/containers.js';
 import { run } from '../run.js';
 import { psCommand } from './ps.js';
 
-/**
- * `slipway container rm|ls`: `slipway rm` already removes images, so removing a
- * container lives here (as `docker container rm`).
- */
+/** `slipway container rm|ls`, as `docker container rm|ls` (`slipway rm` and `slipway ps` are the short forms). */
 export function containerCommand(): Command {
   const rm = new Command('rm')
     .description('Remove containers: unmount, delete their directory and upper layer, drop their layer references')

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { formatLocalName, parseLocalName } from '../../oci/reference.js';
-import type { DeleteReport } from '../../store/local-store.js';
+import type { DeleteReport, LocalStore } from '../../store/local-store.js';
 import { run } from '../run.js';
 
 export function tagCommand(): Command {
@@ -23,21 +23,28 @@ Example:
     }));
 }
 
-export function rmCommand(): Command {
-  return new Command('rm')
-    .alias('rmi')
+export function rmiCommand(): Command {
+  return new Command('rmi')
     .description('Remove images from the local store (their blobs go at the next gc)')
     .argument('<images...>', 'NAME[:TAG] removes the tag; NAME@DIGEST removes the manifest and all its tags')
     .addHelpText('after', `
 Example:
-  $ slipway rm debian:old && slipway gc`)
+  $ slipway rmi debian:old && slipway gc`)
     .action(run(async (ctx, images: string[]) => {
-      const store = await ctx.store();
-      const reports: ({ image: string } & DeleteReport)[] = [];
-      for (const image of images) {
-        const ref = parseLocalName(image);
-        reports.push({ image, ...(await store.deleteImage(ref.name, ref.digest ?? ref.tag ?? 'latest')) });
-      }
-      ctx.print(reports, () => reports.map((r) => `Untagged: ${r.untagged.join(', ') || '-'}${r.deleted.length ? `\nDeleted: ${r.deleted.join(', ')}` : ''}`).join('\n'));
+      const reports = await removeImages(await ctx.store(), images);
+      ctx.print(reports, () => reports.map(describeRemoval).join('\n'));
     }));
+}
+
+export async function removeImages(store: LocalStore, images: string[]): Promise<({ image: string } & DeleteReport)[]> {
+  const reports: ({ image: string } & DeleteReport)[] = [];
+  for (const image of images) {
+    const ref = parseLocalName(image);
+    reports.push({ image, ...(await store.deleteImage(ref.name, ref.digest ?? ref.tag ?? 'latest')) });
+  }
+  return reports;
+}
+
+export function describeRemoval(r: DeleteReport): string {
+  return `Untagged: ${r.untagged.join(', ') || '-'}${r.deleted.length ? `\nDeleted: ${r.deleted.join(', ')}` : ''}`;
 }
