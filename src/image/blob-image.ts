@@ -5,7 +5,7 @@ import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../oci/types.js';
 import { parseConfig, parseIndex, parseManifest, parseManifestOrIndex } from '../oci/validate.js';
 import { decompressing } from '../layer/compress.js';
-import { MAX_DOCUMENT_SIZE, type BlobSource } from './blob-source.js';
+import { MAX_DOCUMENT_SIZE, type BlobSource, type OpenOptions } from './blob-source.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from './types.js';
 
 /** A layer stored as a blob; its diffID comes from the image config, as in ggcr's partial package. */
@@ -31,8 +31,8 @@ export class BlobLayer implements Layer {
   async size(): Promise<number> {
     return this.descriptor.size;
   }
-  compressed(): Promise<Readable> {
-    return this.source.open(this.descriptor.digest, this.descriptor.size);
+  compressed(options?: OpenOptions): Promise<Readable> {
+    return this.source.open(this.descriptor.digest, this.descriptor.size, options);
   }
   async uncompressed(): Promise<Readable> {
     return decompressing(await this.compressed());

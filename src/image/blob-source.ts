@@ -6,9 +6,20 @@ import type { Digest } from '../oci/digest.js';
  * layout directory, later a registry. Every image and layer read from such a place
  * is built on these two calls.
  */
+/** How a blob is opened. */
+export interface OpenOptions {
+  /**
+   * Skip the source's own digest check because the consumer hashes every byte and
+   * refuses a mismatch itself before anything becomes visible (a content-addressed
+   * destination: the store, an OCI layout, a registry's upload). Saves one sha256
+   * pass per byte copied.
+   */
+  consumerVerifies?: boolean;
+}
+
 export interface BlobSource {
-  /** A fresh stream of the blob's bytes, verified against `digest` as they pass. */
-  open(digest: Digest, size?: number): Promise<Readable>;
+  /** A fresh stream of the blob's bytes, verified against `digest` as they pass (unless the consumer verifies). */
+  open(digest: Digest, size?: number, options?: OpenOptions): Promise<Readable>;
   /** A whole small blob (manifest, config), verified. */
   read(digest: Digest, maxSize?: number): Promise<Buffer>;
 }

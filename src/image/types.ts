@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
+import type { OpenOptions } from './blob-source.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../oci/types.js';
 
 /**
@@ -18,7 +19,7 @@ export interface Layer {
   /** Size of the stored bytes. */
   size(): Promise<number>;
   /** A fresh stream of the stored bytes, each call. */
-  compressed(): Promise<Readable>;
+  compressed(options?: OpenOptions): Promise<Readable>;
   /** A fresh stream of the uncompressed tar, each call. */
   uncompressed(): Promise<Readable>;
   /** Descriptor fields beyond mediaType/digest/size (annotations, urls) to keep in manifests. */

@@ -3,7 +3,7 @@ import { DigestStream, isDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import { artifactFromBlobs } from '../image/blob-image.js';
 import { chain } from '../streams.js';
-import type { BlobSource } from '../image/blob-source.js';
+import type { BlobSource, OpenOptions } from '../image/blob-source.js';
 import type { Artifact } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import type { ContentDestination } from './destination.js';
@@ -11,9 +11,9 @@ import type { ContentDestination } from './destination.js';
 /** The local store as a BlobSource: every byte read is verified against its digest. */
 export function storeBlobSource(store: LocalStore): BlobSource {
   return {
-    async open(digest: Digest, size?: number): Promise<Readable> {
+    async open(digest: Digest, size?: number, options: OpenOptions = {}): Promise<Readable> {
       const stream = await store.blobs.open(digest);
-      return chain(stream, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+      return options.consumerVerifies ? stream : chain(stream, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
     },
     read: (digest, maxSize) => store.blobs.read(digest, maxSize),
   };

@@ -12,7 +12,7 @@ import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { parseIndex } from '../oci/validate.js';
 import { canonicalJson } from '../image/json.js';
 import { chain } from '../streams.js';
-import type { BlobSource } from '../image/blob-source.js';
+import type { BlobSource, OpenOptions } from '../image/blob-source.js';
 import type { BlobInfo, Expected } from '../store/types.js';
 import type { ContentDestination } from './destination.js';
 
@@ -66,10 +66,11 @@ export class OciLayout implements BlobSource {
     return join(this.dir, 'blobs', digestAlgorithm(digest), digestHex(digest));
   }
 
-  async open(digest: Digest, size?: number): Promise<Readable> {
+  async open(digest: Digest, size?: number, options: OpenOptions = {}): Promise<Readable> {
     const path = this.blobPath(digest);
     await this.#statBlob(digest);
-    return chain(createReadStream(path, { highWaterMark: 1 << 20 }), new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+    const file = createReadStream(path, { highWaterMark: 1 << 20 });
+    return options.consumerVerifies ? file : chain(file, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
   }
 
   async read(digest: Digest, maxSize = Infinity): Promise<Buffer> {

@@ -101,7 +101,8 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
   for (let attempt = 1; ; attempt++) {
     try {
       // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
-      const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed(), progressStream(progress, id));
+      // A content-addressed destination hashes what it receives and refuses a mismatch, so the source need not hash too.
+      const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed({ consumerVerifies: true }), progressStream(progress, id));
       const info = convertTo ? await dest.putBlob(compressStream(source, convertTo)) : await dest.putBlob(source, { digest, size });
       report.blobsSent++;
       report.bytesSent += info.size;

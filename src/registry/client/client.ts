@@ -169,7 +169,7 @@ export class RegistryClient {
    * A connection dropped mid-blob is resumed with a Range request from the last
    * byte received (when the registry answers 206), up to the retry budget.
    */
-  async openBlob(repo: string, digest: Digest, size?: number): Promise<Readable> {
+  async openBlob(repo: string, digest: Digest, size?: number, options: { verify?: boolean } = {}): Promise<Readable> {
     const path = `/v2/${repo}/blobs/${digest}`;
     const first = await this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true });
     const attempts = this.#attempts;
@@ -196,8 +196,10 @@ export class RegistryClient {
         }
       }
     }
+    const stream = Readable.from(bytes(), { objectMode: false });
+    if (options.verify === false) return stream;
     const verify = new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) });
-    pipeline(Readable.from(bytes(), { objectMode: false }), verify, (err) => {
+    pipeline(stream, verify, (err) => {
       if (err && !verify.destroyed) verify.destroy(err);
     });
     return verify;

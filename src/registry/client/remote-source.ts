@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { SlipwayError, isSlipwayError } from '../../errors.js';
-import { MAX_DOCUMENT_SIZE, type BlobSource } from '../../image/blob-source.js';
+import { MAX_DOCUMENT_SIZE, type BlobSource, type OpenOptions } from '../../image/blob-source.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { RegistryClient } from './client.js';
@@ -36,8 +36,8 @@ export class RemoteBlobSource implements BlobSource {
     return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
   }
 
-  open(digest: Digest, size?: number): Promise<Readable> {
-    return this.client.openBlob(this.repo, digest, size);
+  open(digest: Digest, size?: number, options: OpenOptions = {}): Promise<Readable> {
+    return this.client.openBlob(this.repo, digest, size, { verify: !options.consumerVerifies });
   }
 
   async read(digest: Digest, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
