@@ -6,8 +6,9 @@ import { copy } from '../src/copy/copy.js';
 import { parseTransport } from '../src/oci/transport.js';
 import { MANIFEST_ACCEPT } from '../src/registry/client/remote-source.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
+import { fleetRebase } from '../src/rebase/fleet.js';
 import { commandExists, startDistribution, tempDir, type RegistryProcess } from './helpers.js';
-import { appLayers, makeApp, makeStackVersion, osRelease } from './rebase-fixtures.js';
+import { appLayers, localImage, makeApp, makeStackVersion, osRelease } from './rebase-fixtures.js';
 
 /**
  * Rebase in another registry (CNCF Distribution 2.8): the app and the stack's run
@@ -53,5 +54,20 @@ describe('rebase in CNCF Distribution', { skip: !haveDistribution }, () => {
     const client = await registries.client(dist.host);
     assert.equal((await client.getManifest('team/web', 'v1', MANIFEST_ACCEPT)).digest, r.digest);
     assert.equal((await rebaseImage(`${dist.host}/team/web:v1`, open, { registries })).status, 'current');
+  });
+
+  test('a fleet rebase onto a run image the registry lacks copies its layers once, then mounts them', async () => {
+    const push = (from: string, to: string) => copy(parseTransport(from), parseTransport(`${dist.host}/${to}`), open);
+    const v1 = { image: await localImage(store, 'teststack/run:1'), digest: (await store.resolve('teststack/run', '1')).digest };
+    const layers = await appLayers(store);
+    for (const repo of ['fleet/a', 'fleet/b', 'fleet/c']) {
+      await makeApp(store, 'teststack', v1, repo, 'v1', layers, { runImageName: `${dist.host}/stacks/run:latest`, reference: `${dist.host}/stacks/run@${v1.digest}` });
+      await push(`${repo}:v1`, `${repo}:v1`);
+    }
+    const report = await fleetRebase(store, { stack: 'teststack', registry: dist.host, repoPrefix: 'fleet/', concurrency: 1 });
+    assert.equal(report.rebased.length, 3);
+    assert.equal(report.runImage.name, 'teststack/run:2', 'the run image is not in the registry under its stack name: the local one is used');
+    assert.equal(report.transfer.layersCopied, 2, 'copied into the first repository only');
+    assert.equal(report.transfer.blobsMounted, 4, 'then mounted into the two others');
   });
 });
