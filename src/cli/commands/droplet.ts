@@ -1,0 +1,74 @@
+import { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportDroplet } from '../../droplet/export.js';
+import { importDroplet } from '../../droplet/import.js';
+import { parseLocalName } from '../../oci/reference.js';
+import { SlipwayError } from '../../errors.js';
+import { readLocal } from '../../transport/local.js';
+import { formatBytes, shortDigest } from '../format.js';
+import { run } from '../run.js';
+
+export function dropletCommand(): Command {
+  const droplet = new Command('droplet')
+    .description('Cloud Foundry droplets as OCI images: import a droplet tarball, export an image back to one')
+    .addHelpText('after', `
+Examples:
+  $ cf curl /v3/droplets/$GUID/download > web.tgz
+  $ slipway droplet import web.tgz apps/web:v1 --stack default && slipway run --port 8080 apps/web:v1
+  $ slipway droplet export apps/web:v1 -o web-again.tgz
+  $ slipway copy droplet:web.tgz oci:/tmp/layout:web`);
+
+  droplet.command('import')
+    .description("Make an image of a CF droplet: the stack's run image, the droplet at /home/vcap (root, each deps/IDX, app: one layer each), a CF launcher")
+    .argument('<droplet>', 'the droplet tarball (gzip tar of ./app, ./deps, ./profile.d, ./staging_info.yml, ...)')
+    .argument('<image>', 'NAME[:TAG] in the local store')
+    .option('--stack <name>', 'the stack whose run image is the base (default: the default stack)')
+    .option('--process-types <file>', 'process types: a Procfile-style YAML map, bin/release output, or CF result.json')
+    .addHelpText('after', `
+The start command is staging_info.yml's start_command (process type web); the image
+runs it through /cf/lifecycle/launcher, as CF's launcher does (HOME=/home/vcap/app,
+TMPDIR, DEPS_DIR, PORT=8080, profile.d, .profile.d, .profile, then bash -c).
+Importing the same droplet always gives the same digest.
+
+Examples:
+  $ slipway droplet import web.tgz apps/web:v1 --stack default
+  $ slipway droplet import web.tgz apps/web:v1 --process-types result.json
+  $ slipway run --process worker apps/web:v1`)
+    .action(run(async (ctx, file: string, image: string, flags: { stack?: string; processTypes?: string }) => {
+      const report = await importDroplet(await ctx.store(), file, image, {
+        ...(flags.stack ? { stack: flags.stack } : {}),
+        ...(flags.processTypes ? { processTypesFile: flags.processTypes } : {}),
+        progress: ctx.progress(),
+      });
+      ctx.print(report, () => [
+        `${report.repository}:${report.tag} ${report.digest}`,
+        `  stack ${report.stack.name} ${report.stack.version} (run ${shortDigest(report.stack.run)})`,
+        ...report.layers.map((l) => `  ${l.name.padEnd(14)} ${shortDigest(l.digest)} ${formatBytes(l.size)}${l.reused ? ' (stored already)' : ''}`),
+        ...Object.entries(report.processTypes).map(([t, c]) => `  process ${t}: ${c}`),
+      ].join('\n'));
+    }));
+
+  droplet.command('export')
+    .description('Write the droplet of an image (imported or classic-staged) as a CF droplet tarball')
+    .argument('<image>', 'NAME[:TAG] in the local store')
+    .requiredOption('-o, --output <file>', 'the droplet tarball to write')
+    .addHelpText('after', `
+The tarball has CF's layout (./app, ./deps/IDX, ./profile.d, ./staging_info.yml,
+./tmp, ./logs), so cf curl -X POST /v3/packages/GUID/droplets takes it; importing it
+on the same stack gives the same image digest.
+
+Example:
+  $ slipway droplet export apps/web:v1 -o web.tgz`)
+    .action(run(async (ctx, image: string, flags: { output: string }) => {
+      const store = await ctx.store();
+      const { name, tag, digest } = parseLocalName(image);
+      const { artifact } = await readLocal(store, name, digest ?? tag ?? 'latest');
+      if (artifact.kind !== 'image') throw new SlipwayError('UNSUPPORTED', `${image} is an index: export one of its images`);
+      const tmp = join(store.home, 'tmp');
+      mkdirSync(tmp, { recursive: true });
+      const report = await exportDroplet(artifact.image, image, flags.output, tmp);
+      ctx.print(report, () => `${report.file} ${formatBytes(report.size)} ${report.sha256}\n  start command: ${report.startCommand || '(none)'}`);
+    }));
+  return droplet;
+}
