@@ -1,4 +1,5 @@
 import { SlipwayError } from '../errors.js';
+import { coalesce } from '../streams.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import type { BlobInfo, BlobStore, BlobWriter, Expected, MetadataStore, WriterOptions } from './types.js';
 
@@ -34,7 +35,7 @@ export class StoreLease {
   async putBlob(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected: Expected = {}): Promise<BlobInfo> {
     const writer = await this.writer(expected.digest ? { algorithm: digestAlgorithm(expected.digest) } : {});
     try {
-      for await (const chunk of stream) await writer.write(chunk);
+      for await (const chunk of coalesce(stream)) await writer.write(chunk);
       return await writer.commit(expected);
     } catch (err) {
       await writer.abort().catch(() => undefined);

@@ -11,7 +11,7 @@ import { Annotation } from '../oci/annotations.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { parseIndex } from '../oci/validate.js';
 import { canonicalJson } from '../image/json.js';
-import { chain } from '../streams.js';
+import { chain, coalesce } from '../streams.js';
 import type { BlobSource, OpenOptions } from '../image/blob-source.js';
 import type { BlobInfo, Expected } from '../store/types.js';
 import type { ContentDestination } from './destination.js';
@@ -111,7 +111,7 @@ export class OciLayout implements BlobSource {
     const tmp = join(tmpDir, randomBytes(8).toString('hex'));
     const hasher = new DigestStream({ ...(expected.digest ? { expected: expected.digest } : {}), ...(expected.size === undefined ? {} : { expectedSize: expected.size }) });
     try {
-      await pipeline(stream, hasher, createWriteStream(tmp));
+      await pipeline(stream, hasher, (bytes: AsyncIterable<Uint8Array>) => coalesce(bytes), createWriteStream(tmp));
       const fh = await open(tmp, 'r');
       await fh.sync().finally(() => fh.close());
       const digest = hasher.digest();
