@@ -111,6 +111,25 @@ describe('rebase in the local store', () => {
   });
 });
 
+describe('rebase in an OCI layout', () => {
+  test('the image is rebased in place; the new base layers are copied into the layout (and reported)', async () => {
+    const dir = await tempDir('rebase-layout');
+    try {
+      await makeApp(store, 'teststack', v1, 'team/layout', 'v1', layers);
+      await slipwayOk(home.path, ['copy', 'team/layout:v1', `oci:${dir.path}:app`]);
+      const r = await rebaseImage(`oci:${dir.path}:app`, open, { runImage: 'teststack/run:2' });
+      assert.equal(r.status, 'rebased');
+      assert.equal(r.transfer.layersCopied, 3, 'the run image lives in the store, not in the layout');
+      const out = JSON.parse(await slipwayOk(home.path, ['--json', 'inspect', `oci:${dir.path}:app`])) as { digest: string; layers: { diffID: string }[] };
+      assert.equal(out.digest, r.digest);
+      assert.deepEqual(out.layers.slice(0, 3).map((l) => l.diffID), await diffIds(v2.image));
+      assert.equal((await rebaseImage(`oci:${dir.path}:app`, open, { runImage: 'teststack/run:2' })).status, 'current');
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
 describe('refusals', () => {
   test('rebasable=false is refused with its reason; --force overrides', async () => {
     const r = await slipway(home.path, ['rebase', 'team/api:v1']);
