@@ -109,7 +109,7 @@ function rebaseText(r: RebaseReport): string {
   return lines.join('\n');
 }
 
-function fleetText(r: FleetReport): string {
+export function fleetText(r: FleetReport): string {
   const rows = [...r.rebased, ...r.current, ...r.refused, ...r.failed].map((e) => [
     e.image, e.from?.version ?? '?', e.to?.version ?? r.runImage.version,
     e.status === 'rebased' && r.dryRun ? 'would rebase' : e.status, e.reason ?? '',

@@ -79,22 +79,32 @@ Examples:
     .option('--build-packages <p,...>', 'add packages to the build image')
     .option('--remove-packages <p,...>', 'take packages out of the stack\'s request')
     .option('--refresh', 'bootstrap again even when the mirror state is unchanged')
+    .option('--rebase', 'then rebase every image in the store built on an older version of the run image')
     .addHelpText('after', `
 Prints the packages that changed (+ added, - removed, ~ new version).
 
 Examples:
   $ slipway stack update default
   $ slipway stack update default --build-packages libgmp-dev
+  $ slipway stack update default --rebase          # patch the stack, then every app on it
   $ slipway stack update default --remove-packages libgmp-dev --json`)
-    .action(run(async (ctx, name: string, opts: UpdateOptions) => {
-      const report = await updateStack(await ctx.store(), name, {
+    .action(run(async (ctx, name: string, opts: UpdateOptions & { rebase?: boolean }) => {
+      const update = {
         ...(opts.runPackages ? { runPackages: [opts.runPackages] } : {}),
         ...(opts.buildPackages ? { buildPackages: [opts.buildPackages] } : {}),
         ...(opts.removePackages ? { removePackages: [opts.removePackages] } : {}),
         ...(opts.refresh ? { refresh: true } : {}),
         progress: ctx.progress(),
-      });
-      ctx.print(report, () => reportText(report, 'update'));
+      };
+      if (!opts.rebase) {
+        const report = await updateStack(await ctx.store(), name, update);
+        ctx.print(report, () => reportText(report, 'update'));
+        return;
+      }
+      const { updateStackAndRebase } = await import('../../rebase/stack-update.js');
+      const { fleetText } = await import('./rebase.js');
+      const both = await updateStackAndRebase(await ctx.store(), name, update);
+      ctx.print(both, () => `${reportText(both.stack, 'update')}\n${fleetText(both.rebase)}`);
     })));
 
   stack.addCommand(new Command('ls')
