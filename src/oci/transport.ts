@@ -20,7 +20,9 @@ export type TransportRef =
   | { transport: 'oci-archive'; file: string; ref?: string }
   /** `ref` is a canonical `name:tag` (as skopeo writes RepoTags, e.g. docker.io/library/alpine:3.20) or `@N`, a zero-based image index. */
   | { transport: 'docker-archive'; file: string; ref?: string }
-  | { transport: 'docker'; reference: Reference };
+  | { transport: 'docker'; reference: Reference }
+  /** A Cloud Foundry droplet tarball, read as an image on stack `stack` (default: the default stack); read-only. */
+  | { transport: 'droplet'; file: string; stack?: string };
 
 export type TransportName = TransportRef['transport'];
 
@@ -39,6 +41,7 @@ const UNSUPPORTED_TRANSPORTS = ['containers-storage', 'docker-daemon', 'dir', 'o
  *   parseTransport('oci:./out:v1')             // { transport: 'oci', dir: './out', ref: 'v1' }
  *   parseTransport('docker-archive:a.tar:@1')  // { transport: 'docker-archive', file: 'a.tar', ref: '@1' }
  *   parseTransport('ghcr.io/org/app')          // { transport: 'docker', reference: ghcr.io/org/app:latest }
+ *   parseTransport('droplet:web.tgz:cflinux')  // { transport: 'droplet', file: 'web.tgz', stack: 'cflinux' }
  */
 export function parseTransport(input: string): TransportRef {
   if (input.startsWith('oci:')) {
@@ -54,6 +57,10 @@ export function parseTransport(input: string): TransportRef {
     return withOptionalRef({ transport: 'docker-archive', file: path }, ref === undefined ? undefined : dockerArchiveRef(input, ref));
   }
   if (input.startsWith('docker://')) return { transport: 'docker', reference: parseReference(input.slice('docker://'.length)) };
+  if (input.startsWith('droplet:')) {
+    const { path, ref } = splitPathAndRef(input, 'droplet', 'FILE');
+    return ref === undefined ? { transport: 'droplet', file: path } : { transport: 'droplet', file: path, stack: ref };
+  }
   return parsePlainName(input);
 }
 
@@ -90,6 +97,8 @@ export function formatTransport(t: TransportRef): string {
       return `docker-archive:${t.file}${t.ref === undefined ? '' : `:${t.ref}`}`;
     case 'docker':
       return `docker://${t.reference.toString()}`;
+    case 'droplet':
+      return `droplet:${t.file}${t.stack === undefined ? '' : `:${t.stack}`}`;
   }
 }
 

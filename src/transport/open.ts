@@ -1,3 +1,4 @@
+import { SlipwayError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 import type { TransportRef } from '../oci/transport.js';
 import { artifactFromBlobs } from '../image/blob-image.js';
@@ -47,6 +48,11 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
       const descriptor = await source.resolve(reference.digest ?? reference.tag ?? 'latest');
       return fn({ artifact: await artifactFromBlobs(source, descriptor), descriptor, names: [reference.toString()] });
     }
+    case 'droplet': {
+      // Loaded on demand: a droplet becomes an image over a stack's run image (src/droplet), a use case above transports.
+      const { withDropletSource } = await import('../droplet/source.js');
+      return withDropletSource(ref.file, ref.stack, await store(), fn);
+    }
   }
 }
 
@@ -74,6 +80,8 @@ export async function openDestination(ref: TransportRef, store: () => Promise<Lo
     case 'oci-archive':
     case 'docker-archive':
       return undefined;
+    case 'droplet':
+      throw new SlipwayError('UNSUPPORTED', `droplet:${ref.file} can only be read; write a droplet with slipway droplet export IMAGE -o ${ref.file}`);
     case 'docker': {
       const { reference } = ref;
       const client = await (options.registries ?? new Registries()).client(reference.domain, reference.path);
