@@ -109,6 +109,21 @@ describe('droplet import and export', () => {
     assert.equal(changed.layers.find((l) => l.name === 'deps/1')!.digest, a.layers.find((l) => l.name === 'deps/1')!.digest);
   });
 
+  it('droplet:FILE is a copy source giving the digest import gives', async () => {
+    const file = await handMadeDroplet(join(work.path, 'f'));
+    const imported = await importDroplet(store, file, 'apps/src:v1');
+    const layout = join(work.path, 'layout');
+    await slipwayOk(home, ['copy', `droplet:${file}`, `oci:${layout}:web`]);
+    const index = JSON.parse(await run('cat', [join(layout, 'index.json')])) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests[0]!.digest, imported.digest);
+    await slipwayOk(home, ['copy', `droplet:${file}:default`, 'apps/src:v2']);
+    const { descriptor } = await readLocal(store, 'apps/src', 'v2');
+    assert.equal(descriptor.digest, imported.digest);
+    const r = await slipway(home, ['copy', 'apps/src:v1', `droplet:${join(work.path, 'out.tgz')}`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /can only be read/);
+  });
+
   it('export of an image without a droplet is refused with a clear error', async () => {
     const r = await slipway(home, ['droplet', 'export', 'default/run', '-o', join(work.path, 'x.tgz')]);
     assert.notEqual(r.code, 0);

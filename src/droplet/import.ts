@@ -1,7 +1,6 @@
-import { createReadStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SlipwayError } from '../errors.js';
-import { extractLayer } from '../layer/extract.js';
+import { unpackDroplet } from './unpack.js';
 import { defaultMtime } from '../layer/tree-walk.js';
 import type { Digest } from '../oci/digest.js';
 import { parseLocalName } from '../oci/reference.js';
@@ -51,11 +50,7 @@ export async function importDroplet(store: LocalStore, file: string, image: stri
   mkdirSync(tmp, { recursive: true });
   const dir = mkdtempSync(join(tmp, 'droplet-'));
   try {
-    mkdirSync(join(dir, 'contents'));
-    await extractLayer(createReadStream(file), join(dir, 'contents'), { owner: 'ignore' }).catch((err: unknown) => {
-      if (err instanceof SlipwayError) throw err;
-      throw new SlipwayError('INVALID_ARCHIVE', `${file} is not a droplet tarball (gzip tar of ./app, ./staging_info.yml, ...): ${(err as Error).message}`, { cause: err });
-    });
+    await unpackDroplet(file, join(dir, 'contents'));
     return await importDropletDir(store, join(dir, 'contents'), image, options);
   } finally {
     rmSync(dir, { recursive: true, force: true });
