@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime_pkgs=(mmdebstrap pigz zstd ca-certificates)
+runtime_pkgs=(mmdebstrap pigz zstd ca-certificates runc git)
 test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr docker-registry)
 bench_pkgs=(wrk)
 pkgs=("${runtime_pkgs[@]}")
