@@ -1,0 +1,165 @@
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClassicExit, ClassicStageError } from './classic-error.js';
+import type { ClassicBuildpack } from './buildpack-source.js';
+import { depsIndex } from './deps-index.js';
+import { parseRelease, readDepsConfig, readLaunchYml, readProcfile } from './process-files.js';
+
+/** CF's staging paths inside the build container (the Diego task's). */
+export const ContainerPaths = {
+  app: '/tmp/app',
+  deps: '/tmp/deps',
+  profile: '/tmp/profile.d',
+  cache: '/tmp/cache',
+  buildpacks: '/tmp/buildpacks',
+  /** Heroku's ENV_DIR (3rd argument of bin/compile): one file per app env var. */
+  env: '/tmp/env',
+} as const;
+
+/** The host directories mounted at ContainerPaths. */
+export interface HostDirs {
+  app: string;
+  deps: string;
+  profile: string;
+  cache: string;
+  /** The stack user, who must own what the builder creates for the scripts (deps/IDX, cache dirs). */
+  owner: { uid: number; gid: number };
+}
+
+/** Runs a buildpack script in the build container; `stdoutOnly` keeps stderr out of `stdout` (detect, release). */
+export interface ScriptRunner {
+  run(argv: string[], env: Record<string, string>, options: { sourceExports: string[]; stdoutOnly?: boolean }): Promise<{ exitCode: number; stdout: string }>;
+}
+
+export interface ClassicBuildResult {
+  buildpacks: { key: string; name: string; version?: string; config?: Record<string, unknown> }[];
+  detectOutput?: string;
+  /** The last buildpack's name (staging_info.yml detected_buildpack). */
+  detectedBuildpack: string;
+  processTypes: Record<string, string>;
+  warnings: string[];
+}
+
+/**
+ * CF's buildpack builder (buildpackapplifecycle buildpackrunner/runner.go), step by
+ * step. Detect mode (`skipDetect` false): the first buildpack whose bin/detect exits 0
+ * is the only one, IDX "0"; none is exit 222. Named mode: all but the last supply
+ * (bin/supply BUILD CACHE DEPS IDX; missing or failing: 225), the last finalizes
+ * (bin/supply then bin/finalize BUILD CACHE DEPS IDX PROFILE_DIR) or, without
+ * bin/finalize, compiles (bin/compile BUILD CACHE ENV_DIR, the 3rd argument for
+ * Heroku buildpacks, CF passes 2; its deps/IDX is removed); a failure is 223. Process
+ * types from supply buildpacks' launch.yml, the last one's launch.yml or else its
+ * bin/release (224 on failure), then the Procfile on top. Heroku chaining: each
+ * script runs after sourcing the `export` files earlier buildpacks wrote in their dir.
+ */
+export class ClassicBuilder {
+  constructor(private readonly runner: ScriptRunner, private readonly host: HostDirs, private readonly log: (line: string) => void) {}
+
+  async build(buildpacks: ClassicBuildpack[], env: Record<string, string>, skipDetect: boolean): Promise<ClassicBuildResult> {
+    if (buildpacks.length === 0) throw new ClassicStageError(ClassicExit.Other, 'no buildpacks: name one with --buildpack, or add a .buildpacks file to the app');
+    const warnings: string[] = [];
+    const bpPath = (bp: ClassicBuildpack, script: string) => `${ContainerPaths.buildpacks}/${bp.hash}/bin/${script}`;
+    const has = (bp: ClassicBuildpack, script: string) => existsSync(join(bp.dir, 'bin', script));
+    const exportsBefore = (list: ClassicBuildpack[], i: number) => list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
+
+    let supply: ClassicBuildpack[];
+    let final: ClassicBuildpack;
+    let detectOutput: string | undefined;
+    if (skipDetect) {
+      supply = buildpacks.slice(0, -1);
+      final = buildpacks[buildpacks.length - 1]!;
+    } else {
+      let chosen: ClassicBuildpack | undefined;
+      for (const bp of buildpacks) {
+        const script = join(bp.dir, 'bin', 'detect');
+        if (!existsSync(script)) continue;
+        if ((statSync(script).mode & 0o111) === 0) this.log("WARNING: buildpack script '/bin/detect' is not executable");
+        const r = await this.runner.run([bpPath(bp, 'detect'), ContainerPaths.app], env, { sourceExports: [], stdoutOnly: true });
+        if (r.exitCode === 0) {
+          chosen = bp;
+          detectOutput = r.stdout.replace(/[\r\n]+$/, '');
+          break;
+        }
+      }
+      if (!chosen) throw new ClassicStageError(ClassicExit.Detect, 'None of the buildpacks detected a compatible application');
+      this.log(`-----> ${detectOutput || chosen.key} app detected`);
+      supply = [];
+      final = chosen;
+    }
+    const chain = [...supply, final];
+    const n = chain.length;
+    for (let i = 0; i < n; i++) this.mkdir(join(this.host.deps, depsIndex(i, n)));
+    this.mkdir(this.host.profile);
+    this.cleanCache(new Set([...supply.map((b) => b.hash), 'final']));
+
+    for (const [i, bp] of supply.entries()) {
+      if (!has(bp, 'supply')) throw new ClassicStageError(ClassicExit.Supply, 'Error: one of the buildpacks chosen to supply dependencies does not support multi-buildpack apps', { buildpack: bp.key });
+      const cache = `${ContainerPaths.cache}/${bp.hash}`;
+      this.mkdir(join(this.host.cache, bp.hash));
+      const r = await this.runner.run([bpPath(bp, 'supply'), ContainerPaths.app, cache, ContainerPaths.deps, depsIndex(i, n)], env, { sourceExports: exportsBefore(chain, i) });
+      if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Supply, `Failed to run all supply scripts: ${bp.key}: exit status ${r.exitCode}`, { buildpack: bp.key });
+    }
+
+    const idx = depsIndex(n - 1, n);
+    const finalCache = `${ContainerPaths.cache}/final`;
+    this.mkdir(join(this.host.cache, 'final'));
+    const before = exportsBefore(chain, n - 1);
+    const compileFailed = (script: string, code: number) => new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: Failed to run ${script}: exit status ${code}`, { buildpack: final.key });
+    if (has(final, 'finalize')) {
+      if (has(final, 'supply')) {
+        const r = await this.runner.run([bpPath(final, 'supply'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx], env, { sourceExports: before });
+        if (r.exitCode !== 0) throw compileFailed('supply', r.exitCode);
+      }
+      const r = await this.runner.run([bpPath(final, 'finalize'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx, ContainerPaths.profile], env, { sourceExports: before });
+      if (r.exitCode !== 0) throw compileFailed('finalize', r.exitCode);
+    } else {
+      if (!has(final, 'compile')) throw new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: buildpack ${final.key} has neither bin/finalize nor bin/compile`);
+      if (supply.length > 0) {
+        const w = 'Warning: the last buildpack is not compatible with multi-buildpack apps and cannot make use of any dependencies supplied by the buildpacks specified before it';
+        this.log(w);
+        warnings.push(w);
+      }
+      rmSync(join(this.host.deps, idx), { recursive: true, force: true });
+      const r = await this.runner.run([bpPath(final, 'compile'), ContainerPaths.app, finalCache, ContainerPaths.env], env, { sourceExports: before });
+      if (r.exitCode !== 0) throw compileFailed('compile', r.exitCode);
+    }
+
+    // Process types: supply launch.yml (CF reads deps/<i> unpadded), the final's launch.yml or bin/release, the Procfile.
+    const types: Record<string, string> = {};
+    for (let i = 0; i < supply.length; i++) Object.assign(types, readLaunchYml(join(this.host.deps, String(i), 'launch.yml')) ?? {});
+    const finalLaunch = readLaunchYml(join(this.host.deps, idx, 'launch.yml'));
+    if (finalLaunch) Object.assign(types, finalLaunch);
+    else if (has(final, 'release')) {
+      const r = await this.runner.run([bpPath(final, 'release'), ContainerPaths.app], env, { sourceExports: before, stdoutOnly: true });
+      if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Release, `Failed to build droplet release: exit status ${r.exitCode}`, { buildpack: final.key });
+      Object.assign(types, parseRelease(r.stdout));
+    }
+    Object.assign(types, readProcfile(join(this.host.app, 'Procfile')));
+    if (!types['web']) {
+      const w = 'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
+      this.log(w);
+      warnings.push(w);
+    }
+
+    const metadata = chain.map((bp, i) => {
+      const c = readDepsConfig(join(this.host.deps, depsIndex(i, n), 'config.yml'));
+      const name = c.name || (!skipDetect && detectOutput ? detectOutput : '') || bp.key;
+      return { key: bp.key, name, ...(c.version ? { version: c.version } : {}), ...(c.config ? { config: c.config } : {}) };
+    });
+    return {
+      buildpacks: metadata, ...(detectOutput !== undefined ? { detectOutput } : {}),
+      detectedBuildpack: metadata[metadata.length - 1]!.name, processTypes: types, warnings,
+    };
+  }
+
+  private mkdir(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, this.host.owner.uid, this.host.owner.gid);
+  }
+
+  /** CF's cleanCacheDir: what the current order does not use is deleted, so a buildpack leaving the order drops its cache. */
+  private cleanCache(keep: Set<string>): void {
+    mkdirSync(this.host.cache, { recursive: true });
+    for (const name of readdirSync(this.host.cache)) if (!keep.has(name)) rmSync(join(this.host.cache, name), { recursive: true, force: true });
+  }
+}

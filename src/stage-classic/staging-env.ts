@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { SlipwayError } from '../errors.js';
+
+export interface StagingEnvInput {
+  /** The build image's Env (PATH and the like). */
+  imageEnv: string[];
+  stack: string;
+  appName: string;
+  /** KEY=VALUE pairs given by the user (app env vars). */
+  env: string[];
+  /** A file holding VCAP_SERVICES JSON. */
+  servicesFile?: string;
+  memoryMb: number;
+}
+
+/**
+ * The environment CF gives buildpacks while staging (CC's staging_action_builder):
+ * LANG, the app's env vars, CF_STACK, VCAP_APPLICATION, MEMORY_LIMIT, VCAP_SERVICES;
+ * plus Heroku's STACK. User env vars are in the process env (CF) and also files of
+ * the ENV_DIR (Heroku): see envDirFiles.
+ */
+export function stagingEnv(input: StagingEnvInput): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of input.imageEnv) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  out['LANG'] = 'en_US.UTF-8';
+  for (const [k, v] of userEnv(input.env)) out[k] = v;
+  let services = '{}';
+  if (input.servicesFile) {
+    services = readFileSync(input.servicesFile, 'utf8').trim();
+    try {
+      JSON.parse(services);
+    } catch (err) {
+      throw new SlipwayError('INVALID_ARGUMENT', `--services ${input.servicesFile} is not JSON (VCAP_SERVICES, e.g. {"user-provided":[...]})`, { cause: err });
+    }
+  }
+  Object.assign(out, {
+    CF_STACK: input.stack,
+    STACK: input.stack,
+    MEMORY_LIMIT: `${input.memoryMb}m`,
+    VCAP_SERVICES: services,
+    VCAP_APPLICATION: JSON.stringify({
+      application_name: input.appName, name: input.appName, application_uris: [], uris: [], space_name: 'slipway', organization_name: 'slipway',
+      limits: { mem: input.memoryMb, disk: 1024, fds: 16384 }, users: null, version: '0', application_version: '0',
+    }),
+  });
+  return out;
+}
+
+/** User env as pairs; a pair without "=" is refused with its text. */
+export function userEnv(env: string[]): [string, string][] {
+  return env.map((kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new SlipwayError('INVALID_ARGUMENT', `--env "${kv}" must be KEY=VALUE`);
+    return [kv.slice(0, eq), kv.slice(eq + 1)];
+  });
+}
