@@ -8,7 +8,7 @@ import { DROPLET_LABEL } from '../src/droplet/layout.js';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, imageConfig, runImage } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
-import { run, slipwayOk, tempDir } from './helpers.js';
+import { run, slipway, slipwayOk, tempDir } from './helpers.js';
 
 describe('classic (CF v2 / Heroku) buildpacks', () => {
   let store: LocalStore;
@@ -155,5 +155,23 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     assert.deepEqual(report.processTypes, { clock: 'echo tick', web: 'cat greeting.txt' });
     const r = await runImage(store, 'apps/heroku');
     assert.match(r.output, /^chained$/m);
+  });
+
+  it('slipway build dispatches to classic staging for classic buildpacks, with CF exit codes', async () => {
+    const bps = join(work.path, 'cli');
+    const bp = classicBuildpack(bps, 'static', {
+      detect: 'exit 1',
+      compile: 'echo "-----> static compile"; echo page > "$1/index.txt"',
+      release: 'echo "--- {default_process_types: {web: cat index.txt}}"',
+    });
+    const app = classicApp(join(work.path, 'app-cli'));
+    const out = await slipwayOk(home, ['--json', 'build', 'apps/cli', '-p', app, '-b', bp]);
+    const report = JSON.parse(out) as { digest: string; processTypes: Record<string, string> };
+    assert.deepEqual(report.processTypes, { web: 'cat index.txt' });
+    const r = await runImage(store, 'apps/cli');
+    assert.match(r.output, /^page$/m);
+    const none = await slipway(home, ['build', 'apps/cli2', '-p', app, '-b', bp, '--detect']);
+    assert.equal(none.code, 222, none.stderr);
+    assert.match(none.stderr, /None of the buildpacks detected/);
   });
 });

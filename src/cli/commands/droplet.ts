@@ -8,6 +8,10 @@ import { SlipwayError } from '../../errors.js';
 import { readLocal } from '../../transport/local.js';
 import { formatBytes, shortDigest } from '../format.js';
 import { run } from '../run.js';
+import type { CliContext } from '../context.js';
+import { isClassicBuildpackDir } from '../../buildpack/cfv2/buildpack-source.js';
+import { ClassicStageError } from '../../buildpack/cfv2/classic-error.js';
+import { stageClassic } from '../../stage-classic/stage-classic.js';
 
 export function dropletCommand(): Command {
   const droplet = new Command('droplet')
@@ -71,4 +75,54 @@ Example:
       ctx.print(report, () => `${report.file} ${formatBytes(report.size)} ${report.sha256}\n  start command: ${report.startCommand || '(none)'}`);
     }));
   return droplet;
+}
+
+/** What `slipway build` passes on when it stages with classic buildpacks. */
+export interface ClassicBuildFlags {
+  path?: string;
+  stack?: string;
+  buildpack: string[];
+  env: string[];
+  classic?: boolean;
+  detect?: boolean;
+  services?: string;
+  clearCache?: boolean;
+}
+
+/** True when `slipway build` should stage with CF v2 / Heroku buildpacks: --classic, or every -b is a classic buildpack dir. */
+export function wantsClassic(flags: ClassicBuildFlags): boolean {
+  if (flags.classic || flags.detect) return true;
+  return flags.buildpack.length > 0 && flags.buildpack.every((b) => isClassicBuildpackDir(b));
+}
+
+/** `slipway build --classic`: CF's builder in the stack's build image, the droplet stored as an image. */
+export async function classicBuild(ctx: CliContext, image: string | undefined, flags: ClassicBuildFlags): Promise<void> {
+  if (!image) throw new SlipwayError('INVALID_ARGUMENT', 'slipway build --classic needs an IMAGE name, e.g. slipway build --classic apps/web -b ./buildpack');
+  const quiet = ctx.options.quiet || ctx.options.json;
+  try {
+    const report = await stageClassic(await ctx.store(), {
+      path: flags.path ?? '.', image, buildpacks: flags.buildpack, env: flags.env,
+      ...(flags.stack ? { stack: flags.stack } : {}),
+      ...(flags.detect ? { detect: true } : {}),
+      ...(flags.services ? { servicesFile: flags.services } : {}),
+      ...(flags.clearCache ? { clearCache: true } : {}),
+      progress: ctx.progress(),
+      output: (text) => {
+        if (!quiet) process.stderr.write(text);
+      },
+    });
+    ctx.print(report, () => [
+      `Built ${report.repository}:${report.tag} (classic buildpacks, droplet at /home/vcap)`,
+      `digest ${report.digest}`,
+      `stack ${report.stack.name} (version ${report.stack.version})`,
+      `buildpacks: ${report.buildpacks.map((b) => `${b.name}${b.version ? `@${b.version}` : ''}`).join(', ')}`,
+      ...report.layers.map((l) => `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(14)} ${formatBytes(l.size).padStart(10)}  ${shortDigest(l.digest)}`),
+      `processes: ${Object.entries(report.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ') || '(none)'}`,
+      `took ${report.seconds.toFixed(2)} s`,
+    ].join('\n'));
+  } catch (err) {
+    // CF's builder exit codes: 222 detect, 223 compile/finalize, 224 release, 225 supply.
+    if (err instanceof ClassicStageError) setImmediate(() => (process.exitCode = err.exitCode));
+    throw err;
+  }
 }
