@@ -17,6 +17,9 @@ interface BuildFlags extends RegistryFlags {
   publish?: boolean;
   clearCache?: boolean;
   creationTime?: string;
+  classic?: boolean;
+  detect?: boolean;
+  services?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -33,7 +36,10 @@ export function buildCommand(): Command {
     .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
     .option('--publish', 'push the image to the registry IMAGE names')
     .option('--clear-cache', 'empty the app\'s build cache first')
-    .option('--creation-time <now|epoch>', 'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)'), 'one')
+    .option('--creation-time <now|epoch>', 'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)')
+    .option('--classic', 'stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one')
+    .option('--detect', 'classic: run bin/detect of the -b buildpacks in order, the first that applies stages (CF without -b)')
+    .option('--services <file>', 'classic: VCAP_SERVICES JSON for staging'), 'one')
     .addHelpText('after', `
 The buildpacks' detect and build run in one container of the stack's build image,
 as the stack user, with the app at /workspace and layers at /layers. The image has
@@ -46,8 +52,11 @@ Examples:
   $ slipway build web:v1 --path examples/nodejs && slipway run --port 8080 web:v1
   $ slipway build hello --path examples/c-gmp && slipway run --rm hello
   $ slipway build app -b ./my-buildpack -b slipway/procfile -e BP_DEBUG=1
-  $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs`)
+  $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
+  $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0`)
     .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
+      const classic = await import('./droplet.js');
+      if (classic.wantsClassic(flags)) return classic.classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;
       let report: BuildAppReport;
