@@ -90,6 +90,19 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     await run('skopeo', ['copy', '--quiet', `oci:${out}:base`, `oci:${join(work.path, 'skopeo-out')}:base`]);
   });
 
+  test('a docker archive goes to a registry: its tar layers are compressed and hashed on the way up', async () => {
+    const archive = join(work.path, 'base.tar');
+    await cli(['copy', `oci:${layout}:base`, `docker-archive:${archive}:team/base:1`]);
+    const pushed = await report(['copy', `docker-archive:${archive}`, `${dist.host}/from-archive/base:1`]);
+    assert.equal(pushed.blobsSent, 3);
+    const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`])) as { Digest: string; Layers: string[] };
+    assert.equal(inspected.Digest, pushed.digest);
+    assert.equal(inspected.Layers.length, 2);
+    // the layers' content is unchanged: the same diffIDs as the original image
+    const config = JSON.parse(await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`])) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(config.rootfs.diff_ids, base.layers.map((l) => l.diffId));
+  });
+
   test('a copy whose base layers the destination has sends only the app layer', async () => {
     for (const reg of [slip, dist]) {
       await cli(['copy', `oci:${layout}:base`, `${reg.host}/second/app:base`]);

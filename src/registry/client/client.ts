@@ -5,6 +5,7 @@ import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Di
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
 import { RegistryAuth, type Credentials } from './auth.js';
 import { HttpClient, discard, readText, type HttpResponse } from './http.js';
+import { chain as chainStreams } from '../../streams.js';
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
@@ -230,18 +231,22 @@ export class RegistryClient {
    * fails mid-way throws an error with `detail.retryable`, so the caller may reopen
    * its source and start again.
    */
-  async putBlob(repo: string, stream: Readable, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
-    const digest = parseDigest(expected.digest);
+  async putBlob(repo: string, stream: Readable, expected: { digest?: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+    // Without a digest up front (a layer compressed on the way), the bytes are hashed
+    // as they go and the digest is named only in the closing PUT.
+    const hasher = expected.digest ? undefined : new DigestStream();
+    const body = hasher ? chainStreams(stream, hasher) : stream;
+    const digestAtEnd = (): Digest => (expected.digest ? parseDigest(expected.digest) : hasher!.digest());
     try {
-      const size = expected.size !== undefined && expected.size < this.#chunkThreshold
-        ? await this.#putMonolithic(repo, digest, await readAll(stream))
-        : await this.#putChunked(repo, digest, stream, expected.size);
+      const size = expected.digest && expected.size !== undefined && expected.size < this.#chunkThreshold
+        ? await this.#putMonolithic(repo, digestAtEnd(), await readAll(body))
+        : await this.#putChunked(repo, digestAtEnd, body, expected.size);
       if (expected.size !== undefined && size !== expected.size) {
-        throw new SlipwayError('SIZE_MISMATCH', `blob ${digest} is ${size} bytes, expected ${expected.size}`);
+        throw new SlipwayError('SIZE_MISMATCH', `blob ${digestAtEnd()} is ${size} bytes, expected ${expected.size}`);
       }
-      return { digest, size };
+      return { digest: digestAtEnd(), size };
     } finally {
-      stream.destroy();
+      body.destroy();
     }
   }
 
@@ -262,7 +267,7 @@ export class RegistryClient {
     }
   }
 
-  async #putChunked(repo: string, digest: Digest, stream: Readable, size: number | undefined): Promise<number> {
+  async #putChunked(repo: string, digest: () => Digest, stream: Readable, size: number | undefined): Promise<number> {
     let location = await this.#startUpload(repo);
     const slices = new StreamSlicer(stream);
     let offset = 0;
@@ -283,7 +288,7 @@ export class RegistryClient {
         offset += slices.lastLength;
         if (length === undefined) break;
       }
-      const res = await this.#request('PUT', withDigest(location, digest), { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
+      const res = await this.#request('PUT', withDigest(location, digest()), { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
       discard(res);
       return offset + (await slices.remaining());
     } catch (err) {

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { SlipwayError } from '../../errors.js';
 import { digestOf, type Digest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { BlobInfo, Expected } from '../../store/types.js';
@@ -28,12 +27,11 @@ export class RemoteDestination implements ContentDestination {
     return this.client.mountBlob(this.repo, digest, this.mountFrom);
   }
 
-  async putBlob(stream: Readable, expected?: Expected): Promise<BlobInfo> {
-    if (!expected?.digest) {
-      stream.destroy();
-      throw new SlipwayError('INVALID_ARGUMENT', `pushing a blob to ${this.label} needs its digest up front`);
-    }
-    return this.client.putBlob(this.repo, stream, { digest: expected.digest, ...(expected.size === undefined ? {} : { size: expected.size }) });
+  putBlob(stream: Readable, expected: Expected = {}): Promise<BlobInfo> {
+    return this.client.putBlob(this.repo, stream, {
+      ...(expected.digest ? { digest: expected.digest } : {}),
+      ...(expected.size === undefined ? {} : { size: expected.size }),
+    });
   }
 
   async putManifest(raw: Buffer, mediaType: string, root: boolean): Promise<Descriptor> {
