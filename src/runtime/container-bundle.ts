@@ -56,6 +56,7 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
     tmpfs: options.tmpfs ?? [],
     ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+    ...(options.capAdd ? { capAdd: options.capAdd } : {}),
     cgroupsPath: `slipway/${name}`,
     annotations: { 'org.opencontainers.image.ref.name': name, 'io.slipway.image.digest': plan.digest },
   });

@@ -31,6 +31,8 @@ export interface RunOptions {
   cpus?: number;
   /** Overrides the image's User. */
   user?: string;
+  /** Capabilities added to runc's default set, as docker's --cap-add (full-filesystem staging as root needs CAP_CHOWN, ...). */
+  capAdd?: string[];
   /** Overrides the image's WorkingDir. */
   workdir?: string;
   /** Run in the background, output to the container's log. */

@@ -51,6 +51,8 @@ export interface BindMount {
 }
 
 export interface SpecOptions {
+  /** Capabilities added to DEFAULT_CAPABILITIES. */
+  capAdd?: readonly string[];
   args: string[];
   env: string[];
   cwd: string;
@@ -103,7 +105,7 @@ const CPU_PERIOD_US = 100_000;
  * writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
  */
 export function runtimeSpec(o: SpecOptions): RuntimeSpec {
-  const caps = [...DEFAULT_CAPABILITIES];
+  const caps = [...new Set([...DEFAULT_CAPABILITIES, ...(o.capAdd ?? [])])];
   const user: RuntimeSpec['process']['user'] = { uid: o.user.uid, gid: o.user.gid };
   if (o.user.additionalGids.length > 0) user.additionalGids = [...o.user.additionalGids];
   const namespaces = ['pid', ...(o.network === 'none' ? ['network'] : []), 'ipc', 'uts', 'mount'].map((type) => ({ type }));
