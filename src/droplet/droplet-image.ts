@@ -17,6 +17,12 @@ import { readStagingInfo } from './staging-info.js';
 export interface DropletImageInput {
   /** A droplet's contents (app/, deps/, profile.d/, staging_info.yml, ...), as CF's builder leaves `contents`. */
   dir: string;
+  /**
+   * Instead of the droplet's layers, one layer of these entries (full-filesystem
+   * staging: the overlay delta, the app at /home/vcap/app inside it); staging_info.yml
+   * is then read from `dir`.
+   */
+  delta?: () => AsyncIterable<TarEntry>;
   runImage: Image;
   stack: { name: string; run: Digest };
   /** Owner of the droplet's files (the stack user, as vcap owns them in CF). */
@@ -67,6 +73,12 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
   const ancestors = new Set(['home', prefix, `${prefix}/deps`]);
   const withoutAncestors = (e: TarEntry) => (ancestors.has(e.path) ? null : e);
 
+  if (input.delta) {
+    await add('filesystem', input.delta, 'Full-filesystem staging (root, overlay delta)', true);
+  } else {
+    await addDropletLayers();
+  }
+  async function addDropletLayers() {
   await add('droplet', () => walkTree(dir, {
     prefix, includeRoot: true, owner, mtime: created,
     transform: (e) => {
@@ -82,6 +94,7 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
   }
   if (existsSync(join(dir, 'app'))) {
     await add('app', () => walkTree(join(dir, 'app'), { prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
+  }
   }
 
   const info = readStagingInfo(join(dir, 'staging_info.yml'));
