@@ -80,6 +80,13 @@ prepend_path() {
   if [ -n "$old" ]; then export "$1=$2:$old"; else export "$1=$2"; fi
 }
 
+# /cnb/process leaves PATH first: a command named like a process type (pwd, web)
+# must find the real program, not this launcher again.
+case ":${PATH-}:" in
+  *:/cnb/process:*) PATH=$(printf '%s' ":$PATH:" | sed 's#:/cnb/process:#:#g; s#^:##; s#:$##') ;;
+esac
+export PATH
+
 # 1. Launch env, buildpacks in group order, layers by name.
 for bp in $SLIPWAY_BUILDPACKS; do
   for layer in "$layers/$bp"/*; do
@@ -112,10 +119,8 @@ for bp in $SLIPWAY_BUILDPACKS; do
   done
 done
 
-# The process does not see the platform's own variables, nor /cnb/process first on PATH.
+# The process does not see the platform's own variables.
 unset CNB_APP_DIR CNB_LAYERS_DIR CNB_PROCESS_TYPE
-case "${PATH-}" in /cnb/process:*) PATH=${PATH#/cnb/process:} ;; esac
-export PATH
 
 if [ -n "$proc_type" ]; then
   cd "${proc_dir:-$app}" || exit 81
