@@ -6,15 +6,16 @@ import { excludedBy } from '../src/stage-classic/full-fs-excludes.js';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, imageConfig, runImage } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
-import { tempDir } from './helpers.js';
+import { ROOT, slipwayOk, tempDir } from './helpers.js';
 import { writeFileSync } from 'node:fs';
 
 describe('full-filesystem staging as root', () => {
   let store: LocalStore;
+  let home: string;
   let cleanup: () => Promise<void>;
   let work: { path: string; cleanup: () => Promise<void> };
   before(async () => {
-    ({ store, cleanup } = await buildStore());
+    ({ store, home, cleanup } = await buildStore());
     work = await tempDir('slipway-fullfs');
   });
   after(async () => {
@@ -58,5 +59,17 @@ describe('full-filesystem staging as root', () => {
     const r = await runImage(store, 'apps/fullfs');
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /tool installed as root\nbuilt\nno-issue\n1000/);
+  });
+
+  it('examples/fullfs-gmp: apt-get install libgmp-dev as root, compile, purge the compiler; the image prints a libgmp result', async () => {
+    const example = join(ROOT, 'examples/fullfs-gmp');
+    const out = await slipwayOk(home, ['--json', 'build', 'apps/gmp', '-p', example, '-b', join(example, 'buildpack')]);
+    const report = JSON.parse(out) as { paths: string[] };
+    assert.ok(report.paths.includes('home/vcap/app/gmp-demo'));
+    assert.ok(report.paths.includes('var/lib/dpkg/status'));
+    assert.ok(!report.paths.some((p) => p.startsWith('usr/bin/gcc') || p.startsWith('var/lib/apt/lists/') || p.startsWith('var/cache/apt/')), 'the compiler was purged, apt caches excluded');
+    const r = await runImage(store, 'apps/gmp');
+    assert.equal(r.exitCode, 0, r.output);
+    assert.match(r.output, /2\^200 = 1606938044258990275541962092341162602522202993782792835301376/);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
@@ -16,8 +16,9 @@ import { parseLocalName } from '../oci/reference.js';
 import { parseTransport } from '../oci/transport.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { LayerOutput, type KnownLayer } from '../stage/layer-output.js';
+import type { Image } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
-import { quote } from '../stage/build-session.js';
+import { readLocal } from '../transport/local.js';
 import { DEFAULT_EXCLUDES, excludedBy } from './full-fs-excludes.js';
 import { userEnv } from './staging-env.js';
 
@@ -104,7 +105,6 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const caFile = process.env['SSL_CERT_FILE'] ?? '/etc/ssl/certs/ca-certificates.crt';
     started = true;
     const logFile = join(root, 'log');
-    const { openSync, closeSync } = await import('node:fs');
     const fd = openSync(logFile, 'w');
     let exitCode: number | null | undefined;
     let log = '';
@@ -147,11 +147,11 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     writeFileSync(join(infoDir, 'staging_info.yml'), stagingInfoText({ detected_buildpack: options.buildpack, start_command: processTypes['web'] ?? '' }));
     const built = await store.withLease(async (lease) => {
       const r = await dropletImage(new LayerOutput(lease, new Map<Digest, KnownLayer>()), {
-        dir: infoDir, delta, runImage: (await stagingBase(store, ref, stack.runImage)), stack: { name: stack.name, run: stack.run }, user: stack.user,
+        dir: infoDir, delta, runImage: await stagingBase(store, ref, stack.runImage), stack: { name: stack.name, run: stack.run }, user: stack.user,
         processTypes, created, buildpacks: [{ key: options.buildpack, name: 'full-filesystem' }],
         labels: { 'io.buildpacks.rebasable': 'false', 'io.slipway.full-filesystem': 'true' },
       });
-      await lease.putBytes(await built_config(r.image));
+      await lease.putBytes(await r.image.rawConfig());
       await store.putManifest(repository, await r.image.rawManifest(), await r.image.mediaType(), [tag], lease);
       return r;
     });
@@ -165,18 +165,11 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
   }
 }
 
-async function built_config(image: import('../image/types.js').Image): Promise<Buffer> {
-  return image.rawConfig();
-}
-
 /** The staging image as an Image: the stack's run image, or another local image given by name. */
-async function stagingBase(store: LocalStore, ref: string, runImage: import('../image/types.js').Image): Promise<import('../image/types.js').Image> {
+async function stagingBase(store: LocalStore, ref: string, runImage: Image): Promise<Image> {
   if (ref.includes('/run@')) return runImage;
-  const { readLocal } = await import('../transport/local.js');
   const { name, tag, digest } = parseLocalName(ref);
   const { artifact } = await readLocal(store, name, digest ?? tag ?? 'latest');
   if (artifact.kind !== 'image') throw new ClassicStageError(ClassicExit.Other, `staging image ${ref} is an index`);
   return artifact.image;
 }
-
-export { quote };

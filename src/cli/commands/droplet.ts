@@ -12,6 +12,7 @@ import type { CliContext } from '../context.js';
 import { isClassicBuildpackDir } from '../../buildpack/cfv2/buildpack-source.js';
 import { ClassicStageError } from '../../buildpack/cfv2/classic-error.js';
 import { stageClassic } from '../../stage-classic/stage-classic.js';
+import { fullFsOptIn, stageFullFs } from '../../stage-classic/full-fs-stage.js';
 
 export function dropletCommand(): Command {
   const droplet = new Command('droplet')
@@ -87,11 +88,14 @@ export interface ClassicBuildFlags {
   detect?: boolean;
   services?: string;
   clearCache?: boolean;
+  fullFs?: boolean;
+  stagingImage?: string;
 }
 
 /** True when `slipway build` should stage with CF v2 / Heroku buildpacks: --classic, or every -b is a classic buildpack dir. */
 export function wantsClassic(flags: ClassicBuildFlags): boolean {
-  if (flags.classic || flags.detect) return true;
+  if (flags.buildpack.length === 1 && fullFsOptIn(flags.buildpack[0]!)) return true;
+  if (flags.classic || flags.detect || flags.fullFs) return true;
   return flags.buildpack.length > 0 && flags.buildpack.every((b) => isClassicBuildpackDir(b));
 }
 
@@ -99,6 +103,28 @@ export function wantsClassic(flags: ClassicBuildFlags): boolean {
 export async function classicBuild(ctx: CliContext, image: string | undefined, flags: ClassicBuildFlags): Promise<void> {
   if (!image) throw new SlipwayError('INVALID_ARGUMENT', 'slipway build --classic needs an IMAGE name, e.g. slipway build --classic apps/web -b ./buildpack');
   const quiet = ctx.options.quiet || ctx.options.json;
+  const only = flags.buildpack.length === 1 ? flags.buildpack[0]! : undefined;
+  if (flags.fullFs || (only && fullFsOptIn(only))) {
+    if (!only) throw new SlipwayError('INVALID_ARGUMENT', 'full-filesystem staging runs one buildpack: give exactly one -b');
+    const report = await stageFullFs(await ctx.store(), {
+      path: flags.path ?? '.', image, buildpack: only, env: flags.env,
+      ...(flags.stack ? { stack: flags.stack } : {}),
+      ...(flags.stagingImage ? { stagingImage: flags.stagingImage } : {}),
+      output: (text) => {
+        if (!quiet) process.stderr.write(text);
+      },
+    }).catch((err: unknown) => {
+      if (err instanceof ClassicStageError) setImmediate(() => (process.exitCode = err.exitCode));
+      throw err;
+    });
+    ctx.print(report, () => [
+      `Built ${report.repository}:${report.tag} (full-filesystem staging as root; io.buildpacks.rebasable=false)`,
+      `digest ${report.digest}`,
+      `delta layer ${shortDigest(report.layer.digest)} ${formatBytes(report.layer.size)}, ${report.paths.length} paths`,
+      `processes: ${Object.entries(report.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ') || '(none)'}`,
+    ].join('\n'));
+    return;
+  }
   try {
     const report = await stageClassic(await ctx.store(), {
       path: flags.path ?? '.', image, buildpacks: flags.buildpack, env: flags.env,
