@@ -20,6 +20,8 @@ interface BuildFlags extends RegistryFlags {
   classic?: boolean;
   detect?: boolean;
   services?: string;
+  fullFs?: boolean;
+  stagingImage?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -39,7 +41,9 @@ export function buildCommand(): Command {
     .option('--creation-time <now|epoch>', 'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)')
     .option('--classic', 'stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one')
     .option('--detect', 'classic: run bin/detect of the -b buildpacks in order, the first that applies stages (CF without -b)')
-    .option('--services <file>', 'classic: VCAP_SERVICES JSON for staging'), 'one')
+    .option('--services <file>', 'classic: VCAP_SERVICES JSON for staging')
+    .option('--full-fs', 'full-filesystem staging: the one -b buildpack\'s bin/compile runs as root in an overlay over the staging image; the delta is the layer')
+    .option('--staging-image <image>', 'with --full-fs: the local image to stage in and build on (default: the stack\'s run image)'), 'one')
     .addHelpText('after', `
 The buildpacks' detect and build run in one container of the stack's build image,
 as the stack user, with the app at /workspace and layers at /layers. The image has
@@ -53,6 +57,7 @@ Examples:
   $ slipway build hello --path examples/c-gmp && slipway run --rm hello
   $ slipway build app -b ./my-buildpack -b slipway/procfile -e BP_DEBUG=1
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
+  $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0`)
     .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
       const classic = await import('./droplet.js');
