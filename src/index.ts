@@ -54,3 +54,11 @@ export { createStack, updateStack, ensureDefaultStack, inspectStack, listStacks,
 
 export * as rebase from './rebase/index.js';
 export { rebaseImage, fleetRebase, checkRebase, updateStackAndRebase, RebaseRefused, type RebaseOptions, type RebaseReport, type FleetOptions, type FleetReport, type CheckReport } from './rebase/index.js';
+
+export { stage, type StageOptions, type StageReport } from './stage/stage.js';
+export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/build-app.js';
+export { StageError } from './stage/stage-error.js';
+export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan } from './buildpack/cnb/build-plan.js';
+export { expandOrder } from './buildpack/cnb/order.js';
+export { readBuildpackDescriptor, type BuildpackDescriptor } from './buildpack/cnb/buildpack-descriptor.js';
+export { readProjectDescriptor, parseProjectDescriptor, type ProjectDescriptor } from './buildpack/cnb/project-descriptor.js';
