@@ -62,3 +62,12 @@ export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan }
 export { expandOrder } from './buildpack/cnb/order.js';
 export { readBuildpackDescriptor, type BuildpackDescriptor } from './buildpack/cnb/buildpack-descriptor.js';
 export { readProjectDescriptor, parseProjectDescriptor, type ProjectDescriptor } from './buildpack/cnb/project-descriptor.js';
+
+export { importDroplet, importDropletDir, type ImportDropletOptions, type ImportDropletReport } from './droplet/import.js';
+export { exportDroplet, dropletLabelOf, type ExportDropletReport } from './droplet/export.js';
+export { DROPLET_LABEL, CF_LAUNCHER, type DropletLabel, type StagingInfo } from './droplet/layout.js';
+export { readProcessTypes } from './droplet/process-types.js';
+export { stageClassic, type StageClassicOptions, type StageClassicReport } from './stage-classic/stage-classic.js';
+export { stageFullFs, fullFsOptIn, type FullFsOptions, type FullFsReport } from './stage-classic/full-fs-stage.js';
+export { ClassicStageError, ClassicExit } from './buildpack/cfv2/classic-error.js';
+export { isClassicBuildpackDir } from './buildpack/cfv2/buildpack-source.js';
