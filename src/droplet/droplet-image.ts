@@ -79,22 +79,22 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
     await addDropletLayers();
   }
   async function addDropletLayers() {
-  await add('droplet', () => walkTree(dir, {
-    prefix, includeRoot: true, owner, mtime: created,
-    transform: (e) => {
-      if (e.path === 'home') return { ...e, uid: 0, gid: 0, mode: 0o755 };
-      const rel = e.path.slice(prefix.length + 1);
-      if (rel.startsWith('app/') || rel === 'app' || /^deps\/[^/]+(\/|$)/.test(rel)) return null;
-      return e;
-    },
-  }), 'Droplet: profile.d, staging_info.yml, tmp, logs', true);
-  const deps = existsSync(join(dir, 'deps')) ? readdirSync(join(dir, 'deps'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
-  for (const idx of deps) {
-    await add(`deps/${idx}`, () => walkTree(join(dir, 'deps', idx), { prefix: `${prefix}/deps/${idx}`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), `Droplet: deps/${idx}`, true);
-  }
-  if (existsSync(join(dir, 'app'))) {
-    await add('app', () => walkTree(join(dir, 'app'), { prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
-  }
+    await add('droplet', () => walkTree(dir, {
+      prefix, includeRoot: true, owner, mtime: created,
+      transform: (e) => {
+        if (e.path === 'home') return { ...e, uid: 0, gid: 0, mode: 0o755 };
+        const rel = e.path.slice(prefix.length + 1);
+        if (rel.startsWith('app/') || rel === 'app' || /^deps\/[^/]+(\/|$)/.test(rel)) return null;
+        return e;
+      },
+    }), 'Droplet: profile.d, staging_info.yml, tmp, logs', true);
+    const deps = existsSync(join(dir, 'deps')) ? readdirSync(join(dir, 'deps'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+    for (const idx of deps) {
+      await add(`deps/${idx}`, () => walkTree(join(dir, 'deps', idx), { prefix: `${prefix}/deps/${idx}`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), `Droplet: deps/${idx}`, true);
+    }
+    if (existsSync(join(dir, 'app'))) {
+      await add('app', () => walkTree(join(dir, 'app'), { prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
+    }
   }
 
   const info = readStagingInfo(join(dir, 'staging_info.yml'));
