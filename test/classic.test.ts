@@ -8,7 +8,7 @@ import { DROPLET_LABEL } from '../src/droplet/layout.js';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, imageConfig, runImage } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
-import { run, slipway, slipwayOk, tempDir } from './helpers.js';
+import { commandExists, podmanEnv, run, slipway, slipwayOk, tempDir } from './helpers.js';
 
 describe('classic (CF v2 / Heroku) buildpacks', () => {
   let store: LocalStore;
@@ -80,6 +80,22 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     assert.match(r.output, /hello tool-from-deps-0 order=droplet app profile/);
     const w = await runImage(store, 'apps/multi', { processType: 'worker' });
     assert.match(w.output, /^worker$/m);
+
+    // The same image under podman (another OCI runtime manager), from an OCI layout.
+    if (commandExists('podman')) {
+      // podman names an image taken from a layout after its path: keep it lowercase.
+      const layout = join(work.path, 'podman-layout');
+      const lower = `/tmp/slipway-podman-${Date.now().toString(36)}`;
+      await run('ln', ['-s', layout, lower]);
+      try {
+        await slipwayOk(home, ['copy', 'apps/multi', `oci:${layout}:multi`]);
+        const podman = await podmanEnv(join(work.path, 'podman'));
+        const out = await run('podman', [...podman.args, 'run', '--rm', '--network', 'none', `oci:${lower}:multi`], podman.env);
+        assert.match(out, /hello tool-from-deps-0 order=droplet app profile/);
+      } finally {
+        await run('rm', ['-f', lower]);
+      }
+    }
 
     // The same droplet exported and imported again is the same image.
     const tgz = join(work.path, 'multi.tgz');
