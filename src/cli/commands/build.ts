@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { copy } from '../../copy/copy.js';
+import { copy, type CopyReport } from '../../copy/copy.js';
 import { parseTransport } from '../../oci/transport.js';
 import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
 import { StageError } from '../../stage/stage-error.js';
 import { formatBytes } from '../format.js';
+import { transferSummary } from './copy.js';
 import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
 
@@ -102,7 +103,7 @@ function summary(r: BuildAppReport): string {
   for (const l of r.layers) lines.push(`  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`);
   lines.push(`processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`);
   lines.push(`took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`);
-  if (r.pushed) lines.push(`pushed to ${r.pushed.destination}`);
+  if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${transferSummary(r.pushed.report as CopyReport)}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
