@@ -75,6 +75,8 @@ describe('droplet import and export', () => {
     assert.match(w.output, /worker \/home\/vcap\/app/);
     const p = await runImage(store, 'apps/hand:v1', { port: 9090 });
     assert.match(p.output, /port=9090/);
+    // The lifecycle label is what slipway rebase reads: the image is on the stack's current run image.
+    assert.match(await slipwayOk(home, ['rebase', 'apps/hand:v1', '--dry-run']), /already on default\/run/);
   });
 
   it('an exported droplet has CF layout and imports back to the same digest', async () => {

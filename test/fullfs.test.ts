@@ -6,7 +6,7 @@ import { excludedBy } from '../src/stage-classic/full-fs-excludes.js';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, imageConfig, runImage } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
-import { ROOT, slipwayOk, tempDir } from './helpers.js';
+import { ROOT, slipway, slipwayOk, tempDir } from './helpers.js';
 import { writeFileSync } from 'node:fs';
 
 describe('full-filesystem staging as root', () => {
@@ -59,6 +59,9 @@ describe('full-filesystem staging as root', () => {
     const r = await runImage(store, 'apps/fullfs');
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /tool installed as root\nbuilt\nno-issue\n1000/);
+    const rebase = await slipway(home, ['rebase', 'apps/fullfs']);
+    assert.notEqual(rebase.code, 0);
+    assert.match(rebase.stderr, /io\.buildpacks\.rebasable=false/);
   });
 
   it('examples/fullfs-gmp: apt-get install libgmp-dev as root, compile, purge the compiler; the image prints a libgmp result', async () => {
