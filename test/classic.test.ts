@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { keyHash } from '../src/buildpack/cfv2/buildpack-source.js';
 import { stageClassic, type StageClassicOptions } from '../src/stage-classic/stage-classic.js';
 import { ClassicStageError } from '../src/buildpack/cfv2/classic-error.js';
 import { importDroplet } from '../src/droplet/import.js';
@@ -106,8 +109,13 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     // Restaging keeps the caches of buildpacks still in the order; a buildpack leaving drops its cache.
     const second = await stage({ path: app, image: 'apps/multi', buildpacks: [apt, final], env: ['MY_VAR=my value'] });
     assert.equal(second.digest, report.digest, 'same input, same image');
+    const cacheDir = join(home, 'classic-cache', createHash('sha256').update('apps/multi').digest('hex').slice(0, 16));
+    assert.deepEqual(readdirSync(cacheDir).sort(), [keyHash(apt), 'final'].sort());
+    assert.equal(readFileSync(join(cacheDir, keyHash(apt), 'apt-cache'), 'utf8'), 'cached\n');
     const only = await stage({ path: app, image: 'apps/multi', buildpacks: [final] });
     assert.equal(only.layers.filter((l) => l.name.startsWith('deps/')).length, 1);
+    assert.deepEqual(readdirSync(cacheDir), ['final'], 'the supply cache of a buildpack that left the order is dropped, the final one kept');
+    assert.equal(readFileSync(join(cacheDir, 'final', 'final-cache'), 'utf8'), 'final-cache\n');
   });
 
   it('detect mode: the first buildpack whose detect passes stages alone; none is 222', async () => {
