@@ -13,7 +13,8 @@ Image references:
   docker://REFERENCE           a registry, docker.io by default
   oci:DIR[:REF]                an OCI image layout directory
   oci-archive:FILE[:REF]       a tar of an OCI image layout
-  docker-archive:FILE[:REF]    the format of docker save / podman load`;
+  docker-archive:FILE[:REF]    the format of docker save / podman load
+  droplet:FILE[:STACK]         a Cloud Foundry droplet, as an image on a stack (read only)`;
 
 /** The one-line summary of a transfer that copy, pull, push and promote print. */
 export function transferSummary(report: CopyReport): string {
