@@ -14,11 +14,11 @@
  * The registry and the CLI run compiled (tsc into $SLIPWAY_BENCH_CACHE/rebase-dist),
  * unless --tsx. The fixtures are made with the library, as the tests make them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, tempDir, type RegistryProcess } from '../test/helpers.js';
+import { ROOT, startSlipwayRegistry, tempDir } from '../test/helpers.js';
 import { appLayers, makeApp, makeStackVersion, osRelease } from '../test/rebase-fixtures.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
@@ -50,31 +50,6 @@ const RUNS = Number(args.runs);
 const FLEET = Number(args.fleet);
 const CONCURRENCY = Number(args.concurrency);
 
-function startRegistry(main: string[], home: string): Promise<RegistryProcess> {
-  const child: ChildProcess = spawn(process.execPath, [...main, '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', '--gc-interval', '0'], {
-    env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-      try {
-        const { url } = JSON.parse(stdout) as { url: string };
-        resolve({
-          url, host: new URL(url).host, pid: child.pid!, stderr: () => stderr,
-          stop: () => (child.kill('SIGTERM'), exited),
-          kill: async () => void (child.kill('SIGKILL'), await exited),
-        });
-      } catch {
-        // Not the whole document yet.
-      }
-    });
-    void exited.then((code) => reject(new Error(`slipway registry exited (${code}):\n${stderr}`)));
-  });
-}
 
 function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
   const started = performance.now();
@@ -92,7 +67,7 @@ async function main(): Promise<void> {
   const cli = args.tsx ? [join(ROOT, 'bin/slipway.js')] : [await buildSlipway('rebase-dist')];
   const home = await tempDir('bench-rebase');
   const store = await LocalStore.open(home.path);
-  const registry = await startRegistry(cli, home.path);
+  const registry = await startSlipwayRegistry(home.path, ['--gc-interval', '0'], args.tsx ? {} : { entry: cli[0]! });
   try {
     console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const v1 = await makeStackVersion(store, 'bench', '1', { layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 1' }, { 'etc/os-release': osRelease('1') }] });

@@ -18,7 +18,7 @@
  * Slipway runs compiled (tsc into the cache), not through tsx. Inputs and the build are
  * kept under $SLIPWAY_BENCH_CACHE (default /var/cache/slipway-bench).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { ROOT, addRandomImage, commandExists, randomStream, startDistribution, type RegistryProcess } from '../test/helpers.js';
+import { ROOT, addRandomImage, commandExists, randomStream, startDistribution, startSlipwayRegistry, type RegistryProcess } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { BENCH_CACHE, buildSlipway, median } from './compiled.js';
 
@@ -71,29 +71,7 @@ let slipwayMain = '';
 
 /** `slipway registry serve` (compiled) on a free loopback port, anonymous, storing in `storage`. */
 function startSlipway(storage: string): Promise<RegistryProcess> {
-  const child: ChildProcess = spawn(process.execPath, [slipwayMain, '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', '--storage', storage, '--gc-interval', '0'], {
-    env: { ...process.env, SLIPWAY_HOME: storage }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-      try {
-        const { url } = JSON.parse(stdout) as { url: string };
-        resolve({
-          url, host: new URL(url).host, pid: child.pid!, stderr: () => stderr,
-          stop: () => (child.kill('SIGTERM'), exited),
-          kill: async () => void (child.kill('SIGKILL'), await exited),
-        });
-      } catch {
-        // Not the whole line yet.
-      }
-    });
-    void exited.then((code) => reject(new Error(`slipway exited (${code}):\n${stderr}`)));
-  });
+  return startSlipwayRegistry(storage, ['--storage', storage, '--gc-interval', '0'], { entry: slipwayMain });
 }
 
 type Name = 'slipway' | 'distribution';

@@ -166,12 +166,13 @@ export interface RegistryProcess {
 }
 
 /**
- * Starts `slipway registry serve --addr 127.0.0.1:0 ARGS` from source with
- * SLIPWAY_HOME=home and waits for the URL it prints.
+ * Starts `slipway registry serve --addr 127.0.0.1:0 ARGS` with SLIPWAY_HOME=home and
+ * waits for the URL it prints: from source, or the compiled CLI `entry` (benchmarks).
  */
-export function startSlipwayRegistry(home: string, args: string[] = []): Promise<RegistryProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], {
-    env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+export function startSlipwayRegistry(home: string, args: string[] = [], options: { entry?: string } = {}): Promise<RegistryProcess> {
+  const entry = options.entry ?? join(ROOT, 'bin/slipway.js');
+  const child = spawn(process.execPath, [entry, '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], {
+    env: { ...process.env, SLIPWAY_HOME: home, ...(options.entry ? {} : { SLIPWAY_FROM_SOURCE: '1' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
