@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime_pkgs=(mmdebstrap pigz zstd ca-certificates runc git)
-test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr docker-registry)
+runtime_pkgs=(mmdebstrap pigz zstd ca-certificates runc git curl unzip)
+test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr docker-registry openssl)
 bench_pkgs=(wrk)
 pkgs=("${runtime_pkgs[@]}")
 for arg in "$@"; do
