@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStore, ensureDefaultStack } from '../src/index.js';
 import { stage, type StageReport } from '../src/stage/stage.js';
+import { median } from './common.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 3) || 3;
 const example = join(import.meta.dirname, '..', 'examples', 'nodejs');
@@ -50,7 +51,6 @@ for (let i = 0; i < runs; i++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`| build (median of ${runs}) | total s | detect s | build s | export s | new layer bytes | same digest |`);
 console.log('|---|---|---|---|---|---|---|');
 for (const [name, list] of Object.entries(rows)) {

@@ -24,6 +24,7 @@ export async function buildSlipway(name: string): Promise<string> {
   return join(dir, 'dist/cli/main.js');
 }
 
+/** The median (the mean of the middle two for an even count). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -25,7 +25,7 @@ import { parseTransport } from '../src/oci/transport.js';
 import { ContainerRuntime, runtimeSpec } from '../src/runtime/index.js';
 import { readLocal } from '../src/transport/local.js';
 import { extractLayer } from '../src/layer/extract.js';
-import { BENCH_CACHE, median } from './compiled.js';
+import { BENCH_CACHE, median } from './common.js';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, 'app-mb': { type: 'string', default: '40' }, 'deps-mb': { type: 'string', default: '30' } } });

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeLayerFromDirectory } from '../src/layer/layer-writer.js';
+import { median } from './common.js';
 
 const CACHE = process.env['SLIPWAY_BENCH_CACHE'] ?? '/var/cache/slipway-bench';
 const SELF = fileURLToPath(import.meta.url);
@@ -202,12 +203,6 @@ function wordBlock(size: number): Buffer {
 
 function rate(run: Run): number {
   return run.tarBytes / run.seconds;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function cpuCount(): number {

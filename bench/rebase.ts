@@ -24,7 +24,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
 import { fleetRebase } from '../src/rebase/fleet.js';
-import { buildSlipway, median } from './compiled.js';
+import { buildSlipway, median } from './common.js';
 import { Readable } from 'node:stream';
 import { digestOf } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';

@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { addRandomImage, commandExists, startDistribution, type RegistryProcess } from '../test/helpers.js';
-import { BENCH_CACHE, buildSlipway, median } from './compiled.js';
+import { BENCH_CACHE, buildSlipway, median } from './common.js';
 
 const exec = promisify(execFile);
 const MB = 1e6;

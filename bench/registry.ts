@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { ROOT, addRandomImage, commandExists, randomStream, startDistribution, startSlipwayRegistry, type RegistryProcess } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { BENCH_CACHE, buildSlipway, median } from './compiled.js';
+import { BENCH_CACHE, buildSlipway, median } from './common.js';
 
 const exec = promisify(execFile);
 const CACHE = BENCH_CACHE;

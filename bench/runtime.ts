@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { debianRootfs } from '../test/helpers.js';
-import { BENCH_CACHE, buildSlipway, median } from './compiled.js';
+import { BENCH_CACHE, buildSlipway, median } from './common.js';
 
 const exec = promisify(execFile);
 // podman names an image taken from an OCI layout after its path: keep it lowercase.

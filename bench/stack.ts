@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { ROOT } from '../test/helpers.js';
+import { median } from './common.js';
 
 interface ImageReport { digest: string; layerSize: number; packages: number; cached: boolean }
 interface StackReport { version: string; newVersion: boolean; run: ImageReport; build: ImageReport }
@@ -80,7 +81,6 @@ async function slimLikeRootfs(): Promise<string> {
   return dir;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
 const work = await mkdtemp(join(tmpdir(), 'slipway-bench-stack-'));
