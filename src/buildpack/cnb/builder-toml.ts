@@ -1,0 +1,69 @@
+import { dirname, resolve } from 'node:path';
+import { SlipwayError } from '../../errors.js';
+import { parseOrder, type Order } from './buildpack-descriptor.js';
+import { optionalString, parseToml, stringList, table, tables } from './toml.js';
+
+/** One `[[buildpacks]]` entry of pack's builder.toml: a uri, or an id (and version) of a buildpack Slipway has. */
+export interface BuilderBuildpack {
+  id?: string;
+  version?: string;
+  /** A directory or tarball (absolute: resolved against the toml's directory), or an image (docker://REF, NAME[:TAG]). */
+  uri?: string;
+  /** The uri as written (a name that is no path here may be a local image). */
+  rawUri?: string;
+}
+
+/** What Slipway acts on in pack's builder.toml (buildpacks.io "builder.toml" schema). */
+export interface BuilderConfig {
+  description: string;
+  buildpacks: BuilderBuildpack[];
+  order: Order;
+  /** The run images named by `[[run.images]]` (or the older `[stack] run-image`): the first is used. */
+  runImages: { image: string; mirrors: string[] }[];
+  /** `[stack] id`, when given. */
+  stackId?: string;
+  lifecycleVersion?: string;
+}
+
+/**
+ * Parses pack's builder.toml. A relative `uri` is made absolute against `dir` (the
+ * toml's directory) as pack does; `file://` is a path; `docker://` and image names stay as they are.
+ *
+ * @example
+ *   parseBuilderToml('[[buildpacks]]\nuri = "bp"\n[[order]]\n[[order.group]]\nid = "x"\n', '/b/builder.toml')
+ */
+export function parseBuilderToml(text: string, file: string): BuilderConfig {
+  const doc = parseToml(text, file);
+  const dir = dirname(resolve(file));
+  const buildpacks = tables(doc['buildpacks'], `${file} [[buildpacks]]`).map((b, i) => {
+    const what = `${file} buildpacks[${i}]`;
+    const id = optionalString(b['id'], `${what}.id`);
+    const version = optionalString(b['version'], `${what}.version`);
+    const uri = optionalString(b['uri'], `${what}.uri`);
+    if (!id && !uri) throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
+    return { ...(id ? { id } : {}), ...(version ? { version } : {}), ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}) };
+  });
+  const order = parseOrder(doc['order'] ?? [], `${file} [[order]]`);
+  if (order.length === 0) throw new SlipwayError('INVALID_DOCUMENT', `${file} has no [[order]] groups`, { detail: { file } });
+  const stack = table(doc['stack'] ?? {}, `${file} [stack]`);
+  const run = table(doc['run'] ?? {}, `${file} [run]`);
+  const runImages = tables(run['images'], `${file} [[run.images]]`).map((r, i) => {
+    const image = optionalString(r['image'], `${file} run.images[${i}].image`);
+    if (!image) throw new SlipwayError('INVALID_DOCUMENT', `${file} run.images[${i}] has no image`);
+    return { image, mirrors: stringList(r['mirrors'], `${file} run.images[${i}].mirrors`) ?? [] };
+  });
+  const stackRun = optionalString(stack['run-image'], `${file} stack.run-image`);
+  if (runImages.length === 0 && stackRun) runImages.push({ image: stackRun, mirrors: stringList(stack['run-image-mirrors'], `${file} stack.run-image-mirrors`) ?? [] });
+  const stackId = optionalString(stack['id'], `${file} stack.id`);
+  const lifecycleVersion = optionalString(table(doc['lifecycle'] ?? {}, `${file} [lifecycle]`)['version'], `${file} lifecycle.version`);
+  return {
+    description: optionalString(doc['description'], `${file} description`) ?? '',
+    buildpacks, order, runImages,
+    ...(stackId ? { stackId } : {}), ...(lifecycleVersion ? { lifecycleVersion } : {}),
+  };
+}
+
+function resolveUri(uri: string, dir: string): string {
+  if (uri.startsWith('docker://') || (/^[a-z]+:\/\//.test(uri) && !uri.startsWith('file://'))) return uri;
+  return resolve(dir, uri.replace(/^file:\/\//, ''));
+}
