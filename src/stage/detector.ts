@@ -6,6 +6,7 @@ import { apiAtLeast, escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
 import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../buildpack/cnb/build-plan.js';
 import type { GroupMember } from '../buildpack/cnb/order.js';
 import { BuildEnv } from '../buildpack/cnb/env-files.js';
+import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../buildpack/cnb/targets.js';
 import type { BuildSession } from './build-session.js';
 import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
@@ -32,6 +33,8 @@ export interface DetectorOptions {
   baseEnv: Record<string, string>;
   user: { uid: number; gid: number };
   log: (line: string) => void;
+  /** The base image's target; buildpacks whose targets do not match it do not detect. */
+  target?: ImageTarget;
 }
 
 /**
@@ -50,6 +53,13 @@ export class Detector {
     for (const group of groups) {
       const results = await Promise.all(group.map((m) => {
         const key = `${m.buildpack.id}@${m.buildpack.version}`;
+        // As the lifecycle's detector (Platform API >= 0.12): a required buildpack whose targets do not
+        // match is an error (-1) without running bin/detect; an optional one still runs detect.
+        const mismatch = !m.optional && this.#targetMismatch(m.buildpack);
+        if (mismatch) {
+          if (!cache.has(`${key} target`)) cache.set(`${key} target`, Promise.resolve({ trial: { id: m.buildpack.id, version: m.buildpack.version, result: 'error', exitCode: -1, output: mismatch }, text: '' }));
+          return cache.get(`${key} target`)!;
+        }
         if (!cache.has(key)) cache.set(key, this.#runDetect(m.buildpack, cache.size));
         return cache.get(key)!;
       }));
@@ -71,8 +81,16 @@ export class Detector {
     }
     for (const t of trials) if (t.result !== 'pass' && t.output.trim()) this.options.log(`${t.id}@${t.version} detect (exit ${t.exitCode}):\n${t.output.trimEnd()}`);
     throw new StageError(errored ? 21 : 20, 'detect', errored
-      ? `no buildpack group passed detection and a detect failed with an error: ${trials.filter((t) => t.result === 'error').map((t) => `${t.id} (exit ${t.exitCode})`).join(', ')}`
+      ? `no buildpack group passed detection and a detect failed with an error: ${trials.filter((t) => t.result === 'error').map((t) => (t.exitCode === -1 ? t.output : `${t.id} (exit ${t.exitCode})`)).join(', ')}`
       : `no buildpack group passed detection (tried: ${trials.map((t) => `${t.id} ${t.result}`).join(', ') || 'no buildpacks'})`, { trials });
+  }
+
+  /** The lifecycle's message when `bp` cannot run on the image's target; undefined when it can. */
+  #targetMismatch(bp: BuildpackDescriptor): string | undefined {
+    const image = this.options.target;
+    if (!image || !bp.targets || targetSatisfied(bp.targets, bp.binBuild ?? false, image)) return undefined;
+    const declared = bp.targets.targets.length || !bp.targets.stacks.length ? effectiveTargets(bp.targets, bp.binBuild ?? false) : bp.targets.stacks.map((id) => ({ stack: id }));
+    return `${bp.id}@${bp.version}: ${describeTargets(image, declared)}${image.stackId && !bp.targets.targets.length && bp.targets.stacks.length ? ` (stack ${image.stackId})` : ''}`;
   }
 
   async #runDetect(bp: BuildpackDescriptor, n: number): Promise<{ trial: DetectTrial; text: string }> {

@@ -7,6 +7,7 @@ import { SlipwayError } from '../errors.js';
 import { type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
 import { expandOrder } from '../buildpack/cnb/order.js';
+import type { ImageTarget } from '../buildpack/cnb/targets.js';
 import { toToml } from '../buildpack/cnb/toml.js';
 import type { Image } from '../image/types.js';
 import type { Digest } from '../oci/digest.js';
@@ -103,6 +104,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     ...env,
     CNB_TARGET_OS: buildConfig.os,
     CNB_TARGET_ARCH: buildConfig.architecture,
+    ...(buildConfig.variant ? { CNB_TARGET_ARCH_VARIANT: buildConfig.variant } : {}),
     ...(labels['io.buildpacks.base.distro.name'] ? { CNB_TARGET_DISTRO_NAME: labels['io.buildpacks.base.distro.name'] } : {}),
     ...(labels['io.buildpacks.base.distro.version'] ? { CNB_TARGET_DISTRO_VERSION: labels['io.buildpacks.base.distro.version'] } : {}),
   };
@@ -135,7 +137,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       ],
     });
     const tDetect = performance.now();
-    const detected = await new Detector({ session, dirs, baseEnv, user, log: (l) => progress.log(l) }).detect(groups);
+    const detected = await new Detector({ session, dirs, baseEnv, user, log: (l) => progress.log(l), target: imageTarget(baseEnv, labels) }).detect(groups);
     for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
     writeFileSync(join(dirs.layers, 'group.toml'), toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }));
     writeFileSync(join(dirs.layers, 'plan.toml'), toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }));
@@ -215,6 +217,18 @@ async function resolveBuildpacks(options: StageOptions): Promise<{ set: Buildpac
     return { set, order: [group] };
   }
   return { set, order: await readBuilderOrder(builderDir) };
+}
+
+/** The build image's target as detect matches buildpacks' [[targets]] (and [[stacks]]) against it. */
+function imageTarget(baseEnv: Record<string, string>, labels: Record<string, string>): ImageTarget {
+  const name = baseEnv['CNB_TARGET_DISTRO_NAME'];
+  const version = baseEnv['CNB_TARGET_DISTRO_VERSION'];
+  return {
+    os: baseEnv['CNB_TARGET_OS'] ?? '', arch: baseEnv['CNB_TARGET_ARCH'] ?? '',
+    ...(baseEnv['CNB_TARGET_ARCH_VARIANT'] ? { variant: baseEnv['CNB_TARGET_ARCH_VARIANT'] } : {}),
+    ...(name || version ? { distro: { ...(name ? { name } : {}), ...(version ? { version } : {}) } } : {}),
+    ...(labels['io.buildpacks.stack.id'] ? { stackId: labels['io.buildpacks.stack.id'] } : {}),
+  };
 }
 
 function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {

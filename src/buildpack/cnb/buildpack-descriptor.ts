@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
-import { optionalBool, optionalString, parseToml, table, tables } from './toml.js';
+import { parseTargets, type TargetDeclaration } from './targets.js';
+import { optionalBool, optionalString, parseToml, stringList, table, tables } from './toml.js';
 
 /** The Buildpack APIs this runner implements (buildpack.md 0.7 to 0.12). */
 export const SUPPORTED_BUILDPACK_APIS = ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'] as const;
@@ -27,6 +29,12 @@ export interface BuildpackDescriptor {
   order?: Order;
   /** Directory holding buildpack.toml (and bin/ for a component buildpack). */
   dir: string;
+  /** `[[targets]]` and the deprecated `[[stacks]]` ids (absent: runs anywhere). */
+  targets?: TargetDeclaration;
+  /** Whether bin/build exists (the lifecycle infers `os = "linux"` from it when no target is declared). */
+  binBuild?: boolean;
+  /** `buildpack.sbom-formats`: the SBOM media types the buildpack may write (API >= 0.7). */
+  sbomFormats?: string[];
 }
 
 const RESERVED_IDS = new Set(['app', 'config', 'generated', 'sbom']);
@@ -55,8 +63,10 @@ export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDe
   const order = doc['order'] === undefined ? undefined : parseOrder(doc['order'], `${what} [[order]]`);
   const name = optionalString(bp['name'], `${what} buildpack.name`);
   const homepage = optionalString(bp['homepage'], `${what} buildpack.homepage`);
+  const sbomFormats = stringList(bp['sbom-formats'], `${what} buildpack.sbom-formats`) ?? [];
   return {
     api, id, version, dir, clearEnv: optionalBool(bp['clear-env'], `${what} buildpack.clear-env`) ?? false,
+    targets: parseTargets(doc, what), binBuild: existsSync(join(dir, 'bin', 'build')), sbomFormats,
     ...(name !== undefined ? { name } : {}), ...(homepage !== undefined ? { homepage } : {}), ...(order ? { order } : {}),
   };
 }
