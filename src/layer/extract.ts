@@ -17,7 +17,7 @@ import {
   writeSymlink,
 } from './node-writer.js';
 import { lstatOrUndefined, SafeRoot, safeComponents, unsafeEntry } from './path-safety.js';
-import { readTar } from './tar-reader.js';
+import { readTar, type TarMember } from './tar-reader.js';
 import { LayerPaths, parseWhiteout, removeLower, removeLowerChildren, type Whiteout } from './whiteout.js';
 
 export interface ExtractOptions {
@@ -69,8 +69,16 @@ export async function extractLayer(
   if (!(await stat(targetDir)).isDirectory()) {
     throw new SlipwayError('INVALID_ARGUMENT', `extraction target "${targetDir}" is not a directory`);
   }
+  return extractMembers(readTar(await decompressing(tar)), targetDir, options);
+}
+
+/**
+ * Applies tar members (e.g. a filtered or renamed subset of a layer's) onto
+ * `targetDir`, with the same safety as `extractLayer`.
+ */
+export async function extractMembers(members: AsyncIterable<TarMember>, targetDir: string, options: ExtractOptions = {}): Promise<ExtractCounts> {
   const extraction = new LayerExtraction(targetDir, options);
-  for await (const { entry, content } of readTar(await decompressing(tar))) {
+  for await (const { entry, content } of members) {
     options.onEntry?.(entry);
     await extraction.apply(entry, content);
   }

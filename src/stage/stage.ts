@@ -26,6 +26,7 @@ import { LayerOutput, type KnownLayer } from './layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
 import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
 import { readBuilderOrder } from './builder-order.js';
+import type { ImageBuilder } from './builder-image.js';
 
 const run = promisify(execFile);
 
@@ -40,8 +41,14 @@ export interface StageOptions {
   tag: string;
   /** Stack name (default: the default stack, made on first use). */
   stack?: string;
-  /** A builder: a directory with builder.toml / order.toml (default: the built-in builder). */
-  builder?: string;
+  /**
+   * A builder: a directory with builder.toml / order.toml (default: the built-in builder), or a
+   * builder image read by readBuilderImage: then detect and build run in it, its order and
+   * buildpacks are used, and apps get its run image (`stack` is ignored).
+   */
+  builder?: string | ImageBuilder;
+  /** More directories of buildpacks the groups may name (a buildpackage's components). */
+  buildpackTrees?: string[];
   /** Buildpacks as ID[@VERSION], DIR or TGZ: one group, in this order, instead of the builder's order. */
   buildpacks?: string[];
   /** Build-time env (KEY=VALUE), written to <platform>/env. */
@@ -91,9 +98,10 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const t0 = performance.now();
   const progress = options.progress ?? silentProgress;
   const output = options.output ?? (() => undefined);
-  const stack = await resolveStack(store, options.stack, progress);
-  const buildInfo = await readLocal(store, `${stack.name}/build`, stack.build);
-  const runInfo = await readLocal(store, `${stack.name}/run`, stack.run);
+  const base = typeof options.builder === 'object' ? builderBase(options.builder) : stackBase(await resolveStack(store, options.stack, progress));
+  const { stack } = base;
+  const buildInfo = await readLocal(store, base.buildRepository, stack.build);
+  const runInfo = await readLocal(store, base.runRepository, stack.run);
   if (buildInfo.artifact.kind !== 'image' || runInfo.artifact.kind !== 'image') throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its images are indexes`);
   const buildConfig = await buildInfo.artifact.image.config();
   const runImage = runInfo.artifact.image;
@@ -125,7 +133,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     await prepareDirs(dirs, options, user);
     progress.log('===> DETECTING');
     session = await BuildSession.start(runtime, {
-      image: { ref: parseTransport(`${stack.name}/build@${stack.build}`), label: `${stack.name}/build`, store: async () => store },
+      image: { ref: parseTransport(`${base.buildRepository}@${stack.build}`), label: base.buildRepository, store: async () => store },
       user,
       controlDir: dirs.control,
       binds: [
@@ -160,7 +168,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     const { image, layers, written } = await store.withLease(async (lease) => {
       const out = new LayerOutput(lease, known);
       const exported = await new Exporter(out).export({
-        dirs, user, runImage, runImageName: `${stack.name}/run`, runImageReference: `${stack.name}/run@${stack.run}`,
+        dirs, user, runImage, runImageName: base.runImageName, runImageReference: `${base.runRepository}@${stack.run}`,
         build: built, ...(previous ? { previous } : {}), created: options.created, projectMetadata: options.projectMetadata ?? {},
       });
       await storeImage(lease, exported.image);
@@ -191,6 +199,23 @@ function caBind(caFile: string | false | undefined): { source: string; destinati
   return existsSync(file) ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : [];
 }
 
+/** The images a staging runs in and on: a stack's pair, or a builder image and its run image. */
+interface StageBase {
+  stack: StageReport['stack'];
+  buildRepository: string;
+  runRepository: string;
+  /** runImage.image of the app's lifecycle metadata (what rebase looks for). */
+  runImageName: string;
+}
+
+function stackBase(stack: StageReport['stack']): StageBase {
+  return { stack, buildRepository: `${stack.name}/build`, runRepository: `${stack.name}/run`, runImageName: `${stack.name}/run` };
+}
+
+function builderBase(builder: ImageBuilder): StageBase {
+  return { stack: builder.stack, buildRepository: builder.repository, runRepository: builder.run.repository, runImageName: builder.run.name };
+}
+
 async function resolveStack(store: LocalStore, name: string | undefined, progress: Progress): Promise<StageReport['stack']> {
   if (name === undefined) return ensureDefaultStack(store, { progress });
   const latest = await latestVersion(store, name);
@@ -201,8 +226,9 @@ async function resolveStack(store: LocalStore, name: string | undefined, progres
 async function resolveBuildpacks(options: StageOptions): Promise<{ set: BuildpackSet; order: Order }> {
   const set = new BuildpackSet();
   await set.addTree(BUILTIN_BUILDPACKS);
-  const builderDir = options.builder ? resolve(options.builder) : BUILTIN_BUILDPACKS;
-  if (options.builder) await set.addTree(builderDir);
+  const builderDir = typeof options.builder === 'string' ? resolve(options.builder) : BUILTIN_BUILDPACKS;
+  if (typeof options.builder === 'string') await set.addTree(builderDir);
+  for (const tree of [...(typeof options.builder === 'object' ? options.builder.trees : []), ...(options.buildpackTrees ?? [])]) await set.addTree(tree);
   if (options.buildpacks && options.buildpacks.length > 0) {
     const group = [];
     for (const spec of options.buildpacks) {
@@ -216,7 +242,7 @@ async function resolveBuildpacks(options: StageOptions): Promise<{ set: Buildpac
     }
     return { set, order: [group] };
   }
-  return { set, order: await readBuilderOrder(builderDir) };
+  return { set, order: typeof options.builder === 'object' ? options.builder.order : await readBuilderOrder(builderDir) };
 }
 
 /** The build image's target as detect matches buildpacks' [[targets]] (and [[stacks]]) against it. */
