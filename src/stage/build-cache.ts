@@ -46,6 +46,11 @@ export class BuildCache {
     const { metadata } = readLayerToml(toml);
     mkdirSync(target, { recursive: true });
     if (existsSync(join(from, name))) renameSync(join(from, name), join(target, name));
+    // The layer's SBOM comes back with it (buildpack.md restoration: `<layer>.sbom.<ext>` of cache layers).
+    for (const f of sbomFiles(from, name)) {
+      renameSync(join(from, f), join(target, f));
+      chownSync(join(target, f), user.uid, user.gid);
+    }
     writeFileSync(join(target, `${name}.toml`), toToml({ metadata }));
     chownSync(join(target, `${name}.toml`), user.uid, user.gid);
     return { metadata };
@@ -76,6 +81,7 @@ export class BuildCache {
       for (const l of b.layers.filter((x) => x.types.cache && x.hasContents)) {
         mkdirSync(join(next, esc), { recursive: true });
         renameSync(join(layersDir, esc, l.name), join(next, esc, l.name));
+        for (const f of sbomFiles(join(layersDir, esc), l.name)) renameSync(join(layersDir, esc, f), join(next, esc, f));
         writeFileSync(join(next, esc, `${l.name}.toml`), toToml({ types: { launch: l.types.launch, build: l.types.build, cache: true }, metadata: l.types.metadata }));
       }
     }
@@ -87,4 +93,10 @@ export class BuildCache {
     const all = new Map([...this.knownLayers(), ...known.map((k) => [k.diffId, k] as const)]);
     writeFileSync(join(this.dir, 'known-layers.json'), JSON.stringify([...all.values()]));
   }
+}
+
+/** `<layer>.sbom.<ext>` files of a layer in a directory. */
+function sbomFiles(dir: string, layer: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.startsWith(`${layer}.sbom.`) && f.endsWith('.json'));
 }

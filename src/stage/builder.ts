@@ -1,8 +1,9 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import type { Require, ResolvedPlan } from '../buildpack/cnb/build-plan.js';
 import { BuildEnv } from '../buildpack/cnb/env-files.js';
+import { classifySbomFiles, type SbomFile } from '../buildpack/cnb/sbom.js';
 import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../buildpack/cnb/layer-files.js';
 import { toToml, type TomlTable } from '../buildpack/cnb/toml.js';
 import type { BuildSession } from './build-session.js';
@@ -21,6 +22,8 @@ export interface BuiltBuildpack {
   buildpack: BuildpackDescriptor;
   layers: BuiltLayer[];
   store?: TomlTable;
+  /** Its SBOM files (`<layer>.sbom.<ext>`, `launch.sbom.<ext>`, `build.sbom.<ext>`), checked against sbom-formats. */
+  sbom: SbomFile[];
 }
 
 export interface BuildReport {
@@ -57,6 +60,8 @@ export class Builder {
     const env = new BuildEnv(this.options.baseEnv);
     let entries = plan.entries.map((e) => ({ ...e }));
     const report: BuildReport = { buildpacks: [], processes: [], labels: {}, slices: [] };
+    // As the lifecycle's builder: <layers>/sbom is made afresh from what this build's buildpacks write.
+    rmSync(join(dirs.layers, 'sbom'), { recursive: true, force: true });
     for (const bp of plan.group) {
       const esc = escapeId(bp.id);
       const layersHost = dirs.buildpackLayers(bp);
@@ -107,9 +112,31 @@ export class Builder {
       if (unknown.length) throw new StageError(51, 'build', `buildpack ${bp.id}: build.toml lists unmet "${unknown.join('", "')}" that is not in its plan`, { buildpack: bp.id });
       entries = entries.filter((e) => !e.providers.includes(bp) || unmet.includes(e.requires[0]!.name));
       const store = wrap(bp, () => readStore(join(layersHost, 'store.toml'), bp.id));
-      report.buildpacks.push({ buildpack: bp, layers, ...(store ? { store } : {}) });
+      const sbom = wrap(bp, () => classifySbomFiles(readdirSync(layersHost), (name) => {
+        const layer = layers.find((l) => l.name === name);
+        // A layer with every type false (now <layer>.ignore) still has its toml: its SBOM counts as build.
+        return layer ? layer.types : existsSync(join(layersHost, `${name}.toml`)) ? { launch: false, cache: false } : undefined;
+      }, bp.sbomFormats ?? [], `${bp.id}@${bp.version}`));
+      report.buildpacks.push({ buildpack: bp, layers, ...(store ? { store } : {}), sbom });
     }
+    this.#copySboms(report.buildpacks);
     return report;
+  }
+
+  /**
+   * Launch SBOMs to <layers>/sbom/launch/<bp>/[<layer>/]sbom.<ext> (the exporter's SBOM layer) and
+   * build SBOMs to <layers>/sbom/build/..., as the lifecycle's copySBOMFiles. Cache SBOMs stay
+   * next to their layer (the build cache keeps them with it).
+   */
+  #copySboms(built: BuiltBuildpack[]): void {
+    const { dirs } = this.options;
+    for (const b of built) {
+      for (const f of b.sbom.filter((x) => x.kind !== 'cache')) {
+        const dir = join(dirs.layers, 'sbom', f.kind, escapeId(b.buildpack.id), ...(f.layer ? [f.layer] : []));
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        copyFileSync(join(dirs.buildpackLayers(b.buildpack), f.file), join(dir, f.name));
+      }
+    }
   }
 
   /** The layers a buildpack left (by `<layer>.toml`), sorted by name; layers with no type set become `<layer>.ignore`. */

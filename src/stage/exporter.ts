@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,15 @@ export class Exporter {
       buildpackRecords.push({ key: b.buildpack.id, version: b.buildpack.version, layers: records, ...(b.store ? { store: { metadata: b.store } } : {}) });
     }
 
+    // The launch SBOMs as one layer after the buildpack layers, before the app (lifecycle Exporter.Export).
+    let sbom: { sha: Digest } | undefined;
+    const sbomDir = join(dirs.layers, 'sbom', 'launch');
+    if (existsSync(sbomDir)) {
+      const r = await this.output.write(() => walkTree(sbomDir, { prefix: `${LAYERS_DIR.slice(1)}/sbom/launch`, includeRoot: true, owner, mtime: created }));
+      add('sbom', r.layer, r.known, r.reused, 'Software Bill-of-Materials');
+      sbom = { sha: r.known.diffId };
+    }
+
     // App layers: one per slice (files matching its globs and not taken by an earlier slice), then the rest.
     const taken: ((path: string) => boolean)[] = [];
     const appShas: { sha: Digest }[] = [];
@@ -146,6 +155,7 @@ export class Exporter {
       const runDiffIds = runConfig.rootfs.diff_ids;
       const metadata = new LayersMetadata({
         app: appShas,
+        ...(sbom ? { sbom } : {}),
         buildpacks: buildpackRecords,
         config: { sha: config.known.diffId },
         launcher: { sha: launcher.known.diffId },

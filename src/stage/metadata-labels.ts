@@ -24,6 +24,8 @@ export interface BuildpackLayersRecord {
 /** The JSON of io.buildpacks.lifecycle.metadata, in the field order lifecycle marshals it. */
 export interface LayersMetadataJson {
   app: { sha: Digest }[];
+  /** The launch SBOM layer (lifecycle's LayersMetadata.BOM, `json:"sbom,omitempty"`). */
+  sbom?: { sha: Digest };
   buildpacks: BuildpackLayersRecord[];
   config: { sha: Digest };
   launcher: { sha: Digest };
@@ -56,7 +58,7 @@ export class LayersMetadata {
     const v = this.value;
     // Key order as lifecycle's Go structs marshal them.
     return JSON.stringify({
-      app: v.app, buildpacks: v.buildpacks, config: v.config, launcher: v.launcher,
+      app: v.app, ...(v.sbom ? { sbom: v.sbom } : {}), buildpacks: v.buildpacks, config: v.config, launcher: v.launcher,
       ...(v['process-types'] ? { 'process-types': v['process-types'] } : {}),
       runImage: v.runImage, ...(v.stack ? { stack: v.stack } : {}),
     });

@@ -1,0 +1,91 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalStore } from '../src/index.js';
+import { StageError } from '../src/stage/stage-error.js';
+import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * More of the CNB contract in `slipway build`: [[targets]] in detect, inline buildpacks
+ * from project.toml, buildpacks from a URL (downloaded once, cached), and SBOMs (checked
+ * against sbom-formats, exported as the lifecycle's SBOM layer). Real builds with runc.
+ */
+describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
+  let store: LocalStore;
+  let cleanup: () => Promise<void>;
+  let work: string;
+  let n = 0;
+  const app = () => {
+    const dir = join(work, `app-${n++}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'hello.txt'), 'hi\n');
+    return dir;
+  };
+  const bps = (list: Parameters<typeof writeBuildpacks>[1]) => writeBuildpacks(join(work, `bps-${n++}`), list);
+
+  before(async () => {
+    ({ store, cleanup } = await buildStore());
+    work = (await tempDir('slipway-build-more')).path;
+  });
+  after(async () => cleanup());
+
+  test('targets: a required buildpack whose [[targets]] miss the build image errors in detect (exit 21) naming it and the target; a matching one passes', async () => {
+    const [arm, here, stacks] = bps([
+      { id: 'test/arm-only', toml: '[[targets]]\nos = "linux"\narch = "arm64"\n', build: 'echo arm-built' },
+      { id: 'test/debian', toml: '[[targets]]\nos = "linux"\narch = "amd64"\n[[targets.distros]]\nname = "ubuntu"\n[[targets.distros]]\nname = "debian"\n', build: 'echo "debian-built $CNB_TARGET_OS/$CNB_TARGET_ARCH $CNB_TARGET_DISTRO_NAME"' },
+      { id: 'test/other-stack', api: '0.9', toml: '[[stacks]]\nid = "io.example.other"\n' },
+    ]);
+    await assert.rejects(stageApp(store, app(), 'more/arm', { buildpacks: [arm!] }), (err: unknown) => err instanceof StageError && err.exitCode === 21
+      && /test\/arm-only@1.0.0: unable to satisfy target os\/arch constraints; run image: \{"os":"linux","arch":"amd64"/.test(err.message)
+      && /buildpack: \[\{"os":"linux","arch":"arm64"\}\]/.test(err.message));
+    await assert.rejects(stageApp(store, app(), 'more/stacks', { buildpacks: [stacks!] }), (err: unknown) => err instanceof StageError && err.exitCode === 21 && /test\/other-stack@1.0.0: unable to satisfy/.test(err.message));
+    const r = await stageApp(store, app(), 'more/debian', { buildpacks: [here!] });
+    assert.match(r.output, /debian-built linux\/amd64 debian/);
+  });
+
+  test('SBOM: layer and launch SBOMs become one layer at /layers/sbom/launch, between buildpack and app layers, with the "sbom" label entry; reused and reproducible', async () => {
+    const [bp] = bps([{
+      id: 'test/sbom',
+      api: '0.9',
+      toml: 'sbom-formats = ["application/vnd.cyclonedx+json", "application/spdx+json"]\n',
+      build: `
+        L="$CNB_LAYERS_DIR"; mkdir -p "$L/lib" "$L/deps"
+        echo lib > "$L/lib/file"; printf '[types]\\nlaunch = true\\n' > "$L/lib.toml"
+        echo '{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}' > "$L/lib.sbom.cdx.json"
+        echo '{"spdxVersion":"SPDX-2.3"}' > "$L/launch.sbom.spdx.json"
+        echo '{"bomFormat":"CycloneDX","components":[{"name":"build-tool"}]}' > "$L/build.sbom.cdx.json"
+        echo deps > "$L/deps/file"; printf '[types]\\nbuild = true\\ncache = true\\n' > "$L/deps.toml"
+        [ -f "$L/deps.sbom.cdx.json" ] && echo "deps sbom restored"
+        echo '{"bomFormat":"CycloneDX"}' > "$L/deps.sbom.cdx.json"
+        printf '[[processes]]\\ntype = "show"\\ncommand = ["sh", "-c", "cd /layers/sbom && find . | sort && cat launch/test_sbom/lib/sbom.cdx.json"]\\ndefault = true\\n' > "$L/launch.toml"`,
+    }]);
+    const dir = app();
+    const first = await stageApp(store, dir, 'more/sbom', { buildpacks: [bp!] });
+    assert.deepEqual(first.layers.map((l) => l.name), ['test/sbom:lib', 'sbom', 'app', 'launcher', 'config', 'process-types']);
+    const config = await imageConfig(store, 'more/sbom');
+    const meta = JSON.parse(config.config!.Labels!['io.buildpacks.lifecycle.metadata']!);
+    assert.deepEqual(Object.keys(meta), ['app', 'sbom', 'buildpacks', 'config', 'launcher', 'process-types', 'runImage', 'stack']);
+    const diffIds = config.rootfs.diff_ids;
+    const top = diffIds.indexOf(meta.runImage.topLayer);
+    assert.equal(meta.buildpacks[0].layers.lib.sha, diffIds[top + 1]);
+    assert.deepEqual(meta.sbom, { sha: diffIds[top + 2] });
+    assert.equal(first.layers[1]!.diffId, meta.sbom.sha);
+    assert.equal(config.history!.at(-5)!.created_by, 'Software Bill-of-Materials');
+    const out = (await runImage(store, 'more/sbom')).output;
+    assert.equal(out, '.\n./launch\n./launch/test_sbom\n./launch/test_sbom/lib\n./launch/test_sbom/lib/sbom.cdx.json\n./launch/test_sbom/sbom.spdx.json\n{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}\n',
+      'build SBOMs and cache-layer SBOMs are not in the image');
+
+    const second = await stageApp(store, dir, 'more/sbom', { buildpacks: [bp!] });
+    assert.match(second.output, /deps sbom restored/, 'a cache layer keeps its SBOM');
+    assert.equal(second.digest, first.digest);
+    assert.equal(second.layers.find((l) => l.name === 'sbom')!.reused, true);
+  });
+
+  test('SBOM: a format not in sbom-formats fails the build (exit 51) naming the file, the type and the buildpack', async () => {
+    const [bp] = bps([{ id: 'test/undeclared', toml: 'sbom-formats = ["application/vnd.cyclonedx+json"]\n', build: 'echo "{}" > "$CNB_LAYERS_DIR/launch.sbom.syft.json"' }]);
+    await assert.rejects(stageApp(store, app(), 'more/undeclared', { buildpacks: [bp!] }), (err: unknown) => err instanceof StageError && err.exitCode === 51 && err.phase === 'build'
+      && /test\/undeclared@1.0.0: SBOM file "launch.sbom.syft.json" is application\/vnd.syft\+json, which its buildpack.toml does not declare in sbom-formats/.test(err.message));
+  });
+});
