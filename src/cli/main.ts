@@ -33,6 +33,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['registry'], async () => (await import('./commands/registry.js')).registryCommand()],
   [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
   [['build'], async () => (await import('./commands/build.js')).buildCommand()],
+  [['builder'], async () => (await import('./commands/builder.js')).builderCommand()],
   [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
   [['droplet'], async () => (await import('./commands/droplet.js')).dropletCommand()],
 ];

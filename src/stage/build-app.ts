@@ -6,6 +6,8 @@ import { defaultMtime } from '../layer/tree-walk.js';
 import { hasRegistryHost, parseLocalName, parseReference } from '../oci/reference.js';
 import type { Progress } from '../progress.js';
 import type { LocalStore } from '../store/local-store.js';
+import { readBuilderImage } from './builder-image.js';
+import { isBuildpackageSpec, readBuildpackage, type PullImage } from './image-buildpacks.js';
 import { stage, type StageReport } from './stage.js';
 
 export interface BuildAppOptions {
@@ -25,6 +27,8 @@ export interface BuildAppOptions {
   output?: (text: string) => void;
   /** Pushes the built local image to a registry reference (the copy use case; injected so stage/ stays below copy/). */
   push?: (local: string, destination: string) => Promise<unknown>;
+  /** Pulls a registry image (a builder, its run image, a buildpackage) into the store; returns its local NAME@DIGEST. Injected as `push` is. */
+  pull?: PullImage;
 }
 
 export interface BuildAppReport extends StageReport {
@@ -64,15 +68,30 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   }
   const env = [...(project?.env ?? []), ...(options.envFile ? readEnvFile(options.envFile) : []), ...(options.env ?? [])];
   for (const kv of env) if (kv.indexOf('=') <= 0) throw new SlipwayError('INVALID_ARGUMENT', `build env "${kv}" must be KEY=VALUE`);
-  const buildpacks = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : project?.buildpacks ?? [];
+  const specs = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : project?.buildpacks ?? [];
   const filter = pathFilter(project?.include, project?.exclude);
-  const builder = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : undefined);
+  const builderRef = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : project?.builder);
+  // A builder is a directory (builder.toml / order.toml and buildpacks) or else a builder image.
+  const builder = builderRef === undefined || existsSync(builderRef) ? builderRef : await readBuilderImage(store, builderRef, options.pull);
+  // Buildpackages (images, .cnb files) become directories: the one named, and its components for composites.
+  const buildpacks: typeof specs = [];
+  const buildpackTrees: string[] = [];
+  for (const spec of specs) {
+    if (typeof spec !== 'string' || !isBuildpackageSpec(spec)) {
+      buildpacks.push(spec);
+      continue;
+    }
+    const pkg = await readBuildpackage(store, spec, options.pull);
+    buildpacks.push(pkg.buildpack.dir);
+    buildpackTrees.push(...pkg.trees);
+  }
   const report = await stage(store, {
     path, repository, tag, cacheKey,
     created: creationTime(options.creationTime),
     ...(options.stack ? { stack: options.stack } : {}),
     ...(builder ? { builder } : {}),
     buildpacks, env,
+    ...(buildpackTrees.length ? { buildpackTrees } : {}),
     ...(filter ? { filter } : {}),
     ...(options.clearCache ? { clearCache: true } : {}),
     ...(project ? { projectMetadata: project.projectMetadata } : {}),

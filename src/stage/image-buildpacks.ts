@@ -105,9 +105,10 @@ export async function findInTrees(trees: string[], id: string, version: string):
 
 /** True when a -b / project.toml buildpack names an image or a .cnb file rather than an id or a path. */
 export function isBuildpackageSpec(spec: string): boolean {
-  if (spec.endsWith('.cnb')) return true;
   if (spec.startsWith('docker://')) return true;
-  if (spec.startsWith('/') || spec.startsWith('.') || /^[a-z]+:\/\//.test(spec)) return false;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return false; // https:// and friends are others' business
+  if (spec.endsWith('.cnb')) return true;
+  if (spec.startsWith('/') || spec.startsWith('.')) return false;
   // An id has no ":" (id@version has "@" but no ":"); an image name has a tag or a digest, or a registry host.
   return spec.includes(':') || hasRegistryHost(spec);
 }

@@ -1,6 +1,10 @@
 import { Command } from 'commander';
 import { copy, type CopyReport } from '../../copy/copy.js';
-import { parseTransport } from '../../oci/transport.js';
+import { pull } from '../../copy/pull.js';
+import { parseLocalName } from '../../oci/reference.js';
+import { parseRegistryTransport, parseTransport } from '../../oci/transport.js';
+import type { Progress } from '../../progress.js';
+import type { CliContext } from '../context.js';
 import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
 import { StageError } from '../../stage/stage-error.js';
 import { formatBytes } from '../format.js';
@@ -33,8 +37,8 @@ export function buildCommand(): Command {
     .argument('[image]', 'NAME[:TAG] in the local store, or HOST/NAME[:TAG] to push to a registry (default: project.toml\'s name)')
     .option('-p, --path <dir>', 'the app directory', '.')
     .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
-    .option('--builder <dir>', 'a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks')
-    .option('-b, --buildpack <id[@version]|dir|tgz>', 'use these buildpacks, in this order, as the only group (repeatable)', collect, [])
+    .option('--builder <image|dir>', 'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks')
+    .option('-b, --buildpack <id[@version]|dir|tgz|image|cnb>', 'use these buildpacks, in this order, as the only group (repeatable); a buildpackage as NAME:TAG, HOST/NAME[:TAG], docker://REF or a .cnb file', collect, [])
     .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
     .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
     .option('--publish', 'push the image to the registry IMAGE names')
@@ -46,8 +50,9 @@ export function buildCommand(): Command {
     .option('--full-fs', 'full-filesystem staging: the one -b buildpack\'s bin/compile runs as root in an overlay over the staging image; the delta is the layer')
     .option('--staging-image <image>', 'with --full-fs: the local image to stage in and build on (default: the stack\'s run image)'), 'one')
     .addHelpText('after', `
-The buildpacks' detect and build run in one container of the stack's build image,
-as the stack user, with the app at /workspace and layers at /layers. The image has
+The buildpacks' detect and build run in one container of the stack's build image
+(or of the builder image given with --builder, whose order, buildpacks and run image
+are then used), as its user, with the app at /workspace and layers at /layers. The image has
 the run image's layers, one layer per buildpack launch layer, the app, and the
 launcher (/cnb/lifecycle/launcher) with /cnb/process/TYPE entrypoints. Exit codes
 of failed phases follow the CNB platform spec (20: nothing detected, 51: a buildpack
@@ -57,6 +62,8 @@ Examples:
   $ slipway build web:v1 --path examples/nodejs && slipway run --port 8080 web:v1
   $ slipway build hello --path examples/c-gmp && slipway run --rm hello
   $ slipway build app -b ./my-buildpack -b slipway/procfile -e BP_DEBUG=1
+  $ slipway builder create builders/mine:1 --config builder.toml && slipway build app --builder builders/mine:1
+  $ slipway build app --builder 127.0.0.1:5000/builders/mine:1 -b 127.0.0.1:5000/bp/extra:2
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0`)
@@ -86,6 +93,7 @@ Examples:
             const dst = parseTransport(destination);
             return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
           },
+          pull: pullInto(ctx, flags, progress),
         });
       } catch (err) {
         if (err instanceof StageError) {
@@ -96,6 +104,15 @@ Examples:
       }
       ctx.print(report, () => summary(report));
     }));
+}
+
+/** Pulls a registry image into the store (a builder, a run image, a buildpackage); its local NAME@DIGEST. */
+export function pullInto(ctx: CliContext, flags: RegistryFlags, progress: Progress): (reference: string) => Promise<string> {
+  return async (reference) => {
+    const src = parseRegistryTransport(reference);
+    const report = await pull(src, undefined, ctx.store, { progress, registries: registriesFrom(flags, { src }) });
+    return `${parseLocalName(report.destination).name}@${report.digest}`;
+  };
 }
 
 function summary(r: BuildAppReport): string {
