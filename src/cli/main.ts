@@ -34,6 +34,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
   [['build'], async () => (await import('./commands/build.js')).buildCommand()],
   [['builder'], async () => (await import('./commands/builder.js')).builderCommand()],
+  [['buildpack'], async () => (await import('./commands/buildpack.js')).buildpackCommand()],
   [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
   [['droplet'], async () => (await import('./commands/droplet.js')).dropletCommand()],
 ];
