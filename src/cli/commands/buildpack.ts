@@ -30,6 +30,6 @@ Examples:
       if (flags.creationTime !== undefined && !/^\d+$/.test(flags.creationTime)) throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${flags.creationTime}" must be seconds since the epoch`);
       const report = await packageBuildpack(await ctx.store(), name, { path: flags.path, ...(flags.creationTime ? { created: Number(flags.creationTime) } : {}) });
       ctx.print(report, () => `Packaged ${report.id}@${report.version} as ${report.image}\ndigest ${report.digest}\nlayer ${shortDigest(report.layerDiffID)}`);
-    }));
+    })));
   return buildpack;
 }
