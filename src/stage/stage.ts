@@ -8,6 +8,8 @@ import { type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack
 import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
 import { expandOrder } from '../buildpack/cnb/order.js';
 import type { ImageTarget } from '../buildpack/cnb/targets.js';
+import { fetchBuildpackUrl, isBuildpackUrl } from '../buildpack/cnb/buildpack-download.js';
+import { materializeInlineBuildpack, type InlineBuildpack } from '../buildpack/cnb/inline-buildpack.js';
 import { toToml } from '../buildpack/cnb/toml.js';
 import type { Image } from '../image/types.js';
 import type { Digest } from '../oci/digest.js';
@@ -49,8 +51,8 @@ export interface StageOptions {
   builder?: string | ImageBuilder;
   /** More directories of buildpacks the groups may name (a buildpackage's components). */
   buildpackTrees?: string[];
-  /** Buildpacks as ID[@VERSION], DIR or TGZ: one group, in this order, instead of the builder's order. */
-  buildpacks?: string[];
+  /** Buildpacks as ID[@VERSION], DIR, TGZ, an http(s):// or file:// URL, or inline (project.toml): one group, in this order, instead of the builder's order. */
+  buildpacks?: (string | InlineBuildpack)[];
   /** Build-time env (KEY=VALUE), written to <platform>/env. */
   env?: string[];
   clearCache?: boolean;
@@ -117,7 +119,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     ...(labels['io.buildpacks.base.distro.version'] ? { CNB_TARGET_DISTRO_VERSION: labels['io.buildpacks.base.distro.version'] } : {}),
   };
 
-  const { set, order } = await resolveBuildpacks(options);
+  const { set, order } = await resolveBuildpacks(options, store.home);
   const groups = expandOrder(order, (e) => set.find(e));
   const used = uniqueBuildpacks(groups.flat().map((m) => m.buildpack));
 
@@ -223,7 +225,7 @@ async function resolveStack(store: LocalStore, name: string | undefined, progres
   return { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
 }
 
-async function resolveBuildpacks(options: StageOptions): Promise<{ set: BuildpackSet; order: Order }> {
+async function resolveBuildpacks(options: StageOptions, home: string): Promise<{ set: BuildpackSet; order: Order }> {
   const set = new BuildpackSet();
   await set.addTree(BUILTIN_BUILDPACKS);
   const builderDir = typeof options.builder === 'string' ? resolve(options.builder) : BUILTIN_BUILDPACKS;
@@ -232,7 +234,13 @@ async function resolveBuildpacks(options: StageOptions): Promise<{ set: Buildpac
   if (options.buildpacks && options.buildpacks.length > 0) {
     const group = [];
     for (const spec of options.buildpacks) {
-      if (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))) {
+      // Inline (project.toml script) and URL buildpacks become directories under the store home, then are added like a path.
+      if (typeof spec !== 'string' || isBuildpackUrl(spec)) {
+        const bp = await set.addPath(typeof spec !== 'string'
+          ? materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
+          : (await fetchBuildpackUrl(spec, join(home, 'buildpacks', 'downloads'), options.caFile ? { caFile: options.caFile } : {})).path);
+        group.push({ id: bp.id, version: bp.version });
+      } else if (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))) {
         const bp = await set.addPath(spec);
         group.push({ id: bp.id, version: bp.version });
       } else {

@@ -44,3 +44,36 @@ test('include with exclude, or uri with version, is an error', () => {
   assert.throws(() => parseProjectDescriptor('[_]\nschema-version = "0.2"\n[io.buildpacks]\ninclude = ["a"]\nexclude = ["b"]\n', '/app'), /include and exclude/);
   assert.throws(() => parseProjectDescriptor('[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "x"\nversion = "1"\n', '/app'), /both uri and version/);
 });
+
+test('inline buildpacks: id + script in their place in the group (pack: version 0.0.0, shell /bin/sh, api required); URLs kept', () => {
+  const p = parseProjectDescriptor(`
+[_]
+schema-version = "0.2"
+[[io.buildpacks.group]]
+uri = "https://example.com/bp.tgz"
+[[io.buildpacks.group]]
+id = "me/inline"
+  [io.buildpacks.group.script]
+  api = "0.10"
+  inline = "echo hi"
+[[io.buildpacks.group]]
+id = "me/bash"
+version = "2.0.0"
+  [io.buildpacks.group.script]
+  api = "0.9"
+  shell = "/bin/bash"
+  inline = "echo bash"
+[[io.buildpacks.group]]
+uri = "file:///opt/bp"
+`, '/app');
+  assert.deepEqual(p.buildpacks, [
+    'https://example.com/bp.tgz',
+    { kind: 'inline', id: 'me/inline', version: '0.0.0', api: '0.10', shell: '/bin/sh', inline: 'echo hi' },
+    { kind: 'inline', id: 'me/bash', version: '2.0.0', api: '0.9', shell: '/bin/bash', inline: 'echo bash' },
+    '/opt/bp',
+  ]);
+  const old = parseProjectDescriptor('[[build.buildpacks]]\nid = "x"\n[build.buildpacks.script]\napi = "0.8"\ninline = "true"\n', '/app');
+  assert.deepEqual(old.buildpacks, [{ kind: 'inline', id: 'x', version: '0.0.0', api: '0.8', shell: '/bin/sh', inline: 'true' }], 'schema 0.1 too');
+  assert.throws(() => parseProjectDescriptor('[[build.buildpacks]]\nid = "x"\n[build.buildpacks.script]\ninline = "true"\n', '/app'), /inline buildpack x has no script.api/);
+  assert.throws(() => parseProjectDescriptor('[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "urn:cnb:registry:a/b"\n', '/app'), /only|use a path/);
+});

@@ -1,13 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SlipwayError } from '../../errors.js';
+import type { InlineBuildpack } from './inline-buildpack.js';
 import { optionalString, parseToml, stringList, table, tables, type TomlTable } from './toml.js';
 
 /** What `project.toml` asks of a build, whichever schema it is written in. */
 export interface ProjectDescriptor {
   schema: '0.1' | '0.2' | '0.3';
-  /** Buildpacks as the --buildpack flag takes them: ID[@VERSION] or a path (made absolute). */
-  buildpacks: string[];
+  /**
+   * The group, in order: as the --buildpack flag takes them (ID[@VERSION], a path made
+   * absolute, an http(s):// URL), or an inline buildpack (id + `[...script]`).
+   */
+  buildpacks: (string | InlineBuildpack)[];
   /** Build env, KEY=VALUE. */
   env: string[];
   include?: string[];
@@ -68,13 +72,26 @@ export function parseProjectDescriptor(text: string, appDir: string): ProjectDes
   };
 }
 
-function buildpackSpec(g: TomlTable, i: number, appDir: string): string {
+function buildpackSpec(g: TomlTable, i: number, appDir: string): string | InlineBuildpack {
   const id = optionalString(g['id'], `buildpack[${i}].id`);
   const version = optionalString(g['version'], `buildpack[${i}].version`);
   const uri = optionalString(g['uri'], `buildpack[${i}].uri`);
+  const script = table(g['script'], `buildpack[${i}].script`);
+  const inline = optionalString(script['inline'], `buildpack[${i}].script.inline`);
   if (uri && version) throw new SlipwayError('INVALID_DOCUMENT', `project.toml: buildpack[${i}] has both uri and version`);
+  // pack's getBuildpackLocator: an id with an inline script (and no uri) is an inline buildpack.
+  if (id && inline && !uri) {
+    const api = optionalString(script['api'], `buildpack[${i}].script.api`);
+    if (!api) throw new SlipwayError('INVALID_DOCUMENT', `project.toml: inline buildpack ${id} has no script.api (the Buildpack API its script follows, e.g. "0.10")`, { detail: { id } });
+    const shell = optionalString(script['shell'], `buildpack[${i}].script.shell`) || '/bin/sh';
+    return { kind: 'inline', id, version: version || '0.0.0', api, shell, inline };
+  }
   if (uri) {
-    if (/^[a-z]+:\/\//.test(uri) && !uri.startsWith('file://')) throw new SlipwayError('UNSUPPORTED', `project.toml: buildpack uri "${uri}": only paths are supported`);
+    // URLs and buildpackage images are fetched by the build; a relative path is the app's.
+    if (/^(https?|docker):\/\//.test(uri)) return uri;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri) && !uri.startsWith('file://')) {
+      throw new SlipwayError('UNSUPPORTED', `project.toml: buildpack uri "${uri}": use a path, a file://, an http(s):// URL of a .tgz or a docker:// image`, { detail: { uri } });
+    }
     return resolve(appDir, uri.replace(/^file:\/\//, ''));
   }
   if (!id) throw new SlipwayError('INVALID_DOCUMENT', `project.toml: buildpack[${i}] needs an id or a uri`);
