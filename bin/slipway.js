@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// The "--": Node 20 takes --env-file from anywhere in argv, even after the script, so
+// `slipway build --env-file F` would load F into this process (and die if it is missing).
 // Runs the compiled CLI when present (npm run build), else the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -18,7 +18,8 @@ export interface CliResult {
 /** Runs the slipway CLI from source with SLIPWAY_HOME=home; `input` is written to its stdin. */
 export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
+    // "--" as the shebang passes it: node must not read slipway's --env-file as its own.
+    const child = spawn(process.execPath, ['--', join(ROOT, 'bin/slipway.js'), ...args], {
       env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home, ...env },
       stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
