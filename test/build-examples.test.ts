@@ -46,7 +46,7 @@ describe('slipway build: the examples', () => {
   let nodeFirst: Awaited<ReturnType<typeof stageApp>>;
   test('Node.js app: Node.js from engines.node, npm ci, web answers over HTTP', async () => {
     nodeFirst = await stageApp(store, join(examples, 'nodejs'), 'ex/node');
-    assert.match(nodeFirst.output, /Node.js 22\.\d+\.\d+ \(engines.node: 22.x\)/);
+    assert.match(nodeFirst.output, /Node.js 22\.\d+\.\d+ from npm \(engines.node: 22.x\)/);
     assert.match(nodeFirst.output, /npm ci/);
     assert.deepEqual(nodeFirst.layers.slice(0, 2).map((l) => l.name), ['slipway/nodejs:node', 'slipway/nodejs:node_modules']);
     const once = await runImage(store, 'ex/node', { args: ['node', 'server.js', '--once'] });
