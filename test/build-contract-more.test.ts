@@ -1,8 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { SlipwayError } from '../src/errors.js';
 import type { LocalStore } from '../src/index.js';
+import { buildApp } from '../src/stage/build-app.js';
 import { StageError } from '../src/stage/stage-error.js';
 import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
@@ -81,6 +86,89 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
     assert.match(second.output, /deps sbom restored/, 'a cache layer keeps its SBOM');
     assert.equal(second.digest, first.digest);
     assert.equal(second.layers.find((l) => l.name === 'sbom')!.reused, true);
+  });
+
+  test('inline buildpack: project.toml [[io.buildpacks.group]] with a script runs in its place in the group; its layer and process are in the image', async () => {
+    const dir = app();
+    const [before] = writeBuildpacks(join(dir, 'bps'), [{ id: 'test/before', build: 'echo "before ran"; mkdir -p "$CNB_LAYERS_DIR/b/env"; printf yes > "$CNB_LAYERS_DIR/b/env/FROM_BEFORE"; printf "[types]\\nbuild = true\\n" > "$CNB_LAYERS_DIR/b.toml"' }]);
+    writeFileSync(join(dir, 'project.toml'), `
+[_]
+schema-version = "0.2"
+[io.buildpacks]
+exclude = ["bps/"]
+[[io.buildpacks.group]]
+uri = "./bps/${before!.split('/').pop()}"
+[[io.buildpacks.group]]
+id = "me/inline"
+  [io.buildpacks.group.script]
+  api = "0.10"
+  shell = "/bin/bash"
+  inline = '''
+set -eu
+echo "inline ran with bash \${BASH_VERSION%%.*} in $(pwd), FROM_BEFORE=$FROM_BEFORE, layers $1"
+mkdir -p "$CNB_LAYERS_DIR/greeting"
+echo "hello from inline" > "$CNB_LAYERS_DIR/greeting/message"
+printf '[types]\\nlaunch = true\\n' > "$CNB_LAYERS_DIR/greeting.toml"
+printf '[[processes]]\\ntype = "web"\\ncommand = ["cat", "/layers/me_inline/greeting/message"]\\ndefault = true\\n' > "$CNB_LAYERS_DIR/launch.toml"
+'''
+`);
+    let output = '';
+    const r = await buildApp(store, { image: 'more/inline', path: dir, output: (t) => (output += t) });
+    assert.deepEqual(r.group, [{ id: 'test/before', version: '1.0.0' }, { id: 'me/inline', version: '0.0.0' }]);
+    assert.match(output, /before ran\n(.|\n)*inline ran with bash 5 in \/workspace, FROM_BEFORE=yes, layers \/layers\/me_inline/);
+    assert.ok(r.layers.some((l) => l.name === 'me/inline:greeting'));
+    assert.equal((await runImage(store, 'more/inline')).output, 'hello from inline\n');
+    const build = JSON.parse((await imageConfig(store, 'more/inline')).config!.Labels!['io.buildpacks.build.metadata']!);
+    assert.deepEqual(build.buildpacks.map((b: { id: string; api: string }) => [b.id, b.api]), [['test/before', '0.10'], ['me/inline', '0.10']]);
+  });
+
+  test('URL buildpack: an http:// .tgz is downloaded once and cached (the second build, and project.toml naming it, make no request); bad URLs fail clearly', async () => {
+    const [bp] = bps([{ id: 'test/remote', version: '2.0.0', build: 'echo "remote buildpack ran from $CNB_BUILDPACK_DIR"' }]);
+    const tgz = join(work, 'remote.tgz');
+    execFileSync('tar', ['-czf', tgz, '-C', bp!, '.']);
+    const nested = join(work, 'nested.tar');
+    execFileSync('tar', ['-cf', nested, '-C', join(bp!, '..'), bp!.split('/').pop()!]);
+    const requests: string[] = [];
+    const server: Server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      if (req.url === '/bp.tgz') res.end(readFileSync(tgz));
+      else if (req.url === '/nested.tar') res.end(readFileSync(nested));
+      else if (req.url === '/moved.tgz') res.writeHead(302, { location: '/bp.tgz' }).end();
+      else if (req.url === '/junk.tgz') res.end('this is not a tarball');
+      else res.writeHead(404).end('no');
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const first = await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/bp.tgz`] });
+      assert.match(first.output, /remote buildpack ran from \/cnb\/buildpacks\/test_remote\/2.0.0/);
+      assert.deepEqual(requests, ['/bp.tgz']);
+      const second = await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/bp.tgz`] });
+      assert.match(second.output, /remote buildpack ran/);
+      const dir = app();
+      writeFileSync(join(dir, 'project.toml'), `[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "${base}/bp.tgz"\n`);
+      const third = await buildApp(store, { image: 'more/remote-project', path: dir });
+      assert.deepEqual(third.group, [{ id: 'test/remote', version: '2.0.0' }]);
+      assert.deepEqual(requests, ['/bp.tgz'], 'cached: no second request');
+
+      const nestedBuild = await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/nested.tar`, `file://${tgz}`] });
+      assert.deepEqual(nestedBuild.group.map((g) => g.id), ['test/remote', 'test/remote'], 'a .tar of one folder, and a file:// URL');
+      await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/moved.tgz`] });
+      assert.deepEqual(requests.slice(-2), ['/moved.tgz', '/bp.tgz'], 'redirects are followed');
+
+      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/missing.tgz`] }),
+        (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND' && err.message === `buildpack ${base}/missing.tgz: the server answered 404 Not Found`);
+      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/junk.tgz`] }),
+        (err: unknown) => err instanceof SlipwayError && err.code === 'INVALID_ARCHIVE' && /junk.tgz: not a .tgz, .tar.gz or .tar/.test(err.message));
+      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/junk.tgz`] }), /not a .tgz/);
+      assert.equal(requests.filter((u) => u === '/junk.tgz').length, 2, 'a download that is not a buildpack is not kept');
+      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: ['http://127.0.0.1:1/bp.tgz'] }),
+        (err: unknown) => err instanceof SlipwayError && err.code === 'IO_ERROR' && /cannot download it: connect ECONNREFUSED/.test(err.message));
+      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`file://${join(work, 'nope.tgz')}`] }),
+        (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND' && /nope.tgz does not exist/.test(err.message));
+    } finally {
+      server.close();
+    }
   });
 
   test('SBOM: a format not in sbom-formats fails the build (exit 51) naming the file, the type and the buildpack', async () => {

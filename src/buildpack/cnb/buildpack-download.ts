@@ -48,6 +48,8 @@ export async function fetchBuildpackUrl(url: string, cacheRoot: string, options:
       await run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']);
       renameSync(tmp, dir);
     } catch (err) {
+      // Forget what the URL served, so the next build asks again instead of reusing a bad download.
+      rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
       throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`, { cause: err, detail: { url } });
     } finally {
       rmSync(tmp, { recursive: true, force: true });
