@@ -38,7 +38,7 @@ export function buildCommand(): Command {
     .option('-p, --path <dir>', 'the app directory', '.')
     .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
     .option('--builder <image|dir>', 'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks')
-    .option('-b, --buildpack <id[@version]|dir|tgz|image|cnb>', 'use these buildpacks, in this order, as the only group (repeatable); a buildpackage as NAME:TAG, HOST/NAME[:TAG], docker://REF or a .cnb file', collect, [])
+    .option('-b, --buildpack <id[@version]|dir|tgz|url|image|cnb>', 'use these buildpacks, in this order, as the only group (repeatable); an http(s):// or file:// URL of a .tgz (downloaded once, cached in the store home); a buildpackage as NAME:TAG, HOST/NAME[:TAG], docker://REF or a .cnb file', collect, [])
     .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
     .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
     .option('--publish', 'push the image to the registry IMAGE names')
