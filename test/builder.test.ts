@@ -179,5 +179,22 @@ optional = true
     const missing = await slipway(home, ['build', 'apps/nope', '--path', app('c3'), '--builder', 'builders/missing:1']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /there is no image builders\/missing:1 in the local store/);
+    const quiet = await slipway(home, ['--quiet', 'builder', 'create', 'builders/quiet', '--config', join(work, 'nope.toml')]);
+    assert.equal(quiet.code, 1);
+    assert.match(quiet.stderr, /builder config .*nope.toml does not exist/);
+    const bad = join(work, 'bad-builder.toml');
+    writeFileSync(bad, '[[buildpacks]]\nuri = "bps/none"\n[[order]]\n[[order.group]]\nid = "test/none"\n');
+    assert.match((await slipway(home, ['builder', 'create', 'builders/bad', '--config', bad])).stderr, /bps\/none does not exist/);
+    writeFileSync(bad, `[[buildpacks]]\nuri = "${join(work, 'builder', 'bps', 'test_first')}"\n[[order]]\n[[order.group]]\nid = "test/unlisted"\n`);
+    assert.match((await slipway(home, ['builder', 'create', 'builders/bad', '--config', bad])).stderr, /buildpack test\/unlisted is not available/);
+  });
+
+  test('--help of builder, builder create, buildpack package and build --builder, with examples', async () => {
+    for (const args of [['builder'], ['builder', 'create'], ['buildpack'], ['buildpack', 'package']]) {
+      const help = await slipwayOk(home, [...args, '--help']);
+      assert.match(help, /Example/, `${args.join(' ')} --help has no example`);
+      assert.match(help, new RegExp(`slipway ${args.join(' ')}`));
+    }
+    assert.match(await slipwayOk(home, ['build', '--help']), /--builder <image\|dir>\s+a builder image/);
   });
 });
