@@ -56,9 +56,14 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
       api: '0.9',
       toml: 'sbom-formats = ["application/vnd.cyclonedx+json", "application/spdx+json"]\n',
       build: `
-        L="$CNB_LAYERS_DIR"; mkdir -p "$L/lib" "$L/deps"
-        echo lib > "$L/lib/file"; printf '[types]\\nlaunch = true\\n' > "$L/lib.toml"
-        echo '{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}' > "$L/lib.sbom.cdx.json"
+        L="$CNB_LAYERS_DIR"; mkdir -p "$L/deps"
+        if grep -q 'kept = "yes"' "$L/lib.toml" 2>/dev/null; then
+          echo "lib kept by metadata"; [ -f "$L/lib.sbom.cdx.json" ] && echo "lib sbom restored from the image"
+        else
+          mkdir -p "$L/lib"; echo lib > "$L/lib/file"
+          echo '{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}' > "$L/lib.sbom.cdx.json"
+        fi
+        printf '[types]\\nlaunch = true\\n[metadata]\\nkept = "yes"\\n' > "$L/lib.toml"
         echo '{"spdxVersion":"SPDX-2.3"}' > "$L/launch.sbom.spdx.json"
         echo '{"bomFormat":"CycloneDX","components":[{"name":"build-tool"}]}' > "$L/build.sbom.cdx.json"
         echo deps > "$L/deps/file"; printf '[types]\\nbuild = true\\ncache = true\\n' > "$L/deps.toml"
@@ -84,6 +89,7 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
 
     const second = await stageApp(store, dir, 'more/sbom', { buildpacks: [bp!] });
     assert.match(second.output, /deps sbom restored/, 'a cache layer keeps its SBOM');
+    assert.match(second.output, /lib kept by metadata\nlib sbom restored from the image/, 'a launch layer kept by metadata gets its SBOM back from the previous image');
     assert.equal(second.digest, first.digest);
     assert.equal(second.layers.find((l) => l.name === 'sbom')!.reused, true);
   });

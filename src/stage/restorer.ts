@@ -1,6 +1,9 @@
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
+import { readTar } from '../layer/tar-reader.js';
 import { toToml } from '../buildpack/cnb/toml.js';
 import type { BuildCache } from './build-cache.js';
 import type { LayersMetadata } from './metadata-labels.js';
@@ -47,4 +50,28 @@ export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, u
     }
   }
   return report;
+}
+
+/**
+ * Layer SBOMs from the previous image's SBOM layer back next to their layers, as the
+ * lifecycle does (analyzer RestoreFromPrevious, then SBOMRestorer.RestoreToBuildpackLayers):
+ * `layers/sbom/launch/<bp>/<layer>/sbom.<ext>` becomes `<layers>/<bp>/<layer>.sbom.<ext>` for
+ * a buildpack of the group, so a layer kept by its metadata alone keeps its SBOM. A
+ * buildpack-level `launch.sbom` is not restored: it is written anew by every build.
+ */
+export async function restoreLaunchSboms(tar: Readable, group: BuildpackDescriptor[], dirs: StagingDirs, user: { uid: number; gid: number }): Promise<string[]> {
+  const ids = new Set(group.map((b) => escapeId(b.id)));
+  const restored: string[] = [];
+  for await (const { entry, content } of readTar(tar)) {
+    const m = /^\/?layers\/sbom\/launch\/([^/]+)\/([^/]+)\/(sbom\.[^/]+\.json)$/.exec(entry.path);
+    const dest = m ? join(dirs.layers, m[1]!) : undefined;
+    if (!m || entry.type !== 'file' || !ids.has(m[1]!) || !existsSync(dest!)) continue;
+    const file = join(dest!, `${m[2]}.${m[3]}`);
+    // A cache layer's SBOM restored from the cache is at least as new: keep it.
+    if (existsSync(file)) continue;
+    await pipeline(content, createWriteStream(file, { mode: 0o644 }));
+    chownSync(file, user.uid, user.gid);
+    restored.push(`${m[1]}/${m[2]}.${m[3]}`);
+  }
+  return restored;
 }

@@ -11,7 +11,7 @@ import type { ImageTarget } from '../buildpack/cnb/targets.js';
 import { fetchBuildpackUrl, isBuildpackUrl } from '../buildpack/cnb/buildpack-download.js';
 import { materializeInlineBuildpack, type InlineBuildpack } from '../buildpack/cnb/inline-buildpack.js';
 import { toToml } from '../buildpack/cnb/toml.js';
-import type { Image } from '../image/types.js';
+import type { Image, Layer } from '../image/types.js';
 import type { Digest } from '../oci/digest.js';
 import { parseTransport } from '../oci/transport.js';
 import { silentProgress, type Progress } from '../progress.js';
@@ -153,8 +153,10 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     writeFileSync(join(dirs.layers, 'plan.toml'), toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }));
 
     progress.log('===> RESTORING');
-    const { restoreLayers } = await import('./restorer.js');
+    const { restoreLayers, restoreLaunchSboms } = await import('./restorer.js');
     const restored = restoreLayers(detected.group, dirs, user, previous, options.clearCache ? undefined : cache);
+    const sbomLayer = previous?.value.sbom ? await previousLayer(store, options.repository, options.tag, previous.value.sbom.sha) : undefined;
+    if (sbomLayer) for (const r of await restoreLaunchSboms(await sbomLayer.uncompressed(), detected.group, dirs, user)) progress.log(`restored SBOM ${r} from the previous image`);
     for (const r of restored.fromCache) progress.log(`restored ${r} from the cache`);
     for (const r of restored.metadataOnly) progress.log(`restored metadata of ${r} from the previous image`);
 
@@ -306,6 +308,14 @@ async function previousMetadata(store: LocalStore, repository: string, tag: stri
 async function previousLayers(store: LocalStore, repository: string, tag: string): Promise<[Digest, KnownLayer][]> {
   const image = await previousImage(store, repository, tag);
   return image ? previousLayersOf(image) : [];
+}
+
+/** The previous image's layer with this diffID (its SBOM layer). */
+async function previousLayer(store: LocalStore, repository: string, tag: string, diffId: Digest): Promise<Layer | undefined> {
+  const image = await previousImage(store, repository, tag);
+  if (!image) return undefined;
+  const i = (await image.config()).rootfs.diff_ids.indexOf(diffId);
+  return i >= 0 ? (await image.layers())[i] : undefined;
 }
 
 async function previousImage(store: LocalStore, repository: string, tag: string): Promise<Image | undefined> {
