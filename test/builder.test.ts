@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
+import { withLabels } from '../src/image/mutate.js';
 import { readBuilderImage } from '../src/stage/builder-image.js';
+import { readLocal } from '../src/transport/local.js';
 import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { slipway, slipwayOk, startSlipwayRegistry, tempDir, type RegistryProcess } from './helpers.js';
 
@@ -126,6 +128,21 @@ optional = true
     assert.deepEqual(lib.group.map((g) => g.id), ['test/first', 'test/second']);
   });
 
+  test('a builder without the order and layers labels (as other tools may make it): /cnb/order.toml, every layer scanned for /cnb/buildpacks', async () => {
+    const { artifact } = await readLocal(store, 'builders/test', '1');
+    assert.equal(artifact.kind, 'image');
+    const bare = await withLabels(artifact.image, { 'io.buildpacks.buildpack.order': undefined, 'io.buildpacks.buildpack.layers': undefined });
+    await store.withLease(async (lease) => {
+      await lease.putBytes(await bare.rawConfig());
+      await store.putManifest('builders/bare', await bare.rawManifest(), await bare.mediaType(), ['1'], lease);
+    });
+    const builder = await readBuilderImage(store, 'builders/bare:1', undefined);
+    assert.deepEqual(builder.order, [[{ id: 'test/never', version: '1.0.0' }], [{ id: 'test/first', version: '1.0.0' }, { id: 'test/second', version: '2.0.0', optional: true }]]);
+    assert.equal(builder.trees.length, 3, 'only the buildpack layers hold buildpacks');
+    const r = await stageApp(store, app('bare'), 'apps/bare-builder', { builder });
+    assert.deepEqual(r.group.map((g) => g.id), ['test/first', 'test/second']);
+  });
+
   test('a builder pushed to a registry is pulled by HOST/NAME; project.toml may name it', async () => {
     await slipwayOk(home, ['push', 'builders/test:1', `${registry.host}/builders/remote:1`]);
     const r = await slipway(home, ['--json', 'build', 'apps/remote-builder', '--path', app('a3'), '--builder', `${registry.host}/builders/remote:1`]);
@@ -161,6 +178,12 @@ optional = true
     const file = await slipway(home, ['--json', 'build', 'apps/bp-cnb', '--path', app('b3'), '-b', cnb, '-b', 'bp/third:3']);
     assert.equal(file.code, 0, file.stderr);
     assert.deepEqual(JSON.parse(file.stdout).group.map((g: { id: string }) => g.id), ['test/third', 'test/third']);
+
+    const dir = app('b4');
+    writeFileSync(join(dir, 'project.toml'), `[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "docker://${registry.host}/bp/third:3"\n`);
+    const project = await slipway(home, ['build', 'apps/bp-project', '--path', dir]);
+    assert.equal(project.code, 0, project.stderr);
+    assert.match(project.stdout, /buildpacks: test\/third@3.0.0\n/);
 
     // A builder.toml taking a buildpackage by image name: the builder's layer for it has the same diffID.
     const cfg = join(work, 'pkg', 'builder.toml');
