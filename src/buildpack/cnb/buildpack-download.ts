@@ -45,12 +45,17 @@ export async function fetchBuildpackUrl(url: string, cacheRoot: string, options:
     const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
     mkdirSync(tmp, { recursive: true });
     try {
-      await run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']);
-      renameSync(tmp, dir);
-    } catch (err) {
-      // Forget what the URL served, so the next build asks again instead of reusing a bad download.
-      rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
-      throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${((err as { stderr?: string }).stderr || (err as Error).message).trim()}`, { cause: err, detail: { url } });
+      await run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).catch((err: Error & { stderr?: string }) => {
+        // Forget what the URL served, so the next build asks again instead of reusing a bad download.
+        rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
+        throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`, { cause: err, detail: { url } });
+      });
+      try {
+        renameSync(tmp, dir);
+      } catch (err) {
+        // Another build unpacked the same blob meanwhile: theirs is as good.
+        if (!existsSync(dir)) throw err;
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
