@@ -111,7 +111,7 @@ optional = true
     const r = await slipway(home, ['build', 'apps/by-builder', '--path', app('a1'), '--builder', 'builders/test:1']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /buildpacks: test\/first@1.0.0, test\/second@2.0.0\n/);
-    assert.match(r.stdout, /stack default \(version /);
+    assert.match(r.stdout, /stack default \(version \d+\), builder builders\/test:1 \([0-9a-f]{12}\)/);
     assert.match(r.stderr, /first ran[\s\S]*second ran/, 'buildpack output');
     const report = JSON.parse(await slipwayOk(home, ['--json', 'build', 'apps/by-builder', '--path', join(work, 'a1'), '--builder', 'builders/test:1']));
     assert.equal(report.stack.name, 'default');
@@ -187,8 +187,9 @@ optional = true
 
     // A builder.toml taking a buildpackage by image name: the builder's layer for it has the same diffID.
     const cfg = join(work, 'pkg', 'builder.toml');
-    writeFileSync(cfg, `[[buildpacks]]\nuri = "docker://${registry.host}/bp/third:3"\n[[order]]\n[[order.group]]\nid = "test/third"\n`);
+    writeFileSync(cfg, `[[buildpacks]]\nuri = "docker://${registry.host}/bp/third:3"\n[[buildpacks]]\nimage = "bp/third:3"\n[[order]]\n[[order.group]]\nid = "test/third"\n`);
     const made = await json(['builder', 'create', 'builders/third', '--config', cfg]);
+    assert.equal(made.buildpacks.length, 1, 'the same buildpackage from the registry and the store is one buildpack');
     assert.equal(made.buildpacks[0].layerDiffID, (await imageConfig(store, 'bp/third', '3')).rootfs.diff_ids[0]);
   });
 
@@ -202,6 +203,9 @@ optional = true
     const missing = await slipway(home, ['build', 'apps/nope', '--path', app('c3'), '--builder', 'builders/missing:1']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /there is no image builders\/missing:1 in the local store/);
+    const both = await slipway(home, ['build', 'apps/nope', '--path', app('c4'), '--builder', 'builders/test:1', '--stack', 'default']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give --stack or a builder image \(builders\/test:1\), not both/);
     const quiet = await slipway(home, ['--quiet', 'builder', 'create', 'builders/quiet', '--config', join(work, 'nope.toml')]);
     assert.equal(quiet.code, 1);
     assert.match(quiet.stderr, /builder config .*nope.toml does not exist/);

@@ -34,6 +34,8 @@ export interface BuildAppOptions {
 export interface BuildAppReport extends StageReport {
   image: string;
   pushed?: { destination: string; report: unknown };
+  /** The builder image built in, when --builder named one. */
+  builder?: { image: string; digest: string };
   warnings: string[];
 }
 
@@ -73,6 +75,8 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   const builderRef = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : project?.builder);
   // A builder is a directory (builder.toml / order.toml and buildpacks) or else a builder image.
   const builder = builderRef === undefined || existsSync(builderRef) ? builderRef : await readBuilderImage(store, builderRef, options.pull);
+  // A builder image brings its own build and run images; a stack besides would be silently ignored.
+  if (typeof builder === 'object' && options.stack) throw new SlipwayError('INVALID_ARGUMENT', `give --stack or a builder image (${builderRef}), not both: the builder is built on its own stack`, { detail: { stack: options.stack, builder: builderRef } });
   // Buildpackages (images, .cnb files) become directories: the one named, and its components for composites.
   const buildpacks: typeof specs = [];
   const buildpackTrees: string[] = [];
@@ -98,7 +102,11 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.output ? { output: options.output } : {}),
   });
-  const out: BuildAppReport = { ...report, image: remote ? imageName : `${repository}:${tag}`, warnings: project?.warnings ?? [] };
+  const out: BuildAppReport = {
+    ...report, image: remote ? imageName : `${repository}:${tag}`,
+    ...(typeof builder === 'object' ? { builder: { image: builder.name, digest: builder.digest } } : {}),
+    warnings: project?.warnings ?? [],
+  };
   if (remote) {
     if (!options.push) throw new SlipwayError('UNSUPPORTED', 'no registry client was given to push with');
     const destination = hasRegistryHost(imageName) ? imageName : `docker://${imageName}`;

@@ -22,7 +22,7 @@ import type { LocalStore } from '../store/local-store.js';
 import { readLocal } from '../transport/local.js';
 import { isoTime, PLATFORM_API } from './exporter.js';
 import {
-  BUILDER_METADATA_LABEL, BUILDPACKAGE_METADATA_LABEL, BUILDPACK_LAYERS_LABEL, BUILDPACK_ORDER_LABEL, imageBuildpackTrees, layersOf, parseJsonLabel, readBuildpackage, withImage, type PullImage,
+  BUILDER_METADATA_LABEL, BUILDPACKAGE_METADATA_LABEL, BUILDPACK_LAYERS_LABEL, BUILDPACK_ORDER_LABEL, imageBuildpackTrees, isBuildpackageSpec, layersOf, parseJsonLabel, readBuildpackage, withImage, type PullImage,
 } from './image-buildpacks.js';
 import { LayerOutput, type KnownLayer } from './layer-output.js';
 import { BUILTIN_BUILDPACKS } from './stage.js';
@@ -192,7 +192,7 @@ async function builderBuildpacks(store: LocalStore, config: BuilderConfig, pull:
   const found = new Map<string, BuildpackDescriptor>();
   const add = (bp: BuildpackDescriptor) => found.set(`${bp.id}@${bp.version}`, bp);
   for (const entry of config.buildpacks) {
-    if (entry.uri && (entry.uri.startsWith('docker://') || entry.uri.endsWith('.cnb') || (!existsSync(entry.uri) && entry.rawUri && /^[a-z0-9][^/]*(\/[^/]+)*:[^/]+$/.test(entry.rawUri)))) {
+    if (entry.uri && (entry.uri.startsWith('docker://') || entry.uri.endsWith('.cnb') || (!existsSync(entry.uri) && entry.rawUri && isBuildpackageSpec(entry.rawUri)))) {
       // A buildpackage: all of its buildpacks (a composite's components too).
       const ref = existsSync(entry.uri) || entry.uri.startsWith('docker://') ? entry.uri : entry.rawUri!;
       const pkg = await readBuildpackage(store, ref, pull);

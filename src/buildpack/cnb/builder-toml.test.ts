@@ -14,6 +14,8 @@ uri = "docker://127.0.0.1:5000/bp/c:1"
 [[buildpacks]]
 id = "slipway/procfile"
 version = "1.0.0"
+[[buildpacks]]
+image = "127.0.0.1:5000/bp/d:2"
 [[order]]
 [[order.group]]
 id = "test/a"
@@ -27,7 +29,7 @@ mirrors = ["127.0.0.1:5000/default/run"]
 version = "0.20.0"
 `, '/work/builder/builder.toml');
   assert.equal(c.description, 'a test builder');
-  assert.deepEqual(c.buildpacks.map((b) => b.uri ?? `${b.id}@${b.version}`), ['/work/builder/bps/a', '/abs/b.tgz', 'docker://127.0.0.1:5000/bp/c:1', 'slipway/procfile@1.0.0']);
+  assert.deepEqual(c.buildpacks.map((b) => b.uri ?? `${b.id}@${b.version}`), ['/work/builder/bps/a', '/abs/b.tgz', 'docker://127.0.0.1:5000/bp/c:1', 'slipway/procfile@1.0.0', '127.0.0.1:5000/bp/d:2']);
   assert.deepEqual(c.order, [[{ id: 'test/a' }, { id: 'slipway/procfile', optional: true }]]);
   assert.deepEqual(c.runImages, [{ image: 'default/run', mirrors: ['127.0.0.1:5000/default/run'] }]);
   assert.equal(c.lifecycleVersion, '0.20.0');

@@ -39,7 +39,10 @@ export function parseBuilderToml(text: string, file: string): BuilderConfig {
     const what = `${file} buildpacks[${i}]`;
     const id = optionalString(b['id'], `${what}.id`);
     const version = optionalString(b['version'], `${what}.version`);
+    // Older pack builder.toml names a buildpackage image with `image`.
+    const image = optionalString(b['image'], `${what}.image`);
     const uri = optionalString(b['uri'], `${what}.uri`);
+    if (image && !uri) return { ...(id ? { id } : {}), uri: image, rawUri: image };
     if (!id && !uri) throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
     return { ...(id ? { id } : {}), ...(version ? { version } : {}), ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}) };
   });

@@ -116,7 +116,7 @@ export function pullInto(ctx: CliContext, flags: RegistryFlags, progress: Progre
 }
 
 function summary(r: BuildAppReport): string {
-  const lines = [`Built ${r.image}`, `digest ${r.digest}`, `stack ${r.stack.name} (version ${r.stack.version})`, `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`, 'layers:'];
+  const lines = [`Built ${r.image}`, `digest ${r.digest}`, `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`, `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`, 'layers:'];
   for (const l of r.layers) lines.push(`  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`);
   lines.push(`processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`);
   lines.push(`took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`);
