@@ -203,6 +203,8 @@ optional = true
     const missing = await slipway(home, ['build', 'apps/nope', '--path', app('c3'), '--builder', 'builders/missing:1']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /there is no image builders\/missing:1 in the local store/);
+    const noDir = await slipway(home, ['build', 'apps/nope', '--path', app('c5'), '--builder', './no-such-builder']);
+    assert.match(noDir.stderr, /builder directory .\/no-such-builder does not exist/);
     const both = await slipway(home, ['build', 'apps/nope', '--path', app('c4'), '--builder', 'builders/test:1', '--stack', 'default']);
     assert.equal(both.code, 1);
     assert.match(both.stderr, /give --stack or a builder image \(builders\/test:1\), not both/);

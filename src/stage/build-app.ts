@@ -74,6 +74,7 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   const filter = pathFilter(project?.include, project?.exclude);
   const builderRef = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : project?.builder);
   // A builder is a directory (builder.toml / order.toml and buildpacks) or else a builder image.
+  if (builderRef !== undefined && /^(\.|\/|~)/.test(builderRef) && !existsSync(builderRef)) throw new SlipwayError('NOT_FOUND', `builder directory ${builderRef} does not exist`, { detail: { builder: builderRef } });
   const builder = builderRef === undefined || existsSync(builderRef) ? builderRef : await readBuilderImage(store, builderRef, options.pull);
   // A builder image brings its own build and run images; a stack besides would be silently ignored.
   if (typeof builder === 'object' && options.stack) throw new SlipwayError('INVALID_ARGUMENT', `give --stack or a builder image (${builderRef}), not both: the builder is built on its own stack`, { detail: { stack: options.stack, builder: builderRef } });

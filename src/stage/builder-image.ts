@@ -5,6 +5,7 @@ import { SlipwayError } from '../errors.js';
 import { escapeId, parseOrder, type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
 import { parseBuilderToml, type BuilderConfig } from '../buildpack/cnb/builder-toml.js';
+import { fetchBuildpackUrl } from '../buildpack/cnb/buildpack-download.js';
 import { expandOrder } from '../buildpack/cnb/order.js';
 import { parseToml, toToml } from '../buildpack/cnb/toml.js';
 import { ComputedImage } from '../image/computed-image.js';
@@ -200,9 +201,10 @@ async function builderBuildpacks(store: LocalStore, config: BuilderConfig, pull:
       for (const t of pkg.trees) await inner.addTree(t);
       inner.all.forEach(add);
     } else if (entry.uri) {
-      if (/^[a-z]+:\/\//.test(entry.uri)) throw new SlipwayError('UNSUPPORTED', `builder buildpack uri "${entry.uri}": give a path, a .cnb file or docker://IMAGE`);
-      const set = new BuildpackSet();
-      add(await set.addPath(entry.uri));
+      let path = entry.uri;
+      if (/^https?:\/\//.test(entry.uri)) path = (await fetchBuildpackUrl(entry.uri, join(store.home, 'buildpacks', 'downloads'))).path;
+      else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri)) throw new SlipwayError('UNSUPPORTED', `builder buildpack uri "${entry.uri}": give a path, an http(s):// archive, a .cnb file or docker://IMAGE`, { detail: { uri: entry.uri } });
+      add(await new BuildpackSet().addPath(path));
     } else {
       add(builtin.find({ id: entry.id!, ...(entry.version ? { version: entry.version } : {}) }));
     }
