@@ -57,6 +57,7 @@ export { rebaseImage, fleetRebase, checkRebase, updateStackAndRebase, RebaseRefu
 
 export { stage, type StageOptions, type StageReport } from './stage/stage.js';
 export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/build-app.js';
+export { createBuilder, packageBuildpack, readBuilderImage, type CreateBuilderOptions, type CreateBuilderReport, type ImageBuilder } from './stage/builder-image.js';
 export { StageError } from './stage/stage-error.js';
 export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan } from './buildpack/cnb/build-plan.js';
 export { expandOrder } from './buildpack/cnb/order.js';
