@@ -154,6 +154,20 @@ optional = true
     const p = await slipway(home, ['--json', 'build', 'apps/project-builder', '--path', dir]);
     assert.equal(p.code, 0, p.stderr);
     assert.deepEqual(JSON.parse(p.stdout).group.map((g: { id: string }) => g.id), ['test/first', 'test/second']);
+
+    // [[run.images]] naming a registry image: the builder keeps the name, the build pulls it and records it for rebase.
+    await slipwayOk(home, ['push', 'default/run:latest', `${registry.host}/stacks/run:latest`]);
+    const cfg = join(work, 'builder', 'remote-run.toml');
+    writeFileSync(cfg, `[[buildpacks]]\nuri = "bps/test_first"\n[[order]]\n[[order.group]]\nid = "test/first"\n[[run.images]]\nimage = "${registry.host}/stacks/run:latest"\nmirrors = ["default/run"]\n`);
+    const made = await json(['builder', 'create', 'builders/remote-run', '--config', cfg]);
+    assert.equal(made.runImage, `${registry.host}/stacks/run:latest`);
+    const meta = JSON.parse((await imageConfig(store, 'builders/remote-run')).config!.Labels!['io.buildpacks.builder.metadata']!);
+    assert.deepEqual(meta.stack.runImage, { image: `${registry.host}/stacks/run:latest`, mirrors: ['default/run'] });
+    await slipwayOk(home, ['build', 'apps/remote-run', '--path', app('a5'), '--builder', 'builders/remote-run']);
+    assert.equal((await runImage(store, 'apps/remote-run')).output, 'hello from first: hi\n');
+    const lifecycle = JSON.parse((await imageConfig(store, 'apps/remote-run')).config!.Labels!['io.buildpacks.lifecycle.metadata']!);
+    assert.equal(lifecycle.runImage.image, `${registry.host}/stacks/run`);
+    assert.match(lifecycle.runImage.reference, /^stacks\/run@sha256:/);
   });
 
   test('-b buildpackage: a local image, one from a registry, a .cnb file; and in a builder.toml', async () => {
