@@ -20,7 +20,11 @@ export async function buildSlipway(name: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   await exec(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: ROOT });
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-  if (!existsSync(join(dir, 'node_modules'))) await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // What the compiled code finds next to itself, as in the repository: modules, the
+  // built-in buildpacks and the launcher.
+  for (const name of ['node_modules', 'buildpacks', 'launcher']) {
+    if (!existsSync(join(dir, name))) await symlink(join(ROOT, name), join(dir, name));
+  }
   return join(dir, 'dist/cli/main.js');
 }
 

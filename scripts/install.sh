@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 runtime_pkgs=(mmdebstrap pigz zstd ca-certificates runc git curl unzip)
 test_pkgs=(skopeo umoci oci-image-tool podman runc uidmap libcap2-bin attr docker-registry openssl)
-bench_pkgs=(wrk)
+bench_pkgs=(wrk buildah)
 pkgs=("${runtime_pkgs[@]}")
 for arg in "$@"; do
   [[ "$arg" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
