@@ -139,18 +139,6 @@ function changedRequest(old: StackRequest, options: UpdateStackOptions): StackRe
   };
 }
 
-/**
- * The stack `slipway build` uses when none is named: `default`, Debian bookworm with
- * the default packages and user. Made (or taken from the stack cache) on first use;
- * once in the store it is returned as it is, without asking the network.
- */
-export async function ensureDefaultStack(store: LocalStore, options: Pick<CreateStackOptions, 'cacheDir' | 'progress'> = {}): Promise<{ name: string; version: string; run: Digest; build: Digest }> {
-  const latest = await latestVersion(store, DEFAULT_STACK_NAME);
-  if (latest) return { name: DEFAULT_STACK_NAME, version: latest.version, run: latest.run.digest, build: latest.build.digest };
-  const made = await createStack(store, DEFAULT_STACK_NAME, options);
-  return { name: DEFAULT_STACK_NAME, version: made.version, run: made.run.digest, build: made.build.digest };
-}
-
 async function makeVersion(store: LocalStore, name: string, request: StackRequest, options: CreateStackOptions | UpdateStackOptions, mode: 'create' | 'update'): Promise<StackReport> {
   const latest = await latestVersion(store, name);
   const cacheDir = options.cacheDir ?? defaultCacheDir(store.home);

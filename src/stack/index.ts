@@ -2,7 +2,8 @@
  * Stacks: the build and run images staging runs in and apps run on, made from
  * Debian packages (mmdebstrap), rootfs tarballs or images, versioned in the store.
  */
-export { createStack, updateStack, ensureDefaultStack, stackRequest, type CreateStackOptions, type UpdateStackOptions, type StackReport, type StackImageReport, type StackSource } from './create.js';
+export { createStack, updateStack, stackRequest, type CreateStackOptions, type UpdateStackOptions, type StackReport, type StackImageReport, type StackSource } from './create.js';
+export { ensureDefaultStack } from './default-stack.js';
 export { listStackNames, stackVersions, latestVersion, removeStack, versionChanges, repositoryOf, type StackVersion, type StackImageInfo, type VersionChanges, type RemoveReport } from './stack-catalog.js';
 export { diffPackages, formatDiff, parseDpkgStatus, isEmptyDiff, type PackageSet, type PackageDiff, type PackageChange } from './packages.js';
 export { parseUser, parsePackageList, DEFAULT_STACK_NAME, DEFAULT_USER, DEFAULT_SUITE, RUN_BASE_PACKAGES, BUILD_BASE_PACKAGES, type StackRequest, type StackUser } from './request.js';

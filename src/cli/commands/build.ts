@@ -1,6 +1,7 @@
 import { Command } from 'commander';
-import { copy, type CopyReport } from '../../copy/copy.js';
-import { pull } from '../../copy/pull.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CopyReport } from '../../copy/copy.js';
 import { parseLocalName } from '../../oci/reference.js';
 import { parseRegistryTransport, parseTransport } from '../../oci/transport.js';
 import type { Progress } from '../../progress.js';
@@ -8,7 +9,6 @@ import type { CliContext } from '../context.js';
 import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
 import { StageError } from '../../stage/stage-error.js';
 import { formatBytes } from '../format.js';
-import { transferSummary } from './copy.js';
 import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
 
@@ -68,8 +68,7 @@ Examples:
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0`)
     .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
-      const classic = await import('./droplet.js');
-      if (classic.wantsClassic(flags)) return classic.classicBuild(ctx, image, flags);
+      if (await wantsClassic(flags)) return (await import('./droplet.js')).classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;
       let report: BuildAppReport;
@@ -89,7 +88,8 @@ Examples:
           output: (text) => {
             if (!quiet) process.stderr.write(text);
           },
-          push: (local, destination) => {
+          push: async (local, destination) => {
+            const { copy } = await import('../../copy/copy.js');
             const dst = parseTransport(destination);
             return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
           },
@@ -102,25 +102,41 @@ Examples:
         }
         throw err;
       }
-      ctx.print(report, () => summary(report));
+      const pushed = report.pushed ? (await import('./copy.js')).transferSummary(report.pushed.report as CopyReport) : undefined;
+      ctx.print(report, () => summary(report, pushed));
     }));
+}
+
+/**
+ * Classic (CF v2 / Heroku) or full-filesystem staging: asked for, or implied by the
+ * buildpacks. Their modules load only then, as the registry client's only to push or pull:
+ * a warm build's start-up is part of its time.
+ */
+async function wantsClassic(flags: BuildFlags): Promise<boolean> {
+  if (flags.classic || flags.detect || flags.fullFs) return true;
+  if (flags.buildpack.length === 0) return false;
+  const only = flags.buildpack.length === 1 ? flags.buildpack[0]! : undefined;
+  if (only && existsSync(join(only, 'manifest.yml')) && (await import('../../stage-classic/full-fs-stage.js')).fullFsOptIn(only)) return true;
+  const { isClassicBuildpackDir } = await import('../../buildpack/cfv2/buildpack-source.js');
+  return flags.buildpack.every((b) => isClassicBuildpackDir(b));
 }
 
 /** Pulls a registry image into the store (a builder, a run image, a buildpackage); its local NAME@DIGEST. */
 export function pullInto(ctx: CliContext, flags: RegistryFlags, progress: Progress): (reference: string) => Promise<string> {
   return async (reference) => {
     const src = parseRegistryTransport(reference);
+    const { pull } = await import('../../copy/pull.js');
     const report = await pull(src, undefined, ctx.store, { progress, registries: registriesFrom(flags, { src }) });
     return `${parseLocalName(report.destination).name}@${report.digest}`;
   };
 }
 
-function summary(r: BuildAppReport): string {
+function summary(r: BuildAppReport, pushed: string | undefined): string {
   const lines = [`Built ${r.image}`, `digest ${r.digest}`, `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`, `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`, 'layers:'];
   for (const l of r.layers) lines.push(`  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`);
   lines.push(`processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`);
   lines.push(`took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`);
-  if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${transferSummary(r.pushed.report as CopyReport)}`);
+  if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }

@@ -9,7 +9,6 @@ import { readLocal } from '../../transport/local.js';
 import { formatBytes, shortDigest } from '../format.js';
 import { run } from '../run.js';
 import type { CliContext } from '../context.js';
-import { isClassicBuildpackDir } from '../../buildpack/cfv2/buildpack-source.js';
 import { ClassicStageError } from '../../buildpack/cfv2/classic-error.js';
 import { stageClassic } from '../../stage-classic/stage-classic.js';
 import { fullFsOptIn, stageFullFs } from '../../stage-classic/full-fs-stage.js';
@@ -90,13 +89,6 @@ export interface ClassicBuildFlags {
   clearCache?: boolean;
   fullFs?: boolean;
   stagingImage?: string;
-}
-
-/** True when `slipway build` should stage with CF v2 / Heroku buildpacks: --classic, or every -b is a classic buildpack dir. */
-export function wantsClassic(flags: ClassicBuildFlags): boolean {
-  if (flags.buildpack.length === 1 && fullFsOptIn(flags.buildpack[0]!)) return true;
-  if (flags.classic || flags.detect || flags.fullFs) return true;
-  return flags.buildpack.length > 0 && flags.buildpack.every((b) => isClassicBuildpackDir(b));
 }
 
 /** `slipway build --classic`: CF's builder in the stack's build image, the droplet stored as an image. */
