@@ -1,31 +1,32 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SlipwayError } from '../errors.js';
 import type { ContainerRuntime, ImageInput } from '../runtime/index.js';
 import type { BindMount } from '../runtime/runtime-spec.js';
 
+const run = promisify(execFile);
+
 /** Where the session's control directory is mounted in the build container. */
 export const CONTROL_DIR = '/slipway';
 
 /**
- * The driver the build container runs: it picks up job scripts the host drops into
- * /slipway/jobs, runs each in the background (detect runs in parallel) with its
- * output in N.out, and writes the exit status to N.rc. One container serves every
- * detect and build of a staging: no container start per buildpack or phase.
+ * The driver the build container runs: it reads job numbers from a FIFO (/slipway/queue,
+ * held open read-write so it never sees an end of file), runs each job N.job in the
+ * background (detect runs in parallel) with its output in N.out, and writes the exit
+ * status to N.rc; "exit" waits for running jobs and ends it. One container serves every
+ * detect and build of a staging: no container start per buildpack or phase, and no
+ * polling on either side (the host learns of N.rc through inotify).
  */
 const DRIVER = `#!/bin/sh
 cd ${CONTROL_DIR}/jobs || exit 90
+exec 3<> ../queue || exit 91
 : > ../ready
-while :; do
-  for job in *.job; do
-    [ -e "$job" ] || continue
-    n=\${job%.job}
-    mv "$job" "$n.run"
-    ( sh "$n.run" > "$n.out" 2>&1; echo $? > "$n.rc.tmp"; mv "$n.rc.tmp" "$n.rc" ) &
-  done
-  [ -e ../exit ] && { wait; exit 0; }
-  sleep 0.02
+while read -r n <&3; do
+  [ "$n" = exit ] && { wait; exit 0; }
+  ( sh "$n.job" > "$n.out" 2>&1; echo $? > "$n.rc.tmp"; mv "$n.rc.tmp" "$n.rc" ) &
 done
 `;
 
@@ -66,6 +67,7 @@ export class BuildSession {
     const jobs = join(options.controlDir, 'jobs');
     mkdirSync(jobs, { recursive: true });
     writeFileSync(join(options.controlDir, 'driver.sh'), DRIVER, { mode: 0o755 });
+    await run('mkfifo', ['-m', '0666', join(options.controlDir, 'queue')]);
     for (const dir of [options.controlDir, jobs]) chmodSync(dir, 0o777);
     const done = runtime.run(options.image, {
       name: `slipway-build-${randomBytes(4).toString('hex')}`,
@@ -77,7 +79,7 @@ export class BuildSession {
       remove: true,
     }, { stdio: ['ignore', 'ignore', 'inherit'] });
     const session = new BuildSession(jobs, options.controlDir, done);
-    await session.#waitFor(() => existsSync(join(options.controlDir, 'ready')), 'the build container to start');
+    await session.#waitFor(options.controlDir, () => existsSync(join(options.controlDir, 'ready')), 'the build container to start');
     return session;
   }
 
@@ -85,8 +87,8 @@ export class BuildSession {
   async exec(job: Job, onOutput?: (text: string) => void): Promise<{ exitCode: number; output: string }> {
     const n = String(this.#next++).padStart(5, '0');
     const script = `cd ${quote(job.cwd)} || exit 90\nexec env -i HOME="$HOME" ${job.env.map(quote).join(' ')} ${job.argv.map(quote).join(' ')}\n`;
-    writeFileSync(join(this.jobsDir, `${n}.tmp`), script);
-    renameSync(join(this.jobsDir, `${n}.tmp`), join(this.jobsDir, `${n}.job`));
+    writeFileSync(join(this.jobsDir, `${n}.job`), script);
+    this.#send(n);
     const out = join(this.jobsDir, `${n}.out`);
     const rc = join(this.jobsDir, `${n}.rc`);
     const chunks: Buffer[] = [];
@@ -106,10 +108,11 @@ export class BuildSession {
         closeSync(fd);
       }
     };
-    await this.#waitFor(() => {
+    // Output is streamed as it is written: every change in the jobs dir drains it.
+    await this.#waitFor(this.jobsDir, () => {
       drain();
       return existsSync(rc);
-    }, `job ${job.argv[0]}`, drain);
+    }, `job ${job.argv[0]}`);
     drain();
     const exitCode = Number(readFileSync(rc, 'utf8').trim());
     return { exitCode, output: Buffer.concat(chunks).toString('utf8') };
@@ -117,20 +120,57 @@ export class BuildSession {
 
   /** Ends the container (waiting for jobs still running). */
   async stop(): Promise<void> {
-    writeFileSync(join(this.controlDir, 'exit'), '');
+    if (!this.#ended) {
+      try {
+        this.#send('exit');
+      } catch {
+        // The container is gone already: nothing to stop.
+      }
+    }
     await this.#done;
   }
 
-  async #waitFor(ready: () => boolean, what: string, _tick?: () => void): Promise<void> {
-    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      if (ready()) return;
-      if (this.#ended) {
-        throw new SlipwayError('TOOL_FAILED', `the build container ended (exit ${this.#ended.exitCode ?? '?'}) while waiting for ${what}${this.#ended.error ? `: ${(this.#ended.error as Error).message}` : ''}`, {
-          cause: this.#ended.error,
-        });
-      }
-      await new Promise((r) => setTimeout(r, wait));
+  /** One line to the driver's FIFO; non-blocking, so a driver that is gone is an error, not a hang. */
+  #send(line: string): void {
+    let fd: number;
+    try {
+      fd = openSync(join(this.controlDir, 'queue'), constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw new SlipwayError('TOOL_FAILED', `the build container is not taking jobs (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
     }
+    try {
+      writeSync(fd, `${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Resolves once `ready()` holds, checked on every change in `dir` (inotify) and every
+   * 100 ms (in case an event is missed); fails if the container ends first.
+   */
+  async #waitFor(dir: string, ready: () => boolean, what: string): Promise<void> {
+    if (ready()) return;
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (ready()) {
+          finish();
+          resolve();
+        } else if (this.#ended) {
+          finish();
+          reject(new SlipwayError('TOOL_FAILED', `the build container ended (exit ${this.#ended.exitCode ?? '?'}) while waiting for ${what}${this.#ended.error ? `: ${(this.#ended.error as Error).message}` : ''}`, {
+            cause: this.#ended.error,
+          }));
+        }
+      };
+      const watcher = watch(dir, check);
+      const timer = setInterval(check, 100);
+      const finish = () => {
+        watcher.close();
+        clearInterval(timer);
+      };
+      void this.#done.then(check);
+    });
   }
 }
 
