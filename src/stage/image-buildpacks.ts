@@ -1,6 +1,7 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { makeDirOnce } from '../dir-once.js';
 import { SlipwayError, isSlipwayError } from '../errors.js';
 import { escapeId, readBuildpackDescriptor, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import type { Image } from '../image/types.js';
@@ -75,20 +76,7 @@ export async function imageBuildpackTrees(home: string, image: Image, only?: Set
     const diffId = await layer.diffId();
     if (only && !only.has(diffId)) continue;
     const dir = join(root, diffId.slice('sha256:'.length));
-    if (!existsSync(dir)) {
-      // Extracted beside, then renamed: a crash or a concurrent build never sees half a tree.
-      const tmp = mkdtempSync(join(root, '.tmp-'));
-      try {
-        await extractBuildpackLayer(await layer.uncompressed(), tmp);
-        try {
-          renameSync(tmp, dir);
-        } catch (err) {
-          if (!existsSync(dir)) throw err;
-        }
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
-    }
+    await makeDirOnce(dir, async (tmp) => extractBuildpackLayer(await layer.uncompressed(), tmp));
     if (readdirSync(dir).length > 0) trees.push(dir);
   }
   return trees;

@@ -240,7 +240,7 @@ async function resolveBuildpacks(options: StageOptions, home: string): Promise<{
       // Inline (project.toml script) and URL buildpacks become directories under the store home, then are added like a path.
       if (typeof spec !== 'string' || isBuildpackUrl(spec)) {
         const bp = await set.addPath(typeof spec !== 'string'
-          ? materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
+          ? await materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
           : (await fetchBuildpackUrl(spec, join(home, 'buildpacks', 'downloads'), options.caFile ? { caFile: options.caFile } : {})).path);
         group.push({ id: bp.id, version: bp.version });
       } else if (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))) {

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { makeDirOnce } from '../../dir-once.js';
 import { SlipwayError } from '../../errors.js';
 
 /** What a URL's download cache records: the URL, and the sha256 and size of what it served. */
@@ -41,25 +42,11 @@ export async function fetchBuildpackUrl(url: string, cacheRoot: string, options:
   const got = await fetchBuildpackArchive(url, cacheRoot, options);
   if (!got.sha256) return { path: got.file, downloaded: false };
   const dir = join(cacheRoot, 'unpacked', got.sha256);
-  if (!existsSync(dir)) {
-    const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
-    mkdirSync(tmp, { recursive: true });
-    try {
-      await run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).catch((err: Error & { stderr?: string }) => {
-        // Forget what the URL served, so the next build asks again instead of reusing a bad download.
-        rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
-        throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`, { cause: err, detail: { url } });
-      });
-      try {
-        renameSync(tmp, dir);
-      } catch (err) {
-        // Another build unpacked the same blob meanwhile: theirs is as good.
-        if (!existsSync(dir)) throw err;
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
+  await makeDirOnce(dir, (tmp) => run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).then(() => undefined, (err: Error & { stderr?: string }) => {
+    // Forget what the URL served, so the next build asks again instead of reusing a bad download.
+    rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
+    throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`, { cause: err, detail: { url } });
+  }));
   // A tarball of one folder holding the buildpack (as `tar czf bp.tgz bp/` makes) is taken as that folder.
   const inner = existsSync(join(dir, 'buildpack.toml')) ? undefined : readdirSync(dir).find((n) => existsSync(join(dir, n, 'buildpack.toml')));
   return { path: inner ? join(dir, inner) : dir, downloaded: got.downloaded };

@@ -14,9 +14,9 @@ test('an inline buildpack is written as pack writes it: detect passes, build is 
   assert.equal(files['bin/build'], '#!/bin/bash\n\necho "hi $1"\n');
   const root = mkdtempSync(join(tmpdir(), 'slipway-inline-'));
   try {
-    const dir = materializeInlineBuildpack(bp, root);
-    assert.equal(materializeInlineBuildpack(bp, root), dir, 'the same script: the same directory');
-    assert.notEqual(materializeInlineBuildpack({ ...bp, inline: 'echo other' }, root), dir);
+    const dir = await materializeInlineBuildpack(bp, root);
+    assert.equal(await materializeInlineBuildpack(bp, root), dir, 'the same script: the same directory');
+    assert.notEqual(await materializeInlineBuildpack({ ...bp, inline: 'echo other' }, root), dir);
     const d = await readBuildpackDescriptor(dir);
     assert.deepEqual([d.id, d.version, d.api, d.binBuild], ['me/inline', '0.0.0', '0.10', true]);
     assert.equal(statSync(join(dir, 'bin', 'build')).mode & 0o777, 0o755);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirOnce } from '../../dir-once.js';
 import { toToml } from './toml.js';
 
 /** An inline buildpack of project.toml (`[[io.buildpacks.group]]` id/version with a `[...script]` table). */
@@ -30,26 +31,18 @@ export function inlineBuildpackFiles(bp: InlineBuildpack): Record<string, string
  * files so the same script is written once and a changed one gets a new directory;
  * returns that directory.
  */
-export function materializeInlineBuildpack(bp: InlineBuildpack, root: string): string {
+export async function materializeInlineBuildpack(bp: InlineBuildpack, root: string): Promise<string> {
   const files = inlineBuildpackFiles(bp);
   const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 32);
   const dir = join(root, hash);
-  if (existsSync(join(dir, 'buildpack.toml'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(join(tmp, 'bin'), { recursive: true });
-  for (const [name, text] of Object.entries(files)) {
-    writeFileSync(join(tmp, name), text);
-    chmodSync(join(tmp, name), name.startsWith('bin/') ? 0o755 : 0o644);
-  }
-  chmodSync(tmp, 0o755);
-  chmodSync(join(tmp, 'bin'), 0o755);
-  // Written aside, then renamed: a crash never leaves half a buildpack under the final name.
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(join(dir, 'buildpack.toml'))) throw err;
-  }
+  await makeDirOnce(dir, (tmp) => {
+    mkdirSync(join(tmp, 'bin'), { recursive: true });
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(join(tmp, name), text);
+      chmodSync(join(tmp, name), name.startsWith('bin/') ? 0o755 : 0o644);
+    }
+    chmodSync(tmp, 0o755);
+    chmodSync(join(tmp, 'bin'), 0o755);
+  });
   return dir;
 }
