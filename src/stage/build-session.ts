@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -163,14 +163,24 @@ export class BuildSession {
           }));
         }
       };
-      const watcher = watch(dir, check);
+      const watcher = watchOrNot(dir, check);
       const timer = setInterval(check, 100);
       const finish = () => {
-        watcher.close();
+        watcher?.close();
         clearInterval(timer);
       };
       void this.#done.then(check);
     });
+  }
+}
+
+/** An inotify watch of `dir`, or none when the host has no watches left (the caller's timer still looks). */
+function watchOrNot(dir: string, onChange: () => void): FSWatcher | undefined {
+  try {
+    // An error later (the dir removed under it) only ends the watch: the timer goes on.
+    return watch(dir, onChange).on('error', () => undefined);
+  } catch {
+    return undefined;
   }
 }
 
