@@ -9,7 +9,7 @@ import { SlipwayError } from '../src/errors.js';
 import type { LocalStore } from '../src/index.js';
 import { buildApp } from '../src/stage/build-app.js';
 import { StageError } from '../src/stage/stage-error.js';
-import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
+import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -21,14 +21,7 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
   let store: LocalStore;
   let cleanup: () => Promise<void>;
   let work: string;
-  let n = 0;
-  const app = () => {
-    const dir = join(work, `app-${n++}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'hello.txt'), 'hi\n');
-    return dir;
-  };
-  const bps = (list: Parameters<typeof writeBuildpacks>[1]) => writeBuildpacks(join(work, `bps-${n++}`), list);
+  const { app, bps, fresh } = scratchDirs(() => work);
 
   before(async () => {
     ({ store, cleanup } = await buildStore());

@@ -45,6 +45,26 @@ export function writeBuildpacks(root: string, bps: TestBuildpack[]): string[] {
   });
 }
 
+/**
+ * Fresh directories under a test file's scratch dir (`work()`, known once its `before`
+ * ran): `app()` an app holding hello.txt, `bps(list)` the buildpacks written there,
+ * `fresh(name)` a new path.
+ */
+export function scratchDirs(work: () => string): { app: () => string; bps: (list: TestBuildpack[]) => string[]; fresh: (name: string) => string } {
+  let n = 0;
+  const fresh = (name: string) => join(work(), `${name}-${n++}`);
+  return {
+    fresh,
+    app: () => {
+      const dir = fresh('app');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'hello.txt'), 'hi\n');
+      return dir;
+    },
+    bps: (list) => writeBuildpacks(fresh('bps'), list),
+  };
+}
+
 /** Stages `app` with the buildpacks, collecting their output. */
 export async function stageApp(store: LocalStore, app: string, repository: string, options: Partial<StageOptions> = {}): Promise<StageReport & { output: string }> {
   let output = '';

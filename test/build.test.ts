@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { StageError } from '../src/stage/stage-error.js';
-import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
+import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -16,14 +16,7 @@ describe('slipway build: the CNB buildpack contract', () => {
   let store: LocalStore;
   let cleanup: () => Promise<void>;
   let work: string;
-  let n = 0;
-  const app = () => {
-    const dir = join(work, `app-${n++}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'hello.txt'), 'hi\n');
-    return dir;
-  };
-  const bps = (list: Parameters<typeof writeBuildpacks>[1]) => writeBuildpacks(join(work, `bps-${n++}`), list);
+  const { app, bps, fresh } = scratchDirs(() => work);
 
   before(async () => {
     ({ store, cleanup } = await buildStore());
@@ -99,7 +92,7 @@ T`,
       { id: 'test/provider', detect: 'printf "[[provides]]\\nname = \\"thing\\"\\n" >> "$CNB_BUILD_PLAN_PATH"', build: 'echo "provider plan:"; cat "$CNB_BP_PLAN_PATH"' },
       { id: 'test/requirer', detect: 'printf "[[requires]]\\nname = \\"thing\\"\\n[requires.metadata]\\nversion = \\"2\\"\\n" >> "$CNB_BUILD_PLAN_PATH"', build: 'echo "requirer plan:"; cat "$CNB_BP_PLAN_PATH"' },
     ]);
-    const builder = join(work, `builder-${n++}`);
+    const builder = fresh('builder');
     mkdirSync(builder);
     for (const d of dirs) writeFileSync(join(builder, `${d.split('/').pop()}.link`), '');
     writeFileSync(join(builder, 'order.toml'), `
@@ -136,7 +129,7 @@ id = "test/requirer"
   });
 
   test('composite buildpacks expand into their order; the first passing group wins', async () => {
-    const root = join(work, `composite-${n++}`);
+    const root = fresh('composite');
     writeBuildpacks(root, [
       { id: 'test/a', detect: 'exit 100' },
       { id: 'test/b', build: 'echo built-by-b' },
