@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'INVALID_DOCUMENT'
   | 'INVALID_ARGUMENT'
   | 'UNSAFE_ARCHIVE_ENTRY'
+  // a path a container (or an archive) made into something the host will not follow
+  | 'UNSAFE_PATH'
   | 'INVALID_ARCHIVE'
   | 'UNSUPPORTED'
   // lookups
@@ -27,11 +29,14 @@ export type ErrorCode =
   // access
   | 'UNAUTHORIZED'
   | 'DENIED'
+  | 'TOO_MANY_REQUESTS'
   // environment
   | 'IO_ERROR'
   | 'TOOL_MISSING'
   | 'TOOL_FAILED'
   | 'CONFLICT'
+  // a sandboxed build that reached one of its limits (time, memory, processes, disk)
+  | 'LIMIT_EXCEEDED'
   // stacks made from a distribution's packages
   | 'SUITE_UNKNOWN'
   | 'MIRROR_UNREACHABLE'

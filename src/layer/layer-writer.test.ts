@@ -203,7 +203,7 @@ describe('writeLayer', () => {
     await assert.rejects(drain([{ ...base, path: 'shrunk', size: 100, sourcePath: shrunk }]), (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(shrunk));
     const swapped = join(dir, 'swapped');
     await symlink(shrunk, swapped);
-    await assert.rejects(drain([{ ...base, path: 'swapped', size: 5, sourcePath: swapped }]), (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(swapped));
+    await assert.rejects(drain([{ ...base, path: 'swapped', size: 5, sourcePath: swapped }]), (err) => isSlipwayError(err, 'UNSAFE_PATH') && err.message.includes(swapped));
     await unlink(swapped);
     await assert.rejects(drain([{ ...base, path: 'nosource', size: 5 }]), (err) => isSlipwayError(err, 'INVALID_ARGUMENT') && err.message.includes('nosource'));
   });

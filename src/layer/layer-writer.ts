@@ -15,8 +15,8 @@
  * compressing). Each read is at most one chunk; the walk yields to the event loop every
  * few milliseconds and every compressed chunk is awaited into the sink.
  */
-import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { SlipwayError } from '../errors.js';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { SlipwayError, isErrno } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import { ociLayerMediaType, type Compression } from '../oci/media-types.js';
 import { compressChunks } from './compress.js';
@@ -129,11 +129,19 @@ function openSource(entry: TarEntry): number {
       detail: { path: entry.path },
     });
   }
+  let fd: number;
   try {
-    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO swapped in for the file must not block the archiver.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
+    if (isErrno(err, 'ELOOP')) throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it became a symlink after it was walked`, { cause: err, detail: { path } });
     throw ioError(err, 'open', path);
   }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it is no longer a regular file`, { detail: { path } });
+  }
+  return fd;
 }
 
 /** One read of the rest of a file at `position` into the chunks; returns the bytes read (never 0). */

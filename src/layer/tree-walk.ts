@@ -10,7 +10,7 @@
  * one is a threadpool round trip, and the threadpool is busy compressing. To keep the
  * event loop responsive the walk yields to it at least every few milliseconds.
  */
-import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { SlipwayError, isErrno } from '../errors.js';
@@ -45,6 +45,12 @@ export interface WalkOptions {
   /** With a prefix, also emit the prefix directories themselves (with the root's mode and owner). */
   includeRoot?: boolean;
   transform?: EntryTransform;
+  /**
+   * A directory the host trusts, above `root`: no component between it and `root` may
+   * be a symlink (a container that wrote the tree could have made one to lead the walk
+   * out of it). The root itself is never followed, with or without this.
+   */
+  beneath?: string;
 }
 
 /** The mtime reproducible builds ask for: SOURCE_DATE_EPOCH when set, else 1980-01-01T00:00:01Z. */
@@ -94,6 +100,7 @@ class Walker {
   readonly #owner: OwnerPolicy;
   readonly #prefix: string;
   readonly #includeRoot: boolean;
+  readonly #beneath: string | undefined;
   /** dev:ino of files with more than one link, to the path they were first written at. */
   readonly #links = new Map<string, string>();
 
@@ -103,11 +110,18 @@ class Walker {
     this.#owner = options.owner ?? { kind: 'keep' };
     this.#prefix = normalizePrefix(options.prefix ?? '');
     this.#includeRoot = options.includeRoot ?? false;
+    this.#beneath = options.beneath;
   }
 
   /** Pre-order traversal with an explicit stack (deep trees do not nest generators). */
   *entries(): Generator<[TarEntry, Stats]> {
-    const rootStat = statOrThrow(this.#root, statSync); // the root itself may be a symlink to a directory
+    if (this.#beneath !== undefined) assertNoSymlinkBetween(this.#beneath, this.#root);
+    const rootStat = statOrThrow(this.#root, lstatSync);
+    if (rootStat.isSymbolicLink()) {
+      throw new SlipwayError('UNSAFE_PATH', `refused to archive "${this.#root}": it is a symlink (to ${readLinkOrThrow(this.#root)}), and a tree's root is never followed`, {
+        detail: { path: this.#root },
+      });
+    }
     if (!rootStat.isDirectory()) {
       throw new SlipwayError('INVALID_ARGUMENT', `cannot walk "${this.#root}": it is not a directory`, { detail: { path: this.#root } });
     }
@@ -224,7 +238,7 @@ function carriedXattrs(abs: string): Record<string, Buffer> | undefined {
 }
 
 // Plain try/catch helpers rather than a closure per call: these run for every file.
-function statOrThrow(path: string, how: typeof lstatSync | typeof statSync): Stats {
+function statOrThrow(path: string, how: typeof lstatSync): Stats {
   try {
     return how(path);
   } catch (err) {
@@ -243,6 +257,23 @@ function readLinkOrThrow(path: string): string {
 function ioError(err: unknown, what: string, path: string): SlipwayError {
   const code = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : 'IO_ERROR';
   return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
+}
+
+/** Throws UNSAFE_PATH when a component of `path` below `anchor` is a symlink (or `path` is not below `anchor`). */
+export function assertNoSymlinkBetween(anchor: string, path: string): void {
+  const base = anchor.replace(/\/+$/, '');
+  if (path !== base && !path.startsWith(`${base}/`)) {
+    throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it is not below ${base}`, { detail: { path, anchor: base } });
+  }
+  let at = base;
+  for (const part of path.slice(base.length).split('/').filter(Boolean)) {
+    if (part === '..') throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it has a ".." component`, { detail: { path } });
+    at = `${at}/${part}`;
+    const st = lstatSync(at, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      throw new SlipwayError('UNSAFE_PATH', `refused "${path}": "${at}" on its way is a symlink, which the host never follows`, { detail: { path, link: at } });
+    }
+  }
 }
 
 /** Device numbers from st_rdev, decoded as glibc's gnu_dev_major/gnu_dev_minor do. */
