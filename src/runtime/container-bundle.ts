@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import type { ImagePlan } from './image-plan.js';
 import { resolveUser } from './image-user.js';
 import { mountOverlay } from './overlay-mount.js';
 import { processCommand } from './process-command.js';
-import { resolveInRoot } from './root-file.js';
+import { lookupInRoot } from './root-file.js';
 import { checkEnv, mergeEnv, type RunOptions } from './run-options.js';
 import { runtimeSpec, type BindMount, type RuntimeSpec } from './runtime-spec.js';
 
@@ -22,11 +22,11 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
   // A container removed at exit keeps nothing: its upper directory need never reach the disk.
   const { rootfs } = await mountOverlay(dir, layerDirs, { volatile: (options.remove ?? false) && !options.detach });
   const config = plan.config;
-  const exists = (path: string) => existsSync(resolveInRoot(rootfs, path));
+  // Resolved in the image's root only: a link to a host path, or a loop, never reaches the host.
+  const exists = (path: string) => lookupInRoot(rootfs, path).stat !== undefined;
   const command = processCommand(config, { processType: options.processType, entrypoint: options.entrypoint, args: options.args }, exists);
   const user = resolveUser(rootfs, options.user ?? config.User);
-  const cwd = options.workdir ?? (config.WorkingDir || '/');
-  ensureWorkdir(rootfs, cwd);
+  const cwd = workdirInRoot(rootfs, options.workdir ?? (config.WorkingDir || '/'));
   const hostname = options.hostname ?? name;
   const env = mergeEnv(
     [DEFAULT_PATH, `HOSTNAME=${hostname}`, ...(user.home ? [`HOME=${user.home}`] : ['HOME=/'])],
@@ -64,13 +64,18 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
   return spec;
 }
 
-/** Creates the working directory in the container's upper layer when the image lacks it, as docker does. */
-function ensureWorkdir(rootfs: string, cwd: string): void {
+/**
+ * The working directory as a path of the image's root with its symlinks resolved there
+ * (what the kernel's getcwd shows anyway). A missing one is left for runc to make: runc
+ * 1.1 creates `process.cwd` after pivot_root, so inside the container's root (before a
+ * read-only remount), and on the resolved path it meets no link, not even a dangling
+ * one. The host makes nothing for it: a WorkingDir climbing ".." through a symlink loop
+ * once made the host create a directory of its own. A loop or a file there is an error
+ * naming the directory.
+ */
+function workdirInRoot(rootfs: string, cwd: string): string {
   if (!cwd.startsWith('/')) throw new SlipwayError('INVALID_ARGUMENT', `the working directory "${cwd}" must be absolute`);
-  const host = resolveInRoot(rootfs, cwd);
-  if (existsSync(host)) {
-    if (!statSync(host).isDirectory()) throw new SlipwayError('INVALID_ARGUMENT', `the working directory ${cwd} is not a directory in the image`);
-    return;
-  }
-  mkdirSync(host, { recursive: true, mode: 0o755 });
+  const found = lookupInRoot(rootfs, cwd);
+  if (found.stat && !found.stat.isDirectory()) throw new SlipwayError('INVALID_ARGUMENT', `the working directory ${cwd} is not a directory in the image`, { detail: { workdir: cwd } });
+  return `/${found.rel}`;
 }
