@@ -14,11 +14,20 @@ export function run<A extends unknown[]>(action: (ctx: CliContext, ...args: A) =
       await action(ctx, ...args);
     } catch (err) {
       reportError(err, ctx.options.json ?? false);
-      process.exitCode = 1;
+      process.exitCode = exitStatus(err);
     } finally {
       await ctx.close();
     }
   };
+}
+
+/**
+ * 1, or the status an error carries: a staging phase's (the CNB platform spec's, CF's
+ * builder's) or a sandbox limit's.
+ */
+function exitStatus(err: unknown): number {
+  const status = (err as { exitCode?: unknown } | null)?.exitCode;
+  return isSlipwayError(err) && typeof status === 'number' && Number.isInteger(status) && status > 0 && status < 256 ? status : 1;
 }
 
 function reportError(err: unknown, json: boolean): void {

@@ -21,7 +21,7 @@ import { type TransformResult, type WalkOptions, walkTree } from './tree-walk.js
  */
 
 /** Walk options for an upper directory; the tree goes at the archive root, as the mount saw it. */
-export type UpperWalkOptions = Pick<WalkOptions, 'mtime' | 'owner'>;
+export type UpperWalkOptions = Pick<WalkOptions, 'mtime' | 'owner' | 'beneath'>;
 
 /**
  * The layer entries of an overlay upper directory (of an unmounted, or at least quiet,

@@ -20,7 +20,10 @@ const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
  */
 export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: readonly string[], name: string, options: RunOptions): Promise<RuntimeSpec> {
   // A container removed at exit keeps nothing: its upper directory need never reach the disk.
-  const { rootfs } = await mountOverlay(dir, layerDirs, { volatile: (options.remove ?? false) && !options.detach });
+  const { rootfs } = await mountOverlay(dir, layerDirs, {
+    volatile: (options.remove ?? false) && !options.detach,
+    ...(options.scratchDir !== undefined ? { scratchDir: options.scratchDir } : {}),
+  });
   const config = plan.config;
   // Resolved in the image's root only: a link to a host path, or a loop, never reaches the host.
   const exists = (path: string) => lookupInRoot(rootfs, path).stat !== undefined;
@@ -57,6 +60,9 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
     ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
     ...(options.capAdd ? { capAdd: options.capAdd } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.seccomp ? { seccomp: options.seccomp } : {}),
+    ...(options.pidsLimit !== undefined ? { pidsLimit: options.pidsLimit } : {}),
     cgroupsPath: `slipway/${name}`,
     annotations: { 'org.opencontainers.image.ref.name': name, 'io.slipway.image.digest': plan.digest },
   });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,8 @@ export interface RunIo {
   progress?: Progress;
   /** Foreground stdio (default: this process's). */
   stdio?: 'inherit' | ['inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number];
+  /** Foreground runs: called once the container's init runs, with its host pid and the runc child (its piped stdio is the container's). */
+  onStart?: (initPid: number, child: ChildProcess) => void;
 }
 
 /** How long `run -d` waits for the container to be running. */
@@ -105,7 +107,9 @@ export class ContainerRuntime {
       await this.#startDetached(name, dir);
       return { name, unpacked };
     }
-    const exitCode = await superviseContainer(this.state, this.runc, name, dir, { stdio: io.stdio ?? 'inherit', remove: options.remove ?? false });
+    const exitCode = await superviseContainer(this.state, this.runc, name, dir, {
+      stdio: io.stdio ?? 'inherit', remove: options.remove ?? false, ...(io.onStart ? { onStart: io.onStart } : {}),
+    });
     return { name, exitCode, unpacked };
   }
 

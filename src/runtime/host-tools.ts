@@ -8,12 +8,14 @@ import { SlipwayError } from '../errors.js';
 
 export interface ToolOptions {
   cwd?: string;
+  /** Written to the program's stdin. */
+  input?: string;
 }
 
 /** Runs `cmd args`; resolves with stdout, rejects with IO_ERROR (TOOL_MISSING when the program is absent). */
 export function runTool(cmd: string, args: readonly string[], options: ToolOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd: options.cwd, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { cwd: options.cwd, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         return reject(new SlipwayError('TOOL_MISSING', `${cmd} is not installed (it comes with Debian's util-linux / coreutils)`, { cause: err, detail: { tool: cmd } }));
@@ -23,6 +25,7 @@ export function runTool(cmd: string, args: readonly string[], options: ToolOptio
         detail: { tool: cmd, args: [...args], stderr: String(stderr) },
       }));
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 

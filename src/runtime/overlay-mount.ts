@@ -42,6 +42,8 @@ export interface OverlayOptions {
    * host crash the kernel refuses to mount such an upper directory again.
    */
   volatile?: boolean;
+  /** Put upper and work in this directory (a build's size-limited volume) instead of the container's. */
+  scratchDir?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface OverlayOptions {
  * `layerDirs` (base first) as its lower layers.
  */
 export async function mountOverlay(containerDir: string, layerDirs: readonly string[], options: OverlayOptions = {}): Promise<OverlayDirs> {
-  const dirs = overlayDirs(containerDir);
+  const dirs = options.scratchDir === undefined ? overlayDirs(containerDir) : { ...overlayDirs(options.scratchDir), rootfs: overlayDirs(containerDir).rootfs };
   const lowers = withoutRepeats(layerDirs);
   if (lowers.length > MAX_LOWER_LAYERS) {
     throw new SlipwayError('UNSUPPORTED', `the image has ${lowers.length} distinct layers; overlayfs stacks at most ${MAX_LOWER_LAYERS}: flatten it first`, {
@@ -71,7 +73,8 @@ export async function mountOverlay(containerDir: string, layerDirs: readonly str
     names.push(`l/${i.toString(36)}`);
   });
   // Topmost first, as overlayfs wants them.
-  const data = `lowerdir=${names.reverse().join(':')},upperdir=upper,workdir=work,redirect_dir=off,metacopy=off,index=off${options.volatile ? ',volatile' : ''}`;
+  const [upper, work] = options.scratchDir === undefined ? ['upper', 'work'] : [dirs.upper, dirs.work];
+  const data = `lowerdir=${names.reverse().join(':')},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off${options.volatile ? ',volatile' : ''}`;
   if (data.length >= MOUNT_DATA_LIMIT) {
     throw new SlipwayError('UNSUPPORTED', `overlay mount options for ${lowers.length} layers need ${data.length} bytes; the kernel takes ${MOUNT_DATA_LIMIT - 1}`);
   }

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import type { BindMount } from './runtime-spec.js';
+import type { BindMount, Seccomp } from './runtime-spec.js';
 
 /** How to run an image: everything `slipway run` takes besides the image. */
 export interface RunOptions {
@@ -33,6 +33,17 @@ export interface RunOptions {
   user?: string;
   /** Capabilities added to runc's default set, as docker's --cap-add (full-filesystem staging as root needs CAP_CHOWN, ...). */
   capAdd?: string[];
+  /** The exact capability set (replaces runc's default and capAdd): sandboxed builds. */
+  capabilities?: readonly string[];
+  /** A seccomp filter for the container's processes. */
+  seccomp?: Seccomp;
+  /** Most processes the container may have at once (a fork bomb stops there). */
+  pidsLimit?: number;
+  /**
+   * Where the container's writable layer (overlay upper and work dirs) lives, instead of
+   * its directory in the runtime: a sandboxed build puts it on its size-limited volume.
+   */
+  scratchDir?: string;
   /** Overrides the image's WorkingDir. */
   workdir?: string;
   /** Run in the background, output to the container's log. */

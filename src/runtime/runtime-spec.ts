@@ -27,12 +27,29 @@ export interface RuntimeSpec {
       devices: { allow: boolean; access: string }[];
       memory?: { limit: number; swap?: number };
       cpu?: { quota: number; period: number };
+      pids?: { limit: number };
     };
+    seccomp?: Seccomp;
     namespaces: { type: string }[];
     maskedPaths: string[];
     readonlyPaths: string[];
   };
   annotations?: Record<string, string>;
+}
+
+/** linux.seccomp of the runtime spec (what runc hands to libseccomp). */
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  syscalls: SeccompRule[];
+}
+
+export interface SeccompRule {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
 }
 
 export interface SpecMount {
@@ -53,6 +70,12 @@ export interface BindMount {
 export interface SpecOptions {
   /** Capabilities added to DEFAULT_CAPABILITIES. */
   capAdd?: readonly string[];
+  /** The exact capability set, instead of DEFAULT_CAPABILITIES plus capAdd (sandboxed builds: none, or what apt needs). */
+  capabilities?: readonly string[];
+  /** A seccomp filter (none by default, as `runc spec`). */
+  seccomp?: Seccomp;
+  /** Most processes (and threads) the container may have at once. */
+  pidsLimit?: number;
   args: string[];
   env: string[];
   cwd: string;
@@ -105,7 +128,7 @@ const CPU_PERIOD_US = 100_000;
  * writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
  */
 export function runtimeSpec(o: SpecOptions): RuntimeSpec {
-  const caps = [...new Set([...DEFAULT_CAPABILITIES, ...(o.capAdd ?? [])])];
+  const caps = [...new Set(o.capabilities ?? [...DEFAULT_CAPABILITIES, ...(o.capAdd ?? [])])];
   const user: RuntimeSpec['process']['user'] = { uid: o.user.uid, gid: o.user.gid };
   if (o.user.additionalGids.length > 0) user.additionalGids = [...o.user.additionalGids];
   const namespaces = ['pid', ...(o.network === 'none' ? ['network'] : []), 'ipc', 'uts', 'mount'].map((type) => ({ type }));
@@ -132,6 +155,8 @@ export function runtimeSpec(o: SpecOptions): RuntimeSpec {
   };
   if (o.cgroupsPath !== undefined) spec.linux.cgroupsPath = o.cgroupsPath;
   if (o.memoryBytes !== undefined) spec.linux.resources.memory = { limit: o.memoryBytes, swap: o.memoryBytes };
+  if (o.pidsLimit !== undefined) spec.linux.resources.pids = { limit: o.pidsLimit };
+  if (o.seccomp) spec.linux.seccomp = o.seccomp;
   if (o.cpus !== undefined) spec.linux.resources.cpu = { quota: Math.max(1000, Math.round(o.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US };
   if (o.annotations) spec.annotations = { ...o.annotations };
   return spec;

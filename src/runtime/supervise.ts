@@ -1,4 +1,4 @@
-import { type StdioOptions } from 'node:child_process';
+import { type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ export interface SuperviseOptions {
   stdio: StdioOptions;
   /** Remove the container's record and directory once it exited. */
   remove?: boolean;
+  /** Called once the container's init runs, with its host pid and the runc child (whose stdio pipes are the container's). */
+  onStart?: (initPid: number, child: ChildProcess) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function superviseContainer(state: RuntimeState, runc: Runc, name: 
     }
     if (initPid !== undefined) {
       state.markRunning(name, ownerString(), initPid);
+      options.onStart?.(initPid, child);
       // Signals that came before the pid was known went to runc; repeat none.
     }
     let code = await exited;

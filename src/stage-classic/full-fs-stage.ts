@@ -1,6 +1,5 @@
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { ClassicExit, ClassicStageError } from '../buildpack/cfv2/classic-error.js';
 import { readProcfile } from '../buildpack/cfv2/process-files.js';
@@ -15,6 +14,11 @@ import type { Digest } from '../oci/digest.js';
 import { parseLocalName } from '../oci/reference.js';
 import { parseTransport } from '../oci/transport.js';
 import { ContainerRuntime } from '../runtime/containers.js';
+import { BuildSession, ROOT_BUILD_CAPABILITIES } from '../sandbox/build-session.js';
+import { BuildVolume } from '../sandbox/build-volume.js';
+import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
+import type { BuildNetwork } from '../sandbox/network.js';
 import { LayerOutput, type KnownLayer } from '../stage/layer-output.js';
 import type { Image } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
@@ -22,8 +26,6 @@ import { readLocal } from '../transport/local.js';
 import { DEFAULT_EXCLUDES, excludedBy } from './full-fs-excludes.js';
 import { userEnv } from './staging-env.js';
 
-/** Docker's default capabilities for root: what apt-get and dpkg need (chown, setuid to _apt, ...). */
-const ROOT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_SYS_CHROOT'];
 
 export interface FullFsOptions {
   /** The app source directory. */
@@ -40,6 +42,10 @@ export interface FullFsOptions {
   excludes?: string[];
   created?: number;
   output?: (text: string) => void;
+  /** The build's network: `outbound` (default) or `none`. */
+  network?: BuildNetwork;
+  /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<SandboxLimits>;
 }
 
 export interface FullFsReport {
@@ -83,12 +89,11 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
   const bpDir = resolve(options.buildpack);
   if (!existsSync(join(bpDir, 'bin', 'compile'))) throw new ClassicStageError(ClassicExit.Compile, `full-filesystem buildpack ${options.buildpack} has no bin/compile`);
   const exclude = excludedBy([...DEFAULT_EXCLUDES, ...(fullFsOptIn(bpDir)?.excludes ?? []), ...(options.excludes ?? [])]);
-  const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const root = mkdtempSync(join(tmp, 'fullfs-'));
+  const limits = resolveLimits(options.limits);
+  const volume = await BuildVolume.open(store.home, `fullfs:${repository}`, limits.diskBytes);
+  const root = mkdtempSync(join(volume.mountPoint, 'fullfs-'));
   const runtime = ContainerRuntime.open(store.home);
-  const name = `slipway-fullfs-${randomBytes(4).toString('hex')}`;
-  let started = false;
+  let session: BuildSession | undefined;
   try {
     const envDir = join(root, 'env');
     mkdirSync(envDir);
@@ -103,47 +108,45 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     ].join('\n');
     const ref = options.stagingImage ?? `${stack.name}/run@${stack.run}`;
     const caFile = process.env['SSL_CERT_FILE'] ?? '/etc/ssl/certs/ca-certificates.crt';
-    started = true;
-    const logFile = join(root, 'log');
-    const fd = openSync(logFile, 'w');
-    let exitCode: number | null | undefined;
-    let log = '';
-    try {
-      const r = await runtime.run({ ref: parseTransport(ref), label: ref, store: async () => store }, {
-        name, user: '0:0', entrypoint: '', capAdd: ROOT_CAPABILITIES, args: ['/bin/sh', '-c', script], network: 'host', remove: false,
-        env: ['DEBIAN_FRONTEND=noninteractive', `CF_STACK=${stack.name}`, 'LANG=en_US.UTF-8', ...(options.env ?? [])],
-        binds: [
-          { source: resolve(options.path), destination: '/tmp/src', readonly: true },
-          { source: bpDir, destination: '/tmp/buildpack', readonly: true },
-          { source: envDir, destination: '/tmp/env', readonly: true },
-          ...(existsSync(caFile) ? [{ source: resolve(caFile), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : []),
-        ],
-      }, { stdio: ['ignore', fd, fd] });
-      exitCode = r.exitCode;
-    } finally {
-      closeSync(fd);
-      log = readFileSync(logFile, 'utf8');
-      output(log);
-    }
-    if (exitCode !== 0) {
-      const tail = log.trimEnd().split('\n').slice(-5).join('\n');
-      throw new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: full-filesystem compile exited ${exitCode}${tail ? `:\n${tail}` : ''}`, { buildpack: options.buildpack });
+    // Root in the container, with only the capabilities apt and dpkg need (no raw sockets, no mknod, no admin).
+    session = await BuildSession.start(runtime, {
+      image: { ref: parseTransport(ref), label: ref, store: async () => store },
+      user: { uid: 0, gid: 0 },
+      capabilities: ROOT_BUILD_CAPABILITIES,
+      controlDir: join(root, 'control'),
+      network: options.network ?? 'outbound',
+      limits,
+      volume,
+      binds: [
+        { source: resolve(options.path), destination: '/tmp/src', readonly: true },
+        { source: bpDir, destination: '/tmp/buildpack', readonly: true },
+        { source: envDir, destination: '/tmp/env', readonly: true },
+        ...(existsSync(caFile) ? [{ source: resolve(caFile), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : []),
+      ],
+    });
+    const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'DEBIAN_FRONTEND=noninteractive', `CF_STACK=${stack.name}`, 'LANG=en_US.UTF-8', ...(options.env ?? [])];
+    const r = await session.exec({ argv: ['/bin/sh', '-c', script], env, cwd: '/' }, output);
+    const upper = session.upperDir;
+    await session.stop();
+    session = undefined;
+    if (r.exitCode !== 0) {
+      const tail = r.output.trimEnd().split('\n').slice(-5).join('\n');
+      throw new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: full-filesystem compile exited ${r.exitCode}${tail ? `:\n${tail}` : ''}`, { buildpack: options.buildpack });
     }
 
-    const upper = join(runtime.paths.container(name), 'upper');
     const created = options.created ?? defaultMtime();
     // Bind mount points runc made (/tmp/src, the CA file) are excluded with /tmp and /etc/ssl/certs/ca-certificates.crt.
     const skip = excludedBy(['etc/ssl/certs/ca-certificates.crt']);
     const paths: string[] = [];
     const delta = async function* (): AsyncGenerator<TarEntry> {
-      for await (const e of overlayUpperEntries(upper, { mtime: created, owner: { kind: 'keep' } })) {
+      for await (const e of overlayUpperEntries(upper, { mtime: created, owner: { kind: 'keep' }, beneath: volume.mountPoint })) {
         if (exclude(e.path) || skip(e.path)) continue;
         yield e;
       }
     };
     const infoDir = join(root, 'info');
     mkdirSync(infoDir);
-    const processTypes = readProcfile(join(upper, APP_DIR.slice(1), 'Procfile'));
+    const processTypes = ConfinedDir.with(upper, (tree) => readProcfile(tree, `${APP_DIR.slice(1)}/Procfile`));
     writeFileSync(join(infoDir, 'staging_info.yml'), stagingInfoText({ detected_buildpack: options.buildpack, start_command: processTypes['web'] ?? '' }));
     const built = await store.withLease(async (lease) => {
       const r = await dropletImage(new LayerOutput(lease, new Map<Digest, KnownLayer>()), {
@@ -159,9 +162,10 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const layer = built.layers.find((l) => l.name === 'filesystem')!;
     return { repository, tag, digest: await built.image.digest(), layer: { diffId: layer.diffId, digest: layer.digest, size: layer.size }, paths, processTypes };
   } finally {
-    if (started) await runtime.remove(name, { force: true }).catch(() => undefined);
+    if (session) await session.stop().catch(() => undefined);
     runtime.close();
     rmSync(root, { recursive: true, force: true });
+    await volume.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fetchBuildpack, readDotBuildpacks, type ClassicBuildpack } from '../buildpack/cfv2/buildpack-source.js';
@@ -15,7 +15,11 @@ import { parseLocalName } from '../oci/reference.js';
 import { parseTransport } from '../oci/transport.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { ContainerRuntime } from '../runtime/containers.js';
-import { BuildSession, CONTROL_DIR, quote } from '../stage/build-session.js';
+import { BuildSession, quote } from '../sandbox/build-session.js';
+import { BuildVolume } from '../sandbox/build-volume.js';
+import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
+import type { BuildNetwork } from '../sandbox/network.js';
 import type { LocalStore } from '../store/local-store.js';
 import { stagingEnv, userEnv } from './staging-env.js';
 
@@ -41,6 +45,10 @@ export interface StageClassicOptions {
   progress?: Progress;
   /** Buildpack output as it comes. */
   output?: (text: string) => void;
+  /** The build's network: `outbound` (default) or `none`. */
+  network?: BuildNetwork;
+  /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<SandboxLimits>;
 }
 
 export interface StageClassicReport extends ImportDropletReport {
@@ -70,16 +78,18 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
   const specs = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : readDotBuildpacks(resolve(options.path));
   if (!specs || specs.length === 0) throw new ClassicStageError(1, 'no buildpacks: give --buildpack (a dir, .zip/.tgz or git URL#ref) or add a .buildpacks file to the app');
   const user = stack.user;
-  const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const root = mkdtempSync(join(tmp, 'classic-'));
+  const limits = resolveLimits(options.limits);
+  // The build's disk: a volume of the disk limit's size; the app's cache lives on it between stagings.
+  const volume = await BuildVolume.open(store.home, `classic:${repository}`, limits.diskBytes);
+  const root = mkdtempSync(join(volume.mountPoint, 'classic-'));
   chmodSync(root, 0o755);
-  const cacheDir = join(store.home, 'classic-cache', createHash('sha256').update(repository).digest('hex').slice(0, 16));
+  const cacheDir = join(volume.mountPoint, 'cache', 'classic');
   if (options.clearCache) rmSync(cacheDir, { recursive: true, force: true });
   const contents = join(root, 'contents');
   const host = { app: join(root, 'app'), deps: join(contents, 'deps'), profile: join(contents, 'profile.d'), cache: cacheDir, env: join(root, 'env'), buildpacks: join(root, 'buildpacks'), control: join(root, 'control') };
   const runtime = ContainerRuntime.open(store.home);
   let session: BuildSession | undefined;
+  const trees: ConfinedDir[] = [];
   try {
     for (const d of [host.app, host.deps, host.profile, host.cache, host.env, host.buildpacks, host.control]) mkdirSync(d, { recursive: true });
     await run('cp', ['-a', `${resolve(options.path)}/.`, host.app]).catch((err: Error) => {
@@ -93,7 +103,7 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
       if (!existsSync(dest)) renameSync(bp.dir, dest);
       buildpacks.push({ ...bp, dir: dest });
     }
-    await run('chown', ['-R', `${user.uid}:${user.gid}`, host.app, contents, host.cache, host.env, host.buildpacks, host.control]);
+    await run('chown', ['-R', `${user.uid}:${user.gid}`, host.app, contents, host.cache, host.env, host.buildpacks]);
 
     const buildConfig = await stack.buildImage.config();
     const env = stagingEnv({
@@ -104,6 +114,9 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
       image: { ref: parseTransport(`${stack.name}/build@${stack.build}`), label: `${stack.name}/build`, store: async () => store },
       user,
       controlDir: host.control,
+      network: options.network ?? 'outbound',
+      limits,
+      volume,
       binds: [
         { source: host.app, destination: ContainerPaths.app, readonly: false },
         { source: host.deps, destination: ContainerPaths.deps, readonly: false },
@@ -114,7 +127,12 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
         ...caBind(),
       ],
     });
-    const builder = new ClassicBuilder(sessionRunner(session, host.control, output), { app: host.app, deps: host.deps, profile: host.profile, cache: host.cache, owner: user }, (line) => output(`${line}\n`));
+    const tree = (path: string) => {
+      const t = ConfinedDir.open(path);
+      trees.push(t);
+      return t;
+    };
+    const builder = new ClassicBuilder(sessionRunner(session, output), { app: tree(host.app), deps: tree(host.deps), cache: tree(host.cache), owner: user }, (line) => output(`${line}\n`));
     const result = await builder.build(buildpacks, env, !options.detect);
     await session.stop();
     session = undefined;
@@ -135,8 +153,12 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
     };
   } finally {
     if (session) await session.stop().catch(() => undefined);
+    for (const t of trees) t.close();
     runtime.close();
-    if (process.env['SLIPWAY_KEEP_STAGING'] !== '1') rmSync(root, { recursive: true, force: true });
+    if (process.env['SLIPWAY_KEEP_STAGING'] !== '1') {
+      rmSync(root, { recursive: true, force: true });
+      await volume.close();
+    }
   }
 }
 
@@ -145,17 +167,16 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
  * first (Heroku chaining), stdout captured apart from stderr when asked (detect
  * output, release YAML), output streamed.
  */
-function sessionRunner(session: BuildSession, controlDir: string, output: (text: string) => void): ScriptRunner {
-  let n = 0;
+function sessionRunner(session: BuildSession, output: (text: string) => void): ScriptRunner {
   return {
     async run(argv, env, options) {
       const sources = options.sourceExports.map((f) => `[ -f ${quote(f)} ] && . ${quote(f)}`).join('; ');
-      const out = `stdout-${n++}`;
-      const redirect = options.stdoutOnly ? ` > ${CONTROL_DIR}/${out}` : '';
-      const script = `${sources ? `${sources}; ` : ''}exec "$@"${redirect}`;
-      const r = await session.exec({ argv: ['/bin/sh', '-c', script, 'sh', ...argv], env: Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd: '/tmp' }, output);
-      const stdout = options.stdoutOnly ? (existsSync(join(controlDir, out)) ? readFileSync(join(controlDir, out), 'utf8') : '') : r.output;
-      return { exitCode: r.exitCode, stdout };
+      const script = `${sources ? `${sources}; ` : ''}exec "$@"`;
+      const r = await session.exec({
+        argv: ['/bin/sh', '-c', script, 'sh', ...argv], env: Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd: '/tmp',
+        ...(options.stdoutOnly ? { captureStdout: true } : {}),
+      }, output);
+      return { exitCode: r.exitCode, stdout: options.stdoutOnly ? r.stdout ?? '' : r.output };
     },
   };
 }

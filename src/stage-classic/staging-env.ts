@@ -54,6 +54,9 @@ export function userEnv(env: string[]): [string, string][] {
   return env.map((kv) => {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new SlipwayError('INVALID_ARGUMENT', `--env "${kv}" must be KEY=VALUE`);
-    return [kv.slice(0, eq), kv.slice(eq + 1)];
+    const key = kv.slice(0, eq);
+    // The key is also a file name in ENV_DIR: one name, never a path.
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new SlipwayError('INVALID_ARGUMENT', `--env "${key}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`, { detail: { name: key } });
+    return [key, kv.slice(eq + 1)];
   });
 }

@@ -8,6 +8,8 @@ import type { Progress } from '../progress.js';
 import type { LocalStore } from '../store/local-store.js';
 import { readBuilderImage } from './builder-image.js';
 import { isBuildpackageSpec, readBuildpackage, type PullImage } from './image-buildpacks.js';
+import type { SandboxLimits } from '../sandbox/limits.js';
+import type { BuildNetwork } from '../sandbox/network.js';
 import { stage, type StageReport } from './stage.js';
 
 export interface BuildAppOptions {
@@ -29,6 +31,10 @@ export interface BuildAppOptions {
   push?: (local: string, destination: string) => Promise<unknown>;
   /** Pulls a registry image (a builder, its run image, a buildpackage) into the store; returns its local NAME@DIGEST. Injected as `push` is. */
   pull?: PullImage;
+  /** The build's network (default outbound). */
+  network?: BuildNetwork;
+  /** The sandbox's limits (default DEFAULT_LIMITS). */
+  limits?: Partial<SandboxLimits>;
 }
 
 export interface BuildAppReport extends StageReport {
@@ -102,6 +108,8 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     ...(project ? { projectMetadata: project.projectMetadata } : {}),
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.output ? { output: options.output } : {}),
+    ...(options.network ? { network: options.network } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   const out: BuildAppReport = {
     ...report, image: remote ? imageName : `${repository}:${tag}`,

@@ -1,4 +1,4 @@
-import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import type { Require, ResolvedPlan } from '../buildpack/cnb/build-plan.js';
@@ -6,8 +6,10 @@ import { BuildEnv } from '../buildpack/cnb/env-files.js';
 import { classifySbomFiles, type SbomFile } from '../buildpack/cnb/sbom.js';
 import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../buildpack/cnb/layer-files.js';
 import { toToml, type TomlTable } from '../buildpack/cnb/toml.js';
-import type { BuildSession } from './build-session.js';
+import type { BuildSession } from '../sandbox/build-session.js';
 import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
+import { SlipwayError } from '../errors.js';
+import { unsafePath } from '../sandbox/confined-dir.js';
 import { StageError } from './stage-error.js';
 
 /** A layer a buildpack left, as the exporter and the cache need it. */
@@ -43,6 +45,9 @@ export interface BuilderOptions {
   output: (text: string) => void;
 }
 
+/** An SBOM file is read into memory to be copied: more than this is refused. */
+const SBOM_MAX_BYTES = 64 << 20;
+
 /** Layer names a buildpack may not use (buildpack.md). */
 const NOT_LAYERS = new Set(['launch', 'build', 'store']);
 
@@ -57,16 +62,15 @@ export class Builder {
 
   async build(plan: ResolvedPlan<BuildpackDescriptor>): Promise<BuildReport> {
     const { dirs, user } = this.options;
+    const tree = dirs.layersTree;
     const env = new BuildEnv(this.options.baseEnv);
     let entries = plan.entries.map((e) => ({ ...e }));
     const report: BuildReport = { buildpacks: [], processes: [], labels: {}, slices: [] };
     // As the lifecycle's builder: <layers>/sbom is made afresh from what this build's buildpacks write.
-    rmSync(join(dirs.layers, 'sbom'), { recursive: true, force: true });
+    tree.remove('sbom');
     for (const bp of plan.group) {
       const esc = escapeId(bp.id);
-      const layersHost = dirs.buildpackLayers(bp);
-      mkdirSync(layersHost, { recursive: true });
-      chownSync(layersHost, user.uid, user.gid);
+      tree.mkdir(esc, { uid: user.uid, gid: user.gid });
       const mine = entries.filter((e) => e.providers.includes(bp));
       const requires: Require[] = mine.flatMap((e) => e.requires);
       const planDir = join(dirs.control, 'bpplan', esc);
@@ -74,7 +78,7 @@ export class Builder {
       writeFileSync(join(planDir, 'plan.toml'), toToml({ entries: requires.map((r) => ({ name: r.name, ...(r.metadata ? { metadata: r.metadata } : {}) })) }));
       const planPath = `/slipway/bpplan/${esc}/plan.toml`;
       const bpEnv = env.clone();
-      if (!bp.clearEnv) bpEnv.applyPlatformEnv(join(dirs.platform, 'env'));
+      if (!bp.clearEnv) bpEnv.applyPlatformEnv(dirs.platformTree, 'env');
       bpEnv.apply('CNB_BUILDPACK_DIR', 'override', buildpackPath(bp));
       if (apiAtLeast(bp.api, '0.8')) {
         bpEnv.apply('CNB_LAYERS_DIR', 'override', `${LAYERS_DIR}/${esc}`);
@@ -89,16 +93,17 @@ export class Builder {
       );
       if (exitCode !== 0) throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version} failed (bin/build exited with ${exitCode})`, { buildpack: bp.id, buildpackExitCode: exitCode });
 
-      const layers = this.#collectLayers(layersHost);
+      const layers = wrap(bp, () => this.#collectLayers(esc));
       for (const layer of layers) {
         if (!layer.types.build || !layer.hasContents) continue;
-        const host = join(layersHost, layer.name);
-        const inContainer = `${LAYERS_DIR}/${esc}/${layer.name}`;
-        env.addLayerPaths(host, inContainer);
-        env.applyDir(join(host, 'env'));
-        env.applyDir(join(host, 'env.build'));
+        const at = `${esc}/${layer.name}`;
+        wrap(bp, () => {
+          env.addLayerPaths(tree, at, `${LAYERS_DIR}/${at}`);
+          env.applyDir(tree, `${at}/env`);
+          env.applyDir(tree, `${at}/env.build`);
+        });
       }
-      const launch = wrap(bp, () => readLaunchToml(join(layersHost, 'launch.toml'), bp.id, bp.api));
+      const launch = wrap(bp, () => readLaunchToml(tree, `${esc}/launch.toml`, bp.id, bp.api));
       for (const p of launch.processes) {
         report.processes = report.processes.filter((q) => q.type !== p.type);
         report.processes.push(p);
@@ -107,15 +112,15 @@ export class Builder {
       }
       for (const l of launch.labels) report.labels[l.key] = l.value;
       report.slices.push(...launch.slices);
-      const unmet = wrap(bp, () => readUnmet(join(layersHost, 'build.toml'), bp.id));
+      const unmet = wrap(bp, () => readUnmet(tree, `${esc}/build.toml`, bp.id));
       const unknown = unmet.filter((u) => !requires.some((r) => r.name === u));
       if (unknown.length) throw new StageError(51, 'build', `buildpack ${bp.id}: build.toml lists unmet "${unknown.join('", "')}" that is not in its plan`, { buildpack: bp.id });
       entries = entries.filter((e) => !e.providers.includes(bp) || unmet.includes(e.requires[0]!.name));
-      const store = wrap(bp, () => readStore(join(layersHost, 'store.toml'), bp.id));
-      const sbom = wrap(bp, () => classifySbomFiles(readdirSync(layersHost), (name) => {
+      const store = wrap(bp, () => readStore(tree, `${esc}/store.toml`, bp.id));
+      const sbom = wrap(bp, () => classifySbomFiles(tree.readdir(esc) ?? [], (name) => {
         const layer = layers.find((l) => l.name === name);
         // A layer with every type false (now <layer>.ignore) still has its toml: its SBOM counts as build.
-        return layer ? layer.types : existsSync(join(layersHost, `${name}.toml`)) ? { launch: false, cache: false } : undefined;
+        return layer ? layer.types : tree.lstat(`${esc}/${name}.toml`) ? { launch: false, cache: false } : undefined;
       }, bp.sbomFormats ?? [], `${bp.id}@${bp.version}`));
       report.buildpacks.push({ buildpack: bp, layers, ...(store ? { store } : {}), sbom });
     }
@@ -129,28 +134,34 @@ export class Builder {
    * next to their layer (the build cache keeps them with it).
    */
   #copySboms(built: BuiltBuildpack[]): void {
-    const { dirs } = this.options;
+    const tree = this.options.dirs.layersTree;
     for (const b of built) {
+      const esc = escapeId(b.buildpack.id);
       for (const f of b.sbom.filter((x) => x.kind !== 'cache')) {
-        const dir = join(dirs.layers, 'sbom', f.kind, escapeId(b.buildpack.id), ...(f.layer ? [f.layer] : []));
-        mkdirSync(dir, { recursive: true, mode: 0o755 });
-        copyFileSync(join(dirs.buildpackLayers(b.buildpack), f.file), join(dir, f.name));
+        const dir = ['sbom', f.kind, esc, ...(f.layer ? [f.layer] : [])].join('/');
+        const content = wrap(b.buildpack, () => tree.readFile(`${esc}/${f.file}`, SBOM_MAX_BYTES));
+        if (content === undefined) continue;
+        tree.mkdir(dir, { mode: 0o755 });
+        tree.writeFile(`${dir}/${f.name}`, content, { mode: 0o644 });
       }
     }
   }
 
   /** The layers a buildpack left (by `<layer>.toml`), sorted by name; layers with no type set become `<layer>.ignore`. */
-  #collectLayers(layersHost: string): BuiltLayer[] {
+  #collectLayers(esc: string): BuiltLayer[] {
+    const tree = this.options.dirs.layersTree;
     const out: BuiltLayer[] = [];
-    for (const file of readdirSync(layersHost).sort()) {
+    for (const file of tree.readdir(esc) ?? []) {
       if (!file.endsWith('.toml')) continue;
       const name = file.slice(0, -'.toml'.length);
       if (NOT_LAYERS.has(name)) continue;
-      const types = readLayerToml(join(layersHost, file));
-      const dir = join(layersHost, name);
-      const hasContents = existsSync(dir) && statSync(dir).isDirectory();
+      const types = readLayerToml(tree, `${esc}/${file}`);
+      const st = tree.lstat(`${esc}/${name}`);
+      // A layer is a real directory: a link there (to anywhere) is refused, not followed.
+      if (st?.isSymbolicLink()) throw unsafePath(`${tree.path}/${esc}/${name}`, 'a layer must be a directory, and this is a symlink');
+      const hasContents = st?.isDirectory() ?? false;
       if (!types.launch && !types.build && !types.cache) {
-        if (hasContents) renameSync(dir, `${dir}.ignore`);
+        if (hasContents) tree.rename(`${esc}/${name}`, `${esc}/${name}.ignore`);
         continue;
       }
       out.push({ name, types, hasContents });
@@ -163,6 +174,9 @@ function wrap<T>(bp: BuildpackDescriptor, read: () => T): T {
   try {
     return read();
   } catch (err) {
-    throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version}: ${(err as Error).message}`, { buildpack: bp.id }, 'INVALID_DOCUMENT');
+    if (err instanceof StageError) throw err;
+    // What the buildpack left is wrong (bad TOML) or refused (a link out of its layers): its failure, exit 51.
+    const code = err instanceof SlipwayError && err.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'INVALID_DOCUMENT';
+    throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version}: ${(err as Error).message}`, { buildpack: bp.id }, code);
   }
 }

@@ -1,5 +1,3 @@
-import { mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
-import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import type { BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import { apiAtLeast, escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
@@ -7,7 +5,7 @@ import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../buildpack/cn
 import type { GroupMember } from '../buildpack/cnb/order.js';
 import { BuildEnv } from '../buildpack/cnb/env-files.js';
 import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../buildpack/cnb/targets.js';
-import type { BuildSession } from './build-session.js';
+import type { BuildSession } from '../sandbox/build-session.js';
 import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
 
@@ -31,7 +29,6 @@ export interface DetectorOptions {
   dirs: StagingDirs;
   /** The build image's environment plus the CNB_TARGET_* values. */
   baseEnv: Record<string, string>;
-  user: { uid: number; gid: number };
   log: (line: string) => void;
   /** The base image's target; buildpacks whose targets do not match it do not detect. */
   target?: ImageTarget;
@@ -94,24 +91,24 @@ export class Detector {
   }
 
   async #runDetect(bp: BuildpackDescriptor, n: number): Promise<{ trial: DetectTrial; text: string }> {
-    const { dirs, session, user } = this.options;
-    const planDirHost = join(dirs.control, 'plans', String(n));
-    mkdirSync(planDirHost, { recursive: true });
-    writeFileSync(join(planDirHost, 'plan.toml'), '');
-    chownSync(planDirHost, user.uid, user.gid);
-    chownSync(join(planDirHost, 'plan.toml'), user.uid, user.gid);
-    const planPath = `/slipway/plans/${n}/plan.toml`;
+    const { dirs, session } = this.options;
+    // The plan file is one the host made (the buildpack writes into it; the host reads its own descriptor).
+    const plan = session.outputFile(`plan-${n}.toml`);
+    const planPath = plan.path;
     const env = new BuildEnv(this.options.baseEnv);
-    if (!bp.clearEnv) env.applyPlatformEnv(join(dirs.platform, 'env'));
+    if (!bp.clearEnv) env.applyPlatformEnv(dirs.platformTree, 'env');
     env.apply('CNB_BUILDPACK_DIR', 'override', buildpackPath(bp));
     if (apiAtLeast(bp.api, '0.8')) {
       env.apply('CNB_PLATFORM_DIR', 'override', PLATFORM_DIR);
       env.apply('CNB_BUILD_PLAN_PATH', 'override', planPath);
     }
-    const { exitCode, output } = await session.exec({ argv: [`${buildpackPath(bp)}/bin/detect`, PLATFORM_DIR, planPath], env: env.toList(), cwd: APP_DIR });
-    const result = exitCode === 0 ? 'pass' : exitCode === 100 ? 'fail' : 'error';
-    const text = result === 'pass' ? readFileSync(join(planDirHost, 'plan.toml'), 'utf8') : '';
-    return { trial: { id: bp.id, version: bp.version, result, exitCode, output }, text };
+    try {
+      const { exitCode, output } = await session.exec({ argv: [`${buildpackPath(bp)}/bin/detect`, PLATFORM_DIR, planPath], env: env.toList(), cwd: APP_DIR });
+      const result = exitCode === 0 ? 'pass' : exitCode === 100 ? 'fail' : 'error';
+      return { trial: { id: bp.id, version: bp.version, result, exitCode, output }, text: result === 'pass' ? plan.read() : '' };
+    } finally {
+      plan.close();
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,9 @@ export class Exporter {
         const createdBy = `Layer: '${l.name}', Created by buildpack: ${b.buildpack.id}@${b.buildpack.version}`;
         let known: KnownLayer;
         if (l.hasContents) {
-          const r = await this.output.write(() => walkTree(join(dirs.buildpackLayers(b.buildpack), l.name), { prefix: `${LAYERS_DIR.slice(1)}/${esc}/${l.name}`, includeRoot: true, owner, mtime: created }));
+          const r = await this.output.write(() => walkTree(join(dirs.buildpackLayers(b.buildpack), l.name), {
+            prefix: `${LAYERS_DIR.slice(1)}/${esc}/${l.name}`, includeRoot: true, owner, mtime: created, beneath: dirs.layers,
+          }));
           known = r.known;
           add(name, r.layer, known, r.reused, createdBy);
         } else {
@@ -98,8 +100,8 @@ export class Exporter {
     // The launch SBOMs as one layer after the buildpack layers, before the app (lifecycle Exporter.Export).
     let sbom: { sha: Digest } | undefined;
     const sbomDir = join(dirs.layers, 'sbom', 'launch');
-    if (existsSync(sbomDir)) {
-      const r = await this.output.write(() => walkTree(sbomDir, { prefix: `${LAYERS_DIR.slice(1)}/sbom/launch`, includeRoot: true, owner, mtime: created }));
+    if (dirs.layersTree.isDirectory('sbom/launch')) {
+      const r = await this.output.write(() => walkTree(sbomDir, { prefix: `${LAYERS_DIR.slice(1)}/sbom/launch`, includeRoot: true, owner, mtime: created, beneath: dirs.layers }));
       add('sbom', r.layer, r.known, r.reused, 'Software Bill-of-Materials');
       sbom = { sha: r.known.diffId };
     }
@@ -109,7 +111,7 @@ export class Exporter {
     const appShas: { sha: Digest }[] = [];
     const appLayer = async (keep: (path: string) => boolean, label: string) => {
       const r = await this.output.write(() => walkTree(dirs.workspace, {
-        prefix: APP_DIR.slice(1), includeRoot: true, owner, mtime: created,
+        prefix: APP_DIR.slice(1), includeRoot: true, owner, mtime: created, beneath: dirs.root,
         transform: (e) => (e.path === APP_DIR.slice(1) || e.type === 'directory' || keep(e.path.slice(APP_DIR.length)) ? e : null),
       }));
       add(label, r.layer, r.known, r.reused, label === 'app' ? 'Application Layer' : `Application Slice: ${appShas.length + 1}`);

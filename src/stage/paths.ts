@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
+import { ConfinedDir } from '../sandbox/confined-dir.js';
 
 /** Paths in the build container (platform.md defaults) and their host sides. */
 export const APP_DIR = '/workspace';
@@ -7,9 +8,39 @@ export const LAYERS_DIR = '/layers';
 export const PLATFORM_DIR = '/platform';
 export const BUILDPACKS_DIR = '/cnb/buildpacks';
 
-/** The host directories a staging works in, mounted into the build container. */
+/**
+ * The host directories a staging works in, mounted into the build container. `root`
+ * is the host's own (never mounted); the container writes in `workspace` and
+ * `layers`, so the host reaches below those only through `layersTree` and
+ * `workspaceTree` (no link followed).
+ */
 export class StagingDirs {
+  #trees = new Map<string, ConfinedDir>();
+
   constructor(readonly root: string) {}
+
+  /** The layers dir as an anchor for host I/O (opened on first use, closed by close()). */
+  get layersTree(): ConfinedDir {
+    return this.#tree(this.layers);
+  }
+  get workspaceTree(): ConfinedDir {
+    return this.#tree(this.workspace);
+  }
+  get platformTree(): ConfinedDir {
+    return this.#tree(this.platform);
+  }
+
+  close(): void {
+    for (const t of this.#trees.values()) t.close();
+    this.#trees.clear();
+  }
+
+  #tree(path: string): ConfinedDir {
+    let t = this.#trees.get(path);
+    if (!t) this.#trees.set(path, (t = ConfinedDir.open(path)));
+    return t;
+  }
+
   get workspace(): string {
     return join(this.root, 'workspace');
   }

@@ -1,13 +1,13 @@
-import { chownSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import { readTar } from '../layer/tar-reader.js';
 import { toToml } from '../buildpack/cnb/toml.js';
 import type { BuildCache } from './build-cache.js';
 import type { LayersMetadata } from './metadata-labels.js';
 import type { StagingDirs } from './paths.js';
+
+/** An SBOM larger than this is not restored (it is held in memory on its way). */
+const SBOM_MAX_BYTES = 64 << 20;
 
 export interface RestoreReport {
   /** "<buildpack>:<layer>" restored with contents from the cache. */
@@ -25,13 +25,14 @@ export interface RestoreReport {
  */
 export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, user: { uid: number; gid: number }, previous: LayersMetadata | undefined, cache: BuildCache | undefined): RestoreReport {
   const report: RestoreReport = { fromCache: [], metadataOnly: [] };
+  const tree = dirs.layersTree;
+  const own = { uid: user.uid, gid: user.gid };
   for (const bp of group) {
-    const target = dirs.buildpackLayers(bp);
-    mkdirSync(target, { recursive: true });
-    chownSync(target, user.uid, user.gid);
+    const esc = escapeId(bp.id);
+    tree.mkdir(esc, own);
     const cached = new Set<string>();
     for (const name of cache?.layers(bp.id) ?? []) {
-      if (cache!.take(bp.id, name, target, user)) {
+      if (cache!.take(bp.id, name, tree, user)) {
         cached.add(name);
         report.fromCache.push(`${bp.id}:${name}`);
       }
@@ -39,15 +40,10 @@ export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, u
     const record = previous?.buildpacks.find((b) => b.key === bp.id);
     for (const [name, layer] of Object.entries(record?.layers ?? {})) {
       if (cached.has(name) || !layer.launch || layer.build || layer.cache) continue;
-      const file = join(target, `${name}.toml`);
-      writeFileSync(file, toToml({ metadata: layer.data ?? {} }));
-      chownSync(file, user.uid, user.gid);
+      tree.writeFile(`${esc}/${name}.toml`, toToml({ metadata: layer.data ?? {} }), own);
       report.metadataOnly.push(`${bp.id}:${name}`);
     }
-    if (record?.store && !existsSync(join(target, 'store.toml'))) {
-      writeFileSync(join(target, 'store.toml'), toToml({ metadata: record.store.metadata }));
-      chownSync(join(target, 'store.toml'), user.uid, user.gid);
-    }
+    if (record?.store && !tree.lstat(`${esc}/store.toml`)) tree.writeFile(`${esc}/store.toml`, toToml({ metadata: record.store.metadata }), own);
   }
   return report;
 }
@@ -61,17 +57,18 @@ export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, u
  */
 export async function restoreLaunchSboms(tar: Readable, group: BuildpackDescriptor[], dirs: StagingDirs, user: { uid: number; gid: number }): Promise<string[]> {
   const ids = new Set(group.map((b) => escapeId(b.id)));
+  const tree = dirs.layersTree;
   const restored: string[] = [];
   for await (const { entry, content } of readTar(tar)) {
     const m = /^\/?layers\/sbom\/launch\/([^/]+)\/([^/]+)\/(sbom\.[^/]+\.json)$/.exec(entry.path);
-    const dest = m ? join(dirs.layers, m[1]!) : undefined;
-    if (!m || entry.type !== 'file' || !ids.has(m[1]!) || !existsSync(dest!)) continue;
-    const file = join(dest!, `${m[2]}.${m[3]}`);
+    if (!m || entry.type !== 'file' || entry.size > SBOM_MAX_BYTES || !ids.has(m[1]!) || !tree.isDirectory(m[1]!)) continue;
+    const file = `${m[1]}/${m[2]}.${m[3]}`;
     // A cache layer's SBOM restored from the cache is at least as new: keep it.
-    if (existsSync(file)) continue;
-    await pipeline(content, createWriteStream(file, { mode: 0o644 }));
-    chownSync(file, user.uid, user.gid);
-    restored.push(`${m[1]}/${m[2]}.${m[3]}`);
+    if (tree.lstat(file)) continue;
+    const chunks: Buffer[] = [];
+    for await (const chunk of content) chunks.push(chunk as Buffer);
+    tree.writeFile(file, Buffer.concat(chunks), { mode: 0o644, uid: user.uid, gid: user.gid });
+    restored.push(file);
   }
   return restored;
 }

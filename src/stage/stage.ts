@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -16,12 +16,15 @@ import type { Digest } from '../oci/digest.js';
 import { parseTransport } from '../oci/transport.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { ContainerRuntime } from '../runtime/containers.js';
+import { BuildSession } from '../sandbox/build-session.js';
+import { BuildVolume } from '../sandbox/build-volume.js';
+import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
+import type { BuildNetwork } from '../sandbox/network.js';
 import { ensureDefaultStack } from '../stack/default-stack.js';
 import { latestVersion } from '../stack/stack-catalog.js';
 import { readLocal } from '../transport/local.js';
 import type { LocalStore } from '../store/local-store.js';
 import { BuildCache } from './build-cache.js';
-import { BuildSession } from './build-session.js';
 import { Builder } from './builder.js';
 import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
@@ -73,6 +76,10 @@ export interface StageOptions {
   caFile?: string | false;
   /** Buildpack output as it comes (default: dropped). */
   output?: (text: string) => void;
+  /** The build's network: `outbound` (default: the internet, never the host or private networks) or `none`. */
+  network?: BuildNetwork;
+  /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<SandboxLimits>;
 }
 
 export interface StageReport {
@@ -124,10 +131,12 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const groups = expandOrder(order, (e) => set.find(e));
   const used = uniqueBuildpacks(groups.flat().map((m) => m.buildpack));
 
-  const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const dirs = new StagingDirs(mkdtempSync(join(tmp, 'stage-')));
-  const cache = new BuildCache(store.home, options.cacheKey ?? options.repository);
+  const limits = resolveLimits(options.limits);
+  const cacheKey = options.cacheKey ?? options.repository;
+  // The build's disk: a volume of its own, of the disk limit's size, holding the app's cache too.
+  const volume = await BuildVolume.open(store.home, cacheKey, limits.diskBytes);
+  const dirs = new StagingDirs(mkdtempSync(join(volume.mountPoint, 'stage-')));
+  const cache = new BuildCache(store.home, cacheKey, volume);
   if (options.clearCache) cache.clear();
   const previous = await previousMetadata(store, options.repository, options.tag);
   const runtime = ContainerRuntime.open(store.home);
@@ -139,6 +148,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       image: { ref: parseTransport(`${base.buildRepository}@${stack.build}`), label: base.buildRepository, store: async () => store },
       user,
       controlDir: dirs.control,
+      network: options.network ?? 'outbound',
+      limits,
+      volume,
       binds: [
         { source: dirs.workspace, destination: APP_DIR, readonly: false },
         { source: dirs.layers, destination: LAYERS_DIR, readonly: false },
@@ -148,10 +160,11 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       ],
     });
     const tDetect = performance.now();
-    const detected = await new Detector({ session, dirs, baseEnv, user, log: (l) => progress.log(l), target: imageTarget(baseEnv, labels) }).detect(groups);
+    const detected = await new Detector({ session, dirs, baseEnv, log: (l) => progress.log(l), target: imageTarget(baseEnv, labels) }).detect(groups);
     for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
-    writeFileSync(join(dirs.layers, 'group.toml'), toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }));
-    writeFileSync(join(dirs.layers, 'plan.toml'), toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }));
+    const own = { uid: user.uid, gid: user.gid };
+    dirs.layersTree.writeFile('group.toml', toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }), own);
+    dirs.layersTree.writeFile('plan.toml', toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }), own);
 
     progress.log('===> RESTORING');
     const { restoreLayers, restoreLaunchSboms } = await import('./restorer.js');
@@ -180,7 +193,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       await store.putManifest(options.repository, await exported.image.rawManifest(), await exported.image.mediaType(), [options.tag], lease);
       return { ...exported, written: out.written };
     });
-    cache.commit(dirs.layers, built.buildpacks, [...known.values()]);
+    cache.commit(dirs.layersTree, built.buildpacks, [...known.values()]);
     const tEnd = performance.now();
     return {
       repository: options.repository, tag: options.tag, digest: await image.digest(), stack,
@@ -193,8 +206,12 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   } finally {
     if (session) await session.stop().catch(() => undefined);
     runtime.close();
-    // SLIPWAY_KEEP_STAGING=1 keeps the workspace, layers and job logs for a look after a failure.
-    if (process.env['SLIPWAY_KEEP_STAGING'] !== '1') rmSync(dirs.root, { recursive: true, force: true });
+    dirs.close();
+    // SLIPWAY_KEEP_STAGING=1 keeps the workspace, layers and job logs (on the app's build volume) for a look after a failure.
+    if (process.env['SLIPWAY_KEEP_STAGING'] !== '1') {
+      rmSync(dirs.root, { recursive: true, force: true });
+      await volume.close();
+    }
   }
 }
 
@@ -294,9 +311,16 @@ async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid
   chmodSync(dirs.root, 0o755);
   for (const kv of options.env ?? []) {
     const eq = kv.indexOf('=');
-    writeFileSync(join(dirs.platform, 'env', kv.slice(0, eq)), kv.slice(eq + 1));
+    writeFileSync(join(dirs.platform, 'env', checkEnvName(kv.slice(0, eq))), kv.slice(eq + 1));
   }
-  chownSync(dirs.control, user.uid, user.gid);
+}
+
+/** A build env name becomes a file name in <platform>/env: it must be one name, not a path. */
+function checkEnvName(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) {
+    throw new SlipwayError('INVALID_ARGUMENT', `build env name "${name}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`, { detail: { name } });
+  }
+  return name;
 }
 
 async function previousMetadata(store: LocalStore, repository: string, tag: string): Promise<LayersMetadata | undefined> {

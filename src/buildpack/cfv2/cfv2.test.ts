@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { depsIndex } from './deps-index.js';
+import { ConfinedDir } from '../../sandbox/confined-dir.js';
 import { parseRelease, readDepsConfig, readLaunchYml, readProcfile } from './process-files.js';
 import { ClassicStageError } from './classic-error.js';
 import { isClassicBuildpackDir } from './buildpack-source.js';
@@ -26,14 +27,14 @@ describe('CF v2 buildpack contract pieces', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfv2-'));
     try {
       writeFileSync(join(dir, 'Procfile'), 'web: node server.js\nworker: node w.js\n');
-      assert.deepEqual(readProcfile(join(dir, 'Procfile')), { web: 'node server.js', worker: 'node w.js' });
+      assert.deepEqual(ConfinedDir.with(dir, (t) => readProcfile(t, 'Procfile')), { web: 'node server.js', worker: 'node w.js' });
       writeFileSync(join(dir, 'bad'), 'web: [x');
-      assert.throws(() => readProcfile(join(dir, 'bad')), (e: unknown) => e instanceof ClassicStageError && e.exitCode === 1 && /invalid YAML/.test(e.message));
+      assert.throws(() => ConfinedDir.with(dir, (t) => readProcfile(t, 'bad')), (e: unknown) => e instanceof ClassicStageError && e.exitCode === 1 && /invalid YAML/.test(e.message));
       writeFileSync(join(dir, 'launch.yml'), 'processes:\n- type: web\n  command: ./run\n- type: envoy\n  command: envoy\n  platforms: {cloudfoundry: {sidecar_for: [web]}}\n');
-      assert.deepEqual(readLaunchYml(join(dir, 'launch.yml')), { web: './run' });
-      assert.equal(readLaunchYml(join(dir, 'none.yml')), undefined);
+      assert.deepEqual(ConfinedDir.with(dir, (t) => readLaunchYml(t, 'launch.yml')), { web: './run' });
+      assert.equal(ConfinedDir.with(dir, (t) => readLaunchYml(t, 'none.yml')), undefined);
       writeFileSync(join(dir, 'config.yml'), 'name: nodejs\nversion: 1.8.0\nconfig: {entrypoint_prefix: x}\n');
-      assert.deepEqual(readDepsConfig(join(dir, 'config.yml')), { name: 'nodejs', version: '1.8.0', config: { entrypoint_prefix: 'x' } });
+      assert.deepEqual(ConfinedDir.with(dir, (t) => readDepsConfig(t, 'config.yml')), { name: 'nodejs', version: '1.8.0', config: { entrypoint_prefix: 'x' } });
       mkdirSync(join(dir, 'bp/bin'), { recursive: true });
       writeFileSync(join(dir, 'bp/bin/supply'), '');
       assert.equal(isClassicBuildpackDir(join(dir, 'bp')), true);

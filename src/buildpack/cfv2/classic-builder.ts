@@ -1,5 +1,6 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TreeReader } from '../tree-reader.js';
 import { ClassicExit, ClassicStageError } from './classic-error.js';
 import type { ClassicBuildpack } from './buildpack-source.js';
 import { depsIndex } from './deps-index.js';
@@ -16,12 +17,20 @@ export const ContainerPaths = {
   env: '/tmp/env',
 } as const;
 
+/**
+ * Host access to a directory mounted into the build container: reads and changes that
+ * follow no link the scripts could have made (a ConfinedDir from src/sandbox).
+ */
+export interface ContainerDir extends TreeReader {
+  mkdir(rel: string, own?: { uid?: number; gid?: number; mode?: number }): void;
+  remove(rel: string): void;
+}
+
 /** The host directories mounted at ContainerPaths. */
 export interface HostDirs {
-  app: string;
-  deps: string;
-  profile: string;
-  cache: string;
+  app: ContainerDir;
+  deps: ContainerDir;
+  cache: ContainerDir;
   /** The stack user, who must own what the builder creates for the scripts (deps/IDX, cache dirs). */
   owner: { uid: number; gid: number };
 }
@@ -59,7 +68,9 @@ export class ClassicBuilder {
     if (buildpacks.length === 0) throw new ClassicStageError(ClassicExit.Other, 'no buildpacks: name one with --buildpack, or add a .buildpacks file to the app');
     const warnings: string[] = [];
     const bpPath = (bp: ClassicBuildpack, script: string) => `${ContainerPaths.buildpacks}/${bp.hash}/bin/${script}`;
-    const has = (bp: ClassicBuildpack, script: string) => existsSync(join(bp.dir, 'bin', script));
+    // What each buildpack has is read before any of its scripts run (a script could change its own dir).
+    const scripts = new Map(buildpacks.map((bp) => [bp, binScripts(bp.dir)]));
+    const has = (bp: ClassicBuildpack, script: string) => scripts.get(bp)!.has(script);
     const exportsBefore = (list: ClassicBuildpack[], i: number) => list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
 
     let supply: ClassicBuildpack[];
@@ -71,9 +82,9 @@ export class ClassicBuilder {
     } else {
       let chosen: ClassicBuildpack | undefined;
       for (const bp of buildpacks) {
-        const script = join(bp.dir, 'bin', 'detect');
-        if (!existsSync(script)) continue;
-        if ((statSync(script).mode & 0o111) === 0) this.log("WARNING: buildpack script '/bin/detect' is not executable");
+        const mode = scripts.get(bp)!.get('detect');
+        if (mode === undefined) continue;
+        if ((mode & 0o111) === 0) this.log("WARNING: buildpack script '/bin/detect' is not executable");
         const r = await this.runner.run([bpPath(bp, 'detect'), ContainerPaths.app], env, { sourceExports: [], stdoutOnly: true });
         if (r.exitCode === 0) {
           chosen = bp;
@@ -88,21 +99,20 @@ export class ClassicBuilder {
     }
     const chain = [...supply, final];
     const n = chain.length;
-    for (let i = 0; i < n; i++) this.mkdir(join(this.host.deps, depsIndex(i, n)));
-    this.mkdir(this.host.profile);
+    for (let i = 0; i < n; i++) this.host.deps.mkdir(depsIndex(i, n), this.host.owner);
     this.cleanCache(new Set([...supply.map((b) => b.hash), 'final']));
 
     for (const [i, bp] of supply.entries()) {
       if (!has(bp, 'supply')) throw new ClassicStageError(ClassicExit.Supply, 'Error: one of the buildpacks chosen to supply dependencies does not support multi-buildpack apps', { buildpack: bp.key });
       const cache = `${ContainerPaths.cache}/${bp.hash}`;
-      this.mkdir(join(this.host.cache, bp.hash));
+      this.host.cache.mkdir(bp.hash, this.host.owner);
       const r = await this.runner.run([bpPath(bp, 'supply'), ContainerPaths.app, cache, ContainerPaths.deps, depsIndex(i, n)], env, { sourceExports: exportsBefore(chain, i) });
       if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Supply, `Failed to run all supply scripts: ${bp.key}: exit status ${r.exitCode}`, { buildpack: bp.key });
     }
 
     const idx = depsIndex(n - 1, n);
     const finalCache = `${ContainerPaths.cache}/final`;
-    this.mkdir(join(this.host.cache, 'final'));
+    this.host.cache.mkdir('final', this.host.owner);
     const before = exportsBefore(chain, n - 1);
     const compileFailed = (script: string, code: number) => new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: Failed to run ${script}: exit status ${code}`, { buildpack: final.key });
     if (has(final, 'finalize')) {
@@ -119,22 +129,22 @@ export class ClassicBuilder {
         this.log(w);
         warnings.push(w);
       }
-      rmSync(join(this.host.deps, idx), { recursive: true, force: true });
+      this.host.deps.remove(idx);
       const r = await this.runner.run([bpPath(final, 'compile'), ContainerPaths.app, finalCache, ContainerPaths.env], env, { sourceExports: before });
       if (r.exitCode !== 0) throw compileFailed('compile', r.exitCode);
     }
 
     // Process types: supply launch.yml (CF reads deps/<i> unpadded), the final's launch.yml or bin/release, the Procfile.
     const types: Record<string, string> = {};
-    for (let i = 0; i < supply.length; i++) Object.assign(types, readLaunchYml(join(this.host.deps, String(i), 'launch.yml')) ?? {});
-    const finalLaunch = readLaunchYml(join(this.host.deps, idx, 'launch.yml'));
+    for (let i = 0; i < supply.length; i++) Object.assign(types, readLaunchYml(this.host.deps, `${i}/launch.yml`) ?? {});
+    const finalLaunch = readLaunchYml(this.host.deps, `${idx}/launch.yml`);
     if (finalLaunch) Object.assign(types, finalLaunch);
     else if (has(final, 'release')) {
       const r = await this.runner.run([bpPath(final, 'release'), ContainerPaths.app], env, { sourceExports: before, stdoutOnly: true });
       if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Release, `Failed to build droplet release: exit status ${r.exitCode}`, { buildpack: final.key });
       Object.assign(types, parseRelease(r.stdout));
     }
-    Object.assign(types, readProcfile(join(this.host.app, 'Procfile')));
+    Object.assign(types, readProcfile(this.host.app, 'Procfile'));
     if (!types['web']) {
       const w = 'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
       this.log(w);
@@ -142,7 +152,7 @@ export class ClassicBuilder {
     }
 
     const metadata = chain.map((bp, i) => {
-      const c = readDepsConfig(join(this.host.deps, depsIndex(i, n), 'config.yml'));
+      const c = readDepsConfig(this.host.deps, `${depsIndex(i, n)}/config.yml`);
       const name = c.name || (!skipDetect && detectOutput ? detectOutput : '') || bp.key;
       return { key: bp.key, name, ...(c.version ? { version: c.version } : {}), ...(c.config ? { config: c.config } : {}) };
     });
@@ -152,14 +162,22 @@ export class ClassicBuilder {
     };
   }
 
-  private mkdir(dir: string): void {
-    mkdirSync(dir, { recursive: true });
-    chownSync(dir, this.host.owner.uid, this.host.owner.gid);
-  }
-
   /** CF's cleanCacheDir: what the current order does not use is deleted, so a buildpack leaving the order drops its cache. */
   private cleanCache(keep: Set<string>): void {
-    mkdirSync(this.host.cache, { recursive: true });
-    for (const name of readdirSync(this.host.cache)) if (!keep.has(name)) rmSync(join(this.host.cache, name), { recursive: true, force: true });
+    for (const name of this.host.cache.readdir('.') ?? []) if (!keep.has(name)) this.host.cache.remove(name);
   }
+}
+
+/** The scripts in a buildpack's bin/ and their modes; a link counts as a script (the container resolves it, the host never looks through it). */
+function binScripts(dir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const name of ['detect', 'supply', 'finalize', 'compile', 'release']) {
+    try {
+      const st = lstatSync(join(dir, 'bin', name));
+      if (st.isFile() || st.isSymbolicLink()) out.set(name, st.isSymbolicLink() ? 0o755 : st.mode);
+    } catch {
+      // not there
+    }
+  }
+  return out;
 }

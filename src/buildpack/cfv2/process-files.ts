@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { TreeReader } from '../tree-reader.js';
 import { ClassicExit, ClassicStageError } from './classic-error.js';
 
 /** `bin/release` output: only default_process_types counts (CF ignores config_vars and addons). */
@@ -16,9 +16,10 @@ export function parseRelease(text: string): Record<string, string> {
 }
 
 /** `deps/IDX/launch.yml` processes (sidecars, those with platforms.cloudfoundry.sidecar_for, are not process types). */
-export function readLaunchYml(file: string): Record<string, string> | undefined {
-  if (!existsSync(file)) return undefined;
-  const parsed = parseYaml(readFileSync(file, 'utf8')) as { processes?: { type?: unknown; command?: unknown; platforms?: { cloudfoundry?: { sidecar_for?: unknown } } }[] } | null;
+export function readLaunchYml(tree: TreeReader, file: string): Record<string, string> | undefined {
+  const text = tree.readText(file);
+  if (text === undefined) return undefined;
+  const parsed = parseYaml(text) as { processes?: { type?: unknown; command?: unknown; platforms?: { cloudfoundry?: { sidecar_for?: unknown } } }[] } | null;
   const out: Record<string, string> = {};
   for (const p of parsed?.processes ?? []) {
     if (p.platforms?.cloudfoundry?.sidecar_for) continue;
@@ -28,10 +29,11 @@ export function readLaunchYml(file: string): Record<string, string> | undefined 
 }
 
 /** The app's Procfile, a YAML map of type: command; invalid YAML is the builder's exit 1. */
-export function readProcfile(file: string): Record<string, string> {
-  if (!existsSync(file)) return {};
+export function readProcfile(tree: TreeReader, file: string): Record<string, string> {
+  const text = tree.readText(file);
+  if (text === undefined) return {};
   try {
-    return stringMap(parseYaml(readFileSync(file, 'utf8')));
+    return stringMap(parseYaml(text));
   } catch (err) {
     if (err instanceof ClassicStageError) throw err;
     throw new ClassicStageError(ClassicExit.Other, 'Failed to read command from Procfile: invalid YAML');
@@ -39,10 +41,11 @@ export function readProcfile(file: string): Record<string, string> {
 }
 
 /** `deps/IDX/config.yml`: name, version, config of the buildpack (core-buildpack contract). */
-export function readDepsConfig(file: string): { name?: string; version?: string; config?: Record<string, unknown> } {
-  if (!existsSync(file)) return {};
+export function readDepsConfig(tree: TreeReader, file: string): { name?: string; version?: string; config?: Record<string, unknown> } {
+  const text = tree.readText(file);
+  if (text === undefined) return {};
   try {
-    const parsed = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
+    const parsed = parseYaml(text) as Record<string, unknown> | null;
     if (!parsed || typeof parsed !== 'object') return {};
     return {
       ...(typeof parsed['name'] === 'string' ? { name: parsed['name'] } : {}),

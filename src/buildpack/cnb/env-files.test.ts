@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfinedDir } from '../../sandbox/confined-dir.js';
 import { BuildEnv } from './env-files.js';
 
 test('env files: override, default, prepend, append with a delim; no suffix overrides', () => {
@@ -14,7 +15,7 @@ test('env files: override, default, prepend, append with a delim; no suffix over
   writeFileSync(join(dir, 'D.delim'), ' ');
   writeFileSync(join(dir, 'E.append'), 'tail');
   const env = new BuildEnv({ A: 'old', B: 'kept', D: 'x', E: 'y' });
-  env.applyDir(dir);
+  ConfinedDir.with(dir, (tree) => env.applyDir(tree, '.'));
   assert.deepEqual(Object.fromEntries(env.vars), { A: 'new', B: 'kept', C: 'set', D: 'front x', E: 'y:tail' });
 });
 
@@ -22,7 +23,7 @@ test('layer bin/ lib/ include/ pkgconfig/ go first on the search paths; user pat
   const layer = mkdtempSync(join(tmpdir(), 'env-layer-'));
   for (const d of ['bin', 'lib', 'include']) mkdirSync(join(layer, d));
   const env = new BuildEnv({ PATH: '/usr/bin' });
-  env.addLayerPaths(layer, '/layers/bp/l');
+  ConfinedDir.with(layer, (tree) => env.addLayerPaths(tree, '.', '/layers/bp/l'));
   assert.equal(env.vars.get('PATH'), '/layers/bp/l/bin:/usr/bin');
   assert.equal(env.vars.get('LD_LIBRARY_PATH'), '/layers/bp/l/lib');
   assert.equal(env.vars.get('LIBRARY_PATH'), '/layers/bp/l/lib');
@@ -30,7 +31,7 @@ test('layer bin/ lib/ include/ pkgconfig/ go first on the search paths; user pat
   const platform = mkdtempSync(join(tmpdir(), 'env-platform-'));
   writeFileSync(join(platform, 'PATH'), '/user/bin');
   writeFileSync(join(platform, 'MODE'), 'debug');
-  env.applyPlatformEnv(platform);
+  ConfinedDir.with(platform, (tree) => env.applyPlatformEnv(tree, '.'));
   assert.equal(env.vars.get('PATH'), '/user/bin:/layers/bp/l/bin:/usr/bin');
   assert.equal(env.vars.get('MODE'), 'debug');
 });

@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { TreeReader } from '../tree-reader.js';
 
 /** Variables that hold search paths; layer subdirectories and user values are prepended to them. */
 export const PATH_VARIABLES: Record<string, string[]> = {
@@ -41,20 +40,19 @@ export class BuildEnv {
     }
   }
 
-  /** Prepends a layer's bin/, lib/, include/, pkgconfig/ (those that exist on the host side) to the path variables. */
-  addLayerPaths(hostLayer: string, containerLayer: string): void {
+  /** Prepends a layer's bin/, lib/, include/, pkgconfig/ (those that are directories in `tree` at `layer`) to the path variables. */
+  addLayerPaths(tree: TreeReader, layer: string, containerLayer: string): void {
     for (const [sub, names] of Object.entries(PATH_VARIABLES)) {
-      if (!isDir(join(hostLayer, sub))) continue;
+      if (!tree.lstat(`${layer}/${sub}`)?.isDirectory()) continue;
       for (const name of names) this.apply(name, 'prepend', `${containerLayer}/${sub}`);
     }
   }
 
-  /** Applies every env file of `dir` (sorted by name); `defaultAction` is for files without a suffix. */
-  applyDir(dir: string, defaultAction: EnvAction = 'override'): void {
-    if (!isDir(dir)) return;
-    const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile()).sort();
+  /** Applies every env file of the directory `dir` of `tree` (sorted by name); `defaultAction` is for files without a suffix. */
+  applyDir(tree: TreeReader, dir: string, defaultAction: EnvAction = 'override'): void {
+    const files = regularFiles(tree, dir);
     const delims = new Map<string, string>();
-    for (const f of files) if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), readFileSync(join(dir, f), 'utf8'));
+    for (const f of files) if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), tree.readText(`${dir}/${f}`) ?? ':');
     for (const f of files) {
       const dot = f.indexOf('.');
       const name = dot < 0 ? f : f.slice(0, dot);
@@ -62,16 +60,14 @@ export class BuildEnv {
       if (suffix === 'delim' || !name) continue;
       const action: EnvAction | undefined = suffix === '' ? defaultAction : (['override', 'default', 'prepend', 'append'] as const).find((a) => a === suffix);
       if (!action) continue;
-      this.apply(name, action, readFileSync(join(dir, f), 'utf8'), delims.get(name) ?? ':');
+      this.apply(name, action, tree.readText(`${dir}/${f}`) ?? '', delims.get(name) ?? ':');
     }
   }
 
-  /** User env from <platform>/env: path variables prepended, the rest overriding. */
-  applyPlatformEnv(platformEnvDir: string): void {
-    if (!isDir(platformEnvDir)) return;
-    for (const f of readdirSync(platformEnvDir).sort()) {
-      const value = readFileSync(join(platformEnvDir, f), 'utf8');
-      this.apply(f, PATH_LIKE.has(f) ? 'prepend' : 'override', value);
+  /** User env from <platform>/env (the directory `dir` of `tree`): path variables prepended, the rest overriding. */
+  applyPlatformEnv(tree: TreeReader, dir: string): void {
+    for (const f of regularFiles(tree, dir)) {
+      this.apply(f, PATH_LIKE.has(f) ? 'prepend' : 'override', tree.readText(`${dir}/${f}`) ?? '');
     }
   }
 
@@ -80,6 +76,7 @@ export class BuildEnv {
   }
 }
 
-function isDir(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
+/** The regular files of a directory (links and anything else are not env files), sorted. */
+function regularFiles(tree: TreeReader, dir: string): string[] {
+  return (tree.readdir(dir) ?? []).filter((f) => tree.lstat(`${dir}/${f}`)?.isFile());
 }

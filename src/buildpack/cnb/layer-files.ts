@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { SlipwayError } from '../../errors.js';
 import { apiAtLeast } from './buildpack-descriptor.js';
 import { optionalBool, optionalString, parseToml, stringList, table, tables, type TomlTable } from './toml.js';
+import type { TreeReader } from '../tree-reader.js';
 
 /** `<layer>.toml`: the layer's types and free-form metadata. */
 export interface LayerMetadata {
@@ -11,8 +11,10 @@ export interface LayerMetadata {
   metadata: TomlTable;
 }
 
-export function readLayerToml(file: string): LayerMetadata {
-  const doc = existsSync(file) ? parseToml(readFileSync(file, 'utf8'), file) : {};
+/** `<layer>.toml` at `file` in `tree` (a missing one has no types set). */
+export function readLayerToml(tree: TreeReader, file: string): LayerMetadata {
+  const text = tree.readText(file);
+  const doc = text === undefined ? {} : parseToml(text, file);
   const types = table(doc['types'], `${file} [types]`);
   return {
     launch: optionalBool(types['launch'], `${file} types.launch`) ?? false,
@@ -46,9 +48,10 @@ const PROCESS_TYPE = /^[A-Za-z0-9._-]+$/;
  * array and processes are direct; before, `command` is a string run by a shell unless
  * `direct = true`. Invalid content is INVALID_DOCUMENT naming the buildpack.
  */
-export function readLaunchToml(file: string, buildpackId: string, api: string): LaunchToml {
-  if (!existsSync(file)) return { processes: [], labels: [], slices: [] };
-  const doc = parseToml(readFileSync(file, 'utf8'), `launch.toml of ${buildpackId}`);
+export function readLaunchToml(tree: TreeReader, file: string, buildpackId: string, api: string): LaunchToml {
+  const text = tree.readText(file);
+  if (text === undefined) return { processes: [], labels: [], slices: [] };
+  const doc = parseToml(text, `launch.toml of ${buildpackId}`);
   const what = `launch.toml of ${buildpackId}`;
   const processes = tables(doc['processes'], `${what} processes`).map((p, i): LaunchProcess => {
     const type = optionalString(p['type'], `${what} processes[${i}].type`);
@@ -86,9 +89,10 @@ export function readLaunchToml(file: string, buildpackId: string, api: string): 
 }
 
 /** `build.toml` [[unmet]] names. */
-export function readUnmet(file: string, buildpackId: string): string[] {
-  if (!existsSync(file)) return [];
-  const doc = parseToml(readFileSync(file, 'utf8'), `build.toml of ${buildpackId}`);
+export function readUnmet(tree: TreeReader, file: string, buildpackId: string): string[] {
+  const text = tree.readText(file);
+  if (text === undefined) return [];
+  const doc = parseToml(text, `build.toml of ${buildpackId}`);
   return tables(doc['unmet'], 'unmet').map((u, i) => {
     const name = optionalString(u['name'], `build.toml of ${buildpackId} unmet[${i}].name`);
     if (!name) throw new SlipwayError('INVALID_DOCUMENT', `build.toml of ${buildpackId}: unmet[${i}] has no name`);
@@ -97,7 +101,8 @@ export function readUnmet(file: string, buildpackId: string): string[] {
 }
 
 /** `store.toml` [metadata], or undefined when there is no store.toml. */
-export function readStore(file: string, buildpackId: string): TomlTable | undefined {
-  if (!existsSync(file)) return undefined;
-  return table(parseToml(readFileSync(file, 'utf8'), `store.toml of ${buildpackId}`)['metadata'], 'store.toml metadata');
+export function readStore(tree: TreeReader, file: string, buildpackId: string): TomlTable | undefined {
+  const text = tree.readText(file);
+  if (text === undefined) return undefined;
+  return table(parseToml(text, `store.toml of ${buildpackId}`)['metadata'], 'store.toml metadata');
 }

@@ -7,12 +7,12 @@ import { parseRegistryTransport, parseTransport } from '../../oci/transport.js';
 import type { Progress } from '../../progress.js';
 import type { CliContext } from '../context.js';
 import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
-import { StageError } from '../../stage/stage-error.js';
 import { formatBytes } from '../format.js';
 import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
+import { sandboxFrom, withSandboxOptions, type SandboxFlags } from '../sandbox-options.js';
 
-interface BuildFlags extends RegistryFlags {
+interface BuildFlags extends RegistryFlags, SandboxFlags {
   path?: string;
   stack?: string;
   builder?: string;
@@ -32,7 +32,7 @@ interface BuildFlags extends RegistryFlags {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function buildCommand(): Command {
-  return withRegistryOptions(new Command('build')
+  return withSandboxOptions(withRegistryOptions(new Command('build')
     .description('Build an app into an OCI image with Cloud Native Buildpacks, in the stack\'s build image, without a daemon')
     .argument('[image]', 'NAME[:TAG] in the local store, or HOST/NAME[:TAG] to push to a registry (default: project.toml\'s name)')
     .option('-p, --path <dir>', 'the app directory', '.')
@@ -58,6 +58,12 @@ launcher (/cnb/lifecycle/launcher) with /cnb/process/TYPE entrypoints. Exit code
 of failed phases follow the CNB platform spec (20: nothing detected, 51: a buildpack
 failed, ...). project.toml in the app is read (flags win).
 
+Every build runs sandboxed: its own network namespace (--network outbound reaches
+the internet but never this host, its loopback or private networks; none: no
+network), no capabilities, NoNewPrivs, a seccomp allowlist, and limits on wall time,
+memory, processes, CPU and disk (its own volume of --disk-limit). A build that
+reaches a limit stops with exit 52 (time), 53 (memory), 54 (processes) or 55 (disk).
+
 Examples:
   $ slipway build web:v1 --path examples/nodejs && slipway run --port 8080 web:v1
   $ slipway build hello --path examples/c-gmp && slipway run --rm hello
@@ -66,14 +72,13 @@ Examples:
   $ slipway build app --builder 127.0.0.1:5000/builders/mine:1 -b 127.0.0.1:5000/bp/extra:2
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
-  $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0`)
+  $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0
+  $ slipway build ci/app --network none --timeout 10m --memory 2g --disk-limit 4g`))
     .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
       if (await wantsClassic(flags)) return (await import('./droplet.js')).classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;
-      let report: BuildAppReport;
-      try {
-        report = await buildApp(await ctx.store(), {
+      const report: BuildAppReport = await buildApp(await ctx.store(), {
           ...(image ? { image } : {}),
           ...(flags.path ? { path: flags.path } : {}),
           ...(flags.stack ? { stack: flags.stack } : {}),
@@ -94,14 +99,8 @@ Examples:
             return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
           },
           pull: pullInto(ctx, flags, progress),
+          ...sandboxFrom(flags),
         });
-      } catch (err) {
-        if (err instanceof StageError) {
-          // The platform spec's exit code for the failed phase; run() prints the message.
-          setImmediate(() => (process.exitCode = err.exitCode));
-        }
-        throw err;
-      }
       const pushed = report.pushed ? (await import('./copy.js')).transferSummary(report.pushed.report as CopyReport) : undefined;
       ctx.print(report, () => summary(report, pushed));
     }));

@@ -9,7 +9,7 @@ import { readLocal } from '../../transport/local.js';
 import { formatBytes, shortDigest } from '../format.js';
 import { run } from '../run.js';
 import type { CliContext } from '../context.js';
-import { ClassicStageError } from '../../buildpack/cfv2/classic-error.js';
+import { sandboxFrom, type SandboxFlags } from '../sandbox-options.js';
 import { stageClassic } from '../../stage-classic/stage-classic.js';
 import { fullFsOptIn, stageFullFs } from '../../stage-classic/full-fs-stage.js';
 
@@ -78,7 +78,7 @@ Example:
 }
 
 /** What `slipway build` passes on when it stages with classic buildpacks. */
-export interface ClassicBuildFlags {
+export interface ClassicBuildFlags extends SandboxFlags {
   path?: string;
   stack?: string;
   buildpack: string[];
@@ -105,9 +105,7 @@ export async function classicBuild(ctx: CliContext, image: string | undefined, f
       output: (text) => {
         if (!quiet) process.stderr.write(text);
       },
-    }).catch((err: unknown) => {
-      if (err instanceof ClassicStageError) setImmediate(() => (process.exitCode = err.exitCode));
-      throw err;
+      ...sandboxFrom(flags),
     });
     ctx.print(report, () => [
       `Built ${report.repository}:${report.tag} (full-filesystem staging as root; io.buildpacks.rebasable=false)`,
@@ -117,30 +115,25 @@ export async function classicBuild(ctx: CliContext, image: string | undefined, f
     ].join('\n'));
     return;
   }
-  try {
-    const report = await stageClassic(await ctx.store(), {
-      path: flags.path ?? '.', image, buildpacks: flags.buildpack, env: flags.env,
-      ...(flags.stack ? { stack: flags.stack } : {}),
-      ...(flags.detect ? { detect: true } : {}),
-      ...(flags.services ? { servicesFile: flags.services } : {}),
-      ...(flags.clearCache ? { clearCache: true } : {}),
-      progress: ctx.progress(),
-      output: (text) => {
-        if (!quiet) process.stderr.write(text);
-      },
-    });
-    ctx.print(report, () => [
-      `Built ${report.repository}:${report.tag} (classic buildpacks, droplet at /home/vcap)`,
-      `digest ${report.digest}`,
-      `stack ${report.stack.name} (version ${report.stack.version})`,
-      `buildpacks: ${report.buildpacks.map((b) => `${b.name}${b.version ? `@${b.version}` : ''}`).join(', ')}`,
-      ...report.layers.map((l) => `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(14)} ${formatBytes(l.size).padStart(10)}  ${shortDigest(l.digest)}`),
-      `processes: ${Object.entries(report.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ') || '(none)'}`,
-      `took ${report.seconds.toFixed(2)} s`,
-    ].join('\n'));
-  } catch (err) {
-    // CF's builder exit codes: 222 detect, 223 compile/finalize, 224 release, 225 supply.
-    if (err instanceof ClassicStageError) setImmediate(() => (process.exitCode = err.exitCode));
-    throw err;
-  }
+  const report = await stageClassic(await ctx.store(), {
+    path: flags.path ?? '.', image, buildpacks: flags.buildpack, env: flags.env,
+    ...(flags.stack ? { stack: flags.stack } : {}),
+    ...(flags.detect ? { detect: true } : {}),
+    ...(flags.services ? { servicesFile: flags.services } : {}),
+    ...(flags.clearCache ? { clearCache: true } : {}),
+    progress: ctx.progress(),
+    output: (text) => {
+      if (!quiet) process.stderr.write(text);
+    },
+    ...sandboxFrom(flags),
+  });
+  ctx.print(report, () => [
+    `Built ${report.repository}:${report.tag} (classic buildpacks, droplet at /home/vcap)`,
+    `digest ${report.digest}`,
+    `stack ${report.stack.name} (version ${report.stack.version})`,
+    `buildpacks: ${report.buildpacks.map((b) => `${b.name}${b.version ? `@${b.version}` : ''}`).join(', ')}`,
+    ...report.layers.map((l) => `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(14)} ${formatBytes(l.size).padStart(10)}  ${shortDigest(l.digest)}`),
+    `processes: ${Object.entries(report.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ') || '(none)'}`,
+    `took ${report.seconds.toFixed(2)} s`,
+  ].join('\n'));
 }
