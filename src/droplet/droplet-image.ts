@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputedImage } from '../image/computed-image.js';
@@ -9,6 +9,7 @@ import type { Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { HistoryEntry, ImageConfig } from '../oci/types.js';
 import { LayerOutput } from '../stage/layer-output.js';
+import { dropletTrees } from './droplet-dir.js';
 import { LAUNCHER_SCRIPT } from './launcher.js';
 import { APP_DIR, BUILD_METADATA_LABEL, CF_LAUNCHER, CF_PROCESS_DIR, DROPLET_LABEL, DROPLET_ROOT, LIFECYCLE_METADATA_LABEL, type DropletBuildpack, type DropletLabel } from './layout.js';
 import { sortedTypes } from './process-types.js';
@@ -79,6 +80,8 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
     await addDropletLayers();
   }
   async function addDropletLayers() {
+    // Checked before any layer is written; each walk checks again that no component below `dir` is a link.
+    const trees = dropletTrees(dir);
     await add('droplet', () => walkTree(dir, {
       prefix, includeRoot: true, owner, mtime: created,
       transform: (e) => {
@@ -88,12 +91,11 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
         return e;
       },
     }), 'Droplet: profile.d, staging_info.yml, tmp, logs', true);
-    const deps = existsSync(join(dir, 'deps')) ? readdirSync(join(dir, 'deps'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
-    for (const idx of deps) {
-      await add(`deps/${idx}`, () => walkTree(join(dir, 'deps', idx), { prefix: `${prefix}/deps/${idx}`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), `Droplet: deps/${idx}`, true);
+    for (const idx of trees.deps) {
+      await add(`deps/${idx}`, () => walkTree(join(dir, 'deps', idx), { beneath: dir, prefix: `${prefix}/deps/${idx}`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), `Droplet: deps/${idx}`, true);
     }
-    if (existsSync(join(dir, 'app'))) {
-      await add('app', () => walkTree(join(dir, 'app'), { prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
+    if (trees.app) {
+      await add('app', () => walkTree(join(dir, 'app'), { beneath: dir, prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
     }
   }
 

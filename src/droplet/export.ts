@@ -51,7 +51,7 @@ export async function exportDroplet(image: Image, name: string, file: string, tm
     }
     const contents = join(root, DROPLET_ROOT.slice(1));
     const out = createWriteStream(file);
-    const written = await writeLayer(dropletEntries(contents), { write: (c) => new Promise<void>((res, rej) => out.write(c, (e) => (e ? rej(e) : res()))) }, { compression: 'gzip' });
+    const written = await writeLayer(dropletEntries(root, contents), { write: (c) => new Promise<void>((res, rej) => out.write(c, (e) => (e ? rej(e) : res()))) }, { compression: 'gzip' });
     await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
     return {
       file, size: written.size, sha256: written.digest, startCommand: label.start_command,
@@ -62,10 +62,14 @@ export async function exportDroplet(image: Image, name: string, file: string, tm
   }
 }
 
-/** Entries named as CF's `tar -czf droplet -C contents .` names them: `./`, `./app/...`. */
-async function* dropletEntries(contents: string): AsyncGenerator<TarEntry> {
+/**
+ * Entries named as CF's `tar -czf droplet -C contents .` names them: `./`, `./app/...`.
+ * The layers are any image's that carries the label, so `home` or `home/vcap` may be a
+ * link (to a host directory, were it followed): no component below `root` is.
+ */
+async function* dropletEntries(root: string, contents: string): AsyncGenerator<TarEntry> {
   let first = true;
-  for await (const e of walkTree(contents, { prefix: 'x', includeRoot: true })) {
+  for await (const e of walkTree(contents, { beneath: root, prefix: 'x', includeRoot: true })) {
     if (first) {
       first = false;
       yield { ...e, path: '.' };

@@ -1,18 +1,28 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError } from '../errors.js';
+import { ConfinedDir } from '../sandbox/confined-dir.js';
 import type { StagingInfo } from './layout.js';
+
+/** CF's staging_info.yml is a line of JSON; more than this is not one. */
+const MAX_STAGING_INFO = 1 << 20;
 
 /**
  * Reads a droplet's staging_info.yml. CF writes it as JSON, which is YAML too, so a
  * YAML parser reads both CF's file and a hand-written YAML one. A droplet without
  * it is valid (the launcher then needs a command).
+ *
+ * The file's directory is the droplet's, which the host made; the file itself came
+ * from a tarball or a build, so it is opened with no-follow: a symlink (to a host file
+ * whose YAML would become the start command, a label and the report) or a FIFO is
+ * UNSAFE_PATH naming it, more than 1 MiB is TOO_LARGE.
  */
 export function readStagingInfo(file: string): StagingInfo {
-  if (!existsSync(file)) return {};
+  const text = ConfinedDir.with(dirname(file), (dir) => dir.readText(basename(file), MAX_STAGING_INFO));
+  if (text === undefined) return {};
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(file, 'utf8'));
+    parsed = parseYaml(text);
   } catch (err) {
     throw new SlipwayError('INVALID_DOCUMENT', `${file} is neither JSON nor YAML: ${(err as Error).message}`, { cause: err });
   }
