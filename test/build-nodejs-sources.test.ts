@@ -2,14 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { StageError } from '../src/stage/stage-error.js';
 import { stage } from '../src/stage/stage.js';
 import { buildStore, runImage } from './build-fixtures.js';
 import { run, tempDir } from './helpers.js';
+import { remoteHttpServer, type RemoteServer } from './remote-host.js';
 
 /**
  * slipway/nodejs's other Node.js sources: a nodejs.org-style mirror (versions from its
@@ -21,9 +20,9 @@ describe('slipway build: slipway/nodejs from a mirror and from Debian', () => {
   let store: LocalStore;
   let cleanup: () => Promise<void>;
   let work: string;
-  let mirror: Server;
+  let mirror: RemoteServer;
   let mirrorUrl: string;
-  const requests: string[] = [];
+  let requests: string[];
   // A stand-in node binary per release (the mirror test checks where Node.js came from,
   // not Node.js itself; Debian's real one is run below).
   const files = new Map<string, Buffer>();
@@ -49,16 +48,18 @@ describe('slipway build: slipway/nodejs from a mirror and from Debian', () => {
     }
     files.set('/index.json', Buffer.from(JSON.stringify(index)));
     files.set('/bad/index.json', Buffer.from(JSON.stringify(index)));
-    mirror = createServer((req, res) => {
-      requests.push(req.url ?? '');
-      const body = files.get(req.url ?? '');
-      res.writeHead(body ? 200 : 404).end(body);
-    });
-    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
-    mirrorUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`;
+    // The mirror is another host: builds reach the internet, never this host's loopback.
+    const served = join(work, 'served');
+    for (const [path, body] of files) {
+      mkdirSync(dirname(join(served, path)), { recursive: true });
+      writeFileSync(join(served, path), body);
+    }
+    mirror = await remoteHttpServer(served);
+    mirrorUrl = mirror.url;
+    requests = mirror.requests;
   });
   after(async () => {
-    mirror.close();
+    await mirror.close();
     await cleanup();
   });
 
