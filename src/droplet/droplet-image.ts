@@ -16,7 +16,11 @@ import { sortedTypes } from './process-types.js';
 import { readStagingInfo } from './staging-info.js';
 
 export interface DropletImageInput {
-  /** A droplet's contents (app/, deps/, profile.d/, staging_info.yml, ...), as CF's builder leaves `contents`. */
+  /**
+   * A droplet's contents (app/, deps/, profile.d/, staging_info.yml, ...), as CF's builder
+   * leaves `contents`. The directory itself is the host's; everything below it is
+   * untrusted (a tarball's, a build container's) and is read following no link.
+   */
   dir: string;
   /**
    * Instead of the droplet's layers, one layer of these entries (full-filesystem

@@ -57,7 +57,12 @@ export async function importDroplet(store: LocalStore, file: string, image: stri
   }
 }
 
-/** Stores a droplet directory (a droplet's contents) as `image`; what import and classic staging share. */
+/**
+ * Stores a droplet directory (a droplet's contents) as `image`; what import and classic
+ * staging share. `dir` must be a directory the host made (a build may have written below
+ * it, never replaced it): a symlinked app, deps or deps/IDX, or a staging_info.yml that is
+ * not a regular file, is refused with UNSAFE_PATH naming it.
+ */
 export async function importDropletDir(store: LocalStore, dir: string, image: string, options: ImportDropletOptions = {}): Promise<ImportDropletReport> {
   const { name: repository, tag = 'latest' } = parseLocalName(image);
   const stack = await resolveStack(store, options.stack, options.progress ?? silentProgress);
