@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { BuildVolume } from '../src/sandbox/build-volume.js';
+import { DEFAULT_LIMITS } from '../src/sandbox/limits.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { keyHash } from '../src/buildpack/cfv2/buildpack-source.js';
 import { stageClassic, type StageClassicOptions } from '../src/stage-classic/stage-classic.js';
@@ -109,13 +110,26 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     // Restaging keeps the caches of buildpacks still in the order; a buildpack leaving drops its cache.
     const second = await stage({ path: app, image: 'apps/multi', buildpacks: [apt, final], env: ['MY_VAR=my value'] });
     assert.equal(second.digest, report.digest, 'same input, same image');
-    const cacheDir = join(home, 'classic-cache', createHash('sha256').update('apps/multi').digest('hex').slice(0, 16));
-    assert.deepEqual(readdirSync(cacheDir).sort(), [keyHash(apt), 'final'].sort());
-    assert.equal(readFileSync(join(cacheDir, keyHash(apt), 'apt-cache'), 'utf8'), 'cached\n');
+    // The cache lives on the app's build volume: mounted here to look.
+    const cache = async <T>(look: (dir: string) => T): Promise<T> => {
+      const volume = await BuildVolume.open(home, 'classic:apps/multi', DEFAULT_LIMITS.diskBytes);
+      try {
+        assert.equal(volume.persistent, true);
+        return look(join(volume.mountPoint, 'cache', 'classic'));
+      } finally {
+        await volume.close();
+      }
+    };
+    await cache((dir) => {
+      assert.deepEqual(readdirSync(dir).sort(), [keyHash(apt), 'final'].sort());
+      assert.equal(readFileSync(join(dir, keyHash(apt), 'apt-cache'), 'utf8'), 'cached\n');
+    });
     const only = await stage({ path: app, image: 'apps/multi', buildpacks: [final] });
     assert.equal(only.layers.filter((l) => l.name.startsWith('deps/')).length, 1);
-    assert.deepEqual(readdirSync(cacheDir), ['final'], 'the supply cache of a buildpack that left the order is dropped, the final one kept');
-    assert.equal(readFileSync(join(cacheDir, 'final', 'final-cache'), 'utf8'), 'final-cache\n');
+    await cache((dir) => {
+      assert.deepEqual(readdirSync(dir), ['final'], 'the supply cache of a buildpack that left the order is dropped, the final one kept');
+      assert.equal(readFileSync(join(dir, 'final', 'final-cache'), 'utf8'), 'final-cache\n');
+    });
   });
 
   it('detect mode: the first buildpack whose detect passes stages alone; none is 222', async () => {
