@@ -11,7 +11,7 @@ import { silentProgress, type Progress } from '../progress.js';
 import { directoryMembers, withTempDir, writeArchive } from '../transport/archive.js';
 import { writeDockerArchive } from '../transport/docker-archive.js';
 import { OciLayout } from '../transport/oci-layout.js';
-import { openDestination, withSource } from '../transport/open.js';
+import { openDestination, withSource, type OpenedSource } from '../transport/open.js';
 import type { ContentDestination } from '../transport/destination.js';
 import { Registries } from '../registry/client/registries.js';
 import { writeArtifact, type WriteOptions, type WriteReport } from '../transport/write-artifact.js';
@@ -49,6 +49,17 @@ export interface CopyReport {
 }
 
 /**
+ * A copy's source: any transport, and a droplet too (`droplet:FILE[:STACK]`, imported
+ * on a stack's run image by src/droplet: a use case, so it is opened here, above the
+ * transports, and loaded only when asked for).
+ */
+async function openSource<T>(src: TransportRef, store: () => Promise<LocalStore>, registries: Registries, fn: (source: OpenedSource) => Promise<T>): Promise<T> {
+  if (src.transport !== 'droplet') return withSource(src, store, fn, registries);
+  const { withDropletSource } = await import('../droplet/source.js');
+  return withDropletSource(src.file, src.stack, await store(), fn);
+}
+
+/**
  * Copies an image (or with `all` a whole index) between any two transports: the
  * local store, a registry, an OCI layout, an OCI archive, a docker archive.
  * Content-addressed destinations receive the exact bytes, so digests are kept; only
@@ -58,7 +69,7 @@ export interface CopyReport {
 export async function copy(src: TransportRef, destination: TransportRef | ((sourceNames: string[]) => TransportRef), store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
   const progress = options.progress ?? silentProgress;
   const registries = options.registries ?? new Registries();
-  return withSource(src, store, async (source) => {
+  return openSource(src, store, registries, async (source) => {
     // A destination may depend on the names the source carries (docker archive RepoTags).
     const dst = typeof destination === 'function' ? destination(source.names) : destination;
     if (options.keepDigest) refuseDigestChange(src, dst);
@@ -96,7 +107,7 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
       }
     }
     return { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
-  }, registries);
+  });
 }
 
 function refuseDigestChange(src: TransportRef, dst: TransportRef): void {

@@ -27,7 +27,7 @@ import {
   BUILDER_METADATA_LABEL, BUILDPACKAGE_METADATA_LABEL, BUILDPACK_LAYERS_LABEL, BUILDPACK_ORDER_LABEL, imageBuildpackTrees, isBuildpackageSpec, layersOf, parseJsonLabel, readBuildpackage, withImage, type PullImage,
 } from './image-buildpacks.js';
 import { LayerOutput, type KnownLayer } from './layer-output.js';
-import { BUILTIN_BUILDPACKS } from './stage.js';
+import { BUILTIN_BUILDPACKS } from './paths.js';
 
 /** What `createdBy` and `lifecycle` of the builder label say. */
 export const SLIPWAY_VERSION = '0.1.0';

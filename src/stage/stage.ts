@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../errors.js';
 import { type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
@@ -30,14 +29,12 @@ import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
 import { LayerOutput, type KnownLayer } from './layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
-import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
+import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
 import { readBuilderOrder } from './builder-order.js';
 import type { ImageBuilder } from './builder-image.js';
 
 const run = promisify(execFile);
 
-/** Where the built-in buildpacks and the default builder live (the repository's buildpacks/). */
-export const BUILTIN_BUILDPACKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'buildpacks');
 
 export interface StageOptions {
   /** The app source directory. */

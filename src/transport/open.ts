@@ -48,11 +48,9 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
       const descriptor = await source.resolve(reference.digest ?? reference.tag ?? 'latest');
       return fn({ artifact: await artifactFromBlobs(source, descriptor), descriptor, names: [reference.toString()] });
     }
-    case 'droplet': {
-      // Loaded on demand: a droplet becomes an image over a stack's run image (src/droplet), a use case above transports.
-      const { withDropletSource } = await import('../droplet/source.js');
-      return withDropletSource(ref.file, ref.stack, await store(), fn);
-    }
+    case 'droplet':
+      // A droplet becomes an image over a stack's run image (src/droplet, a use case above the transports): copy opens it.
+      throw new SlipwayError('UNSUPPORTED', `droplet:${ref.file} is read by slipway copy and slipway droplet import; copy it into the store first, e.g. slipway copy droplet:${ref.file} apps/web`);
   }
 }
 
