@@ -8,6 +8,7 @@
  */
 export * from './annotations.js';
 export * from './digest.js';
+export * from './json-depth.js';
 export * from './media-types.js';
 export * from './platform.js';
 export * from './reference.js';

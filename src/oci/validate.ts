@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SlipwayError } from '../errors.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from './digest.js';
+import { checkJsonDepth } from './json-depth.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 
@@ -237,7 +238,9 @@ export function isRfc3339(value: string): boolean {
 
 // --- helpers -----------------------------------------------------------------
 
+/** Parses JSON text, refusing documents nested too deeply before JSON.parse sees them (see json-depth.ts). */
 function parseJson(input: Input, what: string): unknown {
+  checkJsonDepth(input, undefined, what);
   let text: string;
   if (typeof input === 'string') text = input;
   else {
