@@ -56,3 +56,20 @@ export function layerCompression(mt: string): Compression | undefined {
 export function ociLayerMediaType(c: Compression): string {
   return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
 }
+
+/** Layer media types an image may name without its blob being distributed (OCI's deprecated non-distributable, Docker's foreign). */
+export const NONDISTRIBUTABLE_MEDIA_TYPES: readonly string[] = [
+  MediaType.OciLayerNondistributable,
+  MediaType.OciLayerNondistributableGzip,
+  MediaType.OciLayerNondistributableZstd,
+  MediaType.DockerLayerForeignGzip,
+];
+
+/**
+ * A foreign layer: fetched from its `urls` or otherwise from outside the registry, so
+ * a registry neither needs nor checks its blob (`urls` set, or a non-distributable
+ * media type).
+ */
+export function isForeignLayer(desc: { mediaType: string; urls?: readonly string[] | undefined }): boolean {
+  return (desc.urls?.length ?? 0) > 0 || NONDISTRIBUTABLE_MEDIA_TYPES.includes(desc.mediaType);
+}

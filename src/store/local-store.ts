@@ -84,7 +84,22 @@ export class LocalStore {
   async putManifest(repository: string, bytes: Uint8Array, mediaType: string, tags: string[] = [], lease?: StoreLease, expectedDigest?: Digest): Promise<Descriptor> {
     checkRepository(repository);
     const content = manifestContent(bytes, mediaType);
-    if (lease === undefined) return this.withLease((l) => this.putManifest(repository, bytes, mediaType, tags, l, expectedDigest));
+    return this.putManifestContent(repository, bytes, content, { tags, ...(lease ? { lease } : {}), ...(expectedDigest ? { expectedDigest } : {}) });
+  }
+
+  /**
+   * putManifest for bytes the caller has already parsed with `manifestContent` (a
+   * registry push validates the document first): the bytes are not parsed again.
+   * `content` must be what manifestContent returned for these bytes, possibly with
+   * blobs left out that the store must not look up (a registry's foreign layers).
+   */
+  async putManifestContent(
+    repository: string, bytes: Uint8Array, content: ManifestContent,
+    options: { tags?: string[]; lease?: StoreLease; expectedDigest?: Digest } = {},
+  ): Promise<Descriptor> {
+    checkRepository(repository);
+    const { tags = [], lease, expectedDigest } = options;
+    if (lease === undefined) return this.withLease((l) => this.putManifestContent(repository, bytes, content, { ...options, lease: l }));
     const references = await this.#holdReferences(repository, content, lease);
     const info = await lease.putBytes(bytes, expectedDigest === undefined ? {} : { digest: expectedDigest });
     const record: ManifestRecord = {

@@ -1,5 +1,5 @@
 import { digestAlgorithm, digestOf, type Digest } from '../../oci/digest.js';
-import { isIndexMediaType, isManifestMediaType } from '../../oci/media-types.js';
+import { isForeignLayer, isIndexMediaType, isManifestMediaType } from '../../oci/media-types.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { LocalStore } from '../../store/local-store.js';
 import { manifestContent, type ManifestContent } from '../../store/manifest-content.js';
@@ -26,13 +26,22 @@ export interface PushedManifest {
  * the document valid for it, every blob it needs linked to the repository (a digest
  * alone must not let a client reach another repository's blob), every child manifest
  * in the repository. Missing ones are MANIFEST_BLOB_UNKNOWN, as the spec requires.
+ *
+ * The bytes are parsed once (a hostile document costs one bounded parse, see
+ * oci/json-depth.ts), and what was parsed goes on to the store and the referrers.
+ * Foreign layers are left out before anything is looked up: whether the store happens
+ * to hold such a digest (in a repository the client cannot read) must not change the
+ * answer, or the answer tells the client that blob exists.
  */
 export async function pushManifest(store: LocalStore, push: ManifestPush): Promise<PushedManifest> {
   const mediaType = manifestMediaType(push.contentType);
   if (push.digest !== undefined) checkBytesDigest(push.bytes, push.digest);
-  const content = parseContent(push.bytes, mediaType);
+  const parsed = parseContent(push.bytes, mediaType);
+  const content: ManifestContent = { ...parsed, blobs: parsed.blobs.filter((desc) => !isForeignLayer(desc)) };
   await checkBlobsLinked(store, push.repository, content.blobs);
-  const descriptor = await translate(store.putManifest(push.repository, push.bytes, mediaType, push.tags, undefined, push.digest), {
+  const descriptor = await translate(store.putManifestContent(push.repository, push.bytes, content, {
+    tags: push.tags, ...(push.digest === undefined ? {} : { expectedDigest: push.digest }),
+  }), {
     BLOB_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
     MANIFEST_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
     INVALID_DOCUMENT: 'MANIFEST_INVALID',
@@ -72,12 +81,10 @@ function parseContent(bytes: Uint8Array, mediaType: string): ManifestContent {
   }
 }
 
-/** Every non-foreign blob must be linked to the repository (pushed or mounted there). */
+/** Every blob (foreign layers already left out) must be linked to the repository: pushed or mounted there. */
 async function checkBlobsLinked(store: LocalStore, repository: string, blobs: Descriptor[]): Promise<void> {
   for (const desc of blobs) {
     if (await store.meta.hasBlobLink(repository, desc.digest)) continue;
-    // A foreign (non-distributable) layer is fetched from its urls: it need not be here.
-    if (desc.urls?.length && (await store.blobs.stat(desc.digest)) === undefined) continue;
     throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType}) is not in repository ${repository}: push or mount it first`, {
       detail: { digest: desc.digest },
     });
