@@ -61,8 +61,10 @@ describe('manifest pulls', () => {
       [`/v2/team/app/manifests/${digestOf('nope')}`, 404, 'MANIFEST_UNKNOWN'],
       [`/v2/other/manifests/${image.digest}`, 404, 'MANIFEST_UNKNOWN'],
       ['/v2/team/app/manifests/sha256:baddigeststring', 400, 'DIGEST_INVALID'],
-      ['/v2/team/app/manifests/-bad', 400, 'TAG_INVALID'],
-      [`/v2/team/app/manifests/${'t'.repeat(129)}`, 400, 'TAG_INVALID'],
+      // A tag that cannot exist is unknown (the conformance suite pulls `.INVALID_MANIFEST_NAME` and wants 404).
+      ['/v2/team/app/manifests/-bad', 404, 'MANIFEST_UNKNOWN'],
+      ['/v2/team/app/manifests/.INVALID_MANIFEST_NAME', 404, 'MANIFEST_UNKNOWN'],
+      [`/v2/team/app/manifests/${'t'.repeat(129)}`, 404, 'MANIFEST_UNKNOWN'],
       ['/v2/Team/App/manifests/v1', 400, 'NAME_INVALID'],
       ['/v2/team//app/manifests/v1', 400, 'NAME_INVALID'],
       ['/v2/team/app-/manifests/v1', 400, 'NAME_INVALID'],

@@ -18,7 +18,11 @@ export type Route =
 
 export type RouteKind = Route['kind'];
 
-/** A manifest reference: a tag or a digest, never both. */
+/**
+ * A manifest reference: a tag or a digest, never both. The tag is as the path gave it,
+ * not yet checked against the tag grammar: a pull of a tag that cannot exist is
+ * MANIFEST_UNKNOWN (404), a push of one TAG_INVALID (400); the routes decide.
+ */
 export type Reference = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
 
 // spec.md "Pulling manifests": the name and tag grammars, verbatim.
@@ -27,8 +31,8 @@ const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 
 /**
  * Parses the path of a request under /v2/ (the path as received, percent-encoded).
- * Returns undefined for a path that is no API endpoint; throws NAME_INVALID,
- * TAG_INVALID or DIGEST_INVALID for one that is, with a bad part.
+ * Returns undefined for a path that is no API endpoint; throws NAME_INVALID or
+ * DIGEST_INVALID for one that is, with a bad part (tags: see Reference).
  *
  * @example parseRoute('/v2/team/app/manifests/v1') // { kind: 'manifest', name: 'team/app', reference: { tag: 'v1' } }
  */
@@ -62,9 +66,14 @@ export function checkName(name: string): string {
   return name;
 }
 
+/** True when `tag` matches the spec's tag grammar. */
+export function isTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
 /** Throws TAG_INVALID unless `tag` matches the spec's tag grammar. */
 export function checkTag(tag: string): string {
-  if (!TAG_RE.test(tag)) {
+  if (!isTag(tag)) {
     throw new RegistryError('TAG_INVALID', `invalid tag "${tag}": 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, {
       detail: { tag },
     });
@@ -84,7 +93,7 @@ export function checkDigest(value: string): Digest {
 
 function parseReference(value: string): Reference {
   // A tag has no ":", so anything with one must be a digest.
-  return value.includes(':') ? { digest: checkDigest(value) } : { tag: checkTag(value) };
+  return value.includes(':') ? { digest: checkDigest(value) } : { tag: value };
 }
 
 function nameOf(parts: string[], tail: number): string {
