@@ -12,6 +12,7 @@ import { deleteManifest, getManifest, putManifest } from './manifest-routes.js';
 import { parseRoute, type Route, type RouteKind } from './paths.js';
 import { API_VERSION } from './respond.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-routes.js';
+import { settleUnreadBody } from './unread-body.js';
 import { UploadSessions } from './upload-sessions.js';
 
 export interface RegistryOptions {
@@ -70,7 +71,7 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
   if (options.onEvent !== undefined) app.use('/v2/*', requestEvents(options.onEvent));
   app.all('/v2', (c) => dispatch(reg, c));
   app.all('/v2/*', (c) => dispatch(reg, c));
-  app.onError((err) => errorResponse(err));
+  app.onError(async (err, c) => errorResponse(err, await settleUnreadBody(isNodeBindings(c.env) ? c.env.incoming : undefined)));
   return Object.assign(app, { close: () => reg.uploads.close() });
 }
 
@@ -102,14 +103,19 @@ function isNodeBindings(env: unknown): env is NonNullable<Call['node']> {
   return typeof e?.incoming?.pipe === 'function' && typeof e.outgoing?.writeHead === 'function';
 }
 
-function errorResponse(err: unknown): Response {
+/**
+ * The error as the spec's JSON body. Its Content-Length is set last: an error may carry
+ * a handler's headers (an upload's Range and Location, with their `Content-Length: 0`),
+ * and a length shorter than the body would leave the rest on the connection, read by
+ * the client as an unsolicited response.
+ */
+function errorResponse(err: unknown, connection: Record<string, string>): Response {
   const error = toRegistryError(err);
   if (error.status >= 500) console.error('slipway registry: internal error:', err);
   const body = errorBody(error);
-  return new Response(body, {
-    status: error.status,
-    headers: { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...error.headers },
-  });
+  const headers: Record<string, string> = { ...API_VERSION, 'Content-Type': 'application/json' };
+  for (const [name, value] of Object.entries(error.headers)) if (name.toLowerCase() !== 'content-length') headers[name] = value;
+  return new Response(body, { status: error.status, headers: { ...headers, ...connection, 'Content-Length': String(Buffer.byteLength(body)) } });
 }
 
 /** Reports each request to onEvent once its response is ready (errors included). */

@@ -23,9 +23,14 @@ export function replyJson(status: number, value: unknown, headers: Record<string
   return reply(status, { 'Content-Type': contentType, 'Content-Length': String(body.length), ...headers }, body);
 }
 
-/** The request body as chunks (an empty body is no chunks): from Node's socket when there is one. */
+/**
+ * The request body as chunks (an empty body is no chunks): from Node's socket when
+ * there is one. Leaving the loop early (a body over a limit) does not destroy the
+ * request, which would take the socket and the error answer with it: the error path
+ * settles the rest of the body (unread-body.ts).
+ */
 export function bodyChunks(call: Call): AsyncIterable<Uint8Array> {
-  if (call.node !== undefined) return call.node.incoming;
+  if (call.node !== undefined) return call.node.incoming.iterator({ destroyOnReturn: false });
   return (call.request.body ?? []) as AsyncIterable<Uint8Array>;
 }
 
