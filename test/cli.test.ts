@@ -141,12 +141,12 @@ describe('slipway CLI', () => {
     assert.equal(a.digest, b.digest);
     await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/app:v1', '--env', 'X=1']);
     // v1 moved: the old manifest is still held by other/name:t, so gc removes nothing of it.
-    const first = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged']));
+    const first = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged', '--grace', '0']));
     assert.equal(first.blobsRemoved, 0);
     await slipwayOk(home, ['rm', 'other/name:t']);
-    const kept = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged']));
+    const kept = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged', '--grace', '0']));
     assert.equal(kept.blobsRemoved, 0, 'the untagged manifest in team/app still holds its blobs');
-    const second = JSON.parse(await slipwayOk(home, ['gc', '--json']));
+    const second = JSON.parse(await slipwayOk(home, ['gc', '--json', '--grace', '0']));
     assert.equal(second.manifestsRemoved, 1);
     assert.equal(second.blobsRemoved, 2, 'the old manifest and its config (the layer is shared)');
     for (const tag of ['v1', 'zstd']) await slipwayOk(home, ['inspect', '--json', `team/app:${tag}`]);

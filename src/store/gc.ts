@@ -2,10 +2,19 @@ import type { Digest } from '../oci/digest.js';
 import { isOwnerAlive } from './owner.js';
 import type { BlobStore, IngestInfo, MetadataStore } from './types.js';
 
+/**
+ * The grace period of every GC of a store, `slipway gc` and the registry's online GC
+ * alike: blobs linked (pushed, mounted) this recently, and untagged manifests this
+ * young, are kept though nothing needs them yet. A registry client pushes blobs, then
+ * an index's children untagged, and the tagged manifest last; a GC beside a running
+ * registry must not take what such a push has sent so far. One hour.
+ */
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
 export interface GcOptions {
   /**
    * Blobs linked to a repository this recently are kept even when no manifest needs
-   * them yet: a registry client pushes blobs before their manifest. Default one hour.
+   * them yet: a registry client pushes blobs before their manifest. Default DEFAULT_GC_GRACE_MS.
    */
   linkGraceMs?: number;
   /** An ingest untouched this long is abandoned whoever owns it. Default 24 hours. */
@@ -33,7 +42,7 @@ export async function collectGarbage(blobs: BlobStore, meta: MetadataStore, opti
     await blobs.removeIngest(ingest.id);
     report.ingestsRemoved++;
   }
-  await meta.withGcLock({ linkGraceMs: options.linkGraceMs ?? HOUR }, async (live) => {
+  await meta.withGcLock({ linkGraceMs: options.linkGraceMs ?? DEFAULT_GC_GRACE_MS }, async (live) => {
     const deleted: Digest[] = [];
     for await (const digest of blobs.list()) {
       if (live.has(digest)) continue;

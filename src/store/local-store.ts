@@ -15,7 +15,7 @@ import type { BlobStore, ManifestRecord, MetadataStore } from './types.js';
 import { verifyStore, type VerifyReport } from './verify.js';
 
 export { StoreLease } from './store-lease.js';
-export type { GcOptions, GcReport } from './gc.js';
+export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcReport } from './gc.js';
 export type { VerifyProblem, VerifyReport } from './verify.js';
 
 export interface DeleteReport {

@@ -7,7 +7,7 @@ import { ServerMetrics } from '../../server/metrics.js';
 import { createRegistryApp, type RegistryApp } from '../../server/registry/app.js';
 import { startGc } from '../../server/registry/gc.js';
 import { parseAddr, serveRegistry } from '../../server/registry/serve.js';
-import { LocalStore } from '../../store/local-store.js';
+import { DEFAULT_GC_GRACE_MS, LocalStore } from '../../store/local-store.js';
 import type { CliContext } from '../context.js';
 import { run } from '../run.js';
 import { USERS_FILE_HELP, registryUserCommands } from './registry-users.js';
@@ -124,7 +124,7 @@ function serveCommand(): Command {
     .option('--service <name>', 'the token service name clients echo back (and the tokens\' audience)', 'slipway')
     .option('--public-url <url>', 'the URL clients reach this server at, when it differs (a proxy): the token realm is URL/token')
     .option('--gc-interval <seconds>', 'run garbage collection this often while serving; 0 turns it off', '3600')
-    .option('--gc-grace <seconds>', 'keep pushed blobs this long before their manifest arrives', '3600')
+    .option('--gc-grace <seconds>', 'keep pushed blobs this long before their manifest arrives (slipway gc keeps the same by default)', String(DEFAULT_GC_GRACE_MS / 1000))
     .option('--gc-untagged', 'let GC also remove manifests no tag names (older than the grace period), as Distribution\'s --delete-untagged')
     .option('--max-upload-size <bytes>', 'refuse blob uploads larger than this (default: no limit)')
     .addHelpText('after', `

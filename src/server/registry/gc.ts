@@ -1,4 +1,4 @@
-import type { GcReport, LocalStore } from '../../store/local-store.js';
+import { DEFAULT_GC_GRACE_MS, type GcReport, type LocalStore } from '../../store/local-store.js';
 import type { RegistryEvent } from './events.js';
 
 export interface OnlineGcOptions {
@@ -7,9 +7,10 @@ export interface OnlineGcOptions {
   /**
    * Blobs linked (pushed or mounted) this recently are kept though no manifest needs
    * them yet: a client pushes blobs before their manifest. With pruneUntagged, also
-   * the age an untagged manifest must reach before it is removed.
+   * the age an untagged manifest must reach before it is removed. Default the store's
+   * DEFAULT_GC_GRACE_MS, the one `slipway gc` uses too.
    */
-  graceMs: number;
+  graceMs?: number;
   /** Also remove manifests no tag holds (and that no kept index or subject needs). Default false. */
   pruneUntagged?: boolean;
   /** Upload sessions untouched this long are dropped. Default: the store's (24 hours). */
@@ -71,12 +72,13 @@ async function collectOnce(store: LocalStore, options: OnlineGcOptions): Promise
   const started = performance.now();
   let prunedManifests = 0;
   try {
+    const graceMs = options.graceMs ?? DEFAULT_GC_GRACE_MS;
     if (options.pruneUntagged) {
-      const createdBefore = new Date(Date.now() - options.graceMs).toISOString();
+      const createdBefore = new Date(Date.now() - graceMs).toISOString();
       prunedManifests = (await store.pruneUntagged({ createdBefore })).deleted.length;
     }
     const report = await store.gc({
-      linkGraceMs: options.graceMs,
+      linkGraceMs: graceMs,
       ...(options.ingestMaxAgeMs === undefined ? {} : { ingestMaxAgeMs: options.ingestMaxAgeMs }),
     });
     options.onEvent?.({ type: 'gc', report, prunedManifests, durationMs: performance.now() - started });
