@@ -12,7 +12,7 @@ export const USERS_FILE_HELP = `
 The users file (JSON, mode 0600; default $SLIPWAY_HOME/registry/users.json):
   {
     "users": {
-      "alice": { "passwordHash": "$2b$10$...", "grants": [{ "prefix": "team/", "actions": ["pull", "push", "delete"] }], "catalog": true }
+      "alice": { "passwordHash": "$argon2id$v=19$...", "grants": [{ "prefix": "team/", "actions": ["pull", "push", "delete"] }], "catalog": true }
     },
     "anonymous": { "grants": [{ "prefix": "public/", "actions": ["pull"] }], "catalog": false }
   }

@@ -88,6 +88,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       ...(opts.users === undefined ? {} : { usersPath: opts.users }),
       ...(opts.publicUrl === undefined ? {} : { realm: `${opts.publicUrl.replace(/\/+$/, '')}/token` }),
       onUsersFileError: (err) => process.stderr.write(`slipway: warning: the users file changed but cannot be used, keeping the previous one: ${(err as Error).message}\n`),
+      onRehashError: (err) => process.stderr.write(`slipway: warning: ${(err as Error).message}\n`),
     });
     const metrics = new ServerMetrics();
     const app = createRegistryApp({ store, auth: auth.authenticator, onEvent: metrics.observe, ...(maxUploadBytes === undefined ? {} : { limits: { maxUploadBytes } }) });

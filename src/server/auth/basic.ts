@@ -1,6 +1,7 @@
 import { RegistryAuthError } from './errors.js';
 import { formatScopes, missingAccess } from './scope.js';
-import type { Access, Authenticator, Authorizer, Principal } from './types.js';
+import { LoginGuard } from './login-guard.js';
+import type { Access, Authenticator, Authorizer, ClientInfo, Principal } from './types.js';
 
 export interface Credentials {
   user: string;
@@ -23,18 +24,22 @@ export function parseBasicAuthorization(header: string | null | undefined): Cred
 /**
  * Checks Basic credentials and asks the Authorizer for every access a request needs.
  * An empty user name counts as anonymous (containers/image sends `Basic Og==` when it
- * has no credentials). The outcomes:
+ * has no credentials). Passwords go through the login guard (a recent success is
+ * answered from memory; failures are limited per client address and user). The outcomes:
  * - wrong password, or anonymous asking for something anonymous may not do: 401 with
  *   `WWW-Authenticate: Basic realm="slipway"` so the client logs in;
+ * - too many failed logins from this address or for this user: TOO_MANY_REQUESTS
+ *   (429 with Retry-After), before the password is looked at;
  * - signed in and still not allowed: 403 DENIED;
  * - `required` empty (the `GET /v2/` version check) and no credentials: 401, because
  *   clients only send credentials later if this check challenged them.
  */
-export function basicAuthenticator(authorizer: Authorizer, options: { realm?: string } = {}): Authenticator {
+export function basicAuthenticator(authorizer: Authorizer, options: { realm?: string; logins?: LoginGuard } = {}): Authenticator {
   const challenge = `Basic realm="${options.realm ?? 'slipway'}"`;
+  const logins = options.logins ?? new LoginGuard(authorizer);
   return {
-    async check(request: Request, required: Access[]): Promise<Principal> {
-      const user = await signedInUser(authorizer, request, challenge, required);
+    async check(request: Request, required: Access[], client?: ClientInfo): Promise<Principal> {
+      const user = await signedInUser(logins, request, challenge, required, client?.address);
       if (required.length === 0 && user === undefined) throw RegistryAuthError.unauthorized('authentication required', challenge);
       const granted = await Promise.all(required.map((r) => authorizer.authorize(user, r)));
       const missing = missingAccess(granted, required);
@@ -46,11 +51,11 @@ export function basicAuthenticator(authorizer: Authorizer, options: { realm?: st
 }
 
 /** The user the header proves, undefined when anonymous; 401 when the credentials are wrong. */
-async function signedInUser(authorizer: Authorizer, request: Request, challenge: string, required: Access[]): Promise<string | undefined> {
+async function signedInUser(logins: LoginGuard, request: Request, challenge: string, required: Access[], address: string | undefined): Promise<string | undefined> {
   const credentials = parseBasicAuthorization(request.headers.get('authorization'));
   if (credentials === 'malformed') throw RegistryAuthError.unauthorized('the Basic credentials cannot be decoded', challenge, required);
   if (credentials === undefined || credentials.user === '') return undefined;
-  if (!(await authorizer.verifyPassword(credentials.user, credentials.password))) {
+  if (!(await logins.verify(address, credentials.user, credentials.password))) {
     // The message never repeats the password, nor says whether the user exists.
     throw RegistryAuthError.unauthorized('invalid user name or password', challenge, required);
   }

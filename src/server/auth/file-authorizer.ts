@@ -1,14 +1,17 @@
 import { stat } from 'node:fs/promises';
-import { PasswordChecker } from './password.js';
+import { SlipwayError } from '../../errors.js';
+import { PasswordChecker, hashPassword, needsRehash } from './password.js';
 import type { Access, Authorizer } from './types.js';
 import { REPOSITORY_ACTIONS } from './scope.js';
-import { prefixMatches, readUsersFile, type Permissions, type UsersFile } from './users-file.js';
+import { prefixMatches, readUsersFile, writeUsersFile, type Permissions, type UsersFile } from './users-file.js';
 
 export interface FileAuthorizerOptions {
   /** How often at most the file is checked for changes; default 1 s. */
   reloadIntervalMs?: number;
   /** Told when a changed file cannot be used; the last good one stays in force. */
   onReloadError?: (err: unknown) => void;
+  /** Told when a password rehashed to argon2id cannot be written back (the login still succeeds). */
+  onRehashError?: (err: unknown) => void;
 }
 
 /**
@@ -29,6 +32,7 @@ export class FileAuthorizer implements Authorizer {
   #reloading: Promise<void> | undefined;
   readonly #options: FileAuthorizerOptions;
   readonly #passwords = new PasswordChecker();
+  readonly #upgrading = new Map<string, Promise<void>>();
 
   /** From a config in memory; with a `path`, the file is watched for changes. */
   constructor(config: UsersFile, path?: string, options: FileAuthorizerOptions = {}) {
@@ -55,10 +59,49 @@ export class FileAuthorizer implements Authorizer {
     return { type: requested.type, name: requested.name, actions: allowedActions(permissions, requested) };
   }
 
+  /**
+   * Checks the password (argon2id off the event loop; an older bcrypt hash on a
+   * worker thread). A good password behind a bcrypt hash is rehashed to argon2id and
+   * written back to the file before the answer: the next login is argon2id.
+   */
   async verifyPassword(user: string, password: string): Promise<boolean> {
     const config = await this.#current();
     const entry = Object.hasOwn(config.users, user) ? config.users[user] : undefined;
-    return this.#passwords.verify(user, password, entry?.passwordHash);
+    const ok = await this.#passwords.verify(password, entry?.passwordHash);
+    if (ok && entry !== undefined && needsRehash(entry.passwordHash)) await this.#upgrade(user, password, entry.passwordHash);
+    return ok;
+  }
+
+  /** One rehash per user at a time; a failure to write is reported, and the login still succeeds. */
+  #upgrade(user: string, password: string, oldHash: string): Promise<void> {
+    let upgrading = this.#upgrading.get(user);
+    if (upgrading === undefined) {
+      upgrading = this.#rehash(user, password, oldHash)
+        .catch((err: unknown) => this.#options.onRehashError?.(new SlipwayError('IO_ERROR', `cannot rehash the password of ${user} to argon2id: ${(err as Error).message}`, { cause: err })))
+        .finally(() => this.#upgrading.delete(user));
+      this.#upgrading.set(user, upgrading);
+    }
+    return upgrading;
+  }
+
+  async #rehash(user: string, password: string, oldHash: string): Promise<void> {
+    const passwordHash = await hashPassword(password);
+    const replace = (file: UsersFile): UsersFile | undefined => {
+      const entry = Object.hasOwn(file.users, user) ? file.users[user] : undefined;
+      // Changed meanwhile (a new password, a removed user): leave it as it is now.
+      if (entry?.passwordHash !== oldHash) return undefined;
+      return { ...file, users: { ...file.users, [user]: { ...entry, passwordHash } } };
+    };
+    if (this.path === undefined) {
+      this.#config = replace(this.#config) ?? this.#config;
+      return;
+    }
+    // The file as it is now, not as last loaded: `user add` may have written it since.
+    const updated = replace(await readUsersFile(this.path));
+    if (updated === undefined) return;
+    await writeUsersFile(this.path, updated);
+    // The version is left as it was: the next look rereads the file, whoever wrote it last.
+    this.#config = updated;
   }
 
   /** The config, reloaded first when the file changed since the last look. */

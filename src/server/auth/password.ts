@@ -1,63 +1,56 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { randomBytes } from 'node:crypto';
+import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { SlipwayError } from '../../errors.js';
-
-/** bcrypt cost: about 0.1 s per hash in bcryptjs here, a brake on guessing. */
-export const BCRYPT_ROUNDS = 10;
+import { BcryptWorker } from './bcrypt-worker.js';
+import { ARGON2ID_HASH_RE, BCRYPT_HASH_RE } from './users-file.js';
 
 /**
- * Hashes a password for the users file. bcrypt ignores bytes past 72, so longer
- * passwords are refused rather than silently shortened.
+ * argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about
+ * 15 ms per hash here, computed on libuv's thread pool, never on the event loop.
  */
-export async function hashPassword(password: string, rounds = BCRYPT_ROUNDS): Promise<string> {
+export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+
+/** Hashes a password for the users file (argon2id, a PHC string `$argon2id$v=19$...`). */
+export async function hashPassword(password: string): Promise<string> {
   if (password === '') throw new SlipwayError('INVALID_ARGUMENT', 'the password is empty');
-  if (bcrypt.truncates(password)) throw new SlipwayError('INVALID_ARGUMENT', 'the password is longer than 72 bytes, which bcrypt cannot use whole: choose a shorter one');
-  return bcrypt.hash(password, rounds);
+  return argon2Hash(password, ARGON2_OPTIONS);
+}
+
+/** True for a hash from before argon2id (bcrypt): it is replaced at the user's next good login. */
+export function needsRehash(hash: string): boolean {
+  return !ARGON2ID_HASH_RE.test(hash);
+}
+
+const bcrypt = new BcryptWorker();
+
+/** True when `password` matches `hash` (argon2id, or a bcrypt hash of an older users file); false for any other hash. */
+export async function verifyPasswordHash(password: string, hash: string): Promise<boolean> {
+  if (ARGON2ID_HASH_RE.test(hash)) return argon2Verify(hash, password).catch(() => false);
+  if (BCRYPT_HASH_RE.test(hash)) return bcrypt.compare(password, hash);
+  return false;
 }
 
 /**
- * Checks passwords against bcrypt hashes, remembering recent successes. Clients send
- * Basic credentials on every request (skopeo pushes make dozens), and a bcrypt check
- * costs ~0.1 s of CPU, so a success is cached for `ttlMs`. The cache key is an HMAC
- * under a per-process random key: no password, or anything that could be tested
- * against one offline, is kept. A changed hash (new password) misses the cache.
+ * Checks passwords against the users file's hashes, spending as long on an unknown
+ * user (a check against a hash of a random password) so that timing does not tell
+ * which users exist. Caching successes and limiting attempts is the login guard's
+ * business (login-guard.ts), not this.
  */
 export class PasswordChecker {
-  readonly #secret = randomBytes(32);
-  readonly #verified = new Map<string, number>();
-  readonly #ttlMs: number;
-  readonly #maxEntries: number;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(options: { ttlMs?: number; maxEntries?: number } = {}) {
-    this.#ttlMs = options.ttlMs ?? 5 * 60_000;
-    this.#maxEntries = options.maxEntries ?? 1024;
-  }
-
   /** True when `password` matches `hash`; with no hash (unknown user) it takes as long and says false. */
-  async verify(user: string, password: string, hash: string | undefined): Promise<boolean> {
+  async verify(password: string, hash: string | undefined): Promise<boolean> {
     if (hash === undefined) {
-      // Spend the same time as a real check, so timing does not reveal which users exist.
-      await bcrypt.compare(password, await this.#dummy());
+      await verifyPasswordHash(password, await this.#dummy());
       return false;
     }
-    const key = createHmac('sha256', this.#secret).update(user).update('\0').update(password).update('\0').update(hash).digest('base64');
-    const until = this.#verified.get(key);
-    if (until !== undefined && until > Date.now()) return true;
-    if (!(await bcrypt.compare(password, hash))) return false;
-    this.#remember(key);
-    return true;
-  }
-
-  #remember(key: string): void {
-    this.#verified.delete(key);
-    this.#verified.set(key, Date.now() + this.#ttlMs);
-    // Map keeps insertion order: the first key is the oldest.
-    while (this.#verified.size > this.#maxEntries) this.#verified.delete(this.#verified.keys().next().value as string);
+    return verifyPasswordHash(password, hash);
   }
 
   #dummy(): Promise<string> {
-    this.#dummyHash ??= bcrypt.hash(randomBytes(16).toString('hex'), BCRYPT_ROUNDS);
+    this.#dummyHash ??= argon2Hash(randomBytes(16).toString('hex'), ARGON2_OPTIONS);
     return this.#dummyHash;
   }
 }

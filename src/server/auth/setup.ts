@@ -4,6 +4,8 @@ import { SlipwayError } from '../../errors.js';
 import { basicAuthenticator } from './basic.js';
 import { bearerAuthenticator } from './bearer.js';
 import { FileAuthorizer } from './file-authorizer.js';
+import { LoginGuard } from './login-guard.js';
+import type { LoginLimits } from './login-limiter.js';
 import { defaultTokenKeyPath, loadOrCreateTokenKey } from './token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';
@@ -26,6 +28,10 @@ export interface AuthSetupOptions {
   tokenExpirySeconds?: number;
   /** Told when an edited users file cannot be used (the last good one stays). */
   onUsersFileError?: (err: unknown) => void;
+  /** Told when a password rehashed to argon2id at login cannot be written to the users file. */
+  onRehashError?: (err: unknown) => void;
+  /** Limits on failed password logins; default DEFAULT_LOGIN_LIMITS. */
+  loginLimits?: Partial<LoginLimits>;
 }
 
 /** What the server mounts: the authenticator for the routes, and the token endpoint in token mode. */
@@ -49,15 +55,20 @@ export interface AuthSetup {
 export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   if (options.mode === 'none') return { mode: 'none', authenticator: allowAll };
   const usersPath = options.usersPath ?? defaultUsersPath(options.home);
-  const authorizer = await FileAuthorizer.open(usersPath, options.onUsersFileError ? { onReloadError: options.onUsersFileError } : {});
-  if (options.mode === 'basic') return { mode: 'basic', authenticator: basicAuthenticator(authorizer), usersPath };
+  const authorizer = await FileAuthorizer.open(usersPath, {
+    ...(options.onUsersFileError ? { onReloadError: options.onUsersFileError } : {}),
+    ...(options.onRehashError ? { onRehashError: options.onRehashError } : {}),
+  });
+  // One guard for every password login of the server, so limits and remembered successes are shared.
+  const logins = new LoginGuard(authorizer, options.loginLimits ? { limits: options.loginLimits } : {});
+  if (options.mode === 'basic') return { mode: 'basic', authenticator: basicAuthenticator(authorizer, { logins }), usersPath };
   const key = await loadOrCreateTokenKey(options.tokenKeyPath ?? defaultTokenKeyPath(options.home));
   const tokens = new TokenService({
     key, authorizer, service: options.service ?? 'slipway',
     ...(options.tokenExpirySeconds === undefined ? {} : { expirySeconds: options.tokenExpirySeconds }),
   });
   const realm = options.realm === undefined ? {} : { realm: options.realm };
-  return { mode: 'token', authenticator: bearerAuthenticator(tokens, realm), tokenApp: createTokenApp(tokens), usersPath };
+  return { mode: 'token', authenticator: bearerAuthenticator(tokens, realm), tokenApp: createTokenApp(tokens, { logins }), usersPath };
 }
 
 /**

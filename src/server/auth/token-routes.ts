@@ -1,6 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { isSlipwayError } from '../../errors.js';
 import { parseBasicAuthorization } from './basic.js';
+import { LoginGuard } from './login-guard.js';
 import { formatScopes, parseScopes } from './scope.js';
 import type { IssuedToken, TokenService } from './token-service.js';
 
@@ -8,7 +10,7 @@ import type { IssuedToken, TokenService } from './token-service.js';
 const MAX_FORM_BYTES = 64 * 1024;
 
 class TokenRequestError extends Error {
-  constructor(readonly status: 400 | 401, readonly oauthError: string, message: string) {
+  constructor(readonly status: 400 | 401 | 429, readonly oauthError: string, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
@@ -27,14 +29,15 @@ class TokenRequestError extends Error {
  * @example
  * root.route('/token', createTokenApp(tokens));
  */
-export function createTokenApp(tokens: TokenService, options: { realm?: string } = {}): Hono {
+export function createTokenApp(tokens: TokenService, options: { realm?: string; logins?: LoginGuard } = {}): Hono {
   const app = new Hono();
   const basicChallenge = `Basic realm="${options.realm ?? 'slipway'}"`;
+  const logins = options.logins ?? new LoginGuard(tokens.authorizer);
 
   app.get('/', async (c) => {
     const params = new URL(c.req.url).searchParams;
     checkService(tokens, params.get('service'));
-    const user = await basicUser(tokens, c.req.header('authorization'));
+    const user = await basicUser(logins, peerAddress(c), c.req.header('authorization'));
     const issued = await tokens.issue(user, parseScopes(params.getAll('scope')));
     const refresh = user !== undefined && params.get('offline_token') === 'true' ? await tokens.issueRefreshToken(user) : undefined;
     return answer(c, issued, refresh, false);
@@ -43,7 +46,7 @@ export function createTokenApp(tokens: TokenService, options: { realm?: string }
   app.post('/', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: () => oauthError(new TokenRequestError(400, 'invalid_request', 'the request body is too large')) }), async (c) => {
     const form = await readForm(c);
     checkService(tokens, form.get('service'));
-    const user = await grantUser(tokens, form);
+    const user = await grantUser(tokens, logins, peerAddress(c), form);
     const issued = await tokens.issue(user, parseScopes(form.getAll('scope')));
     const offline = form.get('access_type') === 'offline' && form.get('grant_type') === 'password';
     return answer(c, issued, offline && user !== undefined ? await tokens.issueRefreshToken(user) : undefined, true);
@@ -52,9 +55,9 @@ export function createTokenApp(tokens: TokenService, options: { realm?: string }
   app.onError((err, c) => {
     if (!(err instanceof TokenRequestError)) return c.json({ errors: [{ code: 'UNKNOWN', message: `the token service failed: ${err.message}` }] }, 500);
     if (c.req.method === 'POST') return oauthError(err);
-    const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...err.headers };
     if (err.status === 401) headers['WWW-Authenticate'] = basicChallenge;
-    const code = err.status === 401 ? 'UNAUTHORIZED' : 'UNSUPPORTED';
+    const code = err.status === 401 ? 'UNAUTHORIZED' : err.status === 429 ? 'TOOMANYREQUESTS' : 'UNSUPPORTED';
     return c.json({ errors: [{ code, message: err.message }] }, err.status, headers);
   });
   return app;
@@ -81,21 +84,21 @@ function checkService(tokens: TokenService, service: string | null): void {
 }
 
 /** The user of the GET request's Basic credentials; undefined when anonymous; 401 when wrong. */
-async function basicUser(tokens: TokenService, header: string | undefined): Promise<string | undefined> {
+async function basicUser(logins: LoginGuard, address: string | undefined, header: string | undefined): Promise<string | undefined> {
   const credentials = parseBasicAuthorization(header);
   if (credentials === 'malformed') throw new TokenRequestError(401, 'invalid_client', 'the Basic credentials cannot be decoded');
   if (credentials === undefined || credentials.user === '') return undefined;
-  return checkPassword(tokens, credentials.user, credentials.password);
+  return checkPassword(logins, address, credentials.user, credentials.password);
 }
 
 /** The user an OAuth2 POST proves, by password or by refresh token. */
-async function grantUser(tokens: TokenService, form: URLSearchParams): Promise<string | undefined> {
+async function grantUser(tokens: TokenService, logins: LoginGuard, address: string | undefined, form: URLSearchParams): Promise<string | undefined> {
   const grantType = form.get('grant_type');
   if (grantType === 'password') {
     const user = form.get('username');
     const password = form.get('password');
     if (!user || password === null) throw new TokenRequestError(400, 'invalid_request', 'grant_type=password needs username and password');
-    return checkPassword(tokens, user, password);
+    return checkPassword(logins, address, user, password);
   }
   if (grantType === 'refresh_token') {
     const token = form.get('refresh_token');
@@ -107,10 +110,26 @@ async function grantUser(tokens: TokenService, form: URLSearchParams): Promise<s
   throw new TokenRequestError(400, 'unsupported_grant_type', `grant_type must be password or refresh_token, not "${grantType ?? ''}"`);
 }
 
-async function checkPassword(tokens: TokenService, user: string, password: string): Promise<string> {
+/** The user, when the password is right; 401 when not, 429 (Retry-After) when this address or user must wait. */
+async function checkPassword(logins: LoginGuard, address: string | undefined, user: string, password: string): Promise<string> {
+  let ok: boolean;
+  try {
+    ok = await logins.verify(address, user, password);
+  } catch (err) {
+    if (!isSlipwayError(err, 'TOO_MANY_REQUESTS')) throw err;
+    const seconds = Number(err.detail?.['retryAfterSeconds'] ?? 1);
+    // RFC 6749 has no code for this; temporarily_unavailable is its nearest ("try again later").
+    throw new TokenRequestError(429, 'temporarily_unavailable', err.message, { 'Retry-After': String(seconds) });
+  }
   // The message never says whether the user exists, nor echoes the password.
-  if (!(await tokens.authorizer.verifyPassword(user, password))) throw new TokenRequestError(401, 'invalid_grant', 'invalid user name or password');
+  if (!ok) throw new TokenRequestError(401, 'invalid_grant', 'invalid user name or password');
   return user;
+}
+
+/** The peer address of the connection (not a header a client could set), when served over a socket. */
+function peerAddress(c: Context): string | undefined {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress;
 }
 
 /** The form of a POST, as URLSearchParams (repeated `scope` fields kept). */
@@ -125,6 +144,6 @@ async function readForm(c: Context): Promise<URLSearchParams> {
 function oauthError(err: TokenRequestError): Response {
   return new Response(JSON.stringify({ error: err.oauthError, error_description: err.message }), {
     status: err.status,
-    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...err.headers },
   });
 }

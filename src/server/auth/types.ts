@@ -33,7 +33,17 @@ export interface Authorizer {
  * with a 401 (or a 403 DENIED when authenticated but not allowed).
  */
 export interface Authenticator {
-  check(request: Request, required: Access[]): Promise<Principal>;
+  /**
+   * `client` is what the connection says of the caller (its peer address), never
+   * taken from headers: password logins are limited per address.
+   */
+  check(request: Request, required: Access[], client?: ClientInfo): Promise<Principal>;
+}
+
+/** The caller as its connection shows it; absent for in-process requests. */
+export interface ClientInfo {
+  /** The peer's IP address. */
+  address?: string;
 }
 
 /** Lets everyone do everything: anonymous serving on loopback, and route tests. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { FileAuthorizer } from './file-authorizer.js';
-import { hashPassword } from './password.js';
+import { hashPassword, verifyPasswordHash } from './password.js';
 import { parseGrant, parseUsersFile, prefixMatches, readUsersFile, writeUsersFile } from './users-file.js';
 import { PASSWORDS, sampleAuthorizer, sampleUsers } from './testdata/users.js';
 
@@ -38,7 +38,7 @@ describe('users file', () => {
   });
 
   test('validation names the field that is wrong', () => {
-    assert.throws(() => parseUsersFile({ users: { alice: { passwordHash: 'plain', grants: [] } } }), /users\.alice\.passwordHash: a bcrypt hash/);
+    assert.throws(() => parseUsersFile({ users: { alice: { passwordHash: 'plain', grants: [] } } }), /users\.alice\.passwordHash: an argon2id hash .* or a bcrypt one/);
     assert.throws(() => parseUsersFile({ users: { 'a:b': { passwordHash: sampleUsers().users['alice']!.passwordHash, grants: [] } } }), /user name/);
     assert.throws(() => parseUsersFile({ anonymous: { grants: [{ prefix: 'x/', actions: ['steal'] }] } }), /anonymous\.grants\.0\.actions/);
     assert.deepEqual(parseUsersFile({}), { users: {}, anonymous: { grants: [] } });
@@ -67,10 +67,15 @@ describe('users file', () => {
 });
 
 describe('passwords', () => {
-  test('bcrypt hashes verify, wrong passwords and unknown users do not', async () => {
-    const hash = await hashPassword('s3cret', 4);
-    assert.match(hash, /^\$2b\$04\$/);
-    assert.ok(bcrypt.compareSync('s3cret', hash));
+  test('argon2id hashes and older bcrypt ones verify, wrong passwords and unknown users do not', async () => {
+    const hash = await hashPassword('s3cret');
+    assert.match(hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    assert.equal(await verifyPasswordHash('s3cret', hash), true);
+    assert.equal(await verifyPasswordHash('s3cret!', hash), false);
+    assert.equal(await verifyPasswordHash('s3cret', bcrypt.hashSync('s3cret', 4)), true, 'a bcrypt hash (checked on a worker thread)');
+    assert.equal(await verifyPasswordHash('nope', bcrypt.hashSync('s3cret', 4)), false);
+    assert.equal(await verifyPasswordHash('s3cret', 'plain text'), false);
+    assert.ok(parseUsersFile({ users: { a: { passwordHash: hash, grants: [] } } }), 'an argon2id hash is a valid users file entry');
     const authorizer = sampleAuthorizer();
     assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
     assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'cached success still succeeds');
@@ -79,9 +84,29 @@ describe('passwords', () => {
     assert.equal(await authorizer.verifyPassword('__proto__', 'x'), false);
   });
 
-  test('empty and over-long passwords are refused rather than weakened', async () => {
+  test('an empty password is refused; long ones are hashed whole (no bcrypt 72-byte cut)', async () => {
     await assert.rejects(hashPassword(''), /empty/);
-    await assert.rejects(hashPassword('x'.repeat(73)), /72 bytes/);
+    const long = `${'x'.repeat(72)}tail`;
+    const hash = await hashPassword(long);
+    assert.equal(await verifyPasswordHash(long, hash), true);
+    assert.equal(await verifyPasswordHash('x'.repeat(72), hash), false);
+  });
+
+  test('a good login behind a bcrypt hash rehashes it to argon2id in the users file', async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, 'users.json');
+      await writeUsersFile(path, sampleUsers());
+      const authorizer = await FileAuthorizer.open(path);
+      assert.equal(await authorizer.verifyPassword('alice', 'wrong'), false);
+      assert.match((await readUsersFile(path)).users['alice']!.passwordHash, /^\$2b\$/, 'a failed login changes nothing');
+      assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
+      const after = await readUsersFile(path);
+      assert.match(after.users['alice']!.passwordHash, /^\$argon2id\$/);
+      assert.match(after.users['bob']!.passwordHash, /^\$2b\$/, 'other users keep theirs until they log in');
+      assert.deepEqual(after.users['alice']!.grants, sampleUsers().users['alice']!.grants);
+      assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'the new hash verifies');
+      assert.equal(await (await FileAuthorizer.open(path)).verifyPassword('alice', PASSWORDS.alice), true, 'and so does a server started afresh');
+    });
   });
 });
 

@@ -13,7 +13,7 @@ import { REPOSITORY_ACTIONS } from './scope.js';
  * {
  *   "users": {
  *     "alice": {
- *       "passwordHash": "$2b$10$...53 characters of bcrypt...",
+ *       "passwordHash": "$argon2id$v=19$m=19456,t=2,p=1$...salt...$...hash...",
  *       "grants": [{ "prefix": "team/", "actions": ["pull", "push", "delete"] }],
  *       "catalog": true
  *     }
@@ -42,7 +42,10 @@ export interface Permissions {
 }
 
 export interface UserEntry extends Permissions {
-  /** A bcrypt hash (`$2b$...`); the password itself is never stored. */
+  /**
+   * An argon2id hash (`$argon2id$v=19$...`), or a bcrypt one (`$2b$...`) written
+   * before argon2id, replaced at the user's next good login. Never the password.
+   */
   passwordHash: string;
 }
 
@@ -51,7 +54,10 @@ export interface UsersFile {
   anonymous: Permissions;
 }
 
-const BCRYPT_HASH_RE = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/** A PHC string of argon2id, what `user add` writes. */
+export const ARGON2ID_HASH_RE = /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+/** bcrypt, what users files held before argon2id. */
+export const BCRYPT_HASH_RE = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 // Names a Basic header can carry (no colon) and a shell can type without quoting.
 const USER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
@@ -63,7 +69,9 @@ const permissionsSchema = z.object({ grants: z.array(grantSchema).default([]), c
 const usersFileSchema = z.object({
   users: z.record(
     z.string().regex(USER_NAME_RE, 'a user name: letters, digits, ".", "_", "@", "-"'),
-    permissionsSchema.extend({ passwordHash: z.string().regex(BCRYPT_HASH_RE, 'a bcrypt hash ($2b$NN$ + 53 characters)') }),
+    permissionsSchema.extend({
+      passwordHash: z.string().refine((h) => ARGON2ID_HASH_RE.test(h) || BCRYPT_HASH_RE.test(h), 'an argon2id hash ($argon2id$v=19$m=...) or a bcrypt one ($2b$NN$ + 53 characters)'),
+    }),
   ).default({}),
   anonymous: permissionsSchema.default({ grants: [] }),
 });

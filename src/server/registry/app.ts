@@ -80,7 +80,11 @@ async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<
   const route = parseRoute(path);
   if (route === undefined) throw new RegistryError('UNSUPPORTED', `no registry endpoint at ${path}`, { status: 404 });
   const call: Call = { request: c.req.raw, route, query, bytesIn: 0, bytesOut: 0 };
-  if (isNodeBindings(c.env)) call.node = c.env;
+  if (isNodeBindings(c.env)) {
+    call.node = c.env;
+    const address = c.env.incoming.socket?.remoteAddress;
+    if (address !== undefined) call.client = { address };
+  }
   c.set('call', call);
   const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
   const handler = (HANDLERS[route.kind] as Partial<Record<string, Handler<RouteKind>>>)[method];

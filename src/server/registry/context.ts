@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalStore } from '../../store/local-store.js';
-import type { Access, Authenticator, Principal } from '../auth/types.js';
+import type { Access, Authenticator, ClientInfo, Principal } from '../auth/types.js';
 import type { RegistryEvent } from './events.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { Route } from './paths.js';
@@ -39,6 +39,8 @@ export interface Call<R extends Route = Route> {
    * from and blobs written to the sockets directly, without web streams in between.
    */
   node?: { incoming: IncomingMessage; outgoing: ServerResponse };
+  /** The caller as the connection shows it (peer address), for the authenticator's login limits. */
+  client?: ClientInfo;
 }
 
 /** `repository:NAME:ACTIONS`, as routes ask for it. */
@@ -48,13 +50,13 @@ export function repositoryAccess(name: string, ...actions: string[]): Access {
 
 /** Asks the authenticator; its RegistryAuthError becomes a 401/403 with the challenge (see errors.ts). */
 export function authorize(reg: RegistryContext, call: Call, required: Access[]): Promise<Principal> {
-  return reg.auth.check(call.request, required);
+  return reg.auth.check(call.request, required, call.client);
 }
 
 /** True when the client may also have `access`: used where refusal means "do something else", not "fail". */
 export async function mayAlso(reg: RegistryContext, call: Call, access: Access): Promise<boolean> {
   try {
-    await reg.auth.check(call.request, [access]);
+    await reg.auth.check(call.request, [access], call.client);
     return true;
   } catch {
     return false;

@@ -97,12 +97,23 @@ export function toRegistryError(err: unknown): RegistryError {
     return new RegistryError(err.status === 401 ? 'UNAUTHORIZED' : 'DENIED', err.message, { headers, detail: err.detail, cause: err });
   }
   if (isSlipwayError(err)) {
+    if (err.code === 'TOO_MANY_REQUESTS') return tooManyRequests(err);
     const code = FROM_STORE[err.code];
     if (code === 'UNSUPPORTED' && err.code === 'INVALID_ARGUMENT') return new RegistryError(code, err.message, { status: 400, detail: err.detail, cause: err });
     if (code !== undefined) return new RegistryError(code, err.message, { detail: err.detail, cause: err });
     if (err.code === 'CONFLICT') return new RegistryError('DENIED', err.message, { status: 409, detail: err.detail, cause: err });
   }
   return new RegistryError('UNKNOWN', 'internal error', { cause: err });
+}
+
+/**
+ * 429 TOOMANYREQUESTS (the spec's code; ours is TOO_MANY_REQUESTS), with Retry-After
+ * when the error says how long to wait (`detail.retryAfterSeconds`, from login limits).
+ */
+function tooManyRequests(err: { message: string; detail?: Record<string, unknown> | undefined }): RegistryError {
+  const seconds = err.detail?.['retryAfterSeconds'];
+  const headers: Record<string, string> = typeof seconds === 'number' ? { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) } : {};
+  return new RegistryError('TOOMANYREQUESTS', err.message, { headers, detail: err.detail, cause: err });
 }
 
 /** The spec's error body for one error. */
