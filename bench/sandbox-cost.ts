@@ -15,7 +15,7 @@
  *   node --import tsx bench/sandbox-cost.ts [--runs 5] [--before COMMIT]
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,6 +41,8 @@ if (!existsSync(join(worktree, '.git'))) {
 } else {
   await exec('git', ['-C', worktree, 'checkout', '--detach', before]);
 }
+// Its compiler finds the types (and the compiled code its modules) in ours.
+if (!existsSync(join(worktree, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(worktree, 'node_modules'));
 const entries = { before: await buildSlipway('sandbox-before', worktree), after: await buildSlipway('sandbox-after') };
 const work = mkdtempSync(join(tmpdir(), 'slipway-bench-sandbox-'));
 
