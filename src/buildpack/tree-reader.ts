@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 
 /**
  * Read access to a directory a buildpack wrote (its layers, env dirs, tomls), by paths
- * relative to it. The stage passes a ConfinedDir (src/sandbox), which reads what a
+ * relative to it. The stage passes a ConfinedDir (src/fs), which reads what a
  * container wrote without following a link out of it; the parsers here never open a
  * host path themselves.
  */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConfinedDir, unsafePath } from '../sandbox/confined-dir.js';
+import { ConfinedDir, unsafePath } from '../fs/confined-dir.js';
 
 /** The trees of a droplet directory that become layers of their own. */
 export interface DropletTrees {

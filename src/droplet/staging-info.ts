@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError } from '../errors.js';
-import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { ConfinedDir } from '../fs/confined-dir.js';
 import type { StagingInfo } from './layout.js';
 
 /** CF's staging_info.yml is a line of JSON; more than this is not one. */

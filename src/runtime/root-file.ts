@@ -1,7 +1,7 @@
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SlipwayError, isErrno } from '../errors.js';
-import { ConfinedDir, unsafePath } from '../sandbox/confined-dir.js';
+import { ConfinedDir, unsafePath } from '../fs/confined-dir.js';
 
 /** As Linux's MAXSYMLINKS: a path that needs more links than this is ELOOP. */
 const MAX_SYMLINKS = 40;

@@ -8,7 +8,7 @@ import type { ContainerRuntime, ImageInput } from '../runtime/index.js';
 import type { BindMount } from '../runtime/runtime-spec.js';
 import type { BuildVolume } from './build-volume.js';
 import { CgroupWatch, type CgroupEvents } from './cgroup-events.js';
-import { ConfinedDir } from './confined-dir.js';
+import { ConfinedDir } from '../fs/confined-dir.js';
 import { LimitExceeded, formatBytes, type SandboxLimits } from './limits.js';
 import { OutboundNetwork, SANDBOX_NAMESERVER, type BuildNetwork } from './network.js';
 import { buildSeccomp } from './seccomp.js';

@@ -16,7 +16,7 @@ import { parseTransport } from '../oci/transport.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { BuildSession, ROOT_BUILD_CAPABILITIES } from '../sandbox/build-session.js';
 import { BuildVolume } from '../sandbox/build-volume.js';
-import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { ConfinedDir } from '../fs/confined-dir.js';
 import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
 import type { BuildNetwork } from '../sandbox/network.js';
 import { LayerOutput, type KnownLayer } from '../stage/layer-output.js';

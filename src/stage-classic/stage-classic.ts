@@ -17,7 +17,7 @@ import { silentProgress, type Progress } from '../progress.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { BuildSession, quote } from '../sandbox/build-session.js';
 import { BuildVolume } from '../sandbox/build-volume.js';
-import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { ConfinedDir } from '../fs/confined-dir.js';
 import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
 import type { BuildNetwork } from '../sandbox/network.js';
 import type { LocalStore } from '../store/local-store.js';

@@ -6,7 +6,7 @@ import { readLayerToml } from '../buildpack/cnb/layer-files.js';
 import { toToml } from '../buildpack/cnb/toml.js';
 import type { Digest } from '../oci/digest.js';
 import type { BuildVolume } from '../sandbox/build-volume.js';
-import { ConfinedDir } from '../sandbox/confined-dir.js';
+import { ConfinedDir } from '../fs/confined-dir.js';
 import type { BuiltBuildpack } from './builder.js';
 import type { KnownLayer } from './layer-output.js';
 

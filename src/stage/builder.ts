@@ -9,7 +9,7 @@ import { toToml, type TomlTable } from '../buildpack/cnb/toml.js';
 import type { BuildSession } from '../sandbox/build-session.js';
 import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { SlipwayError } from '../errors.js';
-import { unsafePath } from '../sandbox/confined-dir.js';
+import { unsafePath } from '../fs/confined-dir.js';
 import { StageError } from './stage-error.js';
 
 /** A layer a buildpack left, as the exporter and the cache need it. */

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { makeDirOnce } from '../dir-once.js';
+import { makeDirOnce } from '../fs/dir-once.js';
 import { SlipwayError, isSlipwayError } from '../errors.js';
 import { escapeId, readBuildpackDescriptor, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
 import type { Image } from '../image/types.js';

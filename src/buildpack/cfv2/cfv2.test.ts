@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { depsIndex } from './deps-index.js';
-import { ConfinedDir } from '../../sandbox/confined-dir.js';
+import { ConfinedDir } from '../../fs/confined-dir.js';
 import { parseRelease, readDepsConfig, readLaunchYml, readProcfile } from './process-files.js';
 import { ClassicStageError } from './classic-error.js';
 import { isClassicBuildpackDir } from './buildpack-source.js';

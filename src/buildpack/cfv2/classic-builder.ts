@@ -19,7 +19,7 @@ export const ContainerPaths = {
 
 /**
  * Host access to a directory mounted into the build container: reads and changes that
- * follow no link the scripts could have made (a ConfinedDir from src/sandbox).
+ * follow no link the scripts could have made (a ConfinedDir from src/fs).
  */
 export interface ContainerDir extends TreeReader {
   mkdir(rel: string, own?: { uid?: number; gid?: number; mode?: number }): void;

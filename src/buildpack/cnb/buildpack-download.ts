@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeDirOnce } from '../../dir-once.js';
+import { makeDirOnce } from '../../fs/dir-once.js';
 import { SlipwayError } from '../../errors.js';
 
 /** What a URL's download cache records: the URL, and the sha256 and size of what it served. */

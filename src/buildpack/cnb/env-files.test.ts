@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfinedDir } from '../../sandbox/confined-dir.js';
+import { ConfinedDir } from '../../fs/confined-dir.js';
 import { BuildEnv } from './env-files.js';
 
 test('env files: override, default, prepend, append with a delim; no suffix overrides', () => {

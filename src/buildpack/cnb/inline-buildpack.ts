@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDirOnce } from '../../dir-once.js';
+import { makeDirOnce } from '../../fs/dir-once.js';
 import { toToml } from './toml.js';
 
 /** An inline buildpack of project.toml (`[[io.buildpacks.group]]` id/version with a `[...script]` table). */
