@@ -41,6 +41,7 @@ export { importRootfs, type RootfsImportOptions } from './copy/import-rootfs.js'
 export { pull, localNameFor } from './copy/pull.js';
 export { promote } from './promote/promote.js';
 export * from './registry/client/index.js';
+export { RemoteDestination } from './transport/remote-destination.js';
 export { manifestOf, digestOfReference, deleteRemote, type RawManifest, type ManifestQuery } from './catalog/manifest.js';
 export { listRepositoryTags } from './catalog/tags.js';
 export { listImages, type ImageSummary } from './catalog/images.js';

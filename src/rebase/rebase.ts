@@ -12,7 +12,7 @@ import type { LocalStore } from '../store/local-store.js';
 import { localDestination } from '../transport/local.js';
 import { openDestination, withSource } from '../transport/open.js';
 import { Registries } from '../registry/client/registries.js';
-import { RemoteDestination } from '../registry/client/remote-destination.js';
+import { RemoteDestination } from '../transport/remote-destination.js';
 import { readLifecycleMetadata, recordedRunImage } from './lifecycle-metadata.js';
 import type { Refusal } from './compatibility.js';
 import { rebaseAppImage, type ImageRebaseResult } from './rebase-image.js';

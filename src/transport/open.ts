@@ -11,7 +11,7 @@ import { localDestination, readLocal } from './local.js';
 import { OciLayout } from './oci-layout.js';
 import { Registries } from '../registry/client/registries.js';
 import { RemoteBlobSource } from '../registry/client/remote-source.js';
-import { RemoteDestination } from '../registry/client/remote-destination.js';
+import { RemoteDestination } from './remote-destination.js';
 
 /** What a source reference opened to. */
 export interface OpenedSource {

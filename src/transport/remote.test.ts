@@ -3,17 +3,17 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importRootfs } from '../../copy/import-rootfs.js';
-import { artifactFromBlobs } from '../../image/blob-image.js';
-import { digestOf, type Digest } from '../../oci/digest.js';
-import { allowAll } from '../../server/auth/types.js';
-import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
-import { LocalStore } from '../../store/local-store.js';
-import { localDestination, readLocal } from '../../transport/local.js';
-import { writeArtifact } from '../../transport/write-artifact.js';
-import { RegistryClient } from './client.js';
+import { importRootfs } from '../copy/import-rootfs.js';
+import { artifactFromBlobs } from '../image/blob-image.js';
+import { digestOf, type Digest } from '../oci/digest.js';
+import { allowAll } from '../server/auth/types.js';
+import { serveRegistry, type RunningRegistry } from '../server/registry/serve.js';
+import { LocalStore } from '../store/local-store.js';
+import { localDestination, readLocal } from './local.js';
+import { writeArtifact } from './write-artifact.js';
+import { RegistryClient } from '../registry/client/client.js';
 import { RemoteDestination } from './remote-destination.js';
-import { RemoteBlobSource } from './remote-source.js';
+import { RemoteBlobSource } from '../registry/client/remote-source.js';
 
 describe('remote source and destination', () => {
   let dir: string;

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
-import { digestOf, type Digest } from '../../oci/digest.js';
-import type { Descriptor } from '../../oci/types.js';
-import type { BlobInfo, Expected } from '../../store/types.js';
-import type { ContentDestination } from '../../transport/destination.js';
-import type { RegistryClient } from './client.js';
+import { digestOf, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+import type { BlobInfo, Expected } from '../store/types.js';
+import type { ContentDestination } from './destination.js';
+import type { RegistryClient } from '../registry/client/client.js';
 
 /**
  * A ContentDestination writing to a repository of a registry: blobs are checked with
