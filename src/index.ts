@@ -56,10 +56,10 @@ export { createStack, updateStack, ensureDefaultStack, inspectStack, listStacks,
 export * as rebase from './rebase/index.js';
 export { rebaseImage, fleetRebase, checkRebase, updateStackAndRebase, RebaseRefused, type RebaseOptions, type RebaseReport, type FleetOptions, type FleetReport, type CheckReport } from './rebase/index.js';
 
-export { stage, type StageOptions, type StageReport } from './stage/stage.js';
-export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/build-app.js';
-export { createBuilder, packageBuildpack, readBuilderImage, type CreateBuilderOptions, type CreateBuilderReport, type ImageBuilder } from './stage/builder-image.js';
-export { StageError } from './stage/stage-error.js';
+export { stage, type StageOptions, type StageReport } from './stage/cnb/stage.js';
+export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/cnb/build-app.js';
+export { createBuilder, packageBuildpack, readBuilderImage, type CreateBuilderOptions, type CreateBuilderReport, type ImageBuilder } from './stage/cnb/builder-image.js';
+export { StageError } from './stage/cnb/stage-error.js';
 export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan } from './buildpack/cnb/build-plan.js';
 export { expandOrder } from './buildpack/cnb/order.js';
 export { readBuildpackDescriptor, type BuildpackDescriptor } from './buildpack/cnb/buildpack-descriptor.js';
@@ -69,7 +69,7 @@ export { importDroplet, importDropletDir, type ImportDropletOptions, type Import
 export { exportDroplet, dropletLabelOf, type ExportDropletReport } from './droplet/export.js';
 export { DROPLET_LABEL, CF_LAUNCHER, type DropletLabel, type StagingInfo } from './droplet/layout.js';
 export { readProcessTypes } from './droplet/process-types.js';
-export { stageClassic, type StageClassicOptions, type StageClassicReport } from './stage-classic/stage-classic.js';
-export { stageFullFs, fullFsOptIn, type FullFsOptions, type FullFsReport } from './stage-classic/full-fs-stage.js';
-export { ClassicStageError, ClassicExit } from './buildpack/cfv2/classic-error.js';
-export { isClassicBuildpackDir } from './buildpack/cfv2/buildpack-source.js';
+export { stageClassic, type StageClassicOptions, type StageClassicReport } from './stage/classic/stage-classic.js';
+export { stageFullFs, fullFsOptIn, type FullFsOptions, type FullFsReport } from './stage/classic/full-fs-stage.js';
+export { ClassicStageError, ClassicExit } from './buildpack/classic/classic-error.js';
+export { isClassicBuildpackDir } from './buildpack/classic/buildpack-source.js';

@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SlipwayError } from '../src/errors.js';
 import type { LocalStore } from '../src/index.js';
-import { buildApp } from '../src/stage/build-app.js';
-import { StageError } from '../src/stage/stage-error.js';
+import { buildApp } from '../src/stage/cnb/build-app.js';
+import { StageError } from '../src/stage/cnb/stage-error.js';
 import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
 

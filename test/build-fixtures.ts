@@ -5,7 +5,7 @@ import { parseTransport } from '../src/oci/transport.js';
 import { ContainerRuntime, type RunOptions } from '../src/runtime/index.js';
 import { readLocal } from '../src/transport/local.js';
 import type { ImageConfig } from '../src/oci/types.js';
-import { stage, type StageOptions, type StageReport } from '../src/stage/stage.js';
+import { stage, type StageOptions, type StageReport } from '../src/stage/cnb/stage.js';
 import { tempDir } from './helpers.js';
 
 /** A store with the default stack (from the stack cache), shared by a test file. */

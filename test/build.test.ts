@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
-import { StageError } from '../src/stage/stage-error.js';
+import { StageError } from '../src/stage/cnb/stage-error.js';
 import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
 

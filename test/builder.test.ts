@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { withLabels } from '../src/image/mutate.js';
-import { readBuilderImage } from '../src/stage/builder-image.js';
+import { readBuilderImage } from '../src/stage/cnb/builder-image.js';
 import { readLocal } from '../src/transport/local.js';
 import { buildStore, imageConfig, runImage, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { slipway, slipwayOk, startSlipwayRegistry, tempDir, type RegistryProcess } from './helpers.js';

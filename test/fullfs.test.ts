@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { stageFullFs } from '../src/stage-classic/full-fs-stage.js';
-import { excludedBy } from '../src/stage-classic/full-fs-excludes.js';
+import { stageFullFs } from '../src/stage/classic/full-fs-stage.js';
+import { excludedBy } from '../src/stage/classic/full-fs-excludes.js';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, imageConfig, runImage } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';

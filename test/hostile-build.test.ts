@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import type { LocalStore } from '../src/index.js';
 import { verifyStore } from '../src/store/verify.js';
 import { LIMIT_EXIT_CODES, LimitExceeded } from '../src/sandbox/limits.js';
-import { stageClassic } from '../src/stage-classic/stage-classic.js';
-import { stageFullFs } from '../src/stage-classic/full-fs-stage.js';
+import { stageClassic } from '../src/stage/classic/stage-classic.js';
+import { stageFullFs } from '../src/stage/classic/full-fs-stage.js';
 import { buildStore, scratchDirs, stageApp } from './build-fixtures.js';
 import { tempDir } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { parseLocalName } from '../../oci/reference.js';
 import { parseRegistryTransport, parseTransport } from '../../oci/transport.js';
 import type { Progress } from '../../progress.js';
 import type { CliContext } from '../context.js';
-import { buildApp, type BuildAppReport } from '../../stage/build-app.js';
+import { buildApp, type BuildAppReport } from '../../stage/cnb/build-app.js';
 import { formatBytes } from '../format.js';
 import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
@@ -115,8 +115,8 @@ async function wantsClassic(flags: BuildFlags): Promise<boolean> {
   if (flags.classic || flags.detect || flags.fullFs) return true;
   if (flags.buildpack.length === 0) return false;
   const only = flags.buildpack.length === 1 ? flags.buildpack[0]! : undefined;
-  if (only && existsSync(join(only, 'manifest.yml')) && (await import('../../stage-classic/full-fs-stage.js')).fullFsOptIn(only)) return true;
-  const { isClassicBuildpackDir } = await import('../../buildpack/cfv2/buildpack-source.js');
+  if (only && existsSync(join(only, 'manifest.yml')) && (await import('../../stage/classic/full-fs-stage.js')).fullFsOptIn(only)) return true;
+  const { isClassicBuildpackDir } = await import('../../buildpack/classic/buildpack-source.js');
   return flags.buildpack.every((b) => isClassicBuildpackDir(b));
 }
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createBuilder, type CreateBuilderReport } from '../../stage/builder-image.js';
+import { createBuilder, type CreateBuilderReport } from '../../stage/cnb/builder-image.js';
 import { shortDigest } from '../format.js';
 import { SlipwayError } from '../../errors.js';
 import { withRegistryOptions, type RegistryFlags } from '../registry-options.js';

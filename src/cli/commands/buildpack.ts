@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { SlipwayError } from '../../errors.js';
-import { packageBuildpack } from '../../stage/builder-image.js';
+import { packageBuildpack } from '../../stage/cnb/builder-image.js';
 import { shortDigest } from '../format.js';
 import { run } from '../run.js';
 

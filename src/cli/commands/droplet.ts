@@ -10,8 +10,8 @@ import { formatBytes, shortDigest } from '../format.js';
 import { run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { sandboxFrom, type SandboxFlags } from '../sandbox-options.js';
-import { stageClassic } from '../../stage-classic/stage-classic.js';
-import { fullFsOptIn, stageFullFs } from '../../stage-classic/full-fs-stage.js';
+import { stageClassic } from '../../stage/classic/stage-classic.js';
+import { fullFsOptIn, stageFullFs } from '../../stage/classic/full-fs-stage.js';
 
 export function dropletCommand(): Command {
   const droplet = new Command('droplet')

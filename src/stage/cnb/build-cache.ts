@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
-import { readLayerToml } from '../buildpack/cnb/layer-files.js';
-import { toToml } from '../buildpack/cnb/toml.js';
-import type { Digest } from '../oci/digest.js';
-import type { BuildVolume } from '../sandbox/build-volume.js';
-import { ConfinedDir } from '../fs/confined-dir.js';
+import { escapeId } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { readLayerToml } from '../../buildpack/cnb/layer-files.js';
+import { toToml } from '../../buildpack/cnb/toml.js';
+import type { Digest } from '../../oci/digest.js';
+import type { BuildVolume } from '../../sandbox/build-volume.js';
+import { ConfinedDir } from '../../fs/confined-dir.js';
 import type { BuiltBuildpack } from './builder.js';
-import type { KnownLayer } from './layer-output.js';
+import type { KnownLayer } from '../layer-output.js';
 
 /**
  * The build cache of one app: the cache=true layers of its last build, kept as

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import { readTar } from '../layer/tar-reader.js';
-import { toToml } from '../buildpack/cnb/toml.js';
+import { escapeId, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { readTar } from '../../layer/tar-reader.js';
+import { toToml } from '../../buildpack/cnb/toml.js';
 import type { BuildCache } from './build-cache.js';
 import type { LayersMetadata } from './metadata-labels.js';
 import type { StagingDirs } from './paths.js';

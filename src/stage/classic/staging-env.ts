@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SlipwayError } from '../errors.js';
+import { SlipwayError } from '../../errors.js';
 
 export interface StagingEnvInput {
   /** The build image's Env (PATH and the like). */

@@ -1,10 +1,10 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import { ConfinedDir } from '../fs/confined-dir.js';
+import { escapeId, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { ConfinedDir } from '../../fs/confined-dir.js';
 
 /** Where the built-in buildpacks and the default builder live (the repository's buildpacks/). */
-export const BUILTIN_BUILDPACKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'buildpacks');
+export const BUILTIN_BUILDPACKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'buildpacks');
 
 /** Paths in the build container (platform.md defaults) and their host sides. */
 export const APP_DIR = '/workspace';

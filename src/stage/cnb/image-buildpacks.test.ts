@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { isSlipwayError } from '../errors.js';
-import { type RawEntry, tarBuffer } from '../../test/fixtures/hostile/tar.js';
+import { isSlipwayError } from '../../errors.js';
+import { type RawEntry, tarBuffer } from '../../../test/fixtures/hostile/tar.js';
 import { extractBuildpackLayer, isBuildpackageSpec, layersOf } from './image-buildpacks.js';
 
 const extract = async (entries: RawEntry[]) => {

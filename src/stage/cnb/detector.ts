@@ -1,11 +1,11 @@
-import { SlipwayError } from '../errors.js';
-import type { BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import { apiAtLeast, escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
-import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../buildpack/cnb/build-plan.js';
-import type { GroupMember } from '../buildpack/cnb/order.js';
-import { BuildEnv } from '../buildpack/cnb/env-files.js';
-import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../buildpack/cnb/targets.js';
-import type { BuildSession } from '../sandbox/build-session.js';
+import { SlipwayError } from '../../errors.js';
+import type { BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { apiAtLeast, escapeId } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
+import type { GroupMember } from '../../buildpack/cnb/order.js';
+import { BuildEnv } from '../../buildpack/cnb/env-files.js';
+import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../../buildpack/cnb/targets.js';
+import type { BuildSession } from '../../sandbox/build-session.js';
 import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
 

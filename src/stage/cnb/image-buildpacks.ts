@@ -1,20 +1,20 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { makeDirOnce } from '../fs/dir-once.js';
-import { SlipwayError, isSlipwayError } from '../errors.js';
-import { escapeId, readBuildpackDescriptor, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import type { Image } from '../image/types.js';
-import { decompressing } from '../layer/compress.js';
-import { extractMembers } from '../layer/extract.js';
-import { safeComponents, unsafeEntry } from '../layer/path-safety.js';
-import { readTar, type TarMember } from '../layer/tar-reader.js';
-import type { Digest } from '../oci/digest.js';
-import { hasRegistryHost, parseLocalName } from '../oci/reference.js';
-import { parseTransport } from '../oci/transport.js';
-import type { LocalStore } from '../store/local-store.js';
-import { withSource } from '../transport/open.js';
-import { readLocal } from '../transport/local.js';
+import { makeDirOnce } from '../../fs/dir-once.js';
+import { SlipwayError, isSlipwayError } from '../../errors.js';
+import { escapeId, readBuildpackDescriptor, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import type { Image } from '../../image/types.js';
+import { decompressing } from '../../layer/compress.js';
+import { extractMembers } from '../../layer/extract.js';
+import { safeComponents, unsafeEntry } from '../../layer/path-safety.js';
+import { readTar, type TarMember } from '../../layer/tar-reader.js';
+import type { Digest } from '../../oci/digest.js';
+import { hasRegistryHost, parseLocalName } from '../../oci/reference.js';
+import { parseTransport } from '../../oci/transport.js';
+import type { LocalStore } from '../../store/local-store.js';
+import { withSource } from '../../transport/open.js';
+import { readLocal } from '../../transport/local.js';
 
 /** The labels of builder images and buildpackages, as pack writes them (distribution.md). */
 export const BUILDER_METADATA_LABEL = 'io.buildpacks.builder.metadata';

@@ -1,15 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import type { Require, ResolvedPlan } from '../buildpack/cnb/build-plan.js';
-import { BuildEnv } from '../buildpack/cnb/env-files.js';
-import { classifySbomFiles, type SbomFile } from '../buildpack/cnb/sbom.js';
-import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../buildpack/cnb/layer-files.js';
-import { toToml, type TomlTable } from '../buildpack/cnb/toml.js';
-import type { BuildSession } from '../sandbox/build-session.js';
+import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import type { Require, ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
+import { BuildEnv } from '../../buildpack/cnb/env-files.js';
+import { classifySbomFiles, type SbomFile } from '../../buildpack/cnb/sbom.js';
+import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../../buildpack/cnb/layer-files.js';
+import { toToml, type TomlTable } from '../../buildpack/cnb/toml.js';
+import type { BuildSession } from '../../sandbox/build-session.js';
 import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
-import { SlipwayError } from '../errors.js';
-import { unsafePath } from '../fs/confined-dir.js';
+import { SlipwayError } from '../../errors.js';
+import { unsafePath } from '../../fs/confined-dir.js';
 import { StageError } from './stage-error.js';
 
 /** A layer a buildpack left, as the exporter and the cache need it. */

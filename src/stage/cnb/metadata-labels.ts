@@ -1,5 +1,5 @@
-import type { Digest } from '../oci/digest.js';
-import type { KnownLayer } from './layer-output.js';
+import type { Digest } from '../../oci/digest.js';
+import type { KnownLayer } from '../layer-output.js';
 
 export const LIFECYCLE_METADATA_LABEL = 'io.buildpacks.lifecycle.metadata';
 export const BUILD_METADATA_LABEL = 'io.buildpacks.build.metadata';

@@ -1,4 +1,4 @@
-import { SlipwayError, type ErrorCode } from '../errors.js';
+import { SlipwayError, type ErrorCode } from '../../errors.js';
 
 export type Phase = 'detect' | 'restore' | 'build' | 'export';
 

@@ -1,32 +1,32 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlipwayError } from '../errors.js';
-import { escapeId, parseOrder, type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
-import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
-import { parseBuilderToml, type BuilderConfig } from '../buildpack/cnb/builder-toml.js';
-import { fetchBuildpackUrl } from '../buildpack/cnb/buildpack-download.js';
-import { expandOrder } from '../buildpack/cnb/order.js';
-import { parseToml, toToml } from '../buildpack/cnb/toml.js';
-import { ComputedImage } from '../image/computed-image.js';
-import type { Image, Layer } from '../image/types.js';
-import { decompressing } from '../layer/compress.js';
-import { readTar } from '../layer/tar-reader.js';
-import { defaultMtime, walkTree, type OwnerPolicy } from '../layer/tree-walk.js';
-import type { Digest } from '../oci/digest.js';
-import { MediaType } from '../oci/media-types.js';
-import { parseLocalName } from '../oci/reference.js';
-import type { HistoryEntry, ImageConfig } from '../oci/types.js';
-import { silentProgress, type Progress } from '../progress.js';
-import { ensureDefaultStack } from '../stack/default-stack.js';
-import { latestVersion, stackVersions } from '../stack/stack-catalog.js';
-import type { LocalStore } from '../store/local-store.js';
-import { readLocal } from '../transport/local.js';
+import { SlipwayError } from '../../errors.js';
+import { escapeId, parseOrder, type BuildpackDescriptor, type Order } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
+import { parseBuilderToml, type BuilderConfig } from '../../buildpack/cnb/builder-toml.js';
+import { fetchBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { expandOrder } from '../../buildpack/cnb/order.js';
+import { parseToml, toToml } from '../../buildpack/cnb/toml.js';
+import { ComputedImage } from '../../image/computed-image.js';
+import type { Image, Layer } from '../../image/types.js';
+import { decompressing } from '../../layer/compress.js';
+import { readTar } from '../../layer/tar-reader.js';
+import { defaultMtime, walkTree, type OwnerPolicy } from '../../layer/tree-walk.js';
+import type { Digest } from '../../oci/digest.js';
+import { MediaType } from '../../oci/media-types.js';
+import { parseLocalName } from '../../oci/reference.js';
+import type { HistoryEntry, ImageConfig } from '../../oci/types.js';
+import { silentProgress, type Progress } from '../../progress.js';
+import { ensureDefaultStack } from '../../stack/default-stack.js';
+import { latestVersion, stackVersions } from '../../stack/stack-catalog.js';
+import type { LocalStore } from '../../store/local-store.js';
+import { readLocal } from '../../transport/local.js';
 import { isoTime, PLATFORM_API } from './exporter.js';
 import {
   BUILDER_METADATA_LABEL, BUILDPACKAGE_METADATA_LABEL, BUILDPACK_LAYERS_LABEL, BUILDPACK_ORDER_LABEL, imageBuildpackTrees, isBuildpackageSpec, layersOf, parseJsonLabel, readBuildpackage, withImage, type PullImage,
 } from './image-buildpacks.js';
-import { LayerOutput, type KnownLayer } from './layer-output.js';
+import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { BUILTIN_BUILDPACKS } from './paths.js';
 
 /** What `createdBy` and `lifecycle` of the builder label say. */

@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SlipwayError } from '../errors.js';
-import { readProjectDescriptor, pathFilter } from '../buildpack/cnb/project-descriptor.js';
-import { defaultMtime } from '../layer/tree-walk.js';
-import { hasRegistryHost, parseLocalName, parseReference } from '../oci/reference.js';
-import type { Progress } from '../progress.js';
-import type { LocalStore } from '../store/local-store.js';
+import { SlipwayError } from '../../errors.js';
+import { readProjectDescriptor, pathFilter } from '../../buildpack/cnb/project-descriptor.js';
+import { defaultMtime } from '../../layer/tree-walk.js';
+import { hasRegistryHost, parseLocalName, parseReference } from '../../oci/reference.js';
+import type { Progress } from '../../progress.js';
+import type { LocalStore } from '../../store/local-store.js';
 import { readBuilderImage } from './builder-image.js';
 import { isBuildpackageSpec, readBuildpackage, type PullImage } from './image-buildpacks.js';
-import type { SandboxLimits } from '../sandbox/limits.js';
-import type { BuildNetwork } from '../sandbox/network.js';
+import type { SandboxLimits } from '../../sandbox/limits.js';
+import type { BuildNetwork } from '../../sandbox/network.js';
 import { stage, type StageReport } from './stage.js';
 
 export interface BuildAppOptions {

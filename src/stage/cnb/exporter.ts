@@ -2,18 +2,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { escapeId, type BuildpackDescriptor } from '../buildpack/cnb/buildpack-descriptor.js';
-import { toToml } from '../buildpack/cnb/toml.js';
-import { ComputedImage } from '../image/computed-image.js';
-import type { Image, Layer } from '../image/types.js';
-import { walkTree, type OwnerPolicy } from '../layer/tree-walk.js';
-import type { TarEntry } from '../layer/entry.js';
-import type { Digest } from '../oci/digest.js';
-import { MediaType } from '../oci/media-types.js';
-import type { HistoryEntry, ImageConfig } from '../oci/types.js';
+import { escapeId, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { toToml } from '../../buildpack/cnb/toml.js';
+import { ComputedImage } from '../../image/computed-image.js';
+import type { Image, Layer } from '../../image/types.js';
+import { walkTree, type OwnerPolicy } from '../../layer/tree-walk.js';
+import type { TarEntry } from '../../layer/entry.js';
+import type { Digest } from '../../oci/digest.js';
+import { MediaType } from '../../oci/media-types.js';
+import type { HistoryEntry, ImageConfig } from '../../oci/types.js';
 import type { BuildReport } from './builder.js';
 import { launchDefinitions } from './launch-definitions.js';
-import { LayerOutput, type KnownLayer } from './layer-output.js';
+import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, type BuildMetadata, type LayerRecord } from './metadata-labels.js';
 import { APP_DIR, LAYERS_DIR, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
@@ -21,7 +21,7 @@ import { sliceMatcher } from './slices.js';
 
 export const PLATFORM_API = '0.12';
 export const LAUNCHER_PATH = '/cnb/lifecycle/launcher';
-const LAUNCHER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'launcher', 'launcher.sh');
+const LAUNCHER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'launcher', 'launcher.sh');
 
 /** What the exporter reports for each layer of the new image above the run image. */
 export interface ExportedLayer {

@@ -1,6 +1,6 @@
-import { escapeId } from '../buildpack/cnb/buildpack-descriptor.js';
-import type { LaunchProcess } from '../buildpack/cnb/layer-files.js';
-import { quote } from '../sandbox/build-session.js';
+import { escapeId } from '../../buildpack/cnb/buildpack-descriptor.js';
+import type { LaunchProcess } from '../../buildpack/cnb/layer-files.js';
+import { quote } from '../../sandbox/build-session.js';
 
 /**
  * The process table the POSIX launcher sources (`/layers/config/slipway-launch.sh`):

@@ -2,32 +2,32 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { SlipwayError } from '../errors.js';
-import { type BuildpackDescriptor, type Order } from '../buildpack/cnb/buildpack-descriptor.js';
-import { BuildpackSet } from '../buildpack/cnb/buildpack-set.js';
-import { expandOrder } from '../buildpack/cnb/order.js';
-import type { ImageTarget } from '../buildpack/cnb/targets.js';
-import { fetchBuildpackUrl, isBuildpackUrl } from '../buildpack/cnb/buildpack-download.js';
-import { materializeInlineBuildpack, type InlineBuildpack } from '../buildpack/cnb/inline-buildpack.js';
-import { toToml } from '../buildpack/cnb/toml.js';
-import type { Image, Layer } from '../image/types.js';
-import type { Digest } from '../oci/digest.js';
-import { parseTransport } from '../oci/transport.js';
-import { silentProgress, type Progress } from '../progress.js';
-import { ContainerRuntime } from '../runtime/containers.js';
-import { BuildSession } from '../sandbox/build-session.js';
-import { BuildVolume } from '../sandbox/build-volume.js';
-import { resolveLimits, type SandboxLimits } from '../sandbox/limits.js';
-import type { BuildNetwork } from '../sandbox/network.js';
-import { ensureDefaultStack } from '../stack/default-stack.js';
-import { latestVersion } from '../stack/stack-catalog.js';
-import { readLocal } from '../transport/local.js';
-import type { LocalStore } from '../store/local-store.js';
+import { SlipwayError } from '../../errors.js';
+import { type BuildpackDescriptor, type Order } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
+import { expandOrder } from '../../buildpack/cnb/order.js';
+import type { ImageTarget } from '../../buildpack/cnb/targets.js';
+import { fetchBuildpackUrl, isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { materializeInlineBuildpack, type InlineBuildpack } from '../../buildpack/cnb/inline-buildpack.js';
+import { toToml } from '../../buildpack/cnb/toml.js';
+import type { Image, Layer } from '../../image/types.js';
+import type { Digest } from '../../oci/digest.js';
+import { parseTransport } from '../../oci/transport.js';
+import { silentProgress, type Progress } from '../../progress.js';
+import { ContainerRuntime } from '../../runtime/containers.js';
+import { BuildSession } from '../../sandbox/build-session.js';
+import { BuildVolume } from '../../sandbox/build-volume.js';
+import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
+import type { BuildNetwork } from '../../sandbox/network.js';
+import { ensureDefaultStack } from '../../stack/default-stack.js';
+import { latestVersion } from '../../stack/stack-catalog.js';
+import { readLocal } from '../../transport/local.js';
+import type { LocalStore } from '../../store/local-store.js';
 import { BuildCache } from './build-cache.js';
 import { Builder } from './builder.js';
 import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
-import { LayerOutput, type KnownLayer } from './layer-output.js';
+import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
 import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
 import { readBuilderOrder } from './builder-order.js';
@@ -356,7 +356,7 @@ async function previousLayersOf(image: Image): Promise<[Digest, KnownLayer][]> {
 }
 
 /** Puts the config blob (layers are already in the store). */
-async function storeImage(lease: import('../store/local-store.js').StoreLease, image: Image): Promise<void> {
+async function storeImage(lease: import('../../store/local-store.js').StoreLease, image: Image): Promise<void> {
   const raw = await image.rawConfig();
   await lease.putBytes(raw);
 }
