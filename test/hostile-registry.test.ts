@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { hashPassword } from '../src/server/auth/password.js';
+import { hashPassword } from '../src/auth/password.js';
 import { slipway, slipwayOk, startSlipwayRegistry, tempDir, type RegistryProcess } from './helpers.js';
 import { startAttackers } from './login-attackers.js';
 

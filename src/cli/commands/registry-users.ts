@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { SlipwayError } from '../../errors.js';
-import { hashPassword } from '../../server/auth/password.js';
-import { checkUserName, defaultUsersPath, parseGrant, readUsersFileOrEmpty, writeUsersFile, type Grant, type Permissions } from '../../server/auth/users-file.js';
+import { hashPassword } from '../../auth/password.js';
+import { checkUserName, defaultUsersPath, parseGrant, readUsersFileOrEmpty, writeUsersFile, type Grant, type Permissions } from '../../auth/users-file.js';
 import type { CliContext } from '../context.js';
 import { table } from '../format.js';
 import { run } from '../run.js';

@@ -1,12 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { SlipwayError, isErrno } from '../../errors.js';
-import { chooseAuthMode, isLoopback, setupAuth, type AuthSetup } from '../../server/auth/setup.js';
-import { healthHandler, storeChecks } from '../../server/health.js';
-import { ServerMetrics } from '../../server/metrics.js';
-import { createRegistryApp, type RegistryApp } from '../../server/registry/app.js';
-import { startGc } from '../../server/registry/gc.js';
-import { parseAddr, serveRegistry } from '../../server/registry/serve.js';
+import { SlipwayError } from '../../errors.js';
+import { startRegistryServer } from '../../server/index.js';
 import { DEFAULT_GC_GRACE_MS, LocalStore } from '../../store/local-store.js';
 import type { CliContext } from '../context.js';
 import { run } from '../run.js';
@@ -47,17 +42,6 @@ async function readTls(opts: ServeOptions): Promise<{ cert: Buffer; key: Buffer 
   return { cert: await read(opts.tlsCert, 'certificate'), key: await read(opts.tlsKey, 'key') };
 }
 
-/** The routes beside /v2: the token endpoint (token mode), /healthz and /metrics. */
-function mountServerRoutes(app: RegistryApp, auth: AuthSetup, metrics: ServerMetrics, store: LocalStore): void {
-  if (auth.tokenApp) {
-    app.use('/token', metrics.middleware('token'));
-    app.route('/token', auth.tokenApp);
-  }
-  app.use('/healthz', metrics.middleware('healthz'));
-  app.get('/healthz', healthHandler(storeChecks(store)));
-  app.get('/metrics', metrics.handler());
-}
-
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -74,38 +58,24 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
-  const { host } = parseAddr(opts.addr);
-  const mode = chooseAuthMode(host, opts.auth);
   const tls = await readTls(opts);
-  const tokenExpirySeconds = wholeNumber(opts.tokenExpiry, '--token-expiry', 1);
-  const gcIntervalMs = wholeNumber(opts.gcInterval, '--gc-interval') * 1000;
-  const gcGraceMs = wholeNumber(opts.gcGrace, '--gc-grace') * 1000;
-  const maxUploadBytes = opts.maxUploadSize === undefined ? undefined : wholeNumber(opts.maxUploadSize, '--max-upload-size', 1);
   const store = opts.storage === undefined ? await ctx.store() : await LocalStore.open(opts.storage);
   try {
-    const auth = await setupAuth({
-      mode, home: store.home, tokenExpirySeconds, service: opts.service,
+    const server = await startRegistryServer({
+      store, addr: opts.addr, tokenExpirySeconds: wholeNumber(opts.tokenExpiry, '--token-expiry', 1), service: opts.service,
+      gcIntervalMs: wholeNumber(opts.gcInterval, '--gc-interval') * 1000, gcGraceMs: wholeNumber(opts.gcGrace, '--gc-grace') * 1000,
+      ...(opts.auth === undefined ? {} : { auth: opts.auth }),
       ...(opts.users === undefined ? {} : { usersPath: opts.users }),
-      ...(opts.publicUrl === undefined ? {} : { realm: `${opts.publicUrl.replace(/\/+$/, '')}/token` }),
-      onUsersFileError: (err) => process.stderr.write(`slipway: warning: the users file changed but cannot be used, keeping the previous one: ${(err as Error).message}\n`),
-      onRehashError: (err) => process.stderr.write(`slipway: warning: ${(err as Error).message}\n`),
+      ...(tls ? { tls } : {}),
+      ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+      ...(opts.gcUntagged ? { gcUntagged: true } : {}),
+      ...(opts.maxUploadSize === undefined ? {} : { maxUploadBytes: wholeNumber(opts.maxUploadSize, '--max-upload-size', 1) }),
+      warn: (message) => process.stderr.write(`slipway: warning: ${message}\n`),
     });
-    const metrics = new ServerMetrics();
-    const app = createRegistryApp({ store, auth: auth.authenticator, onEvent: metrics.observe, ...(maxUploadBytes === undefined ? {} : { limits: { maxUploadBytes } }) });
-    mountServerRoutes(app, auth, metrics, store);
-    const server = await serveRegistry({ store, auth: auth.authenticator, addr: opts.addr, app, ...(tls ? { tls } : {}) }).catch((err: unknown) => {
-      if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL')) throw new SlipwayError('INVALID_ARGUMENT', `cannot listen on ${opts.addr}: ${(err as Error).message}; choose another --addr`, { cause: err });
-      throw err;
-    });
-    const gc = gcIntervalMs > 0 ? startGc(store, { intervalMs: gcIntervalMs, graceMs: gcGraceMs, pruneUntagged: opts.gcUntagged ?? false, onEvent: metrics.observe }) : undefined;
-    if (mode !== 'none' && !tls && !isLoopback(host)) {
-      process.stderr.write('slipway: warning: passwords and tokens travel unencrypted over plain HTTP; serve with --tls-cert/--tls-key or behind a TLS proxy\n');
-    }
-    const info = { url: server.url, storage: store.home, auth: mode, ...(auth.usersPath ? { usersFile: auth.usersPath } : {}) };
-    ctx.print(info, () => `Serving the Slipway registry at ${server.url} (storage ${store.home}; auth ${mode}${auth.usersPath ? `, users ${auth.usersPath}` : ''}). Stop with Ctrl-C.`);
+    const info = { url: server.url, storage: store.home, auth: server.auth, ...(server.usersPath ? { usersFile: server.usersPath } : {}) };
+    ctx.print(info, () => `Serving the Slipway registry at ${server.url} (storage ${store.home}; auth ${server.auth}${server.usersPath ? `, users ${server.usersPath}` : ''}). Stop with Ctrl-C.`);
     const signal = await untilSignal();
     if (!ctx.options.quiet) process.stderr.write(`slipway: ${signal}: stopping the registry\n`);
-    await gc?.stop();
     await server.close();
   } finally {
     if (opts.storage !== undefined) await store.close();

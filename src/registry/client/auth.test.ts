@@ -9,7 +9,7 @@ import { isSlipwayError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
 import { setupAuth } from '../../server/auth/setup.js';
 import { PASSWORDS, sampleUsers } from '../../server/auth/testdata/users.js';
-import { writeUsersFile } from '../../server/auth/users-file.js';
+import { writeUsersFile } from '../../auth/users-file.js';
 import { createRegistryApp } from '../../server/registry/app.js';
 import { serveRegistry, type RunningRegistry } from '../../server/registry/serve.js';
 import { LocalStore } from '../../store/local-store.js';

@@ -1,5 +1,5 @@
 import { RegistryAuthError } from './errors.js';
-import { formatScopes, missingAccess } from './scope.js';
+import { formatScopes, missingAccess } from '../../auth/scope.js';
 import { LoginGuard } from './login-guard.js';
 import type { Access, Authenticator, Authorizer, ClientInfo, Principal } from './types.js';
 

@@ -1,5 +1,5 @@
 import { RegistryAuthError } from './errors.js';
-import { formatScopes, missingAccess } from './scope.js';
+import { formatScopes, missingAccess } from '../../auth/scope.js';
 import type { TokenService } from './token-service.js';
 import type { Access, Authenticator, Principal } from './types.js';
 

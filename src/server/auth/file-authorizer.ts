@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { SlipwayError } from '../../errors.js';
-import { PasswordChecker, hashPassword, needsRehash } from './password.js';
+import { PasswordChecker, hashPassword, needsRehash } from '../../auth/password.js';
 import type { Access, Authorizer } from './types.js';
-import { REPOSITORY_ACTIONS } from './scope.js';
-import { prefixMatches, readUsersFile, writeUsersFile, type Permissions, type UsersFile } from './users-file.js';
+import { REPOSITORY_ACTIONS } from '../../auth/scope.js';
+import { prefixMatches, readUsersFile, writeUsersFile, type Permissions, type UsersFile } from '../../auth/users-file.js';
 
 export interface FileAuthorizerOptions {
   /** How often at most the file is checked for changes; default 1 s. */

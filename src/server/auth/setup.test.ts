@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseAuthMode, isLoopback, setupAuth } from './setup.js';
 import { allowAll } from './types.js';
-import { writeUsersFile } from './users-file.js';
+import { writeUsersFile } from '../../auth/users-file.js';
 import { sampleUsers } from './testdata/users.js';
 
 describe('auth setup', () => {

@@ -10,7 +10,7 @@ import { defaultTokenKeyPath, loadOrCreateTokenKey } from './token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';
 import { allowAll, type Authenticator } from './types.js';
-import { defaultUsersPath } from './users-file.js';
+import { defaultUsersPath } from '../../auth/users-file.js';
 
 export type AuthMode = 'none' | 'basic' | 'token';
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'basic', 'token'];

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { isSlipwayError } from '../../errors.js';
 import { parseBasicAuthorization } from './basic.js';
 import { LoginGuard } from './login-guard.js';
-import { formatScopes, parseScopes } from './scope.js';
+import { formatScopes, parseScopes } from '../../auth/scope.js';
 import type { IssuedToken, TokenService } from './token-service.js';
 
 /** Token requests are a few parameters; anything bigger is not one. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { bearerAuthenticator } from './bearer.js';
-import { parseScopes } from './scope.js';
+import { parseScopes } from '../../auth/scope.js';
 import { generateTokenKey, loadOrCreateTokenKey, type TokenKey } from './token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';

@@ -2,9 +2,9 @@ import { Hono } from 'hono';
 import bcrypt from 'bcryptjs';
 import { isRegistryAuthError } from '../errors.js';
 import { FileAuthorizer } from '../file-authorizer.js';
-import { parseScopes } from '../scope.js';
+import { parseScopes } from '../../../auth/scope.js';
 import type { Authenticator } from '../types.js';
-import type { UsersFile } from '../users-file.js';
+import type { UsersFile } from '../../../auth/users-file.js';
 
 /** Test passwords: hashed with the lowest bcrypt cost so tests stay fast. */
 export const PASSWORDS = { alice: 'alice-secret', bob: 'bob-secret' } as const;

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { SlipwayError, isErrno } from '../../errors.js';
+import { SlipwayError, isErrno } from '../errors.js';
 import { REPOSITORY_ACTIONS } from './scope.js';
 
 /**

@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { FileAuthorizer } from './file-authorizer.js';
+import { FileAuthorizer } from '../server/auth/file-authorizer.js';
 import { hashPassword, verifyPasswordHash } from './password.js';
 import { parseGrant, parseUsersFile, prefixMatches, readUsersFile, writeUsersFile } from './users-file.js';
-import { PASSWORDS, sampleAuthorizer, sampleUsers } from './testdata/users.js';
+import { PASSWORDS, sampleAuthorizer, sampleUsers } from '../server/auth/testdata/users.js';
 
 const repo = (name: string, ...actions: string[]) => ({ type: 'repository' as const, name, actions });
 

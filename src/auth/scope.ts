@@ -1,4 +1,4 @@
-import type { Access } from './types.js';
+import type { Access } from './access.js';
 
 /**
  * Token scopes as Docker and OCI clients write them: `repository:team/app:pull,push`,

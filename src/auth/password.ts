@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import { SlipwayError } from '../../errors.js';
+import { SlipwayError } from '../errors.js';
 import { BcryptWorker } from './bcrypt-worker.js';
 import { ARGON2ID_HASH_RE, BCRYPT_HASH_RE } from './users-file.js';
 
