@@ -29,13 +29,15 @@ const under = (names) => `^src/(${names.map((n) => n.replace('.', '\\.')).join('
 const layerRules = TIERS.flatMap((tier, i) => {
   const above = TIERS.slice(i + 1).flat();
   if (above.length === 0) return [];
-  return [{
-    name: `tier-${i}-imports-up`,
-    comment: `${tier.join(', ')} may import only ${i === 0 ? 'each other' : `themselves and ${TIERS.slice(0, i).flat().join(', ')}`} (DESIGN.md layers)`,
-    severity: 'error',
-    from: { path: under(tier), pathNot: '(\\.test\\.ts|/testdata/)' },
-    to: { path: under(above) },
-  }];
+  return [
+    {
+      name: `tier-${i}-imports-up`,
+      comment: `${tier.join(', ')} may import only ${i === 0 ? 'each other' : `themselves and ${TIERS.slice(0, i).flat().join(', ')}`} (DESIGN.md layers)`,
+      severity: 'error',
+      from: { path: under(tier), pathNot: '(\\.test\\.ts|/testdata/)' },
+      to: { path: under(above) },
+    },
+  ];
 });
 
 module.exports = {
@@ -89,7 +91,11 @@ module.exports = {
     exclude: { path: '(^dist/|^node_modules/)' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.test.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
     reporterOptions: {
       dot: { collapsePattern: '^src/([^/]+|registry/client|buildpack/[^/]+|stage/[^/]+|server/[^/]+)/' },
       archi: { collapsePattern: '^src/([^/]+|registry/client|buildpack/[^/]+|stage/[^/]+|server/[^/]+)/' },

@@ -18,11 +18,28 @@ export async function buildSlipway(name: string, source = ROOT): Promise<string>
   const dir = join(BENCH_CACHE, name);
   await rm(join(dir, 'dist'), { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await exec(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(source, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: source });
+  await exec(
+    join(ROOT, 'node_modules/.bin/tsc'),
+    [
+      '-p',
+      join(source, 'tsconfig.json'),
+      '--outDir',
+      join(dir, 'dist'),
+      '--sourceMap',
+      'false',
+      '--declaration',
+      'false',
+    ],
+    { cwd: source },
+  );
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
   // What the compiled code finds next to itself, as in the repository: modules, the
   // built-in buildpacks and the launcher.
-  for (const [name, from] of [['node_modules', ROOT], ['buildpacks', source], ['launcher', source]] as const) {
+  for (const [name, from] of [
+    ['node_modules', ROOT],
+    ['buildpacks', source],
+    ['launcher', source],
+  ] as const) {
     await rm(join(dir, name), { force: true });
     await symlink(join(from, name), join(dir, name));
   }

@@ -28,7 +28,13 @@ import { extractLayer } from '../src/layer/extract.js';
 import { BENCH_CACHE, median } from './common.js';
 
 const exec = promisify(execFile);
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, 'app-mb': { type: 'string', default: '40' }, 'deps-mb': { type: 'string', default: '30' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    'app-mb': { type: 'string', default: '40' },
+    'deps-mb': { type: 'string', default: '30' },
+  },
+});
 const RUNS = Number(values.runs);
 const WORK = join(BENCH_CACHE, 'droplet');
 
@@ -38,11 +44,18 @@ async function makeDroplet(dir: string, appMb: number, deps: Buffer[], seed: str
   rmSync(dir, { recursive: true, force: true });
   for (const d of ['app/lib', 'deps/0/lib', 'profile.d', 'tmp', 'logs']) mkdirSync(join(c, d), { recursive: true });
   for (const [i, bytes] of deps.entries()) writeFileSync(join(c, 'deps/0/lib', `dep-${i}.so`), bytes);
-  for (let i = 0; i < appMb * 100; i++) writeFileSync(join(c, 'app/lib', `m${i}.js`), `${seed}${randomBytes(5 * 1024).toString('hex')}`.slice(0, 10 * 1024));
+  for (let i = 0; i < appMb * 100; i++)
+    writeFileSync(
+      join(c, 'app/lib', `m${i}.js`),
+      `${seed}${randomBytes(5 * 1024).toString('hex')}`.slice(0, 10 * 1024),
+    );
   writeFileSync(join(c, 'app/start.sh'), '#!/bin/sh\necho started\n');
   chmodSync(join(c, 'app/start.sh'), 0o755);
   writeFileSync(join(c, 'profile.d/0.sh'), 'export PATH=$DEPS_DIR/0/bin:$PATH\n');
-  writeFileSync(join(c, 'staging_info.yml'), JSON.stringify({ detected_buildpack: 'bench', start_command: './start.sh' }));
+  writeFileSync(
+    join(c, 'staging_info.yml'),
+    JSON.stringify({ detected_buildpack: 'bench', start_command: './start.sh' }),
+  );
   const file = join(dir, 'droplet.tgz');
   await exec('tar', ['-czf', file, '-C', c, '.']);
   return file;
@@ -50,7 +63,9 @@ async function makeDroplet(dir: string, appMb: number, deps: Buffer[], seed: str
 
 function runcRun(bundle: string, id: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('runc', ['--root', join(WORK, 'runc'), 'run', '-b', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('runc', ['--root', join(WORK, 'runc'), 'run', '-b', bundle, id], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`runc exited ${code}: ${err}`))));
@@ -99,7 +114,14 @@ async function main(): Promise<void> {
     await exec('cp', ['-a', base, join(bundle, 'rootfs')]);
     mkdirSync(join(bundle, 'rootfs/home/vcap'), { recursive: true });
     await exec('tar', ['-xzf', join(bundle, 'droplet.tgz'), '-C', join(bundle, 'rootfs/home/vcap')]);
-    const spec = runtimeSpec({ args: ['/bin/sh', '-c', 'cd /home/vcap/app && for f in ../profile.d/*; do . $f; done; exec sh -c ./start.sh'], env: ['PATH=/usr/bin:/bin', 'HOME=/home/vcap/app'], cwd: '/home/vcap/app', user: { uid: 1000, gid: 1000, additionalGids: [] }, hostname: 'bench', network: 'none' });
+    const spec = runtimeSpec({
+      args: ['/bin/sh', '-c', 'cd /home/vcap/app && for f in ../profile.d/*; do . $f; done; exec sh -c ./start.sh'],
+      env: ['PATH=/usr/bin:/bin', 'HOME=/home/vcap/app'],
+      cwd: '/home/vcap/app',
+      user: { uid: 1000, gid: 1000, additionalGids: [] },
+      hostname: 'bench',
+      network: 'none',
+    });
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     await runcRun(bundle, `bench-droplet-${i}`);
     dropletMs.push(performance.now() - t);
@@ -117,9 +139,23 @@ async function main(): Promise<void> {
   const uniqueBytes = [...unique.values()].reduce((n, s) => n + s, 0);
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   const result = {
-    runs: RUNS, appMb, depsMb,
-    start: { imageMedianMs: Math.round(median(imageMs)), dropletMedianMs: Math.round(median(dropletMs)), speedup: +(median(dropletMs) / median(imageMs)).toFixed(1), imageMs: imageMs.map(Math.round), dropletMs: dropletMs.map(Math.round) },
-    size: { droplets: mb(dropletBytes), imageLayersBoth: mb(imageLayerBytes), storedOnce: mb(uniqueBytes), sentForSecondApp: mb(newForB), secondDropletTgz: mb(sizeOf(tgzB)) },
+    runs: RUNS,
+    appMb,
+    depsMb,
+    start: {
+      imageMedianMs: Math.round(median(imageMs)),
+      dropletMedianMs: Math.round(median(dropletMs)),
+      speedup: +(median(dropletMs) / median(imageMs)).toFixed(1),
+      imageMs: imageMs.map(Math.round),
+      dropletMs: dropletMs.map(Math.round),
+    },
+    size: {
+      droplets: mb(dropletBytes),
+      imageLayersBoth: mb(imageLayerBytes),
+      storedOnce: mb(uniqueBytes),
+      sentForSecondApp: mb(newForB),
+      secondDropletTgz: mb(sizeOf(tgzB)),
+    },
   };
   console.log(JSON.stringify(result, null, 2));
   await store.close();

@@ -12,7 +12,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +58,6 @@ const { values } = parseArgs({
   },
 });
 
-
 /** One export in this (child) process; prints what the parent needs as JSON. */
 async function child(what: string, dir: string, out: string): Promise<void> {
   if (what === 'idle') {
@@ -64,11 +73,22 @@ async function child(what: string, dir: string, out: string): Promise<void> {
   const cpuUsed = process.cpuUsage(cpuStart);
   await handle.close();
   const cpu = (cpuUsed.user + cpuUsed.system) / 1e6;
-  console.log(JSON.stringify({ seconds, cpu, tarBytes: layer.uncompressedSize, maxRss: process.resourceUsage().maxRSS * 1024, digest: layer.digest, diffId: layer.diffId }));
+  console.log(
+    JSON.stringify({
+      seconds,
+      cpu,
+      tarBytes: layer.uncompressedSize,
+      maxRss: process.resourceUsage().maxRSS * 1024,
+      digest: layer.digest,
+      diffId: layer.diffId,
+    }),
+  );
 }
 
 function runChild(what: string, dir: string, out: string): Run {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', what, '--dir', dir, '--out', out], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', what, '--dir', dir, '--out', out], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`child ${what} failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as Run;
 }
@@ -91,7 +111,9 @@ function runPipeline(dir: string, tarBytes: number): Run {
 
 /** Reads every file once so that each contender starts from a warm page cache. */
 function warm(dir: string): number {
-  return Number(execFileSync('bash', ['-c', 'tar --sort=name -cf - -C "$1" . | wc -c', '_', dir], { encoding: 'utf8' }).trim());
+  return Number(
+    execFileSync('bash', ['-c', 'tar --sort=name -cf - -C "$1" . | wc -c', '_', dir], { encoding: 'utf8' }).trim(),
+  );
 }
 
 async function speed(runs: number, dir: string): Promise<void> {
@@ -104,16 +126,24 @@ async function speed(runs: number, dir: string): Promise<void> {
       const tarBytes = warm(dir);
       const run = contender === 'pipeline' ? runPipeline(dir, tarBytes) : runChild(contender, dir, out);
       results[contender].push(run);
-      process.stderr.write(`run ${i + 1}/${runs} ${contender.padEnd(8)} ${(run.tarBytes / MB / run.seconds).toFixed(1)} MB/s, ${run.cpu?.toFixed(2) ?? '-'} CPU s\n`);
+      process.stderr.write(
+        `run ${i + 1}/${runs} ${contender.padEnd(8)} ${(run.tarBytes / MB / run.seconds).toFixed(1)} MB/s, ${run.cpu?.toFixed(2) ?? '-'} CPU s\n`,
+      );
     }
   }
   rmSync(out, { force: true });
   checkDeterministic(results);
   const base = median(results.pipeline.map(rate));
-  console.log(`\n${dir}: ${(results.gzip[0]!.tarBytes / MB).toFixed(1)} MB of tar, median of ${runs} runs, ${cpuCount()} cores`);
-  console.log(`1-minute load average before/after: ${loadBefore.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (other work on the machine skews wall times)`);
+  console.log(
+    `\n${dir}: ${(results.gzip[0]!.tarBytes / MB).toFixed(1)} MB of tar, median of ${runs} runs, ${cpuCount()} cores`,
+  );
+  console.log(
+    `1-minute load average before/after: ${loadBefore.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (other work on the machine skews wall times)`,
+  );
   console.log(`peak RSS of an idle child (node + tsx + modules): ${(idle / MiB).toFixed(0)} MiB\n`);
-  console.log(`${'contender'.padEnd(40)} ${'median s'.padStart(9)} ${'MB/s'.padStart(7)} ${'vs pipeline'.padStart(12)} ${'CPU s'.padStart(6)} ${'peak RSS MiB'.padStart(13)}`);
+  console.log(
+    `${'contender'.padEnd(40)} ${'median s'.padStart(9)} ${'MB/s'.padStart(7)} ${'vs pipeline'.padStart(12)} ${'CPU s'.padStart(6)} ${'peak RSS MiB'.padStart(13)}`,
+  );
   const label: Record<Contender, string> = {
     pipeline: 'tar --sort=name | pigz -1 -p2 | sha256sum',
     gzip: 'slipway writeLayer gzip',
@@ -123,7 +153,13 @@ async function speed(runs: number, dir: string): Promise<void> {
     const r = median(list.map(rate));
     const rss = list[0]!.maxRss === undefined ? '-' : (Math.max(...list.map((x) => x.maxRss!)) / MiB).toFixed(0);
     const cpu = list[0]!.cpu === undefined ? '-' : median(list.map((x) => x.cpu!)).toFixed(2);
-    console.log(`${label[contender].padEnd(40)} ${median(list.map((x) => x.seconds)).toFixed(2).padStart(9)} ${(r / MB).toFixed(1).padStart(7)} ${`${(r / base).toFixed(2)}x`.padStart(12)} ${cpu.padStart(6)} ${rss.padStart(13)}`);
+    console.log(
+      `${label[contender].padEnd(40)} ${median(list.map((x) => x.seconds))
+        .toFixed(2)
+        .padStart(
+          9,
+        )} ${(r / MB).toFixed(1).padStart(7)} ${`${(r / base).toFixed(2)}x`.padStart(12)} ${cpu.padStart(6)} ${rss.padStart(13)}`,
+    );
   }
 }
 
@@ -132,7 +168,8 @@ function checkDeterministic(results: Record<Contender, Run[]>): void {
   for (const c of ['gzip', 'zstd'] as const) {
     if (new Set(results[c].map((r) => r.digest)).size !== 1) throw new Error(`${c} digests differ between runs`);
   }
-  if (results.gzip[0]!.diffId !== results.zstd[0]!.diffId) throw new Error('gzip and zstd layers have different diffIDs');
+  if (results.gzip[0]!.diffId !== results.zstd[0]!.diffId)
+    throw new Error('gzip and zstd layers have different diffIDs');
 }
 
 async function memoryCheck(): Promise<void> {
@@ -143,7 +180,9 @@ async function memoryCheck(): Promise<void> {
   for (const compression of ['gzip', 'zstd'] as const) {
     warm(dir);
     const run = runChild(compression, dir, out);
-    console.log(`${compression}: ${(run.tarBytes / MB).toFixed(0)} MB of tar in ${run.seconds.toFixed(1)} s (${(run.tarBytes / MB / run.seconds).toFixed(0)} MB/s), peak RSS ${(run.maxRss! / MiB).toFixed(0)} MiB (idle child ${(idle / MiB).toFixed(0)})`);
+    console.log(
+      `${compression}: ${(run.tarBytes / MB).toFixed(0)} MB of tar in ${run.seconds.toFixed(1)} s (${(run.tarBytes / MB / run.seconds).toFixed(0)} MB/s), peak RSS ${(run.maxRss! / MiB).toFixed(0)} MiB (idle child ${(idle / MiB).toFixed(0)})`,
+    );
   }
 }
 
@@ -154,7 +193,9 @@ function ensureRootfs(): string {
   mkdirSync(CACHE, { recursive: true });
   const partial = `${dir}.partial-${process.pid}`;
   process.stderr.write(`building ${dir} with mmdebstrap...\n`);
-  execFileSync('mmdebstrap', ['--variant=minbase', '--format=directory', 'bookworm', partial], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('mmdebstrap', ['--variant=minbase', '--format=directory', 'bookworm', partial], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   renameSync(partial, dir);
   return dir;
 }
@@ -180,7 +221,10 @@ function ensureBigTree(): string {
   for (let d = 0; d < 200; d++) {
     mkdirSync(join(partial, 'small', `d${d}`), { recursive: true });
     for (let f = 0; f < 100; f++) {
-      writeFileSync(join(partial, 'small', `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(200 + ((d * 7 + f * 13) % 600)));
+      writeFileSync(
+        join(partial, 'small', `d${d}`, `f${f}.txt`),
+        `file ${d}/${f}\n`.repeat(200 + ((d * 7 + f * 13) % 600)),
+      );
     }
   }
   renameSync(partial, dir);
@@ -189,7 +233,11 @@ function ensureBigTree(): string {
 
 /** `size` bytes of random words from a 4096-word vocabulary. */
 function wordBlock(size: number): Buffer {
-  const vocabulary = Array.from({ length: 4096 }, () => randomBytes(6).toString('base64url').slice(0, 3 + (randomBytes(1)[0]! % 6)));
+  const vocabulary = Array.from({ length: 4096 }, () =>
+    randomBytes(6)
+      .toString('base64url')
+      .slice(0, 3 + (randomBytes(1)[0]! % 6)),
+  );
   const picks = randomBytes(size);
   const parts: string[] = [];
   for (let length = 0, i = 0; length < size; i += 2) {

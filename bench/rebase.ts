@@ -31,7 +31,11 @@ import { MediaType } from '../src/oci/media-types.js';
 import type { ImageConfig, ImageManifest } from '../src/oci/types.js';
 
 /** The manifest and config of a stored image, parsed. */
-async function readImageAt(store: LocalStore, repository: string, tag: string): Promise<{ manifest: ImageManifest; config: ImageConfig }> {
+async function readImageAt(
+  store: LocalStore,
+  repository: string,
+  tag: string,
+): Promise<{ manifest: ImageManifest; config: ImageConfig }> {
   const desc = await store.resolve(repository, tag);
   const manifest = JSON.parse((await store.blobs.read(desc.digest)).toString('utf8')) as ImageManifest;
   const config = JSON.parse((await store.blobs.read(manifest.config.digest)).toString('utf8')) as ImageConfig;
@@ -50,14 +54,18 @@ const RUNS = Number(args.runs);
 const FLEET = Number(args.fleet);
 const CONCURRENCY = Number(args.concurrency);
 
-
 function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...main, ...cliArgs], { env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...main, ...cliArgs], {
+      env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`slipway ${cliArgs.join(' ')}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`slipway ${cliArgs.join(' ')}: ${stderr}`)),
+    );
   });
 }
 
@@ -69,18 +77,37 @@ async function main(): Promise<void> {
   const store = await LocalStore.open(home.path);
   const registry = await startSlipwayRegistry(home.path, ['--gc-interval', '0'], args.tsx ? {} : { entry: cli[0]! });
   try {
-    console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    const v1 = await makeStackVersion(store, 'bench', '1', { layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 1' }, { 'etc/os-release': osRelease('1') }] });
+    console.log(
+      `load average at start: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    const v1 = await makeStackVersion(store, 'bench', '1', {
+      layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 1' }, { 'etc/os-release': osRelease('1') }],
+    });
     const layers = await appLayers(store);
-    const recorded = { runImageName: `${registry.host}/bench/run:latest`, reference: `${registry.host}/bench/run@${v1.digest}` };
+    const recorded = {
+      runImageName: `${registry.host}/bench/run:latest`,
+      reference: `${registry.host}/bench/run@${v1.digest}`,
+    };
     const singles = RUNS + 1;
     const cliRuns = Math.max(3, Math.min(RUNS, 7));
     let t = performance.now();
-    for (let i = 0; i < singles; i++) await makeApp(store, 'bench', v1, 'single/app', `r${i}`, layers, { ...recorded, env: [`RUN=${i}`] });
-    for (let i = 0; i < cliRuns; i++) await makeApp(store, 'bench', v1, 'single/cli', `r${i}`, layers, { ...recorded, env: [`CLI=${i}`] });
-    for (let i = 0; i < FLEET; i++) await makeApp(store, 'bench', v1, `fleet/app-${String(i % 50).padStart(2, '0')}`, `v${i}`, layers, { ...recorded, env: [`APP=${i}`] });
-    console.log(`fixtures: ${singles + cliRuns + FLEET} app images in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    await makeStackVersion(store, 'bench', '2', { layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 2' }, { 'etc/os-release': osRelease('2') }] });
+    for (let i = 0; i < singles; i++)
+      await makeApp(store, 'bench', v1, 'single/app', `r${i}`, layers, { ...recorded, env: [`RUN=${i}`] });
+    for (let i = 0; i < cliRuns; i++)
+      await makeApp(store, 'bench', v1, 'single/cli', `r${i}`, layers, { ...recorded, env: [`CLI=${i}`] });
+    for (let i = 0; i < FLEET; i++)
+      await makeApp(store, 'bench', v1, `fleet/app-${String(i % 50).padStart(2, '0')}`, `v${i}`, layers, {
+        ...recorded,
+        env: [`APP=${i}`],
+      });
+    console.log(
+      `fixtures: ${singles + cliRuns + FLEET} app images in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+    await makeStackVersion(store, 'bench', '2', {
+      layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 2' }, { 'etc/os-release': osRelease('2') }],
+    });
 
     // Single rebase, library call in this process.
     const registries = new Registries();
@@ -90,44 +117,86 @@ async function main(): Promise<void> {
       t = performance.now();
       const r = await rebaseImage(`${registry.host}/single/app:r${i}`, open, { registries });
       const ms = performance.now() - t;
-      if (r.status !== 'rebased' || r.transfer.layersCopied !== 0) throw new Error(`run ${i}: ${r.status}, ${r.transfer.layersCopied} layers copied`);
+      if (r.status !== 'rebased' || r.transfer.layersCopied !== 0)
+        throw new Error(`run ${i}: ${r.status}, ${r.transfer.layersCopied} layers copied`);
       if (i > 0) lib.push(ms); // the first one opens the connection and reads the run image
     }
-    console.log(`single rebase, library (${lib.length} runs): median ${fmt(median(lib))}, min ${fmt(Math.min(...lib))}, max ${fmt(Math.max(...lib))}`);
+    console.log(
+      `single rebase, library (${lib.length} runs): median ${fmt(median(lib))}, min ${fmt(Math.min(...lib))}, max ${fmt(Math.max(...lib))}`,
+    );
 
     const cliTimes: number[] = [];
-    for (let i = 0; i < cliRuns; i++) cliTimes.push(await runCli(cli, home.path, ['--quiet', 'rebase', `${registry.host}/single/cli:r${i}`]));
+    for (let i = 0; i < cliRuns; i++)
+      cliTimes.push(await runCli(cli, home.path, ['--quiet', 'rebase', `${registry.host}/single/cli:r${i}`]));
     const version = await runCli(cli, home.path, ['--version']);
-    console.log(`single rebase, CLI (${cliRuns} runs, new process each): median ${fmt(median(cliTimes))}; \`slipway --version\` alone: ${fmt(version)}`);
+    console.log(
+      `single rebase, CLI (${cliRuns} runs, new process each): median ${fmt(median(cliTimes))}; \`slipway --version\` alone: ${fmt(version)}`,
+    );
 
     // Fleet over the catalog.
     t = performance.now();
-    const fleet = await fleetRebase(store, { stack: 'bench', registry: registry.host, repoPrefix: 'fleet/', concurrency: CONCURRENCY, registries });
+    const fleet = await fleetRebase(store, {
+      stack: 'bench',
+      registry: registry.host,
+      repoPrefix: 'fleet/',
+      concurrency: CONCURRENCY,
+      registries,
+    });
     const fleetMs = performance.now() - t;
-    if (fleet.rebased.length !== FLEET || fleet.failed.length > 0) throw new Error(`fleet: ${fleet.rebased.length} rebased, ${fleet.failed.length} failed: ${fleet.failed[0]?.reason}`);
-    console.log(`fleet rebase of ${FLEET} images (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s; ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`);
+    if (fleet.rebased.length !== FLEET || fleet.failed.length > 0)
+      throw new Error(
+        `fleet: ${fleet.rebased.length} rebased, ${fleet.failed.length} failed: ${fleet.failed[0]?.reason}`,
+      );
+    console.log(
+      `fleet rebase of ${FLEET} images (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s; ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
+    );
     t = performance.now();
-    const second = await fleetRebase(store, { stack: 'bench', registry: registry.host, repoPrefix: 'fleet/', concurrency: CONCURRENCY, registries });
-    console.log(`second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+    const second = await fleetRebase(store, {
+      stack: 'bench',
+      registry: registry.host,
+      repoPrefix: 'fleet/',
+      concurrency: CONCURRENCY,
+      registries,
+    });
+    console.log(
+      `second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+    );
     // The floor: what the registry takes to store that many new configs and manifests, written directly.
     const k = Math.min(FLEET, 300);
     const client = await registries.client(registry.host);
     const sample = await readImageAt(store, 'fleet/app-00', 'v0');
     t = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < k) {
-        const i = next++;
-        const config = Buffer.from(JSON.stringify({ ...sample.config, floor: i }));
-        const configDigest = digestOf(config);
-        await client.putBlob(`floor/app-${i % 50}`, Readable.from([config]), { digest: configDigest, size: config.length });
-        const manifest = Buffer.from(JSON.stringify({ ...sample.manifest, config: { ...sample.manifest.config, digest: configDigest, size: config.length }, layers: [] }));
-        await client.putManifest(`floor/app-${i % 50}`, `f${i}`, manifest, MediaType.OciManifest);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < k) {
+          const i = next++;
+          const config = Buffer.from(JSON.stringify({ ...sample.config, floor: i }));
+          const configDigest = digestOf(config);
+          await client.putBlob(`floor/app-${i % 50}`, Readable.from([config]), {
+            digest: configDigest,
+            size: config.length,
+          });
+          const manifest = Buffer.from(
+            JSON.stringify({
+              ...sample.manifest,
+              config: { ...sample.manifest.config, digest: configDigest, size: config.length },
+              layers: [],
+            }),
+          );
+          await client.putManifest(`floor/app-${i % 50}`, `f${i}`, manifest, MediaType.OciManifest);
+        }
+      }),
+    );
     const floorMs = performance.now() - t;
-    console.log(`floor: ${k} configs + manifests PUT directly (concurrency ${CONCURRENCY}): ${(floorMs / 1000).toFixed(2)} s, ${(k / (floorMs / 1000)).toFixed(0)} images/s`);
-    console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `floor: ${k} configs + manifests PUT directly (concurrency ${CONCURRENCY}): ${(floorMs / 1000).toFixed(2)} s, ${(k / (floorMs / 1000)).toFixed(0)} images/s`,
+    );
+    console.log(
+      `load average at end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await registry.stop();
     await store.close();

@@ -49,15 +49,27 @@ interface Reply {
   ms: number;
 }
 
-function http(agent: Agent, method: string, url: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Reply> {
+function http(
+  agent: Agent,
+  method: string,
+  url: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent, headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - started }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method, agent, headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - started }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -93,18 +105,35 @@ async function slipwayEntry(): Promise<string | undefined> {
 
 /** Pushes a small image (config + one 64 KiB layer) as alice, by `authorization`. */
 async function pushImage(agent: Agent, url: string, authorization: string): Promise<string> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   const layer = randomBytes(64 << 10);
   for (const blob of [config, layer]) {
-    const res = await http(agent, 'POST', `${url}/v2/bench/app/blobs/uploads/?digest=${sha256(blob)}`, { Authorization: authorization }, blob);
+    const res = await http(
+      agent,
+      'POST',
+      `${url}/v2/bench/app/blobs/uploads/?digest=${sha256(blob)}`,
+      { Authorization: authorization },
+      blob,
+    );
     if (res.status !== 201) throw new Error(`blob push: ${res.status} ${res.body}`);
   }
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
-  }));
-  const res = await http(agent, 'PUT', `${url}/v2/bench/app/manifests/v1`, { Authorization: authorization, 'Content-Type': OCI_MANIFEST }, manifest);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+    }),
+  );
+  const res = await http(
+    agent,
+    'PUT',
+    `${url}/v2/bench/app/manifests/v1`,
+    { Authorization: authorization, 'Content-Type': OCI_MANIFEST },
+    manifest,
+  );
   if (res.status !== 201) throw new Error(`manifest push: ${res.status} ${res.body}`);
   return sha256(manifest);
 }
@@ -130,20 +159,36 @@ interface RunResult {
 async function measure(agent: Agent, url: string, authorization: string, count = requests): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await http(agent, 'GET', `${url}/v2/bench/app/manifests/v1`, { Authorization: authorization, Accept: OCI_MANIFEST });
+    const res = await http(agent, 'GET', `${url}/v2/bench/app/manifests/v1`, {
+      Authorization: authorization,
+      Accept: OCI_MANIFEST,
+    });
     if (res.status !== 200) throw new Error(`legitimate GET ${i}: ${res.status} ${res.body}`);
     latencies.push(res.ms);
   }
   return latencies;
 }
 
-async function oneRun(server: RegistryProcess, mode: 'basic' | 'token', authorization: string, attacked: boolean): Promise<RunResult> {
+async function oneRun(
+  server: RegistryProcess,
+  mode: 'basic' | 'token',
+  authorization: string,
+  attacked: boolean,
+): Promise<RunResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     await measure(agent, server.url, authorization, 200); // warm-up: JIT, caches, the remembered login
     let attack: ReturnType<typeof startAttackers> | undefined;
     if (attacked) {
-      attack = startAttackers({ url: server.url, target: mode, user: 'alice', path: '/v2/bench/app/manifests/v1', attackers: 8, durationMs: 120_000, maxRequests: 1_000_000 });
+      attack = startAttackers({
+        url: server.url,
+        target: mode,
+        user: 'alice',
+        path: '/v2/bench/app/manifests/v1',
+        attackers: 8,
+        durationMs: 120_000,
+        maxRequests: 1_000_000,
+      });
       await attack.started;
       await new Promise((r) => setTimeout(r, 500)); // the attackers' connections are up and hammering
     }
@@ -152,7 +197,12 @@ async function oneRun(server: RegistryProcess, mode: 'basic' | 'token', authoriz
     const latencies = await measure(agent, server.url, authorization);
     const seconds = (performance.now() - started) / 1000;
     const serverCpuPerSecond = ((await cpuSeconds(server.pid)) - cpu) / seconds;
-    const result: RunResult = { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: Math.max(...latencies), serverCpuPerSecond };
+    const result: RunResult = {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      max: Math.max(...latencies),
+      serverCpuPerSecond,
+    };
     if (attack) {
       attack.stop();
       const reports: AttackerReport[] = await attack.done;
@@ -160,7 +210,8 @@ async function oneRun(server: RegistryProcess, mode: 'basic' | 'token', authoriz
       result.attackRps = total / (seconds + 0.5);
       result.refused = reports.reduce((n, r) => n + (r.statuses['429'] ?? 0), 0);
       result.checked = reports.reduce((n, r) => n + (r.statuses['401'] ?? 0), 0);
-      if (reports.some((r) => r.first429 === 0)) throw new Error(`an attacker was never refused: ${JSON.stringify(reports.map((r) => r.statuses))}`);
+      if (reports.some((r) => r.first429 === 0))
+        throw new Error(`an attacker was never refused: ${JSON.stringify(reports.map((r) => r.statuses))}`);
     }
     return result;
   } finally {
@@ -173,7 +224,12 @@ async function main(): Promise<void> {
   const home = join(BENCH_CACHE, 'registry-auth-attack/store');
   await rm(home, { recursive: true, force: true });
   await mkdir(home, { recursive: true });
-  await slipwayOk(home, ['registry', 'user', 'add', 'alice', '--password-stdin', '--grant', 'bench/:pull,push'], {}, PASSWORD);
+  await slipwayOk(
+    home,
+    ['registry', 'user', 'add', 'alice', '--password-stdin', '--grant', 'bench/:pull,push'],
+    {},
+    PASSWORD,
+  );
   const table: string[] = [];
   const all: Record<string, RunResult[]> = {};
   for (const mode of modes) {
@@ -191,8 +247,13 @@ async function main(): Promise<void> {
           setup.destroy();
           const r = await oneRun(server, mode, authorization, scenario === 'attacked');
           results[scenario].push(r);
-          process.stderr.write(`  ${mode} run ${run + 1} ${scenario}: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max, 1)} ms`
-            + (r.attackRps === undefined ? '' : `, attackers ${fmt(r.attackRps, 0)} req/s (${r.checked} checked, ${r.refused} refused)`) + '\n');
+          process.stderr.write(
+            `  ${mode} run ${run + 1} ${scenario}: p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max, 1)} ms` +
+              (r.attackRps === undefined
+                ? ''
+                : `, attackers ${fmt(r.attackRps, 0)} req/s (${r.checked} checked, ${r.refused} refused)`) +
+              '\n',
+          );
         } finally {
           await server.stop();
         }
@@ -201,11 +262,18 @@ async function main(): Promise<void> {
     for (const scenario of ['quiet', 'attacked'] as const) {
       const rs = results[scenario];
       all[`${mode} ${scenario}`] = rs;
-      const attackers = scenario === 'attacked' ? `${fmt(median(rs.map((r) => r.attackRps!)), 0)} req/s, ${fmt(median(rs.map((r) => r.checked!)), 0)} checked` : '-';
-      table.push(`| ${mode} | ${scenario === 'quiet' ? 'no attack' : '8 attackers'} | ${fmt(median(rs.map((r) => r.p50)))} | ${fmt(median(rs.map((r) => r.p99)))} | ${fmt(median(rs.map((r) => r.max)), 1)} | ${fmt(median(rs.map((r) => r.serverCpuPerSecond)), 2)} | ${attackers} |`);
+      const attackers =
+        scenario === 'attacked'
+          ? `${fmt(median(rs.map((r) => r.attackRps!)), 0)} req/s, ${fmt(median(rs.map((r) => r.checked!)), 0)} checked`
+          : '-';
+      table.push(
+        `| ${mode} | ${scenario === 'quiet' ? 'no attack' : '8 attackers'} | ${fmt(median(rs.map((r) => r.p50)))} | ${fmt(median(rs.map((r) => r.p99)))} | ${fmt(median(rs.map((r) => r.max)), 1)} | ${fmt(median(rs.map((r) => r.serverCpuPerSecond)), 2)} | ${attackers} |`,
+      );
     }
   }
-  console.log(`\n## manifest GET by a signed-in client, ${requests} sequential requests per run, medians of ${runs} runs (${entry ? 'compiled' : 'from source'})`);
+  console.log(
+    `\n## manifest GET by a signed-in client, ${requests} sequential requests per run, medians of ${runs} runs (${entry ? 'compiled' : 'from source'})`,
+  );
   console.log('| auth | scenario | p50 ms | p99 ms | max ms | server CPU s/s | attackers (rate, passwords checked) |');
   console.log('|---|---|---:|---:|---:|---:|---|');
   for (const line of table) console.log(line);

@@ -24,13 +24,19 @@ import { BENCH_CACHE, buildSlipway, median } from './common.js';
 
 const exec = promisify(execFile);
 const MB = 1e6;
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string', default: 'copy,promote' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, only: { type: 'string', default: 'copy,promote' } },
+});
 const runs = Number(values.runs);
 const only = new Set(values.only!.split(','));
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 let slipwayMain = '';
-const slipway = (home: string, ...args: string[]) => exec(process.execPath, [slipwayMain, '--json', ...args], { env: { ...process.env, SLIPWAY_HOME: home }, maxBuffer: 16 << 20 });
+const slipway = (home: string, ...args: string[]) =>
+  exec(process.execPath, [slipwayMain, '--json', ...args], {
+    env: { ...process.env, SLIPWAY_HOME: home },
+    maxBuffer: 16 << 20,
+  });
 const skopeo = (...args: string[]) => exec('skopeo', ['--insecure-policy', ...args], { maxBuffer: 16 << 20 });
 
 async function distribution(dir: string): Promise<RegistryProcess> {
@@ -48,9 +54,18 @@ type Tool = 'slipway' | 'skopeo';
 
 async function copyBench(work: string, layout: string, bytes: number): Promise<void> {
   const source = await distribution(join(work, 'source'));
-  const times: Record<Tool, { r2r: number[]; r2oci: number[] }> = { slipway: { r2r: [], r2oci: [] }, skopeo: { r2r: [], r2oci: [] } };
+  const times: Record<Tool, { r2r: number[]; r2oci: number[] }> = {
+    slipway: { r2r: [], r2oci: [] },
+    skopeo: { r2r: [], r2oci: [] },
+  };
   try {
-    await skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${source.host}/bench/big:v1`);
+    await skopeo(
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}:big`,
+      `docker://${source.host}/bench/big:v1`,
+    );
     const src = `${source.host}/bench/big:v1`;
     for (let run = 0; run < runs; run++) {
       const order: Tool[] = run % 2 === 0 ? ['slipway', 'skopeo'] : ['skopeo', 'slipway'];
@@ -65,13 +80,30 @@ async function copyBench(work: string, layout: string, bytes: number): Promise<v
             times.slipway.r2r.push(await timed(() => slipway(home, 'copy', src, `${dest.host}/bench/big:v1`)));
             times.slipway.r2oci.push(await timed(() => slipway(home, 'copy', src, `oci:${out}:big`)));
           } else {
-            times.skopeo.r2r.push(await timed(() => skopeo('copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${dest.host}/bench/big:v1`)));
-            times.skopeo.r2oci.push(await timed(() => skopeo('copy', '--quiet', '--src-tls-verify=false', `docker://${src}`, `oci:${out}:big`)));
+            times.skopeo.r2r.push(
+              await timed(() =>
+                skopeo(
+                  'copy',
+                  '--quiet',
+                  '--src-tls-verify=false',
+                  '--dest-tls-verify=false',
+                  `docker://${src}`,
+                  `docker://${dest.host}/bench/big:v1`,
+                ),
+              ),
+            );
+            times.skopeo.r2oci.push(
+              await timed(() =>
+                skopeo('copy', '--quiet', '--src-tls-verify=false', `docker://${src}`, `oci:${out}:big`),
+              ),
+            );
           }
         } finally {
           await dest.stop();
         }
-        process.stderr.write(`  run ${run + 1} ${tool}: registry->registry ${fmt(times[tool].r2r.at(-1)!)} s, registry->oci ${fmt(times[tool].r2oci.at(-1)!)} s\n`);
+        process.stderr.write(
+          `  run ${run + 1} ${tool}: registry->registry ${fmt(times[tool].r2r.at(-1)!)} s, registry->oci ${fmt(times[tool].r2oci.at(-1)!)} s\n`,
+        );
       }
     }
   } finally {
@@ -82,36 +114,80 @@ async function copyBench(work: string, layout: string, bytes: number): Promise<v
   console.log('|---|---:|---:|---:|---:|');
   for (const tool of ['slipway', 'skopeo'] as Tool[]) {
     const t = times[tool];
-    console.log(`| ${tool} | ${fmt(median(t.r2r))} | ${fmt(bytes / MB / median(t.r2r), 0)} | ${fmt(median(t.r2oci))} | ${fmt(bytes / MB / median(t.r2oci), 0)} |`);
+    console.log(
+      `| ${tool} | ${fmt(median(t.r2r))} | ${fmt(bytes / MB / median(t.r2r), 0)} | ${fmt(median(t.r2oci))} | ${fmt(bytes / MB / median(t.r2oci), 0)} |`,
+    );
   }
-  console.log(`\nthroughput ratio slipway / skopeo: registry->registry ${fmt(median(times.skopeo.r2r) / median(times.slipway.r2r))}x, registry->oci ${fmt(median(times.skopeo.r2oci) / median(times.slipway.r2oci))}x`);
+  console.log(
+    `\nthroughput ratio slipway / skopeo: registry->registry ${fmt(median(times.skopeo.r2r) / median(times.slipway.r2r))}x, registry->oci ${fmt(median(times.skopeo.r2oci) / median(times.slipway.r2oci))}x`,
+  );
   console.log(`all runs (s): ${JSON.stringify(times)}`);
 }
 
 async function promoteBench(work: string, layout: string): Promise<void> {
-  const app = await addRandomImage(layout, 'app', [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })).concat([{ seed: 'bench-app-layer', size: 20 * MB }]));
+  const app = await addRandomImage(
+    layout,
+    'app',
+    [0, 1, 2, 3, 4]
+      .map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB }))
+      .concat([{ seed: 'bench-app-layer', size: 20 * MB }]),
+  );
   const appLayer = app.layers.at(-1)!.size;
   const staging = await distribution(join(work, 'staging'));
   const sent: number[] = [];
   const times: Record<Tool, number[]> = { slipway: [], skopeo: [] };
   try {
-    await skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:app`, `docker://${staging.host}/shop/app:v1`);
+    await skopeo(
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}:app`,
+      `docker://${staging.host}/shop/app:v1`,
+    );
     for (let run = 0; run < runs; run++) {
       const order: Tool[] = run % 2 === 0 ? ['slipway', 'skopeo'] : ['skopeo', 'slipway'];
       for (const tool of order) {
         const prod = await distribution(join(work, 'prod'));
         try {
           // the base is already in production, in the app's repository
-          await skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${prod.host}/shop/app:base`);
+          await skopeo(
+            'copy',
+            '--quiet',
+            '--dest-tls-verify=false',
+            `oci:${layout}:big`,
+            `docker://${prod.host}/shop/app:base`,
+          );
           if (tool === 'slipway') {
             let report = { bytesSent: 0, digest: '' };
-            times.slipway.push(await timed(async () => {
-              report = JSON.parse((await slipway(join(work, 'home'), 'promote', `${staging.host}/shop/app:v1`, `${prod.host}/shop/app:v1`)).stdout) as typeof report;
-            }));
+            times.slipway.push(
+              await timed(async () => {
+                report = JSON.parse(
+                  (
+                    await slipway(
+                      join(work, 'home'),
+                      'promote',
+                      `${staging.host}/shop/app:v1`,
+                      `${prod.host}/shop/app:v1`,
+                    )
+                  ).stdout,
+                ) as typeof report;
+              }),
+            );
             if (report.digest !== app.digest) throw new Error(`promote gave ${report.digest}, expected ${app.digest}`);
             sent.push(report.bytesSent);
           } else {
-            times.skopeo.push(await timed(() => skopeo('copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${staging.host}/shop/app:v1`, `docker://${prod.host}/shop/app:v1`)));
+            times.skopeo.push(
+              await timed(() =>
+                skopeo(
+                  'copy',
+                  '--quiet',
+                  '--src-tls-verify=false',
+                  '--dest-tls-verify=false',
+                  `docker://${staging.host}/shop/app:v1`,
+                  `docker://${prod.host}/shop/app:v1`,
+                ),
+              ),
+            );
           }
         } finally {
           await prod.stop();
@@ -123,19 +199,32 @@ async function promoteBench(work: string, layout: string): Promise<void> {
   }
   const bytes = median(sent);
   console.log(`\n## promote of an app whose 5 x 100 MB base is at the destination, median of ${runs} runs`);
-  console.log(`app layer ${appLayer} bytes; slipway sent ${bytes} bytes (${fmt((bytes / appLayer - 1) * 100, 3)}% over the app layer: the config blob)`);
-  console.log(`time: slipway promote ${fmt(median(times.slipway))} s, skopeo copy ${fmt(median(times.skopeo))} s (ratio ${fmt(median(times.skopeo) / median(times.slipway))}x)`);
+  console.log(
+    `app layer ${appLayer} bytes; slipway sent ${bytes} bytes (${fmt((bytes / appLayer - 1) * 100, 3)}% over the app layer: the config blob)`,
+  );
+  console.log(
+    `time: slipway promote ${fmt(median(times.slipway))} s, skopeo copy ${fmt(median(times.skopeo))} s (ratio ${fmt(median(times.skopeo) / median(times.slipway))}x)`,
+  );
 }
 
 async function main(): Promise<void> {
-  for (const tool of ['skopeo', 'docker-registry']) if (!commandExists(tool)) throw new Error(`${tool} is not installed (bash scripts/install.sh --test)`);
+  for (const tool of ['skopeo', 'docker-registry'])
+    if (!commandExists(tool)) throw new Error(`${tool} is not installed (bash scripts/install.sh --test)`);
   slipwayMain = await buildSlipway('registry-client-dist');
   const layout = join(BENCH_CACHE, 'registry-5x100MB');
-  const image = await addRandomImage(layout, 'big', [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })));
+  const image = await addRandomImage(
+    layout,
+    'big',
+    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })),
+  );
   const bytes = image.layers.reduce((n, l) => n + l.size, 0);
   const work = join(tmpdir(), `slipway-bench-client-${process.pid}`);
   await mkdir(work, { recursive: true });
-  console.log(`# registry client benchmark: ${cpus().length} CPUs, load ${loadavg().map((l) => fmt(l)).join(' ')}`);
+  console.log(
+    `# registry client benchmark: ${cpus().length} CPUs, load ${loadavg()
+      .map((l) => fmt(l))
+      .join(' ')}`,
+  );
   try {
     if (only.has('copy')) await copyBench(work, layout, bytes);
     if (only.has('promote')) await promoteBench(work, layout);

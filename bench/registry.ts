@@ -27,7 +27,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { ROOT, addRandomImage, commandExists, randomStream, startDistribution, startSlipwayRegistry, type RegistryProcess } from '../test/helpers.js';
+import {
+  ROOT,
+  addRandomImage,
+  commandExists,
+  randomStream,
+  startDistribution,
+  startSlipwayRegistry,
+  type RegistryProcess,
+} from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { BENCH_CACHE, buildSlipway, median } from './common.js';
 
@@ -89,7 +97,11 @@ const skopeo = (...args: string[]) => exec('skopeo', ['--insecure-policy', ...ar
 
 async function bigLayout(): Promise<{ layout: string; bytes: number }> {
   const layout = join(CACHE, 'registry-5x100MB');
-  const image = await addRandomImage(layout, 'big', [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })));
+  const image = await addRandomImage(
+    layout,
+    'big',
+    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })),
+  );
   return { layout, bytes: image.layers.reduce((n, l) => n + l.size, 0) };
 }
 
@@ -121,7 +133,9 @@ async function pushPull(work: string): Promise<void> {
       } finally {
         await server.stop();
       }
-      process.stderr.write(`  run ${run + 1} ${name}: push ${fmt(times[name].push.at(-1)!)} s, pull ${fmt(times[name].pull.at(-1)!)} s\n`);
+      process.stderr.write(
+        `  run ${run + 1} ${name}: push ${fmt(times[name].push.at(-1)!)} s, pull ${fmt(times[name].pull.at(-1)!)} s\n`,
+      );
     }
   }
   console.log(`\n## push and pull of a 5 x 100 MB image (${fmt(bytes / MB, 0)} MB), skopeo, median of ${runs} runs`);
@@ -129,9 +143,13 @@ async function pushPull(work: string): Promise<void> {
   console.log(`|---|---:|---:|---:|---:|---:|---:|`);
   for (const name of ['slipway', 'distribution'] as Name[]) {
     const t = times[name];
-    console.log(`| ${name} | ${fmt(median(t.push))} | ${fmt(bytes / MB / median(t.push), 0)} | ${fmt(median(t.pushCpu))} | ${fmt(median(t.pull))} | ${fmt(bytes / MB / median(t.pull), 0)} | ${fmt(median(t.pullCpu))} |`);
+    console.log(
+      `| ${name} | ${fmt(median(t.push))} | ${fmt(bytes / MB / median(t.push), 0)} | ${fmt(median(t.pushCpu))} | ${fmt(median(t.pull))} | ${fmt(bytes / MB / median(t.pull), 0)} | ${fmt(median(t.pullCpu))} |`,
+    );
   }
-  console.log(`\nthroughput ratio Slipway / Distribution: push ${fmt(median(times.distribution.push) / median(times.slipway.push))}x, pull ${fmt(median(times.distribution.pull) / median(times.slipway.pull))}x`);
+  console.log(
+    `\nthroughput ratio Slipway / Distribution: push ${fmt(median(times.distribution.push) / median(times.slipway.push))}x, pull ${fmt(median(times.distribution.pull) / median(times.slipway.pull))}x`,
+  );
   console.log(`all runs (s): ${JSON.stringify(times)}`);
 }
 
@@ -148,15 +166,36 @@ interface Load {
 async function wrk(url: string, seconds: number): Promise<Load> {
   const { stdout } = await exec('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', '-H', `Accept: ${ACCEPT}`, url]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
-  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(stdout)?.[1] ?? 0);
+  const errors =
+    Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0) +
+    Number(/Socket errors:.*?(\d+)/.exec(stdout)?.[1] ?? 0);
   return { rps, errors, p99: /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '?' };
 }
 
 /** GET or HEAD with bench/http-load.ts (32 keep-alive connections) in a child process. */
 async function httpLoad(url: string, method: 'GET' | 'HEAD', seconds: number): Promise<Load> {
-  const { stdout } = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/http-load.ts'), url, '--method', method, '--connections', '32', '--seconds', String(seconds), '--header', `Accept: ${ACCEPT}`], { cwd: ROOT });
+  const { stdout } = await exec(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/http-load.ts'),
+      url,
+      '--method',
+      method,
+      '--connections',
+      '32',
+      '--seconds',
+      String(seconds),
+      '--header',
+      `Accept: ${ACCEPT}`,
+    ],
+    { cwd: ROOT },
+  );
   const r = JSON.parse(stdout) as { rps: number; statuses: Record<string, number>; errors: number; p99ms: number };
-  const bad = Object.entries(r.statuses).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0);
+  const bad = Object.entries(r.statuses)
+    .filter(([s]) => s !== '200')
+    .reduce((n, [, c]) => n + c, 0);
   return { rps: r.rps, errors: r.errors + bad, p99: `${r.p99ms}ms` };
 }
 
@@ -176,7 +215,13 @@ async function manifests(work: string): Promise<void> {
   try {
     for (const name of ['slipway', 'distribution'] as Name[]) {
       servers[name] = await start(name, join(work, `manifest-${name}`));
-      await skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:small`, `docker://${servers[name].host}/bench/small:v1`);
+      await skopeo(
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        `oci:${layout}:small`,
+        `docker://${servers[name].host}/bench/small:v1`,
+      );
     }
     for (let round = 0; round < rounds; round++) {
       for (const [label, load] of contenders) {
@@ -197,12 +242,19 @@ async function manifests(work: string): Promise<void> {
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
-  console.log(`\n## manifest GET/HEAD by tag, 32 connections, ${seconds} s each, median of ${rounds} rounds (bench/http-load.ts${withWrk ? '; GET also with wrk -t2 -c32' : ''})`);
+  console.log(
+    `\n## manifest GET/HEAD by tag, 32 connections, ${seconds} s each, median of ${rounds} rounds (bench/http-load.ts${withWrk ? '; GET also with wrk -t2 -c32' : ''})`,
+  );
   console.log(`| registry, method | req/s | server CPU ms/request | p99 latency per round | non-200/errors |`);
   console.log(`|---|---:|---:|---:|---:|`);
-  for (const [key, r] of Object.entries(results).sort()) console.log(`| ${key} | ${fmt(median(r.rps), 0)} | ${fmt(median(r.cpu), 3)} | ${r.p99.join(' / ')} | ${r.errors} |`);
+  for (const [key, r] of Object.entries(results).sort())
+    console.log(
+      `| ${key} | ${fmt(median(r.rps), 0)} | ${fmt(median(r.cpu), 3)} | ${r.p99.join(' / ')} | ${r.errors} |`,
+    );
   for (const [label] of contenders) {
-    console.log(`${label} ratio Slipway / Distribution: ${fmt(median(results[`slipway ${label}`]!.rps) / median(results[`distribution ${label}`]!.rps))}x`);
+    console.log(
+      `${label} ratio Slipway / Distribution: ${fmt(median(results[`slipway ${label}`]!.rps) / median(results[`distribution ${label}`]!.rps))}x`,
+    );
   }
 }
 
@@ -213,7 +265,14 @@ async function bigBlob(name: Name, work: string, size: number): Promise<void> {
   const server = await start(name, join(work, `rss-${name}`));
   const samples: number[] = [];
   const idle = await procStatus(server.pid);
-  const sampler = setInterval(() => void procStatus(server.pid).then((s) => samples.push(s.rss), () => undefined), 100);
+  const sampler = setInterval(
+    () =>
+      void procStatus(server.pid).then(
+        (s) => samples.push(s.rss),
+        () => undefined,
+      ),
+    100,
+  );
   try {
     const repo = 'bench/huge';
     const startRes = await fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
@@ -223,12 +282,17 @@ async function bigBlob(name: Name, work: string, size: number): Promise<void> {
     source.on('data', (chunk: Buffer) => hash.update(chunk));
     let t = performance.now();
     const patch = await fetch(new URL(startRes.headers.get('location')!, server.url), {
-      method: 'PATCH', body: Readable.toWeb(source) as ReadableStream, headers: { 'Content-Type': 'application/octet-stream' }, duplex: 'half',
+      method: 'PATCH',
+      body: Readable.toWeb(source) as ReadableStream,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      duplex: 'half',
     } as RequestInit);
     if (patch.status !== 202) throw new Error(`PATCH: ${patch.status} ${await patch.text()}`);
     const digest = `sha256:${hash.digest('hex')}`;
     const location = patch.headers.get('location')!;
-    const put = await fetch(new URL(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`, server.url), { method: 'PUT' });
+    const put = await fetch(new URL(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`, server.url), {
+      method: 'PUT',
+    });
     if (put.status !== 201) throw new Error(`PUT: ${put.status} ${await put.text()}`);
     const pushSeconds = (performance.now() - t) / 1000;
     const afterPush = (await procStatus(server.pid)).hwm;
@@ -243,7 +307,9 @@ async function bigBlob(name: Name, work: string, size: number): Promise<void> {
     const pullSeconds = (performance.now() - t) / 1000;
     if (`sha256:${check.digest('hex')}` !== digest || got !== size) throw new Error('the pulled blob differs');
     const end = await procStatus(server.pid);
-    console.log(`| ${name} | ${fmt(idle.rss / MiB, 0)} | ${fmt(afterPush / MiB, 0)} | ${fmt(end.hwm / MiB, 0)} | ${fmt(Math.max(...samples) / MiB, 0)} | ${fmt(pushSeconds, 1)} (${fmt(size / MB / pushSeconds, 0)} MB/s) | ${fmt(pullSeconds, 1)} (${fmt(size / MB / pullSeconds, 0)} MB/s) |`);
+    console.log(
+      `| ${name} | ${fmt(idle.rss / MiB, 0)} | ${fmt(afterPush / MiB, 0)} | ${fmt(end.hwm / MiB, 0)} | ${fmt(Math.max(...samples) / MiB, 0)} | ${fmt(pushSeconds, 1)} (${fmt(size / MB / pushSeconds, 0)} MB/s) | ${fmt(pullSeconds, 1)} (${fmt(size / MB / pullSeconds, 0)} MB/s) |`,
+    );
   } finally {
     clearInterval(sampler);
     await server.stop();
@@ -253,8 +319,12 @@ async function bigBlob(name: Name, work: string, size: number): Promise<void> {
 
 async function rss(work: string): Promise<void> {
   const size = Number(values['blob-gb']) * 1e9;
-  console.log(`\n## server memory while one ${fmt(size / 1e9, 0)} GB blob is pushed (POST, one streamed PATCH, PUT) and pulled`);
-  console.log(`| registry | idle RSS MiB | peak (VmHWM) after push MiB | peak (VmHWM) after pull MiB | max sampled RSS MiB | push s | pull s |`);
+  console.log(
+    `\n## server memory while one ${fmt(size / 1e9, 0)} GB blob is pushed (POST, one streamed PATCH, PUT) and pulled`,
+  );
+  console.log(
+    `| registry | idle RSS MiB | peak (VmHWM) after push MiB | peak (VmHWM) after pull MiB | max sampled RSS MiB | push s | pull s |`,
+  );
   console.log(`|---|---:|---:|---:|---:|---:|---:|`);
   for (const name of ['slipway', 'distribution'] as Name[]) await bigBlob(name, work, size);
 }
@@ -276,11 +346,20 @@ async function scaleStore(): Promise<string> {
   try {
     const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
     const configInfo = await store.withLease((l) => l.putBytes(config));
-    const manifest = (i: number) => Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configInfo.digest, size: configInfo.size },
-      layers: [], annotations: { n: String(i) },
-    }));
+    const manifest = (i: number) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: {
+            mediaType: 'application/vnd.oci.image.config.v1+json',
+            digest: configInfo.digest,
+            size: configInfo.size,
+          },
+          layers: [],
+          annotations: { n: String(i) },
+        }),
+      );
     for (let i = 0; i < REPOS - 1; i++) {
       const tags = Array.from({ length: TAGS_PER_REPO }, (_, k) => `v${k}`);
       await store.putManifest(`scale/team-${Math.floor(i / 100)}/app-${i}`, manifest(i), OCI_MANIFEST, tags);
@@ -288,7 +367,8 @@ async function scaleStore(): Promise<string> {
     }
     const big = manifest(-1);
     const desc = await store.putManifest('scale/big', big, OCI_MANIFEST, ['latest']);
-    for (let k = 1; k < BIG_REPO_TAGS; k++) await store.meta.setTag('scale/big', `build-${String(k).padStart(6, '0')}`, desc.digest);
+    for (let k = 1; k < BIG_REPO_TAGS; k++)
+      await store.meta.setTag('scale/big', `build-${String(k).padStart(6, '0')}`, desc.digest);
   } finally {
     await store.close();
   }
@@ -327,7 +407,9 @@ async function scale(): Promise<void> {
       [`_catalog, all ${REPOS} repositories`, '/v2/_catalog'],
       ['manifest GET by tag', '/v2/scale/team-50/app-5000/manifests/v3'],
     ];
-    console.log(`\n## scale: ${REPOS} repositories, 100,000 tags (store made through the store API), sequential requests, median of 20`);
+    console.log(
+      `\n## scale: ${REPOS} repositories, 100,000 tags (store made through the store API), sequential requests, median of 20`,
+    );
     console.log(`| request | status | median ms | p95 ms | body bytes |`);
     console.log(`|---|---:|---:|---:|---:|`);
     for (const [, path] of cases) await timeGet(u(path), 3); // warm up: JIT, SQLite page cache
@@ -343,15 +425,29 @@ async function scale(): Promise<void> {
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  for (const tool of ['skopeo', 'docker-registry']) if (!commandExists(tool)) throw new Error(`${tool} is not installed: bash scripts/install.sh --test`);
+  for (const tool of ['skopeo', 'docker-registry'])
+    if (!commandExists(tool)) throw new Error(`${tool} is not installed: bash scripts/install.sh --test`);
   await mkdir(CACHE, { recursive: true });
   const work = join(tmpdir(), `slipway-bench-registry-${process.pid}`);
   await mkdir(work, { recursive: true });
   process.stderr.write('building Slipway (tsc) into the bench cache\n');
   slipwayMain = await buildSlipway('registry-dist');
-  const { stdout: versions } = await exec('sh', ['-c', 'skopeo --version; docker-registry --version; wrk --version 2>&1 | head -1; true']);
-  console.log(`# registry bench, ${new Date().toISOString()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((x) => fmt(x)).join(' ')}`);
-  console.log(versions.trim().split('\n').map((l) => `# ${l}`).join('\n'));
+  const { stdout: versions } = await exec('sh', [
+    '-c',
+    'skopeo --version; docker-registry --version; wrk --version 2>&1 | head -1; true',
+  ]);
+  console.log(
+    `# registry bench, ${new Date().toISOString()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg()
+      .map((x) => fmt(x))
+      .join(' ')}`,
+  );
+  console.log(
+    versions
+      .trim()
+      .split('\n')
+      .map((l) => `# ${l}`)
+      .join('\n'),
+  );
   try {
     if (only.has('push')) await pushPull(work);
     if (only.has('manifest')) await manifests(work);
@@ -360,7 +456,11 @@ async function main(): Promise<void> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  console.log(`\n# load average at the end ${loadavg().map((x) => fmt(x)).join(' ')}`);
+  console.log(
+    `\n# load average at the end ${loadavg()
+      .map((x) => fmt(x))
+      .join(' ')}`,
+  );
 }
 
 await main();

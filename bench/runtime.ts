@@ -58,10 +58,16 @@ const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the runtime benchmark needs root');
-  console.log(`runtime bench: ${cpus().length} cores, ${cpus()[0]?.model}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}`);
+  console.log(
+    `runtime bench: ${cpus().length} cores, ${cpus()[0]?.model}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, Node ${process.version}`,
+  );
   const main = await buildSlipway('runtime');
-  const slipway = (args: string[]) => exec(process.execPath, [main, ...args], { env: { ...process.env, SLIPWAY_HOME: HOME }, maxBuffer: 64 << 20 });
-  const slipwayRun = (args: string[]) => timed(process.execPath, [main, '--quiet', 'run', '--rm', ...args], { SLIPWAY_HOME: HOME });
+  const slipway = (args: string[]) =>
+    exec(process.execPath, [main, ...args], { env: { ...process.env, SLIPWAY_HOME: HOME }, maxBuffer: 64 << 20 });
+  const slipwayRun = (args: string[]) =>
+    timed(process.execPath, [main, '--quiet', 'run', '--rm', ...args], { SLIPWAY_HOME: HOME });
 
   // The image: Debian bookworm minbase, one layer, in the store and as an OCI layout.
   await mkdir(WORK, { recursive: true });
@@ -76,10 +82,25 @@ async function main(): Promise<void> {
     await mkdir(PODMAN, { recursive: true });
     const conf = join(PODMAN, 'containers.conf');
     await writeFile(conf, '[containers]\ndefault_ulimits = []\n');
-    const podmanArgs = ['--runtime', 'runc', '--root', join(PODMAN, 'storage'), '--runroot', join(PODMAN, 'run'), '--storage-driver', 'overlay'];
+    const podmanArgs = [
+      '--runtime',
+      'runc',
+      '--root',
+      join(PODMAN, 'storage'),
+      '--runroot',
+      join(PODMAN, 'run'),
+      '--storage-driver',
+      'overlay',
+    ];
     const podmanEnv = { CONTAINERS_CONF: conf };
-    await exec('podman', [...podmanArgs, 'pull', '--quiet', `oci:${LAYOUT}:bench`], { env: { ...process.env, ...podmanEnv } });
-    const podmanImage = (await exec('podman', [...podmanArgs, 'images', '--quiet'], { env: { ...process.env, ...podmanEnv } })).stdout.trim().split('\n')[0]!;
+    await exec('podman', [...podmanArgs, 'pull', '--quiet', `oci:${LAYOUT}:bench`], {
+      env: { ...process.env, ...podmanEnv },
+    });
+    const podmanImage = (
+      await exec('podman', [...podmanArgs, 'images', '--quiet'], { env: { ...process.env, ...podmanEnv } })
+    ).stdout
+      .trim()
+      .split('\n')[0]!;
     // Warm both: the layer cache, podman's storage, the page cache.
     await slipwayRun(['debian:bench', '--', 'true']);
     await timed('podman', [...podmanArgs, 'run', '--rm', podmanImage, 'true'], podmanEnv);
@@ -94,8 +115,12 @@ async function main(): Promise<void> {
     }
     const [m, p] = [median(mine), median(theirs)];
     console.log(`\n(a) cached start-to-exit of \`true\`, median of ${runs}:`);
-    console.log(`    slipway run --rm        ${fmt(m)}   (min ${fmt(Math.min(...mine))}, max ${fmt(Math.max(...mine))})`);
-    console.log(`    podman run --rm (runc)  ${fmt(p)}   (min ${fmt(Math.min(...theirs))}, max ${fmt(Math.max(...theirs))})`);
+    console.log(
+      `    slipway run --rm        ${fmt(m)}   (min ${fmt(Math.min(...mine))}, max ${fmt(Math.max(...mine))})`,
+    );
+    console.log(
+      `    podman run --rm (runc)  ${fmt(p)}   (min ${fmt(Math.min(...theirs))}, max ${fmt(Math.max(...theirs))})`,
+    );
     console.log(`    ratio slipway/podman    ${(m / p).toFixed(2)}x`);
   }
 
@@ -142,14 +167,18 @@ async function main(): Promise<void> {
     console.log(`    slipway run --rm        ${fmt(m)}   (all: ${mine.map(fmt).join(', ')})`);
     console.log(`    umoci unpack + runc run ${fmt(u)}   (all: ${theirs.map(fmt).join(', ')})`);
     console.log(`    speed-up over umoci+runc ${(u / m).toFixed(2)}x`);
-    console.log(`    (floor: GNU tar -xzf of the layer alone ${fmt(median(floor))}; all: ${floor.map(fmt).join(', ')})`);
+    console.log(
+      `    (floor: GNU tar -xzf of the layer alone ${fmt(median(floor))}; all: ${floor.map(fmt).join(', ')})`,
+    );
   }
 }
 
 /** The path of the bench image's (only) layer blob in the OCI layout. */
 async function firstLayerBlob(): Promise<string> {
   const index = JSON.parse(await readFile(join(LAYOUT, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(await readFile(join(LAYOUT, 'blobs/sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+  const manifest = JSON.parse(
+    await readFile(join(LAYOUT, 'blobs/sha256', index.manifests[0]!.digest.slice(7)), 'utf8'),
+  ) as { layers: { digest: string }[] };
   return join(LAYOUT, 'blobs/sha256', manifest.layers[0]!.digest.slice(7));
 }
 

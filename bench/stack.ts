@@ -22,8 +22,18 @@ import { createGunzip } from 'node:zlib';
 import { ROOT } from '../test/helpers.js';
 import { median } from './common.js';
 
-interface ImageReport { digest: string; layerSize: number; packages: number; cached: boolean }
-interface StackReport { version: string; newVersion: boolean; run: ImageReport; build: ImageReport }
+interface ImageReport {
+  digest: string;
+  layerSize: number;
+  packages: number;
+  cached: boolean;
+}
+interface StackReport {
+  version: string;
+  newVersion: boolean;
+  run: ImageReport;
+  build: ImageReport;
+}
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,7 +43,11 @@ const COLD = arg('cold', 2);
 const WARM = arg('warm', 3);
 const BENCH_CACHE = process.env.SLIPWAY_BENCH_CACHE ?? '/var/cache/slipway-bench';
 
-function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; stdout: string }> {
+function slipway(
+  home: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ seconds: number; stdout: string }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
@@ -44,7 +58,11 @@ function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Pro
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => (code === 0 ? resolve({ seconds: (performance.now() - started) / 1000, stdout }) : reject(new Error(`slipway ${args.join(' ')}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ seconds: (performance.now() - started) / 1000, stdout })
+        : reject(new Error(`slipway ${args.join(' ')}: ${stderr}`)),
+    );
   });
 }
 
@@ -56,12 +74,15 @@ async function createDefault(home: string, cache: string): Promise<{ seconds: nu
 /** Bytes of a gzip blob once decompressed (the layer's tar). */
 async function tarSize(home: string, digest: string): Promise<number> {
   let n = 0;
-  for await (const chunk of createReadStream(join(home, 'blobs/sha256', digest.slice(7))).pipe(createGunzip())) n += (chunk as Buffer).length;
+  for await (const chunk of createReadStream(join(home, 'blobs/sha256', digest.slice(7))).pipe(createGunzip()))
+    n += (chunk as Buffer).length;
   return n;
 }
 
 async function layerOf(home: string, ref: string): Promise<{ digest: string; size: number }> {
-  const info = JSON.parse((await slipway(home, ['--json', 'inspect', ref])).stdout) as { layers: { digest: string; size: number }[] };
+  const info = JSON.parse((await slipway(home, ['--json', 'inspect', ref])).stdout) as {
+    layers: { digest: string; size: number }[];
+  };
   return info.layers[0]!;
 }
 
@@ -71,10 +92,26 @@ async function slimLikeRootfs(): Promise<string> {
   if (existsSync(join(dir, 'etc/os-release'))) return dir;
   await mkdir(BENCH_CACHE, { recursive: true });
   await rm(`${dir}.tmp`, { recursive: true, force: true });
-  const excludes = ['man', 'info', 'groff', 'lintian', 'linda', 'locale', 'doc'].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`);
+  const excludes = ['man', 'info', 'groff', 'lintian', 'linda', 'locale', 'doc'].map(
+    (d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`,
+  );
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', '--format=directory', '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr', ...excludes,
-      '--dpkgopt=path-include=/usr/share/doc/*/copyright', 'bookworm', `${dir}.tmp`, 'http://deb.debian.org/debian'], { stdio: 'inherit', env: { ...process.env, SOURCE_DATE_EPOCH: '315532801' } });
+    const child = spawn(
+      'mmdebstrap',
+      [
+        '--quiet',
+        '--variant=minbase',
+        '--mode=root',
+        '--format=directory',
+        '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr',
+        ...excludes,
+        '--dpkgopt=path-include=/usr/share/doc/*/copyright',
+        'bookworm',
+        `${dir}.tmp`,
+        'http://deb.debian.org/debian',
+      ],
+      { stdio: 'inherit', env: { ...process.env, SOURCE_DATE_EPOCH: '315532801' } },
+    );
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mmdebstrap exited ${code}`))));
   });
   await rename(`${dir}.tmp`, dir);
@@ -95,10 +132,15 @@ try {
     const r = await createDefault(join(work, `cold-home-${i}`), cache);
     colds.push(r);
     warmCache = cache;
-    console.log(`cold ${i + 1}: ${r.seconds.toFixed(1)} s  run ${r.report.run.digest.slice(0, 19)}  build ${r.report.build.digest.slice(0, 19)}`);
+    console.log(
+      `cold ${i + 1}: ${r.seconds.toFixed(1)} s  run ${r.report.run.digest.slice(0, 19)}  build ${r.report.build.digest.slice(0, 19)}`,
+    );
   }
   if (colds.length > 1) {
-    const same = colds.every((c) => c.report.run.digest === colds[0]!.report.run.digest && c.report.build.digest === colds[0]!.report.build.digest);
+    const same = colds.every(
+      (c) =>
+        c.report.run.digest === colds[0]!.report.run.digest && c.report.build.digest === colds[0]!.report.build.digest,
+    );
     console.log(`cold bootstraps of one mirror state give the same digests: ${same ? 'yes' : 'NO'}`);
   }
 
@@ -112,8 +154,12 @@ try {
     newStore.push((await createDefault(fresh, warmCache)).seconds);
     await rm(fresh, { recursive: true, force: true });
   }
-  console.log(`warm, same store (no new version): median ${median(sameStore).toFixed(2)} s of ${sameStore.map((s) => s.toFixed(2)).join(', ')}`);
-  console.log(`warm, new store (layers imported from the cache): median ${median(newStore).toFixed(2)} s of ${newStore.map((s) => s.toFixed(2)).join(', ')}`);
+  console.log(
+    `warm, same store (no new version): median ${median(sameStore).toFixed(2)} s of ${sameStore.map((s) => s.toFixed(2)).join(', ')}`,
+  );
+  console.log(
+    `warm, new store (layers imported from the cache): median ${median(newStore).toFixed(2)} s of ${newStore.map((s) => s.toFixed(2)).join(', ')}`,
+  );
   if (colds.length) console.log(`cold: median ${median(colds.map((c) => c.seconds)).toFixed(1)} s`);
 
   const { run, build } = first.report;
@@ -126,9 +172,13 @@ try {
     ['default/build (+ build-essential, git, curl, jq)', build.digest, build.layerSize, build.packages],
   ] as const) {
     const layer = await layerOf(home, `default/${name.startsWith('default/run') ? 'run' : 'build'}:1`);
-    console.log(`${name.padEnd(50)} ${mb(size).padStart(9)} ${mb(await tarSize(home, layer.digest)).padStart(9)}   ${pkgs}   (${digest.slice(0, 19)})`);
+    console.log(
+      `${name.padEnd(50)} ${mb(size).padStart(9)} ${mb(await tarSize(home, layer.digest)).padStart(9)}   ${pkgs}   (${digest.slice(0, 19)})`,
+    );
   }
-  console.log(`${'bookworm-slim-like minbase (reference)'.padEnd(50)} ${mb(ref.size).padStart(9)} ${mb(await tarSize(home, ref.digest)).padStart(9)}`);
+  console.log(
+    `${'bookworm-slim-like minbase (reference)'.padEnd(50)} ${mb(ref.size).padStart(9)} ${mb(await tarSize(home, ref.digest)).padStart(9)}`,
+  );
   console.log(`build / run: ${(build.layerSize / run.layerSize).toFixed(2)}x`);
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -65,5 +65,7 @@ export function isRetryable(err: unknown): boolean {
 
 /** True when `err` is a Node system error with one of the given `code`s (ENOENT, EEXIST, ...). */
 export function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoException {
-  return typeof err === 'object' && err !== null && 'code' in err && codes.includes(String((err as { code: unknown }).code));
+  return (
+    typeof err === 'object' && err !== null && 'code' in err && codes.includes(String((err as { code: unknown }).code))
+  );
 }

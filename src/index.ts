@@ -42,7 +42,13 @@ export { pull, localNameFor } from './copy/pull.js';
 export { promote } from './promote/promote.js';
 export * from './registry/client/index.js';
 export { RemoteDestination } from './transport/remote-destination.js';
-export { manifestOf, digestOfReference, deleteRemote, type RawManifest, type ManifestQuery } from './catalog/manifest.js';
+export {
+  manifestOf,
+  digestOfReference,
+  deleteRemote,
+  type RawManifest,
+  type ManifestQuery,
+} from './catalog/manifest.js';
 export { listRepositoryTags } from './catalog/tags.js';
 export { listImages, type ImageSummary } from './catalog/images.js';
 export { inspect, type InspectResult } from './catalog/inspect.js';
@@ -51,21 +57,58 @@ export * as runtime from './runtime/index.js';
 export { ContainerRuntime, type RunOptions, type RunResult, type ContainerInfo } from './runtime/index.js';
 
 export * as stack from './stack/index.js';
-export { createStack, updateStack, ensureDefaultStack, inspectStack, listStacks, removeStack, type StackReport, type CreateStackOptions, type UpdateStackOptions } from './stack/index.js';
+export {
+  createStack,
+  updateStack,
+  ensureDefaultStack,
+  inspectStack,
+  listStacks,
+  removeStack,
+  type StackReport,
+  type CreateStackOptions,
+  type UpdateStackOptions,
+} from './stack/index.js';
 
 export * as rebase from './rebase/index.js';
-export { rebaseImage, fleetRebase, checkRebase, updateStackAndRebase, RebaseRefused, type RebaseOptions, type RebaseReport, type FleetOptions, type FleetReport, type CheckReport } from './rebase/index.js';
+export {
+  rebaseImage,
+  fleetRebase,
+  checkRebase,
+  updateStackAndRebase,
+  RebaseRefused,
+  type RebaseOptions,
+  type RebaseReport,
+  type FleetOptions,
+  type FleetReport,
+  type CheckReport,
+} from './rebase/index.js';
 
 export { stage, type StageOptions, type StageReport } from './stage/cnb/stage.js';
 export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/cnb/build-app.js';
-export { createBuilder, packageBuildpack, readBuilderImage, type CreateBuilderOptions, type CreateBuilderReport, type ImageBuilder } from './stage/cnb/builder-image.js';
+export {
+  createBuilder,
+  packageBuildpack,
+  readBuilderImage,
+  type CreateBuilderOptions,
+  type CreateBuilderReport,
+  type ImageBuilder,
+} from './stage/cnb/builder-image.js';
 export { StageError } from './stage/cnb/stage-error.js';
 export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan } from './buildpack/cnb/build-plan.js';
 export { expandOrder } from './buildpack/cnb/order.js';
 export { readBuildpackDescriptor, type BuildpackDescriptor } from './buildpack/cnb/buildpack-descriptor.js';
-export { readProjectDescriptor, parseProjectDescriptor, type ProjectDescriptor } from './buildpack/cnb/project-descriptor.js';
+export {
+  readProjectDescriptor,
+  parseProjectDescriptor,
+  type ProjectDescriptor,
+} from './buildpack/cnb/project-descriptor.js';
 
-export { importDroplet, importDropletDir, type ImportDropletOptions, type ImportDropletReport } from './droplet/import.js';
+export {
+  importDroplet,
+  importDropletDir,
+  type ImportDropletOptions,
+  type ImportDropletReport,
+} from './droplet/import.js';
 export { exportDroplet, dropletLabelOf, type ExportDropletReport } from './droplet/export.js';
 export { DROPLET_LABEL, CF_LAUNCHER, type DropletLabel, type StagingInfo } from './droplet/layout.js';
 export { readProcessTypes } from './droplet/process-types.js';

@@ -15,7 +15,10 @@ export function chain(first: Readable | AsyncIterable<Uint8Array>, ...rest: Node
  * smaller). Network streams arrive in 16-64 KB chunks; writing each to a file is a
  * thread-pool round trip, so fewer, larger writes cost far less CPU.
  */
-export async function* coalesce(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, minBytes = 1 << 20): AsyncGenerator<Buffer> {
+export async function* coalesce(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  minBytes = 1 << 20,
+): AsyncGenerator<Buffer> {
   let parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of source) {

@@ -32,23 +32,41 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
   test('targets: a required buildpack whose [[targets]] miss the build image errors in detect (exit 21) naming it and the target; a matching one passes', async () => {
     const [arm, here, stacks] = bps([
       { id: 'test/arm-only', toml: '[[targets]]\nos = "linux"\narch = "arm64"\n', build: 'echo arm-built' },
-      { id: 'test/debian', toml: '[[targets]]\nos = "linux"\narch = "amd64"\n[[targets.distros]]\nname = "ubuntu"\n[[targets.distros]]\nname = "debian"\n', build: 'echo "debian-built $CNB_TARGET_OS/$CNB_TARGET_ARCH $CNB_TARGET_DISTRO_NAME"' },
+      {
+        id: 'test/debian',
+        toml: '[[targets]]\nos = "linux"\narch = "amd64"\n[[targets.distros]]\nname = "ubuntu"\n[[targets.distros]]\nname = "debian"\n',
+        build: 'echo "debian-built $CNB_TARGET_OS/$CNB_TARGET_ARCH $CNB_TARGET_DISTRO_NAME"',
+      },
       { id: 'test/other-stack', api: '0.9', toml: '[[stacks]]\nid = "io.example.other"\n' },
     ]);
-    await assert.rejects(stageApp(store, app(), 'more/arm', { buildpacks: [arm!] }), (err: unknown) => err instanceof StageError && err.exitCode === 21
-      && /test\/arm-only@1.0.0: unable to satisfy target os\/arch constraints; run image: \{"os":"linux","arch":"amd64"/.test(err.message)
-      && /buildpack: \[\{"os":"linux","arch":"arm64"\}\]/.test(err.message));
-    await assert.rejects(stageApp(store, app(), 'more/stacks', { buildpacks: [stacks!] }), (err: unknown) => err instanceof StageError && err.exitCode === 21 && /test\/other-stack@1.0.0: unable to satisfy/.test(err.message));
+    await assert.rejects(
+      stageApp(store, app(), 'more/arm', { buildpacks: [arm!] }),
+      (err: unknown) =>
+        err instanceof StageError &&
+        err.exitCode === 21 &&
+        /test\/arm-only@1.0.0: unable to satisfy target os\/arch constraints; run image: \{"os":"linux","arch":"amd64"/.test(
+          err.message,
+        ) &&
+        /buildpack: \[\{"os":"linux","arch":"arm64"\}\]/.test(err.message),
+    );
+    await assert.rejects(
+      stageApp(store, app(), 'more/stacks', { buildpacks: [stacks!] }),
+      (err: unknown) =>
+        err instanceof StageError &&
+        err.exitCode === 21 &&
+        /test\/other-stack@1.0.0: unable to satisfy/.test(err.message),
+    );
     const r = await stageApp(store, app(), 'more/debian', { buildpacks: [here!] });
     assert.match(r.output, /debian-built linux\/amd64 debian/);
   });
 
   test('SBOM: layer and launch SBOMs become one layer at /layers/sbom/launch, between buildpack and app layers, with the "sbom" label entry; reused and reproducible', async () => {
-    const [bp] = bps([{
-      id: 'test/sbom',
-      api: '0.9',
-      toml: 'sbom-formats = ["application/vnd.cyclonedx+json", "application/spdx+json"]\n',
-      build: `
+    const [bp] = bps([
+      {
+        id: 'test/sbom',
+        api: '0.9',
+        toml: 'sbom-formats = ["application/vnd.cyclonedx+json", "application/spdx+json"]\n',
+        build: `
         L="$CNB_LAYERS_DIR"; mkdir -p "$L/deps"
         if grep -q 'kept = "yes"' "$L/lib.toml" 2>/dev/null; then
           echo "lib kept by metadata"; [ -f "$L/lib.sbom.cdx.json" ] && echo "lib sbom restored from the image"
@@ -63,13 +81,26 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
         [ -f "$L/deps.sbom.cdx.json" ] && echo "deps sbom restored"
         echo '{"bomFormat":"CycloneDX"}' > "$L/deps.sbom.cdx.json"
         printf '[[processes]]\\ntype = "show"\\ncommand = ["sh", "-c", "cd /layers/sbom && find . | sort && cat launch/test_sbom/lib/sbom.cdx.json"]\\ndefault = true\\n' > "$L/launch.toml"`,
-    }]);
+      },
+    ]);
     const dir = app();
     const first = await stageApp(store, dir, 'more/sbom', { buildpacks: [bp!] });
-    assert.deepEqual(first.layers.map((l) => l.name), ['test/sbom:lib', 'sbom', 'app', 'launcher', 'config', 'process-types']);
+    assert.deepEqual(
+      first.layers.map((l) => l.name),
+      ['test/sbom:lib', 'sbom', 'app', 'launcher', 'config', 'process-types'],
+    );
     const config = await imageConfig(store, 'more/sbom');
     const meta = JSON.parse(config.config!.Labels!['io.buildpacks.lifecycle.metadata']!);
-    assert.deepEqual(Object.keys(meta), ['app', 'sbom', 'buildpacks', 'config', 'launcher', 'process-types', 'runImage', 'stack']);
+    assert.deepEqual(Object.keys(meta), [
+      'app',
+      'sbom',
+      'buildpacks',
+      'config',
+      'launcher',
+      'process-types',
+      'runImage',
+      'stack',
+    ]);
     const diffIds = config.rootfs.diff_ids;
     const top = diffIds.indexOf(meta.runImage.topLayer);
     assert.equal(meta.buildpacks[0].layers.lib.sha, diffIds[top + 1]);
@@ -77,20 +108,35 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
     assert.equal(first.layers[1]!.diffId, meta.sbom.sha);
     assert.equal(config.history!.at(-5)!.created_by, 'Software Bill-of-Materials');
     const out = (await runImage(store, 'more/sbom')).output;
-    assert.equal(out, '.\n./launch\n./launch/test_sbom\n./launch/test_sbom/lib\n./launch/test_sbom/lib/sbom.cdx.json\n./launch/test_sbom/sbom.spdx.json\n{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}\n',
-      'build SBOMs and cache-layer SBOMs are not in the image');
+    assert.equal(
+      out,
+      '.\n./launch\n./launch/test_sbom\n./launch/test_sbom/lib\n./launch/test_sbom/lib/sbom.cdx.json\n./launch/test_sbom/sbom.spdx.json\n{"bomFormat":"CycloneDX","components":[{"name":"lib"}]}\n',
+      'build SBOMs and cache-layer SBOMs are not in the image',
+    );
 
     const second = await stageApp(store, dir, 'more/sbom', { buildpacks: [bp!] });
     assert.match(second.output, /deps sbom restored/, 'a cache layer keeps its SBOM');
-    assert.match(second.output, /lib kept by metadata\nlib sbom restored from the image/, 'a launch layer kept by metadata gets its SBOM back from the previous image');
+    assert.match(
+      second.output,
+      /lib kept by metadata\nlib sbom restored from the image/,
+      'a launch layer kept by metadata gets its SBOM back from the previous image',
+    );
     assert.equal(second.digest, first.digest);
     assert.equal(second.layers.find((l) => l.name === 'sbom')!.reused, true);
   });
 
   test('inline buildpack: project.toml [[io.buildpacks.group]] with a script runs in its place in the group; its layer and process are in the image', async () => {
     const dir = app();
-    const [before] = writeBuildpacks(join(dir, 'bps'), [{ id: 'test/before', build: 'echo "before ran"; mkdir -p "$CNB_LAYERS_DIR/b/env"; printf yes > "$CNB_LAYERS_DIR/b/env/FROM_BEFORE"; printf "[types]\\nbuild = true\\n" > "$CNB_LAYERS_DIR/b.toml"' }]);
-    writeFileSync(join(dir, 'project.toml'), `
+    const [before] = writeBuildpacks(join(dir, 'bps'), [
+      {
+        id: 'test/before',
+        build:
+          'echo "before ran"; mkdir -p "$CNB_LAYERS_DIR/b/env"; printf yes > "$CNB_LAYERS_DIR/b/env/FROM_BEFORE"; printf "[types]\\nbuild = true\\n" > "$CNB_LAYERS_DIR/b.toml"',
+      },
+    ]);
+    writeFileSync(
+      join(dir, 'project.toml'),
+      `
 [_]
 schema-version = "0.2"
 [io.buildpacks]
@@ -110,19 +156,36 @@ echo "hello from inline" > "$CNB_LAYERS_DIR/greeting/message"
 printf '[types]\\nlaunch = true\\n' > "$CNB_LAYERS_DIR/greeting.toml"
 printf '[[processes]]\\ntype = "web"\\ncommand = ["cat", "/layers/me_inline/greeting/message"]\\ndefault = true\\n' > "$CNB_LAYERS_DIR/launch.toml"
 '''
-`);
+`,
+    );
     let output = '';
     const r = await buildApp(store, { image: 'more/inline', path: dir, output: (t) => (output += t) });
-    assert.deepEqual(r.group, [{ id: 'test/before', version: '1.0.0' }, { id: 'me/inline', version: '0.0.0' }]);
-    assert.match(output, /before ran\n(.|\n)*inline ran with bash 5 in \/workspace, FROM_BEFORE=yes, layers \/layers\/me_inline/);
+    assert.deepEqual(r.group, [
+      { id: 'test/before', version: '1.0.0' },
+      { id: 'me/inline', version: '0.0.0' },
+    ]);
+    assert.match(
+      output,
+      /before ran\n(.|\n)*inline ran with bash 5 in \/workspace, FROM_BEFORE=yes, layers \/layers\/me_inline/,
+    );
     assert.ok(r.layers.some((l) => l.name === 'me/inline:greeting'));
     assert.equal((await runImage(store, 'more/inline')).output, 'hello from inline\n');
-    const build = JSON.parse((await imageConfig(store, 'more/inline')).config!.Labels!['io.buildpacks.build.metadata']!);
-    assert.deepEqual(build.buildpacks.map((b: { id: string; api: string }) => [b.id, b.api]), [['test/before', '0.10'], ['me/inline', '0.10']]);
+    const build = JSON.parse(
+      (await imageConfig(store, 'more/inline')).config!.Labels!['io.buildpacks.build.metadata']!,
+    );
+    assert.deepEqual(
+      build.buildpacks.map((b: { id: string; api: string }) => [b.id, b.api]),
+      [
+        ['test/before', '0.10'],
+        ['me/inline', '0.10'],
+      ],
+    );
   });
 
   test('URL buildpack: an http:// .tgz is downloaded once and cached (the second build, and project.toml naming it, make no request); bad URLs fail clearly', async () => {
-    const [bp] = bps([{ id: 'test/remote', version: '2.0.0', build: 'echo "remote buildpack ran from $CNB_BUILDPACK_DIR"' }]);
+    const [bp] = bps([
+      { id: 'test/remote', version: '2.0.0', build: 'echo "remote buildpack ran from $CNB_BUILDPACK_DIR"' },
+    ]);
     const tgz = join(work, 'remote.tgz');
     execFileSync('tar', ['-czf', tgz, '-C', bp!, '.']);
     const nested = join(work, 'nested.tar');
@@ -145,34 +208,79 @@ printf '[[processes]]\\ntype = "web"\\ncommand = ["cat", "/layers/me_inline/gree
       const second = await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/bp.tgz`] });
       assert.match(second.output, /remote buildpack ran/);
       const dir = app();
-      writeFileSync(join(dir, 'project.toml'), `[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "${base}/bp.tgz"\n`);
+      writeFileSync(
+        join(dir, 'project.toml'),
+        `[_]\nschema-version = "0.2"\n[[io.buildpacks.group]]\nuri = "${base}/bp.tgz"\n`,
+      );
       const third = await buildApp(store, { image: 'more/remote-project', path: dir });
       assert.deepEqual(third.group, [{ id: 'test/remote', version: '2.0.0' }]);
       assert.deepEqual(requests, ['/bp.tgz'], 'cached: no second request');
 
-      const nestedBuild = await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/nested.tar`, `file://${tgz}`] });
-      assert.deepEqual(nestedBuild.group.map((g) => g.id), ['test/remote', 'test/remote'], 'a .tar of one folder, and a file:// URL');
+      const nestedBuild = await stageApp(store, app(), 'more/remote', {
+        buildpacks: [`${base}/nested.tar`, `file://${tgz}`],
+      });
+      assert.deepEqual(
+        nestedBuild.group.map((g) => g.id),
+        ['test/remote', 'test/remote'],
+        'a .tar of one folder, and a file:// URL',
+      );
       await stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/moved.tgz`] });
       assert.deepEqual(requests.slice(-2), ['/moved.tgz', '/bp.tgz'], 'redirects are followed');
 
-      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/missing.tgz`] }),
-        (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND' && err.message === `buildpack ${base}/missing.tgz: the server answered 404 Not Found`);
-      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/junk.tgz`] }),
-        (err: unknown) => err instanceof SlipwayError && err.code === 'INVALID_ARCHIVE' && /junk.tgz: not a .tgz, .tar.gz or .tar/.test(err.message));
+      await assert.rejects(
+        stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/missing.tgz`] }),
+        (err: unknown) =>
+          err instanceof SlipwayError &&
+          err.code === 'NOT_FOUND' &&
+          err.message === `buildpack ${base}/missing.tgz: the server answered 404 Not Found`,
+      );
+      await assert.rejects(
+        stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/junk.tgz`] }),
+        (err: unknown) =>
+          err instanceof SlipwayError &&
+          err.code === 'INVALID_ARCHIVE' &&
+          /junk.tgz: not a .tgz, .tar.gz or .tar/.test(err.message),
+      );
       await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`${base}/junk.tgz`] }), /not a .tgz/);
-      assert.equal(requests.filter((u) => u === '/junk.tgz').length, 2, 'a download that is not a buildpack is not kept');
-      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: ['http://127.0.0.1:1/bp.tgz'] }),
-        (err: unknown) => err instanceof SlipwayError && err.code === 'IO_ERROR' && /cannot download it: connect ECONNREFUSED/.test(err.message));
-      await assert.rejects(stageApp(store, app(), 'more/remote', { buildpacks: [`file://${join(work, 'nope.tgz')}`] }),
-        (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND' && /nope.tgz does not exist/.test(err.message));
+      assert.equal(
+        requests.filter((u) => u === '/junk.tgz').length,
+        2,
+        'a download that is not a buildpack is not kept',
+      );
+      await assert.rejects(
+        stageApp(store, app(), 'more/remote', { buildpacks: ['http://127.0.0.1:1/bp.tgz'] }),
+        (err: unknown) =>
+          err instanceof SlipwayError &&
+          err.code === 'IO_ERROR' &&
+          /cannot download it: connect ECONNREFUSED/.test(err.message),
+      );
+      await assert.rejects(
+        stageApp(store, app(), 'more/remote', { buildpacks: [`file://${join(work, 'nope.tgz')}`] }),
+        (err: unknown) =>
+          err instanceof SlipwayError && err.code === 'NOT_FOUND' && /nope.tgz does not exist/.test(err.message),
+      );
     } finally {
       server.close();
     }
   });
 
   test('SBOM: a format not in sbom-formats fails the build (exit 51) naming the file, the type and the buildpack', async () => {
-    const [bp] = bps([{ id: 'test/undeclared', toml: 'sbom-formats = ["application/vnd.cyclonedx+json"]\n', build: 'echo "{}" > "$CNB_LAYERS_DIR/launch.sbom.syft.json"' }]);
-    await assert.rejects(stageApp(store, app(), 'more/undeclared', { buildpacks: [bp!] }), (err: unknown) => err instanceof StageError && err.exitCode === 51 && err.phase === 'build'
-      && /test\/undeclared@1.0.0: SBOM file "launch.sbom.syft.json" is application\/vnd.syft\+json, which its buildpack.toml does not declare in sbom-formats/.test(err.message));
+    const [bp] = bps([
+      {
+        id: 'test/undeclared',
+        toml: 'sbom-formats = ["application/vnd.cyclonedx+json"]\n',
+        build: 'echo "{}" > "$CNB_LAYERS_DIR/launch.sbom.syft.json"',
+      },
+    ]);
+    await assert.rejects(
+      stageApp(store, app(), 'more/undeclared', { buildpacks: [bp!] }),
+      (err: unknown) =>
+        err instanceof StageError &&
+        err.exitCode === 51 &&
+        err.phase === 'build' &&
+        /test\/undeclared@1.0.0: SBOM file "launch.sbom.syft.json" is application\/vnd.syft\+json, which its buildpack.toml does not declare in sbom-formats/.test(
+          err.message,
+        ),
+    );
   });
 });

@@ -30,17 +30,35 @@ describe('slipway build: the examples', () => {
 
   test('Procfile app: web is the default process, worker by --process', async () => {
     const r = await stageApp(store, join(examples, 'procfile'), 'ex/procfile');
-    assert.deepEqual(r.group.map((g) => g.id), ['slipway/procfile']);
-    assert.equal((await runImage(store, 'ex/procfile')).output, 'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n');
-    assert.equal((await runImage(store, 'ex/procfile', { processType: 'worker', args: ['a', 'b'] })).output, 'worker a b\n');
+    assert.deepEqual(
+      r.group.map((g) => g.id),
+      ['slipway/procfile'],
+    );
+    assert.equal(
+      (await runImage(store, 'ex/procfile')).output,
+      'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n',
+    );
+    assert.equal(
+      (await runImage(store, 'ex/procfile', { processType: 'worker', args: ['a', 'b'] })).output,
+      'worker a b\n',
+    );
   });
 
   test('C app with libgmp: apt installs libgmp-dev without root, make builds it, it prints 100!', async () => {
     const r = await stageApp(store, join(examples, 'c-gmp'), 'ex/c-gmp');
-    assert.deepEqual(r.group.map((g) => g.id), ['slipway/apt', 'slipway/make']);
+    assert.deepEqual(
+      r.group.map((g) => g.id),
+      ['slipway/apt', 'slipway/make'],
+    );
     const out = await runImage(store, 'ex/c-gmp');
-    assert.equal(out.output, '100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n');
-    assert.equal((await runImage(store, 'ex/c-gmp', { args: ['bigfact', '25'] })).output, '25! = 15511210043330985984000000\n');
+    assert.equal(
+      out.output,
+      '100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n',
+    );
+    assert.equal(
+      (await runImage(store, 'ex/c-gmp', { args: ['bigfact', '25'] })).output,
+      '25! = 15511210043330985984000000\n',
+    );
   });
 
   let nodeFirst: Awaited<ReturnType<typeof stageApp>>;
@@ -48,7 +66,10 @@ describe('slipway build: the examples', () => {
     nodeFirst = await stageApp(store, join(examples, 'nodejs'), 'ex/node');
     assert.match(nodeFirst.output, /Node.js 22\.\d+\.\d+ from npm \(engines.node: 22.x\)/);
     assert.match(nodeFirst.output, /npm ci/);
-    assert.deepEqual(nodeFirst.layers.slice(0, 2).map((l) => l.name), ['slipway/nodejs:node', 'slipway/nodejs:node_modules']);
+    assert.deepEqual(
+      nodeFirst.layers.slice(0, 2).map((l) => l.name),
+      ['slipway/nodejs:node', 'slipway/nodejs:node_modules'],
+    );
     const once = await runImage(store, 'ex/node', { args: ['node', 'server.js', '--once'] });
     assert.match(once.output, /^Hello from Slipway \(Node.js v22\.\d+\.\d+, express 4.21.2\)\n$/);
 
@@ -56,10 +77,16 @@ describe('slipway build: the examples', () => {
     const runtime = ContainerRuntime.open(store.home);
     const name = `node-${randomBytes(3).toString('hex')}`;
     try {
-      await runtime.run({ ref: parseTransport('ex/node'), label: 'ex/node', store: async () => store }, { name, detach: true, port });
+      await runtime.run(
+        { ref: parseTransport('ex/node'), label: 'ex/node', store: async () => store },
+        { name, detach: true, port },
+      );
       let body = '';
       for (let i = 0; i < 100 && !body; i++) {
-        body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '');
+        body = await fetch(`http://127.0.0.1:${port}/`).then(
+          (r) => r.text(),
+          () => '',
+        );
         if (!body) await new Promise((r) => setTimeout(r, 100));
       }
       assert.match(body, /^Hello from Slipway \(Node.js v22\.\d+\.\d+, express 4.21.2, NODE_ENV=production\)\n$/);
@@ -89,7 +116,9 @@ describe('slipway build: the examples', () => {
     assert.ok(changed.layers.find((l) => l.name === 'slipway/nodejs:node_modules')!.reused);
     assert.ok(!changed.layers.find((l) => l.name === 'app')!.reused);
     const after = await imageConfig(store, 'ex/node');
-    const differing = before.rootfs.diff_ids.map((d, i) => (d === after.rootfs.diff_ids[i] ? -1 : i)).filter((i) => i >= 0);
+    const differing = before.rootfs.diff_ids
+      .map((d, i) => (d === after.rootfs.diff_ids[i] ? -1 : i))
+      .filter((i) => i >= 0);
     const appIndex = after.rootfs.diff_ids.indexOf(changed.layers.find((l) => l.name === 'app')!.diffId);
     assert.deepEqual(differing, [appIndex], 'only the app layer differs (the config layer and labels follow from it)');
     assert.match((await runImage(store, 'ex/node', { args: ['node', 'server.js', '--once'] })).output, /^Hello again/);
@@ -98,12 +127,28 @@ describe('slipway build: the examples', () => {
   test('the images run under podman from an OCI layout', { skip: !commandExists('podman') }, async () => {
     const layout = join(tmpdir(), `slipway-build-podman-${randomBytes(6).toString('hex')}`);
     const pm = await podmanEnv(join(work, 'podman'));
-    for (const [image, tag] of [['ex/procfile', 'procfile'], ['ex/c-gmp', 'gmp']] as const) {
+    for (const [image, tag] of [
+      ['ex/procfile', 'procfile'],
+      ['ex/c-gmp', 'gmp'],
+    ] as const) {
       await copy(parseTransport(image), parseTransport(`oci:${layout}:${tag}`), async () => store);
     }
-    assert.equal(await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:procfile`], pm.env), 'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n');
-    assert.match(await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:gmp`], pm.env), /^100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n$/);
-    assert.equal(await run('podman', [...pm.args, 'run', '--rm', '--entrypoint', '/cnb/process/worker', `oci:${layout}:procfile`, 'x'], pm.env), 'worker x\n');
+    assert.equal(
+      await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:procfile`], pm.env),
+      'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n',
+    );
+    assert.match(
+      await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:gmp`], pm.env),
+      /^100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n$/,
+    );
+    assert.equal(
+      await run(
+        'podman',
+        [...pm.args, 'run', '--rm', '--entrypoint', '/cnb/process/worker', `oci:${layout}:procfile`, 'x'],
+        pm.env,
+      ),
+      'worker x\n',
+    );
   });
 
   test('reproducible: the same app in two fresh stores gives the same digest', async () => {

@@ -13,7 +13,14 @@ export async function buildStore(): Promise<{ store: LocalStore; home: string; c
   const dir = await tempDir('slipway-build');
   const store = await LocalStore.open(dir.path);
   await ensureDefaultStack(store);
-  return { store, home: dir.path, cleanup: async () => { await store.close(); await dir.cleanup(); } };
+  return {
+    store,
+    home: dir.path,
+    cleanup: async () => {
+      await store.close();
+      await dir.cleanup();
+    },
+  };
 }
 
 export interface TestBuildpack {
@@ -34,9 +41,15 @@ export function writeBuildpacks(root: string, bps: TestBuildpack[]): string[] {
   return bps.map((bp) => {
     const dir = join(root, bp.id.replaceAll('/', '_'));
     mkdirSync(join(dir, 'bin'), { recursive: true });
-    writeFileSync(join(dir, 'buildpack.toml'), `api = "${bp.api ?? '0.10'}"\n[buildpack]\nid = "${bp.id}"\nversion = "${bp.version ?? '1.0.0'}"\n${bp.toml ?? ''}\n`);
+    writeFileSync(
+      join(dir, 'buildpack.toml'),
+      `api = "${bp.api ?? '0.10'}"\n[buildpack]\nid = "${bp.id}"\nversion = "${bp.version ?? '1.0.0'}"\n${bp.toml ?? ''}\n`,
+    );
     if (!bp.composite) {
-      for (const [name, body] of [['detect', bp.detect ?? 'exit 0'], ['build', bp.build ?? 'exit 0']] as const) {
+      for (const [name, body] of [
+        ['detect', bp.detect ?? 'exit 0'],
+        ['build', bp.build ?? 'exit 0'],
+      ] as const) {
         writeFileSync(join(dir, 'bin', name), `#!/bin/sh\nset -e\n${body}\n`);
         chmodSync(join(dir, 'bin', name), 0o755);
       }
@@ -50,7 +63,11 @@ export function writeBuildpacks(root: string, bps: TestBuildpack[]): string[] {
  * ran): `app()` an app holding hello.txt, `bps(list)` the buildpacks written there,
  * `fresh(name)` a new path.
  */
-export function scratchDirs(work: () => string): { app: () => string; bps: (list: TestBuildpack[]) => string[]; fresh: (name: string) => string } {
+export function scratchDirs(work: () => string): {
+  app: () => string;
+  bps: (list: TestBuildpack[]) => string[];
+  fresh: (name: string) => string;
+} {
   let n = 0;
   const fresh = (name: string) => join(work(), `${name}-${n++}`);
   return {
@@ -66,19 +83,39 @@ export function scratchDirs(work: () => string): { app: () => string; bps: (list
 }
 
 /** Stages `app` with the buildpacks, collecting their output. */
-export async function stageApp(store: LocalStore, app: string, repository: string, options: Partial<StageOptions> = {}): Promise<StageReport & { output: string }> {
+export async function stageApp(
+  store: LocalStore,
+  app: string,
+  repository: string,
+  options: Partial<StageOptions> = {},
+): Promise<StageReport & { output: string }> {
   let output = '';
-  const report = await stage(store, { path: app, repository, tag: 'latest', created: 315532801, output: (t) => (output += t), ...options });
+  const report = await stage(store, {
+    path: app,
+    repository,
+    tag: 'latest',
+    created: 315532801,
+    output: (t) => (output += t),
+    ...options,
+  });
   return { ...report, output };
 }
 
 /** Runs a local image to completion with `options`; its stdout and stderr merged. */
-export async function runImage(store: LocalStore, image: string, options: RunOptions = {}): Promise<{ exitCode: number | null | undefined; output: string }> {
+export async function runImage(
+  store: LocalStore,
+  image: string,
+  options: RunOptions = {},
+): Promise<{ exitCode: number | null | undefined; output: string }> {
   const runtime = ContainerRuntime.open(store.home);
   const log = join(store.home, `run-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(log, 'w');
   try {
-    const r = await runtime.run({ ref: parseTransport(image), label: image, store: async () => store }, { remove: true, network: 'none', ...options }, { stdio: ['ignore', fd, fd] });
+    const r = await runtime.run(
+      { ref: parseTransport(image), label: image, store: async () => store },
+      { remove: true, network: 'none', ...options },
+      { stdio: ['ignore', fd, fd] },
+    );
     return { exitCode: r.exitCode, output: readFileSync(log, 'utf8') };
   } finally {
     closeSync(fd);

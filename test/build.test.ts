@@ -25,9 +25,10 @@ describe('slipway build: the CNB buildpack contract', () => {
   after(async () => cleanup());
 
   test('a launch layer, env.launch, processes: the image runs through /cnb/process/TYPE and the launcher', async () => {
-    const dirs = bps([{
-      id: 'test/hello',
-      build: `
+    const dirs = bps([
+      {
+        id: 'test/hello',
+        build: `
         echo "build as $(id -u):$(id -g) in $(pwd) with $1 $2 $3"
         mkdir -p "$CNB_LAYERS_DIR/tools/bin" "$CNB_LAYERS_DIR/tools/env.launch/web"
         printf '#!/bin/sh\\necho "hello $GREETING $WHO $*"\\n' > "$CNB_LAYERS_DIR/tools/bin/hi"; chmod +x "$CNB_LAYERS_DIR/tools/bin/hi"
@@ -48,14 +49,33 @@ working-dir = "/layers"
 key = "org.example.built-by"
 value = "test/hello"
 T`,
-    }]);
+      },
+    ]);
     const r = await stageApp(store, app(), 'contract/hello', { buildpacks: dirs });
-    assert.match(r.output, /build as 1000:1000 in \/workspace with \/layers\/test_hello \/platform \/slipway\/bpplan\/test_hello\/plan.toml/);
-    assert.deepEqual(r.processes.map((p) => [p.type, p.default]), [['web', true], ['pwd', false]]);
+    assert.match(
+      r.output,
+      /build as 1000:1000 in \/workspace with \/layers\/test_hello \/platform \/slipway\/bpplan\/test_hello\/plan.toml/,
+    );
+    assert.deepEqual(
+      r.processes.map((p) => [p.type, p.default]),
+      [
+        ['web', true],
+        ['pwd', false],
+      ],
+    );
     assert.equal((await runImage(store, 'contract/hello')).output, 'hello world web-only default-arg\n');
-    assert.equal((await runImage(store, 'contract/hello', { args: ['x', 'y'], entrypoint: '/cnb/process/web' })).output, 'hello world web-only x y\n', 'user args replace the default args');
+    assert.equal(
+      (await runImage(store, 'contract/hello', { args: ['x', 'y'], entrypoint: '/cnb/process/web' })).output,
+      'hello world web-only x y\n',
+      'user args replace the default args',
+    );
     assert.equal((await runImage(store, 'contract/hello', { processType: 'pwd' })).output, '/layers\n');
-    assert.equal((await runImage(store, 'contract/hello', { args: ['sh', '-c', 'echo $GREETING-${WHO:-none}-$CNB_APP_DIR'] })).output, 'world-none-\n', '-- CMD runs directly with the launch env');
+    assert.equal(
+      (await runImage(store, 'contract/hello', { args: ['sh', '-c', 'echo $GREETING-${WHO:-none}-$CNB_APP_DIR'] }))
+        .output,
+      'world-none-\n',
+      '-- CMD runs directly with the launch env',
+    );
 
     const config = await imageConfig(store, 'contract/hello');
     assert.deepEqual(config.config?.Entrypoint, ['/cnb/process/web']);
@@ -68,12 +88,26 @@ T`,
     assert.equal(labels['org.example.built-by'], 'test/hello');
     assert.equal(labels['io.buildpacks.stack.id'] !== undefined, true, 'run image labels are kept');
     const meta = JSON.parse(labels['io.buildpacks.lifecycle.metadata']!);
-    assert.deepEqual(Object.keys(meta), ['app', 'buildpacks', 'config', 'launcher', 'process-types', 'runImage', 'stack']);
+    assert.deepEqual(Object.keys(meta), [
+      'app',
+      'buildpacks',
+      'config',
+      'launcher',
+      'process-types',
+      'runImage',
+      'stack',
+    ]);
     const diffIds = config.rootfs.diff_ids;
     const top = diffIds.indexOf(meta.runImage.topLayer);
     assert.ok(top >= 0);
     assert.match(meta.runImage.reference, /^default\/run@sha256:/);
-    assert.deepEqual(meta.buildpacks[0].layers.tools, { sha: diffIds[top + 1], data: { version: '1' }, build: false, launch: true, cache: false });
+    assert.deepEqual(meta.buildpacks[0].layers.tools, {
+      sha: diffIds[top + 1],
+      data: { version: '1' },
+      build: false,
+      launch: true,
+      cache: false,
+    });
     assert.deepEqual(meta.app, [{ sha: diffIds[top + 2] }]);
     assert.equal(meta.launcher.sha, diffIds[top + 3]);
     assert.equal(meta.config.sha, diffIds[top + 4]);
@@ -81,7 +115,13 @@ T`,
     assert.equal(diffIds.length, top + 6);
     const build = JSON.parse(labels['io.buildpacks.build.metadata']!);
     assert.deepEqual(build.buildpacks, [{ id: 'test/hello', version: '1.0.0', api: '0.10' }]);
-    assert.deepEqual(build.processes[0], { type: 'web', command: ['hi'], args: ['default-arg'], direct: true, buildpackID: 'test/hello' });
+    assert.deepEqual(build.processes[0], {
+      type: 'web',
+      command: ['hi'],
+      args: ['default-arg'],
+      direct: true,
+      buildpackID: 'test/hello',
+    });
     assert.equal(build['buildpack-default-process-type'], 'web');
     assert.equal(labels['io.buildpacks.project.metadata'], '{}');
   });
@@ -89,13 +129,24 @@ T`,
   test('detect: exit 100 fails a group, the next group wins; optional failures are dropped; the plan reaches build', async () => {
     const dirs = bps([
       { id: 'test/fails', detect: 'exit 100' },
-      { id: 'test/provider', detect: 'printf "[[provides]]\\nname = \\"thing\\"\\n" >> "$CNB_BUILD_PLAN_PATH"', build: 'echo "provider plan:"; cat "$CNB_BP_PLAN_PATH"' },
-      { id: 'test/requirer', detect: 'printf "[[requires]]\\nname = \\"thing\\"\\n[requires.metadata]\\nversion = \\"2\\"\\n" >> "$CNB_BUILD_PLAN_PATH"', build: 'echo "requirer plan:"; cat "$CNB_BP_PLAN_PATH"' },
+      {
+        id: 'test/provider',
+        detect: 'printf "[[provides]]\\nname = \\"thing\\"\\n" >> "$CNB_BUILD_PLAN_PATH"',
+        build: 'echo "provider plan:"; cat "$CNB_BP_PLAN_PATH"',
+      },
+      {
+        id: 'test/requirer',
+        detect:
+          'printf "[[requires]]\\nname = \\"thing\\"\\n[requires.metadata]\\nversion = \\"2\\"\\n" >> "$CNB_BUILD_PLAN_PATH"',
+        build: 'echo "requirer plan:"; cat "$CNB_BP_PLAN_PATH"',
+      },
     ]);
     const builder = fresh('builder');
     mkdirSync(builder);
     for (const d of dirs) writeFileSync(join(builder, `${d.split('/').pop()}.link`), '');
-    writeFileSync(join(builder, 'order.toml'), `
+    writeFileSync(
+      join(builder, 'order.toml'),
+      `
 [[order]]
 [[order.group]]
 id = "test/fails"
@@ -109,23 +160,41 @@ optional = true
 id = "test/provider"
 [[order.group]]
 id = "test/requirer"
-`);
+`,
+    );
     // The builder dir holds the order; the buildpacks are found in the tree next to it.
     const { cpSync } = await import('node:fs');
     for (const d of dirs) cpSync(d, join(builder, d.split('/').pop()!), { recursive: true });
     const r = await stageApp(store, app(), 'contract/plan', { builder });
-    assert.deepEqual(r.group.map((g) => g.id), ['test/provider', 'test/requirer']);
+    assert.deepEqual(
+      r.group.map((g) => g.id),
+      ['test/provider', 'test/requirer'],
+    );
     assert.match(r.output, /provider plan:\n\[\[entries\]\]\nname = "thing"\n\n\[entries.metadata\]\nversion = "2"/);
   });
 
   test('plan resolution: an unprovided requirement fails the group (exit 20); [[or]] alternatives; a detect error is exit 21', async () => {
     const [requirer] = bps([{ id: 'test/needs', detect: 'printf "[[requires]]\\nname = \\"nobody\\"\\n" >> "$2"' }]);
-    await assert.rejects(stageApp(store, app(), 'contract/unmet', { buildpacks: [requirer!] }), (err: unknown) => err instanceof StageError && err.exitCode === 20 && /no buildpack group passed/.test(err.message));
-    const [alt] = bps([{ id: 'test/or', detect: 'printf "[[requires]]\\nname = \\"nobody\\"\\n[[or]]\\n[[or.provides]]\\nname = \\"x\\"\\n[[or.requires]]\\nname = \\"x\\"\\n" >> "$2"', build: 'cat "$3"' }]);
+    await assert.rejects(
+      stageApp(store, app(), 'contract/unmet', { buildpacks: [requirer!] }),
+      (err: unknown) =>
+        err instanceof StageError && err.exitCode === 20 && /no buildpack group passed/.test(err.message),
+    );
+    const [alt] = bps([
+      {
+        id: 'test/or',
+        detect:
+          'printf "[[requires]]\\nname = \\"nobody\\"\\n[[or]]\\n[[or.provides]]\\nname = \\"x\\"\\n[[or.requires]]\\nname = \\"x\\"\\n" >> "$2"',
+        build: 'cat "$3"',
+      },
+    ]);
     const r = await stageApp(store, app(), 'contract/or', { buildpacks: [alt!] });
     assert.match(r.output, /name = "x"/);
     const [broken] = bps([{ id: 'test/broken', detect: 'exit 3' }]);
-    await assert.rejects(stageApp(store, app(), 'contract/broken', { buildpacks: [broken!] }), (err: unknown) => err instanceof StageError && err.exitCode === 21);
+    await assert.rejects(
+      stageApp(store, app(), 'contract/broken', { buildpacks: [broken!] }),
+      (err: unknown) => err instanceof StageError && err.exitCode === 21,
+    );
   });
 
   test('composite buildpacks expand into their order; the first passing group wins', async () => {
@@ -133,11 +202,18 @@ id = "test/requirer"
     writeBuildpacks(root, [
       { id: 'test/a', detect: 'exit 100' },
       { id: 'test/b', build: 'echo built-by-b' },
-      { id: 'test/meta', composite: true, toml: '[[order]]\n[[order.group]]\nid = "test/a"\n[[order]]\n[[order.group]]\nid = "test/b"\n' },
+      {
+        id: 'test/meta',
+        composite: true,
+        toml: '[[order]]\n[[order.group]]\nid = "test/a"\n[[order]]\n[[order.group]]\nid = "test/b"\n',
+      },
     ]);
     writeFileSync(join(root, 'order.toml'), '[[order]]\n[[order.group]]\nid = "test/meta"\n');
     const r = await stageApp(store, app(), 'contract/composite', { builder: root });
-    assert.deepEqual(r.group.map((g) => g.id), ['test/b']);
+    assert.deepEqual(
+      r.group.map((g) => g.id),
+      ['test/b'],
+    );
     assert.match(r.output, /built-by-b/);
   });
 
@@ -175,10 +251,16 @@ default = true
 T`,
       },
     ]);
-    const r = await stageApp(store, app(), 'contract/env', { buildpacks: dirs, env: ['USERVAR=from-user', 'PRE=user'] });
+    const r = await stageApp(store, app(), 'contract/env', {
+      buildpacks: dirs,
+      env: ['USERVAR=from-user', 'PRE=user'],
+    });
     assert.match(r.output, /own: OVER=unset/);
     // The user's value (platform env) overrides buildpack values of non-path variables, as the lifecycle does.
-    assert.match(r.output, /b: OVER=over DEF=first USERVAR=from-user LIST=a PRE=user ONLY_BUILD=build-only ONLY_LAUNCH=unset\ntool-ran/);
+    assert.match(
+      r.output,
+      /b: OVER=over DEF=first USERVAR=from-user LIST=a PRE=user ONLY_BUILD=build-only ONLY_LAUNCH=unset\ntool-ran/,
+    );
     assert.match(r.output, /c: LIST=a,b/);
     // The process runs with the launch env: env/ and env.launch/, not env.build/.
     const out = await runImage(store, 'contract/env', { entrypoint: '/cnb/process/env', args: [] });
@@ -186,34 +268,63 @@ T`,
   });
 
   test('exec.d and profile.d at launch', async () => {
-    const dirs = bps([{
-      id: 'test/execd', api: '0.8',
-      build: `
+    const dirs = bps([
+      {
+        id: 'test/execd',
+        api: '0.8',
+        build: `
         L="$CNB_LAYERS_DIR/hooks"; mkdir -p "$L/exec.d" "$L/profile.d"
         printf '#!/bin/sh\\necho "FROM_EXECD = \\\\"exec d value\\\\"" >&3\\n' > "$L/exec.d/10-set"; chmod +x "$L/exec.d/10-set"
         printf 'export FROM_PROFILE=profiled\\n' > "$L/profile.d/p.sh"
         printf '[types]\\nlaunch = true\\n' > "$CNB_LAYERS_DIR/hooks.toml"
         printf '[[processes]]\\ntype = "show"\\ncommand = "echo $FROM_EXECD/$FROM_PROFILE"\\ndefault = true\\n' > "$CNB_LAYERS_DIR/launch.toml"`,
-    }]);
+      },
+    ]);
     await stageApp(store, app(), 'contract/execd', { buildpacks: dirs });
-    assert.equal((await runImage(store, 'contract/execd')).output, 'exec d value/profiled\n', 'API 0.8: a string command runs in a shell with profile.d');
+    assert.equal(
+      (await runImage(store, 'contract/execd')).output,
+      'exec d value/profiled\n',
+      'API 0.8: a string command runs in a shell with profile.d',
+    );
   });
 
   test('a failing build is exit 51 naming the buildpack; an invalid launch.toml fails the build', async () => {
     const [failing] = bps([{ id: 'test/fail', build: 'echo about to fail; exit 7' }]);
-    await assert.rejects(stageApp(store, app(), 'contract/fail', { buildpacks: [failing!] }),
-      (err: unknown) => err instanceof StageError && err.exitCode === 51 && /test\/fail@1.0.0 failed \(bin\/build exited with 7\)/.test(err.message));
-    const [invalid] = bps([{ id: 'test/badlaunch', build: 'printf "[[processes]]\\ntype = \\"bad type!\\"\\ncommand = [\\"x\\"]\\n" > "$CNB_LAYERS_DIR/launch.toml"' }]);
-    await assert.rejects(stageApp(store, app(), 'contract/badlaunch', { buildpacks: [invalid!] }),
-      (err: unknown) => err instanceof StageError && err.exitCode === 51 && /launch.toml of test\/badlaunch.*bad type!/.test(err.message));
-    const [notToml] = bps([{ id: 'test/nottoml', build: 'echo "this is = = not toml" > "$CNB_LAYERS_DIR/launch.toml"' }]);
-    await assert.rejects(stageApp(store, app(), 'contract/nottoml', { buildpacks: [notToml!] }), /launch.toml of test\/nottoml is not valid TOML/);
+    await assert.rejects(
+      stageApp(store, app(), 'contract/fail', { buildpacks: [failing!] }),
+      (err: unknown) =>
+        err instanceof StageError &&
+        err.exitCode === 51 &&
+        /test\/fail@1.0.0 failed \(bin\/build exited with 7\)/.test(err.message),
+    );
+    const [invalid] = bps([
+      {
+        id: 'test/badlaunch',
+        build:
+          'printf "[[processes]]\\ntype = \\"bad type!\\"\\ncommand = [\\"x\\"]\\n" > "$CNB_LAYERS_DIR/launch.toml"',
+      },
+    ]);
+    await assert.rejects(
+      stageApp(store, app(), 'contract/badlaunch', { buildpacks: [invalid!] }),
+      (err: unknown) =>
+        err instanceof StageError &&
+        err.exitCode === 51 &&
+        /launch.toml of test\/badlaunch.*bad type!/.test(err.message),
+    );
+    const [notToml] = bps([
+      { id: 'test/nottoml', build: 'echo "this is = = not toml" > "$CNB_LAYERS_DIR/launch.toml"' },
+    ]);
+    await assert.rejects(
+      stageApp(store, app(), 'contract/nottoml', { buildpacks: [notToml!] }),
+      /launch.toml of test\/nottoml is not valid TOML/,
+    );
   });
 
   test('rebuild: launch metadata restored, a layer kept by metadata alone is reused from the previous image; cache layers come back; store.toml persists', async () => {
-    const dirs = bps([{
-      id: 'test/reuse',
-      build: `
+    const dirs = bps([
+      {
+        id: 'test/reuse',
+        build: `
         L="$CNB_LAYERS_DIR"
         if grep -q 'stamp = "1"' "$L/kept.toml" 2>/dev/null; then echo "kept: reusing"; printf '[types]\\nlaunch = true\\n[metadata]\\nstamp = "1"\\n' > "$L/kept.toml";
         else echo "kept: building"; mkdir -p "$L/kept"; date +%s%N > "$L/kept/stamp"; printf '[types]\\nlaunch = true\\n[metadata]\\nstamp = "1"\\n' > "$L/kept.toml"; fi
@@ -225,7 +336,8 @@ T`,
         printf '[types]\\nbuild = true\\n' > "$L/buildonly.toml"; mkdir -p "$L/buildonly"
         [ -d "$L/buildonly/x" ] && echo "buildonly restored (wrong)"; mkdir -p "$L/buildonly/x"
         true`,
-    }]);
+      },
+    ]);
     const dir = app();
     const first = await stageApp(store, dir, 'contract/reuse', { buildpacks: dirs });
     assert.match(first.output, /kept: building/);
@@ -246,10 +358,20 @@ T`,
     const dir = app();
     mkdirSync(join(dir, 'static'));
     writeFileSync(join(dir, 'static', 'a.css'), 'x');
-    const dirs = bps([{ id: 'test/slices', build: 'printf "[[slices]]\\npaths = [\\"static/*.css\\"]\\n" > "$CNB_LAYERS_DIR/launch.toml"' }]);
+    const dirs = bps([
+      {
+        id: 'test/slices',
+        build: 'printf "[[slices]]\\npaths = [\\"static/*.css\\"]\\n" > "$CNB_LAYERS_DIR/launch.toml"',
+      },
+    ]);
     const r = await stageApp(store, dir, 'contract/slices', { buildpacks: dirs });
-    assert.deepEqual(r.layers.map((l) => l.name), ['slice 1', 'app', 'launcher', 'config']);
-    const meta = JSON.parse((await imageConfig(store, 'contract/slices')).config!.Labels!['io.buildpacks.lifecycle.metadata']!);
+    assert.deepEqual(
+      r.layers.map((l) => l.name),
+      ['slice 1', 'app', 'launcher', 'config'],
+    );
+    const meta = JSON.parse(
+      (await imageConfig(store, 'contract/slices')).config!.Labels!['io.buildpacks.lifecycle.metadata']!,
+    );
     assert.equal(meta.app.length, 2);
     assert.equal(meta['process-types'], undefined);
   });

@@ -2,7 +2,11 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Writes a classic (CF v2 / Heroku) buildpack: bin/NAME for each script body (sh, `set -e`). */
-export function classicBuildpack(root: string, name: string, scripts: Partial<Record<'detect' | 'supply' | 'finalize' | 'compile' | 'release', string>>): string {
+export function classicBuildpack(
+  root: string,
+  name: string,
+  scripts: Partial<Record<'detect' | 'supply' | 'finalize' | 'compile' | 'release', string>>,
+): string {
   const dir = join(root, name);
   mkdirSync(join(dir, 'bin'), { recursive: true });
   for (const [script, body] of Object.entries(scripts)) {

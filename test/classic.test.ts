@@ -68,13 +68,29 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
       release: 'printf -- "---\\ndefault_process_types:\\n  web: ./hello.sh\\n  worker: echo worker\\n"',
     });
     const app = classicApp(join(work.path, 'app-multi'));
-    const report = await stage({ path: app, image: 'apps/multi', buildpacks: [apt, final], env: ['MY_VAR=my value'] }).catch((e: unknown) => { throw new Error(`${String(e)}\n${output}`); });
+    const report = await stage({
+      path: app,
+      image: 'apps/multi',
+      buildpacks: [apt, final],
+      env: ['MY_VAR=my value'],
+    }).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${output}`);
+    });
     assert.match(output, /apt supply args: \/tmp\/app \/tmp\/cache\/[0-9a-f]{16} \/tmp\/deps 0/);
     assert.match(output, /env: CF_STACK=default MEMORY_LIMIT=1024m LANG=en_US.UTF-8 MY_VAR=my value/);
-    assert.deepEqual(report.buildpacks.map((b) => [b.name, b.version]), [['apt', '1.2.3'], ['final', '9']]);
+    assert.deepEqual(
+      report.buildpacks.map((b) => [b.name, b.version]),
+      [
+        ['apt', '1.2.3'],
+        ['final', '9'],
+      ],
+    );
     assert.equal(report.detectedBuildpack, 'final');
     assert.deepEqual(report.processTypes, { web: './hello.sh', worker: 'echo worker' });
-    assert.deepEqual(report.layers.map((l) => l.name), ['droplet', 'deps/0', 'deps/1', 'app', 'launcher', 'process-types']);
+    assert.deepEqual(
+      report.layers.map((l) => l.name),
+      ['droplet', 'deps/0', 'deps/1', 'app', 'launcher', 'process-types'],
+    );
     const label = JSON.parse((await imageConfig(store, 'apps/multi')).config!.Labels![DROPLET_LABEL]!);
     assert.equal(label.start_command, './hello.sh');
     assert.equal(label.buildpacks.length, 2);
@@ -94,7 +110,11 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
       try {
         await slipwayOk(home, ['copy', 'apps/multi', `oci:${layout}:multi`]);
         const podman = await podmanEnv(join(work.path, 'podman'));
-        const out = await run('podman', [...podman.args, 'run', '--rm', '--network', 'none', `oci:${lower}:multi`], podman.env);
+        const out = await run(
+          'podman',
+          [...podman.args, 'run', '--rm', '--network', 'none', `oci:${lower}:multi`],
+          podman.env,
+        );
         assert.match(out, /hello tool-from-deps-0 order=droplet app profile/);
       } finally {
         await run('rm', ['-f', lower]);
@@ -104,7 +124,10 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     // The same droplet exported and imported again is the same image.
     const tgz = join(work.path, 'multi.tgz');
     await slipwayOk(home, ['droplet', 'export', 'apps/multi', '-o', tgz]);
-    const again = await importDroplet(store, tgz, 'apps/multi-again', { processTypes: report.processTypes, buildpacks: report.buildpacks });
+    const again = await importDroplet(store, tgz, 'apps/multi-again', {
+      processTypes: report.processTypes,
+      buildpacks: report.buildpacks,
+    });
     assert.equal(again.digest, report.digest);
 
     // Restaging keeps the caches of buildpacks still in the order; a buildpack leaving drops its cache.
@@ -127,7 +150,11 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     const only = await stage({ path: app, image: 'apps/multi', buildpacks: [final] });
     assert.equal(only.layers.filter((l) => l.name.startsWith('deps/')).length, 1);
     await cache((dir) => {
-      assert.deepEqual(readdirSync(dir), ['final'], 'the supply cache of a buildpack that left the order is dropped, the final one kept');
+      assert.deepEqual(
+        readdirSync(dir),
+        ['final'],
+        'the supply cache of a buildpack that left the order is dropped, the final one kept',
+      );
       assert.equal(readFileSync(join(dir, 'final', 'final-cache'), 'utf8'), 'final-cache\n');
     });
   });
@@ -142,15 +169,29 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     });
     const also = classicBuildpack(bps, 'also', { detect: 'echo also', compile: 'exit 9' });
     const app = classicApp(join(work.path, 'app-detect'));
-    const report = await stage({ path: app, image: 'apps/detect', buildpacks: [no, yes, also], detect: true, env: ['MY_VAR=from env dir'] });
+    const report = await stage({
+      path: app,
+      image: 'apps/detect',
+      buildpacks: [no, yes, also],
+      detect: true,
+      env: ['MY_VAR=from env dir'],
+    });
     assert.equal(report.detectOutput, 'Always Matching');
     assert.equal(report.detectedBuildpack, 'Always Matching');
     assert.match(output, /compile args: 3: \/tmp\/app \/tmp\/cache\/final \/tmp\/env/);
     assert.match(output, /env dir: from env dir/);
-    assert.deepEqual(report.layers.map((l) => l.name), ['droplet', 'app', 'launcher', 'process-types'], 'a compile buildpack has its deps/IDX removed');
+    assert.deepEqual(
+      report.layers.map((l) => l.name),
+      ['droplet', 'app', 'launcher', 'process-types'],
+      'a compile buildpack has its deps/IDX removed',
+    );
     const r = await runImage(store, 'apps/detect');
     assert.match(r.output, /^compiled$/m);
-    await failsWith({ path: app, image: 'apps/none', buildpacks: [no], detect: true }, 222, /None of the buildpacks detected a compatible application/);
+    await failsWith(
+      { path: app, image: 'apps/none', buildpacks: [no], detect: true },
+      222,
+      /None of the buildpacks detected a compatible application/,
+    );
   });
 
   it('failures carry the builder exit codes: supply 225, finalize and compile 223, release 224', async () => {
@@ -162,8 +203,16 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     const badFinalize = classicBuildpack(bps, 'bad-finalize', { finalize: 'exit 4' });
     const badCompile = classicBuildpack(bps, 'bad-compile', { compile: 'exit 5' });
     const badRelease = classicBuildpack(bps, 'bad-release', { compile: 'true', release: 'exit 6' });
-    await failsWith({ path: app, image: 'apps/f', buildpacks: [badSupply, good] }, 225, /Failed to run all supply scripts/);
-    await failsWith({ path: app, image: 'apps/f', buildpacks: [compileOnly, good] }, 225, /does not support multi-buildpack apps/);
+    await failsWith(
+      { path: app, image: 'apps/f', buildpacks: [badSupply, good] },
+      225,
+      /Failed to run all supply scripts/,
+    );
+    await failsWith(
+      { path: app, image: 'apps/f', buildpacks: [compileOnly, good] },
+      225,
+      /does not support multi-buildpack apps/,
+    );
     await failsWith({ path: app, image: 'apps/f', buildpacks: [badFinalize] }, 223, /Failed to compile droplet/);
     await failsWith({ path: app, image: 'apps/f', buildpacks: [badCompile] }, 223, /Failed to compile droplet/);
     await failsWith({ path: app, image: 'apps/f', buildpacks: [badRelease] }, 224, /Failed to build droplet release/);
@@ -182,7 +231,10 @@ describe('classic (CF v2 / Heroku) buildpacks', () => {
     // The last buildpack comes from a git repository, pinned by tag.
     const repo = join(work.path, 'last-repo');
     await run('cp', ['-a', last, repo]);
-    await run('sh', ['-c', `cd ${repo} && git init -q && git add . && git -c user.email=t@t -c user.name=t commit -qm v1 && git tag v1`]);
+    await run('sh', [
+      '-c',
+      `cd ${repo} && git init -q && git add . && git -c user.email=t@t -c user.name=t commit -qm v1 && git tag v1`,
+    ]);
     const app = classicApp(join(work.path, 'app-heroku'), {
       Procfile: 'web: cat greeting.txt\nclock: echo tick\n',
       '.buildpacks': `${first}\nfile://${repo}#v1\n`,

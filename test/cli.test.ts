@@ -20,7 +20,17 @@ describe('slipway CLI', () => {
   after(() => work.cleanup());
 
   test('--quiet prints nothing; images --json has the stable fields', async () => {
-    const quiet = await slipway(home, ['--quiet', 'import', '--rootfs', rootfs, 'team/app:v1', '--user', '1000:1000', '--workdir', '/app']);
+    const quiet = await slipway(home, [
+      '--quiet',
+      'import',
+      '--rootfs',
+      rootfs,
+      'team/app:v1',
+      '--user',
+      '1000:1000',
+      '--workdir',
+      '/app',
+    ]);
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '');
     assert.equal(quiet.stderr, '');
@@ -37,7 +47,8 @@ describe('slipway CLI', () => {
 
   test('inspect --json has the stable fields, layers base first with digest and diffID', async () => {
     const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
-    for (const k of ['name', 'digest', 'size', 'mediaType', 'platform', 'config', 'labels', 'layers']) assert.ok(k in info, `inspect --json lacks ${k}`);
+    for (const k of ['name', 'digest', 'size', 'mediaType', 'platform', 'config', 'labels', 'layers'])
+      assert.ok(k in info, `inspect --json lacks ${k}`);
     assert.equal(info.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(info.config.User, '1000:1000');
     assert.equal(info.config.WorkingDir, '/app');
@@ -52,8 +63,15 @@ describe('slipway CLI', () => {
     const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:zstd']));
     assert.equal(info.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
     const gz = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
-    assert.equal(info.layers[0].diffID, gz.layers[0].diffID, 'the same tree has the same diffID whatever the compression');
-    const listing = await run('sh', ['-c', `zstd -dc ${join(home, 'blobs/sha256', info.layers[0].digest.slice(7))} | tar -tf -`]);
+    assert.equal(
+      info.layers[0].diffID,
+      gz.layers[0].diffID,
+      'the same tree has the same diffID whatever the compression',
+    );
+    const listing = await run('sh', [
+      '-c',
+      `zstd -dc ${join(home, 'blobs/sha256', info.layers[0].digest.slice(7))} | tar -tf -`,
+    ]);
     assert.match(listing, /bin\/hello/);
   });
 
@@ -69,18 +87,44 @@ describe('slipway CLI', () => {
   test('a multi-platform index imports whole with --all, or one platform, and exports with the same digest', async () => {
     const layout = join(work.path, 'multi');
     await slipwayOk(home, ['import', '--rootfs', rootfs, 'multi:amd64', '--arch', 'amd64']);
-    await slipwayOk(home, ['import', '--rootfs', rootfs, 'multi:arm64', '--arch', 'arm64', '--variant', 'v8', '--env', 'ARM=1']);
+    await slipwayOk(home, [
+      'import',
+      '--rootfs',
+      rootfs,
+      'multi:arm64',
+      '--arch',
+      'arm64',
+      '--variant',
+      'v8',
+      '--env',
+      'ARM=1',
+    ]);
     await slipwayOk(home, ['copy', 'multi:amd64', `oci:${layout}:amd64`]);
     await slipwayOk(home, ['copy', 'multi:arm64', `oci:${layout}:arm64`]);
     const top = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
-    const platforms: Record<string, object> = { amd64: { architecture: 'amd64', os: 'linux' }, arm64: { architecture: 'arm64', os: 'linux', variant: 'v8' } };
-    const children = top.manifests.map((m: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }) => ({
-      mediaType: m.mediaType, digest: m.digest, size: m.size, platform: platforms[m.annotations['org.opencontainers.image.ref.name']!],
-    }));
-    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children }));
+    const platforms: Record<string, object> = {
+      amd64: { architecture: 'amd64', os: 'linux' },
+      arm64: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+    };
+    const children = top.manifests.map(
+      (m: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        platform: platforms[m.annotations['org.opencontainers.image.ref.name']!],
+      }),
+    );
+    const raw = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children }),
+    );
     const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
     await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), raw);
-    top.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: raw.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+    top.manifests.push({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest,
+      size: raw.length,
+      annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+    });
     await writeFile(join(layout, 'index.json'), JSON.stringify(top));
 
     const all = JSON.parse(await slipwayOk(home, ['--json', 'import', '--all', `oci:${layout}:multi`, 'multi:all']));
@@ -88,8 +132,10 @@ describe('slipway CLI', () => {
     const arm = JSON.parse(await slipwayOk(home, ['inspect', '--json', '--platform', 'linux/arm64', 'multi:all']));
     assert.equal(arm.index.digest, digest);
     assert.deepEqual(arm.config.Env, ['ARM=1']);
-    const one = JSON.parse(await slipwayOk(home, ['--json', 'import', '--platform', 'linux/arm64/v8', `oci:${layout}:multi`, 'multi:one']));
-    assert.equal(one.digest, arm.digest, 'one platform is that platform\'s image manifest');
+    const one = JSON.parse(
+      await slipwayOk(home, ['--json', 'import', '--platform', 'linux/arm64/v8', `oci:${layout}:multi`, 'multi:one']),
+    );
+    assert.equal(one.digest, arm.digest, "one platform is that platform's image manifest");
     const archive = join(work.path, 'multi.tar');
     await slipwayOk(home, ['copy', '--all', 'multi:all', `oci-archive:${archive}:multi`]);
     const served = await run('skopeo', ['inspect', '--raw', `oci-archive:${archive}:multi`]);

@@ -53,7 +53,10 @@ describe('crash safety of imports', () => {
     const full = Date.now() - started;
     for (let round = 0; round < 10; round++) {
       const ms = Math.floor(Math.random() * full * 1.1);
-      const args = round % 3 === 2 ? ['import', '--rootfs', bigTree, `tree:r${round}`] : ['import', `oci:${layout}:big`, `big:r${round}`];
+      const args =
+        round % 3 === 2
+          ? ['import', '--rootfs', bigTree, `tree:r${round}`]
+          : ['import', `oci:${layout}:big`, `big:r${round}`];
       await killAt(home, args, ms);
     }
     const images = JSON.parse(await slipwayOk(home, ['images', '--json'])) as { name: string; tag: string }[];
@@ -69,7 +72,9 @@ describe('crash safety of imports', () => {
     assert.equal(typeof gc.blobsRemoved, 'number');
     const again = await slipway(home, ['verify', '--json']);
     assert.equal(again.code, 0, again.stdout);
-    const digests = JSON.parse(await slipwayOk(home, ['images', '--json'])).filter((i: { name: string }) => i.name === 'big').map((i: { digest: string }) => i.digest);
+    const digests = JSON.parse(await slipwayOk(home, ['images', '--json']))
+      .filter((i: { name: string }) => i.name === 'big')
+      .map((i: { digest: string }) => i.digest);
     assert.equal(new Set(digests).size, 1, 'every complete import of the same layout has the same digest');
   });
 });

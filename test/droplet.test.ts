@@ -13,17 +13,27 @@ import { run, slipway, slipwayOk, tempDir } from './helpers.js';
 /** A droplet in CF's layout, as `tar -czf droplet -C contents .` writes it. */
 async function handMadeDroplet(dir: string, options: { deps?: string } = {}): Promise<string> {
   const c = join(dir, 'contents');
-  for (const d of ['app/.profile.d', 'deps/0/bin', 'deps/1', 'profile.d', 'tmp', 'logs']) mkdirSync(join(c, d), { recursive: true });
+  for (const d of ['app/.profile.d', 'deps/0/bin', 'deps/1', 'profile.d', 'tmp', 'logs'])
+    mkdirSync(join(c, d), { recursive: true });
   writeFileSync(join(c, 'deps/0/bin/greet'), `#!/bin/sh\necho "greet from deps/0 ${options.deps ?? ''}"\n`);
   chmodSync(join(c, 'deps/0/bin/greet'), 0o755);
   writeFileSync(join(c, 'deps/1/config.yml'), 'name: final\nconfig: {}\n');
-  writeFileSync(join(c, 'profile.d/0_path.sh'), 'export PATH=$DEPS_DIR/0/bin:$PATH\nORDER="${ORDER:-}droplet-profile.d "\n');
+  writeFileSync(
+    join(c, 'profile.d/0_path.sh'),
+    'export PATH=$DEPS_DIR/0/bin:$PATH\nORDER="${ORDER:-}droplet-profile.d "\n',
+  );
   writeFileSync(join(c, 'app/.profile.d/app.sh'), 'ORDER="${ORDER}app-.profile.d "\n');
   writeFileSync(join(c, 'app/.profile'), 'ORDER="${ORDER}.profile"\nexport ORDER\n');
-  writeFileSync(join(c, 'app/start.sh'), '#!/bin/sh\ngreet\necho "order=$ORDER home=$HOME tmp=$TMPDIR deps=$DEPS_DIR port=$PORT user=$(id -u)"\necho "vcap=$VCAP_APPLICATION"\necho "args=$*"\n');
+  writeFileSync(
+    join(c, 'app/start.sh'),
+    '#!/bin/sh\ngreet\necho "order=$ORDER home=$HOME tmp=$TMPDIR deps=$DEPS_DIR port=$PORT user=$(id -u)"\necho "vcap=$VCAP_APPLICATION"\necho "args=$*"\n',
+  );
   chmodSync(join(c, 'app/start.sh'), 0o755);
   writeFileSync(join(c, 'app/Procfile'), 'web: ./start.sh\n');
-  writeFileSync(join(c, 'staging_info.yml'), JSON.stringify({ detected_buildpack: 'hand-made', start_command: './start.sh web-arg' }));
+  writeFileSync(
+    join(c, 'staging_info.yml'),
+    JSON.stringify({ detected_buildpack: 'hand-made', start_command: './start.sh web-arg' }),
+  );
   const file = join(dir, 'droplet.tgz');
   await run('tar', ['-czf', file, '-C', c, '.']);
   return file;
@@ -48,8 +58,15 @@ describe('droplet import and export', () => {
     const types = join(work.path, 'types.yml');
     writeFileSync(types, 'worker: echo worker $HOME\n');
     const out = await slipwayOk(home, ['--json', 'droplet', 'import', file, 'apps/hand:v1', '--process-types', types]);
-    const report = JSON.parse(out) as { digest: string; layers: { name: string }[]; processTypes: Record<string, string> };
-    assert.deepEqual(report.layers.map((l) => l.name), ['droplet', 'deps/0', 'deps/1', 'app', 'launcher', 'process-types']);
+    const report = JSON.parse(out) as {
+      digest: string;
+      layers: { name: string }[];
+      processTypes: Record<string, string>;
+    };
+    assert.deepEqual(
+      report.layers.map((l) => l.name),
+      ['droplet', 'deps/0', 'deps/1', 'app', 'launcher', 'process-types'],
+    );
     assert.deepEqual(report.processTypes, { web: './start.sh web-arg', worker: 'echo worker $HOME' });
 
     const config = await imageConfig(store, 'apps/hand', 'v1');
@@ -66,7 +83,10 @@ describe('droplet import and export', () => {
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /Invoking pre-start scripts\.\nInvoking start command\./);
     assert.match(r.output, /greet from deps\/0/);
-    assert.match(r.output, /order=droplet-profile\.d app-\.profile\.d \.profile home=\/home\/vcap\/app tmp=\/home\/vcap\/tmp deps=\/home\/vcap\/deps port=8080 user=1000/);
+    assert.match(
+      r.output,
+      /order=droplet-profile\.d app-\.profile\.d \.profile home=\/home\/vcap\/app tmp=\/home\/vcap\/tmp deps=\/home\/vcap\/deps port=8080 user=1000/,
+    );
     assert.match(r.output, /"port":8080/);
     assert.match(r.output, /args=web-arg/);
 
@@ -85,7 +105,16 @@ describe('droplet import and export', () => {
     const out = join(work.path, 'exported.tgz');
     await slipwayOk(home, ['droplet', 'export', 'apps/rt:v1', '-o', out]);
     const listing = (await run('tar', ['-tzf', out])).split('\n').filter(Boolean);
-    for (const entry of ['./', './app/', './app/start.sh', './deps/0/bin/greet', './profile.d/0_path.sh', './staging_info.yml', './tmp/', './logs/']) {
+    for (const entry of [
+      './',
+      './app/',
+      './app/start.sh',
+      './deps/0/bin/greet',
+      './profile.d/0_path.sh',
+      './staging_info.yml',
+      './tmp/',
+      './logs/',
+    ]) {
       assert.ok(listing.includes(entry), `${entry} in ${listing.join(' ')}`);
     }
     const again = await importDroplet(store, out, 'apps/rt:v2');
@@ -93,7 +122,12 @@ describe('droplet import and export', () => {
     // And export of the re-import is byte-identical.
     const { artifact } = await readLocal(store, 'apps/rt', 'v2');
     assert.equal(artifact.kind, 'image');
-    const second = await exportDroplet((artifact as { image: import('../src/index.js').Image }).image, 'apps/rt:v2', join(work.path, 'again.tgz'), work.path);
+    const second = await exportDroplet(
+      (artifact as { image: import('../src/index.js').Image }).image,
+      'apps/rt:v2',
+      join(work.path, 'again.tgz'),
+      work.path,
+    );
     const firstSum = (await run('sha256sum', [out])).split(' ')[0];
     assert.equal(`sha256:${firstSum}`, second.sha256);
   });
@@ -106,9 +140,16 @@ describe('droplet import and export', () => {
     const depB = b.layers.find((l) => l.name === 'deps/0')!;
     assert.equal(depA.digest, depB.digest);
     assert.equal(depB.reused, false); // the same bytes: the store keeps one blob either way
-    const changed = await importDroplet(store, await handMadeDroplet(join(work.path, 'e'), { deps: 'v2' }), 'apps/share-c');
+    const changed = await importDroplet(
+      store,
+      await handMadeDroplet(join(work.path, 'e'), { deps: 'v2' }),
+      'apps/share-c',
+    );
     assert.notEqual(changed.layers.find((l) => l.name === 'deps/0')!.digest, depA.digest);
-    assert.equal(changed.layers.find((l) => l.name === 'deps/1')!.digest, a.layers.find((l) => l.name === 'deps/1')!.digest);
+    assert.equal(
+      changed.layers.find((l) => l.name === 'deps/1')!.digest,
+      a.layers.find((l) => l.name === 'deps/1')!.digest,
+    );
   });
 
   it('droplet:FILE is a copy source giving the digest import gives', async () => {

@@ -46,12 +46,24 @@ describe('full-filesystem staging as root', () => {
       ].join('\n'),
     });
     writeFileSync(join(bp, 'manifest.yml'), 'full_filesystem:\n  excludes: [opt/bp/skip]\n');
-    const app = classicApp(join(work.path, 'app'), { Procfile: 'web: tool; cat built.txt; test -e /etc/issue || echo no-issue; id -u\n' });
+    const app = classicApp(join(work.path, 'app'), {
+      Procfile: 'web: tool; cat built.txt; test -e /etc/issue || echo no-issue; id -u\n',
+    });
     const report = await stageFullFs(store, { path: app, image: 'apps/fullfs', buildpack: bp });
     const paths = report.paths;
-    for (const p of ['usr/local/bin/tool', 'etc/.wh.issue', 'home/vcap/app/built.txt', 'home/vcap/app/hello.sh', 'opt/bp/kept']) assert.ok(paths.includes(p), `${p} in ${paths.join(' ')}`);
+    for (const p of [
+      'usr/local/bin/tool',
+      'etc/.wh.issue',
+      'home/vcap/app/built.txt',
+      'home/vcap/app/hello.sh',
+      'opt/bp/kept',
+    ])
+      assert.ok(paths.includes(p), `${p} in ${paths.join(' ')}`);
     for (const p of paths) {
-      assert.ok(!/^(tmp|var\/log|var\/cache\/apt|var\/lib\/apt\/lists|opt\/bp\/skip)(\/|$)/.test(p), `${p} should be excluded`);
+      assert.ok(
+        !/^(tmp|var\/log|var\/cache\/apt|var\/lib\/apt\/lists|opt\/bp\/skip)(\/|$)/.test(p),
+        `${p} should be excluded`,
+      );
     }
     assert.ok(!paths.includes('etc/resolv.conf') && !paths.includes('etc/hosts'));
     const config = await imageConfig(store, 'apps/fullfs');
@@ -70,7 +82,12 @@ describe('full-filesystem staging as root', () => {
     const report = JSON.parse(out) as { paths: string[] };
     assert.ok(report.paths.includes('home/vcap/app/gmp-demo'));
     assert.ok(report.paths.includes('var/lib/dpkg/status'));
-    assert.ok(!report.paths.some((p) => p.startsWith('usr/bin/gcc') || p.startsWith('var/lib/apt/lists/') || p.startsWith('var/cache/apt/')), 'the compiler was purged, apt caches excluded');
+    assert.ok(
+      !report.paths.some(
+        (p) => p.startsWith('usr/bin/gcc') || p.startsWith('var/lib/apt/lists/') || p.startsWith('var/cache/apt/'),
+      ),
+      'the compiler was purged, apt caches excluded',
+    );
     const r = await runImage(store, 'apps/gmp');
     assert.equal(r.exitCode, 0, r.output);
     assert.match(r.output, /2\^200 = 1606938044258990275541962092341162602522202993782792835301376/);

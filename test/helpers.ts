@@ -34,7 +34,12 @@ export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {
 }
 
 /** Like slipway() but fails the test with stderr when the command fails. */
-export async function slipwayOk(home: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
+export async function slipwayOk(
+  home: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): Promise<string> {
   const r = await slipway(home, args, env, input);
   if (r.code !== 0) throw new Error(`slipway ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
@@ -88,7 +93,16 @@ export async function podmanEnv(dir: string): Promise<{ args: string[]; env: Nod
   const conf = join(dir, 'containers.conf');
   await writeFile(conf, '[containers]\ndefault_ulimits = []\n');
   return {
-    args: ['--runtime', 'runc', '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs'],
+    args: [
+      '--runtime',
+      'runc',
+      '--root',
+      join(dir, 'storage'),
+      '--runroot',
+      join(dir, 'run'),
+      '--storage-driver',
+      'vfs',
+    ],
     env: { CONTAINERS_CONF: conf },
   };
 }
@@ -114,7 +128,14 @@ export async function treeSnapshot(dir: string): Promise<Record<string, TreeNode
         out[p] = { type: 'dir', mode };
         await walk(p);
       } else if (st.isSymbolicLink()) out[p] = { type: 'symlink', mode: 0, target: await readlink(join(dir, p)) };
-      else if (st.isFile()) out[p] = { type: 'file', mode, content: createHash('sha256').update(await readFile(join(dir, p))).digest('hex') };
+      else if (st.isFile())
+        out[p] = {
+          type: 'file',
+          mode,
+          content: createHash('sha256')
+            .update(await readFile(join(dir, p)))
+            .digest('hex'),
+        };
       else out[p] = { type: 'other', mode };
     }
   };
@@ -131,7 +152,9 @@ export async function debianRootfs(): Promise<string> {
   if (existsSync(join(cache, 'etc/os-release'))) return cache;
   await rm(`${cache}.tmp`, { recursive: true, force: true });
   await mkdir(dirname(cache), { recursive: true });
-  await run('mmdebstrap', ['--quiet', '--variant=minbase', 'bookworm', `${cache}.tmp`], { SOURCE_DATE_EPOCH: '1700000000' });
+  await run('mmdebstrap', ['--quiet', '--variant=minbase', 'bookworm', `${cache}.tmp`], {
+    SOURCE_DATE_EPOCH: '1700000000',
+  });
   await run('mv', [`${cache}.tmp`, cache]);
   return cache;
 }
@@ -170,7 +193,11 @@ export interface RegistryProcess {
  * Starts `slipway registry serve --addr 127.0.0.1:0 ARGS` with SLIPWAY_HOME=home and
  * waits for the URL it prints: from source, or the compiled CLI `entry` (benchmarks).
  */
-export function startSlipwayRegistry(home: string, args: string[] = [], options: { entry?: string } = {}): Promise<RegistryProcess> {
+export function startSlipwayRegistry(
+  home: string,
+  args: string[] = [],
+  options: { entry?: string } = {},
+): Promise<RegistryProcess> {
   const entry = options.entry ?? join(ROOT, 'bin/slipway.js');
   const child = spawn(process.execPath, [entry, '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], {
     env: { ...process.env, SLIPWAY_HOME: home, ...(options.entry ? {} : { SLIPWAY_FROM_SOURCE: '1' }) },
@@ -190,7 +217,10 @@ export function startSlipwayRegistry(home: string, args: string[] = [], options:
         return; // Not the whole JSON document yet.
       }
       resolve({
-        url, host: new URL(url).host, pid: child.pid!, stderr: () => stderr,
+        url,
+        host: new URL(url).host,
+        pid: child.pid!,
+        stderr: () => stderr,
         stop: () => (child.kill('SIGTERM'), exited),
         kill: async () => {
           child.kill('SIGKILL');
@@ -211,22 +241,25 @@ export async function startDistribution(dir: string, extraConfig: string[] = [])
   await mkdir(join(dir, 'data'), { recursive: true });
   const port = await freePort();
   const config = join(dir, 'config.yml');
-  await writeFile(config, [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(dir, 'data')}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    ...extraConfig,
-    '',
-  ].join('\n'));
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      ...extraConfig,
+      '',
+    ].join('\n'),
+  );
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -236,7 +269,10 @@ export async function startDistribution(dir: string, extraConfig: string[] = [])
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (exitCode !== undefined) throw new Error(`docker-registry exited (${exitCode}) before serving:\n${stderr}`);
-    const ok = await fetch(`${url}/v2/`).then((r) => r.ok || r.status === 401, () => false);
+    const ok = await fetch(`${url}/v2/`).then(
+      (r) => r.ok || r.status === 401,
+      () => false,
+    );
     if (ok) break;
     if (i > 200) {
       child.kill('SIGKILL');
@@ -245,7 +281,10 @@ export async function startDistribution(dir: string, extraConfig: string[] = [])
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    url, host: `127.0.0.1:${port}`, pid: child.pid!, stderr: () => stderr,
+    url,
+    host: `127.0.0.1:${port}`,
+    pid: child.pid!,
+    stderr: () => stderr,
     stop: () => (child.kill('SIGTERM'), exited),
     kill: async () => {
       child.kill('SIGKILL');
@@ -304,7 +343,10 @@ export async function writeRandomLayer(layout: string, seed: string, size: numbe
   const { crc32 } = await import('node:zlib');
   const safe = seed.replace(/[^A-Za-z0-9._-]/g, '_');
   const note = join(layout, 'notes', `${safe}-${size}.layer.json`);
-  const known = await readFile(note, 'utf8').then((t) => JSON.parse(t) as GeneratedLayer, () => undefined);
+  const known = await readFile(note, 'utf8').then(
+    (t) => JSON.parse(t) as GeneratedLayer,
+    () => undefined,
+  );
   if (known && existsSync(join(layout, 'blobs/sha256', known.digest.slice(7)))) return known;
   await mkdir(join(layout, 'blobs/sha256'), { recursive: true });
   await mkdir(dirname(note), { recursive: true });
@@ -342,8 +384,9 @@ export async function writeRandomLayer(layout: string, seed: string, size: numbe
     const key = createHash('sha256').update(seed).digest().subarray(0, 16);
     const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
     const zeros = Buffer.alloc(1 << 20);
-    for (let left = size; left > 0; left -= zeros.length) await tarChunk(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
-    await tarChunk(Buffer.alloc((512 - (size % 512)) % 512 + 1024));
+    for (let left = size; left > 0; left -= zeros.length)
+      await tarChunk(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
+    await tarChunk(Buffer.alloc(((512 - (size % 512)) % 512) + 1024));
     const trailer = Buffer.alloc(13);
     trailer[0] = 1; // the final block: empty, stored
     trailer.writeUInt16LE(0xffff, 3);
@@ -353,7 +396,11 @@ export async function writeRandomLayer(layout: string, seed: string, size: numbe
   } finally {
     await out.close();
   }
-  const layer: GeneratedLayer = { digest: `sha256:${blob.digest('hex')}`, size: blobSize, diffId: `sha256:${diff.digest('hex')}` };
+  const layer: GeneratedLayer = {
+    digest: `sha256:${blob.digest('hex')}`,
+    size: blobSize,
+    diffId: `sha256:${diff.digest('hex')}`,
+  };
   await rename(tmp, join(layout, 'blobs/sha256', layer.digest.slice(7)));
   await writeFile(note, JSON.stringify(layer));
   return layer;
@@ -395,7 +442,12 @@ export interface GeneratedImage {
  * index.json entry named `tag` (replacing an entry of that name). Images that share
  * a seed share that layer's blob.
  */
-export async function addRandomImage(layout: string, tag: string, layers: { seed: string; size: number }[], platform = { os: 'linux', architecture: 'amd64' }): Promise<GeneratedImage> {
+export async function addRandomImage(
+  layout: string,
+  tag: string,
+  layers: { seed: string; size: number }[],
+  platform = { os: 'linux', architecture: 'amd64' },
+): Promise<GeneratedImage> {
   const { createHash } = await import('node:crypto');
   const { readFile } = await import('node:fs/promises');
   const written: GeneratedLayer[] = [];
@@ -405,22 +457,41 @@ export async function addRandomImage(layout: string, tag: string, layers: { seed
     await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), bytes);
     return { digest, size: bytes.length };
   };
-  const config = await put(Buffer.from(JSON.stringify({
-    ...platform, created: '1980-01-01T00:00:01Z', config: { Env: [`IMAGE=${tag}`] },
-    rootfs: { type: 'layers', diff_ids: written.map((l) => l.diffId) },
-  })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: written.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
-  }));
+  const config = await put(
+    Buffer.from(
+      JSON.stringify({
+        ...platform,
+        created: '1980-01-01T00:00:01Z',
+        config: { Env: [`IMAGE=${tag}`] },
+        rootfs: { type: 'layers', diff_ids: written.map((l) => l.diffId) },
+      }),
+    ),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: written.map((l) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        digest: l.digest,
+        size: l.size,
+      })),
+    }),
+  );
   const m = await put(manifest);
   await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   const indexPath = join(layout, 'index.json');
-  const index = await readFile(indexPath, 'utf8').then((t) => JSON.parse(t) as { manifests: { annotations?: Record<string, string> }[] }, () => ({ schemaVersion: 2, manifests: [] }));
+  const index = await readFile(indexPath, 'utf8').then(
+    (t) => JSON.parse(t) as { manifests: { annotations?: Record<string, string> }[] },
+    () => ({ schemaVersion: 2, manifests: [] }),
+  );
   index.manifests = index.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== tag);
-  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } } as never);
+  index.manifests.push({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...m,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  } as never);
   // Written whole each time: callers add images one at a time (not concurrently).
   await writeFile(`${indexPath}.tmp`, JSON.stringify(index));
   const { rename } = await import('node:fs/promises');

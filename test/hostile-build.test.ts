@@ -69,19 +69,31 @@ describe('hostile builds never reach the host', () => {
   }
 
   /** Stages `build` (a bin/build body) and returns the error it failed with, or undefined, plus the output. */
-  async function hostile(build: string, options: Parameters<typeof stageApp>[3] = {}, toml = ''): Promise<{ error: Error | undefined; output: string }> {
+  async function hostile(
+    build: string,
+    options: Parameters<typeof stageApp>[3] = {},
+    toml = '',
+  ): Promise<{ error: Error | undefined; output: string }> {
     let output = '';
     let error: Error | undefined;
     try {
-      await stageApp(store, app(), `hostile/b${randomBytes(3).toString('hex')}`, { buildpacks: bps([{ id: 'evil/bp', build, toml }]), output: (t) => (output += t), ...options });
+      await stageApp(store, app(), `hostile/b${randomBytes(3).toString('hex')}`, {
+        buildpacks: bps([{ id: 'evil/bp', build, toml }]),
+        output: (t) => (output += t),
+        ...options,
+      });
     } catch (err) {
       error = err as Error;
     }
-    await assertHostUntouched([output, error?.message ?? '', JSON.stringify((error as { detail?: unknown } | undefined)?.detail ?? {})]);
+    await assertHostUntouched([
+      output,
+      error?.message ?? '',
+      JSON.stringify((error as { detail?: unknown } | undefined)?.detail ?? {}),
+    ]);
     return { error, output };
   }
 
-  test('the control and output dirs are the host\'s: planted job and output links go nowhere', async () => {
+  test("the control and output dirs are the host's: planted job and output links go nowhere", async () => {
     const r = await hostile(`
       for n in 00000 00001 00002 00003 00004 00005; do
         ln -sf ${forbidden} /slipway/$n.job 2>&1 || true
@@ -95,7 +107,9 @@ describe('hostile builds never reach the host', () => {
   });
 
   test('a layer that is a symlink to a host directory is refused, naming it', async () => {
-    const r = await hostile(`ln -s ${canary} "$CNB_LAYERS_DIR/x"; printf '[types]\\nlaunch = true\\n' > "$CNB_LAYERS_DIR/x.toml"`);
+    const r = await hostile(
+      `ln -s ${canary} "$CNB_LAYERS_DIR/x"; printf '[types]\\nlaunch = true\\n' > "$CNB_LAYERS_DIR/x.toml"`,
+    );
     assert.ok(r.error);
     assert.equal((r.error as { code?: string }).code, 'UNSAFE_PATH');
     assert.match(r.error.message, /evil_bp\/x.*symlink/);
@@ -116,24 +130,31 @@ describe('hostile builds never reach the host', () => {
       assert.match(r.error.message, /symlink/);
     }
     // A link among env files is no env file: skipped, its target never read.
-    const r = await hostile(`mkdir -p "$CNB_LAYERS_DIR/l/env"; printf '[types]\\nbuild = true\\n' > "$CNB_LAYERS_DIR/l.toml"; ln -s ${canary}/secret "$CNB_LAYERS_DIR/l/env/LEAK"`);
+    const r = await hostile(
+      `mkdir -p "$CNB_LAYERS_DIR/l/env"; printf '[types]\\nbuild = true\\n' > "$CNB_LAYERS_DIR/l.toml"; ln -s ${canary}/secret "$CNB_LAYERS_DIR/l/env/LEAK"`,
+    );
     assert.equal(r.error, undefined);
   });
 
-  test('host loopback, the host\'s addresses and private networks are unreachable; --network none has no route at all', async () => {
-    const probe = (host: string) => `if timeout 5 bash -c 'exec 3<>/dev/tcp/${host}/${port}; printf "GET /%s HTTP/1.0\\r\\n\\r\\n" ${host} >&3; cat <&3' 2>/dev/null; then echo "REACHED ${host}"; else echo "refused ${host}"; fi`;
+  test("host loopback, the host's addresses and private networks are unreachable; --network none has no route at all", async () => {
+    const probe = (host: string) =>
+      `if timeout 5 bash -c 'exec 3<>/dev/tcp/${host}/${port}; printf "GET /%s HTTP/1.0\\r\\n\\r\\n" ${host} >&3; cat <&3' 2>/dev/null; then echo "REACHED ${host}"; else echo "refused ${host}"; fi`;
     const hosts = ['127.0.0.1', '10.0.2.2', '169.254.169.254', '10.0.0.1', '192.168.1.1', ...hostAddresses()];
     const r = await hostile(hosts.map(probe).join('\n'));
     assert.equal(r.error, undefined, r.error?.message);
     for (const h of hosts) assert.match(r.output, new RegExp(`refused ${h.replaceAll('.', '\\.')}`));
     assert.doesNotMatch(r.output, /REACHED/);
-    const none = await hostile('ip route 2>/dev/null || cat /proc/net/route; cat /proc/net/dev | grep -c : ', { network: 'none' });
+    const none = await hostile('ip route 2>/dev/null || cat /proc/net/route; cat /proc/net/dev | grep -c : ', {
+      network: 'none',
+    });
     assert.equal(none.error, undefined);
     assert.doesNotMatch(none.output, /tap0/, 'no interface but loopback');
   });
 
   test('no capabilities, NoNewPrivs, seccomp in CNB builds; mount and unshare are refused', async () => {
-    const r = await hostile(`grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; unshare -U true 2>&1 || echo unshare-refused; mount -t tmpfs none /tmp 2>&1 || echo mount-refused`);
+    const r = await hostile(
+      `grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; unshare -U true 2>&1 || echo unshare-refused; mount -t tmpfs none /tmp 2>&1 || echo mount-refused`,
+    );
     assert.equal(r.error, undefined, r.error?.message);
     assert.match(r.output, /CapEff:\s+0000000000000000/);
     assert.match(r.output, /CapBnd:\s+0000000000000000/);
@@ -159,8 +180,11 @@ describe('hostile builds never reach the host', () => {
     assert.match(r.error.message, /256 MiB.*--memory/);
   });
 
-  test('writing past the disk limit stops with exit 55; the host\'s store is untouched', async () => {
-    const r = await hostile('dd if=/dev/urandom of=/workspace/big bs=1M count=400 status=none; dd if=/dev/urandom of=/tmp/big bs=1M count=400 status=none; sleep 30', { limits: { diskBytes: 128 << 20 } });
+  test("writing past the disk limit stops with exit 55; the host's store is untouched", async () => {
+    const r = await hostile(
+      'dd if=/dev/urandom of=/workspace/big bs=1M count=400 status=none; dd if=/dev/urandom of=/tmp/big bs=1M count=400 status=none; sleep 30',
+      { limits: { diskBytes: 128 << 20 } },
+    );
     assert.ok(r.error instanceof LimitExceeded, r.error?.message);
     assert.equal((r.error as LimitExceeded).exitCode, LIMIT_EXIT_CODES.disk);
     assert.match(r.error.message, /128 MiB.*--disk-limit/);
@@ -177,12 +201,25 @@ describe('hostile builds never reach the host', () => {
   test('classic staging: a Procfile, launch.yml or config.yml that links to a host file is never read', async () => {
     const bp = fresh('classic-bp');
     mkdirSync(join(bp, 'bin'), { recursive: true });
-    writeFileSync(join(bp, 'bin', 'supply'), `#!/bin/sh\nln -s ${canary}/secret "$3/$4/launch.yml"; ln -s ${canary}/secret "$3/$4/config.yml"\n`, { mode: 0o755 });
-    writeFileSync(join(bp, 'bin', 'finalize'), `#!/bin/sh\nln -sf ${canary}/secret "$1/Procfile"; ln -s ${forbidden} "$3/$4/planted"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bp, 'bin', 'supply'),
+      `#!/bin/sh\nln -s ${canary}/secret "$3/$4/launch.yml"; ln -s ${canary}/secret "$3/$4/config.yml"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(bp, 'bin', 'finalize'),
+      `#!/bin/sh\nln -sf ${canary}/secret "$1/Procfile"; ln -s ${forbidden} "$3/$4/planted"\n`,
+      { mode: 0o755 },
+    );
     let error: Error | undefined;
     let output = '';
     try {
-      await stageClassic(store, { path: app(), image: 'hostile/classic', buildpacks: [bp], output: (t) => (output += t) });
+      await stageClassic(store, {
+        path: app(),
+        image: 'hostile/classic',
+        buildpacks: [bp],
+        output: (t) => (output += t),
+      });
     } catch (err) {
       error = err as Error;
     }
@@ -191,10 +228,14 @@ describe('hostile builds never reach the host', () => {
     assert.equal((error as { code?: string }).code, 'UNSAFE_PATH');
   });
 
-  test('full-filesystem staging: root with only apt\'s capabilities (no CAP_NET_RAW); a Procfile linking to a host file is not read', async () => {
+  test("full-filesystem staging: root with only apt's capabilities (no CAP_NET_RAW); a Procfile linking to a host file is not read", async () => {
     const bp = fresh('fullfs-bp');
     mkdirSync(join(bp, 'bin'), { recursive: true });
-    writeFileSync(join(bp, 'bin', 'compile'), `#!/bin/sh\ngrep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status\nid -u\nln -sf ${canary}/secret "$1/Procfile"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bp, 'bin', 'compile'),
+      `#!/bin/sh\ngrep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status\nid -u\nln -sf ${canary}/secret "$1/Procfile"\n`,
+      { mode: 0o755 },
+    );
     let error: Error | undefined;
     let output = '';
     try {
@@ -213,5 +254,8 @@ describe('hostile builds never reach the host', () => {
 
 /** This host's own IPv4 addresses (not loopback): a build must not reach them either. */
 function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal).map((i) => i!.address);
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv4' && !i.internal)
+    .map((i) => i!.address);
 }

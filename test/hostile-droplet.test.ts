@@ -34,7 +34,8 @@ describe('hostile droplets: import and export follow no link the droplet made', 
     work = await tempDir('hostile-droplet');
     canary = `/tmp/slipway-canary-${randomBytes(6).toString('hex')}`;
     for (const d of ['', '0', 'vcap', 'vcap/app']) mkdirSync(join(canary, d), { recursive: true });
-    for (const f of ['secret', '0/secret', 'vcap/secret', 'vcap/app/secret']) writeFileSync(join(canary, f), secretYaml);
+    for (const f of ['secret', '0/secret', 'vcap/secret', 'vcap/app/secret'])
+      writeFileSync(join(canary, f), secretYaml);
     canarySnapshot = await treeSnapshot(canary);
   });
   after(async () => {
@@ -53,7 +54,10 @@ describe('hostile droplets: import and export follow no link the droplet made', 
       { name: './deps/0/', type: 'directory' },
       { name: './deps/0/config.yml', content: 'name: hostile\n' },
       { name: './profile.d/', type: 'directory' },
-      { name: './staging_info.yml', content: JSON.stringify({ detected_buildpack: 'hostile', start_command: './start.sh' }) },
+      {
+        name: './staging_info.yml',
+        content: JSON.stringify({ detected_buildpack: 'hostile', start_command: './start.sh' }),
+      },
     ];
     const key = (name: string) => name.replace(/\/$/, '');
     const replaced = new Map(replace.map((e) => [key(e.name), e]));
@@ -75,27 +79,41 @@ describe('hostile droplets: import and export follow no link the droplet made', 
   function cli(args: string[], timeoutMs = 120_000): Promise<CliResult & { timedOut: boolean }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--', join(ROOT, 'bin/slipway.js'), ...args], {
-        env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
       let stderr = '';
       let timedOut = false;
-      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       child.on('error', reject);
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr, timedOut }); });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr, timedOut });
+      });
     });
   }
 
   /** After a hostile run of the CLI: no secret anywhere new, the canary as it was, no temp dir left, the store healthy. */
   async function assertHostUntouched(r: CliResult, before: Set<string>, extraFiles: string[] = []): Promise<void> {
-    assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `the host's secret is in the output:\n${r.stdout}${r.stderr}`);
+    assert.ok(
+      !`${r.stdout}${r.stderr}`.includes(secret),
+      `the host's secret is in the output:\n${r.stdout}${r.stderr}`,
+    );
     for (const hex of blobs()) {
       if (before.has(hex)) continue;
-      assert.ok(!contents(join(home, 'blobs/sha256', hex)).includes(secret), `the host's secret is in blob sha256:${hex}`);
+      assert.ok(
+        !contents(join(home, 'blobs/sha256', hex)).includes(secret),
+        `the host's secret is in blob sha256:${hex}`,
+      );
     }
-    for (const f of extraFiles) if (existsSync(f)) assert.ok(!contents(f).includes(secret), `the host's secret is in ${f}`);
+    for (const f of extraFiles)
+      if (existsSync(f)) assert.ok(!contents(f).includes(secret), `the host's secret is in ${f}`);
     assert.deepEqual(await treeSnapshot(canary), canarySnapshot, 'the canary directory changed');
     const left = readdirSync(join(home, 'tmp')).filter((d) => d.startsWith('droplet'));
     for (const d of left) rmSync(join(home, 'tmp', d), { recursive: true, force: true }); // so the next case is judged on its own
@@ -110,7 +128,9 @@ describe('hostile droplets: import and export follow no link the droplet made', 
     const seen = blobs();
     const r = await cli(['--json', 'droplet', 'import', file, `apps/hostile-${n}`], timeoutMs);
     // A hung import was killed before it could clean up: that is the failure to report.
-    await assertHostUntouched(r, seen).catch((err: unknown) => { if (!r.timedOut) throw err; });
+    await assertHostUntouched(r, seen).catch((err: unknown) => {
+      if (!r.timedOut) throw err;
+    });
     assert.equal(r.timedOut, false, 'the import hung');
     return r;
   }
@@ -119,7 +139,10 @@ describe('hostile droplets: import and export follow no link the droplet made', 
     const r = await importHostile(droplet());
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { layers: { name: string }[]; startCommand: string };
-    assert.deepEqual(report.layers.map((l) => l.name), ['droplet', 'deps/0', 'app', 'launcher', 'process-types']);
+    assert.deepEqual(
+      report.layers.map((l) => l.name),
+      ['droplet', 'deps/0', 'app', 'launcher', 'process-types'],
+    );
     assert.equal(report.startCommand, './start.sh');
   });
 
@@ -144,7 +167,9 @@ describe('hostile droplets: import and export follow no link the droplet made', 
   });
 
   it('staging_info.yml as a symlink to a host file is refused, its YAML never read', async () => {
-    const r = await importHostile(droplet([{ name: './staging_info.yml', type: 'symlink', linkname: `${canary}/secret` }]));
+    const r = await importHostile(
+      droplet([{ name: './staging_info.yml', type: 'symlink', linkname: `${canary}/secret` }]),
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /refused ".*\/staging_info\.yml": it is a symlink/);
   });
@@ -156,11 +181,16 @@ describe('hostile droplets: import and export follow no link the droplet made', 
   });
 
   it('a Procfile (or any app file) linked to a host file stays a link in the app layer; its target is never read', async () => {
-    const r = await importHostile(droplet([], [
-      { name: './app/Procfile', type: 'symlink', linkname: `${canary}/secret` },
-      { name: './app/link-dir', type: 'symlink', linkname: canary },
-      { name: './profile.d/0.sh', type: 'symlink', linkname: `${canary}/secret` },
-    ]));
+    const r = await importHostile(
+      droplet(
+        [],
+        [
+          { name: './app/Procfile', type: 'symlink', linkname: `${canary}/secret` },
+          { name: './app/link-dir', type: 'symlink', linkname: canary },
+          { name: './profile.d/0.sh', type: 'symlink', linkname: `${canary}/secret` },
+        ],
+      ),
+    );
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { processTypes: Record<string, string> };
     assert.deepEqual(report.processTypes, { web: './start.sh' });
@@ -168,11 +198,23 @@ describe('hostile droplets: import and export follow no link the droplet made', 
 
   it('hardlinks out of the tree, ".." and absolute members and writes through a link are refused by the extractor', async () => {
     const cases: [RawEntry[], RegExp][] = [
-      [[{ name: './app/passwd', type: 'link', linkname: `${canary}/secret` }], /unsafe archive entry "(\.\/)?app\/passwd": its hardlink target .* is absolute/],
-      [[{ name: './app/passwd', type: 'link', linkname: `../../../../../../../..${canary}/secret` }], /unsafe archive entry "(\.\/)?app\/passwd": its hardlink target .* has a "\.\." component/],
+      [
+        [{ name: './app/passwd', type: 'link', linkname: `${canary}/secret` }],
+        /unsafe archive entry "(\.\/)?app\/passwd": its hardlink target .* is absolute/,
+      ],
+      [
+        [{ name: './app/passwd', type: 'link', linkname: `../../../../../../../..${canary}/secret` }],
+        /unsafe archive entry "(\.\/)?app\/passwd": its hardlink target .* has a "\.\." component/,
+      ],
       [[{ name: `./../../../../../../../..${canary}/made`, content: 'x' }], /has a "\.\." component/],
       [[{ name: `${canary}/made`, content: 'x' }], /is absolute/],
-      [[{ name: './app/l', type: 'symlink', linkname: canary }, { name: './app/l/made', content: 'x' }], /"app\/l" on its path is a symlink/],
+      [
+        [
+          { name: './app/l', type: 'symlink', linkname: canary },
+          { name: './app/l/made', content: 'x' },
+        ],
+        /"app\/l" on its path is a symlink/,
+      ],
     ];
     for (const [add, refused] of cases) {
       const r = await importHostile(droplet([], add));
@@ -181,7 +223,9 @@ describe('hostile droplets: import and export follow no link the droplet made', 
       assert.equal(existsSync(join(canary, 'made')), false);
     }
     // A hardlink inside the droplet is fine.
-    const ok = await importHostile(droplet([], [{ name: './app/start-again.sh', type: 'link', linkname: './app/start.sh' }]));
+    const ok = await importHostile(
+      droplet([], [{ name: './app/start-again.sh', type: 'link', linkname: './app/start.sh' }]),
+    );
     assert.equal(ok.code, 0, ok.stderr);
   });
 
@@ -197,10 +241,16 @@ describe('hostile droplets: import and export follow no link the droplet made', 
     const layout = join(work.path, 'layout');
     const { repository, tag } = JSON.parse(legit.stdout) as { repository: string; tag: string };
     await slipwayOk(home, ['copy', `${repository}:${tag}`, `oci:${layout}:legit`]);
-    await extendLayout(layout, 'legit', 'evil', [{ name: 'home', type: 'symlink', linkname: canary }], (config, diffId) => {
-      const label = JSON.parse(config.config.Labels[DROPLET_LABEL] ?? '{}');
-      config.config.Labels[DROPLET_LABEL] = JSON.stringify({ ...label, layers: [diffId] });
-    });
+    await extendLayout(
+      layout,
+      'legit',
+      'evil',
+      [{ name: 'home', type: 'symlink', linkname: canary }],
+      (config, diffId) => {
+        const label = JSON.parse(config.config.Labels[DROPLET_LABEL] ?? '{}');
+        config.config.Labels[DROPLET_LABEL] = JSON.stringify({ ...label, layers: [diffId] });
+      },
+    );
     await slipwayOk(home, ['import', `oci:${layout}:evil`, 'apps/evil']);
     const out = join(work.path, 'evil.tgz');
     const seen = blobs();
@@ -218,16 +268,28 @@ function contents(file: string): string {
 }
 
 /** Adds image `ref` to an OCI layout: `baseRef` plus one uncompressed layer of `entries`; `edit` changes the config, given the layer's diffID. */
-async function extendLayout(layout: string, baseRef: string, ref: string, entries: RawEntry[], edit: (config: { config: { Labels: Record<string, string> } }, diffId: string) => void): Promise<void> {
+async function extendLayout(
+  layout: string,
+  baseRef: string,
+  ref: string,
+  entries: RawEntry[],
+  edit: (config: { config: { Labels: Record<string, string> } }, diffId: string) => void,
+): Promise<void> {
   const blob = (digest: string) => join(layout, 'blobs/sha256', digest.slice(7));
   const put = (bytes: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     writeFileSync(blob(digest), bytes);
     return { digest, size: bytes.length };
   };
-  const named = (m: { annotations?: Record<string, string> }, name: string) => m.annotations?.['org.opencontainers.image.ref.name'] === name;
+  const named = (m: { annotations?: Record<string, string> }, name: string) =>
+    m.annotations?.['org.opencontainers.image.ref.name'] === name;
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(readFileSync(blob(index.manifests.find((m: { annotations?: Record<string, string> }) => named(m, baseRef)).digest), 'utf8'));
+  const manifest = JSON.parse(
+    readFileSync(
+      blob(index.manifests.find((m: { annotations?: Record<string, string> }) => named(m, baseRef)).digest),
+      'utf8',
+    ),
+  );
   const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
   const layer = put(await tarBuffer(entries));
   manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer });
@@ -235,7 +297,11 @@ async function extendLayout(layout: string, baseRef: string, ref: string, entrie
   config.history = [...(config.history ?? []), { created_by: 'hostile test layer' }];
   edit(config, layer.digest);
   manifest.config = { ...manifest.config, ...put(Buffer.from(JSON.stringify(config))) };
-  const desc = { mediaType: manifest.mediaType, ...put(Buffer.from(JSON.stringify(manifest))), annotations: { 'org.opencontainers.image.ref.name': ref } };
+  const desc = {
+    mediaType: manifest.mediaType,
+    ...put(Buffer.from(JSON.stringify(manifest))),
+    annotations: { 'org.opencontainers.image.ref.name': ref },
+  };
   index.manifests = [...index.manifests.filter((m: { annotations?: Record<string, string> }) => !named(m, ref)), desc];
   writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
 }

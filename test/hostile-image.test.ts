@@ -19,7 +19,9 @@ const isRoot = process.getuid?.() === 0;
 /** More ".." than any root is deep: joined unresolved, they would reach the host's /. */
 const CLIMB = '/..'.repeat(30);
 
-describe('hostile images: paths resolve in the image root only', { skip: !isRoot && 'running containers needs root' }, () => {
+describe('hostile images: paths resolve in the image root only', {
+  skip: !isRoot && 'running containers needs root',
+}, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let layout: string;
@@ -34,7 +36,10 @@ describe('hostile images: paths resolve in the image root only', { skip: !isRoot
     canary = `/tmp/slipway-canary-${randomBytes(6).toString('hex')}`;
     mkdirSync(canary);
     writeFileSync(join(canary, 'secret'), `${secret}\n`);
-    writeFileSync(join(canary, 'passwd'), `intruder:x:4242:4242:${secret}:/${secret}:/bin/sh\nroot:x:0:0:${secret}:/${secret}:/bin/sh\n`);
+    writeFileSync(
+      join(canary, 'passwd'),
+      `intruder:x:4242:4242:${secret}:/${secret}:/bin/sh\nroot:x:0:0:${secret}:/${secret}:/bin/sh\n`,
+    );
     writeFileSync(join(canary, 'group'), `intruders:x:4343:intruder\n`);
     await slipwayOk(home, ['import', '--rootfs', await debianRootfs(), 'debian:bookworm', '--cmd', '/bin/bash']);
     await slipwayOk(home, ['copy', 'debian:bookworm', `oci:${layout}:base`]);
@@ -49,11 +54,25 @@ describe('hostile images: paths resolve in the image root only', { skip: !isRoot
   });
 
   /** Stores the Debian image plus `layer` as `hostile:<tag>`, runs it with `args`, and checks the host is untouched. */
-  async function attack(tag: string, layer: RawEntry[], config: Record<string, unknown>, args: string[]): Promise<CliResult> {
+  async function attack(
+    tag: string,
+    layer: RawEntry[],
+    config: Record<string, unknown>,
+    args: string[],
+  ): Promise<CliResult> {
     await extendLayout(layout, 'base', tag, [layer], config);
     await slipwayOk(home, ['import', `oci:${layout}:${tag}`, `hostile:${tag}`]);
-    const r = await slipway(home, ['run', '--rm', ...args.slice(0, args.indexOf('IMAGE')), `hostile:${tag}`, ...args.slice(args.indexOf('IMAGE') + 1)]);
-    assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `the host's secret leaked into the output:\n${r.stdout}${r.stderr}`);
+    const r = await slipway(home, [
+      'run',
+      '--rm',
+      ...args.slice(0, args.indexOf('IMAGE')),
+      `hostile:${tag}`,
+      ...args.slice(args.indexOf('IMAGE') + 1),
+    ]);
+    assert.ok(
+      !`${r.stdout}${r.stderr}`.includes(secret),
+      `the host's secret leaked into the output:\n${r.stdout}${r.stderr}`,
+    );
     const made = readdirSync(canary).filter((name) => name.startsWith('made'));
     for (const name of made) rmSync(join(canary, name), { recursive: true }); // so the next attack is judged on its own
     assert.deepEqual(made, [], `the host created ${made.map((name) => `${canary}/${name}`).join(', ')}`);
@@ -63,56 +82,99 @@ describe('hostile images: paths resolve in the image root only', { skip: !isRoot
     return r;
   }
 
-  const refusedLoop = (path: string) => new RegExp(`refused "${escape(path)}": resolving it in the image's root met more than 40 symlinks`);
+  const refusedLoop = (path: string) =>
+    new RegExp(`refused "${escape(path)}": resolving it in the image's root met more than 40 symlinks`);
 
   test('a loop symlink plus a WorkingDir climbing ".." is refused; the host makes no directory', async () => {
     const workdir = `/loop${CLIMB}${canary}/made-by-workdir`;
-    const r = await attack('loop-workdir', [{ name: 'loop', type: 'symlink', linkname: 'loop' }], { WorkingDir: workdir }, ['IMAGE', '--', 'pwd']);
+    const r = await attack(
+      'loop-workdir',
+      [{ name: 'loop', type: 'symlink', linkname: 'loop' }],
+      { WorkingDir: workdir },
+      ['IMAGE', '--', 'pwd'],
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, refusedLoop(workdir));
-    const flag = await attack('loop-flag', [{ name: 'loop', type: 'symlink', linkname: 'loop' }], {}, ['-w', `/loop${CLIMB}${canary}/made-by-flag`, 'IMAGE', '--', 'pwd']);
+    const flag = await attack('loop-flag', [{ name: 'loop', type: 'symlink', linkname: 'loop' }], {}, [
+      '-w',
+      `/loop${CLIMB}${canary}/made-by-flag`,
+      'IMAGE',
+      '--',
+      'pwd',
+    ]);
     assert.notEqual(flag.code, 0);
     assert.match(flag.stderr, /more than 40 symlinks/);
   });
 
   test('a WorkingDir through 41 links (the last to /) is refused, not created through the link on the host', async () => {
     const chain: RawEntry[] = [];
-    for (let i = 0; i <= 40; i++) chain.push({ name: `c${i}`, type: 'symlink', linkname: i === 40 ? '/' : `c${i + 1}` });
+    for (let i = 0; i <= 40; i++)
+      chain.push({ name: `c${i}`, type: 'symlink', linkname: i === 40 ? '/' : `c${i + 1}` });
     const workdir = `/c0${canary}/made-by-chain`;
     const r = await attack('chain-workdir', chain, { WorkingDir: workdir }, ['IMAGE', '--', 'pwd']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, refusedLoop(workdir));
   });
 
-  test('a WorkingDir that is a symlink to the host\'s / is made inside the container\'s root', async () => {
+  test("a WorkingDir that is a symlink to the host's / is made inside the container's root", async () => {
     const workdir = `/w${canary}/made-by-link`;
-    const r = await attack('link-workdir', [{ name: 'w', type: 'symlink', linkname: '/' }], { WorkingDir: workdir }, ['IMAGE', '--', 'sh', '-c', 'pwd; ls -A .']);
+    const r = await attack('link-workdir', [{ name: 'w', type: 'symlink', linkname: '/' }], { WorkingDir: workdir }, [
+      'IMAGE',
+      '--',
+      'sh',
+      '-c',
+      'pwd; ls -A .',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${canary}/made-by-link\n`, 'the container runs in a new, empty directory of its own root');
   });
 
-  test('/etc/passwd through a loop to the host\'s file: -u is refused, never resolved from the host', async () => {
+  test("/etc/passwd through a loop to the host's file: -u is refused, never resolved from the host", async () => {
     const layer: RawEntry[] = [
       { name: 'loop', type: 'symlink', linkname: 'loop' },
       { name: 'etc', type: 'directory' },
       { name: 'etc/passwd', type: 'symlink', linkname: `/loop${CLIMB}${canary}/passwd` },
     ];
-    const r = await attack('loop-passwd', layer, {}, ['-u', 'intruder', 'IMAGE', '--', 'sh', '-c', 'echo "home=$HOME"; id -u']);
+    const r = await attack('loop-passwd', layer, {}, [
+      '-u',
+      'intruder',
+      'IMAGE',
+      '--',
+      'sh',
+      '-c',
+      'echo "home=$HOME"; id -u',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, refusedLoop('/etc/passwd'));
-    const group = await attack('loop-group', [
-      { name: 'loop', type: 'symlink', linkname: 'loop' },
-      { name: 'etc', type: 'directory' },
-      { name: 'etc/group', type: 'symlink', linkname: `../loop${CLIMB}${canary}/group` },
-    ], {}, ['-u', '0:intruders', 'IMAGE', '--', 'id', '-g']);
+    const group = await attack(
+      'loop-group',
+      [
+        { name: 'loop', type: 'symlink', linkname: 'loop' },
+        { name: 'etc', type: 'directory' },
+        { name: 'etc/group', type: 'symlink', linkname: `../loop${CLIMB}${canary}/group` },
+      ],
+      {},
+      ['-u', '0:intruders', 'IMAGE', '--', 'id', '-g'],
+    );
     assert.notEqual(group.code, 0);
     assert.match(group.stderr, refusedLoop('/etc/group'));
     assert.doesNotMatch(group.stdout, /4343/);
   });
 
   test('/etc/passwd as an absolute or climbing symlink to a host path is resolved in the image (no such user)', async () => {
-    for (const [tag, linkname] of [['abs-passwd', `${canary}/passwd`], ['up-passwd', `..${CLIMB}${canary}/passwd`]] as const) {
-      const r = await attack(tag, [{ name: 'etc', type: 'directory' }, { name: 'etc/passwd', type: 'symlink', linkname }], {}, ['-u', 'intruder', 'IMAGE', '--', 'id', '-u']);
+    for (const [tag, linkname] of [
+      ['abs-passwd', `${canary}/passwd`],
+      ['up-passwd', `..${CLIMB}${canary}/passwd`],
+    ] as const) {
+      const r = await attack(
+        tag,
+        [
+          { name: 'etc', type: 'directory' },
+          { name: 'etc/passwd', type: 'symlink', linkname },
+        ],
+        {},
+        ['-u', 'intruder', 'IMAGE', '--', 'id', '-u'],
+      );
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /user "intruder" is not in the image's \/etc\/passwd/);
       assert.doesNotMatch(r.stdout, /4242/);
@@ -123,30 +185,45 @@ describe('hostile images: paths resolve in the image root only', { skip: !isRoot
     const metadata = JSON.stringify({ processes: [{ type: 'web', command: ['web'], args: [], direct: true }] });
     const launcher: RawEntry[] = [
       { name: 'loop', type: 'symlink', linkname: 'loop' },
-      { name: 'cnb', type: 'directory' }, { name: 'cnb/lifecycle', type: 'directory' },
+      { name: 'cnb', type: 'directory' },
+      { name: 'cnb/lifecycle', type: 'directory' },
       { name: 'cnb/lifecycle/launcher', type: 'symlink', linkname: `/loop${CLIMB}${canary}/secret` },
     ];
-    const r = await attack('loop-launcher', launcher, { Labels: { 'io.buildpacks.build.metadata': metadata } }, ['--process', 'web', 'IMAGE']);
+    const r = await attack('loop-launcher', launcher, { Labels: { 'io.buildpacks.build.metadata': metadata } }, [
+      '--process',
+      'web',
+      'IMAGE',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, refusedLoop('/cnb/lifecycle/launcher'));
-    const hosts = await attack('loop-hosts', [
-      { name: 'loop', type: 'symlink', linkname: 'loop' },
-      { name: 'etc', type: 'directory' },
-      { name: 'etc/hosts', type: 'symlink', linkname: `/loop${CLIMB}${canary}/secret` },
-    ], {}, ['--network', 'host', 'IMAGE', '--', 'cat', '/etc/hosts']);
+    const hosts = await attack(
+      'loop-hosts',
+      [
+        { name: 'loop', type: 'symlink', linkname: 'loop' },
+        { name: 'etc', type: 'directory' },
+        { name: 'etc/hosts', type: 'symlink', linkname: `/loop${CLIMB}${canary}/secret` },
+      ],
+      {},
+      ['--network', 'host', 'IMAGE', '--', 'cat', '/etc/hosts'],
+    );
     assert.notEqual(hosts.code, 0);
     assert.match(hosts.stderr, refusedLoop('/etc/hosts'));
   });
 
   test('an image with ordinary in-root symlinks still runs as before', async () => {
-    const r = await attack('plain-links', [
-      { name: 'etc', type: 'directory' },
-      { name: 'etc/passwd.d', type: 'directory' },
-      { name: 'etc/passwd.d/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n' },
-      { name: 'etc/passwd', type: 'symlink', linkname: 'passwd.d/../passwd.d/passwd' },
-      { name: 'srv', type: 'directory' },
-      { name: 'srv/app', type: 'symlink', linkname: '/../var/../srv/real' },
-    ], { WorkingDir: '/srv/app/sub' }, ['-u', 'app', 'IMAGE', '--', 'sh', '-c', 'echo "$(id -u) $HOME $(pwd -P)"']);
+    const r = await attack(
+      'plain-links',
+      [
+        { name: 'etc', type: 'directory' },
+        { name: 'etc/passwd.d', type: 'directory' },
+        { name: 'etc/passwd.d/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n' },
+        { name: 'etc/passwd', type: 'symlink', linkname: 'passwd.d/../passwd.d/passwd' },
+        { name: 'srv', type: 'directory' },
+        { name: 'srv/app', type: 'symlink', linkname: '/../var/../srv/real' },
+      ],
+      { WorkingDir: '/srv/app/sub' },
+      ['-u', 'app', 'IMAGE', '--', 'sh', '-c', 'echo "$(id -u) $HOME $(pwd -P)"'],
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '1234 /home/app /srv/real/sub\n');
   });
@@ -157,7 +234,13 @@ function escape(s: string): string {
 }
 
 /** Adds image `ref` to an OCI layout: the image `baseRef` plus uncompressed tar layers, `config` merged into its container config. */
-async function extendLayout(layout: string, baseRef: string, ref: string, layers: RawEntry[][], config: Record<string, unknown> = {}): Promise<void> {
+async function extendLayout(
+  layout: string,
+  baseRef: string,
+  ref: string,
+  layers: RawEntry[][],
+  config: Record<string, unknown> = {},
+): Promise<void> {
   const blob = (digest: string) => join(layout, 'blobs/sha256', digest.slice(7));
   const put = (bytes: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -165,7 +248,8 @@ async function extendLayout(layout: string, baseRef: string, ref: string, layers
     return { digest, size: bytes.length };
   };
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const named = (m: { annotations?: Record<string, string> }, name: string) => m.annotations?.['org.opencontainers.image.ref.name'] === name;
+  const named = (m: { annotations?: Record<string, string> }, name: string) =>
+    m.annotations?.['org.opencontainers.image.ref.name'] === name;
   const baseDesc = index.manifests.find((m: { annotations?: Record<string, string> }) => named(m, baseRef));
   const manifest = JSON.parse(readFileSync(blob(baseDesc.digest), 'utf8'));
   const imageConfig = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
@@ -177,7 +261,11 @@ async function extendLayout(layout: string, baseRef: string, ref: string, layers
   }
   imageConfig.config = { ...imageConfig.config, ...config };
   manifest.config = { ...manifest.config, ...put(Buffer.from(JSON.stringify(imageConfig))) };
-  const desc = { mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', ...put(Buffer.from(JSON.stringify(manifest))), annotations: { 'org.opencontainers.image.ref.name': ref } };
+  const desc = {
+    mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
+    ...put(Buffer.from(JSON.stringify(manifest))),
+    annotations: { 'org.opencontainers.image.ref.name': ref },
+  };
   index.manifests = [...index.manifests.filter((m: { annotations?: Record<string, string> }) => !named(m, ref)), desc];
   writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
 }

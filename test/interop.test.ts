@@ -21,7 +21,18 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     home = join(work.path, 'home');
     rootfs = join(work.path, 'rootfs');
     await makeFixtureTree(rootfs);
-    await slipwayOk(home, ['import', '--rootfs', rootfs, 'demo:v1', '--cmd', '/bin/hello', '--env', 'GREETING=hi', '--label', 'team=platform']);
+    await slipwayOk(home, [
+      'import',
+      '--rootfs',
+      rootfs,
+      'demo:v1',
+      '--cmd',
+      '/bin/hello',
+      '--env',
+      'GREETING=hi',
+      '--label',
+      'team=platform',
+    ]);
     const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'demo:v1']));
     digest = info.digest;
     diffIds = info.layers.map((l: { diffID: string }) => l.diffID);
@@ -58,7 +69,10 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await slipwayOk(home, ['copy', 'demo:v1', `oci:${layout}:v1`]);
     await run('umoci', ['unpack', '--image', `${layout}:v1`, bundle]);
     assert.deepEqual(await treeSnapshot(join(bundle, 'rootfs')), await treeSnapshot(rootfs));
-    const [a, b] = await Promise.all([stat(join(bundle, 'rootfs/bin/hello')), stat(join(bundle, 'rootfs/bin/hello-hardlink'))]);
+    const [a, b] = await Promise.all([
+      stat(join(bundle, 'rootfs/bin/hello')),
+      stat(join(bundle, 'rootfs/bin/hello-hardlink')),
+    ]);
     assert.equal(a.ino, b.ino, 'a hardlink must stay a hardlink');
     const config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8'));
     assert.deepEqual(config.process.args, ['/bin/hello']);
@@ -73,7 +87,9 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await run('sh', ['-c', `echo made by umoci > ${join(bundle, 'rootfs', 'note.txt')}`]);
     await run('umoci', ['repack', '--image', `${layout}:base`, bundle]);
     const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
-    const want = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === 'base').digest;
+    const want = index.manifests.find(
+      (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === 'base',
+    ).digest;
     await slipwayOk(home, ['import', `oci:${layout}:base`, 'umoci:base']);
     const got = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'umoci:base']));
     assert.equal(got.digest, want);
@@ -94,7 +110,9 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await slipwayOk(home, ['copy', 'demo:v1', `docker-archive:${archive}:demo:v1`]);
     const podman = await podmanEnv(join(work.path, 'podman'));
     await run('podman', [...podman.args, 'load', '-i', archive], podman.env);
-    const [image] = JSON.parse(await run('podman', [...podman.args, 'image', 'inspect', 'docker.io/library/demo:v1'], podman.env));
+    const [image] = JSON.parse(
+      await run('podman', [...podman.args, 'image', 'inspect', 'docker.io/library/demo:v1'], podman.env),
+    );
     assert.equal(`sha256:${image.Id}`, configDigest);
     assert.deepEqual(image.RootFS.Layers, diffIds);
     assert.deepEqual(image.Config.Cmd, ['/bin/hello']);
@@ -106,10 +124,17 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await slipwayOk(home, ['copy', 'demo:v1', `docker-archive:${archive}:demo:v1`]);
     const podman = await podmanEnv(join(work.path, 'podman2'));
     await run('podman', [...podman.args, 'load', '-i', archive], podman.env);
-    await run('podman', [...podman.args, 'save', '--format', 'docker-archive', '-o', saved, 'docker.io/library/demo:v1'], podman.env);
+    await run(
+      'podman',
+      [...podman.args, 'save', '--format', 'docker-archive', '-o', saved, 'docker.io/library/demo:v1'],
+      podman.env,
+    );
     await slipwayOk(home, ['import', `docker-archive:${saved}`, 'demo:from-podman']);
     const back = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'demo:from-podman']));
-    assert.deepEqual(back.layers.map((l: { diffID: string }) => l.diffID), diffIds);
+    assert.deepEqual(
+      back.layers.map((l: { diffID: string }) => l.diffID),
+      diffIds,
+    );
     const manifest = JSON.parse(await readFile(join(home, 'blobs', 'sha256', back.digest.slice(7)), 'utf8'));
     assert.equal(manifest.config.digest, configDigest);
   });
@@ -121,7 +146,10 @@ describe('interop with skopeo, umoci, oci-image-tool and podman', () => {
     await run('skopeo', ['copy', '--quiet', `oci:${layout}:v1`, `docker-archive:${archive}:demo:skopeo`]);
     await slipwayOk(home, ['import', `docker-archive:${archive}`]);
     const back = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'demo:skopeo']));
-    assert.deepEqual(back.layers.map((l: { diffID: string }) => l.diffID), diffIds);
+    assert.deepEqual(
+      back.layers.map((l: { diffID: string }) => l.diffID),
+      diffIds,
+    );
   });
 
   test('a missing image gives a clear error and a non-zero exit', async () => {

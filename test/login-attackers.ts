@@ -50,7 +50,10 @@ export interface Attack {
 export function startAttackers(config: AttackConfig): Attack {
   const self = fileURLToPath(import.meta.url);
   // From the repository root, where `--import tsx` resolves.
-  const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], { cwd: dirname(dirname(self)), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], {
+    cwd: dirname(dirname(self)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let onStarted!: () => void;
@@ -76,7 +79,8 @@ async function attack(config: AttackConfig, n: number): Promise<AttackerReport> 
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const report: AttackerReport = { requests: 0, statuses: {}, first429: 0, retryAfterOk: true, codes: [] };
   const until = Date.now() + config.durationMs;
-  const path = config.target === 'token' ? '/token?service=slipway&scope=repository:team/app:pull' : config.path ?? '/v2/';
+  const path =
+    config.target === 'token' ? '/token?service=slipway&scope=repository:team/app:pull' : (config.path ?? '/v2/');
   while (!stopping && Date.now() < until && report.requests < config.maxRequests) {
     const password = `guess-${n}-${report.requests}`;
     const authorization = `Basic ${Buffer.from(`${config.user}:${password}`).toString('base64')}`;
@@ -94,7 +98,11 @@ async function attack(config: AttackConfig, n: number): Promise<AttackerReport> 
   return report;
 }
 
-function get(agent: Agent, url: URL, authorization: string): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+function get(
+  agent: Agent,
+  url: URL,
+  authorization: string,
+): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, headers: { Authorization: authorization } }, (res) => {
       let body = '';

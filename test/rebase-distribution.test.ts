@@ -40,9 +40,14 @@ describe('rebase in CNCF Distribution', { skip: !haveDistribution }, () => {
     const push = (from: string, to: string) => copy(parseTransport(from), parseTransport(`${dist.host}/${to}`), open);
     const v1 = await makeStackVersion(store, 'teststack', '1');
     await push('teststack/run:1', 'stacks/run:latest');
-    await makeApp(store, 'teststack', v1, 'team/web', 'v1', await appLayers(store), { runImageName: `${dist.host}/stacks/run:latest`, reference: `${dist.host}/stacks/run@${v1.digest}` });
+    await makeApp(store, 'teststack', v1, 'team/web', 'v1', await appLayers(store), {
+      runImageName: `${dist.host}/stacks/run:latest`,
+      reference: `${dist.host}/stacks/run@${v1.digest}`,
+    });
     await push('team/web:v1', 'team/web:v1');
-    await makeStackVersion(store, 'teststack', '2', { layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }] });
+    await makeStackVersion(store, 'teststack', '2', {
+      layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }],
+    });
     await push('teststack/run:2', 'stacks/run:latest');
 
     const registries = new Registries();
@@ -58,15 +63,30 @@ describe('rebase in CNCF Distribution', { skip: !haveDistribution }, () => {
 
   test('a fleet rebase onto a run image the registry lacks copies its layers once, then mounts them', async () => {
     const push = (from: string, to: string) => copy(parseTransport(from), parseTransport(`${dist.host}/${to}`), open);
-    const v1 = { image: await localImage(store, 'teststack/run:1'), digest: (await store.resolve('teststack/run', '1')).digest };
+    const v1 = {
+      image: await localImage(store, 'teststack/run:1'),
+      digest: (await store.resolve('teststack/run', '1')).digest,
+    };
     const layers = await appLayers(store);
     for (const repo of ['fleet/a', 'fleet/b', 'fleet/c']) {
-      await makeApp(store, 'teststack', v1, repo, 'v1', layers, { runImageName: `${dist.host}/stacks/run:latest`, reference: `${dist.host}/stacks/run@${v1.digest}` });
+      await makeApp(store, 'teststack', v1, repo, 'v1', layers, {
+        runImageName: `${dist.host}/stacks/run:latest`,
+        reference: `${dist.host}/stacks/run@${v1.digest}`,
+      });
       await push(`${repo}:v1`, `${repo}:v1`);
     }
-    const report = await fleetRebase(store, { stack: 'teststack', registry: dist.host, repoPrefix: 'fleet/', concurrency: 1 });
+    const report = await fleetRebase(store, {
+      stack: 'teststack',
+      registry: dist.host,
+      repoPrefix: 'fleet/',
+      concurrency: 1,
+    });
     assert.equal(report.rebased.length, 3);
-    assert.equal(report.runImage.name, 'teststack/run:2', 'the run image is not in the registry under its stack name: the local one is used');
+    assert.equal(
+      report.runImage.name,
+      'teststack/run:2',
+      'the run image is not in the registry under its stack name: the local one is used',
+    );
     assert.equal(report.transfer.layersCopied, 2, 'copied into the first repository only');
     assert.equal(report.transfer.blobsMounted, 4, 'then mounted into the two others');
   });

@@ -69,7 +69,8 @@ export async function storeImage(store: LocalStore, repository: string, tags: st
     for (const l of await image.layers()) await lease.ensureBlob(await l.digest());
     const raw = await image.rawConfig();
     await lease.putBlob(Readable.from([raw]), { digest: await image.configDigest(), size: raw.length });
-    return (await store.putManifest(repository, await image.rawManifest(), await image.mediaType(), tags, lease)).digest;
+    return (await store.putManifest(repository, await image.rawManifest(), await image.mediaType(), tags, lease))
+      .digest;
   });
 }
 
@@ -78,7 +79,12 @@ export async function storeImage(store: LocalStore, repository: string, tags: st
  * NAME/run and NAME/build tagged VERSION (and latest), with the CNB base labels and
  * Slipway's package record.
  */
-export async function makeStackVersion(store: LocalStore, name: string, version: string, options: RunImageOptions = {}): Promise<{ image: Image; digest: Digest }> {
+export async function makeStackVersion(
+  store: LocalStore,
+  name: string,
+  version: string,
+  options: RunImageOptions = {},
+): Promise<{ image: Image; digest: Digest }> {
   const image = await runImage(store, name, version, options);
   const tags = [version, 'latest'];
   const digest = await storeImage(store, `${name}/run`, tags, image);
@@ -87,7 +93,12 @@ export async function makeStackVersion(store: LocalStore, name: string, version:
 }
 
 /** A run image (not stored). */
-export async function runImage(store: LocalStore, name: string, version: string, options: RunImageOptions = {}): Promise<Image> {
+export async function runImage(
+  store: LocalStore,
+  name: string,
+  version: string,
+  options: RunImageOptions = {},
+): Promise<Image> {
   const layers: Layer[] = [];
   if (options.baseLayer) layers.push(options.baseLayer);
   for (const files of options.layers ?? runLayers(version)) layers.push(await layerOf(store, files));
@@ -108,7 +119,9 @@ export async function runImage(store: LocalStore, name: string, version: string,
         'io.buildpacks.rebasable': options.rebasable ?? 'true',
         'io.slipway.stack.name': name,
         'io.slipway.stack.role': 'run',
-        'io.slipway.stack.packages': JSON.stringify(options.packages ?? { libfoo1: `1.${version}`, 'base-files': '12.4' }),
+        'io.slipway.stack.packages': JSON.stringify(
+          options.packages ?? { libfoo1: `1.${version}`, 'base-files': '12.4' },
+        ),
       },
     },
     rootfs: { type: 'layers', diff_ids: [] },
@@ -154,16 +167,25 @@ export async function appLayers(store: LocalStore, seed = 'app'): Promise<Layer[
  * io.buildpacks.lifecycle.metadata shaped exactly as the lifecycle's exporter writes it
  * (platform/files LayersMetadata, Platform API 0.12+): every sha a diffID.
  */
-export async function lifecycleLabel(run: Image, layers: Layer[], runName: string, reference: string, mirrors: string[] = []): Promise<Record<string, unknown>> {
+export async function lifecycleLabel(
+  run: Image,
+  layers: Layer[],
+  runName: string,
+  reference: string,
+  mirrors: string[] = [],
+): Promise<Record<string, unknown>> {
   const ids = await Promise.all(layers.map((l) => l.diffId()));
   const top = (await run.config()).rootfs.diff_ids.at(-1)!;
   return {
     app: [{ sha: ids[2] }],
-    buildpacks: [{
-      key: 'samples/node', version: '0.0.1',
-      layers: { node: { sha: ids[1], data: { version: '22.23.3' }, build: false, launch: true, cache: true } },
-      store: { metadata: { runs: 1 } },
-    }],
+    buildpacks: [
+      {
+        key: 'samples/node',
+        version: '0.0.1',
+        layers: { node: { sha: ids[1], data: { version: '22.23.3' }, build: false, launch: true, cache: true } },
+        store: { metadata: { runs: 1 } },
+      },
+    ],
     config: { sha: ids[0] },
     launcher: { sha: ids[0] },
     'process-types': { sha: ids[0] },
@@ -173,8 +195,22 @@ export async function lifecycleLabel(run: Image, layers: Layer[], runName: strin
 }
 
 /** An app image on `run` (stored under repository:tag): run layers, then app layers, CNB labels. */
-export async function makeApp(store: LocalStore, stack: string, run: { image: Image; digest: Digest }, repository: string, tag: string, layers: Layer[], options: AppOptions = {}): Promise<Digest> {
-  let image = await append(run.image, ...layers.map((layer, i) => ({ layer, history: { created: '1980-01-01T00:00:01Z', created_by: `app layer ${i}` } })));
+export async function makeApp(
+  store: LocalStore,
+  stack: string,
+  run: { image: Image; digest: Digest },
+  repository: string,
+  tag: string,
+  layers: Layer[],
+  options: AppOptions = {},
+): Promise<Digest> {
+  let image = await append(
+    run.image,
+    ...layers.map((layer, i) => ({
+      layer,
+      history: { created: '1980-01-01T00:00:01Z', created_by: `app layer ${i}` },
+    })),
+  );
   const runName = options.runImageName ?? `${stack}/run:latest`;
   const reference = options.reference ?? `${stack}/run@${run.digest}`;
   const meta = await lifecycleLabel(run.image, layers, runName, reference, options.mirrors);
@@ -182,7 +218,10 @@ export async function makeApp(store: LocalStore, stack: string, run: { image: Im
     const labels: Record<string, string> = { ...(c.Labels ?? {}) };
     for (const k of Object.keys(labels)) if (k.startsWith('io.slipway.stack.')) delete labels[k];
     if (!options.noLifecycleLabel) labels['io.buildpacks.lifecycle.metadata'] = JSON.stringify(meta);
-    labels['io.buildpacks.build.metadata'] = JSON.stringify({ buildpacks: [{ id: 'samples/node', version: '0.0.1' }], processes: [{ type: 'web', command: ['node'], args: ['app.js'], direct: true, buildpackID: 'samples/node' }] });
+    labels['io.buildpacks.build.metadata'] = JSON.stringify({
+      buildpacks: [{ id: 'samples/node', version: '0.0.1' }],
+      processes: [{ type: 'web', command: ['node'], args: ['app.js'], direct: true, buildpackID: 'samples/node' }],
+    });
     labels['io.buildpacks.rebasable'] = options.rebasable ?? 'true';
     for (const [k, v] of Object.entries(options.labels ?? {})) labels[k] = v;
     return {
@@ -195,7 +234,10 @@ export async function makeApp(store: LocalStore, stack: string, run: { image: Im
     };
   });
   if (options.baseAnnotations) {
-    image = await withAnnotations(image, { 'org.opencontainers.image.base.name': options.baseAnnotations.name, 'org.opencontainers.image.base.digest': options.baseAnnotations.digest });
+    image = await withAnnotations(image, {
+      'org.opencontainers.image.base.name': options.baseAnnotations.name,
+      'org.opencontainers.image.base.digest': options.baseAnnotations.digest,
+    });
   }
   return storeImage(store, repository, [tag], image);
 }
@@ -206,7 +248,12 @@ export async function storeIndex(store: LocalStore, repository: string, tag: str
   for (const image of images) {
     const config = await image.config();
     const raw = await image.rawManifest();
-    manifests.push({ mediaType: await image.mediaType(), digest: await image.digest(), size: raw.length, platform: { os: config.os, architecture: config.architecture } });
+    manifests.push({
+      mediaType: await image.mediaType(),
+      digest: await image.digest(),
+      size: raw.length,
+      platform: { os: config.os, architecture: config.architecture },
+    });
   }
   const raw = canonicalJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
   return (await store.putManifest(repository, raw, MediaType.OciIndex, [tag])).digest;

@@ -27,13 +27,19 @@ before(async () => {
   v1 = await makeStackVersion(store, 'fleet', '1');
   const other = await makeStackVersion(store, 'other', '1', { layers: [{ 'etc/os-release': osRelease('other') }] });
   const layers = await appLayers(store);
-  for (let i = 0; i < N; i++) await makeApp(store, 'fleet', v1, `apps/app-${String(i % 20).padStart(2, '0')}`, `v${i}`, layers, { env: [`APP=${i}`] });
+  for (let i = 0; i < N; i++)
+    await makeApp(store, 'fleet', v1, `apps/app-${String(i % 20).padStart(2, '0')}`, `v${i}`, layers, {
+      env: [`APP=${i}`],
+    });
   await makeApp(store, 'fleet', v1, 'apps/pinned', 'v1', layers, { rebasable: 'false' });
   await makeApp(store, 'other', other, 'apps/other', 'v1', layers);
   const dir = await tempDir('rebase-fleet-plain');
   await importRootfs(store, dir.path, 'apps/plain', 'v1');
   await dir.cleanup();
-  v2 = await makeStackVersion(store, 'fleet', '2', { packages: { libfoo1: '1.2', 'base-files': '12.4', tzdata: '2026a' }, layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }] });
+  v2 = await makeStackVersion(store, 'fleet', '2', {
+    packages: { libfoo1: '1.2', 'base-files': '12.4', tzdata: '2026a' },
+    layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }],
+  });
 });
 
 after(async () => {
@@ -43,7 +49,9 @@ after(async () => {
 
 describe('fleet rebase', () => {
   test('--dry-run prints the blast radius and writes nothing', async () => {
-    const report = JSON.parse(await slipwayOk(home.path, ['--json', 'rebase', '--all', '--stack', 'fleet', '--dry-run'])) as FleetReport;
+    const report = JSON.parse(
+      await slipwayOk(home.path, ['--json', 'rebase', '--all', '--stack', 'fleet', '--dry-run']),
+    ) as FleetReport;
     assert.equal(report.dryRun, true);
     assert.equal(report.rebased.length, N);
     assert.equal(report.refused.length, 1);
@@ -51,20 +59,39 @@ describe('fleet rebase', () => {
     assert.equal(report.onStack, N + 1);
     assert.deepEqual(report.rebased[0]!.from, { version: '1', digest: v1.digest });
     assert.deepEqual(report.rebased[0]!.to, { version: '2', digest: v2.digest });
-    assert.deepEqual(report.packageChanges, [{ from: '1', to: '2', run: { added: [{ name: 'tzdata', to: '2026a' }], removed: [], changed: [{ name: 'libfoo1', from: '1.1', to: '1.2' }] } }]);
+    assert.deepEqual(report.packageChanges, [
+      {
+        from: '1',
+        to: '2',
+        run: {
+          added: [{ name: 'tzdata', to: '2026a' }],
+          removed: [],
+          changed: [{ name: 'libfoo1', from: '1.1', to: '1.2' }],
+        },
+      },
+    ]);
     assert.equal(report.transfer.manifestsWritten, 0);
-    assert.equal(await (await localImage(store, 'apps/app-00:v0')).digest(), report.rebased.find((e) => e.image === 'apps/app-00:v0')!.previousDigest);
+    assert.equal(
+      await (await localImage(store, 'apps/app-00:v0')).digest(),
+      report.rebased.find((e) => e.image === 'apps/app-00:v0')!.previousDigest,
+    );
 
     const text = await slipwayOk(home.path, ['rebase', '--all', '--stack', 'fleet', '--dry-run']);
     assert.match(text, /Run image packages, version 1 -> 2: \+ tzdata 2026a, ~ libfoo1 1\.1 -> 1\.2/);
-    assert.match(text, /apps\/pinned:v1 +1 +2 +refused +refusing to rebase apps\/pinned:v1: the image is labelled io\.buildpacks\.rebasable=false/);
+    assert.match(
+      text,
+      /apps\/pinned:v1 +1 +2 +refused +refusing to rebase apps\/pinned:v1: the image is labelled io\.buildpacks\.rebasable=false/,
+    );
   });
 
   test(`all ${N} images are rebased, the report is right, and a second run rebases nothing`, async () => {
     const first = await fleetRebase(store, { stack: 'fleet', concurrency: 8 });
     assert.equal(first.rebased.length, N);
     assert.equal(first.current.length, 0);
-    assert.deepEqual(first.refused.map((e) => [e.image, e.refusals!.map((r) => r.check)]), [['apps/pinned:v1', ['rebasable']]]);
+    assert.deepEqual(
+      first.refused.map((e) => [e.image, e.refusals!.map((r) => r.check)]),
+      [['apps/pinned:v1', ['rebasable']]],
+    );
     assert.equal(first.failed.length, 0);
     const sample = await localImage(store, 'apps/app-07:v7');
     const ids = (await sample.config()).rootfs.diff_ids;

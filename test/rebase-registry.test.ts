@@ -40,7 +40,8 @@ async function metrics(): Promise<Metrics> {
     if (!m) continue;
     const [, name, labels, value] = m;
     if (name === 'slipway_registry_received_bytes_total') received += Number(value);
-    if (name === 'slipway_registry_uploads_total' && /outcome="(completed|finished|committed|ok)"/.test(labels!)) uploadsCompleted += Number(value);
+    if (name === 'slipway_registry_uploads_total' && /outcome="(completed|finished|committed|ok)"/.test(labels!))
+      uploadsCompleted += Number(value);
     if (name === 'slipway_registry_http_requests_total') {
       const method = /method="(\w+)"/.exec(labels!)![1]!;
       const route = /route="(\w+)"/.exec(labels!)![1]!;
@@ -59,10 +60,16 @@ before(async () => {
   registry = await startSlipwayRegistry(home.path);
   v1 = await makeStackVersion(store, 'teststack', '1');
   layers = await appLayers(store);
-  const recorded = { runImageName: `${registry.host}/teststack/run:latest`, reference: `${registry.host}/teststack/run@${v1.digest}` };
+  const recorded = {
+    runImageName: `${registry.host}/teststack/run:latest`,
+    reference: `${registry.host}/teststack/run@${v1.digest}`,
+  };
   await makeApp(store, 'teststack', v1, 'team/web', 'v1', layers, recorded);
-  for (let i = 0; i < 20; i++) await makeApp(store, 'teststack', v1, `fleet/app-${i % 5}`, `v${i}`, layers, { ...recorded, env: [`APP=${i}`] });
-  await makeStackVersion(store, 'teststack', '2', { layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }] });
+  for (let i = 0; i < 20; i++)
+    await makeApp(store, 'teststack', v1, `fleet/app-${i % 5}`, `v${i}`, layers, { ...recorded, env: [`APP=${i}`] });
+  await makeStackVersion(store, 'teststack', '2', {
+    layers: [{ 'bin/true': '#!/bin/sh\n' }, { 'etc/os-release': osRelease('2') }],
+  });
 });
 
 after(async () => {
@@ -83,7 +90,11 @@ describe('rebase in a registry', () => {
     const rebased = await localImage(store, 'team/web:v1');
     assert.equal(await rebased.digest(), r.digest, 'the tag in the registry moved to the rebased manifest');
     const [rawConfig, rawManifest] = await Promise.all([rebased.rawConfig(), rebased.rawManifest()]);
-    assert.equal(after.received - before.received, rawConfig.length + rawManifest.length, 'bytes received: config + manifest, no layer');
+    assert.equal(
+      after.received - before.received,
+      rawConfig.length + rawManifest.length,
+      'bytes received: config + manifest, no layer',
+    );
     assert.equal(delta(before, after, 'PATCH upload'), 0, 'no chunked blob upload');
     assert.equal(delta(before, after, 'PUT upload'), 1, 'one blob upload: the config');
     assert.equal(delta(before, after, 'PUT manifest'), 1);
@@ -98,8 +109,13 @@ describe('rebase in a registry', () => {
   });
 
   test('the CLI rebases a registry image', async () => {
-    await makeApp(store, 'teststack', v1, 'team/cli', 'v1', layers, { runImageName: `${registry.host}/teststack/run:latest` });
-    const out = JSON.parse(await slipwayOk(home.path, ['--json', 'rebase', `${registry.host}/team/cli:v1`])) as { status: string; transfer: { layersCopied: number; manifestsWritten: number } };
+    await makeApp(store, 'teststack', v1, 'team/cli', 'v1', layers, {
+      runImageName: `${registry.host}/teststack/run:latest`,
+    });
+    const out = JSON.parse(await slipwayOk(home.path, ['--json', 'rebase', `${registry.host}/team/cli:v1`])) as {
+      status: string;
+      transfer: { layersCopied: number; manifestsWritten: number };
+    };
     assert.equal(out.status, 'rebased');
     assert.equal(out.transfer.layersCopied, 0);
     assert.equal(out.transfer.manifestsWritten, 1);
@@ -107,13 +123,28 @@ describe('rebase in a registry', () => {
 
   test('a fleet rebase over the registry catalog rebases every image once, moving no layer bytes', async () => {
     const registries = new Registries();
-    const dry = await fleetRebase(store, { stack: 'teststack', registry: registry.host, repoPrefix: 'fleet/', dryRun: true, registries });
+    const dry = await fleetRebase(store, {
+      stack: 'teststack',
+      registry: registry.host,
+      repoPrefix: 'fleet/',
+      dryRun: true,
+      registries,
+    });
     assert.equal(dry.rebased.length, 20);
     assert.equal(dry.transfer.manifestsWritten, 0);
-    assert.deepEqual(dry.packageChanges.map((c) => [c.from, c.to]), [['1', '2']]);
+    assert.deepEqual(
+      dry.packageChanges.map((c) => [c.from, c.to]),
+      [['1', '2']],
+    );
 
     const before = await metrics();
-    const report = await fleetRebase(store, { stack: 'teststack', registry: registry.host, repoPrefix: 'fleet/', concurrency: 4, registries });
+    const report = await fleetRebase(store, {
+      stack: 'teststack',
+      registry: registry.host,
+      repoPrefix: 'fleet/',
+      concurrency: 4,
+      registries,
+    });
     const after = await metrics();
     assert.equal(report.rebased.length, 20, JSON.stringify(report.failed.concat(report.refused), null, 1));
     assert.equal(report.failed.length + report.refused.length, 0);
@@ -123,7 +154,12 @@ describe('rebase in a registry', () => {
     assert.equal(delta(before, after, 'PUT upload'), 20, 'one config per image');
     assert.equal(delta(before, after, 'PUT manifest'), 20);
 
-    const second = await fleetRebase(store, { stack: 'teststack', registry: registry.host, repoPrefix: 'fleet/', registries });
+    const second = await fleetRebase(store, {
+      stack: 'teststack',
+      registry: registry.host,
+      repoPrefix: 'fleet/',
+      registries,
+    });
     assert.equal(second.rebased.length, 0);
     assert.equal(second.current.length, 20);
   });

@@ -27,18 +27,39 @@ after(async () => {
   await home?.cleanup();
 });
 
-describe('a rebased app runs', { skip: !canRun && 'running containers needs root, runc and a Debian rootfs (mmdebstrap)' }, () => {
+describe('a rebased app runs', {
+  skip: !canRun && 'running containers needs root, runc and a Debian rootfs (mmdebstrap)',
+}, () => {
   test('slipway run of the rebased image sees the new base file', async () => {
     await importRootfs(store, await debianRootfs(), 'debian', 'bookworm');
     const [debian] = await (await localImage(store, 'debian:bookworm')).layers();
-    const v1 = await makeStackVersion(store, 'deb', '1', { baseLayer: debian!, layers: [{ 'etc/os-release': osRelease('1') }] });
+    const v1 = await makeStackVersion(store, 'deb', '1', {
+      baseLayer: debian!,
+      layers: [{ 'etc/os-release': osRelease('1') }],
+    });
     await makeApp(store, 'deb', v1, 'apps/hello', 'v1', await appLayers(store));
     await makeStackVersion(store, 'deb', '2', { baseLayer: debian!, layers: [{ 'etc/os-release': osRelease('2') }] });
 
-    const before = await slipwayOk(home.path, ['run', '--rm', 'apps/hello:v1', '--', 'cat', '/etc/os-release', '/workspace/app.js']);
+    const before = await slipwayOk(home.path, [
+      'run',
+      '--rm',
+      'apps/hello:v1',
+      '--',
+      'cat',
+      '/etc/os-release',
+      '/workspace/app.js',
+    ]);
     assert.match(before, /PATCH_LEVEL=1/);
     await slipwayOk(home.path, ['rebase', 'apps/hello:v1']);
-    const after = await slipwayOk(home.path, ['run', '--rm', 'apps/hello:v1', '--', 'cat', '/etc/os-release', '/workspace/app.js']);
+    const after = await slipwayOk(home.path, [
+      'run',
+      '--rm',
+      'apps/hello:v1',
+      '--',
+      'cat',
+      '/etc/os-release',
+      '/workspace/app.js',
+    ]);
     assert.match(after, /PATCH_LEVEL=2/);
     assert.match(after, /console\.log\("app"\)/, 'the app layer is still there');
   });

@@ -25,7 +25,10 @@ async function writeRootfs(v: string): Promise<void> {
   await writeFile(join(rootfs(), 'etc/os-release'), `ID=debian\nVERSION_ID="12"\nPATCH_LEVEL=${v}\n`);
   await writeFile(join(rootfs(), 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
   await writeFile(join(rootfs(), 'etc/group'), 'root:x:0:\n');
-  await writeFile(join(rootfs(), 'var/lib/dpkg/status'), `Package: libfoo1\nStatus: install ok installed\nVersion: 1.${v}\nArchitecture: amd64\n\n`);
+  await writeFile(
+    join(rootfs(), 'var/lib/dpkg/status'),
+    `Package: libfoo1\nStatus: install ok installed\nVersion: 1.${v}\nArchitecture: amd64\n\n`,
+  );
 }
 
 before(async () => {
@@ -44,13 +47,25 @@ describe('stack update, then rebase', () => {
     const cacheDir = join(home.path, 'stack-cache');
     await createStack(store, 'real', { source: { kind: 'rootfs', build: rootfs(), run: rootfs() }, cacheDir });
     const run1 = await localImage(store, 'real/run:1');
-    await makeApp(store, 'real', { image: run1, digest: await run1.digest() }, 'apps/web', 'v1', await appLayers(store));
+    await makeApp(
+      store,
+      'real',
+      { image: run1, digest: await run1.digest() },
+      'apps/web',
+      'v1',
+      await appLayers(store),
+    );
 
     await writeRootfs('2');
     const { stack, rebase } = await updateStackAndRebase(store, 'real', { cacheDir });
     assert.equal(stack.version, '2');
-    assert.deepEqual(rebase.rebased.map((e) => [e.image, e.from?.version, e.to?.version]), [['apps/web:v1', '1', '2']]);
-    assert.deepEqual(rebase.packageChanges, [{ from: '1', to: '2', run: { added: [], removed: [], changed: [{ name: 'libfoo1', from: '1.1', to: '1.2' }] } }]);
+    assert.deepEqual(
+      rebase.rebased.map((e) => [e.image, e.from?.version, e.to?.version]),
+      [['apps/web:v1', '1', '2']],
+    );
+    assert.deepEqual(rebase.packageChanges, [
+      { from: '1', to: '2', run: { added: [], removed: [], changed: [{ name: 'libfoo1', from: '1.1', to: '1.2' }] } },
+    ]);
     const app = await localImage(store, 'apps/web:v1');
     const run2 = await localImage(store, 'real/run:2');
     const ids = (await app.config()).rootfs.diff_ids;

@@ -8,8 +8,16 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import {
-  addRandomImage, commandExists, run, slipway, slipwayOk, startDistribution, startSlipwayRegistry, tempDir,
-  type GeneratedImage, type RegistryProcess,
+  addRandomImage,
+  commandExists,
+  run,
+  slipway,
+  slipwayOk,
+  startDistribution,
+  startSlipwayRegistry,
+  tempDir,
+  type GeneratedImage,
+  type RegistryProcess,
 } from './helpers.js';
 
 const haveTools = commandExists('skopeo') && commandExists('docker-registry') && commandExists('openssl');
@@ -25,14 +33,24 @@ interface Report {
 
 /** A clean environment: no credentials of the machine's user leak into a test. */
 function isolatedEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), XDG_RUNTIME_DIR: join(dir, 'run'), XDG_CONFIG_HOME: join(dir, '.config'), REGISTRY_AUTH_FILE: '', SLIPWAY_CREDS: '', ...extra };
+  return {
+    HOME: dir,
+    DOCKER_CONFIG: join(dir, '.docker'),
+    XDG_RUNTIME_DIR: join(dir, 'run'),
+    XDG_CONFIG_HOME: join(dir, '.config'),
+    REGISTRY_AUTH_FILE: '',
+    SLIPWAY_CREDS: '',
+    ...extra,
+  };
 }
 
 function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-describe('slipway copy, pull, push and promote between Slipway, CNCF Distribution and OCI layouts', { skip: !process.env.CI && !haveTools && 'skopeo, openssl or docker-registry is not installed' }, () => {
+describe('slipway copy, pull, push and promote between Slipway, CNCF Distribution and OCI layouts', {
+  skip: !process.env.CI && !haveTools && 'skopeo, openssl or docker-registry is not installed',
+}, () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
   let layout: string;
   let home: string;
@@ -50,10 +68,20 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     layout = join(work.path, 'layout');
     home = join(work.path, 'home');
     env = isolatedEnv(work.path);
-    base = await addRandomImage(layout, 'base', [{ seed: 'base-os', size: 3 * MB }, { seed: 'base-libs', size: 2 * MB }]);
-    app = await addRandomImage(layout, 'app', [{ seed: 'base-os', size: 3 * MB }, { seed: 'base-libs', size: 2 * MB }, { seed: 'app', size: MB }]);
+    base = await addRandomImage(layout, 'base', [
+      { seed: 'base-os', size: 3 * MB },
+      { seed: 'base-libs', size: 2 * MB },
+    ]);
+    app = await addRandomImage(layout, 'app', [
+      { seed: 'base-os', size: 3 * MB },
+      { seed: 'base-libs', size: 2 * MB },
+      { seed: 'app', size: MB },
+    ]);
     big = await addRandomImage(layout, 'big', [{ seed: 'big', size: 24 * MB }]);
-    [slip, dist] = await Promise.all([startSlipwayRegistry(join(work.path, 'slip-home')), startDistribution(join(work.path, 'dist'))]);
+    [slip, dist] = await Promise.all([
+      startSlipwayRegistry(join(work.path, 'slip-home')),
+      startDistribution(join(work.path, 'dist')),
+    ]);
   });
   after(async () => {
     await Promise.all([slip?.stop(), dist?.stop()]);
@@ -67,25 +95,45 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     assert.equal(pushed.blobsSent, 3);
     assert.equal((await report(['push', 'base:1', `${dist.host}/team/base:1`])).digest, base.digest);
     // registry to registry, both ways
-    assert.equal((await report(['copy', `${slip.host}/team/base:1`, `docker://${dist.host}/copied/base:1`])).digest, base.digest);
-    assert.equal((await report(['copy', `${dist.host}/team/base:1`, `${slip.host}/copied/base:1`])).digest, base.digest);
+    assert.equal(
+      (await report(['copy', `${slip.host}/team/base:1`, `docker://${dist.host}/copied/base:1`])).digest,
+      base.digest,
+    );
+    assert.equal(
+      (await report(['copy', `${dist.host}/team/base:1`, `${slip.host}/copied/base:1`])).digest,
+      base.digest,
+    );
     // registry to an OCI layout and back into a fresh store
     const out = join(work.path, 'out');
     assert.equal((await report(['copy', `${dist.host}/copied/base:1`, `oci:${out}:base`])).digest, base.digest);
     const fresh = join(work.path, 'fresh-home');
     const pulled = JSON.parse(await slipwayOk(fresh, ['--json', 'pull', `${slip.host}/copied/base:1`], env)) as Report;
     assert.equal(pulled.digest, base.digest);
-    const images = JSON.parse(await slipwayOk(fresh, ['--json', 'images'], env)) as { name: string; tag: string; digest: string }[];
-    assert.deepEqual(images.map((i) => [i.name, i.tag, i.digest]), [['copied/base', '1', base.digest]]);
+    const images = JSON.parse(await slipwayOk(fresh, ['--json', 'images'], env)) as {
+      name: string;
+      tag: string;
+      digest: string;
+    }[];
+    assert.deepEqual(
+      images.map((i) => [i.name, i.tag, i.digest]),
+      [['copied/base', '1', base.digest]],
+    );
 
     // Outside clients see the same bytes everywhere.
-    for (const ref of [`${slip.host}/team/base:1`, `${dist.host}/team/base:1`, `${dist.host}/copied/base:1`, `${slip.host}/copied/base:1`]) {
+    for (const ref of [
+      `${slip.host}/team/base:1`,
+      `${dist.host}/team/base:1`,
+      `${dist.host}/copied/base:1`,
+      `${slip.host}/copied/base:1`,
+    ]) {
       const raw = Buffer.from(await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]));
       assert.equal(sha256(raw), base.digest, ref);
       assert.equal((await cli(['digest', ref])).trim(), base.digest, ref);
     }
     assert.deepEqual(Buffer.from(await cli(['manifest', `${dist.host}/copied/base:1`])), base.manifest);
-    const layoutIndex = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const layoutIndex = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
     assert.equal(layoutIndex.manifests[0]!.digest, base.digest);
     await run('skopeo', ['copy', '--quiet', `oci:${out}:base`, `oci:${join(work.path, 'skopeo-out')}:base`]);
   });
@@ -95,12 +143,19 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     await cli(['copy', `oci:${layout}:base`, `docker-archive:${archive}:team/base:1`]);
     const pushed = await report(['copy', `docker-archive:${archive}`, `${dist.host}/from-archive/base:1`]);
     assert.equal(pushed.blobsSent, 3);
-    const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`])) as { Digest: string; Layers: string[] };
+    const inspected = JSON.parse(
+      await run('skopeo', ['inspect', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`]),
+    ) as { Digest: string; Layers: string[] };
     assert.equal(inspected.Digest, pushed.digest);
     assert.equal(inspected.Layers.length, 2);
     // the layers' content is unchanged: the same diffIDs as the original image
-    const config = JSON.parse(await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`])) as { rootfs: { diff_ids: string[] } };
-    assert.deepEqual(config.rootfs.diff_ids, base.layers.map((l) => l.diffId));
+    const config = JSON.parse(
+      await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${dist.host}/from-archive/base:1`]),
+    ) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(
+      config.rootfs.diff_ids,
+      base.layers.map((l) => l.diffId),
+    );
   });
 
   test('a copy whose base layers the destination has sends only the app layer', async () => {
@@ -134,26 +189,49 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     assert.equal(promoted.code, 0, promoted.stderr);
     assert.match(promoted.stdout, new RegExp(`${app.digest} is now identical in both places`));
     assert.equal((await cli(['digest', `${slip.host}/prod/app:7`])).trim(), app.digest);
-    const refused = await slipway(home, ['promote', `${dist.host}/staging/app:7`, `docker-archive:${join(work.path, 'a.tar')}`], env);
+    const refused = await slipway(
+      home,
+      ['promote', `${dist.host}/staging/app:7`, `docker-archive:${join(work.path, 'a.tar')}`],
+      env,
+    );
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /docker archive carries no manifest/);
     assert.equal(existsSync(join(work.path, 'a.tar')), false);
   });
 
   test('an index: --all copies every platform under the index digest, --platform takes one image', async () => {
-    const amd = await addRandomImage(layout, 'multi-amd64', [{ seed: 'multi-amd', size: 200_000 }], { os: 'linux', architecture: 'amd64' });
-    const arm = await addRandomImage(layout, 'multi-arm64', [{ seed: 'multi-arm', size: 200_000 }], { os: 'linux', architecture: 'arm64' });
-    const index = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [[amd, 'amd64'], [arm, 'arm64']].map(([img, arch]) => ({
-        mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: (img as GeneratedImage).digest, size: (img as GeneratedImage).size, platform: { os: 'linux', architecture: arch },
-      })),
-    }));
+    const amd = await addRandomImage(layout, 'multi-amd64', [{ seed: 'multi-amd', size: 200_000 }], {
+      os: 'linux',
+      architecture: 'amd64',
+    });
+    const arm = await addRandomImage(layout, 'multi-arm64', [{ seed: 'multi-arm', size: 200_000 }], {
+      os: 'linux',
+      architecture: 'arm64',
+    });
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          [amd, 'amd64'],
+          [arm, 'arm64'],
+        ].map(([img, arch]) => ({
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: (img as GeneratedImage).digest,
+          size: (img as GeneratedImage).size,
+          platform: { os: 'linux', architecture: arch },
+        })),
+      }),
+    );
     const indexDigest = sha256(index);
     await writeFile(join(layout, 'blobs', 'sha256', indexDigest.slice(7)), index);
     const indexJson = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: unknown[] };
-    indexJson.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+    indexJson.manifests.push({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest: indexDigest,
+      size: index.length,
+      annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+    });
     await writeFile(join(layout, 'index.json'), JSON.stringify(indexJson));
 
     const all = await report(['copy', '--all', `oci:${layout}:multi`, `${dist.host}/multi/app:1`]);
@@ -161,9 +239,17 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     assert.equal((await cli(['digest', `${dist.host}/multi/app:1`])).trim(), indexDigest);
     assert.equal((await cli(['digest', '--platform', 'linux/arm64', `${dist.host}/multi/app:1`])).trim(), arm.digest);
     // registry to registry, one platform: the image, not the index
-    const one = await report(['copy', '--platform', 'linux/arm64', `${dist.host}/multi/app:1`, `${slip.host}/multi/arm:1`]);
+    const one = await report([
+      'copy',
+      '--platform',
+      'linux/arm64',
+      `${dist.host}/multi/app:1`,
+      `${slip.host}/multi/arm:1`,
+    ]);
     assert.equal(one.digest, arm.digest);
-    const pulled = JSON.parse(await slipwayOk(join(work.path, 'multi-home'), ['--json', 'pull', '--all', `${dist.host}/multi/app:1`], env)) as Report;
+    const pulled = JSON.parse(
+      await slipwayOk(join(work.path, 'multi-home'), ['--json', 'pull', '--all', `${dist.host}/multi/app:1`], env),
+    ) as Report;
     assert.equal(pulled.digest, indexDigest);
   });
 
@@ -192,7 +278,12 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
       assert.ok(proxy.state.rangeRequests >= 1, 'the download resumed with a Range request');
       await slipwayOk(fresh, ['verify'], env);
       const layer = join(fresh, 'blobs', 'sha256', big.layers[0]!.digest.slice(7));
-      assert.equal(createHash('sha256').update(await readFile(layer)).digest('hex'), big.layers[0]!.digest.slice(7));
+      assert.equal(
+        createHash('sha256')
+          .update(await readFile(layer))
+          .digest('hex'),
+        big.layers[0]!.digest.slice(7),
+      );
     } finally {
       await proxy.close();
     }
@@ -209,7 +300,8 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
       assert.ok(proxy.state.corrupted >= 1);
       assert.deepEqual(JSON.parse(await slipwayOk(fresh, ['--json', 'images'], env)), []);
       const stored = await readdir(join(fresh, 'blobs', 'sha256')).catch(() => [] as string[]);
-      for (const layer of app.layers) assert.ok(!stored.includes(layer.digest.slice(7)), `layer ${layer.digest} must not be stored`);
+      for (const layer of app.layers)
+        assert.ok(!stored.includes(layer.digest.slice(7)), `layer ${layer.digest} must not be stored`);
       await slipwayOk(fresh, ['verify'], env);
     } finally {
       await proxy.close();
@@ -217,7 +309,9 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
   });
 });
 
-describe('registry auth against Distribution: htpasswd, credential helpers, and tokens from Slipway', { skip: !process.env.CI && !haveTools && 'skopeo, openssl or docker-registry is not installed' }, () => {
+describe('registry auth against Distribution: htpasswd, credential helpers, and tokens from Slipway', {
+  skip: !process.env.CI && !haveTools && 'skopeo, openssl or docker-registry is not installed',
+}, () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
   let layout: string;
   let home: string;
@@ -230,7 +324,12 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
     await addRandomImage(layout, 'img', [{ seed: 'auth-layer', size: 256 * 1024 }]);
     const htpasswd = join(work.path, 'htpasswd');
     await writeFile(htpasswd, `alice:${bcrypt.hashSync('wonderland', 10)}\n`);
-    basic = await startDistribution(join(work.path, 'dist-basic'), ['auth:', '  htpasswd:', '    realm: test', `    path: ${htpasswd}`]);
+    basic = await startDistribution(join(work.path, 'dist-basic'), [
+      'auth:',
+      '  htpasswd:',
+      '    realm: test',
+      `    path: ${htpasswd}`,
+    ]);
   });
   after(async () => {
     await basic?.stop();
@@ -254,14 +353,34 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
     assert.equal(Buffer.from(saved.auths[basic.host]!.auth, 'base64').toString(), 'alice:wonderland');
     await slipwayOk(home, ['copy', `oci:${layout}:img`, `${basic.host}/team/img:1`], env);
     // skopeo reads the same file
-    await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--authfile', authFile, `docker://${basic.host}/team/img:1`]);
+    await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--authfile',
+      authFile,
+      `docker://${basic.host}/team/img:1`,
+    ]);
 
     await slipwayOk(home, ['logout', basic.host], env);
     assert.deepEqual(JSON.parse(await readFile(authFile, 'utf8')).auths, {});
     assert.equal((await slipway(home, ['tags', `${basic.host}/team/img`], env)).code, 1);
     // flags (or $SLIPWAY_CREDS) for CI, without a login
-    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'tags', '--creds', 'alice:wonderland', `${basic.host}/team/img`], env)), ['1']);
-    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'tags', `${basic.host}/team/img`], { ...env, SLIPWAY_CREDS: 'alice:wonderland' })), ['1']);
+    assert.deepEqual(
+      JSON.parse(
+        await slipwayOk(home, ['--json', 'tags', '--creds', 'alice:wonderland', `${basic.host}/team/img`], env),
+      ),
+      ['1'],
+    );
+    assert.deepEqual(
+      JSON.parse(
+        await slipwayOk(home, ['--json', 'tags', `${basic.host}/team/img`], {
+          ...env,
+          SLIPWAY_CREDS: 'alice:wonderland',
+        }),
+      ),
+      ['1'],
+    );
   });
 
   test("credentials from docker's config.json: base64 auths and a credHelpers program", async () => {
@@ -270,20 +389,36 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
     await mkdir(join(dir, '.docker'), { recursive: true });
     await mkdir(join(dir, 'bin'), { recursive: true });
     const helper = join(dir, 'bin', 'docker-credential-slipwaytest');
-    await writeFile(helper, `#!/bin/sh\nread host\necho "$1 $host" >> ${join(dir, 'helper.log')}\n[ "$host" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\necho '{"ServerURL":"'"$host"'","Username":"alice","Secret":"wonderland"}'\n`);
+    await writeFile(
+      helper,
+      `#!/bin/sh\nread host\necho "$1 $host" >> ${join(dir, 'helper.log')}\n[ "$host" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\necho '{"ServerURL":"'"$host"'","Username":"alice","Secret":"wonderland"}'\n`,
+    );
     await chmod(helper, 0o755);
-    await writeFile(join(dir, '.docker', 'config.json'), JSON.stringify({ credHelpers: { [basic.host]: 'slipwaytest' } }));
+    await writeFile(
+      join(dir, '.docker', 'config.json'),
+      JSON.stringify({ credHelpers: { [basic.host]: 'slipwaytest' } }),
+    );
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'tags', `${basic.host}/team/img`], env)), ['1']);
     assert.match(await readFile(join(dir, 'helper.log'), 'utf8'), new RegExp(`^get ${basic.host}$`, 'm'));
 
-    await writeFile(join(dir, '.docker', 'config.json'), JSON.stringify({ auths: { [`https://${basic.host}/`]: { auth: Buffer.from('alice:wonderland').toString('base64') } } }));
+    await writeFile(
+      join(dir, '.docker', 'config.json'),
+      JSON.stringify({
+        auths: { [`https://${basic.host}/`]: { auth: Buffer.from('alice:wonderland').toString('base64') } },
+      }),
+    );
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'tags', `${basic.host}/team/img`], env)), ['1']);
   });
 
   test("token auth: Distribution trusts the tokens of Slipway's token server", async () => {
     const tokenHome = join(work.path, 'token-home');
     const env = isolatedEnv(work.path);
-    await slipwayOk(tokenHome, ['registry', 'user', 'add', 'bob', '--password-stdin', '--grant', 'team/:pull,push,delete'], env, 'builder\n');
+    await slipwayOk(
+      tokenHome,
+      ['registry', 'user', 'add', 'bob', '--password-stdin', '--grant', 'team/:pull,push,delete'],
+      env,
+      'builder\n',
+    );
     const tokens = await startSlipwayRegistry(tokenHome, ['--auth', 'token', '--service', 'dist-token']);
     let distToken: RegistryProcess | undefined;
     try {
@@ -292,20 +427,57 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
       const keyPem = join(work.path, 'token-key.pem');
       await writeFile(keyPem, createPrivateKey({ key: jwk, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }));
       const certPem = join(work.path, 'token-cert.pem');
-      await run('openssl', ['req', '-x509', '-new', '-key', keyPem, '-subj', '/CN=slipway-token', '-days', '2', '-out', certPem]);
-      distToken = await startDistribution(join(work.path, 'dist-token'), [
-        'auth:', '  token:', `    realm: ${tokens.url}/token`, '    service: dist-token', '    issuer: slipway', `    rootcertbundle: ${certPem}`,
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        keyPem,
+        '-subj',
+        '/CN=slipway-token',
+        '-days',
+        '2',
+        '-out',
+        certPem,
       ]);
-      const pushed = JSON.parse(await slipwayOk(home, ['--json', 'copy', '--dest-creds', 'bob:builder', `oci:${layout}:img`, `${distToken.host}/team/img:1`], env)) as Report;
+      distToken = await startDistribution(join(work.path, 'dist-token'), [
+        'auth:',
+        '  token:',
+        `    realm: ${tokens.url}/token`,
+        '    service: dist-token',
+        '    issuer: slipway',
+        `    rootcertbundle: ${certPem}`,
+      ]);
+      const pushed = JSON.parse(
+        await slipwayOk(
+          home,
+          ['--json', 'copy', '--dest-creds', 'bob:builder', `oci:${layout}:img`, `${distToken.host}/team/img:1`],
+          env,
+        ),
+      ) as Report;
       assert.equal(pushed.blobsSent, 2);
-      assert.equal((await slipwayOk(home, ['digest', '--creds', 'bob:builder', `${distToken.host}/team/img:1`], env)).trim(), pushed.digest);
+      assert.equal(
+        (await slipwayOk(home, ['digest', '--creds', 'bob:builder', `${distToken.host}/team/img:1`], env)).trim(),
+        pushed.digest,
+      );
       const anonymous = await slipway(home, ['digest', `${distToken.host}/team/img:1`], env);
       assert.equal(anonymous.code, 1);
       assert.match(anonymous.stderr, /token request .* refused|UNAUTHORIZED/);
-      const outside = await slipway(home, ['copy', '--dest-creds', 'bob:builder', `oci:${layout}:img`, `${distToken.host}/other/img:1`], env);
+      const outside = await slipway(
+        home,
+        ['copy', '--dest-creds', 'bob:builder', `oci:${layout}:img`, `${distToken.host}/other/img:1`],
+        env,
+      );
       assert.equal(outside.code, 1, 'bob may not push outside team/');
       // skopeo goes through the same token flow
-      await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'bob:builder', `docker://${distToken.host}/team/img:1`]);
+      await run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        '--creds',
+        'bob:builder',
+        `docker://${distToken.host}/team/img:1`,
+      ]);
     } finally {
       await distToken?.stop();
       await tokens.stop();
@@ -316,23 +488,81 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
     const dir = join(work.path, 'tls');
     await mkdir(dir, { recursive: true });
     const p = (f: string) => join(dir, f);
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-subj', '/CN=slipway-test-ca', '-days', '2']);
-    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=127.0.0.1']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p('ca.key'),
+      '-out',
+      p('ca.pem'),
+      '-subj',
+      '/CN=slipway-test-ca',
+      '-days',
+      '2',
+    ]);
+    await run('openssl', [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p('server.key'),
+      '-out',
+      p('server.csr'),
+      '-subj',
+      '/CN=127.0.0.1',
+    ]);
     await writeFile(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext.cnf')]);
-    const secure = await startSlipwayRegistry(join(work.path, 'tls-home'), ['--tls-cert', p('server.pem'), '--tls-key', p('server.key')]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      p('server.csr'),
+      '-CA',
+      p('ca.pem'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p('server.pem'),
+      '-days',
+      '2',
+      '-extfile',
+      p('ext.cnf'),
+    ]);
+    const secure = await startSlipwayRegistry(join(work.path, 'tls-home'), [
+      '--tls-cert',
+      p('server.pem'),
+      '--tls-key',
+      p('server.key'),
+    ]);
     try {
       const env = isolatedEnv(work.path);
       const host = secure.host;
-      const pushed = JSON.parse(await slipwayOk(home, ['--json', 'copy', '--ca-file', p('ca.pem'), `oci:${layout}:img`, `${host}/team/img:1`], env)) as Report;
-      assert.equal((await slipwayOk(home, ['digest', '--ca-file', p('ca.pem'), `${host}/team/img:1`], env)).trim(), pushed.digest);
+      const pushed = JSON.parse(
+        await slipwayOk(
+          home,
+          ['--json', 'copy', '--ca-file', p('ca.pem'), `oci:${layout}:img`, `${host}/team/img:1`],
+          env,
+        ),
+      ) as Report;
+      assert.equal(
+        (await slipwayOk(home, ['digest', '--ca-file', p('ca.pem'), `${host}/team/img:1`], env)).trim(),
+        pushed.digest,
+      );
       // certs.d, as podman and docker read it
       const certsD = join(dir, 'certs.d');
       await mkdir(join(certsD, host), { recursive: true });
       await writeFile(join(certsD, host, 'ca.crt'), await readFile(p('ca.pem')));
       const untrusted = await slipway(home, ['digest', `${host}/team/img:1`], env);
       assert.equal(untrusted.code, 1, 'plain http to a TLS registry fails');
-      assert.equal((await slipwayOk(home, ['digest', '--cert-dir', certsD, `${host}/team/img:1`], env)).trim(), pushed.digest);
+      assert.equal(
+        (await slipwayOk(home, ['digest', '--cert-dir', certsD, `${host}/team/img:1`], env)).trim(),
+        pushed.digest,
+      );
     } finally {
       await secure.stop();
     }
@@ -350,7 +580,10 @@ interface FaultProxy {
  * not do on demand: drop the connection once in the middle of an upload or of a blob
  * download, or flip a byte in blobs larger than a size.
  */
-async function startFaultProxy(target: string, fault: { cutUploadAfter?: number; cutDownloadAfter?: number; corruptBlobsOver?: number }): Promise<FaultProxy> {
+async function startFaultProxy(
+  target: string,
+  fault: { cutUploadAfter?: number; cutDownloadAfter?: number; corruptBlobsOver?: number },
+): Promise<FaultProxy> {
   const state = { uploadCuts: 0, downloadCuts: 0, rangeRequests: 0, corrupted: 0 };
   const server: Server = createServer((req, res) => {
     if (req.headers.range) state.rangeRequests++;
@@ -366,7 +599,12 @@ async function startFaultProxy(target: string, fault: { cutUploadAfter?: number;
           state.corrupted++;
         }
         seen += chunk.length;
-        if (blobGet && fault.cutDownloadAfter !== undefined && state.downloadCuts === 0 && seen > fault.cutDownloadAfter) {
+        if (
+          blobGet &&
+          fault.cutDownloadAfter !== undefined &&
+          state.downloadCuts === 0 &&
+          seen > fault.cutDownloadAfter
+        ) {
           state.downloadCuts++;
           up.destroy();
           res.socket?.destroy();
@@ -395,9 +633,10 @@ async function startFaultProxy(target: string, fault: { cutUploadAfter?: number;
   return {
     host: `127.0.0.1:${port}`,
     state,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

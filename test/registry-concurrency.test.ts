@@ -4,8 +4,15 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  addRandomImage, commandExists, run, sha256File, slipwayOk, startSlipwayRegistry, tempDir,
-  type GeneratedImage, type RegistryProcess,
+  addRandomImage,
+  commandExists,
+  run,
+  sha256File,
+  slipwayOk,
+  startSlipwayRegistry,
+  tempDir,
+  type GeneratedImage,
+  type RegistryProcess,
 } from './helpers.js';
 
 /**
@@ -30,7 +37,11 @@ async function pushBlob(base: string, repo: string, digest: string, bytes: Buffe
   const at = (location: string) => new URL(location, base);
   let res: Response;
   if (method === 'monolithic') {
-    res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers: octets });
+    res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      body: bytes,
+      headers: octets,
+    });
   } else {
     const head = await fetch(`${base}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' });
     if (head.status === 200) return; // As clients do: a blob already in the repository is not sent again.
@@ -43,14 +54,19 @@ async function pushBlob(base: string, repo: string, digest: string, bytes: Buffe
       const step = Math.ceil(bytes.length / 3);
       for (let from = 0; from < bytes.length; from += step) {
         const chunk = bytes.subarray(from, from + step);
-        const headers: Record<string, string> = method === 'chunked' ? { ...octets, 'Content-Range': `${from}-${from + chunk.length - 1}` } : octets;
+        const headers: Record<string, string> =
+          method === 'chunked' ? { ...octets, 'Content-Range': `${from}-${from + chunk.length - 1}` } : octets;
         const patch = await fetch(at(location), { method: 'PATCH', body: chunk, headers });
         assert.equal(patch.status, 202, `PATCH ${repo}: ${await patch.text()}`);
         location = patch.headers.get('location')!;
       }
       res = await fetch(at(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`), { method: 'PUT' });
     } else {
-      res = await fetch(at(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`), { method: 'PUT', body: bytes, headers: octets });
+      res = await fetch(at(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`), {
+        method: 'PUT',
+        body: bytes,
+        headers: octets,
+      });
     }
   }
   assert.equal(res.status, 201, `${method} upload of ${digest} to ${repo}: ${await res.text()}`);
@@ -58,11 +74,29 @@ async function pushBlob(base: string, repo: string, digest: string, bytes: Buffe
 }
 
 /** Pushes a generated image's blobs (in parallel, as clients do) then its manifest, by fetch. */
-async function fetchPush(base: string, layout: string, image: GeneratedImage, repo: string, tag: string, method: Method): Promise<void> {
-  const manifest = JSON.parse(image.manifest.toString()) as { config: { digest: string }; layers: { digest: string }[] };
+async function fetchPush(
+  base: string,
+  layout: string,
+  image: GeneratedImage,
+  repo: string,
+  tag: string,
+  method: Method,
+): Promise<void> {
+  const manifest = JSON.parse(image.manifest.toString()) as {
+    config: { digest: string };
+    layers: { digest: string }[];
+  };
   const blobs = [manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
-  await Promise.all(blobs.map(async (digest) => pushBlob(base, repo, digest, await readFile(join(layout, 'blobs/sha256', digest.slice(7))), method)));
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: image.manifest, headers: { 'Content-Type': OCI_MANIFEST } });
+  await Promise.all(
+    blobs.map(async (digest) =>
+      pushBlob(base, repo, digest, await readFile(join(layout, 'blobs/sha256', digest.slice(7))), method),
+    ),
+  );
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: image.manifest,
+    headers: { 'Content-Type': OCI_MANIFEST },
+  });
   assert.equal(res.status, 201, `manifest PUT ${repo}:${tag}: ${await res.text()}`);
   assert.equal(res.headers.get('docker-content-digest'), image.digest);
 }
@@ -71,7 +105,9 @@ async function storeBlobs(home: string): Promise<string[]> {
   return (await readdir(join(home, 'blobs/sha256'))).sort();
 }
 
-describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !process.env.CI && !commandExists('skopeo') && 'skopeo is not installed' }, () => {
+describe('50 concurrent pushes sharing layers, and digests that lie', {
+  skip: !process.env.CI && !commandExists('skopeo') && 'skopeo is not installed',
+}, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let layout: string;
@@ -100,10 +136,25 @@ describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !p
   });
 
   test('all 50 pushes succeed at once (20 skopeo, 30 fetch with every upload method)', async () => {
-    const results = await Promise.allSettled(pushed.map((p) => p.by === 'skopeo'
-      ? run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${p.image.tag}`, `docker://${server.host}/${p.repo}:${p.tag}`])
-      : fetchPush(server.url, layout, p.image, p.repo, p.tag, p.by as Method)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${pushed[i]!.by} ${pushed[i]!.repo}:${pushed[i]!.tag}: ${(r.reason as Error).message}`] : []));
+    const results = await Promise.allSettled(
+      pushed.map((p) =>
+        p.by === 'skopeo'
+          ? run('skopeo', [
+              '--insecure-policy',
+              'copy',
+              '--quiet',
+              '--dest-tls-verify=false',
+              `oci:${layout}:${p.image.tag}`,
+              `docker://${server.host}/${p.repo}:${p.tag}`,
+            ])
+          : fetchPush(server.url, layout, p.image, p.repo, p.tag, p.by as Method),
+      ),
+    );
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected'
+        ? [`${pushed[i]!.by} ${pushed[i]!.repo}:${pushed[i]!.tag}: ${(r.reason as Error).message}`]
+        : [],
+    );
     assert.deepEqual(failed, []);
   });
 
@@ -113,7 +164,10 @@ describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !p
       assert.equal(res.status, 200, `${p.repo}:${p.tag}`);
       assert.equal(res.headers.get('docker-content-digest'), p.image.digest);
       assert.deepEqual(Buffer.from(await res.arrayBuffer()), p.image.manifest, `${p.repo}:${p.tag} manifest bytes`);
-      const manifest = JSON.parse(p.image.manifest.toString()) as { config: { digest: string }; layers: { digest: string }[] };
+      const manifest = JSON.parse(p.image.manifest.toString()) as {
+        config: { digest: string };
+        layers: { digest: string }[];
+      };
       for (const digest of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
         const blob = await fetch(`${server.url}/v2/${p.repo}/blobs/${digest}`);
         assert.equal(blob.status, 200, `${p.repo} blob ${digest}`);
@@ -126,16 +180,32 @@ describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !p
 
   test('skopeo pulls a sample back into layouts with the same digests', async () => {
     const sample = pushed.filter((_, i) => i % 7 === 0);
-    await Promise.all(sample.map(async (p) => {
-      const out = join(work.path, `pulled-${p.tag}`);
-      await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${server.host}/${p.repo}:${p.tag}`, `oci:${out}:x`]);
-      assert.equal(JSON.parse(await readFile(join(out, 'index.json'), 'utf8')).manifests[0].digest, p.image.digest);
-      for (const layer of p.image.layers) assert.equal(await sha256File(join(out, 'blobs/sha256', layer.digest.slice(7))), layer.digest);
-    }));
+    await Promise.all(
+      sample.map(async (p) => {
+        const out = join(work.path, `pulled-${p.tag}`);
+        await run('skopeo', [
+          '--insecure-policy',
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          `docker://${server.host}/${p.repo}:${p.tag}`,
+          `oci:${out}:x`,
+        ]);
+        assert.equal(JSON.parse(await readFile(join(out, 'index.json'), 'utf8')).manifests[0].digest, p.image.digest);
+        for (const layer of p.image.layers)
+          assert.equal(await sha256File(join(out, 'blobs/sha256', layer.digest.slice(7))), layer.digest);
+      }),
+    );
   });
 
   test('shared layers are stored once, and the store verifies clean', async () => {
-    const unique = new Set(pushed.flatMap((p) => [p.image.digest, ...p.image.layers.map((l) => l.digest), JSON.parse(p.image.manifest.toString()).config.digest]));
+    const unique = new Set(
+      pushed.flatMap((p) => [
+        p.image.digest,
+        ...p.image.layers.map((l) => l.digest),
+        JSON.parse(p.image.manifest.toString()).config.digest,
+      ]),
+    );
     assert.deepEqual(await storeBlobs(home), [...unique].map((d) => d.slice(7)).sort());
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'verify'])).problems, []);
   });
@@ -151,17 +221,27 @@ describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !p
 
     const start = await fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
     assert.equal(start.status, 202);
-    const put = await fetch(new URL(`${start.headers.get('location')}?digest=${lie}`, server.url), { method: 'PUT', body: bytes, headers: octets });
+    const put = await fetch(new URL(`${start.headers.get('location')}?digest=${lie}`, server.url), {
+      method: 'PUT',
+      body: bytes,
+      headers: octets,
+    });
     assert.equal(put.status, 400);
     assert.equal(((await put.json()) as { errors: { code: string }[] }).errors[0]!.code, 'DIGEST_INVALID');
 
-    const whole = await fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${lie}`, { method: 'POST', body: bytes, headers: octets });
+    const whole = await fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${lie}`, {
+      method: 'POST',
+      body: bytes,
+      headers: octets,
+    });
     assert.equal(whole.status, 400);
     assert.equal(((await whole.json()) as { errors: { code: string }[] }).errors[0]!.code, 'DIGEST_INVALID');
 
     const chunkedStart = await fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
     const patch = await fetch(new URL(chunkedStart.headers.get('location')!, server.url), {
-      method: 'PATCH', body: bytes, headers: { ...octets, 'Content-Range': `0-${bytes.length - 1}` },
+      method: 'PATCH',
+      body: bytes,
+      headers: { ...octets, 'Content-Range': `0-${bytes.length - 1}` },
     });
     assert.equal(patch.status, 202);
     const close = await fetch(new URL(`${patch.headers.get('location')}?digest=${lie}`, server.url), { method: 'PUT' });
@@ -169,14 +249,30 @@ describe('50 concurrent pushes sharing layers, and digests that lie', { skip: !p
 
     // A manifest PUT by a digest its bytes do not have.
     const manifest = pushed[0]!.image.manifest;
-    const wrongRef = await fetch(`${server.url}/v2/conc/app-0/manifests/${lie}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': OCI_MANIFEST } });
+    const wrongRef = await fetch(`${server.url}/v2/conc/app-0/manifests/${lie}`, {
+      method: 'PUT',
+      body: manifest,
+      headers: { 'Content-Type': OCI_MANIFEST },
+    });
     assert.equal(wrongRef.status, 400);
     assert.equal(((await wrongRef.json()) as { errors: { code: string }[] }).errors[0]!.code, 'DIGEST_INVALID');
 
     for (const digest of [real, lie]) {
-      assert.equal((await fetch(`${server.url}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status, 404, `${digest} in ${repo}`);
+      assert.equal(
+        (await fetch(`${server.url}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status,
+        404,
+        `${digest} in ${repo}`,
+      );
     }
-    assert.equal((await fetch(`${server.url}/v2/conc/app-0/manifests/${lie}`, { method: 'HEAD', headers: { Accept: OCI_MANIFEST } })).status, 404);
+    assert.equal(
+      (
+        await fetch(`${server.url}/v2/conc/app-0/manifests/${lie}`, {
+          method: 'HEAD',
+          headers: { Accept: OCI_MANIFEST },
+        })
+      ).status,
+      404,
+    );
     assert.deepEqual(await storeBlobs(home), before, 'no blob file was added');
     // Refused uploads leave no data behind either (a session kept for a retry holds nothing visible).
     const ingestAfter = await readdir(join(home, 'ingest'));

@@ -6,8 +6,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  addRandomImage, commandExists, randomStream, run, sha256File, slipway, slipwayOk, startSlipwayRegistry, tempDir,
-  type GeneratedImage, type RegistryProcess,
+  addRandomImage,
+  commandExists,
+  randomStream,
+  run,
+  sha256File,
+  slipway,
+  slipwayOk,
+  startSlipwayRegistry,
+  tempDir,
+  type GeneratedImage,
+  type RegistryProcess,
 } from './helpers.js';
 
 /**
@@ -33,14 +42,27 @@ interface Push {
 /** Starts `skopeo copy` of one tag of the layout to the registry, in the background. */
 function startPush(layout: string, image: GeneratedImage, host: string, repo: string): Push {
   const push: Push = { image, repo, stderr: '', done: Promise.resolve() };
-  const child = spawn('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${image.tag}`, `docker://${host}/${repo}:v1`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'skopeo',
+    [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}:${image.tag}`,
+      `docker://${host}/${repo}:v1`,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr.on('data', (d) => (push.stderr += d));
-  push.done = new Promise((resolve) => child.once('exit', (code) => {
-    push.code = code;
-    resolve();
-  }));
+  push.done = new Promise((resolve) =>
+    child.once('exit', (code) => {
+      push.code = code;
+      resolve();
+    }),
+  );
   return push;
 }
 
@@ -65,7 +87,9 @@ async function until(what: string, ms: number, check: () => boolean): Promise<vo
   }
 }
 
-describe('SIGKILL during 20 concurrent pushes, then a restart on the same store', { skip: !process.env.CI && !commandExists('skopeo') && 'skopeo is not installed' }, () => {
+describe('SIGKILL during 20 concurrent pushes, then a restart on the same store', {
+  skip: !process.env.CI && !commandExists('skopeo') && 'skopeo is not installed',
+}, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let layout: string;
@@ -83,11 +107,13 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     layout = join(work.path, 'layout');
     images = [];
     for (let i = 0; i < IMAGES; i++) {
-      images.push(await addRandomImage(layout, `img${i}`, [
-        { seed: 'crash-base', size: 4 * MB },
-        { seed: `crash-shared-${i % 3}`, size: 8 * MB },
-        { seed: `crash-own-${i}`, size: (12 + 3 * (i % 5)) * MB },
-      ]));
+      images.push(
+        await addRandomImage(layout, `img${i}`, [
+          { seed: 'crash-base', size: 4 * MB },
+          { seed: `crash-shared-${i % 3}`, size: 8 * MB },
+          { seed: `crash-own-${i}`, size: (12 + 3 * (i % 5)) * MB },
+        ]),
+      );
     }
     const first = await startSlipwayRegistry(home);
     try {
@@ -96,13 +122,19 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
       assert.equal(start.status, 202);
       const half = chunked.data.subarray(0, 3 * MB);
       const patch = await fetch(new URL(start.headers.get('location')!, first.url), {
-        method: 'PATCH', body: half, headers: { 'Content-Range': `0-${half.length - 1}`, 'Content-Type': 'application/octet-stream' },
+        method: 'PATCH',
+        body: half,
+        headers: { 'Content-Range': `0-${half.length - 1}`, 'Content-Type': 'application/octet-stream' },
       });
       assert.equal(patch.status, 202);
       chunked.location = patch.headers.get('location')!;
       const other = await fetch(`${first.url}/v2/crash/abandoned/blobs/uploads/`, { method: 'POST' });
       abandoned = other.headers.get('location')!;
-      await fetch(new URL(abandoned, first.url), { method: 'PATCH', body: Buffer.alloc(1 * MB, 1), headers: { 'Content-Type': 'application/octet-stream' } });
+      await fetch(new URL(abandoned, first.url), {
+        method: 'PATCH',
+        body: Buffer.alloc(1 * MB, 1),
+        headers: { 'Content-Type': 'application/octet-stream' },
+      });
 
       // 20 pushes, started 60 ms apart; killed once a few have completed and others are under way.
       pushes = [];
@@ -110,9 +142,16 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
         pushes.push(startPush(layout, image, first.host, `crash/app-${i}`));
         await new Promise((r) => setTimeout(r, 60));
       }
-      await until('3 completed pushes', 120_000, () => pushes.filter((p) => p.code === 0).length >= 3 || pushes.every((p) => p.code !== undefined));
+      await until(
+        '3 completed pushes',
+        120_000,
+        () => pushes.filter((p) => p.code === 0).length >= 3 || pushes.every((p) => p.code !== undefined),
+      );
       const failed = pushes.filter((p) => p.code !== undefined && p.code !== 0);
-      assert.ok(pushes.filter((p) => p.code === 0).length >= 3, `pushes failed before the kill:\n${failed.map((p) => p.stderr).join('\n')}`);
+      assert.ok(
+        pushes.filter((p) => p.code === 0).length >= 3,
+        `pushes failed before the kill:\n${failed.map((p) => p.stderr).join('\n')}`,
+      );
     } finally {
       await first.kill();
     }
@@ -126,7 +165,9 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
 
   test('some pushes completed before the kill and some were cut off', async (t) => {
     const completed = pushes.filter((p) => p.code === 0).length;
-    t.diagnostic(`${completed} of ${IMAGES} pushes completed before the kill; ${(await readdir(join(home, 'ingest'))).length} uploads were on disk after it`);
+    t.diagnostic(
+      `${completed} of ${IMAGES} pushes completed before the kill; ${(await readdir(join(home, 'ingest'))).length} uploads were on disk after it`,
+    );
     assert.ok(completed >= 3, `${completed} completed`);
     assert.ok(completed < IMAGES, 'the kill must interrupt pushes in progress, not come after all of them');
   });
@@ -153,17 +194,34 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
   test('every completed push pulls back with skopeo, same manifest digest, same layers', async () => {
     for (const push of pushes.filter((p) => p.code === 0)) {
       const pulled = join(work.path, `pulled-${push.image.tag}`);
-      await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${server.host}/${push.repo}:v1`, `oci:${pulled}:v1`]);
+      await run('skopeo', [
+        '--insecure-policy',
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        `docker://${server.host}/${push.repo}:v1`,
+        `oci:${pulled}:v1`,
+      ]);
       const index = JSON.parse(await readFile(join(pulled, 'index.json'), 'utf8'));
       assert.equal(index.manifests[0].digest, push.image.digest, push.repo);
-      for (const layer of push.image.layers) assert.equal(await sha256File(join(pulled, 'blobs/sha256', layer.digest.slice(7))), layer.digest);
+      for (const layer of push.image.layers)
+        assert.equal(await sha256File(join(pulled, 'blobs/sha256', layer.digest.slice(7))), layer.digest);
     }
   });
 
   test('a push cut off by the kill succeeds when retried', async () => {
     const push = pushes.find((p) => p.code !== 0)!;
-    await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${push.image.tag}`, `docker://${server.host}/${push.repo}:v1`]);
-    const res = await fetch(`${server.url}/v2/${push.repo}/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    await run('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}:${push.image.tag}`,
+      `docker://${server.host}/${push.repo}:v1`,
+    ]);
+    const res = await fetch(`${server.url}/v2/${push.repo}/manifests/v1`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), push.image.manifest);
   });
 
@@ -174,11 +232,15 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     assert.equal(status.headers.get('range'), `0-${3 * MB - 1}`);
     const rest = chunked.data.subarray(3 * MB);
     const patch = await fetch(url, {
-      method: 'PATCH', body: rest, headers: { 'Content-Range': `${3 * MB}-${chunked.data.length - 1}`, 'Content-Type': 'application/octet-stream' },
+      method: 'PATCH',
+      body: rest,
+      headers: { 'Content-Range': `${3 * MB}-${chunked.data.length - 1}`, 'Content-Type': 'application/octet-stream' },
     });
     assert.equal(patch.status, 202);
     const digest = sha256(chunked.data);
-    const put = await fetch(new URL(`${patch.headers.get('location')}?digest=${digest}`, server.url), { method: 'PUT' });
+    const put = await fetch(new URL(`${patch.headers.get('location')}?digest=${digest}`, server.url), {
+      method: 'PUT',
+    });
     assert.equal(put.status, 201, await put.text());
     assert.equal(await blobDigest(server, chunked.repo, digest), digest);
   });
@@ -192,9 +254,12 @@ describe('SIGKILL during 20 concurrent pushes, then a restart on the same store'
     assert.equal((await fetch(new URL(abandoned, server.url))).status, 404, 'the abandoned upload is gone');
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'verify'])).problems, []);
     for (const push of pushes.filter((p) => p.code === 0)) {
-      const res = await fetch(`${server.url}/v2/${push.repo}/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await fetch(`${server.url}/v2/${push.repo}/manifests/v1`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.deepEqual(Buffer.from(await res.arrayBuffer()), push.image.manifest);
-      for (const layer of push.image.layers) assert.equal(await blobDigest(server, push.repo, layer.digest), layer.digest);
+      for (const layer of push.image.layers)
+        assert.equal(await blobDigest(server, push.repo, layer.digest), layer.digest);
     }
     assert.equal((await slipway(home, ['verify'])).code, 0);
   });

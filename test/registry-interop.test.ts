@@ -6,8 +6,18 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  addRandomImage, commandExists, makeFixtureTree, podmanEnv, run, sha256File, slipwayOk, startDistribution, startSlipwayRegistry, tempDir,
-  type GeneratedImage, type RegistryProcess,
+  addRandomImage,
+  commandExists,
+  makeFixtureTree,
+  podmanEnv,
+  run,
+  sha256File,
+  slipwayOk,
+  startDistribution,
+  startSlipwayRegistry,
+  tempDir,
+  type GeneratedImage,
+  type RegistryProcess,
 } from './helpers.js';
 
 /**
@@ -32,13 +42,19 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).d
 
 /** `skopeo inspect --raw`: the manifest bytes exactly as the registry serves them. */
 async function rawManifest(ref: string): Promise<Buffer> {
-  const { stdout } = await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { encoding: 'buffer', maxBuffer: 16 << 20 });
+  const { stdout } = await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], {
+    encoding: 'buffer',
+    maxBuffer: 16 << 20,
+  });
   return stdout;
 }
 
 /** The Docker-Content-Digest a HEAD on the manifest answers with (any manifest type accepted). */
 async function headDigest(registry: RegistryProcess, repo: string, reference: string): Promise<string> {
-  const res = await fetch(`${registry.url}/v2/${repo}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: ACCEPT } });
+  const res = await fetch(`${registry.url}/v2/${repo}/manifests/${reference}`, {
+    method: 'HEAD',
+    headers: { Accept: ACCEPT },
+  });
   assert.equal(res.status, 200, `HEAD ${repo}:${reference} on ${registry.url}`);
   return res.headers.get('docker-content-digest')!;
 }
@@ -46,7 +62,11 @@ async function headDigest(registry: RegistryProcess, repo: string, reference: st
 /** The digest of `ref` as served: raw bytes hashed, and the same digest in the HEAD's Docker-Content-Digest. */
 async function servedDigest(registry: RegistryProcess, repo: string, reference: string): Promise<string> {
   const digest = sha256(await rawManifest(`${registry.host}/${repo}:${reference}`));
-  assert.equal(await headDigest(registry, repo, reference), digest, `${registry.url} ${repo}:${reference}: header and bytes disagree`);
+  assert.equal(
+    await headDigest(registry, repo, reference),
+    digest,
+    `${registry.url} ${repo}:${reference}: header and bytes disagree`,
+  );
   return digest;
 }
 
@@ -55,13 +75,19 @@ async function layoutBlobs(layout: string): Promise<Set<string>> {
   const names = await readdir(join(layout, 'blobs/sha256'));
   const found = new Set<string>();
   for (const name of names.filter((n) => !n.startsWith('.'))) {
-    assert.equal(await sha256File(join(layout, 'blobs/sha256', name)), `sha256:${name}`, `${layout}: blob ${name} does not match its name`);
+    assert.equal(
+      await sha256File(join(layout, 'blobs/sha256', name)),
+      `sha256:${name}`,
+      `${layout}: blob ${name} does not match its name`,
+    );
     found.add(`sha256:${name}`);
   }
   return found;
 }
 
-describe('the Slipway registry with skopeo, podman and CNCF Distribution', { skip: !process.env.CI && !haveTools && 'skopeo, umoci or docker-registry is not installed' }, () => {
+describe('the Slipway registry with skopeo, podman and CNCF Distribution', {
+  skip: !process.env.CI && !haveTools && 'skopeo, umoci or docker-registry is not installed',
+}, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let slip: RegistryProcess;
@@ -75,7 +101,10 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
     home = join(work.path, 'home');
     layout = join(work.path, 'layout');
     random = await addRandomImage(layout, 'random', [
-      { seed: 'interop-base', size: 3e6 }, { seed: 'interop-mid', size: 2e6 }, { seed: 'interop-top', size: 1e6 }, { seed: 'interop-app', size: 500_000 },
+      { seed: 'interop-base', size: 3e6 },
+      { seed: 'interop-mid', size: 2e6 },
+      { seed: 'interop-top', size: 1e6 },
+      { seed: 'interop-app', size: 500_000 },
     ]);
     [slip, dist] = await Promise.all([startSlipwayRegistry(home), startDistribution(join(work.path, 'distribution'))]);
   });
@@ -87,7 +116,11 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
   test('skopeo pushes a four-layer image and pulls it back byte for byte', async () => {
     await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:random`, `docker://${slip.host}/interop/random:v1`);
     assert.equal(await servedDigest(slip, 'interop/random', 'v1'), random.digest);
-    assert.deepEqual(await rawManifest(`${slip.host}/interop/random:v1`), random.manifest, 'the exact manifest bytes pushed');
+    assert.deepEqual(
+      await rawManifest(`${slip.host}/interop/random:v1`),
+      random.manifest,
+      'the exact manifest bytes pushed',
+    );
     const pulled = join(work.path, 'pulled-random');
     await skopeo('copy', '--src-tls-verify=false', `docker://${slip.host}/interop/random:v1`, `oci:${pulled}:v1`);
     const index = JSON.parse(await readFile(join(pulled, 'index.json'), 'utf8'));
@@ -104,8 +137,20 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
 
   test('Slipway -> Distribution -> Slipway keeps the manifest digest (OCI image)', async () => {
     await skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:random`, `docker://${slip.host}/interop/to-dist:v1`);
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${slip.host}/interop/to-dist:v1`, `docker://${dist.host}/interop/from-slip:v1`);
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${dist.host}/interop/from-slip:v1`, `docker://${slip.host}/interop/back:v1`);
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${slip.host}/interop/to-dist:v1`,
+      `docker://${dist.host}/interop/from-slip:v1`,
+    );
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${dist.host}/interop/from-slip:v1`,
+      `docker://${slip.host}/interop/back:v1`,
+    );
     const digests = [
       await servedDigest(slip, 'interop/to-dist', 'v1'),
       await servedDigest(dist, 'interop/from-slip', 'v1'),
@@ -115,13 +160,32 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
   });
 
   test('a Docker schema 2 image made by skopeo round-trips through Distribution with one digest', async () => {
-    await skopeo('copy', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${layout}:random`, `docker://${slip.host}/interop/docker:v1`);
+    await skopeo(
+      'copy',
+      '--dest-tls-verify=false',
+      '--format',
+      'v2s2',
+      `oci:${layout}:random`,
+      `docker://${slip.host}/interop/docker:v1`,
+    );
     const raw = await rawManifest(`${slip.host}/interop/docker:v1`);
     assert.equal(JSON.parse(raw.toString()).mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
     const res = await fetch(`${slip.url}/v2/interop/docker/manifests/v1`, { headers: { Accept: ACCEPT } });
     assert.equal(res.headers.get('content-type'), 'application/vnd.docker.distribution.manifest.v2+json');
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${slip.host}/interop/docker:v1`, `docker://${dist.host}/interop/docker:v1`);
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${dist.host}/interop/docker:v1`, `docker://${slip.host}/interop/docker-back:v1`);
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${slip.host}/interop/docker:v1`,
+      `docker://${dist.host}/interop/docker:v1`,
+    );
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${dist.host}/interop/docker:v1`,
+      `docker://${slip.host}/interop/docker-back:v1`,
+    );
     const want = sha256(raw);
     assert.equal(await servedDigest(dist, 'interop/docker', 'v1'), want);
     assert.equal(await servedDigest(slip, 'interop/docker-back', 'v1'), want);
@@ -139,22 +203,42 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
       await run('umoci', ['repack', '--image', `${umoci}:app`, bundle]);
       await run('rm', ['-rf', bundle]);
     }
-    const want = JSON.parse(await readFile(join(umoci, 'index.json'), 'utf8')).manifests
-      .find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === 'app').digest as string;
+    const want = JSON.parse(await readFile(join(umoci, 'index.json'), 'utf8')).manifests.find(
+      (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === 'app',
+    ).digest as string;
     await skopeo('copy', '--dest-tls-verify=false', `oci:${umoci}:app`, `docker://${slip.host}/interop/umoci:v1`);
     const manifest = JSON.parse((await rawManifest(`${slip.host}/interop/umoci:v1`)).toString());
     assert.equal(manifest.layers.length, 3);
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${slip.host}/interop/umoci:v1`, `docker://${dist.host}/interop/umoci:v1`);
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${dist.host}/interop/umoci:v1`, `docker://${slip.host}/interop/umoci-back:v1`);
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${slip.host}/interop/umoci:v1`,
+      `docker://${dist.host}/interop/umoci:v1`,
+    );
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${dist.host}/interop/umoci:v1`,
+      `docker://${slip.host}/interop/umoci-back:v1`,
+    );
     assert.deepEqual(
-      [await servedDigest(slip, 'interop/umoci', 'v1'), await servedDigest(dist, 'interop/umoci', 'v1'), await servedDigest(slip, 'interop/umoci-back', 'v1')],
+      [
+        await servedDigest(slip, 'interop/umoci', 'v1'),
+        await servedDigest(dist, 'interop/umoci', 'v1'),
+        await servedDigest(slip, 'interop/umoci-back', 'v1'),
+      ],
       [want, want, want],
     );
     // And it unpacks: pulled back into a layout, umoci reads every layer.
     const pulled = join(work.path, 'umoci-pulled');
     await skopeo('copy', '--src-tls-verify=false', `docker://${slip.host}/interop/umoci-back:v1`, `oci:${pulled}:app`);
     await run('umoci', ['unpack', '--rootless', '--image', `${pulled}:app`, join(work.path, 'umoci-unpacked')]);
-    assert.equal(await readFile(join(work.path, 'umoci-unpacked/rootfs/layer-2.txt'), 'utf8'), 'layer 2\n'.repeat(3000));
+    assert.equal(
+      await readFile(join(work.path, 'umoci-unpacked/rootfs/layer-2.txt'), 'utf8'),
+      'layer 2\n'.repeat(3000),
+    );
   });
 
   test('an OCI index of two platforms (slipway import --arch) round-trips with skopeo --all', async () => {
@@ -168,31 +252,76 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
       await slipwayOk(home, ['copy', `multi/${arch}:v1`, `oci:${indexLayout}:${arch}`]);
       const { digest } = JSON.parse(await slipwayOk(home, ['inspect', '--json', `multi/${arch}:v1`]));
       const { size } = await stat(join(indexLayout, 'blobs/sha256', digest.slice(7)));
-      children.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, platform: { os: 'linux', architecture: arch } });
+      children.push({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest,
+        size,
+        platform: { os: 'linux', architecture: arch },
+      });
     }
     // The index written by hand into the layout, next to its two images.
-    const indexBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children }));
+    const indexBytes = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children }),
+    );
     const indexDigest = sha256(indexBytes);
     await writeFile(join(indexLayout, 'blobs/sha256', indexDigest.slice(7)), indexBytes);
     const top = JSON.parse(await readFile(join(indexLayout, 'index.json'), 'utf8'));
-    top.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: indexBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+    top.manifests.push({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest: indexDigest,
+      size: indexBytes.length,
+      annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+    });
     await writeFile(join(indexLayout, 'index.json'), JSON.stringify(top));
 
-    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${indexLayout}:multi`, `docker://${slip.host}/interop/multi:v1`);
+    await skopeo(
+      'copy',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci:${indexLayout}:multi`,
+      `docker://${slip.host}/interop/multi:v1`,
+    );
     assert.deepEqual(await rawManifest(`${slip.host}/interop/multi:v1`), indexBytes);
     const res = await fetch(`${slip.url}/v2/interop/multi/manifests/v1`, { headers: { Accept: ACCEPT } });
     assert.equal(res.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
     for (const child of children) assert.equal(await headDigest(slip, 'interop/multi', child.digest), child.digest);
 
-    await skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${slip.host}/interop/multi:v1`, `docker://${dist.host}/interop/multi:v1`);
-    await skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${dist.host}/interop/multi:v1`, `docker://${slip.host}/interop/multi-back:v1`);
+    await skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${slip.host}/interop/multi:v1`,
+      `docker://${dist.host}/interop/multi:v1`,
+    );
+    await skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${dist.host}/interop/multi:v1`,
+      `docker://${slip.host}/interop/multi-back:v1`,
+    );
     assert.equal(await servedDigest(dist, 'interop/multi', 'v1'), indexDigest);
     assert.equal(await servedDigest(slip, 'interop/multi-back', 'v1'), indexDigest);
     // One platform pulled on its own from the index: skopeo picks the arm64 child.
-    const arm = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--override-arch', 'arm64', `docker://${slip.host}/interop/multi-back:v1`));
-    const armManifest = JSON.parse((await rawManifest(`${slip.host}/interop/multi-back@${children[1]!.digest}`)).toString());
+    const arm = JSON.parse(
+      await skopeo(
+        'inspect',
+        '--tls-verify=false',
+        '--override-arch',
+        'arm64',
+        `docker://${slip.host}/interop/multi-back:v1`,
+      ),
+    );
+    const armManifest = JSON.parse(
+      (await rawManifest(`${slip.host}/interop/multi-back@${children[1]!.digest}`)).toString(),
+    );
     assert.equal(arm.Architecture, 'arm64');
-    assert.deepEqual(arm.Layers, armManifest.layers.map((l: { digest: string }) => l.digest));
+    assert.deepEqual(
+      arm.Layers,
+      armManifest.layers.map((l: { digest: string }) => l.digest),
+    );
   });
 
   test('an image imported into the store while the server runs is pullable at once, no copy', async () => {
@@ -209,12 +338,15 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
     assert.deepEqual(tags.tags, ['v1']);
   });
 
-  test('podman pulls an imported image, pushes it under another name and pulls that back', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
+  test('podman pulls an imported image, pushes it under another name and pulls that back', {
+    skip: !process.env.CI && !havePodman && 'podman or runc is not installed',
+  }, async () => {
     const rootfs = join(work.path, 'podman-rootfs');
     await makeFixtureTree(rootfs);
     await slipwayOk(home, ['import', '--rootfs', rootfs, 'podman/src:v1', '--cmd', '/bin/hello']);
     const original = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'podman/src:v1']));
-    const configDigest = JSON.parse(await readFile(join(home, 'blobs/sha256', original.digest.slice(7)), 'utf8')).config.digest;
+    const configDigest = JSON.parse(await readFile(join(home, 'blobs/sha256', original.digest.slice(7)), 'utf8')).config
+      .digest;
     const pm = await podmanEnv(join(work.path, 'podman'));
     const env = { ...pm.env, REGISTRY_AUTH_FILE: join(work.path, 'podman', 'auth.json') };
     await writeFile(env.REGISTRY_AUTH_FILE, '{}');
@@ -231,7 +363,10 @@ describe('the Slipway registry with skopeo, podman and CNCF Distribution', { ski
     await podman('pull', '--tls-verify=false', dst);
     assert.equal(JSON.parse(await podman('image', 'inspect', '--format', '{{json .Digest}}', dst)), pushed);
     const back = JSON.parse(await podman('image', 'inspect', dst))[0];
-    assert.deepEqual(back.RootFS.Layers, original.layers.map((l: { diffID: string }) => l.diffID));
+    assert.deepEqual(
+      back.RootFS.Layers,
+      original.layers.map((l: { diffID: string }) => l.diffID),
+    );
     assert.deepEqual(back.Config.Cmd, ['/bin/hello']);
   });
 });

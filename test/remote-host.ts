@@ -53,7 +53,9 @@ export async function remoteHttpServer(root: string): Promise<RemoteServer> {
     await teardown();
     throw err;
   }
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, root], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, root], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const requests: string[] = [];
   await new Promise<void>((resolve, reject) => {
     let buf = '';

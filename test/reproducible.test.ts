@@ -17,7 +17,11 @@ describe('reproducible export of a real Debian root filesystem', () => {
   const digestOf = async (home: string, dir: string, extra: string[] = []) => {
     await slipwayOk(home, ['import', '--rootfs', dir, 'debian:test', ...extra]);
     const info = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'debian:test']));
-    return { digest: info.digest as string, diffID: info.layers[0].diffID as string, layerDigest: info.layers[0].digest as string };
+    return {
+      digest: info.digest as string,
+      diffID: info.layers[0].diffID as string,
+      layerDigest: info.layers[0].digest as string,
+    };
   };
 
   test('two copies in different places, one with every mtime changed, give identical digests', async () => {

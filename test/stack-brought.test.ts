@@ -14,7 +14,12 @@ interface ImageInfo {
   config: { User?: string; Env?: string[]; Labels?: Record<string, string> };
   layers: { digest: string; diffID: string }[];
 }
-interface StackReport { version: string; newVersion: boolean; run: { digest: string; packages: number }; build: { digest: string } }
+interface StackReport {
+  version: string;
+  newVersion: boolean;
+  run: { digest: string; packages: number };
+  build: { digest: string };
+}
 
 describe('stack create --from-rootfs and --from-image', () => {
   let work: { path: string; cleanup: () => Promise<void> };
@@ -27,8 +32,18 @@ describe('stack create --from-rootfs and --from-image', () => {
     work = await tempDir('stack-brought');
     home = join(work.path, 'home');
     rootfs = await debianRootfs();
-    const listed = execFileSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${db:Status-Abbrev}|${Package}|${Version}\n'], { encoding: 'utf8' });
-    dpkgPackages = Object.fromEntries(listed.trim().split('\n').filter((l) => l.startsWith('ii')).map((l) => l.split('|').slice(1) as [string, string]));
+    const listed = execFileSync(
+      'dpkg-query',
+      [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${db:Status-Abbrev}|${Package}|${Version}\n'],
+      { encoding: 'utf8' },
+    );
+    dpkgPackages = Object.fromEntries(
+      listed
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('ii'))
+        .map((l) => l.split('|').slice(1) as [string, string]),
+    );
   });
   after(() => work.cleanup());
 
@@ -51,11 +66,22 @@ describe('stack create --from-rootfs and --from-image', () => {
     await slipwayOk(home, ['stack', 'create', 'tarred', '--from-rootfs', `${tar},${tar}`]);
     const fromDir = await json<ImageInfo>('inspect', 'mine/run:1');
     const fromTar = await json<ImageInfo>('inspect', 'tarred/run:1');
-    assert.deepEqual(fromTar.layers.map((l) => l.diffID), fromDir.layers.map((l) => l.diffID));
+    assert.deepEqual(
+      fromTar.layers.map((l) => l.diffID),
+      fromDir.layers.map((l) => l.diffID),
+    );
   });
 
   test('--user sets another user on both images', async () => {
-    await slipwayOk(home, ['stack', 'create', 'other-user', '--from-rootfs', `${rootfs},${rootfs}`, '--user', 'app:2000:2001']);
+    await slipwayOk(home, [
+      'stack',
+      'create',
+      'other-user',
+      '--from-rootfs',
+      `${rootfs},${rootfs}`,
+      '--user',
+      'app:2000:2001',
+    ]);
     for (const role of ['run', 'build']) {
       const image = await json<ImageInfo>('inspect', `other-user/${role}:1`);
       assert.equal(image.config.User, '2000:2001');
@@ -69,23 +95,45 @@ describe('stack create --from-rootfs and --from-image', () => {
     const layout = join(work.path, 'layout');
     await slipwayOk(home, ['copy', 'mine/run:1', `oci:${layout}:run`]);
     await slipwayOk(home, ['copy', 'mine/build:1', `oci:${layout}:build`]);
-    const made = await json<StackReport>('stack', 'create', 'theirs', '--from-image', `oci:${layout}:build,oci:${layout}:run`);
+    const made = await json<StackReport>(
+      'stack',
+      'create',
+      'theirs',
+      '--from-image',
+      `oci:${layout}:build,oci:${layout}:run`,
+    );
     assert.equal(made.version, '1');
     const source = await json<ImageInfo>('inspect', 'mine/run:1');
     const image = await json<ImageInfo>('inspect', 'theirs/run:1');
-    assert.deepEqual(image.layers.map((l) => l.digest), source.layers.map((l) => l.digest), 'the user exists already: no layer added');
+    assert.deepEqual(
+      image.layers.map((l) => l.digest),
+      source.layers.map((l) => l.digest),
+      'the user exists already: no layer added',
+    );
     assert.equal(image.config.Labels?.['io.buildpacks.stack.id'], 'io.slipway.stacks.theirs');
     assert.deepEqual(JSON.parse(image.config.Labels?.['io.slipway.stack.packages'] ?? '{}'), dpkgPackages);
     assert.notEqual(image.digest, source.digest);
   });
 
   test('a user that exists with another uid is refused, naming the uid the image has', async () => {
-    const r = await slipway(home, ['--json', 'stack', 'create', 'clash', '--from-image', 'mine/build:1,mine/run:1', '--user', 'cnb:2000:2000']);
+    const r = await slipway(home, [
+      '--json',
+      'stack',
+      'create',
+      'clash',
+      '--from-image',
+      'mine/build:1,mine/run:1',
+      '--user',
+      'cnb:2000:2000',
+    ]);
     assert.equal(r.code, 1);
     const error = JSON.parse(r.stdout).error;
     assert.equal(error.code, 'INVALID_ARGUMENT');
     assert.match(error.message, /--user cnb:1000:1000/);
-    assert.deepEqual((await json<{ name: string }[]>('stack', 'ls')).map((s) => s.name).filter((n) => n === 'clash'), []);
+    assert.deepEqual(
+      (await json<{ name: string }[]>('stack', 'ls')).map((s) => s.name).filter((n) => n === 'clash'),
+      [],
+    );
   });
 
   test('update of a brought stack re-reads its sources: unchanged, no new version; package flags are refused', async () => {

@@ -15,15 +15,35 @@ import { podmanEnv, run, slipway, slipwayOk, tempDir } from './helpers.js';
  * build image (also cached for the next run).
  */
 
-interface ImageReport { digest: string; layerSize: number; packages: number; cached: boolean }
-interface Change { name: string; from?: string; to?: string }
-interface Diff { added: Change[]; removed: Change[]; changed: Change[] }
+interface ImageReport {
+  digest: string;
+  layerSize: number;
+  packages: number;
+  cached: boolean;
+}
+interface Change {
+  name: string;
+  from?: string;
+  to?: string;
+}
+interface Diff {
+  added: Change[];
+  removed: Change[];
+  changed: Change[];
+}
 interface StackReport {
-  name: string; version: string; newVersion: boolean; previous?: string;
-  run: ImageReport; build: ImageReport; changes: { run: Diff; build: Diff };
+  name: string;
+  version: string;
+  newVersion: boolean;
+  previous?: string;
+  run: ImageReport;
+  build: ImageReport;
+  changes: { run: Diff; build: Diff };
 }
 interface Inspected {
-  name: string; stackId: string; latest: string;
+  name: string;
+  stackId: string;
+  latest: string;
   versions: { version: string; run: { digest: string }; build: { digest: string } }[];
   changes: { from: string; to: string; run: Diff; build: Diff }[];
   packages: { run: Record<string, string>; build: Record<string, string> };
@@ -86,19 +106,33 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     const runPkgs = JSON.parse(run.config.Labels?.['io.slipway.stack.packages'] ?? '{}') as Record<string, string>;
     const buildPkgs = JSON.parse(build.config.Labels?.['io.slipway.stack.packages'] ?? '{}') as Record<string, string>;
     for (const p of ['ca-certificates', 'tzdata', 'libc6', 'passwd']) assert.ok(runPkgs[p], `run image records ${p}`);
-    for (const p of ['gcc', 'build-essential', 'git', 'curl', 'jq']) assert.ok(buildPkgs[p], `build image records ${p}`);
+    for (const p of ['gcc', 'build-essential', 'git', 'curl', 'jq'])
+      assert.ok(buildPkgs[p], `build image records ${p}`);
     assert.equal(runPkgs['gcc'], undefined, 'no compiler in the run image');
-    for (const [p, v] of Object.entries(runPkgs)) assert.equal(buildPkgs[p], v, `build image has run package ${p} at the same version`);
+    for (const [p, v] of Object.entries(runPkgs))
+      assert.equal(buildPkgs[p], v, `build image has run package ${p} at the same version`);
     assert.equal(Object.keys(runPkgs).length, created.run.packages);
   });
 
   test('the run image is at least 3x smaller than the build image (compressed layers)', () => {
     assert.ok(created.run.layerSize > 1_000_000, `run image has a real rootfs (${created.run.layerSize} B)`);
-    assert.ok(created.build.layerSize >= 3 * created.run.layerSize, `build ${created.build.layerSize} B vs run ${created.run.layerSize} B`);
+    assert.ok(
+      created.build.layerSize >= 3 * created.run.layerSize,
+      `build ${created.build.layerSize} B vs run ${created.run.layerSize} B`,
+    );
   });
 
   test('the run image runs under runc (slipway run): Debian 12, as the stack user', async () => {
-    const out = await slipwayOk(home, ['--quiet', 'run', '--rm', 'default/run:1', '--', 'sh', '-c', 'cat /etc/os-release; id; test -w "$HOME" && echo home-writable']);
+    const out = await slipwayOk(home, [
+      '--quiet',
+      'run',
+      '--rm',
+      'default/run:1',
+      '--',
+      'sh',
+      '-c',
+      'cat /etc/os-release; id; test -w "$HOME" && echo home-writable',
+    ]);
     assert.match(out, /^ID=debian$/m);
     assert.match(out, /^VERSION_ID="12"$/m);
     assert.match(out, /uid=1000\(cnb\) gid=1000\(cnb\)/);
@@ -106,7 +140,8 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
   });
 
   test('the build image compiles and runs C with gcc, as the stack user', async () => {
-    const program = 'printf "#include <stdio.h>\\nint main(void){puts(\\"compiled by $(id -un)\\");return 0;}\\n" > /tmp/h.c && gcc -o /tmp/h /tmp/h.c && /tmp/h';
+    const program =
+      'printf "#include <stdio.h>\\nint main(void){puts(\\"compiled by $(id -un)\\");return 0;}\\n" > /tmp/h.c && gcc -o /tmp/h /tmp/h.c && /tmp/h';
     const out = await slipwayOk(home, ['--quiet', 'run', '--rm', 'default/build:1', '--', 'sh', '-c', program]);
     assert.match(out, /compiled by cnb/);
   });
@@ -117,7 +152,11 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     cleanups.push(() => rm(layout, { recursive: true, force: true }));
     await slipwayOk(home, ['copy', 'default/run:1', `oci:${layout}:run`]);
     const pm = await podmanEnv(join(work.path, 'podman'));
-    const out = await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:run`, 'sh', '-c', 'id -un; . /etc/os-release; echo $ID $VERSION_ID'], pm.env);
+    const out = await run(
+      'podman',
+      [...pm.args, 'run', '--rm', `oci:${layout}:run`, 'sh', '-c', 'id -un; . /etc/os-release; echo $ID $VERSION_ID'],
+      pm.env,
+    );
     assert.match(out, /^cnb$/m);
     assert.match(out, /^debian 12$/m);
   });
@@ -127,7 +166,10 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     const saved = process.env.SLIPWAY_DEBIAN_MIRROR;
     try {
       const first = await ensureDefaultStack(store);
-      assert.deepEqual([first.name, first.version, first.run, first.build], ['default', '1', created.run.digest, created.build.digest]);
+      assert.deepEqual(
+        [first.name, first.version, first.run, first.build],
+        ['default', '1', created.run.digest, created.build.digest],
+      );
       process.env.SLIPWAY_DEBIAN_MIRROR = 'http://127.0.0.1:9/debian'; // any network use would now fail
       assert.deepEqual(await ensureDefaultStack(store), first);
     } finally {
@@ -153,7 +195,10 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     assert.equal(updated.version, '1');
     const text = await slipwayOk(home, ['stack', 'update', 'default']);
     assert.match(text, /unchanged at version 1: no package changed/);
-    assert.deepEqual((await json<Inspected>('stack', 'inspect', 'default')).versions.map((v) => v.version), ['1']);
+    assert.deepEqual(
+      (await json<Inspected>('stack', 'inspect', 'default')).versions.map((v) => v.version),
+      ['1'],
+    );
   });
 
   test('update adding a build package makes version 2; inspect shows what changed; the run image stays', async () => {
@@ -163,18 +208,37 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
     assert.ok(names(updated.changes.build, 'added').includes('file'));
     assert.ok(names(updated.changes.build, 'added').includes('libmagic1'), 'dependencies show too');
     assert.deepEqual(updated.changes.run, { added: [], removed: [], changed: [] });
-    assert.equal(updated.run.digest, created.run.digest, 'a build-only change leaves the run image (and apps on it) alone');
+    assert.equal(
+      updated.run.digest,
+      created.run.digest,
+      'a build-only change leaves the run image (and apps on it) alone',
+    );
     assert.notEqual(updated.build.digest, created.build.digest);
 
     const inspected = await json<Inspected>('stack', 'inspect', 'default');
     assert.equal(inspected.latest, '2');
-    assert.deepEqual(inspected.versions.map((v) => v.version), ['1', '2']);
+    assert.deepEqual(
+      inspected.versions.map((v) => v.version),
+      ['1', '2'],
+    );
     assert.equal(inspected.changes.length, 1);
-    assert.equal(inspected.changes[0]!.build.added.find((c) => c.name === 'file')?.to, inspected.packages.build['file']);
+    assert.equal(
+      inspected.changes[0]!.build.added.find((c) => c.name === 'file')?.to,
+      inspected.packages.build['file'],
+    );
     const diff = await slipwayOk(home, ['stack', 'inspect', 'default', '--diff', '1,2']);
     assert.match(diff, /\+ file \S+/);
     assert.match(diff, /run image: no package changed/);
-    const gotFile = await slipwayOk(home, ['--quiet', 'run', '--rm', 'default/build:latest', '--', 'file', '--brief', '/bin/sh']);
+    const gotFile = await slipwayOk(home, [
+      '--quiet',
+      'run',
+      '--rm',
+      'default/build:latest',
+      '--',
+      'file',
+      '--brief',
+      '/bin/sh',
+    ]);
     assert.match(gotFile, /link/);
   });
 
@@ -188,7 +252,10 @@ describe('stack create/update/inspect/rm from Debian packages (real mmdebstrap)'
 
   test('ls lists the stack; rm removes every version of both images', async () => {
     const listed = await json<{ name: string; latest: string }[]>('stack', 'ls');
-    assert.deepEqual(listed.map((s) => [s.name, s.latest]), [['default', '3']]);
+    assert.deepEqual(
+      listed.map((s) => [s.name, s.latest]),
+      [['default', '3']],
+    );
     await slipwayOk(home, ['stack', 'rm', 'default']);
     assert.deepEqual(await json('stack', 'ls'), []);
     const images = await json<{ name: string }[]>('images');
@@ -210,8 +277,18 @@ describe('stack create refuses bad input clearly and leaves nothing behind', () 
 
   const cases: [string, string[], string, RegExp][] = [
     ['an unknown suite', ['--debian', 'nosuchsuite'], 'SUITE_UNKNOWN', /suite "nosuchsuite" does not exist/],
-    ['an unreachable mirror', ['--mirror', 'http://127.0.0.1:9/debian'], 'MIRROR_UNREACHABLE', /127\.0\.0\.1:9.*--mirror/s],
-    ['a package that does not exist', ['--run-packages', 'less,nosuch-package-slipway'], 'PACKAGE_UNKNOWN', /"nosuch-package-slipway".*--run-packages/s],
+    [
+      'an unreachable mirror',
+      ['--mirror', 'http://127.0.0.1:9/debian'],
+      'MIRROR_UNREACHABLE',
+      /127\.0\.0\.1:9.*--mirror/s,
+    ],
+    [
+      'a package that does not exist',
+      ['--run-packages', 'less,nosuch-package-slipway'],
+      'PACKAGE_UNKNOWN',
+      /"nosuch-package-slipway".*--run-packages/s,
+    ],
   ];
   for (const [what, flags, code, message] of cases) {
     test(`${what}: ${code}`, async () => {
@@ -224,9 +301,16 @@ describe('stack create refuses bad input clearly and leaves nothing behind', () 
       assert.match(r.stderr, /^slipway: error: /);
       assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'stack', 'ls'])), []);
       const images = JSON.parse(await slipwayOk(home, ['--json', 'images'])) as { name: string }[];
-      assert.deepEqual(images.filter((i) => i.name.startsWith('bad/')), []);
+      assert.deepEqual(
+        images.filter((i) => i.name.startsWith('bad/')),
+        [],
+      );
       const tmpAfter = (await readdir(tmpdir())).filter((n) => n.startsWith('slipway-stack-'));
-      assert.deepEqual(tmpAfter.filter((n) => !tmpBefore.includes(n)), [], 'no temporary rootfs left');
+      assert.deepEqual(
+        tmpAfter.filter((n) => !tmpBefore.includes(n)),
+        [],
+        'no temporary rootfs left',
+      );
     });
   }
 });

@@ -8,8 +8,12 @@ import { ARGON2ID_HASH_RE, BCRYPT_HASH_RE } from './users-file.js';
  * argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about
  * 15 ms per hash here, computed on libuv's thread pool, never on the event loop.
  */
-export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
+export const ARGON2_OPTIONS = {
+  algorithm: Algorithm.Argon2id,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 
 /** Hashes a password for the users file (argon2id, a PHC string `$argon2id$v=19$...`). */
 export async function hashPassword(password: string): Promise<string> {

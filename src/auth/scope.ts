@@ -36,7 +36,10 @@ export function parseScope(scope: string): Access | undefined {
   // A resource class (`repository(plugin)`) does not change what is accessed.
   const type = scope.slice(0, first).replace(/\(.*\)$/, '');
   const name = scope.slice(first + 1, last);
-  const actions = scope.slice(last + 1).split(',').filter((a) => a !== '');
+  const actions = scope
+    .slice(last + 1)
+    .split(',')
+    .filter((a) => a !== '');
   if ((type !== 'repository' && type !== 'registry') || name === '' || actions.length === 0) return undefined;
   return { type, name, actions };
 }
@@ -66,7 +69,8 @@ export function mergeAccesses(accesses: Access[]): Access[] {
 /** True when `granted` covers every action `required` asks for (`*` covers all). */
 export function covers(granted: Access[], required: Access): boolean {
   const actions = new Set<string>();
-  for (const g of granted) if (g.type === required.type && g.name === required.name) for (const a of g.actions) actions.add(a);
+  for (const g of granted)
+    if (g.type === required.type && g.name === required.name) for (const a of g.actions) actions.add(a);
   return actions.has('*') || required.actions.every((a) => actions.has(a));
 }
 

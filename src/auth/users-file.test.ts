@@ -34,13 +34,24 @@ describe('users file', () => {
   test('--grant PREFIX:ACTIONS parses, and bad grants say how to write one', () => {
     assert.deepEqual(parseGrant('team/:pull,push'), { prefix: 'team/', actions: ['pull', 'push'] });
     assert.deepEqual(parseGrant('*:*'), { prefix: '*', actions: ['*'] });
-    for (const bad of ['team/', 'team/:fly', 'Team/:pull', 'team/:']) assert.throws(() => parseGrant(bad), /PREFIX:ACTIONS/);
+    for (const bad of ['team/', 'team/:fly', 'Team/:pull', 'team/:'])
+      assert.throws(() => parseGrant(bad), /PREFIX:ACTIONS/);
   });
 
   test('validation names the field that is wrong', () => {
-    assert.throws(() => parseUsersFile({ users: { alice: { passwordHash: 'plain', grants: [] } } }), /users\.alice\.passwordHash: an argon2id hash .* or a bcrypt one/);
-    assert.throws(() => parseUsersFile({ users: { 'a:b': { passwordHash: sampleUsers().users['alice']!.passwordHash, grants: [] } } }), /user name/);
-    assert.throws(() => parseUsersFile({ anonymous: { grants: [{ prefix: 'x/', actions: ['steal'] }] } }), /anonymous\.grants\.0\.actions/);
+    assert.throws(
+      () => parseUsersFile({ users: { alice: { passwordHash: 'plain', grants: [] } } }),
+      /users\.alice\.passwordHash: an argon2id hash .* or a bcrypt one/,
+    );
+    assert.throws(
+      () =>
+        parseUsersFile({ users: { 'a:b': { passwordHash: sampleUsers().users['alice']!.passwordHash, grants: [] } } }),
+      /user name/,
+    );
+    assert.throws(
+      () => parseUsersFile({ anonymous: { grants: [{ prefix: 'x/', actions: ['steal'] }] } }),
+      /anonymous\.grants\.0\.actions/,
+    );
     assert.deepEqual(parseUsersFile({}), { users: {}, anonymous: { grants: [] } });
   });
 
@@ -53,7 +64,11 @@ describe('users file', () => {
       const back = await readUsersFile(path);
       assert.deepEqual(Object.keys(back.users), ['alice', 'bob', 'zed']);
       assert.deepEqual(back.anonymous, users.anonymous);
-      assert.doesNotMatch(await readFile(path, 'utf8'), new RegExp(PASSWORDS.alice), 'no password in the file, only hashes');
+      assert.doesNotMatch(
+        await readFile(path, 'utf8'),
+        new RegExp(PASSWORDS.alice),
+        'no password in the file, only hashes',
+      );
     });
   });
 
@@ -72,10 +87,17 @@ describe('passwords', () => {
     assert.match(hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     assert.equal(await verifyPasswordHash('s3cret', hash), true);
     assert.equal(await verifyPasswordHash('s3cret!', hash), false);
-    assert.equal(await verifyPasswordHash('s3cret', bcrypt.hashSync('s3cret', 4)), true, 'a bcrypt hash (checked on a worker thread)');
+    assert.equal(
+      await verifyPasswordHash('s3cret', bcrypt.hashSync('s3cret', 4)),
+      true,
+      'a bcrypt hash (checked on a worker thread)',
+    );
     assert.equal(await verifyPasswordHash('nope', bcrypt.hashSync('s3cret', 4)), false);
     assert.equal(await verifyPasswordHash('s3cret', 'plain text'), false);
-    assert.ok(parseUsersFile({ users: { a: { passwordHash: hash, grants: [] } } }), 'an argon2id hash is a valid users file entry');
+    assert.ok(
+      parseUsersFile({ users: { a: { passwordHash: hash, grants: [] } } }),
+      'an argon2id hash is a valid users file entry',
+    );
     const authorizer = sampleAuthorizer();
     assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
     assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'cached success still succeeds');
@@ -98,14 +120,22 @@ describe('passwords', () => {
       await writeUsersFile(path, sampleUsers());
       const authorizer = await FileAuthorizer.open(path);
       assert.equal(await authorizer.verifyPassword('alice', 'wrong'), false);
-      assert.match((await readUsersFile(path)).users['alice']!.passwordHash, /^\$2b\$/, 'a failed login changes nothing');
+      assert.match(
+        (await readUsersFile(path)).users['alice']!.passwordHash,
+        /^\$2b\$/,
+        'a failed login changes nothing',
+      );
       assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
       const after = await readUsersFile(path);
       assert.match(after.users['alice']!.passwordHash, /^\$argon2id\$/);
       assert.match(after.users['bob']!.passwordHash, /^\$2b\$/, 'other users keep theirs until they log in');
       assert.deepEqual(after.users['alice']!.grants, sampleUsers().users['alice']!.grants);
       assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'the new hash verifies');
-      assert.equal(await (await FileAuthorizer.open(path)).verifyPassword('alice', PASSWORDS.alice), true, 'and so does a server started afresh');
+      assert.equal(
+        await (await FileAuthorizer.open(path)).verifyPassword('alice', PASSWORDS.alice),
+        true,
+        'and so does a server started afresh',
+      );
     });
   });
 });
@@ -134,7 +164,10 @@ describe('FileAuthorizer', () => {
     const users = sampleUsers();
     users.users['bob']!.grants = [{ prefix: '*', actions: ['*'] }];
     const a = new FileAuthorizer(users);
-    assert.deepEqual(await a.authorize('bob', repo('any/repo', 'pull', 'push', 'delete')), repo('any/repo', 'pull', 'push', 'delete'));
+    assert.deepEqual(
+      await a.authorize('bob', repo('any/repo', 'pull', 'push', 'delete')),
+      repo('any/repo', 'pull', 'push', 'delete'),
+    );
     assert.deepEqual(await a.authorize('bob', repo('any/repo', '*')), repo('any/repo', '*'));
   });
 

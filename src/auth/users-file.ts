@@ -55,24 +55,34 @@ export interface UsersFile {
 }
 
 /** A PHC string of argon2id, what `user add` writes. */
-export const ARGON2ID_HASH_RE = /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+export const ARGON2ID_HASH_RE =
+  /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
 /** bcrypt, what users files held before argon2id. */
 export const BCRYPT_HASH_RE = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 // Names a Basic header can carry (no colon) and a shell can type without quoting.
 const USER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 const grantSchema = z.object({
-  prefix: z.string().regex(/^(\*|[a-z0-9._/-]*)$/, 'a repository prefix: lowercase name characters and "/", or "*" for all'),
+  prefix: z
+    .string()
+    .regex(/^(\*|[a-z0-9._/-]*)$/, 'a repository prefix: lowercase name characters and "/", or "*" for all'),
   actions: z.array(z.enum([...REPOSITORY_ACTIONS, '*'])).min(1),
 });
 const permissionsSchema = z.object({ grants: z.array(grantSchema).default([]), catalog: z.boolean().optional() });
 const usersFileSchema = z.object({
-  users: z.record(
-    z.string().regex(USER_NAME_RE, 'a user name: letters, digits, ".", "_", "@", "-"'),
-    permissionsSchema.extend({
-      passwordHash: z.string().refine((h) => ARGON2ID_HASH_RE.test(h) || BCRYPT_HASH_RE.test(h), 'an argon2id hash ($argon2id$v=19$m=...) or a bcrypt one ($2b$NN$ + 53 characters)'),
-    }),
-  ).default({}),
+  users: z
+    .record(
+      z.string().regex(USER_NAME_RE, 'a user name: letters, digits, ".", "_", "@", "-"'),
+      permissionsSchema.extend({
+        passwordHash: z
+          .string()
+          .refine(
+            (h) => ARGON2ID_HASH_RE.test(h) || BCRYPT_HASH_RE.test(h),
+            'an argon2id hash ($argon2id$v=19$m=...) or a bcrypt one ($2b$NN$ + 53 characters)',
+          ),
+      }),
+    )
+    .default({}),
   anonymous: permissionsSchema.default({ grants: [] }),
 });
 
@@ -95,7 +105,9 @@ export function parseUsersFile(json: unknown, source = 'users file'): UsersFile 
     const message = i.code === 'invalid_key' ? (i.issues[0]?.message ?? i.message) : i.message;
     return `${i.path.join('.') || '(top)'}: ${message}`;
   });
-  throw new SlipwayError('INVALID_DOCUMENT', `${source} is not a valid users file: ${problems.join('; ')}`, { detail: { source } });
+  throw new SlipwayError('INVALID_DOCUMENT', `${source} is not a valid users file: ${problems.join('; ')}`, {
+    detail: { source },
+  });
 }
 
 /** Reads and validates the users file; NOT_FOUND says how to create one. */
@@ -105,14 +117,19 @@ export async function readUsersFile(path: string): Promise<UsersFile> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) {
-      throw new SlipwayError('NOT_FOUND', `no users file at ${path}: create it with "slipway registry user add NAME --password-stdin --grant PREFIX:ACTIONS"`, { cause: err });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `no users file at ${path}: create it with "slipway registry user add NAME --password-stdin --grant PREFIX:ACTIONS"`,
+        { cause: err },
+      );
     }
     throw new SlipwayError('IO_ERROR', `cannot read the users file ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return parseUsersFile(JSON.parse(text), path);
   } catch (err) {
-    if (err instanceof SyntaxError) throw new SlipwayError('INVALID_DOCUMENT', `${path} is not JSON: ${err.message}`, { cause: err });
+    if (err instanceof SyntaxError)
+      throw new SlipwayError('INVALID_DOCUMENT', `${path} is not JSON: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -155,7 +172,10 @@ export async function writeUsersFile(path: string, file: UsersFile): Promise<voi
 /** Checks a user name for `user add`; INVALID_ARGUMENT says what is allowed. */
 export function checkUserName(name: string): string {
   if (!USER_NAME_RE.test(name)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `"${name}" is not a valid user name: use letters, digits, ".", "_", "@", "-" (no ":"), at most 128 characters`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `"${name}" is not a valid user name: use letters, digits, ".", "_", "@", "-" (no ":"), at most 128 characters`,
+    );
   }
   return name;
 }
@@ -166,10 +186,16 @@ export function checkUserName(name: string): string {
  */
 export function parseGrant(text: string): Grant {
   const colon = text.lastIndexOf(':');
-  const grant = { prefix: colon < 0 ? '' : text.slice(0, colon), actions: colon < 0 ? [] : text.slice(colon + 1).split(',') };
+  const grant = {
+    prefix: colon < 0 ? '' : text.slice(0, colon),
+    actions: colon < 0 ? [] : text.slice(colon + 1).split(','),
+  };
   const parsed = grantSchema.safeParse(grant);
   if (colon < 0 || !parsed.success) {
-    throw new SlipwayError('INVALID_ARGUMENT', `"${text}" is not a grant: write PREFIX:ACTIONS, e.g. team/:pull,push,delete or public/:pull or *:* (actions: pull, push, delete, *)`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `"${text}" is not a grant: write PREFIX:ACTIONS, e.g. team/:pull,push,delete or public/:pull or *:* (actions: pull, push, delete, *)`,
+    );
   }
   return parsed.data;
 }

@@ -11,7 +11,11 @@ export interface InspectResult extends ImageDescription {
 }
 
 /** Describes the image a reference names (in any transport); for an index, the platform's image. */
-export async function inspect(ref: TransportRef, store: () => Promise<LocalStore>, platform?: Platform): Promise<InspectResult> {
+export async function inspect(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  platform?: Platform,
+): Promise<InspectResult> {
   return withSource(ref, store, async (source) => {
     const picked = await pickImage(source.artifact, platform);
     const description = await describeImage(formatTransport(ref), picked.image);

@@ -28,20 +28,41 @@ export interface ManifestQuery {
  * @example
  * const { bytes } = await manifestOf(parseTransport('docker://127.0.0.1:5000/app:v1'), openStore);
  */
-export function manifestOf(ref: TransportRef, store: () => Promise<LocalStore>, query: ManifestQuery = {}): Promise<RawManifest> {
-  return withSource(ref, store, async ({ artifact }) => {
-    const chosen: Artifact = query.platform ? await pickImage(artifact, query.platform) : artifact;
-    return chosen.kind === 'image'
-      ? { digest: await chosen.image.digest(), mediaType: await chosen.image.mediaType(), bytes: await chosen.image.rawManifest() }
-      : { digest: await chosen.index.digest(), mediaType: await chosen.index.mediaType(), bytes: await chosen.index.rawIndex() };
-  }, query.registries);
+export function manifestOf(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  query: ManifestQuery = {},
+): Promise<RawManifest> {
+  return withSource(
+    ref,
+    store,
+    async ({ artifact }) => {
+      const chosen: Artifact = query.platform ? await pickImage(artifact, query.platform) : artifact;
+      return chosen.kind === 'image'
+        ? {
+            digest: await chosen.image.digest(),
+            mediaType: await chosen.image.mediaType(),
+            bytes: await chosen.image.rawManifest(),
+          }
+        : {
+            digest: await chosen.index.digest(),
+            mediaType: await chosen.index.mediaType(),
+            bytes: await chosen.index.rawIndex(),
+          };
+    },
+    query.registries,
+  );
 }
 
 /**
  * The digest an image reference names. For a registry it is one HEAD request (as
  * `crane digest`), unless a platform must be picked out of an index.
  */
-export async function digestOfReference(ref: TransportRef, store: () => Promise<LocalStore>, query: ManifestQuery = {}): Promise<Digest> {
+export async function digestOfReference(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  query: ManifestQuery = {},
+): Promise<Digest> {
   if (ref.transport === 'docker' && !query.platform) {
     const { reference } = ref;
     if (reference.digest) return reference.digest;
@@ -59,7 +80,10 @@ export async function digestOfReference(ref: TransportRef, store: () => Promise<
  */
 export async function deleteRemote(ref: TransportRef, registries: Registries = new Registries()): Promise<Digest> {
   if (ref.transport !== 'docker') {
-    throw new SlipwayError('INVALID_ARGUMENT', `${formatTransport(ref)} is not a registry image; remove local images with slipway rm`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `${formatTransport(ref)} is not a registry image; remove local images with slipway rm`,
+    );
   }
   const { reference } = ref;
   const client = await registries.client(reference.domain, reference.path);
@@ -67,7 +91,8 @@ export async function deleteRemote(ref: TransportRef, registries: Registries = n
   if (!digest) {
     const head = await client.headManifest(reference.path, reference.tag ?? 'latest', MANIFEST_ACCEPT);
     if (!head) throw notFound(ref);
-    digest = head.digest ?? (await client.getManifest(reference.path, reference.tag ?? 'latest', MANIFEST_ACCEPT)).digest;
+    digest =
+      head.digest ?? (await client.getManifest(reference.path, reference.tag ?? 'latest', MANIFEST_ACCEPT)).digest;
   }
   await client.deleteManifest(reference.path, digest);
   return digest;

@@ -9,7 +9,11 @@ import type { LocalStore } from '../store/local-store.js';
  * @example
  * await listRepositoryTags(parseTransport('docker://127.0.0.1:5000/team/app'), openStore); // ['v1', 'v2']
  */
-export async function listRepositoryTags(ref: TransportRef, store: () => Promise<LocalStore>, registries: Registries = new Registries()): Promise<string[]> {
+export async function listRepositoryTags(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  registries: Registries = new Registries(),
+): Promise<string[]> {
   switch (ref.transport) {
     case 'docker': {
       const client = await registries.client(ref.reference.domain, ref.reference.path);
@@ -18,6 +22,9 @@ export async function listRepositoryTags(ref: TransportRef, store: () => Promise
     case 'local':
       return (await store()).meta.listTags(ref.name);
     default:
-      throw new SlipwayError('INVALID_ARGUMENT', `${formatTransport(ref)}: tags are listed for a registry repository (HOST/NAME) or a local one (NAME)`);
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `${formatTransport(ref)}: tags are listed for a registry repository (HOST/NAME) or a local one (NAME)`,
+      );
   }
 }

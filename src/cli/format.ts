@@ -13,7 +13,8 @@ export function formatBytes(n: number): string {
 /** Left-aligned columns separated by three spaces, like `docker images`. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 

@@ -40,19 +40,24 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
 ];
 
 const program = new Command('slipway')
-  .description('Source to OCI images: a local image store with reproducible layers, import and export, an OCI registry and client, and a runtime')
+  .description(
+    'Source to OCI images: a local image store with reproducible layers, import and export, an OCI registry and client, and a runtime',
+  )
   .version('0.1.0')
   .option('--home <dir>', 'the local store (default: $SLIPWAY_HOME or ~/.slipway)')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--json', 'print the result as JSON (machine readable)')
   .showHelpAfterError('(add --help for usage and examples)')
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Examples:
   $ slipway import --rootfs ./rootfs debian:bookworm
   $ slipway copy debian:bookworm oci:/tmp/layout:bookworm
   $ slipway push debian:bookworm 127.0.0.1:5000/base/debian:bookworm
   $ slipway run debian:bookworm -- cat /etc/debian_version
-  $ slipway registry serve --addr 127.0.0.1:5000`);
+  $ slipway registry serve --addr 127.0.0.1:5000`,
+  );
 
 /** The command named on the command line: the first word that is not a global option (or its value). */
 function commandName(args: string[]): string | undefined {

@@ -34,11 +34,17 @@ export function withRegistryOptions(command: Command, ends: 'one' | 'two' = 'one
     .addOption(new Option('--authfile <file>', 'read saved credentials from this file only').env('REGISTRY_AUTH_FILE'))
     .option('--insecure', 'use plain http for the registry (loopback registries always do)')
     .addOption(new Option('--ca-file <pem>', 'trust the CAs in this PEM file for TLS').env('SLIPWAY_CA_FILE'))
-    .option('--cert-dir <dir>', 'trust DIR/HOST/*.crt for HOST (default: /etc/containers/certs.d and /etc/docker/certs.d)');
+    .option(
+      '--cert-dir <dir>',
+      'trust DIR/HOST/*.crt for HOST (default: /etc/containers/certs.d and /etc/docker/certs.d)',
+    );
 }
 
 /** The Registries a command's flags describe; `src`/`dst` say which hosts --src-creds and --dest-creds belong to. */
-export function registriesFrom(flags: RegistryFlags, ends: { src?: TransportRef; dst?: TransportRef } = {}): Registries {
+export function registriesFrom(
+  flags: RegistryFlags,
+  ends: { src?: TransportRef; dst?: TransportRef } = {},
+): Registries {
   const credentials: Record<string, Credentials> = {};
   const assign = (ref: TransportRef | undefined, value: string | undefined, flag: string) => {
     if (ref?.transport === 'docker' && value) credentials[ref.reference.domain] = parseCreds(value, flag);

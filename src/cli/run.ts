@@ -7,7 +7,9 @@ import { CliContext } from './context.js';
  * turns errors into one clear line on stderr (plus `{error: {code, message}}` on
  * stdout under --json) and exit status 1.
  */
-export function run<A extends unknown[]>(action: (ctx: CliContext, ...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(
+  action: (ctx: CliContext, ...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const ctx = new CliContext(args[args.length - 1] as Command);
     try {
@@ -27,7 +29,9 @@ export function run<A extends unknown[]>(action: (ctx: CliContext, ...args: A) =
  */
 function exitStatus(err: unknown): number {
   const status = (err as { exitCode?: unknown } | null)?.exitCode;
-  return isSlipwayError(err) && typeof status === 'number' && Number.isInteger(status) && status > 0 && status < 256 ? status : 1;
+  return isSlipwayError(err) && typeof status === 'number' && Number.isInteger(status) && status > 0 && status < 256
+    ? status
+    : 1;
 }
 
 function reportError(err: unknown, json: boolean): void {

@@ -53,7 +53,12 @@ export interface CopyReport {
  * on a stack's run image by src/droplet: a use case, so it is opened here, above the
  * transports, and loaded only when asked for).
  */
-async function openSource<T>(src: TransportRef, store: () => Promise<LocalStore>, registries: Registries, fn: (source: OpenedSource) => Promise<T>): Promise<T> {
+async function openSource<T>(
+  src: TransportRef,
+  store: () => Promise<LocalStore>,
+  registries: Registries,
+  fn: (source: OpenedSource) => Promise<T>,
+): Promise<T> {
   if (src.transport !== 'droplet') return withSource(src, store, fn, registries);
   const { withDropletSource } = await import('../droplet/source.js');
   return withDropletSource(src.file, src.stack, await store(), fn);
@@ -66,14 +71,22 @@ async function openSource<T>(src: TransportRef, store: () => Promise<LocalStore>
  * uncompressed layers (docker archives) are compressed on the way in. Blobs the
  * destination has are skipped; between two repositories of one registry they are mounted.
  */
-export async function copy(src: TransportRef, destination: TransportRef | ((sourceNames: string[]) => TransportRef), store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
+export async function copy(
+  src: TransportRef,
+  destination: TransportRef | ((sourceNames: string[]) => TransportRef),
+  store: () => Promise<LocalStore>,
+  options: CopyOptions = {},
+): Promise<CopyReport> {
   const progress = options.progress ?? silentProgress;
   const registries = options.registries ?? new Registries();
   return openSource(src, store, registries, async (source) => {
     // A destination may depend on the names the source carries (docker archive RepoTags).
     const dst = typeof destination === 'function' ? destination(source.names) : destination;
     if (options.keepDigest) refuseDigestChange(src, dst);
-    const artifact = dst.transport === 'docker-archive' || !options.all ? await pickImage(source.artifact, options.platform) : source.artifact;
+    const artifact =
+      dst.transport === 'docker-archive' || !options.all
+        ? await pickImage(source.artifact, options.platform)
+        : source.artifact;
     const base = { source: formatTransport(src), destination: formatTransport(dst) };
     if (dst.transport === 'docker-archive') {
       const { image } = await pickImage(artifact, options.platform);
@@ -81,9 +94,20 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
       progress.log(`writing docker archive ${dst.file}`);
       await writeDockerArchive(dst.file, image, tags);
       const { size } = await stat(dst.file);
-      return { ...base, digest: await image.digest(), mediaType: await image.mediaType(), blobsSent: (await image.layers()).length + 1, blobsSkipped: 0, blobsMounted: 0, bytesSent: size };
+      return {
+        ...base,
+        digest: await image.digest(),
+        mediaType: await image.mediaType(),
+        blobsSent: (await image.layers()).length + 1,
+        blobsSkipped: 0,
+        blobsMounted: 0,
+        bytesSent: size,
+      };
     }
-    const writeOptions: WriteOptions = { progress, ...(options.keepDigest ? {} : { compressUncompressed: options.compression ?? 'gzip' }) };
+    const writeOptions: WriteOptions = {
+      progress,
+      ...(options.keepDigest ? {} : { compressUncompressed: options.compression ?? 'gzip' }),
+    };
     let report: WriteReport;
     if (dst.transport === 'oci-archive') {
       report = await withTempDir('oci-archive-out', async (dir) => {
@@ -94,8 +118,12 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
         return r;
       });
     } else {
-      const sameRegistry = src.transport === 'docker' && dst.transport === 'docker' && src.reference.domain === dst.reference.domain;
-      const dest = await openDestination(dst, store, { registries, ...(sameRegistry ? { mountFrom: src.reference.path } : {}) });
+      const sameRegistry =
+        src.transport === 'docker' && dst.transport === 'docker' && src.reference.domain === dst.reference.domain;
+      const dest = await openDestination(dst, store, {
+        registries,
+        ...(sameRegistry ? { mountFrom: src.reference.path } : {}),
+      });
       if (!dest) throw new SlipwayError('UNSUPPORTED', `cannot write to ${formatTransport(dst)}`);
       report = await writeTo(dest, artifact, writeOptions);
     }
@@ -103,7 +131,10 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
     if (options.keepDigest) {
       const expected = artifact.kind === 'image' ? await artifact.image.digest() : await artifact.index.digest();
       if (descriptor.digest !== expected) {
-        throw new SlipwayError('CONFLICT', `${formatTransport(dst)} holds ${descriptor.digest}, not the source's ${expected}: the destination needed a different manifest`);
+        throw new SlipwayError(
+          'CONFLICT',
+          `${formatTransport(dst)} holds ${descriptor.digest}, not the source's ${expected}: the destination needed a different manifest`,
+        );
       }
     }
     return { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
@@ -113,7 +144,10 @@ export async function copy(src: TransportRef, destination: TransportRef | ((sour
 function refuseDigestChange(src: TransportRef, dst: TransportRef): void {
   for (const end of [src, dst]) {
     if (end.transport === 'docker-archive') {
-      throw new SlipwayError('CONFLICT', `${formatTransport(end)}: a docker archive carries no manifest, so its digest cannot be kept; promote between registries, the local store and OCI layouts, or use slipway copy`);
+      throw new SlipwayError(
+        'CONFLICT',
+        `${formatTransport(end)}: a docker archive carries no manifest, so its digest cannot be kept; promote between registries, the local store and OCI layouts, or use slipway copy`,
+      );
     }
   }
 }

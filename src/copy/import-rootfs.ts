@@ -40,7 +40,9 @@ export async function importRootfs(
   const compression = options.compression ?? 'gzip';
   const progress = options.progress ?? silentProgress;
   const st = await stat(source).catch((err) => {
-    throw new SlipwayError('NOT_FOUND', `rootfs ${source} does not exist: give a directory or a tarball`, { cause: err });
+    throw new SlipwayError('NOT_FOUND', `rootfs ${source} does not exist: give a directory or a tarball`, {
+      cause: err,
+    });
   });
   const lease = await store.openLease();
   try {
@@ -81,10 +83,20 @@ export interface WrittenLayer {
 }
 
 /** Writes a directory as a deterministic layer into the store, under `lease`. */
-export async function layerFromDirectory(lease: StoreLease, dir: string, compression: Exclude<Compression, 'none'>, progress: Progress = silentProgress): Promise<WrittenLayer> {
+export async function layerFromDirectory(
+  lease: StoreLease,
+  dir: string,
+  compression: Exclude<Compression, 'none'>,
+  progress: Progress = silentProgress,
+): Promise<WrittenLayer> {
   const writer = await lease.writer();
   try {
-    const sink = { write: async (chunk: Uint8Array) => { await writer.write(chunk); progress.advance('layer', chunk.length); } };
+    const sink = {
+      write: async (chunk: Uint8Array) => {
+        await writer.write(chunk);
+        progress.advance('layer', chunk.length);
+      },
+    };
     const result = await writeLayer(walkTree(dir, { owner: { kind: 'keep' } }), sink, { compression });
     const info = await writer.commit({ digest: result.digest, size: result.size });
     return { digest: info.digest, size: info.size, diffId: result.diffId, mediaType: result.mediaType };
@@ -94,7 +106,12 @@ export async function layerFromDirectory(lease: StoreLease, dir: string, compres
   }
 }
 
-async function layerFromTarball(lease: StoreLease, file: string, compression: Exclude<Compression, 'none'>, progress: Progress): Promise<WrittenLayer> {
+async function layerFromTarball(
+  lease: StoreLease,
+  file: string,
+  compression: Exclude<Compression, 'none'>,
+  progress: Progress,
+): Promise<WrittenLayer> {
   const input = chain(createReadStream(file, { highWaterMark: 1 << 20 }), progressStream(progress, 'layer'));
   const diff = new DigestStream();
   const tar = chain(await decompressing(input), expectTar(file), diff);

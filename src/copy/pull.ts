@@ -12,7 +12,12 @@ import { copy, type CopyOptions, type CopyReport } from './copy.js';
  * @example
  * await pull(parseTransport('docker://127.0.0.1:5000/team/app:v1'), undefined, openStore);
  */
-export function pull(src: TransportRef, name: LocalName | undefined, store: () => Promise<LocalStore>, options: CopyOptions = {}): Promise<CopyReport> {
+export function pull(
+  src: TransportRef,
+  name: LocalName | undefined,
+  store: () => Promise<LocalStore>,
+  options: CopyOptions = {},
+): Promise<CopyReport> {
   return copy(src, name ? { transport: 'local', ...name } : (names) => localNameFor(src, names), store, options);
 }
 
@@ -26,7 +31,10 @@ export function localNameFor(source: TransportRef, names: string[]): TransportRe
       // not usable as a local name: try the next one
     }
   }
-  throw new SlipwayError('INVALID_ARGUMENT', `${formatTransport(source)} carries no name usable in the local store; give one, e.g. myapp:v1`);
+  throw new SlipwayError(
+    'INVALID_ARGUMENT',
+    `${formatTransport(source)} carries no name usable in the local store; give one, e.g. myapp:v1`,
+  );
 }
 
 function withoutRegistryHost(name: string): string {
@@ -36,6 +44,7 @@ function withoutRegistryHost(name: string): string {
   } catch {
     return name;
   }
-  const path = ref.domain === DEFAULT_DOMAIN || ref.domain === 'localhost' ? ref.path.replace(/^library\//, '') : ref.path;
+  const path =
+    ref.domain === DEFAULT_DOMAIN || ref.domain === 'localhost' ? ref.path.replace(/^library\//, '') : ref.path;
   return `${path}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }

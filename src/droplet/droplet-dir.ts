@@ -22,12 +22,12 @@ export function dropletTrees(dir: string): DropletTrees {
   return ConfinedDir.with(dir, (root) => {
     const app = root.lstat('app');
     if (app?.isSymbolicLink()) throw linked(dir, 'app');
-    if (app && !app.isDirectory()) throw unsafePath(join(dir, 'app'), 'a droplet\'s app must be a directory');
+    if (app && !app.isDirectory()) throw unsafePath(join(dir, 'app'), "a droplet's app must be a directory");
     const depsStat = root.lstat('deps');
     if (depsStat?.isSymbolicLink()) throw linked(dir, 'deps');
     const deps: string[] = [];
     // readdir opens deps with no-follow: it cannot have been swapped for a link since the lstat.
-    for (const name of depsStat ? root.readdir('deps') ?? [] : []) {
+    for (const name of depsStat ? (root.readdir('deps') ?? []) : []) {
       const st = root.lstat(`deps/${name}`);
       if (st?.isSymbolicLink()) throw linked(dir, `deps/${name}`);
       if (st?.isDirectory()) deps.push(name); // as CF: only directories are buildpacks' deps
@@ -37,5 +37,8 @@ export function dropletTrees(dir: string): DropletTrees {
 }
 
 function linked(dir: string, rel: string) {
-  return unsafePath(join(dir, rel), `a droplet's ${rel.startsWith('deps/') ? 'deps/IDX' : rel} is a symlink, and the host follows no link a droplet or a build made`);
+  return unsafePath(
+    join(dir, rel),
+    `a droplet's ${rel.startsWith('deps/') ? 'deps/IDX' : rel} is a symlink, and the host follows no link a droplet or a build made`,
+  );
 }

@@ -11,7 +11,17 @@ import type { HistoryEntry, ImageConfig } from '../oci/types.js';
 import { LayerOutput } from '../stage/layer-output.js';
 import { dropletTrees } from './droplet-dir.js';
 import { LAUNCHER_SCRIPT } from './launcher.js';
-import { APP_DIR, BUILD_METADATA_LABEL, CF_LAUNCHER, CF_PROCESS_DIR, DROPLET_LABEL, DROPLET_ROOT, LIFECYCLE_METADATA_LABEL, type DropletBuildpack, type DropletLabel } from './layout.js';
+import {
+  APP_DIR,
+  BUILD_METADATA_LABEL,
+  CF_LAUNCHER,
+  CF_PROCESS_DIR,
+  DROPLET_LABEL,
+  DROPLET_ROOT,
+  LIFECYCLE_METADATA_LABEL,
+  type DropletBuildpack,
+  type DropletLabel,
+} from './layout.js';
 import { sortedTypes } from './process-types.js';
 import { readStagingInfo } from './staging-info.js';
 
@@ -67,7 +77,12 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
   const reported: DropletImage['layers'] = [];
   const dropletLayers: Digest[] = [];
   const time = new Date(created * 1000).toISOString().replace('.000Z', 'Z');
-  const add = async (name: string, entries: () => AsyncIterable<TarEntry>, createdBy: string, partOfDroplet: boolean) => {
+  const add = async (
+    name: string,
+    entries: () => AsyncIterable<TarEntry>,
+    createdBy: string,
+    partOfDroplet: boolean,
+  ) => {
     const r = await output.write(entries);
     layers.push(r.layer);
     history.push({ created: time, created_by: createdBy });
@@ -86,20 +101,55 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
   async function addDropletLayers() {
     // Checked before any layer is written; each walk checks again that no component below `dir` is a link.
     const trees = dropletTrees(dir);
-    await add('droplet', () => walkTree(dir, {
-      prefix, includeRoot: true, owner, mtime: created,
-      transform: (e) => {
-        if (e.path === 'home') return { ...e, uid: 0, gid: 0, mode: 0o755 };
-        const rel = e.path.slice(prefix.length + 1);
-        if (rel.startsWith('app/') || rel === 'app' || /^deps\/[^/]+(\/|$)/.test(rel)) return null;
-        return e;
-      },
-    }), 'Droplet: profile.d, staging_info.yml, tmp, logs', true);
+    await add(
+      'droplet',
+      () =>
+        walkTree(dir, {
+          prefix,
+          includeRoot: true,
+          owner,
+          mtime: created,
+          transform: (e) => {
+            if (e.path === 'home') return { ...e, uid: 0, gid: 0, mode: 0o755 };
+            const rel = e.path.slice(prefix.length + 1);
+            if (rel.startsWith('app/') || rel === 'app' || /^deps\/[^/]+(\/|$)/.test(rel)) return null;
+            return e;
+          },
+        }),
+      'Droplet: profile.d, staging_info.yml, tmp, logs',
+      true,
+    );
     for (const idx of trees.deps) {
-      await add(`deps/${idx}`, () => walkTree(join(dir, 'deps', idx), { beneath: dir, prefix: `${prefix}/deps/${idx}`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), `Droplet: deps/${idx}`, true);
+      await add(
+        `deps/${idx}`,
+        () =>
+          walkTree(join(dir, 'deps', idx), {
+            beneath: dir,
+            prefix: `${prefix}/deps/${idx}`,
+            includeRoot: true,
+            owner,
+            mtime: created,
+            transform: withoutAncestors,
+          }),
+        `Droplet: deps/${idx}`,
+        true,
+      );
     }
     if (trees.app) {
-      await add('app', () => walkTree(join(dir, 'app'), { beneath: dir, prefix: `${prefix}/app`, includeRoot: true, owner, mtime: created, transform: withoutAncestors }), 'Droplet: app', true);
+      await add(
+        'app',
+        () =>
+          walkTree(join(dir, 'app'), {
+            beneath: dir,
+            prefix: `${prefix}/app`,
+            includeRoot: true,
+            owner,
+            mtime: created,
+            transform: withoutAncestors,
+          }),
+        'Droplet: app',
+        true,
+      );
     }
   }
 
@@ -116,18 +166,27 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
     const launcherLayer = await output.write(() => walkTree(launcherDir, { owner: root, mtime: created }));
     layers.push(launcherLayer.layer);
     history.push({ created: time, created_by: 'Cloud Foundry launcher' });
-    reported.push({ name: 'launcher', diffId: launcherLayer.known.diffId, digest: launcherLayer.known.digest, size: launcherLayer.known.size, reused: launcherLayer.reused });
+    reported.push({
+      name: 'launcher',
+      diffId: launcherLayer.known.diffId,
+      digest: launcherLayer.known.digest,
+      size: launcherLayer.known.size,
+      reused: launcherLayer.reused,
+    });
 
     const procDir = join(staging, 'process');
     mkdirSync(join(procDir, CF_PROCESS_DIR.slice(1)), { recursive: true });
     chmodSync(join(procDir, 'cf'), 0o755);
     chmodSync(join(procDir, CF_PROCESS_DIR.slice(1)), 0o755);
-    for (const [type, command] of Object.entries(processTypes)) writeFileSync(join(procDir, CF_PROCESS_DIR.slice(1), type), command, { mode: 0o644 });
+    for (const [type, command] of Object.entries(processTypes))
+      writeFileSync(join(procDir, CF_PROCESS_DIR.slice(1), type), command, { mode: 0o644 });
     await add('process-types', () => walkTree(procDir, { owner: root, mtime: created }), 'Process types', false);
 
     const runConfig = await input.runImage.config();
     const runDiffIds = runConfig.rootfs.diff_ids;
-    const buildpacks = input.buildpacks ?? (info.detected_buildpack ? [{ key: info.detected_buildpack, name: info.detected_buildpack }] : []);
+    const buildpacks =
+      input.buildpacks ??
+      (info.detected_buildpack ? [{ key: info.detected_buildpack, name: info.detected_buildpack }] : []);
     const dropletLabel: DropletLabel = {
       layers: dropletLayers,
       detected_buildpack: info.detected_buildpack ?? '',
@@ -144,14 +203,24 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
       buildpacks: buildpacks.map((b) => ({ key: b.key, version: b.version ?? '', layers: {} })),
       config: { sha: reported.find((l) => l.name === 'process-types')!.diffId },
       launcher: { sha: launcherLayer.known.diffId },
-      runImage: { topLayer: runDiffIds[runDiffIds.length - 1] ?? '', reference: `${input.stack.name}/run@${input.stack.run}`, image: `${input.stack.name}/run` },
+      runImage: {
+        topLayer: runDiffIds[runDiffIds.length - 1] ?? '',
+        reference: `${input.stack.name}/run@${input.stack.run}`,
+        image: `${input.stack.name}/run`,
+      },
       stack: { runImage: { image: `${input.stack.name}/run` } },
     };
     // Process types as CNB build metadata, each through the launcher, so `slipway run --process TYPE` and CNB tools see them.
     const buildMetadata = {
       buildpacks: buildpacks.map((b) => ({ id: b.key, version: b.version ?? '', api: 'cf-v2' })),
       launcher: { version: '0.1.0', source: { git: { repository: 'slipway', commit: '' } } },
-      processes: Object.keys(processTypes).map((type) => ({ type, command: [CF_LAUNCHER, type], args: null, direct: true, buildpackID: buildpacks[buildpacks.length - 1]?.key ?? '' })),
+      processes: Object.keys(processTypes).map((type) => ({
+        type,
+        command: [CF_LAUNCHER, type],
+        args: null,
+        direct: true,
+        buildpackID: buildpacks[buildpacks.length - 1]?.key ?? '',
+      })),
       ...(processTypes['web'] ? { 'buildpack-default-process-type': 'web' } : {}),
     };
     const runEnv = runConfig.config?.Env ?? [];
@@ -175,7 +244,11 @@ export async function dropletImage(output: LayerOutput, input: DropletImageInput
       rootfs: { type: 'layers', diff_ids: [] },
     };
     delete config.config!.Cmd;
-    const image = new ComputedImage({ layers: [...(await input.runImage.layers()), ...layers], config, manifestMediaType: MediaType.OciManifest });
+    const image = new ComputedImage({
+      layers: [...(await input.runImage.layers()), ...layers],
+      config,
+      manifestMediaType: MediaType.OciManifest,
+    });
     return { image, layers: reported, processTypes, startCommand };
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -22,7 +22,12 @@ export interface ExportDropletReport {
 /** The io.slipway.droplet label of an image; an error naming the image when it has none. */
 export async function dropletLabelOf(image: Image, name: string): Promise<DropletLabel> {
   const raw = (await image.config()).config?.Labels?.[DROPLET_LABEL];
-  if (!raw) throw new SlipwayError('UNSUPPORTED', `${name} holds no droplet (no ${DROPLET_LABEL} label): only images made by slipway droplet import or classic staging can be exported as droplets`, { detail: { image: name } });
+  if (!raw)
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `${name} holds no droplet (no ${DROPLET_LABEL} label): only images made by slipway droplet import or classic staging can be exported as droplets`,
+      { detail: { image: name } },
+    );
   try {
     return JSON.parse(raw) as DropletLabel;
   } catch (err) {
@@ -39,7 +44,12 @@ export async function dropletLabelOf(image: Image, name: string): Promise<Drople
  * @example
  *   await exportDroplet(image, 'apps/web:v1', 'web.tgz', tmp);
  */
-export async function exportDroplet(image: Image, name: string, file: string, tmp: string): Promise<ExportDropletReport> {
+export async function exportDroplet(
+  image: Image,
+  name: string,
+  file: string,
+  tmp: string,
+): Promise<ExportDropletReport> {
   const label = await dropletLabelOf(image, name);
   const dir = mkdtempSync(join(tmp, 'droplet-export-'));
   try {
@@ -51,11 +61,19 @@ export async function exportDroplet(image: Image, name: string, file: string, tm
     }
     const contents = join(root, DROPLET_ROOT.slice(1));
     const out = createWriteStream(file);
-    const written = await writeLayer(dropletEntries(root, contents), { write: (c) => new Promise<void>((res, rej) => out.write(c, (e) => (e ? rej(e) : res()))) }, { compression: 'gzip' });
+    const written = await writeLayer(
+      dropletEntries(root, contents),
+      { write: (c) => new Promise<void>((res, rej) => out.write(c, (e) => (e ? rej(e) : res()))) },
+      { compression: 'gzip' },
+    );
     await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
     return {
-      file, size: written.size, sha256: written.digest, startCommand: label.start_command,
-      processTypes: label.process_types, detectedBuildpack: label.detected_buildpack,
+      file,
+      size: written.size,
+      sha256: written.digest,
+      startCommand: label.start_command,
+      processTypes: label.process_types,
+      detectedBuildpack: label.detected_buildpack,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -75,6 +93,10 @@ async function* dropletEntries(root: string, contents: string): AsyncGenerator<T
       yield { ...e, path: '.' };
       continue;
     }
-    yield { ...e, path: `./${e.path.slice(2)}`, ...(e.type === 'hardlink' && e.linkname ? { linkname: `./${e.linkname.slice(2)}` } : {}) };
+    yield {
+      ...e,
+      path: `./${e.path.slice(2)}`,
+      ...(e.type === 'hardlink' && e.linkname ? { linkname: `./${e.linkname.slice(2)}` } : {}),
+    };
   }
 }

@@ -45,7 +45,12 @@ export interface ImportDropletReport {
  * @example
  *   await importDroplet(store, 'droplet.tgz', 'apps/web:v1', { stack: 'default' });
  */
-export async function importDroplet(store: LocalStore, file: string, image: string, options: ImportDropletOptions = {}): Promise<ImportDropletReport> {
+export async function importDroplet(
+  store: LocalStore,
+  file: string,
+  image: string,
+  options: ImportDropletOptions = {},
+): Promise<ImportDropletReport> {
   const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
   mkdirSync(tmp, { recursive: true });
   const dir = mkdtempSync(join(tmp, 'droplet-'));
@@ -63,14 +68,26 @@ export async function importDroplet(store: LocalStore, file: string, image: stri
  * it, never replaced it): a symlinked app, deps or deps/IDX, or a staging_info.yml that is
  * not a regular file, is refused with UNSAFE_PATH naming it.
  */
-export async function importDropletDir(store: LocalStore, dir: string, image: string, options: ImportDropletOptions = {}): Promise<ImportDropletReport> {
+export async function importDropletDir(
+  store: LocalStore,
+  dir: string,
+  image: string,
+  options: ImportDropletOptions = {},
+): Promise<ImportDropletReport> {
   const { name: repository, tag = 'latest' } = parseLocalName(image);
   const stack = await resolveStack(store, options.stack, options.progress ?? silentProgress);
-  const processTypes = { ...(options.processTypesFile ? readProcessTypes(options.processTypesFile) : {}), ...(options.processTypes ?? {}) };
+  const processTypes = {
+    ...(options.processTypesFile ? readProcessTypes(options.processTypesFile) : {}),
+    ...(options.processTypes ?? {}),
+  };
   const built = await store.withLease(async (lease) => {
     const output = new LayerOutput(lease, new Map<Digest, KnownLayer>());
     const input: DropletImageInput = {
-      dir, runImage: stack.runImage, stack: { name: stack.name, run: stack.run }, user: stack.user, processTypes,
+      dir,
+      runImage: stack.runImage,
+      stack: { name: stack.name, run: stack.run },
+      user: stack.user,
+      processTypes,
       created: options.created ?? defaultMtime(),
       ...(options.buildpacks ? { buildpacks: options.buildpacks } : {}),
       ...(options.detectOutput ? { detectOutput: options.detectOutput } : {}),
@@ -82,7 +99,12 @@ export async function importDropletDir(store: LocalStore, dir: string, image: st
     return result;
   });
   return {
-    repository, tag, digest: await built.image.digest(), stack: { name: stack.name, version: stack.version, run: stack.run },
-    startCommand: built.startCommand, processTypes: built.processTypes, layers: built.layers,
+    repository,
+    tag,
+    digest: await built.image.digest(),
+    stack: { name: stack.name, version: stack.version, run: stack.run },
+    startCommand: built.startCommand,
+    processTypes: built.processTypes,
+    layers: built.layers,
   };
 }

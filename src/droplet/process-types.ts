@@ -25,7 +25,8 @@ export function readProcessTypes(file: string): Record<string, string> {
 
 export function processTypesFrom(parsed: unknown, what: string): Record<string, string> {
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new SlipwayError('INVALID_DOCUMENT', `${what}: process types must be a map of type: command`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new SlipwayError('INVALID_DOCUMENT', `${what}: process types must be a map of type: command`);
   const p = parsed as Record<string, unknown>;
   if (p['default_process_types'] !== undefined) return processTypesFrom(p['default_process_types'], what);
   if (p['process_types'] !== undefined) return processTypesFrom(p['process_types'], what);
@@ -38,7 +39,8 @@ export function processTypesFrom(parsed: unknown, what: string): Record<string, 
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(p)) {
-    if (typeof v !== 'string') throw new SlipwayError('INVALID_DOCUMENT', `${what}: process type "${k}" has no command string`);
+    if (typeof v !== 'string')
+      throw new SlipwayError('INVALID_DOCUMENT', `${what}: process type "${k}" has no command string`);
     out[k] = v;
   }
   return checked(out, what);
@@ -46,7 +48,11 @@ export function processTypesFrom(parsed: unknown, what: string): Record<string, 
 
 function checked(types: Record<string, string>, what: string): Record<string, string> {
   for (const k of Object.keys(types)) {
-    if (!TYPE_NAME.test(k)) throw new SlipwayError('INVALID_DOCUMENT', `${what}: "${k}" is not a valid process type name (letters, digits, _ . -)`);
+    if (!TYPE_NAME.test(k))
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `${what}: "${k}" is not a valid process type name (letters, digits, _ . -)`,
+      );
   }
   return types;
 }

@@ -19,7 +19,12 @@ import { resolveStack } from './stack-run-image.js';
  * @example
  *   await withDropletSource('web.tgz', undefined, store, async ({ artifact }) => ...);
  */
-export async function withDropletSource<T>(file: string, stack: string | undefined, store: LocalStore, fn: (src: { artifact: Artifact; names: string[] }) => Promise<T>): Promise<T> {
+export async function withDropletSource<T>(
+  file: string,
+  stack: string | undefined,
+  store: LocalStore,
+  fn: (src: { artifact: Artifact; names: string[] }) => Promise<T>,
+): Promise<T> {
   const tmp = process.env['SLIPWAY_BUILD_TMPDIR'] ?? join(store.home, 'tmp');
   mkdirSync(tmp, { recursive: true });
   const dir = mkdtempSync(join(tmp, 'droplet-'));
@@ -29,12 +34,19 @@ export async function withDropletSource<T>(file: string, stack: string | undefin
     const s = await resolveStack(store, stack);
     return await store.withLease(async (lease) => {
       const built = await dropletImage(new LayerOutput(lease, new Map<Digest, KnownLayer>()), {
-        dir: contents, runImage: s.runImage, stack: { name: s.name, run: s.run }, user: s.user, created: defaultMtime(),
+        dir: contents,
+        runImage: s.runImage,
+        stack: { name: s.name, run: s.run },
+        user: s.user,
+        created: defaultMtime(),
       });
       await lease.putBytes(await built.image.rawConfig());
       const manifest = await built.image.rawManifest();
       const info = await lease.putBytes(manifest);
-      const artifact = await artifactFromBlobs(storeBlobSource(store), { digest: info.digest, mediaType: await built.image.mediaType() });
+      const artifact = await artifactFromBlobs(storeBlobSource(store), {
+        digest: info.digest,
+        mediaType: await built.image.mediaType(),
+      });
       return fn({ artifact, names: [] });
     });
   } finally {

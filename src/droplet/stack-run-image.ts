@@ -22,20 +22,31 @@ export interface ResolvedStack {
  * The newest version of stack `name` (default: the default stack, made on first use),
  * with its run and build images.
  */
-export async function resolveStack(store: LocalStore, name: string | undefined, progress: Progress = silentProgress): Promise<ResolvedStack> {
+export async function resolveStack(
+  store: LocalStore,
+  name: string | undefined,
+  progress: Progress = silentProgress,
+): Promise<ResolvedStack> {
   let s: { name: string; version: string; run: Digest; build: Digest };
   if (name === undefined) {
     s = await ensureDefaultStack(store, { progress });
   } else {
     const latest = await latestVersion(store, name);
-    if (!latest) throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, { detail: { stack: name } });
+    if (!latest)
+      throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, {
+        detail: { stack: name },
+      });
     s = { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
   }
   const run = await readLocal(store, `${s.name}/run`, s.run);
   const build = await readLocal(store, `${s.name}/build`, s.build);
-  if (run.artifact.kind !== 'image' || build.artifact.kind !== 'image') throw new SlipwayError('INVALID_DOCUMENT', `stack ${s.name}: its images are indexes`);
+  if (run.artifact.kind !== 'image' || build.artifact.kind !== 'image')
+    throw new SlipwayError('INVALID_DOCUMENT', `stack ${s.name}: its images are indexes`);
   const config = await run.artifact.image.config();
   const [uid, gid] = (config.config?.User ?? '1000:1000').split(':').map(Number);
-  const user = { uid: Number.isInteger(uid) ? uid! : 1000, gid: Number.isInteger(gid) ? gid! : Number.isInteger(uid) ? uid! : 1000 };
+  const user = {
+    uid: Number.isInteger(uid) ? uid! : 1000,
+    gid: Number.isInteger(gid) ? gid! : Number.isInteger(uid) ? uid! : 1000,
+  };
   return { ...s, runImage: run.artifact.image, buildImage: build.artifact.image, user };
 }

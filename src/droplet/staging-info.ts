@@ -24,10 +24,13 @@ export function readStagingInfo(file: string): StagingInfo {
   try {
     parsed = parseYaml(text);
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `${file} is neither JSON nor YAML: ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError('INVALID_DOCUMENT', `${file} is neither JSON nor YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new SlipwayError('INVALID_DOCUMENT', `${file} is not a map of detected_buildpack, start_command`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new SlipwayError('INVALID_DOCUMENT', `${file} is not a map of detected_buildpack, start_command`);
   const p = parsed as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const config = p['config'] && typeof p['config'] === 'object' ? (p['config'] as Record<string, unknown>) : undefined;

@@ -15,10 +15,15 @@ import { unsafeEntry } from '../layer/path-safety.js';
 export async function unpackDroplet(file: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const onEntry = (e: TarEntry) => {
-    if (e.type === 'char-device' || e.type === 'block-device') throw unsafeEntry(e.path, `it is a ${e.type.replace('-', ' ')}, and a droplet holds none`);
+    if (e.type === 'char-device' || e.type === 'block-device')
+      throw unsafeEntry(e.path, `it is a ${e.type.replace('-', ' ')}, and a droplet holds none`);
   };
   await extractLayer(createReadStream(file), dir, { owner: 'ignore', onEntry }).catch((err: unknown) => {
     if (err instanceof SlipwayError) throw err;
-    throw new SlipwayError('INVALID_ARCHIVE', `${file} is not a droplet tarball (gzip tar of ./app, ./staging_info.yml, ...): ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_ARCHIVE',
+      `${file} is not a droplet tarball (gzip tar of ./app, ./staging_info.yml, ...): ${(err as Error).message}`,
+      { cause: err },
+    );
   });
 }

@@ -1,13 +1,25 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ConfinedDir } from './confined-dir.js';
 
 const mkfifoSync = (path: string) => execFileSync('mkfifo', [path]);
-
 
 describe('ConfinedDir: host I/O below a directory a container writes', () => {
   let root: string;
@@ -40,8 +52,15 @@ describe('ConfinedDir: host I/O below a directory a container writes', () => {
   });
 
   it('refuses a symlink anywhere on the path, naming it', () => {
-    assert.throws(() => dir.readText('a/link'), (e: Error & { code?: string }) => e.code === 'UNSAFE_PATH' && /a\/link/.test(e.message) && /symlink/.test(e.message));
-    assert.throws(() => dir.readText('evil/secret'), (e: Error & { code?: string }) => e.code === 'UNSAFE_PATH' && /evil/.test(e.message));
+    assert.throws(
+      () => dir.readText('a/link'),
+      (e: Error & { code?: string }) =>
+        e.code === 'UNSAFE_PATH' && /a\/link/.test(e.message) && /symlink/.test(e.message),
+    );
+    assert.throws(
+      () => dir.readText('evil/secret'),
+      (e: Error & { code?: string }) => e.code === 'UNSAFE_PATH' && /evil/.test(e.message),
+    );
     assert.throws(() => dir.readdir('evil'), { code: 'UNSAFE_PATH' });
     assert.throws(() => dir.mkdir('evil/new'), { code: 'UNSAFE_PATH' });
     assert.throws(() => dir.writeFile('evil/planted', 'x'), { code: 'UNSAFE_PATH' });

@@ -93,14 +93,22 @@ export class ConfinedDir {
   /** A sub-directory as an anchor of its own (the walk to it follows no symlink). Close it. */
   openDir(rel: string): ConfinedDir {
     const parts = components(rel, this.path);
-    return new ConfinedDir(parts.length === 0 ? openSync(`/proc/self/fd/${this.#fd}/.`, DIR_FLAGS) : this.#openDir(parts), this.#display(rel));
+    return new ConfinedDir(
+      parts.length === 0 ? openSync(`/proc/self/fd/${this.#fd}/.`, DIR_FLAGS) : this.#openDir(parts),
+      this.#display(rel),
+    );
   }
 
   /** lstat of `rel` (a symlink is reported as one), or undefined when it does not exist. */
   lstat(rel: string): Stats | undefined {
     const parts = components(rel, this.path);
     if (parts.length === 0) return fstatSync(this.#fd);
-    return this.#inParent(parts, false, (dirFd, name) => lstatSync(`/proc/self/fd/${dirFd}/${name}`, { throwIfNoEntry: false }), () => undefined);
+    return this.#inParent(
+      parts,
+      false,
+      (dirFd, name) => lstatSync(`/proc/self/fd/${dirFd}/${name}`, { throwIfNoEntry: false }),
+      () => undefined,
+    );
   }
 
   isDirectory(rel: string): boolean {
@@ -122,7 +130,11 @@ export class ConfinedDir {
       const st = fstatSync(fd);
       if (!st.isFile()) throw unsafePath(this.#display(rel), 'it is not a regular file');
       if (st.size > maxBytes) {
-        throw new SlipwayError('TOO_LARGE', `"${this.#display(rel)}" has ${st.size} bytes; at most ${maxBytes} are read`, { detail: { path: this.#display(rel), size: st.size, max: maxBytes } });
+        throw new SlipwayError(
+          'TOO_LARGE',
+          `"${this.#display(rel)}" has ${st.size} bytes; at most ${maxBytes} are read`,
+          { detail: { path: this.#display(rel), size: st.size, max: maxBytes } },
+        );
       }
       const buf = Buffer.alloc(st.size);
       let off = 0;
@@ -171,7 +183,8 @@ export class ConfinedDir {
           mkdirSync(at, { mode: own.mode ?? 0o755 });
           created = true;
         } catch (err) {
-          if (!isErrno(err, 'EEXIST')) throw ioError(err, this.#display(parts.slice(0, i + 1).join('/')), 'make directory');
+          if (!isErrno(err, 'EEXIST'))
+            throw ioError(err, this.#display(parts.slice(0, i + 1).join('/')), 'make directory');
         }
         const next = this.#step(fd, parts, i);
         closeSync(fd);
@@ -217,7 +230,11 @@ export class ConfinedDir {
     return this.#inParent(parts, false, (dirFd, name) => {
       let fd: number;
       try {
-        fd = openSync(`/proc/self/fd/${dirFd}/${name}`, flags | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, own.mode ?? 0o600);
+        fd = openSync(
+          `/proc/self/fd/${dirFd}/${name}`,
+          flags | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          own.mode ?? 0o600,
+        );
       } catch (err) {
         if (isErrno(err, 'EEXIST')) throw unsafePath(this.#display(rel), 'something is already there');
         throw err;
@@ -232,16 +249,23 @@ export class ConfinedDir {
     const src = components(from, this.path);
     const dst = components(to, target.path);
     if (src.length === 0 || dst.length === 0) throw unsafePath(this.path, 'cannot rename the anchor itself');
-    this.#inParent(src, false, (srcFd, srcName) => target.#inParent(dst, true, (dstFd, dstName) => {
-      renameSync(`/proc/self/fd/${srcFd}/${srcName}`, `/proc/self/fd/${dstFd}/${dstName}`);
-    }));
+    this.#inParent(src, false, (srcFd, srcName) =>
+      target.#inParent(dst, true, (dstFd, dstName) => {
+        renameSync(`/proc/self/fd/${srcFd}/${srcName}`, `/proc/self/fd/${dstFd}/${dstName}`);
+      }),
+    );
   }
 
   /** Removes `rel` and everything below it, following no symlink (links are unlinked). Quiet when absent. */
   remove(rel: string): void {
     const parts = components(rel, this.path);
     if (parts.length === 0) throw unsafePath(this.path, 'cannot remove the anchor itself');
-    this.#inParent(parts, false, (dirFd, name) => removeAt(dirFd, name), () => undefined);
+    this.#inParent(
+      parts,
+      false,
+      (dirFd, name) => removeAt(dirFd, name),
+      () => undefined,
+    );
   }
 
   /** lchown of `rel` (the node itself, never what a symlink names). */
@@ -252,7 +276,10 @@ export class ConfinedDir {
       return;
     }
     const st = this.lstat(rel);
-    if (!st) throw new SlipwayError('NOT_FOUND', `"${this.#display(rel)}" does not exist`, { detail: { path: this.#display(rel) } });
+    if (!st)
+      throw new SlipwayError('NOT_FOUND', `"${this.#display(rel)}" does not exist`, {
+        detail: { path: this.#display(rel) },
+      });
     if (st.isSymbolicLink()) throw unsafePath(this.#display(rel), 'it is a symlink');
     const fd = st.isDirectory() ? this.#openDir(parts) : this.#openFile(rel)!;
     try {
@@ -266,15 +293,20 @@ export class ConfinedDir {
   #openFile(rel: string): number | undefined {
     const parts = components(rel, this.path);
     if (parts.length === 0) throw unsafePath(this.path, 'it is a directory, not a file');
-    return this.#inParent(parts, false, (dirFd, name) => {
-      try {
-        return openSync(`/proc/self/fd/${dirFd}/${name}`, FILE_FLAGS);
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) return undefined;
-        if (isErrno(err, 'ELOOP')) throw unsafePath(this.#display(rel), 'it is a symlink');
-        throw ioError(err, this.#display(rel), 'open');
-      }
-    }, () => undefined);
+    return this.#inParent(
+      parts,
+      false,
+      (dirFd, name) => {
+        try {
+          return openSync(`/proc/self/fd/${dirFd}/${name}`, FILE_FLAGS);
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) return undefined;
+          if (isErrno(err, 'ELOOP')) throw unsafePath(this.#display(rel), 'it is a symlink');
+          throw ioError(err, this.#display(rel), 'open');
+        }
+      },
+      () => undefined,
+    );
   }
 
   /** Opens the directory `parts` (each component a real directory). */
@@ -301,7 +333,12 @@ export class ConfinedDir {
       const shown = this.#display(parts.slice(0, i + 1).join('/'));
       if (isErrno(err, 'ENOTDIR', 'ELOOP')) {
         const st = lstatSync(`/proc/self/fd/${fd}/${parts[i]}`, { throwIfNoEntry: false });
-        throw unsafePath(shown, st?.isSymbolicLink() ? 'it is a symlink, and the host follows none a container could have made' : 'it is not a directory');
+        throw unsafePath(
+          shown,
+          st?.isSymbolicLink()
+            ? 'it is a symlink, and the host follows none a container could have made'
+            : 'it is not a directory',
+        );
       }
       if (isErrno(err, 'ENOENT')) throw err;
       throw ioError(err, shown, 'open directory');
@@ -312,7 +349,12 @@ export class ConfinedDir {
    * Runs `fn` with the descriptor of the parent of `parts` and the last name. A parent
    * that does not exist is made when `create`, else `missing()` answers.
    */
-  #inParent<T>(parts: readonly string[], create: boolean, fn: (dirFd: number, name: string) => T, missing?: () => T): T {
+  #inParent<T>(
+    parts: readonly string[],
+    create: boolean,
+    fn: (dirFd: number, name: string) => T,
+    missing?: () => T,
+  ): T {
     const parent = parts.slice(0, -1);
     if (create && parent.length > 0) this.mkdir(parent.join('/'));
     let fd: number;
@@ -321,7 +363,10 @@ export class ConfinedDir {
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         if (missing) return missing();
-        throw new SlipwayError('NOT_FOUND', `"${this.#display(parent.join('/'))}" does not exist`, { cause: err, detail: { path: this.#display(parent.join('/')) } });
+        throw new SlipwayError('NOT_FOUND', `"${this.#display(parent.join('/'))}" does not exist`, {
+          cause: err,
+          detail: { path: this.#display(parent.join('/')) },
+        });
       }
       throw err;
     }
@@ -381,5 +426,8 @@ function removeAt(dirFd: number, name: string): void {
 function ioError(err: unknown, path: string, what: string): SlipwayError {
   if (err instanceof SlipwayError) return err;
   const code = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : 'IO_ERROR';
-  return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
+  return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, {
+    cause: err,
+    detail: { path },
+  });
 }

@@ -83,7 +83,10 @@ export class BlobImage implements Image {
     const [m, c] = await Promise.all([this.manifest(), this.config()]);
     const diffIds = c.rootfs.diff_ids;
     if (diffIds.length !== m.layers.length) {
-      throw new SlipwayError('INVALID_DOCUMENT', `image ${await this.digest()} has ${m.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `image ${await this.digest()} has ${m.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
+      );
     }
     return m.layers.map((d, i) => new BlobLayer(this.source, d, diffIds[i]!));
   }
@@ -135,7 +138,10 @@ export class BlobIndex implements ImageIndexValue {
 }
 
 /** Reads the manifest or index a descriptor points at and wraps it as an Artifact. */
-export async function artifactFromBlobs(source: BlobSource, desc: Pick<Descriptor, 'digest' | 'mediaType'>): Promise<Artifact> {
+export async function artifactFromBlobs(
+  source: BlobSource,
+  desc: Pick<Descriptor, 'digest' | 'mediaType'>,
+): Promise<Artifact> {
   const raw = await source.read(desc.digest, MAX_DOCUMENT_SIZE);
   const parsed = parseManifestOrIndex(raw, desc.mediaType);
   return parsed.kind === 'index'

@@ -31,7 +31,11 @@ export async function describeImage(name: string, image: Image): Promise<ImageDe
     image.manifest(),
     image.layers(),
   ]);
-  const platform: Platform = { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) };
+  const platform: Platform = {
+    architecture: config.architecture,
+    os: config.os,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
   return {
     name,
     digest,
@@ -43,7 +47,12 @@ export async function describeImage(name: string, image: Image): Promise<ImageDe
     labels: config.config?.Labels ?? {},
     annotations: manifest.annotations ?? {},
     layers: await Promise.all(
-      layers.map(async (l) => ({ digest: await l.digest(), diffID: await l.diffId(), size: await l.size(), mediaType: l.mediaType })),
+      layers.map(async (l) => ({
+        digest: await l.digest(),
+        diffID: await l.diffId(),
+        size: await l.size(),
+        mediaType: l.mediaType,
+      })),
     ),
     history: config.history ?? [],
   };

@@ -25,9 +25,15 @@ export class DescribedLayer implements Layer {
     return this.n;
   }
   async compressed(): Promise<Readable> {
-    throw new SlipwayError('UNSUPPORTED', `layer ${this.d} is known by its descriptor only; read it from where it was written`);
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `layer ${this.d} is known by its descriptor only; read it from where it was written`,
+    );
   }
   async uncompressed(): Promise<Readable> {
-    throw new SlipwayError('UNSUPPORTED', `layer ${this.d} is known by its descriptor only; read it from where it was written`);
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `layer ${this.d} is known by its descriptor only; read it from where it was written`,
+    );
   }
 }

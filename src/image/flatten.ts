@@ -11,13 +11,27 @@ import type { Image, Layer } from './types.js';
  * the single layer (the caller decides where its bytes are stored). Config, labels
  * and annotations are kept; history becomes one entry.
  */
-export async function flatten(image: Image, layerFromDirectory: (dir: string) => Promise<Layer>, options: { tmpDir?: string } = {}): Promise<Image> {
+export async function flatten(
+  image: Image,
+  layerFromDirectory: (dir: string) => Promise<Layer>,
+  options: { tmpDir?: string } = {},
+): Promise<Image> {
   const scratch = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'slipway-flatten-'));
   try {
     for (const layer of await image.layers()) await extractLayer(await layer.uncompressed(), scratch);
     const squashed = await layerFromDirectory(scratch);
     const created = (await image.config()).created;
-    return withLayers(image, [squashed], [{ ...(created ? { created } : {}), created_by: 'slipway flatten', comment: `${(await image.layers()).length} layers squashed` }]);
+    return withLayers(
+      image,
+      [squashed],
+      [
+        {
+          ...(created ? { created } : {}),
+          created_by: 'slipway flatten',
+          comment: `${(await image.layers()).length} layers squashed`,
+        },
+      ],
+    );
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -21,7 +21,11 @@ describe('images: pure mutations, flatten, validate', () => {
   const storedLayer = async (tree: string): Promise<Layer> =>
     store.withLease(async (lease) => {
       const w = await layerFromDirectory(lease, tree, 'gzip');
-      return new BlobLayer(storeBlobSource(store), { mediaType: w.mediaType, digest: w.digest, size: w.size }, w.diffId);
+      return new BlobLayer(
+        storeBlobSource(store),
+        { mediaType: w.mediaType, digest: w.digest, size: w.size },
+        w.diffId,
+      );
     });
 
   before(async () => {

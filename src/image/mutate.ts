@@ -10,7 +10,12 @@ export { rebase, baseLayerCountByTopLayer, baseLayerCountByPrefix } from './reba
  */
 
 async function partsOf(image: Image) {
-  const [manifest, config, layers, mediaType] = await Promise.all([image.manifest(), image.config(), image.layers(), image.mediaType()]);
+  const [manifest, config, layers, mediaType] = await Promise.all([
+    image.manifest(),
+    image.config(),
+    image.layers(),
+    image.mediaType(),
+  ]);
   return { layers, config, manifestMediaType: mediaType, annotations: manifest.annotations, subject: manifest.subject };
 }
 
@@ -23,11 +28,18 @@ export interface Addendum {
 export async function append(image: Image, ...additions: Addendum[]): Promise<Image> {
   const p = await partsOf(image);
   const history = [...(p.config.history ?? []), ...additions.map((a) => a.history ?? { created_by: 'slipway' })];
-  return new ComputedImage({ ...p, layers: [...p.layers, ...additions.map((a) => a.layer)], config: { ...p.config, history } });
+  return new ComputedImage({
+    ...p,
+    layers: [...p.layers, ...additions.map((a) => a.layer)],
+    config: { ...p.config, history },
+  });
 }
 
 /** Replaces the container config (`config.config`) with `change(old)`. */
-export async function withContainerConfig(image: Image, change: (old: ContainerConfig) => ContainerConfig): Promise<Image> {
+export async function withContainerConfig(
+  image: Image,
+  change: (old: ContainerConfig) => ContainerConfig,
+): Promise<Image> {
   const p = await partsOf(image);
   return new ComputedImage({ ...p, config: { ...p.config, config: change({ ...(p.config.config ?? {}) }) } });
 }

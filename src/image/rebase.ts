@@ -23,9 +23,13 @@ export async function baseLayerCountByTopLayer(image: Image, topLayer: string): 
   // The last match: a run image whose top layer repeats lower down cannot cut the app short.
   const at = diffIds.lastIndexOf(topLayer as (typeof diffIds)[number]);
   if (at < 0) {
-    throw new SlipwayError('INVALID_DOCUMENT', `the image has no layer with diffID ${topLayer} (its recorded run image top layer); its layers are ${diffIds.join(', ')}: give the old base with --old-base`, {
-      detail: { topLayer },
-    });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the image has no layer with diffID ${topLayer} (its recorded run image top layer); its layers are ${diffIds.join(', ')}: give the old base with --old-base`,
+      {
+        detail: { topLayer },
+      },
+    );
   }
   return at + 1;
 }
@@ -40,13 +44,21 @@ export async function baseLayerCountByPrefix(image: Image, oldBase: Image): Prom
   const a = mine.rootfs.diff_ids;
   const b = base.rootfs.diff_ids;
   if (b.length > a.length) {
-    throw new SlipwayError('CONFLICT', `the old base has ${b.length} layers but the image only ${a.length}: it cannot be the image's base`, { detail: { baseLayers: b.length, imageLayers: a.length } });
+    throw new SlipwayError(
+      'CONFLICT',
+      `the old base has ${b.length} layers but the image only ${a.length}: it cannot be the image's base`,
+      { detail: { baseLayers: b.length, imageLayers: a.length } },
+    );
   }
   for (let i = 0; i < b.length; i++) {
     if (a[i] !== b[i]) {
-      throw new SlipwayError('CONFLICT', `layer ${i} of the image (diffID ${a[i]}) is not layer ${i} of the old base (diffID ${b[i]}): the old base is not the image's base`, {
-        detail: { layer: i, image: a[i], base: b[i] },
-      });
+      throw new SlipwayError(
+        'CONFLICT',
+        `layer ${i} of the image (diffID ${a[i]}) is not layer ${i} of the old base (diffID ${b[i]}): the old base is not the image's base`,
+        {
+          detail: { layer: i, image: a[i], base: b[i] },
+        },
+      );
     }
   }
   return b.length;
@@ -63,10 +75,18 @@ export async function baseLayerCountByPrefix(image: Image, oldBase: Image): Prom
  */
 export async function rebase(image: Image, baseLayers: number, newBase: Image): Promise<Image> {
   const [layers, config, manifest, mediaType, baseLayersList, baseConfig] = await Promise.all([
-    image.layers(), image.config(), image.manifest(), image.mediaType(), newBase.layers(), newBase.config(),
+    image.layers(),
+    image.config(),
+    image.manifest(),
+    image.mediaType(),
+    newBase.layers(),
+    newBase.config(),
   ]);
   if (baseLayers < 0 || baseLayers > layers.length) {
-    throw new SlipwayError('INVALID_ARGUMENT', `cannot cut ${baseLayers} base layers from an image of ${layers.length}`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `cannot cut ${baseLayers} base layers from an image of ${layers.length}`,
+    );
   }
   const appLayers = layers.slice(baseLayers);
   const history = [...historyOf(baseConfig, baseLayersList.length), ...historyAbove(config, baseLayers)];

@@ -22,7 +22,10 @@ import {
 function sample(): Buffer {
   const parts: Buffer[] = [];
   for (let i = 0, length = 0; length < 3.5 * GZIP_CHUNK_SIZE; i++) {
-    parts.push(Buffer.from(`line ${i} of a config file with some words ${'abc'.repeat(i % 50)}\n`.repeat(40)), randomBytes(1024));
+    parts.push(
+      Buffer.from(`line ${i} of a config file with some words ${'abc'.repeat(i % 50)}\n`.repeat(40)),
+      randomBytes(1024),
+    );
     length += parts[parts.length - 2]!.length + 1024;
   }
   return Buffer.concat(parts).subarray(0, 3.5 * GZIP_CHUNK_SIZE);
@@ -66,7 +69,11 @@ describe('compression', () => {
   });
 
   it('gzips in parallel to the same bytes however the input arrives, as one valid gzip stream', async () => {
-    const outputs = await Promise.all([[7919], [GZIP_CHUNK_SIZE], [data.length], [100_000, 3]].map((split) => collect(gzipParallel(pieces(data, split)))));
+    const outputs = await Promise.all(
+      [[7919], [GZIP_CHUNK_SIZE], [data.length], [100_000, 3]].map((split) =>
+        collect(gzipParallel(pieces(data, split))),
+      ),
+    );
     for (const out of outputs.slice(1)) assert.ok(out.equals(outputs[0]!), 'same bytes for every input chunking');
     const gz = outputs[0]!;
     const file = join(dir, 'data.gz');
@@ -144,7 +151,11 @@ describe('compression', () => {
   it('decompressing() sniffs gzip (all members), zstd and plain data', async () => {
     const gz = await collect(gzipParallel(pieces(data, [1 << 20])));
     const zst = await collect(zstdCompress(pieces(data, [1 << 20])));
-    for (const [name, blob] of [['gzip', gz], ['zstd', zst], ['plain', data]] as const) {
+    for (const [name, blob] of [
+      ['gzip', gz],
+      ['zstd', zst],
+      ['plain', data],
+    ] as const) {
       const out = await collect(await decompressing(pieces(blob, [3, 1 << 16]))); // a 3-byte first chunk: magic split across chunks
       assert.equal(sha256(out), sha256(data), name);
     }

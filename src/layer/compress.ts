@@ -75,7 +75,11 @@ export function compressStream(source: Chunks, compression: Compression): Readab
 }
 
 /** The compressed chunks of `source`, as an async iterable (no stream machinery in between). */
-export function compressChunks(source: Chunks, compression: Compression, options: ReleaseOption = {}): AsyncIterable<Uint8Array> {
+export function compressChunks(
+  source: Chunks,
+  compression: Compression,
+  options: ReleaseOption = {},
+): AsyncIterable<Uint8Array> {
   switch (compression) {
     case 'gzip':
       return gzipParallel(source, options);

@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, lstatSync } from 'node:fs';
-import { chmod, link, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -48,20 +61,34 @@ async function assertRefused(entries: RawEntry[], entry: string, options?: Extra
 }
 
 describe('extractLayer refuses hostile archives', () => {
-  it('a path climbing out with ".."', () => assertRefused([{ name: '../outside/pwned', content: 'x' }], '../outside/pwned'));
+  it('a path climbing out with ".."', () =>
+    assertRefused([{ name: '../outside/pwned', content: 'x' }], '../outside/pwned'));
 
   it('an absolute path', async () => {
     const name = join(outside, 'pwned');
     await assertRefused([{ name, content: 'x' }], name);
   });
 
-  it('a ".." hidden in the middle of a path', () => assertRefused([{ name: 'a/../../outside/pwned', content: 'x' }], 'a/../../outside/pwned'));
+  it('a ".." hidden in the middle of a path', () =>
+    assertRefused([{ name: 'a/../../outside/pwned', content: 'x' }], 'a/../../outside/pwned'));
 
   it('a file written through a symlink the same archive planted', () =>
-    assertRefused([{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'evil/pwned', content: 'x' }], 'evil/pwned'));
+    assertRefused(
+      [
+        { name: 'evil', type: 'symlink', linkname: outside },
+        { name: 'evil/pwned', content: 'x' },
+      ],
+      'evil/pwned',
+    ));
 
   it('a file written through a symlink to ".."', () =>
-    assertRefused([{ name: 'up', type: 'symlink', linkname: '..' }, { name: 'up/outside/pwned', content: 'x' }], 'up/outside/pwned'));
+    assertRefused(
+      [
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/outside/pwned', content: 'x' },
+      ],
+      'up/outside/pwned',
+    ));
 
   it('a directory written through a symlink a lower layer planted', async () => {
     await symlink(outside, join(target, 'evil'));
@@ -70,23 +97,37 @@ describe('extractLayer refuses hostile archives', () => {
 
   it('a symlink entry replacing a directory, then a file below it', () =>
     assertRefused(
-      [{ name: 'd', type: 'directory' }, { name: 'd/ok', content: 'fine' }, { name: 'd', type: 'symlink', linkname: outside }, { name: 'd/pwned', content: 'x' }],
+      [
+        { name: 'd', type: 'directory' },
+        { name: 'd/ok', content: 'fine' },
+        { name: 'd', type: 'symlink', linkname: outside },
+        { name: 'd/pwned', content: 'x' },
+      ],
       'd/pwned',
     ));
 
   it('a hardlink to an absolute path', () =>
     assertRefused([{ name: 'h', type: 'link', linkname: join(outside, 'secret') }], 'h'));
 
-  it('a hardlink to /etc/passwd', () => assertRefused([{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], 'passwd'));
+  it('a hardlink to /etc/passwd', () =>
+    assertRefused([{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], 'passwd'));
 
-  it('a hardlink climbing out with ".."', () => assertRefused([{ name: 'h', type: 'link', linkname: '../outside/secret' }], 'h'));
+  it('a hardlink climbing out with ".."', () =>
+    assertRefused([{ name: 'h', type: 'link', linkname: '../outside/secret' }], 'h'));
 
   it('a hardlink through a symlinked directory', async () => {
-    await assertRefused([{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'h', type: 'link', linkname: 'evil/secret' }], 'h');
+    await assertRefused(
+      [
+        { name: 'evil', type: 'symlink', linkname: outside },
+        { name: 'h', type: 'link', linkname: 'evil/secret' },
+      ],
+      'h',
+    );
     assert.equal(lstatSync(join(outside, 'secret')).nlink, 1, 'the outside file gained no link');
   });
 
-  it('a hardlink to something that does not exist', () => assertRefused([{ name: 'h', type: 'link', linkname: 'nowhere' }], 'h'));
+  it('a hardlink to something that does not exist', () =>
+    assertRefused([{ name: 'h', type: 'link', linkname: 'nowhere' }], 'h'));
 
   it('a whiteout for ".."', () => assertRefused([{ name: 'a/.wh...', content: '' }], 'a/.wh...'));
 
@@ -96,7 +137,8 @@ describe('extractLayer refuses hostile archives', () => {
     await assertRefused([{ name: 'evil/.wh..wh..opq' }], 'evil/.wh..wh..opq');
   });
 
-  it('a whiteout climbing out with ".."', () => assertRefused([{ name: '../outside/.wh.secret' }], '../outside/.wh.secret'));
+  it('a whiteout climbing out with ".."', () =>
+    assertRefused([{ name: '../outside/.wh.secret' }], '../outside/.wh.secret'));
 });
 
 describe('extractLayer never acts through a link', () => {
@@ -135,7 +177,10 @@ describe('extractLayer never acts through a link', () => {
   });
 
   it('a hardlink to a symlink links the symlink itself', async () => {
-    await extract([{ name: 'l', type: 'symlink', linkname: join(outside, 'secret') }, { name: 'h', type: 'link', linkname: 'l' }]);
+    await extract([
+      { name: 'l', type: 'symlink', linkname: join(outside, 'secret') },
+      { name: 'h', type: 'link', linkname: 'l' },
+    ]);
     assert.ok((await lstat(join(target, 'h'))).isSymbolicLink());
     assert.equal(lstatSync(join(outside, 'secret')).nlink, 1);
   });
@@ -146,7 +191,16 @@ describe('extractLayer writes what the archive says', () => {
     const src = join(base, 'src');
     await makeSampleTree(src);
     const archive = join(base, 'sample.tar');
-    execFileSync('tar', ['--format=posix', '--xattrs', '--xattrs-include=security.capability', '-cf', archive, '-C', src, '.']);
+    execFileSync('tar', [
+      '--format=posix',
+      '--xattrs',
+      '--xattrs-include=security.capability',
+      '-cf',
+      archive,
+      '-C',
+      src,
+      '.',
+    ]);
     const byTar = join(base, 'by-tar');
     await mkdir(byTar);
     execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--same-owner', '-xpf', archive, '-C', byTar]);
@@ -155,7 +209,13 @@ describe('extractLayer writes what the archive says', () => {
     assert.deepEqual(snapshot(target), snapshot(src), 'and both equal the source tree');
     assert.deepEqual(await getAttribute(join(target, 'bin/ping'), 'security.capability'), CAPABILITY);
     assert.deepEqual(
-      { files: counts.files, hardlinks: counts.hardlinks, symlinks: counts.symlinks, fifos: counts.fifos, devices: counts.devices },
+      {
+        files: counts.files,
+        hardlinks: counts.hardlinks,
+        symlinks: counts.symlinks,
+        fifos: counts.fifos,
+        devices: counts.devices,
+      },
       { files: 4, hardlinks: 1, symlinks: 1, fifos: 1, devices: 1 },
     );
   });
@@ -176,10 +236,19 @@ describe('extractLayer writes what the archive says', () => {
   });
 
   it('keeps owners as root with owner "keep" and leaves them with "ignore"', async () => {
-    const entries: RawEntry[] = [{ name: 'd', type: 'directory', uid: 1234, gid: 5678 }, { name: 'd/f', uid: 1234, gid: 5678, mode: 0o4755, content: 'x' }, { name: 'l', type: 'symlink', linkname: 'd', uid: 1234, gid: 5678 }];
+    const entries: RawEntry[] = [
+      { name: 'd', type: 'directory', uid: 1234, gid: 5678 },
+      { name: 'd/f', uid: 1234, gid: 5678, mode: 0o4755, content: 'x' },
+      { name: 'l', type: 'symlink', linkname: 'd', uid: 1234, gid: 5678 },
+    ];
     await extract(entries);
-    for (const path of ['d', 'd/f', 'l']) assert.deepEqual(pickOwner(lstatSync(join(target, path))), [1234, 5678], path);
-    assert.equal(lstatSync(join(target, 'd/f')).mode & 0o7777, 0o4755, 'chown did not clear setuid: mode is set after it');
+    for (const path of ['d', 'd/f', 'l'])
+      assert.deepEqual(pickOwner(lstatSync(join(target, path))), [1234, 5678], path);
+    assert.equal(
+      lstatSync(join(target, 'd/f')).mode & 0o7777,
+      0o4755,
+      'chown did not clear setuid: mode is set after it',
+    );
     await rm(target, { recursive: true });
     await mkdir(target);
     await extract(entries, { owner: 'ignore' });
@@ -206,10 +275,16 @@ describe('extractLayer writes what the archive says', () => {
   it('creates missing parents, applies the archive root to the target and reports each entry', async () => {
     const seen: TarEntry[] = [];
     const counts = await extract(
-      [{ name: './', type: 'directory', mode: 0o711, mtime: 77 }, { name: 'x/y/z', content: 'deep' }],
+      [
+        { name: './', type: 'directory', mode: 0o711, mtime: 77 },
+        { name: 'x/y/z', content: 'deep' },
+      ],
       { onEntry: (e) => seen.push(e) },
     );
-    assert.deepEqual(seen.map((e) => e.path), ['', 'x/y/z']);
+    assert.deepEqual(
+      seen.map((e) => e.path),
+      ['', 'x/y/z'],
+    );
     assert.equal(await readFile(join(target, 'x/y/z'), 'utf8'), 'deep');
     assert.equal((await stat(target)).mode & 0o7777, 0o711);
     assert.equal((await stat(target)).mtimeMs, 77_000);
@@ -218,14 +293,23 @@ describe('extractLayer writes what the archive says', () => {
   });
 
   it('never takes trusted.overlay.* xattrs from an archive', async () => {
-    await extract([{ name: 'd', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc', 'SCHILY.xattr.user.ok': 'yes' } }]);
+    await extract([
+      {
+        name: 'd',
+        type: 'directory',
+        pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc', 'SCHILY.xattr.user.ok': 'yes' },
+      },
+    ]);
     assert.equal(await getAttribute(join(target, 'd'), 'trusted.overlay.redirect'), null);
     assert.equal((await getAttribute(join(target, 'd'), 'user.ok'))?.toString(), 'yes');
   });
 
   it('skips device nodes, with a count, when not root', async (t) => {
     t.mock.method(process as { getuid: () => number }, 'getuid', () => 1000);
-    const counts = await extract([{ name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }, { name: 'p', type: 'fifo' }]);
+    const counts = await extract([
+      { name: 'null', type: 'character-device', devmajor: 1, devminor: 3 },
+      { name: 'p', type: 'fifo' },
+    ]);
     assert.equal(counts.skippedDevices, 1);
     assert.ok(!existsSync(join(target, 'null')));
     assert.ok(lstatSync(join(target, 'p')).isFIFO());
@@ -233,7 +317,10 @@ describe('extractLayer writes what the archive says', () => {
 
   for (const compression of ['gzip', 'zstd'] as const) {
     it(`reads a ${compression}-compressed layer, telling it by its first bytes`, async () => {
-      const tar = await tarBuffer([{ name: 'd', type: 'directory' }, { name: 'd/f', content: 'compressed' }]);
+      const tar = await tarBuffer([
+        { name: 'd', type: 'directory' },
+        { name: 'd/f', content: 'compressed' },
+      ]);
       const counts = await extractLayer(compressStream(Readable.from([tar]), compression), target);
       assert.equal(await readFile(join(target, 'd/f'), 'utf8'), 'compressed');
       assert.equal(counts.files, 1);
@@ -242,16 +329,27 @@ describe('extractLayer writes what the archive says', () => {
 
   for (const compression of ['none', 'gzip', 'zstd'] as const) {
     it(`fails a truncated ${compression} layer with INVALID_ARCHIVE`, async () => {
-      const tar = await tarBuffer([{ name: 'big', content: Buffer.alloc(64 * 1024, 7) }, { name: 'after', content: 'x' }]);
+      const tar = await tarBuffer([
+        { name: 'big', content: Buffer.alloc(64 * 1024, 7) },
+        { name: 'after', content: 'x' },
+      ]);
       const chunks: Buffer[] = [];
       for await (const chunk of compressStream(Readable.from([tar]), compression)) chunks.push(chunk as Buffer);
       const blob = Buffer.concat(chunks);
-      await assert.rejects(extractLayer(Readable.from([blob.subarray(0, blob.length >> 1)]), target), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
+      await assert.rejects(extractLayer(Readable.from([blob.subarray(0, blob.length >> 1)]), target), (err) =>
+        isSlipwayError(err, 'INVALID_ARCHIVE'),
+      );
     });
   }
 
   it('refuses a hardlink to itself and a path below a whiteout name as invalid archives', async () => {
-    await assert.rejects(extract([{ name: 'h', content: 'x' }, { name: 'h', type: 'link', linkname: 'h' }]), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
+    await assert.rejects(
+      extract([
+        { name: 'h', content: 'x' },
+        { name: 'h', type: 'link', linkname: 'h' },
+      ]),
+      (err) => isSlipwayError(err, 'INVALID_ARCHIVE'),
+    );
     await assert.rejects(extract([{ name: '.wh.x/y', content: 'x' }]), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
   });
 });
@@ -274,7 +372,19 @@ async function makeSampleTree(src: string): Promise<void> {
   execFileSync('mknod', ['-m', '0666', join(src, 'dev/null'), 'c', '1', '3']);
   await chmod(join(src, 'etc/ro'), 0o555);
   await chmod(join(src, 'dev'), 0o751);
-  for (const p of ['bin/ping', 'bin/su', 'etc/ro/conf', 'etc/owned', 'dev/initctl', 'dev/null', 'etc/ro', 'etc', 'bin', 'dev', '.']) {
+  for (const p of [
+    'bin/ping',
+    'bin/su',
+    'etc/ro/conf',
+    'etc/owned',
+    'dev/initctl',
+    'dev/null',
+    'etc/ro',
+    'etc',
+    'bin',
+    'dev',
+    '.',
+  ]) {
     await utimes(join(src, p), 1_500_000_000, 1_500_000_000);
   }
   execFileSync('touch', ['-h', '-d', '@1500000000', join(src, 'etc/su-link')]);

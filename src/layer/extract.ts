@@ -76,7 +76,11 @@ export async function extractLayer(
  * Applies tar members (e.g. a filtered or renamed subset of a layer's) onto
  * `targetDir`, with the same safety as `extractLayer`.
  */
-export async function extractMembers(members: AsyncIterable<TarMember>, targetDir: string, options: ExtractOptions = {}): Promise<ExtractCounts> {
+export async function extractMembers(
+  members: AsyncIterable<TarMember>,
+  targetDir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractCounts> {
   const extraction = new LayerExtraction(targetDir, options);
   for await (const { entry, content } of members) {
     options.onEntry?.(entry);
@@ -89,7 +93,16 @@ export async function extractMembers(members: AsyncIterable<TarMember>, targetDi
 /** The state of one layer being applied: what it wrote, which directories still need their attributes. */
 class LayerExtraction {
   readonly counts: ExtractCounts = {
-    entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, whiteouts: 0, bytes: 0, skippedDevices: 0,
+    entries: 0,
+    files: 0,
+    directories: 0,
+    symlinks: 0,
+    hardlinks: 0,
+    devices: 0,
+    fifos: 0,
+    whiteouts: 0,
+    bytes: 0,
+    skippedDevices: 0,
   };
   readonly #root: SafeRoot;
   readonly #layer = new LayerPaths();
@@ -134,7 +147,9 @@ class LayerExtraction {
   /** "./" in the archive: the target directory's own attributes. */
   #archiveRoot(entry: TarEntry): void {
     if (entry.type !== 'directory') {
-      throw new SlipwayError('INVALID_ARCHIVE', `the archive root entry is a ${entry.type}, not a directory`, { detail: { entry: entry.path } });
+      throw new SlipwayError('INVALID_ARCHIVE', `the archive root entry is a ${entry.type}, not a directory`, {
+        detail: { entry: entry.path },
+      });
     }
     this.#pendingDirs.set('', entry);
   }
@@ -201,12 +216,15 @@ class LayerExtraction {
     const parts = safeComponents(linkname, entry.path, 'its hardlink target');
     if (parts.length === 0) throw unsafeEntry(entry.path, 'its hardlink target is the root directory');
     if (parts.join('/') === rel) {
-      throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry.path}" is a hardlink to itself`, { detail: { entry: entry.path } });
+      throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry.path}" is a hardlink to itself`, {
+        detail: { entry: entry.path },
+      });
     }
     const dir = this.#root.directory(parts.slice(0, -1), entry.path, false);
     const target = dir === undefined ? undefined : join(dir, parts[parts.length - 1]!);
     const st = target === undefined ? undefined : lstatOrUndefined(target);
-    if (target === undefined || st === undefined) throw unsafeEntry(entry.path, `its hardlink target "${linkname}" does not exist in the target directory`);
+    if (target === undefined || st === undefined)
+      throw unsafeEntry(entry.path, `its hardlink target "${linkname}" does not exist in the target directory`);
     if (st.isDirectory()) throw unsafeEntry(entry.path, `its hardlink target "${linkname}" is a directory`);
     return target;
   }
@@ -249,6 +267,7 @@ class LayerExtraction {
   #forget(rel: string): void {
     this.#root.forget(rel);
     const prefix = `${rel}/`;
-    for (const dir of this.#pendingDirs.keys()) if (dir === rel || dir.startsWith(prefix)) this.#pendingDirs.delete(dir);
+    for (const dir of this.#pendingDirs.keys())
+      if (dir === rel || dir.startsWith(prefix)) this.#pendingDirs.delete(dir);
   }
 }

@@ -11,7 +11,15 @@ import { isSlipwayError } from '../errors.js';
 import { digestOf } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { TarEntry } from './entry.js';
-import { TAR_CHUNK_SIZE, tarChunks, writeLayer, writeLayerFromDirectory, type LayerSink, type WriteLayerOptions, type WrittenLayer } from './layer-writer.js';
+import {
+  TAR_CHUNK_SIZE,
+  tarChunks,
+  writeLayer,
+  writeLayerFromDirectory,
+  type LayerSink,
+  type WriteLayerOptions,
+  type WrittenLayer,
+} from './layer-writer.js';
 import type { WalkOptions } from './tree-walk.js';
 
 // VFS_CAP_REVISION_2, cap_net_raw=ep: what `setcap cap_net_raw+ep` writes.
@@ -20,7 +28,8 @@ const LONG_DIR = `${'d'.repeat(90)}/${'e'.repeat(90)}`; // 181 bytes: ustar pref
 const LONG_FILE = `${LONG_DIR}/${'f'.repeat(100)}`; // 282 bytes: PAX path
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const sh = (script: string, ...args: string[]): Buffer => execFileSync('bash', ['-c', script, '_', ...args], { maxBuffer: 1 << 28 });
+const sh = (script: string, ...args: string[]): Buffer =>
+  execFileSync('bash', ['-c', script, '_', ...args], { maxBuffer: 1 << 28 });
 
 /** A tree with every kind of entry a rootfs has, and file sizes around block and chunk boundaries. */
 async function makeTree(root: string): Promise<void> {
@@ -69,8 +78,17 @@ function describeTree(root: string): Map<string, Record<string, unknown>> {
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(root, path);
       const st = lstatSync(abs);
-      const info: Record<string, unknown> = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, kind: st.mode & 0o170000 };
-      if (st.isFile()) Object.assign(info, { sha: sha256(readFileSync(abs)), cap: getAttributeSync(abs, 'security.capability')?.toString('hex') });
+      const info: Record<string, unknown> = {
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        kind: st.mode & 0o170000,
+      };
+      if (st.isFile())
+        Object.assign(info, {
+          sha: sha256(readFileSync(abs)),
+          cap: getAttributeSync(abs, 'security.capability')?.toString('hex'),
+        });
       if (st.isSymbolicLink()) info['target'] = readlinkSync(abs);
       if (st.isCharacterDevice()) info['rdev'] = st.rdev;
       out.set(path, info);
@@ -118,18 +136,38 @@ describe('writeLayer', () => {
     for (const [path, info] of want) assert.deepEqual(got.get(path), info, path);
     assert.equal(got.get('big-owner')!['uid'], 3_000_000);
     assert.equal(got.get('bin/ping')!['cap'], CAPABILITY.toString('hex'));
-    assert.equal(lstatSync(join(out, 'bin/original')).ino, lstatSync(join(out, 'bin/zz-hardlink')).ino, 'hardlinks stay hardlinks');
+    assert.equal(
+      lstatSync(join(out, 'bin/original')).ino,
+      lstatSync(join(out, 'bin/zz-hardlink')).ino,
+      'hardlinks stay hardlinks',
+    );
   });
 
   it('lists members in tar --sort=name order, with the fixed mtime and empty owner names', () => {
-    const ours = sh('tar -tzf "$1"', gz).toString().split('\n').filter(Boolean).map((p) => p.replace(/\/$/, ''));
-    const gnu = sh('tar --sort=name -cf - -C "$1" . | tar -tf -', tree).toString().split('\n')
-      .map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')).filter((p) => p !== '' && p !== '.');
+    const ours = sh('tar -tzf "$1"', gz)
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((p) => p.replace(/\/$/, ''));
+    const gnu = sh('tar --sort=name -cf - -C "$1" . | tar -tf -', tree)
+      .toString()
+      .split('\n')
+      .map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''))
+      .filter((p) => p !== '' && p !== '.');
     assert.deepEqual(ours, gnu);
     const verbose = sh('TZ=UTC tar --full-time -tvzf "$1"', gz).toString().trimEnd().split('\n');
-    assert.ok(verbose.every((line) => line.includes(' 1980-01-01 00:00:01 ')), 'every mtime is 1980-01-01T00:00:01Z');
-    assert.ok(verbose.some((line) => /^hrw-r--r-- 0\/0 +0 .* bin\/zz-hardlink link to bin\/original$/.test(line)), 'hardlink member');
-    assert.ok(verbose.some((line) => line.startsWith('-rw-r--r-- 3000000/3000001 ')), 'uid beyond the octal field kept');
+    assert.ok(
+      verbose.every((line) => line.includes(' 1980-01-01 00:00:01 ')),
+      'every mtime is 1980-01-01T00:00:01Z',
+    );
+    assert.ok(
+      verbose.some((line) => /^hrw-r--r-- 0\/0 +0 .* bin\/zz-hardlink link to bin\/original$/.test(line)),
+      'hardlink member',
+    );
+    assert.ok(
+      verbose.some((line) => line.startsWith('-rw-r--r-- 3000000/3000001 ')),
+      'uid beyond the octal field kept',
+    );
   });
 
   it('is reproducible: the same tree twice, after touching every file, and a copy elsewhere give identical bytes', async () => {
@@ -160,15 +198,30 @@ describe('writeLayer', () => {
   it("writes the plain tar for 'none', whose digest is its diffID", async () => {
     const file = join(dir, 'layer.tar');
     const layer = await layerFile(tree, file, { compression: 'none' });
-    assert.deepEqual([layer.digest, layer.size, layer.mediaType], [gzLayer.diffId, gzLayer.uncompressedSize, MediaType.OciLayer]);
+    assert.deepEqual(
+      [layer.digest, layer.size, layer.mediaType],
+      [gzLayer.diffId, gzLayer.uncompressedSize, MediaType.OciLayer],
+    );
     assert.equal(digestOf(readFileSync(file)), gzLayer.diffId);
   });
 
   it('maps every owner to the uid/gid given, and puts the tree under a prefix', async () => {
     const file = join(dir, 'mapped.tar');
-    await layerFile(join(tree, 'bin'), file, { compression: 'none', owner: { kind: 'map', uid: 1000, gid: 3_000_000 }, prefix: 'workspace', includeRoot: true });
-    const lines = sh('tar --numeric-owner -tvf "$1"', file).toString().trimEnd().split('\n').map((l) => l.split(/ +/));
-    assert.ok(lines.every((cols) => cols[1] === '1000/3000000'), 'all members mapped');
+    await layerFile(join(tree, 'bin'), file, {
+      compression: 'none',
+      owner: { kind: 'map', uid: 1000, gid: 3_000_000 },
+      prefix: 'workspace',
+      includeRoot: true,
+    });
+    const lines = sh('tar --numeric-owner -tvf "$1"', file)
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/ +/));
+    assert.ok(
+      lines.every((cols) => cols[1] === '1000/3000000'),
+      'all members mapped',
+    );
     assert.deepEqual(lines.map((cols) => cols[5]).slice(0, 2), ['workspace/', 'workspace/original']);
   });
 
@@ -184,28 +237,44 @@ describe('writeLayer', () => {
     for await (const chunk of tarChunks(iterate([entry]))) sizes.push(chunk.length);
     assert.equal(sizes.length, 49);
     assert.ok(sizes.slice(0, -1).every((n) => n === TAR_CHUNK_SIZE));
-    assert.equal(sizes.reduce((a, b) => a + b), 512 + 48 * TAR_CHUNK_SIZE + 512 + 1024);
+    assert.equal(
+      sizes.reduce((a, b) => a + b),
+      512 + 48 * TAR_CHUNK_SIZE + 512 + 1024,
+    );
 
     // Take one chunk, then cut the file: a writer that had read it whole would not notice.
     const chunks = tarChunks(iterate([entry]));
     await chunks.next();
     await truncate(big, 2 * TAR_CHUNK_SIZE);
-    await assert.rejects(async () => {
-      for await (const _ of chunks);
-    }, (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(`(${2 * TAR_CHUNK_SIZE} of ${size} bytes)`));
+    await assert.rejects(
+      async () => {
+        for await (const _ of chunks);
+      },
+      (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(`(${2 * TAR_CHUNK_SIZE} of ${size} bytes)`),
+    );
   });
 
   it('fails naming the path when a file shrank, became a symlink, or an entry has no source', async () => {
     const base = { type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0 } as const;
     const shrunk = join(dir, 'shrunk');
     await writeFile(shrunk, 'short');
-    const drain = (entries: TarEntry[]): Promise<WrittenLayer> => writeLayer(iterate(entries), { write: async () => undefined }, { compression: 'gzip' });
-    await assert.rejects(drain([{ ...base, path: 'shrunk', size: 100, sourcePath: shrunk }]), (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(shrunk));
+    const drain = (entries: TarEntry[]): Promise<WrittenLayer> =>
+      writeLayer(iterate(entries), { write: async () => undefined }, { compression: 'gzip' });
+    await assert.rejects(
+      drain([{ ...base, path: 'shrunk', size: 100, sourcePath: shrunk }]),
+      (err) => isSlipwayError(err, 'IO_ERROR') && err.message.includes(shrunk),
+    );
     const swapped = join(dir, 'swapped');
     await symlink(shrunk, swapped);
-    await assert.rejects(drain([{ ...base, path: 'swapped', size: 5, sourcePath: swapped }]), (err) => isSlipwayError(err, 'UNSAFE_PATH') && err.message.includes(swapped));
+    await assert.rejects(
+      drain([{ ...base, path: 'swapped', size: 5, sourcePath: swapped }]),
+      (err) => isSlipwayError(err, 'UNSAFE_PATH') && err.message.includes(swapped),
+    );
     await unlink(swapped);
-    await assert.rejects(drain([{ ...base, path: 'nosource', size: 5 }]), (err) => isSlipwayError(err, 'INVALID_ARGUMENT') && err.message.includes('nosource'));
+    await assert.rejects(
+      drain([{ ...base, path: 'nosource', size: 5 }]),
+      (err) => isSlipwayError(err, 'INVALID_ARGUMENT') && err.message.includes('nosource'),
+    );
   });
 });
 

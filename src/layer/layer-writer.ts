@@ -57,7 +57,11 @@ export interface WrittenLayer {
  *   const sink = { write: (c: Uint8Array) => new Promise<void>((ok, ko) => out.write(c, (e) => (e ? ko(e) : ok()))) };
  *   const layer = await writeLayer(walkTree('/tmp/app', { prefix: 'workspace' }), sink, { compression: 'gzip' });
  */
-export async function writeLayer(entries: AsyncIterable<TarEntry>, sink: LayerSink, options: WriteLayerOptions): Promise<WrittenLayer> {
+export async function writeLayer(
+  entries: AsyncIterable<TarEntry>,
+  sink: LayerSink,
+  options: WriteLayerOptions,
+): Promise<WrittenLayer> {
   const diff = new Digester();
   const mediaType = ociLayerMediaType(options.compression);
   if (options.compression === 'none') {
@@ -68,7 +72,10 @@ export async function writeLayer(entries: AsyncIterable<TarEntry>, sink: LayerSi
   // The compressor hands each tar chunk back when done with it, so a handful of buffers
   // serve the whole layer (fewer allocations, and far less garbage waiting for a GC).
   const pool = new ChunkPool(TAR_CHUNK_SIZE);
-  const tar = hashed(packTar(entries, () => pool.take()), diff);
+  const tar = hashed(
+    packTar(entries, () => pool.take()),
+    diff,
+  );
   const blob = new Digester();
   for await (const chunk of compressChunks(tar, options.compression, { release: (c) => pool.give(c) })) {
     blob.update(chunk);
@@ -83,7 +90,11 @@ export async function writeLayer(entries: AsyncIterable<TarEntry>, sink: LayerSi
  * @example
  *   const layer = await writeLayerFromDirectory(rootfs, sink, { compression: 'zstd', owner: { kind: 'map', uid: 0, gid: 0 } });
  */
-export function writeLayerFromDirectory(dir: string, sink: LayerSink, options: WriteLayerOptions & WalkOptions): Promise<WrittenLayer> {
+export function writeLayerFromDirectory(
+  dir: string,
+  sink: LayerSink,
+  options: WriteLayerOptions & WalkOptions,
+): Promise<WrittenLayer> {
   return writeLayer(walkTree(dir, options), sink, options);
 }
 
@@ -125,16 +136,24 @@ async function* packTar(entries: AsyncIterable<TarEntry>, allocate: () => Buffer
 function openSource(entry: TarEntry): number {
   const path = entry.sourcePath;
   if (path === undefined) {
-    throw new SlipwayError('INVALID_ARGUMENT', `tar entry "${entry.path}" has ${entry.size} bytes but no sourcePath to read them from`, {
-      detail: { path: entry.path },
-    });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `tar entry "${entry.path}" has ${entry.size} bytes but no sourcePath to read them from`,
+      {
+        detail: { path: entry.path },
+      },
+    );
   }
   let fd: number;
   try {
     // O_NONBLOCK: a FIFO swapped in for the file must not block the archiver.
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if (isErrno(err, 'ELOOP')) throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it became a symlink after it was walked`, { cause: err, detail: { path } });
+    if (isErrno(err, 'ELOOP'))
+      throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it became a symlink after it was walked`, {
+        cause: err,
+        detail: { path },
+      });
     throw ioError(err, 'open', path);
   }
   if (!fstatSync(fd).isFile()) {
@@ -169,7 +188,10 @@ async function* hashed(chunks: AsyncIterable<Buffer>, digester: Digester): Async
 }
 
 function ioError(err: unknown, what: string, path: string): SlipwayError {
-  return new SlipwayError('IO_ERROR', `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
+  return new SlipwayError('IO_ERROR', `cannot ${what} "${path}": ${(err as Error).message}`, {
+    cause: err,
+    detail: { path },
+  });
 }
 
 /**

@@ -54,7 +54,10 @@ export interface NodeOptions {
  * existing files"): an existing directory stays when the new entry is a directory
  * too, anything else is removed. Returns what was there.
  */
-export function clearPath(abs: string, keepDirectory: boolean): 'nothing' | 'kept-directory' | 'removed-directory' | 'removed' {
+export function clearPath(
+  abs: string,
+  keepDirectory: boolean,
+): 'nothing' | 'kept-directory' | 'removed-directory' | 'removed' {
   const st = lstatOrUndefined(abs);
   if (st === undefined) return 'nothing';
   if (st.isDirectory()) {
@@ -67,7 +70,12 @@ export function clearPath(abs: string, keepDirectory: boolean): 'nothing' | 'kep
 }
 
 /** Streams a regular file to disk; returns the number of bytes written. */
-export async function writeFile(abs: string, entry: TarEntry, content: Readable, options: NodeOptions): Promise<number> {
+export async function writeFile(
+  abs: string,
+  entry: TarEntry,
+  content: Readable,
+  options: NodeOptions,
+): Promise<number> {
   const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   let bytes = 0;
   try {
@@ -178,8 +186,13 @@ async function tool(command: string, args: string[]): Promise<void> {
   try {
     await run(command, args);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new SlipwayError('TOOL_MISSING', `${command} (coreutils) is needed to create device nodes and fifos`, { cause: err });
+    if (isErrno(err, 'ENOENT'))
+      throw new SlipwayError('TOOL_MISSING', `${command} (coreutils) is needed to create device nodes and fifos`, {
+        cause: err,
+      });
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    throw new SlipwayError('IO_ERROR', `${command} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, { cause: err });
+    throw new SlipwayError('IO_ERROR', `${command} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
   }
 }

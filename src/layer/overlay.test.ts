@@ -25,9 +25,17 @@ const file = (name: string, content = name): RawEntry => ({ name, content });
 
 /** A small rootfs: the lower layer of every test. */
 const BASE: RawEntry[] = [
-  dir('etc'), file('etc/a.conf'), file('etc/b.conf'),
-  dir('opt'), dir('opt/app'), file('opt/app/bin'), dir('opt/app/lib'), file('opt/app/lib/x'),
-  dir('keep'), file('keep/file', 'old'), { name: 'keep/link', type: 'symlink', linkname: 'file' },
+  dir('etc'),
+  file('etc/a.conf'),
+  file('etc/b.conf'),
+  dir('opt'),
+  dir('opt/app'),
+  file('opt/app/bin'),
+  dir('opt/app/lib'),
+  file('opt/app/lib/x'),
+  dir('keep'),
+  file('keep/file', 'old'),
+  { name: 'keep/link', type: 'symlink', linkname: 'file' },
 ];
 
 let work: string;
@@ -47,7 +55,10 @@ async function freshDir(name: string): Promise<string> {
 }
 
 /** Mounts an overlay, runs `fn` with the merged path, and always unmounts. */
-async function withOverlay<T>(layers: { lower: string[]; upper?: string; work?: string; options?: string }, fn: (merged: string) => Promise<T> | T): Promise<T> {
+async function withOverlay<T>(
+  layers: { lower: string[]; upper?: string; work?: string; options?: string },
+  fn: (merged: string) => Promise<T> | T,
+): Promise<T> {
   const merged = await freshDir(`merged-${Math.random().toString(36).slice(2)}`);
   const parts = [`lowerdir=${layers.lower.join(':')}`];
   if (layers.upper) parts.push(`upperdir=${layers.upper}`, `workdir=${layers.work}`);
@@ -70,7 +81,9 @@ async function collect(entries: AsyncIterable<TarEntry>): Promise<TarEntry[]> {
   return out;
 }
 
-describe('an overlay upper directory as an OCI layer', { skip: !process.env.CI && !canMount && 'needs root and overlayfs' }, () => {
+describe('an overlay upper directory as an OCI layer', {
+  skip: !process.env.CI && !canMount && 'needs root and overlayfs',
+}, () => {
   let lower: string;
   let upper: string;
   let mergedView: Record<string, string>;
@@ -81,10 +94,16 @@ describe('an overlay upper directory as an OCI layer', { skip: !process.env.CI &
     const workdir = await freshDir('stage/work');
     await extractLayer(await tarStream(BASE), lower);
     // What a root buildpack does to the filesystem: delete, replace a directory, modify, add.
-    mergedView = await withOverlay({ lower: [lower], upper, work: workdir, options: 'redirect_dir=off,metacopy=off' }, (merged) => {
-      sh(merged, 'rm etc/a.conf; rm -rf opt/app; mkdir opt/app; echo new > opt/app/new; echo changed > keep/file; mkdir -p usr/lib; echo so > usr/lib/libgmp.so');
-      return snapshot(merged, { mtimes: 'none' });
-    });
+    mergedView = await withOverlay(
+      { lower: [lower], upper, work: workdir, options: 'redirect_dir=off,metacopy=off' },
+      (merged) => {
+        sh(
+          merged,
+          'rm etc/a.conf; rm -rf opt/app; mkdir opt/app; echo new > opt/app/new; echo changed > keep/file; mkdir -p usr/lib; echo so > usr/lib/libgmp.so',
+        );
+        return snapshot(merged, { mtimes: 'none' });
+      },
+    );
   });
 
   it('the kernel wrote a whiteout device and an opaque directory (the premise)', () => {
@@ -97,7 +116,11 @@ describe('an overlay upper directory as an OCI layer', { skip: !process.env.CI &
     const paths = entries.map((e) => e.path);
     const whiteout = entries.find((e) => e.path === 'etc/.wh.a.conf');
     assert.deepEqual(whiteout && { type: whiteout.type, size: whiteout.size }, { type: 'file', size: 0 });
-    assert.equal(paths.indexOf('opt/app/.wh..wh..opq'), paths.indexOf('opt/app') + 1, 'the marker follows its directory');
+    assert.equal(
+      paths.indexOf('opt/app/.wh..wh..opq'),
+      paths.indexOf('opt/app') + 1,
+      'the marker follows its directory',
+    );
     assert.ok(!entries.some((e) => e.type === 'char-device'), 'no whiteout device is left');
     assert.ok(!paths.includes('etc/b.conf'), 'unchanged lower files are not in the diff');
     assert.ok(paths.includes('usr/lib/libgmp.so') && paths.includes('keep/file'));
@@ -107,13 +130,20 @@ describe('an overlay upper directory as an OCI layer', { skip: !process.env.CI &
     const archive = join(work, 'diff.tar');
     const out = await open(archive, 'w');
     try {
-      const layer = await writeOverlayDiffLayer(upper, { write: async (chunk) => void (await out.write(chunk)) }, { compression: 'none' });
+      const layer = await writeOverlayDiffLayer(
+        upper,
+        { write: async (chunk) => void (await out.write(chunk)) },
+        { compression: 'none' },
+      );
       assert.match(layer.diffId, /^sha256:/);
     } finally {
       await out.close();
     }
     const listed = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n');
-    assert.ok(listed.includes('etc/.wh.a.conf') && listed.includes('opt/app/.wh..wh..opq'), 'GNU tar sees the whiteouts');
+    assert.ok(
+      listed.includes('etc/.wh.a.conf') && listed.includes('opt/app/.wh..wh..opq'),
+      'GNU tar sees the whiteouts',
+    );
     const applied = await freshDir('applied');
     await extractLayer(await tarStream(BASE), applied);
     await extractLayer(createReadStream(archive), applied, { whiteouts: 'apply' });
@@ -123,16 +153,29 @@ describe('an overlay upper directory as an OCI layer', { skip: !process.env.CI &
   it('refuses an upper directory holding a redirected (renamed) directory', async () => {
     const up = await freshDir('redirect/upper');
     const wk = await freshDir('redirect/work');
-    await withOverlay({ lower: [lower], upper: up, work: wk, options: 'redirect_dir=on' }, (merged) => sh(merged, 'mv opt/app opt/moved'));
-    await assert.rejects(collect(overlayUpperEntries(up)), (err) => isSlipwayError(err, 'UNSUPPORTED') && /opt\/moved/.test(err.message));
+    await withOverlay({ lower: [lower], upper: up, work: wk, options: 'redirect_dir=on' }, (merged) =>
+      sh(merged, 'mv opt/app opt/moved'),
+    );
+    await assert.rejects(
+      collect(overlayUpperEntries(up)),
+      (err) => isSlipwayError(err, 'UNSUPPORTED') && /opt\/moved/.test(err.message),
+    );
   });
 });
 
-describe('layers in overlay form as lowerdirs', { skip: !process.env.CI && !canMount && 'needs root and overlayfs' }, () => {
+describe('layers in overlay form as lowerdirs', {
+  skip: !process.env.CI && !canMount && 'needs root and overlayfs',
+}, () => {
   const DIFF: RawEntry[] = [
-    dir('etc'), file('etc/.wh.a.conf', ''),
-    dir('opt'), dir('opt/app'), file('opt/app/.wh..wh..opq', ''), file('opt/app/only'),
-    dir('keep'), file('keep/.wh.link', ''), file('keep/added'),
+    dir('etc'),
+    file('etc/.wh.a.conf', ''),
+    dir('opt'),
+    dir('opt/app'),
+    file('opt/app/.wh..wh..opq', ''),
+    file('opt/app/only'),
+    dir('keep'),
+    file('keep/.wh.link', ''),
+    file('keep/added'),
   ];
 
   it('mounted, they show exactly the tree that applying the same layers gives', async () => {
@@ -157,7 +200,10 @@ describe('layers in overlay form as lowerdirs', { skip: !process.env.CI && !canM
     const base = await freshDir('smuggle/base');
     const top = await freshDir('smuggle/top');
     await layerToOverlay(await tarStream(BASE), base);
-    await layerToOverlay(await tarStream([{ name: 'etc', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } }]), top);
+    await layerToOverlay(
+      await tarStream([{ name: 'etc', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } }]),
+      top,
+    );
     const view = await withOverlay({ lower: [top, base] }, (merged) => snapshot(merged));
     assert.ok('etc/b.conf' in view, 'the lower etc/ still shows through');
   });
@@ -167,7 +213,11 @@ function mountWorks(): boolean {
   let dir: string | undefined;
   try {
     dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
-    execFileSync('sh', ['-ec', 'mkdir l u w m; mount -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w m; umount m'], { cwd: dir });
+    execFileSync(
+      'sh',
+      ['-ec', 'mkdir l u w m; mount -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w m; umount m'],
+      { cwd: dir },
+    );
     return true;
   } catch {
     return false;

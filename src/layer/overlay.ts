@@ -44,7 +44,11 @@ export function overlayUpperEntries(upperDir: string, options: UpperWalkOptions 
  * @example
  * const layer = await writeOverlayDiffLayer(upper, sink, { compression: 'gzip', owner: { kind: 'keep' } });
  */
-export function writeOverlayDiffLayer(upperDir: string, sink: LayerSink, options: WriteLayerOptions & UpperWalkOptions): Promise<WrittenLayer> {
+export function writeOverlayDiffLayer(
+  upperDir: string,
+  sink: LayerSink,
+  options: WriteLayerOptions & UpperWalkOptions,
+): Promise<WrittenLayer> {
   const walk: UpperWalkOptions = {};
   if (options.mtime !== undefined) walk.mtime = options.mtime;
   if (options.owner !== undefined) walk.owner = options.owner;
@@ -52,11 +56,13 @@ export function writeOverlayDiffLayer(upperDir: string, sink: LayerSink, options
 }
 
 function toLayerEntries(upperDir: string, entry: TarEntry, stat: Stats): TransformResult {
-  if (entry.type === 'char-device' && stat.rdev === 0) return marker(entry, sibling(entry.path, `${WHITEOUT_PREFIX}${basename(entry.path)}`));
+  if (entry.type === 'char-device' && stat.rdev === 0)
+    return marker(entry, sibling(entry.path, `${WHITEOUT_PREFIX}${basename(entry.path)}`));
   const abs = join(upperDir, entry.path);
   if (entry.type === 'directory') {
     refuseIf(abs, entry, 'trusted.overlay.redirect', 'a renamed directory (redirect_dir=on)');
-    if (getAttributeSync(abs, OVERLAY_OPAQUE_XATTR)?.toString() === 'y') return [entry, marker(entry, `${entry.path}/${OPAQUE_WHITEOUT}`)];
+    if (getAttributeSync(abs, OVERLAY_OPAQUE_XATTR)?.toString() === 'y')
+      return [entry, marker(entry, `${entry.path}/${OPAQUE_WHITEOUT}`)];
   }
   if (entry.type === 'file') refuseIf(abs, entry, 'trusted.overlay.metacopy', 'a metadata-only copy (metacopy=on)');
   return entry;
@@ -69,9 +75,13 @@ function marker(from: TarEntry, path: string): TarEntry {
 
 function refuseIf(abs: string, entry: TarEntry, xattr: string, what: string): void {
   if (getAttributeSync(abs, xattr) === null) return;
-  throw new SlipwayError('UNSUPPORTED', `"${entry.path}" in the overlay upper directory is ${what}; its content is in a lower layer`, {
-    detail: { path: entry.path, xattr },
-  });
+  throw new SlipwayError(
+    'UNSUPPORTED',
+    `"${entry.path}" in the overlay upper directory is ${what}; its content is in a lower layer`,
+    {
+      detail: { path: entry.path, xattr },
+    },
+  );
 }
 
 function basename(path: string): string {

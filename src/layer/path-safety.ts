@@ -18,7 +18,9 @@ import { SlipwayError } from '../errors.js';
 
 /** The error for an entry we refuse to apply; `why` finishes the sentence "... because". */
 export function unsafeEntry(entry: string, why: string): SlipwayError {
-  return new SlipwayError('UNSAFE_ARCHIVE_ENTRY', `unsafe archive entry "${entry}": ${why}`, { detail: { entry, reason: why } });
+  return new SlipwayError('UNSAFE_ARCHIVE_ENTRY', `unsafe archive entry "${entry}": ${why}`, {
+    detail: { entry, reason: why },
+  });
 }
 
 /** A "./" start, "//", "/./", a trailing "/" or "/.", or just ".". */
@@ -108,11 +110,18 @@ export class SafeRoot {
       // Another entry of the same layer may not have created it yet: tar allows files before their directory.
       mkdirSync(abs, { mode: 0o755 });
     } else if (st.isSymbolicLink()) {
-      throw unsafeEntry(entry, `"${rel}" on its path is a symlink, and going through it could leave the target directory`);
+      throw unsafeEntry(
+        entry,
+        `"${rel}" on its path is a symlink, and going through it could leave the target directory`,
+      );
     } else if (!st.isDirectory()) {
-      throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry}" needs "${rel}" to be a directory, but it is not`, {
-        detail: { entry, parent: rel },
-      });
+      throw new SlipwayError(
+        'INVALID_ARCHIVE',
+        `archive entry "${entry}" needs "${rel}" to be a directory, but it is not`,
+        {
+          detail: { entry, parent: rel },
+        },
+      );
     }
     this.#knownDirs.add(rel);
     return true;

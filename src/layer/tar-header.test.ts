@@ -32,7 +32,10 @@ function archive(members: Array<[TarEntry, Buffer?]>): Buffer {
 /** `tar --numeric-owner -tvf`, one line per member, columns split on runs of spaces. */
 function listVerbose(file: string): string[][] {
   const out = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvf', file], { encoding: 'utf8' });
-  return out.trimEnd().split('\n').map((line) => line.split(/ +/));
+  return out
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(/ +/));
 }
 
 describe('encodeHeader', () => {
@@ -53,7 +56,9 @@ describe('encodeHeader', () => {
     assert.equal(header.length, BLOCK_SIZE);
     assert.equal(header.subarray(257, 265).toString('latin1'), 'ustar\x0000');
     assert.equal(header.subarray(265, 329).toString('latin1'), '\0'.repeat(64), 'uname and gname stay empty');
-    const file = write('plain.tar', [[entry('bin/run.sh', { mode: 0o4755, uid: 1000, gid: 1001, size: 12 }), Buffer.from('#!/bin/sh\n:\n')]]);
+    const file = write('plain.tar', [
+      [entry('bin/run.sh', { mode: 0o4755, uid: 1000, gid: 1001, size: 12 }), Buffer.from('#!/bin/sh\n:\n')],
+    ]);
     assert.deepEqual(listVerbose(file), [['-rwsr-xr-x', '1000/1001', '12', '1980-01-01', '00:00:01', 'bin/run.sh']]);
   });
 
@@ -111,7 +116,14 @@ describe('encodeHeader', () => {
 
   it('carries a binary security.capability xattr that GNU tar restores byte for byte', async () => {
     const file = write('xattr.tar', [
-      [entry('ping', { mode: 0o755, size: 4, xattrs: { 'security.capability': CAPABILITY, 'user.note': Buffer.from([0, 10, 0xff]) } }), Buffer.from('ELF!')],
+      [
+        entry('ping', {
+          mode: 0o755,
+          size: 4,
+          xattrs: { 'security.capability': CAPABILITY, 'user.note': Buffer.from([0, 10, 0xff]) },
+        }),
+        Buffer.from('ELF!'),
+      ],
     ]);
     const out = join(dir, 'xattr-out');
     await mkdir(out);
@@ -131,9 +143,17 @@ describe('encodeHeader', () => {
       [entry('a', { size: 3 }), Buffer.from('abc')],
       [entry('b', { type: 'hardlink', linkname: 'a', size: 3 })],
     ]);
-    assert.equal(encodeHeader(entry('dev', { type: 'directory' })).subarray(0, 4).toString(), 'dev/');
+    assert.equal(
+      encodeHeader(entry('dev', { type: 'directory' }))
+        .subarray(0, 4)
+        .toString(),
+      'dev/',
+    );
     const lines = listVerbose(file);
-    assert.deepEqual(lines.map((l) => l[0]![0]), ['d', 'c', 'b', 'p', '-', 'h']);
+    assert.deepEqual(
+      lines.map((l) => l[0]![0]),
+      ['d', 'c', 'b', 'p', '-', 'h'],
+    );
     assert.equal(lines[1]![2], '1,3');
     assert.equal(lines[2]![2], '8,1000000');
     assert.deepEqual(lines[5]!.slice(-4), ['b', 'link', 'to', 'a']);
@@ -153,10 +173,13 @@ describe('encodeHeader', () => {
     assert.match(header.toString('latin1'), /\d+ size=10737418240\n\d+ mtime=-86400\n/);
     assert.equal(ustar[124], 0x80, 'size field in base-256');
     assert.equal(ustar.readUIntBE(124 + 6, 6), big);
-    assert.equal(ustar[136], 0xff, 'negative mtime in base-256 two\'s complement');
+    assert.equal(ustar[136], 0xff, "negative mtime in base-256 two's complement");
     const file = join(dir, 'huge.tar');
     writeFileSync(file, header); // no content: tar lists the header, then reports the early end
-    const listed = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvf', file], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    const listed = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvf', file], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
+    });
     const columns = listed.stdout.split('\n')[0]!.split(/ +/);
     assert.equal(columns[2], String(big));
     assert.equal(columns[3], '1969-12-31');
@@ -182,7 +205,10 @@ describe('encodeHeader', () => {
       entry('x', { xattrs: { 'user.a=b': Buffer.from('') } }),
     ];
     for (const bad of cases) {
-      assert.throws(() => encodeHeader(bad), (err) => isSlipwayError(err, 'INVALID_ARGUMENT') && err.message.includes(`"${bad.path}"`));
+      assert.throws(
+        () => encodeHeader(bad),
+        (err) => isSlipwayError(err, 'INVALID_ARGUMENT') && err.message.includes(`"${bad.path}"`),
+      );
     }
   });
 });

@@ -207,22 +207,28 @@ function finishBlock(block: Buffer): void {
 function validate(entry: TarEntry): void {
   if (entry.path.length === 0 || entry.path.includes('\0')) invalid(entry, 'its path is empty or contains NUL');
   if (!Object.hasOwn(TYPEFLAG, entry.type)) invalid(entry, `unknown entry type "${String(entry.type)}"`);
-  if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkname) invalid(entry, `a ${entry.type} needs a linkname`);
+  if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkname)
+    invalid(entry, `a ${entry.type} needs a linkname`);
   if (entry.linkname?.includes('\0')) invalid(entry, 'its linkname contains NUL');
   if (!isUint(entry.mode) || entry.mode > 0o7777) invalid(entry, `mode ${entry.mode} is not within 0..0o7777`);
-  if (!isUint(entry.uid) || !isUint(entry.gid)) invalid(entry, `uid ${entry.uid} / gid ${entry.gid} must be non-negative integers`);
+  if (!isUint(entry.uid) || !isUint(entry.gid))
+    invalid(entry, `uid ${entry.uid} / gid ${entry.gid} must be non-negative integers`);
   if (!Number.isFinite(entry.mtime)) invalid(entry, `mtime ${entry.mtime} is not a number`);
   if (entry.type === 'file' && !isUint(entry.size)) invalid(entry, `size ${entry.size} is not a non-negative integer`);
-  if (!isUint(entry.devmajor ?? 0) || !isUint(entry.devminor ?? 0)) invalid(entry, 'device numbers must be non-negative integers');
+  if (!isUint(entry.devmajor ?? 0) || !isUint(entry.devminor ?? 0))
+    invalid(entry, 'device numbers must be non-negative integers');
   if (entry.xattrs) {
     for (const name of Object.keys(entry.xattrs)) {
-      if (name.length === 0 || name.includes('=') || name.includes('\0')) invalid(entry, `xattr name "${name}" cannot be written to PAX`);
+      if (name.length === 0 || name.includes('=') || name.includes('\0'))
+        invalid(entry, `xattr name "${name}" cannot be written to PAX`);
     }
   }
 }
 
 function invalid(entry: TarEntry, what: string): never {
-  throw new SlipwayError('INVALID_ARGUMENT', `cannot write tar entry "${entry.path}": ${what}`, { detail: { path: entry.path } });
+  throw new SlipwayError('INVALID_ARGUMENT', `cannot write tar entry "${entry.path}": ${what}`, {
+    detail: { path: entry.path },
+  });
 }
 
 function isUint(n: number): boolean {

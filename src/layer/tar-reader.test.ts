@@ -54,7 +54,10 @@ describe('readTar on archives written by GNU tar', () => {
     it(`reads the same members as tar -t (${format} format), long names included`, async () => {
       const archive = join(dir, `${format}.tar`);
       const entries = await entriesOf(createReadStream(archive));
-      assert.deepEqual(entries.map((e) => e.path), gnuTarList(archive));
+      assert.deepEqual(
+        entries.map((e) => e.path),
+        gnuTarList(archive),
+      );
       assert.ok(entries.some((e) => e.path === `${LONG_DIR}/file` && e.type === 'file' && e.size === 5));
       const byPath = new Map(entries.map((e) => [e.path, e]));
       assert.equal(byPath.get('')?.type, 'directory');
@@ -107,12 +110,17 @@ describe('readTar on hand-made archives', () => {
       { name: 'a/../../x', content: 'x' },
     ]);
     const entries = await entriesOf(Readable.from([tar]));
-    assert.deepEqual(entries.map((e) => e.path), ['', 'a/b/c', '/abs/path', 'a/../../x']);
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ['', 'a/b/c', '/abs/path', 'a/../../x'],
+    );
   });
 
   it('rejects a truncated archive with INVALID_ARCHIVE', async () => {
     const tar = await tarBuffer([{ name: 'big', content: Buffer.alloc(4096, 1) }]);
-    await assert.rejects(entriesOf(Readable.from([tar.subarray(0, 2048)])), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
+    await assert.rejects(entriesOf(Readable.from([tar.subarray(0, 2048)])), (err) =>
+      isSlipwayError(err, 'INVALID_ARCHIVE'),
+    );
   });
 
   it('rejects an archive cut inside the content being read with INVALID_ARCHIVE', async () => {
@@ -120,17 +128,25 @@ describe('readTar on hand-made archives', () => {
     const readAll = async (): Promise<void> => {
       for await (const { content } of readTar(Readable.from([tar.subarray(0, 2048)]))) for await (const _ of content);
     };
-    await assert.rejects(readAll(), (err) => isSlipwayError(err, 'INVALID_ARCHIVE') && /Unexpected end/.test(err.message));
+    await assert.rejects(
+      readAll(),
+      (err) => isSlipwayError(err, 'INVALID_ARCHIVE') && /Unexpected end/.test(err.message),
+    );
   });
 
   it('rejects garbage with INVALID_ARCHIVE', async () => {
-    await assert.rejects(entriesOf(Readable.from([Buffer.alloc(1024, 0x41)])), (err) => isSlipwayError(err, 'INVALID_ARCHIVE'));
+    await assert.rejects(entriesOf(Readable.from([Buffer.alloc(1024, 0x41)])), (err) =>
+      isSlipwayError(err, 'INVALID_ARCHIVE'),
+    );
   });
 
   it('refuses entry types it cannot represent (a GNU sparse file), naming the entry', async () => {
     const tar = await tarBuffer([{ name: 'sparse', content: 'x' }]);
     setTypeflag(tar, 0, 'S');
-    await assert.rejects(entriesOf(Readable.from([tar])), (err) => isSlipwayError(err, 'UNSUPPORTED') && /"sparse"/.test(err.message));
+    await assert.rejects(
+      entriesOf(Readable.from([tar])),
+      (err) => isSlipwayError(err, 'UNSUPPORTED') && /"sparse"/.test(err.message),
+    );
   });
 });
 

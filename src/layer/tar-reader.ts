@@ -38,7 +38,12 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array>): As
       const entry = toEntry(member.header, paxOf.get(member.header));
       let content: Readable | undefined;
       // Made on first use: most entries (directories, links, skipped files) never need a stream.
-      yield { entry, get content() { return (content ??= Readable.from(bytesOf(member, failure), { objectMode: false })); } };
+      yield {
+        entry,
+        get content() {
+          return (content ??= Readable.from(bytesOf(member, failure), { objectMode: false }));
+        },
+      };
       await drain(member, content);
     }
   } catch (err) {
@@ -122,9 +127,13 @@ function toEntry(header: tarStream.Header, pax: Map<string, Buffer> | undefined)
   const rawType = header.type as string | null;
   const type = rawType === null ? undefined : TYPES[rawType];
   if (type === undefined) {
-    throw new SlipwayError('UNSUPPORTED', `tar entry "${path}" has a type Slipway does not handle (${rawType ?? 'unknown'})`, {
-      detail: { entry: path, type: rawType },
-    });
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `tar entry "${path}" has a type Slipway does not handle (${rawType ?? 'unknown'})`,
+      {
+        detail: { entry: path, type: rawType },
+      },
+    );
   }
   const entry: TarEntry = {
     path,
@@ -203,7 +212,10 @@ interface ExtractInternals {
 function captureRawPax(extract: tarStream.Extract): WeakMap<object, Map<string, Buffer>> {
   const internals = extract as unknown as ExtractInternals;
   if (typeof internals._decodeLongHeader !== 'function' || typeof internals._applyLongHeaders !== 'function') {
-    throw new SlipwayError('UNSUPPORTED', 'this tar-stream version has no hook for raw PAX records; pin tar-stream 3.2.2');
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      'this tar-stream version has no hook for raw PAX records; pin tar-stream 3.2.2',
+    );
   }
   const byHeader = new WeakMap<object, Map<string, Buffer>>();
   const decode = internals._decodeLongHeader.bind(internals);

@@ -11,7 +11,10 @@ const BLOCK = 512;
 export function isTarHeader(block: Uint8Array): boolean {
   if (block.length < BLOCK) return false;
   if (block.every((b) => b === 0)) return true;
-  const field = Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+$/g, '').trim();
+  const field = Buffer.from(block.subarray(148, 156))
+    .toString('latin1')
+    .replace(/[\0 ]+$/g, '')
+    .trim();
   if (!/^[0-7]+$/.test(field)) return false;
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
@@ -29,7 +32,13 @@ export function expectTar(what: string): Transform {
     const ok = isTarHeader(head.subarray(0, BLOCK));
     const pending = head;
     head = undefined;
-    if (!ok) return done(new SlipwayError('INVALID_ARCHIVE', `${what} is not a tar archive (plain, gzip or zstd); give a root filesystem tarball or directory`));
+    if (!ok)
+      return done(
+        new SlipwayError(
+          'INVALID_ARCHIVE',
+          `${what} is not a tar archive (plain, gzip or zstd); give a root filesystem tarball or directory`,
+        ),
+      );
     stream.push(pending);
     done();
   };

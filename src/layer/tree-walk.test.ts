@@ -20,7 +20,9 @@ async function walk(root: string, options: WalkOptions = {}): Promise<TarEntry[]
 
 /** The member order of `tar --sort=name -C root .`, without the leading "./". */
 function gnuTarOrder(root: string): string[] {
-  const listing = execFileSync('bash', ['-c', 'tar --sort=name -cf - -C "$1" . | tar -tf -', '_', root], { encoding: 'utf8' });
+  const listing = execFileSync('bash', ['-c', 'tar --sort=name -cf - -C "$1" . | tar -tf -', '_', root], {
+    encoding: 'utf8',
+  });
   return listing
     .split('\n')
     .map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''))
@@ -36,7 +38,8 @@ describe('walkTree', () => {
     tree = join(dir, 'tree');
     await mkdir(tree);
     // Names whose byte order differs from JS string order and from locale order.
-    for (const name of ['B', 'a.b', 'a-b', 'é', '\u{1F600}', '\uFF21', 'Z', '_']) await writeFile(join(tree, name), name);
+    for (const name of ['B', 'a.b', 'a-b', 'é', '\u{1F600}', '\uFF21', 'Z', '_'])
+      await writeFile(join(tree, name), name);
     await mkdir(join(tree, 'a/b/c'), { recursive: true });
     await writeFile(join(tree, 'a/b/c/deep'), 'deep');
     await writeFile(join(tree, 'a/b0'), 'b0');
@@ -63,7 +66,10 @@ describe('walkTree', () => {
   it('lists entries in the order of tar --sort=name, parents first', async () => {
     const entries = await walk(tree);
     const paths = entries.map((e) => e.path);
-    assert.deepEqual(paths, gnuTarOrder(tree).filter((p) => p !== 'socket'));
+    assert.deepEqual(
+      paths,
+      gnuTarOrder(tree).filter((p) => p !== 'socket'),
+    );
     assert.ok(paths.indexOf('a') < paths.indexOf('a/b') && paths.indexOf('a/b') < paths.indexOf('a/b/c/deep'));
     assert.ok(paths.indexOf('\uFF21') < paths.indexOf('\u{1F600}'), 'UTF-8 byte order, not UTF-16 code unit order');
   });
@@ -72,9 +78,15 @@ describe('walkTree', () => {
     const kept = await walk(tree, { mtime: 1234 });
     assert.ok(kept.every((e) => e.mtime === 1234));
     const deep = kept.find((e) => e.path === 'a/b/c/deep')!;
-    assert.deepEqual({ type: deep.type, size: deep.size, uid: deep.uid, sourcePath: deep.sourcePath }, {
-      type: 'file', size: 4, uid: process.getuid!(), sourcePath: join(tree, 'a/b/c/deep'),
-    });
+    assert.deepEqual(
+      { type: deep.type, size: deep.size, uid: deep.uid, sourcePath: deep.sourcePath },
+      {
+        type: 'file',
+        size: 4,
+        uid: process.getuid!(),
+        sourcePath: join(tree, 'a/b/c/deep'),
+      },
+    );
     assert.equal(kept.find((e) => e.path === 'ping')!.mode, 0o4755);
     assert.equal(kept.find((e) => e.path === 'a/b')!.mode, 0o1777);
     const mapped = await walk(tree, { owner: { kind: 'map', uid: 1000, gid: 3_000_000 } });
@@ -111,19 +123,27 @@ describe('walkTree', () => {
   it('puts the tree under a prefix, with the prefix directories when includeRoot is set', async () => {
     const plain = await walk(join(tree, 'a'), { prefix: '/workspace/app/' });
     assert.deepEqual(plain.map((e) => e.path).slice(0, 2), ['workspace/app/b', 'workspace/app/b/c']);
-    const rooted = await walk(join(tree, 'a'), { prefix: 'workspace/app', includeRoot: true, owner: { kind: 'map', uid: 7, gid: 8 } });
-    assert.deepEqual(rooted.slice(0, 3).map((e) => [e.path, e.type, e.uid]), [
-      ['workspace', 'directory', 7],
-      ['workspace/app', 'directory', 7],
-      ['workspace/app/b', 'directory', 7],
-    ]);
+    const rooted = await walk(join(tree, 'a'), {
+      prefix: 'workspace/app',
+      includeRoot: true,
+      owner: { kind: 'map', uid: 7, gid: 8 },
+    });
+    assert.deepEqual(
+      rooted.slice(0, 3).map((e) => [e.path, e.type, e.uid]),
+      [
+        ['workspace', 'directory', 7],
+        ['workspace/app', 'directory', 7],
+        ['workspace/app/b', 'directory', 7],
+      ],
+    );
     await assert.rejects(walk(tree, { prefix: 'a/../b' }), (err) => isSlipwayError(err, 'INVALID_ARGUMENT'));
   });
 
   it('lets a transform rewrite, expand or drop entries (whiteout devices into .wh. files)', async () => {
     const entries = await walk(tree, {
       transform: (entry, stat) => {
-        if (stat.isCharacterDevice() && entry.path === 'null') return { ...entry, type: 'file', path: '.wh.null', devmajor: undefined, devminor: undefined };
+        if (stat.isCharacterDevice() && entry.path === 'null')
+          return { ...entry, type: 'file', path: '.wh.null', devmajor: undefined, devminor: undefined };
         if (entry.path === 'a') return [entry, { ...entry, path: 'a/.wh..wh..opq', type: 'file', size: 0 }];
         if (entry.path.startsWith('a/b')) return null;
         return entry;
@@ -139,7 +159,10 @@ describe('walkTree', () => {
     assert.equal(defaultMtime({}), DEFAULT_MTIME);
     assert.equal(new Date(DEFAULT_MTIME * 1000).toISOString(), '1980-01-01T00:00:01.000Z');
     assert.equal(defaultMtime({ SOURCE_DATE_EPOCH: '1700000000' }), 1_700_000_000);
-    assert.throws(() => defaultMtime({ SOURCE_DATE_EPOCH: 'yesterday' }), (err) => isSlipwayError(err, 'INVALID_ARGUMENT'));
+    assert.throws(
+      () => defaultMtime({ SOURCE_DATE_EPOCH: 'yesterday' }),
+      (err) => isSlipwayError(err, 'INVALID_ARGUMENT'),
+    );
   });
 
   it('decodes device numbers as glibc does, including 64-bit encodings', () => {
@@ -150,12 +173,18 @@ describe('walkTree', () => {
   });
 
   it('fails with the path when the root is missing or not a directory, or a name is not UTF-8', async () => {
-    await assert.rejects(walk(join(dir, 'missing')), (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('missing'));
+    await assert.rejects(
+      walk(join(dir, 'missing')),
+      (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('missing'),
+    );
     await assert.rejects(walk(join(tree, 'first')), (err) => isSlipwayError(err, 'INVALID_ARGUMENT'));
     const bad = join(dir, 'bad');
     await mkdir(bad);
     execFileSync('bash', ['-c', `touch "$1"/$'\\xff\\xfe'`, '_', bad]);
-    await assert.rejects(walk(bad), (err) => isSlipwayError(err, 'UNSUPPORTED') && err.message.includes('not valid UTF-8'));
+    await assert.rejects(
+      walk(bad),
+      (err) => isSlipwayError(err, 'UNSUPPORTED') && err.message.includes('not valid UTF-8'),
+    );
   });
 });
 

@@ -58,9 +58,13 @@ export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
   const value = env['SOURCE_DATE_EPOCH'];
   if (value === undefined || value === '') return DEFAULT_MTIME;
   if (!/^\d+$/.test(value)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `SOURCE_DATE_EPOCH="${value}" is not a number of seconds since the epoch`, {
-      detail: { value },
-    });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `SOURCE_DATE_EPOCH="${value}" is not a number of seconds since the epoch`,
+      {
+        detail: { value },
+      },
+    );
   }
   return Number(value);
 }
@@ -118,12 +122,18 @@ class Walker {
     if (this.#beneath !== undefined) assertNoSymlinkBetween(this.#beneath, this.#root);
     const rootStat = statOrThrow(this.#root, lstatSync);
     if (rootStat.isSymbolicLink()) {
-      throw new SlipwayError('UNSAFE_PATH', `refused to archive "${this.#root}": it is a symlink (to ${readLinkOrThrow(this.#root)}), and a tree's root is never followed`, {
-        detail: { path: this.#root },
-      });
+      throw new SlipwayError(
+        'UNSAFE_PATH',
+        `refused to archive "${this.#root}": it is a symlink (to ${readLinkOrThrow(this.#root)}), and a tree's root is never followed`,
+        {
+          detail: { path: this.#root },
+        },
+      );
     }
     if (!rootStat.isDirectory()) {
-      throw new SlipwayError('INVALID_ARGUMENT', `cannot walk "${this.#root}": it is not a directory`, { detail: { path: this.#root } });
+      throw new SlipwayError('INVALID_ARGUMENT', `cannot walk "${this.#root}": it is not a directory`, {
+        detail: { path: this.#root },
+      });
     }
     if (this.#includeRoot) {
       for (const dir of ancestorsAndSelf(this.#prefix)) yield [this.#entry(this.#root, dir, rootStat)!, rootStat];
@@ -256,22 +266,32 @@ function readLinkOrThrow(path: string): string {
 
 function ioError(err: unknown, what: string, path: string): SlipwayError {
   const code = isErrno(err, 'ENOENT') ? 'NOT_FOUND' : 'IO_ERROR';
-  return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, { cause: err, detail: { path } });
+  return new SlipwayError(code, `cannot ${what} "${path}": ${(err as Error).message}`, {
+    cause: err,
+    detail: { path },
+  });
 }
 
 /** Throws UNSAFE_PATH when a component of `path` below `anchor` is a symlink (or `path` is not below `anchor`). */
 export function assertNoSymlinkBetween(anchor: string, path: string): void {
   const base = anchor.replace(/\/+$/, '');
   if (path !== base && !path.startsWith(`${base}/`)) {
-    throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it is not below ${base}`, { detail: { path, anchor: base } });
+    throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it is not below ${base}`, {
+      detail: { path, anchor: base },
+    });
   }
   let at = base;
   for (const part of path.slice(base.length).split('/').filter(Boolean)) {
-    if (part === '..') throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it has a ".." component`, { detail: { path } });
+    if (part === '..')
+      throw new SlipwayError('UNSAFE_PATH', `refused "${path}": it has a ".." component`, { detail: { path } });
     at = `${at}/${part}`;
     const st = lstatSync(at, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) {
-      throw new SlipwayError('UNSAFE_PATH', `refused "${path}": "${at}" on its way is a symlink, which the host never follows`, { detail: { path, link: at } });
+      throw new SlipwayError(
+        'UNSAFE_PATH',
+        `refused "${path}": "${at}" on its way is a symlink, which the host never follows`,
+        { detail: { path, link: at } },
+      );
     }
   }
 }
@@ -287,7 +307,9 @@ export function deviceNumbers(rdev: number): { devmajor: number; devminor: numbe
 function normalizePrefix(prefix: string): string {
   const parts = prefix.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) {
-    throw new SlipwayError('INVALID_ARGUMENT', `archive prefix "${prefix}" must not contain ".."`, { detail: { prefix } });
+    throw new SlipwayError('INVALID_ARGUMENT', `archive prefix "${prefix}" must not contain ".."`, {
+      detail: { prefix },
+    });
   }
   return parts.join('/');
 }

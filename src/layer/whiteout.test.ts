@@ -27,21 +27,38 @@ const file = (name: string, content = name): RawEntry => ({ name, content });
 
 /** The paths under the target, sorted (".": the root). */
 function paths(): string[] {
-  return Object.keys(snapshot(target)).filter((p) => p !== '.').sort();
+  return Object.keys(snapshot(target))
+    .filter((p) => p !== '.')
+    .sort();
 }
 
 /** The base layer of image-spec layer.md's examples. */
 const LOWER: RawEntry[] = [
-  dir('a'), dir('a/b'), dir('a/b/c'), file('a/b/c/bar'),
-  dir('etc'), file('etc/my-app-config'), file('etc/keep'),
-  dir('bin'), file('bin/my-app-binary'), file('bin/my-app-tools'), dir('bin/tools'), file('bin/tools/my-app-tool-one'),
+  dir('a'),
+  dir('a/b'),
+  dir('a/b/c'),
+  file('a/b/c/bar'),
+  dir('etc'),
+  file('etc/my-app-config'),
+  file('etc/keep'),
+  dir('bin'),
+  file('bin/my-app-binary'),
+  file('bin/my-app-tools'),
+  dir('bin/tools'),
+  file('bin/tools/my-app-tool-one'),
 ];
 
 describe('whiteouts applied with OCI semantics', () => {
   beforeEach(() => apply(LOWER));
 
   it('.wh.NAME removes a lower file; an opaque marker empties a lower directory; whiteouts leave no trace', async () => {
-    const counts = await apply([dir('etc'), file('etc/.wh.my-app-config', ''), dir('bin'), file('bin/.wh..wh..opq', ''), file('bin/new')]);
+    const counts = await apply([
+      dir('etc'),
+      file('etc/.wh.my-app-config', ''),
+      dir('bin'),
+      file('bin/.wh..wh..opq', ''),
+      file('bin/new'),
+    ]);
     assert.deepEqual(paths(), ['a', 'a/b', 'a/b/c', 'a/b/c/bar', 'bin', 'bin/new', 'etc', 'etc/keep']);
     assert.equal(counts.whiteouts, 2);
   });
@@ -57,22 +74,36 @@ describe('whiteouts applied with OCI semantics', () => {
   ] as const) {
     it(`an opaque directory keeps what its own layer adds, whatever the order (${order})`, async () => {
       await apply([...layer]);
-      assert.deepEqual(paths().filter((p) => p.startsWith('a')), ['a', 'a/b', 'a/b/c', 'a/b/c/foo']);
+      assert.deepEqual(
+        paths().filter((p) => p.startsWith('a')),
+        ['a', 'a/b', 'a/b/c', 'a/b/c/foo'],
+      );
     });
   }
 
   it('a whiteout never hides an entry of its own layer, before or after it', async () => {
     await apply([
-      dir('etc'), file('etc/my-app-config', 'new config'), file('etc/.wh.my-app-config', ''),
-      dir('bin'), file('bin/.wh.tools', ''), dir('bin/tools'), file('bin/tools/two'),
+      dir('etc'),
+      file('etc/my-app-config', 'new config'),
+      file('etc/.wh.my-app-config', ''),
+      dir('bin'),
+      file('bin/.wh.tools', ''),
+      dir('bin/tools'),
+      file('bin/tools/two'),
     ]);
     assert.equal(await readFile(join(target, 'etc/my-app-config'), 'utf8'), 'new config');
-    assert.deepEqual(paths().filter((p) => p.startsWith('bin/tools')), ['bin/tools', 'bin/tools/two']);
+    assert.deepEqual(
+      paths().filter((p) => p.startsWith('bin/tools')),
+      ['bin/tools', 'bin/tools/two'],
+    );
   });
 
   it('a whiteout after its layer wrote below the same directory removes only the lower part', async () => {
     await apply([dir('bin'), dir('bin/tools'), file('bin/tools/two'), file('bin/.wh.tools', '')]);
-    assert.deepEqual(paths().filter((p) => p.startsWith('bin/tools')), ['bin/tools', 'bin/tools/two']);
+    assert.deepEqual(
+      paths().filter((p) => p.startsWith('bin/tools')),
+      ['bin/tools', 'bin/tools/two'],
+    );
   });
 
   it('a whiteout for something absent, or in an absent directory, is a no-op', async () => {
@@ -90,7 +121,10 @@ describe('whiteouts applied with OCI semantics', () => {
 
 describe('whiteouts written in overlayfs form', () => {
   it('.wh.NAME becomes a 0/0 character device, an opaque marker the trusted.overlay.opaque xattr', async () => {
-    const counts = await apply([file('.wh.gone', ''), dir('d'), file('d/.wh..wh..opq', ''), file('d/x'), dir('e'), file('e/.wh.f', '')], { whiteouts: 'overlay' });
+    const counts = await apply(
+      [file('.wh.gone', ''), dir('d'), file('d/.wh..wh..opq', ''), file('d/x'), dir('e'), file('e/.wh.f', '')],
+      { whiteouts: 'overlay' },
+    );
     const gone = lstatSync(join(target, 'gone'));
     assert.ok(gone.isCharacterDevice());
     assert.equal(gone.rdev, 0);
@@ -102,7 +136,19 @@ describe('whiteouts written in overlayfs form', () => {
   });
 
   it('a directory its own layer also whites out becomes opaque, in either order', async () => {
-    await apply([file('.wh.p', ''), dir('p'), file('p/x'), dir('q'), file('q/y'), file('.wh.q', ''), file('r'), file('.wh.r', '')], { whiteouts: 'overlay' });
+    await apply(
+      [
+        file('.wh.p', ''),
+        dir('p'),
+        file('p/x'),
+        dir('q'),
+        file('q/y'),
+        file('.wh.q', ''),
+        file('r'),
+        file('.wh.r', ''),
+      ],
+      { whiteouts: 'overlay' },
+    );
     for (const name of ['p', 'q']) {
       assert.ok(lstatSync(join(target, name)).isDirectory(), name);
       assert.equal((await getAttribute(join(target, name), 'trusted.overlay.opaque'))?.toString(), 'y', name);
@@ -121,7 +167,11 @@ describe('parseWhiteout', () => {
 
   it('refuses whiteouts that name no sibling', () => {
     for (const name of ['.wh.', '.wh..', '.wh...']) {
-      assert.throws(() => parseWhiteout(['a', name], `a/${name}`), (err) => isSlipwayError(err, 'UNSAFE_ARCHIVE_ENTRY'), name);
+      assert.throws(
+        () => parseWhiteout(['a', name], `a/${name}`),
+        (err) => isSlipwayError(err, 'UNSAFE_ARCHIVE_ENTRY'),
+        name,
+      );
     }
   });
 });

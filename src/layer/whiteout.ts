@@ -33,15 +33,20 @@ export function parseWhiteout(parts: readonly string[], entry: string): Whiteout
   if (dir.some((p) => p.startsWith(AUFS_META_PREFIX))) return { kind: 'reserved' };
   if (dir.some((p) => p.startsWith(WHITEOUT_PREFIX))) {
     // The spec makes ".wh." names impossible on a filesystem, so nothing can live below one.
-    throw new SlipwayError('INVALID_ARCHIVE', `archive entry "${entry}" lies below a whiteout name, which cannot be a directory`, {
-      detail: { entry },
-    });
+    throw new SlipwayError(
+      'INVALID_ARCHIVE',
+      `archive entry "${entry}" lies below a whiteout name, which cannot be a directory`,
+      {
+        detail: { entry },
+      },
+    );
   }
   if (base === undefined || !base.startsWith(WHITEOUT_PREFIX)) return undefined;
   if (base === OPAQUE_WHITEOUT) return { kind: 'opaque', dir };
   if (base.startsWith(AUFS_META_PREFIX)) return { kind: 'reserved' };
   const name = base.slice(WHITEOUT_PREFIX.length);
-  if (name === '' || name === '.' || name === '..') throw unsafeEntry(entry, `it is a whiteout for "${name}", which names no entry of its directory`);
+  if (name === '' || name === '.' || name === '..')
+    throw unsafeEntry(entry, `it is a whiteout for "${name}", which names no entry of its directory`);
   return { kind: 'remove', dir, name };
 }
 
@@ -90,7 +95,12 @@ export function removeLower(root: SafeRoot, rel: string, layer: LayerPaths, remo
 }
 
 /** Applies an opaque whiteout to `rel`: removes its lower children, keeps this layer's. */
-export function removeLowerChildren(root: SafeRoot, rel: string, layer: LayerPaths, removed: (rel: string) => void): number {
+export function removeLowerChildren(
+  root: SafeRoot,
+  rel: string,
+  layer: LayerPaths,
+  removed: (rel: string) => void,
+): number {
   let count = 0;
   for (const name of readdirSync(root.abs(rel))) {
     count += removeLower(root, rel === '' ? name : `${rel}/${name}`, layer, removed);

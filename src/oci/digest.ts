@@ -31,7 +31,8 @@ export function parseDigest(value: string, what = 'digest'): Digest {
     const [alg, hex] = value.split(':') as [string, string];
     if (!(alg in HEX_LENGTH)) reason = `algorithm "${alg}" is not supported (use sha256 or sha512)`;
     else if (!/^[a-f0-9]+$/.test(hex)) reason = 'the encoded part must be lowercase hex';
-    else reason = `a ${alg} digest has ${HEX_LENGTH[alg as DigestAlgorithm]} hex characters, this one has ${hex.length}`;
+    else
+      reason = `a ${alg} digest has ${HEX_LENGTH[alg as DigestAlgorithm]} hex characters, this one has ${hex.length}`;
   }
   throw new SlipwayError('INVALID_DIGEST', `invalid ${what} "${String(value)}": ${reason}`, { detail: { value } });
 }
@@ -90,7 +91,9 @@ export class DigestStream extends Transform {
     super();
     this.#expected = options.expected;
     this.#expectedSize = options.expectedSize;
-    this.digester = new Digester(options.algorithm ?? (options.expected ? digestAlgorithm(options.expected) : 'sha256'));
+    this.digester = new Digester(
+      options.algorithm ?? (options.expected ? digestAlgorithm(options.expected) : 'sha256'),
+    );
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -109,9 +112,11 @@ export class DigestStream extends Transform {
     }
     const actual = this.digester.digest();
     if (this.#expected !== undefined && actual !== this.#expected) {
-      done(new SlipwayError('DIGEST_MISMATCH', `content digest mismatch: expected ${this.#expected}, got ${actual}`, {
-        detail: { expected: this.#expected, actual },
-      }));
+      done(
+        new SlipwayError('DIGEST_MISMATCH', `content digest mismatch: expected ${this.#expected}, got ${actual}`, {
+          detail: { expected: this.#expected, actual },
+        }),
+      );
       return;
     }
     done();
@@ -127,9 +132,13 @@ export class DigestStream extends Transform {
 }
 
 function sizeMismatch(digest: Digest | undefined, expected: number, actual: number, how: string): SlipwayError {
-  return new SlipwayError('SIZE_MISMATCH', `content ${digest ?? ''} has ${how} ${actual} bytes, expected ${expected}`.replace('  ', ' '), {
-    detail: { digest, expected, actual },
-  });
+  return new SlipwayError(
+    'SIZE_MISMATCH',
+    `content ${digest ?? ''} has ${how} ${actual} bytes, expected ${expected}`.replace('  ', ' '),
+    {
+      detail: { digest, expected, actual },
+    },
+  );
 }
 
 /** Hashes a whole stream (consuming it) and returns digest and size. */

@@ -28,9 +28,13 @@ const CLOSE_OBJECT = 0x7d;
 export function checkJsonDepth(input: Uint8Array | string, maxDepth = MAX_JSON_DEPTH, what = 'document'): void {
   const offset = typeof input === 'string' ? tooDeepAt(input, maxDepth) : tooDeepAtBytes(input, maxDepth);
   if (offset < 0) return;
-  throw new SlipwayError('INVALID_DOCUMENT', `${what} nests arrays and objects deeper than ${maxDepth} levels (at byte ${offset}), which is refused before parsing`, {
-    detail: { maxDepth, offset },
-  });
+  throw new SlipwayError(
+    'INVALID_DOCUMENT',
+    `${what} nests arrays and objects deeper than ${maxDepth} levels (at byte ${offset}), which is refused before parsing`,
+    {
+      detail: { maxDepth, offset },
+    },
+  );
 }
 
 // Two copies of one loop, for bytes and for text: a shared accessor costs the hot loop a call per byte.

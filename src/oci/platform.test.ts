@@ -47,7 +47,10 @@ describe('parsePlatform (containerd specifiers)', () => {
     ['aarch64', { os: 'linux', architecture: 'arm64' }],
     ['armel', { os: 'linux', architecture: 'arm', variant: 'v6' }],
     ['windows(10.0.17763)/amd64', { os: 'windows', 'os.version': '10.0.17763', architecture: 'amd64' }],
-    ['windows(10.0.17763+win32k)/amd64', { os: 'windows', 'os.version': '10.0.17763', 'os.features': ['win32k'], architecture: 'amd64' }],
+    [
+      'windows(10.0.17763+win32k)/amd64',
+      { os: 'windows', 'os.version': '10.0.17763', 'os.features': ['win32k'], architecture: 'amd64' },
+    ],
     ['linux(+a+b)/amd64', { os: 'linux', 'os.features': ['a', 'b'], architecture: 'amd64' }],
     ['linux(1%2B2)/amd64', { os: 'linux', 'os.version': '1+2', architecture: 'amd64' }],
   ];
@@ -55,9 +58,13 @@ describe('parsePlatform (containerd specifiers)', () => {
 
   it('takes a lone OS with the host architecture, and a 32-bit ARM host its variant', () => {
     assert.deepEqual(parsePlatform('linux', ARM_V6_HOST), { os: 'linux', architecture: 'arm', variant: 'v6' });
-    assert.deepEqual(parsePlatform('linux', { os: 'linux', architecture: 'arm64', variant: 'v8' }), { os: 'linux', architecture: 'arm64' });
+    assert.deepEqual(parsePlatform('linux', { os: 'linux', architecture: 'arm64', variant: 'v8' }), {
+      os: 'linux',
+      architecture: 'arm64',
+    });
   });
-  it('uses this machine by default', () => assert.equal(parsePlatform('linux').architecture, hostPlatform().architecture));
+  it('uses this machine by default', () =>
+    assert.equal(parsePlatform('linux').architecture, hostPlatform().architecture));
 
   const bad: Array<[string, RegExp]> = [
     ['linux/*', /wildcards/],
@@ -70,12 +77,15 @@ describe('parsePlatform (containerd specifiers)', () => {
   ];
   for (const [spec, says] of bad) {
     it(`rejects ${JSON.stringify(spec)}`, () => {
-      assert.throws(() => p(spec), (err: unknown) => {
-        assert.ok(isSlipwayError(err, 'INVALID_ARGUMENT'));
-        assert.match(err.message, says);
-        assert.match(err.message, /a valid example: linux\/arm64\/v8/);
-        return true;
-      });
+      assert.throws(
+        () => p(spec),
+        (err: unknown) => {
+          assert.ok(isSlipwayError(err, 'INVALID_ARGUMENT'));
+          assert.match(err.message, says);
+          assert.match(err.message, /a valid example: linux\/arm64\/v8/);
+          return true;
+        },
+      );
     });
   }
 });
@@ -98,17 +108,30 @@ describe('formatPlatform', () => {
 
 describe('normalizePlatform', () => {
   it('resolves aliases and default variants', () => {
-    assert.deepEqual(normalizePlatform({ os: 'Linux', architecture: 'aarch64', variant: 'v8' }), { os: 'linux', architecture: 'arm64' });
-    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'amd64', variant: 'v1' }), { os: 'linux', architecture: 'amd64' });
-    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'arm' }), { os: 'linux', architecture: 'arm', variant: 'v7' });
+    assert.deepEqual(normalizePlatform({ os: 'Linux', architecture: 'aarch64', variant: 'v8' }), {
+      os: 'linux',
+      architecture: 'arm64',
+    });
+    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'amd64', variant: 'v1' }), {
+      os: 'linux',
+      architecture: 'amd64',
+    });
+    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'arm' }), {
+      os: 'linux',
+      architecture: 'arm',
+      variant: 'v7',
+    });
   });
   it('sorts and de-duplicates os.features, keeps other fields', () => {
-    assert.deepEqual(normalizePlatform({ os: 'windows', architecture: 'amd64', 'os.features': ['b', 'a', 'b'], features: ['sse4'] }), {
-      os: 'windows',
-      architecture: 'amd64',
-      'os.features': ['a', 'b'],
-      features: ['sse4'],
-    });
+    assert.deepEqual(
+      normalizePlatform({ os: 'windows', architecture: 'amd64', 'os.features': ['b', 'a', 'b'], features: ['sse4'] }),
+      {
+        os: 'windows',
+        architecture: 'amd64',
+        'os.features': ['a', 'b'],
+        features: ['sse4'],
+      },
+    );
   });
 });
 
@@ -140,13 +163,22 @@ describe('platformMatches', () => {
     const want: Platform = { os: 'windows', architecture: 'amd64', 'os.features': ['win32k'] };
     assert.equal(platformMatches(want, { os: 'windows', architecture: 'amd64', 'os.features': ['win32k'] }), true);
     assert.equal(platformMatches(want, { os: 'windows', architecture: 'amd64' }), true);
-    assert.equal(platformMatches({ os: 'windows', architecture: 'amd64' }, { os: 'windows', architecture: 'amd64', 'os.features': ['win32k'] }), false);
+    assert.equal(
+      platformMatches(
+        { os: 'windows', architecture: 'amd64' },
+        { os: 'windows', architecture: 'amd64', 'os.features': ['win32k'] },
+      ),
+      false,
+    );
   });
   it('compares the Windows build when one is asked for', () => {
     const want: Platform = { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.2000' };
     assert.equal(platformMatches(want, { ...want, 'os.version': '10.0.17763.1' }), true);
     assert.equal(platformMatches(want, { ...want, 'os.version': '10.0.20348.1' }), false);
-    assert.equal(platformMatches({ os: 'windows', architecture: 'amd64' }, { ...want, 'os.version': '10.0.20348.1' }), true);
+    assert.equal(
+      platformMatches({ os: 'windows', architecture: 'amd64' }, { ...want, 'os.version': '10.0.20348.1' }),
+      true,
+    );
   });
 });
 
@@ -158,13 +190,45 @@ describe('compatiblePlatforms (containerd platformVector)', () => {
     ['linux/arm/v7', ['linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']],
     ['linux/arm/v5', ['linux/arm/v5']],
     ['linux/arm64', ['linux/arm64', 'linux/arm/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']],
-    ['linux/arm64/v8.2', ['linux/arm64/v8.2', 'linux/arm64/v8.1', 'linux/arm64/v8', 'linux/arm/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']],
-    ['linux/arm64/v9', ['linux/arm64/v9', 'linux/arm64/v8.5', 'linux/arm64/v8.4', 'linux/arm64/v8.3', 'linux/arm64/v8.2', 'linux/arm64/v8.1', 'linux/arm64/v8', 'linux/arm/v9', 'linux/arm/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']],
+    [
+      'linux/arm64/v8.2',
+      [
+        'linux/arm64/v8.2',
+        'linux/arm64/v8.1',
+        'linux/arm64/v8',
+        'linux/arm/v8',
+        'linux/arm/v7',
+        'linux/arm/v6',
+        'linux/arm/v5',
+      ],
+    ],
+    [
+      'linux/arm64/v9',
+      [
+        'linux/arm64/v9',
+        'linux/arm64/v8.5',
+        'linux/arm64/v8.4',
+        'linux/arm64/v8.3',
+        'linux/arm64/v8.2',
+        'linux/arm64/v8.1',
+        'linux/arm64/v8',
+        'linux/arm/v9',
+        'linux/arm/v8',
+        'linux/arm/v7',
+        'linux/arm/v6',
+        'linux/arm/v5',
+      ],
+    ],
     ['linux/s390x', ['linux/s390x']],
   ];
   for (const [spec, expected] of cases) {
     const canonical = (x: Platform) => formatPlatform(normalizePlatform(x));
-    it(spec, () => assert.deepEqual(compatiblePlatforms(p(spec)).map(canonical), expected.map((s) => canonical(p(s)))));
+    it(spec, () =>
+      assert.deepEqual(
+        compatiblePlatforms(p(spec)).map(canonical),
+        expected.map((s) => canonical(p(s))),
+      ),
+    );
   }
 });
 
@@ -182,7 +246,11 @@ describe('selectManifest', () => {
   const i386 = entry('386', { os: 'linux', architecture: '386' });
   const attestation = entry('att', { os: 'unknown', architecture: 'unknown' });
   const sbom = entry('sbom', { os: 'linux', architecture: 'amd64' }, 'application/vnd.example.sbom+json');
-  const index = (...manifests: Descriptor[]): ImageIndex => ({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
+  const index = (...manifests: Descriptor[]): ImageIndex => ({
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests,
+  });
 
   it('picks the exact platform', () => {
     const idx = index(attestation, i386, armv6, armv7, arm64, amd64);
@@ -221,25 +289,71 @@ describe('selectManifest', () => {
 
 describe('hostPlatform and nodePlatform', () => {
   const cases: Array<[Parameters<typeof nodePlatform>[0], Platform]> = [
-    [{ arch: 'x64', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'amd64' }],
-    [{ arch: 'arm64', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
-    [{ arch: 'arm', platform: 'linux', endianness: 'LE', armVersion: '7' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    [{ arch: 'arm', platform: 'linux', endianness: 'LE', armVersion: 6 }, { os: 'linux', architecture: 'arm', variant: 'v6' }],
-    [{ arch: 'arm', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    [{ arch: 'ia32', platform: 'win32', endianness: 'LE' }, { os: 'windows', architecture: '386' }],
-    [{ arch: 'ppc64', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'ppc64le' }],
-    [{ arch: 'ppc64', platform: 'aix', endianness: 'BE' }, { os: 'aix', architecture: 'ppc64' }],
-    [{ arch: 's390x', platform: 'linux', endianness: 'BE' }, { os: 'linux', architecture: 's390x' }],
-    [{ arch: 'riscv64', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'riscv64' }],
-    [{ arch: 'mipsel', platform: 'linux', endianness: 'LE' }, { os: 'linux', architecture: 'mipsle' }],
-    [{ arch: 'x64', platform: 'darwin', endianness: 'LE' }, { os: 'darwin', architecture: 'amd64' }],
-    [{ arch: 'x64', platform: 'sunos', endianness: 'LE' }, { os: 'solaris', architecture: 'amd64' }],
+    [
+      { arch: 'x64', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [
+      { arch: 'arm64', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    [
+      { arch: 'arm', platform: 'linux', endianness: 'LE', armVersion: '7' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+    [
+      { arch: 'arm', platform: 'linux', endianness: 'LE', armVersion: 6 },
+      { os: 'linux', architecture: 'arm', variant: 'v6' },
+    ],
+    [
+      { arch: 'arm', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+    [
+      { arch: 'ia32', platform: 'win32', endianness: 'LE' },
+      { os: 'windows', architecture: '386' },
+    ],
+    [
+      { arch: 'ppc64', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'ppc64le' },
+    ],
+    [
+      { arch: 'ppc64', platform: 'aix', endianness: 'BE' },
+      { os: 'aix', architecture: 'ppc64' },
+    ],
+    [
+      { arch: 's390x', platform: 'linux', endianness: 'BE' },
+      { os: 'linux', architecture: 's390x' },
+    ],
+    [
+      { arch: 'riscv64', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'riscv64' },
+    ],
+    [
+      { arch: 'mipsel', platform: 'linux', endianness: 'LE' },
+      { os: 'linux', architecture: 'mipsle' },
+    ],
+    [
+      { arch: 'x64', platform: 'darwin', endianness: 'LE' },
+      { os: 'darwin', architecture: 'amd64' },
+    ],
+    [
+      { arch: 'x64', platform: 'sunos', endianness: 'LE' },
+      { os: 'solaris', architecture: 'amd64' },
+    ],
   ];
-  for (const [info, expected] of cases) it(`${info.platform}/${info.arch}`, () => assert.deepEqual(nodePlatform(info), expected));
+  for (const [info, expected] of cases)
+    it(`${info.platform}/${info.arch}`, () => assert.deepEqual(nodePlatform(info), expected));
 
   it('describes this machine in OCI terms', () => {
     const host = hostPlatform();
-    const expectedArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x' };
+    const expectedArch: Record<string, string> = {
+      x64: 'amd64',
+      arm64: 'arm64',
+      arm: 'arm',
+      ia32: '386',
+      s390x: 's390x',
+    };
     assert.equal(host.architecture, expectedArch[process.arch] ?? host.architecture);
     assert.equal(host.os, process.platform === 'win32' ? 'windows' : process.platform);
     assert.ok(platformMatches(host, host));

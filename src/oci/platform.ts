@@ -19,8 +19,51 @@ export interface NodePlatformInfo {
   armVersion?: string | number;
 }
 
-const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos'];
-const KNOWN_ARCH = ['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm'];
+const KNOWN_OS = [
+  'aix',
+  'android',
+  'darwin',
+  'dragonfly',
+  'freebsd',
+  'hurd',
+  'illumos',
+  'ios',
+  'js',
+  'linux',
+  'nacl',
+  'netbsd',
+  'openbsd',
+  'plan9',
+  'solaris',
+  'windows',
+  'zos',
+];
+const KNOWN_ARCH = [
+  '386',
+  'amd64',
+  'amd64p32',
+  'arm',
+  'armbe',
+  'arm64',
+  'arm64be',
+  'ppc64',
+  'ppc64le',
+  'loong64',
+  'mips',
+  'mipsle',
+  'mips64',
+  'mips64le',
+  'mips64p32',
+  'mips64p32le',
+  'ppc',
+  'riscv',
+  'riscv64',
+  's390',
+  's390x',
+  'sparc',
+  'sparc64',
+  'wasm',
+];
 const OS_RE = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
 const COMPONENT_RE = /^[A-Za-z0-9_.-]+$/;
 const EXAMPLE = 'linux/arm64/v8';
@@ -40,9 +83,13 @@ const NODE_OS: Record<string, string> = { win32: 'windows', sunos: 'solaris' };
  */
 export function parsePlatform(specifier: string, host: Platform = hostPlatform()): Platform {
   const fail = (reason: string): never => {
-    throw new SlipwayError('INVALID_ARGUMENT', `invalid platform "${specifier}": ${reason} (a valid example: ${EXAMPLE})`, {
-      detail: { specifier },
-    });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `invalid platform "${specifier}": ${reason} (a valid example: ${EXAMPLE})`,
+      {
+        detail: { specifier },
+      },
+    );
   };
   if (specifier.includes('*')) fail('wildcards are not supported');
   const parts = specifier.split('/');
@@ -53,10 +100,19 @@ export function parsePlatform(specifier: string, host: Platform = hostPlatform()
   }
   const p: Platform = { os: normalizeOS(osMatch[1]!), architecture: '' };
   if (osMatch[2]) p['os.version'] = decodeOSOption(osMatch[2], fail);
-  if (osMatch[3]) p['os.features'] = osMatch[3].slice(1).split('+').map((f) => decodeOSOption(f, fail));
+  if (osMatch[3])
+    p['os.features'] = osMatch[3]
+      .slice(1)
+      .split('+')
+      .map((f) => decodeOSOption(f, fail));
 
   if (parts.length === 1) {
-    if (KNOWN_OS.includes(p.os)) return withArch(p, host.architecture, host.architecture === 'arm' && host.variant !== 'v7' ? host.variant : undefined);
+    if (KNOWN_OS.includes(p.os))
+      return withArch(
+        p,
+        host.architecture,
+        host.architecture === 'arm' && host.variant !== 'v7' ? host.variant : undefined,
+      );
     const [arch, variant] = normalizeArch(parts[0]!, '');
     if (!KNOWN_ARCH.includes(arch)) fail(`"${parts[0]}" is neither a known operating system nor a known architecture`);
     return withArch({ os: host.os, architecture: '' }, arch, arch === 'arm' && variant === 'v7' ? '' : variant);
@@ -79,7 +135,10 @@ export function parsePlatform(specifier: string, host: Platform = hostPlatform()
  */
 export function formatPlatform(p: Platform): string {
   if (!p.os) return 'unknown';
-  const features = [...(p['os.features'] ?? [])].sort().map((f) => `+${encodeOSOption(f)}`).join('');
+  const features = [...(p['os.features'] ?? [])]
+    .sort()
+    .map((f) => `+${encodeOSOption(f)}`)
+    .join('');
   const options = encodeOSOption(p['os.version'] ?? '') + features;
   const os = options === '' ? p.os : `${p.os}(${options})`;
   return [os, p.architecture, p.variant].filter((x) => x !== undefined && x !== '').join('/');
@@ -98,7 +157,8 @@ export function normalizePlatform(p: Platform): Platform {
   const out: Platform = { ...p, os: normalizeOS(p.os), architecture };
   delete out.variant;
   if (variant !== '') out.variant = variant;
-  if (p['os.features'] !== undefined && p['os.features'].length > 0) out['os.features'] = [...new Set(p['os.features'])].sort();
+  if (p['os.features'] !== undefined && p['os.features'].length > 0)
+    out['os.features'] = [...new Set(p['os.features'])].sort();
   return out;
 }
 
@@ -160,7 +220,11 @@ export function compatiblePlatforms(p: Platform): Platform[] {
  * @example
  *   selectManifest(index, parsePlatform('linux/arm64'))?.digest
  */
-export function selectManifest(index: ImageIndex, want: Platform, options: { strict?: boolean } = {}): Descriptor | undefined {
+export function selectManifest(
+  index: ImageIndex,
+  want: Platform,
+  options: { strict?: boolean } = {},
+): Descriptor | undefined {
   const ranks = options.strict ? [want] : compatiblePlatforms(want);
   let best: { desc: Descriptor; rank: number } | undefined;
   for (const desc of index.manifests) {

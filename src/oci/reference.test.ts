@@ -33,9 +33,21 @@ const valid: Array<[input: string, canonical: string, familiar: string, domain: 
   ['xn--n3h.com:18080/foo', 'xn--n3h.com:18080/foo:latest', 'xn--n3h.com:18080/foo:latest', 'xn--n3h.com:18080', 'foo'],
   ['localhost/app', 'localhost/app:latest', 'localhost/app:latest', 'localhost', 'app'],
   ['localhost:5000/a/b:tag', 'localhost:5000/a/b:tag', 'localhost:5000/a/b:tag', 'localhost:5000', 'a/b'],
-  ['127.0.0.1:8000/private/moonbase', '127.0.0.1:8000/private/moonbase:latest', '127.0.0.1:8000/private/moonbase:latest', '127.0.0.1:8000', 'private/moonbase'],
+  [
+    '127.0.0.1:8000/private/moonbase',
+    '127.0.0.1:8000/private/moonbase:latest',
+    '127.0.0.1:8000/private/moonbase:latest',
+    '127.0.0.1:8000',
+    'private/moonbase',
+  ],
   ['192.168.1.1/repo', '192.168.1.1/repo:latest', '192.168.1.1/repo:latest', '192.168.1.1', 'repo'],
-  ['192.168.1.1:5000/repo:5050', '192.168.1.1:5000/repo:5050', '192.168.1.1:5000/repo:5050', '192.168.1.1:5000', 'repo'],
+  [
+    '192.168.1.1:5000/repo:5050',
+    '192.168.1.1:5000/repo:5050',
+    '192.168.1.1:5000/repo:5050',
+    '192.168.1.1:5000',
+    'repo',
+  ],
   // without "/" a dotted or host:port-looking name is a repository on docker.io, and ":5000" a tag
   ['192.168.1.1', 'docker.io/library/192.168.1.1:latest', '192.168.1.1:latest', 'docker.io', 'library/192.168.1.1'],
   ['192.168.1.1:5000', 'docker.io/library/192.168.1.1:5000', '192.168.1.1:5000', 'docker.io', 'library/192.168.1.1'],
@@ -43,30 +55,96 @@ const valid: Array<[input: string, canonical: string, familiar: string, domain: 
   ['localhost:5000', 'docker.io/library/localhost:5000', 'localhost:5000', 'docker.io', 'library/localhost'],
   ['foo_bar.com:8080', 'docker.io/library/foo_bar.com:8080', 'foo_bar.com:8080', 'docker.io', 'library/foo_bar.com'],
   ['foo/foo_bar.com:8080', 'docker.io/foo/foo_bar.com:8080', 'foo/foo_bar.com:8080', 'docker.io', 'foo/foo_bar.com'],
-  ['b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io', 'test.example.com/my-app'],
-  ['sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com', 'bar/baz/quux'],
+  [
+    'b.gcr.io/test.example.com/my-app:test.example.com',
+    'b.gcr.io/test.example.com/my-app:test.example.com',
+    'b.gcr.io/test.example.com/my-app:test.example.com',
+    'b.gcr.io',
+    'test.example.com/my-app',
+  ],
+  [
+    'sub-dom1.foo.com/bar/baz/quux:some-long-tag',
+    'sub-dom1.foo.com/bar/baz/quux:some-long-tag',
+    'sub-dom1.foo.com/bar/baz/quux:some-long-tag',
+    'sub-dom1.foo.com',
+    'bar/baz/quux',
+  ],
   // IPv6 hosts in brackets
   ['[2001:db8::1]/repo', '[2001:db8::1]/repo:latest', '[2001:db8::1]/repo:latest', '[2001:db8::1]', 'repo'],
-  ['[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000', 'repo'],
-  ['[fc00:1:2:3:4:5:6:7]:5000/library/debian', '[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest', '[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest', '[fc00:1:2:3:4:5:6:7]:5000', 'library/debian'],
+  [
+    '[2001:db8::1]:5000/repo:tag',
+    '[2001:db8::1]:5000/repo:tag',
+    '[2001:db8::1]:5000/repo:tag',
+    '[2001:db8::1]:5000',
+    'repo',
+  ],
+  [
+    '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
+    '[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest',
+    '[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest',
+    '[fc00:1:2:3:4:5:6:7]:5000',
+    'library/debian',
+  ],
   ['[::1]:5000/repo', '[::1]:5000/repo:latest', '[::1]:5000/repo:latest', '[::1]:5000', 'repo'],
   // separators
-  ['docker---rules/docker', 'docker.io/docker---rules/docker:latest', 'docker---rules/docker:latest', 'docker.io', 'docker---rules/docker'],
+  [
+    'docker---rules/docker',
+    'docker.io/docker---rules/docker:latest',
+    'docker---rules/docker:latest',
+    'docker.io',
+    'docker---rules/docker',
+  ],
   ['dock__er/docker', 'docker.io/dock__er/docker:latest', 'dock__er/docker:latest', 'docker.io', 'dock__er/docker'],
   ['d/docker', 'docker.io/d/docker:latest', 'd/docker:latest', 'docker.io', 'd/docker'],
   // tags may be uppercase; only the name must be lowercase
-  ['lowercase:Uppercase', 'docker.io/library/lowercase:Uppercase', 'lowercase:Uppercase', 'docker.io', 'library/lowercase'],
+  [
+    'lowercase:Uppercase',
+    'docker.io/library/lowercase:Uppercase',
+    'lowercase:Uppercase',
+    'docker.io',
+    'library/lowercase',
+  ],
   // a 64-character name that is not hex is a name; with a host, even a hex one is
-  ['thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev', 'docker.io/library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev:latest', 'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev:latest', 'docker.io', 'library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev'],
-  [`docker.io/${'1a3f'.repeat(16)}`, `docker.io/library/${'1a3f'.repeat(16)}:latest`, `${'1a3f'.repeat(16)}:latest`, 'docker.io', `library/${'1a3f'.repeat(16)}`],
+  [
+    'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+    'docker.io/library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev:latest',
+    'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev:latest',
+    'docker.io',
+    'library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+  ],
+  [
+    `docker.io/${'1a3f'.repeat(16)}`,
+    `docker.io/library/${'1a3f'.repeat(16)}:latest`,
+    `${'1a3f'.repeat(16)}:latest`,
+    'docker.io',
+    `library/${'1a3f'.repeat(16)}`,
+  ],
   ['dbcc1', 'docker.io/library/dbcc1:latest', 'dbcc1:latest', 'docker.io', 'library/dbcc1'],
   // digests: no default tag is added; tag and digest are both kept
   [`redis@${D256}`, `docker.io/library/redis@${D256}`, `redis@${D256}`, 'docker.io', 'library/redis'],
-  [`busybox:latest@${D256}`, `docker.io/library/busybox:latest@${D256}`, `busybox:latest@${D256}`, 'docker.io', 'library/busybox'],
+  [
+    `busybox:latest@${D256}`,
+    `docker.io/library/busybox:latest@${D256}`,
+    `busybox:latest@${D256}`,
+    'docker.io',
+    'library/busybox',
+  ],
   [`test:5000/repo:tag@${D256}`, `test:5000/repo:tag@${D256}`, `test:5000/repo:tag@${D256}`, 'test:5000', 'repo'],
-  [`xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`, 'xn--7o8h.com', 'myimage'],
+  [
+    `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`,
+    `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`,
+    `xn--7o8h.com/myimage:xn--7o8h.com@${D512}`,
+    'xn--7o8h.com',
+    'myimage',
+  ],
   // the 255-character limit is on the whole name, domain included (as skopeo); the tag does not count
-  [`${'a/'.repeat(122)}a:tag-puts-this-over-max`, `docker.io/${'a/'.repeat(122)}a:tag-puts-this-over-max`, `${'a/'.repeat(122)}a:tag-puts-this-over-max`, 'docker.io', `${'a/'.repeat(122)}a`],
+  [
+    `${'a/'.repeat(122)}a:tag-puts-this-over-max`,
+    `docker.io/${'a/'.repeat(122)}a:tag-puts-this-over-max`,
+    `${'a/'.repeat(122)}a:tag-puts-this-over-max`,
+    'docker.io',
+    `${'a/'.repeat(122)}a`,
+  ],
 ];
 
 /** Inputs docker rejects, each with a fragment the error must contain. */
@@ -203,12 +281,15 @@ describe('parseRepositoryName', () => {
   ];
   for (const [name, says] of bad) {
     it(`rejects ${JSON.stringify(name.slice(0, 40))}`, () => {
-      assert.throws(() => parseRepositoryName(name), (err: unknown) => {
-        assert.ok(isSlipwayError(err, 'INVALID_REFERENCE'));
-        assert.match(err.message, says);
-        assert.match(err.message, /a valid example: org\/space\/app/);
-        return true;
-      });
+      assert.throws(
+        () => parseRepositoryName(name),
+        (err: unknown) => {
+          assert.ok(isSlipwayError(err, 'INVALID_REFERENCE'));
+          assert.match(err.message, says);
+          assert.match(err.message, /a valid example: org\/space\/app/);
+          return true;
+        },
+      );
     });
   }
 });
@@ -216,11 +297,17 @@ describe('parseRepositoryName', () => {
 describe('parseLocalName', () => {
   it('defaults the tag to latest', () => assert.deepEqual(parseLocalName('myapp'), { name: 'myapp', tag: 'latest' }));
   it('reads name and tag', () => assert.deepEqual(parseLocalName('team/web:v2'), { name: 'team/web', tag: 'v2' }));
-  it('reads a digest without adding a tag', () => assert.deepEqual(parseLocalName(`app@${D256}`), { name: 'app', digest: D256 }));
-  it('reads tag and digest', () => assert.deepEqual(parseLocalName(`app:v1@${D256}`), { name: 'app', tag: 'v1', digest: D256 }));
-  it('takes a dotted single name as a name, not a host', () => assert.deepEqual(parseLocalName('my.app:1.0'), { name: 'my.app', tag: '1.0' }));
+  it('reads a digest without adding a tag', () =>
+    assert.deepEqual(parseLocalName(`app@${D256}`), { name: 'app', digest: D256 }));
+  it('reads tag and digest', () =>
+    assert.deepEqual(parseLocalName(`app:v1@${D256}`), { name: 'app', tag: 'v1', digest: D256 }));
+  it('takes a dotted single name as a name, not a host', () =>
+    assert.deepEqual(parseLocalName('my.app:1.0'), { name: 'my.app', tag: '1.0' }));
   it('rejects a registry host and points to docker://', () => {
-    assert.throws(() => parseLocalName('ghcr.io/org/app'), /"ghcr.io" is a registry host.*docker:\/\/ghcr.io\/org\/app/);
+    assert.throws(
+      () => parseLocalName('ghcr.io/org/app'),
+      /"ghcr.io" is a registry host.*docker:\/\/ghcr.io\/org\/app/,
+    );
     assert.throws(() => parseLocalName('localhost/app'), /"localhost" is a registry host/);
     assert.throws(() => parseLocalName('host:5000/app'), /"host:5000" is a registry host/);
   });
@@ -247,5 +334,6 @@ describe('hasRegistryHost', () => {
     ['localhost:5000', false],
     ['my.app', false],
   ];
-  for (const [name, expected] of cases) it(`${name} -> ${expected}`, () => assert.equal(hasRegistryHost(name), expected));
+  for (const [name, expected] of cases)
+    it(`${name} -> ${expected}`, () => assert.equal(hasRegistryHost(name), expected));
 });

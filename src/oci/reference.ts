@@ -169,7 +169,9 @@ export function parseLocalName(input: string): LocalName {
   const { rest, digest } = splitDigest(input, fail);
   const { name, tag } = splitTag(rest, fail);
   if (hasRegistryHost(name)) {
-    fail(`"${name.slice(0, name.indexOf('/'))}" is a registry host; local names have none (use docker://${input} for a registry image)`);
+    fail(
+      `"${name.slice(0, name.indexOf('/'))}" is a registry host; local names have none (use docker://${input} for a registry image)`,
+    );
   }
   checkPath(name, fail);
   checkLength(name, fail);
@@ -276,13 +278,15 @@ function checkDomain(domain: string, fail: (reason: string) => never): void {
 function checkPath(path: string, fail: (reason: string) => never): void {
   if (path.toLowerCase() !== path) fail(`repository name "${path}" must be lowercase`);
   for (const component of path.split('/')) {
-    if (component === '') fail(`repository name "${path}" has an empty path component (look for "//" or a "/" at either end)`);
+    if (component === '')
+      fail(`repository name "${path}" has an empty path component (look for "//" or a "/" at either end)`);
     if (!PATH_COMPONENT_RE.test(component)) fail(`path component "${component}" is invalid: ${COMPONENT_RULE}`);
   }
 }
 
 function checkLength(name: string, fail: (reason: string) => never): void {
-  if (name.length > MAX_NAME_LENGTH) fail(`the name is ${name.length} characters long, at most ${MAX_NAME_LENGTH} are allowed`);
+  if (name.length > MAX_NAME_LENGTH)
+    fail(`the name is ${name.length} characters long, at most ${MAX_NAME_LENGTH} are allowed`);
 }
 
 function checkTag(tag: string, fail: (reason: string) => never): void {

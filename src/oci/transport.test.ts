@@ -20,11 +20,23 @@ const cases: Array<[input: string, expected: Record<string, unknown>, formatted?
   ['docker:24-dind', { transport: 'local', name: 'docker', tag: '24-dind' }],
   // registry: a name with a registry host, or docker://
   ['ghcr.io/org/app:v1', { transport: 'docker', reference: 'ghcr.io/org/app:v1' }, 'docker://ghcr.io/org/app:v1'],
-  ['localhost:5000/a/b', { transport: 'docker', reference: 'localhost:5000/a/b:latest' }, 'docker://localhost:5000/a/b:latest'],
+  [
+    'localhost:5000/a/b',
+    { transport: 'docker', reference: 'localhost:5000/a/b:latest' },
+    'docker://localhost:5000/a/b:latest',
+  ],
   ['localhost/app', { transport: 'docker', reference: 'localhost/app:latest' }, 'docker://localhost/app:latest'],
   ['[::1]:5000/app', { transport: 'docker', reference: '[::1]:5000/app:latest' }, 'docker://[::1]:5000/app:latest'],
-  ['docker://alpine', { transport: 'docker', reference: 'docker.io/library/alpine:latest' }, 'docker://docker.io/library/alpine:latest'],
-  ['docker://index.docker.io/user/app:1', { transport: 'docker', reference: 'docker.io/user/app:1' }, 'docker://docker.io/user/app:1'],
+  [
+    'docker://alpine',
+    { transport: 'docker', reference: 'docker.io/library/alpine:latest' },
+    'docker://docker.io/library/alpine:latest',
+  ],
+  [
+    'docker://index.docker.io/user/app:1',
+    { transport: 'docker', reference: 'docker.io/user/app:1' },
+    'docker://docker.io/user/app:1',
+  ],
   [`docker://quay.io/a/b:t@${D256}`, { transport: 'docker', reference: `quay.io/a/b:t@${D256}` }],
   // oci layouts: the DIR ends at the first ":"
   ['oci:out', { transport: 'oci', dir: 'out' }],
@@ -37,10 +49,19 @@ const cases: Array<[input: string, expected: Record<string, unknown>, formatted?
   ['oci-archive:/tmp/img.tar:latest', { transport: 'oci-archive', file: '/tmp/img.tar', ref: 'latest' }],
   // docker archives: a docker reference (canonical, tag defaulted, as skopeo writes RepoTags) or @N
   ['docker-archive:a.tar', { transport: 'docker-archive', file: 'a.tar' }],
-  ['docker-archive:a.tar:alpine', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/alpine:latest' }],
+  [
+    'docker-archive:a.tar:alpine',
+    { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/alpine:latest' },
+  ],
   ['docker-archive:a.tar:foo/bar:1', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/foo/bar:1' }],
-  ['docker-archive:a.tar:busybox:1.36', { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/busybox:1.36' }],
-  ['docker-archive:a.tar:localhost:5000/app:v1', { transport: 'docker-archive', file: 'a.tar', ref: 'localhost:5000/app:v1' }],
+  [
+    'docker-archive:a.tar:busybox:1.36',
+    { transport: 'docker-archive', file: 'a.tar', ref: 'docker.io/library/busybox:1.36' },
+  ],
+  [
+    'docker-archive:a.tar:localhost:5000/app:v1',
+    { transport: 'docker-archive', file: 'a.tar', ref: 'localhost:5000/app:v1' },
+  ],
   ['docker-archive:a.tar:@0', { transport: 'docker-archive', file: 'a.tar', ref: '@0' }],
   ['docker-archive:a.tar:@12', { transport: 'docker-archive', file: 'a.tar', ref: '@12' }],
 ];
@@ -83,18 +104,25 @@ describe('parseTransport errors', () => {
     ['MyApp', 'INVALID_REFERENCE', /must be lowercase/],
     ['ghcr.io/Org/app', 'INVALID_REFERENCE', /must be lowercase/],
     ['', 'INVALID_REFERENCE', /empty/],
-    ['dir:/tmp/x', 'UNSUPPORTED', /the dir: transport is not supported.*skopeo copy dir:\/tmp\/x oci-archive:image\.tar/],
+    [
+      'dir:/tmp/x',
+      'UNSUPPORTED',
+      /the dir: transport is not supported.*skopeo copy dir:\/tmp\/x oci-archive:image\.tar/,
+    ],
     ['containers-storage:docker.io/library/alpine', 'UNSUPPORTED', /containers-storage: transport is not supported/],
     ['docker-daemon:alpine:latest', 'UNSUPPORTED', /docker-daemon: transport/],
   ];
   for (const [input, code, says] of bad) {
     it(JSON.stringify(input), () => {
-      assert.throws(() => parseTransport(input), (err: unknown) => {
-        assert.ok(isSlipwayError(err), String(err));
-        assert.equal(err.code, code, err.message);
-        assert.match(err.message, says);
-        return true;
-      });
+      assert.throws(
+        () => parseTransport(input),
+        (err: unknown) => {
+          assert.ok(isSlipwayError(err), String(err));
+          assert.equal(err.code, code, err.message);
+          assert.match(err.message, says);
+          return true;
+        },
+      );
     });
   }
 });

@@ -1,5 +1,12 @@
 import { SlipwayError } from '../errors.js';
-import { formatLocalName, hasRegistryHost, parseLocalName, parseReference, type LocalName, type Reference } from './reference.js';
+import {
+  formatLocalName,
+  hasRegistryHost,
+  parseLocalName,
+  parseReference,
+  type LocalName,
+  type Reference,
+} from './reference.js';
 
 /**
  * Where an image is, written as skopeo writes it (containers-transports(5)):
@@ -50,13 +57,20 @@ export function parseTransport(input: string): TransportRef {
   }
   if (input.startsWith('oci-archive:')) {
     const { path, ref } = splitPathAndRef(input, 'oci-archive', 'FILE');
-    return withOptionalRef({ transport: 'oci-archive', file: path }, ref === undefined ? undefined : ociRef(input, ref));
+    return withOptionalRef(
+      { transport: 'oci-archive', file: path },
+      ref === undefined ? undefined : ociRef(input, ref),
+    );
   }
   if (input.startsWith('docker-archive:')) {
     const { path, ref } = splitPathAndRef(input, 'docker-archive', 'FILE');
-    return withOptionalRef({ transport: 'docker-archive', file: path }, ref === undefined ? undefined : dockerArchiveRef(input, ref));
+    return withOptionalRef(
+      { transport: 'docker-archive', file: path },
+      ref === undefined ? undefined : dockerArchiveRef(input, ref),
+    );
   }
-  if (input.startsWith('docker://')) return { transport: 'docker', reference: parseReference(input.slice('docker://'.length)) };
+  if (input.startsWith('docker://'))
+    return { transport: 'docker', reference: parseReference(input.slice('docker://'.length)) };
   if (input.startsWith('droplet:')) {
     const { path, ref } = splitPathAndRef(input, 'droplet', 'FILE');
     return ref === undefined ? { transport: 'droplet', file: path } : { transport: 'droplet', file: path, stack: ref };
@@ -115,9 +129,13 @@ export function dockerArchiveSourceIndex(ref: string): number | undefined {
 // --- helpers -------------------------------------------------------------------
 
 function fail(input: string, reason: string, example: string): never {
-  throw new SlipwayError('INVALID_REFERENCE', `invalid image location "${input}": ${reason} (a valid example: ${example})`, {
-    detail: { input },
-  });
+  throw new SlipwayError(
+    'INVALID_REFERENCE',
+    `invalid image location "${input}": ${reason} (a valid example: ${example})`,
+    {
+      detail: { input },
+    },
+  );
 }
 
 /** containers/image's SplitPathAndImage: the path ends at the first ":" after the prefix. */
@@ -137,7 +155,11 @@ function withOptionalRef<T extends object>(base: T, ref: string | undefined): T 
 
 function ociRef(input: string, ref: string): string {
   if (!OCI_REF_RE.test(ref)) {
-    fail(input, `"${ref}" is not an OCI ref name: letters and digits separated by one of - . _ : @ + or "--", in "/"-separated parts (note that a DIR cannot contain ":")`, 'oci:./layout:v1.2');
+    fail(
+      input,
+      `"${ref}" is not an OCI ref name: letters and digits separated by one of - . _ : @ + or "--", in "/"-separated parts (note that a DIR cannot contain ":")`,
+      'oci:./layout:v1.2',
+    );
   }
   return ref;
 }
@@ -146,7 +168,12 @@ function ociRef(input: string, ref: string): string {
 function dockerArchiveRef(input: string, ref: string): string {
   const example = 'docker-archive:./image.tar:myapp:v1';
   if (ref.startsWith('@')) {
-    if (!SOURCE_INDEX_RE.test(ref)) fail(input, `source index "${ref}" must be "@" followed by a number, e.g. @0 for the first image`, 'docker-archive:./image.tar:@0');
+    if (!SOURCE_INDEX_RE.test(ref))
+      fail(
+        input,
+        `source index "${ref}" must be "@" followed by a number, e.g. @0 for the first image`,
+        'docker-archive:./image.tar:@0',
+      );
     return `@${Number(ref.slice(1))}`;
   }
   const reference = parseReference(ref);
@@ -169,7 +196,8 @@ function parsePlainName(input: string): TransportRef {
     return { transport: 'local', ...parseLocalName(input) };
   } catch (err) {
     const prefix = /^([a-z-]+):/.exec(input)?.[1];
-    if (prefix === 'docker') fail(input, 'registry references are written docker://NAME', 'docker://docker.io/library/alpine:3.20');
+    if (prefix === 'docker')
+      fail(input, 'registry references are written docker://NAME', 'docker://docker.io/library/alpine:3.20');
     if (prefix !== undefined && UNSUPPORTED_TRANSPORTS.includes(prefix)) {
       throw unsupportedTransport(prefix, input, err);
     }

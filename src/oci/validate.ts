@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { SlipwayError } from '../errors.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from './digest.js';
 import { checkJsonDepth } from './json-depth.js';
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import {
+  INDEX_MEDIA_TYPES,
+  MANIFEST_MEDIA_TYPES,
+  MediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+} from './media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 
 /**
@@ -43,11 +49,14 @@ const mediaTypeField = checkedString((v) =>
 );
 const digestField = checkedString((v) => (isDigest(v) ? undefined : digestProblem(v)));
 const sizeField = z.number().superRefine((v, ctx) => {
-  if (!Number.isSafeInteger(v) || v < 0) ctx.addIssue({ code: 'custom', message: `must be a non-negative integer, not ${v}` });
+  if (!Number.isSafeInteger(v) || v < 0)
+    ctx.addIssue({ code: 'custom', message: `must be a non-negative integer, not ${v}` });
 });
 const urlField = checkedString((v) => (URL.canParse(v) ? undefined : `"${v}" is not a URL (RFC 3986)`));
 const base64Field = checkedString((v) => (BASE64_RE.test(v) ? undefined : 'data is not standard base64 (RFC 4648)'));
-const timestampField = checkedString((v) => (isRfc3339(v) ? undefined : `"${v}" is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z`));
+const timestampField = checkedString((v) =>
+  isRfc3339(v) ? undefined : `"${v}" is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z`,
+);
 const annotationsField = z.record(z.string(), z.string());
 const stringList = z.array(z.string());
 
@@ -82,7 +91,9 @@ const schemaVersionField = z.unknown().superRefine((v, ctx) => {
 });
 
 function mediaTypeOneOf(allowed: readonly string[], what: string) {
-  return checkedString((v) => (allowed.includes(v) ? undefined : `"${v}" is not ${what} media type (expected ${allowed.join(' or ')})`));
+  return checkedString((v) =>
+    allowed.includes(v) ? undefined : `"${v}" is not ${what} media type (expected ${allowed.join(' or ')})`,
+  );
 }
 
 const manifestSchema = z.looseObject({
@@ -210,9 +221,13 @@ export function parseManifestOrIndex(input: Input, mediaTypeHint?: string): Mani
   const known = (mt: string | undefined) => isManifestMediaType(mt) || isIndexMediaType(mt);
   const hint = known(mediaTypeHint) ? mediaTypeHint : undefined;
   if (known(field) && hint !== undefined && field !== hint) {
-    throw new SlipwayError('INVALID_DOCUMENT', `the document's mediaType "${field}" differs from the expected "${hint}"`, {
-      detail: { field, expected: hint },
-    });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the document's mediaType "${field}" differs from the expected "${hint}"`,
+      {
+        detail: { field, expected: hint },
+      },
+    );
   }
   const kind = detectKind(doc, known(field) ? field : hint);
   if (kind === 'index') {
@@ -231,9 +246,21 @@ export function parseManifestOrIndex(input: Input, mediaTypeHint?: string): Mani
 export function isRfc3339(value: string): boolean {
   const m = RFC3339_RE.exec(value);
   if (m === null) return false;
-  const [year, month, day, hour, minute, second, offH, offM] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as number[];
+  const [year, month, day, hour, minute, second, offH, offM] = m
+    .slice(1)
+    .map((x) => (x === undefined ? 0 : Number(x))) as number[];
   const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
-  return month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour! <= 23 && minute! <= 59 && second! <= 60 && offH! <= 23 && offM! <= 59;
+  return (
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= daysInMonth &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    second! <= 60 &&
+    offH! <= 23 &&
+    offM! <= 59
+  );
 }
 
 // --- helpers -----------------------------------------------------------------
@@ -264,7 +291,10 @@ function validate<T extends z.ZodType>(schema: T, doc: unknown, what: string): z
   const issues = result.error.issues.map(describeIssue);
   const shown = issues.slice(0, MAX_ISSUES_SHOWN).join('; ');
   const more = issues.length > MAX_ISSUES_SHOWN ? ` (and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
-  throw new SlipwayError('INVALID_DOCUMENT', `invalid ${what}: ${shown}${more}`, { cause: result.error, detail: { issues } });
+  throw new SlipwayError('INVALID_DOCUMENT', `invalid ${what}: ${shown}${more}`, {
+    cause: result.error,
+    detail: { issues },
+  });
 }
 
 /** One issue as `path: problem`, e.g. `layers[2].digest: invalid digest "sha256:xyz": …`. */
@@ -272,7 +302,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   let message = issue.message;
   if (issue.code === 'invalid_type') {
     const input = (issue as { input?: unknown }).input;
-    message = input === undefined ? `is required (${article(issue.expected)})` : `must be ${article(issue.expected)}, not ${typeName(input)}`;
+    message =
+      input === undefined
+        ? `is required (${article(issue.expected)})`
+        : `must be ${article(issue.expected)}, not ${typeName(input)}`;
   }
   if (issue.path.length === 0) return issue.code === 'invalid_type' ? `the document ${message}` : message;
   return `${formatPath(issue.path)}: ${message}`;
@@ -295,7 +328,8 @@ function article(type: string): string {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'object') return 'an object';
   return `${article(typeof value)} (${String(value)})`;
 }

@@ -12,6 +12,11 @@ import { copy, type CopyOptions, type CopyReport } from '../copy/copy.js';
  * @example
  * const { digest } = await promote(parseTransport('docker://staging.example/app:v7'), parseTransport('docker://prod.example/app:v7'), openStore);
  */
-export function promote(src: TransportRef, dst: TransportRef, store: () => Promise<LocalStore>, options: Omit<CopyOptions, 'keepDigest' | 'all' | 'compression'> = {}): Promise<CopyReport> {
+export function promote(
+  src: TransportRef,
+  dst: TransportRef,
+  store: () => Promise<LocalStore>,
+  options: Omit<CopyOptions, 'keepDigest' | 'all' | 'compression'> = {},
+): Promise<CopyReport> {
   return copy(src, dst, store, { ...options, all: options.platform === undefined, keepDigest: true });
 }

@@ -14,9 +14,13 @@ export class RebaseRefused extends SlipwayError {
   readonly refusals: Refusal[];
 
   constructor(image: string, refusals: Refusal[]) {
-    super('CONFLICT', `refusing to rebase ${image}: ${refusals.map((r) => r.message).join('; ')}. Pass --force to rebase anyway`, {
-      detail: { refusals },
-    });
+    super(
+      'CONFLICT',
+      `refusing to rebase ${image}: ${refusals.map((r) => r.message).join('; ')}. Pass --force to rebase anyway`,
+      {
+        detail: { refusals },
+      },
+    );
     this.name = 'RebaseRefused';
     this.refusals = refusals;
   }
@@ -44,29 +48,50 @@ export function compatibilityRefusals(input: CompatibilityInput): Refusal[] {
   const app = input.app.config?.Labels ?? {};
   const base = input.base.config?.Labels ?? {};
   if (app[RebaseLabel.Rebasable] === 'false') {
-    out.push({ check: 'rebasable', message: `the image is labelled ${RebaseLabel.Rebasable}=false (its run image was extended, or staging changed files outside the app): its layers may depend on the exact old base` });
+    out.push({
+      check: 'rebasable',
+      message: `the image is labelled ${RebaseLabel.Rebasable}=false (its run image was extended, or staging changed files outside the app): its layers may depend on the exact old base`,
+    });
   }
   const [appStack, baseStack] = [app[RebaseLabel.StackId], base[RebaseLabel.StackId]];
   if (appStack && baseStack && appStack !== baseStack) {
-    out.push({ check: 'stack-id', message: `the new run image has stack id ${baseStack}, the image was built for ${appStack}` });
+    out.push({
+      check: 'stack-id',
+      message: `the new run image has stack id ${baseStack}, the image was built for ${appStack}`,
+    });
   }
   const missing = mixins(app[RebaseLabel.Mixins]).filter((m) => !mixins(base[RebaseLabel.Mixins]).includes(m));
-  if (missing.length > 0) out.push({ check: 'mixins', message: `the new run image lacks the mixins ${missing.join(', ')} the image needs` });
-  if (input.app.os !== input.base.os) out.push({ check: 'os', message: `the new run image is for os ${input.base.os}, the image for ${input.app.os}` });
+  if (missing.length > 0)
+    out.push({ check: 'mixins', message: `the new run image lacks the mixins ${missing.join(', ')} the image needs` });
+  if (input.app.os !== input.base.os)
+    out.push({ check: 'os', message: `the new run image is for os ${input.base.os}, the image for ${input.app.os}` });
   if (input.app.architecture !== input.base.architecture) {
-    out.push({ check: 'arch', message: `the new run image is for architecture ${input.base.architecture}, the image for ${input.app.architecture}` });
+    out.push({
+      check: 'arch',
+      message: `the new run image is for architecture ${input.base.architecture}, the image for ${input.app.architecture}`,
+    });
   }
   if (input.app.variant && input.base.variant && input.app.variant !== input.base.variant) {
-    out.push({ check: 'variant', message: `the new run image is for variant ${input.base.variant}, the image for ${input.app.variant}` });
+    out.push({
+      check: 'variant',
+      message: `the new run image is for variant ${input.base.variant}, the image for ${input.app.variant}`,
+    });
   }
-  for (const [label, what] of [[RebaseLabel.DistroName, 'distro'], [RebaseLabel.DistroVersion, 'distro version']] as const) {
+  for (const [label, what] of [
+    [RebaseLabel.DistroName, 'distro'],
+    [RebaseLabel.DistroVersion, 'distro version'],
+  ] as const) {
     const [a, b] = [app[label], base[label]];
-    if (b && a && a !== b) out.push({ check: 'distro', message: `the new run image's ${what} is ${b}, the image's ${a}` });
+    if (b && a && a !== b)
+      out.push({ check: 'distro', message: `the new run image's ${what} is ${b}, the image's ${a}` });
   }
   const recorded = input.recorded;
   if (recorded?.image && ![recorded.image, ...recorded.mirrors].some((n) => sameRepository(n, input.newName))) {
     const listed = [recorded.image, ...recorded.mirrors].join(', ');
-    out.push({ check: 'run-image', message: `the run image ${input.newName} is neither the image's run image nor one of its mirrors (${listed})` });
+    out.push({
+      check: 'run-image',
+      message: `the run image ${input.newName} is neither the image's run image nor one of its mirrors (${listed})`,
+    });
   }
   return out;
 }
@@ -77,7 +102,9 @@ function mixins(label: string | undefined): string[] {
   try {
     const list = JSON.parse(label) as unknown;
     if (!Array.isArray(list)) return [];
-    return list.filter((m): m is string => typeof m === 'string' && !m.startsWith('build:')).map((m) => m.replace(/^run:/, ''));
+    return list
+      .filter((m): m is string => typeof m === 'string' && !m.startsWith('build:'))
+      .map((m) => m.replace(/^run:/, ''));
   } catch {
     return [];
   }

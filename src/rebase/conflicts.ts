@@ -43,7 +43,12 @@ export async function shadowedFiles(oldBase: Layer[], newBase: Layer[], appLayer
       const path = clean(entry.path);
       const base = posix.basename(path);
       // A whiteout hides the base's file too: deleting a file the base patched is a shadow as well.
-      const hidden = base === OPAQUE_WHITEOUT ? undefined : base.startsWith(WHITEOUT_PREFIX) ? posix.join(posix.dirname(path), base.slice(WHITEOUT_PREFIX.length)) : path;
+      const hidden =
+        base === OPAQUE_WHITEOUT
+          ? undefined
+          : base.startsWith(WHITEOUT_PREFIX)
+            ? posix.join(posix.dirname(path), base.slice(WHITEOUT_PREFIX.length))
+            : path;
       if (hidden === undefined) continue;
       const change = changes.get(hidden);
       if (change && !out.has(hidden)) out.set(hidden, { path: `/${hidden}`, change, appLayer: i });
@@ -76,7 +81,10 @@ async function mergedFingerprints(layers: Layer[]): Promise<Map<string, Fingerpr
         for await (const chunk of content) h.update(chunk as Buffer);
         hash = h.digest('hex');
       }
-      files.set(path, `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}:${entry.linkname ?? ''}:${hash}`);
+      files.set(
+        path,
+        `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}:${entry.linkname ?? ''}:${hash}`,
+      );
     }
   }
   return files;

@@ -5,7 +5,13 @@ import type { LocalStore } from '../store/local-store.js';
 import { Registries } from '../registry/client/registries.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { DEFAULT_STACK_NAME } from '../stack/request.js';
-import { listStackNames, repositoryOf, stackVersions, versionChanges, type StackVersion } from '../stack/stack-catalog.js';
+import {
+  listStackNames,
+  repositoryOf,
+  stackVersions,
+  versionChanges,
+  type StackVersion,
+} from '../stack/stack-catalog.js';
 import type { PackageDiff } from '../stack/packages.js';
 import { RebaseRefused, type Refusal } from './compatibility.js';
 import { readLifecycleMetadata } from './lifecycle-metadata.js';
@@ -79,13 +85,26 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
   const match = stackMatcher(versions);
   const opened = () => Promise.resolve(store);
   const bases = new BaseImages(opened, registries);
-  const runImage = options.runImage ?? (await runImageIn(bases, options.registry, name, latest)) ?? `${repositoryOf(name, 'run')}:${latest.version}`;
+  const runImage =
+    options.runImage ??
+    (await runImageIn(bases, options.registry, name, latest)) ??
+    `${repositoryOf(name, 'run')}:${latest.version}`;
   const placement = new BlobPlacement();
   const images = await listCandidates(store, registries, options);
 
   const report: FleetReport = {
-    stack: name, runImage: { name: runImage, version: latest.version, digest: latest.run.digest }, dryRun: options.dryRun ?? false,
-    scanned: images.length, onStack: 0, rebased: [], current: [], refused: [], failed: [], packageChanges: [], transfer: emptyCounts(), seconds: 0,
+    stack: name,
+    runImage: { name: runImage, version: latest.version, digest: latest.run.digest },
+    dryRun: options.dryRun ?? false,
+    scanned: images.length,
+    onStack: 0,
+    rebased: [],
+    current: [],
+    refused: [],
+    failed: [],
+    packageChanges: [],
+    transfer: emptyCounts(),
+    seconds: 0,
   };
   const fromVersions = new Set<string>();
   const to = { version: latest.version, digest: latest.run.digest };
@@ -97,12 +116,25 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
     };
     try {
       const r: RebaseReport = await rebaseImage(image, opened, {
-        runImage, registries, bases, placement, filter, sameRunImage: true,
-        ...(options.force ? { force: true } : {}), ...(options.dryRun ? { dryRun: true } : {}),
+        runImage,
+        registries,
+        bases,
+        placement,
+        filter,
+        sameRunImage: true,
+        ...(options.force ? { force: true } : {}),
+        ...(options.dryRun ? { dryRun: true } : {}),
       });
       if (r.status === 'skipped') return;
       report.onStack++;
-      const entry: FleetEntry = { image, status: r.status, ...(from ? { from } : {}), to, digest: r.digest, previousDigest: r.previousDigest };
+      const entry: FleetEntry = {
+        image,
+        status: r.status,
+        ...(from ? { from } : {}),
+        to,
+        digest: r.digest,
+        previousDigest: r.previousDigest,
+      };
       if (r.status === 'rebased') {
         report.rebased.push(entry);
         if (from?.version) fromVersions.add(from.version);
@@ -111,7 +143,12 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
       progress.done(image, r.status === 'rebased' ? (options.dryRun ? 'would rebase' : 'rebased') : 'already current');
     } catch (err) {
       if (from) report.onStack++;
-      const entry: FleetEntry = { image, status: err instanceof RebaseRefused ? 'refused' : 'failed', ...(from ? { from } : {}), reason: (err as Error).message };
+      const entry: FleetEntry = {
+        image,
+        status: err instanceof RebaseRefused ? 'refused' : 'failed',
+        ...(from ? { from } : {}),
+        reason: (err as Error).message,
+      };
       if (err instanceof RebaseRefused) {
         entry.refusals = err.refusals;
         report.refused.push(entry);
@@ -125,7 +162,8 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
     const old = versions.find((x) => x.version === v);
     if (old) report.packageChanges.push({ from: v, to: latest.version, run: versionChanges(old, latest).run });
   }
-  for (const list of [report.rebased, report.current, report.refused, report.failed]) list.sort((a, b) => a.image.localeCompare(b.image));
+  for (const list of [report.rebased, report.current, report.refused, report.failed])
+    list.sort((a, b) => a.image.localeCompare(b.image));
   report.seconds = (performance.now() - started) / 1000;
   return report;
 }
@@ -134,14 +172,23 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
  * The stack's latest run image in the registry being rebased, when it is there (a
  * Slipway registry serving the store has it): its layers are then mounted, not copied.
  */
-async function runImageIn(bases: BaseImages, registry: string | undefined, name: string, latest: StackVersion): Promise<string | undefined> {
+async function runImageIn(
+  bases: BaseImages,
+  registry: string | undefined,
+  name: string,
+  latest: StackVersion,
+): Promise<string | undefined> {
   if (!registry) return undefined;
   const ref = `docker://${registry}/${repositoryOf(name, 'run')}@${latest.run.digest}`;
   try {
     await bases.open(ref);
     return ref;
   } catch (err) {
-    if (isSlipwayError(err) && ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'NOT_FOUND', 'UNAUTHORIZED', 'DENIED'].includes(err.code)) return undefined;
+    if (
+      isSlipwayError(err) &&
+      ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'NOT_FOUND', 'UNAUTHORIZED', 'DENIED'].includes(err.code)
+    )
+      return undefined;
     throw err;
   }
 }
@@ -172,7 +219,9 @@ async function listCandidates(store: LocalStore, registries: Registries, options
     });
     return out.sort();
   }
-  const stacks = new Set((await listStackNames(store)).flatMap((n) => [repositoryOf(n, 'run'), repositoryOf(n, 'build')]));
+  const stacks = new Set(
+    (await listStackNames(store)).flatMap((n) => [repositoryOf(n, 'run'), repositoryOf(n, 'build')]),
+  );
   return (await store.meta.listTagged())
     .filter((t) => t.repository.startsWith(prefix) && !stacks.has(t.repository))
     .map((t) => `${t.repository}:${t.tag}`)

@@ -14,30 +14,64 @@ function fakeLayer(name: string): Layer {
   const blob = digestOf(`blob ${name}`);
   return {
     mediaType: MediaType.OciLayerGzip,
-    digest: async () => blob, diffId: async () => diff, size: async () => 10,
-    compressed: async () => Readable.from([]), uncompressed: async () => Readable.from([]),
+    digest: async () => blob,
+    diffId: async () => diff,
+    size: async () => 10,
+    compressed: async () => Readable.from([]),
+    uncompressed: async () => Readable.from([]),
   };
 }
 
 function image(layers: Layer[], history: HistoryEntry[], arch = 'amd64'): Image {
   return new ComputedImage({
-    layers, manifestMediaType: MediaType.OciManifest,
-    config: { architecture: arch, os: 'linux', config: { Env: ['A=1'], Entrypoint: ['/launcher'] }, rootfs: { type: 'layers', diff_ids: [] }, history },
+    layers,
+    manifestMediaType: MediaType.OciManifest,
+    config: {
+      architecture: arch,
+      os: 'linux',
+      config: { Env: ['A=1'], Entrypoint: ['/launcher'] },
+      rootfs: { type: 'layers', diff_ids: [] },
+      history,
+    },
   });
 }
 
 describe('image-level rebase (mutate.rebase)', () => {
-  const [b1, b2, n1, n2, n3, a1, a2] = ['b1', 'b2', 'n1', 'n2', 'n3', 'a1', 'a2'].map(fakeLayer) as [Layer, Layer, Layer, Layer, Layer, Layer, Layer];
+  const [b1, b2, n1, n2, n3, a1, a2] = ['b1', 'b2', 'n1', 'n2', 'n3', 'a1', 'a2'].map(fakeLayer) as [
+    Layer,
+    Layer,
+    Layer,
+    Layer,
+    Layer,
+    Layer,
+    Layer,
+  ];
   const oldBase = image([b1, b2], [{ created_by: 'b1' }, { created_by: 'b2' }]);
-  const newBase = image([n1, n2, n3], [{ created_by: 'n1' }, { created_by: 'env', empty_layer: true }, { created_by: 'n2' }, { created_by: 'n3' }], 'arm64');
-  const app = image([b1, b2, a1, a2], [{ created_by: 'b1' }, { created_by: 'b2' }, { created_by: 'label', empty_layer: true }, { created_by: 'a1' }, { created_by: 'a2' }]);
+  const newBase = image(
+    [n1, n2, n3],
+    [{ created_by: 'n1' }, { created_by: 'env', empty_layer: true }, { created_by: 'n2' }, { created_by: 'n3' }],
+    'arm64',
+  );
+  const app = image(
+    [b1, b2, a1, a2],
+    [
+      { created_by: 'b1' },
+      { created_by: 'b2' },
+      { created_by: 'label', empty_layer: true },
+      { created_by: 'a1' },
+      { created_by: 'a2' },
+    ],
+  );
 
   test('new base layers and history, then the app layers with theirs; config kept, platform from the new base', async () => {
     const out = await rebase(app, 2, newBase);
     const ids = (await out.config()).rootfs.diff_ids;
     assert.deepEqual(ids, await Promise.all([n1, n2, n3, a1, a2].map((l) => l.diffId())));
     const cfg = await out.config();
-    assert.deepEqual(cfg.history!.map((h) => h.created_by), ['n1', 'env', 'n2', 'n3', 'label', 'a1', 'a2']);
+    assert.deepEqual(
+      cfg.history!.map((h) => h.created_by),
+      ['n1', 'env', 'n2', 'n3', 'label', 'a1', 'a2'],
+    );
     assert.equal(cfg.architecture, 'arm64');
     assert.deepEqual(cfg.config, { Env: ['A=1'], Entrypoint: ['/launcher'] });
     assert.equal((await app.config()).architecture, 'amd64', 'the input is untouched');
@@ -47,7 +81,10 @@ describe('image-level rebase (mutate.rebase)', () => {
     assert.equal(await baseLayerCountByTopLayer(app, (await b2.diffId()) as Digest), 2);
     await assert.rejects(baseLayerCountByTopLayer(app, (await n1.diffId()) as Digest), /has no layer with diffID/);
     assert.equal(await baseLayerCountByPrefix(app, oldBase), 2);
-    await assert.rejects(baseLayerCountByPrefix(app, newBase), /layer 0 of the image \(diffID sha256:\w+\) is not layer 0 of the old base/);
+    await assert.rejects(
+      baseLayerCountByPrefix(app, newBase),
+      /layer 0 of the image \(diffID sha256:\w+\) is not layer 0 of the old base/,
+    );
     await assert.rejects(baseLayerCountByPrefix(oldBase, app), /the old base has 4 layers but the image only 2/);
   });
 

@@ -9,5 +9,12 @@ export { checkRebase, type CheckOptions, type CheckReport } from './check.js';
 export { shadowedFiles, type Shadow } from './conflicts.js';
 export { updateStackAndRebase } from './stack-update.js';
 export { RebaseRefused, compatibilityRefusals, type Refusal, type CompatibilityInput } from './compatibility.js';
-export { RebaseLabel, readLifecycleMetadata, recordedRunImage, updatedLifecycleMetadata, type LifecycleMetadata, type RunImageMetadata } from './lifecycle-metadata.js';
+export {
+  RebaseLabel,
+  readLifecycleMetadata,
+  recordedRunImage,
+  updatedLifecycleMetadata,
+  type LifecycleMetadata,
+  type RunImageMetadata,
+} from './lifecycle-metadata.js';
 export { BlobPlacement, type TransferCounts } from './write-rebased.js';

@@ -44,7 +44,11 @@ export function readLifecycleMetadata(labels: Record<string, string> | undefined
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `the ${RebaseLabel.LifecycleMetadata} label is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the ${RebaseLabel.LifecycleMetadata} label is not JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new SlipwayError('INVALID_DOCUMENT', `the ${RebaseLabel.LifecycleMetadata} label is not a JSON object`);
@@ -64,13 +68,21 @@ export function recordedRunImage(meta: LifecycleMetadata | undefined): { image?:
  * image; with `rename` (a forced rebase onto an image not listed) the name becomes the
  * new image's and mirrors are cleared, as the spec says.
  */
-export function updatedLifecycleMetadata(meta: LifecycleMetadata, update: { topLayer: string; reference: string; rename?: string }): LifecycleMetadata {
-  const runImage: RunImageMetadata = { ...(meta.runImage ?? {}), topLayer: update.topLayer, reference: update.reference };
+export function updatedLifecycleMetadata(
+  meta: LifecycleMetadata,
+  update: { topLayer: string; reference: string; rename?: string },
+): LifecycleMetadata {
+  const runImage: RunImageMetadata = {
+    ...(meta.runImage ?? {}),
+    topLayer: update.topLayer,
+    reference: update.reference,
+  };
   if (update.rename !== undefined) {
     runImage.image = update.rename;
     delete runImage.mirrors;
   }
   const out: LifecycleMetadata = { ...meta, runImage };
-  if (update.rename !== undefined && meta.stack?.runImage) out.stack = { ...meta.stack, runImage: { image: update.rename } };
+  if (update.rename !== undefined && meta.stack?.runImage)
+    out.stack = { ...meta.stack, runImage: { image: update.rename } };
   return out;
 }

@@ -4,7 +4,13 @@ import type { Digest } from '../oci/digest.js';
 import { withAnnotations, withLabels } from '../image/mutate.js';
 import { baseLayerCountByPrefix, baseLayerCountByTopLayer, rebase } from '../image/rebase.js';
 import type { Image } from '../image/types.js';
-import { BASE_LABEL_PREFIXES, RebaseLabel, readLifecycleMetadata, recordedRunImage, updatedLifecycleMetadata } from './lifecycle-metadata.js';
+import {
+  BASE_LABEL_PREFIXES,
+  RebaseLabel,
+  readLifecycleMetadata,
+  recordedRunImage,
+  updatedLifecycleMetadata,
+} from './lifecycle-metadata.js';
 import { RebaseRefused, compatibilityRefusals, type Refusal } from './compatibility.js';
 import { sameRepository } from './run-image-name.js';
 
@@ -48,27 +54,48 @@ export interface ImageRebaseResult {
  * io.buildpacks.stack.* / io.buildpacks.base.* labels (from the new run image) and the
  * OCI base annotations. An image already on the new base's layers is left as it is.
  */
-export async function rebaseAppImage(app: Image, newBase: NewBase, options: ImageRebaseOptions = {}): Promise<ImageRebaseResult> {
+export async function rebaseAppImage(
+  app: Image,
+  newBase: NewBase,
+  options: ImageRebaseOptions = {},
+): Promise<ImageRebaseResult> {
   const label = options.label ?? 'the image';
-  const [appConfig, baseConfig, manifest, previousDigest] = await Promise.all([app.config(), newBase.image.config(), app.manifest(), app.digest()]);
+  const [appConfig, baseConfig, manifest, previousDigest] = await Promise.all([
+    app.config(),
+    newBase.image.config(),
+    app.manifest(),
+    app.digest(),
+  ]);
   const labels = appConfig.config?.Labels ?? {};
   const meta = readLifecycleMetadata(labels);
   let baseLayers: number;
   if (options.oldBase) baseLayers = await baseLayerCountByPrefix(app, options.oldBase);
   else if (meta?.runImage?.topLayer) baseLayers = await baseLayerCountByTopLayer(app, meta.runImage.topLayer);
   else {
-    throw new SlipwayError('INVALID_ARGUMENT', `${label} records no base: it has neither ${RebaseLabel.LifecycleMetadata} with runImage.topLayer nor ${Annotation.BaseDigest}; give its old base with --old-base REF`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `${label} records no base: it has neither ${RebaseLabel.LifecycleMetadata} with runImage.topLayer nor ${Annotation.BaseDigest}; give its old base with --old-base REF`,
+    );
   }
 
   const recorded = meta ? recordedRunImage(meta) : undefined;
-  const refusals = compatibilityRefusals({ app: appConfig, base: baseConfig, ...(recorded ? { recorded } : {}), newName: newBase.name });
+  const refusals = compatibilityRefusals({
+    app: appConfig,
+    base: baseConfig,
+    ...(recorded ? { recorded } : {}),
+    newName: newBase.name,
+  });
   if (refusals.length > 0 && !options.force) throw new RebaseRefused(label, refusals);
 
   const oldDiffIds = appConfig.rootfs.diff_ids;
   const newDiffIds = baseConfig.rootfs.diff_ids;
   const topLayer = newDiffIds[newDiffIds.length - 1];
   if (topLayer === undefined) throw new SlipwayError('INVALID_DOCUMENT', `the run image ${newBase.name} has no layers`);
-  const from = { topLayer: oldDiffIds[baseLayers - 1] ?? '', ...(meta?.runImage?.reference ? { reference: meta.runImage.reference } : {}), baseLayers };
+  const from = {
+    topLayer: oldDiffIds[baseLayers - 1] ?? '',
+    ...(meta?.runImage?.reference ? { reference: meta.runImage.reference } : {}),
+    baseLayers,
+  };
   const to = { topLayer, reference: newBase.reference, baseLayers: newDiffIds.length };
   const appLayers = oldDiffIds.length - baseLayers;
   const overridden = options.force ? refusals : [];
@@ -82,17 +109,32 @@ export async function rebaseAppImage(app: Image, newBase: NewBase, options: Imag
   let image = await rebase(app, baseLayers, newBase.image);
   const labelChanges: Record<string, string | undefined> = {};
   for (const key of Object.keys(labels)) if (isBaseLabel(key)) labelChanges[key] = undefined;
-  for (const [key, value] of Object.entries(baseConfig.config?.Labels ?? {})) if (isBaseLabel(key)) labelChanges[key] = value;
+  for (const [key, value] of Object.entries(baseConfig.config?.Labels ?? {}))
+    if (isBaseLabel(key)) labelChanges[key] = value;
   if (meta) {
     const rename = renamed(recorded, newBase.name) ? newBase.name : undefined;
-    labelChanges[RebaseLabel.LifecycleMetadata] = JSON.stringify(updatedLifecycleMetadata(meta, { topLayer, reference: newBase.reference, ...(rename ? { rename } : {}) }));
+    labelChanges[RebaseLabel.LifecycleMetadata] = JSON.stringify(
+      updatedLifecycleMetadata(meta, { topLayer, reference: newBase.reference, ...(rename ? { rename } : {}) }),
+    );
   }
   image = await withLabels(image, labelChanges);
   if (manifest.annotations?.[Annotation.BaseDigest] !== undefined || !meta) {
-    image = await withAnnotations(image, { [Annotation.BaseDigest]: newBase.digest, [Annotation.BaseName]: newBase.name });
+    image = await withAnnotations(image, {
+      [Annotation.BaseDigest]: newBase.digest,
+      [Annotation.BaseName]: newBase.name,
+    });
   }
   const digest = await image.digest();
-  return { status: digest === previousDigest ? 'current' : 'rebased', image: digest === previousDigest ? app : image, digest, previousDigest, from, to, appLayers, overridden };
+  return {
+    status: digest === previousDigest ? 'current' : 'rebased',
+    image: digest === previousDigest ? app : image,
+    digest,
+    previousDigest,
+    from,
+    to,
+    appLayers,
+    overridden,
+  };
 }
 
 /** True when the new run image is not the recorded one nor a mirror (a forced rebase then renames it). */

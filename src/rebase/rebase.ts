@@ -18,7 +18,13 @@ import type { Refusal } from './compatibility.js';
 import { rebaseAppImage, type ImageRebaseResult } from './rebase-image.js';
 import { BaseImages, baseFor, imageAtDigest, type OpenedBase } from './run-image.js';
 import { digestReference, preferredRunImages } from './run-image-name.js';
-import { BlobPlacement, emptyCounts, writeRebasedImage, type RebaseTarget, type TransferCounts } from './write-rebased.js';
+import {
+  BlobPlacement,
+  emptyCounts,
+  writeRebasedImage,
+  type RebaseTarget,
+  type TransferCounts,
+} from './write-rebased.js';
 
 export interface RebaseOptions {
   /** The new run image (any reference); default: the run image the image recorded, at its current digest. */
@@ -81,11 +87,18 @@ export interface RebaseReport {
  *   const r = await rebaseImage('myapp:v1', () => LocalStore.open());            // onto the recorded run image's current digest
  *   const r2 = await rebaseImage('127.0.0.1:5000/team/app:v1', open, { runImage: '127.0.0.1:5000/stacks/run:2' });
  */
-export async function rebaseImage(ref: string | TransportRef, store: () => Promise<LocalStore>, options: RebaseOptions = {}): Promise<RebaseReport> {
+export async function rebaseImage(
+  ref: string | TransportRef,
+  store: () => Promise<LocalStore>,
+  options: RebaseOptions = {},
+): Promise<RebaseReport> {
   const target = typeof ref === 'string' ? parseTransport(ref) : ref;
   const label = formatTransport(target);
   if (target.transport === 'docker-archive' || target.transport === 'oci-archive') {
-    throw new SlipwayError('UNSUPPORTED', `rebase writes the image back where it is, and ${label} is an archive: copy it into the store or a layout first`);
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `rebase writes the image back where it is, and ${label} is an archive: copy it into the store or a layout first`,
+    );
   }
   const registries = options.registries ?? new Registries();
   const bases = options.bases ?? new BaseImages(store, registries);
@@ -94,43 +107,75 @@ export async function rebaseImage(ref: string | TransportRef, store: () => Promi
   // Resolved while the image is read (one round trip less); errors surface where it is awaited.
   if (options.runImage) bases.open(options.runImage).catch(() => undefined);
 
-  return withSource(target, store, async (src) => {
-    const ctx: Ctx = { label, options, bases, appHost, overridden: [], runImage: undefined };
-    if (options.filter) {
-      const first = await firstImage(src.artifact);
-      const reason = options.filter(await first.config());
-      if (reason !== undefined) {
-        const digest = src.descriptor?.digest ?? (await first.digest());
-        return {
-          image: label, status: 'skipped', reason, dryRun: options.dryRun ?? false, digest, previousDigest: digest,
-          mediaType: src.descriptor?.mediaType ?? '', runImage: { name: '', digest: '' as Digest }, platforms: [], overridden: [], transfer: emptyCounts(),
-        };
+  return withSource(
+    target,
+    store,
+    async (src) => {
+      const ctx: Ctx = { label, options, bases, appHost, overridden: [], runImage: undefined };
+      if (options.filter) {
+        const first = await firstImage(src.artifact);
+        const reason = options.filter(await first.config());
+        if (reason !== undefined) {
+          const digest = src.descriptor?.digest ?? (await first.digest());
+          return {
+            image: label,
+            status: 'skipped',
+            reason,
+            dryRun: options.dryRun ?? false,
+            digest,
+            previousDigest: digest,
+            mediaType: src.descriptor?.mediaType ?? '',
+            runImage: { name: '', digest: '' as Digest },
+            platforms: [],
+            overridden: [],
+            transfer: emptyCounts(),
+          };
+        }
       }
-    }
-    let plan: Plan;
-    if (src.artifact.kind === 'image') {
-      const r = await rebaseOne(src.artifact.image, ctx);
-      plan = { kind: 'image', images: [r], digest: r.result.digest, previousDigest: r.result.previousDigest, mediaType: await r.result.image.mediaType() };
-    } else {
-      plan = await rebaseIndex(src.artifact.index, ctx);
-    }
-    const changed = plan.images.some((p) => p.result.status === 'rebased');
-    const transfer = emptyCounts();
-    if (changed && !options.dryRun) await writePlan(target, store, registries, placement, plan, transfer);
-    const platforms: PlatformRebase[] = [
-      ...plan.images.map((p) => ({
-        platform: p.platform, status: p.result.status, digest: p.result.digest, previousDigest: p.result.previousDigest,
-        from: p.result.from, to: p.result.to, appLayers: p.result.appLayers,
-      })),
-      ...(plan.kind === 'index' ? plan.kept : []),
-    ];
-    const run = ctx.runImage ?? { name: '', digest: '' as Digest };
-    return {
-      image: label, status: changed ? 'rebased' : 'current', dryRun: options.dryRun ?? false,
-      digest: plan.digest, previousDigest: plan.previousDigest, mediaType: plan.mediaType,
-      runImage: run, platforms, overridden: ctx.overridden, transfer,
-    };
-  }, registries);
+      let plan: Plan;
+      if (src.artifact.kind === 'image') {
+        const r = await rebaseOne(src.artifact.image, ctx);
+        plan = {
+          kind: 'image',
+          images: [r],
+          digest: r.result.digest,
+          previousDigest: r.result.previousDigest,
+          mediaType: await r.result.image.mediaType(),
+        };
+      } else {
+        plan = await rebaseIndex(src.artifact.index, ctx);
+      }
+      const changed = plan.images.some((p) => p.result.status === 'rebased');
+      const transfer = emptyCounts();
+      if (changed && !options.dryRun) await writePlan(target, store, registries, placement, plan, transfer);
+      const platforms: PlatformRebase[] = [
+        ...plan.images.map((p) => ({
+          platform: p.platform,
+          status: p.result.status,
+          digest: p.result.digest,
+          previousDigest: p.result.previousDigest,
+          from: p.result.from,
+          to: p.result.to,
+          appLayers: p.result.appLayers,
+        })),
+        ...(plan.kind === 'index' ? plan.kept : []),
+      ];
+      const run = ctx.runImage ?? { name: '', digest: '' as Digest };
+      return {
+        image: label,
+        status: changed ? 'rebased' : 'current',
+        dryRun: options.dryRun ?? false,
+        digest: plan.digest,
+        previousDigest: plan.previousDigest,
+        mediaType: plan.mediaType,
+        runImage: run,
+        platforms,
+        overridden: ctx.overridden,
+        transfer,
+      };
+    },
+    registries,
+  );
 }
 
 interface Ctx {
@@ -150,12 +195,26 @@ interface OneResult {
 
 type Plan =
   | { kind: 'image'; images: OneResult[]; digest: Digest; previousDigest: Digest; mediaType: string }
-  | { kind: 'index'; images: OneResult[]; kept: PlatformRebase[]; index: ImageIndex; descriptors: Descriptor[]; raw: Buffer; digest: Digest; previousDigest: Digest; mediaType: string };
+  | {
+      kind: 'index';
+      images: OneResult[];
+      kept: PlatformRebase[];
+      index: ImageIndex;
+      descriptors: Descriptor[];
+      raw: Buffer;
+      digest: Digest;
+      previousDigest: Digest;
+      mediaType: string;
+    };
 
 /** Rebases one image: finds the new run image (given, recorded, or named by OCI base annotations) and the old base if needed. */
 async function rebaseOne(app: Image, ctx: Ctx): Promise<OneResult> {
   const [config, manifest] = await Promise.all([app.config(), app.manifest()]);
-  const platform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  const platform: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
   const meta = readLifecycleMetadata(config.config?.Labels);
   const annotatedBase = manifest.annotations?.[Annotation.BaseName];
   const annotatedDigest = manifest.annotations?.[Annotation.BaseDigest] as Digest | undefined;
@@ -168,20 +227,33 @@ async function rebaseOne(app: Image, ctx: Ctx): Promise<OneResult> {
       : annotatedBase
         ? await bases.open(annotatedBase)
         : undefined;
-  if (!base) throw new SlipwayError('INVALID_ARGUMENT', `${ctx.label} records no run image: give the new one with --run-image REF (and the old one with --old-base REF)`);
+  if (!base)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `${ctx.label} records no run image: give the new one with --run-image REF (and the old one with --old-base REF)`,
+    );
   let newBase = await baseFor(base, platform);
   const recorded = meta ? recordedRunImage(meta) : undefined;
   if (options.sameRunImage && recorded?.image) {
     // Matched by digest: the run image it names is this one, newer; keep its name and say where it is.
-    newBase = { ...newBase, name: recorded.image, reference: digestReference(parseTransport(recorded.image), newBase.digest) };
+    newBase = {
+      ...newBase,
+      name: recorded.image,
+      reference: digestReference(parseTransport(recorded.image), newBase.digest),
+    };
   }
   ctx.runImage ??= { name: base.name, digest: newBase.digest };
 
   let oldBase: Image | undefined;
   if (options.oldBase) oldBase = (await pickImage((await bases.open(options.oldBase)).artifact, platform)).image;
-  else if (!meta?.runImage?.topLayer && annotatedBase && annotatedDigest) oldBase = await imageAtDigest(bases, annotatedBase, annotatedDigest, platform);
+  else if (!meta?.runImage?.topLayer && annotatedBase && annotatedDigest)
+    oldBase = await imageAtDigest(bases, annotatedBase, annotatedDigest, platform);
 
-  const result = await rebaseAppImage(app, newBase, { label: ctx.label, ...(options.force ? { force: true } : {}), ...(oldBase ? { oldBase } : {}) });
+  const result = await rebaseAppImage(app, newBase, {
+    label: ctx.label,
+    ...(options.force ? { force: true } : {}),
+    ...(oldBase ? { oldBase } : {}),
+  });
   ctx.overridden.push(...result.overridden);
   return { platform: formatPlatform(platform), result, base };
 }
@@ -196,22 +268,49 @@ async function rebaseIndex(index: ImageIndexValue, ctx: Ctx): Promise<Plan> {
     const p = desc.platform;
     if (isIndexMediaType(desc.mediaType) || !p || p.os === 'unknown') {
       descriptors.push(desc);
-      kept.push({ platform: p ? formatPlatform(p) : 'unknown', status: 'kept', digest: desc.digest, previousDigest: desc.digest });
+      kept.push({
+        platform: p ? formatPlatform(p) : 'unknown',
+        status: 'kept',
+        digest: desc.digest,
+        previousDigest: desc.digest,
+      });
       continue;
     }
     const one = await rebaseOne(await index.image(desc), { ...ctx, label: `${ctx.label} (${formatPlatform(p)})` });
     images.push(one);
     ctx.runImage ??= { name: one.base.name, digest: one.base.digest };
     const raw = await one.result.image.rawManifest();
-    descriptors.push({ ...desc, mediaType: await one.result.image.mediaType(), digest: one.result.digest, size: raw.length });
+    descriptors.push({
+      ...desc,
+      mediaType: await one.result.image.mediaType(),
+      digest: one.result.digest,
+      size: raw.length,
+    });
   }
   const previousDigest = await index.digest();
   const changed = images.some((i) => i.result.status === 'rebased');
   const raw = changed ? canonicalJson({ ...doc, manifests: descriptors } satisfies ImageIndex) : await index.rawIndex();
-  return { kind: 'index', images, kept, index: doc, descriptors, raw, digest: changed ? digestOf(raw) : previousDigest, previousDigest, mediaType: await index.mediaType() };
+  return {
+    kind: 'index',
+    images,
+    kept,
+    index: doc,
+    descriptors,
+    raw,
+    digest: changed ? digestOf(raw) : previousDigest,
+    previousDigest,
+    mediaType: await index.mediaType(),
+  };
 }
 
-async function writePlan(ref: TransportRef, store: () => Promise<LocalStore>, registries: Registries, placement: BlobPlacement, plan: Plan, counts: TransferCounts): Promise<void> {
+async function writePlan(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  registries: Registries,
+  placement: BlobPlacement,
+  plan: Plan,
+  counts: TransferCounts,
+): Promise<void> {
   const target = await openTarget(ref, store, registries);
   let ok = false;
   try {
@@ -234,15 +333,22 @@ async function writePlan(ref: TransportRef, store: () => Promise<LocalStore>, re
   }
 }
 
-async function openTarget(ref: TransportRef, store: () => Promise<LocalStore>, registries: Registries): Promise<RebaseTarget> {
+async function openTarget(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  registries: Registries,
+): Promise<RebaseTarget> {
   switch (ref.transport) {
     case 'local':
-      return { dest: await localDestination(await store(), ref.name, ref.digest ? undefined : ref.tag ?? 'latest') };
+      return { dest: await localDestination(await store(), ref.name, ref.digest ? undefined : (ref.tag ?? 'latest')) };
     case 'docker': {
       const { reference } = ref;
       const client = await registries.client(reference.domain, reference.path);
-      const tag = reference.digest && !reference.tag ? undefined : reference.tag ?? 'latest';
-      return { dest: new RemoteDestination(client, reference.path, tag), registry: { client, host: reference.domain, repo: reference.path } };
+      const tag = reference.digest && !reference.tag ? undefined : (reference.tag ?? 'latest');
+      return {
+        dest: new RemoteDestination(client, reference.path, tag),
+        registry: { client, host: reference.domain, repo: reference.path },
+      };
     }
     default: {
       const dest = await openDestination(ref, store, { registries });

@@ -14,7 +14,8 @@ export function repositoryKey(name: string): string | undefined {
     const ref = parseTransport(name);
     if (ref.transport === 'docker') return ref.reference.name;
     if (ref.transport === 'local') return `local/${ref.name}`;
-    if (ref.transport === 'oci' || ref.transport === 'oci-archive') return `${ref.transport}:${ref.transport === 'oci' ? ref.dir : ref.file}`;
+    if (ref.transport === 'oci' || ref.transport === 'oci-archive')
+      return `${ref.transport}:${ref.transport === 'oci' ? ref.dir : ref.file}`;
     return undefined;
   } catch {
     return undefined;
@@ -47,7 +48,10 @@ export function digestReference(ref: TransportRef, digest: Digest): string {
  * The order in which to try the recorded run image and its mirrors: names on the app
  * image's registry first (the spec's registry-preference rule), then the rest in order.
  */
-export function preferredRunImages(recorded: { image?: string; mirrors: string[] }, appHost: string | undefined): string[] {
+export function preferredRunImages(
+  recorded: { image?: string; mirrors: string[] },
+  appHost: string | undefined,
+): string[] {
   const all = [...(recorded.image ? [recorded.image] : []), ...recorded.mirrors];
   const near = all.filter((n) => registryHost(n) === appHost);
   return [...near, ...all.filter((n) => !near.includes(n))];

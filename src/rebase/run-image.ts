@@ -26,7 +26,10 @@ export interface OpenedBase {
 export class BaseImages {
   readonly #opened = new Map<string, Promise<OpenedBase>>();
 
-  constructor(private readonly store: () => Promise<LocalStore>, private readonly registries: Registries) {}
+  constructor(
+    private readonly store: () => Promise<LocalStore>,
+    private readonly registries: Registries,
+  ) {}
 
   open(name: string): Promise<OpenedBase> {
     let p = this.#opened.get(name);
@@ -45,12 +48,20 @@ export class BaseImages {
       try {
         return await this.open(name);
       } catch (err) {
-        if (!isSlipwayError(err) || !['NOT_FOUND', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'IO_ERROR', 'UNAUTHORIZED', 'DENIED'].includes(err.code)) throw err;
+        if (
+          !isSlipwayError(err) ||
+          !['NOT_FOUND', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'IO_ERROR', 'UNAUTHORIZED', 'DENIED'].includes(err.code)
+        )
+          throw err;
         failures.push(`${name}: ${err.message}`);
       }
     }
-    if (names.length === 0) throw new SlipwayError('INVALID_ARGUMENT', `${what} records no run image: give one with --run-image REF`);
-    throw new SlipwayError('NOT_FOUND', `none of the run images ${what} records can be read (${failures.join('; ')}): give one with --run-image REF`);
+    if (names.length === 0)
+      throw new SlipwayError('INVALID_ARGUMENT', `${what} records no run image: give one with --run-image REF`);
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `none of the run images ${what} records can be read (${failures.join('; ')}): give one with --run-image REF`,
+    );
   }
 }
 
@@ -62,20 +73,40 @@ export async function baseFor(base: OpenedBase, platform: Platform): Promise<New
 }
 
 /** The image `name` pointed at when it had digest `digest` (an OCI base annotation pair). */
-export async function imageAtDigest(bases: BaseImages, name: string, digest: Digest, platform: Platform): Promise<Image> {
+export async function imageAtDigest(
+  bases: BaseImages,
+  name: string,
+  digest: Digest,
+  platform: Platform,
+): Promise<Image> {
   const ref = parseTransport(name);
-  const pinned = ref.transport === 'docker' ? `docker://${ref.reference.name}@${digest}` : ref.transport === 'local' ? `${ref.name}@${digest}` : name;
+  const pinned =
+    ref.transport === 'docker'
+      ? `docker://${ref.reference.name}@${digest}`
+      : ref.transport === 'local'
+        ? `${ref.name}@${digest}`
+        : name;
   return (await pickImage((await bases.open(pinned)).artifact, platform)).image;
 }
 
 async function openBase(name: string, store: () => Promise<LocalStore>, registries: Registries): Promise<OpenedBase> {
   const ref = parseTransport(name);
   if (ref.transport === 'docker-archive' || ref.transport === 'oci-archive') {
-    throw new SlipwayError('UNSUPPORTED', `run images are read from the store, a registry or an OCI layout, not ${formatTransport(ref)}: import it first (slipway copy ${name} NAME:TAG)`);
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `run images are read from the store, a registry or an OCI layout, not ${formatTransport(ref)}: import it first (slipway copy ${name} NAME:TAG)`,
+    );
   }
   // Local, registry and layout sources need no clean-up, so the artifact may outlive the callback.
-  return withSource(ref, store, async (src) => {
-    const digest = src.descriptor?.digest ?? (src.artifact.kind === 'image' ? await src.artifact.image.digest() : await src.artifact.index.digest());
-    return { name, ref, artifact: src.artifact, digest };
-  }, registries);
+  return withSource(
+    ref,
+    store,
+    async (src) => {
+      const digest =
+        src.descriptor?.digest ??
+        (src.artifact.kind === 'image' ? await src.artifact.image.digest() : await src.artifact.index.digest());
+      return { name, ref, artifact: src.artifact, digest };
+    },
+    registries,
+  );
 }

@@ -10,7 +10,12 @@ import { fleetRebase, type FleetOptions, type FleetReport } from './fleet.js';
  * @example
  *   const { stack, rebase } = await updateStackAndRebase(store, 'default', { runPackages: ['libgmp10'] }, { concurrency: 8 });
  */
-export async function updateStackAndRebase(store: LocalStore, name: string, update: UpdateStackOptions = {}, fleet: Omit<FleetOptions, 'stack'> = {}): Promise<{ stack: StackReport; rebase: FleetReport }> {
+export async function updateStackAndRebase(
+  store: LocalStore,
+  name: string,
+  update: UpdateStackOptions = {},
+  fleet: Omit<FleetOptions, 'stack'> = {},
+): Promise<{ stack: StackReport; rebase: FleetReport }> {
   const stack = await updateStack(store, name, update);
   const rebase = await fleetRebase(store, { ...fleet, stack: name });
   return { stack, rebase };

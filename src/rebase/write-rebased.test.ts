@@ -24,7 +24,12 @@ describe('BlobPlacement', () => {
   test('a failed placement is not remembered', async () => {
     const placement = new BlobPlacement();
     const d = digestOf('x');
-    await assert.rejects(placement.once('reg', 'r', d, async () => { throw new Error('boom'); }), /boom/);
+    await assert.rejects(
+      placement.once('reg', 'r', d, async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
     assert.equal(placement.has('reg', 'r', d), false);
   });
 });

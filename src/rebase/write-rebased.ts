@@ -89,33 +89,43 @@ export class BlobPlacement {
  * skipped when present, mounted from a repository of the same registry that holds it,
  * or else copied; then the new config and the manifest.
  */
-export async function writeRebasedImage(target: RebaseTarget, image: Image, baseLayerCount: number, placement: BlobPlacement, root: boolean, counts: TransferCounts): Promise<Descriptor> {
+export async function writeRebasedImage(
+  target: RebaseTarget,
+  image: Image,
+  baseLayerCount: number,
+  placement: BlobPlacement,
+  root: boolean,
+  counts: TransferCounts,
+): Promise<Descriptor> {
   const layers = await image.layers();
   const reg = target.registry;
-  const placeLayers = Promise.all(layers.map(async (layer, i) => {
-    const digest = await layer.digest();
-    if (i >= baseLayerCount) {
-      // An app layer: the destination holds it (the local store still records it in the write's lease).
-      if (reg) placement.add(reg.host, reg.repo, digest);
-      else await target.dest.hasBlob(digest);
-      return;
-    }
-    const place = async () => {
-      if (await target.dest.hasBlob(digest)) {
-        counts.blobsSkipped++;
-      } else if (reg && (await mountFromAnywhere(reg, digest, placement))) {
-        counts.blobsMounted++;
-      } else {
-        const size = await layer.size();
-        await target.dest.putBlob(await layer.compressed(), { digest, size });
-        counts.blobsSent++;
-        counts.layersCopied++;
-        counts.bytesSent += size;
+  const placeLayers = Promise.all(
+    layers.map(async (layer, i) => {
+      const digest = await layer.digest();
+      if (i >= baseLayerCount) {
+        // An app layer: the destination holds it (the local store still records it in the write's lease).
+        if (reg) placement.add(reg.host, reg.repo, digest);
+        else await target.dest.hasBlob(digest);
+        return;
       }
-    };
-    if (!reg) return place();
-    if (placement.has(reg.host, reg.repo, digest) || !(await placement.once(reg.host, reg.repo, digest, place))) counts.blobsSkipped++;
-  }));
+      const place = async () => {
+        if (await target.dest.hasBlob(digest)) {
+          counts.blobsSkipped++;
+        } else if (reg && (await mountFromAnywhere(reg, digest, placement))) {
+          counts.blobsMounted++;
+        } else {
+          const size = await layer.size();
+          await target.dest.putBlob(await layer.compressed(), { digest, size });
+          counts.blobsSent++;
+          counts.layersCopied++;
+          counts.bytesSent += size;
+        }
+      };
+      if (!reg) return place();
+      if (placement.has(reg.host, reg.repo, digest) || !(await placement.once(reg.host, reg.repo, digest, place)))
+        counts.blobsSkipped++;
+    }),
+  );
   // The config is new (it names the new layers): a registry gets it without asking first,
   // while the base layers are checked; both must be there before the manifest.
   const placeConfig = (async () => {
@@ -133,7 +143,11 @@ export async function writeRebasedImage(target: RebaseTarget, image: Image, base
   return target.dest.putManifest(await image.rawManifest(), await image.mediaType(), root);
 }
 
-async function mountFromAnywhere(reg: NonNullable<RebaseTarget['registry']>, digest: Digest, placement: BlobPlacement): Promise<boolean> {
+async function mountFromAnywhere(
+  reg: NonNullable<RebaseTarget['registry']>,
+  digest: Digest,
+  placement: BlobPlacement,
+): Promise<boolean> {
   for (const from of placement.holders(reg.host, digest)) {
     if (from !== reg.repo && (await reg.client.mountBlob(reg.repo, digest, from))) return true;
   }

@@ -18,7 +18,13 @@ const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
  * cached layer directories, then config.json from the image config and the run
  * options (user and group resolved in the image's own /etc/passwd and /etc/group).
  */
-export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: readonly string[], name: string, options: RunOptions): Promise<RuntimeSpec> {
+export async function writeBundle(
+  dir: string,
+  plan: ImagePlan,
+  layerDirs: readonly string[],
+  name: string,
+  options: RunOptions,
+): Promise<RuntimeSpec> {
   // A container removed at exit keeps nothing: its upper directory need never reach the disk.
   const { rootfs } = await mountOverlay(dir, layerDirs, {
     volatile: (options.remove ?? false) && !options.detach,
@@ -27,7 +33,11 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
   const config = plan.config;
   // Resolved in the image's root only: a link to a host path, or a loop, never reaches the host.
   const exists = (path: string) => lookupInRoot(rootfs, path).stat !== undefined;
-  const command = processCommand(config, { processType: options.processType, entrypoint: options.entrypoint, args: options.args }, exists);
+  const command = processCommand(
+    config,
+    { processType: options.processType, entrypoint: options.entrypoint, args: options.args },
+    exists,
+  );
   const user = resolveUser(rootfs, options.user ?? config.User);
   const cwd = workdirInRoot(rootfs, options.workdir ?? (config.WorkingDir || '/'));
   const hostname = options.hostname ?? name;
@@ -41,10 +51,14 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
   const network = options.network ?? 'host';
   const binds: BindMount[] = [];
   if (network === 'host') {
-    for (const f of HOST_NETWORK_FILES) if (existsSync(f) && exists(f)) binds.push({ source: f, destination: f, readonly: true });
+    for (const f of HOST_NETWORK_FILES)
+      if (existsSync(f) && exists(f)) binds.push({ source: f, destination: f, readonly: true });
   }
   for (const b of options.binds ?? []) {
-    if (!existsSync(b.source)) throw new SlipwayError('NOT_FOUND', `volume source ${b.source} does not exist on this host`, { detail: { source: b.source } });
+    if (!existsSync(b.source))
+      throw new SlipwayError('NOT_FOUND', `volume source ${b.source} does not exist on this host`, {
+        detail: { source: b.source },
+      });
     binds.push(b);
   }
   const spec = runtimeSpec({
@@ -80,8 +94,12 @@ export async function writeBundle(dir: string, plan: ImagePlan, layerDirs: reado
  * naming the directory.
  */
 function workdirInRoot(rootfs: string, cwd: string): string {
-  if (!cwd.startsWith('/')) throw new SlipwayError('INVALID_ARGUMENT', `the working directory "${cwd}" must be absolute`);
+  if (!cwd.startsWith('/'))
+    throw new SlipwayError('INVALID_ARGUMENT', `the working directory "${cwd}" must be absolute`);
   const found = lookupInRoot(rootfs, cwd);
-  if (found.stat && !found.stat.isDirectory()) throw new SlipwayError('INVALID_ARGUMENT', `the working directory ${cwd} is not a directory in the image`, { detail: { workdir: cwd } });
+  if (found.stat && !found.stat.isDirectory())
+    throw new SlipwayError('INVALID_ARGUMENT', `the working directory ${cwd} is not a directory in the image`, {
+      detail: { workdir: cwd },
+    });
   return `/${found.rel}`;
 }

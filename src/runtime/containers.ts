@@ -43,7 +43,13 @@ export type ContainerInfo = Omit<ContainerRecord, 'owner'>;
 export interface RunIo {
   progress?: Progress;
   /** Foreground stdio (default: this process's). */
-  stdio?: 'inherit' | ['inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number, 'inherit' | 'ignore' | 'pipe' | number];
+  stdio?:
+    | 'inherit'
+    | [
+        'inherit' | 'ignore' | 'pipe' | number,
+        'inherit' | 'ignore' | 'pipe' | number,
+        'inherit' | 'ignore' | 'pipe' | number,
+      ];
   /** Foreground runs: called once the container's init runs, with its host pid and the runc child (its piped stdio is the container's). */
   onStart?: (initPid: number, child: ChildProcess) => void;
 }
@@ -97,7 +103,13 @@ export class ContainerRuntime {
     const progress = io.progress ?? silentProgress;
     const { plan, unpacked } = await this.#prepareImage(image, name, options, progress);
     try {
-      const spec = await writeBundle(dir, plan, plan.diffIds.map((d) => this.cache.dir(d)), name, options);
+      const spec = await writeBundle(
+        dir,
+        plan,
+        plan.diffIds.map((d) => this.cache.dir(d)),
+        name,
+        options,
+      );
       this.state.setCommand(name, spec.process.args);
     } catch (err) {
       await this.#discard(name);
@@ -108,7 +120,9 @@ export class ContainerRuntime {
       return { name, unpacked };
     }
     const exitCode = await superviseContainer(this.state, this.runc, name, dir, {
-      stdio: io.stdio ?? 'inherit', remove: options.remove ?? false, ...(io.onStart ? { onStart: io.onStart } : {}),
+      stdio: io.stdio ?? 'inherit',
+      remove: options.remove ?? false,
+      ...(io.onStart ? { onStart: io.onStart } : {}),
     });
     return { name, exitCode, unpacked };
   }
@@ -162,7 +176,11 @@ export class ContainerRuntime {
     const record = await this.#reconcile(this.#record(name));
     if (record.status === 'running') {
       if (!options.force) {
-        throw new SlipwayError('CONFLICT', `container ${name} is running; stop it first (slipway stop ${name}) or remove it with --force`, { detail: { name } });
+        throw new SlipwayError(
+          'CONFLICT',
+          `container ${name} is running; stop it first (slipway stop ${name}) or remove it with --force`,
+          { detail: { name } },
+        );
       }
       await this.stop(name, { signal: 'SIGKILL', timeoutMs: 0 });
     }
@@ -181,10 +199,27 @@ export class ContainerRuntime {
    * and makes sure its layers are cached. A local image whose plan is known and whose
    * layers are all cached needs no blob read at all.
    */
-  async #prepareImage(image: ImageInput, name: string, options: RunOptions, progress: Progress): Promise<{ plan: ImagePlan; unpacked: number }> {
-    const register = (plan: ImagePlan) => this.state.write(() => this.state.addContainer({
-      name, id: randomBytes(16).toString('hex'), image: image.label, digest: plan.digest, detached: options.detach ?? false, command: options.args ?? [], owner: ownerString(),
-    }, plan.diffIds));
+  async #prepareImage(
+    image: ImageInput,
+    name: string,
+    options: RunOptions,
+    progress: Progress,
+  ): Promise<{ plan: ImagePlan; unpacked: number }> {
+    const register = (plan: ImagePlan) =>
+      this.state.write(() =>
+        this.state.addContainer(
+          {
+            name,
+            id: randomBytes(16).toString('hex'),
+            image: image.label,
+            digest: plan.digest,
+            detached: options.detach ?? false,
+            command: options.args ?? [],
+            owner: ownerString(),
+          },
+          plan.diffIds,
+        ),
+      );
     let registered = false;
     let sourceKey: string | undefined;
     const localDigest = image.ref.transport === 'local' ? await this.#resolveLocal(image.ref) : undefined;
@@ -203,7 +238,10 @@ export class ContainerRuntime {
     }
     try {
       // Loaded on demand: a cached start never needs the transports.
-      const [{ withSource }, { planImage }] = await Promise.all([import('../transport/open.js'), import('./image-plan.js')]);
+      const [{ withSource }, { planImage }] = await Promise.all([
+        import('../transport/open.js'),
+        import('./image-plan.js'),
+      ]);
       return await withSource(image.ref, image.store, async (src) => {
         const { plan, layers } = await planImage(src.artifact);
         if (!registered) register(plan);
@@ -227,7 +265,10 @@ export class ContainerRuntime {
     if (!existsSync(file)) return undefined;
     const meta = await SqliteMetadataStore.open(file);
     try {
-      const found = await meta.findManifest(ref.name, ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag ?? 'latest' });
+      const found = await meta.findManifest(
+        ref.name,
+        ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag ?? 'latest' },
+      );
       return found?.digest;
     } finally {
       await meta.close();
@@ -254,10 +295,24 @@ export class ContainerRuntime {
       const record = this.#record(name);
       if (record.status === 'running') return;
       if (record.status === 'exited') {
-        throw new SlipwayError('IO_ERROR', `container ${name} exited at once (code ${record.exitCode}); see slipway logs ${name}`, { detail: { name, exitCode: record.exitCode } });
+        throw new SlipwayError(
+          'IO_ERROR',
+          `container ${name} exited at once (code ${record.exitCode}); see slipway logs ${name}`,
+          { detail: { name, exitCode: record.exitCode } },
+        );
       }
-      if (exited !== undefined) throw new SlipwayError('IO_ERROR', `the supervisor of container ${name} failed (exit ${exited}); see slipway logs ${name}`, { detail: { name } });
-      if (Date.now() > deadline) throw new SlipwayError('IO_ERROR', `container ${name} did not start within ${DETACH_START_TIMEOUT_MS / 1000} s`, { detail: { name } });
+      if (exited !== undefined)
+        throw new SlipwayError(
+          'IO_ERROR',
+          `the supervisor of container ${name} failed (exit ${exited}); see slipway logs ${name}`,
+          { detail: { name } },
+        );
+      if (Date.now() > deadline)
+        throw new SlipwayError(
+          'IO_ERROR',
+          `container ${name} did not start within ${DETACH_START_TIMEOUT_MS / 1000} s`,
+          { detail: { name } },
+        );
       await sleep(POLL_MS);
     }
   }
@@ -273,7 +328,13 @@ export class ContainerRuntime {
     if (runcState?.status === 'running') return record;
     await this.runc.deleteForce(record.id);
     await unmountOverlay(this.paths.container(record.name));
-    this.state.markExited(record.name, null, record.status === 'created' ? 'it never started (the process starting it ended first)' : 'its supervisor ended before it');
+    this.state.markExited(
+      record.name,
+      null,
+      record.status === 'created'
+        ? 'it never started (the process starting it ended first)'
+        : 'its supervisor ended before it',
+    );
     return this.#record(record.name);
   }
 
@@ -289,7 +350,8 @@ export class ContainerRuntime {
 
   #record(name: string): ContainerRecord {
     const record = this.state.container(name);
-    if (!record) throw new SlipwayError('NOT_FOUND', `there is no container named ${name} (see slipway ps)`, { detail: { name } });
+    if (!record)
+      throw new SlipwayError('NOT_FOUND', `there is no container named ${name} (see slipway ps)`, { detail: { name } });
     return record;
   }
 }
@@ -307,4 +369,3 @@ function info(record: ContainerRecord): ContainerInfo {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-

@@ -18,12 +18,19 @@ export function runTool(cmd: string, args: readonly string[], options: ToolOptio
     const child = execFile(cmd, args, { cwd: options.cwd, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return reject(new SlipwayError('TOOL_MISSING', `${cmd} is not installed (it comes with Debian's util-linux / coreutils)`, { cause: err, detail: { tool: cmd } }));
+        return reject(
+          new SlipwayError('TOOL_MISSING', `${cmd} is not installed (it comes with Debian's util-linux / coreutils)`, {
+            cause: err,
+            detail: { tool: cmd },
+          }),
+        );
       }
-      reject(new SlipwayError('IO_ERROR', `${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`, {
-        cause: err,
-        detail: { tool: cmd, args: [...args], stderr: String(stderr) },
-      }));
+      reject(
+        new SlipwayError('IO_ERROR', `${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`, {
+          cause: err,
+          detail: { tool: cmd, args: [...args], stderr: String(stderr) },
+        }),
+      );
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });

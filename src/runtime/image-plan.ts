@@ -22,13 +22,19 @@ export async function planImage(artifact: Artifact): Promise<{ plan: ImagePlan; 
   const { image } = await pickImage(artifact);
   const [config, layers, digest] = await Promise.all([image.config(), image.layers(), image.digest()]);
   if (config.os !== undefined && config.os !== 'linux') {
-    throw new SlipwayError('UNSUPPORTED', `the image is for ${config.os}; only linux images run here`, { detail: { os: config.os } });
+    throw new SlipwayError('UNSUPPORTED', `the image is for ${config.os}; only linux images run here`, {
+      detail: { os: config.os },
+    });
   }
-  const cacheable = await Promise.all(layers.map(async (l): Promise<CacheableLayer> => ({
-    diffId: await l.diffId(),
-    size: await l.size(),
-    open: () => l.compressed(),
-  })));
+  const cacheable = await Promise.all(
+    layers.map(
+      async (l): Promise<CacheableLayer> => ({
+        diffId: await l.diffId(),
+        size: await l.size(),
+        open: () => l.compressed(),
+      }),
+    ),
+  );
   return {
     plan: { digest, config: config.config ?? {}, diffIds: cacheable.map((l) => l.diffId) },
     layers: cacheable,

@@ -11,7 +11,10 @@ let root: string;
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'slipway-user-'));
   mkdirSync(join(root, 'etc'));
-  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n# comment\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n');
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n# comment\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n',
+  );
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nsudo:x:27:app\napp:x:1001:\nstaff:x:50:other,app\nusers:x:100:\n');
 });
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -35,8 +38,14 @@ describe('resolveUser', () => {
   });
 
   it('refuses unknown names', () => {
-    assert.throws(() => resolveUser(root, 'ghost'), (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('ghost'));
-    assert.throws(() => resolveUser(root, 'app:ghosts'), (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('ghosts'));
+    assert.throws(
+      () => resolveUser(root, 'ghost'),
+      (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('ghost'),
+    );
+    assert.throws(
+      () => resolveUser(root, 'app:ghosts'),
+      (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes('ghosts'),
+    );
   });
 });
 

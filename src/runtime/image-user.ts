@@ -39,9 +39,15 @@ export function resolveUser(rootfs: string, user: string | undefined): ProcessUs
   const groups = parseGroup(readRootFile(rootfs, '/etc/group') ?? '');
 
   const wanted = userPart === '' ? '0' : userPart;
-  const entry = isNumeric(wanted) ? passwd.find((p) => p.uid === Number(wanted)) : passwd.find((p) => p.name === wanted);
+  const entry = isNumeric(wanted)
+    ? passwd.find((p) => p.uid === Number(wanted))
+    : passwd.find((p) => p.name === wanted);
   if (!entry && !isNumeric(wanted)) {
-    throw new SlipwayError('NOT_FOUND', `user "${wanted}" is not in the image's /etc/passwd; use a numeric uid or an existing user`, { detail: { user: spec } });
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `user "${wanted}" is not in the image's /etc/passwd; use a numeric uid or an existing user`,
+      { detail: { user: spec } },
+    );
   }
   const uid = entry?.uid ?? Number(wanted);
   let gid = entry?.gid ?? 0;
@@ -49,11 +55,17 @@ export function resolveUser(rootfs: string, user: string | undefined): ProcessUs
   if (groupPart !== undefined && groupPart !== '') {
     const group = isNumeric(groupPart) ? undefined : groups.find((g) => g.name === groupPart);
     if (!isNumeric(groupPart) && !group) {
-      throw new SlipwayError('NOT_FOUND', `group "${groupPart}" is not in the image's /etc/group; use a numeric gid or an existing group`, { detail: { user: spec } });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `group "${groupPart}" is not in the image's /etc/group; use a numeric gid or an existing group`,
+        { detail: { user: spec } },
+      );
     }
     gid = group?.gid ?? Number(groupPart);
   } else if (entry) {
-    additionalGids = [...new Set(groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid))];
+    additionalGids = [
+      ...new Set(groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid)),
+    ];
   }
   const resolved: ProcessUser = { uid, gid, additionalGids };
   if (entry?.home) resolved.home = entry.home;
@@ -79,7 +91,14 @@ function parseGroup(text: string): GroupEntry[] {
   for (const line of text.split('\n')) {
     const f = line.split(':');
     if (f.length < 4 || line.startsWith('#') || !isNumeric(f[2]!)) continue;
-    out.push({ name: f[0]!, gid: Number(f[2]), members: f[3]!.split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({
+      name: f[0]!,
+      gid: Number(f[2]),
+      members: f[3]!
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return out;
 }

@@ -8,8 +8,24 @@ export { ContainerRuntime, type ContainerInfo, type ImageInput, type RunIo, type
 export { LayerCache, type CacheableLayer, type LayerGcReport } from './layer-cache.js';
 export { RuntimePaths } from './paths.js';
 export { RuntimeState, type ContainerRecord, type LayerRecord } from './state.js';
-export { runtimeSpec, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_MOUNTS, DEFAULT_READONLY_PATHS, type RuntimeSpec, type SpecOptions, type BindMount } from './runtime-spec.js';
-export { processCommand, cnbProcesses, isLauncherImage, CNB_LAUNCHER, type CnbProcess, type CommandOptions } from './process-command.js';
+export {
+  runtimeSpec,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_MOUNTS,
+  DEFAULT_READONLY_PATHS,
+  type RuntimeSpec,
+  type SpecOptions,
+  type BindMount,
+} from './runtime-spec.js';
+export {
+  processCommand,
+  cnbProcesses,
+  isLauncherImage,
+  CNB_LAUNCHER,
+  type CnbProcess,
+  type CommandOptions,
+} from './process-command.js';
 export { resolveUser, type ProcessUser } from './image-user.js';
 export { mountOverlay, unmountOverlay, MAX_LOWER_LAYERS } from './overlay-mount.js';
 export { parseBind, parseMemory, mergeEnv, type RunOptions } from './run-options.js';

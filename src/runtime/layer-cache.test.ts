@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +59,11 @@ function openCache(home: string): { cache: LayerCache; state: RuntimeState; path
 }
 
 /** Runs `ensure` for a layer file in another process, reading it slowly (`delayMs` per 64 KiB) so races and kills can hit mid-unpack. */
-function ensureInChild(home: string, layer: { file: string; diffId: string; size: number }, delayMs: number): { exit: Promise<{ code: number | null; stdout: string; stderr: string }>; pid: number; kill: () => void } {
+function ensureInChild(
+  home: string,
+  layer: { file: string; diffId: string; size: number },
+  delayMs: number,
+): { exit: Promise<{ code: number | null; stdout: string; stderr: string }>; pid: number; kill: () => void } {
   const script = `
     import { createReadStream } from 'node:fs';
     import { Readable } from 'node:stream';
@@ -62,12 +76,16 @@ function ensureInChild(home: string, layer: { file: string; diffId: string; size
     const n = await new LayerCache(paths, state, { pollMs: 20 }).ensure([{ diffId: ${JSON.stringify(layer.diffId)}, size: ${layer.size}, open: async () => Readable.from(slow()) }]);
     process.stdout.write(String(n));
     state.close();`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
   return { exit, pid: child.pid!, kill: () => child.kill('SIGKILL') };
 }
 
@@ -75,7 +93,11 @@ describe('LayerCache', { skip: !isRoot && 'overlay whiteouts (0/0 devices, trust
   it('unpacks a layer in overlay form: whiteouts as 0/0 character devices, opaque directories with the xattr', async () => {
     const { cache, state } = openCache(join(work, 'h-form'));
     const layer = await layerFile('whiteouts', [
-      { name: 'etc', type: 'directory' }, { name: 'etc/.wh.motd' }, { name: 'opt', type: 'directory' }, { name: 'opt/.wh..wh..opq' }, { name: 'opt/new', content: 'n' },
+      { name: 'etc', type: 'directory' },
+      { name: 'etc/.wh.motd' },
+      { name: 'opt', type: 'directory' },
+      { name: 'opt/.wh..wh..opq' },
+      { name: 'opt/new', content: 'n' },
     ]);
     assert.equal(await cache.ensure([layer]), 1);
     const dir = cache.dir(layer.diffId);
@@ -115,7 +137,11 @@ describe('LayerCache', { skip: !isRoot && 'overlay whiteouts (0/0 devices, trust
     const [a, b] = [ensureInChild(home, layer, 5), ensureInChild(home, layer, 5)];
     const results = await Promise.all([a.exit, b.exit]);
     for (const r of results) assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(results.map((r) => Number(r.stdout)).sort(), [0, 1], 'one process unpacked, the other waited for it');
+    assert.deepEqual(
+      results.map((r) => Number(r.stdout)).sort(),
+      [0, 1],
+      'one process unpacked, the other waited for it',
+    );
     const { state, paths } = openCache(home);
     assert.equal(state.layer(layer.diffId)?.unpacks, 1);
     assert.deepEqual(readdirSync(paths.layers), [layer.diffId.slice(7)]);
@@ -154,8 +180,16 @@ describe('LayerCache', { skip: !isRoot && 'overlay whiteouts (0/0 devices, trust
     const used = await layerFile('used', [{ name: 'u', content: 'u' }]);
     const unused = await layerFile('unused', [{ name: 'x', content: 'x' }]);
     await cache.ensure([used, unused]);
-    state.write(() => state.addContainer({ name: 'c1', id: 'id1', image: 'img', digest: 'sha256:00', detached: false, command: [], owner: null }, [used.diffId]));
-    assert.deepEqual({ ...cache.gc(), layerBytesFreed: 0 }, { layersRemoved: 1, layerBytesFreed: 0, partialsRemoved: 0 });
+    state.write(() =>
+      state.addContainer(
+        { name: 'c1', id: 'id1', image: 'img', digest: 'sha256:00', detached: false, command: [], owner: null },
+        [used.diffId],
+      ),
+    );
+    assert.deepEqual(
+      { ...cache.gc(), layerBytesFreed: 0 },
+      { layersRemoved: 1, layerBytesFreed: 0, partialsRemoved: 0 },
+    );
     assert.equal(cache.has(used.diffId), true);
     assert.equal(cache.has(unused.diffId), false);
     state.write(() => state.removeContainer('c1'));
@@ -164,4 +198,3 @@ describe('LayerCache', { skip: !isRoot && 'overlay whiteouts (0/0 devices, trust
     state.close();
   });
 });
-

@@ -179,7 +179,10 @@ export class LayerCache {
         const dir = this.dir(record.diffId);
         if (existsSync(dir)) {
           // Renamed away inside the transaction: once it commits, nobody can find the layer half removed.
-          const away = join(this.#paths.layers, `${TRASH_PREFIX}${digestHex(record.diffId as Digest)}-${randomBytes(4).toString('hex')}`);
+          const away = join(
+            this.#paths.layers,
+            `${TRASH_PREFIX}${digestHex(record.diffId as Digest)}-${randomBytes(4).toString('hex')}`,
+          );
           renameSync(dir, away);
           trash.push(away);
           report.layersRemoved++;

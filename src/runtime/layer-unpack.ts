@@ -11,13 +11,20 @@ import { Digester, type Digest } from '../oci/digest.js';
  * that diffID, so its content must be exactly that layer. Reads to the end of the
  * stream (past the tar's end marker) so that every byte is hashed.
  */
-export async function unpackLayer(blob: Readable, dir: string, diffId: Digest, advance: (bytes: number) => void): Promise<{ bytes: number }> {
-  const counted = blob.pipe(new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      advance(chunk.length);
-      done(null, chunk);
-    },
-  }));
+export async function unpackLayer(
+  blob: Readable,
+  dir: string,
+  diffId: Digest,
+  advance: (bytes: number) => void,
+): Promise<{ bytes: number }> {
+  const counted = blob.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        advance(chunk.length);
+        done(null, chunk);
+      },
+    }),
+  );
   blob.once('error', (err) => counted.destroy(err));
   const tar = await decompressing(counted);
   const digester = new Digester();
@@ -41,9 +48,13 @@ export async function unpackLayer(blob: Readable, dir: string, diffId: Digest, a
     await source.return?.();
   }
   if (digester.digest() !== diffId) {
-    throw new SlipwayError('DIGEST_MISMATCH', `layer ${diffId} unpacks to a tar with diffID ${digester.digest()}; the image is corrupt or lies about its layers`, {
-      detail: { expected: diffId, actual: digester.digest() },
-    });
+    throw new SlipwayError(
+      'DIGEST_MISMATCH',
+      `layer ${diffId} unpacks to a tar with diffID ${digester.digest()}; the image is corrupt or lies about its layers`,
+      {
+        detail: { expected: diffId, actual: digester.digest() },
+      },
+    );
   }
   return { bytes: counts.bytes };
 }

@@ -38,7 +38,11 @@ describe('overlay root filesystem', { skip: !canMount && 'needs root to mount ov
       assert.equal(readFileSync(join(rootfs, 'shared'), 'utf8'), '149');
       for (const i of [0, 74, 149]) assert.equal(readFileSync(join(rootfs, `file-${i}`), 'utf8'), `${i}`);
       writeFileSync(join(rootfs, 'shared'), 'written by the container');
-      assert.equal(readFileSync(join(upper, 'shared'), 'utf8'), 'written by the container', 'writes land in the upper directory');
+      assert.equal(
+        readFileSync(join(upper, 'shared'), 'utf8'),
+        'written by the container',
+        'writes land in the upper directory',
+      );
       assert.equal(readFileSync(join(layers[149]!, 'shared'), 'utf8'), '149', 'and never in a layer');
     } finally {
       await unmountOverlay(container);

@@ -50,13 +50,24 @@ export interface OverlayOptions {
  * Mounts the overlay for a container whose directory is `containerDir`, with
  * `layerDirs` (base first) as its lower layers.
  */
-export async function mountOverlay(containerDir: string, layerDirs: readonly string[], options: OverlayOptions = {}): Promise<OverlayDirs> {
-  const dirs = options.scratchDir === undefined ? overlayDirs(containerDir) : { ...overlayDirs(options.scratchDir), rootfs: overlayDirs(containerDir).rootfs };
+export async function mountOverlay(
+  containerDir: string,
+  layerDirs: readonly string[],
+  options: OverlayOptions = {},
+): Promise<OverlayDirs> {
+  const dirs =
+    options.scratchDir === undefined
+      ? overlayDirs(containerDir)
+      : { ...overlayDirs(options.scratchDir), rootfs: overlayDirs(containerDir).rootfs };
   const lowers = withoutRepeats(layerDirs);
   if (lowers.length > MAX_LOWER_LAYERS) {
-    throw new SlipwayError('UNSUPPORTED', `the image has ${lowers.length} distinct layers; overlayfs stacks at most ${MAX_LOWER_LAYERS}: flatten it first`, {
-      detail: { layers: lowers.length },
-    });
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `the image has ${lowers.length} distinct layers; overlayfs stacks at most ${MAX_LOWER_LAYERS}: flatten it first`,
+      {
+        detail: { layers: lowers.length },
+      },
+    );
   }
   for (const d of [dirs.rootfs, dirs.upper, dirs.work]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const links = join(containerDir, 'l');
@@ -76,7 +87,10 @@ export async function mountOverlay(containerDir: string, layerDirs: readonly str
   const [upper, work] = options.scratchDir === undefined ? ['upper', 'work'] : [dirs.upper, dirs.work];
   const data = `lowerdir=${names.reverse().join(':')},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off${options.volatile ? ',volatile' : ''}`;
   if (data.length >= MOUNT_DATA_LIMIT) {
-    throw new SlipwayError('UNSUPPORTED', `overlay mount options for ${lowers.length} layers need ${data.length} bytes; the kernel takes ${MOUNT_DATA_LIMIT - 1}`);
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `overlay mount options for ${lowers.length} layers need ${data.length} bytes; the kernel takes ${MOUNT_DATA_LIMIT - 1}`,
+    );
   }
   await runTool('mount', ['-t', 'overlay', 'overlay', '-o', data, 'rootfs'], { cwd: containerDir });
   return dirs;

@@ -25,38 +25,77 @@ describe('processCommand', () => {
   });
 
   it('-- CMD goes through the CNB launcher, directly, in a buildpack-built image', () => {
-    assert.deepEqual(processCommand(cnb, { args: ['rake', 'db:migrate'] }, nothing).args, [CNB_LAUNCHER, '--', 'rake', 'db:migrate']);
+    assert.deepEqual(processCommand(cnb, { args: ['rake', 'db:migrate'] }, nothing).args, [
+      CNB_LAUNCHER,
+      '--',
+      'rake',
+      'db:migrate',
+    ]);
   });
 
   it('--entrypoint drops the image Cmd as docker does, and takes the args after --', () => {
     assert.deepEqual(processCommand(plain, { entrypoint: '/bin/sh' }, nothing).args, ['/bin/sh']);
-    assert.deepEqual(processCommand(plain, { entrypoint: '/bin/sh', args: ['-c', 'echo hi'] }, nothing).args, ['/bin/sh', '-c', 'echo hi']);
+    assert.deepEqual(processCommand(plain, { entrypoint: '/bin/sh', args: ['-c', 'echo hi'] }, nothing).args, [
+      '/bin/sh',
+      '-c',
+      'echo hi',
+    ]);
   });
 
   it('--process uses /cnb/process/TYPE when the image has the launcher', () => {
     const exists = withLauncher([CNB_LAUNCHER, '/cnb/process/worker']);
-    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, exists), { args: ['/cnb/process/worker'], env: [] });
+    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, exists), {
+      args: ['/cnb/process/worker'],
+      env: [],
+    });
   });
 
   it('--process falls back to the launcher with CNB_PROCESS_TYPE when there is no per-type link', () => {
-    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, withLauncher([CNB_LAUNCHER])), { args: [CNB_LAUNCHER], env: ['CNB_PROCESS_TYPE=worker'] });
+    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, withLauncher([CNB_LAUNCHER])), {
+      args: [CNB_LAUNCHER],
+      env: ['CNB_PROCESS_TYPE=worker'],
+    });
   });
 
   it('--process without a launcher runs the command itself: direct as is, else through /bin/sh -c', () => {
-    assert.deepEqual(processCommand(cnb, { processType: 'web' }, nothing).args, ['node', 'server.js', '--port', '8080']);
-    assert.deepEqual(processCommand(cnb, { processType: 'web', args: ['--port', '9'] }, nothing).args, ['node', 'server.js', '--port', '9']);
-    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, nothing).args, ['/bin/sh', '-c', 'bundle exec sidekiq "$@"', 'bundle exec sidekiq']);
+    assert.deepEqual(processCommand(cnb, { processType: 'web' }, nothing).args, [
+      'node',
+      'server.js',
+      '--port',
+      '8080',
+    ]);
+    assert.deepEqual(processCommand(cnb, { processType: 'web', args: ['--port', '9'] }, nothing).args, [
+      'node',
+      'server.js',
+      '--port',
+      '9',
+    ]);
+    assert.deepEqual(processCommand(cnb, { processType: 'worker' }, nothing).args, [
+      '/bin/sh',
+      '-c',
+      'bundle exec sidekiq "$@"',
+      'bundle exec sidekiq',
+    ]);
   });
 
   it('an unknown process type is an error naming the available ones', () => {
-    assert.throws(() => processCommand(cnb, { processType: 'cron' }, nothing), (err) => isSlipwayError(err, 'NOT_FOUND') && /web, worker/.test(err.message));
+    assert.throws(
+      () => processCommand(cnb, { processType: 'cron' }, nothing),
+      (err) => isSlipwayError(err, 'NOT_FOUND') && /web, worker/.test(err.message),
+    );
   });
 
   it('--process on an image without buildpack metadata is an error', () => {
-    assert.throws(() => processCommand(plain, { processType: 'web' }, nothing), (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes(CNB_BUILD_METADATA_LABEL));
+    assert.throws(
+      () => processCommand(plain, { processType: 'web' }, nothing),
+      (err) => isSlipwayError(err, 'NOT_FOUND') && err.message.includes(CNB_BUILD_METADATA_LABEL),
+    );
   });
 
   it('an image with nothing to run asks for a command', () => {
-    assert.throws(() => processCommand({}, {}, nothing), (err) => isSlipwayError(err, 'INVALID_ARGUMENT'));
+    assert.throws(
+      () => processCommand({}, {}, nothing),
+      (err) => isSlipwayError(err, 'INVALID_ARGUMENT'),
+    );
   });
 });

@@ -49,7 +49,11 @@ export interface ProcessCommand {
  *
  * `exists(path)` tells whether a path exists in the image.
  */
-export function processCommand(config: ContainerConfig, options: CommandOptions, exists: (path: string) => boolean): ProcessCommand {
+export function processCommand(
+  config: ContainerConfig,
+  options: CommandOptions,
+  exists: (path: string) => boolean,
+): ProcessCommand {
   const extra = options.args ?? [];
   if (options.entrypoint !== undefined) {
     const args = options.entrypoint === '' ? [...extra] : [options.entrypoint, ...extra];
@@ -60,7 +64,13 @@ export function processCommand(config: ContainerConfig, options: CommandOptions,
     return isLauncherImage(config) ? { args: [CNB_LAUNCHER, '--', ...extra], env: [] } : { args: [...extra], env: [] };
   }
   const args = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
-  return { args: nonEmpty(args, 'the image has neither Entrypoint nor Cmd; give a command after --, e.g. slipway run IMAGE -- /bin/sh'), env: [] };
+  return {
+    args: nonEmpty(
+      args,
+      'the image has neither Entrypoint nor Cmd; give a command after --, e.g. slipway run IMAGE -- /bin/sh',
+    ),
+    env: [],
+  };
 }
 
 /** True when the image starts through the CNB launcher (directly or via a /cnb/process/ link). */
@@ -77,27 +87,49 @@ export function cnbProcesses(config: ContainerConfig): CnbProcess[] | undefined 
   try {
     parsed = JSON.parse(label);
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `the image's ${CNB_BUILD_METADATA_LABEL} label is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the image's ${CNB_BUILD_METADATA_LABEL} label is not JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const processes = (parsed as { processes?: unknown }).processes;
   if (!Array.isArray(processes)) return [];
-  return processes.filter((p): p is CnbProcess => typeof p === 'object' && p !== null && typeof (p as CnbProcess).type === 'string'
-    && (typeof (p as CnbProcess).command === 'string' || Array.isArray((p as CnbProcess).command)));
+  return processes.filter(
+    (p): p is CnbProcess =>
+      typeof p === 'object' &&
+      p !== null &&
+      typeof (p as CnbProcess).type === 'string' &&
+      (typeof (p as CnbProcess).command === 'string' || Array.isArray((p as CnbProcess).command)),
+  );
 }
 
-function cnbProcess(config: ContainerConfig, type: string, extra: string[], exists: (path: string) => boolean): ProcessCommand {
+function cnbProcess(
+  config: ContainerConfig,
+  type: string,
+  extra: string[],
+  exists: (path: string) => boolean,
+): ProcessCommand {
   const processes = cnbProcesses(config);
   if (processes === undefined) {
-    throw new SlipwayError('NOT_FOUND', `--process ${type}: the image has no buildpack process types (no ${CNB_BUILD_METADATA_LABEL} label); run it without --process`, {
-      detail: { processType: type },
-    });
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `--process ${type}: the image has no buildpack process types (no ${CNB_BUILD_METADATA_LABEL} label); run it without --process`,
+      {
+        detail: { processType: type },
+      },
+    );
   }
   const process = processes.find((p) => p.type === type);
   if (!process) {
     const available = processes.map((p) => p.type);
-    throw new SlipwayError('NOT_FOUND', `the image has no process type "${type}"; it has: ${available.join(', ') || '(none)'}`, {
-      detail: { processType: type, available },
-    });
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `the image has no process type "${type}"; it has: ${available.join(', ') || '(none)'}`,
+      {
+        detail: { processType: type, available },
+      },
+    );
   }
   if (exists(CNB_LAUNCHER)) {
     const link = `${CNB_PROCESS_DIR}/${type}`;
@@ -105,10 +137,13 @@ function cnbProcess(config: ContainerConfig, type: string, extra: string[], exis
     return { args: [CNB_LAUNCHER, ...extra], env: [`CNB_PROCESS_TYPE=${type}`] };
   }
   const command = typeof process.command === 'string' ? [process.command] : process.command;
-  const args = [...command, ...(extra.length > 0 ? extra : process.args ?? [])];
+  const args = [...command, ...(extra.length > 0 ? extra : (process.args ?? []))];
   if (process.direct) return { args: nonEmpty(args, `process type "${type}" has an empty command`), env: [] };
   // Not direct: the command is a shell command line, its args positional parameters.
-  return { args: ['/bin/sh', '-c', `${command.join(' ')} "$@"`, command[0] ?? 'sh', ...args.slice(command.length)], env: [] };
+  return {
+    args: ['/bin/sh', '-c', `${command.join(' ')} "$@"`, command[0] ?? 'sh', ...args.slice(command.length)],
+    env: [],
+  };
 }
 
 function nonEmpty(args: string[], message: string): string[] {

@@ -28,7 +28,8 @@ before(() => {
 });
 after(() => rmSync(base, { recursive: true, force: true }));
 
-const eloop = (path: string) => (err: unknown) => isSlipwayError(err, 'UNSAFE_PATH') && err.message.includes(path) && /more than 40 symlinks/.test(err.message);
+const eloop = (path: string) => (err: unknown) =>
+  isSlipwayError(err, 'UNSAFE_PATH') && err.message.includes(path) && /more than 40 symlinks/.test(err.message);
 
 describe('lookupInRoot', () => {
   it('clamps ".." at the root, in the path and in a link target', () => {
@@ -53,15 +54,22 @@ describe('lookupInRoot', () => {
   });
 
   it('a NUL byte is refused', () => {
-    assert.throws(() => lookupInRoot(root, '/etc/\0x'), (err) => isSlipwayError(err, 'INVALID_ARGUMENT'));
+    assert.throws(
+      () => lookupInRoot(root, '/etc/\0x'),
+      (err) => isSlipwayError(err, 'INVALID_ARGUMENT'),
+    );
   });
 });
 
 describe('readRootFile', () => {
-  it('reads the image\'s file, never one of the host', () => {
+  it("reads the image's file, never one of the host", () => {
     assert.equal(readRootFile(root, '/etc/group'), 'root:x:0:\n');
     symlinkSync(`${host}/passwd`, join(root, 'etc/passwd'));
-    assert.equal(readRootFile(root, '/etc/passwd'), undefined, 'an absolute link is resolved in the root, where nothing is');
+    assert.equal(
+      readRootFile(root, '/etc/passwd'),
+      undefined,
+      'an absolute link is resolved in the root, where nothing is',
+    );
     assert.equal(readRootFile(root, '/etc/up'), undefined);
     assert.throws(() => readRootFile(root, `/loop${climb}${host}/passwd`), eloop('/loop'));
   });

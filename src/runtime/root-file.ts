@@ -30,7 +30,12 @@ export interface RootEntry {
  * the host's use of the result; a host read still opens `rel` with no-follow (readRootFile).
  */
 export function lookupInRoot(root: string, path: string): RootEntry {
-  if (path.includes('\0')) throw new SlipwayError('INVALID_ARGUMENT', `the path "${path.replaceAll('\0', '\\0')}" in the image contains a NUL byte`, { detail: { path } });
+  if (path.includes('\0'))
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `the path "${path.replaceAll('\0', '\\0')}" in the image contains a NUL byte`,
+      { detail: { path } },
+    );
   const pending = parts(path);
   const resolved: string[] = [];
   let links = 0;
@@ -46,7 +51,10 @@ export function lookupInRoot(root: string, path: string): RootEntry {
       continue;
     }
     if (++links > MAX_SYMLINKS) {
-      throw unsafePath(path, `resolving it in the image's root met more than ${MAX_SYMLINKS} symlinks (ELOOP, at /${[...resolved, part].join('/')})`);
+      throw unsafePath(
+        path,
+        `resolving it in the image's root met more than ${MAX_SYMLINKS} symlinks (ELOOP, at /${[...resolved, part].join('/')})`,
+      );
     }
     const target = readlinkSync(host);
     if (target.startsWith('/')) resolved.length = 0;
@@ -85,6 +93,9 @@ function lstatIn(host: string, path: string): Stats | undefined {
     return lstatSync(host);
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw new SlipwayError('IO_ERROR', `cannot resolve "${path}" in the image: ${(err as Error).message}`, { cause: err, detail: { path } });
+    throw new SlipwayError('IO_ERROR', `cannot resolve "${path}" in the image: ${(err as Error).message}`, {
+      cause: err,
+      detail: { path },
+    });
   }
 }

@@ -64,11 +64,19 @@ export function parseBind(spec: string): BindMount {
   let mode: string | undefined;
   if (parts.length === 3) mode = parts.pop();
   if (parts.length !== 2 || !parts[0] || !parts[1] || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-    throw new SlipwayError('INVALID_ARGUMENT', `volume "${spec}" must be SRC:DST or SRC:DST:ro (or :rw), e.g. -v ./data:/data:ro`, { detail: { volume: spec } });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `volume "${spec}" must be SRC:DST or SRC:DST:ro (or :rw), e.g. -v ./data:/data:ro`,
+      { detail: { volume: spec } },
+    );
   }
   const destination = parts[1];
   if (!isAbsolute(destination)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `volume "${spec}": the container path "${destination}" must be absolute`, { detail: { volume: spec } });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `volume "${spec}": the container path "${destination}" must be absolute`,
+      { detail: { volume: spec } },
+    );
   }
   return { source: resolve(parts[0]), destination, readonly: mode === 'ro' };
 }
@@ -99,6 +107,7 @@ export function mergeEnv(...lists: readonly (readonly string[])[]): string[] {
 
 /** Checks KEY=VALUE (the key non-empty). */
 export function checkEnv(kv: string): string {
-  if (kv.indexOf('=') <= 0) throw new SlipwayError('INVALID_ARGUMENT', `environment "${kv}" must be KEY=VALUE`, { detail: { env: kv } });
+  if (kv.indexOf('=') <= 0)
+    throw new SlipwayError('INVALID_ARGUMENT', `environment "${kv}" must be KEY=VALUE`, { detail: { env: kv } });
   return kv;
 }

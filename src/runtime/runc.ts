@@ -27,14 +27,22 @@ export class Runc {
    */
   checkUsable(): void {
     if (findExecutable(this.binary) === undefined) {
-      throw new SlipwayError('TOOL_MISSING', `running containers needs the OCI runtime runc, which is not installed (not found in PATH); ${INSTALL_HINT}`, {
-        detail: { tool: this.binary },
-      });
+      throw new SlipwayError(
+        'TOOL_MISSING',
+        `running containers needs the OCI runtime runc, which is not installed (not found in PATH); ${INSTALL_HINT}`,
+        {
+          detail: { tool: this.binary },
+        },
+      );
     }
     if (process.getuid?.() !== 0) {
-      throw new SlipwayError('UNSUPPORTED', 'running containers needs root (the overlay root filesystem and runc\'s namespaces and cgroups need it); run slipway as root, e.g. with sudo', {
-        detail: { uid: process.getuid?.() },
-      });
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        "running containers needs root (the overlay root filesystem and runc's namespaces and cgroups need it); run slipway as root, e.g. with sudo",
+        {
+          detail: { uid: process.getuid?.() },
+        },
+      );
     }
   }
 
@@ -44,7 +52,20 @@ export class Runc {
    * its own, so a terminal's Ctrl-C reaches Slipway only, which forwards it once.
    */
   run(id: string, bundle: string, options: { pidFile: string; logFile: string; stdio: StdioOptions }): ChildProcess {
-    const args = ['--root', this.root, '--log', options.logFile, '--log-format', 'json', 'run', '--bundle', bundle, '--pid-file', options.pidFile, id];
+    const args = [
+      '--root',
+      this.root,
+      '--log',
+      options.logFile,
+      '--log-format',
+      'json',
+      'run',
+      '--bundle',
+      bundle,
+      '--pid-file',
+      options.pidFile,
+      id,
+    ];
     const child = spawn(this.binary, args, {
       stdio: options.stdio,
       detached: true,
@@ -64,7 +85,10 @@ export class Runc {
   /** runc's view of a container, or undefined when it knows none by that id. */
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
     try {
-      return JSON.parse(await runTool(this.binary, ['--root', this.root, 'state', id])) as { status: string; pid: number };
+      return JSON.parse(await runTool(this.binary, ['--root', this.root, 'state', id])) as {
+        status: string;
+        pid: number;
+      };
     } catch {
       return undefined;
     }
@@ -106,7 +130,9 @@ export function startFailureStatus(error: string): number | undefined {
 
 /** The path of an executable found in PATH (no process spawned: this is on every start). */
 export function findExecutable(name: string): string | undefined {
-  const dirs = name.includes('/') ? [''] : (process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
+  const dirs = name.includes('/')
+    ? ['']
+    : (process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
   for (const dir of dirs) {
     const candidate = dir === '' ? name : join(dir, name);
     try {

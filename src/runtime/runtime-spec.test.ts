@@ -17,7 +17,9 @@ const base: SpecOptions = {
 };
 
 describe('runtimeSpec', () => {
-  it('has exactly the mounts, masked and read-only paths, capabilities, namespaces and device rules `runc spec` writes', { skip: findExecutable('runc') === undefined && !process.env.CI }, () => {
+  it('has exactly the mounts, masked and read-only paths, capabilities, namespaces and device rules `runc spec` writes', {
+    skip: findExecutable('runc') === undefined && !process.env.CI,
+  }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-runc-spec-'));
     try {
       execFileSync('runc', ['spec'], { cwd: dir });
@@ -46,7 +48,10 @@ describe('runtimeSpec', () => {
     const spec = runtimeSpec({
       ...base,
       user: { uid: 1000, gid: 1000, additionalGids: [27, 100] },
-      binds: [{ source: '/usr/bin/node', destination: '/usr/bin/node', readonly: true }, { source: '/srv', destination: '/data', readonly: false }],
+      binds: [
+        { source: '/usr/bin/node', destination: '/usr/bin/node', readonly: true },
+        { source: '/srv', destination: '/data', readonly: false },
+      ],
       tmpfs: ['/tmp'],
       readonlyRootfs: true,
       memoryBytes: 256 << 20,
@@ -57,7 +62,14 @@ describe('runtimeSpec', () => {
     assert.equal(spec.root.readonly, true);
     assert.equal(spec.root.path, 'rootfs');
     const extra = spec.mounts.slice(-3);
-    assert.deepEqual(extra.map((m) => [m.destination, m.type, m.options?.includes('ro')]), [['/tmp', 'tmpfs', false], ['/usr/bin/node', 'bind', true], ['/data', 'bind', false]]);
+    assert.deepEqual(
+      extra.map((m) => [m.destination, m.type, m.options?.includes('ro')]),
+      [
+        ['/tmp', 'tmpfs', false],
+        ['/usr/bin/node', 'bind', true],
+        ['/data', 'bind', false],
+      ],
+    );
     assert.deepEqual(spec.linux.resources.memory, { limit: 256 << 20, swap: 256 << 20 });
     assert.deepEqual(spec.linux.resources.cpu, { quota: 50_000, period: 100_000 });
   });

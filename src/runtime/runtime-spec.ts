@@ -102,20 +102,54 @@ export const DEFAULT_CAPABILITIES: readonly string[] = ['CAP_AUDIT_WRITE', 'CAP_
 /** `runc spec`'s mounts, in its order. */
 export const DEFAULT_MOUNTS: readonly SpecMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc' },
-  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  {
+    destination: '/dev',
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+  },
+  {
+    destination: '/dev/pts',
+    type: 'devpts',
+    source: 'devpts',
+    options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+  },
+  {
+    destination: '/dev/shm',
+    type: 'tmpfs',
+    source: 'shm',
+    options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+  },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-  { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+  {
+    destination: '/sys/fs/cgroup',
+    type: 'cgroup',
+    source: 'cgroup',
+    options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+  },
 ];
 
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
-  '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/sys/firmware',
+  '/proc/scsi',
 ];
 
-export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const DEFAULT_READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
 
 const CPU_PERIOD_US = 100_000;
 
@@ -131,7 +165,9 @@ export function runtimeSpec(o: SpecOptions): RuntimeSpec {
   const caps = [...new Set(o.capabilities ?? [...DEFAULT_CAPABILITIES, ...(o.capAdd ?? [])])];
   const user: RuntimeSpec['process']['user'] = { uid: o.user.uid, gid: o.user.gid };
   if (o.user.additionalGids.length > 0) user.additionalGids = [...o.user.additionalGids];
-  const namespaces = ['pid', ...(o.network === 'none' ? ['network'] : []), 'ipc', 'uts', 'mount'].map((type) => ({ type }));
+  const namespaces = ['pid', ...(o.network === 'none' ? ['network'] : []), 'ipc', 'uts', 'mount'].map((type) => ({
+    type,
+  }));
   const spec: RuntimeSpec = {
     ociVersion: '1.0.2',
     process: {
@@ -145,7 +181,10 @@ export function runtimeSpec(o: SpecOptions): RuntimeSpec {
     },
     root: { path: 'rootfs', readonly: o.readonlyRootfs ?? false },
     hostname: o.hostname,
-    mounts: [...DEFAULT_MOUNTS.map((m) => ({ ...m, ...(m.options ? { options: [...m.options] } : {}) })), ...extraMounts(o)],
+    mounts: [
+      ...DEFAULT_MOUNTS.map((m) => ({ ...m, ...(m.options ? { options: [...m.options] } : {}) })),
+      ...extraMounts(o),
+    ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       namespaces,
@@ -157,7 +196,8 @@ export function runtimeSpec(o: SpecOptions): RuntimeSpec {
   if (o.memoryBytes !== undefined) spec.linux.resources.memory = { limit: o.memoryBytes, swap: o.memoryBytes };
   if (o.pidsLimit !== undefined) spec.linux.resources.pids = { limit: o.pidsLimit };
   if (o.seccomp) spec.linux.seccomp = o.seccomp;
-  if (o.cpus !== undefined) spec.linux.resources.cpu = { quota: Math.max(1000, Math.round(o.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US };
+  if (o.cpus !== undefined)
+    spec.linux.resources.cpu = { quota: Math.max(1000, Math.round(o.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US };
   if (o.annotations) spec.annotations = { ...o.annotations };
   return spec;
 }
@@ -168,7 +208,12 @@ function extraMounts(o: SpecOptions): SpecMount[] {
     out.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
   }
   for (const b of o.binds ?? []) {
-    out.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', b.readonly ? 'ro' : 'rw'] });
+    out.push({
+      destination: b.destination,
+      type: 'bind',
+      source: b.source,
+      options: ['rbind', 'rprivate', b.readonly ? 'ro' : 'rw'],
+    });
   }
   return out;
 }

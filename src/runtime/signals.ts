@@ -3,7 +3,16 @@ import { constants } from 'node:os';
 import { isErrno } from '../errors.js';
 
 /** Signals a container's process is stopped by unless it handles them (their default action ends a process). */
-export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGPIPE'];
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGPIPE',
+];
 
 /**
  * Sends `signal` to a container's init process (its pid as the host sees it) and
@@ -37,6 +46,7 @@ export function handles(pid: number, signal: NodeJS.Signals): boolean {
     return true;
   }
   const bit = 1n << BigInt(constants.signals[signal] - 1);
-  const mask = (field: string): bigint => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
+  const mask = (field: string): bigint =>
+    BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
   return ((mask('SigCgt') | mask('SigIgn')) & bit) !== 0n;
 }

@@ -157,12 +157,16 @@ export class RuntimeState {
   // ---- layers
 
   layer(diffId: string): LayerRecord | undefined {
-    const row = this.#sql(`SELECT l.*, (SELECT count(*) FROM container_layers c WHERE c.diff_id = l.diff_id) AS refs FROM layers l WHERE diff_id = ?`).get(diffId) as LayerRow | undefined;
+    const row = this.#sql(
+      `SELECT l.*, (SELECT count(*) FROM container_layers c WHERE c.diff_id = l.diff_id) AS refs FROM layers l WHERE diff_id = ?`,
+    ).get(diffId) as LayerRow | undefined;
     return row && layerRecord(row);
   }
 
   layers(): LayerRecord[] {
-    const rows = this.#sql(`SELECT l.*, (SELECT count(*) FROM container_layers c WHERE c.diff_id = l.diff_id) AS refs FROM layers l ORDER BY diff_id`).all() as LayerRow[];
+    const rows = this.#sql(
+      `SELECT l.*, (SELECT count(*) FROM container_layers c WHERE c.diff_id = l.diff_id) AS refs FROM layers l ORDER BY diff_id`,
+    ).all() as LayerRow[];
     return rows.map(layerRecord);
   }
 
@@ -174,7 +178,9 @@ export class RuntimeState {
 
   layerReady(diffId: string, size: number): void {
     const t = now();
-    this.#sql(`UPDATE layers SET state = 'ready', owner = NULL, size = ?, unpacked = ?, last_used = ?, unpacks = unpacks + 1 WHERE diff_id = ?`).run(size, t, t, diffId);
+    this.#sql(
+      `UPDATE layers SET state = 'ready', owner = NULL, size = ?, unpacked = ?, last_used = ?, unpacks = unpacks + 1 WHERE diff_id = ?`,
+    ).run(size, t, t, diffId);
   }
 
   /** Records a layer found complete on disk whose record was lost or whose unpacker died after renaming it in. */
@@ -207,25 +213,51 @@ export class RuntimeState {
   }
 
   /** Records a new container and the layers it holds (its references). CONFLICT when the name is taken. */
-  addContainer(record: Pick<ContainerRecord, 'name' | 'id' | 'image' | 'digest' | 'detached' | 'command' | 'owner'>, diffIds: readonly string[]): void {
+  addContainer(
+    record: Pick<ContainerRecord, 'name' | 'id' | 'image' | 'digest' | 'detached' | 'command' | 'owner'>,
+    diffIds: readonly string[],
+  ): void {
     if (this.container(record.name)) {
-      throw new SlipwayError('CONFLICT', `a container named "${record.name}" already exists; remove it (slipway container rm ${record.name}) or pick another --name`, {
-        detail: { name: record.name },
-      });
+      throw new SlipwayError(
+        'CONFLICT',
+        `a container named "${record.name}" already exists; remove it (slipway container rm ${record.name}) or pick another --name`,
+        {
+          detail: { name: record.name },
+        },
+      );
     }
-    this.#sql(`INSERT INTO containers (name, id, image, digest, status, owner, detached, command, created) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?)`)
-      .run(record.name, record.id, record.image, record.digest, record.owner, record.detached ? 1 : 0, JSON.stringify(record.command), now());
+    this.#sql(
+      `INSERT INTO containers (name, id, image, digest, status, owner, detached, command, created) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?)`,
+    ).run(
+      record.name,
+      record.id,
+      record.image,
+      record.digest,
+      record.owner,
+      record.detached ? 1 : 0,
+      JSON.stringify(record.command),
+      now(),
+    );
     const ref = this.#sql('INSERT INTO container_layers (container, position, diff_id) VALUES (?, ?, ?)');
     diffIds.forEach((d, i) => ref.run(record.name, i, d));
   }
 
   /** The container's layers, base first. */
   containerLayers(name: string): string[] {
-    return (this.#sql('SELECT diff_id FROM container_layers WHERE container = ? ORDER BY position').all(name) as { diff_id: string }[]).map((r) => r.diff_id);
+    return (
+      this.#sql('SELECT diff_id FROM container_layers WHERE container = ? ORDER BY position').all(name) as {
+        diff_id: string;
+      }[]
+    ).map((r) => r.diff_id);
   }
 
   markRunning(name: string, owner: string, initPid: number): void {
-    this.#sql(`UPDATE containers SET status = 'running', owner = ?, init_pid = ?, started = ? WHERE name = ?`).run(owner, initPid, now(), name);
+    this.#sql(`UPDATE containers SET status = 'running', owner = ?, init_pid = ?, started = ? WHERE name = ?`).run(
+      owner,
+      initPid,
+      now(),
+      name,
+    );
   }
 
   /** Records the process args the container runs (known once its bundle is written). */
@@ -234,8 +266,9 @@ export class RuntimeState {
   }
 
   markExited(name: string, exitCode: number | null, error?: string): void {
-    this.#sql(`UPDATE containers SET status = 'exited', init_pid = NULL, exit_code = ?, finished = ?, error = coalesce(?, error) WHERE name = ?`)
-      .run(exitCode, now(), error ?? null, name);
+    this.#sql(
+      `UPDATE containers SET status = 'exited', init_pid = NULL, exit_code = ?, finished = ?, error = coalesce(?, error) WHERE name = ?`,
+    ).run(exitCode, now(), error ?? null, name);
   }
 
   /** Forgets a container; its layer references go with it. */
@@ -252,8 +285,9 @@ export class RuntimeState {
   }
 
   putImagePlan(source: string, plan: string): void {
-    this.#sql('INSERT INTO images (source, plan, used) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET plan = excluded.plan, used = excluded.used')
-      .run(source, plan, now());
+    this.#sql(
+      'INSERT INTO images (source, plan, used) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET plan = excluded.plan, used = excluded.used',
+    ).run(source, plan, now());
   }
 
   /** Forgets image plans that name a layer the cache no longer holds. */
@@ -278,27 +312,50 @@ export class RuntimeState {
   }
 
   #migrate(): void {
-    this.#db.transaction(() => {
-      const current = this.#db.pragma('user_version', { simple: true }) as number;
-      if (current > MIGRATIONS.length) {
-        throw new SlipwayError('UNSUPPORTED', `the runtime state database has schema version ${current}; this Slipway knows up to ${MIGRATIONS.length}: upgrade Slipway`);
-      }
-      for (let v = current; v < MIGRATIONS.length; v++) this.#db.exec(MIGRATIONS[v]!);
-      if (current < MIGRATIONS.length) this.#db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        const current = this.#db.pragma('user_version', { simple: true }) as number;
+        if (current > MIGRATIONS.length) {
+          throw new SlipwayError(
+            'UNSUPPORTED',
+            `the runtime state database has schema version ${current}; this Slipway knows up to ${MIGRATIONS.length}: upgrade Slipway`,
+          );
+        }
+        for (let v = current; v < MIGRATIONS.length; v++) this.#db.exec(MIGRATIONS[v]!);
+        if (current < MIGRATIONS.length) this.#db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
 }
 
 function layerRecord(row: LayerRow): LayerRecord {
   return {
-    diffId: row.diff_id, state: row.state, owner: row.owner, size: row.size, unpacked: row.unpacked, lastUsed: row.last_used, unpacks: row.unpacks, refs: row.refs,
+    diffId: row.diff_id,
+    state: row.state,
+    owner: row.owner,
+    size: row.size,
+    unpacked: row.unpacked,
+    lastUsed: row.last_used,
+    unpacks: row.unpacks,
+    refs: row.refs,
   };
 }
 
 function containerRecord(row: ContainerRow): ContainerRecord {
   return {
-    name: row.name, id: row.id, image: row.image, digest: row.digest, status: row.status, owner: row.owner, initPid: row.init_pid,
-    exitCode: row.exit_code, detached: row.detached === 1, command: JSON.parse(row.command) as string[], created: row.created,
-    started: row.started, finished: row.finished, error: row.error,
+    name: row.name,
+    id: row.id,
+    image: row.image,
+    digest: row.digest,
+    status: row.status,
+    owner: row.owner,
+    initPid: row.init_pid,
+    exitCode: row.exit_code,
+    detached: row.detached === 1,
+    command: JSON.parse(row.command) as string[],
+    created: row.created,
+    started: row.started,
+    finished: row.finished,
+    error: row.error,
   };
 }

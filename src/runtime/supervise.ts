@@ -27,7 +27,13 @@ export interface SuperviseOptions {
  * kills it), and once it exited unmounts its root filesystem and records the exit
  * code. Returns the exit code (128+N when signal N ended it).
  */
-export async function superviseContainer(state: RuntimeState, runc: Runc, name: string, dir: string, options: SuperviseOptions): Promise<number | null> {
+export async function superviseContainer(
+  state: RuntimeState,
+  runc: Runc,
+  name: string,
+  dir: string,
+  options: SuperviseOptions,
+): Promise<number | null> {
   const record = state.container(name);
   if (!record) throw new SlipwayError('NOT_FOUND', `there is no container ${name}`, { detail: { name } });
   const pidFile = join(dir, 'init.pid');
@@ -63,7 +69,8 @@ export async function superviseContainer(state: RuntimeState, runc: Runc, name: 
     }
     let code = await exited;
     // runc could not start the process (its error is on stderr or in the log): exit as docker does.
-    const error = initPid === undefined && code !== 0 ? lastRuncError(logFile) ?? 'the container did not start' : undefined;
+    const error =
+      initPid === undefined && code !== 0 ? (lastRuncError(logFile) ?? 'the container did not start') : undefined;
     if (error !== undefined) code = startFailureStatus(error) ?? code;
     await unmountOverlay(dir);
     if (options.remove) {

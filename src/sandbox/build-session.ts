@@ -19,7 +19,15 @@ export const CONTROL_DIR = '/slipway';
 export const OUTPUT_DIR = `${CONTROL_DIR}/out`;
 
 /** The capabilities a root build (full-filesystem staging) gets: what apt-get and dpkg need, nothing more. */
-export const ROOT_BUILD_CAPABILITIES: readonly string[] = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'];
+export const ROOT_BUILD_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_SETUID',
+  'CAP_SETGID',
+  'CAP_KILL',
+];
 
 /** How often the limits the kernel counts (OOM kills, refused forks, a full volume) are looked at. */
 const WATCH_MS = 250;
@@ -127,7 +135,11 @@ export class BuildSession {
   ) {
     this.#out = out;
     this.upperDir = join(scratch, 'upper');
-    this.#done = done.then((r) => (this.#ended = { exitCode: r.exitCode ?? null }), (error: unknown) => (this.#ended = { error }))
+    this.#done = done
+      .then(
+        (r) => (this.#ended = { exitCode: r.exitCode ?? null }),
+        (error: unknown) => (this.#ended = { error }),
+      )
       .finally(() => this.#wake());
   }
 
@@ -148,33 +160,42 @@ export class BuildSession {
     mkdirSync(scratch, { mode: 0o700 });
 
     let started!: (child: ChildProcess, pid: number) => void;
-    const running = new Promise<{ child: ChildProcess; pid: number }>((resolve) => (started = (child, pid) => resolve({ child, pid })));
+    const running = new Promise<{ child: ChildProcess; pid: number }>(
+      (resolve) => (started = (child, pid) => resolve({ child, pid })),
+    );
     const { limits } = options;
-    const done = runtime.run(options.image, {
-      name: `slipway-build-${randomBytes(4).toString('hex')}`,
-      entrypoint: '',
-      args: ['/bin/sh', `${CONTROL_DIR}/driver.sh`],
-      user: `${options.user.uid}:${options.user.gid}`,
-      binds: [
-        ...options.binds,
-        { source: controlDir, destination: CONTROL_DIR, readonly: true },
-        { source: join(controlDir, 'out'), destination: OUTPUT_DIR, readonly: false },
-        ...netFiles,
-      ],
-      ...(options.env ? { env: options.env } : {}),
-      hostname: 'build',
-      network: 'none',
-      capabilities: options.capabilities ?? [],
-      seccomp: buildSeccomp(),
-      pidsLimit: limits.pids,
-      memoryBytes: limits.memoryBytes,
-      cpus: limits.cpus,
-      scratchDir: scratch,
-      remove: true,
-    }, { stdio: ['pipe', 'pipe', 'pipe'], onStart: (pid, child) => started(child, pid) });
+    const done = runtime.run(
+      options.image,
+      {
+        name: `slipway-build-${randomBytes(4).toString('hex')}`,
+        entrypoint: '',
+        args: ['/bin/sh', `${CONTROL_DIR}/driver.sh`],
+        user: `${options.user.uid}:${options.user.gid}`,
+        binds: [
+          ...options.binds,
+          { source: controlDir, destination: CONTROL_DIR, readonly: true },
+          { source: join(controlDir, 'out'), destination: OUTPUT_DIR, readonly: false },
+          ...netFiles,
+        ],
+        ...(options.env ? { env: options.env } : {}),
+        hostname: 'build',
+        network: 'none',
+        capabilities: options.capabilities ?? [],
+        seccomp: buildSeccomp(),
+        pidsLimit: limits.pids,
+        memoryBytes: limits.memoryBytes,
+        cpus: limits.cpus,
+        scratchDir: scratch,
+        remove: true,
+      },
+      { stdio: ['pipe', 'pipe', 'pipe'], onStart: (pid, child) => started(child, pid) },
+    );
     const session = new BuildSession(options, done, ConfinedDir.open(join(controlDir, 'out')), scratch);
     try {
-      const { child, pid } = await Promise.race([running, session.#done.then(() => session.#endedError('the build container to start'))]);
+      const { child, pid } = await Promise.race([
+        running,
+        session.#done.then(() => session.#endedError('the build container to start')),
+      ]);
       session.#attach(child, pid);
       if (options.network === 'outbound') session.#network = await OutboundNetwork.attach(pid);
       await session.#until(() => session.#ready, 'the build container to start');
@@ -201,14 +222,25 @@ export class BuildSession {
         pending = pending.slice(nl + 1);
       }
     });
-    (child.stderr as Readable).on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString('utf8')).slice(-4000)));
+    (child.stderr as Readable).on(
+      'data',
+      (d: Buffer) => (this.#stderr = (this.#stderr + d.toString('utf8')).slice(-4000)),
+    );
     try {
       this.#cgroups = CgroupWatch.forPid(pid);
     } catch {
       // The container ended already: #done reports it.
     }
     const { limits } = this.options;
-    this.#timers.push(setTimeout(() => void this.#kill(new LimitExceeded('timeout', `it ran longer than its time limit of ${formatSeconds(limits.timeoutMs)}`)), limits.timeoutMs));
+    this.#timers.push(
+      setTimeout(
+        () =>
+          void this.#kill(
+            new LimitExceeded('timeout', `it ran longer than its time limit of ${formatSeconds(limits.timeoutMs)}`),
+          ),
+        limits.timeoutMs,
+      ),
+    );
     this.#timers.push(setInterval(() => this.#checkLimits(), WATCH_MS));
     for (const t of this.#timers) t.unref();
   }
@@ -244,7 +276,11 @@ export class BuildSession {
       let offset = 0;
       const buf = Buffer.allocUnsafe(1 << 16);
       const drain = () => {
-        for (let got = readSync(outFd, buf, 0, buf.length, offset); got > 0; got = readSync(outFd, buf, 0, buf.length, offset)) {
+        for (
+          let got = readSync(outFd, buf, 0, buf.length, offset);
+          got > 0;
+          got = readSync(outFd, buf, 0, buf.length, offset)
+        ) {
           offset += got;
           const chunk = Buffer.from(buf.subarray(0, got));
           kept.push(chunk);
@@ -312,9 +348,16 @@ export class BuildSession {
     if (this.#stopped || this.#ended) return;
     const now = this.#cgroups?.read();
     if (now && now.pidsRefused > this.#seen.pidsRefused) {
-      void this.#kill(new LimitExceeded('pids', `it reached its limit of ${this.options.limits.pids} processes (a fork bomb, or too much parallelism)`));
+      void this.#kill(
+        new LimitExceeded(
+          'pids',
+          `it reached its limit of ${this.options.limits.pids} processes (a fork bomb, or too much parallelism)`,
+        ),
+      );
     } else if (this.options.volume.isFull()) {
-      void this.#kill(new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`));
+      void this.#kill(
+        new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`),
+      );
     }
     if (now) this.#seen = now;
   }
@@ -323,9 +366,13 @@ export class BuildSession {
   #explainFailure(before: CgroupEvents | undefined): void {
     const now = this.#cgroups?.read();
     if (before && now && now.oomKills > before.oomKills) {
-      throw new LimitExceeded('memory', `a process ran out of its memory limit of ${formatBytes(this.options.limits.memoryBytes)} and was killed`);
+      throw new LimitExceeded(
+        'memory',
+        `a process ran out of its memory limit of ${formatBytes(this.options.limits.memoryBytes)} and was killed`,
+      );
     }
-    if (this.options.volume.isFull()) throw new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`);
+    if (this.options.volume.isFull())
+      throw new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`);
     this.#throwIfStopped();
   }
 
@@ -361,8 +408,16 @@ export class BuildSession {
 
   #endedError(what: string): never {
     const e = this.#ended;
-    const detail = this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').slice(-3).join(' / ')}` : e?.error ? `: ${(e.error as Error).message}` : '';
-    throw new SlipwayError('TOOL_FAILED', `the build container ended (exit ${e?.exitCode ?? '?'}) while waiting for ${what}${detail}`, { cause: e?.error });
+    const detail = this.#stderr.trim()
+      ? `: ${this.#stderr.trim().split('\n').slice(-3).join(' / ')}`
+      : e?.error
+        ? `: ${(e.error as Error).message}`
+        : '';
+    throw new SlipwayError(
+      'TOOL_FAILED',
+      `the build container ended (exit ${e?.exitCode ?? '?'}) while waiting for ${what}${detail}`,
+      { cause: e?.error },
+    );
   }
 
   #wake(): void {

@@ -1,4 +1,15 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, statSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SlipwayError, isErrno } from '../errors.js';
@@ -75,7 +86,13 @@ export class BuildVolume {
   }
 }
 
-async function mountVolume(image: string, mountPoint: string, sizeBytes: number, lock: string | undefined, keep: boolean): Promise<BuildVolume> {
+async function mountVolume(
+  image: string,
+  mountPoint: string,
+  sizeBytes: number,
+  lock: string | undefined,
+  keep: boolean,
+): Promise<BuildVolume> {
   if (isMountPoint(mountPoint)) await unmount(mountPoint); // left by a build that died
   mkdirSync(mountPoint, { recursive: true, mode: 0o755 });
   const fresh = !existsSync(image) || statSync(image).size !== sizeBytes;
@@ -96,9 +113,25 @@ async function makeFilesystem(image: string, sizeBytes: number): Promise<void> {
   closeSync(openSync(image, 'wx', 0o600));
   await runTool('truncate', ['-s', String(sizeBytes), image]);
   // No journal: a volume is scratch space and a damaged one is remade. -m 0: no blocks kept for root.
-  await runTool('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-m', '0', '-i', '8192', '-E', 'nodiscard', image]).catch((err: unknown) => {
+  await runTool('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-O',
+    '^has_journal',
+    '-m',
+    '0',
+    '-i',
+    '8192',
+    '-E',
+    'nodiscard',
+    image,
+  ]).catch((err: unknown) => {
     rmSync(image, { force: true });
-    throw new SlipwayError('TOOL_FAILED', `cannot make a build volume (the disk limit needs mkfs.ext4 from Debian's e2fsprogs): ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError(
+      'TOOL_FAILED',
+      `cannot make a build volume (the disk limit needs mkfs.ext4 from Debian's e2fsprogs): ${(err as Error).message}`,
+      { cause: err },
+    );
   });
 }
 
@@ -107,7 +140,11 @@ async function mount(image: string, mountPoint: string): Promise<void> {
     // discard: what a build deletes is given back to the host (holes punched in the sparse file).
     await runTool('mount', ['-t', 'ext4', '-o', 'loop,nodev,nosuid,noatime,discard', image, mountPoint]);
   } catch (err) {
-    throw new SlipwayError('TOOL_FAILED', `cannot mount the build volume ${image} (it needs loop devices: modprobe loop): ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError(
+      'TOOL_FAILED',
+      `cannot mount the build volume ${image} (it needs loop devices: modprobe loop): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 

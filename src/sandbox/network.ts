@@ -28,7 +28,16 @@ export const SANDBOX_NAMESERVER = '10.0.2.3';
  * (cloud metadata services at 169.254.169.254) and multicast. slirp4netns' own
  * 10.0.2.0/24 stays reachable through its more specific route (the DNS forwarder).
  */
-const UNREACHABLE_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '224.0.0.0/4', '240.0.0.0/4'];
+const UNREACHABLE_V4 = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+];
 
 /** slirp4netns attached to a running container's network namespace; `stop()` ends it. */
 export class OutboundNetwork {
@@ -40,9 +49,23 @@ export class OutboundNetwork {
    */
   static async attach(pid: number): Promise<OutboundNetwork> {
     // fd 3: slirp4netns writes "1" once configured; fd 4: it exits when this end closes (so it never outlives us).
-    const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', String(pid), 'tap0'], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'slirp4netns',
+      [
+        '--configure',
+        '--mtu=65520',
+        '--disable-host-loopback',
+        '--enable-sandbox',
+        '--enable-seccomp',
+        '--ready-fd=3',
+        '--exit-fd=4',
+        String(pid),
+        'tap0',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      },
+    );
     const net = new OutboundNetwork(child);
     try {
       await waitReady(child);
@@ -64,15 +87,28 @@ function waitReady(child: ChildProcess): Promise<void> {
   let stderr = '';
   (child.stdio[2] as Readable).on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new SlipwayError('TOOL_FAILED', `the build's network could not be set up: ${why}${stderr.trim() ? ` (${stderr.trim().split('\n').pop()})` : ''}`));
-    child.once('error', (err) => fail(isMissing(err) ? 'slirp4netns is not installed; install it with: apt-get install -y slirp4netns' : err.message));
+    const fail = (why: string) =>
+      reject(
+        new SlipwayError(
+          'TOOL_FAILED',
+          `the build's network could not be set up: ${why}${stderr.trim() ? ` (${stderr.trim().split('\n').pop()})` : ''}`,
+        ),
+      );
+    child.once('error', (err) =>
+      fail(
+        isMissing(err) ? 'slirp4netns is not installed; install it with: apt-get install -y slirp4netns' : err.message,
+      ),
+    );
     child.once('exit', (code) => fail(`slirp4netns exited with ${code}`));
     (child.stdio[3] as Readable).once('data', () => resolve());
   });
 }
 
 async function blackholeRoutes(pid: number): Promise<void> {
-  const own = Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal).map((i) => `${i!.address}/32`);
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv4' && !i.internal)
+    .map((i) => `${i!.address}/32`);
   const routes = [...UNREACHABLE_V4, ...own].map((cidr) => `route add blackhole ${cidr}`).join('\n');
   await runTool('nsenter', ['-t', String(pid), '-n', 'ip', '-batch', '-'], { input: `${routes}\n` });
 }

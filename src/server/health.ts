@@ -30,9 +30,15 @@ export function storeChecks(store: Pick<LocalStore, 'home' | 'meta'>): Record<st
 export function healthHandler(checks: Record<string, HealthCheck>, options: { timeoutMs?: number } = {}): Handler {
   const timeoutMs = options.timeoutMs ?? 2000;
   return async (c) => {
-    const results = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await probe(check, timeoutMs)] as const));
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => [name, await probe(check, timeoutMs)] as const),
+    );
     const healthy = results.every(([, result]) => result === 'ok');
-    return c.json({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) }, healthy ? 200 : 503, { 'Cache-Control': 'no-store' });
+    return c.json(
+      { status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) },
+      healthy ? 200 : 503,
+      { 'Cache-Control': 'no-store' },
+    );
   };
 }
 

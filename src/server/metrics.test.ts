@@ -40,7 +40,11 @@ describe('metrics and health', () => {
       assert.equal((await app.request('/v2/team/app/manifests/missing')).status, 404);
       const blob = Buffer.from('hello metrics');
       const digest = digestOf(blob);
-      const push = await app.request(`/v2/team/app/blobs/uploads/?digest=${digest}`, { method: 'POST', body: blob, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.length) } });
+      const push = await app.request(`/v2/team/app/blobs/uploads/?digest=${digest}`, {
+        method: 'POST',
+        body: blob,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.length) },
+      });
       assert.equal(push.status, 201);
       assert.equal((await app.request(`/v2/team/app/blobs/${digest}`)).status, 200);
 
@@ -67,9 +71,18 @@ describe('metrics and health', () => {
     metrics.observe({ type: 'upload', action: 'completed', repository: 'a', bytes: 10 });
     metrics.observe({ type: 'upload', action: 'cancelled', repository: 'a' });
     metrics.observe({ type: 'upload', action: 'failed', repository: 'a' });
-    assert.equal(sample(await text(), 'slipway_registry_upload_sessions'), 0, 'a session resumed after a restart never drives it negative');
+    assert.equal(
+      sample(await text(), 'slipway_registry_upload_sessions'),
+      0,
+      'a session resumed after a restart never drives it negative',
+    );
     assert.equal(sample(await text(), 'slipway_registry_uploads_total{outcome="completed"}'), 1);
-    metrics.observe({ type: 'gc', report: { blobsRemoved: 3, bytesFreed: 300, ingestsRemoved: 0 }, prunedManifests: 1, durationMs: 5 });
+    metrics.observe({
+      type: 'gc',
+      report: { blobsRemoved: 3, bytesFreed: 300, ingestsRemoved: 0 },
+      prunedManifests: 1,
+      durationMs: 5,
+    });
     metrics.observe({ type: 'gc', prunedManifests: 0, durationMs: 1, error: new Error('disk') });
     const after = await text();
     assert.equal(sample(after, 'slipway_registry_gc_runs_total{outcome="ok"}'), 1);
@@ -93,14 +106,25 @@ describe('metrics and health', () => {
   test('/healthz: 200 when the store answers, 503 naming the failing probe', async () => {
     const app = new Hono();
     app.get('/healthz', healthHandler(storeChecks(store)));
-    app.get('/sick', healthHandler({ ...storeChecks(store), metadata: async () => { throw new Error('database is locked'); } }));
+    app.get(
+      '/sick',
+      healthHandler({
+        ...storeChecks(store),
+        metadata: async () => {
+          throw new Error('database is locked');
+        },
+      }),
+    );
     app.get('/hung', healthHandler({ slow: () => new Promise(() => undefined) }, { timeoutMs: 50 }));
     const ok = await app.request('/healthz');
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { status: 'ok', checks: { metadata: 'ok', blobs: 'ok' } });
     const sick = await app.request('/sick');
     assert.equal(sick.status, 503);
-    assert.deepEqual(await sick.json(), { status: 'unavailable', checks: { metadata: 'database is locked', blobs: 'ok' } });
+    assert.deepEqual(await sick.json(), {
+      status: 'unavailable',
+      checks: { metadata: 'database is locked', blobs: 'ok' },
+    });
     const hung = await app.request('/hung');
     assert.equal(hung.status, 503);
     assert.match(JSON.stringify(await hung.json()), /no answer within 50 ms/);

@@ -36,19 +36,64 @@ export class ServerMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'slipway_registry_http_requests_total', help: 'HTTP requests answered, by method, route kind and status', labelNames: ['method', 'route', 'status'], registers });
-    this.#duration = new Histogram({
-      name: 'slipway_registry_http_request_duration_seconds', help: 'Time to answer a request (until the handler returned a response)',
-      labelNames: ['method', 'route'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers,
+    this.#requests = new Counter({
+      name: 'slipway_registry_http_requests_total',
+      help: 'HTTP requests answered, by method, route kind and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
     });
-    this.#bytesIn = new Counter({ name: 'slipway_registry_received_bytes_total', help: 'Request body bytes received (blobs, chunks, manifests)', labelNames: ['route'], registers });
-    this.#bytesOut = new Counter({ name: 'slipway_registry_sent_bytes_total', help: 'Response body bytes sent, as announced by Content-Length', labelNames: ['route'], registers });
-    this.#uploadSessions = new Gauge({ name: 'slipway_registry_upload_sessions', help: 'Blob upload sessions open now (started by this process)', registers });
-    this.#uploads = new Counter({ name: 'slipway_registry_uploads_total', help: 'Blob upload sessions ended, by outcome', labelNames: ['outcome'], registers });
-    this.#manifests = new Counter({ name: 'slipway_registry_manifests_total', help: 'Manifests pushed and deleted', labelNames: ['action'], registers });
-    this.#gcRuns = new Counter({ name: 'slipway_registry_gc_runs_total', help: 'Garbage collection runs, by outcome', labelNames: ['outcome'], registers });
-    this.#gcBlobs = new Counter({ name: 'slipway_registry_gc_blobs_removed_total', help: 'Blobs removed by garbage collection', registers });
-    this.#gcBytes = new Counter({ name: 'slipway_registry_gc_freed_bytes_total', help: 'Bytes freed by garbage collection', registers });
+    this.#duration = new Histogram({
+      name: 'slipway_registry_http_request_duration_seconds',
+      help: 'Time to answer a request (until the handler returned a response)',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.#bytesIn = new Counter({
+      name: 'slipway_registry_received_bytes_total',
+      help: 'Request body bytes received (blobs, chunks, manifests)',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#bytesOut = new Counter({
+      name: 'slipway_registry_sent_bytes_total',
+      help: 'Response body bytes sent, as announced by Content-Length',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#uploadSessions = new Gauge({
+      name: 'slipway_registry_upload_sessions',
+      help: 'Blob upload sessions open now (started by this process)',
+      registers,
+    });
+    this.#uploads = new Counter({
+      name: 'slipway_registry_uploads_total',
+      help: 'Blob upload sessions ended, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#manifests = new Counter({
+      name: 'slipway_registry_manifests_total',
+      help: 'Manifests pushed and deleted',
+      labelNames: ['action'],
+      registers,
+    });
+    this.#gcRuns = new Counter({
+      name: 'slipway_registry_gc_runs_total',
+      help: 'Garbage collection runs, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#gcBlobs = new Counter({
+      name: 'slipway_registry_gc_blobs_removed_total',
+      help: 'Blobs removed by garbage collection',
+      registers,
+    });
+    this.#gcBytes = new Counter({
+      name: 'slipway_registry_gc_freed_bytes_total',
+      help: 'Bytes freed by garbage collection',
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -70,8 +115,12 @@ export class ServerMetrics {
       const start = performance.now();
       await next();
       this.observe({
-        type: 'request', method: c.req.method, route, status: c.res.status,
-        durationMs: performance.now() - start, bytesIn: Number(c.req.header('content-length') ?? 0) || 0,
+        type: 'request',
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        durationMs: performance.now() - start,
+        bytesIn: Number(c.req.header('content-length') ?? 0) || 0,
         bytesOut: Number(c.res.headers.get('content-length') ?? 0) || 0,
       });
     };

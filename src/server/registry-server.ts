@@ -43,23 +43,56 @@ export async function startRegistryServer(o: RegistryServerOptions): Promise<Run
   const { host } = parseAddr(o.addr);
   const mode = chooseAuthMode(host, o.auth);
   const auth = await setupAuth({
-    mode, home: o.store.home, tokenExpirySeconds: o.tokenExpirySeconds, service: o.service,
+    mode,
+    home: o.store.home,
+    tokenExpirySeconds: o.tokenExpirySeconds,
+    service: o.service,
     ...(o.usersPath === undefined ? {} : { usersPath: o.usersPath }),
     ...(o.publicUrl === undefined ? {} : { realm: `${o.publicUrl.replace(/\/+$/, '')}/token` }),
-    onUsersFileError: (err) => o.warn(`the users file changed but cannot be used, keeping the previous one: ${(err as Error).message}`),
+    onUsersFileError: (err) =>
+      o.warn(`the users file changed but cannot be used, keeping the previous one: ${(err as Error).message}`),
     onRehashError: (err) => o.warn((err as Error).message),
   });
   const metrics = new ServerMetrics();
-  const app = createRegistryApp({ store: o.store, auth: auth.authenticator, onEvent: metrics.observe, ...(o.maxUploadBytes === undefined ? {} : { limits: { maxUploadBytes: o.maxUploadBytes } }) });
+  const app = createRegistryApp({
+    store: o.store,
+    auth: auth.authenticator,
+    onEvent: metrics.observe,
+    ...(o.maxUploadBytes === undefined ? {} : { limits: { maxUploadBytes: o.maxUploadBytes } }),
+  });
   mountServerRoutes(app, auth, metrics, o.store);
-  const server = await serveRegistry({ store: o.store, auth: auth.authenticator, addr: o.addr, app, ...(o.tls ? { tls: o.tls } : {}) }).catch((err: unknown) => {
-    if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL')) throw new SlipwayError('INVALID_ARGUMENT', `cannot listen on ${o.addr}: ${(err as Error).message}; choose another --addr`, { cause: err });
+  const server = await serveRegistry({
+    store: o.store,
+    auth: auth.authenticator,
+    addr: o.addr,
+    app,
+    ...(o.tls ? { tls: o.tls } : {}),
+  }).catch((err: unknown) => {
+    if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'))
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `cannot listen on ${o.addr}: ${(err as Error).message}; choose another --addr`,
+        { cause: err },
+      );
     throw err;
   });
-  const gc = o.gcIntervalMs > 0 ? startGc(o.store, { intervalMs: o.gcIntervalMs, graceMs: o.gcGraceMs, pruneUntagged: o.gcUntagged ?? false, onEvent: metrics.observe }) : undefined;
-  if (mode !== 'none' && !o.tls && !isLoopback(host)) o.warn('passwords and tokens travel unencrypted over plain HTTP; serve with --tls-cert/--tls-key or behind a TLS proxy');
+  const gc =
+    o.gcIntervalMs > 0
+      ? startGc(o.store, {
+          intervalMs: o.gcIntervalMs,
+          graceMs: o.gcGraceMs,
+          pruneUntagged: o.gcUntagged ?? false,
+          onEvent: metrics.observe,
+        })
+      : undefined;
+  if (mode !== 'none' && !o.tls && !isLoopback(host))
+    o.warn(
+      'passwords and tokens travel unencrypted over plain HTTP; serve with --tls-cert/--tls-key or behind a TLS proxy',
+    );
   return {
-    url: server.url, auth: mode, ...(auth.usersPath ? { usersPath: auth.usersPath } : {}),
+    url: server.url,
+    auth: mode,
+    ...(auth.usersPath ? { usersPath: auth.usersPath } : {}),
     close: async () => {
       await gc?.stop();
       await server.close();

@@ -7,8 +7,17 @@ import { defaultMirror } from './debian-mirror.js';
 import { defaultCacheDir } from './layer-cache.js';
 import { diffPackages, isEmptyDiff, type PackageDiff } from './packages.js';
 import {
-  DEFAULT_STACK_NAME, DEFAULT_SUITE, DEFAULT_USER, checkMirror, checkStackName, checkSuite, checkUser, defaultStackId, parsePackageList,
-  type StackRequest, type StackUser,
+  DEFAULT_STACK_NAME,
+  DEFAULT_SUITE,
+  DEFAULT_USER,
+  checkMirror,
+  checkStackName,
+  checkSuite,
+  checkUser,
+  defaultStackId,
+  parsePackageList,
+  type StackRequest,
+  type StackUser,
 } from './request.js';
 import { latestVersion, publishVersion, repositoryOf } from './stack-catalog.js';
 import type { StackRole } from './stack-labels.js';
@@ -63,7 +72,9 @@ export function stackRequest(name: string, options: CreateStackOptions = {}): St
   switch (source.kind) {
     case 'debian':
       return {
-        source: 'debian', stackId, user,
+        source: 'debian',
+        stackId,
+        user,
         suite: checkSuite(source.suite ?? DEFAULT_SUITE),
         mirror: checkMirror(source.mirror ?? defaultMirror()),
         runPackages: parsePackageList(source.runPackages),
@@ -84,7 +95,11 @@ export function stackRequest(name: string, options: CreateStackOptions = {}): St
  *   const report = await createStack(store, 'default');                       // Debian bookworm
  *   await createStack(store, 'node', { source: { kind: 'debian', runPackages: ['libgmp10'] } });
  */
-export async function createStack(store: LocalStore, name: string, options: CreateStackOptions = {}): Promise<StackReport> {
+export async function createStack(
+  store: LocalStore,
+  name: string,
+  options: CreateStackOptions = {},
+): Promise<StackReport> {
   const request = stackRequest(name, options);
   return makeVersion(store, name, request, options, 'create');
 }
@@ -110,10 +125,23 @@ export interface UpdateStackOptions {
  *   const r = await updateStack(store, 'default', { buildPackages: ['libgmp-dev'] });
  *   if (r.newVersion) console.log(r.changes.build.added);
  */
-export async function updateStack(store: LocalStore, name: string, options: UpdateStackOptions = {}): Promise<StackReport> {
+export async function updateStack(
+  store: LocalStore,
+  name: string,
+  options: UpdateStackOptions = {},
+): Promise<StackReport> {
   const latest = await latestVersion(store, name);
-  if (!latest) throw new SlipwayError('NOT_FOUND', `no stack "${name}" to update: make it first with slipway stack create ${name}`, { detail: { stack: name } });
-  if (!latest.request) throw new SlipwayError('INVALID_DOCUMENT', `${name}/run:latest carries no stack request label: it was not made by slipway stack create`);
+  if (!latest)
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `no stack "${name}" to update: make it first with slipway stack create ${name}`,
+      { detail: { stack: name } },
+    );
+  if (!latest.request)
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `${name}/run:latest carries no stack request label: it was not made by slipway stack create`,
+    );
   const request = changedRequest(latest.request, options);
   return makeVersion(store, name, request, options, 'update');
 }
@@ -122,13 +150,20 @@ export async function updateStack(store: LocalStore, name: string, options: Upda
 function changedRequest(old: StackRequest, options: UpdateStackOptions): StackRequest {
   const adds = [...(options.runPackages ?? []), ...(options.buildPackages ?? []), ...(options.removePackages ?? [])];
   if (old.source !== 'debian') {
-    if (adds.length) throw new SlipwayError('INVALID_ARGUMENT', `this stack was made --from-${old.source}: its packages come with it, so --run-packages, --build-packages and --remove-packages do not apply`);
+    if (adds.length)
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `this stack was made --from-${old.source}: its packages come with it, so --run-packages, --build-packages and --remove-packages do not apply`,
+      );
     return old;
   }
   const remove = new Set(parsePackageList(options.removePackages));
   for (const p of remove) {
     if (!old.runPackages.includes(p) && !old.buildPackages.includes(p)) {
-      throw new SlipwayError('INVALID_ARGUMENT', `"${p}" is not among the packages this stack asks for (run: ${old.runPackages.join(', ') || 'none'}; build: ${old.buildPackages.join(', ') || 'none'}); base packages cannot be removed`);
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `"${p}" is not among the packages this stack asks for (run: ${old.runPackages.join(', ') || 'none'}; build: ${old.buildPackages.join(', ') || 'none'}); base packages cannot be removed`,
+      );
     }
   }
   const keep = (list: string[]) => list.filter((p) => !remove.has(p));
@@ -139,14 +174,24 @@ function changedRequest(old: StackRequest, options: UpdateStackOptions): StackRe
   };
 }
 
-async function makeVersion(store: LocalStore, name: string, request: StackRequest, options: CreateStackOptions | UpdateStackOptions, mode: 'create' | 'update'): Promise<StackReport> {
+async function makeVersion(
+  store: LocalStore,
+  name: string,
+  request: StackRequest,
+  options: CreateStackOptions | UpdateStackOptions,
+  mode: 'create' | 'update',
+): Promise<StackReport> {
   const latest = await latestVersion(store, name);
   const cacheDir = options.cacheDir ?? defaultCacheDir(store.home);
   const lease = await store.openLease();
   try {
     let built: BuiltStack;
     try {
-      built = await buildStackImages(store, lease, name, request, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.progress ? { progress: options.progress } : {}) });
+      built = await buildStackImages(store, lease, name, request, {
+        cacheDir,
+        ...(options.refresh ? { refresh: true } : {}),
+        ...(options.progress ? { progress: options.progress } : {}),
+      });
     } catch (err) {
       await dropUntagged(store, name);
       throw err;
@@ -156,18 +201,32 @@ async function makeVersion(store: LocalStore, name: string, request: StackReques
       run: diffPackages(latest?.run.packages ?? {}, built.run.facts.packages),
       build: diffPackages(latest?.build.packages ?? {}, built.build.facts.packages),
     };
-    const sameImages = latest !== undefined && latest.run.digest === digests.run && latest.build.digest === digests.build;
+    const sameImages =
+      latest !== undefined && latest.run.digest === digests.run && latest.build.digest === digests.build;
     const samePackages = latest !== undefined && isEmptyDiff(changes.run) && isEmptyDiff(changes.build);
     // create: a new version unless the images are identical; update: only when a package changed.
     const publish = latest === undefined || (mode === 'create' ? !sameImages : !samePackages);
-    const version = publish ? await publishVersion(store, lease, name, { run: built.run.image, build: built.build.image }) : latest!.version;
+    const version = publish
+      ? await publishVersion(store, lease, name, { run: built.run.image, build: built.build.image })
+      : latest!.version;
     if (!publish) await dropUntagged(store, name);
     const report = (role: StackRole): StackImageReport => {
       const b = built[role];
-      return { digest: publish ? digests[role] : latest![role].digest, layerSize: 0, packages: Object.keys(b.facts.packages).length, cached: b.cached };
+      return {
+        digest: publish ? digests[role] : latest![role].digest,
+        layerSize: 0,
+        packages: Object.keys(b.facts.packages).length,
+        cached: b.cached,
+      };
     };
     const out: StackReport = {
-      name, version, newVersion: publish, run: report('run'), build: report('build'), changes, request,
+      name,
+      version,
+      newVersion: publish,
+      run: report('run'),
+      build: report('build'),
+      changes,
+      request,
       ...(latest ? { previous: latest.version } : {}),
     };
     for (const role of ['run', 'build'] as const) {
@@ -184,7 +243,9 @@ async function makeVersion(store: LocalStore, name: string, request: StackReques
 async function dropUntagged(store: LocalStore, name: string): Promise<void> {
   for (const role of ['run', 'build'] as const) {
     const repository = repositoryOf(name, role);
-    const tagged = new Set((await store.meta.listTagged()).filter((t) => t.repository === repository).map((t) => t.digest));
+    const tagged = new Set(
+      (await store.meta.listTagged()).filter((t) => t.repository === repository).map((t) => t.digest),
+    );
     for (const m of await store.meta.listManifests(repository)) {
       if (!tagged.has(m.digest)) await store.meta.deleteManifest(repository, m.digest);
     }

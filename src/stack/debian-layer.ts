@@ -63,7 +63,13 @@ export async function debianLayer(
   const target = join(work, 'rootfs');
   try {
     progress.log(`${options.label}: mmdebstrap ${spec.suite} with ${spec.include.join(', ') || 'minbase only'}`);
-    await runMmdebstrap({ ...spec, target, label: options.label, progress, ...(options.signal ? { signal: options.signal } : {}) });
+    await runMmdebstrap({
+      ...spec,
+      target,
+      label: options.label,
+      progress,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const facts = await readRootfsFacts(target, spec.arch);
     const entry = await cache.entryWriter(key);
     try {
@@ -85,7 +91,10 @@ export async function debianLayer(
 async function removeWorkDir(dir: string): Promise<void> {
   const mounted = await mountsUnder(dir);
   if (mounted.length) {
-    throw new SlipwayError('IO_ERROR', `not removing ${dir}: ${mounted.join(', ')} still mounted (mmdebstrap was stopped hard); umount them, then rm -rf ${dir}`);
+    throw new SlipwayError(
+      'IO_ERROR',
+      `not removing ${dir}: ${mounted.join(', ')} still mounted (mmdebstrap was stopped hard); umount them, then rm -rf ${dir}`,
+    );
   }
   await rm(dir, { recursive: true, force: true });
 }

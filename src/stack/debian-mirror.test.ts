@@ -47,11 +47,17 @@ describe('Debian mirror checks', () => {
   });
 
   it('says SUITE_UNKNOWN for a suite the mirror does not carry', async () => {
-    await assert.rejects(fetchSuiteRelease(mirror, 'nosuch'), (e) => isSlipwayError(e, 'SUITE_UNKNOWN') && /"nosuch"/.test(e.message));
+    await assert.rejects(
+      fetchSuiteRelease(mirror, 'nosuch'),
+      (e) => isSlipwayError(e, 'SUITE_UNKNOWN') && /"nosuch"/.test(e.message),
+    );
   });
 
   it('says MIRROR_UNREACHABLE when nothing listens', async () => {
-    await assert.rejects(fetchSuiteRelease('http://127.0.0.1:9/debian', 'bookworm'), (e) => isSlipwayError(e, 'MIRROR_UNREACHABLE') && /127\.0\.0\.1:9/.test(e.message));
+    await assert.rejects(
+      fetchSuiteRelease('http://127.0.0.1:9/debian', 'bookworm'),
+      (e) => isSlipwayError(e, 'MIRROR_UNREACHABLE') && /127\.0\.0\.1:9/.test(e.message),
+    );
   });
 
   it('knows package and virtual package names, downloading the index once per mirror state', async () => {
@@ -64,8 +70,13 @@ describe('Debian mirror checks', () => {
   });
 
   it('refuses an index that does not match the InRelease hash', async () => {
-    const release = parseRelease(Buffer.from(`Codename: tiny\nSHA256:\n ${'0'.repeat(64)} ${packages.length} main/binary-amd64/Packages.gz\n`));
-    await assert.rejects(packageNames(mirror, 'tiny', release, 'amd64', cache), (e) => isSlipwayError(e, 'MIRROR_UNREACHABLE') && /sha256/.test(e.message));
+    const release = parseRelease(
+      Buffer.from(`Codename: tiny\nSHA256:\n ${'0'.repeat(64)} ${packages.length} main/binary-amd64/Packages.gz\n`),
+    );
+    await assert.rejects(
+      packageNames(mirror, 'tiny', release, 'amd64', cache),
+      (e) => isSlipwayError(e, 'MIRROR_UNREACHABLE') && /sha256/.test(e.message),
+    );
     sha = '';
   });
 });

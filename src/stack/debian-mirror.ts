@@ -24,7 +24,15 @@ export function defaultMirror(env: NodeJS.ProcessEnv = process.env): string {
 /** Debian's name for this machine's architecture (what mmdebstrap builds by default). */
 export function debianArch(): string {
   const p = hostPlatform();
-  const map: Record<string, string> = { amd64: 'amd64', arm64: 'arm64', '386': 'i386', ppc64le: 'ppc64el', s390x: 's390x', riscv64: 'riscv64', mips64le: 'mips64el' };
+  const map: Record<string, string> = {
+    amd64: 'amd64',
+    arm64: 'arm64',
+    '386': 'i386',
+    ppc64le: 'ppc64el',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    mips64le: 'mips64el',
+  };
   if (p.architecture === 'arm') return p.variant === 'v7' ? 'armhf' : 'armel';
   return map[p.architecture] ?? p.architecture;
 }
@@ -55,9 +63,13 @@ export async function fetchSuiteRelease(mirror: string, suite: string): Promise<
     const bytes = Buffer.from(await res.arrayBuffer());
     return parseRelease(bytes);
   }
-  throw new SlipwayError('SUITE_UNKNOWN', `Debian suite "${suite}" does not exist on ${mirror} (no dists/${suite}/InRelease): use a suite the mirror carries, such as bookworm or trixie, or another --mirror`, {
-    detail: { suite, mirror },
-  });
+  throw new SlipwayError(
+    'SUITE_UNKNOWN',
+    `Debian suite "${suite}" does not exist on ${mirror} (no dists/${suite}/InRelease): use a suite the mirror carries, such as bookworm or trixie, or another --mirror`,
+    {
+      detail: { suite, mirror },
+    },
+  );
 }
 
 /** Parses a Release/InRelease file (a PGP-clearsigned InRelease is read through its signature). */
@@ -88,7 +100,13 @@ export function parseRelease(bytes: Buffer): SuiteRelease {
  * that hash, so it is downloaded once per mirror state. Undefined when the mirror has
  * no Packages.gz (mmdebstrap then reports unknown packages itself).
  */
-export async function packageNames(mirror: string, suite: string, release: SuiteRelease, arch: string, cacheDir: string): Promise<Set<string> | undefined> {
+export async function packageNames(
+  mirror: string,
+  suite: string,
+  release: SuiteRelease,
+  arch: string,
+  cacheDir: string,
+): Promise<Set<string> | undefined> {
   const path = `main/binary-${arch}/Packages.gz`;
   const expected = release.files.get(path);
   if (!expected) return undefined;
@@ -115,7 +133,10 @@ export async function packageNames(mirror: string, suite: string, release: Suite
   }
   addNames(rest, names);
   if (hash.digest('hex') !== expected.sha256) {
-    throw unreachable(mirror, `${url} does not match the sha256 in the suite's InRelease (the mirror is mid-sync?); try again later`);
+    throw unreachable(
+      mirror,
+      `${url} does not match the sha256 in the suite's InRelease (the mirror is mid-sync?); try again later`,
+    );
   }
   await mkdir(join(cacheDir, 'indexes'), { recursive: true });
   const tmp = `${cached}.${process.pid}.tmp`;
@@ -142,7 +163,12 @@ async function get(url: string, mirror: string): Promise<Response> {
 }
 
 function unreachable(mirror: string, why: string, cause?: unknown): SlipwayError {
-  return new SlipwayError('MIRROR_UNREACHABLE', `cannot use the Debian mirror ${mirror}: ${why}. Check the --mirror URL (e.g. http://deb.debian.org/debian) and the network`, {
-    cause, detail: { mirror },
-  });
+  return new SlipwayError(
+    'MIRROR_UNREACHABLE',
+    `cannot use the Debian mirror ${mirror}: ${why}. Check the --mirror URL (e.g. http://deb.debian.org/debian) and the network`,
+    {
+      cause,
+      detail: { mirror },
+    },
+  );
 }

@@ -10,9 +10,13 @@ import { latestVersion } from './stack-catalog.js';
  * once in the store it is returned as it is, without asking the network. The code that
  * makes stacks loads only then: it would be a good part of a warm build's start-up.
  */
-export async function ensureDefaultStack(store: LocalStore, options: Pick<CreateStackOptions, 'cacheDir' | 'progress'> = {}): Promise<{ name: string; version: string; run: Digest; build: Digest }> {
+export async function ensureDefaultStack(
+  store: LocalStore,
+  options: Pick<CreateStackOptions, 'cacheDir' | 'progress'> = {},
+): Promise<{ name: string; version: string; run: Digest; build: Digest }> {
   const latest = await latestVersion(store, DEFAULT_STACK_NAME);
-  if (latest) return { name: DEFAULT_STACK_NAME, version: latest.version, run: latest.run.digest, build: latest.build.digest };
+  if (latest)
+    return { name: DEFAULT_STACK_NAME, version: latest.version, run: latest.run.digest, build: latest.build.digest };
   const { createStack } = await import('./create.js');
   const made = await createStack(store, DEFAULT_STACK_NAME, options);
   return { name: DEFAULT_STACK_NAME, version: made.version, run: made.run.digest, build: made.build.digest };

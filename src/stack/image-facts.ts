@@ -34,10 +34,13 @@ export async function readImageFacts(image: Image, nativeArch?: string): Promise
       }
     }
   }
-  return factsFrom({
-    status: files.get(DPKG_STATUS),
-    osRelease: files.get(OS_RELEASE[0]) ?? files.get(OS_RELEASE[1]),
-    passwd: files.get('etc/passwd'),
-    group: files.get('etc/group'),
-  }, nativeArch);
+  return factsFrom(
+    {
+      status: files.get(DPKG_STATUS),
+      osRelease: files.get(OS_RELEASE[0]) ?? files.get(OS_RELEASE[1]),
+      passwd: files.get('etc/passwd'),
+      group: files.get('etc/group'),
+    },
+    nativeArch,
+  );
 }

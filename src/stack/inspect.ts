@@ -2,7 +2,14 @@ import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { LocalStore } from '../store/local-store.js';
 import { parseRequest, type StackRequest } from './request.js';
-import { latestVersion, listStackNames, stackVersions, versionChanges, type StackImageInfo, type VersionChanges } from './stack-catalog.js';
+import {
+  latestVersion,
+  listStackNames,
+  stackVersions,
+  versionChanges,
+  type StackImageInfo,
+  type VersionChanges,
+} from './stack-catalog.js';
 import { StackLabel } from './stack-labels.js';
 
 export interface StackImageSummary {
@@ -44,8 +51,10 @@ export async function inspectStack(store: LocalStore, name: string): Promise<Sta
   const last = versions[versions.length - 1]!;
   const labels = last.run.labels;
   const request = parseRequest(last.build.labels[StackLabel.Request]);
-  const distro = labels[StackLabel.DistroName] || labels[StackLabel.DistroVersion]
-    ? { name: labels[StackLabel.DistroName], version: labels[StackLabel.DistroVersion] } : undefined;
+  const distro =
+    labels[StackLabel.DistroName] || labels[StackLabel.DistroVersion]
+      ? { name: labels[StackLabel.DistroName], version: labels[StackLabel.DistroVersion] }
+      : undefined;
   const changes: VersionChanges[] = [];
   for (let i = 1; i < versions.length; i++) changes.push(versionChanges(versions[i - 1]!, versions[i]!));
   return {
@@ -54,18 +63,32 @@ export async function inspectStack(store: LocalStore, name: string): Promise<Sta
     ...(distro ? { distro } : {}),
     ...(request ? { request } : {}),
     latest: last.version,
-    versions: versions.map((v) => ({ version: v.version, recorded: v.recorded, run: summary(v.run), build: summary(v.build) })),
+    versions: versions.map((v) => ({
+      version: v.version,
+      recorded: v.recorded,
+      run: summary(v.run),
+      build: summary(v.build),
+    })),
     changes,
     packages: { run: last.run.packages, build: last.build.packages },
   };
 }
 
 /** The package differences between two versions of a stack ("3" and "5", or "latest"). */
-export async function diffStackVersions(store: LocalStore, name: string, from: string, to: string): Promise<VersionChanges> {
+export async function diffStackVersions(
+  store: LocalStore,
+  name: string,
+  from: string,
+  to: string,
+): Promise<VersionChanges> {
   const versions = await stackVersions(store, name);
   const find = (v: string) => {
     const found = v === 'latest' ? versions[versions.length - 1] : versions.find((x) => x.version === v);
-    if (!found) throw new SlipwayError('NOT_FOUND', `stack ${name} has no version ${v} (it has ${versions.map((x) => x.version).join(', ')})`);
+    if (!found)
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `stack ${name} has no version ${v} (it has ${versions.map((x) => x.version).join(', ')})`,
+      );
     return found;
   };
   return versionChanges(find(from), find(to));
@@ -88,7 +111,14 @@ export async function listStacks(store: LocalStore): Promise<StackListEntry[]> {
     if (!latest) continue;
     const l = latest.run.labels;
     const distro = [l[StackLabel.DistroName], l[StackLabel.DistroVersion]].filter(Boolean).join(' ');
-    out.push({ name, stackId: l[StackLabel.StackId] ?? '', latest: latest.version, ...(distro ? { distro } : {}), run: summary(latest.run), build: summary(latest.build) });
+    out.push({
+      name,
+      stackId: l[StackLabel.StackId] ?? '',
+      latest: latest.version,
+      ...(distro ? { distro } : {}),
+      run: summary(latest.run),
+      build: summary(latest.build),
+    });
   }
   return out;
 }

@@ -29,7 +29,9 @@ export function defaultCacheDir(storeHome: string, env: NodeJS.ProcessEnv = proc
 
 /** A cache key: sha256 of the canonical JSON of `parts` (keys sorted). */
 export function cacheKey(parts: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify(parts, Object.keys(parts).sort())).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(parts, Object.keys(parts).sort()))
+    .digest('hex');
 }
 
 export class LayerCache {
@@ -44,7 +46,8 @@ export class LayerCache {
   async importInto(lease: StoreLease, key: string, cached: CachedLayer): Promise<void> {
     if (await lease.ensureBlob(cached.layer.digest as Digest)) return;
     await lease.putBlob(createReadStream(join(this.dir, 'layers', key, 'layer'), { highWaterMark: 1 << 20 }), {
-      digest: cached.layer.digest as Digest, size: cached.layer.size,
+      digest: cached.layer.digest as Digest,
+      size: cached.layer.size,
     });
   }
 
@@ -57,7 +60,11 @@ export class LayerCache {
 }
 
 export class CacheEntryWriter {
-  constructor(private readonly final: string, private readonly tmp: string, private readonly file: FileHandle) {}
+  constructor(
+    private readonly final: string,
+    private readonly tmp: string,
+    private readonly file: FileHandle,
+  ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     await this.file.write(chunk);

@@ -48,7 +48,9 @@ const DPKG_EXCLUDES = [
 const MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 
 /** The arguments for one bootstrap (exported for tests and for the cache key). */
-export function mmdebstrapArgs(o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | 'include' | 'user' | 'target'>): string[] {
+export function mmdebstrapArgs(
+  o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | 'include' | 'user' | 'target'>,
+): string[] {
   const { name, uid, gid } = o.user;
   return [
     '--variant=minbase',
@@ -69,13 +71,19 @@ export function mmdebstrapArgs(o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | '
 }
 
 /** mmdebstrap's info lines not worth showing as progress. */
-const NOISE = /^(using |main\(\) received|running --customize-hook|chroot architecture|finding correct signed-by|automatically chosen)/;
+const NOISE =
+  /^(using |main\(\) received|running --customize-hook|chroot architecture|finding correct signed-by|automatically chosen)/;
 
 /** Runs mmdebstrap; throws PACKAGE_UNKNOWN, SUITE_UNKNOWN, MIRROR_UNREACHABLE, TOOL_MISSING or TOOL_FAILED. */
 export async function runMmdebstrap(o: MmdebstrapOptions): Promise<void> {
   const progress = o.progress ?? silentProgress;
   const label = o.label ?? 'mmdebstrap';
-  const env = { ...process.env, SOURCE_DATE_EPOCH: String(o.sourceDateEpoch), LC_ALL: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' };
+  const env = {
+    ...process.env,
+    SOURCE_DATE_EPOCH: String(o.sourceDateEpoch),
+    LC_ALL: 'C.UTF-8',
+    DEBIAN_FRONTEND: 'noninteractive',
+  };
   const child = spawn('mmdebstrap', mmdebstrapArgs(o), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   // SIGTERM, never SIGKILL: mmdebstrap unmounts /proc, /sys and /dev/pts of the chroot on TERM.
   // It finishes the step in progress first (measured: ~80 s into a bootstrap), so a stop
@@ -97,42 +105,74 @@ export async function runMmdebstrap(o: MmdebstrapOptions): Promise<void> {
   });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', (err) => {
-      reject((err as NodeJS.ErrnoException).code === 'ENOENT'
-        ? new SlipwayError('TOOL_MISSING', 'mmdebstrap is not installed: apt-get install mmdebstrap (or make the stack --from-rootfs / --from-image)', { cause: err })
-        : err);
+      reject(
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new SlipwayError(
+              'TOOL_MISSING',
+              'mmdebstrap is not installed: apt-get install mmdebstrap (or make the stack --from-rootfs / --from-image)',
+              { cause: err },
+            )
+          : err,
+      );
     });
     child.once('close', (c) => resolve(c));
   }).finally(() => o.signal?.removeEventListener('abort', abort));
   if (partial) lines.push(partial);
   if (code === 0) return;
-  if (o.signal?.aborted) throw new SlipwayError('TOOL_FAILED', `${label}: mmdebstrap was stopped`, { detail: { aborted: true } });
+  if (o.signal?.aborted)
+    throw new SlipwayError('TOOL_FAILED', `${label}: mmdebstrap was stopped`, { detail: { aborted: true } });
   throw mmdebstrapError(lines, o, code);
 }
 
 /** Turns mmdebstrap's (apt's) messages into the error that says what to fix. */
-export function mmdebstrapError(lines: string[], o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | 'label'>, code: number | null): SlipwayError {
+export function mmdebstrapError(
+  lines: string[],
+  o: Pick<MmdebstrapOptions, 'suite' | 'mirror' | 'label'>,
+  code: number | null,
+): SlipwayError {
   const missing = new Set<string>();
   for (const line of lines) {
-    const m = /^E: Unable to locate package (\S+)/.exec(line) ?? /^E: Package '([^']+)' has no installation candidate/.exec(line);
+    const m =
+      /^E: Unable to locate package (\S+)/.exec(line) ??
+      /^E: Package '([^']+)' has no installation candidate/.exec(line);
     if (m) missing.add(m[1]!);
   }
   if (missing.size) return packageUnknown([...missing], o.suite, o.mirror);
   const text = lines.join('\n');
   if (/does not have a Release file/.test(text)) {
-    return new SlipwayError('SUITE_UNKNOWN', `Debian suite "${o.suite}" does not exist on ${o.mirror}: use a suite such as bookworm or trixie`, { detail: { suite: o.suite, mirror: o.mirror } });
+    return new SlipwayError(
+      'SUITE_UNKNOWN',
+      `Debian suite "${o.suite}" does not exist on ${o.mirror}: use a suite such as bookworm or trixie`,
+      { detail: { suite: o.suite, mirror: o.mirror } },
+    );
   }
   if (/Could not (connect|resolve)|Failed to fetch|Temporary failure resolving/.test(text)) {
-    return new SlipwayError('MIRROR_UNREACHABLE', `cannot download from the Debian mirror ${o.mirror}: check the --mirror URL and the network`, { detail: { mirror: o.mirror } });
+    return new SlipwayError(
+      'MIRROR_UNREACHABLE',
+      `cannot download from the Debian mirror ${o.mirror}: check the --mirror URL and the network`,
+      { detail: { mirror: o.mirror } },
+    );
   }
-  const errors = lines.filter((l) => l.startsWith('E: ')).slice(-5).join('\n  ');
-  return new SlipwayError('TOOL_FAILED', `${o.label ?? 'mmdebstrap'}: mmdebstrap exited with ${code}${errors ? `:\n  ${errors}` : ''}`, { detail: { exitCode: code, log: lines.slice(-40) } });
+  const errors = lines
+    .filter((l) => l.startsWith('E: '))
+    .slice(-5)
+    .join('\n  ');
+  return new SlipwayError(
+    'TOOL_FAILED',
+    `${o.label ?? 'mmdebstrap'}: mmdebstrap exited with ${code}${errors ? `:\n  ${errors}` : ''}`,
+    { detail: { exitCode: code, log: lines.slice(-40) } },
+  );
 }
 
 export function packageUnknown(names: string[], suite: string, mirror: string): SlipwayError {
   const list = names.map((n) => `"${n}"`).join(', ');
-  return new SlipwayError('PACKAGE_UNKNOWN', `no package ${list} in Debian ${suite} (main) on ${mirror}: check the spelling (apt-cache search NAME) or drop it from --run-packages / --build-packages`, {
-    detail: { packages: names, suite, mirror },
-  });
+  return new SlipwayError(
+    'PACKAGE_UNKNOWN',
+    `no package ${list} in Debian ${suite} (main) on ${mirror}: check the spelling (apt-cache search NAME) or drop it from --run-packages / --build-packages`,
+    {
+      detail: { packages: names, suite, mirror },
+    },
+  );
 }
 
 /** mmdebstrap's version ("1.3.5"), part of the cache key: another version may build another tree. */
@@ -142,7 +182,15 @@ export async function mmdebstrapVersion(): Promise<string> {
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (t: string) => (out += t));
   const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err) => reject(new SlipwayError('TOOL_MISSING', 'mmdebstrap is not installed: apt-get install mmdebstrap (or make the stack --from-rootfs / --from-image)', { cause: err })));
+    child.once('error', (err) =>
+      reject(
+        new SlipwayError(
+          'TOOL_MISSING',
+          'mmdebstrap is not installed: apt-get install mmdebstrap (or make the stack --from-rootfs / --from-image)',
+          { cause: err },
+        ),
+      ),
+    );
     child.once('close', resolve);
   });
   if (code !== 0) throw new SlipwayError('TOOL_FAILED', `mmdebstrap --version exited with ${code}`);
@@ -152,5 +200,9 @@ export async function mmdebstrapVersion(): Promise<string> {
 /** Mount points at or under `dir` (a bootstrap stopped hard may leave /proc or /sys mounted). */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  return text.split('\n').map((l) => l.split(' ')[1] ?? '').map((p) => p.replace(/\\040/g, ' ')).filter((p) => p === dir || p.startsWith(`${dir}/`));
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }

@@ -49,10 +49,22 @@ describe('parseDpkgStatus', () => {
   });
 
   const rootfs = '/var/cache/slipway/test-rootfs-bookworm-minbase';
-  it('agrees with dpkg-query on a real Debian rootfs', { skip: !existsSync(`${rootfs}/var/lib/dpkg/status`) && 'no cached test rootfs' }, () => {
+  it('agrees with dpkg-query on a real Debian rootfs', {
+    skip: !existsSync(`${rootfs}/var/lib/dpkg/status`) && 'no cached test rootfs',
+  }, () => {
     const ours = parseDpkgStatus(readFileSync(`${rootfs}/var/lib/dpkg/status`, 'utf8'), 'amd64');
-    const theirs = execFileSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${db:Status-Abbrev}|${Package}|${Version}\n'], { encoding: 'utf8' });
-    const expected = Object.fromEntries(theirs.trim().split('\n').filter((l) => l.startsWith('ii')).map((l) => l.split('|').slice(1) as [string, string]));
+    const theirs = execFileSync(
+      'dpkg-query',
+      [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${db:Status-Abbrev}|${Package}|${Version}\n'],
+      { encoding: 'utf8' },
+    );
+    const expected = Object.fromEntries(
+      theirs
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('ii'))
+        .map((l) => l.split('|').slice(1) as [string, string]),
+    );
     assert.ok(Object.keys(expected).length > 50, 'a minbase rootfs has dozens of packages');
     assert.deepEqual(ours, expected);
   });
@@ -61,7 +73,11 @@ describe('parseDpkgStatus', () => {
 describe('diffPackages', () => {
   it('lists added, removed and changed packages by name', () => {
     const d = diffPackages({ a: '1', b: '1', c: '1' }, { b: '1', c: '2', d: '1' });
-    assert.deepEqual(d, { added: [{ name: 'd', to: '1' }], removed: [{ name: 'a', from: '1' }], changed: [{ name: 'c', from: '1', to: '2' }] });
+    assert.deepEqual(d, {
+      added: [{ name: 'd', to: '1' }],
+      removed: [{ name: 'a', from: '1' }],
+      changed: [{ name: 'c', from: '1', to: '2' }],
+    });
     assert.deepEqual(formatDiff(d), ['+ d 1', '- a 1', '~ c 1 -> 2']);
     assert.equal(isEmptyDiff(d), false);
     assert.equal(isEmptyDiff(diffPackages({ a: '1' }, { a: '1' })), true);
@@ -70,7 +86,14 @@ describe('diffPackages', () => {
 
 describe('parseOsRelease', () => {
   it('reads ID and VERSION_ID, quoted or not', () => {
-    const os = parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n');
-    assert.deepEqual(os, { id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)', versionCodename: 'bookworm' });
+    const os = parseOsRelease(
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    );
+    assert.deepEqual(os, {
+      id: 'debian',
+      versionId: '12',
+      prettyName: 'Debian GNU/Linux 12 (bookworm)',
+      versionCodename: 'bookworm',
+    });
   });
 });

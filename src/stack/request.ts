@@ -66,10 +66,16 @@ export function packageName(spec: string): string {
 
 /** Splits "a,b c" (commas or spaces) into checked package specs, sorted and unique. */
 export function parsePackageList(input: string | string[] | undefined): string[] {
-  const parts = (Array.isArray(input) ? input : [input ?? '']).flatMap((s) => s.split(/[\s,]+/)).filter((s) => s !== '');
+  const parts = (Array.isArray(input) ? input : [input ?? ''])
+    .flatMap((s) => s.split(/[\s,]+/))
+    .filter((s) => s !== '');
   for (const p of parts) {
     if (!PACKAGE_RE.test(p)) {
-      throw new SlipwayError('INVALID_ARGUMENT', `"${p}" is not a Debian package name: use lowercase letters, digits, + . - (e.g. libgmp-dev)`, { detail: { package: p } });
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `"${p}" is not a Debian package name: use lowercase letters, digits, + . - (e.g. libgmp-dev)`,
+        { detail: { package: p } },
+      );
     }
   }
   return [...new Set(parts)].sort();
@@ -85,11 +91,20 @@ export function parseUser(input: string): StackUser {
 
 export function checkUser(user: StackUser): StackUser {
   if (!USER_NAME_RE.test(user.name)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `user name "${user.name}" must be lowercase letters, digits, _ or -, starting with a letter or _ (at most 32)`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `user name "${user.name}" must be lowercase letters, digits, _ or -, starting with a letter or _ (at most 32)`,
+    );
   }
-  for (const [what, id] of [['uid', user.uid], ['gid', user.gid]] as const) {
+  for (const [what, id] of [
+    ['uid', user.uid],
+    ['gid', user.gid],
+  ] as const) {
     if (!Number.isInteger(id) || id < 1 || id > 65533) {
-      throw new SlipwayError('INVALID_ARGUMENT', `the stack user's ${what} ${id} must be between 1 and 65533: a stack runs apps as a non-root user`);
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `the stack user's ${what} ${id} must be between 1 and 65533: a stack runs apps as a non-root user`,
+      );
     }
   }
   return user;
@@ -100,14 +115,19 @@ export function checkStackName(name: string): string {
   try {
     parseRepositoryName(`${name}/run`);
   } catch (err) {
-    throw new SlipwayError('INVALID_ARGUMENT', `stack name "${name}" must be lowercase letters and digits, separated by ".", "_" or "-" (e.g. default, bookworm-2026)`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `stack name "${name}" must be lowercase letters and digits, separated by ".", "_" or "-" (e.g. default, bookworm-2026)`,
+      { cause: err },
+    );
   }
   if (name.includes('/')) throw new SlipwayError('INVALID_ARGUMENT', `stack name "${name}" must not contain "/"`);
   return name;
 }
 
 export function checkSuite(suite: string): string {
-  if (!SUITE_RE.test(suite)) throw new SlipwayError('INVALID_ARGUMENT', `"${suite}" is not a Debian suite name (e.g. bookworm, trixie, stable)`);
+  if (!SUITE_RE.test(suite))
+    throw new SlipwayError('INVALID_ARGUMENT', `"${suite}" is not a Debian suite name (e.g. bookworm, trixie, stable)`);
   return suite;
 }
 
@@ -145,7 +165,9 @@ export function parseRequest(json: string | undefined): StackRequest | undefined
   if (!json) return undefined;
   try {
     const value = JSON.parse(json) as StackRequest;
-    return value && typeof value === 'object' && ['debian', 'rootfs', 'image'].includes(value.source) ? value : undefined;
+    return value && typeof value === 'object' && ['debian', 'rootfs', 'image'].includes(value.source)
+      ? value
+      : undefined;
   } catch {
     return undefined;
   }

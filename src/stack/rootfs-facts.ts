@@ -21,10 +21,26 @@ export async function readRootfsFacts(root: string, nativeArch?: string): Promis
   const read = (rel: string) => readInRoot(root, rel);
   let osText: string | undefined;
   for (const p of OS_RELEASE) if ((osText = await read(p)) !== undefined) break;
-  return factsFrom({ status: await read(DPKG_STATUS), osRelease: osText, passwd: await read('etc/passwd'), group: await read('etc/group') }, nativeArch);
+  return factsFrom(
+    {
+      status: await read(DPKG_STATUS),
+      osRelease: osText,
+      passwd: await read('etc/passwd'),
+      group: await read('etc/group'),
+    },
+    nativeArch,
+  );
 }
 
-export function factsFrom(files: { status?: string | undefined; osRelease?: string | undefined; passwd?: string | undefined; group?: string | undefined }, nativeArch?: string): RootfsFacts {
+export function factsFrom(
+  files: {
+    status?: string | undefined;
+    osRelease?: string | undefined;
+    passwd?: string | undefined;
+    group?: string | undefined;
+  },
+  nativeArch?: string,
+): RootfsFacts {
   return {
     packages: files.status ? parseDpkgStatus(files.status, nativeArch) : {},
     os: files.osRelease ? parseOsRelease(files.osRelease) : {},

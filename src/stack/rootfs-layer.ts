@@ -14,7 +14,12 @@ import { silentProgress, type Progress } from '../progress.js';
 export async function writeRootfsLayer(
   lease: StoreLease,
   dir: string,
-  options: { compression?: Exclude<Compression, 'none'>; also?: { write(chunk: Uint8Array): Promise<void> }; progress?: Progress; task?: string } = {},
+  options: {
+    compression?: Exclude<Compression, 'none'>;
+    also?: { write(chunk: Uint8Array): Promise<void> };
+    progress?: Progress;
+    task?: string;
+  } = {},
 ): Promise<WrittenLayer> {
   const progress = options.progress ?? silentProgress;
   const task = options.task ?? 'layer';

@@ -42,21 +42,33 @@ export function repositoryOf(name: string, role: StackRole): string {
 export async function listStackNames(store: LocalStore): Promise<string[]> {
   const tagged = await store.meta.listTagged();
   const latest = new Set(tagged.filter((t) => t.tag === LATEST).map((t) => t.repository));
-  return [...latest].filter((r) => r.endsWith('/run') && latest.has(`${r.slice(0, -4)}/build`)).map((r) => r.slice(0, -4)).sort();
+  return [...latest]
+    .filter((r) => r.endsWith('/run') && latest.has(`${r.slice(0, -4)}/build`))
+    .map((r) => r.slice(0, -4))
+    .sort();
 }
 
 /** Numeric version tags both images carry, oldest first. */
 async function versionTags(store: LocalStore, name: string): Promise<{ both: string[]; highest: number }> {
-  const [run, build] = await Promise.all([store.meta.listTags(repositoryOf(name, 'run')), store.meta.listTags(repositoryOf(name, 'build'))]);
+  const [run, build] = await Promise.all([
+    store.meta.listTags(repositoryOf(name, 'run')),
+    store.meta.listTags(repositoryOf(name, 'build')),
+  ]);
   const numeric = (tags: string[]) => tags.filter((t) => /^\d+$/.test(t));
   const buildSet = new Set(numeric(build));
-  const both = numeric(run).filter((t) => buildSet.has(t)).sort((a, b) => Number(a) - Number(b));
+  const both = numeric(run)
+    .filter((t) => buildSet.has(t))
+    .sort((a, b) => Number(a) - Number(b));
   const highest = Math.max(0, ...numeric(run).map(Number), ...numeric(build).map(Number));
   return { both, highest };
 }
 
 /** Reads what a stack image says about itself from its manifest and config. */
-export async function readStackImage(store: LocalStore, repository: string, tagOrDigest: string): Promise<StackImageInfo> {
+export async function readStackImage(
+  store: LocalStore,
+  repository: string,
+  tagOrDigest: string,
+): Promise<StackImageInfo> {
   const desc = await store.resolve(repository, tagOrDigest);
   const manifest = JSON.parse((await store.blobs.read(desc.digest)).toString('utf8')) as ImageManifest;
   const config = JSON.parse((await store.blobs.read(manifest.config.digest)).toString('utf8')) as ImageConfig;
@@ -74,23 +86,38 @@ export async function readStackImage(store: LocalStore, repository: string, tagO
 export async function stackVersions(store: LocalStore, name: string): Promise<StackVersion[]> {
   const { both } = await versionTags(store, name);
   if (both.length === 0) throw noSuchStack(name);
-  const records = new Map((await store.meta.listManifests(repositoryOf(name, 'run'))).map((m) => [m.digest, m.created]));
+  const records = new Map(
+    (await store.meta.listManifests(repositoryOf(name, 'run'))).map((m) => [m.digest, m.created]),
+  );
   const out: StackVersion[] = [];
   for (const version of both) {
-    const [run, build] = await Promise.all([readStackImage(store, repositoryOf(name, 'run'), version), readStackImage(store, repositoryOf(name, 'build'), version)]);
+    const [run, build] = await Promise.all([
+      readStackImage(store, repositoryOf(name, 'run'), version),
+      readStackImage(store, repositoryOf(name, 'build'), version),
+    ]);
     out.push({ version, recorded: records.get(run.digest) ?? '', run, build });
   }
   return out;
 }
 
 /** The newest version of `name`, or undefined when the stack does not exist yet. */
-export async function latestVersion(store: LocalStore, name: string): Promise<{ version: string; run: StackImageInfo; build: StackImageInfo; request?: StackRequest } | undefined> {
+export async function latestVersion(
+  store: LocalStore,
+  name: string,
+): Promise<{ version: string; run: StackImageInfo; build: StackImageInfo; request?: StackRequest } | undefined> {
   let run: StackImageInfo;
   let build: StackImageInfo;
   try {
-    [run, build] = await Promise.all([readStackImage(store, repositoryOf(name, 'run'), LATEST), readStackImage(store, repositoryOf(name, 'build'), LATEST)]);
+    [run, build] = await Promise.all([
+      readStackImage(store, repositoryOf(name, 'run'), LATEST),
+      readStackImage(store, repositoryOf(name, 'build'), LATEST),
+    ]);
   } catch (err) {
-    if (err instanceof SlipwayError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'NOT_FOUND')) return undefined;
+    if (
+      err instanceof SlipwayError &&
+      (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'NOT_FOUND')
+    )
+      return undefined;
     throw err;
   }
   const { both } = await versionTags(store, name);
@@ -108,11 +135,21 @@ export interface VersionChanges {
 }
 
 export function versionChanges(a: StackVersion, b: StackVersion): VersionChanges {
-  return { from: a.version, to: b.version, run: diffPackages(a.run.packages, b.run.packages), build: diffPackages(a.build.packages, b.build.packages) };
+  return {
+    from: a.version,
+    to: b.version,
+    run: diffPackages(a.run.packages, b.run.packages),
+    build: diffPackages(a.build.packages, b.build.packages),
+  };
 }
 
 /** Puts an image whose layer blobs are in the store (or readable from the image) into `repository`, untagged. */
-export async function storeImage(store: LocalStore, lease: StoreLease, repository: string, image: Image): Promise<Descriptor> {
+export async function storeImage(
+  store: LocalStore,
+  lease: StoreLease,
+  repository: string,
+  image: Image,
+): Promise<Descriptor> {
   for (const layer of await image.layers()) {
     const digest = await layer.digest();
     if (await lease.ensureBlob(digest)) continue;
@@ -128,7 +165,12 @@ export async function storeImage(store: LocalStore, lease: StoreLease, repositor
  * both; a crash part way leaves a version tag on one image only, which no listing
  * shows and the next version number skips.
  */
-export async function publishVersion(store: LocalStore, lease: StoreLease, name: string, images: { run: Image; build: Image }): Promise<string> {
+export async function publishVersion(
+  store: LocalStore,
+  lease: StoreLease,
+  name: string,
+  images: { run: Image; build: Image },
+): Promise<string> {
   const { highest } = await versionTags(store, name);
   const version = String(highest + 1);
   const put = async (role: StackRole, tags: string[]) => {
@@ -169,5 +211,9 @@ export async function removeStack(store: LocalStore, name: string): Promise<Remo
 }
 
 export function noSuchStack(name: string): SlipwayError {
-  return new SlipwayError('NOT_FOUND', `no stack "${name}" in the store: see slipway stack ls, or make it with slipway stack create ${name}`, { detail: { stack: name } });
+  return new SlipwayError(
+    'NOT_FOUND',
+    `no stack "${name}" in the store: see slipway stack ls, or make it with slipway stack create ${name}`,
+    { detail: { stack: name } },
+  );
 }

@@ -23,7 +23,10 @@ export class LayerOutput {
   readonly written: KnownLayer[] = [];
   readonly reused: KnownLayer[] = [];
 
-  constructor(private readonly lease: StoreLease, private readonly known: Map<Digest, KnownLayer>) {}
+  constructor(
+    private readonly lease: StoreLease,
+    private readonly known: Map<Digest, KnownLayer>,
+  ) {}
 
   async write(entries: () => AsyncIterable<TarEntry>): Promise<{ layer: Layer; known: KnownLayer; reused: boolean }> {
     const hashed = await writeLayer(entries(), { write: async () => undefined }, { compression: 'none' });
@@ -36,7 +39,12 @@ export class LayerOutput {
     try {
       const result = await writeLayer(entries(), { write: (c) => writer.write(c) }, { compression: 'gzip' });
       await writer.commit({ digest: result.digest, size: result.size });
-      const known: KnownLayer = { diffId: result.diffId, digest: result.digest, size: result.size, mediaType: result.mediaType };
+      const known: KnownLayer = {
+        diffId: result.diffId,
+        digest: result.digest,
+        size: result.size,
+        mediaType: result.mediaType,
+      };
       this.known.set(known.diffId, known);
       this.written.push(known);
       return { layer: describe(known), known, reused: false };

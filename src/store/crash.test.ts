@@ -22,8 +22,14 @@ after(async () => {
 });
 
 /** Starts the child script; `lines` yields its stdout line by line. */
-function startChild(mode: string, ...args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, home, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+function startChild(
+  mode: string,
+  ...args: string[]
+): { child: ChildProcess; lines: AsyncIterableIterator<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, home, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   // 'exit' fires once the child is reaped: only then does a pid check see it dead.
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, lines: createInterface({ input: child.stdout! })[Symbol.asyncIterator](), exited };
@@ -42,7 +48,9 @@ async function blobsIn(store: LocalStore): Promise<Set<Digest>> {
 }
 
 describe('store across processes', () => {
-  it('survives SIGKILL at random moments: no half blob, no tag without its blobs, GC cleans up', { timeout: 180_000 }, async () => {
+  it('survives SIGKILL at random moments: no half blob, no tag without its blobs, GC cleans up', {
+    timeout: 180_000,
+  }, async () => {
     let stored = 0;
     for (let round = 0; round < 8; round++) {
       const { child, lines, exited } = startChild('crash-loop');
@@ -66,7 +74,8 @@ describe('store across processes', () => {
       assert.ok(tagged.length >= stored, `each stored image left its tags (${tagged.length} tags, ${stored} images)`);
       for (const t of tagged) {
         const desc = await store.resolve(t.repository, t.tag);
-        for (const ref of (await store.meta.getManifest(t.repository, desc.digest))!.references) assert.ok(await store.blobs.stat(ref));
+        for (const ref of (await store.meta.getManifest(t.repository, desc.digest))!.references)
+          assert.ok(await store.blobs.stat(ref));
       }
 
       const leftovers = await store.blobs.listIngests();
@@ -76,7 +85,11 @@ describe('store across processes', () => {
 
       const needed = new Set<Digest>();
       for (const m of await store.meta.listManifests()) [m.digest, ...m.references].forEach((d) => needed.add(d));
-      assert.deepEqual([...(await blobsIn(store))].sort(), [...needed].sort(), 'after GC exactly the needed blobs remain');
+      assert.deepEqual(
+        [...(await blobsIn(store))].sort(),
+        [...needed].sort(),
+        'after GC exactly the needed blobs remain',
+      );
       assert.deepEqual((await store.verify()).problems, []);
     } finally {
       await store.close();
@@ -85,11 +98,13 @@ describe('store across processes', () => {
 
   it('lets two processes write the same blob at the same time; both succeed', { timeout: 60_000 }, async () => {
     const children = [startChild('put-same', 'same seed', '24'), startChild('put-same', 'same seed', '24')];
-    const outputs = await Promise.all(children.map(async ({ lines, exited }) => {
-      const line = await nextLine(lines);
-      assert.equal(await exited, 0);
-      return line;
-    }));
+    const outputs = await Promise.all(
+      children.map(async ({ lines, exited }) => {
+        const line = await nextLine(lines);
+        assert.equal(await exited, 0);
+        return line;
+      }),
+    );
     assert.match(outputs[0]!, /^blob sha256:[0-9a-f]{64}$/);
     assert.equal(outputs[0], outputs[1]);
     const digest = outputs[0]!.slice('blob '.length) as Digest;

@@ -74,7 +74,10 @@ describe('FsBlobStore', () => {
       assert.match(e.message, new RegExp(`${digestOf(data)}.*expected ${wrong}`));
       return true;
     });
-    await assert.rejects(put(data, { size: 999 }), (e) => isSlipwayError(e, 'SIZE_MISMATCH') && /1000 bytes, expected 999/.test(e.message));
+    await assert.rejects(
+      put(data, { size: 999 }),
+      (e) => isSlipwayError(e, 'SIZE_MISMATCH') && /1000 bytes, expected 999/.test(e.message),
+    );
     assert.equal(await store.stat(digestOf(data)), undefined);
     assert.equal(await store.stat(wrong), undefined);
     assert.deepEqual(await store.listIngests(), []);
@@ -84,7 +87,12 @@ describe('FsBlobStore', () => {
     const data = randomBytes(100);
     const w = await store.writer();
     await w.write(data);
-    await assert.rejects(w.commit({}, async () => { throw new Error('lease refused'); }), /lease refused/);
+    await assert.rejects(
+      w.commit({}, async () => {
+        throw new Error('lease refused');
+      }),
+      /lease refused/,
+    );
     assert.equal(await store.stat(digestOf(data)), undefined);
     assert.deepEqual(await store.listIngests(), []);
   });
@@ -118,7 +126,7 @@ describe('FsBlobStore', () => {
     assert.deepEqual(await buffer(await reopened.open(info.digest)), data);
   });
 
-  it('keeps an ingest\'s labels across close and resume (a registry upload\'s repository)', async () => {
+  it("keeps an ingest's labels across close and resume (a registry upload's repository)", async () => {
     const w = await store.writer({ labels: { repository: 'team/app' } });
     assert.deepEqual(w.labels, { repository: 'team/app' });
     await w.write(Buffer.from('abc'));

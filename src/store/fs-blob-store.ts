@@ -3,7 +3,16 @@ import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHan
 import type { Readable } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
 import { isErrno, SlipwayError } from '../errors.js';
-import { Digester, digestAlgorithm, digestHex, digestOf, isDigest, parseDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import {
+  Digester,
+  digestAlgorithm,
+  digestHex,
+  digestOf,
+  isDigest,
+  parseDigest,
+  type Digest,
+  type DigestAlgorithm,
+} from '../oci/digest.js';
 import { FsBlobWriter, removeIngestDir, type IngestOwner } from './fs-blob-writer.js';
 import { fsyncDir, statOrUndefined, writeSmallFileAtomic } from './fs-util.js';
 import { currentOwner, isOwnerAlive } from './owner.js';
@@ -66,13 +75,21 @@ export class FsBlobStore implements BlobStore {
     return st?.isFile() ? { digest, size: st.size } : undefined;
   }
 
-  async open(digest: Digest, range?: { start: number; end?: number }, options: { chunkSize?: number } = {}): Promise<Readable> {
+  async open(
+    digest: Digest,
+    range?: { start: number; end?: number },
+    options: { chunkSize?: number } = {},
+  ): Promise<Readable> {
     // Open first, then measure: once open, a concurrent delete cannot cut the stream short.
     const fh = await this.#openBlob(digest);
     try {
       const { size } = await fh.stat();
       const bounds = range === undefined ? {} : rangeBounds(digest, size, range);
-      return fh.createReadStream({ ...bounds, autoClose: true, ...(options.chunkSize ? { highWaterMark: options.chunkSize } : {}) });
+      return fh.createReadStream({
+        ...bounds,
+        autoClose: true,
+        ...(options.chunkSize ? { highWaterMark: options.chunkSize } : {}),
+      });
     } catch (err) {
       await fh.close();
       throw err;
@@ -122,8 +139,15 @@ export class FsBlobStore implements BlobStore {
     const dir = this.#ingestDir(id);
     const meta = await readMeta(dir);
     if (meta === undefined) return undefined;
-    if (openIngests.has(dir) || (meta.pid !== undefined && meta.pid !== process.pid && isOwnerAlive({ pid: meta.pid, host: meta.host ?? '' }))) {
-      throw new SlipwayError('CONFLICT', `upload ${id} is being written by another writer (pid ${meta.pid ?? process.pid})`, { detail: { id } });
+    if (
+      openIngests.has(dir) ||
+      (meta.pid !== undefined && meta.pid !== process.pid && isOwnerAlive({ pid: meta.pid, host: meta.host ?? '' }))
+    ) {
+      throw new SlipwayError(
+        'CONFLICT',
+        `upload ${id} is being written by another writer (pid ${meta.pid ?? process.pid})`,
+        { detail: { id } },
+      );
     }
     openIngests.add(dir);
     let fh: FileHandle | undefined;
@@ -168,7 +192,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async removeIngest(id: string): Promise<void> {
-    if (!INGEST_ID.test(id) && !STAGING.test(id)) throw new SlipwayError('INVALID_ARGUMENT', `"${id}" is not an ingest id`);
+    if (!INGEST_ID.test(id) && !STAGING.test(id))
+      throw new SlipwayError('INVALID_ARGUMENT', `"${id}" is not an ingest id`);
     await removeIngestDir(this.#ingestDir(id));
   }
 
@@ -184,7 +209,8 @@ export class FsBlobStore implements BlobStore {
     try {
       return await open(this.blobPath(digest), 'r');
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new SlipwayError('BLOB_UNKNOWN', `blob ${digest} is not in the store`, { detail: { digest } });
+      if (isErrno(err, 'ENOENT'))
+        throw new SlipwayError('BLOB_UNKNOWN', `blob ${digest} is not in the store`, { detail: { digest } });
       throw err;
     }
   }
@@ -239,12 +265,20 @@ export class FsBlobStore implements BlobStore {
 }
 
 /** start/end (inclusive) of a byte range within a blob of `size` bytes; end is clamped to the blob. */
-function rangeBounds(digest: Digest, size: number, range: { start: number; end?: number }): { start: number; end: number } {
+function rangeBounds(
+  digest: Digest,
+  size: number,
+  range: { start: number; end?: number },
+): { start: number; end: number } {
   const end = Math.min(range.end ?? size - 1, size - 1);
   if (!Number.isSafeInteger(range.start) || range.start < 0 || range.start >= size || end < range.start) {
-    throw new SlipwayError('RANGE_NOT_SATISFIABLE', `range ${range.start}-${range.end ?? ''} is outside blob ${digest} of ${size} bytes`, {
-      detail: { digest, size, start: range.start, end: range.end },
-    });
+    throw new SlipwayError(
+      'RANGE_NOT_SATISFIABLE',
+      `range ${range.start}-${range.end ?? ''} is outside blob ${digest} of ${size} bytes`,
+      {
+        detail: { digest, size, start: range.start, end: range.end },
+      },
+    );
   }
   return { start: range.start, end };
 }

@@ -29,7 +29,14 @@ export class FsBlobWriter implements BlobWriter {
   #queue: Promise<void> = Promise.resolve();
   #failure: unknown;
 
-  constructor(id: string, dir: string, fh: FileHandle, digester: Digester, owner: IngestOwner, labels: Record<string, string> = {}) {
+  constructor(
+    id: string,
+    dir: string,
+    fh: FileHandle,
+    digester: Digester,
+    owner: IngestOwner,
+    labels: Record<string, string> = {},
+  ) {
     this.id = id;
     this.labels = Object.freeze({ ...labels });
     this.#dir = dir;
@@ -115,18 +122,25 @@ export class FsBlobWriter implements BlobWriter {
 
   #usable(what: string): FileHandle {
     if (this.#failure !== undefined) {
-      throw new SlipwayError('IO_ERROR', `cannot ${what} ingest ${this.id}: an earlier write failed; abort it`, { cause: this.#failure });
+      throw new SlipwayError('IO_ERROR', `cannot ${what} ingest ${this.id}: an earlier write failed; abort it`, {
+        cause: this.#failure,
+      });
     }
-    if (this.#fh === undefined) throw new SlipwayError('CONFLICT', `cannot ${what} ingest ${this.id}: the writer is already finished`);
+    if (this.#fh === undefined)
+      throw new SlipwayError('CONFLICT', `cannot ${what} ingest ${this.id}: the writer is already finished`);
     return this.#fh;
   }
 
   async #verify(expected: Expected): Promise<BlobInfo> {
     const size = this.#digester.size;
     if (expected.size !== undefined && expected.size !== size) {
-      throw new SlipwayError('SIZE_MISMATCH', `upload ${this.id} has ${size} bytes, expected ${expected.size}${expected.digest ? ` for ${expected.digest}` : ''}`, {
-        detail: { digest: expected.digest, expected: expected.size, actual: size },
-      });
+      throw new SlipwayError(
+        'SIZE_MISMATCH',
+        `upload ${this.id} has ${size} bytes, expected ${expected.size}${expected.digest ? ` for ${expected.digest}` : ''}`,
+        {
+          detail: { digest: expected.digest, expected: expected.size, actual: size },
+        },
+      );
     }
     const digest = await this.#digestFor(expected.digest);
     if (expected.digest !== undefined && digest !== expected.digest) {

@@ -33,7 +33,11 @@ const HOUR = 60 * 60 * 1000;
  * Mark and sweep: removes stale ingests, then, under the metadata's GC lock, every
  * blob that no manifest, tag, live lease or fresh link needs.
  */
-export async function collectGarbage(blobs: BlobStore, meta: MetadataStore, options: GcOptions = {}): Promise<GcReport> {
+export async function collectGarbage(
+  blobs: BlobStore,
+  meta: MetadataStore,
+  options: GcOptions = {},
+): Promise<GcReport> {
   const report: GcReport = { blobsRemoved: 0, bytesFreed: 0, ingestsRemoved: 0 };
   const maxAge = options.ingestMaxAgeMs ?? 24 * HOUR;
   const now = Date.now();

@@ -61,7 +61,11 @@ describe('LocalStore', () => {
 
   it('stores an image and resolves it by tag and by digest, linking its blobs to the repository', async () => {
     const image = await storeImage('team/app', 'v1');
-    assert.deepEqual(image.desc, { mediaType: MediaType.OciManifest, digest: image.digest, size: image.manifest.length });
+    assert.deepEqual(image.desc, {
+      mediaType: MediaType.OciManifest,
+      digest: image.digest,
+      size: image.manifest.length,
+    });
     assert.deepEqual(await store.resolve('team/app', 'v1'), image.desc);
     assert.deepEqual(await store.resolve('team/app', image.digest), image.desc);
     assert.deepEqual(await store.blobs.read(image.digest), image.manifest);
@@ -70,7 +74,10 @@ describe('LocalStore', () => {
     const record = await store.meta.getManifest('team/app', image.digest);
     assert.deepEqual(record?.references, [image.config.digest, image.layers[0]!.digest]);
     assert.equal(record?.artifactType, MediaType.OciConfig, 'the referrers API falls back to the config media type');
-    await assert.rejects(store.resolve('team/app', 'v2'), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes('team/app:v2'));
+    await assert.rejects(
+      store.resolve('team/app', 'v2'),
+      (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes('team/app:v2'),
+    );
     await assert.rejects(store.resolve('other', image.digest), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN'));
   });
 
@@ -89,7 +96,12 @@ describe('LocalStore', () => {
 
   it('accepts an absent foreign layer (one with urls), without recording it', async () => {
     const config = await store.withLease((l) => l.putBytes(configBytes('win')));
-    const foreign = { mediaType: MediaType.DockerLayerForeignGzip, digest: digestOf('foreign'), size: 7, urls: ['https://example.com/layer'] };
+    const foreign = {
+      mediaType: MediaType.DockerLayerForeignGzip,
+      digest: digestOf('foreign'),
+      size: 7,
+      urls: ['https://example.com/layer'],
+    };
     const raw = manifestBytes({ mediaType: MediaType.OciConfig, ...config }, [foreign]);
     const desc = await store.putManifest('win/app', raw, MediaType.OciManifest, ['1']);
     assert.deepEqual((await store.meta.getManifest('win/app', desc.digest))?.references, [config.digest]);
@@ -99,18 +111,33 @@ describe('LocalStore', () => {
   it('stores an index only once its children are in the repository', async () => {
     const a = await storeImage('multi', 'amd64');
     const b = await storeImage('multi', 'arm64');
-    const children = [a.desc, b.desc].map((d, i) => ({ ...d, platform: { os: 'linux', architecture: i ? 'arm64' : 'amd64' } }));
+    const children = [a.desc, b.desc].map((d, i) => ({
+      ...d,
+      platform: { os: 'linux', architecture: i ? 'arm64' : 'amd64' },
+    }));
     const raw = indexBytes(children);
-    await assert.rejects(store.putManifest('elsewhere', raw, MediaType.OciIndex, ['latest']), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes(a.digest));
+    await assert.rejects(
+      store.putManifest('elsewhere', raw, MediaType.OciIndex, ['latest']),
+      (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes(a.digest),
+    );
     const desc = await store.putManifest('multi', raw, MediaType.OciIndex, ['latest']);
-    assert.deepEqual(await store.resolve('multi', 'latest'), { mediaType: MediaType.OciIndex, digest: digestOf(raw), size: raw.length });
+    assert.deepEqual(await store.resolve('multi', 'latest'), {
+      mediaType: MediaType.OciIndex,
+      digest: digestOf(raw),
+      size: raw.length,
+    });
     assert.deepEqual((await store.meta.getManifest('multi', desc.digest))?.references, [a.digest, b.digest]);
   });
 
   it('refuses a manifest that is not valid, and one whose digest is not the expected one', async () => {
-    await assert.rejects(store.putManifest('app', Buffer.from('{"schemaVersion":2}'), MediaType.OciManifest), (e) => isSlipwayError(e, 'INVALID_DOCUMENT'));
+    await assert.rejects(store.putManifest('app', Buffer.from('{"schemaVersion":2}'), MediaType.OciManifest), (e) =>
+      isSlipwayError(e, 'INVALID_DOCUMENT'),
+    );
     const image = await storeImage('app', 'v1');
-    await assert.rejects(store.putManifest('app', image.manifest, MediaType.OciManifest, [], undefined, digestOf('other')), (e) => isSlipwayError(e, 'DIGEST_MISMATCH'));
+    await assert.rejects(
+      store.putManifest('app', image.manifest, MediaType.OciManifest, [], undefined, digestOf('other')),
+      (e) => isSlipwayError(e, 'DIGEST_MISMATCH'),
+    );
   });
 
   it('records referrers by subject', async () => {
@@ -121,12 +148,19 @@ describe('LocalStore', () => {
       const raw = manifestBytes(
         { mediaType: MediaType.OciEmpty, ...cfg },
         [{ mediaType: 'application/spdx+json', ...doc }],
-        { artifactType: 'application/spdx+json', subject: image.desc, annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } },
+        {
+          artifactType: 'application/spdx+json',
+          subject: image.desc,
+          annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+        },
       );
       return store.putManifest('app', raw, MediaType.OciManifest, [], lease);
     });
     const referrers = await store.meta.referrers('app', image.digest);
-    assert.deepEqual(referrers.map((r) => [r.digest, r.artifactType]), [[sbom.digest, 'application/spdx+json']]);
+    assert.deepEqual(
+      referrers.map((r) => [r.digest, r.artifactType]),
+      [[sbom.digest, 'application/spdx+json']],
+    );
   });
 
   it('gc removes unreferenced blobs and stale ingests, keeps what tags and manifests need', async () => {
@@ -143,17 +177,23 @@ describe('LocalStore', () => {
     assert.deepEqual((await store.verify()).problems, []);
   });
 
-  it('gc removes at once what a crash during an ingest\'s removal left: a directory without meta.json', async () => {
+  it("gc removes at once what a crash during an ingest's removal left: a directory without meta.json", async () => {
     const parked = await store.blobs.writer();
     await parked.write(randomBytes(10));
     await parked.close();
     const half = join(store.home, 'ingest', '0b9a3c2e-5d1f-4e6a-9b7c-8d2e1f0a3b4c');
     await mkdir(half);
     await writeFile(join(half, 'data'), 'left over');
-    assert.deepEqual((await store.blobs.listIngests()).filter((i) => i.broken).map((i) => i.id), ['0b9a3c2e-5d1f-4e6a-9b7c-8d2e1f0a3b4c']);
+    assert.deepEqual(
+      (await store.blobs.listIngests()).filter((i) => i.broken).map((i) => i.id),
+      ['0b9a3c2e-5d1f-4e6a-9b7c-8d2e1f0a3b4c'],
+    );
     const report = await store.gc();
     assert.equal(report.ingestsRemoved, 1, 'only the broken one: the parked upload is young');
-    assert.deepEqual((await store.blobs.listIngests()).map((i) => i.id), [parked.id]);
+    assert.deepEqual(
+      (await store.blobs.listIngests()).map((i) => i.id),
+      [parked.id],
+    );
   });
 
   it('gc keeps recently linked blobs (pushed before their manifest) during the grace period', async () => {
@@ -203,7 +243,9 @@ describe('LocalStore', () => {
       const first = await lease.putBytes(data);
       assert.deepEqual(await lease.putBytes(data, { digest: first.digest, size: 500 }), first);
       await assert.rejects(lease.putBytes(data, { size: 499 }), (e) => isSlipwayError(e, 'SIZE_MISMATCH'));
-      await assert.rejects(lease.putBytes(data, { digest: digestOf('x') }), (e) => isSlipwayError(e, 'DIGEST_MISMATCH'));
+      await assert.rejects(lease.putBytes(data, { digest: digestOf('x') }), (e) =>
+        isSlipwayError(e, 'DIGEST_MISMATCH'),
+      );
       const sha512 = await lease.putBytes(data, { digest: digestOf(data, 'sha512') });
       assert.deepEqual(await store.blobs.read(sha512.digest), data);
     });
@@ -212,9 +254,14 @@ describe('LocalStore', () => {
   it('putBlob stores sha512 blobs when the expected digest is sha512, and leaves nothing on mismatch', async () => {
     const data = randomBytes(200_000);
     await store.withLease(async (lease) => {
-      const info = await lease.putBlob([data.subarray(0, 1000), data.subarray(1000)], { digest: digestOf(data, 'sha512'), size: data.length });
+      const info = await lease.putBlob([data.subarray(0, 1000), data.subarray(1000)], {
+        digest: digestOf(data, 'sha512'),
+        size: data.length,
+      });
       assert.equal(info.digest, digestOf(data, 'sha512'));
-      await assert.rejects(lease.putBlob([randomBytes(10)], { digest: digestOf('y') }), (e) => isSlipwayError(e, 'DIGEST_MISMATCH'));
+      await assert.rejects(lease.putBlob([randomBytes(10)], { digest: digestOf('y') }), (e) =>
+        isSlipwayError(e, 'DIGEST_MISMATCH'),
+      );
     });
     assert.deepEqual(await store.blobs.listIngests(), []);
   });
@@ -235,7 +282,10 @@ describe('LocalStore', () => {
     const b = await storeImage('multi', 'arm64');
     await store.meta.deleteTag('multi', 'amd64');
     const index = await store.putManifest('multi', indexBytes([a.desc, b.desc]), MediaType.OciIndex, ['latest']);
-    assert.deepEqual(await store.deleteImage('multi', index.digest), { untagged: ['latest'], deleted: [index.digest, a.digest] });
+    assert.deepEqual(await store.deleteImage('multi', index.digest), {
+      untagged: ['latest'],
+      deleted: [index.digest, a.digest],
+    });
     assert.deepEqual(await store.resolve('multi', 'arm64'), b.desc, 'a tagged child stays');
     await assert.rejects(store.deleteImage('multi', index.digest), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN'));
   });
@@ -261,6 +311,12 @@ describe('LocalStore', () => {
     await writeFile(path, 'tampered');
     await rm(join(store.home, 'blobs', 'sha256', image.config.digest.slice('sha256:'.length)));
     const { problems } = await store.verify();
-    assert.deepEqual(problems.map((p) => [p.kind, p.digest]).sort(), [['corrupt-blob', layer], ['missing-blob', image.config.digest]].sort());
+    assert.deepEqual(
+      problems.map((p) => [p.kind, p.digest]).sort(),
+      [
+        ['corrupt-blob', layer],
+        ['missing-blob', image.config.digest],
+      ].sort(),
+    );
   });
 });

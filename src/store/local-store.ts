@@ -81,10 +81,21 @@ export class LocalStore {
    * are written, then manifest, references, blob links and tags are recorded in one
    * transaction. `expectedDigest` (a registry PUT by digest) is verified.
    */
-  async putManifest(repository: string, bytes: Uint8Array, mediaType: string, tags: string[] = [], lease?: StoreLease, expectedDigest?: Digest): Promise<Descriptor> {
+  async putManifest(
+    repository: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    tags: string[] = [],
+    lease?: StoreLease,
+    expectedDigest?: Digest,
+  ): Promise<Descriptor> {
     checkRepository(repository);
     const content = manifestContent(bytes, mediaType);
-    return this.putManifestContent(repository, bytes, content, { tags, ...(lease ? { lease } : {}), ...(expectedDigest ? { expectedDigest } : {}) });
+    return this.putManifestContent(repository, bytes, content, {
+      tags,
+      ...(lease ? { lease } : {}),
+      ...(expectedDigest ? { expectedDigest } : {}),
+    });
   }
 
   /**
@@ -94,16 +105,24 @@ export class LocalStore {
    * blobs left out that the store must not look up (a registry's foreign layers).
    */
   async putManifestContent(
-    repository: string, bytes: Uint8Array, content: ManifestContent,
+    repository: string,
+    bytes: Uint8Array,
+    content: ManifestContent,
     options: { tags?: string[]; lease?: StoreLease; expectedDigest?: Digest } = {},
   ): Promise<Descriptor> {
     checkRepository(repository);
     const { tags = [], lease, expectedDigest } = options;
-    if (lease === undefined) return this.withLease((l) => this.putManifestContent(repository, bytes, content, { ...options, lease: l }));
+    if (lease === undefined)
+      return this.withLease((l) => this.putManifestContent(repository, bytes, content, { ...options, lease: l }));
     const references = await this.#holdReferences(repository, content, lease);
     const info = await lease.putBytes(bytes, expectedDigest === undefined ? {} : { digest: expectedDigest });
     const record: ManifestRecord = {
-      repository, digest: info.digest, mediaType: content.mediaType, size: info.size, references, created: new Date().toISOString(),
+      repository,
+      digest: info.digest,
+      mediaType: content.mediaType,
+      size: info.size,
+      references,
+      created: new Date().toISOString(),
     };
     if (content.artifactType !== undefined) record.artifactType = content.artifactType;
     if (content.subject !== undefined) record.subject = content.subject;
@@ -114,7 +133,10 @@ export class LocalStore {
 
   /** The manifest `repository:tag` or `repository@digest` names. Throws MANIFEST_UNKNOWN. */
   async resolve(repository: string, tagOrDigest: string): Promise<Descriptor> {
-    const found = await this.meta.findManifest(repository, isDigest(tagOrDigest) ? { digest: tagOrDigest } : { tag: tagOrDigest });
+    const found = await this.meta.findManifest(
+      repository,
+      isDigest(tagOrDigest) ? { digest: tagOrDigest } : { tag: tagOrDigest },
+    );
     if (!found) throw unknownManifest(repository, tagOrDigest);
     return found;
   }
@@ -133,7 +155,14 @@ export class LocalStore {
     if (!isDigest(tagOrDigest)) {
       await this.meta.deleteTag(repository, tagOrDigest);
       report.untagged.push(tagOrDigest);
-      if (!isHeld(target.digest, tags.filter((t) => t.tag !== tagOrDigest), manifests)) await this.#deleteTree(repository, target.digest, manifests, report);
+      if (
+        !isHeld(
+          target.digest,
+          tags.filter((t) => t.tag !== tagOrDigest),
+          manifests,
+        )
+      )
+        await this.#deleteTree(repository, target.digest, manifests, report);
       return report;
     }
     report.untagged.push(...tags.filter((t) => t.digest === target.digest).map((t) => t.tag));
@@ -189,10 +218,12 @@ export class LocalStore {
     const references: Digest[] = [];
     for (const desc of content.blobs) {
       if (await lease.ensureBlob(desc.digest)) references.push(desc.digest);
-      else if (!desc.urls?.length) throw missing('BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType})`, repository, desc.digest);
+      else if (!desc.urls?.length)
+        throw missing('BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType})`, repository, desc.digest);
     }
     for (const desc of content.children) {
-      const known = (await this.meta.getManifest(repository, desc.digest)) !== undefined && (await lease.ensureBlob(desc.digest));
+      const known =
+        (await this.meta.getManifest(repository, desc.digest)) !== undefined && (await lease.ensureBlob(desc.digest));
       if (!known) throw missing('MANIFEST_UNKNOWN', `manifest ${desc.digest}`, repository, desc.digest);
       references.push(desc.digest);
     }
@@ -200,7 +231,12 @@ export class LocalStore {
   }
 
   /** Deletes a manifest, then its child manifests that no tag or other manifest holds. */
-  async #deleteTree(repository: string, digest: Digest, manifests: ManifestRecord[], report: DeleteReport): Promise<void> {
+  async #deleteTree(
+    repository: string,
+    digest: Digest,
+    manifests: ManifestRecord[],
+    report: DeleteReport,
+  ): Promise<void> {
     await this.meta.deleteManifest(repository, digest);
     report.deleted.push(digest);
     const remaining = manifests.filter((m) => !report.deleted.includes(m.digest));
@@ -216,7 +252,9 @@ export class LocalStore {
 
 /** True when a tag or another manifest of the repository still holds `digest`. */
 function isHeld(digest: Digest, tags: { digest: Digest }[], manifests: ManifestRecord[]): boolean {
-  return tags.some((t) => t.digest === digest) || manifests.some((m) => m.digest !== digest && m.references.includes(digest));
+  return (
+    tags.some((t) => t.digest === digest) || manifests.some((m) => m.digest !== digest && m.references.includes(digest))
+  );
 }
 
 function unknownManifest(repository: string, reference: string): SlipwayError {
@@ -224,8 +262,17 @@ function unknownManifest(repository: string, reference: string): SlipwayError {
   return new SlipwayError('MANIFEST_UNKNOWN', `${name} is not in the store`, { detail: { repository, reference } });
 }
 
-function missing(code: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN', what: string, repository: string, digest: Digest): SlipwayError {
-  return new SlipwayError(code, `cannot store the manifest in ${repository}: ${what} is not in the store; put it first`, {
-    detail: { repository, digest },
-  });
+function missing(
+  code: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN',
+  what: string,
+  repository: string,
+  digest: Digest,
+): SlipwayError {
+  return new SlipwayError(
+    code,
+    `cannot store the manifest in ${repository}: ${what} is not in the store; put it first`,
+    {
+      detail: { repository, digest },
+    },
+  );
 }

@@ -24,7 +24,12 @@ export function manifestContent(bytes: Uint8Array, mediaType: string): ManifestC
   const doc = parsed.document;
   const content: ManifestContent =
     parsed.kind === 'manifest'
-      ? { kind: 'manifest', mediaType: parsed.mediaType, blobs: [parsed.document.config, ...parsed.document.layers], children: [] }
+      ? {
+          kind: 'manifest',
+          mediaType: parsed.mediaType,
+          blobs: [parsed.document.config, ...parsed.document.layers],
+          children: [],
+        }
       : { kind: 'index', mediaType: parsed.mediaType, blobs: [], children: parsed.document.manifests };
   const artifactType = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.document.config.mediaType : undefined);
   if (artifactType !== undefined) content.artifactType = artifactType;

@@ -11,9 +11,13 @@ export function checkRepository(name: string): string {
 
 export function checkTag(tag: string): string {
   if (!isValidTag(tag)) {
-    throw new SlipwayError('INVALID_REFERENCE', `invalid tag "${tag}": use up to 128 letters, digits, _ . -, not starting with . or -`, {
-      detail: { tag },
-    });
+    throw new SlipwayError(
+      'INVALID_REFERENCE',
+      `invalid tag "${tag}": use up to 128 letters, digits, _ . -, not starting with . or -`,
+      {
+        detail: { tag },
+      },
+    );
   }
   return tag;
 }

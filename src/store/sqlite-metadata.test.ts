@@ -72,7 +72,10 @@ describe('SqliteMetadataStore', () => {
   });
 
   it('records a manifest with its references, annotations and tags, and links its references', async () => {
-    const record = manifest('org/app', 'a', { annotations: { 'org.opencontainers.image.title': 'a' }, artifactType: 'application/x-test' });
+    const record = manifest('org/app', 'a', {
+      annotations: { 'org.opencontainers.image.title': 'a' },
+      artifactType: 'application/x-test',
+    });
     await meta.putManifest(record, ['v1', 'latest']);
     assert.deepEqual(await meta.getManifest('org/app', record.digest), record);
     assert.equal(await meta.resolveTag('org/app', 'latest'), record.digest);
@@ -139,7 +142,11 @@ describe('SqliteMetadataStore', () => {
   it('finds referrers by subject within a repository', async () => {
     const image = manifest('app', 'img');
     await meta.putManifest(image, ['latest']);
-    const sbom = manifest('app', 'sbom', { subject: image.digest, artifactType: 'application/spdx+json', annotations: { kind: 'sbom' } });
+    const sbom = manifest('app', 'sbom', {
+      subject: image.digest,
+      artifactType: 'application/spdx+json',
+      annotations: { kind: 'sbom' },
+    });
     const sig = manifest('app', 'sig', { subject: image.digest, artifactType: 'application/vnd.dev.cosign' });
     await meta.putManifest(sbom);
     await meta.putManifest(sig);
@@ -157,7 +164,10 @@ describe('SqliteMetadataStore', () => {
     await meta.putManifest(b);
     await meta.setTag('app', 'latest', b.digest);
     assert.equal(await meta.resolveTag('app', 'latest'), b.digest);
-    await assert.rejects(meta.setTag('app', 'x', d('nothing')), (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes(d('nothing')));
+    await assert.rejects(
+      meta.setTag('app', 'x', d('nothing')),
+      (e) => isSlipwayError(e, 'MANIFEST_UNKNOWN') && e.message.includes(d('nothing')),
+    );
     await assert.rejects(meta.setTag('app', '-bad', a.digest), (e) => isSlipwayError(e, 'INVALID_REFERENCE'));
     assert.equal(await meta.deleteTag('app', 'latest'), true);
     assert.equal(await meta.deleteTag('app', 'latest'), false);
@@ -174,7 +184,10 @@ describe('SqliteMetadataStore', () => {
     await meta.putManifest(child, ['child']);
     const index = manifest('app', 'index', { mediaType: MediaType.OciIndex, references: [child.digest] });
     await meta.putManifest(index, ['latest']);
-    await assert.rejects(meta.deleteManifest('app', child.digest), (e) => isSlipwayError(e, 'CONFLICT') && e.message.includes(index.digest));
+    await assert.rejects(
+      meta.deleteManifest('app', child.digest),
+      (e) => isSlipwayError(e, 'CONFLICT') && e.message.includes(index.digest),
+    );
     assert.equal(await meta.deleteManifest('app', index.digest), true);
     assert.equal(await meta.resolveTag('app', 'latest'), undefined);
     assert.equal(await meta.deleteManifest('app', child.digest), true);
@@ -212,14 +225,23 @@ describe('SqliteMetadataStore', () => {
     const dead = await meta.createLease(ownerString({ pid: deadPid(), host: hostname() }));
     const foreign = await meta.createLease(ownerString({ pid: deadPid(), host: 'some-other-host' }));
     const mine = await meta.createLease(ownerString());
-    for (const [lease, name] of [[dead, 'dead'], [foreign, 'foreign'], [mine, 'mine']] as const) await meta.addToLease(lease, d(name));
+    for (const [lease, name] of [
+      [dead, 'dead'],
+      [foreign, 'foreign'],
+      [mine, 'mine'],
+    ] as const)
+      await meta.addToLease(lease, d(name));
     let live = new Set<Digest>();
     await meta.withGcLock({ linkGraceMs: 0 }, async (l) => {
       live = l;
       return [];
     });
     assert.deepEqual([...live].sort(), [d('foreign'), d('mine')].sort());
-    await assert.rejects(meta.addToLease(dead, d('late')), (e) => isSlipwayError(e, 'CONFLICT'), 'a reclaimed lease cannot protect anything');
+    await assert.rejects(
+      meta.addToLease(dead, d('late')),
+      (e) => isSlipwayError(e, 'CONFLICT'),
+      'a reclaimed lease cannot protect anything',
+    );
   });
 
   it('makes writers of this process wait until GC is done, and rolls back when GC fails', async () => {
@@ -238,9 +260,12 @@ describe('SqliteMetadataStore', () => {
     assert.deepEqual(order, ['gc done', 'lease created']);
 
     await meta.linkBlob('app', d('kept'));
-    await assert.rejects(meta.withGcLock({ linkGraceMs: -1000 }, async () => {
-      throw new Error('sweep failed');
-    }), /sweep failed/);
+    await assert.rejects(
+      meta.withGcLock({ linkGraceMs: -1000 }, async () => {
+        throw new Error('sweep failed');
+      }),
+      /sweep failed/,
+    );
     assert.equal(await meta.hasBlobLink('app', d('kept')), true);
     await meta.createLease(ownerString()); // the connection is usable again
   });

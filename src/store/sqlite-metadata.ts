@@ -76,9 +76,18 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.#write(() => {
       const { repository, digest } = record;
       this.#ensureRepository(repository, now);
-      const inserted = this.#sql(`INSERT INTO manifests (${MANIFEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-        .run(repository, digest, record.mediaType, record.size, record.artifactType ?? null, record.subject ?? null,
-          record.annotations ? JSON.stringify(record.annotations) : null, record.created);
+      const inserted = this.#sql(
+        `INSERT INTO manifests (${MANIFEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ).run(
+        repository,
+        digest,
+        record.mediaType,
+        record.size,
+        record.artifactType ?? null,
+        record.subject ?? null,
+        record.annotations ? JSON.stringify(record.annotations) : null,
+        record.created,
+      );
       // Same digest, same bytes, same references: a re-put only refreshes links and tags.
       if (inserted.changes > 0) {
         const ref = this.#sql('INSERT INTO manifest_refs (repository, manifest, position, digest) VALUES (?, ?, ?, ?)');
@@ -91,7 +100,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
     return this.#db.transaction(() => {
-      const row = this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND digest = ?`).get(repository, digest) as ManifestRow | undefined;
+      const row = this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND digest = ?`).get(
+        repository,
+        digest,
+      ) as ManifestRow | undefined;
       return row && this.#toRecord(row);
     })();
   }
@@ -99,29 +111,43 @@ export class SqliteMetadataStore implements MetadataStore {
   async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
     return this.#write(() => {
       // Deleting a child of an index would let GC take the child's layers while the index still names it.
-      const parent = this.#sql('SELECT manifest FROM manifest_refs WHERE repository = ? AND digest = ? AND manifest <> ? LIMIT 1')
+      const parent = this.#sql(
+        'SELECT manifest FROM manifest_refs WHERE repository = ? AND digest = ? AND manifest <> ? LIMIT 1',
+      )
         .pluck()
         .get(repository, digest, digest) as string | undefined;
       if (parent !== undefined && this.#hasManifest(repository, parent)) {
-        throw new SlipwayError('CONFLICT', `manifest ${digest} is referenced by ${parent} in ${repository}: delete that one first`, {
-          detail: { repository, digest, parent },
-        });
+        throw new SlipwayError(
+          'CONFLICT',
+          `manifest ${digest} is referenced by ${parent} in ${repository}: delete that one first`,
+          {
+            detail: { repository, digest, parent },
+          },
+        );
       }
       return this.#sql('DELETE FROM manifests WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0;
     });
   }
 
   async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
-    return this.#sql('SELECT digest FROM tags WHERE repository = ? AND tag = ?').pluck().get(repository, tag) as Digest | undefined;
+    return this.#sql('SELECT digest FROM tags WHERE repository = ? AND tag = ?').pluck().get(repository, tag) as
+      | Digest
+      | undefined;
   }
 
-  async findManifest(repository: string, reference: { tag: string } | { digest: Digest }): Promise<Descriptor | undefined> {
-    const row = ('tag' in reference
-      ? this.#sql(`SELECT m.digest, m.media_type, m.size FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+  async findManifest(
+    repository: string,
+    reference: { tag: string } | { digest: Digest },
+  ): Promise<Descriptor | undefined> {
+    const row = (
+      'tag' in reference
+        ? this.#sql(`SELECT m.digest, m.media_type, m.size FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
           WHERE t.repository = ? AND t.tag = ?`).get(repository, reference.tag)
-      : this.#sql('SELECT digest, media_type, size FROM manifests WHERE repository = ? AND digest = ?').get(repository, reference.digest)) as
-      | { digest: Digest; media_type: string; size: number }
-      | undefined;
+        : this.#sql('SELECT digest, media_type, size FROM manifests WHERE repository = ? AND digest = ?').get(
+            repository,
+            reference.digest,
+          )
+    ) as { digest: Digest; media_type: string; size: number } | undefined;
     return row && { mediaType: row.media_type, digest: row.digest, size: row.size };
   }
 
@@ -129,16 +155,22 @@ export class SqliteMetadataStore implements MetadataStore {
     checkTag(tag);
     await this.#write(() => {
       if (!this.#hasManifest(repository, digest)) {
-        throw new SlipwayError('MANIFEST_UNKNOWN', `cannot tag ${repository}:${tag}: manifest ${digest} is not in ${repository}`, {
-          detail: { repository, tag, digest },
-        });
+        throw new SlipwayError(
+          'MANIFEST_UNKNOWN',
+          `cannot tag ${repository}:${tag}: manifest ${digest} is not in ${repository}`,
+          {
+            detail: { repository, tag, digest },
+          },
+        );
       }
       this.#upsertTag(repository, tag, digest, new Date().toISOString());
     });
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    return this.#write(() => this.#sql('DELETE FROM tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0);
+    return this.#write(
+      () => this.#sql('DELETE FROM tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0,
+    );
   }
 
   /** Tags in lexical order; `last` starts after that entry, `n` caps the count (distribution spec paging). */
@@ -146,15 +178,21 @@ export class SqliteMetadataStore implements MetadataStore {
     const { n, last } = checkPage(page);
     return this.#db.transaction(() => {
       if (!this.#hasRepository(repository)) {
-        throw new SlipwayError('NAME_UNKNOWN', `repository ${repository} is not in the store`, { detail: { repository } });
+        throw new SlipwayError('NAME_UNKNOWN', `repository ${repository} is not in the store`, {
+          detail: { repository },
+        });
       }
-      return this.#sql('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?').pluck().all(repository, last, n) as string[];
+      return this.#sql('SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?')
+        .pluck()
+        .all(repository, last, n) as string[];
     })();
   }
 
   async listRepositories(page: Page = {}): Promise<string[]> {
     const { n, last } = checkPage(page);
-    return this.#sql('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck().all(last, n) as string[];
+    return this.#sql('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?')
+      .pluck()
+      .all(last, n) as string[];
   }
 
   async listTagged(): Promise<TagRecord[]> {
@@ -163,17 +201,22 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listManifests(repository?: string): Promise<ManifestRecord[]> {
     return this.#db.transaction(() => {
-      const rows = (repository === undefined
-        ? this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests ORDER BY repository, created, digest`).all()
-        : this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? ORDER BY created, digest`).all(repository)) as ManifestRow[];
+      const rows = (
+        repository === undefined
+          ? this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests ORDER BY repository, created, digest`).all()
+          : this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? ORDER BY created, digest`).all(
+              repository,
+            )
+      ) as ManifestRow[];
       return rows.map((row) => this.#toRecord(row));
     })();
   }
 
   async referrers(repository: string, digest: Digest): Promise<ManifestRecord[]> {
     return this.#db.transaction(() => {
-      const rows = this.#sql(`SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND subject = ? ORDER BY created, digest`)
-        .all(repository, digest) as ManifestRow[];
+      const rows = this.#sql(
+        `SELECT ${MANIFEST_COLUMNS} FROM manifests WHERE repository = ? AND subject = ? ORDER BY created, digest`,
+      ).all(repository, digest) as ManifestRow[];
       return rows.map((row) => this.#toRecord(row));
     })();
   }
@@ -189,20 +232,28 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async hasBlobLink(repository: string, digest: Digest): Promise<boolean> {
-    return this.#sql('SELECT 1 FROM blob_links WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+    return (
+      this.#sql('SELECT 1 FROM blob_links WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined
+    );
   }
 
   async unlinkBlob(repository: string, digest: Digest): Promise<boolean> {
-    return this.#write(() => this.#sql('DELETE FROM blob_links WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
+    return this.#write(
+      () => this.#sql('DELETE FROM blob_links WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0,
+    );
   }
 
   async linkedRepositories(digest: Digest, limit: number): Promise<string[]> {
-    return this.#sql('SELECT repository FROM blob_links WHERE digest = ? ORDER BY repository LIMIT ?').pluck().all(digest, limit) as string[];
+    return this.#sql('SELECT repository FROM blob_links WHERE digest = ? ORDER BY repository LIMIT ?')
+      .pluck()
+      .all(digest, limit) as string[];
   }
 
   async createLease(owner: string): Promise<string> {
     const id = randomUUID();
-    await this.#write(() => this.#sql('INSERT INTO leases (id, owner, created) VALUES (?, ?, ?)').run(id, owner, new Date().toISOString()));
+    await this.#write(() =>
+      this.#sql('INSERT INTO leases (id, owner, created) VALUES (?, ?, ?)').run(id, owner, new Date().toISOString()),
+    );
     return id;
   }
 
@@ -211,7 +262,9 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.#write(() => {
       if (this.#sql('SELECT 1 FROM leases WHERE id = ?').get(lease) === undefined) {
         // GC drops the leases of owners it believes dead; protecting nothing silently would be worse.
-        throw new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, { detail: { lease } });
+        throw new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, {
+          detail: { lease },
+        });
       }
       this.#sql('INSERT INTO lease_blobs (lease, digest) VALUES (?, ?) ON CONFLICT DO NOTHING').run(lease, digest);
     });
@@ -229,7 +282,9 @@ export class SqliteMetadataStore implements MetadataStore {
       try {
         this.#dropDeadLeases();
         const deleted = await fn(this.#liveSet(new Date(Date.now() - options.linkGraceMs).toISOString()));
-        this.#sql('DELETE FROM blob_links WHERE digest IN (SELECT value FROM json_each(?))').run(JSON.stringify(deleted));
+        this.#sql('DELETE FROM blob_links WHERE digest IN (SELECT value FROM json_each(?))').run(
+          JSON.stringify(deleted),
+        );
         this.#db.exec('COMMIT');
         return deleted;
       } catch (err) {
@@ -264,17 +319,21 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Links a blob to a repository; re-linking refreshes the time, restarting GC's grace. */
   #link(repository: string, digest: string, now: string): void {
-    this.#sql('INSERT INTO blob_links (repository, digest, created) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET created = excluded.created')
-      .run(repository, digest, now);
+    this.#sql(
+      'INSERT INTO blob_links (repository, digest, created) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET created = excluded.created',
+    ).run(repository, digest, now);
   }
 
   #upsertTag(repository: string, tag: string, digest: string, now: string): void {
-    this.#sql('INSERT INTO tags (repository, tag, digest, updated) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET digest = excluded.digest, updated = excluded.updated')
-      .run(repository, tag, digest, now);
+    this.#sql(
+      'INSERT INTO tags (repository, tag, digest, updated) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET digest = excluded.digest, updated = excluded.updated',
+    ).run(repository, tag, digest, now);
   }
 
   #hasManifest(repository: string, digest: string): boolean {
-    return this.#sql('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined;
+    return (
+      this.#sql('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined
+    );
   }
 
   #hasRepository(name: string): boolean {
@@ -282,7 +341,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   #toRecord(row: ManifestRow): ManifestRecord {
-    const references = this.#sql('SELECT digest FROM manifest_refs WHERE repository = ? AND manifest = ? ORDER BY position')
+    const references = this.#sql(
+      'SELECT digest FROM manifest_refs WHERE repository = ? AND manifest = ? ORDER BY position',
+    )
       .pluck()
       .all(row.repository, row.digest) as Digest[];
     const record: ManifestRecord = {
@@ -308,9 +369,9 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Every digest something still needs: manifests, their references, leased blobs, fresh links. */
   #liveSet(linkCutoff: string): Set<Digest> {
     const rows = this.#sql(
-        `SELECT digest FROM manifests UNION SELECT digest FROM manifest_refs
+      `SELECT digest FROM manifests UNION SELECT digest FROM manifest_refs
          UNION SELECT digest FROM lease_blobs UNION SELECT digest FROM blob_links WHERE created > ?`,
-      )
+    )
       .pluck()
       .all(linkCutoff) as Digest[];
     return new Set(rows);
@@ -335,7 +396,9 @@ function gateFor(file: string): GcGate {
 /** A page's bounds as SQL parameters: LIMIT -1 is SQLite's "no limit", '' sorts before every name. */
 function checkPage(page: Page): { n: number; last: string } {
   if (page.n !== undefined && (!Number.isSafeInteger(page.n) || page.n < 0)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `page size n must be a non-negative integer, got ${page.n}`, { detail: { n: page.n } });
+    throw new SlipwayError('INVALID_ARGUMENT', `page size n must be a non-negative integer, got ${page.n}`, {
+      detail: { n: page.n },
+    });
   }
   return { n: page.n ?? -1, last: page.last ?? '' };
 }

@@ -82,9 +82,13 @@ export function migrate(db: Database.Database): void {
   const apply = db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
-      throw new SlipwayError('UNSUPPORTED', `the metadata database has schema version ${current}; this Slipway knows up to ${SCHEMA_VERSION}: upgrade Slipway`, {
-        detail: { current, supported: SCHEMA_VERSION },
-      });
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `the metadata database has schema version ${current}; this Slipway knows up to ${SCHEMA_VERSION}: upgrade Slipway`,
+        {
+          detail: { current, supported: SCHEMA_VERSION },
+        },
+      );
     }
     for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
     // PRAGMA takes no bound parameters; the value is our own integer.

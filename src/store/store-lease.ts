@@ -77,9 +77,13 @@ export class StoreLease {
 /** Verifies bytes in memory against an expectation, with the writer's error codes. */
 function checkExpected(digest: Digest, size: number, expected: Expected): void {
   if (expected.size !== undefined && expected.size !== size) {
-    throw new SlipwayError('SIZE_MISMATCH', `content has ${size} bytes, expected ${expected.size}${expected.digest ? ` for ${expected.digest}` : ''}`, {
-      detail: { digest: expected.digest, expected: expected.size, actual: size },
-    });
+    throw new SlipwayError(
+      'SIZE_MISMATCH',
+      `content has ${size} bytes, expected ${expected.size}${expected.digest ? ` for ${expected.digest}` : ''}`,
+      {
+        detail: { digest: expected.digest, expected: expected.size, actual: size },
+      },
+    );
   }
   if (expected.digest !== undefined && expected.digest !== digest) {
     throw new SlipwayError('DIGEST_MISMATCH', `content has digest ${digest}, expected ${expected.digest}`, {

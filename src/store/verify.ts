@@ -33,7 +33,13 @@ export async function verifyStore(blobs: BlobStore, meta: MetadataStore): Promis
     if (stream === undefined) continue;
     report.blobsChecked++;
     const { digest: actual } = await digestStream(stream, digestAlgorithm(digest));
-    if (actual !== digest) report.problems.push({ kind: 'corrupt-blob', digest, actual, message: `blob ${digest} is corrupt: its bytes hash to ${actual}` });
+    if (actual !== digest)
+      report.problems.push({
+        kind: 'corrupt-blob',
+        digest,
+        actual,
+        message: `blob ${digest} is corrupt: its bytes hash to ${actual}`,
+      });
   }
   for (const m of await meta.listManifests()) {
     report.manifestsChecked++;
@@ -41,7 +47,10 @@ export async function verifyStore(blobs: BlobStore, meta: MetadataStore): Promis
       if ((await blobs.stat(digest)) !== undefined) continue;
       const what = digest === m.digest ? 'its own bytes' : 'a blob it references';
       report.problems.push({
-        kind: 'missing-blob', digest, repository: m.repository, manifest: m.digest,
+        kind: 'missing-blob',
+        digest,
+        repository: m.repository,
+        manifest: m.digest,
         message: `manifest ${m.repository}@${m.digest}: ${what}, ${digest}, is missing`,
       });
     }
@@ -50,7 +59,10 @@ export async function verifyStore(blobs: BlobStore, meta: MetadataStore): Promis
     report.tagsChecked++;
     if ((await meta.getManifest(t.repository, t.digest)) !== undefined) continue;
     report.problems.push({
-      kind: 'dangling-tag', digest: t.digest, repository: t.repository, tag: t.tag,
+      kind: 'dangling-tag',
+      digest: t.digest,
+      repository: t.repository,
+      tag: t.tag,
       message: `tag ${t.repository}:${t.tag} points at ${t.digest}, which the repository does not have`,
     });
   }

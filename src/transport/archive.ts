@@ -31,7 +31,9 @@ export async function unpackArchive(file: string, dir: string): Promise<void> {
   const root = resolve(dir);
   const extract = tar.extract();
   const source = createReadStream(file);
-  source.on('error', (err) => extract.destroy(new SlipwayError('NOT_FOUND', `cannot read archive ${file}: ${err.message}`, { cause: err })));
+  source.on('error', (err) =>
+    extract.destroy(new SlipwayError('NOT_FOUND', `cannot read archive ${file}: ${err.message}`, { cause: err })),
+  );
   source.pipe(extract);
   for await (const entry of extract) {
     const name = safeMemberPath(entry.header.name, file);
@@ -52,7 +54,10 @@ export async function unpackArchive(file: string, dir: string): Promise<void> {
 function safeMemberPath(name: string, file: string): string {
   const norm = posix.normalize(name.replace(/^\.\//, ''));
   if (name.startsWith('/') || norm === '..' || norm.startsWith('../')) {
-    throw new SlipwayError('UNSAFE_ARCHIVE_ENTRY', `archive ${file} has a member "${name}" outside the archive root; refusing to unpack it`);
+    throw new SlipwayError(
+      'UNSAFE_ARCHIVE_ENTRY',
+      `archive ${file} has a member "${name}" outside the archive root; refusing to unpack it`,
+    );
   }
   return norm;
 }
@@ -65,7 +70,10 @@ export interface ArchiveMember {
 }
 
 /** Writes members, in the order given, as a tar archive at `file` (via a temp file, then renamed). */
-export async function writeArchive(file: string, members: AsyncIterable<ArchiveMember> | Iterable<ArchiveMember>): Promise<void> {
+export async function writeArchive(
+  file: string,
+  members: AsyncIterable<ArchiveMember> | Iterable<ArchiveMember>,
+): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   const pack = tar.pack();
   const done = pipeline(pack, createWriteStream(tmp));

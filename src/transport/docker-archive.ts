@@ -28,21 +28,33 @@ interface ArchiveManifestEntry {
 }
 
 /** Reads the image `ref` names (a RepoTags entry, or `@N`) from an unpacked archive directory. */
-export async function readDockerArchiveDir(dir: string, file: string, ref?: string): Promise<{ image: Image; repoTags: string[] }> {
+export async function readDockerArchiveDir(
+  dir: string,
+  file: string,
+  ref?: string,
+): Promise<{ image: Image; repoTags: string[] }> {
   let entries: ArchiveManifestEntry[];
   try {
     entries = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ArchiveManifestEntry[];
   } catch (err) {
-    throw new SlipwayError('INVALID_ARCHIVE', `${file} is not a docker archive: manifest.json is missing or not JSON`, { cause: err });
+    throw new SlipwayError('INVALID_ARCHIVE', `${file} is not a docker archive: manifest.json is missing or not JSON`, {
+      cause: err,
+    });
   }
-  if (!Array.isArray(entries) || entries.length === 0) throw new SlipwayError('INVALID_ARCHIVE', `${file}: manifest.json lists no image`);
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new SlipwayError('INVALID_ARCHIVE', `${file}: manifest.json lists no image`);
   const entry = selectEntry(entries, file, ref);
   const rawConfig = await readFile(join(dir, memberPath(entry.Config, file)));
   const config = parseConfig(rawConfig);
   if (config.rootfs.diff_ids.length !== entry.Layers.length) {
-    throw new SlipwayError('INVALID_ARCHIVE', `${file}: the config lists ${config.rootfs.diff_ids.length} diff_ids but manifest.json ${entry.Layers.length} layers`);
+    throw new SlipwayError(
+      'INVALID_ARCHIVE',
+      `${file}: the config lists ${config.rootfs.diff_ids.length} diff_ids but manifest.json ${entry.Layers.length} layers`,
+    );
   }
-  const layers = await Promise.all(entry.Layers.map((l, i) => FileLayer.load(join(dir, memberPath(l, file)), config.rootfs.diff_ids[i]!)));
+  const layers = await Promise.all(
+    entry.Layers.map((l, i) => FileLayer.load(join(dir, memberPath(l, file)), config.rootfs.diff_ids[i]!)),
+  );
   return { image: new ArchiveImage(rawConfig, config, layers), repoTags: entry.RepoTags ?? [] };
 }
 
@@ -50,7 +62,10 @@ function selectEntry(entries: ArchiveManifestEntry[], file: string, ref?: string
   const tags = entries.flatMap((e) => e.RepoTags ?? []);
   if (ref === undefined || ref === '') {
     if (entries.length === 1) return entries[0]!;
-    throw new SlipwayError('INVALID_REFERENCE', `${file} holds ${entries.length} images; name one as docker-archive:${file}:NAME:TAG or :@N (tags: ${tags.join(', ') || 'none'})`);
+    throw new SlipwayError(
+      'INVALID_REFERENCE',
+      `${file} holds ${entries.length} images; name one as docker-archive:${file}:NAME:TAG or :@N (tags: ${tags.join(', ') || 'none'})`,
+    );
   }
   if (/^@\d+$/.test(ref)) {
     const e = entries[Number(ref.slice(1))];
@@ -100,10 +115,16 @@ class FileLayer extends DescribedLayer {
   }
 
   override async compressed(): Promise<Readable> {
-    return chain(createReadStream(this.path, { highWaterMark: 1 << 20 }), new DigestStream({ expected: this.d, expectedSize: this.n }));
+    return chain(
+      createReadStream(this.path, { highWaterMark: 1 << 20 }),
+      new DigestStream({ expected: this.d, expectedSize: this.n }),
+    );
   }
   override async uncompressed(): Promise<Readable> {
-    return chain(await decompressing(createReadStream(this.path, { highWaterMark: 1 << 20 })), new DigestStream({ expected: this.diff }));
+    return chain(
+      await decompressing(createReadStream(this.path, { highWaterMark: 1 << 20 })),
+      new DigestStream({ expected: this.diff }),
+    );
   }
 }
 
@@ -155,8 +176,14 @@ class ArchiveImage implements Image {
       const manifest: ImageManifest = {
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
-        config: { mediaType: MediaType.OciConfig, digest: digestOf(this.rawConfigBytes), size: this.rawConfigBytes.length },
-        layers: await Promise.all(this.layerList.map(async (l) => ({ mediaType: l.mediaType, digest: await l.digest(), size: await l.size() }))),
+        config: {
+          mediaType: MediaType.OciConfig,
+          digest: digestOf(this.rawConfigBytes),
+          size: this.rawConfigBytes.length,
+        },
+        layers: await Promise.all(
+          this.layerList.map(async (l) => ({ mediaType: l.mediaType, digest: await l.digest(), size: await l.size() })),
+        ),
       };
       return { manifest, raw: canonicalJson(manifest) };
     })();
@@ -165,7 +192,11 @@ class ArchiveImage implements Image {
 }
 
 /** Opens a docker archive, runs `fn` on its image, and cleans up the unpacked copy. */
-export function withDockerArchive<T>(file: string, ref: string | undefined, fn: (image: Image, repoTags: string[]) => Promise<T>): Promise<T> {
+export function withDockerArchive<T>(
+  file: string,
+  ref: string | undefined,
+  fn: (image: Image, repoTags: string[]) => Promise<T>,
+): Promise<T> {
   return withTempDir('docker-archive', async (dir) => {
     await unpackArchive(file, dir);
     const { image, repoTags } = await readDockerArchiveDir(dir, file, ref);
@@ -179,7 +210,11 @@ export function withDockerArchive<T>(file: string, ref: string | undefined, fn: 
  * its size for the tar header, once to write it) so nothing is held in memory.
  */
 export async function writeDockerArchive(file: string, image: Image, repoTags: string[]): Promise<void> {
-  const [rawConfig, configDigest, layers] = await Promise.all([image.rawConfig(), image.configDigest(), image.layers()]);
+  const [rawConfig, configDigest, layers] = await Promise.all([
+    image.rawConfig(),
+    image.configDigest(),
+    image.layers(),
+  ]);
   const configName = `${digestHex(configDigest)}.json`;
   const layerNames: string[] = [];
   const members: ArchiveMember[] = [];
@@ -198,7 +233,11 @@ export async function writeDockerArchive(file: string, image: Image, repoTags: s
     const i = t.lastIndexOf(':');
     (repositories[t.slice(0, i)] ??= {})[t.slice(i + 1)] = digestHex(configDigest);
   }
-  const bytes = (name: string, data: Buffer): ArchiveMember => ({ name, size: data.length, open: () => Readable.from([data]) });
+  const bytes = (name: string, data: Buffer): ArchiveMember => ({
+    name,
+    size: data.length,
+    open: () => Readable.from([data]),
+  });
   await writeArchive(file, [
     bytes(configName, rawConfig),
     ...members,

@@ -13,14 +13,20 @@ export function storeBlobSource(store: LocalStore): BlobSource {
   return {
     async open(digest: Digest, size?: number, options: OpenOptions = {}): Promise<Readable> {
       const stream = await store.blobs.open(digest);
-      return options.consumerVerifies ? stream : chain(stream, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+      return options.consumerVerifies
+        ? stream
+        : chain(stream, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
     },
     read: (digest, maxSize) => store.blobs.read(digest, maxSize),
   };
 }
 
 /** The image or index that `repository:tagOrDigest` names in the store. */
-export async function readLocal(store: LocalStore, repository: string, tagOrDigest: string): Promise<{ artifact: Artifact; descriptor: Descriptor }> {
+export async function readLocal(
+  store: LocalStore,
+  repository: string,
+  tagOrDigest: string,
+): Promise<{ artifact: Artifact; descriptor: Descriptor }> {
   const descriptor = await store.resolve(repository, tagOrDigest);
   return { artifact: await artifactFromBlobs(storeBlobSource(store), descriptor), descriptor };
 }
@@ -29,7 +35,11 @@ export async function readLocal(store: LocalStore, repository: string, tagOrDige
  * A destination writing into the store under one lease: blobs are protected from a
  * concurrent GC from the moment they are written until the root manifest is tagged.
  */
-export async function localDestination(store: LocalStore, repository: string, tag: string | undefined): Promise<ContentDestination> {
+export async function localDestination(
+  store: LocalStore,
+  repository: string,
+  tag: string | undefined,
+): Promise<ContentDestination> {
   const lease = await store.openLease();
   return {
     label: `${repository}${tag ? `:${tag}` : ''}`,

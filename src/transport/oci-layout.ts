@@ -34,7 +34,9 @@ export class OciLayout implements BlobSource {
     try {
       text = await readFile(join(dir, LAYOUT_FILE), 'utf8');
     } catch (err) {
-      throw new SlipwayError('NOT_FOUND', `${dir} is not an OCI image layout: it has no ${LAYOUT_FILE} file`, { cause: err });
+      throw new SlipwayError('NOT_FOUND', `${dir} is not an OCI image layout: it has no ${LAYOUT_FILE} file`, {
+        cause: err,
+      });
     }
     let version: unknown;
     try {
@@ -43,7 +45,10 @@ export class OciLayout implements BlobSource {
       throw new SlipwayError('INVALID_DOCUMENT', `${join(dir, LAYOUT_FILE)} is not valid JSON`, { cause: err });
     }
     if (version !== LAYOUT_VERSION) {
-      throw new SlipwayError('UNSUPPORTED', `${dir}: imageLayoutVersion "${String(version)}" is not supported (expected ${LAYOUT_VERSION})`);
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `${dir}: imageLayoutVersion "${String(version)}" is not supported (expected ${LAYOUT_VERSION})`,
+      );
     }
     return new OciLayout(dir);
   }
@@ -70,12 +75,18 @@ export class OciLayout implements BlobSource {
     const path = this.blobPath(digest);
     await this.#statBlob(digest);
     const file = createReadStream(path, { highWaterMark: 1 << 20 });
-    return options.consumerVerifies ? file : chain(file, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
+    return options.consumerVerifies
+      ? file
+      : chain(file, new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) }));
   }
 
   async read(digest: Digest, maxSize = Infinity): Promise<Buffer> {
     const st = await this.#statBlob(digest);
-    if (st.size > maxSize) throw new SlipwayError('INVALID_DOCUMENT', `blob ${digest} in ${this.dir} has ${st.size} bytes, more than the ${maxSize} allowed`);
+    if (st.size > maxSize)
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `blob ${digest} in ${this.dir} has ${st.size} bytes, more than the ${maxSize} allowed`,
+      );
     const chunks: Buffer[] = [];
     for await (const c of await this.open(digest, st.size)) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
@@ -93,11 +104,17 @@ export class OciLayout implements BlobSource {
     const { manifests } = await this.index();
     if (ref === undefined || ref === '') {
       if (manifests.length === 1) return manifests[0]!;
-      throw new SlipwayError('INVALID_REFERENCE', `${this.dir} holds ${manifests.length} images; name one as oci:${this.dir}:REF (refs: ${refsOf(manifests)})`);
+      throw new SlipwayError(
+        'INVALID_REFERENCE',
+        `${this.dir} holds ${manifests.length} images; name one as oci:${this.dir}:REF (refs: ${refsOf(manifests)})`,
+      );
     }
     const hit = manifests.find((m) => m.annotations?.[Annotation.RefName] === ref);
     if (hit) return hit;
-    throw new SlipwayError('NOT_FOUND', `${this.dir} has no image with reference "${ref}" (refs: ${refsOf(manifests)})`);
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `${this.dir} has no image with reference "${ref}" (refs: ${refsOf(manifests)})`,
+    );
   }
 
   async hasBlob(digest: Digest): Promise<boolean> {
@@ -109,7 +126,10 @@ export class OciLayout implements BlobSource {
     const tmpDir = join(this.dir, 'blobs', '.tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, randomBytes(8).toString('hex'));
-    const hasher = new DigestStream({ ...(expected.digest ? { expected: expected.digest } : {}), ...(expected.size === undefined ? {} : { expectedSize: expected.size }) });
+    const hasher = new DigestStream({
+      ...(expected.digest ? { expected: expected.digest } : {}),
+      ...(expected.size === undefined ? {} : { expectedSize: expected.size }),
+    });
     try {
       await pipeline(stream, hasher, (bytes: AsyncIterable<Uint8Array>) => coalesce(bytes), createWriteStream(tmp));
       const fh = await open(tmp, 'r');
@@ -127,7 +147,9 @@ export class OciLayout implements BlobSource {
   async addToIndex(desc: Descriptor, ref?: string): Promise<void> {
     const index = await this.index();
     const entry: Descriptor = ref ? { ...desc, annotations: { ...desc.annotations, [Annotation.RefName]: ref } } : desc;
-    const kept = index.manifests.filter((m) => (ref ? m.annotations?.[Annotation.RefName] !== ref : m.digest !== desc.digest));
+    const kept = index.manifests.filter((m) =>
+      ref ? m.annotations?.[Annotation.RefName] !== ref : m.digest !== desc.digest,
+    );
     await this.#writeIndex({ ...index, manifests: [...kept, entry] });
   }
 
@@ -141,7 +163,9 @@ export class OciLayout implements BlobSource {
     try {
       return await stat(this.blobPath(digest));
     } catch (err) {
-      throw new SlipwayError('BLOB_UNKNOWN', `blob ${digest} is missing from the OCI layout ${this.dir}`, { cause: err });
+      throw new SlipwayError('BLOB_UNKNOWN', `blob ${digest} is missing from the OCI layout ${this.dir}`, {
+        cause: err,
+      });
     }
   }
 

@@ -27,7 +27,12 @@ export interface OpenedSource {
  * unpacked (archives are unpacked into a temporary directory for random access).
  * Registry images are read lazily: layers are fetched only when `fn` opens them.
  */
-export async function withSource<T>(ref: TransportRef, store: () => Promise<LocalStore>, fn: (src: OpenedSource) => Promise<T>, registries: Registries = new Registries()): Promise<T> {
+export async function withSource<T>(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  fn: (src: OpenedSource) => Promise<T>,
+  registries: Registries = new Registries(),
+): Promise<T> {
   switch (ref.transport) {
     case 'local': {
       const { artifact, descriptor } = await readLocal(await store(), ref.name, ref.digest ?? ref.tag ?? 'latest');
@@ -41,7 +46,9 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
         return fn(await openLayout(await OciLayout.open(dir), ref.ref));
       });
     case 'docker-archive':
-      return withDockerArchive(ref.file, ref.ref, (image, repoTags) => fn({ artifact: { kind: 'image', image }, names: repoTags }));
+      return withDockerArchive(ref.file, ref.ref, (image, repoTags) =>
+        fn({ artifact: { kind: 'image', image }, names: repoTags }),
+      );
     case 'docker': {
       const { reference } = ref;
       const source = new RemoteBlobSource(await registries.client(reference.domain, reference.path), reference.path);
@@ -50,7 +57,10 @@ export async function withSource<T>(ref: TransportRef, store: () => Promise<Loca
     }
     case 'droplet':
       // A droplet becomes an image over a stack's run image (src/droplet, a use case above the transports): copy opens it.
-      throw new SlipwayError('UNSUPPORTED', `droplet:${ref.file} is read by slipway copy and slipway droplet import; copy it into the store first, e.g. slipway copy droplet:${ref.file} apps/web`);
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `droplet:${ref.file} is read by slipway copy and slipway droplet import; copy it into the store first, e.g. slipway copy droplet:${ref.file} apps/web`,
+      );
   }
 }
 
@@ -69,7 +79,11 @@ export interface DestinationOptions {
  * A content-addressed destination for a transport reference, or undefined for
  * docker-archive, which is written whole by writeDockerArchive instead.
  */
-export async function openDestination(ref: TransportRef, store: () => Promise<LocalStore>, options: DestinationOptions = {}): Promise<ContentDestination | undefined> {
+export async function openDestination(
+  ref: TransportRef,
+  store: () => Promise<LocalStore>,
+  options: DestinationOptions = {},
+): Promise<ContentDestination | undefined> {
   switch (ref.transport) {
     case 'local':
       return localDestination(await store(), ref.name, ref.tag ?? 'latest');
@@ -79,11 +93,19 @@ export async function openDestination(ref: TransportRef, store: () => Promise<Lo
     case 'docker-archive':
       return undefined;
     case 'droplet':
-      throw new SlipwayError('UNSUPPORTED', `droplet:${ref.file} can only be read; write a droplet with slipway droplet export IMAGE -o ${ref.file}`);
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `droplet:${ref.file} can only be read; write a droplet with slipway droplet export IMAGE -o ${ref.file}`,
+      );
     case 'docker': {
       const { reference } = ref;
       const client = await (options.registries ?? new Registries()).client(reference.domain, reference.path);
-      return new RemoteDestination(client, reference.path, reference.digest && !reference.tag ? undefined : reference.tag ?? 'latest', options.mountFrom);
+      return new RemoteDestination(
+        client,
+        reference.path,
+        reference.digest && !reference.tag ? undefined : (reference.tag ?? 'latest'),
+        options.mountFrom,
+      );
     }
   }
 }

@@ -14,7 +14,12 @@ import type { RegistryClient } from '../registry/client/client.js';
 export class RemoteDestination implements ContentDestination {
   readonly label: string;
 
-  constructor(readonly client: RegistryClient, readonly repo: string, readonly tag: string | undefined, readonly mountFrom?: string) {
+  constructor(
+    readonly client: RegistryClient,
+    readonly repo: string,
+    readonly tag: string | undefined,
+    readonly mountFrom?: string,
+  ) {
     this.label = `${client.host}/${repo}${tag ? `:${tag}` : ''}`;
   }
 

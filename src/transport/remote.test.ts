@@ -48,10 +48,16 @@ describe('remote source and destination', () => {
     await dest.close(true);
     assert.equal(report.descriptor.digest, imported);
     assert.equal(report.blobsSent, 2);
-    const again = await writeArtifact(new RemoteDestination(client, 'team/app', 'v1'), (await readLocal(local, 'team/app', 'v1')).artifact);
+    const again = await writeArtifact(
+      new RemoteDestination(client, 'team/app', 'v1'),
+      (await readLocal(local, 'team/app', 'v1')).artifact,
+    );
     assert.equal(again.blobsSent, 0);
     assert.equal(again.blobsSkipped, 2);
-    assert.equal((await client.headManifest('team/app', 'v1', ['application/vnd.oci.image.manifest.v1+json']))?.digest, imported);
+    assert.equal(
+      (await client.headManifest('team/app', 'v1', ['application/vnd.oci.image.manifest.v1+json']))?.digest,
+      imported,
+    );
   });
 
   test('reads the remote image lazily and copies it into a store with the same digests', async () => {

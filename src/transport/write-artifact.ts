@@ -1,7 +1,13 @@
 import { Readable } from 'node:stream';
 import { isRetryable } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { INDEX_MEDIA_TYPES, MediaType, layerCompression, ociLayerMediaType, type Compression } from '../oci/media-types.js';
+import {
+  INDEX_MEDIA_TYPES,
+  MediaType,
+  layerCompression,
+  ociLayerMediaType,
+  type Compression,
+} from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { compressStream } from '../layer/compress.js';
 import { ComputedImage } from '../image/computed-image.js';
@@ -11,7 +17,6 @@ import { progressStream, silentProgress, type Progress } from '../progress.js';
 import { canonicalJson } from '../image/json.js';
 import { chain } from '../streams.js';
 import type { ContentDestination } from './destination.js';
-
 
 export interface WriteOptions {
   progress?: Progress;
@@ -36,15 +41,32 @@ export interface WriteReport {
 const BLOB_ATTEMPTS = 3;
 
 /** Writes an image or a whole index to a destination and returns the root descriptor. */
-export async function writeArtifact(dest: ContentDestination, artifact: Artifact, options: WriteOptions = {}): Promise<WriteReport> {
-  const report: WriteReport = { descriptor: undefined as unknown as Descriptor, blobsSent: 0, blobsSkipped: 0, blobsMounted: 0, bytesSent: 0 };
-  report.descriptor = artifact.kind === 'image'
-    ? await writeImage(dest, artifact.image, options, report, true)
-    : await writeIndex(dest, artifact.index, options, report, true);
+export async function writeArtifact(
+  dest: ContentDestination,
+  artifact: Artifact,
+  options: WriteOptions = {},
+): Promise<WriteReport> {
+  const report: WriteReport = {
+    descriptor: undefined as unknown as Descriptor,
+    blobsSent: 0,
+    blobsSkipped: 0,
+    blobsMounted: 0,
+    bytesSent: 0,
+  };
+  report.descriptor =
+    artifact.kind === 'image'
+      ? await writeImage(dest, artifact.image, options, report, true)
+      : await writeIndex(dest, artifact.index, options, report, true);
   return report;
 }
 
-async function writeIndex(dest: ContentDestination, index: ImageIndexValue, options: WriteOptions, report: WriteReport, root: boolean): Promise<Descriptor> {
+async function writeIndex(
+  dest: ContentDestination,
+  index: ImageIndexValue,
+  options: WriteOptions,
+  report: WriteReport,
+  root: boolean,
+): Promise<Descriptor> {
   const doc = await index.index();
   let changed = false;
   const children: Descriptor[] = [];
@@ -60,9 +82,17 @@ async function writeIndex(dest: ContentDestination, index: ImageIndexValue, opti
   return dest.putManifest(raw, await index.mediaType(), root);
 }
 
-async function writeImage(dest: ContentDestination, image: Image, options: WriteOptions, report: WriteReport, root: boolean): Promise<Descriptor> {
+async function writeImage(
+  dest: ContentDestination,
+  image: Image,
+  options: WriteOptions,
+  report: WriteReport,
+  root: boolean,
+): Promise<Descriptor> {
   const layers = await image.layers();
-  const written = await mapBounded(layers, options.concurrency ?? 6, (layer) => writeLayer(dest, layer, options, report));
+  const written = await mapBounded(layers, options.concurrency ?? 6, (layer) =>
+    writeLayer(dest, layer, options, report),
+  );
   let final = image;
   if (written.some((w, i) => w !== layers[i])) {
     final = await rebuildWithLayers(image, written);
@@ -79,7 +109,12 @@ async function writeImage(dest: ContentDestination, image: Image, options: Write
 }
 
 /** Writes one layer, or skips or mounts it when present; returns the layer as it now is in the destination. */
-async function writeLayer(dest: ContentDestination, layer: Layer, options: WriteOptions, report: WriteReport): Promise<Layer> {
+async function writeLayer(
+  dest: ContentDestination,
+  layer: Layer,
+  options: WriteOptions,
+  report: WriteReport,
+): Promise<Layer> {
   const progress = options.progress ?? silentProgress;
   const [digest, size] = await Promise.all([layer.digest(), layer.size()]);
   const id = digest.slice(7, 19);
@@ -102,8 +137,13 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
     try {
       // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
       // A content-addressed destination hashes what it receives and refuses a mismatch, so the source need not hash too.
-      const source = chain(convertTo ? await layer.uncompressed() : await layer.compressed({ consumerVerifies: true }), progressStream(progress, id));
-      const info = convertTo ? await dest.putBlob(compressStream(source, convertTo)) : await dest.putBlob(source, { digest, size });
+      const source = chain(
+        convertTo ? await layer.uncompressed() : await layer.compressed({ consumerVerifies: true }),
+        progressStream(progress, id),
+      );
+      const info = convertTo
+        ? await dest.putBlob(compressStream(source, convertTo))
+        : await dest.putBlob(source, { digest, size });
       report.blobsSent++;
       report.bytesSent += info.size;
       if (!convertTo) {
@@ -111,7 +151,13 @@ async function writeLayer(dest: ContentDestination, layer: Layer, options: Write
         return layer;
       }
       progress.done(id, `compressed ${convertTo}`);
-      return new DescribedLayer(ociLayerMediaType(convertTo), info.digest, info.size, await layer.diffId(), layer.annotations);
+      return new DescribedLayer(
+        ociLayerMediaType(convertTo),
+        info.digest,
+        info.size,
+        await layer.diffId(),
+        layer.annotations,
+      );
     } catch (err) {
       if (attempt >= BLOB_ATTEMPTS || !isRetryable(err)) throw err;
       progress.done(id, `failed (${(err as Error).message}); sending it again`);
@@ -145,4 +191,3 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
-

@@ -37,7 +37,11 @@ export function keyHash(key: string): string {
  */
 export async function fetchBuildpack(key: string, into: string): Promise<ClassicBuildpack> {
   mkdirSync(into, { recursive: true });
-  const fail = (why: string, cause?: unknown) => new ClassicStageError(ClassicExit.Other, `buildpack ${key}: ${why}`, { buildpack: key, ...(cause ? { cause: String(cause) } : {}) });
+  const fail = (why: string, cause?: unknown) =>
+    new ClassicStageError(ClassicExit.Other, `buildpack ${key}: ${why}`, {
+      buildpack: key,
+      ...(cause ? { cause: String(cause) } : {}),
+    });
   const isUrl = /^(https?|git|ssh|file):\/\//.test(key) || key.startsWith('git@');
   try {
     if (isUrl && /\.zip(#.*)?$/.test(key) && !key.includes('.git')) {
@@ -47,7 +51,9 @@ export async function fetchBuildpack(key: string, into: string): Promise<Classic
     } else if (isUrl) {
       const [url, ref] = key.split('#') as [string, string | undefined];
       try {
-        await run('git', ['clone', '--depth', '1', '--recursive', ...(ref ? ['-b', ref] : []), url, into], { maxBuffer: 16 << 20 });
+        await run('git', ['clone', '--depth', '1', '--recursive', ...(ref ? ['-b', ref] : []), url, into], {
+          maxBuffer: 16 << 20,
+        });
       } catch {
         // A commit id cannot be cloned with -b: a full clone, then checkout (CF's fallback).
         await run('rm', ['-rf', into]);
@@ -82,5 +88,8 @@ export async function fetchBuildpack(key: string, into: string): Promise<Classic
 export function readDotBuildpacks(appDir: string): string[] | undefined {
   const file = join(appDir, '.buildpacks');
   if (!existsSync(file)) return undefined;
-  return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }

@@ -18,23 +18,49 @@ describe('CF v2 buildpack contract pieces', () => {
   });
 
   it('release output: default_process_types only; --- {} is valid; bad YAML is 224', () => {
-    assert.deepEqual(parseRelease('---\naddons: []\nconfig_vars: {A: b}\ndefault_process_types:\n  web: bundle exec rackup\n  worker: rake\n'), { web: 'bundle exec rackup', worker: 'rake' });
+    assert.deepEqual(
+      parseRelease(
+        '---\naddons: []\nconfig_vars: {A: b}\ndefault_process_types:\n  web: bundle exec rackup\n  worker: rake\n',
+      ),
+      { web: 'bundle exec rackup', worker: 'rake' },
+    );
     assert.deepEqual(parseRelease('--- {}\n'), {});
-    assert.throws(() => parseRelease('web: [unclosed'), (e: unknown) => e instanceof ClassicStageError && e.exitCode === 224);
+    assert.throws(
+      () => parseRelease('web: [unclosed'),
+      (e: unknown) => e instanceof ClassicStageError && e.exitCode === 224,
+    );
   });
 
   it('Procfile, launch.yml (sidecars skipped) and config.yml', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfv2-'));
     try {
       writeFileSync(join(dir, 'Procfile'), 'web: node server.js\nworker: node w.js\n');
-      assert.deepEqual(ConfinedDir.with(dir, (t) => readProcfile(t, 'Procfile')), { web: 'node server.js', worker: 'node w.js' });
+      assert.deepEqual(
+        ConfinedDir.with(dir, (t) => readProcfile(t, 'Procfile')),
+        { web: 'node server.js', worker: 'node w.js' },
+      );
       writeFileSync(join(dir, 'bad'), 'web: [x');
-      assert.throws(() => ConfinedDir.with(dir, (t) => readProcfile(t, 'bad')), (e: unknown) => e instanceof ClassicStageError && e.exitCode === 1 && /invalid YAML/.test(e.message));
-      writeFileSync(join(dir, 'launch.yml'), 'processes:\n- type: web\n  command: ./run\n- type: envoy\n  command: envoy\n  platforms: {cloudfoundry: {sidecar_for: [web]}}\n');
-      assert.deepEqual(ConfinedDir.with(dir, (t) => readLaunchYml(t, 'launch.yml')), { web: './run' });
-      assert.equal(ConfinedDir.with(dir, (t) => readLaunchYml(t, 'none.yml')), undefined);
+      assert.throws(
+        () => ConfinedDir.with(dir, (t) => readProcfile(t, 'bad')),
+        (e: unknown) => e instanceof ClassicStageError && e.exitCode === 1 && /invalid YAML/.test(e.message),
+      );
+      writeFileSync(
+        join(dir, 'launch.yml'),
+        'processes:\n- type: web\n  command: ./run\n- type: envoy\n  command: envoy\n  platforms: {cloudfoundry: {sidecar_for: [web]}}\n',
+      );
+      assert.deepEqual(
+        ConfinedDir.with(dir, (t) => readLaunchYml(t, 'launch.yml')),
+        { web: './run' },
+      );
+      assert.equal(
+        ConfinedDir.with(dir, (t) => readLaunchYml(t, 'none.yml')),
+        undefined,
+      );
       writeFileSync(join(dir, 'config.yml'), 'name: nodejs\nversion: 1.8.0\nconfig: {entrypoint_prefix: x}\n');
-      assert.deepEqual(ConfinedDir.with(dir, (t) => readDepsConfig(t, 'config.yml')), { name: 'nodejs', version: '1.8.0', config: { entrypoint_prefix: 'x' } });
+      assert.deepEqual(
+        ConfinedDir.with(dir, (t) => readDepsConfig(t, 'config.yml')),
+        { name: 'nodejs', version: '1.8.0', config: { entrypoint_prefix: 'x' } },
+      );
       mkdirSync(join(dir, 'bp/bin'), { recursive: true });
       writeFileSync(join(dir, 'bp/bin/supply'), '');
       assert.equal(isClassicBuildpackDir(join(dir, 'bp')), true);

@@ -37,7 +37,11 @@ export interface HostDirs {
 
 /** Runs a buildpack script in the build container; `stdoutOnly` keeps stderr out of `stdout` (detect, release). */
 export interface ScriptRunner {
-  run(argv: string[], env: Record<string, string>, options: { sourceExports: string[]; stdoutOnly?: boolean }): Promise<{ exitCode: number; stdout: string }>;
+  run(
+    argv: string[],
+    env: Record<string, string>,
+    options: { sourceExports: string[]; stdoutOnly?: boolean },
+  ): Promise<{ exitCode: number; stdout: string }>;
 }
 
 export interface ClassicBuildResult {
@@ -62,16 +66,29 @@ export interface ClassicBuildResult {
  * script runs after sourcing the `export` files earlier buildpacks wrote in their dir.
  */
 export class ClassicBuilder {
-  constructor(private readonly runner: ScriptRunner, private readonly host: HostDirs, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly runner: ScriptRunner,
+    private readonly host: HostDirs,
+    private readonly log: (line: string) => void,
+  ) {}
 
-  async build(buildpacks: ClassicBuildpack[], env: Record<string, string>, skipDetect: boolean): Promise<ClassicBuildResult> {
-    if (buildpacks.length === 0) throw new ClassicStageError(ClassicExit.Other, 'no buildpacks: name one with --buildpack, or add a .buildpacks file to the app');
+  async build(
+    buildpacks: ClassicBuildpack[],
+    env: Record<string, string>,
+    skipDetect: boolean,
+  ): Promise<ClassicBuildResult> {
+    if (buildpacks.length === 0)
+      throw new ClassicStageError(
+        ClassicExit.Other,
+        'no buildpacks: name one with --buildpack, or add a .buildpacks file to the app',
+      );
     const warnings: string[] = [];
     const bpPath = (bp: ClassicBuildpack, script: string) => `${ContainerPaths.buildpacks}/${bp.hash}/bin/${script}`;
     // What each buildpack has is read before any of its scripts run (a script could change its own dir).
     const scripts = new Map(buildpacks.map((bp) => [bp, binScripts(bp.dir)]));
     const has = (bp: ClassicBuildpack, script: string) => scripts.get(bp)!.has(script);
-    const exportsBefore = (list: ClassicBuildpack[], i: number) => list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
+    const exportsBefore = (list: ClassicBuildpack[], i: number) =>
+      list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
 
     let supply: ClassicBuildpack[];
     let final: ClassicBuildpack;
@@ -85,14 +102,18 @@ export class ClassicBuilder {
         const mode = scripts.get(bp)!.get('detect');
         if (mode === undefined) continue;
         if ((mode & 0o111) === 0) this.log("WARNING: buildpack script '/bin/detect' is not executable");
-        const r = await this.runner.run([bpPath(bp, 'detect'), ContainerPaths.app], env, { sourceExports: [], stdoutOnly: true });
+        const r = await this.runner.run([bpPath(bp, 'detect'), ContainerPaths.app], env, {
+          sourceExports: [],
+          stdoutOnly: true,
+        });
         if (r.exitCode === 0) {
           chosen = bp;
           detectOutput = r.stdout.replace(/[\r\n]+$/, '');
           break;
         }
       }
-      if (!chosen) throw new ClassicStageError(ClassicExit.Detect, 'None of the buildpacks detected a compatible application');
+      if (!chosen)
+        throw new ClassicStageError(ClassicExit.Detect, 'None of the buildpacks detected a compatible application');
       this.log(`-----> ${detectOutput || chosen.key} app detected`);
       supply = [];
       final = chosen;
@@ -103,50 +124,94 @@ export class ClassicBuilder {
     this.cleanCache(new Set([...supply.map((b) => b.hash), 'final']));
 
     for (const [i, bp] of supply.entries()) {
-      if (!has(bp, 'supply')) throw new ClassicStageError(ClassicExit.Supply, 'Error: one of the buildpacks chosen to supply dependencies does not support multi-buildpack apps', { buildpack: bp.key });
+      if (!has(bp, 'supply'))
+        throw new ClassicStageError(
+          ClassicExit.Supply,
+          'Error: one of the buildpacks chosen to supply dependencies does not support multi-buildpack apps',
+          { buildpack: bp.key },
+        );
       const cache = `${ContainerPaths.cache}/${bp.hash}`;
       this.host.cache.mkdir(bp.hash, this.host.owner);
-      const r = await this.runner.run([bpPath(bp, 'supply'), ContainerPaths.app, cache, ContainerPaths.deps, depsIndex(i, n)], env, { sourceExports: exportsBefore(chain, i) });
-      if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Supply, `Failed to run all supply scripts: ${bp.key}: exit status ${r.exitCode}`, { buildpack: bp.key });
+      const r = await this.runner.run(
+        [bpPath(bp, 'supply'), ContainerPaths.app, cache, ContainerPaths.deps, depsIndex(i, n)],
+        env,
+        { sourceExports: exportsBefore(chain, i) },
+      );
+      if (r.exitCode !== 0)
+        throw new ClassicStageError(
+          ClassicExit.Supply,
+          `Failed to run all supply scripts: ${bp.key}: exit status ${r.exitCode}`,
+          { buildpack: bp.key },
+        );
     }
 
     const idx = depsIndex(n - 1, n);
     const finalCache = `${ContainerPaths.cache}/final`;
     this.host.cache.mkdir('final', this.host.owner);
     const before = exportsBefore(chain, n - 1);
-    const compileFailed = (script: string, code: number) => new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: Failed to run ${script}: exit status ${code}`, { buildpack: final.key });
+    const compileFailed = (script: string, code: number) =>
+      new ClassicStageError(
+        ClassicExit.Compile,
+        `Failed to compile droplet: Failed to run ${script}: exit status ${code}`,
+        { buildpack: final.key },
+      );
     if (has(final, 'finalize')) {
       if (has(final, 'supply')) {
-        const r = await this.runner.run([bpPath(final, 'supply'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx], env, { sourceExports: before });
+        const r = await this.runner.run(
+          [bpPath(final, 'supply'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx],
+          env,
+          { sourceExports: before },
+        );
         if (r.exitCode !== 0) throw compileFailed('supply', r.exitCode);
       }
-      const r = await this.runner.run([bpPath(final, 'finalize'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx, ContainerPaths.profile], env, { sourceExports: before });
+      const r = await this.runner.run(
+        [bpPath(final, 'finalize'), ContainerPaths.app, finalCache, ContainerPaths.deps, idx, ContainerPaths.profile],
+        env,
+        { sourceExports: before },
+      );
       if (r.exitCode !== 0) throw compileFailed('finalize', r.exitCode);
     } else {
-      if (!has(final, 'compile')) throw new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: buildpack ${final.key} has neither bin/finalize nor bin/compile`);
+      if (!has(final, 'compile'))
+        throw new ClassicStageError(
+          ClassicExit.Compile,
+          `Failed to compile droplet: buildpack ${final.key} has neither bin/finalize nor bin/compile`,
+        );
       if (supply.length > 0) {
-        const w = 'Warning: the last buildpack is not compatible with multi-buildpack apps and cannot make use of any dependencies supplied by the buildpacks specified before it';
+        const w =
+          'Warning: the last buildpack is not compatible with multi-buildpack apps and cannot make use of any dependencies supplied by the buildpacks specified before it';
         this.log(w);
         warnings.push(w);
       }
       this.host.deps.remove(idx);
-      const r = await this.runner.run([bpPath(final, 'compile'), ContainerPaths.app, finalCache, ContainerPaths.env], env, { sourceExports: before });
+      const r = await this.runner.run(
+        [bpPath(final, 'compile'), ContainerPaths.app, finalCache, ContainerPaths.env],
+        env,
+        { sourceExports: before },
+      );
       if (r.exitCode !== 0) throw compileFailed('compile', r.exitCode);
     }
 
     // Process types: supply launch.yml (CF reads deps/<i> unpadded), the final's launch.yml or bin/release, the Procfile.
     const types: Record<string, string> = {};
-    for (let i = 0; i < supply.length; i++) Object.assign(types, readLaunchYml(this.host.deps, `${i}/launch.yml`) ?? {});
+    for (let i = 0; i < supply.length; i++)
+      Object.assign(types, readLaunchYml(this.host.deps, `${i}/launch.yml`) ?? {});
     const finalLaunch = readLaunchYml(this.host.deps, `${idx}/launch.yml`);
     if (finalLaunch) Object.assign(types, finalLaunch);
     else if (has(final, 'release')) {
-      const r = await this.runner.run([bpPath(final, 'release'), ContainerPaths.app], env, { sourceExports: before, stdoutOnly: true });
-      if (r.exitCode !== 0) throw new ClassicStageError(ClassicExit.Release, `Failed to build droplet release: exit status ${r.exitCode}`, { buildpack: final.key });
+      const r = await this.runner.run([bpPath(final, 'release'), ContainerPaths.app], env, {
+        sourceExports: before,
+        stdoutOnly: true,
+      });
+      if (r.exitCode !== 0)
+        throw new ClassicStageError(ClassicExit.Release, `Failed to build droplet release: exit status ${r.exitCode}`, {
+          buildpack: final.key,
+        });
       Object.assign(types, parseRelease(r.stdout));
     }
     Object.assign(types, readProcfile(this.host.app, 'Procfile'));
     if (!types['web']) {
-      const w = 'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
+      const w =
+        'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
       this.log(w);
       warnings.push(w);
     }
@@ -154,11 +219,19 @@ export class ClassicBuilder {
     const metadata = chain.map((bp, i) => {
       const c = readDepsConfig(this.host.deps, `${depsIndex(i, n)}/config.yml`);
       const name = c.name || (!skipDetect && detectOutput ? detectOutput : '') || bp.key;
-      return { key: bp.key, name, ...(c.version ? { version: c.version } : {}), ...(c.config ? { config: c.config } : {}) };
+      return {
+        key: bp.key,
+        name,
+        ...(c.version ? { version: c.version } : {}),
+        ...(c.config ? { config: c.config } : {}),
+      };
     });
     return {
-      buildpacks: metadata, ...(detectOutput !== undefined ? { detectOutput } : {}),
-      detectedBuildpack: metadata[metadata.length - 1]!.name, processTypes: types, warnings,
+      buildpacks: metadata,
+      ...(detectOutput !== undefined ? { detectOutput } : {}),
+      detectedBuildpack: metadata[metadata.length - 1]!.name,
+      processTypes: types,
+      warnings,
     };
   }
 

@@ -10,7 +10,11 @@ export const ClassicExit = { Detect: 222, Compile: 223, Release: 224, Supply: 22
 
 /** A classic staging failure with the CF builder's exit code and message. */
 export class ClassicStageError extends SlipwayError {
-  constructor(readonly exitCode: number, message: string, detail: Record<string, unknown> = {}) {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+    detail: Record<string, unknown> = {},
+  ) {
     super('TOOL_FAILED', message, { detail: { ...detail, exitCode } });
   }
 }

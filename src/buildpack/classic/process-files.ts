@@ -11,7 +11,8 @@ export function parseRelease(text: string): Record<string, string> {
     throw new ClassicStageError(ClassicExit.Release, `buildpack's release output invalid: ${(err as Error).message}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ClassicStageError(ClassicExit.Release, "buildpack's release output invalid: not a YAML map");
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ClassicStageError(ClassicExit.Release, "buildpack's release output invalid: not a YAML map");
   return stringMap((parsed as Record<string, unknown>)['default_process_types']);
 }
 
@@ -19,7 +20,9 @@ export function parseRelease(text: string): Record<string, string> {
 export function readLaunchYml(tree: TreeReader, file: string): Record<string, string> | undefined {
   const text = tree.readText(file);
   if (text === undefined) return undefined;
-  const parsed = parseYaml(text) as { processes?: { type?: unknown; command?: unknown; platforms?: { cloudfoundry?: { sidecar_for?: unknown } } }[] } | null;
+  const parsed = parseYaml(text) as {
+    processes?: { type?: unknown; command?: unknown; platforms?: { cloudfoundry?: { sidecar_for?: unknown } } }[];
+  } | null;
   const out: Record<string, string> = {};
   for (const p of parsed?.processes ?? []) {
     if (p.platforms?.cloudfoundry?.sidecar_for) continue;
@@ -41,7 +44,10 @@ export function readProcfile(tree: TreeReader, file: string): Record<string, str
 }
 
 /** `deps/IDX/config.yml`: name, version, config of the buildpack (core-buildpack contract). */
-export function readDepsConfig(tree: TreeReader, file: string): { name?: string; version?: string; config?: Record<string, unknown> } {
+export function readDepsConfig(
+  tree: TreeReader,
+  file: string,
+): { name?: string; version?: string; config?: Record<string, unknown> } {
   const text = tree.readText(file);
   if (text === undefined) return {};
   try {
@@ -49,8 +55,12 @@ export function readDepsConfig(tree: TreeReader, file: string): { name?: string;
     if (!parsed || typeof parsed !== 'object') return {};
     return {
       ...(typeof parsed['name'] === 'string' ? { name: parsed['name'] } : {}),
-      ...(typeof parsed['version'] === 'string' || typeof parsed['version'] === 'number' ? { version: String(parsed['version']) } : {}),
-      ...(parsed['config'] && typeof parsed['config'] === 'object' ? { config: parsed['config'] as Record<string, unknown> } : {}),
+      ...(typeof parsed['version'] === 'string' || typeof parsed['version'] === 'number'
+        ? { version: String(parsed['version']) }
+        : {}),
+      ...(parsed['config'] && typeof parsed['config'] === 'object'
+        ? { config: parsed['config'] as Record<string, unknown> }
+        : {}),
     };
   } catch {
     return {};
@@ -59,7 +69,8 @@ export function readDepsConfig(tree: TreeReader, file: string): { name?: string;
 
 function stringMap(value: unknown): Record<string, string> {
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ClassicStageError(ClassicExit.Other, 'Failed to read command from Procfile: invalid YAML');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ClassicStageError(ClassicExit.Other, 'Failed to read command from Procfile: invalid YAML');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);

@@ -2,8 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDetectPlan, resolvePlan, type PlanAlternative } from './build-plan.js';
 
-const el = (id: string, alternatives: PlanAlternative[], optional = false) => ({ buildpack: id, optional, alternatives });
-const alt = (provides: string[], requires: string[]): PlanAlternative => ({ provides, requires: requires.map((name) => ({ name })) });
+const el = (id: string, alternatives: PlanAlternative[], optional = false) => ({
+  buildpack: id,
+  optional,
+  alternatives,
+});
+const alt = (provides: string[], requires: string[]): PlanAlternative => ({
+  provides,
+  requires: requires.map((name) => ({ name })),
+});
 
 test('a requirement provided by an earlier buildpack resolves; providers are listed per entry', () => {
   const plan = resolvePlan([el('a', [alt(['x'], [])]), el('b', [alt([], ['x'])])]);
@@ -14,7 +21,11 @@ test('a requirement provided by an earlier buildpack resolves; providers are lis
 test('a required buildpack requiring what nobody provides fails the group; providing what nobody requires too', () => {
   assert.equal(resolvePlan([el('a', [alt([], ['x'])])]), undefined);
   assert.equal(resolvePlan([el('a', [alt(['x'], [])])]), undefined);
-  assert.equal(resolvePlan([el('b', [alt([], ['x'])]), el('a', [alt(['x'], [])])]), undefined, 'the provider must come first');
+  assert.equal(
+    resolvePlan([el('b', [alt([], ['x'])]), el('a', [alt(['x'], [])])]),
+    undefined,
+    'the provider must come first',
+  );
 });
 
 test('an optional buildpack breaking the rules is dropped, the rest resolves', () => {
@@ -29,7 +40,13 @@ test('[[or]] alternatives are tried left to right, depth first', () => {
 });
 
 test('detect plans: top level then each [[or]]; a top-level version in requires is refused', () => {
-  const alts = parseDetectPlan('[[provides]]\nname = "a"\n[[requires]]\nname = "a"\n[requires.metadata]\nversion = "1"\n[[or]]\n[[or.provides]]\nname = "b"\n', 'plan');
-  assert.deepEqual(JSON.parse(JSON.stringify(alts)), [{ provides: ['a'], requires: [{ name: 'a', metadata: { version: '1' } }] }, { provides: ['b'], requires: [] }]);
+  const alts = parseDetectPlan(
+    '[[provides]]\nname = "a"\n[[requires]]\nname = "a"\n[requires.metadata]\nversion = "1"\n[[or]]\n[[or.provides]]\nname = "b"\n',
+    'plan',
+  );
+  assert.deepEqual(JSON.parse(JSON.stringify(alts)), [
+    { provides: ['a'], requires: [{ name: 'a', metadata: { version: '1' } }] },
+    { provides: ['b'], requires: [] },
+  ]);
   assert.throws(() => parseDetectPlan('[[requires]]\nname = "a"\nversion = "1"\n', 'plan'), /top-level version/);
 });

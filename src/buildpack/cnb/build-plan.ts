@@ -30,7 +30,10 @@ export function parseDetectPlan(text: string, what: string): PlanAlternative[] {
       const name = optionalString(r['name'], `${where}requires[${i}].name`);
       if (!name) throw new SlipwayError('INVALID_DOCUMENT', `${what}: ${where}requires[${i}] has no name`);
       if (r['version'] !== undefined) {
-        throw new SlipwayError('INVALID_DOCUMENT', `${what}: ${where}requires[${i}] ("${name}") has a top-level version; put it in [requires.metadata] version`);
+        throw new SlipwayError(
+          'INVALID_DOCUMENT',
+          `${what}: ${where}requires[${i}] ("${name}") has a top-level version; put it in [requires.metadata] version`,
+        );
       }
       const metadata = table(r['metadata'], `${where}requires[${i}].metadata`);
       return { name, ...(Object.keys(metadata).length ? { metadata } : {}) };
@@ -73,15 +76,20 @@ export function resolvePlan<B>(elements: DetectedElement<B>[]): ResolvedPlan<B> 
 }
 
 function trial<B>(elements: DetectedElement<B>[], choice: number[]): ResolvedPlan<B> | undefined {
-  const kept = elements.map((e, i) => ({ element: e, alt: e.alternatives[choice[i]!] ?? { provides: [], requires: [] } }));
+  const kept = elements.map((e, i) => ({
+    element: e,
+    alt: e.alternatives[choice[i]!] ?? { provides: [], requires: [] },
+  }));
   let alive = kept.map(() => true);
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = 0; i < kept.length; i++) {
       if (!alive[i]) continue;
       const { alt, element } = kept[i]!;
-      const laterRequires = (name: string) => kept.some((k, j) => alive[j] && j >= i && k.alt.requires.some((r) => r.name === name));
-      const earlierProvides = (name: string) => kept.some((k, j) => alive[j] && j <= i && k.alt.provides.includes(name));
+      const laterRequires = (name: string) =>
+        kept.some((k, j) => alive[j] && j >= i && k.alt.requires.some((r) => r.name === name));
+      const earlierProvides = (name: string) =>
+        kept.some((k, j) => alive[j] && j <= i && k.alt.provides.includes(name));
       const ok = alt.provides.every(laterRequires) && alt.requires.every((r) => earlierProvides(r.name));
       if (ok) continue;
       if (!element.optional) return undefined;

@@ -43,11 +43,17 @@ export function parseBuilderToml(text: string, file: string): BuilderConfig {
     const image = optionalString(b['image'], `${what}.image`);
     const uri = optionalString(b['uri'], `${what}.uri`);
     if (image && !uri) return { ...(id ? { id } : {}), uri: image, rawUri: image };
-    if (!id && !uri) throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
-    return { ...(id ? { id } : {}), ...(version ? { version } : {}), ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}) };
+    if (!id && !uri)
+      throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
+    return {
+      ...(id ? { id } : {}),
+      ...(version ? { version } : {}),
+      ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}),
+    };
   });
   const order = parseOrder(doc['order'] ?? [], `${file} [[order]]`);
-  if (order.length === 0) throw new SlipwayError('INVALID_DOCUMENT', `${file} has no [[order]] groups`, { detail: { file } });
+  if (order.length === 0)
+    throw new SlipwayError('INVALID_DOCUMENT', `${file} has no [[order]] groups`, { detail: { file } });
   const stack = table(doc['stack'] ?? {}, `${file} [stack]`);
   const run = table(doc['run'] ?? {}, `${file} [run]`);
   const runImages = tables(run['images'], `${file} [[run.images]]`).map((r, i) => {
@@ -56,13 +62,23 @@ export function parseBuilderToml(text: string, file: string): BuilderConfig {
     return { image, mirrors: stringList(r['mirrors'], `${file} run.images[${i}].mirrors`) ?? [] };
   });
   const stackRun = optionalString(stack['run-image'], `${file} stack.run-image`);
-  if (runImages.length === 0 && stackRun) runImages.push({ image: stackRun, mirrors: stringList(stack['run-image-mirrors'], `${file} stack.run-image-mirrors`) ?? [] });
+  if (runImages.length === 0 && stackRun)
+    runImages.push({
+      image: stackRun,
+      mirrors: stringList(stack['run-image-mirrors'], `${file} stack.run-image-mirrors`) ?? [],
+    });
   const stackId = optionalString(stack['id'], `${file} stack.id`);
-  const lifecycleVersion = optionalString(table(doc['lifecycle'] ?? {}, `${file} [lifecycle]`)['version'], `${file} lifecycle.version`);
+  const lifecycleVersion = optionalString(
+    table(doc['lifecycle'] ?? {}, `${file} [lifecycle]`)['version'],
+    `${file} lifecycle.version`,
+  );
   return {
     description: optionalString(doc['description'], `${file} description`) ?? '',
-    buildpacks, order, runImages,
-    ...(stackId ? { stackId } : {}), ...(lifecycleVersion ? { lifecycleVersion } : {}),
+    buildpacks,
+    order,
+    runImages,
+    ...(stackId ? { stackId } : {}),
+    ...(lifecycleVersion ? { lifecycleVersion } : {}),
   };
 }
 

@@ -43,7 +43,10 @@ const RESERVED_IDS = new Set(['app', 'config', 'generated', 'sbom']);
 export async function readBuildpackDescriptor(dir: string): Promise<BuildpackDescriptor> {
   const file = join(dir, 'buildpack.toml');
   const text = await readFile(file, 'utf8').catch((err) => {
-    throw new SlipwayError('NOT_FOUND', `${dir} is not a buildpack: it has no buildpack.toml`, { cause: err, detail: { dir } });
+    throw new SlipwayError('NOT_FOUND', `${dir} is not a buildpack: it has no buildpack.toml`, {
+      cause: err,
+      detail: { dir },
+    });
   });
   return parseBuildpackDescriptor(text, dir);
 }
@@ -53,33 +56,51 @@ export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDe
   const doc = parseToml(text, what);
   const api = String(doc['api'] ?? '');
   if (!(SUPPORTED_BUILDPACK_APIS as readonly string[]).includes(api)) {
-    throw new SlipwayError('UNSUPPORTED', `${what}: Buildpack API "${api}" is not supported (supported: ${SUPPORTED_BUILDPACK_APIS.join(', ')})`, { detail: { api, exitCode: 12 } });
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `${what}: Buildpack API "${api}" is not supported (supported: ${SUPPORTED_BUILDPACK_APIS.join(', ')})`,
+      { detail: { api, exitCode: 12 } },
+    );
   }
   const bp = table(doc['buildpack'], `${what} [buildpack]`);
   const id = optionalString(bp['id'], `${what} buildpack.id`);
   const version = optionalString(bp['version'], `${what} buildpack.version`);
-  if (!id || !/^[A-Za-z0-9./-]+$/.test(id) || RESERVED_IDS.has(id)) throw new SlipwayError('INVALID_DOCUMENT', `${what}: buildpack.id "${id ?? ''}" must be letters, digits, ".", "/" or "-" and not one of ${[...RESERVED_IDS].join(', ')}`);
+  if (!id || !/^[A-Za-z0-9./-]+$/.test(id) || RESERVED_IDS.has(id))
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `${what}: buildpack.id "${id ?? ''}" must be letters, digits, ".", "/" or "-" and not one of ${[...RESERVED_IDS].join(', ')}`,
+    );
   if (!version) throw new SlipwayError('INVALID_DOCUMENT', `${what}: buildpack.version is required`);
   const order = doc['order'] === undefined ? undefined : parseOrder(doc['order'], `${what} [[order]]`);
   const name = optionalString(bp['name'], `${what} buildpack.name`);
   const homepage = optionalString(bp['homepage'], `${what} buildpack.homepage`);
   const sbomFormats = stringList(bp['sbom-formats'], `${what} buildpack.sbom-formats`) ?? [];
   return {
-    api, id, version, dir, clearEnv: optionalBool(bp['clear-env'], `${what} buildpack.clear-env`) ?? false,
-    targets: parseTargets(doc, what), binBuild: existsSync(join(dir, 'bin', 'build')), sbomFormats,
-    ...(name !== undefined ? { name } : {}), ...(homepage !== undefined ? { homepage } : {}), ...(order ? { order } : {}),
+    api,
+    id,
+    version,
+    dir,
+    clearEnv: optionalBool(bp['clear-env'], `${what} buildpack.clear-env`) ?? false,
+    targets: parseTargets(doc, what),
+    binBuild: existsSync(join(dir, 'bin', 'build')),
+    sbomFormats,
+    ...(name !== undefined ? { name } : {}),
+    ...(homepage !== undefined ? { homepage } : {}),
+    ...(order ? { order } : {}),
   };
 }
 
 /** `[[order]] [[order.group]] id version optional`, as in buildpack.toml and order.toml. */
 export function parseOrder(value: unknown, what: string): Order {
-  return tables(value, what).map((o, i) => tables(o['group'], `${what}[${i}].group`).map((g, j) => {
-    const id = optionalString(g['id'], `${what}[${i}].group[${j}].id`);
-    if (!id) throw new SlipwayError('INVALID_DOCUMENT', `${what}[${i}].group[${j}] has no id`);
-    const version = optionalString(g['version'], `${what}[${i}].group[${j}].version`);
-    const optional = optionalBool(g['optional'], `${what}[${i}].group[${j}].optional`);
-    return { id, ...(version !== undefined ? { version } : {}), ...(optional ? { optional } : {}) };
-  }));
+  return tables(value, what).map((o, i) =>
+    tables(o['group'], `${what}[${i}].group`).map((g, j) => {
+      const id = optionalString(g['id'], `${what}[${i}].group[${j}].id`);
+      if (!id) throw new SlipwayError('INVALID_DOCUMENT', `${what}[${i}].group[${j}] has no id`);
+      const version = optionalString(g['version'], `${what}[${i}].group[${j}].version`);
+      const optional = optionalBool(g['optional'], `${what}[${i}].group[${j}].optional`);
+      return { id, ...(version !== undefined ? { version } : {}), ...(optional ? { optional } : {}) };
+    }),
+  );
 }
 
 /** The path component of an id: `/` becomes `_` (lifecycle's EscapeID). */

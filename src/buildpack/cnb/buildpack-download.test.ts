@@ -31,31 +31,83 @@ test('fetchBuildpackArchive: one request per URL, the blob by its sha256; a dama
     assert.deepEqual(await fetchBuildpackArchive(`${base}/a.tgz`, root), { ...first, downloaded: false });
     assert.deepEqual(hits, ['/a.tgz']);
     writeFileSync(first.file, 'tampered!!!!!!!!!!!!!');
-    assert.equal((await fetchBuildpackArchive(`${base}/a.tgz`, root)).downloaded, true, 'a blob that no longer has its digest is fetched again');
+    assert.equal(
+      (await fetchBuildpackArchive(`${base}/a.tgz`, root)).downloaded,
+      true,
+      'a blob that no longer has its digest is fetched again',
+    );
     assert.deepEqual(readFileSync(first.file), body);
 
     await assert.rejects(fetchBuildpackArchive(`${base}/loop`, root), /more than 5 redirects/);
-    await assert.rejects(fetchBuildpackArchive(`${base}/busy`, root), (err: unknown) => err instanceof SlipwayError && /answered 503/.test(err.message) && isRetryable(err));
-    await assert.rejects(fetchBuildpackArchive(`${base}/gone.tgz`, root), (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND');
-    await assert.rejects(fetchBuildpackArchive('ftp://example.com/x.tgz', root), /not an http\(s\):\/\/ or file:\/\/ URL/);
-    assert.deepEqual(await fetchBuildpackArchive(`file://${first.file}`, root), { file: first.file, downloaded: false });
-    assert.equal(isBuildpackUrl('https://x/y.tgz') && isBuildpackUrl('file:///y') && !isBuildpackUrl('./y.tgz') && !isBuildpackUrl('docker://x'), true);
+    await assert.rejects(
+      fetchBuildpackArchive(`${base}/busy`, root),
+      (err: unknown) => err instanceof SlipwayError && /answered 503/.test(err.message) && isRetryable(err),
+    );
+    await assert.rejects(
+      fetchBuildpackArchive(`${base}/gone.tgz`, root),
+      (err: unknown) => err instanceof SlipwayError && err.code === 'NOT_FOUND',
+    );
+    await assert.rejects(
+      fetchBuildpackArchive('ftp://example.com/x.tgz', root),
+      /not an http\(s\):\/\/ or file:\/\/ URL/,
+    );
+    assert.deepEqual(await fetchBuildpackArchive(`file://${first.file}`, root), {
+      file: first.file,
+      downloaded: false,
+    });
+    assert.equal(
+      isBuildpackUrl('https://x/y.tgz') &&
+        isBuildpackUrl('file:///y') &&
+        !isBuildpackUrl('./y.tgz') &&
+        !isBuildpackUrl('docker://x'),
+      true,
+    );
   } finally {
     server.close();
     rmSync(root, { recursive: true, force: true });
   }
 });
 
-test('https: a server whose CA is in the given bundle is trusted (added to Node\'s roots); otherwise the TLS error is the message', async () => {
+test("https: a server whose CA is in the given bundle is trusted (added to Node's roots); otherwise the TLS error is the message", async () => {
   const root = mkdtempSync(join(tmpdir(), 'slipway-dl-tls-'));
   const key = join(root, 'key.pem');
   const cert = join(root, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('tls bytes'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) =>
+    res.end('tls bytes'),
+  );
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/bp.tgz`;
   try {
-    await assert.rejects(fetchBuildpackArchive(url, root, { caFile: join(root, 'missing.pem') }), (err: unknown) => err instanceof SlipwayError && err.code === 'IO_ERROR' && /cannot download it: self.signed certificate/.test(err.message));
+    await assert.rejects(
+      fetchBuildpackArchive(url, root, { caFile: join(root, 'missing.pem') }),
+      (err: unknown) =>
+        err instanceof SlipwayError &&
+        err.code === 'IO_ERROR' &&
+        /cannot download it: self.signed certificate/.test(err.message),
+    );
     const got = await fetchBuildpackArchive(url, root, { caFile: cert });
     assert.equal(readFileSync(got.file, 'utf8'), 'tls bytes');
   } finally {

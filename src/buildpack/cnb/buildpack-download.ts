@@ -1,6 +1,20 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -38,17 +52,32 @@ export function isBuildpackUrl(spec: string): boolean {
  * (a directory or an archive); an http(s):// archive is downloaded once (see
  * fetchBuildpackArchive) and unpacked once, under `cacheRoot`/unpacked/<sha256>.
  */
-export async function fetchBuildpackUrl(url: string, cacheRoot: string, options: DownloadOptions = {}): Promise<{ path: string; downloaded: boolean }> {
+export async function fetchBuildpackUrl(
+  url: string,
+  cacheRoot: string,
+  options: DownloadOptions = {},
+): Promise<{ path: string; downloaded: boolean }> {
   const got = await fetchBuildpackArchive(url, cacheRoot, options);
   if (!got.sha256) return { path: got.file, downloaded: false };
   const dir = join(cacheRoot, 'unpacked', got.sha256);
-  await makeDirOnce(dir, (tmp) => run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).then(() => undefined, (err: Error & { stderr?: string }) => {
-    // Forget what the URL served, so the next build asks again instead of reusing a bad download.
-    rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
-    throw new SlipwayError('INVALID_ARCHIVE', `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`, { cause: err, detail: { url } });
-  }));
+  await makeDirOnce(dir, (tmp) =>
+    run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).then(
+      () => undefined,
+      (err: Error & { stderr?: string }) => {
+        // Forget what the URL served, so the next build asks again instead of reusing a bad download.
+        rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
+        throw new SlipwayError(
+          'INVALID_ARCHIVE',
+          `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`,
+          { cause: err, detail: { url } },
+        );
+      },
+    ),
+  );
   // A tarball of one folder holding the buildpack (as `tar czf bp.tgz bp/` makes) is taken as that folder.
-  const inner = existsSync(join(dir, 'buildpack.toml')) ? undefined : readdirSync(dir).find((n) => existsSync(join(dir, n, 'buildpack.toml')));
+  const inner = existsSync(join(dir, 'buildpack.toml'))
+    ? undefined
+    : readdirSync(dir).find((n) => existsSync(join(dir, n, 'buildpack.toml')));
   return { path: inner ? join(dir, inner) : dir, downloaded: got.downloaded };
 }
 
@@ -61,19 +90,28 @@ export async function fetchBuildpackUrl(url: string, cacheRoot: string, options:
  * @example
  *   const { file } = await fetchBuildpackArchive('https://example.com/bp.tgz', join(home, 'buildpacks', 'downloads'));
  */
-export async function fetchBuildpackArchive(url: string, cacheRoot: string, options: DownloadOptions = {}): Promise<{ file: string; sha256?: string; downloaded: boolean }> {
+export async function fetchBuildpackArchive(
+  url: string,
+  cacheRoot: string,
+  options: DownloadOptions = {},
+): Promise<{ file: string; sha256?: string; downloaded: boolean }> {
   if (/^file:\/\//i.test(url)) {
     const path = fileURLToPath(url);
-    if (!existsSync(path)) throw new SlipwayError('NOT_FOUND', `buildpack ${url}: ${path} does not exist`, { detail: { url, path } });
+    if (!existsSync(path))
+      throw new SlipwayError('NOT_FOUND', `buildpack ${url}: ${path} does not exist`, { detail: { url, path } });
     return { file: path, downloaded: false };
   }
-  if (!/^https?:\/\//i.test(url)) throw new SlipwayError('INVALID_ARGUMENT', `buildpack ${url}: not an http(s):// or file:// URL`, { detail: { url } });
+  if (!/^https?:\/\//i.test(url))
+    throw new SlipwayError('INVALID_ARGUMENT', `buildpack ${url}: not an http(s):// or file:// URL`, {
+      detail: { url },
+    });
   const key = createHash('sha256').update(url).digest('hex');
   const recordFile = join(cacheRoot, 'urls', `${key}.json`);
   const cached = readRecord(recordFile);
   if (cached) {
     const blob = join(cacheRoot, 'blobs', cached.sha256);
-    if (existsSync(blob) && statSync(blob).size === cached.size && (await sha256File(blob)) === cached.sha256) return { file: blob, sha256: cached.sha256, downloaded: false };
+    if (existsSync(blob) && statSync(blob).size === cached.size && (await sha256File(blob)) === cached.sha256)
+      return { file: blob, sha256: cached.sha256, downloaded: false };
   }
   mkdirSync(join(cacheRoot, 'blobs'), { recursive: true });
   mkdirSync(join(cacheRoot, 'urls'), { recursive: true });
@@ -90,11 +128,17 @@ export async function fetchBuildpackArchive(url: string, cacheRoot: string, opti
       }
     };
     await pipeline(response, count, createWriteStream(tmp)).catch((err: Error) => {
-      throw new SlipwayError('IO_ERROR', `buildpack ${url}: the download broke off: ${err.message}`, { cause: err, detail: { url, retryable: true } });
+      throw new SlipwayError('IO_ERROR', `buildpack ${url}: the download broke off: ${err.message}`, {
+        cause: err,
+        detail: { url, retryable: true },
+      });
     });
     const sha256 = hash.digest('hex');
     const expected = Number(response.headers['content-length'] ?? NaN);
-    if (Number.isFinite(expected) && expected !== size) throw new SlipwayError('SIZE_MISMATCH', `buildpack ${url}: got ${size} bytes, the server announced ${expected}`, { detail: { url, size, expected } });
+    if (Number.isFinite(expected) && expected !== size)
+      throw new SlipwayError('SIZE_MISMATCH', `buildpack ${url}: got ${size} bytes, the server announced ${expected}`, {
+        detail: { url, size, expected },
+      });
     syncFile(tmp);
     const blob = join(cacheRoot, 'blobs', sha256);
     renameSync(tmp, blob);
@@ -111,22 +155,53 @@ function get(url: string, options: DownloadOptions, redirects: number): Promise<
   const https = u.protocol === 'https:';
   const ca = https ? caBundle(options.caFile) : undefined;
   return new Promise((resolve, reject) => {
-    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', headers: { 'user-agent': 'slipway', accept: '*/*' }, ...(ca ? { ca } : {}) }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        if (redirects >= MAX_REDIRECTS) return reject(new SlipwayError('TOOL_FAILED', `buildpack ${url}: more than ${MAX_REDIRECTS} redirects`, { detail: { url } }));
-        return resolve(get(new URL(res.headers.location, u).toString(), options, redirects + 1));
-      }
-      if (status !== 200) {
-        res.resume();
-        const code = status === 404 || status === 410 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : 'TOOL_FAILED';
-        return reject(new SlipwayError(code, `buildpack ${url}: the server answered ${status} ${res.statusMessage ?? ''}`.trimEnd(), { detail: { url, status, ...(status >= 500 || status === 429 ? { retryable: true } : {}) } }));
-      }
-      resolve(res);
-    });
-    req.setTimeout((options.timeoutSeconds ?? 60) * 1000, () => req.destroy(new Error(`no answer in ${options.timeoutSeconds ?? 60} s`)));
-    req.on('error', (err) => reject(new SlipwayError('IO_ERROR', `buildpack ${url}: cannot download it: ${err.message}`, { cause: err, detail: { url, retryable: true } })));
+    const req = (https ? httpsRequest : httpRequest)(
+      u,
+      { method: 'GET', headers: { 'user-agent': 'slipway', accept: '*/*' }, ...(ca ? { ca } : {}) },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          if (redirects >= MAX_REDIRECTS)
+            return reject(
+              new SlipwayError('TOOL_FAILED', `buildpack ${url}: more than ${MAX_REDIRECTS} redirects`, {
+                detail: { url },
+              }),
+            );
+          return resolve(get(new URL(res.headers.location, u).toString(), options, redirects + 1));
+        }
+        if (status !== 200) {
+          res.resume();
+          const code =
+            status === 404 || status === 410
+              ? 'NOT_FOUND'
+              : status === 401
+                ? 'UNAUTHORIZED'
+                : status === 403
+                  ? 'DENIED'
+                  : 'TOOL_FAILED';
+          return reject(
+            new SlipwayError(
+              code,
+              `buildpack ${url}: the server answered ${status} ${res.statusMessage ?? ''}`.trimEnd(),
+              { detail: { url, status, ...(status >= 500 || status === 429 ? { retryable: true } : {}) } },
+            ),
+          );
+        }
+        resolve(res);
+      },
+    );
+    req.setTimeout((options.timeoutSeconds ?? 60) * 1000, () =>
+      req.destroy(new Error(`no answer in ${options.timeoutSeconds ?? 60} s`)),
+    );
+    req.on('error', (err) =>
+      reject(
+        new SlipwayError('IO_ERROR', `buildpack ${url}: cannot download it: ${err.message}`, {
+          cause: err,
+          detail: { url, retryable: true },
+        }),
+      ),
+    );
     req.end();
   });
 }
@@ -142,7 +217,9 @@ function readRecord(file: string): UrlRecord | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const r = JSON.parse(readFileSync(file, 'utf8')) as UrlRecord;
-    return typeof r.sha256 === 'string' && /^[0-9a-f]{64}$/.test(r.sha256) && typeof r.size === 'number' ? r : undefined;
+    return typeof r.sha256 === 'string' && /^[0-9a-f]{64}$/.test(r.sha256) && typeof r.size === 'number'
+      ? r
+      : undefined;
   } catch {
     return undefined;
   }

@@ -39,7 +39,8 @@ export class BuildpackSet {
   /** Adds one buildpack: a directory, or a .tgz/.tar.gz/.tar of one (unpacked to a temp dir). */
   async addPath(path: string): Promise<BuildpackDescriptor> {
     const full = resolve(path);
-    if (!existsSync(full)) throw new SlipwayError('NOT_FOUND', `buildpack ${path} does not exist`, { detail: { path } });
+    if (!existsSync(full))
+      throw new SlipwayError('NOT_FOUND', `buildpack ${path} does not exist`, { detail: { path } });
     let dir = full;
     if (statSync(full).isFile()) {
       dir = await mkdtemp(join(tmpdir(), 'slipway-bp-'));
@@ -58,13 +59,20 @@ export class BuildpackSet {
   find(entry: GroupEntry): BuildpackDescriptor {
     const candidates = this.#all.filter((b) => b.id === entry.id);
     const newest = [...candidates].sort((a, b) => compareVersions(b.version, a.version))[0];
-    const found = entry.version === undefined ? candidates.find((b) => this.#explicit.has(b)) ?? newest : candidates.find((b) => b.version === entry.version);
+    const found =
+      entry.version === undefined
+        ? (candidates.find((b) => this.#explicit.has(b)) ?? newest)
+        : candidates.find((b) => b.version === entry.version);
     if (!found) {
       const have = candidates.map((b) => b.version);
       const what = entry.version === undefined ? entry.id : `${entry.id}@${entry.version}`;
-      throw new SlipwayError('NOT_FOUND', `buildpack ${what} is not available${have.length ? ` (versions here: ${have.join(', ')})` : ''}; give it with --buildpack DIR or TGZ`, {
-        detail: { id: entry.id, version: entry.version, available: have },
-      });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `buildpack ${what} is not available${have.length ? ` (versions here: ${have.join(', ')})` : ''}; give it with --buildpack DIR or TGZ`,
+        {
+          detail: { id: entry.id, version: entry.version, available: have },
+        },
+      );
     }
     return found;
   }
@@ -81,6 +89,7 @@ export class BuildpackSet {
 function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
   const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++)
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }

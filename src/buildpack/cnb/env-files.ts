@@ -20,7 +20,9 @@ export class BuildEnv {
   readonly vars = new Map<string, string>();
 
   constructor(initial: Record<string, string> | string[] = {}) {
-    const pairs = Array.isArray(initial) ? initial.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const) : Object.entries(initial);
+    const pairs = Array.isArray(initial)
+      ? initial.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const)
+      : Object.entries(initial);
     for (const [k, v] of pairs) this.vars.set(k, v);
   }
 
@@ -33,10 +35,18 @@ export class BuildEnv {
   apply(name: string, action: EnvAction, value: string, delim = ':'): void {
     const old = this.vars.get(name);
     switch (action) {
-      case 'override': this.vars.set(name, value); break;
-      case 'default': if (old === undefined || old === '') this.vars.set(name, value); break;
-      case 'prepend': this.vars.set(name, old ? `${value}${delim}${old}` : value); break;
-      case 'append': this.vars.set(name, old ? `${old}${delim}${value}` : value); break;
+      case 'override':
+        this.vars.set(name, value);
+        break;
+      case 'default':
+        if (old === undefined || old === '') this.vars.set(name, value);
+        break;
+      case 'prepend':
+        this.vars.set(name, old ? `${value}${delim}${old}` : value);
+        break;
+      case 'append':
+        this.vars.set(name, old ? `${old}${delim}${value}` : value);
+        break;
     }
   }
 
@@ -52,13 +62,17 @@ export class BuildEnv {
   applyDir(tree: TreeReader, dir: string, defaultAction: EnvAction = 'override'): void {
     const files = regularFiles(tree, dir);
     const delims = new Map<string, string>();
-    for (const f of files) if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), tree.readText(`${dir}/${f}`) ?? ':');
+    for (const f of files)
+      if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), tree.readText(`${dir}/${f}`) ?? ':');
     for (const f of files) {
       const dot = f.indexOf('.');
       const name = dot < 0 ? f : f.slice(0, dot);
       const suffix = dot < 0 ? '' : f.slice(dot + 1);
       if (suffix === 'delim' || !name) continue;
-      const action: EnvAction | undefined = suffix === '' ? defaultAction : (['override', 'default', 'prepend', 'append'] as const).find((a) => a === suffix);
+      const action: EnvAction | undefined =
+        suffix === ''
+          ? defaultAction
+          : (['override', 'default', 'prepend', 'append'] as const).find((a) => a === suffix);
       if (!action) continue;
       this.apply(name, action, tree.readText(`${dir}/${f}`) ?? '', delims.get(name) ?? ':');
     }

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { readBuildpackDescriptor } from './buildpack-descriptor.js';
 import { inlineBuildpackFiles, materializeInlineBuildpack, type InlineBuildpack } from './inline-buildpack.js';
 
-const bp: InlineBuildpack = { kind: 'inline', id: 'me/inline', version: '0.0.0', api: '0.10', shell: '/bin/bash', inline: 'echo "hi $1"' };
+const bp: InlineBuildpack = {
+  kind: 'inline',
+  id: 'me/inline',
+  version: '0.0.0',
+  api: '0.10',
+  shell: '/bin/bash',
+  inline: 'echo "hi $1"',
+};
 
 test('an inline buildpack is written as pack writes it: detect passes, build is the script under its shell', async () => {
   const files = inlineBuildpackFiles(bp);

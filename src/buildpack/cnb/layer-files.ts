@@ -55,12 +55,18 @@ export function readLaunchToml(tree: TreeReader, file: string, buildpackId: stri
   const what = `launch.toml of ${buildpackId}`;
   const processes = tables(doc['processes'], `${what} processes`).map((p, i): LaunchProcess => {
     const type = optionalString(p['type'], `${what} processes[${i}].type`);
-    if (!type || !PROCESS_TYPE.test(type)) throw new SlipwayError('INVALID_DOCUMENT', `${what}: processes[${i}].type "${type ?? ''}" must be letters, digits, ".", "_" or "-"`);
+    if (!type || !PROCESS_TYPE.test(type))
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `${what}: processes[${i}].type "${type ?? ''}" must be letters, digits, ".", "_" or "-"`,
+      );
     let command: string[];
     let direct: boolean;
     if (apiAtLeast(api, '0.9')) {
-      const list = typeof p['command'] === 'string' ? [p['command']] : stringList(p['command'], `${what} processes[${i}].command`);
-      if (!list || list.length === 0) throw new SlipwayError('INVALID_DOCUMENT', `${what}: process "${type}" has no command`);
+      const list =
+        typeof p['command'] === 'string' ? [p['command']] : stringList(p['command'], `${what} processes[${i}].command`);
+      if (!list || list.length === 0)
+        throw new SlipwayError('INVALID_DOCUMENT', `${what}: process "${type}" has no command`);
       command = list;
       direct = true;
     } else {
@@ -71,20 +77,27 @@ export function readLaunchToml(tree: TreeReader, file: string, buildpackId: stri
     }
     const workingDir = optionalString(p['working-dir'], `${what} processes[${i}].working-dir`);
     return {
-      type, command, direct, buildpackId,
+      type,
+      command,
+      direct,
+      buildpackId,
       args: stringList(p['args'], `${what} processes[${i}].args`) ?? [],
       default: optionalBool(p['default'], `${what} processes[${i}].default`) ?? false,
       ...(workingDir ? { workingDir } : {}),
     };
   });
-  if (processes.filter((p) => p.default).length > 1) throw new SlipwayError('INVALID_DOCUMENT', `${what}: more than one process is default`);
+  if (processes.filter((p) => p.default).length > 1)
+    throw new SlipwayError('INVALID_DOCUMENT', `${what}: more than one process is default`);
   const labels = tables(doc['labels'], `${what} labels`).map((l, i) => {
     const key = optionalString(l['key'], `${what} labels[${i}].key`);
     const value = optionalString(l['value'], `${what} labels[${i}].value`);
-    if (!key || value === undefined) throw new SlipwayError('INVALID_DOCUMENT', `${what}: labels[${i}] needs key and value`);
+    if (!key || value === undefined)
+      throw new SlipwayError('INVALID_DOCUMENT', `${what}: labels[${i}] needs key and value`);
     return { key, value };
   });
-  const slices = tables(doc['slices'], `${what} slices`).map((s, i) => stringList(s['paths'], `${what} slices[${i}].paths`) ?? []);
+  const slices = tables(doc['slices'], `${what} slices`).map(
+    (s, i) => stringList(s['paths'], `${what} slices[${i}].paths`) ?? [],
+  );
   return { processes, labels, slices };
 }
 

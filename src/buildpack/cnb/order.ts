@@ -24,7 +24,9 @@ export function expandOrder(order: Order, lookup: BuildpackLookup, depth = 0): G
     for (const entry of group) {
       const bp = lookup(entry);
       const options: GroupMember[][] = bp.order
-        ? expandOrder(bp.order, lookup, depth + 1).map((g) => g.map((m) => ({ ...m, optional: m.optional || (entry.optional ?? false) })))
+        ? expandOrder(bp.order, lookup, depth + 1).map((g) =>
+            g.map((m) => ({ ...m, optional: m.optional || (entry.optional ?? false) })),
+          )
         : [[{ buildpack: bp, optional: entry.optional ?? false }]];
       partial = partial.flatMap((prefix) => options.map((o) => [...prefix, ...o]));
     }

@@ -41,15 +41,21 @@ export function parseProjectDescriptor(text: string, appDir: string): ProjectDes
   const warnings: string[] = [];
   if (declared === undefined) warnings.push('project.toml has no [_] schema-version: read as schema 0.1');
   const schema = declared ?? '0.1';
-  if (schema !== '0.1' && schema !== '0.2' && schema !== '0.3') throw new SlipwayError('UNSUPPORTED', `project.toml schema-version "${schema}" is not supported (0.1, 0.2, 0.3)`);
+  if (schema !== '0.1' && schema !== '0.2' && schema !== '0.3')
+    throw new SlipwayError('UNSUPPORTED', `project.toml schema-version "${schema}" is not supported (0.1, 0.2, 0.3)`);
   const io = table(table(doc['io'], 'project.toml [io]')['buildpacks'], 'project.toml [io.buildpacks]');
   const build = schema === '0.1' ? table(doc['build'], 'project.toml [build]') : io;
   const project = schema === '0.1' ? table(doc['project'], 'project.toml [project]') : head;
-  const groupEntries = schema === '0.1' ? tables(build['buildpacks'], 'build.buildpacks') : tables(io['group'], 'io.buildpacks.group');
+  const groupEntries =
+    schema === '0.1' ? tables(build['buildpacks'], 'build.buildpacks') : tables(io['group'], 'io.buildpacks.group');
   const buildpacks = groupEntries.map((g, i) => buildpackSpec(g, i, appDir));
-  const envEntries = schema === '0.1'
-    ? tables(build['env'], 'build.env')
-    : [...tables(table(io['build'], 'io.buildpacks.build')['env'], 'io.buildpacks.build.env'), ...tables(table(io['env'], 'io.buildpacks.env')['build'], 'io.buildpacks.env.build')];
+  const envEntries =
+    schema === '0.1'
+      ? tables(build['env'], 'build.env')
+      : [
+          ...tables(table(io['build'], 'io.buildpacks.build')['env'], 'io.buildpacks.build.env'),
+          ...tables(table(io['env'], 'io.buildpacks.env')['build'], 'io.buildpacks.env.build'),
+        ];
   const env = envEntries.map((e, i) => {
     const name = optionalString(e['name'], `build env[${i}].name`);
     const value = optionalString(e['value'], `build env[${i}].value`) ?? '';
@@ -58,17 +64,26 @@ export function parseProjectDescriptor(text: string, appDir: string): ProjectDes
   });
   const include = stringList(build['include'], 'include');
   const exclude = stringList(build['exclude'], 'exclude');
-  if (include && exclude) throw new SlipwayError('INVALID_DOCUMENT', 'project.toml: include and exclude cannot both be set');
+  if (include && exclude)
+    throw new SlipwayError('INVALID_DOCUMENT', 'project.toml: include and exclude cannot both be set');
   const builder = optionalString(build['builder'], 'builder');
   const name = optionalString(project['name'], 'name');
   const version = optionalString(project['version'], 'version');
   const sourceUrl = optionalString(project['source-url'], 'source-url');
-  const projectMetadata = version || sourceUrl
-    ? { source: { type: 'project', version: { declared: version ?? '' }, metadata: { url: sourceUrl ?? '' } } }
-    : {};
+  const projectMetadata =
+    version || sourceUrl
+      ? { source: { type: 'project', version: { declared: version ?? '' }, metadata: { url: sourceUrl ?? '' } } }
+      : {};
   return {
-    schema, buildpacks, env, warnings, projectMetadata,
-    ...(include ? { include } : {}), ...(exclude ? { exclude } : {}), ...(builder ? { builder } : {}), ...(name ? { name } : {}),
+    schema,
+    buildpacks,
+    env,
+    warnings,
+    projectMetadata,
+    ...(include ? { include } : {}),
+    ...(exclude ? { exclude } : {}),
+    ...(builder ? { builder } : {}),
+    ...(name ? { name } : {}),
   };
 }
 
@@ -78,11 +93,17 @@ function buildpackSpec(g: TomlTable, i: number, appDir: string): string | Inline
   const uri = optionalString(g['uri'], `buildpack[${i}].uri`);
   const script = table(g['script'], `buildpack[${i}].script`);
   const inline = optionalString(script['inline'], `buildpack[${i}].script.inline`);
-  if (uri && version) throw new SlipwayError('INVALID_DOCUMENT', `project.toml: buildpack[${i}] has both uri and version`);
+  if (uri && version)
+    throw new SlipwayError('INVALID_DOCUMENT', `project.toml: buildpack[${i}] has both uri and version`);
   // pack's getBuildpackLocator: an id with an inline script (and no uri) is an inline buildpack.
   if (id && inline && !uri) {
     const api = optionalString(script['api'], `buildpack[${i}].script.api`);
-    if (!api) throw new SlipwayError('INVALID_DOCUMENT', `project.toml: inline buildpack ${id} has no script.api (the Buildpack API its script follows, e.g. "0.10")`, { detail: { id } });
+    if (!api)
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `project.toml: inline buildpack ${id} has no script.api (the Buildpack API its script follows, e.g. "0.10")`,
+        { detail: { id } },
+      );
     const shell = optionalString(script['shell'], `buildpack[${i}].script.shell`) || '/bin/sh';
     return { kind: 'inline', id, version: version || '0.0.0', api, shell, inline };
   }
@@ -90,7 +111,11 @@ function buildpackSpec(g: TomlTable, i: number, appDir: string): string | Inline
     // URLs and buildpackage images are fetched by the build; a relative path is the app's.
     if (/^(https?|docker):\/\//.test(uri)) return uri;
     if (/^[a-z][a-z0-9+.-]*:/i.test(uri) && !uri.startsWith('file://')) {
-      throw new SlipwayError('UNSUPPORTED', `project.toml: buildpack uri "${uri}": use a path, a file://, an http(s):// URL of a .tgz or a docker:// image`, { detail: { uri } });
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `project.toml: buildpack uri "${uri}": use a path, a file://, an http(s):// URL of a .tgz or a docker:// image`,
+        { detail: { uri } },
+      );
     }
     return resolve(appDir, uri.replace(/^file:\/\//, ''));
   }
@@ -104,7 +129,10 @@ function buildpackSpec(g: TomlTable, i: number, appDir: string): string | Inline
  * crosses segments). Excluded paths go with what is under them; with include, files
  * that match nothing are left out (directories stay).
  */
-export function pathFilter(include: string[] | undefined, exclude: string[] | undefined): ((rel: string, isDir: boolean) => boolean) | undefined {
+export function pathFilter(
+  include: string[] | undefined,
+  exclude: string[] | undefined,
+): ((rel: string, isDir: boolean) => boolean) | undefined {
   const compile = (patterns: string[]) => patterns.filter((p) => p.trim() && !p.startsWith('#')).map(gitignorePattern);
   if (exclude) {
     const res = compile(exclude);

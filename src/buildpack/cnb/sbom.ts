@@ -49,12 +49,20 @@ export function classifySbomFiles(
       if (types.cache) entries.push({ file, layer, kind: 'cache', name });
     }
     if (!mediaType) {
-      throw new SlipwayError('INVALID_DOCUMENT', `buildpack ${buildpack}: unsupported SBOM file format: "${file}" (use <name>.sbom.cdx.json, .sbom.spdx.json or .sbom.syft.json)`, { detail: { buildpack, file } });
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `buildpack ${buildpack}: unsupported SBOM file format: "${file}" (use <name>.sbom.cdx.json, .sbom.spdx.json or .sbom.syft.json)`,
+        { detail: { buildpack, file } },
+      );
     }
     if (!declaredTypes.has(mediaType)) {
-      throw new SlipwayError('INVALID_DOCUMENT', `buildpack ${buildpack}: SBOM file "${file}" is ${mediaType}, which its buildpack.toml does not declare in sbom-formats (declared: ${declared.length ? declared.join(', ') : 'none'})`, {
-        detail: { buildpack, file, mediaType, declared },
-      });
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `buildpack ${buildpack}: SBOM file "${file}" is ${mediaType}, which its buildpack.toml does not declare in sbom-formats (declared: ${declared.length ? declared.join(', ') : 'none'})`,
+        {
+          detail: { buildpack, file, mediaType, declared },
+        },
+      );
     }
     out.push(...entries);
   }

@@ -33,13 +33,19 @@ export function parseTargets(doc: TomlTable, what: string): TargetDeclaration {
     const os = optionalString(t['os'], `${at}.os`);
     const arch = optionalString(t['arch'], `${at}.arch`);
     // The spec spells it `variant`; the lifecycle's struct reads `arch-variant`: take either.
-    const variant = optionalString(t['variant'], `${at}.variant`) ?? optionalString(t['arch-variant'], `${at}.arch-variant`);
+    const variant =
+      optionalString(t['variant'], `${at}.variant`) ?? optionalString(t['arch-variant'], `${at}.arch-variant`);
     const distros = tables(t['distros'], `${at}.distros`).map((d, j) => {
       const name = optionalString(d['name'], `${at}.distros[${j}].name`);
       const version = optionalString(d['version'], `${at}.distros[${j}].version`);
       return { ...(name ? { name } : {}), ...(version ? { version } : {}) };
     });
-    return { ...(os ? { os } : {}), ...(arch ? { arch } : {}), ...(variant ? { variant } : {}), ...(distros.length ? { distros } : {}) };
+    return {
+      ...(os ? { os } : {}),
+      ...(arch ? { arch } : {}),
+      ...(variant ? { variant } : {}),
+      ...(distros.length ? { distros } : {}),
+    };
   });
   const stacks = tables(doc['stacks'], `${what} [[stacks]]`).map((s, i) => {
     const id = optionalString(s['id'], `${what} stacks[${i}].id`);

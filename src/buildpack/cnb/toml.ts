@@ -8,7 +8,10 @@ export function parseToml(text: string, what: string): TomlTable {
   try {
     return parse(text) as TomlTable;
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `${what} is not valid TOML: ${(err as Error).message.split('\n')[0]}`, { cause: err, detail: { file: what } });
+    throw new SlipwayError('INVALID_DOCUMENT', `${what} is not valid TOML: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+      detail: { file: what },
+    });
   }
 }
 
@@ -19,7 +22,8 @@ export function toToml(value: TomlTable): string {
 /** A table field, or an empty table when absent; INVALID_DOCUMENT when it is something else. */
 export function table(value: unknown, what: string): TomlTable {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SlipwayError('INVALID_DOCUMENT', `${what} must be a table`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SlipwayError('INVALID_DOCUMENT', `${what} must be a table`);
   return value as TomlTable;
 }
 
@@ -44,6 +48,7 @@ export function optionalBool(value: unknown, what: string): boolean | undefined 
 
 export function stringList(value: unknown, what: string): string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new SlipwayError('INVALID_DOCUMENT', `${what} must be an array of strings`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+    throw new SlipwayError('INVALID_DOCUMENT', `${what} must be an array of strings`);
   return value as string[];
 }

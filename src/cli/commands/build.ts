@@ -32,24 +32,57 @@ interface BuildFlags extends RegistryFlags, SandboxFlags {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function buildCommand(): Command {
-  return withSandboxOptions(withRegistryOptions(new Command('build')
-    .description('Build an app into an OCI image with Cloud Native Buildpacks, in the stack\'s build image, without a daemon')
-    .argument('[image]', 'NAME[:TAG] in the local store, or HOST/NAME[:TAG] to push to a registry (default: project.toml\'s name)')
-    .option('-p, --path <dir>', 'the app directory', '.')
-    .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
-    .option('--builder <image|dir>', 'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks')
-    .option('-b, --buildpack <id[@version]|dir|tgz|url|image|cnb>', 'use these buildpacks, in this order, as the only group (repeatable); an http(s):// or file:// URL of a .tgz (downloaded once, cached in the store home); a buildpackage as NAME:TAG, HOST/NAME[:TAG], docker://REF or a .cnb file', collect, [])
-    .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
-    .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
-    .option('--publish', 'push the image to the registry IMAGE names')
-    .option('--clear-cache', 'empty the app\'s build cache first')
-    .option('--creation-time <now|epoch>', 'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)')
-    .option('--classic', 'stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one')
-    .option('--detect', 'classic: run bin/detect of the -b buildpacks in order, the first that applies stages (CF without -b)')
-    .option('--services <file>', 'classic: VCAP_SERVICES JSON for staging')
-    .option('--full-fs', 'full-filesystem staging: the one -b buildpack\'s bin/compile runs as root in an overlay over the staging image; the delta is the layer')
-    .option('--staging-image <image>', 'with --full-fs: the local image to stage in and build on (default: the stack\'s run image)'), 'one')
-    .addHelpText('after', `
+  return withSandboxOptions(
+    withRegistryOptions(
+      new Command('build')
+        .description(
+          "Build an app into an OCI image with Cloud Native Buildpacks, in the stack's build image, without a daemon",
+        )
+        .argument(
+          '[image]',
+          "NAME[:TAG] in the local store, or HOST/NAME[:TAG] to push to a registry (default: project.toml's name)",
+        )
+        .option('-p, --path <dir>', 'the app directory', '.')
+        .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
+        .option(
+          '--builder <image|dir>',
+          'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks',
+        )
+        .option(
+          '-b, --buildpack <id[@version]|dir|tgz|url|image|cnb>',
+          'use these buildpacks, in this order, as the only group (repeatable); an http(s):// or file:// URL of a .tgz (downloaded once, cached in the store home); a buildpackage as NAME:TAG, HOST/NAME[:TAG], docker://REF or a .cnb file',
+          collect,
+          [],
+        )
+        .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
+        .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
+        .option('--publish', 'push the image to the registry IMAGE names')
+        .option('--clear-cache', "empty the app's build cache first")
+        .option(
+          '--creation-time <now|epoch>',
+          'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)',
+        )
+        .option(
+          '--classic',
+          'stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one',
+        )
+        .option(
+          '--detect',
+          'classic: run bin/detect of the -b buildpacks in order, the first that applies stages (CF without -b)',
+        )
+        .option('--services <file>', 'classic: VCAP_SERVICES JSON for staging')
+        .option(
+          '--full-fs',
+          "full-filesystem staging: the one -b buildpack's bin/compile runs as root in an overlay over the staging image; the delta is the layer",
+        )
+        .option(
+          '--staging-image <image>',
+          "with --full-fs: the local image to stage in and build on (default: the stack's run image)",
+        ),
+      'one',
+    ).addHelpText(
+      'after',
+      `
 The buildpacks' detect and build run in one container of the stack's build image
 (or of the builder image given with --builder, whose order, buildpacks and run image
 are then used), as its user, with the app at /workspace and layers at /layers. The image has
@@ -73,37 +106,42 @@ Examples:
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0
-  $ slipway build ci/app --network none --timeout 10m --memory 2g --disk-limit 4g`))
-    .action(run(async (ctx, image: string | undefined, flags: BuildFlags) => {
+  $ slipway build ci/app --network none --timeout 10m --memory 2g --disk-limit 4g`,
+    ),
+  ).action(
+    run(async (ctx, image: string | undefined, flags: BuildFlags) => {
       if (await wantsClassic(flags)) return (await import('./droplet.js')).classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;
       const report: BuildAppReport = await buildApp(await ctx.store(), {
-          ...(image ? { image } : {}),
-          ...(flags.path ? { path: flags.path } : {}),
-          ...(flags.stack ? { stack: flags.stack } : {}),
-          ...(flags.builder ? { builder: flags.builder } : {}),
-          buildpacks: flags.buildpack,
-          env: flags.env,
-          ...(flags.envFile ? { envFile: flags.envFile } : {}),
-          ...(flags.publish ? { publish: true } : {}),
-          ...(flags.clearCache ? { clearCache: true } : {}),
-          ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
-          progress,
-          output: (text) => {
-            if (!quiet) process.stderr.write(text);
-          },
-          push: async (local, destination) => {
-            const { copy } = await import('../../copy/copy.js');
-            const dst = parseTransport(destination);
-            return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
-          },
-          pull: pullInto(ctx, flags, progress),
-          ...sandboxFrom(flags),
-        });
-      const pushed = report.pushed ? (await import('./copy.js')).transferSummary(report.pushed.report as CopyReport) : undefined;
+        ...(image ? { image } : {}),
+        ...(flags.path ? { path: flags.path } : {}),
+        ...(flags.stack ? { stack: flags.stack } : {}),
+        ...(flags.builder ? { builder: flags.builder } : {}),
+        buildpacks: flags.buildpack,
+        env: flags.env,
+        ...(flags.envFile ? { envFile: flags.envFile } : {}),
+        ...(flags.publish ? { publish: true } : {}),
+        ...(flags.clearCache ? { clearCache: true } : {}),
+        ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
+        progress,
+        output: (text) => {
+          if (!quiet) process.stderr.write(text);
+        },
+        push: async (local, destination) => {
+          const { copy } = await import('../../copy/copy.js');
+          const dst = parseTransport(destination);
+          return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
+        },
+        pull: pullInto(ctx, flags, progress),
+        ...sandboxFrom(flags),
+      });
+      const pushed = report.pushed
+        ? (await import('./copy.js')).transferSummary(report.pushed.report as CopyReport)
+        : undefined;
       ctx.print(report, () => summary(report, pushed));
-    }));
+    }),
+  );
 }
 
 /**
@@ -115,13 +153,22 @@ async function wantsClassic(flags: BuildFlags): Promise<boolean> {
   if (flags.classic || flags.detect || flags.fullFs) return true;
   if (flags.buildpack.length === 0) return false;
   const only = flags.buildpack.length === 1 ? flags.buildpack[0]! : undefined;
-  if (only && existsSync(join(only, 'manifest.yml')) && (await import('../../stage/classic/full-fs-stage.js')).fullFsOptIn(only)) return true;
+  if (
+    only &&
+    existsSync(join(only, 'manifest.yml')) &&
+    (await import('../../stage/classic/full-fs-stage.js')).fullFsOptIn(only)
+  )
+    return true;
   const { isClassicBuildpackDir } = await import('../../buildpack/classic/buildpack-source.js');
   return flags.buildpack.every((b) => isClassicBuildpackDir(b));
 }
 
 /** Pulls a registry image into the store (a builder, a run image, a buildpackage); its local NAME@DIGEST. */
-export function pullInto(ctx: CliContext, flags: RegistryFlags, progress: Progress): (reference: string) => Promise<string> {
+export function pullInto(
+  ctx: CliContext,
+  flags: RegistryFlags,
+  progress: Progress,
+): (reference: string) => Promise<string> {
   return async (reference) => {
     const src = parseRegistryTransport(reference);
     const { pull } = await import('../../copy/pull.js');
@@ -131,10 +178,23 @@ export function pullInto(ctx: CliContext, flags: RegistryFlags, progress: Progre
 }
 
 function summary(r: BuildAppReport, pushed: string | undefined): string {
-  const lines = [`Built ${r.image}`, `digest ${r.digest}`, `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`, `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`, 'layers:'];
-  for (const l of r.layers) lines.push(`  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`);
-  lines.push(`processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`);
-  lines.push(`took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`);
+  const lines = [
+    `Built ${r.image}`,
+    `digest ${r.digest}`,
+    `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`,
+    `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`,
+    'layers:',
+  ];
+  for (const l of r.layers)
+    lines.push(
+      `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`,
+    );
+  lines.push(
+    `processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`,
+  );
+  lines.push(
+    `took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
+  );
   if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

@@ -14,8 +14,12 @@ interface CreateFlags extends RegistryFlags {
 
 export function builderCommand(): Command {
   const builder = new Command('builder')
-    .description('Make builder images: a stack\'s build image with buildpacks and an order, as pack builder create makes them')
-    .addHelpText('after', `
+    .description(
+      "Make builder images: a stack's build image with buildpacks and an order, as pack builder create makes them",
+    )
+    .addHelpText(
+      'after',
+      `
 A builder image is what "slipway build --builder IMAGE" (and pack) build in: the
 buildpacks at /cnb/buildpacks/<id>/<version>/, /cnb/order.toml, /cnb/run.toml and the
 io.buildpacks.builder.metadata, io.buildpacks.buildpack.layers and
@@ -23,15 +27,31 @@ io.buildpacks.buildpack.order labels.
 
 Examples:
   $ slipway builder create builders/mine:1 --config builder.toml
-  $ slipway build web:v1 --builder builders/mine:1`);
+  $ slipway build web:v1 --builder builders/mine:1`,
+    );
 
-  builder.addCommand(withRegistryOptions(new Command('create')
-    .description('Make a builder image in the local store from pack\'s builder.toml')
-    .argument('<name>', 'the builder image, NAME[:TAG] in the local store')
-    .requiredOption('-c, --config <file>', 'builder.toml: [[buildpacks]] (uri = DIR, TGZ, .cnb, docker://IMAGE or NAME:TAG of a buildpackage; or id/version of a built-in), [[order]] groups, optional [[run.images]]')
-    .option('--stack <name>', 'the stack whose build image the builder extends and whose run image apps run on (default: the default stack)')
-    .option('--creation-time <epoch>', 'seconds since the epoch for the image and its files (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)'), 'one')
-    .addHelpText('after', `
+  builder.addCommand(
+    withRegistryOptions(
+      new Command('create')
+        .description("Make a builder image in the local store from pack's builder.toml")
+        .argument('<name>', 'the builder image, NAME[:TAG] in the local store')
+        .requiredOption(
+          '-c, --config <file>',
+          'builder.toml: [[buildpacks]] (uri = DIR, TGZ, .cnb, docker://IMAGE or NAME:TAG of a buildpackage; or id/version of a built-in), [[order]] groups, optional [[run.images]]',
+        )
+        .option(
+          '--stack <name>',
+          'the stack whose build image the builder extends and whose run image apps run on (default: the default stack)',
+        )
+        .option(
+          '--creation-time <epoch>',
+          'seconds since the epoch for the image and its files (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)',
+        ),
+      'one',
+    )
+      .addHelpText(
+        'after',
+        `
 The same builder.toml, buildpacks and stack give the same image digest.
 
 Example builder.toml:
@@ -50,23 +70,28 @@ Example builder.toml:
 Examples:
   $ slipway builder create builders/mine:1 --config builder.toml
   $ slipway builder create builders/gmp --config builder.toml --stack gmp
-  $ slipway push builders/mine:1 127.0.0.1:5000/builders/mine:1`)
-    .action(run(async (ctx, name: string, flags: CreateFlags) => {
-      const progress = ctx.progress();
-      const report = await createBuilder(await ctx.store(), name, {
-        config: flags.config,
-        ...(flags.stack ? { stack: flags.stack } : {}),
-        ...(flags.creationTime ? { created: epoch(flags.creationTime) } : {}),
-        pull: pullInto(ctx, flags, progress),
-        progress,
-      });
-      ctx.print(report, () => summary(report));
-    })));
+  $ slipway push builders/mine:1 127.0.0.1:5000/builders/mine:1`,
+      )
+      .action(
+        run(async (ctx, name: string, flags: CreateFlags) => {
+          const progress = ctx.progress();
+          const report = await createBuilder(await ctx.store(), name, {
+            config: flags.config,
+            ...(flags.stack ? { stack: flags.stack } : {}),
+            ...(flags.creationTime ? { created: epoch(flags.creationTime) } : {}),
+            pull: pullInto(ctx, flags, progress),
+            progress,
+          });
+          ctx.print(report, () => summary(report));
+        }),
+      ),
+  );
   return builder;
 }
 
 function epoch(value: string): number {
-  if (!/^\d+$/.test(value)) throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${value}" must be seconds since the epoch`);
+  if (!/^\d+$/.test(value))
+    throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${value}" must be seconds since the epoch`);
   return Number(value);
 }
 
@@ -79,6 +104,9 @@ function summary(r: CreateBuilderReport): string {
     'buildpacks:',
     ...r.buildpacks.map((b) => `  ${`${b.id}@${b.version}`.padEnd(40)} ${shortDigest(b.layerDiffID)}`),
     'order:',
-    ...r.order.map((g, i) => `  ${i + 1}. ${g.map((e) => `${e.id}@${e.version ?? '*'}${e.optional ? ' (optional)' : ''}`).join(', ')}`),
+    ...r.order.map(
+      (g, i) =>
+        `  ${i + 1}. ${g.map((e) => `${e.id}@${e.version ?? '*'}${e.optional ? ' (optional)' : ''}`).join(', ')}`,
+    ),
   ].join('\n');
 }

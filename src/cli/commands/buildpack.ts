@@ -7,29 +7,55 @@ import { run } from '../run.js';
 export function buildpackCommand(): Command {
   const buildpack = new Command('buildpack')
     .description('Package buildpacks as images (buildpackages), as pack buildpack package does')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ slipway buildpack package bp/hello:1 --path ./hello-buildpack
   $ slipway copy bp/hello:1 oci-archive:hello.cnb       # a .cnb file
-  $ slipway build app -b bp/hello:1`);
+  $ slipway build app -b bp/hello:1`,
+    );
 
-  buildpack.addCommand(new Command('package')
-    .description('Make a buildpackage image in the local store: one layer with the buildpack at /cnb/buildpacks/<id>/<version>/')
-    .argument('<name>', 'the buildpackage image, NAME[:TAG] in the local store')
-    .requiredOption('-p, --path <dir|tgz>', 'the buildpack (a directory with buildpack.toml, or a .tgz of one)')
-    .option('--creation-time <epoch>', 'seconds since the epoch for the image and its files (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)')
-    .addHelpText('after', `
+  buildpack.addCommand(
+    new Command('package')
+      .description(
+        'Make a buildpackage image in the local store: one layer with the buildpack at /cnb/buildpacks/<id>/<version>/',
+      )
+      .argument('<name>', 'the buildpackage image, NAME[:TAG] in the local store')
+      .requiredOption('-p, --path <dir|tgz>', 'the buildpack (a directory with buildpack.toml, or a .tgz of one)')
+      .option(
+        '--creation-time <epoch>',
+        'seconds since the epoch for the image and its files (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)',
+      )
+      .addHelpText(
+        'after',
+        `
 The image carries the io.buildpacks.buildpackage.metadata and
 io.buildpacks.buildpack.layers labels; use it with build -b NAME:TAG, in a
 builder.toml [[buildpacks]] uri, or push it to a registry.
 
 Examples:
   $ slipway buildpack package bp/hello:1 --path ./hello-buildpack
-  $ slipway push bp/hello:1 127.0.0.1:5000/bp/hello:1`)
-    .action(run(async (ctx, name: string, flags: { path: string; creationTime?: string }) => {
-      if (flags.creationTime !== undefined && !/^\d+$/.test(flags.creationTime)) throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${flags.creationTime}" must be seconds since the epoch`);
-      const report = await packageBuildpack(await ctx.store(), name, { path: flags.path, ...(flags.creationTime ? { created: Number(flags.creationTime) } : {}) });
-      ctx.print(report, () => `Packaged ${report.id}@${report.version} as ${report.image}\ndigest ${report.digest}\nlayer ${shortDigest(report.layerDiffID)}`);
-    })));
+  $ slipway push bp/hello:1 127.0.0.1:5000/bp/hello:1`,
+      )
+      .action(
+        run(async (ctx, name: string, flags: { path: string; creationTime?: string }) => {
+          if (flags.creationTime !== undefined && !/^\d+$/.test(flags.creationTime))
+            throw new SlipwayError(
+              'INVALID_ARGUMENT',
+              `--creation-time "${flags.creationTime}" must be seconds since the epoch`,
+            );
+          const report = await packageBuildpack(await ctx.store(), name, {
+            path: flags.path,
+            ...(flags.creationTime ? { created: Number(flags.creationTime) } : {}),
+          });
+          ctx.print(
+            report,
+            () =>
+              `Packaged ${report.id}@${report.version} as ${report.image}\ndigest ${report.digest}\nlayer ${shortDigest(report.layerDiffID)}`,
+          );
+        }),
+      ),
+  );
   return buildpack;
 }

@@ -18,36 +18,61 @@ Image references:
 
 /** The one-line summary of a transfer that copy, pull, push and promote print. */
 export function transferSummary(report: CopyReport): string {
-  const parts = [`${report.blobsSent} blobs sent (${formatBytes(report.bytesSent)})`, `${report.blobsSkipped} already there`];
+  const parts = [
+    `${report.blobsSent} blobs sent (${formatBytes(report.bytesSent)})`,
+    `${report.blobsSkipped} already there`,
+  ];
   if (report.blobsMounted > 0) parts.push(`${report.blobsMounted} mounted`);
   return `${report.digest} (${parts.join(', ')})`;
 }
 
 export function copyCommand(): Command {
-  return withRegistryOptions(new Command('copy')
-    .description('Copy an image between registries, the local store, OCI layouts and archives, keeping its digest')
-    .argument('<src>', 'source image reference')
-    .argument('<dst>', 'destination image reference')
-    .option('--all', 'copy every platform of a multi-platform image (an index)')
-    .option('--platform <os/arch[/variant]>', "the platform to take from a multi-platform image (default: this machine's)")
-    .addOption(new Option('--compression <algorithm>', 'compression for layers that arrive uncompressed').choices(['gzip', 'zstd']).default('gzip')), 'two')
-    .addHelpText('after', `${TRANSPORT_HELP}
+  return withRegistryOptions(
+    new Command('copy')
+      .description('Copy an image between registries, the local store, OCI layouts and archives, keeping its digest')
+      .argument('<src>', 'source image reference')
+      .argument('<dst>', 'destination image reference')
+      .option('--all', 'copy every platform of a multi-platform image (an index)')
+      .option(
+        '--platform <os/arch[/variant]>',
+        "the platform to take from a multi-platform image (default: this machine's)",
+      )
+      .addOption(
+        new Option('--compression <algorithm>', 'compression for layers that arrive uncompressed')
+          .choices(['gzip', 'zstd'])
+          .default('gzip'),
+      ),
+    'two',
+  )
+    .addHelpText(
+      'after',
+      `${TRANSPORT_HELP}
 ${REGISTRY_HELP}
 
 Examples:
   $ slipway copy debian:bookworm oci:/tmp/debian:bookworm
   $ slipway copy registry.staging.example/app:v7 registry.prod.example/app:v7
   $ slipway copy --all docker://127.0.0.1:5000/base:1 oci:/tmp/base:1
-  $ slipway copy myapp:v1 docker-archive:myapp.tar:myapp:v1 && podman load -i myapp.tar`)
-    .action(run(async (ctx, src: string, dst: string, opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' }) => {
-      const [from, to] = [parseTransport(src), parseTransport(dst)];
-      const report = await copy(from, to, ctx.store, {
-        all: opts.all ?? false,
-        compression: opts.compression,
-        progress: ctx.progress(),
-        registries: registriesFrom(opts, { src: from, dst: to }),
-        ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
-      });
-      ctx.print(report, () => `Copied ${report.source} -> ${report.destination}\n${transferSummary(report)}`);
-    }));
+  $ slipway copy myapp:v1 docker-archive:myapp.tar:myapp:v1 && podman load -i myapp.tar`,
+    )
+    .action(
+      run(
+        async (
+          ctx,
+          src: string,
+          dst: string,
+          opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' },
+        ) => {
+          const [from, to] = [parseTransport(src), parseTransport(dst)];
+          const report = await copy(from, to, ctx.store, {
+            all: opts.all ?? false,
+            compression: opts.compression,
+            progress: ctx.progress(),
+            registries: registriesFrom(opts, { src: from, dst: to }),
+            ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+          });
+          ctx.print(report, () => `Copied ${report.source} -> ${report.destination}\n${transferSummary(report)}`);
+        },
+      ),
+    );
 }

@@ -45,40 +45,64 @@ export function importCommand(): Command {
     .option('--user <user>', 'with --rootfs: User (name or uid[:gid])')
     .option('--label <KEY=VALUE>', 'with --rootfs: a label (repeatable)', collect, [])
     .option('--config <json>', 'with --rootfs: more container config fields as a JSON object')
-    .option('--platform <os/arch[/variant]>', "the platform to take from a multi-platform image (default: this machine's)")
+    .option(
+      '--platform <os/arch[/variant]>',
+      "the platform to take from a multi-platform image (default: this machine's)",
+    )
     .option('--all', 'import every platform of a multi-platform image')
-    .addOption(new Option('--compression <algorithm>', 'compression for new or uncompressed layers').choices(['gzip', 'zstd']).default('gzip'))
-    .addHelpText('after', `${TRANSPORT_HELP}
+    .addOption(
+      new Option('--compression <algorithm>', 'compression for new or uncompressed layers')
+        .choices(['gzip', 'zstd'])
+        .default('gzip'),
+    )
+    .addHelpText(
+      'after',
+      `${TRANSPORT_HELP}
 
 Examples:
   $ slipway import --rootfs ./rootfs debian:bookworm --cmd /bin/bash
   $ slipway import oci:/tmp/layout:v1 myapp:v1
-  $ slipway import docker-archive:saved.tar`)
-    .action(run(async (ctx, src: string, name: string | undefined, opts: ImportOptions) => {
-      if (opts.rootfs) {
-        if (!name) throw new SlipwayError('INVALID_ARGUMENT', 'import --rootfs needs a NAME for the new image, e.g. slipway import --rootfs ./rootfs debian:bookworm');
-        const dest = parseLocalName(name);
-        const platform = { ...(opts.os ? { os: opts.os } : {}), ...(opts.arch ? { architecture: opts.arch } : {}), ...(opts.variant ? { variant: opts.variant } : {}) };
-        const desc = await importRootfs(await ctx.store(), src, dest.name, dest.tag ?? 'latest', {
-          platform,
-          config: containerConfig(opts),
+  $ slipway import docker-archive:saved.tar`,
+    )
+    .action(
+      run(async (ctx, src: string, name: string | undefined, opts: ImportOptions) => {
+        if (opts.rootfs) {
+          if (!name)
+            throw new SlipwayError(
+              'INVALID_ARGUMENT',
+              'import --rootfs needs a NAME for the new image, e.g. slipway import --rootfs ./rootfs debian:bookworm',
+            );
+          const dest = parseLocalName(name);
+          const platform = {
+            ...(opts.os ? { os: opts.os } : {}),
+            ...(opts.arch ? { architecture: opts.arch } : {}),
+            ...(opts.variant ? { variant: opts.variant } : {}),
+          };
+          const desc = await importRootfs(await ctx.store(), src, dest.name, dest.tag ?? 'latest', {
+            platform,
+            config: containerConfig(opts),
+            compression: opts.compression,
+            progress: ctx.progress(),
+          });
+          const out = { name: formatLocalName(dest), digest: desc.digest, size: desc.size, mediaType: desc.mediaType };
+          ctx.print(out, () => `Imported ${src} as ${out.name}\n${desc.digest}`);
+          return;
+        }
+        const source = parseTransport(src);
+        const dest = name ? parseLocalName(name) : undefined;
+        const report = await pull(source, dest, ctx.store, {
+          all: opts.all ?? false,
           compression: opts.compression,
           progress: ctx.progress(),
+          ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         });
-        const out = { name: formatLocalName(dest), digest: desc.digest, size: desc.size, mediaType: desc.mediaType };
-        ctx.print(out, () => `Imported ${src} as ${out.name}\n${desc.digest}`);
-        return;
-      }
-      const source = parseTransport(src);
-      const dest = name ? parseLocalName(name) : undefined;
-      const report = await pull(source, dest, ctx.store, {
-        all: opts.all ?? false,
-        compression: opts.compression,
-        progress: ctx.progress(),
-        ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
-      });
-      ctx.print(report, () => `Imported ${report.source} as ${report.destination}\n${report.digest} (${report.blobsSent} blobs written, ${report.blobsSkipped} already stored, ${formatBytes(report.bytesSent)})`);
-    }));
+        ctx.print(
+          report,
+          () =>
+            `Imported ${report.source} as ${report.destination}\n${report.digest} (${report.blobsSent} blobs written, ${report.blobsSkipped} already stored, ${formatBytes(report.bytesSent)})`,
+        );
+      }),
+    );
 }
 
 function containerConfig(opts: ImportOptions): ContainerConfig {
@@ -102,7 +126,10 @@ function commandList(value: string): string[] {
   if (value.trim().startsWith('[')) {
     const parsed: unknown = JSON.parse(value);
     if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
-    throw new SlipwayError('INVALID_ARGUMENT', `"${value}" is not a JSON array of strings, e.g. ["/bin/sh","-c","echo hi"]`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `"${value}" is not a JSON array of strings, e.g. ["/bin/sh","-c","echo hi"]`,
+    );
   }
   return [value];
 }
@@ -119,6 +146,7 @@ function parseJsonObject(value: string, flag: string): ContainerConfig {
   } catch (err) {
     throw new SlipwayError('INVALID_ARGUMENT', `${flag} is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SlipwayError('INVALID_ARGUMENT', `${flag} must be a JSON object, e.g. {"User":"1000"}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new SlipwayError('INVALID_ARGUMENT', `${flag} must be a JSON object, e.g. {"User":"1000"}`);
   return parsed as ContainerConfig;
 }

@@ -11,18 +11,27 @@ export function inspectCommand(): Command {
     .description('Show an image: digest, size, media types, config and layers')
     .argument('<image>', 'image reference (local name, oci:, oci-archive:, docker-archive:)')
     .option('--platform <os/arch[/variant]>', 'the platform to show from a multi-platform image')
-    .addHelpText('after', `${TRANSPORT_HELP}
+    .addHelpText(
+      'after',
+      `${TRANSPORT_HELP}
 
 --json prints {name, digest, size, mediaType, platform, config, labels, layers: [{digest, diffID, size, mediaType}]}
 with layers base first.
 
 Examples:
   $ slipway inspect debian:bookworm
-  $ slipway inspect --json oci:/tmp/debian:bookworm | jq .layers`)
-    .action(run(async (ctx, ref: string, opts: { platform?: string }) => {
-      const result = await inspect(parseTransport(ref), ctx.store, opts.platform ? parsePlatform(opts.platform) : undefined);
-      ctx.print(result, () => human(result));
-    }));
+  $ slipway inspect --json oci:/tmp/debian:bookworm | jq .layers`,
+    )
+    .action(
+      run(async (ctx, ref: string, opts: { platform?: string }) => {
+        const result = await inspect(
+          parseTransport(ref),
+          ctx.store,
+          opts.platform ? parsePlatform(opts.platform) : undefined,
+        );
+        ctx.print(result, () => human(result));
+      }),
+    );
 }
 
 function human(r: InspectResult): string {
@@ -44,7 +53,10 @@ function human(r: InspectResult): string {
     `Labels:`,
     ...Object.entries(r.labels).map(([k, v]) => `  ${k}=${v.length > 80 ? `${v.slice(0, 77)}...` : v}`),
     `Layers (base first):`,
-    ...r.layers.map((l, i) => `  ${String(i + 1).padStart(2)}  ${l.digest}  ${formatBytes(l.size).padStart(8)}\n      diffID ${l.diffID}  ${l.mediaType}`),
+    ...r.layers.map(
+      (l, i) =>
+        `  ${String(i + 1).padStart(2)}  ${l.digest}  ${formatBytes(l.size).padStart(8)}\n      diffID ${l.diffID}  ${l.mediaType}`,
+    ),
   ];
   return lines.join('\n');
 }

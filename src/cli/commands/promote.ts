@@ -7,12 +7,20 @@ import { run } from '../run.js';
 import { TRANSPORT_HELP, transferSummary } from './copy.js';
 
 export function promoteCommand(): Command {
-  return withRegistryOptions(new Command('promote')
-    .description('Copy an image so that the destination holds the very same digest, or refuse')
-    .argument('<src>', 'the tested image (any reference but a docker archive)')
-    .argument('<dst>', 'where it goes (any reference but a docker archive)')
-    .option('--platform <os/arch[/variant]>', 'promote only this platform of a multi-platform image (default: the whole index)'), 'two')
-    .addHelpText('after', `${TRANSPORT_HELP}
+  return withRegistryOptions(
+    new Command('promote')
+      .description('Copy an image so that the destination holds the very same digest, or refuse')
+      .argument('<src>', 'the tested image (any reference but a docker archive)')
+      .argument('<dst>', 'where it goes (any reference but a docker archive)')
+      .option(
+        '--platform <os/arch[/variant]>',
+        'promote only this platform of a multi-platform image (default: the whole index)',
+      ),
+    'two',
+  )
+    .addHelpText(
+      'after',
+      `${TRANSPORT_HELP}
 ${REGISTRY_HELP}
 
 What was tested is what is deployed: the manifest and blobs are copied byte for
@@ -21,14 +29,21 @@ digest now identical in both places is printed. Anything that would change it
 (re-compression, a docker archive) is refused.
 
 Example:
-  $ slipway promote staging.example/shop/web:v42 prod.example/shop/web:v42`)
-    .action(run(async (ctx, src: string, dst: string, opts: RegistryFlags & { platform?: string }) => {
-      const [from, to] = [parseTransport(src), parseTransport(dst)];
-      const report = await promote(from, to, ctx.store, {
-        progress: ctx.progress(),
-        registries: registriesFrom(opts, { src: from, dst: to }),
-        ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
-      });
-      ctx.print(report, () => `Promoted ${report.source} -> ${report.destination}\n${transferSummary(report)}\n${report.digest} is now identical in both places`);
-    }));
+  $ slipway promote staging.example/shop/web:v42 prod.example/shop/web:v42`,
+    )
+    .action(
+      run(async (ctx, src: string, dst: string, opts: RegistryFlags & { platform?: string }) => {
+        const [from, to] = [parseTransport(src), parseTransport(dst)];
+        const report = await promote(from, to, ctx.store, {
+          progress: ctx.progress(),
+          registries: registriesFrom(opts, { src: from, dst: to }),
+          ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+        });
+        ctx.print(
+          report,
+          () =>
+            `Promoted ${report.source} -> ${report.destination}\n${transferSummary(report)}\n${report.digest} is now identical in both places`,
+        );
+      }),
+    );
 }

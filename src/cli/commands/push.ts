@@ -7,24 +7,31 @@ import { run } from '../run.js';
 import { transferSummary } from './copy.js';
 
 export function pushCommand(): Command {
-  return withRegistryOptions(new Command('push')
-    .description('Copy an image (or a whole index) from the local store to a registry, keeping its digest')
-    .argument('<name>', 'local NAME[:TAG|@DIGEST]')
-    .argument('<dst>', 'HOST/NAME[:TAG] (a name without a host is on docker.io), or any image reference'))
-    .addHelpText('after', `${REGISTRY_HELP}
+  return withRegistryOptions(
+    new Command('push')
+      .description('Copy an image (or a whole index) from the local store to a registry, keeping its digest')
+      .argument('<name>', 'local NAME[:TAG|@DIGEST]')
+      .argument('<dst>', 'HOST/NAME[:TAG] (a name without a host is on docker.io), or any image reference'),
+  )
+    .addHelpText(
+      'after',
+      `${REGISTRY_HELP}
 
 Only the blobs the registry lacks are sent.
 
 Examples:
   $ slipway push team/app:v1 127.0.0.1:5000/team/app:v1
-  $ slipway push --creds ci:$TOKEN myapp:v2 registry.example/apps/myapp:v2`)
-    .action(run(async (ctx, name: string, dst: string, opts: RegistryFlags) => {
-      const to = parseRegistryTransport(dst);
-      const report = await copy({ transport: 'local', ...parseLocalName(name) }, to, ctx.store, {
-        all: true,
-        progress: ctx.progress(),
-        registries: registriesFrom(opts, { dst: to }),
-      });
-      ctx.print(report, () => `Pushed ${report.source} -> ${report.destination}\n${transferSummary(report)}`);
-    }));
+  $ slipway push --creds ci:$TOKEN myapp:v2 registry.example/apps/myapp:v2`,
+    )
+    .action(
+      run(async (ctx, name: string, dst: string, opts: RegistryFlags) => {
+        const to = parseRegistryTransport(dst);
+        const report = await copy({ transport: 'local', ...parseLocalName(name) }, to, ctx.store, {
+          all: true,
+          progress: ctx.progress(),
+          registries: registriesFrom(opts, { dst: to }),
+        });
+        ctx.print(report, () => `Pushed ${report.source} -> ${report.destination}\n${transferSummary(report)}`);
+      }),
+    );
 }

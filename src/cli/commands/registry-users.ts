@@ -1,7 +1,15 @@
 import { Command } from 'commander';
 import { SlipwayError } from '../../errors.js';
 import { hashPassword } from '../../auth/password.js';
-import { checkUserName, defaultUsersPath, parseGrant, readUsersFileOrEmpty, writeUsersFile, type Grant, type Permissions } from '../../auth/users-file.js';
+import {
+  checkUserName,
+  defaultUsersPath,
+  parseGrant,
+  readUsersFileOrEmpty,
+  writeUsersFile,
+  type Grant,
+  type Permissions,
+} from '../../auth/users-file.js';
 import type { CliContext } from '../context.js';
 import { table } from '../format.js';
 import { run } from '../run.js';
@@ -28,10 +36,16 @@ async function usersPath(ctx: CliContext, users: string | undefined): Promise<st
 
 /** Reads a password from stdin, without the one newline `echo` adds. */
 async function readPasswordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new SlipwayError('INVALID_ARGUMENT', '--password-stdin reads the password from a pipe, e.g. printf %s "$PASSWORD" | slipway registry user add NAME --password-stdin');
+  if (process.stdin.isTTY)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      '--password-stdin reads the password from a pipe, e.g. printf %s "$PASSWORD" | slipway registry user add NAME --password-stdin',
+    );
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function describeGrants(p: Permissions): string {
@@ -45,31 +59,57 @@ function userAddCommand(): Command {
     .description('Add a registry user, or change their password or grants')
     .argument('<name>', 'the user name')
     .option('--password-stdin', 'read the password from stdin (never from the command line)')
-    .option('--grant <PREFIX:ACTIONS>', 'what the user may do, e.g. team/:pull,push,delete (repeatable; replaces their grants)', collect, [])
+    .option(
+      '--grant <PREFIX:ACTIONS>',
+      'what the user may do, e.g. team/:pull,push,delete (repeatable; replaces their grants)',
+      collect,
+      [],
+    )
     .option('--catalog', 'allow listing every repository (GET /v2/_catalog)')
     .option('--users <file>', 'the users file (default: $SLIPWAY_HOME/registry/users.json)')
-    .addHelpText('after', `${USERS_FILE_HELP}
+    .addHelpText(
+      'after',
+      `${USERS_FILE_HELP}
 
 A new user needs --password-stdin. For an existing user, --password-stdin changes the
 password and --grant/--catalog replace the grants; what is not given is kept.
 
 Examples:
   $ printf %s "$PASSWORD" | slipway registry user add alice --password-stdin --grant team/:pull,push,delete --catalog
-  $ slipway registry user add bob --grant team/:pull --grant public/:pull,push`)
-    .action(run(async (ctx, name: string, opts: { passwordStdin?: boolean; grant: string[]; catalog?: boolean; users?: string }) => {
-      checkUserName(name);
-      const grants: Grant[] = opts.grant.map(parseGrant);
-      const path = await usersPath(ctx, opts.users);
-      const file = await readUsersFileOrEmpty(path);
-      const existing = Object.hasOwn(file.users, name) ? file.users[name] : undefined;
-      if (!existing && !opts.passwordStdin) throw new SlipwayError('INVALID_ARGUMENT', `${name} is a new user and needs a password: printf %s "$PASSWORD" | slipway registry user add ${name} --password-stdin --grant PREFIX:ACTIONS`);
-      const passwordHash = opts.passwordStdin ? await hashPassword(await readPasswordFromStdin()) : existing!.passwordHash;
-      const entry = { passwordHash, grants: opts.grant.length > 0 || !existing ? grants : existing.grants, catalog: opts.catalog ?? existing?.catalog ?? false };
-      file.users[name] = entry;
-      await writeUsersFile(path, file);
-      const out = { user: name, created: !existing, grants: entry.grants, catalog: entry.catalog, usersFile: path };
-      ctx.print(out, () => `${existing ? 'Updated' : 'Added'} user ${name} (${describeGrants(entry)}) in ${path}`);
-    }));
+  $ slipway registry user add bob --grant team/:pull --grant public/:pull,push`,
+    )
+    .action(
+      run(
+        async (
+          ctx,
+          name: string,
+          opts: { passwordStdin?: boolean; grant: string[]; catalog?: boolean; users?: string },
+        ) => {
+          checkUserName(name);
+          const grants: Grant[] = opts.grant.map(parseGrant);
+          const path = await usersPath(ctx, opts.users);
+          const file = await readUsersFileOrEmpty(path);
+          const existing = Object.hasOwn(file.users, name) ? file.users[name] : undefined;
+          if (!existing && !opts.passwordStdin)
+            throw new SlipwayError(
+              'INVALID_ARGUMENT',
+              `${name} is a new user and needs a password: printf %s "$PASSWORD" | slipway registry user add ${name} --password-stdin --grant PREFIX:ACTIONS`,
+            );
+          const passwordHash = opts.passwordStdin
+            ? await hashPassword(await readPasswordFromStdin())
+            : existing!.passwordHash;
+          const entry = {
+            passwordHash,
+            grants: opts.grant.length > 0 || !existing ? grants : existing.grants,
+            catalog: opts.catalog ?? existing?.catalog ?? false,
+          };
+          file.users[name] = entry;
+          await writeUsersFile(path, file);
+          const out = { user: name, created: !existing, grants: entry.grants, catalog: entry.catalog, usersFile: path };
+          ctx.print(out, () => `${existing ? 'Updated' : 'Added'} user ${name} (${describeGrants(entry)}) in ${path}`);
+        },
+      ),
+    );
 }
 
 function userRmCommand(): Command {
@@ -77,14 +117,17 @@ function userRmCommand(): Command {
     .description('Remove a registry user (tokens already issued to them last until they expire, 5 minutes by default)')
     .argument('<name>', 'the user name')
     .option('--users <file>', 'the users file (default: $SLIPWAY_HOME/registry/users.json)')
-    .action(run(async (ctx, name: string, opts: { users?: string }) => {
-      const path = await usersPath(ctx, opts.users);
-      const file = await readUsersFileOrEmpty(path);
-      if (!Object.hasOwn(file.users, name)) throw new SlipwayError('NOT_FOUND', `there is no user ${name} in ${path}`);
-      delete file.users[name];
-      await writeUsersFile(path, file);
-      ctx.print({ user: name, removed: true }, () => `Removed user ${name} from ${path}`);
-    }));
+    .action(
+      run(async (ctx, name: string, opts: { users?: string }) => {
+        const path = await usersPath(ctx, opts.users);
+        const file = await readUsersFileOrEmpty(path);
+        if (!Object.hasOwn(file.users, name))
+          throw new SlipwayError('NOT_FOUND', `there is no user ${name} in ${path}`);
+        delete file.users[name];
+        await writeUsersFile(path, file);
+        ctx.print({ user: name, removed: true }, () => `Removed user ${name} from ${path}`);
+      }),
+    );
 }
 
 function userListCommand(): Command {
@@ -92,12 +135,21 @@ function userListCommand(): Command {
     .alias('ls')
     .description('List registry users and what they may do (never their password hashes)')
     .option('--users <file>', 'the users file (default: $SLIPWAY_HOME/registry/users.json)')
-    .action(run(async (ctx, opts: { users?: string }) => {
-      const file = await readUsersFileOrEmpty(await usersPath(ctx, opts.users));
-      const users = Object.entries(file.users).map(([user, e]) => ({ user, grants: e.grants, catalog: e.catalog ?? false }));
-      const rows = [...users.map((u) => [u.user, describeGrants(u)]), ['(anonymous)', describeGrants(file.anonymous)]];
-      ctx.print({ users, anonymous: file.anonymous }, () => table(['USER', 'GRANTS'], rows));
-    }));
+    .action(
+      run(async (ctx, opts: { users?: string }) => {
+        const file = await readUsersFileOrEmpty(await usersPath(ctx, opts.users));
+        const users = Object.entries(file.users).map(([user, e]) => ({
+          user,
+          grants: e.grants,
+          catalog: e.catalog ?? false,
+        }));
+        const rows = [
+          ...users.map((u) => [u.user, describeGrants(u)]),
+          ['(anonymous)', describeGrants(file.anonymous)],
+        ];
+        ctx.print({ users, anonymous: file.anonymous }, () => table(['USER', 'GRANTS'], rows));
+      }),
+    );
 }
 
 function anonymousCommand(): Command {
@@ -107,21 +159,29 @@ function anonymousCommand(): Command {
     .option('--catalog', 'allow anyone to list every repository')
     .option('--none', 'allow nothing anonymously')
     .option('--users <file>', 'the users file (default: $SLIPWAY_HOME/registry/users.json)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ slipway registry anonymous --grant public/:pull
-  $ slipway registry anonymous --none`)
-    .action(run(async (ctx, opts: { grant: string[]; catalog?: boolean; none?: boolean; users?: string }) => {
-      const granting = opts.grant.length > 0 || opts.catalog === true;
-      if (Boolean(opts.none) === granting) {
-        throw new SlipwayError('INVALID_ARGUMENT', 'give --grant PREFIX:ACTIONS (and/or --catalog), or --none');
-      }
-      const path = await usersPath(ctx, opts.users);
-      const file = await readUsersFileOrEmpty(path);
-      file.anonymous = { grants: opts.grant.map(parseGrant), catalog: opts.catalog ?? false };
-      await writeUsersFile(path, file);
-      ctx.print({ anonymous: file.anonymous, usersFile: path }, () => `Anonymous access: ${describeGrants(file.anonymous)} (${path})`);
-    }));
+  $ slipway registry anonymous --none`,
+    )
+    .action(
+      run(async (ctx, opts: { grant: string[]; catalog?: boolean; none?: boolean; users?: string }) => {
+        const granting = opts.grant.length > 0 || opts.catalog === true;
+        if (Boolean(opts.none) === granting) {
+          throw new SlipwayError('INVALID_ARGUMENT', 'give --grant PREFIX:ACTIONS (and/or --catalog), or --none');
+        }
+        const path = await usersPath(ctx, opts.users);
+        const file = await readUsersFileOrEmpty(path);
+        file.anonymous = { grants: opts.grant.map(parseGrant), catalog: opts.catalog ?? false };
+        await writeUsersFile(path, file);
+        ctx.print(
+          { anonymous: file.anonymous, usersFile: path },
+          () => `Anonymous access: ${describeGrants(file.anonymous)} (${path})`,
+        );
+      }),
+    );
 }
 
 /** `slipway registry user add|rm|list` and `slipway registry anonymous`. */

@@ -21,10 +21,14 @@ interface Server {
 
 /** Starts the CLI's server on a free port and waits for the URL it prints. */
 function serve(home: string, args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args], {
-    env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/slipway.js'), '--json', 'registry', 'serve', '--addr', '127.0.0.1:0', ...args],
+    {
+      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -35,7 +39,10 @@ function serve(home: string, args: string[]): Promise<Server> {
       try {
         const info = JSON.parse(stdout) as { url: string };
         resolve({
-          url: info.url, host: new URL(info.url).host, child, stderr: () => stderr,
+          url: info.url,
+          host: new URL(info.url).host,
+          child,
+          stderr: () => stderr,
           stop: () => {
             child.kill('SIGTERM');
             return exited;
@@ -52,7 +59,9 @@ function serve(home: string, args: string[]): Promise<Server> {
 const haveSkopeo = commandExists('skopeo');
 const havePodman = commandExists('podman') && commandExists('runc');
 
-describe('slipway registry serve with real clients', { skip: !process.env.CI && !haveSkopeo && 'skopeo is not installed' }, () => {
+describe('slipway registry serve with real clients', {
+  skip: !process.env.CI && !haveSkopeo && 'skopeo is not installed',
+}, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let layout: string;
@@ -77,9 +86,14 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
   after(() => work.cleanup());
 
   async function addUser(name: string, pass: string, args: string[]): Promise<void> {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), 'registry', 'user', 'add', name, '--password-stdin', ...args], {
-      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home }, stdio: ['pipe', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/slipway.js'), 'registry', 'user', 'add', name, '--password-stdin', ...args],
+      {
+        env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.stdin!.end(`${pass}\n`);
@@ -88,7 +102,8 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
   }
 
   const skopeo = (...args: string[]) => run('skopeo', args);
-  const remoteDigest = async (ref: string, creds: string[]) => JSON.parse(await skopeo('inspect', '--tls-verify=false', ...creds, `docker://${ref}`)).Digest as string;
+  const remoteDigest = async (ref: string, creds: string[]) =>
+    JSON.parse(await skopeo('inspect', '--tls-verify=false', ...creds, `docker://${ref}`)).Digest as string;
 
   test('refuses a non-loopback address without --auth, and says how to fix it', async () => {
     const r = await slipway(home, ['registry', 'serve', '--addr', '0.0.0.0:0']);
@@ -100,14 +115,51 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
     const server = await serve(home, ['--auth', 'token']);
     try {
       const ref = `${server.host}/team/app:v1`;
-      await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `alice:${password}`, `oci:${layout}:v1`, `docker://${ref}`);
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `alice:${password}`,
+        `oci:${layout}:v1`,
+        `docker://${ref}`,
+      );
       assert.equal(await remoteDigest(ref, ['--creds', `alice:${password}`]), digest);
-      await skopeo('copy', '--src-tls-verify=false', '--src-creds', `bob:bob-password`, `docker://${ref}`, `oci:${join(work.path, 'pulled-token')}:v1`);
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        '--src-creds',
+        `bob:bob-password`,
+        `docker://${ref}`,
+        `oci:${join(work.path, 'pulled-token')}:v1`,
+      );
       const pulled = JSON.parse(await skopeo('inspect', `oci:${join(work.path, 'pulled-token')}:v1`)).Digest;
       assert.equal(pulled, digest);
-      await assert.rejects(skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${server.host}/team/anon:v1`), /denied|unauthorized/i);
-      await assert.rejects(skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-password', `oci:${layout}:v1`, `docker://${server.host}/team/bob:v1`), /denied|unauthorized/i);
-      await assert.rejects(skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wrong', `oci:${layout}:v1`, `docker://${server.host}/team/x:v1`), /unauthorized|invalid/i);
+      await assert.rejects(
+        skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${server.host}/team/anon:v1`),
+        /denied|unauthorized/i,
+      );
+      await assert.rejects(
+        skopeo(
+          'copy',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          'bob:bob-password',
+          `oci:${layout}:v1`,
+          `docker://${server.host}/team/bob:v1`,
+        ),
+        /denied|unauthorized/i,
+      );
+      await assert.rejects(
+        skopeo(
+          'copy',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          'alice:wrong',
+          `oci:${layout}:v1`,
+          `docker://${server.host}/team/x:v1`,
+        ),
+        /unauthorized|invalid/i,
+      );
     } finally {
       assert.equal(await server.stop(), 0, server.stderr());
     }
@@ -117,8 +169,18 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
     const server = await serve(home, ['--auth', 'token']);
     try {
       assert.equal(await remoteDigest(`${server.host}/team/local:v1`, ['--creds', `alice:${password}`]), digest);
-      await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `alice:${password}`, `oci:${layout}:v1`, `docker://${server.host}/team/tmp:v1`);
-      await assert.rejects(remoteDigest(`${server.host}/team/local:v1`, []), /unauthorized|denied|authentication required/i);
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `alice:${password}`,
+        `oci:${layout}:v1`,
+        `docker://${server.host}/team/tmp:v1`,
+      );
+      await assert.rejects(
+        remoteDigest(`${server.host}/team/local:v1`, []),
+        /unauthorized|denied|authentication required/i,
+      );
       await slipwayOk(home, ['tag', 'team/local:v1', 'public/base:v1']);
       assert.equal(await remoteDigest(`${server.host}/public/base:v1`, []), digest);
     } finally {
@@ -130,11 +192,37 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
     const server = await serve(home, ['--auth', 'basic']);
     try {
       const ref = `${server.host}/team/basic:v1`;
-      await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `alice:${password}`, `oci:${layout}:v1`, `docker://${ref}`);
-      await skopeo('copy', '--src-tls-verify=false', '--src-creds', `alice:${password}`, `docker://${ref}`, `oci:${join(work.path, 'pulled-basic')}:v1`);
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `alice:${password}`,
+        `oci:${layout}:v1`,
+        `docker://${ref}`,
+      );
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        '--src-creds',
+        `alice:${password}`,
+        `docker://${ref}`,
+        `oci:${join(work.path, 'pulled-basic')}:v1`,
+      );
       assert.equal(JSON.parse(await skopeo('inspect', `oci:${join(work.path, 'pulled-basic')}:v1`)).Digest, digest);
-      await assert.rejects(skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-password', `oci:${layout}:v1`, `docker://${server.host}/team/bob:v1`), /denied/i);
-      const auth = (user: string, pass: string) => ({ headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } });
+      await assert.rejects(
+        skopeo(
+          'copy',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          'bob:bob-password',
+          `oci:${layout}:v1`,
+          `docker://${server.host}/team/bob:v1`,
+        ),
+        /denied/i,
+      );
+      const auth = (user: string, pass: string) => ({
+        headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` },
+      });
       const catalog = await fetch(`${server.url}/v2/_catalog`, auth('alice', password));
       assert.equal(catalog.status, 200);
       assert.ok(((await catalog.json()) as { repositories: string[] }).repositories.includes('team/basic'));
@@ -157,29 +245,47 @@ describe('slipway registry serve with real clients', { skip: !process.env.CI && 
     }
   });
 
-  test('podman logs in, pushes and pulls through token auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
+  test('podman logs in, pushes and pulls through token auth', {
+    skip: !process.env.CI && !havePodman && 'podman or runc is not installed',
+  }, async () => {
     const server = await serve(home, ['--auth', 'token']);
     const podman = await privatePodman(join(work.path, 'podman'));
     try {
       const local = `${server.host}/team/local:v1`;
       const ref = `${server.host}/team/podman:v1`;
-      await assert.rejects(podman('pull', '--tls-verify=false', local), /unauthorized|authentication required|denied/i, 'no login, no pull');
+      await assert.rejects(
+        podman('pull', '--tls-verify=false', local),
+        /unauthorized|authentication required|denied/i,
+        'no login, no pull',
+      );
       await podman('login', '--tls-verify=false', '-u', 'alice', '-p', password, server.host);
       await podman('pull', '--tls-verify=false', local);
       await podman('tag', local, ref);
       await podman('push', '--tls-verify=false', ref);
       await podman('rmi', ref, local);
       await podman('pull', '--tls-verify=false', ref);
-      assert.match(await podman('images', '--format', '{{.Repository}}:{{.Tag}}'), new RegExp(`${server.host}/team/podman:v1`));
-      assert.equal(await remoteDigest(ref, ['--creds', `alice:${password}`]), JSON.parse(await podman('inspect', '--format', '{{json .Digest}}', ref)));
+      assert.match(
+        await podman('images', '--format', '{{.Repository}}:{{.Tag}}'),
+        new RegExp(`${server.host}/team/podman:v1`),
+      );
+      assert.equal(
+        await remoteDigest(ref, ['--creds', `alice:${password}`]),
+        JSON.parse(await podman('inspect', '--format', '{{json .Digest}}', ref)),
+      );
       await podman('logout', server.host);
-      await assert.rejects(podman('pull', '--tls-verify=false', ref), /unauthorized|authentication required|denied/i, 'logged out, no pull');
+      await assert.rejects(
+        podman('pull', '--tls-verify=false', ref),
+        /unauthorized|authentication required|denied/i,
+        'logged out, no pull',
+      );
     } finally {
       assert.equal(await server.stop(), 0, server.stderr());
     }
   });
 
-  test('podman pushes and pulls through basic auth', { skip: !process.env.CI && !havePodman && 'podman or runc is not installed' }, async () => {
+  test('podman pushes and pulls through basic auth', {
+    skip: !process.env.CI && !havePodman && 'podman or runc is not installed',
+  }, async () => {
     const server = await serve(home, ['--auth', 'basic']);
     const podman = await privatePodman(join(work.path, 'podman-basic'));
     try {
@@ -210,7 +316,8 @@ describe('slipway registry user and anonymous', () => {
   /** Runs a registry subcommand with `input` on stdin. */
   function withStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), ...args], {
-      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -221,20 +328,31 @@ describe('slipway registry user and anonymous', () => {
   }
 
   test('add hashes the password from stdin into a 0600 file; list never shows hashes', async () => {
-    const added = await withStdin(['--json', 'registry', 'user', 'add', 'carol', '--password-stdin', '--grant', 'team/:pull,push', '--catalog'], 's3cret\n');
+    const added = await withStdin(
+      ['--json', 'registry', 'user', 'add', 'carol', '--password-stdin', '--grant', 'team/:pull,push', '--catalog'],
+      's3cret\n',
+    );
     assert.equal(added.code, 0, added.stderr);
     const out = JSON.parse(added.stdout);
-    assert.deepEqual({ user: out.user, created: out.created, catalog: out.catalog }, { user: 'carol', created: true, catalog: true });
+    assert.deepEqual(
+      { user: out.user, created: out.created, catalog: out.catalog },
+      { user: 'carol', created: true, catalog: true },
+    );
     const file = join(home, 'registry', 'users.json');
     const { readFile, stat } = await import('node:fs/promises');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const stored = JSON.parse(await readFile(file, 'utf8'));
     const { verify } = await import('@node-rs/argon2');
     assert.match(stored.users.carol.passwordHash, /^\$argon2id\$v=19\$/);
-    assert.ok(await verify(stored.users.carol.passwordHash, 's3cret'), 'the trailing newline of echo is not part of the password');
+    assert.ok(
+      await verify(stored.users.carol.passwordHash, 's3cret'),
+      'the trailing newline of echo is not part of the password',
+    );
     const listed = await slipwayOk(home, ['--json', 'registry', 'user', 'list']);
     assert.doesNotMatch(listed, /passwordHash|\$argon2id\$/);
-    assert.deepEqual(JSON.parse(listed).users, [{ user: 'carol', grants: [{ prefix: 'team/', actions: ['pull', 'push'] }], catalog: true }]);
+    assert.deepEqual(JSON.parse(listed).users, [
+      { user: 'carol', grants: [{ prefix: 'team/', actions: ['pull', 'push'] }], catalog: true },
+    ]);
   });
 
   test('changing grants keeps the password; rm removes the user', async () => {
@@ -252,9 +370,15 @@ describe('slipway registry user and anonymous', () => {
 
   test('anonymous grants are set and cleared', async () => {
     await slipwayOk(home, ['registry', 'anonymous', '--grant', 'public/:pull']);
-    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, { grants: [{ prefix: 'public/', actions: ['pull'] }], catalog: false });
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, {
+      grants: [{ prefix: 'public/', actions: ['pull'] }],
+      catalog: false,
+    });
     await slipwayOk(home, ['registry', 'anonymous', '--none']);
-    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, { grants: [], catalog: false });
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'registry', 'user', 'list'])).anonymous, {
+      grants: [],
+      catalog: false,
+    });
   });
 
   test('mistakes are refused with a message that says what to do', async () => {
@@ -277,10 +401,28 @@ describe('slipway registry user and anonymous', () => {
     assert.match(empty.stderr, /the password is empty/);
   });
 
-  test('--tls-cert/--tls-key serve HTTPS, and the token realm follows', { skip: !process.env.CI && (!haveSkopeo || !commandExists('openssl')) && 'skopeo or openssl is not installed' }, async () => {
+  test('--tls-cert/--tls-key serve HTTPS, and the token realm follows', {
+    skip: !process.env.CI && (!haveSkopeo || !commandExists('openssl')) && 'skopeo or openssl is not installed',
+  }, async () => {
     const cert = join(work.path, 'cert.pem');
     const key = join(work.path, 'key.pem');
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ]);
     await withStdin(['registry', 'user', 'add', 'erin', '--password-stdin', '--grant', 'team/:*'], 'erin-pw');
     const server = await serve(home, ['--auth', 'token', '--tls-cert', cert, '--tls-key', key]);
     try {
@@ -290,14 +432,24 @@ describe('slipway registry user and anonymous', () => {
         request(`${server.url}/v2/`, { rejectUnauthorized: false }, (res) => {
           res.resume();
           resolve(String(res.headers['www-authenticate']));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
       assert.equal(challenge, `Bearer realm="${server.url}/token",service="slipway"`);
       const rootfs = join(work.path, 'rootfs');
       await mkdir(rootfs, { recursive: true });
       await writeFile(join(rootfs, 'file'), 'tls\n');
       await slipwayOk(home, ['import', '--rootfs', rootfs, 'team/tls:v1']);
-      const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'erin:erin-pw', `docker://${server.host}/team/tls:v1`]));
+      const inspected = JSON.parse(
+        await run('skopeo', [
+          'inspect',
+          '--tls-verify=false',
+          '--creds',
+          'erin:erin-pw',
+          `docker://${server.host}/team/tls:v1`,
+        ]),
+      );
       assert.match(inspected.Digest, /^sha256:/);
     } finally {
       assert.equal(await server.stop(), 0, server.stderr());

@@ -27,7 +27,10 @@ interface ServeOptions {
 function wholeNumber(value: string, option: string, min = 0): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new SlipwayError('INVALID_ARGUMENT', `${option} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`);
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `${option} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`,
+    );
   }
   return n;
 }
@@ -35,10 +38,14 @@ function wholeNumber(value: string, option: string, min = 0): number {
 /** The PEM files of --tls-cert/--tls-key: both or neither. */
 async function readTls(opts: ServeOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   if (opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
-  if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new SlipwayError('INVALID_ARGUMENT', 'HTTPS needs both --tls-cert FILE and --tls-key FILE (PEM)');
-  const read = (path: string, what: string) => readFile(path).catch((err: unknown) => {
-    throw new SlipwayError('INVALID_ARGUMENT', `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, { cause: err });
-  });
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined)
+    throw new SlipwayError('INVALID_ARGUMENT', 'HTTPS needs both --tls-cert FILE and --tls-key FILE (PEM)');
+  const read = (path: string, what: string) =>
+    readFile(path).catch((err: unknown) => {
+      throw new SlipwayError('INVALID_ARGUMENT', `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
   return { cert: await read(opts.tlsCert, 'certificate'), key: await read(opts.tlsKey, 'key') };
 }
 
@@ -62,18 +69,33 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const store = opts.storage === undefined ? await ctx.store() : await LocalStore.open(opts.storage);
   try {
     const server = await startRegistryServer({
-      store, addr: opts.addr, tokenExpirySeconds: wholeNumber(opts.tokenExpiry, '--token-expiry', 1), service: opts.service,
-      gcIntervalMs: wholeNumber(opts.gcInterval, '--gc-interval') * 1000, gcGraceMs: wholeNumber(opts.gcGrace, '--gc-grace') * 1000,
+      store,
+      addr: opts.addr,
+      tokenExpirySeconds: wholeNumber(opts.tokenExpiry, '--token-expiry', 1),
+      service: opts.service,
+      gcIntervalMs: wholeNumber(opts.gcInterval, '--gc-interval') * 1000,
+      gcGraceMs: wholeNumber(opts.gcGrace, '--gc-grace') * 1000,
       ...(opts.auth === undefined ? {} : { auth: opts.auth }),
       ...(opts.users === undefined ? {} : { usersPath: opts.users }),
       ...(tls ? { tls } : {}),
       ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
       ...(opts.gcUntagged ? { gcUntagged: true } : {}),
-      ...(opts.maxUploadSize === undefined ? {} : { maxUploadBytes: wholeNumber(opts.maxUploadSize, '--max-upload-size', 1) }),
+      ...(opts.maxUploadSize === undefined
+        ? {}
+        : { maxUploadBytes: wholeNumber(opts.maxUploadSize, '--max-upload-size', 1) }),
       warn: (message) => process.stderr.write(`slipway: warning: ${message}\n`),
     });
-    const info = { url: server.url, storage: store.home, auth: server.auth, ...(server.usersPath ? { usersFile: server.usersPath } : {}) };
-    ctx.print(info, () => `Serving the Slipway registry at ${server.url} (storage ${store.home}; auth ${server.auth}${server.usersPath ? `, users ${server.usersPath}` : ''}). Stop with Ctrl-C.`);
+    const info = {
+      url: server.url,
+      storage: store.home,
+      auth: server.auth,
+      ...(server.usersPath ? { usersFile: server.usersPath } : {}),
+    };
+    ctx.print(
+      info,
+      () =>
+        `Serving the Slipway registry at ${server.url} (storage ${store.home}; auth ${server.auth}${server.usersPath ? `, users ${server.usersPath}` : ''}). Stop with Ctrl-C.`,
+    );
     const signal = await untilSignal();
     if (!ctx.options.quiet) process.stderr.write(`slipway: ${signal}: stopping the registry\n`);
     await server.close();
@@ -92,13 +114,25 @@ function serveCommand(): Command {
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--token-expiry <seconds>', 'lifetime of access tokens', '300')
-    .option('--service <name>', 'the token service name clients echo back (and the tokens\' audience)', 'slipway')
-    .option('--public-url <url>', 'the URL clients reach this server at, when it differs (a proxy): the token realm is URL/token')
+    .option('--service <name>', "the token service name clients echo back (and the tokens' audience)", 'slipway')
+    .option(
+      '--public-url <url>',
+      'the URL clients reach this server at, when it differs (a proxy): the token realm is URL/token',
+    )
     .option('--gc-interval <seconds>', 'run garbage collection this often while serving; 0 turns it off', '3600')
-    .option('--gc-grace <seconds>', 'keep pushed blobs this long before their manifest arrives (slipway gc keeps the same by default)', String(DEFAULT_GC_GRACE_MS / 1000))
-    .option('--gc-untagged', 'let GC also remove manifests no tag names (older than the grace period), as Distribution\'s --delete-untagged')
+    .option(
+      '--gc-grace <seconds>',
+      'keep pushed blobs this long before their manifest arrives (slipway gc keeps the same by default)',
+      String(DEFAULT_GC_GRACE_MS / 1000),
+    )
+    .option(
+      '--gc-untagged',
+      "let GC also remove manifests no tag names (older than the grace period), as Distribution's --delete-untagged",
+    )
     .option('--max-upload-size <bytes>', 'refuse blob uploads larger than this (default: no limit)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Images built or imported locally are pullable at once: the registry serves the CLI's
 store, not a copy. Without --auth it serves anonymously, and only on a loopback
 address; on any other address it refuses to start unless --auth is given (use
@@ -119,13 +153,16 @@ Examples:
   $ printf %s "$PASSWORD" | slipway registry user add alice --password-stdin --grant team/:pull,push,delete
   $ slipway registry anonymous --grant public/:pull
   $ slipway registry serve --addr 0.0.0.0:5000 --auth token --tls-cert cert.pem --tls-key key.pem
-  $ skopeo copy --dest-creds alice:"$PASSWORD" oci:./layout:v1 docker://localhost:5000/team/app:v1`)
+  $ skopeo copy --dest-creds alice:"$PASSWORD" oci:./layout:v1 docker://localhost:5000/team/app:v1`,
+    )
     .action(run(serve));
 }
 
 /** `slipway registry serve|user|anonymous`. */
 export function registryCommand(): Command {
-  const command = new Command('registry').description('The OCI registry server: serve the store, manage users and grants');
+  const command = new Command('registry').description(
+    'The OCI registry server: serve the store, manage users and grants',
+  );
   for (const sub of [serveCommand(), ...registryUserCommands()]) command.addCommand(sub);
   return command;
 }

@@ -30,15 +30,19 @@ export function runCommand(): Command {
   return new Command('run')
     .description('Run an image as a container (layers unpacked once per host, overlay root filesystem, runc)')
     .argument('<image>', 'NAME[:TAG] in the local store, oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE')
-    .argument('[command...]', 'after --: the command to run instead of the image\'s process')
-    .option('--process <type>', 'run this buildpack process type (from the image\'s io.buildpacks.build.metadata)')
+    .argument('[command...]', "after --: the command to run instead of the image's process")
+    .option('--process <type>', "run this buildpack process type (from the image's io.buildpacks.build.metadata)")
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('--port <n>', 'set PORT=n for the app (it listens on the host network)')
     .option('-v, --volume <SRC:DST[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
     .option('-d, --detach', 'run in the background; output goes to the container log (slipway logs)')
     .option('--name <name>', 'the container name (default: generated)')
     .option('--entrypoint <cmd>', 'replace the image entrypoint, as docker does (the image Cmd is dropped)')
-    .addOption(new Option('--network <mode>', 'host: share the host network; none: no network').choices(['host', 'none']).default('host'))
+    .addOption(
+      new Option('--network <mode>', 'host: share the host network; none: no network')
+        .choices(['host', 'none'])
+        .default('host'),
+    )
     .option('--hostname <name>', 'the container hostname (default: its name)')
     .option('--read-only', 'mount the root filesystem read-only')
     .option('--tmpfs <path>', 'mount an empty tmpfs at this container path, e.g. /tmp (repeatable)', collect, [])
@@ -47,7 +51,9 @@ export function runCommand(): Command {
     .option('-u, --user <user[:group]>', 'run as this user (name or uid, resolved in the image)')
     .option('-w, --workdir <dir>', 'the working directory in the container')
     .option('--rm', 'remove the container when it exits')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 In the foreground the container's stdio is this terminal's and slipway exits with the
 container's exit code; Ctrl-C or SIGTERM stops the container. Put options before the
 image, and the command after --.
@@ -57,18 +63,23 @@ Examples:
   $ slipway run --rm -e GREETING=hi debian:bookworm -- sh -c 'echo $GREETING'
   $ slipway run -d --name web --port 8080 myapp:v1 && slipway logs -f web
   $ slipway run --process worker myapp:v1
-  $ slipway run -v /usr/bin/node:/usr/bin/node:ro oci:/tmp/layout:v1 -- node -e 'console.log(1)'`)
-    .action(run(async (ctx, image: string, command: string[], flags: RunFlags) => {
-      const options = runOptions(flags, command);
-      const runtime = ContainerRuntime.open(ctx.options.home);
-      try {
-        const result = await runtime.run({ ref: parseTransport(image), label: image, store: ctx.store }, options, { progress: ctx.progress() });
-        if (flags.detach) ctx.print({ name: result.name }, () => result.name);
-        else process.exitCode = result.exitCode ?? 1;
-      } finally {
-        runtime.close();
-      }
-    }));
+  $ slipway run -v /usr/bin/node:/usr/bin/node:ro oci:/tmp/layout:v1 -- node -e 'console.log(1)'`,
+    )
+    .action(
+      run(async (ctx, image: string, command: string[], flags: RunFlags) => {
+        const options = runOptions(flags, command);
+        const runtime = ContainerRuntime.open(ctx.options.home);
+        try {
+          const result = await runtime.run({ ref: parseTransport(image), label: image, store: ctx.store }, options, {
+            progress: ctx.progress(),
+          });
+          if (flags.detach) ctx.print({ name: result.name }, () => result.name);
+          else process.exitCode = result.exitCode ?? 1;
+        } finally {
+          runtime.close();
+        }
+      }),
+    );
 }
 
 function runOptions(flags: RunFlags, command: string[]): RunOptions {
@@ -92,15 +103,21 @@ function runOptions(flags: RunFlags, command: string[]): RunOptions {
   if (flags.port !== undefined) options.port = integer(flags.port, '--port', 1, 65535);
   if (flags.cpus !== undefined) {
     const cpus = Number(flags.cpus);
-    if (!(cpus > 0)) throw new SlipwayError('INVALID_ARGUMENT', `--cpus "${flags.cpus}" must be a positive number, e.g. 0.5`);
+    if (!(cpus > 0))
+      throw new SlipwayError('INVALID_ARGUMENT', `--cpus "${flags.cpus}" must be a positive number, e.g. 0.5`);
     options.cpus = cpus;
   }
-  if (options.detach && options.remove) throw new SlipwayError('INVALID_ARGUMENT', '--rm is for foreground runs; remove a detached container with slipway container rm');
+  if (options.detach && options.remove)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      '--rm is for foreground runs; remove a detached container with slipway container rm',
+    );
   return options;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new SlipwayError('INVALID_ARGUMENT', `${flag} "${value}" must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new SlipwayError('INVALID_ARGUMENT', `${flag} "${value}" must be an integer from ${min} to ${max}`);
   return n;
 }

@@ -8,22 +8,28 @@ export function stopCommand(): Command {
     .description('Stop running containers: SIGTERM, then SIGKILL after a grace period')
     .argument('<names...>', 'container names')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 A container whose main process does not handle SIGTERM (a shell or sleep as PID 1
 ignores it) is killed at once, as it would be outside a container.
 
 Example:
-  $ slipway stop web`)
-    .action(run(async (ctx, names: string[], opts: { time: string }) => {
-      const seconds = Number(opts.time);
-      if (!(seconds >= 0)) throw new SlipwayError('INVALID_ARGUMENT', `--time "${opts.time}" must be a number of seconds`);
-      const runtime = ContainerRuntime.open(ctx.options.home);
-      try {
-        const stopped: ContainerInfo[] = [];
-        for (const name of names) stopped.push(await runtime.stop(name, { timeoutMs: seconds * 1000 }));
-        ctx.print(stopped, () => stopped.map((c) => `${c.name}: exited (${c.exitCode ?? '?'})`).join('\n'));
-      } finally {
-        runtime.close();
-      }
-    }));
+  $ slipway stop web`,
+    )
+    .action(
+      run(async (ctx, names: string[], opts: { time: string }) => {
+        const seconds = Number(opts.time);
+        if (!(seconds >= 0))
+          throw new SlipwayError('INVALID_ARGUMENT', `--time "${opts.time}" must be a number of seconds`);
+        const runtime = ContainerRuntime.open(ctx.options.home);
+        try {
+          const stopped: ContainerInfo[] = [];
+          for (const name of names) stopped.push(await runtime.stop(name, { timeoutMs: seconds * 1000 }));
+          ctx.print(stopped, () => stopped.map((c) => `${c.name}: exited (${c.exitCode ?? '?'})`).join('\n'));
+        } finally {
+          runtime.close();
+        }
+      }),
+    );
 }

@@ -18,13 +18,28 @@ import { RegistryClient } from './client.js';
 
 describe('parseChallenges', () => {
   test('reads quoted values holding commas, several challenges and escapes', () => {
-    assert.deepEqual(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:c:pull"'), [
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push repository:c:pull' } },
-    ]);
-    assert.deepEqual(parseChallenges('Basic realm="Registry Realm", Bearer realm="https://x/t",error="insufficient_scope"'), [
-      { scheme: 'basic', params: { realm: 'Registry Realm' } },
-      { scheme: 'bearer', params: { realm: 'https://x/t', error: 'insufficient_scope' } },
-    ]);
+    assert.deepEqual(
+      parseChallenges(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:c:pull"',
+      ),
+      [
+        {
+          scheme: 'bearer',
+          params: {
+            realm: 'https://auth.example/token',
+            service: 'registry.example',
+            scope: 'repository:a/b:pull,push repository:c:pull',
+          },
+        },
+      ],
+    );
+    assert.deepEqual(
+      parseChallenges('Basic realm="Registry Realm", Bearer realm="https://x/t",error="insufficient_scope"'),
+      [
+        { scheme: 'basic', params: { realm: 'Registry Realm' } },
+        { scheme: 'bearer', params: { realm: 'https://x/t', error: 'insufficient_scope' } },
+      ],
+    );
     assert.deepEqual(parseChallenges('Bearer realm=https://x/t, service=reg , scope="a\\"b"'), [
       { scheme: 'bearer', params: { realm: 'https://x/t', service: 'reg', scope: 'a"b' } },
     ]);
@@ -63,12 +78,18 @@ describe('RegistryClient with token auth', () => {
 
   test('a user with push rights pushes and pulls; the token is fetched once per scope set and reused', async () => {
     tokenRequests = [];
-    const client = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, fetch: countingFetch, backoffMs: 5 });
+    const client = new RegistryClient(host, {
+      credentials: { username: 'alice', password: PASSWORDS.alice },
+      fetch: countingFetch,
+      backoffMs: 5,
+    });
     const blob = randomBytes(2048);
     const digest = digestOf(blob);
     await client.putBlob('team/app', Readable.from([blob]), { digest, size: blob.length });
     assert.equal(await client.hasBlob('team/app', digest), true);
-    const pushTokens = tokenRequests.filter((u) => u.searchParams.getAll('scope').includes('repository:team/app:pull,push'));
+    const pushTokens = tokenRequests.filter((u) =>
+      u.searchParams.getAll('scope').includes('repository:team/app:pull,push'),
+    );
     assert.equal(pushTokens.length, 1, tokenRequests.map(String).join('\n'));
     assert.equal(pushTokens[0]!.searchParams.get('service'), 'slipway-test');
     const before = tokenRequests.length;
@@ -84,7 +105,12 @@ describe('RegistryClient with token auth', () => {
       if (url.pathname === '/token') methods.push(init?.method ?? 'GET');
       return fetch(input, init);
     };
-    const client = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, tokenFlow: 'oauth2', fetch: recording, backoffMs: 5 });
+    const client = new RegistryClient(host, {
+      credentials: { username: 'alice', password: PASSWORDS.alice },
+      tokenFlow: 'oauth2',
+      fetch: recording,
+      backoffMs: 5,
+    });
     const blob = Buffer.from('pushed with an oauth2 token');
     await client.putBlob('team/oauth', Readable.from([blob]), { digest: digestOf(blob), size: blob.length });
     assert.equal(await client.hasBlob('team/oauth', digestOf(blob)), true);
@@ -93,11 +119,16 @@ describe('RegistryClient with token auth', () => {
 
   test('a wrong password and a missing push right are clear errors', async () => {
     const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
-    await assert.rejects(wrong.hasBlob('team/app', digestOf('x')), (err: unknown) => isSlipwayError(err) && /token request/.test((err as Error).message));
+    await assert.rejects(
+      wrong.hasBlob('team/app', digestOf('x')),
+      (err: unknown) => isSlipwayError(err) && /token request/.test((err as Error).message),
+    );
     const bob = new RegistryClient(host, { credentials: { username: 'bob', password: PASSWORDS.bob }, backoffMs: 5 });
     const blob = Buffer.from('bob may not push');
-    await assert.rejects(bob.putBlob('team/app', Readable.from([blob]), { digest: digestOf(blob), size: blob.length }),
-      (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED|DENIED/.test((err as Error).message));
+    await assert.rejects(
+      bob.putBlob('team/app', Readable.from([blob]), { digest: digestOf(blob), size: blob.length }),
+      (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED|DENIED/.test((err as Error).message),
+    );
   });
 
   test('anonymous clients may pull public/ repositories but are refused elsewhere', async () => {
@@ -128,12 +159,18 @@ describe('RegistryClient with basic auth', () => {
 
   test('answers the Basic challenge with the credentials, and a wrong password is UNAUTHORIZED', async () => {
     const host = new URL(registry.url).host;
-    const alice = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice }, backoffMs: 5 });
+    const alice = new RegistryClient(host, {
+      credentials: { username: 'alice', password: PASSWORDS.alice },
+      backoffMs: 5,
+    });
     const blob = Buffer.from('pushed with basic auth');
     await alice.putBlob('team/basic', Readable.from([blob]), { digest: digestOf(blob), size: blob.length });
     assert.equal(await alice.hasBlob('team/basic', digestOf(blob)), true);
     const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
-    await assert.rejects(wrong.listTags('team/basic'), (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED/.test((err as Error).message));
+    await assert.rejects(
+      wrong.listTags('team/basic'),
+      (err: unknown) => isSlipwayError(err) && /UNAUTHORIZED/.test((err as Error).message),
+    );
   });
 });
 
@@ -144,12 +181,19 @@ describe('RegistryAuth token cache', () => {
     const tokenFetch: typeof fetch = async (input) => {
       const url = new URL(String(input));
       asked.push(url);
-      const body = url.searchParams.getAll('scope').includes('repository:short:pull') ? { access_token: `t${asked.length}`, expires_in: 30 } : { token: `t${asked.length}` };
+      const body = url.searchParams.getAll('scope').includes('repository:short:pull')
+        ? { access_token: `t${asked.length}`, expires_in: 30 }
+        : { token: `t${asked.length}` };
       return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
     };
     const auth = new RegistryAuth({ fetch: tokenFetch, now: () => now, credentials: { username: 'u', password: 'p' } });
     assert.equal(auth.authorize(['repository:a:pull']), undefined);
-    assert.equal(await auth.challenge('Bearer realm="http://auth.test/token",service="svc",scope="repository:a:pull"', ['repository:a:pull']), true);
+    assert.equal(
+      await auth.challenge('Bearer realm="http://auth.test/token",service="svc",scope="repository:a:pull"', [
+        'repository:a:pull',
+      ]),
+      true,
+    );
     assert.equal(auth.authorize(['repository:a:pull']), 'Bearer t1');
     assert.equal(asked[0]!.searchParams.get('service'), 'svc');
     assert.deepEqual(asked[0]!.searchParams.getAll('scope'), ['repository:a:pull']);
@@ -174,7 +218,10 @@ describe('RegistryAuth token cache', () => {
         : new Response(JSON.stringify({ token: 'from-get' }), { status: 200 });
     };
     const auth = new RegistryAuth({ fetch: realm, tokenFlow: 'oauth2', credentials: { username: 'u', password: 'p' } });
-    assert.equal(await auth.challenge('Bearer realm="http://auth.test/token",service="svc"', ['repository:a:pull']), true);
+    assert.equal(
+      await auth.challenge('Bearer realm="http://auth.test/token",service="svc"', ['repository:a:pull']),
+      true,
+    );
     assert.equal(auth.authorize(['repository:a:pull']), 'Bearer from-get');
     assert.deepEqual(methods, ['POST', 'GET']);
   });

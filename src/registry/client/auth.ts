@@ -20,15 +20,27 @@ export function parseChallenges(header: string): Challenge[] {
   const out: Challenge[] = [];
   let i = 0;
   const n = header.length;
-  const skipWs = () => { while (i < n && (header[i] === ' ' || header[i] === '\t')) i++; };
-  const token = () => { const s = i; while (i < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(header[i]!)) i++; return header.slice(s, i); };
+  const skipWs = () => {
+    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+  };
+  const token = () => {
+    const s = i;
+    while (i < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(header[i]!)) i++;
+    return header.slice(s, i);
+  };
   let current: Challenge | undefined;
   while (i < n) {
     skipWs();
-    if (header[i] === ',') { i++; continue; }
+    if (header[i] === ',') {
+      i++;
+      continue;
+    }
     const start = i;
     const name = token();
-    if (!name) { i++; continue; }
+    if (!name) {
+      i++;
+      continue;
+    }
     skipWs();
     if (header[i] === '=' && current) {
       i++;
@@ -156,10 +168,19 @@ export class RegistryAuth {
     let res: Response;
     try {
       if (this.#tokenFlow === 'oauth2' && this.#credentials) {
-        const form = new URLSearchParams({ grant_type: 'password', username: this.#credentials.username, password: this.#credentials.password, client_id: 'slipway' });
+        const form = new URLSearchParams({
+          grant_type: 'password',
+          username: this.#credentials.username,
+          password: this.#credentials.password,
+          client_id: 'slipway',
+        });
         if (service) form.set('service', service);
         if (scopes.length > 0) form.set('scope', scopes.join(' '));
-        res = await this.#fetch(realm, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form.toString() });
+        res = await this.#fetch(realm, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+          body: form.toString(),
+        });
         if ([400, 401, 404, 405].includes(res.status)) {
           await res.body?.cancel();
           res = await this.#fetch(url, { headers });
@@ -168,21 +189,36 @@ export class RegistryAuth {
         res = await this.#fetch(url, { headers });
       }
     } catch (err) {
-      throw new SlipwayError('IO_ERROR', `token request to ${url.origin}${url.pathname} failed: ${(err as Error).message}`, { cause: err });
+      throw new SlipwayError(
+        'IO_ERROR',
+        `token request to ${url.origin}${url.pathname} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const text = await res.text();
     if (!res.ok) {
-      throw new SlipwayError('IO_ERROR', `token request to ${url.origin}${url.pathname} was refused (HTTP ${res.status})${this.#credentials ? ': check the user name and password' : ': log in first'}: ${text.slice(0, 200)}`, {
-        detail: { status: res.status, realm },
-      });
+      throw new SlipwayError(
+        'IO_ERROR',
+        `token request to ${url.origin}${url.pathname} was refused (HTTP ${res.status})${this.#credentials ? ': check the user name and password' : ': log in first'}: ${text.slice(0, 200)}`,
+        {
+          detail: { status: res.status, realm },
+        },
+      );
     }
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(text) as typeof body;
     } catch (err) {
-      throw new SlipwayError('IO_ERROR', `token endpoint ${url.origin}${url.pathname} did not answer JSON`, { cause: err });
+      throw new SlipwayError('IO_ERROR', `token endpoint ${url.origin}${url.pathname} did not answer JSON`, {
+        cause: err,
+      });
     }
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    const token =
+      typeof body.token === 'string'
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : undefined;
     if (!token) throw new SlipwayError('IO_ERROR', `token endpoint ${url.origin}${url.pathname} answered no token`);
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     // renew a little early so a token does not expire in flight

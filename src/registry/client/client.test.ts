@@ -56,7 +56,10 @@ describe('RegistryClient against the Slipway registry', () => {
     const head = await client.headManifest('team/app', 'v1', ACCEPT);
     assert.equal(head?.digest, manifestDigest);
     assert.equal(await client.headManifest('team/app', 'nope', ACCEPT), undefined);
-    const manifest = JSON.parse(byTag.bytes.toString('utf8')) as { config: { digest: Digest; size: number }; layers: { digest: Digest; size: number }[] };
+    const manifest = JSON.parse(byTag.bytes.toString('utf8')) as {
+      config: { digest: Digest; size: number };
+      layers: { digest: Digest; size: number }[];
+    };
     const layer = manifest.layers[0]!;
     const bytes = await drain(await client.openBlob('team/app', layer.digest, layer.size));
     assert.equal(digestOf(bytes), layer.digest);
@@ -83,18 +86,28 @@ describe('RegistryClient against the Slipway registry', () => {
     await client.putBlob('team/pushed', Readable.from([small]), { digest: smallDigest, size: small.length });
     await client.putBlob('team/pushed', Readable.from([config]), { digest: configDigest, size: config.length });
     // in pieces, as a file stream would deliver it
-    const pieces = Array.from({ length: Math.ceil(large.length / 65536) }, (_, i) => large.subarray(i * 65536, (i + 1) * 65536));
+    const pieces = Array.from({ length: Math.ceil(large.length / 65536) }, (_, i) =>
+      large.subarray(i * 65536, (i + 1) * 65536),
+    );
     await client.putBlob('team/pushed', Readable.from(pieces), { digest: largeDigest, size: large.length });
     assert.deepEqual(await drain(await client.openBlob('team/pushed', smallDigest)), small);
-    assert.equal(createHash('sha256').update(await drain(await client.openBlob('team/pushed', largeDigest))).digest('hex'), largeDigest.slice(7));
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: [
-        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: smallDigest, size: small.length },
-        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: largeDigest, size: large.length },
-      ],
-    }));
+    assert.equal(
+      createHash('sha256')
+        .update(await drain(await client.openBlob('team/pushed', largeDigest)))
+        .digest('hex'),
+      largeDigest.slice(7),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+        layers: [
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: smallDigest, size: small.length },
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: largeDigest, size: large.length },
+        ],
+      }),
+    );
     const pushed = await client.putManifest('team/pushed', 'v2', manifest, OCI_MANIFEST);
     assert.equal(pushed, digestOf(manifest));
     const back = await client.getManifest('team/pushed', 'v2', ACCEPT);
@@ -108,34 +121,47 @@ describe('RegistryClient against the Slipway registry', () => {
     const target = new URL(registry.url);
     const proxy = createServer((req, res) => {
       calls.push(`${req.method} ${req.url!.includes('/uploads/') ? 'upload' : 'other'}`);
-      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode!, up.headers);
-        up.pipe(res);
-      });
+      const upstream = httpRequest(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        },
+      );
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     after(() => proxy.close());
-    const counting = new RegistryClient(`127.0.0.1:${(proxy.address() as AddressInfo).port}`, { chunkThreshold: 64 * 1024, chunkSize: 40 * 1024 });
+    const counting = new RegistryClient(`127.0.0.1:${(proxy.address() as AddressInfo).port}`, {
+      chunkThreshold: 64 * 1024,
+      chunkSize: 40 * 1024,
+    });
     const small = randomBytes(10 * 1024);
     await counting.putBlob('team/counted', Readable.from([small]), { digest: digestOf(small), size: small.length });
     assert.deepEqual(calls, ['POST upload', 'PUT upload']);
     calls.length = 0;
     const large = randomBytes(100 * 1024);
-    await counting.putBlob('team/counted', Readable.from([large.subarray(0, 30_000), large.subarray(30_000)]), { digest: digestOf(large), size: large.length });
+    await counting.putBlob('team/counted', Readable.from([large.subarray(0, 30_000), large.subarray(30_000)]), {
+      digest: digestOf(large),
+      size: large.length,
+    });
     assert.deepEqual(calls, ['POST upload', 'PATCH upload', 'PATCH upload', 'PATCH upload', 'PUT upload']);
     assert.deepEqual(await drain(await counting.openBlob('team/counted', digestOf(large))), large);
   });
 
   test('a blob whose bytes do not match the digest it claims is refused', async () => {
     const bytes = Buffer.from('some bytes');
-    await assert.rejects(client.putBlob('team/pushed', Readable.from([bytes]), { digest: digestOf('other bytes'), size: bytes.length }),
-      (err: unknown) => isSlipwayError(err) && /digest/i.test((err as Error).message));
+    await assert.rejects(
+      client.putBlob('team/pushed', Readable.from([bytes]), { digest: digestOf('other bytes'), size: bytes.length }),
+      (err: unknown) => isSlipwayError(err) && /digest/i.test((err as Error).message),
+    );
     assert.equal(await client.hasBlob('team/pushed', digestOf('other bytes')), false);
   });
 
   test('mounts a blob from another repository, lists tags page by page', async () => {
-    const manifest = JSON.parse((await client.getManifest('team/app', 'v1', ACCEPT)).bytes.toString('utf8')) as { layers: { digest: Digest }[] };
+    const manifest = JSON.parse((await client.getManifest('team/app', 'v1', ACCEPT)).bytes.toString('utf8')) as {
+      layers: { digest: Digest }[];
+    };
     assert.equal(await client.mountBlob('team/mounted', manifest.layers[0]!.digest, 'team/app'), true);
     assert.equal(await client.hasBlob('team/mounted', manifest.layers[0]!.digest), true);
     const raw = (await client.getManifest('team/app', 'v1', ACCEPT)).bytes;
@@ -160,7 +186,10 @@ describe('RegistryClient against a lying server', () => {
         const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
         if (range) {
           const start = Number(range[1]);
-          res.writeHead(206, { 'Content-Length': String(big.length - start), 'Content-Range': `bytes ${start}-${big.length - 1}/${big.length}` });
+          res.writeHead(206, {
+            'Content-Length': String(big.length - start),
+            'Content-Range': `bytes ${start}-${big.length - 1}/${big.length}`,
+          });
           res.end(big.subarray(start));
         } else {
           res.writeHead(200, { 'Content-Length': String(big.length) });
@@ -208,8 +237,12 @@ describe('RegistryClient against a lying server', () => {
   });
 
   test('a manifest that does not match Docker-Content-Digest is refused', async () => {
-    await assert.rejects(client.getManifest('team/app', 'v1', ACCEPT), (err: unknown) => isSlipwayError(err, 'DIGEST_MISMATCH'));
-    await assert.rejects(client.getManifest('team/app', digest, ACCEPT), (err: unknown) => isSlipwayError(err, 'DIGEST_MISMATCH'));
+    await assert.rejects(client.getManifest('team/app', 'v1', ACCEPT), (err: unknown) =>
+      isSlipwayError(err, 'DIGEST_MISMATCH'),
+    );
+    await assert.rejects(client.getManifest('team/app', digest, ACCEPT), (err: unknown) =>
+      isSlipwayError(err, 'DIGEST_MISMATCH'),
+    );
   });
 
   test('a 503 is retried', async () => {

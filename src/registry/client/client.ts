@@ -100,15 +100,21 @@ export class RegistryClient {
   /** Fetches a manifest; verified against the digest it was asked by, or against Docker-Content-Digest. */
   async getManifest(repo: string, ref: string, accept: readonly string[]): Promise<Manifest> {
     const res = await this.#request('GET', `/v2/${repo}/manifests/${ref}`, {
-      scopes: [pullScope(repo)], headers: { Accept: accept.join(', ') }, idempotent: true,
+      scopes: [pullScope(repo)],
+      headers: { Accept: accept.join(', ') },
+      idempotent: true,
     });
     const bytes = await readLimited(res, MAX_DOCUMENT_SIZE, `manifest ${repo}:${ref}`);
     const expected = isDigest(ref) ? ref : headerDigest(res);
     const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');
     if (expected && digest !== expected) {
-      throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} sent manifest ${repo}@${expected} with content digest ${digest}: refusing it`, {
-        detail: { expected, actual: digest },
-      });
+      throw new SlipwayError(
+        'DIGEST_MISMATCH',
+        `registry ${this.host} sent manifest ${repo}@${expected} with content digest ${digest}: refusing it`,
+        {
+          detail: { expected, actual: digest },
+        },
+      );
     }
     const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim() || mediaTypeOf(bytes);
     return { bytes, mediaType, digest: digest.startsWith('sha256:') ? digest : digestOf(bytes) };
@@ -117,7 +123,10 @@ export class RegistryClient {
   /** HEAD on a manifest: its digest, media type and size, or undefined when it is not there. */
   async headManifest(repo: string, ref: string, accept: readonly string[]): Promise<ManifestHead | undefined> {
     const res = await this.#request('HEAD', `/v2/${repo}/manifests/${ref}`, {
-      scopes: [pullScope(repo)], headers: { Accept: accept.join(', ') }, idempotent: true, ok: [404],
+      scopes: [pullScope(repo)],
+      headers: { Accept: accept.join(', ') },
+      idempotent: true,
+      ok: [404],
     });
     discard(res);
     if (res.status === 404) return undefined;
@@ -133,21 +142,31 @@ export class RegistryClient {
   async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<Digest> {
     const digest = digestOf(bytes);
     const res = await this.#request('PUT', `/v2/${repo}/manifests/${ref}`, {
-      scopes: [pushScope(repo)], headers: { 'Content-Type': mediaType }, body: bytes, idempotent: true,
+      scopes: [pushScope(repo)],
+      headers: { 'Content-Type': mediaType },
+      body: bytes,
+      idempotent: true,
     });
     discard(res);
     const answered = headerDigest(res);
     if (answered && answered !== digest && digestAlgorithm(answered) === 'sha256') {
-      throw new SlipwayError('DIGEST_MISMATCH', `registry ${this.host} stored manifest ${repo}:${ref} as ${answered}, expected ${digest}`, {
-        detail: { expected: digest, actual: answered },
-      });
+      throw new SlipwayError(
+        'DIGEST_MISMATCH',
+        `registry ${this.host} stored manifest ${repo}:${ref} as ${answered}, expected ${digest}`,
+        {
+          detail: { expected: digest, actual: answered },
+        },
+      );
     }
     return digest;
   }
 
   /** Deletes a manifest by digest (registries refuse deleting by tag). */
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
-    const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, { scopes: [deleteScope(repo)], idempotent: true });
+    const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, {
+      scopes: [deleteScope(repo)],
+      idempotent: true,
+    });
     discard(res);
   }
 
@@ -160,7 +179,11 @@ export class RegistryClient {
   // ---- blobs ----
 
   async hasBlob(repo: string, digest: Digest): Promise<boolean> {
-    const res = await this.#request('HEAD', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], idempotent: true, ok: [404] });
+    const res = await this.#request('HEAD', `/v2/${repo}/blobs/${digest}`, {
+      scopes: [pullScope(repo)],
+      idempotent: true,
+      ok: [404],
+    });
     discard(res);
     return res.status !== 404;
   }
@@ -175,7 +198,12 @@ export class RegistryClient {
     const first = await this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true });
     const attempts = this.#attempts;
     const backoffMs = this.#backoffMs;
-    const request = (offset: number) => this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true, headers: { Range: `bytes=${offset}-` } });
+    const request = (offset: number) =>
+      this.#request('GET', path, {
+        scopes: [pullScope(repo)],
+        idempotent: true,
+        headers: { Range: `bytes=${offset}-` },
+      });
     async function* bytes(): AsyncGenerator<Buffer> {
       let res = first;
       let offset = 0;
@@ -192,7 +220,11 @@ export class RegistryClient {
           res = await request(offset);
           if (res.status !== 206) {
             discard(res);
-            throw new SlipwayError('IO_ERROR', `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`, { cause: err });
+            throw new SlipwayError(
+              'IO_ERROR',
+              `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`,
+              { cause: err },
+            );
           }
         }
       }
@@ -231,16 +263,21 @@ export class RegistryClient {
    * fails mid-way throws an error with `detail.retryable`, so the caller may reopen
    * its source and start again.
    */
-  async putBlob(repo: string, stream: Readable, expected: { digest?: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+  async putBlob(
+    repo: string,
+    stream: Readable,
+    expected: { digest?: Digest; size?: number },
+  ): Promise<{ digest: Digest; size: number }> {
     // Without a digest up front (a layer compressed on the way), the bytes are hashed
     // as they go and the digest is named only in the closing PUT.
     const hasher = expected.digest ? undefined : new DigestStream();
     const body = hasher ? chainStreams(stream, hasher) : stream;
     const digestAtEnd = (): Digest => (expected.digest ? parseDigest(expected.digest) : hasher!.digest());
     try {
-      const size = expected.digest && expected.size !== undefined && expected.size < this.#chunkThreshold
-        ? await this.#putMonolithic(repo, digestAtEnd(), await readAll(body))
-        : await this.#putChunked(repo, digestAtEnd, body, expected.size);
+      const size =
+        expected.digest && expected.size !== undefined && expected.size < this.#chunkThreshold
+          ? await this.#putMonolithic(repo, digestAtEnd(), await readAll(body))
+          : await this.#putChunked(repo, digestAtEnd, body, expected.size);
       if (expected.size !== undefined && size !== expected.size) {
         throw new SlipwayError('SIZE_MISMATCH', `blob ${digestAtEnd()} is ${size} bytes, expected ${expected.size}`);
       }
@@ -255,7 +292,9 @@ export class RegistryClient {
       const location = await this.#startUpload(repo);
       try {
         const res = await this.#request('PUT', withDigest(location, digest), {
-          scopes: [pushScope(repo)], headers: { 'content-type': 'application/octet-stream' }, body,
+          scopes: [pushScope(repo)],
+          headers: { 'content-type': 'application/octet-stream' },
+          body,
         });
         discard(res);
         return body.length;
@@ -288,7 +327,10 @@ export class RegistryClient {
         offset += slices.lastLength;
         if (length === undefined) break;
       }
-      const res = await this.#request('PUT', withDigest(location, digest()), { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
+      const res = await this.#request('PUT', withDigest(location, digest()), {
+        scopes: [pushScope(repo)],
+        body: Buffer.alloc(0),
+      });
       discard(res);
       return offset + (await slices.remaining());
     } catch (err) {
@@ -300,7 +342,10 @@ export class RegistryClient {
   /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
   async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
     const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-    const res = await this.#request('POST', path, { scopes: [pushScope(repo), pullScope(from)], body: Buffer.alloc(0) });
+    const res = await this.#request('POST', path, {
+      scopes: [pushScope(repo), pullScope(from)],
+      body: Buffer.alloc(0),
+    });
     discard(res);
     if (res.status === 201) return true;
     if (res.status === 202) await this.#cancelUpload(repo, this.#location(res, undefined));
@@ -315,7 +360,9 @@ export class RegistryClient {
     let next: string | undefined = `/v2/${repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`;
     for (let pages = 0; next && pages < 10_000; pages++) {
       const res = await this.#request('GET', next, { scopes: [pullScope(repo)], idempotent: true });
-      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, `tag list of ${repo}`)).toString('utf8')) as { tags?: string[] | null };
+      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, `tag list of ${repo}`)).toString('utf8')) as {
+        tags?: string[] | null;
+      };
       tags.push(...(body.tags ?? []));
       next = nextLink(res.headers.get('link'));
     }
@@ -328,7 +375,9 @@ export class RegistryClient {
     let next: string | undefined = `/v2/_catalog${pageSize ? `?n=${pageSize}` : ''}`;
     for (let pages = 0; next && pages < 10_000; pages++) {
       const res = await this.#request('GET', next, { scopes: ['registry:catalog:*'], idempotent: true });
-      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, 'catalog')).toString('utf8')) as { repositories?: string[] | null };
+      const body = JSON.parse((await readLimited(res, 64 * 1024 * 1024, 'catalog')).toString('utf8')) as {
+        repositories?: string[] | null;
+      };
       repos.push(...(body.repositories ?? []));
       next = nextLink(res.headers.get('link'));
     }
@@ -338,7 +387,10 @@ export class RegistryClient {
   // ---- plumbing ----
 
   async #startUpload(repo: string): Promise<string> {
-    const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], body: Buffer.alloc(0) });
+    const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/`, {
+      scopes: [pushScope(repo)],
+      body: Buffer.alloc(0),
+    });
     discard(res);
     return this.#location(res, undefined);
   }
@@ -380,7 +432,11 @@ export class RegistryClient {
           await sleep(this.#backoffMs * 2 ** (attempt - 1));
           continue;
         }
-        throw new SlipwayError('IO_ERROR', `cannot reach the registry ${this.host} (${method} ${url.origin}${url.pathname}): ${causeMessage(err)}`, { cause: err, detail: { retryable: true } });
+        throw new SlipwayError(
+          'IO_ERROR',
+          `cannot reach the registry ${this.host} (${method} ${url.origin}${url.pathname}): ${causeMessage(err)}`,
+          { cause: err, detail: { retryable: true } },
+        );
       }
       if (res.status === 401 && !authRetried && !streamed) {
         authRetried = true;
@@ -395,7 +451,11 @@ export class RegistryClient {
       if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
         discard(res);
         const retryAfter = Number(res.headers.get('retry-after'));
-        await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : this.#backoffMs * 2 ** (attempt - 1));
+        await sleep(
+          Number.isFinite(retryAfter) && retryAfter > 0
+            ? Math.min(retryAfter * 1000, 10_000)
+            : this.#backoffMs * 2 ** (attempt - 1),
+        );
         continue;
       }
       if (res.ok || options.ok?.includes(res.status)) return res;
@@ -403,7 +463,12 @@ export class RegistryClient {
     }
   }
 
-  #send(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined): Promise<HttpResponse> {
+  #send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Buffer | Readable | undefined,
+  ): Promise<HttpResponse> {
     return this.#http.send(method, url, headers, body);
   }
 
@@ -425,13 +490,31 @@ export class RegistryClient {
       }
     }
     const first = errors[0];
-    const registryCode = first?.code ?? (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : res.status === 404 ? 'NOT_FOUND' : `HTTP_${res.status}`);
-    const text = errors.length > 0
-      ? errors.map((e) => `${e.code ?? 'UNKNOWN'}: ${e.message ?? ''}`).join('; ')
-      : `${registryCode}: HTTP ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd();
-    return new SlipwayError(errorCode(registryCode, res.status), `${text} (${method} ${url.origin}${url.pathname})${accessHint(res.status)}`, {
-      detail: { status: res.status, registryCode, url: url.toString(), retryable: res.status >= 500 || res.status === 429 },
-    });
+    const registryCode =
+      first?.code ??
+      (res.status === 401
+        ? 'UNAUTHORIZED'
+        : res.status === 403
+          ? 'DENIED'
+          : res.status === 404
+            ? 'NOT_FOUND'
+            : `HTTP_${res.status}`);
+    const text =
+      errors.length > 0
+        ? errors.map((e) => `${e.code ?? 'UNKNOWN'}: ${e.message ?? ''}`).join('; ')
+        : `${registryCode}: HTTP ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd();
+    return new SlipwayError(
+      errorCode(registryCode, res.status),
+      `${text} (${method} ${url.origin}${url.pathname})${accessHint(res.status)}`,
+      {
+        detail: {
+          status: res.status,
+          registryCode,
+          url: url.toString(),
+          retryable: res.status >= 500 || res.status === 429,
+        },
+      },
+    );
   }
 }
 
@@ -443,15 +526,24 @@ function accessHint(status: number): string {
 
 function errorCode(registryCode: string, status: number): ErrorCode {
   switch (registryCode) {
-    case 'UNAUTHORIZED': return 'UNAUTHORIZED';
-    case 'DENIED': return 'DENIED';
-    case 'MANIFEST_UNKNOWN': return 'MANIFEST_UNKNOWN';
-    case 'BLOB_UNKNOWN': return 'BLOB_UNKNOWN';
-    case 'NAME_UNKNOWN': return 'NAME_UNKNOWN';
-    case 'DIGEST_INVALID': return 'DIGEST_MISMATCH';
-    case 'SIZE_INVALID': return 'SIZE_MISMATCH';
-    case 'MANIFEST_INVALID': return 'INVALID_DOCUMENT';
-    case 'TOO_MANY_REQUESTS': return 'IO_ERROR';
+    case 'UNAUTHORIZED':
+      return 'UNAUTHORIZED';
+    case 'DENIED':
+      return 'DENIED';
+    case 'MANIFEST_UNKNOWN':
+      return 'MANIFEST_UNKNOWN';
+    case 'BLOB_UNKNOWN':
+      return 'BLOB_UNKNOWN';
+    case 'NAME_UNKNOWN':
+      return 'NAME_UNKNOWN';
+    case 'DIGEST_INVALID':
+      return 'DIGEST_MISMATCH';
+    case 'SIZE_INVALID':
+      return 'SIZE_MISMATCH';
+    case 'MANIFEST_INVALID':
+      return 'INVALID_DOCUMENT';
+    case 'TOO_MANY_REQUESTS':
+      return 'IO_ERROR';
   }
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'DENIED';

@@ -60,12 +60,17 @@ function dockerConfigFile(env: NodeJS.ProcessEnv): string {
  * @example
  * const creds = await findCredentials('ghcr.io', 'org/app'); // { username, password } | undefined
  */
-export async function findCredentials(host: string, repo?: string, options: CredentialFilesOptions = {}): Promise<Credentials | undefined> {
+export async function findCredentials(
+  host: string,
+  repo?: string,
+  options: CredentialFilesOptions = {},
+): Promise<Credentials | undefined> {
   const env = options.env ?? process.env;
   for (const file of credentialFiles(options)) {
     const config = await readAuthFile(file);
     if (!config) continue;
-    const helper = config.credHelpers?.[host] ?? (host === 'docker.io' ? config.credHelpers?.[DOCKER_HUB_KEY] : undefined);
+    const helper =
+      config.credHelpers?.[host] ?? (host === 'docker.io' ? config.credHelpers?.[DOCKER_HUB_KEY] : undefined);
     if (helper) return credentialHelperGet(helper, host, env);
     const entry = matchAuthEntry(config, host, repo);
     if (entry) return entry;
@@ -106,7 +111,11 @@ export function normalizeAuthKey(key: string): string {
 function decodeAuth(auth: string, key: string): Credentials {
   const text = Buffer.from(auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');
-  if (colon <= 0) throw new SlipwayError('INVALID_DOCUMENT', `the saved credentials for ${key} are not base64 of "user:password"; run slipway login ${key} again`);
+  if (colon <= 0)
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the saved credentials for ${key} are not base64 of "user:password"; run slipway login ${key} again`,
+    );
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
@@ -124,21 +133,37 @@ async function readAuthFile(file: string): Promise<AuthFile | undefined> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
     return parsed as AuthFile;
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `the auth file ${file} is not valid JSON (${(err as Error).message}); fix or remove it`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `the auth file ${file} is not valid JSON (${(err as Error).message}); fix or remove it`,
+      { cause: err },
+    );
   }
 }
 
 /** Saves credentials for `host` where `docker login` would: a credential helper if the file names one, else base64 in `auths`. */
-export async function saveCredentials(host: string, credentials: Credentials, options: CredentialFilesOptions = {}): Promise<{ file: string; helper?: string }> {
+export async function saveCredentials(
+  host: string,
+  credentials: Credentials,
+  options: CredentialFilesOptions = {},
+): Promise<{ file: string; helper?: string }> {
   const file = loginFile(options);
   const config = (await readAuthFile(file)) ?? {};
   const key = host === 'docker.io' ? DOCKER_HUB_KEY : host;
   const helper = config.credHelpers?.[host] ?? config.credsStore;
   if (helper) {
-    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: credentials.username, Secret: credentials.password }), options.env ?? process.env);
+    await runHelper(
+      helper,
+      'store',
+      JSON.stringify({ ServerURL: key, Username: credentials.username, Secret: credentials.password }),
+      options.env ?? process.env,
+    );
     return { file, helper };
   }
-  config.auths = { ...config.auths, [key]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } };
+  config.auths = {
+    ...config.auths,
+    [key]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') },
+  };
   await writeAuthFile(file, config);
   return { file };
 }
@@ -182,7 +207,11 @@ async function writeAuthFile(file: string, config: AuthFile): Promise<void> {
 }
 
 /** `docker-credential-NAME get` (the docker credential helper protocol); undefined when it has nothing for the host. */
-async function credentialHelperGet(helper: string, host: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
+async function credentialHelperGet(
+  helper: string,
+  host: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Credentials | undefined> {
   let out: string;
   try {
     out = await runHelper(helper, 'get', host === 'docker.io' ? DOCKER_HUB_KEY : host, env);
@@ -194,10 +223,17 @@ async function credentialHelperGet(helper: string, host: string, env: NodeJS.Pro
   try {
     parsed = JSON.parse(out) as typeof parsed;
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `docker-credential-${helper} get answered something other than JSON for ${host}`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `docker-credential-${helper} get answered something other than JSON for ${host}`,
+      { cause: err },
+    );
   }
   if (typeof parsed.Username !== 'string' || typeof parsed.Secret !== 'string') {
-    throw new SlipwayError('INVALID_DOCUMENT', `docker-credential-${helper} get answered no Username/Secret for ${host}`);
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `docker-credential-${helper} get answered no Username/Secret for ${host}`,
+    );
   }
   return { username: parsed.Username, password: parsed.Secret };
 }
@@ -206,19 +242,40 @@ function isNotFound(err: unknown): boolean {
   return err instanceof SlipwayError && err.detail?.notFound === true;
 }
 
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): Promise<string> {
+function runHelper(
+  helper: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = execFile(program, [action], { env, timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      if (isErrno(err, 'ENOENT')) {
-        return reject(new SlipwayError('TOOL_MISSING', `the credential helper ${program} named in the auth file is not installed (or not on PATH)`, { cause: err }));
-      }
-      const said = `${stdout}${stderr}`.trim();
-      // the protocol's "not found" answer
-      if (/credentials not found/i.test(said)) return reject(new SlipwayError('NOT_FOUND', said, { detail: { notFound: true } }));
-      reject(new SlipwayError('IO_ERROR', `${program} ${action} failed: ${said || (err as Error).message}`, { cause: err }));
-    });
+    const child = execFile(
+      program,
+      [action],
+      { env, timeout: 30_000, maxBuffer: 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        if (isErrno(err, 'ENOENT')) {
+          return reject(
+            new SlipwayError(
+              'TOOL_MISSING',
+              `the credential helper ${program} named in the auth file is not installed (or not on PATH)`,
+              { cause: err },
+            ),
+          );
+        }
+        const said = `${stdout}${stderr}`.trim();
+        // the protocol's "not found" answer
+        if (/credentials not found/i.test(said))
+          return reject(new SlipwayError('NOT_FOUND', said, { detail: { notFound: true } }));
+        reject(
+          new SlipwayError('IO_ERROR', `${program} ${action} failed: ${said || (err as Error).message}`, {
+            cause: err,
+          }),
+        );
+      },
+    );
     child.stdin?.end(input);
   });
 }

@@ -31,7 +31,12 @@ export class HttpClient {
     this.#https = new HttpsAgent({ keepAlive: true, maxSockets: 32, ...(options.ca ? { ca: options.ca } : {}) });
   }
 
-  async send(method: string, url: URL, headers: Record<string, string>, body?: Buffer | Readable): Promise<HttpResponse> {
+  async send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body?: Buffer | Readable,
+  ): Promise<HttpResponse> {
     let target = url;
     let verb = method;
     let payload = body;
@@ -40,7 +45,12 @@ export class HttpClient {
       const res = await this.#exchange(verb, target, sent, payload);
       const location = res.headers.location;
       const replayable = !(payload instanceof Readable);
-      if (location && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && redirects < MAX_REDIRECTS && replayable) {
+      if (
+        location &&
+        [301, 302, 303, 307, 308].includes(res.statusCode ?? 0) &&
+        redirects < MAX_REDIRECTS &&
+        replayable
+      ) {
         res.resume();
         const next = new URL(location, target);
         if (next.origin !== target.origin) delete sent.authorization;
@@ -65,7 +75,9 @@ export class HttpClient {
     for await (const chunk of res.body) chunks.push(chunk as Buffer);
     return new Response(res.status === 204 || res.status === 304 ? null : Buffer.concat(chunks), {
       status: res.status,
-      headers: Object.entries(res.body.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : String(v)] as [string, string]])),
+      headers: Object.entries(res.body.headers).flatMap(([k, v]) =>
+        v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : String(v)] as [string, string]],
+      ),
     });
   };
 
@@ -74,13 +86,22 @@ export class HttpClient {
     this.#https.destroy();
   }
 
-  #exchange(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined): Promise<IncomingMessage> {
+  #exchange(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Buffer | Readable | undefined,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const tls = url.protocol === 'https:';
       const outgoing = { ...headers };
       if (Buffer.isBuffer(body)) outgoing['content-length'] = String(body.length);
       else if (body === undefined && method !== 'GET' && method !== 'HEAD') outgoing['content-length'] = '0';
-      const req = (tls ? tlsRequest : plainRequest)(url, { method, headers: outgoing, agent: tls ? this.#https : this.#http }, resolve);
+      const req = (tls ? tlsRequest : plainRequest)(
+        url,
+        { method, headers: outgoing, agent: tls ? this.#https : this.#http },
+        resolve,
+      );
       req.once('error', reject);
       if (body instanceof Readable) {
         body.once('error', (err) => req.destroy(err));

@@ -14,13 +14,21 @@ export interface LoginOptions extends CredentialFilesOptions {
  * @example
  * await login('127.0.0.1:5000', { username: 'ci', password: 's3cret' });
  */
-export async function login(host: string, credentials: Credentials, options: LoginOptions = {}): Promise<{ file: string; helper?: string }> {
+export async function login(
+  host: string,
+  credentials: Credentials,
+  options: LoginOptions = {},
+): Promise<{ file: string; helper?: string }> {
   const registries = new Registries({ ...options.registries, credentials: { [host]: credentials } });
   try {
     await (await registries.client(host)).ping();
   } catch (err) {
     if (isSlipwayError(err, 'UNAUTHORIZED') || (isSlipwayError(err) && err.detail?.status === 401)) {
-      throw new SlipwayError('UNAUTHORIZED', `${host} refused user ${credentials.username}: check the user name and password`, { cause: err });
+      throw new SlipwayError(
+        'UNAUTHORIZED',
+        `${host} refused user ${credentials.username}: check the user name and password`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -54,7 +54,9 @@ export class Registries {
   }
 
   async #create(host: string, repo: string | undefined): Promise<RegistryClient> {
-    const credentials = this.options.credentials?.[host] ?? (await findCredentials(host, repo, this.options.authFile ? { authFile: this.options.authFile } : {}));
+    const credentials =
+      this.options.credentials?.[host] ??
+      (await findCredentials(host, repo, this.options.authFile ? { authFile: this.options.authFile } : {}));
     const ca = await this.#caFor(host);
     const options: RegistryClientOptions = {
       ...this.options.client,
@@ -74,7 +76,11 @@ export class Registries {
       try {
         pems.push(await readFile(this.options.caFile, 'utf8'));
       } catch (err) {
-        throw new SlipwayError('NOT_FOUND', `cannot read the CA file ${this.options.caFile}: ${(err as Error).message}`, { cause: err });
+        throw new SlipwayError(
+          'NOT_FOUND',
+          `cannot read the CA file ${this.options.caFile}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
     for (const dir of this.options.certDirs ?? DEFAULT_CERT_DIRS) {
@@ -87,7 +93,8 @@ export class Registries {
         if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EACCES')) continue;
         throw err;
       }
-      for (const name of names.filter((n) => n.endsWith('.crt')).sort()) pems.push(await readFile(join(hostDir, name), 'utf8'));
+      for (const name of names.filter((n) => n.endsWith('.crt')).sort())
+        pems.push(await readFile(join(hostDir, name), 'utf8'));
     }
     if (pems.length === 0) return undefined;
     // A custom CA adds to the system roots rather than replacing them.

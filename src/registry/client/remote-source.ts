@@ -27,7 +27,10 @@ export const MANIFEST_ACCEPT = [
 export class RemoteBlobSource implements BlobSource {
   readonly #manifests = new Map<Digest, Buffer>();
 
-  constructor(readonly client: RegistryClient, readonly repo: string) {}
+  constructor(
+    readonly client: RegistryClient,
+    readonly repo: string,
+  ) {}
 
   /** Fetches the manifest a tag or digest names and returns its descriptor (its bytes are kept for `read`). */
   async resolve(ref: string): Promise<Descriptor> {
@@ -49,7 +52,8 @@ export class RemoteBlobSource implements BlobSource {
       if (!isSlipwayError(err, 'BLOB_UNKNOWN') && !isSlipwayError(err, 'NOT_FOUND')) throw err;
       try {
         const m = await this.client.getManifest(this.repo, digest, MANIFEST_ACCEPT);
-        if (m.bytes.length > maxSize) throw new SlipwayError('TOO_LARGE', `manifest ${this.repo}@${digest} is larger than ${maxSize} bytes`);
+        if (m.bytes.length > maxSize)
+          throw new SlipwayError('TOO_LARGE', `manifest ${this.repo}@${digest} is larger than ${maxSize} bytes`);
         this.#manifests.set(digest, m.bytes);
         return m.bytes;
       } catch (err2) {

@@ -6,7 +6,10 @@ import { PASSWORDS, basicHeader, guardedApp, sampleAuthorizer } from './testdata
 
 const app = guardedApp(basicAuthenticator(sampleAuthorizer()));
 const check = (need: string | undefined, authorization?: string) =>
-  app.request(need === undefined ? '/check' : `/check?need=${encodeURIComponent(need)}`, authorization === undefined ? {} : { headers: { Authorization: authorization } });
+  app.request(
+    need === undefined ? '/check' : `/check?need=${encodeURIComponent(need)}`,
+    authorization === undefined ? {} : { headers: { Authorization: authorization } },
+  );
 
 type OciErrors = { errors: { code: string; message: string }[] };
 
@@ -38,7 +41,10 @@ describe('basic auth', () => {
   test('signed in: the user is known and granted; wrong passwords are 401', async () => {
     const ok = await check('repository:team/app:pull,push', basicHeader('alice', PASSWORDS.alice));
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { user: 'alice', granted: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }] });
+    assert.deepEqual(await ok.json(), {
+      user: 'alice',
+      granted: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }],
+    });
     for (const header of [basicHeader('alice', 'wrong'), basicHeader('mallory', 'x'), 'Basic !!!notbase64']) {
       const res = await check('repository:public/base:pull', header);
       assert.equal(res.status, 401, header);
@@ -52,7 +58,16 @@ describe('basic auth', () => {
     assert.equal(res.status, 403);
     assert.equal(res.headers.get('www-authenticate'), null);
     assert.deepEqual(await res.json(), {
-      errors: [{ code: 'DENIED', message: 'user bob may not repository:team/app:pull,push', detail: [{ Type: 'repository', Name: 'team/app', Action: 'pull' }, { Type: 'repository', Name: 'team/app', Action: 'push' }] }],
+      errors: [
+        {
+          code: 'DENIED',
+          message: 'user bob may not repository:team/app:pull,push',
+          detail: [
+            { Type: 'repository', Name: 'team/app', Action: 'pull' },
+            { Type: 'repository', Name: 'team/app', Action: 'push' },
+          ],
+        },
+      ],
     });
   });
 
@@ -65,9 +80,12 @@ describe('basic auth', () => {
   test('a mount needs both repositories', async () => {
     const need = 'repository:public/base:pull repository:team/app:pull,push';
     assert.equal((await check(need, basicHeader('alice', PASSWORDS.alice))).status, 200);
-    const res = await check('repository:other/x:pull repository:team/app:pull,push', basicHeader('alice', PASSWORDS.alice));
+    const res = await check(
+      'repository:other/x:pull repository:team/app:pull,push',
+      basicHeader('alice', PASSWORDS.alice),
+    );
     assert.equal(res.status, 403);
-    assert.match((await res.json() as OciErrors).errors[0]!.message, /other\/x:pull$/);
+    assert.match(((await res.json()) as OciErrors).errors[0]!.message, /other\/x:pull$/);
   });
 
   test('parseBasicAuthorization keeps colons in passwords and ignores other schemes', () => {

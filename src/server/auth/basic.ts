@@ -34,26 +34,42 @@ export function parseBasicAuthorization(header: string | null | undefined): Cred
  * - `required` empty (the `GET /v2/` version check) and no credentials: 401, because
  *   clients only send credentials later if this check challenged them.
  */
-export function basicAuthenticator(authorizer: Authorizer, options: { realm?: string; logins?: LoginGuard } = {}): Authenticator {
+export function basicAuthenticator(
+  authorizer: Authorizer,
+  options: { realm?: string; logins?: LoginGuard } = {},
+): Authenticator {
   const challenge = `Basic realm="${options.realm ?? 'slipway'}"`;
   const logins = options.logins ?? new LoginGuard(authorizer);
   return {
     async check(request: Request, required: Access[], client?: ClientInfo): Promise<Principal> {
       const user = await signedInUser(logins, request, challenge, required, client?.address);
-      if (required.length === 0 && user === undefined) throw RegistryAuthError.unauthorized('authentication required', challenge);
+      if (required.length === 0 && user === undefined)
+        throw RegistryAuthError.unauthorized('authentication required', challenge);
       const granted = await Promise.all(required.map((r) => authorizer.authorize(user, r)));
       const missing = missingAccess(granted, required);
       if (missing.length === 0) return user === undefined ? { granted } : { user, granted };
-      if (user === undefined) throw RegistryAuthError.unauthorized(`authentication required for ${formatScopes(missing)}`, challenge, missing);
+      if (user === undefined)
+        throw RegistryAuthError.unauthorized(
+          `authentication required for ${formatScopes(missing)}`,
+          challenge,
+          missing,
+        );
       throw RegistryAuthError.denied(`user ${user} may not ${formatScopes(missing)}`, missing);
     },
   };
 }
 
 /** The user the header proves, undefined when anonymous; 401 when the credentials are wrong. */
-async function signedInUser(logins: LoginGuard, request: Request, challenge: string, required: Access[], address: string | undefined): Promise<string | undefined> {
+async function signedInUser(
+  logins: LoginGuard,
+  request: Request,
+  challenge: string,
+  required: Access[],
+  address: string | undefined,
+): Promise<string | undefined> {
   const credentials = parseBasicAuthorization(request.headers.get('authorization'));
-  if (credentials === 'malformed') throw RegistryAuthError.unauthorized('the Basic credentials cannot be decoded', challenge, required);
+  if (credentials === 'malformed')
+    throw RegistryAuthError.unauthorized('the Basic credentials cannot be decoded', challenge, required);
   if (credentials === undefined || credentials.user === '') return undefined;
   if (!(await logins.verify(address, credentials.user, credentials.password))) {
     // The message never repeats the password, nor says whether the user exists.

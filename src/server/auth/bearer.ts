@@ -33,16 +33,26 @@ export function bearerAuthenticator(tokens: TokenService, options: BearerOptions
   return {
     async check(request: Request, required: Access[]): Promise<Principal> {
       const token = bearerToken(request.headers.get('authorization'));
-      if (token === undefined) throw RegistryAuthError.unauthorized('authentication required', challenge(request, required), required);
+      if (token === undefined)
+        throw RegistryAuthError.unauthorized('authentication required', challenge(request, required), required);
       let claims;
       try {
         claims = await tokens.verify(token);
       } catch (err) {
-        throw RegistryAuthError.unauthorized(`the token is not valid: ${(err as Error).message}`, challenge(request, required, 'invalid_token'), required, err);
+        throw RegistryAuthError.unauthorized(
+          `the token is not valid: ${(err as Error).message}`,
+          challenge(request, required, 'invalid_token'),
+          required,
+          err,
+        );
       }
       const missing = missingAccess(claims.access, required);
       if (missing.length > 0) {
-        throw RegistryAuthError.unauthorized(`the token does not grant ${formatScopes(missing)}`, challenge(request, required, 'insufficient_scope'), missing);
+        throw RegistryAuthError.unauthorized(
+          `the token does not grant ${formatScopes(missing)}`,
+          challenge(request, required, 'insufficient_scope'),
+          missing,
+        );
       }
       return claims.user === undefined ? { granted: claims.access } : { user: claims.user, granted: claims.access };
     },

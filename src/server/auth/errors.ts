@@ -30,7 +30,11 @@ export class RegistryAuthError extends Error {
   /** The accesses that were asked for and not granted. */
   readonly access: Access[];
 
-  constructor(code: RegistryAuthCode, message: string, options: { challenge?: string; access?: Access[]; cause?: unknown } = {}) {
+  constructor(
+    code: RegistryAuthCode,
+    message: string,
+    options: { challenge?: string; access?: Access[]; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RegistryAuthError';
     this.code = code;

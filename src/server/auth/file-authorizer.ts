@@ -3,7 +3,13 @@ import { SlipwayError } from '../../errors.js';
 import { PasswordChecker, hashPassword, needsRehash } from '../../auth/password.js';
 import type { Access, Authorizer } from './types.js';
 import { REPOSITORY_ACTIONS } from '../../auth/scope.js';
-import { prefixMatches, readUsersFile, writeUsersFile, type Permissions, type UsersFile } from '../../auth/users-file.js';
+import {
+  prefixMatches,
+  readUsersFile,
+  writeUsersFile,
+  type Permissions,
+  type UsersFile,
+} from '../../auth/users-file.js';
 
 export interface FileAuthorizerOptions {
   /** How often at most the file is checked for changes; default 1 s. */
@@ -68,7 +74,8 @@ export class FileAuthorizer implements Authorizer {
     const config = await this.#current();
     const entry = Object.hasOwn(config.users, user) ? config.users[user] : undefined;
     const ok = await this.#passwords.verify(password, entry?.passwordHash);
-    if (ok && entry !== undefined && needsRehash(entry.passwordHash)) await this.#upgrade(user, password, entry.passwordHash);
+    if (ok && entry !== undefined && needsRehash(entry.passwordHash))
+      await this.#upgrade(user, password, entry.passwordHash);
     return ok;
   }
 
@@ -77,7 +84,15 @@ export class FileAuthorizer implements Authorizer {
     let upgrading = this.#upgrading.get(user);
     if (upgrading === undefined) {
       upgrading = this.#rehash(user, password, oldHash)
-        .catch((err: unknown) => this.#options.onRehashError?.(new SlipwayError('IO_ERROR', `cannot rehash the password of ${user} to argon2id: ${(err as Error).message}`, { cause: err })))
+        .catch((err: unknown) =>
+          this.#options.onRehashError?.(
+            new SlipwayError(
+              'IO_ERROR',
+              `cannot rehash the password of ${user} to argon2id: ${(err as Error).message}`,
+              { cause: err },
+            ),
+          ),
+        )
         .finally(() => this.#upgrading.delete(user));
       this.#upgrading.set(user, upgrading);
     }
@@ -134,10 +149,13 @@ function allowedActions(permissions: Permissions[], requested: Access): string[]
     return catalog ? requested.actions : [];
   }
   const allowed = new Set<string>();
-  for (const p of permissions) for (const g of p.grants) if (prefixMatches(g.prefix, requested.name)) for (const a of g.actions) allowed.add(a);
+  for (const p of permissions)
+    for (const g of p.grants) if (prefixMatches(g.prefix, requested.name)) for (const a of g.actions) allowed.add(a);
   if (allowed.has('*')) for (const a of REPOSITORY_ACTIONS) allowed.add(a);
   // `*` asked for is only granted whole.
-  return requested.actions.filter((a) => (a === '*' ? REPOSITORY_ACTIONS.every((x) => allowed.has(x)) : allowed.has(a)));
+  return requested.actions.filter((a) =>
+    a === '*' ? REPOSITORY_ACTIONS.every((x) => allowed.has(x)) : allowed.has(a),
+  );
 }
 
 /** Changes whenever the file is replaced or rewritten. */

@@ -66,19 +66,25 @@ export class LoginGuard {
     const trusted = known !== undefined && known.trustedUntil > now;
     // Limits are asked before the check starts: a refused login costs no hashing.
     const attempt = trusted ? undefined : this.#limiter.begin(address, user);
-    const check = this.#authorizer.verifyPassword(user, password).then((ok) => {
-      if (ok) {
-        attempt?.succeeded();
-        this.#remember(key, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
-      } else {
-        attempt?.failed();
-        this.#known.delete(key);
-      }
-      return ok;
-    }, (err: unknown) => {
-      attempt?.failed();
-      throw err;
-    }).finally(() => this.#checking.delete(key));
+    const check = this.#authorizer
+      .verifyPassword(user, password)
+      .then(
+        (ok) => {
+          if (ok) {
+            attempt?.succeeded();
+            this.#remember(key, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
+          } else {
+            attempt?.failed();
+            this.#known.delete(key);
+          }
+          return ok;
+        },
+        (err: unknown) => {
+          attempt?.failed();
+          throw err;
+        },
+      )
+      .finally(() => this.#checking.delete(key));
     this.#checking.set(key, check);
     return check;
   }

@@ -19,7 +19,10 @@ function waitOf(limiter: LoginLimiter, address: string | undefined, user: string
 describe('login limiter', () => {
   test('free attempts, then a wait that doubles with each failure, up to the maximum', () => {
     let now = 1_000_000;
-    const limiter = new LoginLimiter({ freePerUser: 3, freePerAddress: 100, baseDelayMs: 1000, maxDelayMs: 8000 }, () => now);
+    const limiter = new LoginLimiter(
+      { freePerUser: 3, freePerAddress: 100, baseDelayMs: 1000, maxDelayMs: 8000 },
+      () => now,
+    );
     for (let i = 0; i < 3; i++) assert.equal(waitOf(limiter, 'a', 'alice'), 0, `free attempt ${i + 1}`);
     const waits: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -79,7 +82,10 @@ describe('login guard', () => {
   test('a success is remembered; parallel identical logins share one check', async () => {
     const authorizer = new CountingAuthorizer();
     const guard = new LoginGuard(authorizer);
-    assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => guard.verify('a', 'alice', 'right'))), Array(10).fill(true));
+    assert.deepEqual(
+      await Promise.all(Array.from({ length: 10 }, () => guard.verify('a', 'alice', 'right'))),
+      Array(10).fill(true),
+    );
     assert.equal(authorizer.checks, 1);
     assert.equal(await guard.verify('a', 'alice', 'right'), true);
     assert.equal(authorizer.checks, 1, 'answered from memory');
@@ -94,12 +100,20 @@ describe('login guard', () => {
     for (let i = 0; i < 3; i++) assert.equal(await guard.verify('10.6.6.6', 'alice', `guess${i}`), false);
     await assert.rejects(guard.verify('10.6.6.6', 'alice', 'guess'), /too many failed logins/);
     const before = authorizer.checks;
-    assert.equal(await guard.verify('10.0.0.1', 'alice', 'right'), true, 'the signed-in client is checked again, not limited');
+    assert.equal(
+      await guard.verify('10.0.0.1', 'alice', 'right'),
+      true,
+      'the signed-in client is checked again, not limited',
+    );
     assert.equal(authorizer.checks, before + 1);
     // Trust is in the credentials, not the address: whoever sends them knows the password.
     assert.equal(await guard.verify('10.0.0.9', 'alice', 'right'), true);
     authorizer.password = 'changed';
     assert.equal(await guard.verify('10.0.0.1', 'alice', 'right'), false, 'an old password stops working');
-    await assert.rejects(guard.verify('10.0.0.1', 'alice', 'right'), /too many failed logins/, 'and is no longer trusted');
+    await assert.rejects(
+      guard.verify('10.0.0.1', 'alice', 'right'),
+      /too many failed logins/,
+      'and is no longer trusted',
+    );
   });
 });

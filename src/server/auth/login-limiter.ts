@@ -16,7 +16,12 @@ export interface LoginLimits {
 }
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
-  freePerAddress: 10, freePerUser: 5, baseDelayMs: 1000, maxDelayMs: 15 * 60_000, forgetAfterMs: 60 * 60_000, maxEntries: 100_000,
+  freePerAddress: 10,
+  freePerUser: 5,
+  baseDelayMs: 1000,
+  maxDelayMs: 15 * 60_000,
+  forgetAfterMs: 60 * 60_000,
+  maxEntries: 100_000,
 };
 
 interface Tally {
@@ -64,7 +69,9 @@ export class LoginLimiter {
     const waitMs = Math.max(...keys.map(([key, free]) => this.#waitMs(key, free, now)));
     if (waitMs > 0) {
       const retryAfterSeconds = Math.ceil(waitMs / 1000);
-      throw new SlipwayError('TOO_MANY_REQUESTS', `too many failed logins: try again in ${retryAfterSeconds} s`, { detail: { retryAfterSeconds } });
+      throw new SlipwayError('TOO_MANY_REQUESTS', `too many failed logins: try again in ${retryAfterSeconds} s`, {
+        detail: { retryAfterSeconds },
+      });
     }
     for (const [key] of keys) this.#count(key, now);
     let settled = false;
@@ -96,7 +103,8 @@ export class LoginLimiter {
     // Re-inserted: the Map's first entries are the least recently seen.
     this.#tallies.delete(key);
     this.#tallies.set(key, tally);
-    while (this.#tallies.size > this.#limits.maxEntries) this.#tallies.delete(this.#tallies.keys().next().value as string);
+    while (this.#tallies.size > this.#limits.maxEntries)
+      this.#tallies.delete(this.#tallies.keys().next().value as string);
   }
 
   #uncount(key: string): void {

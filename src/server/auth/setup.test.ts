@@ -10,13 +10,18 @@ import { sampleUsers } from './testdata/users.js';
 
 describe('auth setup', () => {
   test('loopback addresses are recognised; all-interfaces and other hosts are not', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) assert.ok(isLoopback(host), host);
-    for (const host of ['0.0.0.0', '::', '[::]', '10.0.0.5', 'registry.example', '']) assert.ok(!isLoopback(host), host);
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1'])
+      assert.ok(isLoopback(host), host);
+    for (const host of ['0.0.0.0', '::', '[::]', '10.0.0.5', 'registry.example', ''])
+      assert.ok(!isLoopback(host), host);
   });
 
   test('no --auth: anonymous on loopback only; elsewhere a clear refusal', () => {
     assert.equal(chooseAuthMode('127.0.0.1', undefined), 'none');
-    assert.throws(() => chooseAuthMode('0.0.0.0', undefined), /refusing to serve 0\.0\.0\.0 without authentication.*--auth none/);
+    assert.throws(
+      () => chooseAuthMode('0.0.0.0', undefined),
+      /refusing to serve 0\.0\.0\.0 without authentication.*--auth none/,
+    );
     assert.equal(chooseAuthMode('0.0.0.0', 'none'), 'none', 'an explicit --auth none is obeyed');
     assert.equal(chooseAuthMode('0.0.0.0', 'token'), 'token');
     assert.throws(() => chooseAuthMode('127.0.0.1', 'ldap'), /none, basic, token/);

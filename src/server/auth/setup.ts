@@ -61,14 +61,22 @@ export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   });
   // One guard for every password login of the server, so limits and remembered successes are shared.
   const logins = new LoginGuard(authorizer, options.loginLimits ? { limits: options.loginLimits } : {});
-  if (options.mode === 'basic') return { mode: 'basic', authenticator: basicAuthenticator(authorizer, { logins }), usersPath };
+  if (options.mode === 'basic')
+    return { mode: 'basic', authenticator: basicAuthenticator(authorizer, { logins }), usersPath };
   const key = await loadOrCreateTokenKey(options.tokenKeyPath ?? defaultTokenKeyPath(options.home));
   const tokens = new TokenService({
-    key, authorizer, service: options.service ?? 'slipway',
+    key,
+    authorizer,
+    service: options.service ?? 'slipway',
     ...(options.tokenExpirySeconds === undefined ? {} : { expirySeconds: options.tokenExpirySeconds }),
   });
   const realm = options.realm === undefined ? {} : { realm: options.realm };
-  return { mode: 'token', authenticator: bearerAuthenticator(tokens, realm), tokenApp: createTokenApp(tokens, { logins }), usersPath };
+  return {
+    mode: 'token',
+    authenticator: bearerAuthenticator(tokens, realm),
+    tokenApp: createTokenApp(tokens, { logins }),
+    usersPath,
+  };
 }
 
 /**
@@ -84,10 +92,12 @@ export function chooseAuthMode(host: string, requested: string | undefined): Aut
     return requested as AuthMode;
   }
   if (isLoopback(host)) return 'none';
-  throw new SlipwayError('INVALID_ARGUMENT',
+  throw new SlipwayError(
+    'INVALID_ARGUMENT',
     `refusing to serve ${host} without authentication: anyone who can reach it could push and delete images. ` +
-    'Use --auth token or --auth basic with a users file (slipway registry user add), ' +
-    'or --auth none if an open registry on this address is really what you want.');
+      'Use --auth token or --auth basic with a users file (slipway registry user add), ' +
+      'or --auth none if an open registry on this address is really what you want.',
+  );
 }
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, randomBytes, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  randomBytes,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SlipwayError, isErrno } from '../../errors.js';
@@ -47,7 +55,10 @@ export async function loadOrCreateTokenKey(path: string): Promise<TokenKey> {
   try {
     await link(tmp, path);
   } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw new SlipwayError('IO_ERROR', `cannot write the token signing key ${path}: ${(err as Error).message}`, { cause: err });
+    if (!isErrno(err, 'EEXIST'))
+      throw new SlipwayError('IO_ERROR', `cannot write the token signing key ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
   } finally {
     await rm(tmp, { force: true });
   }
@@ -63,24 +74,36 @@ async function readKeyFile(path: string): Promise<TokenKey | undefined> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
-    throw new SlipwayError('IO_ERROR', `cannot read the token signing key ${path}: ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError('IO_ERROR', `cannot read the token signing key ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     const privateKey = createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' });
-    if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('not a P-256 key');
+    if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+      throw new Error('not a P-256 key');
     // Someone may have loosened the mode; the key signs every token, so tighten it again.
     await chmod(path, 0o600);
     const publicKey = createPublicKey(privateKey);
     return { privateKey, publicKey, kid: libtrustKeyId(publicKey) };
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `${path} is not a P-256 private JWK (${(err as Error).message}); remove it to have a new key generated (tokens issued so far stop working)`, { cause: err });
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `${path} is not a P-256 private JWK (${(err as Error).message}); remove it to have a new key generated (tokens issued so far stop working)`,
+      { cause: err },
+    );
   }
 }
 
 /** libtrust's KeyID of a public key (docker/libtrust util.go keyIDFromCryptoKey). */
 export function libtrustKeyId(publicKey: KeyObject): string {
-  const hash = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest().subarray(0, 30);
-  return base32(hash).match(/.{1,4}/g)!.join(':');
+  const hash = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 30);
+  return base32(hash)
+    .match(/.{1,4}/g)!
+    .join(':');
 }
 
 /** RFC 4648 base32 without padding. */

@@ -10,7 +10,12 @@ import type { IssuedToken, TokenService } from './token-service.js';
 const MAX_FORM_BYTES = 64 * 1024;
 
 class TokenRequestError extends Error {
-  constructor(readonly status: 400 | 401 | 429, readonly oauthError: string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: 400 | 401 | 429,
+    readonly oauthError: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -39,21 +44,30 @@ export function createTokenApp(tokens: TokenService, options: { realm?: string; 
     checkService(tokens, params.get('service'));
     const user = await basicUser(logins, peerAddress(c), c.req.header('authorization'));
     const issued = await tokens.issue(user, parseScopes(params.getAll('scope')));
-    const refresh = user !== undefined && params.get('offline_token') === 'true' ? await tokens.issueRefreshToken(user) : undefined;
+    const refresh =
+      user !== undefined && params.get('offline_token') === 'true' ? await tokens.issueRefreshToken(user) : undefined;
     return answer(c, issued, refresh, false);
   });
 
-  app.post('/', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: () => oauthError(new TokenRequestError(400, 'invalid_request', 'the request body is too large')) }), async (c) => {
-    const form = await readForm(c);
-    checkService(tokens, form.get('service'));
-    const user = await grantUser(tokens, logins, peerAddress(c), form);
-    const issued = await tokens.issue(user, parseScopes(form.getAll('scope')));
-    const offline = form.get('access_type') === 'offline' && form.get('grant_type') === 'password';
-    return answer(c, issued, offline && user !== undefined ? await tokens.issueRefreshToken(user) : undefined, true);
-  });
+  app.post(
+    '/',
+    bodyLimit({
+      maxSize: MAX_FORM_BYTES,
+      onError: () => oauthError(new TokenRequestError(400, 'invalid_request', 'the request body is too large')),
+    }),
+    async (c) => {
+      const form = await readForm(c);
+      checkService(tokens, form.get('service'));
+      const user = await grantUser(tokens, logins, peerAddress(c), form);
+      const issued = await tokens.issue(user, parseScopes(form.getAll('scope')));
+      const offline = form.get('access_type') === 'offline' && form.get('grant_type') === 'password';
+      return answer(c, issued, offline && user !== undefined ? await tokens.issueRefreshToken(user) : undefined, true);
+    },
+  );
 
   app.onError((err, c) => {
-    if (!(err instanceof TokenRequestError)) return c.json({ errors: [{ code: 'UNKNOWN', message: `the token service failed: ${err.message}` }] }, 500);
+    if (!(err instanceof TokenRequestError))
+      return c.json({ errors: [{ code: 'UNKNOWN', message: `the token service failed: ${err.message}` }] }, 500);
     if (c.req.method === 'POST') return oauthError(err);
     const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...err.headers };
     if (err.status === 401) headers['WWW-Authenticate'] = basicChallenge;
@@ -84,20 +98,31 @@ function checkService(tokens: TokenService, service: string | null): void {
 }
 
 /** The user of the GET request's Basic credentials; undefined when anonymous; 401 when wrong. */
-async function basicUser(logins: LoginGuard, address: string | undefined, header: string | undefined): Promise<string | undefined> {
+async function basicUser(
+  logins: LoginGuard,
+  address: string | undefined,
+  header: string | undefined,
+): Promise<string | undefined> {
   const credentials = parseBasicAuthorization(header);
-  if (credentials === 'malformed') throw new TokenRequestError(401, 'invalid_client', 'the Basic credentials cannot be decoded');
+  if (credentials === 'malformed')
+    throw new TokenRequestError(401, 'invalid_client', 'the Basic credentials cannot be decoded');
   if (credentials === undefined || credentials.user === '') return undefined;
   return checkPassword(logins, address, credentials.user, credentials.password);
 }
 
 /** The user an OAuth2 POST proves, by password or by refresh token. */
-async function grantUser(tokens: TokenService, logins: LoginGuard, address: string | undefined, form: URLSearchParams): Promise<string | undefined> {
+async function grantUser(
+  tokens: TokenService,
+  logins: LoginGuard,
+  address: string | undefined,
+  form: URLSearchParams,
+): Promise<string | undefined> {
   const grantType = form.get('grant_type');
   if (grantType === 'password') {
     const user = form.get('username');
     const password = form.get('password');
-    if (!user || password === null) throw new TokenRequestError(400, 'invalid_request', 'grant_type=password needs username and password');
+    if (!user || password === null)
+      throw new TokenRequestError(400, 'invalid_request', 'grant_type=password needs username and password');
     return checkPassword(logins, address, user, password);
   }
   if (grantType === 'refresh_token') {
@@ -107,11 +132,20 @@ async function grantUser(tokens: TokenService, logins: LoginGuard, address: stri
       throw new TokenRequestError(401, 'invalid_grant', 'the refresh token is not valid or has expired: log in again');
     });
   }
-  throw new TokenRequestError(400, 'unsupported_grant_type', `grant_type must be password or refresh_token, not "${grantType ?? ''}"`);
+  throw new TokenRequestError(
+    400,
+    'unsupported_grant_type',
+    `grant_type must be password or refresh_token, not "${grantType ?? ''}"`,
+  );
 }
 
 /** The user, when the password is right; 401 when not, 429 (Retry-After) when this address or user must wait. */
-async function checkPassword(logins: LoginGuard, address: string | undefined, user: string, password: string): Promise<string> {
+async function checkPassword(
+  logins: LoginGuard,
+  address: string | undefined,
+  user: string,
+  password: string,
+): Promise<string> {
   let ok: boolean;
   try {
     ok = await logins.verify(address, user, password);

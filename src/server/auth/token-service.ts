@@ -147,7 +147,8 @@ function parseAccessClaim(claim: unknown): Access[] {
   if (!Array.isArray(claim)) return [];
   return claim.flatMap((entry): Access[] => {
     const e = entry as { type?: unknown; name?: unknown; actions?: unknown };
-    if ((e.type !== 'repository' && e.type !== 'registry') || typeof e.name !== 'string' || !Array.isArray(e.actions)) return [];
+    if ((e.type !== 'repository' && e.type !== 'registry') || typeof e.name !== 'string' || !Array.isArray(e.actions))
+      return [];
     return [{ type: e.type, name: e.name, actions: e.actions.filter((a): a is string => typeof a === 'string') }];
   });
 }

@@ -22,31 +22,55 @@ app.route('/', guardedApp(bearerAuthenticator(tokens)));
 
 const ORIGIN = 'http://registry.test:5000';
 
-async function getToken(query: string, authorization?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await app.request(`${ORIGIN}/token?${query}`, authorization === undefined ? {} : { headers: { Authorization: authorization } });
+async function getToken(
+  query: string,
+  authorization?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await app.request(
+    `${ORIGIN}/token?${query}`,
+    authorization === undefined ? {} : { headers: { Authorization: authorization } },
+  );
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function postToken(form: Record<string, string | string[]>): Promise<{ status: number; body: Record<string, unknown> }> {
+async function postToken(
+  form: Record<string, string | string[]>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(form)) for (const value of [v].flat()) params.append(k, value);
-  const res = await app.request(`${ORIGIN}/token`, { method: 'POST', body: params.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  const res = await app.request(`${ORIGIN}/token`, {
+    method: 'POST',
+    body: params.toString(),
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 async function check(need: string, token?: string): Promise<Response> {
-  return app.request(`${ORIGIN}/check?need=${encodeURIComponent(need)}`, token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } });
+  return app.request(
+    `${ORIGIN}/check?need=${encodeURIComponent(need)}`,
+    token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } },
+  );
 }
 
 const alice = basicHeader('alice', PASSWORDS.alice);
 
 /** A token signed by `signingKey` with the given claims, to forge expired, foreign and odd tokens. */
-function forge(signingKey: TokenKey, claims: Record<string, unknown>, times: { iat?: number; exp?: number } = {}): Promise<string> {
+function forge(
+  signingKey: TokenKey,
+  claims: Record<string, unknown>,
+  times: { iat?: number; exp?: number } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ access: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }], ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: signingKey.kid })
-    .setIssuer('slipway').setAudience('registry.test').setSubject('alice').setJti('forged')
-    .setIssuedAt(times.iat ?? now).setNotBefore(times.iat ?? now).setExpirationTime(times.exp ?? now + 300)
+    .setIssuer('slipway')
+    .setAudience('registry.test')
+    .setSubject('alice')
+    .setJti('forged')
+    .setIssuedAt(times.iat ?? now)
+    .setNotBefore(times.iat ?? now)
+    .setExpirationTime(times.exp ?? now + 300)
     .sign(signingKey.privateKey);
 }
 
@@ -56,20 +80,31 @@ describe('bearer challenges', () => {
   test('no token: 401 naming realm, service and the scope the request needs', async () => {
     const res = await check('repository:team/app:pull,push');
     assert.equal(res.status, 401);
-    assert.equal(res.headers.get('www-authenticate'), `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull,push"`);
-    assert.equal((await res.json() as OciErrors).errors[0]!.code, 'UNAUTHORIZED');
+    assert.equal(
+      res.headers.get('www-authenticate'),
+      `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull,push"`,
+    );
+    assert.equal(((await res.json()) as OciErrors).errors[0]!.code, 'UNAUTHORIZED');
   });
 
   test('the version check has no scope in its challenge; a mount lists both repositories separated by a space', async () => {
     const ping = await app.request(`${ORIGIN}/check`);
     assert.equal(ping.headers.get('www-authenticate'), `Bearer realm="${ORIGIN}/token",service="registry.test"`);
     const mount = await check('repository:public/base:pull repository:team/app:pull,push');
-    assert.match(mount.headers.get('www-authenticate') ?? '', /,scope="repository:public\/base:pull repository:team\/app:pull,push"$/);
+    assert.match(
+      mount.headers.get('www-authenticate') ?? '',
+      /,scope="repository:public\/base:pull repository:team\/app:pull,push"$/,
+    );
   });
 
   test('a configured realm wins over the request origin', async () => {
-    const res = await guardedApp(bearerAuthenticator(tokens, { realm: 'https://auth.example/token' })).request('/check');
-    assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="https:\/\/auth\.example\/token",service="registry\.test"$/);
+    const res = await guardedApp(bearerAuthenticator(tokens, { realm: 'https://auth.example/token' })).request(
+      '/check',
+    );
+    assert.match(
+      res.headers.get('www-authenticate') ?? '',
+      /^Bearer realm="https:\/\/auth\.example\/token",service="registry\.test"$/,
+    );
   });
 });
 
@@ -82,10 +117,13 @@ describe('token endpoint, GET (skopeo, podman, docker)', () => {
     assert.match(String(body['issued_at']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const res = await check('repository:team/app:pull,push', String(body['token']));
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { user: 'alice', granted: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }] });
+    assert.deepEqual(await res.json(), {
+      user: 'alice',
+      granted: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }],
+    });
   });
 
-  test('the JWT carries Docker\'s claims: iss, aud, sub, exp, nbf, iat, jti and access', async () => {
+  test("the JWT carries Docker's claims: iss, aud, sub, exp, nbf, iat, jti and access", async () => {
     const { body } = await getToken('service=registry.test&scope=repository:team/app:pull', alice);
     const claims = decodeJwt(String(body['token']));
     assert.equal(claims.iss, 'slipway');
@@ -99,17 +137,31 @@ describe('token endpoint, GET (skopeo, podman, docker)', () => {
   });
 
   test('one scope= per scope, and one scope= holding several separated by spaces, both grant all', async () => {
-    const want = [{ type: 'repository', name: 'team/a', actions: ['pull'] }, { type: 'repository', name: 'team/b', actions: ['pull', 'push'] }];
-    const many = await getToken('service=registry.test&scope=repository:team/a:pull&scope=repository:team/b:pull,push', alice);
+    const want = [
+      { type: 'repository', name: 'team/a', actions: ['pull'] },
+      { type: 'repository', name: 'team/b', actions: ['pull', 'push'] },
+    ];
+    const many = await getToken(
+      'service=registry.test&scope=repository:team/a:pull&scope=repository:team/b:pull,push',
+      alice,
+    );
     assert.deepEqual(decodeJwt(String(many.body['token']))['access'], want);
-    const spaced = await getToken('service=registry.test&scope=repository:team/a:pull+repository:team/b:pull,push', alice);
+    const spaced = await getToken(
+      'service=registry.test&scope=repository:team/a:pull+repository:team/b:pull,push',
+      alice,
+    );
     assert.deepEqual(decodeJwt(String(spaced.body['token']))['access'], want);
-    const encoded = await getToken('service=registry.test&scope=repository%3Ateam%2Fa%3Apull%20repository%3Ateam%2Fb%3Apull%2Cpush', alice);
+    const encoded = await getToken(
+      'service=registry.test&scope=repository%3Ateam%2Fa%3Apull%20repository%3Ateam%2Fb%3Apull%2Cpush',
+      alice,
+    );
     assert.deepEqual(decodeJwt(String(encoded.body['token']))['access'], want);
   });
 
   test('anonymous: a token for public/ pulls; asking for more yields less, not an error', async () => {
-    const { status, body } = await getToken('service=registry.test&scope=repository:public/base:pull,push&scope=repository:team/app:pull');
+    const { status, body } = await getToken(
+      'service=registry.test&scope=repository:public/base:pull,push&scope=repository:team/app:pull',
+    );
     assert.equal(status, 200);
     const claims = decodeJwt(String(body['token']));
     assert.equal(claims.sub, '');
@@ -131,17 +183,21 @@ describe('token endpoint, GET (skopeo, podman, docker)', () => {
 
   test('catalog scope: granted to alice only', async () => {
     const a = await getToken('service=registry.test&scope=registry:catalog:*', alice);
-    assert.deepEqual(decodeJwt(String(a.body['token']))['access'], [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+    assert.deepEqual(decodeJwt(String(a.body['token']))['access'], [
+      { type: 'registry', name: 'catalog', actions: ['*'] },
+    ]);
     assert.equal((await check('registry:catalog:*', String(a.body['token']))).status, 200);
     const b = await getToken('service=registry.test&scope=registry:catalog:*', basicHeader('bob', PASSWORDS.bob));
     assert.deepEqual(decodeJwt(String(b.body['token']))['access'], []);
   });
 
   test('wrong password: 401 with a Basic challenge; another service: 400', async () => {
-    const res = await app.request(`${ORIGIN}/token?service=registry.test&scope=repository:team/app:pull`, { headers: { Authorization: basicHeader('alice', 'nope') } });
+    const res = await app.request(`${ORIGIN}/token?service=registry.test&scope=repository:team/app:pull`, {
+      headers: { Authorization: basicHeader('alice', 'nope') },
+    });
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="slipway"');
-    assert.equal((await res.json() as OciErrors).errors[0]!.code, 'UNAUTHORIZED');
+    assert.equal(((await res.json()) as OciErrors).errors[0]!.code, 'UNAUTHORIZED');
     const other = await getToken('service=elsewhere&scope=repository:team/app:pull', alice);
     assert.equal(other.status, 400);
     assert.match(JSON.stringify(other.body), /registry\.test/);
@@ -151,8 +207,13 @@ describe('token endpoint, GET (skopeo, podman, docker)', () => {
 describe('token endpoint, OAuth2 POST (containerd)', () => {
   test('grant_type=password answers access_token, scope and, offline, a refresh token', async () => {
     const { status, body } = await postToken({
-      grant_type: 'password', username: 'alice', password: PASSWORDS.alice, service: 'registry.test',
-      client_id: 'containerd-client', scope: 'repository:team/app:pull,push repository:public/base:pull', access_type: 'offline',
+      grant_type: 'password',
+      username: 'alice',
+      password: PASSWORDS.alice,
+      service: 'registry.test',
+      client_id: 'containerd-client',
+      scope: 'repository:team/app:pull,push repository:public/base:pull',
+      access_type: 'offline',
     });
     assert.equal(status, 200);
     assert.equal(typeof body['access_token'], 'string');
@@ -163,14 +224,26 @@ describe('token endpoint, OAuth2 POST (containerd)', () => {
 
   test('grant_type=refresh_token: a fresh access token for the same user', async () => {
     const first = await getToken('offline_token=true&client_id=docker&service=registry.test', alice);
-    const { status, body } = await postToken({ grant_type: 'refresh_token', refresh_token: String(first.body['refresh_token']), service: 'registry.test', scope: 'repository:team/app:pull' });
+    const { status, body } = await postToken({
+      grant_type: 'refresh_token',
+      refresh_token: String(first.body['refresh_token']),
+      service: 'registry.test',
+      scope: 'repository:team/app:pull',
+    });
     assert.equal(status, 200);
     assert.equal(decodeJwt(String(body['access_token'])).sub, 'alice');
-    assert.deepEqual(decodeJwt(String(body['access_token']))['access'], [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+    assert.deepEqual(decodeJwt(String(body['access_token']))['access'], [
+      { type: 'repository', name: 'team/app', actions: ['pull'] },
+    ]);
   });
 
   test('errors are OAuth2 errors with the statuses containerd falls back to GET on', async () => {
-    const wrong = await postToken({ grant_type: 'password', username: 'alice', password: 'nope', service: 'registry.test' });
+    const wrong = await postToken({
+      grant_type: 'password',
+      username: 'alice',
+      password: 'nope',
+      service: 'registry.test',
+    });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body['error'], 'invalid_grant');
     const unsupported = await postToken({ grant_type: 'client_credentials' });
@@ -178,7 +251,11 @@ describe('token endpoint, OAuth2 POST (containerd)', () => {
     assert.equal(unsupported.body['error'], 'unsupported_grant_type');
     const badRefresh = await postToken({ grant_type: 'refresh_token', refresh_token: 'garbage' });
     assert.equal(badRefresh.status, 401);
-    const json = await app.request(`${ORIGIN}/token`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    const json = await app.request(`${ORIGIN}/token`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(json.status, 400);
   });
 });
@@ -189,8 +266,11 @@ describe('token verification', () => {
     const expired = await forge(key, {}, { iat: now - 600, exp: now - 300 });
     const res = await check('repository:team/app:pull', expired);
     assert.equal(res.status, 401);
-    assert.equal(res.headers.get('www-authenticate'), `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull",error="invalid_token"`);
-    assert.match((await res.json() as OciErrors).errors[0]!.message, /"exp" claim/);
+    assert.equal(
+      res.headers.get('www-authenticate'),
+      `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull",error="invalid_token"`,
+    );
+    assert.match(((await res.json()) as OciErrors).errors[0]!.message, /"exp" claim/);
   });
 
   test('a token signed by another key, or tampered with, is 401 invalid_token', async () => {
@@ -200,14 +280,23 @@ describe('token verification', () => {
     assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"$/);
     const good = await forge(key, {});
     const [h, , s] = good.split('.');
-    const payload = Buffer.from(JSON.stringify({ ...decodeJwt(good), access: [{ type: 'registry', name: 'catalog', actions: ['*'] }] })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ ...decodeJwt(good), access: [{ type: 'registry', name: 'catalog', actions: ['*'] }] }),
+    ).toString('base64url');
     assert.equal((await check('registry:catalog:*', `${h}.${payload}.${s}`)).status, 401);
     assert.equal((await check('repository:team/app:pull', 'not.a.jwt')).status, 401);
   });
 
   test('a token for another audience, or a refresh token, does not open the registry', async () => {
-    const otherAudience = await new SignJWT({ access: [] }).setProtectedHeader({ alg: 'ES256' }).setIssuer('slipway').setAudience('elsewhere')
-      .setIssuedAt().setNotBefore('0s').setExpirationTime('5m').setJti('x').sign(key.privateKey);
+    const otherAudience = await new SignJWT({ access: [] })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('slipway')
+      .setAudience('elsewhere')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('5m')
+      .setJti('x')
+      .sign(key.privateKey);
     assert.equal((await check('repository:team/app:pull', otherAudience)).status, 401);
     const refresh = await tokens.issueRefreshToken('alice');
     const res = await check('repository:team/app:pull', refresh);
@@ -215,14 +304,26 @@ describe('token verification', () => {
   });
 
   test('a valid token without the action is 401 insufficient_scope naming what was needed', async () => {
-    const { body } = await getToken('service=registry.test&scope=repository:team/app:pull', basicHeader('bob', PASSWORDS.bob));
+    const { body } = await getToken(
+      'service=registry.test&scope=repository:team/app:pull',
+      basicHeader('bob', PASSWORDS.bob),
+    );
     const res = await check('repository:team/app:pull,push', String(body['token']));
     assert.equal(res.status, 401);
-    assert.equal(res.headers.get('www-authenticate'), `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull,push",error="insufficient_scope"`);
+    assert.equal(
+      res.headers.get('www-authenticate'),
+      `Bearer realm="${ORIGIN}/token",service="registry.test",scope="repository:team/app:pull,push",error="insufficient_scope"`,
+    );
   });
 
   test('expiry is configurable', async () => {
-    const short = new TokenService({ key, authorizer: sampleAuthorizer(), service: 'registry.test', expirySeconds: 1, clockToleranceSeconds: 0 });
+    const short = new TokenService({
+      key,
+      authorizer: sampleAuthorizer(),
+      service: 'registry.test',
+      expirySeconds: 1,
+      clockToleranceSeconds: 0,
+    });
     const issued = await short.issue('alice', parseScopes(['repository:team/app:pull']));
     assert.equal(issued.expiresIn, 1);
     await short.verify(issued.token);
@@ -243,7 +344,11 @@ describe('signing key', () => {
       assert.equal(again.kid, a.kid);
       const service = new TokenService({ key: a, authorizer: sampleAuthorizer(), service: 's' });
       const restarted = new TokenService({ key: again, authorizer: sampleAuthorizer(), service: 's' });
-      assert.equal((await restarted.verify((await service.issue('alice', [])).token)).user, 'alice', 'tokens survive a restart');
+      assert.equal(
+        (await restarted.verify((await service.issue('alice', [])).token)).user,
+        'alice',
+        'tokens survive a restart',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

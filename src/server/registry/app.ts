@@ -30,7 +30,10 @@ export type RegistryEnv = { Variables: { call: Call } };
 /** The registry's Hono app; `close()` parks open upload sessions (call it on shutdown). */
 export type RegistryApp = Hono<RegistryEnv> & { close(): Promise<void> };
 
-type Handler<K extends RouteKind> = (reg: RegistryContext, call: Call<Extract<Route, { kind: K }>>) => Promise<Response>;
+type Handler<K extends RouteKind> = (
+  reg: RegistryContext,
+  call: Call<Extract<Route, { kind: K }>>,
+) => Promise<Response>;
 type HandlerTable = { [K in RouteKind]: Partial<Record<string, Handler<K>>> };
 
 // Which method does what on each endpoint; HEAD is answered by the GET handler.
@@ -45,7 +48,10 @@ const HANDLERS: HandlerTable = {
   referrers: { GET: referrers },
 };
 
-export const DEFAULT_LIMITS: RegistryLimits = { maxManifestBytes: 4 * 1024 * 1024, maxUploadBytes: Number.MAX_SAFE_INTEGER };
+export const DEFAULT_LIMITS: RegistryLimits = {
+  maxManifestBytes: 4 * 1024 * 1024,
+  maxUploadBytes: Number.MAX_SAFE_INTEGER,
+};
 
 /**
  * The OCI Distribution Spec v1.1 registry on a LocalStore, as a Hono app. Handlers
@@ -63,7 +69,10 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
     store: options.store,
     auth: options.auth,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    uploads: new UploadSessions(options.store, { maxUploadBytes: options.limits?.maxUploadBytes ?? DEFAULT_LIMITS.maxUploadBytes, onEvent: emit }),
+    uploads: new UploadSessions(options.store, {
+      maxUploadBytes: options.limits?.maxUploadBytes ?? DEFAULT_LIMITS.maxUploadBytes,
+      onEvent: emit,
+    }),
     manifests: new ManifestCache(options.manifestCacheBytes ?? 32 * 1024 * 1024),
     emit,
   };
@@ -71,7 +80,9 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
   if (options.onEvent !== undefined) app.use('/v2/*', requestEvents(options.onEvent));
   app.all('/v2', (c) => dispatch(reg, c));
   app.all('/v2/*', (c) => dispatch(reg, c));
-  app.onError(async (err, c) => errorResponse(err, await settleUnreadBody(isNodeBindings(c.env) ? c.env.incoming : undefined)));
+  app.onError(async (err, c) =>
+    errorResponse(err, await settleUnreadBody(isNodeBindings(c.env) ? c.env.incoming : undefined)),
+  );
   return Object.assign(app, { close: () => reg.uploads.close() });
 }
 
@@ -99,7 +110,9 @@ async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<
 function splitUrl(url: string): { path: string; query: URLSearchParams } {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const q = url.indexOf('?', start);
-  return q < 0 ? { path: url.slice(start), query: new URLSearchParams() } : { path: url.slice(start, q), query: new URLSearchParams(url.slice(q + 1)) };
+  return q < 0
+    ? { path: url.slice(start), query: new URLSearchParams() }
+    : { path: url.slice(start, q), query: new URLSearchParams(url.slice(q + 1)) };
 }
 
 function isNodeBindings(env: unknown): env is NonNullable<Call['node']> {
@@ -118,8 +131,12 @@ function errorResponse(err: unknown, connection: Record<string, string>): Respon
   if (error.status >= 500) console.error('slipway registry: internal error:', err);
   const body = errorBody(error);
   const headers: Record<string, string> = { ...API_VERSION, 'Content-Type': 'application/json' };
-  for (const [name, value] of Object.entries(error.headers)) if (name.toLowerCase() !== 'content-length') headers[name] = value;
-  return new Response(body, { status: error.status, headers: { ...headers, ...connection, 'Content-Length': String(Buffer.byteLength(body)) } });
+  for (const [name, value] of Object.entries(error.headers))
+    if (name.toLowerCase() !== 'content-length') headers[name] = value;
+  return new Response(body, {
+    status: error.status,
+    headers: { ...headers, ...connection, 'Content-Length': String(Buffer.byteLength(body)) },
+  });
 }
 
 /** Reports each request to onEvent once its response is ready (errors included). */
@@ -140,4 +157,3 @@ function requestEvents(onEvent: (event: RegistryEvent) => void) {
     });
   };
 }
-

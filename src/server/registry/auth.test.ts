@@ -56,7 +56,8 @@ describe('access control', () => {
       ['DELETE', '/v2/team/app/manifests/v1', ['repository:team/app:delete']],
       ['DELETE', `/v2/team/app/blobs/${d}`, ['repository:team/app:delete']],
     ];
-    for (const [method, path, scopes] of cases) assert.deepEqual(await scopesOf(method, path), scopes, `${method} ${path}`);
+    for (const [method, path, scopes] of cases)
+      assert.deepEqual(await scopesOf(method, path), scopes, `${method} ${path}`);
   });
 
   it('asks pull on the source of a mount as well', async () => {
@@ -70,7 +71,10 @@ describe('access control', () => {
       const res = await h.client.req('GET', '/v2/team/app/manifests/v1');
       assert.equal(res.status, 401);
       assert.equal(await errorCode(res), 'UNAUTHORIZED');
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="https://auth.example/token",service="slipway",scope="repository:team/app:pull"');
+      assert.equal(
+        res.headers.get('www-authenticate'),
+        'Bearer realm="https://auth.example/token",service="slipway",scope="repository:team/app:pull"',
+      );
       assert.equal(res.headers.get('docker-distribution-api-version'), 'registry/2.0');
       assert.equal((await h.client.req('GET', '/v2/')).status, 200, 'GET /v2/ asks no access of this authenticator');
     } finally {

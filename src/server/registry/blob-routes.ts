@@ -15,10 +15,14 @@ export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Res
   const { name, digest } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
   const info = (await reg.store.meta.hasBlobLink(name, digest)) ? await reg.store.blobs.stat(digest) : undefined;
-  if (info === undefined) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
+  if (info === undefined)
+    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
   const etag = `"${digest}"`;
   const headers: Record<string, string> = {
-    'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest, ETag: etag, 'Accept-Ranges': 'bytes',
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': digest,
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
     // A blob never changes under its digest.
     'Cache-Control': 'max-age=31536000',
   };
@@ -26,7 +30,8 @@ export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Res
   const range = blobRange(call.request.headers.get('range'), info.size);
   if (range === 'unsatisfiable') {
     throw new RegistryError('RANGE_INVALID', `the requested range is outside blob ${digest} of ${info.size} bytes`, {
-      headers: { 'Content-Range': `bytes */${info.size}` }, detail: { digest, size: info.size },
+      headers: { 'Content-Range': `bytes */${info.size}` },
+      detail: { digest, size: info.size },
     });
   }
   const length = range === undefined ? info.size : range.end - range.start + 1;

@@ -38,7 +38,12 @@ describe('blob pulls', () => {
   });
 
   it('serves byte ranges with 206 and Content-Range, as the conformance suite asks them', async () => {
-    const cases: [string, number, number][] = [['bytes=500-1499', 500, 1499], ['bytes=500-', 500, 2047], ['bytes=-500', 1548, 2047], ['bytes=2000-5000', 2000, 2047]];
+    const cases: [string, number, number][] = [
+      ['bytes=500-1499', 500, 1499],
+      ['bytes=500-', 500, 2047],
+      ['bytes=-500', 1548, 2047],
+      ['bytes=2000-5000', 2000, 2047],
+    ];
     for (const [range, start, end] of cases) {
       const res = await get(`/v2/pull/app/blobs/${digest}`, { Range: range });
       assert.equal(res.status, 206, range);
@@ -129,7 +134,8 @@ describe('cross-repository mounts', () => {
   it('does not mount from a repository the client may not pull: explicit or automatic, it uploads instead', async () => {
     const noPullFromSecret: Authenticator = {
       async check(_request, required: Access[]) {
-        if (required.some((a) => a.name === 'secret/repo')) throw Object.assign(new Error('no access'), { status: 403 });
+        if (required.some((a) => a.name === 'secret/repo'))
+          throw Object.assign(new Error('no access'), { status: 403 });
         return { granted: required };
       },
     };

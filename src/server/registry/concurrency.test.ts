@@ -19,7 +19,10 @@ async function pushChunked(client: TestClient, repo: string, data: Buffer): Prom
   const third = Math.ceil(data.length / 3);
   for (let start = 0; start < data.length; start += third) {
     const chunk = data.subarray(start, start + third);
-    const res = await client.req('PATCH', location, { body: chunk, headers: { 'Content-Range': `${start}-${start + chunk.length - 1}` } });
+    const res = await client.req('PATCH', location, {
+      body: chunk,
+      headers: { 'Content-Range': `${start}-${start + chunk.length - 1}` },
+    });
     assert.equal(res.status, 202);
     location = res.headers.get('location')!;
   }
@@ -39,7 +42,14 @@ interface Pushed {
 async function pushOne(client: TestClient, i: number, base: Buffer[]): Promise<Pushed> {
   const repo = `conc/app-${i % 10}`;
   const own = randomBytes(50_000 + i);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { i: String(i) } } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: { Labels: { i: String(i) } },
+    }),
+  );
   const blobs = new Map<Digest, Buffer>();
   const layers: Descriptor[] = [];
   for (const [n, layer] of [...base, own].entries()) {
@@ -50,7 +60,14 @@ async function pushOne(client: TestClient, i: number, base: Buffer[]): Promise<P
   }
   const configDigest = await client.pushBlob(repo, config);
   blobs.set(configDigest, config);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.length }, layers }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.length },
+      layers,
+    }),
+  );
   const tag = `v${i}`;
   const res = await client.putManifest(repo, tag, manifest);
   assert.equal(res.status, 201, await res.text());

@@ -30,11 +30,13 @@ export async function tagsList(reg: RegistryContext, call: Call<Extract<Route, {
  * GET /v2/<name>/referrers/<digest>[?artifactType=]: always 200, an empty index when
  * nothing refers to the digest (the spec forbids a 404 here).
  */
-export async function referrers(reg: RegistryContext, call: Call<Extract<Route, { kind: 'referrers' }>>): Promise<Response> {
+export async function referrers(
+  reg: RegistryContext,
+  call: Call<Extract<Route, { kind: 'referrers' }>>,
+): Promise<Response> {
   const { name, digest } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
   const artifactType = call.query.get('artifactType') || undefined;
   const index = referrersIndex(await reg.store.meta.referrers(name, digest), artifactType);
   return replyJson(200, index, artifactType ? { 'OCI-Filters-Applied': 'artifactType' } : {}, MediaType.OciIndex);
 }
-

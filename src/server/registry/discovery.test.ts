@@ -83,12 +83,30 @@ describe('catalog', () => {
 describe('referrers', () => {
   it('lists the manifests whose subject is a digest, with artifactType and annotations, and filters by artifactType', async () => {
     const subject = { mediaType: MediaType.OciManifest, digest: image.digest, size: image.manifest.length };
-    const sbom = { schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/vnd.example.sbom', config: { mediaType: MediaType.OciEmpty, digest: digestOf('{}'), size: 2 }, layers: image.layers, subject, annotations: { 'org.example.kind': 'sbom' } };
+    const sbom = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      artifactType: 'application/vnd.example.sbom',
+      config: { mediaType: MediaType.OciEmpty, digest: digestOf('{}'), size: 2 },
+      layers: image.layers,
+      subject,
+      annotations: { 'org.example.kind': 'sbom' },
+    };
     await h.client.pushBlob('list/app', Buffer.from('{}'));
-    const sig = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { ...image.config, mediaType: 'application/vnd.example.sig.config' }, layers: [], subject };
+    const sig = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { ...image.config, mediaType: 'application/vnd.example.sig.config' },
+      layers: [],
+      subject,
+    };
     const idx = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [], subject };
     const pushed = [];
-    for (const [doc, type] of [[sbom, MediaType.OciManifest], [sig, MediaType.OciManifest], [idx, MediaType.OciIndex]] as const) {
+    for (const [doc, type] of [
+      [sbom, MediaType.OciManifest],
+      [sig, MediaType.OciManifest],
+      [idx, MediaType.OciIndex],
+    ] as const) {
       const bytes = Buffer.from(JSON.stringify(doc));
       const res = await h.client.putManifest('list/app', digestOf(bytes), bytes, type);
       assert.equal(res.status, 201, await res.text());
@@ -101,17 +119,38 @@ describe('referrers', () => {
     assert.equal(body.schemaVersion, 2);
     assert.equal(body.mediaType, MediaType.OciIndex);
     const byDigest = new Map(body.manifests.map((m) => [m.digest, m]));
-    assert.deepEqual(byDigest.get(pushed[0]!.digest), { mediaType: MediaType.OciManifest, ...pushed[0], artifactType: 'application/vnd.example.sbom', annotations: { 'org.example.kind': 'sbom' } });
-    assert.deepEqual(byDigest.get(pushed[1]!.digest), { mediaType: MediaType.OciManifest, ...pushed[1], artifactType: 'application/vnd.example.sig.config' });
-    assert.deepEqual(byDigest.get(pushed[2]!.digest), { mediaType: MediaType.OciIndex, ...pushed[2] }, 'an index without artifactType has none');
+    assert.deepEqual(byDigest.get(pushed[0]!.digest), {
+      mediaType: MediaType.OciManifest,
+      ...pushed[0],
+      artifactType: 'application/vnd.example.sbom',
+      annotations: { 'org.example.kind': 'sbom' },
+    });
+    assert.deepEqual(byDigest.get(pushed[1]!.digest), {
+      mediaType: MediaType.OciManifest,
+      ...pushed[1],
+      artifactType: 'application/vnd.example.sig.config',
+    });
+    assert.deepEqual(
+      byDigest.get(pushed[2]!.digest),
+      { mediaType: MediaType.OciIndex, ...pushed[2] },
+      'an index without artifactType has none',
+    );
 
-    const filtered = await getJson<ImageIndex>(`/v2/list/app/referrers/${image.digest}?artifactType=application/vnd.example.sbom`);
+    const filtered = await getJson<ImageIndex>(
+      `/v2/list/app/referrers/${image.digest}?artifactType=application/vnd.example.sbom`,
+    );
     assert.equal(filtered.res.headers.get('oci-filters-applied'), 'artifactType');
-    assert.deepEqual(filtered.body.manifests.map((m) => m.digest), [pushed[0]!.digest]);
+    assert.deepEqual(
+      filtered.body.manifests.map((m) => m.digest),
+      [pushed[0]!.digest],
+    );
   });
 
   it('answers an empty index (200), never 404, for a digest without referrers or an unknown repository', async () => {
-    for (const path of [`/v2/list/app/referrers/${digestOf('alone')}`, `/v2/no/such/repo/referrers/${digestOf('alone')}`]) {
+    for (const path of [
+      `/v2/list/app/referrers/${digestOf('alone')}`,
+      `/v2/no/such/repo/referrers/${digestOf('alone')}`,
+    ]) {
       const { res, body } = await getJson<ImageIndex>(path);
       assert.equal(res.status, 200, path);
       assert.deepEqual(body, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] });

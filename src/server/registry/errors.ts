@@ -94,14 +94,20 @@ export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
   if (isAuthFailure(err)) {
     const headers: Record<string, string> = err.challenge ? { 'WWW-Authenticate': err.challenge } : {};
-    return new RegistryError(err.status === 401 ? 'UNAUTHORIZED' : 'DENIED', err.message, { headers, detail: err.detail, cause: err });
+    return new RegistryError(err.status === 401 ? 'UNAUTHORIZED' : 'DENIED', err.message, {
+      headers,
+      detail: err.detail,
+      cause: err,
+    });
   }
   if (isSlipwayError(err)) {
     if (err.code === 'TOO_MANY_REQUESTS') return tooManyRequests(err);
     const code = FROM_STORE[err.code];
-    if (code === 'UNSUPPORTED' && err.code === 'INVALID_ARGUMENT') return new RegistryError(code, err.message, { status: 400, detail: err.detail, cause: err });
+    if (code === 'UNSUPPORTED' && err.code === 'INVALID_ARGUMENT')
+      return new RegistryError(code, err.message, { status: 400, detail: err.detail, cause: err });
     if (code !== undefined) return new RegistryError(code, err.message, { detail: err.detail, cause: err });
-    if (err.code === 'CONFLICT') return new RegistryError('DENIED', err.message, { status: 409, detail: err.detail, cause: err });
+    if (err.code === 'CONFLICT')
+      return new RegistryError('DENIED', err.message, { status: 409, detail: err.detail, cause: err });
   }
   return new RegistryError('UNKNOWN', 'internal error', { cause: err });
 }
@@ -112,7 +118,8 @@ export function toRegistryError(err: unknown): RegistryError {
  */
 function tooManyRequests(err: { message: string; detail?: Record<string, unknown> | undefined }): RegistryError {
   const seconds = err.detail?.['retryAfterSeconds'];
-  const headers: Record<string, string> = typeof seconds === 'number' ? { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) } : {};
+  const headers: Record<string, string> =
+    typeof seconds === 'number' ? { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) } : {};
   return new RegistryError('TOOMANYREQUESTS', err.message, { headers, detail: err.detail, cause: err });
 }
 

@@ -30,7 +30,7 @@ describe('online GC', () => {
     }
   });
 
-  it('never collects what a manifest references, and collects a deleted image\'s blobs', async () => {
+  it("never collects what a manifest references, and collects a deleted image's blobs", async () => {
     const kept = await h.client.pushImage('gc/keep', 'v1', [randomLayer()]);
     const gone = await h.client.pushImage('gc/gone', 'v2', [randomLayer()]);
     assert.equal((await h.client.req('DELETE', `/v2/gc/gone/manifests/${gone.digest}`)).status, 202);
@@ -40,8 +40,10 @@ describe('online GC', () => {
     } finally {
       await gc.stop();
     }
-    for (const d of [kept.digest, kept.config.digest, ...kept.layers.map((l) => l.digest)]) assert.ok(await h.store.blobs.stat(d), d);
-    for (const d of [gone.digest, gone.config.digest, ...gone.layers.map((l) => l.digest)]) assert.equal(await h.store.blobs.stat(d), undefined, d);
+    for (const d of [kept.digest, kept.config.digest, ...kept.layers.map((l) => l.digest)])
+      assert.ok(await h.store.blobs.stat(d), d);
+    for (const d of [gone.digest, gone.config.digest, ...gone.layers.map((l) => l.digest)])
+      assert.equal(await h.store.blobs.stat(d), undefined, d);
   });
 
   it('prunes untagged manifests older than the grace period only when asked', async () => {
@@ -51,16 +53,33 @@ describe('online GC', () => {
     const plain = startGc(h.store, { intervalMs: 3_600_000, graceMs: 0 });
     await plain.runNow();
     await plain.stop();
-    assert.equal((await h.client.req('HEAD', `/v2/gc/prune/manifests/${old.digest}`)).status, 200, 'kept without pruneUntagged');
+    assert.equal(
+      (await h.client.req('HEAD', `/v2/gc/prune/manifests/${old.digest}`)).status,
+      200,
+      'kept without pruneUntagged',
+    );
 
     await sleep(300);
     const young = await h.client.pushImage('gc/prune', 'young', [randomLayer()]);
     assert.equal((await h.client.req('DELETE', '/v2/gc/prune/manifests/young')).status, 202);
-    const pruning = startGc(h.store, { intervalMs: 3_600_000, graceMs: 250, pruneUntagged: true, onEvent: (e) => events.push(e) });
+    const pruning = startGc(h.store, {
+      intervalMs: 3_600_000,
+      graceMs: 250,
+      pruneUntagged: true,
+      onEvent: (e) => events.push(e),
+    });
     try {
       await pruning.runNow();
-      assert.equal((await h.client.req('HEAD', `/v2/gc/prune/manifests/${old.digest}`)).status, 404, 'old enough: pruned');
-      assert.equal((await h.client.req('HEAD', `/v2/gc/prune/manifests/${young.digest}`)).status, 200, 'too young: kept');
+      assert.equal(
+        (await h.client.req('HEAD', `/v2/gc/prune/manifests/${old.digest}`)).status,
+        404,
+        'old enough: pruned',
+      );
+      assert.equal(
+        (await h.client.req('HEAD', `/v2/gc/prune/manifests/${young.digest}`)).status,
+        200,
+        'too young: kept',
+      );
     } finally {
       await pruning.stop();
     }
@@ -73,12 +92,17 @@ describe('online GC', () => {
     const events: RegistryEvent[] = [];
     const gc = startGc(h.store, { intervalMs: 5, graceMs: 60_000, onEvent: (e) => events.push(e) });
     try {
-      const images = await Promise.all(Array.from({ length: 12 }, (_, i) => h.client.pushImage(`gc/online-${i % 3}`, `v${i}`, [randomLayer(30_000), randomLayer(30_000)])));
+      const images = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          h.client.pushImage(`gc/online-${i % 3}`, `v${i}`, [randomLayer(30_000), randomLayer(30_000)]),
+        ),
+      );
       await sleep(30);
       for (const [i, image] of images.entries()) {
         const res = await h.client.req('GET', `/v2/gc/online-${i % 3}/manifests/v${i}`);
         assert.deepEqual(Buffer.from(await res.arrayBuffer()), image.manifest);
-        for (const layer of image.layers) assert.equal((await h.client.req('HEAD', `/v2/gc/online-${i % 3}/blobs/${layer.digest}`)).status, 200);
+        for (const layer of image.layers)
+          assert.equal((await h.client.req('HEAD', `/v2/gc/online-${i % 3}/blobs/${layer.digest}`)).status, 200);
       }
     } finally {
       await gc.stop();

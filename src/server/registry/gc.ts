@@ -44,15 +44,19 @@ export function startGc(store: LocalStore, options: OnlineGcOptions): OnlineGc {
     const previous = running ?? Promise.resolve(undefined);
     const next = previous.catch(() => undefined).then(() => collectOnce(store, options));
     running = next;
-    void next.finally(() => {
-      if (running === next) running = undefined;
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (running === next) running = undefined;
+      })
+      .catch(() => undefined);
     return next;
   };
   const schedule = (): void => {
     if (stopped) return;
     timer = setTimeout(() => {
-      run().catch(() => undefined).finally(schedule);
+      run()
+        .catch(() => undefined)
+        .finally(schedule);
     }, options.intervalMs);
     timer.unref();
   };

@@ -39,14 +39,18 @@ export async function pushManifest(store: LocalStore, push: ManifestPush): Promi
   const parsed = parseContent(push.bytes, mediaType);
   const content: ManifestContent = { ...parsed, blobs: parsed.blobs.filter((desc) => !isForeignLayer(desc)) };
   await checkBlobsLinked(store, push.repository, content.blobs);
-  const descriptor = await translate(store.putManifestContent(push.repository, push.bytes, content, {
-    tags: push.tags, ...(push.digest === undefined ? {} : { expectedDigest: push.digest }),
-  }), {
-    BLOB_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
-    MANIFEST_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
-    INVALID_DOCUMENT: 'MANIFEST_INVALID',
-    UNSUPPORTED: 'MANIFEST_INVALID',
-  });
+  const descriptor = await translate(
+    store.putManifestContent(push.repository, push.bytes, content, {
+      tags: push.tags,
+      ...(push.digest === undefined ? {} : { expectedDigest: push.digest }),
+    }),
+    {
+      BLOB_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
+      MANIFEST_UNKNOWN: 'MANIFEST_BLOB_UNKNOWN',
+      INVALID_DOCUMENT: 'MANIFEST_INVALID',
+      UNSUPPORTED: 'MANIFEST_INVALID',
+    },
+  );
   return content.subject === undefined ? { descriptor } : { descriptor, subject: content.subject };
 }
 
@@ -54,12 +58,18 @@ export async function pushManifest(store: LocalStore, push: ManifestPush): Promi
 function manifestMediaType(contentType: string | undefined): string {
   const mediaType = contentType?.split(';')[0]?.trim();
   if (!mediaType) {
-    throw new RegistryError('MANIFEST_INVALID', 'a manifest PUT needs a Content-Type naming the manifest media type', { detail: { contentType } });
+    throw new RegistryError('MANIFEST_INVALID', 'a manifest PUT needs a Content-Type naming the manifest media type', {
+      detail: { contentType },
+    });
   }
   if (!isManifestMediaType(mediaType) && !isIndexMediaType(mediaType)) {
-    throw new RegistryError('MANIFEST_INVALID', `unsupported manifest media type "${mediaType}": push an OCI image manifest or index, or a Docker schema 2 manifest or manifest list`, {
-      detail: { mediaType },
-    });
+    throw new RegistryError(
+      'MANIFEST_INVALID',
+      `unsupported manifest media type "${mediaType}": push an OCI image manifest or index, or a Docker schema 2 manifest or manifest list`,
+      {
+        detail: { mediaType },
+      },
+    );
   }
   return mediaType;
 }
@@ -67,7 +77,9 @@ function manifestMediaType(contentType: string | undefined): string {
 function checkBytesDigest(bytes: Uint8Array, digest: Digest): void {
   const actual = digestOf(bytes, digestAlgorithm(digest));
   if (actual !== digest) {
-    throw new RegistryError('DIGEST_INVALID', `the manifest pushed as ${digest} has digest ${actual}`, { detail: { expected: digest, actual } });
+    throw new RegistryError('DIGEST_INVALID', `the manifest pushed as ${digest} has digest ${actual}`, {
+      detail: { expected: digest, actual },
+    });
   }
 }
 
@@ -85,8 +97,12 @@ function parseContent(bytes: Uint8Array, mediaType: string): ManifestContent {
 async function checkBlobsLinked(store: LocalStore, repository: string, blobs: Descriptor[]): Promise<void> {
   for (const desc of blobs) {
     if (await store.meta.hasBlobLink(repository, desc.digest)) continue;
-    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType}) is not in repository ${repository}: push or mount it first`, {
-      detail: { digest: desc.digest },
-    });
+    throw new RegistryError(
+      'MANIFEST_BLOB_UNKNOWN',
+      `blob ${desc.digest} (${desc.mediaType}) is not in repository ${repository}: push or mount it first`,
+      {
+        detail: { digest: desc.digest },
+      },
+    );
   }
 }

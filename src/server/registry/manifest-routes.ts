@@ -15,9 +15,13 @@ export async function getManifest(reg: RegistryContext, call: ManifestCall): Pro
   if (reference.tag !== undefined && !isTag(reference.tag)) throw noSuchTag(name, reference.tag);
   const desc = await reg.store.resolve(name, reference.digest ?? reference.tag);
   if (!accepts(call.request.headers.get('accept'), desc.mediaType)) {
-    throw new RegistryError('MANIFEST_UNKNOWN', `${name} has a ${desc.mediaType} here, which the Accept header does not list`, {
-      detail: { mediaType: desc.mediaType },
-    });
+    throw new RegistryError(
+      'MANIFEST_UNKNOWN',
+      `${name} has a ${desc.mediaType} here, which the Accept header does not list`,
+      {
+        detail: { mediaType: desc.mediaType },
+      },
+    );
   }
   const etag = `"${desc.digest}"`;
   const headers = { 'Content-Type': desc.mediaType, 'Docker-Content-Digest': desc.digest, ETag: etag };
@@ -36,15 +40,24 @@ export async function putManifest(reg: RegistryContext, call: ManifestCall): Pro
   const bytes = await readBounded(call, reg.limits.maxManifestBytes, manifestTooLarge);
   call.bytesIn += bytes.length;
   // Tags as query parameters (spec.md, "tag" parameters on a push by digest) are honoured on any push.
-  const tags = [...new Set([...(reference.tag === undefined ? [] : [reference.tag]), ...call.query.getAll('tag').map(checkTag)])];
+  const tags = [
+    ...new Set([...(reference.tag === undefined ? [] : [reference.tag]), ...call.query.getAll('tag').map(checkTag)]),
+  ];
   const pushed = await pushManifest(reg.store, {
-    repository: name, bytes, contentType: call.request.headers.get('content-type') ?? undefined, tags,
+    repository: name,
+    bytes,
+    contentType: call.request.headers.get('content-type') ?? undefined,
+    tags,
     ...(reference.digest === undefined ? {} : { digest: reference.digest }),
   });
   const { digest } = pushed.descriptor;
   reg.manifests.set(digest, bytes);
   reg.emit({ type: 'manifest', action: 'pushed', repository: name, digest });
-  const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
+  const headers: Record<string, string> = {
+    Location: `/v2/${name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest,
+    'Content-Length': '0',
+  };
   if (pushed.subject !== undefined) headers['OCI-Subject'] = pushed.subject;
   if (call.query.has('tag') && tags.length > 0) headers['OCI-Tag'] = tags.join(', ');
   return reply(201, headers);
@@ -59,11 +72,17 @@ export async function deleteManifest(reg: RegistryContext, call: ManifestCall): 
   const { name, reference } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'delete')]);
   if (reference.tag !== undefined && !isTag(reference.tag)) throw noSuchTag(name, reference.tag);
-  const deleted = reference.digest !== undefined
-    ? await reg.store.meta.deleteManifest(name, reference.digest)
-    : await reg.store.meta.deleteTag(name, reference.tag);
-  if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no manifest ${reference.digest ?? `tagged ${reference.tag}`}`);
-  if (reference.digest !== undefined) reg.emit({ type: 'manifest', action: 'deleted', repository: name, digest: reference.digest });
+  const deleted =
+    reference.digest !== undefined
+      ? await reg.store.meta.deleteManifest(name, reference.digest)
+      : await reg.store.meta.deleteTag(name, reference.tag);
+  if (!deleted)
+    throw new RegistryError(
+      'MANIFEST_UNKNOWN',
+      `${name} has no manifest ${reference.digest ?? `tagged ${reference.tag}`}`,
+    );
+  if (reference.digest !== undefined)
+    reg.emit({ type: 'manifest', action: 'deleted', repository: name, digest: reference.digest });
   return reply(202, { 'Content-Length': '0' });
 }
 
@@ -77,10 +96,15 @@ async function manifestBytes(reg: RegistryContext, digest: Digest, size: number)
 }
 
 function manifestTooLarge(max: number): RegistryError {
-  return new RegistryError('MANIFEST_INVALID', `the manifest is larger than the ${max} bytes this registry accepts`, { status: 413, detail: { limit: max } });
+  return new RegistryError('MANIFEST_INVALID', `the manifest is larger than the ${max} bytes this registry accepts`, {
+    status: 413,
+    detail: { limit: max },
+  });
 }
 
 /** A tag outside the spec's grammar names nothing: as unknown as any other (the conformance suite asks 404). */
 function noSuchTag(name: string, tag: string): RegistryError {
-  return new RegistryError('MANIFEST_UNKNOWN', `${name} has no manifest tagged "${tag}" (not a valid tag)`, { detail: { tag } });
+  return new RegistryError('MANIFEST_UNKNOWN', `${name} has no manifest tagged "${tag}" (not a valid tag)`, {
+    detail: { tag },
+  });
 }

@@ -16,7 +16,12 @@ const MOUNT_CANDIDATES = 16;
  * GC between the two cannot take it (the fresh link keeps it); a blob found gone is
  * unlinked again.
  */
-export async function mountBlob(store: LocalStore, repository: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {
+export async function mountBlob(
+  store: LocalStore,
+  repository: string,
+  digest: Digest,
+  from: string,
+): Promise<BlobInfo | undefined> {
   if (!(await store.meta.hasBlobLink(from, digest))) return undefined;
   return linkIfPresent(store, repository, digest);
 }

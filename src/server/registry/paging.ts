@@ -11,7 +11,10 @@ export function parsePage(query: URLSearchParams): Page {
   const page: Page = {};
   const n = query.get('n');
   if (n !== null && n !== '') {
-    if (!/^\d{1,9}$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${n}"`, { detail: { n } });
+    if (!/^\d{1,9}$/.test(n))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${n}"`, {
+        detail: { n },
+      });
     page.n = Number(n);
   }
   const last = query.get('last');
@@ -23,7 +26,11 @@ export function parsePage(query: URLSearchParams): Page {
  * Lists one page with `list`, asking for one entry more than `n` to learn whether
  * another page follows; returns the page and the `Link` header value when one does.
  */
-export async function listPage(path: string, page: Page, list: (page: Page) => Promise<string[]>): Promise<{ items: string[]; link?: string }> {
+export async function listPage(
+  path: string,
+  page: Page,
+  list: (page: Page) => Promise<string[]>,
+): Promise<{ items: string[]; link?: string }> {
   if (page.n === 0) return { items: [] };
   if (page.n === undefined) return { items: await list(page) };
   const items = await list({ ...page, n: page.n + 1 });

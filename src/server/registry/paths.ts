@@ -44,8 +44,10 @@ export function parseRoute(path: string): Route | undefined {
   const n = parts.length;
   const at = (i: number) => parts[n - i];
   if (n >= 3 && at(2) === 'tags' && at(1) === 'list') return { kind: 'tags', name: nameOf(parts, 2) };
-  if (n >= 3 && at(2) === 'manifests') return { kind: 'manifest', name: nameOf(parts, 2), reference: parseReference(at(1)!) };
-  if (n >= 3 && at(2) === 'referrers') return { kind: 'referrers', name: nameOf(parts, 2), digest: checkDigest(at(1)!) };
+  if (n >= 3 && at(2) === 'manifests')
+    return { kind: 'manifest', name: nameOf(parts, 2), reference: parseReference(at(1)!) };
+  if (n >= 3 && at(2) === 'referrers')
+    return { kind: 'referrers', name: nameOf(parts, 2), digest: checkDigest(at(1)!) };
   if (n >= 4 && at(3) === 'blobs' && at(2) === 'uploads') {
     const id = at(1)!;
     return id === '' ? { kind: 'uploads', name: nameOf(parts, 3) } : { kind: 'upload', name: nameOf(parts, 3), id };
@@ -59,9 +61,13 @@ export function parseRoute(path: string): Route | undefined {
 /** Throws NAME_INVALID unless `name` matches the spec's grammar and length. */
 export function checkName(name: string): string {
   if (name.length > MAX_NAME_LENGTH || !NAME_RE.test(name)) {
-    throw new RegistryError('NAME_INVALID', `invalid repository name "${name}": lowercase path components separated by "/", at most ${MAX_NAME_LENGTH} characters`, {
-      detail: { name },
-    });
+    throw new RegistryError(
+      'NAME_INVALID',
+      `invalid repository name "${name}": lowercase path components separated by "/", at most ${MAX_NAME_LENGTH} characters`,
+      {
+        detail: { name },
+      },
+    );
   }
   return name;
 }
@@ -74,9 +80,13 @@ export function isTag(tag: string): boolean {
 /** Throws TAG_INVALID unless `tag` matches the spec's tag grammar. */
 export function checkTag(tag: string): string {
   if (!isTag(tag)) {
-    throw new RegistryError('TAG_INVALID', `invalid tag "${tag}": 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`, {
-      detail: { tag },
-    });
+    throw new RegistryError(
+      'TAG_INVALID',
+      `invalid tag "${tag}": 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`,
+      {
+        detail: { tag },
+      },
+    );
   }
   return tag;
 }

@@ -36,7 +36,10 @@ export function blobRange(header: string | null | undefined, size: number): Byte
  * accepting the RFC form `bytes start-end/total` some clients send. Undefined when
  * the header is absent; throws (via `invalid`) when it is malformed.
  */
-export function chunkRange(header: string | null | undefined, invalid: (reason: string) => Error): ByteRange | undefined {
+export function chunkRange(
+  header: string | null | undefined,
+  invalid: (reason: string) => Error,
+): ByteRange | undefined {
   if (header === null || header === undefined || header === '') return undefined;
   const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
   if (m === null) throw invalid(`Content-Range "${header}" is not of the form start-end`);

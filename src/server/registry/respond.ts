@@ -18,7 +18,12 @@ export function reply(status: number, headers: Record<string, string> = {}, body
 }
 
 /** A JSON body with its Content-Type and Content-Length. */
-export function replyJson(status: number, value: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): Response {
+export function replyJson(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+  contentType = 'application/json',
+): Response {
   const body = Buffer.from(JSON.stringify(value));
   return reply(status, { 'Content-Type': contentType, 'Content-Length': String(body.length), ...headers }, body);
 }
@@ -39,7 +44,12 @@ export function bodyChunks(call: Call): AsyncIterable<Uint8Array> {
  * piped straight into the socket, with backpressure and 1 MiB reads; the adapter is
  * told the response is already sent. Elsewhere (in-process requests) it becomes a web stream.
  */
-export async function replyStream(call: Call, status: number, headers: Record<string, string>, stream: Readable): Promise<Response> {
+export async function replyStream(
+  call: Call,
+  status: number,
+  headers: Record<string, string>,
+  stream: Readable,
+): Promise<Response> {
   if (call.node === undefined) return reply(status, headers, Readable.toWeb(stream) as ReadableStream<Uint8Array>);
   const { outgoing } = call.node;
   outgoing.writeHead(status, { ...API_VERSION, ...headers });

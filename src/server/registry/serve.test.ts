@@ -48,9 +48,15 @@ describe('serveRegistry', () => {
     await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host}/team/app:v1`]);
     const back = join(dir, 'back');
     await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${host}/team/app:v1`, `oci:${back}:v1`]);
-    const original = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const original = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
     const copied = JSON.parse(await readFile(join(back, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-    assert.equal(copied.manifests[0]!.digest, original.manifests[0]!.digest, 'the same manifest digest: nothing was rewritten');
+    assert.equal(
+      copied.manifests[0]!.digest,
+      original.manifests[0]!.digest,
+      'the same manifest digest: nothing was rewritten',
+    );
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/team/app:v1`]);
     assert.equal((JSON.parse(stdout) as { Digest: string }).Digest, original.manifests[0]!.digest);
     assert.deepEqual((await store.verify()).problems, []);
@@ -61,8 +67,15 @@ describe('serveRegistry', () => {
     const digest = digestOf(data);
     const post = await fetch(`${registry.url}/v2/sock/app/blobs/uploads/`, { method: 'POST' });
     let location = post.headers.get('location')!;
-    for (const [start, end] of [[0, (1 << 20) - 1], [1 << 20, data.length - 1]] as const) {
-      const res = await fetch(`${registry.url}${location}`, { method: 'PATCH', body: data.subarray(start, end + 1), headers: { 'Content-Range': `${start}-${end}` } });
+    for (const [start, end] of [
+      [0, (1 << 20) - 1],
+      [1 << 20, data.length - 1],
+    ] as const) {
+      const res = await fetch(`${registry.url}${location}`, {
+        method: 'PATCH',
+        body: data.subarray(start, end + 1),
+        headers: { 'Content-Range': `${start}-${end}` },
+      });
       assert.equal(res.status, 202);
       location = res.headers.get('location')!;
     }
@@ -70,11 +83,15 @@ describe('serveRegistry', () => {
     const whole = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`);
     assert.equal(whole.headers.get('content-length'), String(data.length));
     assert.deepEqual(Buffer.from(await whole.arrayBuffer()), data);
-    const part = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { headers: { Range: 'bytes=1000-2999999' } });
+    const part = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, {
+      headers: { Range: 'bytes=1000-2999999' },
+    });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 1000-2999999/${data.length}`);
     assert.deepEqual(Buffer.from(await part.arrayBuffer()), data.subarray(1000, 3_000_000));
-    const outside = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { headers: { Range: `bytes=${data.length}-` } });
+    const outside = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, {
+      headers: { Range: `bytes=${data.length}-` },
+    });
     assert.equal(outside.status, 416);
     const head = await fetch(`${registry.url}/v2/sock/app/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.headers.get('content-length'), String(data.length));

@@ -38,7 +38,9 @@ export async function serveRegistry(options: ServeOptions): Promise<RunningRegis
   const app = options.app ?? createRegistryApp(options);
   const server = createAdaptorServer({
     fetch: app.fetch,
-    ...(options.tls ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls
+      ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } }
+      : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -66,7 +68,11 @@ export function parseAddr(addr: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new SlipwayError('INVALID_ARGUMENT', `invalid address "${addr}": use host:port, e.g. 127.0.0.1:5000 or [::1]:5000`, { detail: { addr } });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `invalid address "${addr}": use host:port, e.g. 127.0.0.1:5000 or [::1]:5000`,
+      { detail: { addr } },
+    );
   }
   return { host: (m[1] ?? m[2])!, port };
 }

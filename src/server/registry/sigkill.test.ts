@@ -24,7 +24,10 @@ after(async () => {
 
 /** Starts a registry child on `home`; resolves with its URL once it listens. */
 async function startServer(): Promise<{ url: string; child: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   for await (const line of createInterface({ input: child.stdout! })) {
     if (line.startsWith('url ')) return { url: line.slice(4), child, exited };
@@ -49,33 +52,77 @@ async function push(url: string, i: number): Promise<Push> {
     let location = (await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' })).headers.get('location')!;
     for (let start = 0; start < size; start += 256 << 10) {
       const chunk = data.subarray(start, start + (256 << 10));
-      const res = await fetch(`${url}${location}`, { method: 'PATCH', body: chunk, headers: { 'Content-Range': `${start}-${start + chunk.length - 1}` } });
+      const res = await fetch(`${url}${location}`, {
+        method: 'PATCH',
+        body: chunk,
+        headers: { 'Content-Range': `${start}-${start + chunk.length - 1}` },
+      });
       location = res.headers.get('location')!;
     }
     assert.equal((await fetch(`${url}${location}?digest=${digestOf(data)}`, { method: 'PUT' })).status, 201);
     blobs.set(digestOf(data), data);
     layers.push({ mediaType: MediaType.OciLayerGzip, digest: digestOf(data), size });
   }
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { i: String(i) } } }));
-  assert.equal((await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digestOf(config)}`, { method: 'POST', body: config })).status, 201);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: { Labels: { i: String(i) } },
+    }),
+  );
+  assert.equal(
+    (await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digestOf(config)}`, { method: 'POST', body: config }))
+      .status,
+    201,
+  );
   blobs.set(digestOf(config), config);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: digestOf(config), size: config.length }, layers }));
-  const res = await fetch(`${url}/v2/${repo}/manifests/v${i}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': MediaType.OciManifest } });
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: digestOf(config), size: config.length },
+      layers,
+    }),
+  );
+  const res = await fetch(`${url}/v2/${repo}/manifests/v${i}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'Content-Type': MediaType.OciManifest },
+  });
   assert.equal(res.status, 201);
   return { repo, tag: `v${i}`, manifest, blobs };
 }
 
 describe('registry killed mid-push', () => {
-  it('after SIGKILL during 20 concurrent pushes: completed pushes intact, nothing partial readable, an interrupted upload resumes', { timeout: 120_000 }, async () => {
+  it('after SIGKILL during 20 concurrent pushes: completed pushes intact, nothing partial readable, an interrupted upload resumes', {
+    timeout: 120_000,
+  }, async () => {
     const first = await startServer();
     // An upload that has sent its first chunk before the kill.
     const early = randomBytes(500_000);
     const post = await fetch(`${first.url}/v2/kill/resume/blobs/uploads/`, { method: 'POST' });
     const location = post.headers.get('location')!;
-    assert.equal((await fetch(`${first.url}${location}`, { method: 'PATCH', body: early.subarray(0, 300_000), headers: { 'Content-Range': '0-299999' } })).status, 202);
+    assert.equal(
+      (
+        await fetch(`${first.url}${location}`, {
+          method: 'PATCH',
+          body: early.subarray(0, 300_000),
+          headers: { 'Content-Range': '0-299999' },
+        })
+      ).status,
+      202,
+    );
 
     const completed: Push[] = [];
-    const pushes = Array.from({ length: 20 }, (_, i) => push(first.url, i).then((p) => { completed.push(p); }, () => undefined));
+    const pushes = Array.from({ length: 20 }, (_, i) =>
+      push(first.url, i).then(
+        (p) => {
+          completed.push(p);
+        },
+        () => undefined,
+      ),
+    );
     // Kill once a few pushes have completed, with the others mid-way.
     while (completed.length < 3) await new Promise((r) => setTimeout(r, 5));
     first.child.kill('SIGKILL');
@@ -104,7 +151,11 @@ describe('registry killed mid-push', () => {
       const status = await fetch(`${second.url}${location}`);
       assert.equal(status.status, 204);
       assert.equal(status.headers.get('range'), '0-299999');
-      const rest = await fetch(`${second.url}${location}`, { method: 'PATCH', body: early.subarray(300_000), headers: { 'Content-Range': `300000-${early.length - 1}` } });
+      const rest = await fetch(`${second.url}${location}`, {
+        method: 'PATCH',
+        body: early.subarray(300_000),
+        headers: { 'Content-Range': `300000-${early.length - 1}` },
+      });
       assert.equal(rest.status, 202);
       assert.equal((await fetch(`${second.url}${location}?digest=${digestOf(early)}`, { method: 'PUT' })).status, 201);
     } finally {

@@ -52,7 +52,8 @@ export async function finishUpload(reg: RegistryContext, call: UploadCall): Prom
   await authorize(reg, call, [repositoryAccess(name, 'pull', 'push')]);
   const param = call.query.get('digest');
   // Checked before the session is touched: the client may retry with a digest.
-  if (!param) throw new RegistryError('DIGEST_INVALID', 'closing an upload needs ?digest= with the digest of the whole blob');
+  if (!param)
+    throw new RegistryError('DIGEST_INVALID', 'closing an upload needs ?digest= with the digest of the whole blob');
   const digest = checkDigest(param);
   const upload = await reg.uploads.open(name, id);
   try {
@@ -105,7 +106,10 @@ async function uploadWhole(reg: RegistryContext, call: UploadsCall, digest: Dige
  * claims (SIZE_INVALID).
  */
 async function appendChunk(call: UploadCall, upload: Upload): Promise<void> {
-  const range = chunkRange(call.request.headers.get('content-range'), (reason) => new RegistryError('BLOB_UPLOAD_INVALID', reason));
+  const range = chunkRange(
+    call.request.headers.get('content-range'),
+    (reason) => new RegistryError('BLOB_UPLOAD_INVALID', reason),
+  );
   if (range !== undefined) checkChunk(call, upload, range);
   const written = await upload.append(bodyChunks(call));
   call.bytesIn += written;
@@ -119,21 +123,34 @@ async function appendChunk(call: UploadCall, upload: Upload): Promise<void> {
 
 function checkChunk(call: UploadCall, upload: Upload, range: ByteRange): void {
   if (range.start !== upload.size || range.end < range.start) {
-    throw new RegistryError('RANGE_INVALID', `chunk ${range.start}-${range.end} is out of order: the upload holds ${upload.size} bytes, the next chunk starts at ${upload.size}`, {
-      headers: uploadHeaders(call.route.name, upload),
-      detail: { size: upload.size },
-    });
+    throw new RegistryError(
+      'RANGE_INVALID',
+      `chunk ${range.start}-${range.end} is out of order: the upload holds ${upload.size} bytes, the next chunk starts at ${upload.size}`,
+      {
+        headers: uploadHeaders(call.route.name, upload),
+        detail: { size: upload.size },
+      },
+    );
   }
   const declared = call.request.headers.get('content-length');
   if (declared !== null && Number(declared) !== range.end - range.start + 1) {
-    throw new RegistryError('SIZE_INVALID', `Content-Length ${declared} does not match Content-Range ${range.start}-${range.end}`, {
-      detail: { contentLength: declared, range: `${range.start}-${range.end}` },
-    });
+    throw new RegistryError(
+      'SIZE_INVALID',
+      `Content-Length ${declared} does not match Content-Range ${range.start}-${range.end}`,
+      {
+        detail: { contentLength: declared, range: `${range.start}-${range.end}` },
+      },
+    );
   }
 }
 
 /** A mount from `from` when the client may pull there, else an automatic mount; undefined when neither works. */
-async function tryMount(reg: RegistryContext, call: UploadsCall, digest: Digest, from: string | null): Promise<Digest | undefined> {
+async function tryMount(
+  reg: RegistryContext,
+  call: UploadsCall,
+  digest: Digest,
+  from: string | null,
+): Promise<Digest | undefined> {
   const { name } = call.route;
   const mayPull = (repository: string) => mayAlso(reg, call, repositoryAccess(repository, 'pull'));
   if (!from) return (await autoMountBlob(reg.store, name, digest, mayPull))?.digest;
@@ -144,7 +161,9 @@ async function tryMount(reg: RegistryContext, call: UploadsCall, digest: Digest,
 function algorithmParam(value: string | null): DigestAlgorithm | undefined {
   if (!value) return undefined;
   if (value === 'sha256' || value === 'sha512') return value;
-  throw new RegistryError('DIGEST_INVALID', `digest-algorithm "${value}" is not supported (use sha256 or sha512)`, { detail: { algorithm: value } });
+  throw new RegistryError('DIGEST_INVALID', `digest-algorithm "${value}" is not supported (use sha256 or sha512)`, {
+    detail: { algorithm: value },
+  });
 }
 
 function isName(value: string): boolean {
@@ -166,5 +185,9 @@ function uploadHeaders(name: string, upload: Upload): Record<string, string> {
 }
 
 function blobCreated(name: string, digest: Digest): Response {
-  return reply(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' });
+  return reply(201, {
+    Location: `/v2/${name}/blobs/${digest}`,
+    'Docker-Content-Digest': digest,
+    'Content-Length': '0',
+  });
 }

@@ -42,7 +42,10 @@ export class UploadSessions {
 
   /** Opens a new session for `repository`, held by the caller until it releases it. */
   async start(repository: string, algorithm?: DigestAlgorithm): Promise<Upload> {
-    const writer = await this.#store.blobs.writer({ ...(algorithm ? { algorithm } : {}), labels: { [REPOSITORY_LABEL]: repository } });
+    const writer = await this.#store.blobs.writer({
+      ...(algorithm ? { algorithm } : {}),
+      labels: { [REPOSITORY_LABEL]: repository },
+    });
     this.#emit({ type: 'upload', action: 'started', repository });
     return new Upload(this, writer, repository, await this.#lock(writer.id));
   }
@@ -106,7 +109,11 @@ export class UploadSessions {
       return writer;
     } catch (err) {
       if (isSlipwayError(err, 'CONFLICT')) {
-        throw new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} is being written by another registry process`, { status: 409, detail: { id }, cause: err });
+        throw new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} is being written by another registry process`, {
+          status: 409,
+          detail: { id },
+          cause: err,
+        });
       }
       throw err;
     }
@@ -138,7 +145,12 @@ export class UploadSessions {
   async #lock(id: string): Promise<() => void> {
     for (let held = this.#locks.get(id); held !== undefined; held = this.#locks.get(id)) await held;
     let release!: () => void;
-    this.#locks.set(id, new Promise<void>((resolve) => { release = resolve; }));
+    this.#locks.set(
+      id,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
     return () => {
       this.#locks.delete(id);
       release();
@@ -234,10 +246,14 @@ export class Upload {
   async #overLimit(): Promise<never> {
     const limit = this.#sessions.maxUploadBytes;
     await this.cancel();
-    throw new RegistryError('SIZE_INVALID', `upload ${this.id} is larger than the ${limit} bytes allowed; the upload was dropped`, {
-      status: 413,
-      detail: { limit },
-    });
+    throw new RegistryError(
+      'SIZE_INVALID',
+      `upload ${this.id} is larger than the ${limit} bytes allowed; the upload was dropped`,
+      {
+        status: 413,
+        detail: { limit },
+      },
+    );
   }
 
   #finish(): void {
@@ -267,5 +283,9 @@ export async function* coalesce(source: AsyncIterable<Uint8Array>, size: number)
 }
 
 function unknownUpload(id: string): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known to this repository (finished, cancelled, or expired)`, { detail: { id } });
+  return new RegistryError(
+    'BLOB_UPLOAD_UNKNOWN',
+    `upload ${id} is not known to this repository (finished, cancelled, or expired)`,
+    { detail: { id } },
+  );
 }

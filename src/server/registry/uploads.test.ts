@@ -27,7 +27,11 @@ async function pull(repo: string, digest: string, c: TestClient = client): Promi
 async function patch(location: string, chunk: Buffer, start: number): Promise<Response> {
   return client.req('PATCH', location, {
     body: chunk,
-    headers: { ...octets, 'Content-Range': `${start}-${start + chunk.length - 1}`, 'Content-Length': String(chunk.length) },
+    headers: {
+      ...octets,
+      'Content-Range': `${start}-${start + chunk.length - 1}`,
+      'Content-Length': String(chunk.length),
+    },
   });
 }
 
@@ -35,7 +39,10 @@ describe('blob uploads', () => {
   it('takes a monolithic POST ?digest= (201, Location, Docker-Content-Digest) and serves it back', async () => {
     const data = randomBytes(10_000);
     const digest = digestOf(data);
-    const res = await client.req('POST', `/v2/mono/app/blobs/uploads/?digest=${digest}`, { body: data, headers: octets });
+    const res = await client.req('POST', `/v2/mono/app/blobs/uploads/?digest=${digest}`, {
+      body: data,
+      headers: octets,
+    });
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('location'), `/v2/mono/app/blobs/${digest}`);
     assert.equal(res.headers.get('docker-content-digest'), digest);
@@ -82,7 +89,8 @@ describe('blob uploads', () => {
     const location = await client.startUpload('lastchunk');
     assert.equal((await patch(location, data.subarray(0, 1500), 0)).status, 202);
     const res = await client.req('PUT', `${location}?digest=${digestOf(data)}`, {
-      body: data.subarray(1500), headers: { ...octets, 'Content-Range': '1500-1999' },
+      body: data.subarray(1500),
+      headers: { ...octets, 'Content-Range': '1500-1999' },
     });
     assert.equal(res.status, 201);
     assert.deepEqual(await pull('lastchunk', digestOf(data)), data);
@@ -92,23 +100,37 @@ describe('blob uploads', () => {
     const data = randomBytes(3000);
     const location = await client.startUpload('ooo');
     assert.equal((await patch(location, data.subarray(0, 1000), 0)).status, 202);
-    for (const [start, end] of [[2000, 2999], [0, 999], [500, 1499]] as const) {
+    for (const [start, end] of [
+      [2000, 2999],
+      [0, 999],
+      [500, 1499],
+    ] as const) {
       const res = await patch(location, data.subarray(start, end + 1), start);
       assert.equal(res.status, 416, `chunk ${start}-${end}`);
       assert.equal(res.headers.get('range'), '0-999');
       assert.equal(res.headers.get('location'), location);
       assert.equal(await errorCode(res), 'RANGE_INVALID');
     }
-    const put = await client.req('PUT', `${location}?digest=${digestOf(data)}`, { body: data.subarray(2000), headers: { ...octets, 'Content-Range': '2000-2999' } });
+    const put = await client.req('PUT', `${location}?digest=${digestOf(data)}`, {
+      body: data.subarray(2000),
+      headers: { ...octets, 'Content-Range': '2000-2999' },
+    });
     assert.equal(put.status, 416, 'an out-of-order final chunk in the PUT too');
     assert.equal((await patch(location, data.subarray(1000, 2000), 1000)).status, 202);
-    assert.equal((await client.req('PUT', `${location}?digest=${digestOf(data)}`, { body: data.subarray(2000), headers: octets })).status, 201);
+    assert.equal(
+      (await client.req('PUT', `${location}?digest=${digestOf(data)}`, { body: data.subarray(2000), headers: octets }))
+        .status,
+      201,
+    );
     assert.deepEqual(await pull('ooo', digestOf(data)), data);
   });
 
   it('refuses a chunk whose Content-Length differs from its Content-Range (SIZE_INVALID)', async () => {
     const location = await client.startUpload('badlength');
-    const res = await client.req('PATCH', location, { body: randomBytes(10), headers: { ...octets, 'Content-Range': '0-19', 'Content-Length': '10' } });
+    const res = await client.req('PATCH', location, {
+      body: randomBytes(10),
+      headers: { ...octets, 'Content-Range': '0-19', 'Content-Length': '10' },
+    });
     assert.equal(res.status, 400);
     assert.equal(await errorCode(res), 'SIZE_INVALID');
   });
@@ -183,7 +205,10 @@ describe('blob uploads', () => {
 
     const c = randomBytes(3000);
     const plain = await client.startUpload('sha512');
-    assert.equal((await client.req('PUT', `${plain}?digest=${digestOf(c, 'sha512')}`, { body: c, headers: octets })).status, 201);
+    assert.equal(
+      (await client.req('PUT', `${plain}?digest=${digestOf(c, 'sha512')}`, { body: c, headers: octets })).status,
+      201,
+    );
     assert.deepEqual(await pull('sha512', digestOf(c, 'sha512')), c);
     assert.equal((await client.req('POST', '/v2/sha512/blobs/uploads/?digest-algorithm=md5')).status, 400);
   });
@@ -224,7 +249,10 @@ describe('blob uploads', () => {
       assert.equal(res.status, 413);
       assert.equal(await errorCode(res), 'SIZE_INVALID');
       assert.equal((await small.client.req('GET', location)).status, 404, 'the session is dropped');
-      const mono = await small.client.req('POST', `/v2/limited/blobs/uploads/?digest=${digestOf(randomBytes(1))}`, { body: randomBytes(2000), headers: octets });
+      const mono = await small.client.req('POST', `/v2/limited/blobs/uploads/?digest=${digestOf(randomBytes(1))}`, {
+        body: randomBytes(2000),
+        headers: octets,
+      });
       assert.equal(mono.status, 413);
       assert.deepEqual(await small.store.blobs.listIngests(), []);
       assert.equal((await small.client.pushBlob('limited', randomBytes(1000))).length, 71, 'up to the limit is fine');
@@ -245,7 +273,10 @@ describe('blob uploads', () => {
       const status = await second.req('GET', location);
       assert.equal(status.status, 204);
       assert.equal(status.headers.get('range'), '0-119999');
-      const res = await second.req('PATCH', location, { body: data.subarray(120_000), headers: { ...octets, 'Content-Range': `120000-${data.length - 1}` } });
+      const res = await second.req('PATCH', location, {
+        body: data.subarray(120_000),
+        headers: { ...octets, 'Content-Range': `120000-${data.length - 1}` },
+      });
       assert.equal(res.status, 202);
       assert.equal((await second.req('PUT', `${location}?digest=${digestOf(data)}`)).status, 201);
       assert.deepEqual(await pull('restart', digestOf(data), second), data);

@@ -4,8 +4,17 @@
  * files the runtime provides to every container (resolv.conf, hosts, hostname).
  */
 export const DEFAULT_EXCLUDES = [
-  'tmp', 'var/tmp', 'var/log', 'var/cache/apt', 'var/lib/apt/lists', 'var/cache/debconf/templates.dat-old',
-  'var/cache/ldconfig/aux-cache', 'root/.cache', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname',
+  'tmp',
+  'var/tmp',
+  'var/log',
+  'var/cache/apt',
+  'var/lib/apt/lists',
+  'var/cache/debconf/templates.dat-old',
+  'var/cache/ldconfig/aux-cache',
+  'root/.cache',
+  'etc/resolv.conf',
+  'etc/hosts',
+  'etc/hostname',
 ] as const;
 
 /**
@@ -23,5 +32,6 @@ export function excludedBy(patterns: readonly string[]): (path: string) => boole
     if (p.endsWith('/*')) below.push(p.slice(0, -2));
     else if (p !== '') whole.push(p);
   }
-  return (path) => whole.some((p) => path === p || path.startsWith(`${p}/`)) || below.some((p) => path.startsWith(`${p}/`));
+  return (path) =>
+    whole.some((p) => path === p || path.startsWith(`${p}/`)) || below.some((p) => path.startsWith(`${p}/`));
 }

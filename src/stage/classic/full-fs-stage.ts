@@ -26,7 +26,6 @@ import { readLocal } from '../../transport/local.js';
 import { DEFAULT_EXCLUDES, excludedBy } from './full-fs-excludes.js';
 import { userEnv } from './staging-env.js';
 
-
 export interface FullFsOptions {
   /** The app source directory. */
   path: string;
@@ -63,7 +62,9 @@ export interface FullFsReport {
 export function fullFsOptIn(buildpackDir: string): { excludes: string[] } | undefined {
   const file = join(buildpackDir, 'manifest.yml');
   if (!existsSync(file)) return undefined;
-  const parsed = parseYaml(readFileSync(file, 'utf8')) as { full_filesystem?: boolean | { excludes?: string[] } } | null;
+  const parsed = parseYaml(readFileSync(file, 'utf8')) as {
+    full_filesystem?: boolean | { excludes?: string[] };
+  } | null;
   const v = parsed?.full_filesystem;
   if (v === true) return { excludes: [] };
   if (v && typeof v === 'object') return { excludes: (v.excludes ?? []).filter((x) => typeof x === 'string') };
@@ -87,8 +88,16 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
   const { name: repository, tag = 'latest' } = parseLocalName(options.image);
   const stack = await resolveStack(store, options.stack);
   const bpDir = resolve(options.buildpack);
-  if (!existsSync(join(bpDir, 'bin', 'compile'))) throw new ClassicStageError(ClassicExit.Compile, `full-filesystem buildpack ${options.buildpack} has no bin/compile`);
-  const exclude = excludedBy([...DEFAULT_EXCLUDES, ...(fullFsOptIn(bpDir)?.excludes ?? []), ...(options.excludes ?? [])]);
+  if (!existsSync(join(bpDir, 'bin', 'compile')))
+    throw new ClassicStageError(
+      ClassicExit.Compile,
+      `full-filesystem buildpack ${options.buildpack} has no bin/compile`,
+    );
+  const exclude = excludedBy([
+    ...DEFAULT_EXCLUDES,
+    ...(fullFsOptIn(bpDir)?.excludes ?? []),
+    ...(options.excludes ?? []),
+  ]);
   const limits = resolveLimits(options.limits);
   const volume = await BuildVolume.open(store.home, `fullfs:${repository}`, limits.diskBytes);
   const root = mkdtempSync(join(volume.mountPoint, 'fullfs-'));
@@ -121,17 +130,29 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
         { source: resolve(options.path), destination: '/tmp/src', readonly: true },
         { source: bpDir, destination: '/tmp/buildpack', readonly: true },
         { source: envDir, destination: '/tmp/env', readonly: true },
-        ...(existsSync(caFile) ? [{ source: resolve(caFile), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : []),
+        ...(existsSync(caFile)
+          ? [{ source: resolve(caFile), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }]
+          : []),
       ],
     });
-    const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'DEBIAN_FRONTEND=noninteractive', `CF_STACK=${stack.name}`, 'LANG=en_US.UTF-8', ...(options.env ?? [])];
+    const env = [
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'DEBIAN_FRONTEND=noninteractive',
+      `CF_STACK=${stack.name}`,
+      'LANG=en_US.UTF-8',
+      ...(options.env ?? []),
+    ];
     const r = await session.exec({ argv: ['/bin/sh', '-c', script], env, cwd: '/' }, output);
     const upper = session.upperDir;
     await session.stop();
     session = undefined;
     if (r.exitCode !== 0) {
       const tail = r.output.trimEnd().split('\n').slice(-5).join('\n');
-      throw new ClassicStageError(ClassicExit.Compile, `Failed to compile droplet: full-filesystem compile exited ${r.exitCode}${tail ? `:\n${tail}` : ''}`, { buildpack: options.buildpack });
+      throw new ClassicStageError(
+        ClassicExit.Compile,
+        `Failed to compile droplet: full-filesystem compile exited ${r.exitCode}${tail ? `:\n${tail}` : ''}`,
+        { buildpack: options.buildpack },
+      );
     }
 
     const created = options.created ?? defaultMtime();
@@ -139,7 +160,11 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const skip = excludedBy(['etc/ssl/certs/ca-certificates.crt']);
     const paths: string[] = [];
     const delta = async function* (): AsyncGenerator<TarEntry> {
-      for await (const e of overlayUpperEntries(upper, { mtime: created, owner: { kind: 'keep' }, beneath: volume.mountPoint })) {
+      for await (const e of overlayUpperEntries(upper, {
+        mtime: created,
+        owner: { kind: 'keep' },
+        beneath: volume.mountPoint,
+      })) {
         if (exclude(e.path) || skip(e.path)) continue;
         yield e;
       }
@@ -147,11 +172,20 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const infoDir = join(root, 'info');
     mkdirSync(infoDir);
     const processTypes = ConfinedDir.with(upper, (tree) => readProcfile(tree, `${APP_DIR.slice(1)}/Procfile`));
-    writeFileSync(join(infoDir, 'staging_info.yml'), stagingInfoText({ detected_buildpack: options.buildpack, start_command: processTypes['web'] ?? '' }));
+    writeFileSync(
+      join(infoDir, 'staging_info.yml'),
+      stagingInfoText({ detected_buildpack: options.buildpack, start_command: processTypes['web'] ?? '' }),
+    );
     const built = await store.withLease(async (lease) => {
       const r = await dropletImage(new LayerOutput(lease, new Map<Digest, KnownLayer>()), {
-        dir: infoDir, delta, runImage: await stagingBase(store, ref, stack.runImage), stack: { name: stack.name, run: stack.run }, user: stack.user,
-        processTypes, created, buildpacks: [{ key: options.buildpack, name: 'full-filesystem' }],
+        dir: infoDir,
+        delta,
+        runImage: await stagingBase(store, ref, stack.runImage),
+        stack: { name: stack.name, run: stack.run },
+        user: stack.user,
+        processTypes,
+        created,
+        buildpacks: [{ key: options.buildpack, name: 'full-filesystem' }],
         labels: { 'io.buildpacks.rebasable': 'false', 'io.slipway.full-filesystem': 'true' },
       });
       await lease.putBytes(await r.image.rawConfig());
@@ -160,7 +194,14 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     });
     for await (const e of delta()) paths.push(e.path);
     const layer = built.layers.find((l) => l.name === 'filesystem')!;
-    return { repository, tag, digest: await built.image.digest(), layer: { diffId: layer.diffId, digest: layer.digest, size: layer.size }, paths, processTypes };
+    return {
+      repository,
+      tag,
+      digest: await built.image.digest(),
+      layer: { diffId: layer.diffId, digest: layer.digest, size: layer.size },
+      paths,
+      processTypes,
+    };
   } finally {
     if (session) await session.stop().catch(() => undefined);
     runtime.close();

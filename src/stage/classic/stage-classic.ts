@@ -75,8 +75,13 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
   const progress = options.progress ?? silentProgress;
   const { name: repository } = parseLocalName(options.image);
   const stack = await resolveStack(store, options.stack, progress);
-  const specs = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : readDotBuildpacks(resolve(options.path));
-  if (!specs || specs.length === 0) throw new ClassicStageError(1, 'no buildpacks: give --buildpack (a dir, .zip/.tgz or git URL#ref) or add a .buildpacks file to the app');
+  const specs =
+    options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : readDotBuildpacks(resolve(options.path));
+  if (!specs || specs.length === 0)
+    throw new ClassicStageError(
+      1,
+      'no buildpacks: give --buildpack (a dir, .zip/.tgz or git URL#ref) or add a .buildpacks file to the app',
+    );
   const user = stack.user;
   const limits = resolveLimits(options.limits);
   // The build's disk: a volume of the disk limit's size; the app's cache lives on it between stagings.
@@ -86,12 +91,21 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
   const cacheDir = join(volume.mountPoint, 'cache', 'classic');
   if (options.clearCache) rmSync(cacheDir, { recursive: true, force: true });
   const contents = join(root, 'contents');
-  const host = { app: join(root, 'app'), deps: join(contents, 'deps'), profile: join(contents, 'profile.d'), cache: cacheDir, env: join(root, 'env'), buildpacks: join(root, 'buildpacks'), control: join(root, 'control') };
+  const host = {
+    app: join(root, 'app'),
+    deps: join(contents, 'deps'),
+    profile: join(contents, 'profile.d'),
+    cache: cacheDir,
+    env: join(root, 'env'),
+    buildpacks: join(root, 'buildpacks'),
+    control: join(root, 'control'),
+  };
   const runtime = ContainerRuntime.open(store.home);
   let session: BuildSession | undefined;
   const trees: ConfinedDir[] = [];
   try {
-    for (const d of [host.app, host.deps, host.profile, host.cache, host.env, host.buildpacks, host.control]) mkdirSync(d, { recursive: true });
+    for (const d of [host.app, host.deps, host.profile, host.cache, host.env, host.buildpacks, host.control])
+      mkdirSync(d, { recursive: true });
     await run('cp', ['-a', `${resolve(options.path)}/.`, host.app]).catch((err: Error) => {
       throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
     });
@@ -107,11 +121,19 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
 
     const buildConfig = await stack.buildImage.config();
     const env = stagingEnv({
-      imageEnv: buildConfig.config?.Env ?? [], stack: stack.name, appName: repository, env: options.env ?? [],
-      ...(options.servicesFile ? { servicesFile: options.servicesFile } : {}), memoryMb: options.memoryMb ?? 1024,
+      imageEnv: buildConfig.config?.Env ?? [],
+      stack: stack.name,
+      appName: repository,
+      env: options.env ?? [],
+      ...(options.servicesFile ? { servicesFile: options.servicesFile } : {}),
+      memoryMb: options.memoryMb ?? 1024,
     });
     session = await BuildSession.start(runtime, {
-      image: { ref: parseTransport(`${stack.name}/build@${stack.build}`), label: `${stack.name}/build`, store: async () => store },
+      image: {
+        ref: parseTransport(`${stack.name}/build@${stack.build}`),
+        label: `${stack.name}/build`,
+        store: async () => store,
+      },
       user,
       controlDir: host.control,
       network: options.network ?? 'outbound',
@@ -132,7 +154,11 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
       trees.push(t);
       return t;
     };
-    const builder = new ClassicBuilder(sessionRunner(session, output), { app: tree(host.app), deps: tree(host.deps), cache: tree(host.cache), owner: user }, (line) => output(`${line}\n`));
+    const builder = new ClassicBuilder(
+      sessionRunner(session, output),
+      { app: tree(host.app), deps: tree(host.deps), cache: tree(host.cache), owner: user },
+      (line) => output(`${line}\n`),
+    );
     const result = await builder.build(buildpacks, env, !options.detect);
     await session.stop();
     session = undefined;
@@ -141,15 +167,27 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
     mkdirSync(join(contents, 'tmp'));
     mkdirSync(join(contents, 'logs'));
     renameSync(host.app, join(contents, 'app'));
-    writeFileSync(join(contents, 'staging_info.yml'), stagingInfoText({ detected_buildpack: result.detectedBuildpack, start_command: result.processTypes['web'] ?? '' }));
+    writeFileSync(
+      join(contents, 'staging_info.yml'),
+      stagingInfoText({
+        detected_buildpack: result.detectedBuildpack,
+        start_command: result.processTypes['web'] ?? '',
+      }),
+    );
     const imported = await importDropletDir(store, contents, options.image, {
-      stack: stack.name, processTypes: result.processTypes, buildpacks: result.buildpacks, created: options.created ?? defaultMtime(),
+      stack: stack.name,
+      processTypes: result.processTypes,
+      buildpacks: result.buildpacks,
+      created: options.created ?? defaultMtime(),
       ...(result.detectOutput ? { detectOutput: result.detectOutput } : {}),
     });
     return {
-      ...imported, buildpacks: result.buildpacks, detectedBuildpack: result.detectedBuildpack,
+      ...imported,
+      buildpacks: result.buildpacks,
+      detectedBuildpack: result.detectedBuildpack,
       ...(result.detectOutput !== undefined ? { detectOutput: result.detectOutput } : {}),
-      warnings: result.warnings, seconds: (performance.now() - t0) / 1000,
+      warnings: result.warnings,
+      seconds: (performance.now() - t0) / 1000,
     };
   } finally {
     if (session) await session.stop().catch(() => undefined);
@@ -172,16 +210,23 @@ function sessionRunner(session: BuildSession, output: (text: string) => void): S
     async run(argv, env, options) {
       const sources = options.sourceExports.map((f) => `[ -f ${quote(f)} ] && . ${quote(f)}`).join('; ');
       const script = `${sources ? `${sources}; ` : ''}exec "$@"`;
-      const r = await session.exec({
-        argv: ['/bin/sh', '-c', script, 'sh', ...argv], env: Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd: '/tmp',
-        ...(options.stdoutOnly ? { captureStdout: true } : {}),
-      }, output);
-      return { exitCode: r.exitCode, stdout: options.stdoutOnly ? r.stdout ?? '' : r.output };
+      const r = await session.exec(
+        {
+          argv: ['/bin/sh', '-c', script, 'sh', ...argv],
+          env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          cwd: '/tmp',
+          ...(options.stdoutOnly ? { captureStdout: true } : {}),
+        },
+        output,
+      );
+      return { exitCode: r.exitCode, stdout: options.stdoutOnly ? (r.stdout ?? '') : r.output };
     },
   };
 }
 
 function caBind(): { source: string; destination: string; readonly: boolean }[] {
   const file = process.env['SSL_CERT_FILE'] ?? '/etc/ssl/certs/ca-certificates.crt';
-  return existsSync(file) ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : [];
+  return existsSync(file)
+    ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }]
+    : [];
 }

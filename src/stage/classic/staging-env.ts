@@ -33,7 +33,11 @@ export function stagingEnv(input: StagingEnvInput): Record<string, string> {
     try {
       JSON.parse(services);
     } catch (err) {
-      throw new SlipwayError('INVALID_ARGUMENT', `--services ${input.servicesFile} is not JSON (VCAP_SERVICES, e.g. {"user-provided":[...]})`, { cause: err });
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `--services ${input.servicesFile} is not JSON (VCAP_SERVICES, e.g. {"user-provided":[...]})`,
+        { cause: err },
+      );
     }
   }
   Object.assign(out, {
@@ -42,8 +46,16 @@ export function stagingEnv(input: StagingEnvInput): Record<string, string> {
     MEMORY_LIMIT: `${input.memoryMb}m`,
     VCAP_SERVICES: services,
     VCAP_APPLICATION: JSON.stringify({
-      application_name: input.appName, name: input.appName, application_uris: [], uris: [], space_name: 'slipway', organization_name: 'slipway',
-      limits: { mem: input.memoryMb, disk: 1024, fds: 16384 }, users: null, version: '0', application_version: '0',
+      application_name: input.appName,
+      name: input.appName,
+      application_uris: [],
+      uris: [],
+      space_name: 'slipway',
+      organization_name: 'slipway',
+      limits: { mem: input.memoryMb, disk: 1024, fds: 16384 },
+      users: null,
+      version: '0',
+      application_version: '0',
     }),
   });
   return out;
@@ -56,7 +68,12 @@ export function userEnv(env: string[]): [string, string][] {
     if (eq <= 0) throw new SlipwayError('INVALID_ARGUMENT', `--env "${kv}" must be KEY=VALUE`);
     const key = kv.slice(0, eq);
     // The key is also a file name in ENV_DIR: one name, never a path.
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new SlipwayError('INVALID_ARGUMENT', `--env "${key}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`, { detail: { name: key } });
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key))
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `--env "${key}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`,
+        { detail: { name: key } },
+      );
     return [key, kv.slice(eq + 1)];
   });
 }

@@ -54,10 +54,15 @@ export interface BuildAppReport extends StageReport {
  */
 export async function buildApp(store: LocalStore, options: BuildAppOptions): Promise<BuildAppReport> {
   const path = resolve(options.path ?? '.');
-  if (!existsSync(path)) throw new SlipwayError('NOT_FOUND', `app directory ${path} does not exist`, { detail: { path } });
+  if (!existsSync(path))
+    throw new SlipwayError('NOT_FOUND', `app directory ${path} does not exist`, { detail: { path } });
   const project = readProjectDescriptor(path);
   const imageName = options.image ?? project?.name;
-  if (!imageName) throw new SlipwayError('INVALID_ARGUMENT', 'name the image to build, e.g. slipway build myapp:v1 (or set [_] name in project.toml)');
+  if (!imageName)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      'name the image to build, e.g. slipway build myapp:v1 (or set [_] name in project.toml)',
+    );
   const remote = options.publish || hasRegistryHost(imageName.split(/[:@]/)[0] ?? '') || hasRegistryHost(imageName);
   let repository: string;
   let tag: string;
@@ -69,21 +74,42 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     cacheKey = ref.name;
   } else {
     const local = parseLocalName(imageName);
-    if (local.digest) throw new SlipwayError('INVALID_ARGUMENT', `build IMAGE "${imageName}" names a digest; give a tag`);
+    if (local.digest)
+      throw new SlipwayError('INVALID_ARGUMENT', `build IMAGE "${imageName}" names a digest; give a tag`);
     repository = local.name;
     tag = local.tag ?? 'latest';
     cacheKey = local.name;
   }
-  const env = [...(project?.env ?? []), ...(options.envFile ? readEnvFile(options.envFile) : []), ...(options.env ?? [])];
-  for (const kv of env) if (kv.indexOf('=') <= 0) throw new SlipwayError('INVALID_ARGUMENT', `build env "${kv}" must be KEY=VALUE`);
-  const specs = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : project?.buildpacks ?? [];
+  const env = [
+    ...(project?.env ?? []),
+    ...(options.envFile ? readEnvFile(options.envFile) : []),
+    ...(options.env ?? []),
+  ];
+  for (const kv of env)
+    if (kv.indexOf('=') <= 0) throw new SlipwayError('INVALID_ARGUMENT', `build env "${kv}" must be KEY=VALUE`);
+  const specs = options.buildpacks && options.buildpacks.length > 0 ? options.buildpacks : (project?.buildpacks ?? []);
   const filter = pathFilter(project?.include, project?.exclude);
-  const builderRef = options.builder ?? (project?.builder && existsSync(resolve(path, project.builder)) ? resolve(path, project.builder) : project?.builder);
+  const builderRef =
+    options.builder ??
+    (project?.builder && existsSync(resolve(path, project.builder))
+      ? resolve(path, project.builder)
+      : project?.builder);
   // A builder is a directory (builder.toml / order.toml and buildpacks) or else a builder image.
-  if (builderRef !== undefined && /^(\.|\/|~)/.test(builderRef) && !existsSync(builderRef)) throw new SlipwayError('NOT_FOUND', `builder directory ${builderRef} does not exist`, { detail: { builder: builderRef } });
-  const builder = builderRef === undefined || existsSync(builderRef) ? builderRef : await readBuilderImage(store, builderRef, options.pull);
+  if (builderRef !== undefined && /^(\.|\/|~)/.test(builderRef) && !existsSync(builderRef))
+    throw new SlipwayError('NOT_FOUND', `builder directory ${builderRef} does not exist`, {
+      detail: { builder: builderRef },
+    });
+  const builder =
+    builderRef === undefined || existsSync(builderRef)
+      ? builderRef
+      : await readBuilderImage(store, builderRef, options.pull);
   // A builder image brings its own build and run images; a stack besides would be silently ignored.
-  if (typeof builder === 'object' && options.stack) throw new SlipwayError('INVALID_ARGUMENT', `give --stack or a builder image (${builderRef}), not both: the builder is built on its own stack`, { detail: { stack: options.stack, builder: builderRef } });
+  if (typeof builder === 'object' && options.stack)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `give --stack or a builder image (${builderRef}), not both: the builder is built on its own stack`,
+      { detail: { stack: options.stack, builder: builderRef } },
+    );
   // Buildpackages (images, .cnb files) become directories: the one named, and its components for composites.
   const buildpacks: typeof specs = [];
   const buildpackTrees: string[] = [];
@@ -97,11 +123,15 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     buildpackTrees.push(...pkg.trees);
   }
   const report = await stage(store, {
-    path, repository, tag, cacheKey,
+    path,
+    repository,
+    tag,
+    cacheKey,
     created: creationTime(options.creationTime),
     ...(options.stack ? { stack: options.stack } : {}),
     ...(builder ? { builder } : {}),
-    buildpacks, env,
+    buildpacks,
+    env,
     ...(buildpackTrees.length ? { buildpackTrees } : {}),
     ...(filter ? { filter } : {}),
     ...(options.clearCache ? { clearCache: true } : {}),
@@ -112,7 +142,8 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const out: BuildAppReport = {
-    ...report, image: remote ? imageName : `${repository}:${tag}`,
+    ...report,
+    image: remote ? imageName : `${repository}:${tag}`,
     ...(typeof builder === 'object' ? { builder: { image: builder.name, digest: builder.digest } } : {}),
     warnings: project?.warnings ?? [],
   };
@@ -128,13 +159,17 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
 export function creationTime(value: string | undefined): number {
   if (value === undefined) return defaultMtime();
   if (value === 'now') return Math.floor(Date.now() / 1000);
-  if (!/^\d+$/.test(value)) throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${value}" must be "now" or seconds since the epoch`);
+  if (!/^\d+$/.test(value))
+    throw new SlipwayError('INVALID_ARGUMENT', `--creation-time "${value}" must be "now" or seconds since the epoch`);
   return Number(value);
 }
 
 /** KEY=VALUE lines (# comments, blank lines skipped; a bare KEY takes this process's value). */
 export function readEnvFile(file: string): string[] {
   if (!existsSync(file)) throw new SlipwayError('NOT_FOUND', `env file ${file} does not exist`);
-  return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
     .map((l) => (l.includes('=') ? l : `${l}=${process.env[l] ?? ''}`));
 }

@@ -43,11 +43,18 @@ export class BuildCache {
     if (!this.#committed) return [];
     const dir = join(this.#committed, escapeId(buildpackId));
     if (!existsSync(dir)) return [];
-    return ConfinedDir.with(this.#committed, (c) => (c.readdir(escapeId(buildpackId)) ?? []).filter((f) => f.endsWith('.toml')).map((f) => f.slice(0, -5)));
+    return ConfinedDir.with(this.#committed, (c) =>
+      (c.readdir(escapeId(buildpackId)) ?? []).filter((f) => f.endsWith('.toml')).map((f) => f.slice(0, -5)),
+    );
   }
 
   /** Moves a cached layer (its directory and SBOMs; the toml keeps only the metadata) into the layers dir; undefined when absent. */
-  take(buildpackId: string, name: string, layers: ConfinedDir, user: { uid: number; gid: number }): { metadata: Record<string, unknown> } | undefined {
+  take(
+    buildpackId: string,
+    name: string,
+    layers: ConfinedDir,
+    user: { uid: number; gid: number },
+  ): { metadata: Record<string, unknown> } | undefined {
     if (!this.#committed) return undefined;
     const esc = escapeId(buildpackId);
     return ConfinedDir.with(this.#committed, (cache) => {
@@ -90,7 +97,13 @@ export class BuildCache {
             to.mkdir(esc);
             layers.rename(`${esc}/${l.name}`, `${esc}/${l.name}`, to);
             for (const f of sbomFiles(layers, esc, l.name)) layers.rename(`${esc}/${f}`, `${esc}/${f}`, to);
-            to.writeFile(`${esc}/${l.name}.toml`, toToml({ types: { launch: l.types.launch, build: l.types.build, cache: true }, metadata: l.types.metadata }));
+            to.writeFile(
+              `${esc}/${l.name}.toml`,
+              toToml({
+                types: { launch: l.types.launch, build: l.types.build, cache: true },
+                metadata: l.types.metadata,
+              }),
+            );
           }
         }
       });

@@ -2,7 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
-import { escapeId, parseOrder, type BuildpackDescriptor, type Order } from '../../buildpack/cnb/buildpack-descriptor.js';
+import {
+  escapeId,
+  parseOrder,
+  type BuildpackDescriptor,
+  type Order,
+} from '../../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
 import { parseBuilderToml, type BuilderConfig } from '../../buildpack/cnb/builder-toml.js';
 import { fetchBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
@@ -24,7 +29,17 @@ import type { LocalStore } from '../../store/local-store.js';
 import { readLocal } from '../../transport/local.js';
 import { isoTime, PLATFORM_API } from './exporter.js';
 import {
-  BUILDER_METADATA_LABEL, BUILDPACKAGE_METADATA_LABEL, BUILDPACK_LAYERS_LABEL, BUILDPACK_ORDER_LABEL, imageBuildpackTrees, isBuildpackageSpec, layersOf, parseJsonLabel, readBuildpackage, withImage, type PullImage,
+  BUILDER_METADATA_LABEL,
+  BUILDPACKAGE_METADATA_LABEL,
+  BUILDPACK_LAYERS_LABEL,
+  BUILDPACK_ORDER_LABEL,
+  imageBuildpackTrees,
+  isBuildpackageSpec,
+  layersOf,
+  parseJsonLabel,
+  readBuildpackage,
+  withImage,
+  type PullImage,
 } from './image-buildpacks.js';
 import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { BUILTIN_BUILDPACKS } from './paths.js';
@@ -62,16 +77,24 @@ export interface CreateBuilderReport {
  * @example
  *   await createBuilder(store, 'builders/mine:1', { config: 'builder/builder.toml' });
  */
-export async function createBuilder(store: LocalStore, name: string, options: CreateBuilderOptions): Promise<CreateBuilderReport> {
+export async function createBuilder(
+  store: LocalStore,
+  name: string,
+  options: CreateBuilderOptions,
+): Promise<CreateBuilderReport> {
   const progress = options.progress ?? silentProgress;
   const local = parseLocalName(name);
   if (local.digest) throw new SlipwayError('INVALID_ARGUMENT', `builder name "${name}" names a digest; give a tag`);
-  if (!existsSync(options.config)) throw new SlipwayError('NOT_FOUND', `builder config ${options.config} does not exist`, { detail: { config: options.config } });
+  if (!existsSync(options.config))
+    throw new SlipwayError('NOT_FOUND', `builder config ${options.config} does not exist`, {
+      detail: { config: options.config },
+    });
   const config = parseBuilderToml(readFileSync(options.config, 'utf8'), options.config);
   const created = options.created ?? defaultMtime();
   const stack = await stackOf(store, options.stack, progress);
   const build = await readLocal(store, `${stack.name}/build`, stack.build);
-  if (build.artifact.kind !== 'image') throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its build image is an index`);
+  if (build.artifact.kind !== 'image')
+    throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its build image is an index`);
   const buildImage = build.artifact.image;
 
   const included = await builderBuildpacks(store, config, options.pull);
@@ -93,11 +116,19 @@ export async function createBuilder(store: LocalStore, name: string, options: Cr
       const reported: CreateBuilderReport['buildpacks'] = [];
       for (const bp of included) {
         progress.log(`adding buildpack ${bp.id}@${bp.version}`);
-        const r = await out.write(() => walkTree(bp.dir, { prefix: `cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`, includeRoot: true, owner: root, mtime: created }));
+        const r = await out.write(() =>
+          walkTree(bp.dir, {
+            prefix: `cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`,
+            includeRoot: true,
+            owner: root,
+            mtime: created,
+          }),
+        );
         layers.push(r.layer);
         history.push({ created: isoTime(created), created_by: `Buildpack: ${bp.id}@${bp.version}` });
         (layerInfo[bp.id] ??= {})[bp.version] = {
-          api: bp.api, layerDiffID: r.known.diffId,
+          api: bp.api,
+          layerDiffID: r.known.diffId,
           ...(bp.order ? { order: bp.order.map((group) => ({ group })) } : {}),
           ...(bp.homepage ? { homepage: bp.homepage } : {}),
         };
@@ -106,7 +137,12 @@ export async function createBuilder(store: LocalStore, name: string, options: Cr
       const cnb = join(staging, 'cnb');
       mkdirSync(cnb, { recursive: true });
       writeFileSync(join(cnb, 'order.toml'), toToml({ order: order.map((group) => ({ group })) }));
-      writeFileSync(join(cnb, 'run.toml'), toToml({ images: [{ image: runImage.image, ...(runImage.mirrors.length ? { mirrors: runImage.mirrors } : {}) }] }));
+      writeFileSync(
+        join(cnb, 'run.toml'),
+        toToml({
+          images: [{ image: runImage.image, ...(runImage.mirrors.length ? { mirrors: runImage.mirrors } : {}) }],
+        }),
+      );
       const cfg = await out.write(() => walkTree(staging, { owner: root, mtime: created }));
       layers.push(cfg.layer);
       history.push({ created: isoTime(created), created_by: 'Builder: order.toml, run.toml' });
@@ -114,10 +150,20 @@ export async function createBuilder(store: LocalStore, name: string, options: Cr
       const base = await buildImage.config();
       const metadata = {
         description: config.description,
-        buildpacks: included.map((b) => ({ id: b.id, version: b.version, ...(b.homepage ? { homepage: b.homepage } : {}) })),
+        buildpacks: included.map((b) => ({
+          id: b.id,
+          version: b.version,
+          ...(b.homepage ? { homepage: b.homepage } : {}),
+        })),
         stack: { runImage: { image: runImage.image, mirrors: runImage.mirrors } },
         run: { images: [{ image: runImage.image, ...(runImage.mirrors.length ? { mirrors: runImage.mirrors } : {}) }] },
-        lifecycle: { version: config.lifecycleVersion ?? SLIPWAY_VERSION, apis: { buildpack: { deprecated: [], supported: ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'] }, platform: { deprecated: [], supported: [PLATFORM_API] } } },
+        lifecycle: {
+          version: config.lifecycleVersion ?? SLIPWAY_VERSION,
+          apis: {
+            buildpack: { deprecated: [], supported: ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'] },
+            platform: { deprecated: [], supported: [PLATFORM_API] },
+          },
+        },
         createdBy: { name: 'Slipway', version: SLIPWAY_VERSION },
       };
       const imageConfig: ImageConfig = {
@@ -135,10 +181,27 @@ export async function createBuilder(store: LocalStore, name: string, options: Cr
         history: [...(base.history ?? []), ...history],
         rootfs: { type: 'layers', diff_ids: [] },
       };
-      const image = new ComputedImage({ layers: [...(await buildImage.layers()), ...layers], config: imageConfig, manifestMediaType: MediaType.OciManifest });
+      const image = new ComputedImage({
+        layers: [...(await buildImage.layers()), ...layers],
+        config: imageConfig,
+        manifestMediaType: MediaType.OciManifest,
+      });
       await lease.putBytes(await image.rawConfig());
-      await store.putManifest(local.name, await image.rawManifest(), MediaType.OciManifest, [local.tag ?? 'latest'], lease);
-      return { image: `${local.name}:${local.tag ?? 'latest'}`, digest: await image.digest(), stack, runImage: runImage.image, buildpacks: reported, order };
+      await store.putManifest(
+        local.name,
+        await image.rawManifest(),
+        MediaType.OciManifest,
+        [local.tag ?? 'latest'],
+        lease,
+      );
+      return {
+        image: `${local.name}:${local.tag ?? 'latest'}`,
+        digest: await image.digest(),
+        stack,
+        runImage: runImage.image,
+        buildpacks: reported,
+        order,
+      };
     });
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -160,20 +223,48 @@ export interface PackageBuildpackOptions {
  * @example
  *   await packageBuildpack(store, 'bp/hello:1', { path: 'buildpacks/hello' });
  */
-export async function packageBuildpack(store: LocalStore, name: string, options: PackageBuildpackOptions): Promise<{ image: string; digest: Digest; id: string; version: string; layerDiffID: Digest }> {
+export async function packageBuildpack(
+  store: LocalStore,
+  name: string,
+  options: PackageBuildpackOptions,
+): Promise<{ image: string; digest: Digest; id: string; version: string; layerDiffID: Digest }> {
   const local = parseLocalName(name);
-  if (local.digest) throw new SlipwayError('INVALID_ARGUMENT', `buildpackage name "${name}" names a digest; give a tag`);
+  if (local.digest)
+    throw new SlipwayError('INVALID_ARGUMENT', `buildpackage name "${name}" names a digest; give a tag`);
   const bp = await new BuildpackSet().addPath(options.path);
   const created = options.created ?? defaultMtime();
   return store.withLease(async (lease) => {
     const out = new LayerOutput(lease, new Map<Digest, KnownLayer>());
-    const r = await out.write(() => walkTree(bp.dir, { prefix: `cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`, includeRoot: true, owner: { kind: 'map', uid: 0, gid: 0 }, mtime: created }));
-    const layerInfo = { [bp.id]: { [bp.version]: { api: bp.api, layerDiffID: r.known.diffId, ...(bp.order ? { order: bp.order.map((group) => ({ group })) } : {}), ...(bp.homepage ? { homepage: bp.homepage } : {}) } } };
+    const r = await out.write(() =>
+      walkTree(bp.dir, {
+        prefix: `cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`,
+        includeRoot: true,
+        owner: { kind: 'map', uid: 0, gid: 0 },
+        mtime: created,
+      }),
+    );
+    const layerInfo = {
+      [bp.id]: {
+        [bp.version]: {
+          api: bp.api,
+          layerDiffID: r.known.diffId,
+          ...(bp.order ? { order: bp.order.map((group) => ({ group })) } : {}),
+          ...(bp.homepage ? { homepage: bp.homepage } : {}),
+        },
+      },
+    };
     const config: ImageConfig = {
-      architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', created: isoTime(created),
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      os: 'linux',
+      created: isoTime(created),
       config: {
         Labels: {
-          [BUILDPACKAGE_METADATA_LABEL]: JSON.stringify({ id: bp.id, version: bp.version, ...(bp.homepage ? { homepage: bp.homepage } : {}), stacks: [{ id: '*' }] }),
+          [BUILDPACKAGE_METADATA_LABEL]: JSON.stringify({
+            id: bp.id,
+            version: bp.version,
+            ...(bp.homepage ? { homepage: bp.homepage } : {}),
+            stacks: [{ id: '*' }],
+          }),
           [BUILDPACK_LAYERS_LABEL]: JSON.stringify(layerInfo),
         },
       },
@@ -182,19 +273,40 @@ export async function packageBuildpack(store: LocalStore, name: string, options:
     };
     const image = new ComputedImage({ layers: [r.layer], config, manifestMediaType: MediaType.OciManifest });
     await lease.putBytes(await image.rawConfig());
-    await store.putManifest(local.name, await image.rawManifest(), MediaType.OciManifest, [local.tag ?? 'latest'], lease);
-    return { image: `${local.name}:${local.tag ?? 'latest'}`, digest: await image.digest(), id: bp.id, version: bp.version, layerDiffID: r.known.diffId };
+    await store.putManifest(
+      local.name,
+      await image.rawManifest(),
+      MediaType.OciManifest,
+      [local.tag ?? 'latest'],
+      lease,
+    );
+    return {
+      image: `${local.name}:${local.tag ?? 'latest'}`,
+      digest: await image.digest(),
+      id: bp.id,
+      version: bp.version,
+      layerDiffID: r.known.diffId,
+    };
   });
 }
 
 /** The buildpacks a builder.toml names, each once, sorted by id and version (a stable layer order). */
-async function builderBuildpacks(store: LocalStore, config: BuilderConfig, pull: PullImage | undefined): Promise<BuildpackDescriptor[]> {
+async function builderBuildpacks(
+  store: LocalStore,
+  config: BuilderConfig,
+  pull: PullImage | undefined,
+): Promise<BuildpackDescriptor[]> {
   const builtin = new BuildpackSet();
   await builtin.addTree(BUILTIN_BUILDPACKS);
   const found = new Map<string, BuildpackDescriptor>();
   const add = (bp: BuildpackDescriptor) => found.set(`${bp.id}@${bp.version}`, bp);
   for (const entry of config.buildpacks) {
-    if (entry.uri && (entry.uri.startsWith('docker://') || entry.uri.endsWith('.cnb') || (!existsSync(entry.uri) && entry.rawUri && isBuildpackageSpec(entry.rawUri)))) {
+    if (
+      entry.uri &&
+      (entry.uri.startsWith('docker://') ||
+        entry.uri.endsWith('.cnb') ||
+        (!existsSync(entry.uri) && entry.rawUri && isBuildpackageSpec(entry.rawUri)))
+    ) {
       // A buildpackage: all of its buildpacks (a composite's components too).
       const ref = existsSync(entry.uri) || entry.uri.startsWith('docker://') ? entry.uri : entry.rawUri!;
       const pkg = await readBuildpackage(store, ref, pull);
@@ -203,8 +315,14 @@ async function builderBuildpacks(store: LocalStore, config: BuilderConfig, pull:
       inner.all.forEach(add);
     } else if (entry.uri) {
       let path = entry.uri;
-      if (/^https?:\/\//.test(entry.uri)) path = (await fetchBuildpackUrl(entry.uri, join(store.home, 'buildpacks', 'downloads'))).path;
-      else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri)) throw new SlipwayError('UNSUPPORTED', `builder buildpack uri "${entry.uri}": give a path, an http(s):// archive, a .cnb file or docker://IMAGE`, { detail: { uri: entry.uri } });
+      if (/^https?:\/\//.test(entry.uri))
+        path = (await fetchBuildpackUrl(entry.uri, join(store.home, 'buildpacks', 'downloads'))).path;
+      else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri))
+        throw new SlipwayError(
+          'UNSUPPORTED',
+          `builder buildpack uri "${entry.uri}": give a path, an http(s):// archive, a .cnb file or docker://IMAGE`,
+          { detail: { uri: entry.uri } },
+        );
       add(await new BuildpackSet().addPath(path));
     } else {
       add(builtin.find({ id: entry.id!, ...(entry.version ? { version: entry.version } : {}) }));
@@ -213,10 +331,17 @@ async function builderBuildpacks(store: LocalStore, config: BuilderConfig, pull:
   return [...found.values()].sort((a, b) => (a.id === b.id ? (a.version < b.version ? -1 : 1) : a.id < b.id ? -1 : 1));
 }
 
-async function stackOf(store: LocalStore, name: string | undefined, progress: Progress): Promise<CreateBuilderReport['stack']> {
+async function stackOf(
+  store: LocalStore,
+  name: string | undefined,
+  progress: Progress,
+): Promise<CreateBuilderReport['stack']> {
   if (name === undefined) return ensureDefaultStack(store, { progress });
   const latest = await latestVersion(store, name);
-  if (!latest) throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, { detail: { stack: name } });
+  if (!latest)
+    throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, {
+      detail: { stack: name },
+    });
   return { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
 }
 
@@ -241,33 +366,75 @@ export interface ImageBuilder {
  * io.buildpacks.buildpack.order (else /cnb/order.toml), the run image from the
  * builder metadata (else /cnb/run.toml), found in the store or pulled.
  */
-export async function readBuilderImage(store: LocalStore, ref: string, pull: PullImage | undefined): Promise<ImageBuilder> {
-  const { image, local, labels } = await withImage(store, ref, pull, async (image, local) => ({ image, local, labels: (await image.config()).config?.Labels ?? {} }));
-  if (!local) throw new SlipwayError('INVALID_ARGUMENT', `builder ${ref} must be an image in the store or a registry`, { detail: { builder: ref } });
+export async function readBuilderImage(
+  store: LocalStore,
+  ref: string,
+  pull: PullImage | undefined,
+): Promise<ImageBuilder> {
+  const { image, local, labels } = await withImage(store, ref, pull, async (image, local) => ({
+    image,
+    local,
+    labels: (await image.config()).config?.Labels ?? {},
+  }));
+  if (!local)
+    throw new SlipwayError('INVALID_ARGUMENT', `builder ${ref} must be an image in the store or a registry`, {
+      detail: { builder: ref },
+    });
   const rawMeta = labels[BUILDER_METADATA_LABEL];
-  if (!rawMeta) throw new SlipwayError('INVALID_ARGUMENT', `${ref} is not a builder image: it has no ${BUILDER_METADATA_LABEL} label (make one with slipway builder create)`, { detail: { builder: ref } });
-  const meta = parseJsonLabel(rawMeta, BUILDER_METADATA_LABEL, ref) as { run?: { images?: { image?: string }[] }; images?: { image?: string }[]; stack?: { runImage?: { image?: string } } };
+  if (!rawMeta)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `${ref} is not a builder image: it has no ${BUILDER_METADATA_LABEL} label (make one with slipway builder create)`,
+      { detail: { builder: ref } },
+    );
+  const meta = parseJsonLabel(rawMeta, BUILDER_METADATA_LABEL, ref) as {
+    run?: { images?: { image?: string }[] };
+    images?: { image?: string }[];
+    stack?: { runImage?: { image?: string } };
+  };
   const trees = await imageBuildpackTrees(store.home, image, layersOf(labels));
   let order: Order | undefined;
   const rawOrder = labels[BUILDPACK_ORDER_LABEL];
   const files = rawOrder && metaRunImage(meta) ? {} : await cnbFiles(image);
-  if (rawOrder) order = parseOrder(parseJsonLabel(rawOrder, BUILDPACK_ORDER_LABEL, ref), `${ref} ${BUILDPACK_ORDER_LABEL}`);
+  if (rawOrder)
+    order = parseOrder(parseJsonLabel(rawOrder, BUILDPACK_ORDER_LABEL, ref), `${ref} ${BUILDPACK_ORDER_LABEL}`);
   else if (files.order) order = parseOrder(files.order['order'], `${ref} /cnb/order.toml`);
-  if (!order) throw new SlipwayError('INVALID_DOCUMENT', `builder ${ref} has no order (no ${BUILDPACK_ORDER_LABEL} label, no /cnb/order.toml)`, { detail: { builder: ref } });
-  const runName = metaRunImage(meta) ?? (files.run ? ((files.run['images'] as { image?: string }[] | undefined)?.[0]?.image) : undefined);
-  if (!runName) throw new SlipwayError('INVALID_DOCUMENT', `builder ${ref} names no run image (builder metadata, /cnb/run.toml)`, { detail: { builder: ref } });
+  if (!order)
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `builder ${ref} has no order (no ${BUILDPACK_ORDER_LABEL} label, no /cnb/order.toml)`,
+      { detail: { builder: ref } },
+    );
+  const runName =
+    metaRunImage(meta) ??
+    (files.run ? (files.run['images'] as { image?: string }[] | undefined)?.[0]?.image : undefined);
+  if (!runName)
+    throw new SlipwayError('INVALID_DOCUMENT', `builder ${ref} names no run image (builder metadata, /cnb/run.toml)`, {
+      detail: { builder: ref },
+    });
   const run = await withImage(store, runName, pull, async (_, l) => l!);
   const runLabelName = runName.replace(/^docker:\/\//, '').replace(/@sha256:[0-9a-f]{64}$/, '');
-  const stackName = run.repository.endsWith('/run') ? run.repository.slice(0, -'/run'.length) : labels['io.buildpacks.stack.id'] ?? run.repository;
-  const version = (await stackVersions(store, stackName).catch(() => [])).find((v) => v.run.digest === run.digest)?.version ?? '';
+  const stackName = run.repository.endsWith('/run')
+    ? run.repository.slice(0, -'/run'.length)
+    : (labels['io.buildpacks.stack.id'] ?? run.repository);
+  const version =
+    (await stackVersions(store, stackName).catch(() => [])).find((v) => v.run.digest === run.digest)?.version ?? '';
   return {
-    name: ref, repository: local.repository, digest: local.digest, order, trees,
+    name: ref,
+    repository: local.repository,
+    digest: local.digest,
+    order,
+    trees,
     run: { ...run, name: runLabelName.replace(/:[^/:]+$/, '') },
     stack: { name: stackName, version, run: run.digest, build: local.digest },
   };
 }
 
-function metaRunImage(meta: { run?: { images?: { image?: string }[] }; images?: { image?: string }[]; stack?: { runImage?: { image?: string } } }): string | undefined {
+function metaRunImage(meta: {
+  run?: { images?: { image?: string }[] };
+  images?: { image?: string }[];
+  stack?: { runImage?: { image?: string } };
+}): string | undefined {
   return meta.run?.images?.[0]?.image ?? meta.images?.[0]?.image ?? meta.stack?.runImage?.image;
 }
 
@@ -286,4 +453,3 @@ async function cnbFiles(image: Image): Promise<{ order?: Record<string, unknown>
   }
   return out;
 }
-

@@ -4,7 +4,14 @@ import { apiAtLeast, escapeId, type BuildpackDescriptor } from '../../buildpack/
 import type { Require, ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
 import { BuildEnv } from '../../buildpack/cnb/env-files.js';
 import { classifySbomFiles, type SbomFile } from '../../buildpack/cnb/sbom.js';
-import { readLaunchToml, readLayerToml, readStore, readUnmet, type LaunchProcess, type LayerMetadata } from '../../buildpack/cnb/layer-files.js';
+import {
+  readLaunchToml,
+  readLayerToml,
+  readStore,
+  readUnmet,
+  type LaunchProcess,
+  type LayerMetadata,
+} from '../../buildpack/cnb/layer-files.js';
 import { toToml, type TomlTable } from '../../buildpack/cnb/toml.js';
 import type { BuildSession } from '../../sandbox/build-session.js';
 import { APP_DIR, LAYERS_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
@@ -75,7 +82,10 @@ export class Builder {
       const requires: Require[] = mine.flatMap((e) => e.requires);
       const planDir = join(dirs.control, 'bpplan', esc);
       mkdirSync(planDir, { recursive: true });
-      writeFileSync(join(planDir, 'plan.toml'), toToml({ entries: requires.map((r) => ({ name: r.name, ...(r.metadata ? { metadata: r.metadata } : {}) })) }));
+      writeFileSync(
+        join(planDir, 'plan.toml'),
+        toToml({ entries: requires.map((r) => ({ name: r.name, ...(r.metadata ? { metadata: r.metadata } : {}) })) }),
+      );
       const planPath = `/slipway/bpplan/${esc}/plan.toml`;
       const bpEnv = env.clone();
       if (!bp.clearEnv) bpEnv.applyPlatformEnv(dirs.platformTree, 'env');
@@ -88,10 +98,20 @@ export class Builder {
       if (apiAtLeast(bp.api, '0.12')) bpEnv.apply('CNB_EXEC_ENV', 'override', 'production');
       this.options.output(`===> ${bp.id}@${bp.version}\n`);
       const { exitCode } = await this.options.session.exec(
-        { argv: [`${buildpackPath(bp)}/bin/build`, `${LAYERS_DIR}/${esc}`, PLATFORM_DIR, planPath], env: bpEnv.toList(), cwd: APP_DIR },
+        {
+          argv: [`${buildpackPath(bp)}/bin/build`, `${LAYERS_DIR}/${esc}`, PLATFORM_DIR, planPath],
+          env: bpEnv.toList(),
+          cwd: APP_DIR,
+        },
         this.options.output,
       );
-      if (exitCode !== 0) throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version} failed (bin/build exited with ${exitCode})`, { buildpack: bp.id, buildpackExitCode: exitCode });
+      if (exitCode !== 0)
+        throw new StageError(
+          51,
+          'build',
+          `buildpack ${bp.id}@${bp.version} failed (bin/build exited with ${exitCode})`,
+          { buildpack: bp.id, buildpackExitCode: exitCode },
+        );
 
       const layers = wrap(bp, () => this.#collectLayers(esc));
       for (const layer of layers) {
@@ -114,14 +134,31 @@ export class Builder {
       report.slices.push(...launch.slices);
       const unmet = wrap(bp, () => readUnmet(tree, `${esc}/build.toml`, bp.id));
       const unknown = unmet.filter((u) => !requires.some((r) => r.name === u));
-      if (unknown.length) throw new StageError(51, 'build', `buildpack ${bp.id}: build.toml lists unmet "${unknown.join('", "')}" that is not in its plan`, { buildpack: bp.id });
+      if (unknown.length)
+        throw new StageError(
+          51,
+          'build',
+          `buildpack ${bp.id}: build.toml lists unmet "${unknown.join('", "')}" that is not in its plan`,
+          { buildpack: bp.id },
+        );
       entries = entries.filter((e) => !e.providers.includes(bp) || unmet.includes(e.requires[0]!.name));
       const store = wrap(bp, () => readStore(tree, `${esc}/store.toml`, bp.id));
-      const sbom = wrap(bp, () => classifySbomFiles(tree.readdir(esc) ?? [], (name) => {
-        const layer = layers.find((l) => l.name === name);
-        // A layer with every type false (now <layer>.ignore) still has its toml: its SBOM counts as build.
-        return layer ? layer.types : tree.lstat(`${esc}/${name}.toml`) ? { launch: false, cache: false } : undefined;
-      }, bp.sbomFormats ?? [], `${bp.id}@${bp.version}`));
+      const sbom = wrap(bp, () =>
+        classifySbomFiles(
+          tree.readdir(esc) ?? [],
+          (name) => {
+            const layer = layers.find((l) => l.name === name);
+            // A layer with every type false (now <layer>.ignore) still has its toml: its SBOM counts as build.
+            return layer
+              ? layer.types
+              : tree.lstat(`${esc}/${name}.toml`)
+                ? { launch: false, cache: false }
+                : undefined;
+          },
+          bp.sbomFormats ?? [],
+          `${bp.id}@${bp.version}`,
+        ),
+      );
       report.buildpacks.push({ buildpack: bp, layers, ...(store ? { store } : {}), sbom });
     }
     this.#copySboms(report.buildpacks);
@@ -158,7 +195,8 @@ export class Builder {
       const types = readLayerToml(tree, `${esc}/${file}`);
       const st = tree.lstat(`${esc}/${name}`);
       // A layer is a real directory: a link there (to anywhere) is refused, not followed.
-      if (st?.isSymbolicLink()) throw unsafePath(`${tree.path}/${esc}/${name}`, 'a layer must be a directory, and this is a symlink');
+      if (st?.isSymbolicLink())
+        throw unsafePath(`${tree.path}/${esc}/${name}`, 'a layer must be a directory, and this is a symlink');
       const hasContents = st?.isDirectory() ?? false;
       if (!types.launch && !types.build && !types.cache) {
         if (hasContents) tree.rename(`${esc}/${name}`, `${esc}/${name}.ignore`);
@@ -177,6 +215,12 @@ function wrap<T>(bp: BuildpackDescriptor, read: () => T): T {
     if (err instanceof StageError) throw err;
     // What the buildpack left is wrong (bad TOML) or refused (a link out of its layers): its failure, exit 51.
     const code = err instanceof SlipwayError && err.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'INVALID_DOCUMENT';
-    throw new StageError(51, 'build', `buildpack ${bp.id}@${bp.version}: ${(err as Error).message}`, { buildpack: bp.id }, code);
+    throw new StageError(
+      51,
+      'build',
+      `buildpack ${bp.id}@${bp.version}: ${(err as Error).message}`,
+      { buildpack: bp.id },
+      code,
+    );
   }
 }

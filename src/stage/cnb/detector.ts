@@ -48,18 +48,33 @@ export class Detector {
     const cache = new Map<string, Promise<{ trial: DetectTrial; text: string }>>();
     let errored = false;
     for (const group of groups) {
-      const results = await Promise.all(group.map((m) => {
-        const key = `${m.buildpack.id}@${m.buildpack.version}`;
-        // As the lifecycle's detector (Platform API >= 0.12): a required buildpack whose targets do not
-        // match is an error (-1) without running bin/detect; an optional one still runs detect.
-        const mismatch = !m.optional && this.#targetMismatch(m.buildpack);
-        if (mismatch) {
-          if (!cache.has(`${key} target`)) cache.set(`${key} target`, Promise.resolve({ trial: { id: m.buildpack.id, version: m.buildpack.version, result: 'error', exitCode: -1, output: mismatch }, text: '' }));
-          return cache.get(`${key} target`)!;
-        }
-        if (!cache.has(key)) cache.set(key, this.#runDetect(m.buildpack, cache.size));
-        return cache.get(key)!;
-      }));
+      const results = await Promise.all(
+        group.map((m) => {
+          const key = `${m.buildpack.id}@${m.buildpack.version}`;
+          // As the lifecycle's detector (Platform API >= 0.12): a required buildpack whose targets do not
+          // match is an error (-1) without running bin/detect; an optional one still runs detect.
+          const mismatch = !m.optional && this.#targetMismatch(m.buildpack);
+          if (mismatch) {
+            if (!cache.has(`${key} target`))
+              cache.set(
+                `${key} target`,
+                Promise.resolve({
+                  trial: {
+                    id: m.buildpack.id,
+                    version: m.buildpack.version,
+                    result: 'error',
+                    exitCode: -1,
+                    output: mismatch,
+                  },
+                  text: '',
+                }),
+              );
+            return cache.get(`${key} target`)!;
+          }
+          if (!cache.has(key)) cache.set(key, this.#runDetect(m.buildpack, cache.size));
+          return cache.get(key)!;
+        }),
+      );
       for (const r of results) if (!trials.includes(r.trial)) trials.push(r.trial);
       if (results.some((r) => r.trial.result === 'error')) errored = true;
       const failedRequired = group.some((m, i) => !m.optional && results[i]!.trial.result !== 'pass');
@@ -67,26 +82,47 @@ export class Detector {
       const elements = group.flatMap((m, i) => {
         const r = results[i]!;
         if (r.trial.result !== 'pass') return [];
-        return [{ buildpack: m.buildpack, optional: m.optional, alternatives: parseDetectPlan(r.text, `the build plan of ${m.buildpack.id}`) }];
+        return [
+          {
+            buildpack: m.buildpack,
+            optional: m.optional,
+            alternatives: parseDetectPlan(r.text, `the build plan of ${m.buildpack.id}`),
+          },
+        ];
       });
       const plan = resolvePlan(elements);
       if (!plan) {
-        this.options.log(`group ${group.map((m) => m.buildpack.id).join(', ')}: the build plan does not resolve (something required is not provided, or provided and not required)`);
+        this.options.log(
+          `group ${group.map((m) => m.buildpack.id).join(', ')}: the build plan does not resolve (something required is not provided, or provided and not required)`,
+        );
         continue;
       }
       return { group: plan.group, plan, trials };
     }
-    for (const t of trials) if (t.result !== 'pass' && t.output.trim()) this.options.log(`${t.id}@${t.version} detect (exit ${t.exitCode}):\n${t.output.trimEnd()}`);
-    throw new StageError(errored ? 21 : 20, 'detect', errored
-      ? `no buildpack group passed detection and a detect failed with an error: ${trials.filter((t) => t.result === 'error').map((t) => (t.exitCode === -1 ? t.output : `${t.id} (exit ${t.exitCode})`)).join(', ')}`
-      : `no buildpack group passed detection (tried: ${trials.map((t) => `${t.id} ${t.result}`).join(', ') || 'no buildpacks'})`, { trials });
+    for (const t of trials)
+      if (t.result !== 'pass' && t.output.trim())
+        this.options.log(`${t.id}@${t.version} detect (exit ${t.exitCode}):\n${t.output.trimEnd()}`);
+    throw new StageError(
+      errored ? 21 : 20,
+      'detect',
+      errored
+        ? `no buildpack group passed detection and a detect failed with an error: ${trials
+            .filter((t) => t.result === 'error')
+            .map((t) => (t.exitCode === -1 ? t.output : `${t.id} (exit ${t.exitCode})`))
+            .join(', ')}`
+        : `no buildpack group passed detection (tried: ${trials.map((t) => `${t.id} ${t.result}`).join(', ') || 'no buildpacks'})`,
+      { trials },
+    );
   }
 
   /** The lifecycle's message when `bp` cannot run on the image's target; undefined when it can. */
   #targetMismatch(bp: BuildpackDescriptor): string | undefined {
     const image = this.options.target;
     if (!image || !bp.targets || targetSatisfied(bp.targets, bp.binBuild ?? false, image)) return undefined;
-    const declared = bp.targets.targets.length || !bp.targets.stacks.length ? effectiveTargets(bp.targets, bp.binBuild ?? false) : bp.targets.stacks.map((id) => ({ stack: id }));
+    const declared =
+      bp.targets.targets.length || !bp.targets.stacks.length
+        ? effectiveTargets(bp.targets, bp.binBuild ?? false)
+        : bp.targets.stacks.map((id) => ({ stack: id }));
     return `${bp.id}@${bp.version}: ${describeTargets(image, declared)}${image.stackId && !bp.targets.targets.length && bp.targets.stacks.length ? ` (stack ${image.stackId})` : ''}`;
   }
 
@@ -103,12 +139,18 @@ export class Detector {
       env.apply('CNB_BUILD_PLAN_PATH', 'override', planPath);
     }
     try {
-      const { exitCode, output } = await session.exec({ argv: [`${buildpackPath(bp)}/bin/detect`, PLATFORM_DIR, planPath], env: env.toList(), cwd: APP_DIR });
+      const { exitCode, output } = await session.exec({
+        argv: [`${buildpackPath(bp)}/bin/detect`, PLATFORM_DIR, planPath],
+        env: env.toList(),
+        cwd: APP_DIR,
+      });
       const result = exitCode === 0 ? 'pass' : exitCode === 100 ? 'fail' : 'error';
-      return { trial: { id: bp.id, version: bp.version, result, exitCode, output }, text: result === 'pass' ? plan.read() : '' };
+      return {
+        trial: { id: bp.id, version: bp.version, result, exitCode, output },
+        text: result === 'pass' ? plan.read() : '',
+      };
     } finally {
       plan.close();
     }
   }
 }
-

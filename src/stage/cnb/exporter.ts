@@ -80,28 +80,59 @@ export class Exporter {
         const createdBy = `Layer: '${l.name}', Created by buildpack: ${b.buildpack.id}@${b.buildpack.version}`;
         let known: KnownLayer;
         if (l.hasContents) {
-          const r = await this.output.write(() => walkTree(join(dirs.buildpackLayers(b.buildpack), l.name), {
-            prefix: `${LAYERS_DIR.slice(1)}/${esc}/${l.name}`, includeRoot: true, owner, mtime: created, beneath: dirs.layers,
-          }));
+          const r = await this.output.write(() =>
+            walkTree(join(dirs.buildpackLayers(b.buildpack), l.name), {
+              prefix: `${LAYERS_DIR.slice(1)}/${esc}/${l.name}`,
+              includeRoot: true,
+              owner,
+              mtime: created,
+              beneath: dirs.layers,
+            }),
+          );
           known = r.known;
           add(name, r.layer, known, r.reused, createdBy);
         } else {
           const sha = input.previous?.buildpacks.find((p) => p.key === b.buildpack.id)?.layers[l.name]?.sha;
           const prev = sha ? input.previous?.knownLayer(sha) : undefined;
-          if (!prev) throw new StageError(62, 'export', `buildpack ${b.buildpack.id} kept layer "${l.name}" by its metadata alone (launch = true, no directory), but the previous image has no such layer`, { buildpack: b.buildpack.id, layer: l.name });
+          if (!prev)
+            throw new StageError(
+              62,
+              'export',
+              `buildpack ${b.buildpack.id} kept layer "${l.name}" by its metadata alone (launch = true, no directory), but the previous image has no such layer`,
+              { buildpack: b.buildpack.id, layer: l.name },
+            );
           known = prev;
           add(name, await this.output.reuse(prev), prev, true, createdBy);
         }
-        records[l.name] = { sha: known.diffId, data: l.types.metadata, build: l.types.build, launch: true, cache: l.types.cache };
+        records[l.name] = {
+          sha: known.diffId,
+          data: l.types.metadata,
+          build: l.types.build,
+          launch: true,
+          cache: l.types.cache,
+        };
       }
-      buildpackRecords.push({ key: b.buildpack.id, version: b.buildpack.version, layers: records, ...(b.store ? { store: { metadata: b.store } } : {}) });
+      buildpackRecords.push({
+        key: b.buildpack.id,
+        version: b.buildpack.version,
+        layers: records,
+        ...(b.store ? { store: { metadata: b.store } } : {}),
+      });
     }
 
     // The launch SBOMs as one layer after the buildpack layers, before the app (lifecycle Exporter.Export).
     let sbom: { sha: Digest } | undefined;
     const sbomDir = join(dirs.layers, 'sbom', 'launch');
     if (dirs.layersTree.isDirectory('sbom/launch')) {
-      const r = await this.output.write(() => walkTree(sbomDir, { prefix: `${LAYERS_DIR.slice(1)}/sbom/launch`, includeRoot: true, owner, mtime: created, beneath: dirs.layers }));
+      const r = await this.output.write(() =>
+        walkTree(sbomDir, {
+          prefix: `${LAYERS_DIR.slice(1)}/sbom/launch`,
+          includeRoot: true,
+          owner,
+          mtime: created,
+          beneath: dirs.layers,
+        }),
+      );
       add('sbom', r.layer, r.known, r.reused, 'Software Bill-of-Materials');
       sbom = { sha: r.known.diffId };
     }
@@ -110,11 +141,24 @@ export class Exporter {
     const taken: ((path: string) => boolean)[] = [];
     const appShas: { sha: Digest }[] = [];
     const appLayer = async (keep: (path: string) => boolean, label: string) => {
-      const r = await this.output.write(() => walkTree(dirs.workspace, {
-        prefix: APP_DIR.slice(1), includeRoot: true, owner, mtime: created, beneath: dirs.root,
-        transform: (e) => (e.path === APP_DIR.slice(1) || e.type === 'directory' || keep(e.path.slice(APP_DIR.length)) ? e : null),
-      }));
-      add(label, r.layer, r.known, r.reused, label === 'app' ? 'Application Layer' : `Application Slice: ${appShas.length + 1}`);
+      const r = await this.output.write(() =>
+        walkTree(dirs.workspace, {
+          prefix: APP_DIR.slice(1),
+          includeRoot: true,
+          owner,
+          mtime: created,
+          beneath: dirs.root,
+          transform: (e) =>
+            e.path === APP_DIR.slice(1) || e.type === 'directory' || keep(e.path.slice(APP_DIR.length)) ? e : null,
+        }),
+      );
+      add(
+        label,
+        r.layer,
+        r.known,
+        r.reused,
+        label === 'app' ? 'Application Layer' : `Application Slice: ${appShas.length + 1}`,
+      );
       appShas.push({ sha: r.known.diffId });
     };
     for (const [i, slice] of build.slices.entries()) {
@@ -129,15 +173,27 @@ export class Exporter {
     try {
       mkdirSync(join(staging, 'launcher', 'cnb', 'lifecycle'), { recursive: true });
       writeFileSync(join(staging, 'launcher', 'cnb', 'lifecycle', 'launcher'), readFileSync(LAUNCHER_SOURCE));
-      for (const p of ['cnb', 'cnb/lifecycle', 'cnb/lifecycle/launcher']) chmodSync(join(staging, 'launcher', p), 0o755);
-      const launcher = await this.output.write(() => walkTree(join(staging, 'launcher'), { owner: root, mtime: created }));
+      for (const p of ['cnb', 'cnb/lifecycle', 'cnb/lifecycle/launcher'])
+        chmodSync(join(staging, 'launcher', p), 0o755);
+      const launcher = await this.output.write(() =>
+        walkTree(join(staging, 'launcher'), { owner: root, mtime: created }),
+      );
       add('launcher', launcher.layer, launcher.known, launcher.reused, 'Buildpacks Application Launcher');
 
       const configDir = join(staging, 'config');
       mkdirSync(configDir, { recursive: true });
       writeFileSync(join(configDir, 'metadata.toml'), toToml(metadataToml(build)));
-      writeFileSync(join(configDir, 'slipway-launch.sh'), launchDefinitions(build.buildpacks.map((b) => b.buildpack.id), build.processes, build.defaultProcess));
-      const config = await this.output.write(() => walkTree(configDir, { prefix: `${LAYERS_DIR.slice(1)}/config`, includeRoot: true, owner, mtime: created }));
+      writeFileSync(
+        join(configDir, 'slipway-launch.sh'),
+        launchDefinitions(
+          build.buildpacks.map((b) => b.buildpack.id),
+          build.processes,
+          build.defaultProcess,
+        ),
+      );
+      const config = await this.output.write(() =>
+        walkTree(configDir, { prefix: `${LAYERS_DIR.slice(1)}/config`, includeRoot: true, owner, mtime: created }),
+      );
       add('config', config.layer, config.known, config.reused, 'Buildpacks Launcher Config');
 
       let processTypes: KnownLayer | undefined;
@@ -162,14 +218,22 @@ export class Exporter {
         config: { sha: config.known.diffId },
         launcher: { sha: launcher.known.diffId },
         ...(processTypes ? { 'process-types': { sha: processTypes.diffId } } : {}),
-        runImage: { topLayer: runDiffIds[runDiffIds.length - 1] ?? '', reference: input.runImageReference, image: input.runImageName },
+        runImage: {
+          topLayer: runDiffIds[runDiffIds.length - 1] ?? '',
+          reference: input.runImageReference,
+          image: input.runImageName,
+        },
         stack: { runImage: { image: input.runImageName } },
       });
       const buildMetadata: BuildMetadata = {
         buildpacks: build.buildpacks.map((b) => buildpackRef(b.buildpack)),
         launcher: { version: '0.1.0', source: { git: { repository: 'slipway', commit: '' } } },
         processes: build.processes.map((p) => ({
-          type: p.type, command: p.command, args: p.args.length ? p.args : null, direct: p.direct, buildpackID: p.buildpackId,
+          type: p.type,
+          command: p.command,
+          args: p.args.length ? p.args : null,
+          direct: p.direct,
+          buildpackID: p.buildpackId,
           ...(p.workingDir ? { 'working-dir': p.workingDir } : {}),
         })),
         ...(build.defaultProcess ? { 'buildpack-default-process-type': build.defaultProcess } : {}),
@@ -178,7 +242,10 @@ export class Exporter {
       const runPath = runEnv.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
       const env = [
         ...runEnv.filter((e) => !/^(PATH|CNB_LAYERS_DIR|CNB_APP_DIR|CNB_PLATFORM_API|CNB_DEPRECATION_MODE)=/.test(e)),
-        `CNB_LAYERS_DIR=${LAYERS_DIR}`, `CNB_APP_DIR=${APP_DIR}`, `CNB_PLATFORM_API=${PLATFORM_API}`, 'CNB_DEPRECATION_MODE=quiet',
+        `CNB_LAYERS_DIR=${LAYERS_DIR}`,
+        `CNB_APP_DIR=${APP_DIR}`,
+        `CNB_PLATFORM_API=${PLATFORM_API}`,
+        'CNB_DEPRECATION_MODE=quiet',
         `PATH=/cnb/process:/cnb/lifecycle:${runPath}`,
       ];
       const imageConfig: ImageConfig = {
@@ -201,7 +268,11 @@ export class Exporter {
         rootfs: { type: 'layers', diff_ids: [] },
       };
       delete imageConfig.config!.Cmd;
-      const image = new ComputedImage({ layers: [...runLayers, ...layers], config: imageConfig, manifestMediaType: MediaType.OciManifest });
+      const image = new ComputedImage({
+        layers: [...runLayers, ...layers],
+        config: imageConfig,
+        manifestMediaType: MediaType.OciManifest,
+      });
       return { image, layers: exported };
     } finally {
       rmSync(staging, { recursive: true, force: true });
@@ -213,9 +284,18 @@ export class Exporter {
 function metadataToml(build: BuildReport): Record<string, unknown> {
   return {
     ...(build.defaultProcess ? { 'buildpack-default-process-type': build.defaultProcess } : {}),
-    buildpacks: build.buildpacks.map((b) => ({ id: b.buildpack.id, version: b.buildpack.version, api: b.buildpack.api })),
+    buildpacks: build.buildpacks.map((b) => ({
+      id: b.buildpack.id,
+      version: b.buildpack.version,
+      api: b.buildpack.api,
+    })),
     processes: build.processes.map((p) => ({
-      type: p.type, command: p.command, args: p.args, direct: p.direct, 'buildpack-id': p.buildpackId, ...(p.workingDir ? { 'working-dir': p.workingDir } : {}),
+      type: p.type,
+      command: p.command,
+      args: p.args,
+      direct: p.direct,
+      'buildpack-id': p.buildpackId,
+      ...(p.workingDir ? { 'working-dir': p.workingDir } : {}),
     })),
     slices: build.slices.map((paths) => ({ paths })),
   };

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { makeDirOnce } from '../../fs/dir-once.js';
 import { SlipwayError, isSlipwayError } from '../../errors.js';
-import { escapeId, readBuildpackDescriptor, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
+import {
+  escapeId,
+  readBuildpackDescriptor,
+  type BuildpackDescriptor,
+} from '../../buildpack/cnb/buildpack-descriptor.js';
 import type { Image } from '../../image/types.js';
 import { decompressing } from '../../layer/compress.js';
 import { extractMembers } from '../../layer/extract.js';
@@ -43,10 +47,18 @@ export async function* buildpackMembers(members: AsyncIterable<TarMember>): Asyn
     if (entry.path !== BUILDPACKS_PREFIX && !entry.path.startsWith(`${BUILDPACKS_PREFIX}/`)) continue;
     let linkname = entry.linkname;
     if (entry.type === 'hardlink' && linkname !== undefined) {
-      if (!linkname.startsWith(`${BUILDPACKS_PREFIX}/`)) throw unsafeEntry(entry.path, `it links to "${linkname}", outside /${BUILDPACKS_PREFIX}`);
+      if (!linkname.startsWith(`${BUILDPACKS_PREFIX}/`))
+        throw unsafeEntry(entry.path, `it links to "${linkname}", outside /${BUILDPACKS_PREFIX}`);
       linkname = linkname.slice(BUILDPACKS_PREFIX.length + 1);
     }
-    yield { entry: { ...entry, path: entry.path.slice(BUILDPACKS_PREFIX.length + 1), ...(linkname !== undefined ? { linkname } : {}) }, content: member.content };
+    yield {
+      entry: {
+        ...entry,
+        path: entry.path.slice(BUILDPACKS_PREFIX.length + 1),
+        ...(linkname !== undefined ? { linkname } : {}),
+      },
+      content: member.content,
+    };
   }
 }
 
@@ -56,9 +68,11 @@ export async function extractBuildpackLayer(tar: Readable, dir: string): Promise
   await extractMembers(buildpackMembers(readTar(await decompressing(tar))), dir, { owner: 'ignore' });
   // A buildpack dir must be a real directory: a symlink here would point the bind mount anywhere on the host.
   for (const id of readdirSync(dir)) {
-    if (!lstatSync(join(dir, id)).isDirectory()) throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}`, 'it is not a directory');
+    if (!lstatSync(join(dir, id)).isDirectory())
+      throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}`, 'it is not a directory');
     for (const version of readdirSync(join(dir, id))) {
-      if (!lstatSync(join(dir, id, version)).isDirectory()) throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}/${version}`, 'it is not a directory');
+      if (!lstatSync(join(dir, id, version)).isDirectory())
+        throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}/${version}`, 'it is not a directory');
     }
   }
 }
@@ -83,7 +97,11 @@ export async function imageBuildpackTrees(home: string, image: Image, only?: Set
 }
 
 /** The buildpack `<tree>/<escaped id>/<version>` among `trees`, if any. */
-export async function findInTrees(trees: string[], id: string, version: string): Promise<BuildpackDescriptor | undefined> {
+export async function findInTrees(
+  trees: string[],
+  id: string,
+  version: string,
+): Promise<BuildpackDescriptor | undefined> {
   for (const tree of trees) {
     const dir = join(tree, escapeId(id), version);
     if (existsSync(join(dir, 'buildpack.toml'))) return readBuildpackDescriptor(dir);
@@ -106,17 +124,31 @@ export function isBuildpackageSpec(spec: string): boolean {
  * a registry reference (HOST/NAME[:TAG], docker://REF: pulled first with `pull`), or a
  * `.cnb` file (an OCI layout tar). `local` is its local NAME@DIGEST when it is in the store.
  */
-export async function withImage<T>(store: LocalStore, ref: string, pull: PullImage | undefined, fn: (image: Image, local: { repository: string; digest: Digest } | undefined) => Promise<T>): Promise<T> {
+export async function withImage<T>(
+  store: LocalStore,
+  ref: string,
+  pull: PullImage | undefined,
+  fn: (image: Image, local: { repository: string; digest: Digest } | undefined) => Promise<T>,
+): Promise<T> {
   if (ref.endsWith('.cnb') && !ref.startsWith('docker://')) {
-    if (!existsSync(ref)) throw new SlipwayError('NOT_FOUND', `buildpackage ${ref} does not exist`, { detail: { file: ref } });
-    return withSource(parseTransport(`oci-archive:${ref}`), async () => store, async ({ artifact }) => {
-      if (artifact.kind !== 'image') throw new SlipwayError('UNSUPPORTED', `${ref} holds an index, not one image`, { detail: { file: ref } });
-      return fn(artifact.image, undefined);
-    });
+    if (!existsSync(ref))
+      throw new SlipwayError('NOT_FOUND', `buildpackage ${ref} does not exist`, { detail: { file: ref } });
+    return withSource(
+      parseTransport(`oci-archive:${ref}`),
+      async () => store,
+      async ({ artifact }) => {
+        if (artifact.kind !== 'image')
+          throw new SlipwayError('UNSUPPORTED', `${ref} holds an index, not one image`, { detail: { file: ref } });
+        return fn(artifact.image, undefined);
+      },
+    );
   }
   let localName = ref;
   if (ref.startsWith('docker://') || hasRegistryHost(ref)) {
-    if (!pull) throw new SlipwayError('UNSUPPORTED', `no registry client was given to pull ${ref} with`, { detail: { image: ref } });
+    if (!pull)
+      throw new SlipwayError('UNSUPPORTED', `no registry client was given to pull ${ref} with`, {
+        detail: { image: ref },
+      });
     localName = await pull(ref.replace(/^docker:\/\//, ''));
   }
   const name = parseLocalName(localName);
@@ -125,11 +157,16 @@ export async function withImage<T>(store: LocalStore, ref: string, pull: PullIma
     read = await readLocal(store, name.name, name.digest ?? name.tag ?? 'latest');
   } catch (err) {
     if (isSlipwayError(err) && ['NOT_FOUND', 'NAME_UNKNOWN', 'MANIFEST_UNKNOWN'].includes(err.code)) {
-      throw new SlipwayError('NOT_FOUND', `there is no image ${ref} in the local store (a registry image needs its host, e.g. 127.0.0.1:5000/${name.name})`, { cause: err, detail: { image: ref } });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `there is no image ${ref} in the local store (a registry image needs its host, e.g. 127.0.0.1:5000/${name.name})`,
+        { cause: err, detail: { image: ref } },
+      );
     }
     throw err;
   }
-  if (read.artifact.kind !== 'image') throw new SlipwayError('UNSUPPORTED', `${ref} is an index; name one platform's image`, { detail: { image: ref } });
+  if (read.artifact.kind !== 'image')
+    throw new SlipwayError('UNSUPPORTED', `${ref} is an index; name one platform's image`, { detail: { image: ref } });
   return fn(read.artifact.image, { repository: name.name, digest: read.descriptor.digest });
 }
 
@@ -138,16 +175,33 @@ export async function withImage<T>(store: LocalStore, ref: string, pull: PullIma
  * one buildpack per layer under /cnb/buildpacks/) made into directories: the trees of
  * all its buildpacks, and the one it is (the label's id and version).
  */
-export async function readBuildpackage(store: LocalStore, ref: string, pull: PullImage | undefined): Promise<{ buildpack: BuildpackDescriptor; trees: string[] }> {
+export async function readBuildpackage(
+  store: LocalStore,
+  ref: string,
+  pull: PullImage | undefined,
+): Promise<{ buildpack: BuildpackDescriptor; trees: string[] }> {
   return withImage(store, ref, pull, async (image) => {
     const labels = (await image.config()).config?.Labels ?? {};
     const raw = labels[BUILDPACKAGE_METADATA_LABEL];
-    if (!raw) throw new SlipwayError('INVALID_ARGUMENT', `${ref} is not a buildpackage: it has no ${BUILDPACKAGE_METADATA_LABEL} label`, { detail: { image: ref } });
+    if (!raw)
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `${ref} is not a buildpackage: it has no ${BUILDPACKAGE_METADATA_LABEL} label`,
+        { detail: { image: ref } },
+      );
     const meta = parseJsonLabel(raw, BUILDPACKAGE_METADATA_LABEL, ref) as { id?: unknown; version?: unknown };
-    if (typeof meta.id !== 'string' || typeof meta.version !== 'string') throw new SlipwayError('INVALID_DOCUMENT', `${ref}: ${BUILDPACKAGE_METADATA_LABEL} has no id and version`, { detail: { image: ref } });
+    if (typeof meta.id !== 'string' || typeof meta.version !== 'string')
+      throw new SlipwayError('INVALID_DOCUMENT', `${ref}: ${BUILDPACKAGE_METADATA_LABEL} has no id and version`, {
+        detail: { image: ref },
+      });
     const trees = await imageBuildpackTrees(store.home, image, layersOf(labels));
     const buildpack = await findInTrees(trees, meta.id, meta.version);
-    if (!buildpack) throw new SlipwayError('INVALID_DOCUMENT', `buildpackage ${ref} says it is ${meta.id}@${meta.version}, but none of its layers holds /cnb/buildpacks/${escapeId(meta.id)}/${meta.version}`, { detail: { image: ref } });
+    if (!buildpack)
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `buildpackage ${ref} says it is ${meta.id}@${meta.version}, but none of its layers holds /cnb/buildpacks/${escapeId(meta.id)}/${meta.version}`,
+        { detail: { image: ref } },
+      );
     return { buildpack, trees };
   });
 }
@@ -157,8 +211,11 @@ export function layersOf(labels: Record<string, string>): Set<string> | undefine
   const raw = labels[BUILDPACK_LAYERS_LABEL];
   if (!raw) return undefined;
   const out = new Set<string>();
-  for (const versions of Object.values(parseJsonLabel(raw, BUILDPACK_LAYERS_LABEL, 'image') as Record<string, Record<string, { layerDiffID?: string }>>)) {
-    for (const info of Object.values(versions ?? {})) if (typeof info?.layerDiffID === 'string') out.add(info.layerDiffID);
+  for (const versions of Object.values(
+    parseJsonLabel(raw, BUILDPACK_LAYERS_LABEL, 'image') as Record<string, Record<string, { layerDiffID?: string }>>,
+  )) {
+    for (const info of Object.values(versions ?? {}))
+      if (typeof info?.layerDiffID === 'string') out.add(info.layerDiffID);
   }
   return out;
 }
@@ -167,6 +224,9 @@ export function parseJsonLabel(raw: string, label: string, image: string): unkno
   try {
     return JSON.parse(raw);
   } catch (err) {
-    throw new SlipwayError('INVALID_DOCUMENT', `${image}: label ${label} is not JSON`, { cause: err, detail: { image, label } });
+    throw new SlipwayError('INVALID_DOCUMENT', `${image}: label ${label} is not JSON`, {
+      cause: err,
+      detail: { image, label },
+    });
   }
 }

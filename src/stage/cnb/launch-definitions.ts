@@ -6,7 +6,11 @@ import { quote } from '../../sandbox/build-session.js';
  * The process table the POSIX launcher sources (`/layers/config/slipway-launch.sh`):
  * the same facts as metadata.toml, in a form /bin/sh reads without a TOML parser.
  */
-export function launchDefinitions(buildpackIds: string[], processes: LaunchProcess[], defaultProcess: string | undefined): string {
+export function launchDefinitions(
+  buildpackIds: string[],
+  processes: LaunchProcess[],
+  defaultProcess: string | undefined,
+): string {
   const cases = processes.map((p) => {
     const words = (list: string[]) => quote(list.map(quote).join(' '));
     return `    ${quote(p.type)}) proc_cmd=${words(p.command)}; proc_args=${words(p.args)}; proc_direct=${p.direct ? 1 : 0}; proc_dir=${quote(p.workingDir ?? '')} ;;`;

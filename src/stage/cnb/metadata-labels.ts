@@ -38,13 +38,23 @@ export interface LayersMetadataJson {
 export interface BuildMetadata {
   buildpacks: { id: string; version: string; api: string; homepage?: string }[];
   launcher: { version: string; source: { git: { repository: string; commit: string } } };
-  processes: { type: string; command: string[]; args: string[] | null; direct: boolean; buildpackID: string; 'working-dir'?: string }[];
+  processes: {
+    type: string;
+    command: string[];
+    args: string[] | null;
+    direct: boolean;
+    buildpackID: string;
+    'working-dir'?: string;
+  }[];
   'buildpack-default-process-type'?: string;
 }
 
 /** The lifecycle metadata of an image, with the blobs of its layers by diffID (for reuse). */
 export class LayersMetadata {
-  constructor(readonly value: LayersMetadataJson, private readonly layers: Map<Digest, KnownLayer> = new Map()) {}
+  constructor(
+    readonly value: LayersMetadataJson,
+    private readonly layers: Map<Digest, KnownLayer> = new Map(),
+  ) {}
 
   get buildpacks(): BuildpackLayersRecord[] {
     return this.value.buildpacks ?? [];
@@ -58,9 +68,14 @@ export class LayersMetadata {
     const v = this.value;
     // Key order as lifecycle's Go structs marshal them.
     return JSON.stringify({
-      app: v.app, ...(v.sbom ? { sbom: v.sbom } : {}), buildpacks: v.buildpacks, config: v.config, launcher: v.launcher,
+      app: v.app,
+      ...(v.sbom ? { sbom: v.sbom } : {}),
+      buildpacks: v.buildpacks,
+      config: v.config,
+      launcher: v.launcher,
       ...(v['process-types'] ? { 'process-types': v['process-types'] } : {}),
-      runImage: v.runImage, ...(v.stack ? { stack: v.stack } : {}),
+      runImage: v.runImage,
+      ...(v.stack ? { stack: v.stack } : {}),
     });
   }
 

@@ -23,7 +23,13 @@ export interface RestoreReport {
  * image (the buildpack then decides whether to keep the layer as it is); store.toml
  * comes back from the previous image. `[types]` are never restored.
  */
-export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, user: { uid: number; gid: number }, previous: LayersMetadata | undefined, cache: BuildCache | undefined): RestoreReport {
+export function restoreLayers(
+  group: BuildpackDescriptor[],
+  dirs: StagingDirs,
+  user: { uid: number; gid: number },
+  previous: LayersMetadata | undefined,
+  cache: BuildCache | undefined,
+): RestoreReport {
   const report: RestoreReport = { fromCache: [], metadataOnly: [] };
   const tree = dirs.layersTree;
   const own = { uid: user.uid, gid: user.gid };
@@ -43,7 +49,8 @@ export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, u
       tree.writeFile(`${esc}/${name}.toml`, toToml({ metadata: layer.data ?? {} }), own);
       report.metadataOnly.push(`${bp.id}:${name}`);
     }
-    if (record?.store && !tree.lstat(`${esc}/store.toml`)) tree.writeFile(`${esc}/store.toml`, toToml({ metadata: record.store.metadata }), own);
+    if (record?.store && !tree.lstat(`${esc}/store.toml`))
+      tree.writeFile(`${esc}/store.toml`, toToml({ metadata: record.store.metadata }), own);
   }
   return report;
 }
@@ -55,13 +62,19 @@ export function restoreLayers(group: BuildpackDescriptor[], dirs: StagingDirs, u
  * a buildpack of the group, so a layer kept by its metadata alone keeps its SBOM. A
  * buildpack-level `launch.sbom` is not restored: it is written anew by every build.
  */
-export async function restoreLaunchSboms(tar: Readable, group: BuildpackDescriptor[], dirs: StagingDirs, user: { uid: number; gid: number }): Promise<string[]> {
+export async function restoreLaunchSboms(
+  tar: Readable,
+  group: BuildpackDescriptor[],
+  dirs: StagingDirs,
+  user: { uid: number; gid: number },
+): Promise<string[]> {
   const ids = new Set(group.map((b) => escapeId(b.id)));
   const tree = dirs.layersTree;
   const restored: string[] = [];
   for await (const { entry, content } of readTar(tar)) {
     const m = /^\/?layers\/sbom\/launch\/([^/]+)\/([^/]+)\/(sbom\.[^/]+\.json)$/.exec(entry.path);
-    if (!m || entry.type !== 'file' || entry.size > SBOM_MAX_BYTES || !ids.has(m[1]!) || !tree.isDirectory(m[1]!)) continue;
+    if (!m || entry.type !== 'file' || entry.size > SBOM_MAX_BYTES || !ids.has(m[1]!) || !tree.isDirectory(m[1]!))
+      continue;
     const file = `${m[1]}/${m[2]}.${m[3]}`;
     // A cache layer's SBOM restored from the cache is at least as new: keep it.
     if (tree.lstat(file)) continue;

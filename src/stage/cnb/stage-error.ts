@@ -7,7 +7,13 @@ export type Phase = 'detect' | 'restore' | 'build' | 'export';
  * 40-49, builder 50-59 with 51 for a failing buildpack, exporter 60-69) and the phase.
  */
 export class StageError extends SlipwayError {
-  constructor(readonly exitCode: number, readonly phase: Phase, message: string, detail: Record<string, unknown> = {}, code: ErrorCode = 'TOOL_FAILED') {
+  constructor(
+    readonly exitCode: number,
+    readonly phase: Phase,
+    message: string,
+    detail: Record<string, unknown> = {},
+    code: ErrorCode = 'TOOL_FAILED',
+  ) {
     super(code, `${phase}: ${message}`, { detail: { ...detail, exitCode, phase } });
   }
 }

@@ -35,7 +35,6 @@ import type { ImageBuilder } from './builder-image.js';
 
 const run = promisify(execFile);
 
-
 export interface StageOptions {
   /** The app source directory. */
   path: string;
@@ -105,14 +104,20 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const t0 = performance.now();
   const progress = options.progress ?? silentProgress;
   const output = options.output ?? (() => undefined);
-  const base = typeof options.builder === 'object' ? builderBase(options.builder) : stackBase(await resolveStack(store, options.stack, progress));
+  const base =
+    typeof options.builder === 'object'
+      ? builderBase(options.builder)
+      : stackBase(await resolveStack(store, options.stack, progress));
   const { stack } = base;
   const buildInfo = await readLocal(store, base.buildRepository, stack.build);
   const runInfo = await readLocal(store, base.runRepository, stack.run);
-  if (buildInfo.artifact.kind !== 'image' || runInfo.artifact.kind !== 'image') throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its images are indexes`);
+  if (buildInfo.artifact.kind !== 'image' || runInfo.artifact.kind !== 'image')
+    throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its images are indexes`);
   const buildConfig = await buildInfo.artifact.image.config();
   const runImage = runInfo.artifact.image;
-  const env = Object.fromEntries((buildConfig.config?.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    (buildConfig.config?.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   const user = { uid: Number(env['CNB_USER_ID'] ?? 1000), gid: Number(env['CNB_GROUP_ID'] ?? 1000) };
   const labels = buildConfig.config?.Labels ?? {};
   const baseEnv: Record<string, string> = {
@@ -120,8 +125,12 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     CNB_TARGET_OS: buildConfig.os,
     CNB_TARGET_ARCH: buildConfig.architecture,
     ...(buildConfig.variant ? { CNB_TARGET_ARCH_VARIANT: buildConfig.variant } : {}),
-    ...(labels['io.buildpacks.base.distro.name'] ? { CNB_TARGET_DISTRO_NAME: labels['io.buildpacks.base.distro.name'] } : {}),
-    ...(labels['io.buildpacks.base.distro.version'] ? { CNB_TARGET_DISTRO_VERSION: labels['io.buildpacks.base.distro.version'] } : {}),
+    ...(labels['io.buildpacks.base.distro.name']
+      ? { CNB_TARGET_DISTRO_NAME: labels['io.buildpacks.base.distro.name'] }
+      : {}),
+    ...(labels['io.buildpacks.base.distro.version']
+      ? { CNB_TARGET_DISTRO_VERSION: labels['io.buildpacks.base.distro.version'] }
+      : {}),
   };
 
   const { set, order } = await resolveBuildpacks(options, store.home);
@@ -142,7 +151,11 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     await prepareDirs(dirs, options, user);
     progress.log('===> DETECTING');
     session = await BuildSession.start(runtime, {
-      image: { ref: parseTransport(`${base.buildRepository}@${stack.build}`), label: base.buildRepository, store: async () => store },
+      image: {
+        ref: parseTransport(`${base.buildRepository}@${stack.build}`),
+        label: base.buildRepository,
+        store: async () => store,
+      },
       user,
       controlDir: dirs.control,
       network: options.network ?? 'outbound',
@@ -157,17 +170,40 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       ],
     });
     const tDetect = performance.now();
-    const detected = await new Detector({ session, dirs, baseEnv, log: (l) => progress.log(l), target: imageTarget(baseEnv, labels) }).detect(groups);
+    const detected = await new Detector({
+      session,
+      dirs,
+      baseEnv,
+      log: (l) => progress.log(l),
+      target: imageTarget(baseEnv, labels),
+    }).detect(groups);
     for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
     const own = { uid: user.uid, gid: user.gid };
-    dirs.layersTree.writeFile('group.toml', toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }), own);
-    dirs.layersTree.writeFile('plan.toml', toToml({ entries: detected.plan.entries.map((e) => ({ providers: e.providers.map((p) => ({ id: p.id, version: p.version })), requires: e.requires })) }), own);
+    dirs.layersTree.writeFile(
+      'group.toml',
+      toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }),
+      own,
+    );
+    dirs.layersTree.writeFile(
+      'plan.toml',
+      toToml({
+        entries: detected.plan.entries.map((e) => ({
+          providers: e.providers.map((p) => ({ id: p.id, version: p.version })),
+          requires: e.requires,
+        })),
+      }),
+      own,
+    );
 
     progress.log('===> RESTORING');
     const { restoreLayers, restoreLaunchSboms } = await import('./restorer.js');
     const restored = restoreLayers(detected.group, dirs, user, previous, options.clearCache ? undefined : cache);
-    const sbomLayer = previous?.value.sbom ? await previousLayer(store, options.repository, options.tag, previous.value.sbom.sha) : undefined;
-    if (sbomLayer) for (const r of await restoreLaunchSboms(await sbomLayer.uncompressed(), detected.group, dirs, user)) progress.log(`restored SBOM ${r} from the previous image`);
+    const sbomLayer = previous?.value.sbom
+      ? await previousLayer(store, options.repository, options.tag, previous.value.sbom.sha)
+      : undefined;
+    if (sbomLayer)
+      for (const r of await restoreLaunchSboms(await sbomLayer.uncompressed(), detected.group, dirs, user))
+        progress.log(`restored SBOM ${r} from the previous image`);
     for (const r of restored.fromCache) progress.log(`restored ${r} from the cache`);
     for (const r of restored.metadataOnly) progress.log(`restored metadata of ${r} from the previous image`);
 
@@ -179,25 +215,55 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
 
     progress.log('===> EXPORTING');
     const tExport = performance.now();
-    const known = new Map<Digest, KnownLayer>([...cache.knownLayers(), ...(previous ? await previousLayers(store, options.repository, options.tag) : [])]);
+    const known = new Map<Digest, KnownLayer>([
+      ...cache.knownLayers(),
+      ...(previous ? await previousLayers(store, options.repository, options.tag) : []),
+    ]);
     const { image, layers, written } = await store.withLease(async (lease) => {
       const out = new LayerOutput(lease, known);
       const exported = await new Exporter(out).export({
-        dirs, user, runImage, runImageName: base.runImageName, runImageReference: `${base.runRepository}@${stack.run}`,
-        build: built, ...(previous ? { previous } : {}), created: options.created, projectMetadata: options.projectMetadata ?? {},
+        dirs,
+        user,
+        runImage,
+        runImageName: base.runImageName,
+        runImageReference: `${base.runRepository}@${stack.run}`,
+        build: built,
+        ...(previous ? { previous } : {}),
+        created: options.created,
+        projectMetadata: options.projectMetadata ?? {},
       });
       await storeImage(lease, exported.image);
-      await store.putManifest(options.repository, await exported.image.rawManifest(), await exported.image.mediaType(), [options.tag], lease);
+      await store.putManifest(
+        options.repository,
+        await exported.image.rawManifest(),
+        await exported.image.mediaType(),
+        [options.tag],
+        lease,
+      );
       return { ...exported, written: out.written };
     });
     cache.commit(dirs.layersTree, built.buildpacks, [...known.values()]);
     const tEnd = performance.now();
     return {
-      repository: options.repository, tag: options.tag, digest: await image.digest(), stack,
+      repository: options.repository,
+      tag: options.tag,
+      digest: await image.digest(),
+      stack,
       group: detected.group.map((b) => ({ id: b.id, version: b.version })),
-      processes: built.processes.map((p) => ({ type: p.type, command: p.command, args: p.args, default: p.type === built.defaultProcess })),
-      layers, restored,
-      seconds: { detect: (tBuild - tDetect) / 1000, build: (tExport - tBuild) / 1000, export: (tEnd - tExport) / 1000, total: (tEnd - t0) / 1000 },
+      processes: built.processes.map((p) => ({
+        type: p.type,
+        command: p.command,
+        args: p.args,
+        default: p.type === built.defaultProcess,
+      })),
+      layers,
+      restored,
+      seconds: {
+        detect: (tBuild - tDetect) / 1000,
+        build: (tExport - tBuild) / 1000,
+        export: (tEnd - tExport) / 1000,
+        total: (tEnd - t0) / 1000,
+      },
       bytesWritten: written.reduce((n, k) => n + k.size, 0),
     };
   } finally {
@@ -215,7 +281,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
 function caBind(caFile: string | false | undefined): { source: string; destination: string; readonly: boolean }[] {
   if (caFile === false) return [];
   const file = caFile ?? process.env['SSL_CERT_FILE'] ?? '/etc/ssl/certs/ca-certificates.crt';
-  return existsSync(file) ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }] : [];
+  return existsSync(file)
+    ? [{ source: resolve(file), destination: '/etc/ssl/certs/ca-certificates.crt', readonly: true }]
+    : [];
 }
 
 /** The images a staging runs in and on: a stack's pair, or a builder image and its run image. */
@@ -228,17 +296,34 @@ interface StageBase {
 }
 
 function stackBase(stack: StageReport['stack']): StageBase {
-  return { stack, buildRepository: `${stack.name}/build`, runRepository: `${stack.name}/run`, runImageName: `${stack.name}/run` };
+  return {
+    stack,
+    buildRepository: `${stack.name}/build`,
+    runRepository: `${stack.name}/run`,
+    runImageName: `${stack.name}/run`,
+  };
 }
 
 function builderBase(builder: ImageBuilder): StageBase {
-  return { stack: builder.stack, buildRepository: builder.repository, runRepository: builder.run.repository, runImageName: builder.run.name };
+  return {
+    stack: builder.stack,
+    buildRepository: builder.repository,
+    runRepository: builder.run.repository,
+    runImageName: builder.run.name,
+  };
 }
 
-async function resolveStack(store: LocalStore, name: string | undefined, progress: Progress): Promise<StageReport['stack']> {
+async function resolveStack(
+  store: LocalStore,
+  name: string | undefined,
+  progress: Progress,
+): Promise<StageReport['stack']> {
   if (name === undefined) return ensureDefaultStack(store, { progress });
   const latest = await latestVersion(store, name);
-  if (!latest) throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, { detail: { stack: name } });
+  if (!latest)
+    throw new SlipwayError('NOT_FOUND', `there is no stack "${name}": make it with slipway stack create ${name}`, {
+      detail: { stack: name },
+    });
   return { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
 }
 
@@ -247,17 +332,32 @@ async function resolveBuildpacks(options: StageOptions, home: string): Promise<{
   await set.addTree(BUILTIN_BUILDPACKS);
   const builderDir = typeof options.builder === 'string' ? resolve(options.builder) : BUILTIN_BUILDPACKS;
   if (typeof options.builder === 'string') await set.addTree(builderDir);
-  for (const tree of [...(typeof options.builder === 'object' ? options.builder.trees : []), ...(options.buildpackTrees ?? [])]) await set.addTree(tree);
+  for (const tree of [
+    ...(typeof options.builder === 'object' ? options.builder.trees : []),
+    ...(options.buildpackTrees ?? []),
+  ])
+    await set.addTree(tree);
   if (options.buildpacks && options.buildpacks.length > 0) {
     const group = [];
     for (const spec of options.buildpacks) {
       // Inline (project.toml script) and URL buildpacks become directories under the store home, then are added like a path.
       if (typeof spec !== 'string' || isBuildpackUrl(spec)) {
-        const bp = await set.addPath(typeof spec !== 'string'
-          ? await materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
-          : (await fetchBuildpackUrl(spec, join(home, 'buildpacks', 'downloads'), options.caFile ? { caFile: options.caFile } : {})).path);
+        const bp = await set.addPath(
+          typeof spec !== 'string'
+            ? await materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
+            : (
+                await fetchBuildpackUrl(
+                  spec,
+                  join(home, 'buildpacks', 'downloads'),
+                  options.caFile ? { caFile: options.caFile } : {},
+                )
+              ).path,
+        );
         group.push({ id: bp.id, version: bp.version });
-      } else if (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))) {
+      } else if (
+        spec.includes('/') &&
+        (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))
+      ) {
         const bp = await set.addPath(spec);
         group.push({ id: bp.id, version: bp.version });
       } else {
@@ -267,7 +367,10 @@ async function resolveBuildpacks(options: StageOptions, home: string): Promise<{
     }
     return { set, order: [group] };
   }
-  return { set, order: typeof options.builder === 'object' ? options.builder.order : await readBuilderOrder(builderDir) };
+  return {
+    set,
+    order: typeof options.builder === 'object' ? options.builder.order : await readBuilderOrder(builderDir),
+  };
 }
 
 /** The build image's target as detect matches buildpacks' [[targets]] (and [[stacks]]) against it. */
@@ -275,7 +378,8 @@ function imageTarget(baseEnv: Record<string, string>, labels: Record<string, str
   const name = baseEnv['CNB_TARGET_DISTRO_NAME'];
   const version = baseEnv['CNB_TARGET_DISTRO_VERSION'];
   return {
-    os: baseEnv['CNB_TARGET_OS'] ?? '', arch: baseEnv['CNB_TARGET_ARCH'] ?? '',
+    os: baseEnv['CNB_TARGET_OS'] ?? '',
+    arch: baseEnv['CNB_TARGET_ARCH'] ?? '',
     ...(baseEnv['CNB_TARGET_ARCH_VARIANT'] ? { variant: baseEnv['CNB_TARGET_ARCH_VARIANT'] } : {}),
     ...(name || version ? { distro: { ...(name ? { name } : {}), ...(version ? { version } : {}) } } : {}),
     ...(labels['io.buildpacks.stack.id'] ? { stackId: labels['io.buildpacks.stack.id'] } : {}),
@@ -289,7 +393,11 @@ function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {
 }
 
 /** The app copied into the workspace (owned by the stack user), the platform dir with env/. */
-async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid: number; gid: number }): Promise<void> {
+async function prepareDirs(
+  dirs: StagingDirs,
+  options: StageOptions,
+  user: { uid: number; gid: number },
+): Promise<void> {
   mkdirSync(dirs.workspace, { recursive: true });
   mkdirSync(dirs.layers, { recursive: true });
   mkdirSync(join(dirs.platform, 'env'), { recursive: true });
@@ -298,7 +406,9 @@ async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid
     throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
   });
   if (options.filter) {
-    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%y %P\\n'], { maxBuffer: 256 << 20 });
+    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%y %P\\n'], {
+      maxBuffer: 256 << 20,
+    });
     for (const line of stdout.split('\n').filter(Boolean)) {
       const rel = line.slice(2);
       if (!options.filter(rel, line[0] === 'd')) rmSync(join(dirs.workspace, rel), { recursive: true, force: true });
@@ -315,16 +425,27 @@ async function prepareDirs(dirs: StagingDirs, options: StageOptions, user: { uid
 /** A build env name becomes a file name in <platform>/env: it must be one name, not a path. */
 function checkEnvName(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new SlipwayError('INVALID_ARGUMENT', `build env name "${name}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`, { detail: { name } });
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `build env name "${name}" is not a variable name (letters, digits, "_", ".", "-"; not starting with a digit)`,
+      { detail: { name } },
+    );
   }
   return name;
 }
 
-async function previousMetadata(store: LocalStore, repository: string, tag: string): Promise<LayersMetadata | undefined> {
+async function previousMetadata(
+  store: LocalStore,
+  repository: string,
+  tag: string,
+): Promise<LayersMetadata | undefined> {
   const image = await previousImage(store, repository, tag);
   if (!image) return undefined;
   const config = await image.config();
-  return LayersMetadata.fromLabel(config.config?.Labels?.[LIFECYCLE_METADATA_LABEL], new Map(await previousLayersOf(image)));
+  return LayersMetadata.fromLabel(
+    config.config?.Labels?.[LIFECYCLE_METADATA_LABEL],
+    new Map(await previousLayersOf(image)),
+  );
 }
 
 async function previousLayers(store: LocalStore, repository: string, tag: string): Promise<[Digest, KnownLayer][]> {
@@ -333,7 +454,12 @@ async function previousLayers(store: LocalStore, repository: string, tag: string
 }
 
 /** The previous image's layer with this diffID (its SBOM layer). */
-async function previousLayer(store: LocalStore, repository: string, tag: string, diffId: Digest): Promise<Layer | undefined> {
+async function previousLayer(
+  store: LocalStore,
+  repository: string,
+  tag: string,
+  diffId: Digest,
+): Promise<Layer | undefined> {
   const image = await previousImage(store, repository, tag);
   if (!image) return undefined;
   const i = (await image.config()).rootfs.diff_ids.indexOf(diffId);
@@ -345,14 +471,21 @@ async function previousImage(store: LocalStore, repository: string, tag: string)
     const { artifact } = await readLocal(store, repository, tag);
     return artifact.kind === 'image' ? artifact.image : undefined;
   } catch (err) {
-    if (err instanceof SlipwayError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'NOT_FOUND')) return undefined;
+    if (
+      err instanceof SlipwayError &&
+      (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'NOT_FOUND')
+    )
+      return undefined;
     throw err;
   }
 }
 
 async function previousLayersOf(image: Image): Promise<[Digest, KnownLayer][]> {
   const [manifest, config] = await Promise.all([image.manifest(), image.config()]);
-  return manifest.layers.map((l, i) => [config.rootfs.diff_ids[i]!, { diffId: config.rootfs.diff_ids[i]!, digest: l.digest, size: l.size, mediaType: l.mediaType }]);
+  return manifest.layers.map((l, i) => [
+    config.rootfs.diff_ids[i]!,
+    { diffId: config.rootfs.diff_ids[i]!, digest: l.digest, size: l.size, mediaType: l.mediaType },
+  ]);
 }
 
 /** Puts the config blob (layers are already in the store). */
@@ -360,4 +493,3 @@ async function storeImage(lease: import('../../store/local-store.js').StoreLease
   const raw = await image.rawConfig();
   await lease.putBytes(raw);
 }
-

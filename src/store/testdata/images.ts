@@ -27,7 +27,14 @@ export function randomStream(size: number): Readable {
 }
 
 export function configBytes(label: string): Buffer {
-  return Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { label } } }));
+  return Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: { Labels: { label } },
+    }),
+  );
 }
 
 export function manifestBytes(config: Descriptor, layers: Descriptor[], extra: Partial<ImageManifest> = {}): Buffer {

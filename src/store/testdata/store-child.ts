@@ -26,7 +26,13 @@ async function crashLoop(): Promise<never> {
   for (let i = 0; ; i++) {
     const desc = await store.withLease(async (lease) => {
       const image = await writeImageBlobs(lease, `round ${process.pid} ${i}`, [20 << 20, 1 << 20]);
-      return store.putManifest('crash/app', image.manifest, MediaType.OciManifest, ['latest', `p${process.pid}-${i}`], lease);
+      return store.putManifest(
+        'crash/app',
+        image.manifest,
+        MediaType.OciManifest,
+        ['latest', `p${process.pid}-${i}`],
+        lease,
+      );
     });
     console.log(`stored ${desc.digest}`);
     if (i % 2 === 1) await store.gc({ linkGraceMs: 0 });

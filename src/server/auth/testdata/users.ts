@@ -16,7 +16,11 @@ export const PASSWORDS = { alice: 'alice-secret', bob: 'bob-secret' } as const;
 export function sampleUsers(): UsersFile {
   return {
     users: {
-      alice: { passwordHash: bcrypt.hashSync(PASSWORDS.alice, 4), grants: [{ prefix: 'team/', actions: ['pull', 'push', 'delete'] }], catalog: true },
+      alice: {
+        passwordHash: bcrypt.hashSync(PASSWORDS.alice, 4),
+        grants: [{ prefix: 'team/', actions: ['pull', 'push', 'delete'] }],
+        catalog: true,
+      },
       bob: { passwordHash: bcrypt.hashSync(PASSWORDS.bob, 4), grants: [{ prefix: 'team/', actions: ['pull'] }] },
     },
     anonymous: { grants: [{ prefix: 'public/', actions: ['pull'] }] },

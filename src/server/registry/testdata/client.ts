@@ -26,7 +26,10 @@ export async function harness(options: Partial<Omit<RegistryOptions, 'store'>> =
   const store = await LocalStore.open(home);
   const app = createRegistryApp({ auth: allowAll, ...options, store });
   return {
-    home, store, app, client: new TestClient(app),
+    home,
+    store,
+    app,
+    client: new TestClient(app),
     async dispose() {
       await app.close();
       await store.close();
@@ -65,7 +68,10 @@ export class TestClient {
   /** A monolithic POST ?digest= push; returns the digest. */
   async pushBlob(repo: string, bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): Promise<Digest> {
     const digest = digestOf(bytes, algorithm);
-    const res = await this.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+    const res = await this.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      body: bytes,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
     if (res.status !== 201) throw new Error(`push blob to ${repo}: ${res.status} ${await res.text()}`);
     return digest;
   }
@@ -77,17 +83,54 @@ export class TestClient {
     return res.headers.get('location')!;
   }
 
-  async putManifest(repo: string, reference: string, bytes: Uint8Array | string, mediaType: string = MediaType.OciManifest): Promise<Response> {
-    return this.req('PUT', `/v2/${repo}/manifests/${reference}`, { body: bytes, headers: { 'Content-Type': mediaType } });
+  async putManifest(
+    repo: string,
+    reference: string,
+    bytes: Uint8Array | string,
+    mediaType: string = MediaType.OciManifest,
+  ): Promise<Response> {
+    return this.req('PUT', `/v2/${repo}/manifests/${reference}`, {
+      body: bytes,
+      headers: { 'Content-Type': mediaType },
+    });
   }
 
   /** Pushes config and layers, then the manifest under `tag`; returns what was pushed. */
-  async pushImage(repo: string, tag: string, layers: Uint8Array[], extra: Record<string, unknown> = {}): Promise<PushedImage> {
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { tag } } }));
-    const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: await this.pushBlob(repo, config), size: config.length };
+  async pushImage(
+    repo: string,
+    tag: string,
+    layers: Uint8Array[],
+    extra: Record<string, unknown> = {},
+  ): Promise<PushedImage> {
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [] },
+        config: { Labels: { tag } },
+      }),
+    );
+    const configDesc: Descriptor = {
+      mediaType: MediaType.OciConfig,
+      digest: await this.pushBlob(repo, config),
+      size: config.length,
+    };
     const layerDescs: Descriptor[] = [];
-    for (const layer of layers) layerDescs.push({ mediaType: MediaType.OciLayerGzip, digest: await this.pushBlob(repo, layer), size: layer.length });
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: configDesc, layers: layerDescs, ...extra }));
+    for (const layer of layers)
+      layerDescs.push({
+        mediaType: MediaType.OciLayerGzip,
+        digest: await this.pushBlob(repo, layer),
+        size: layer.length,
+      });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: configDesc,
+        layers: layerDescs,
+        ...extra,
+      }),
+    );
     const res = await this.putManifest(repo, tag, manifest);
     if (res.status !== 201) throw new Error(`push manifest ${repo}:${tag}: ${res.status} ${await res.text()}`);
     return { manifest, digest: digestOf(manifest), config: configDesc, layers: layerDescs };
