@@ -5,5 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 npx tsc -p tsconfig.test.json
+# The formatter and linter (Biome), and DESIGN.md's layers (dependency-cruiser): a violation fails CI.
+npm run -s lint
+npm run -s lint:deps
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

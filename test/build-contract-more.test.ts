@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
   let store: LocalStore;
   let cleanup: () => Promise<void>;
   let work: string;
-  const { app, bps, fresh } = scratchDirs(() => work);
+  const { app, bps } = scratchDirs(() => work);
 
   before(async () => {
     ({ store, cleanup } = await buildStore());

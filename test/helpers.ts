@@ -221,7 +221,10 @@ export function startSlipwayRegistry(
         host: new URL(url).host,
         pid: child.pid!,
         stderr: () => stderr,
-        stop: () => (child.kill('SIGTERM'), exited),
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
         kill: async () => {
           child.kill('SIGKILL');
           await exited;
@@ -285,7 +288,10 @@ export async function startDistribution(dir: string, extraConfig: string[] = [])
     host: `127.0.0.1:${port}`,
     pid: child.pid!,
     stderr: () => stderr,
-    stop: () => (child.kill('SIGTERM'), exited),
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
     kill: async () => {
       child.kill('SIGKILL');
       await exited;

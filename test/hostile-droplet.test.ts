@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { DROPLET_LABEL } from '../src/droplet/layout.js';
-import type { LocalStore } from '../src/index.js';
 import { buildStore } from './build-fixtures.js';
 import { type RawEntry, tarBuffer } from './fixtures/hostile/tar.js';
 import { ROOT, slipwayOk, tempDir, treeSnapshot, type CliResult } from './helpers.js';
@@ -18,7 +17,6 @@ import { ROOT, slipwayOk, tempDir, treeSnapshot, type CliResult } from './helper
  * unchanged, the store verifies, and the error names what was refused.
  */
 describe('hostile droplets: import and export follow no link the droplet made', () => {
-  let store: LocalStore;
   let home: string;
   let cleanup: () => Promise<void>;
   let work: { path: string; cleanup: () => Promise<void> };
@@ -30,7 +28,7 @@ describe('hostile droplets: import and export follow no link the droplet made', 
   let n = 0;
 
   before(async () => {
-    ({ store, home, cleanup } = await buildStore());
+    ({ home, cleanup } = await buildStore());
     work = await tempDir('hostile-droplet');
     canary = `/tmp/slipway-canary-${randomBytes(6).toString('hex')}`;
     for (const d of ['', '0', 'vcap', 'vcap/app']) mkdirSync(join(canary, d), { recursive: true });

@@ -83,7 +83,7 @@ describe('hostile images: paths resolve in the image root only', {
   }
 
   const refusedLoop = (path: string) =>
-    new RegExp(`refused "${escape(path)}": resolving it in the image's root met more than 40 symlinks`);
+    new RegExp(`refused "${escapeRegExp(path)}": resolving it in the image's root met more than 40 symlinks`);
 
   test('a loop symlink plus a WorkingDir climbing ".." is refused; the host makes no directory', async () => {
     const workdir = `/loop${CLIMB}${canary}/made-by-workdir`;
@@ -229,7 +229,7 @@ describe('hostile images: paths resolve in the image root only', {
   });
 });
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

@@ -38,7 +38,7 @@ export function localNameFor(source: TransportRef, names: string[]): TransportRe
 }
 
 function withoutRegistryHost(name: string): string {
-  let ref;
+  let ref: ReturnType<typeof parseReference>;
   try {
     ref = parseReference(name);
   } catch {

@@ -8,7 +8,7 @@ import { walkTree, type OwnerPolicy } from '../layer/tree-walk.js';
 import type { Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { HistoryEntry, ImageConfig } from '../oci/types.js';
-import { LayerOutput } from '../stage/layer-output.js';
+import type { LayerOutput } from '../stage/layer-output.js';
 import { dropletTrees } from './droplet-dir.js';
 import { LAUNCHER_SCRIPT } from './launcher.js';
 import {

@@ -69,7 +69,7 @@ async function* bytesOf(member: Member, failure: Failure): AsyncGenerator<Buffer
 /** Reads what the consumer left of a member, so the archive can move on to the next. */
 async function drain(member: Member, content: Readable | undefined): Promise<void> {
   if (content === undefined) {
-    for await (const _chunk of member) continue; // discard
+    for await (const _chunk of member); // discard
   } else if (!content.readableEnded) {
     content.resume();
     await finished(content);

@@ -247,7 +247,7 @@ describe('parseIndex', () => {
   it('accepts a Docker manifest list', () => {
     const i = goodIndex();
     i.mediaType = MediaType.DockerManifestList;
-    (i.manifests as Array<Record<string, unknown>>).forEach((m) => (m.mediaType = MediaType.DockerManifest));
+    for (const m of i.manifests as Array<Record<string, unknown>>) m.mediaType = MediaType.DockerManifest;
     assert.equal(parseIndex(bytes(i)).mediaType, MediaType.DockerManifestList);
   });
   it('accepts an OCI layout index.json (no mediaType, ref.name annotations)', () => {

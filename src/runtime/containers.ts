@@ -277,7 +277,7 @@ export class ContainerRuntime {
 
   async #startDetached(name: string, dir: string): Promise<void> {
     const log = openSync(join(dir, 'log'), 'a', 0o600);
-    let supervisor;
+    let supervisor: ChildProcess;
     try {
       supervisor = spawn(process.execPath, [...supervisorEntry(), dirname(this.paths.root), name], {
         detached: true,

@@ -40,7 +40,7 @@ export async function unpackLayer(
       return: async () => ({ done: true, value: undefined }),
     }),
   };
-  let counts;
+  let counts: Awaited<ReturnType<typeof layerToOverlay>>;
   try {
     counts = await layerToOverlay(hashing, dir);
     for (let r = await source.next(); !r.done; r = await source.next()) digester.update(r.value);

@@ -239,7 +239,9 @@ export class RuntimeState {
       now(),
     );
     const ref = this.#sql('INSERT INTO container_layers (container, position, diff_id) VALUES (?, ?, ?)');
-    diffIds.forEach((d, i) => ref.run(record.name, i, d));
+    diffIds.forEach((d, i) => {
+      ref.run(record.name, i, d);
+    });
   }
 
   /** The container's layers, base first. */

@@ -1,13 +1,12 @@
 import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { LocalStore, StoreLease } from '../store/local-store.js';
+import type { LocalStore } from '../store/local-store.js';
 import type { Progress } from '../progress.js';
 import { buildStackImages, type BuiltStack } from './build-images.js';
 import { defaultMirror } from './debian-mirror.js';
 import { defaultCacheDir } from './layer-cache.js';
 import { diffPackages, isEmptyDiff, type PackageDiff } from './packages.js';
 import {
-  DEFAULT_STACK_NAME,
   DEFAULT_SUITE,
   DEFAULT_USER,
   checkMirror,

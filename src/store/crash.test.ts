@@ -84,7 +84,7 @@ describe('store across processes', () => {
       assert.deepEqual(await store.blobs.listIngests(), []);
 
       const needed = new Set<Digest>();
-      for (const m of await store.meta.listManifests()) [m.digest, ...m.references].forEach((d) => needed.add(d));
+      for (const m of await store.meta.listManifests()) for (const d of [m.digest, ...m.references]) needed.add(d);
       assert.deepEqual(
         [...(await blobsIn(store))].sort(),
         [...needed].sort(),

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import { Digester, digestAlgorithm, digestStream, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { type Digester, digestAlgorithm, digestStream, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import type { BlobInfo, BlobWriter, Expected } from './types.js';
 
 /** What a writer needs from its store: to publish verified bytes and to forget the ingest. */

@@ -91,7 +91,9 @@ export class SqliteMetadataStore implements MetadataStore {
       // Same digest, same bytes, same references: a re-put only refreshes links and tags.
       if (inserted.changes > 0) {
         const ref = this.#sql('INSERT INTO manifest_refs (repository, manifest, position, digest) VALUES (?, ?, ?, ?)');
-        record.references.forEach((d, i) => ref.run(repository, digest, i, d));
+        record.references.forEach((d, i) => {
+          ref.run(repository, digest, i, d);
+        });
       }
       for (const d of record.references) this.#link(repository, d, now);
       for (const tag of tags) this.#upsertTag(repository, tag, digest, now);

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { isRetryable } from '../errors.js';
-import type { Digest } from '../oci/digest.js';
 import {
   INDEX_MEDIA_TYPES,
   MediaType,

@@ -36,7 +36,8 @@ test('an optional buildpack breaking the rules is dropped, the rest resolves', (
 test('[[or]] alternatives are tried left to right, depth first', () => {
   const plan = resolvePlan([el('a', [alt(['x'], []), alt(['y'], [])]), el('b', [alt([], ['y'])])]);
   assert.deepEqual(plan?.group, ['a', 'b']);
-  assert.equal(plan?.entries[0]!.requires[0]!.name, 'y');
+  assert.ok(plan);
+  assert.equal(plan.entries[0]!.requires[0]!.name, 'y');
 });
 
 test('detect plans: top level then each [[or]]; a top-level version in requires is refused', () => {

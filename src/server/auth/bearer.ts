@@ -35,7 +35,7 @@ export function bearerAuthenticator(tokens: TokenService, options: BearerOptions
       const token = bearerToken(request.headers.get('authorization'));
       if (token === undefined)
         throw RegistryAuthError.unauthorized('authentication required', challenge(request, required), required);
-      let claims;
+      let claims: Awaited<ReturnType<typeof tokens.verify>>;
       try {
         claims = await tokens.verify(token);
       } catch (err) {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Call } from './context.js';
-import { RegistryError } from './errors.js';
+import type { RegistryError } from './errors.js';
 
 type ResponseBody = ConstructorParameters<typeof Response>[0];
 

@@ -1,6 +1,5 @@
-import { SlipwayError } from '../../errors.js';
 import type { BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
-import { apiAtLeast, escapeId } from '../../buildpack/cnb/buildpack-descriptor.js';
+import { apiAtLeast } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
 import type { GroupMember } from '../../buildpack/cnb/order.js';
 import { BuildEnv } from '../../buildpack/cnb/env-files.js';

@@ -13,7 +13,7 @@ import { MediaType } from '../../oci/media-types.js';
 import type { HistoryEntry, ImageConfig } from '../../oci/types.js';
 import type { BuildReport } from './builder.js';
 import { launchDefinitions } from './launch-definitions.js';
-import { LayerOutput, type KnownLayer } from '../layer-output.js';
+import type { LayerOutput, KnownLayer } from '../layer-output.js';
 import { LayersMetadata, type BuildMetadata, type LayerRecord } from './metadata-labels.js';
 import { APP_DIR, LAYERS_DIR, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';

@@ -152,7 +152,7 @@ export async function withImage<T>(
     localName = await pull(ref.replace(/^docker:\/\//, ''));
   }
   const name = parseLocalName(localName);
-  let read;
+  let read: Awaited<ReturnType<typeof readLocal>>;
   try {
     read = await readLocal(store, name.name, name.digest ?? name.tag ?? 'latest');
   } catch (err) {

@@ -28,12 +28,12 @@ function globToRegExp(glob: string): RegExp {
           .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
-    } else if (c === '\\' && i + 1 < glob.length) out += escape(glob[++i]!);
-    else out += escape(c);
+    } else if (c === '\\' && i + 1 < glob.length) out += escapeRegExp(glob[++i]!);
+    else out += escapeRegExp(c);
   }
   return new RegExp(`^${out}$`);
 }
 
-function escape(c: string): string {
+function escapeRegExp(c: string): string {
   return c.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } 
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../../errors.js';
-import { type BuildpackDescriptor, type Order } from '../../buildpack/cnb/buildpack-descriptor.js';
+import type { BuildpackDescriptor, Order } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
 import { expandOrder } from '../../buildpack/cnb/order.js';
 import type { ImageTarget } from '../../buildpack/cnb/targets.js';
