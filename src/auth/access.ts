@@ -10,6 +10,12 @@ export interface Access {
   /** A repository name, or "catalog" for `registry:catalog:*`. */
   name: string;
   actions: string[];
+  /**
+   * In an authorizer's answer: the caller may not even know the repository exists
+   * (the registry then answers 404 NAME_UNKNOWN, not 403): the platform's rule for
+   * repositories of spaces the caller cannot read.
+   */
+  hidden?: boolean;
 }
 
 export interface Principal {
@@ -19,9 +25,13 @@ export interface Principal {
   granted: Access[];
 }
 
-/** Decides which of the requested actions a user (or anonymous, user undefined) may have. */
+/**
+ * Decides which of the requested actions a subject (or anonymous, undefined) may
+ * have. A subject is what `login` answered: the user name for the users file, an
+ * identity such as `user:GUID` or `apitoken:GUID` for the platform.
+ */
 export interface Authorizer {
-  authorize(user: string | undefined, requested: Access): Promise<Access>;
-  /** Checks a user's password; false when unknown or wrong. */
-  verifyPassword(user: string, password: string): Promise<boolean>;
+  authorize(subject: string | undefined, requested: Access): Promise<Access>;
+  /** Checks a password (or a token given as one); the subject it proves, undefined when unknown or wrong. */
+  login(user: string, password: string): Promise<string | undefined>;
 }

@@ -44,9 +44,14 @@ export function parseScope(scope: string): Access | undefined {
   return { type, name, actions };
 }
 
-/** `repository:team/app:pull,push` */
+/**
+ * `repository:team/app:pull,push`. Our `list` (tags and catalog entries, which the
+ * platform grants some roles without `pull`) is not a scope Docker clients know:
+ * they are told to ask for `pull`, which an authorizer may answer with `list` alone.
+ */
 export function formatScope(access: Access): string {
-  return `${access.type}:${access.name}:${access.actions.join(',')}`;
+  const actions = [...new Set(access.actions.map((a) => (a === 'list' ? 'pull' : a)))];
+  return `${access.type}:${access.name}:${actions.join(',')}`;
 }
 
 /** Several accesses in one space-separated scope string, as a challenge carries them. */
@@ -66,12 +71,18 @@ export function mergeAccesses(accesses: Access[]): Access[] {
   return [...merged.values()];
 }
 
-/** True when `granted` covers every action `required` asks for (`*` covers all). */
+/** True when `granted` covers every action `required` asks for (`*` covers all; `pull` covers `list`). */
 export function covers(granted: Access[], required: Access): boolean {
   const actions = new Set<string>();
   for (const g of granted)
     if (g.type === required.type && g.name === required.name) for (const a of g.actions) actions.add(a);
+  if (actions.has('pull')) actions.add('list');
   return actions.has('*') || required.actions.every((a) => actions.has(a));
+}
+
+/** The first of `missing` that `granted` marks hidden (the caller may not know it exists), if any. */
+export function hiddenAmong(granted: Access[], missing: Access[]): Access | undefined {
+  return missing.find((m) => granted.some((g) => g.hidden && g.type === m.type && g.name === m.name));
 }
 
 /** The accesses of `required` that `granted` does not fully cover. */

@@ -99,11 +99,11 @@ describe('passwords', () => {
       'an argon2id hash is a valid users file entry',
     );
     const authorizer = sampleAuthorizer();
-    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
-    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'cached success still succeeds');
-    assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.bob), false);
-    assert.equal(await authorizer.verifyPassword('mallory', 'x'), false);
-    assert.equal(await authorizer.verifyPassword('__proto__', 'x'), false);
+    assert.equal(await authorizer.login('alice', PASSWORDS.alice), 'alice');
+    assert.equal(await authorizer.login('alice', PASSWORDS.alice), 'alice', 'cached success still succeeds');
+    assert.equal(await authorizer.login('alice', PASSWORDS.bob), undefined);
+    assert.equal(await authorizer.login('mallory', 'x'), undefined);
+    assert.equal(await authorizer.login('__proto__', 'x'), undefined);
   });
 
   test('an empty password is refused; long ones are hashed whole (no bcrypt 72-byte cut)', async () => {
@@ -119,21 +119,21 @@ describe('passwords', () => {
       const path = join(dir, 'users.json');
       await writeUsersFile(path, sampleUsers());
       const authorizer = await FileAuthorizer.open(path);
-      assert.equal(await authorizer.verifyPassword('alice', 'wrong'), false);
+      assert.equal(await authorizer.login('alice', 'wrong'), undefined);
       assert.match(
         (await readUsersFile(path)).users['alice']!.passwordHash,
         /^\$2b\$/,
         'a failed login changes nothing',
       );
-      assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true);
+      assert.equal(await authorizer.login('alice', PASSWORDS.alice), 'alice');
       const after = await readUsersFile(path);
       assert.match(after.users['alice']!.passwordHash, /^\$argon2id\$/);
       assert.match(after.users['bob']!.passwordHash, /^\$2b\$/, 'other users keep theirs until they log in');
       assert.deepEqual(after.users['alice']!.grants, sampleUsers().users['alice']!.grants);
-      assert.equal(await authorizer.verifyPassword('alice', PASSWORDS.alice), true, 'the new hash verifies');
+      assert.equal(await authorizer.login('alice', PASSWORDS.alice), 'alice', 'the new hash verifies');
       assert.equal(
-        await (await FileAuthorizer.open(path)).verifyPassword('alice', PASSWORDS.alice),
-        true,
+        await (await FileAuthorizer.open(path)).login('alice', PASSWORDS.alice),
+        'alice',
         'and so does a server started afresh',
       );
     });

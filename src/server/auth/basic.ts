@@ -1,5 +1,6 @@
 import { RegistryAuthError } from './errors.js';
-import { formatScopes, missingAccess } from '../../auth/scope.js';
+import { formatScopes, hiddenAmong, missingAccess } from '../../auth/scope.js';
+import { SlipwayError } from '../../errors.js';
 import { LoginGuard } from './login-guard.js';
 import type { Access, Authenticator, Authorizer, ClientInfo, Principal } from './types.js';
 
@@ -48,6 +49,7 @@ export function basicAuthenticator(
       const granted = await Promise.all(required.map((r) => authorizer.authorize(user, r)));
       const missing = missingAccess(granted, required);
       if (missing.length === 0) return user === undefined ? { granted } : { user, granted };
+      if (user !== undefined) throwIfHidden(granted, missing);
       if (user === undefined)
         throw RegistryAuthError.unauthorized(
           `authentication required for ${formatScopes(missing)}`,
@@ -71,9 +73,17 @@ async function signedInUser(
   if (credentials === 'malformed')
     throw RegistryAuthError.unauthorized('the Basic credentials cannot be decoded', challenge, required);
   if (credentials === undefined || credentials.user === '') return undefined;
-  if (!(await logins.verify(address, credentials.user, credentials.password))) {
-    // The message never repeats the password, nor says whether the user exists.
-    throw RegistryAuthError.unauthorized('invalid user name or password', challenge, required);
-  }
-  return credentials.user;
+  const subject = await logins.login(address, credentials.user, credentials.password);
+  // The message never repeats the password, nor says whether the user exists.
+  if (subject === undefined) throw RegistryAuthError.unauthorized('invalid user name or password', challenge, required);
+  return subject;
+}
+
+/** NAME_UNKNOWN (404) when a refused repository is one the caller may not know exists. */
+export function throwIfHidden(granted: Access[], missing: Access[]): void {
+  const hidden = hiddenAmong(granted, missing);
+  if (hidden)
+    throw new SlipwayError('NAME_UNKNOWN', `repository name not known to registry: ${hidden.name}`, {
+      detail: { name: hidden.name },
+    });
 }

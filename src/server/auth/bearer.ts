@@ -1,5 +1,6 @@
 import { RegistryAuthError } from './errors.js';
 import { formatScopes, missingAccess } from '../../auth/scope.js';
+import { throwIfHidden } from './basic.js';
 import type { TokenService } from './token-service.js';
 import type { Access, Authenticator, Principal } from './types.js';
 
@@ -47,6 +48,7 @@ export function bearerAuthenticator(tokens: TokenService, options: BearerOptions
         );
       }
       const missing = missingAccess(claims.access, required);
+      if (missing.length > 0 && claims.user !== undefined) throwIfHidden(claims.access, missing);
       if (missing.length > 0) {
         throw RegistryAuthError.unauthorized(
           `the token does not grant ${formatScopes(missing)}`,

@@ -70,13 +70,13 @@ export class FileAuthorizer implements Authorizer {
    * worker thread). A good password behind a bcrypt hash is rehashed to argon2id and
    * written back to the file before the answer: the next login is argon2id.
    */
-  async verifyPassword(user: string, password: string): Promise<boolean> {
+  async login(user: string, password: string): Promise<string | undefined> {
     const config = await this.#current();
     const entry = Object.hasOwn(config.users, user) ? config.users[user] : undefined;
     const ok = await this.#passwords.verify(password, entry?.passwordHash);
     if (ok && entry !== undefined && needsRehash(entry.passwordHash))
       await this.#upgrade(user, password, entry.passwordHash);
-    return ok;
+    return ok ? user : undefined;
   }
 
   /** One rehash per user at a time; a failure to write is reported, and the login still succeeds. */

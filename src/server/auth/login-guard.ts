@@ -13,6 +13,8 @@ export interface LoginGuardOptions {
 }
 
 interface Known {
+  /** The subject the credentials proved. */
+  subject: string;
   /** Until then a request with these credentials is let in at once. */
   verifiedUntil: number;
   /** Until then they are checked again without counting against the limits. */
@@ -39,7 +41,7 @@ export class LoginGuard {
   readonly #limiter: LoginLimiter;
   readonly #secret = randomBytes(32);
   readonly #known = new Map<string, Known>();
-  readonly #checking = new Map<string, Promise<boolean>>();
+  readonly #checking = new Map<string, Promise<string | undefined>>();
   readonly #cacheTtlMs: number;
   readonly #trustTtlMs: number;
   readonly #maxCached: number;
@@ -53,31 +55,32 @@ export class LoginGuard {
   }
 
   /**
-   * True when the password is the user's, false when not; throws TOO_MANY_REQUESTS
-   * (with `detail.retryAfterSeconds`) when this address or user must wait first.
+   * The subject the password proves (see Authorizer.login), undefined when it is wrong;
+   * throws TOO_MANY_REQUESTS (with `detail.retryAfterSeconds`) when this address or
+   * user must wait first.
    */
-  async verify(address: string | undefined, user: string, password: string): Promise<boolean> {
+  async login(address: string | undefined, user: string, password: string): Promise<string | undefined> {
     const key = createHmac('sha256', this.#secret).update(user).update('\0').update(password).digest('base64');
     const known = this.#known.get(key);
     const now = Date.now();
-    if (known !== undefined && known.verifiedUntil > now) return true;
+    if (known !== undefined && known.verifiedUntil > now) return known.subject;
     const checking = this.#checking.get(key);
     if (checking !== undefined) return checking;
     const trusted = known !== undefined && known.trustedUntil > now;
     // Limits are asked before the check starts: a refused login costs no hashing.
     const attempt = trusted ? undefined : this.#limiter.begin(address, user);
     const check = this.#authorizer
-      .verifyPassword(user, password)
+      .login(user, password)
       .then(
-        (ok) => {
-          if (ok) {
+        (subject) => {
+          if (subject !== undefined) {
             attempt?.succeeded();
-            this.#remember(key, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
+            this.#remember(key, subject, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
           } else {
             attempt?.failed();
             this.#known.delete(key);
           }
-          return ok;
+          return subject;
         },
         (err: unknown) => {
           attempt?.failed();
@@ -89,9 +92,9 @@ export class LoginGuard {
     return check;
   }
 
-  #remember(key: string, trustedUntil: number): void {
+  #remember(key: string, subject: string, trustedUntil: number): void {
     this.#known.delete(key);
-    this.#known.set(key, { verifiedUntil: Date.now() + this.#cacheTtlMs, trustedUntil });
+    this.#known.set(key, { subject, verifiedUntil: Date.now() + this.#cacheTtlMs, trustedUntil });
     // Map keeps insertion order: the first key is the least recently verified.
     while (this.#known.size > this.#maxCached) this.#known.delete(this.#known.keys().next().value as string);
   }

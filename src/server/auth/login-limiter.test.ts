@@ -72,10 +72,10 @@ describe('login guard', () => {
     async authorize(_user: string | undefined, requested: Access): Promise<Access> {
       return requested;
     }
-    async verifyPassword(_user: string, password: string): Promise<boolean> {
+    async login(user: string, password: string): Promise<string | undefined> {
       this.checks++;
       await new Promise((r) => setTimeout(r, 5));
-      return password === this.password;
+      return password === this.password ? user : undefined;
     }
   }
 
@@ -83,35 +83,35 @@ describe('login guard', () => {
     const authorizer = new CountingAuthorizer();
     const guard = new LoginGuard(authorizer);
     assert.deepEqual(
-      await Promise.all(Array.from({ length: 10 }, () => guard.verify('a', 'alice', 'right'))),
-      Array(10).fill(true),
+      await Promise.all(Array.from({ length: 10 }, () => guard.login('a', 'alice', 'right'))),
+      Array(10).fill('alice'),
     );
     assert.equal(authorizer.checks, 1);
-    assert.equal(await guard.verify('a', 'alice', 'right'), true);
+    assert.equal(await guard.login('a', 'alice', 'right'), 'alice');
     assert.equal(authorizer.checks, 1, 'answered from memory');
-    assert.equal(await guard.verify('a', 'alice', 'wrong'), false);
+    assert.equal(await guard.login('a', 'alice', 'wrong'), undefined);
     assert.equal(authorizer.checks, 2);
   });
 
   test('remembered credentials get in while the user is under attack; strangers wait', async () => {
     const authorizer = new CountingAuthorizer();
     const guard = new LoginGuard(authorizer, { limits: { freePerUser: 3 }, cacheTtlMs: 0 });
-    assert.equal(await guard.verify('10.0.0.1', 'alice', 'right'), true);
-    for (let i = 0; i < 3; i++) assert.equal(await guard.verify('10.6.6.6', 'alice', `guess${i}`), false);
-    await assert.rejects(guard.verify('10.6.6.6', 'alice', 'guess'), /too many failed logins/);
+    assert.equal(await guard.login('10.0.0.1', 'alice', 'right'), 'alice');
+    for (let i = 0; i < 3; i++) assert.equal(await guard.login('10.6.6.6', 'alice', `guess${i}`), undefined);
+    await assert.rejects(guard.login('10.6.6.6', 'alice', 'guess'), /too many failed logins/);
     const before = authorizer.checks;
     assert.equal(
-      await guard.verify('10.0.0.1', 'alice', 'right'),
-      true,
+      await guard.login('10.0.0.1', 'alice', 'right'),
+      'alice',
       'the signed-in client is checked again, not limited',
     );
     assert.equal(authorizer.checks, before + 1);
     // Trust is in the credentials, not the address: whoever sends them knows the password.
-    assert.equal(await guard.verify('10.0.0.9', 'alice', 'right'), true);
+    assert.equal(await guard.login('10.0.0.9', 'alice', 'right'), 'alice');
     authorizer.password = 'changed';
-    assert.equal(await guard.verify('10.0.0.1', 'alice', 'right'), false, 'an old password stops working');
+    assert.equal(await guard.login('10.0.0.1', 'alice', 'right'), undefined, 'an old password stops working');
     await assert.rejects(
-      guard.verify('10.0.0.1', 'alice', 'right'),
+      guard.login('10.0.0.1', 'alice', 'right'),
       /too many failed logins/,
       'and is no longer trusted',
     );

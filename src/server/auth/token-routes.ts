@@ -139,16 +139,16 @@ async function grantUser(
   );
 }
 
-/** The user, when the password is right; 401 when not, 429 (Retry-After) when this address or user must wait. */
+/** The subject the password proves; 401 when it is wrong, 429 (Retry-After) when this address or user must wait. */
 async function checkPassword(
   logins: LoginGuard,
   address: string | undefined,
   user: string,
   password: string,
 ): Promise<string> {
-  let ok: boolean;
+  let subject: string | undefined;
   try {
-    ok = await logins.verify(address, user, password);
+    subject = await logins.login(address, user, password);
   } catch (err) {
     if (!isSlipwayError(err, 'TOO_MANY_REQUESTS')) throw err;
     const seconds = Number(err.detail?.['retryAfterSeconds'] ?? 1);
@@ -156,8 +156,8 @@ async function checkPassword(
     throw new TokenRequestError(429, 'temporarily_unavailable', err.message, { 'Retry-After': String(seconds) });
   }
   // The message never says whether the user exists, nor echoes the password.
-  if (!ok) throw new TokenRequestError(401, 'invalid_grant', 'invalid user name or password');
-  return user;
+  if (subject === undefined) throw new TokenRequestError(401, 'invalid_grant', 'invalid user name or password');
+  return subject;
 }
 
 /** The peer address of the connection (not a header a client could set), when served over a socket. */

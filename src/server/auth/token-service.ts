@@ -74,7 +74,8 @@ export class TokenService {
   /** The part of `requested` the user (undefined: anonymous) may have; accesses with no action left are dropped. */
   async grant(user: string | undefined, requested: Access[]): Promise<Access[]> {
     const granted = await Promise.all(requested.map((r) => this.authorizer.authorize(user, r)));
-    return granted.filter((a) => a.actions.length > 0);
+    // A hidden repository stays in the token (with no action), so its routes answer 404, not 401.
+    return granted.filter((a) => a.actions.length > 0 || a.hidden);
   }
 
   /** Grants what the user may of `requested` and signs it into an access token. */
@@ -146,9 +147,10 @@ export class TokenService {
 function parseAccessClaim(claim: unknown): Access[] {
   if (!Array.isArray(claim)) return [];
   return claim.flatMap((entry): Access[] => {
-    const e = entry as { type?: unknown; name?: unknown; actions?: unknown };
+    const e = entry as { type?: unknown; name?: unknown; actions?: unknown; hidden?: unknown };
     if ((e.type !== 'repository' && e.type !== 'registry') || typeof e.name !== 'string' || !Array.isArray(e.actions))
       return [];
-    return [{ type: e.type, name: e.name, actions: e.actions.filter((a): a is string => typeof a === 'string') }];
+    const actions = e.actions.filter((a): a is string => typeof a === 'string');
+    return [{ type: e.type, name: e.name, actions, ...(e.hidden === true ? { hidden: true } : {}) }];
   });
 }

@@ -47,7 +47,7 @@ describe('access control', () => {
     const cases: [string, string, string[]][] = [
       ['GET', '/v2/', []],
       ['GET', '/v2/_catalog', ['registry:catalog:*']],
-      ['GET', '/v2/team/app/tags/list', ['repository:team/app:pull']],
+      ['GET', '/v2/team/app/tags/list', ['repository:team/app:list']],
       ['HEAD', '/v2/team/app/manifests/v1', ['repository:team/app:pull']],
       ['GET', `/v2/team/app/blobs/${d}`, ['repository:team/app:pull']],
       ['GET', `/v2/team/app/referrers/${d}`, ['repository:team/app:pull']],

@@ -21,7 +21,8 @@ export async function catalog(reg: RegistryContext, call: Call): Promise<Respons
 /** GET /v2/<name>/tags/list?n=&last=: NAME_UNKNOWN for a repository the registry has never seen. */
 export async function tagsList(reg: RegistryContext, call: Call<Extract<Route, { kind: 'tags' }>>): Promise<Response> {
   const { name } = call.route;
-  await authorize(reg, call, [repositoryAccess(name, 'pull')]);
+  // `list`: pulling covers it, and the platform grants it alone to roles that see an app but not its bits.
+  await authorize(reg, call, [repositoryAccess(name, 'list')]);
   const page = await listPage(`/v2/${name}/tags/list`, parsePage(call.query), (p) => reg.store.meta.listTags(name, p));
   return replyJson(200, { name, tags: page.items }, page.link ? { Link: page.link } : {});
 }
