@@ -152,6 +152,8 @@ function allowedActions(permissions: Permissions[], requested: Access): string[]
   for (const p of permissions)
     for (const g of p.grants) if (prefixMatches(g.prefix, requested.name)) for (const a of g.actions) allowed.add(a);
   if (allowed.has('*')) for (const a of REPOSITORY_ACTIONS) allowed.add(a);
+  // Listing tags is part of pulling.
+  if (allowed.has('pull')) allowed.add('list');
   // `*` asked for is only granted whole.
   return requested.actions.filter((a) =>
     a === '*' ? REPOSITORY_ACTIONS.every((x) => allowed.has(x)) : allowed.has(a),

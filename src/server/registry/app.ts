@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { LocalStore } from '../../store/local-store.js';
 import type { Authenticator } from '../auth/types.js';
 import { deleteBlob, getBlob } from './blob-routes.js';
-import type { Call, RegistryContext, RegistryLimits } from './context.js';
+import { SAME_NAMES, type Call, type RegistryContext, type RegistryLimits, type RepositoryNames } from './context.js';
 import { apiBase, catalog, referrers, tagsList } from './discovery-routes.js';
 import { errorBody, RegistryError, toRegistryError } from './errors.js';
 import type { RegistryEvent } from './events.js';
@@ -23,6 +23,8 @@ export interface RegistryOptions {
   onEvent?: (event: RegistryEvent) => void;
   /** Bytes of manifests kept in memory for fast GETs. Default 32 MiB. */
   manifestCacheBytes?: number;
+  /** Public names and stored repositories (default: the same). */
+  names?: RepositoryNames;
 }
 
 export type RegistryEnv = { Variables: { call: Call } };
@@ -68,6 +70,7 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
   const reg: RegistryContext = {
     store: options.store,
     auth: options.auth,
+    names: options.names ?? SAME_NAMES,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     uploads: new UploadSessions(options.store, {
       maxUploadBytes: options.limits?.maxUploadBytes ?? DEFAULT_LIMITS.maxUploadBytes,
@@ -90,7 +93,8 @@ async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<
   const { path, query } = splitUrl(c.req.url);
   const route = parseRoute(path);
   if (route === undefined) throw new RegistryError('UNSUPPORTED', `no registry endpoint at ${path}`, { status: 404 });
-  const call: Call = { request: c.req.raw, route, query, bytesIn: 0, bytesOut: 0 };
+  const repository = 'name' in route ? await reg.names.stored(route.name) : '';
+  const call: Call = { request: c.req.raw, route, repository, query, bytesIn: 0, bytesOut: 0 };
   if (isNodeBindings(c.env)) {
     call.node = c.env;
     const address = c.env.incoming.socket?.remoteAddress;

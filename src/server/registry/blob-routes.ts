@@ -14,7 +14,9 @@ type BlobCall = Call<Extract<Route, { kind: 'blob' }>>;
 export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Response> {
   const { name, digest } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
-  const info = (await reg.store.meta.hasBlobLink(name, digest)) ? await reg.store.blobs.stat(digest) : undefined;
+  const info = (await reg.store.meta.hasBlobLink(call.repository, digest))
+    ? await reg.store.blobs.stat(digest)
+    : undefined;
   if (info === undefined)
     throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
   const etag = `"${digest}"`;
@@ -50,7 +52,7 @@ export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Res
 export async function deleteBlob(reg: RegistryContext, call: BlobCall): Promise<Response> {
   const { name, digest } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'delete')]);
-  if (!(await reg.store.meta.unlinkBlob(name, digest))) {
+  if (!(await reg.store.meta.unlinkBlob(call.repository, digest))) {
     throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
   }
   return reply(202, { 'Content-Length': '0' });

@@ -13,10 +13,33 @@ export interface RegistryLimits {
   maxUploadBytes: number;
 }
 
+/**
+ * Repository names as clients see them, and as the store keeps them. The toolkit's
+ * registry keeps names as they are; the platform keeps an app's images under its GUID
+ * and gives them the alias ORG/SPACE/APP, so a rename moves the alias, not the images.
+ * Authorization always sees the public name.
+ */
+export interface RepositoryNames {
+  /** The stored repository a public name stands for (the name itself when no alias applies). */
+  stored(name: string): Promise<string>;
+  /** The public name of a stored repository; undefined when it has none any more (a deleted app's). */
+  public(stored: string): Promise<string | undefined>;
+  /** The public names of these stored repositories that the subject may see listed (the catalog), in order. */
+  listed(subject: string | undefined, stored: string[]): Promise<string[]>;
+}
+
+/** Names as they are: the toolkit's registry. */
+export const SAME_NAMES: RepositoryNames = {
+  stored: async (name) => name,
+  public: async (stored) => stored,
+  listed: async (_subject, stored) => stored,
+};
+
 /** What every route handler works with: the store, the gatekeeper, and the registry's own state. */
 export interface RegistryContext {
   store: LocalStore;
   auth: Authenticator;
+  names: RepositoryNames;
   limits: RegistryLimits;
   uploads: UploadSessions;
   manifests: ManifestCache;
@@ -26,7 +49,10 @@ export interface RegistryContext {
 /** One request, as a handler sees it. */
 export interface Call<R extends Route = Route> {
   request: Request;
+  /** The route, with the repository name as the client wrote it (authorization and headers use it). */
   route: R;
+  /** The stored repository the route's name stands for (store calls use it); '' for routes without a name. */
+  repository: string;
   query: URLSearchParams;
   /** Body bytes received; handlers that read a body add to it (for the request event). */
   bytesIn: number;

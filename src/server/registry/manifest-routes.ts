@@ -13,7 +13,7 @@ export async function getManifest(reg: RegistryContext, call: ManifestCall): Pro
   const { name, reference } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
   if (reference.tag !== undefined && !isTag(reference.tag)) throw noSuchTag(name, reference.tag);
-  const desc = await reg.store.resolve(name, reference.digest ?? reference.tag);
+  const desc = await reg.store.resolve(call.repository, reference.digest ?? reference.tag);
   if (!accepts(call.request.headers.get('accept'), desc.mediaType)) {
     throw new RegistryError(
       'MANIFEST_UNKNOWN',
@@ -44,7 +44,7 @@ export async function putManifest(reg: RegistryContext, call: ManifestCall): Pro
     ...new Set([...(reference.tag === undefined ? [] : [reference.tag]), ...call.query.getAll('tag').map(checkTag)]),
   ];
   const pushed = await pushManifest(reg.store, {
-    repository: name,
+    repository: call.repository,
     bytes,
     contentType: call.request.headers.get('content-type') ?? undefined,
     tags,
@@ -52,7 +52,7 @@ export async function putManifest(reg: RegistryContext, call: ManifestCall): Pro
   });
   const { digest } = pushed.descriptor;
   reg.manifests.set(digest, bytes);
-  reg.emit({ type: 'manifest', action: 'pushed', repository: name, digest });
+  reg.emit({ type: 'manifest', action: 'pushed', repository: call.repository, digest });
   const headers: Record<string, string> = {
     Location: `/v2/${name}/manifests/${digest}`,
     'Docker-Content-Digest': digest,
@@ -74,15 +74,15 @@ export async function deleteManifest(reg: RegistryContext, call: ManifestCall): 
   if (reference.tag !== undefined && !isTag(reference.tag)) throw noSuchTag(name, reference.tag);
   const deleted =
     reference.digest !== undefined
-      ? await reg.store.meta.deleteManifest(name, reference.digest)
-      : await reg.store.meta.deleteTag(name, reference.tag);
+      ? await reg.store.meta.deleteManifest(call.repository, reference.digest)
+      : await reg.store.meta.deleteTag(call.repository, reference.tag);
   if (!deleted)
     throw new RegistryError(
       'MANIFEST_UNKNOWN',
       `${name} has no manifest ${reference.digest ?? `tagged ${reference.tag}`}`,
     );
   if (reference.digest !== undefined)
-    reg.emit({ type: 'manifest', action: 'deleted', repository: name, digest: reference.digest });
+    reg.emit({ type: 'manifest', action: 'deleted', repository: call.repository, digest: reference.digest });
   return reply(202, { 'Content-Length': '0' });
 }
 

@@ -25,7 +25,7 @@ export async function startUpload(reg: RegistryContext, call: UploadsCall): Prom
   }
   const digest = call.query.get('digest');
   if (digest) return uploadWhole(reg, call, checkDigest(digest));
-  const upload = await reg.uploads.start(name, algorithmParam(call.query.get('digest-algorithm')));
+  const upload = await reg.uploads.start(call.repository, algorithmParam(call.query.get('digest-algorithm')));
   try {
     return reply(202, uploadHeaders(name, upload));
   } finally {
@@ -37,7 +37,7 @@ export async function startUpload(reg: RegistryContext, call: UploadsCall): Prom
 export async function patchUpload(reg: RegistryContext, call: UploadCall): Promise<Response> {
   const { name, id } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull', 'push')]);
-  const upload = await reg.uploads.open(name, id);
+  const upload = await reg.uploads.open(call.repository, id);
   try {
     await appendChunk(call, upload);
     return reply(202, uploadHeaders(name, upload));
@@ -55,7 +55,7 @@ export async function finishUpload(reg: RegistryContext, call: UploadCall): Prom
   if (!param)
     throw new RegistryError('DIGEST_INVALID', 'closing an upload needs ?digest= with the digest of the whole blob');
   const digest = checkDigest(param);
-  const upload = await reg.uploads.open(name, id);
+  const upload = await reg.uploads.open(call.repository, id);
   try {
     await appendChunk(call, upload);
     return blobCreated(name, (await upload.complete(digest)).digest);
@@ -68,7 +68,7 @@ export async function finishUpload(reg: RegistryContext, call: UploadCall): Prom
 export async function uploadStatus(reg: RegistryContext, call: UploadCall): Promise<Response> {
   const { name, id } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
-  const upload = await reg.uploads.open(name, id);
+  const upload = await reg.uploads.open(call.repository, id);
   try {
     return reply(204, uploadHeaders(name, upload));
   } finally {
@@ -83,14 +83,14 @@ export async function uploadStatus(reg: RegistryContext, call: UploadCall): Prom
 export async function cancelUpload(reg: RegistryContext, call: UploadCall): Promise<Response> {
   const { name, id } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull', 'push')]);
-  const upload = await reg.uploads.open(name, id);
+  const upload = await reg.uploads.open(call.repository, id);
   await upload.cancel();
   return reply(204, { 'Docker-Upload-UUID': id, 'Content-Length': '0' });
 }
 
 /** A monolithic POST: a session opened, filled and committed in one request; dropped on any failure. */
 async function uploadWhole(reg: RegistryContext, call: UploadsCall, digest: Digest): Promise<Response> {
-  const upload = await reg.uploads.start(call.route.name, digestAlgorithm(digest));
+  const upload = await reg.uploads.start(call.repository, digestAlgorithm(digest));
   try {
     call.bytesIn += await upload.append(bodyChunks(call));
     return blobCreated(call.route.name, (await upload.complete(digest)).digest);
@@ -151,11 +151,15 @@ async function tryMount(
   digest: Digest,
   from: string | null,
 ): Promise<Digest | undefined> {
-  const { name } = call.route;
-  const mayPull = (repository: string) => mayAlso(reg, call, repositoryAccess(repository, 'pull'));
-  if (!from) return (await autoMountBlob(reg.store, name, digest, mayPull))?.digest;
+  const mayPull = (name: string) => mayAlso(reg, call, repositoryAccess(name, 'pull'));
+  // Automatic mounts find stored repositories: each is asked about by its public name.
+  const mayPullStored = async (stored: string) => {
+    const name = await reg.names.public(stored);
+    return name !== undefined && mayPull(name);
+  };
+  if (!from) return (await autoMountBlob(reg.store, call.repository, digest, mayPullStored))?.digest;
   if (!isName(from) || !(await mayPull(from))) return undefined;
-  return (await mountBlob(reg.store, name, digest, from))?.digest;
+  return (await mountBlob(reg.store, call.repository, digest, await reg.names.stored(from)))?.digest;
 }
 
 function algorithmParam(value: string | null): DigestAlgorithm | undefined {
