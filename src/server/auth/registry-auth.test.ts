@@ -8,7 +8,7 @@ import { LocalStore } from '../../store/local-store.js';
 import { createRegistryApp, type RegistryApp } from '../registry/app.js';
 import { basicAuthenticator } from './basic.js';
 import { bearerAuthenticator } from './bearer.js';
-import { generateTokenKey } from './token-key.js';
+import { generateTokenKey } from '../../auth/token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';
 import { PASSWORDS, basicHeader, sampleAuthorizer } from './testdata/users.js';

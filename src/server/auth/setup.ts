@@ -6,7 +6,7 @@ import { bearerAuthenticator } from './bearer.js';
 import { FileAuthorizer } from './file-authorizer.js';
 import { LoginGuard } from './login-guard.js';
 import type { LoginLimits } from './login-limiter.js';
-import { defaultTokenKeyPath, loadOrCreateTokenKey } from './token-key.js';
+import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../../auth/token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';
 import { allowAll, type Authenticator } from './types.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
-import type { TokenKey } from './token-key.js';
+import type { TokenKey } from '../../auth/token-key.js';
 import type { Access, Authorizer } from './types.js';
 
 export interface TokenServiceOptions {

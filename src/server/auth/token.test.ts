@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { bearerAuthenticator } from './bearer.js';
 import { parseScopes } from '../../auth/scope.js';
-import { generateTokenKey, loadOrCreateTokenKey, type TokenKey } from './token-key.js';
+import { generateTokenKey, loadOrCreateTokenKey, type TokenKey } from '../../auth/token-key.js';
 import { createTokenApp } from './token-routes.js';
 import { TokenService } from './token-service.js';
 import { PASSWORDS, basicHeader, guardedApp, sampleAuthorizer } from './testdata/users.js';
