@@ -154,6 +154,12 @@ export interface Job {
   resourceGuid?: string;
 }
 
+/**
+ * Org slugs that would collide with the registry's own top-level names: the
+ * platform's stacks and buildpacks, and where app images are kept (apps/GUID).
+ */
+export const RESERVED_ORG_SLUGS: readonly string[] = ['apps', 'stacks', 'buildpacks'];
+
 export function newGuid(): string {
   return randomUUID();
 }

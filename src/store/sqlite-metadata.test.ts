@@ -122,6 +122,18 @@ describe('SqliteMetadataStore', () => {
     assert.deepEqual(await meta.listTags('zeta'), []);
   });
 
+  it('deletes a repository and those below it, with their manifests, tags and links, and nothing else', async () => {
+    for (const repo of ['apps/x', 'apps/x/cache', 'apps/x-other', 'apps/xy'])
+      await meta.putManifest(manifest(repo, repo), ['v1']);
+    await meta.linkBlob('apps/x', d('layer only linked'));
+    assert.equal(await meta.deleteRepositories('apps/x'), 2);
+    assert.deepEqual(await meta.listRepositories(), ['apps/x-other', 'apps/xy']);
+    assert.equal(await meta.hasBlobLink('apps/x', d('layer only linked')), false);
+    assert.equal(await meta.resolveTag('apps/x/cache', 'v1'), undefined);
+    assert.equal(await meta.resolveTag('apps/xy', 'v1'), d('manifest apps/xy'));
+    assert.equal(await meta.deleteRepositories('apps/none'), 0);
+  });
+
   it('finds a manifest by tag or digest in one read, only in its repository', async () => {
     const record = manifest('team/app', 'a');
     await meta.putManifest(record, ['v1']);

@@ -197,6 +197,18 @@ export class SqliteMetadataStore implements MetadataStore {
       .all(last, n) as string[];
   }
 
+  async deleteRepositories(name: string): Promise<number> {
+    // Manifests, tags, references and blob links go with their repository (ON DELETE CASCADE).
+    return this.#write(
+      () =>
+        this.#sql('DELETE FROM repositories WHERE name = ? OR (name > ? AND name < ?)').run(
+          name,
+          `${name}/`,
+          `${name}0`,
+        ).changes,
+    );
+  }
+
   async listTagged(): Promise<TagRecord[]> {
     return this.#sql('SELECT repository, tag, digest, updated FROM tags ORDER BY repository, tag').all() as TagRecord[];
   }

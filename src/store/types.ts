@@ -141,6 +141,12 @@ export interface MetadataStore {
   deleteTag(repository: string, tag: string): Promise<boolean>;
   listTags(repository: string, page?: Page): Promise<string[]>;
   listRepositories(page?: Page): Promise<string[]>;
+  /**
+   * Removes a repository with everything in it (manifests, tags, blob links), and the
+   * repositories below it (`name/...`): an app deleted from the platform. Blobs no
+   * repository links any more go at the next GC. The number of repositories removed.
+   */
+  deleteRepositories(name: string): Promise<number>;
   /** Every tag of every repository, for `slipway images`. */
   listTagged(): Promise<TagRecord[]>;
   listManifests(repository?: string): Promise<ManifestRecord[]>;

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalStore } from '../../store/local-store.js';
+import type { RepositoryNames } from '../../auth/repository-names.js';
 import type { Access, Authenticator, ClientInfo, Principal } from '../auth/types.js';
+
+export { SAME_NAMES, type RepositoryNames } from '../../auth/repository-names.js';
 import type { RegistryEvent } from './events.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { Route } from './paths.js';
@@ -12,28 +15,6 @@ export interface RegistryLimits {
   /** The largest blob an upload may grow to (413 SIZE_INVALID beyond). Default unlimited. */
   maxUploadBytes: number;
 }
-
-/**
- * Repository names as clients see them, and as the store keeps them. The toolkit's
- * registry keeps names as they are; the platform keeps an app's images under its GUID
- * and gives them the alias ORG/SPACE/APP, so a rename moves the alias, not the images.
- * Authorization always sees the public name.
- */
-export interface RepositoryNames {
-  /** The stored repository a public name stands for (the name itself when no alias applies). */
-  stored(name: string): Promise<string>;
-  /** The public name of a stored repository; undefined when it has none any more (a deleted app's). */
-  public(stored: string): Promise<string | undefined>;
-  /** The public names of these stored repositories that the subject may see listed (the catalog), in order. */
-  listed(subject: string | undefined, stored: string[]): Promise<string[]>;
-}
-
-/** Names as they are: the toolkit's registry. */
-export const SAME_NAMES: RepositoryNames = {
-  stored: async (name) => name,
-  public: async (stored) => stored,
-  listed: async (_subject, stored) => stored,
-};
 
 /** What every route handler works with: the store, the gatekeeper, and the registry's own state. */
 export interface RegistryContext {

@@ -1,0 +1,94 @@
+import { Command } from 'commander';
+import { startPlatformServer } from '../../server/index.js';
+import { DEFAULT_GC_GRACE_MS } from '../../store/local-store.js';
+import type { CliContext } from '../context.js';
+import { run } from '../run.js';
+import { readTls, untilSignal, wholeNumber } from '../server-flags.js';
+
+interface ServeFlags {
+  addr: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  publicUrl?: string;
+  adminPasswordFile?: string;
+  tokenExpiry: string;
+  gcInterval: string;
+  gcGrace: string;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description(
+      'Run the Slipway platform: a Cloud Foundry v3 API, UAA login, and a registry whose permissions are the org and space roles',
+    )
+    .option(
+      '--addr <host:port>',
+      'where to listen (API, login and registry on one address); port 0 picks a free one',
+      '127.0.0.1:9000',
+    )
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--public-url <url>', 'the URL clients reach this server at, when it differs (a proxy)')
+    .option(
+      '--admin-password-file <file>',
+      'on the first start, the admin password (default: generated and printed once)',
+    )
+    .option('--token-expiry <seconds>', 'lifetime of access tokens', '600')
+    .option('--gc-interval <seconds>', 'run garbage collection this often; 0 turns it off', '3600')
+    .option(
+      '--gc-grace <seconds>',
+      'keep pushed blobs this long before their manifest arrives',
+      String(DEFAULT_GC_GRACE_MS / 1000),
+    )
+    .addHelpText(
+      'after',
+      `
+State lives in the store home ($SLIPWAY_HOME, ~/.slipway): the platform's database
+(platform.sqlite), its signing key, and the images. The first start creates the user
+"admin" (a global admin) and prints its password once, unless --admin-password-file
+gives one. App images are in the registry as ORG/SPACE/APP; who may pull, push and
+delete them is their CF roles (space developers push, managers and auditors pull).
+
+Examples:
+  $ slipway serve
+  $ slipway cf login -a http://127.0.0.1:9000 -u admin -p "$PASSWORD"
+  $ printf %s "$PW" > /etc/slipway/admin && slipway serve --addr 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --admin-password-file /etc/slipway/admin
+  $ podman login 127.0.0.1:9000 -u alice --tls-verify=false && podman pull --tls-verify=false 127.0.0.1:9000/acme/dev/web`,
+    )
+    .action(
+      run(async (ctx: CliContext, flags: ServeFlags) => {
+        const tls = await readTls(flags);
+        const store = await ctx.store();
+        const server = await startPlatformServer({
+          store,
+          addr: flags.addr,
+          ...(tls ? { tls } : {}),
+          ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
+          ...(flags.adminPasswordFile ? { adminPasswordFile: flags.adminPasswordFile } : {}),
+          accessTokenSeconds: wholeNumber(flags.tokenExpiry, '--token-expiry', 60),
+          gcIntervalMs: wholeNumber(flags.gcInterval, '--gc-interval') * 1000,
+          gcGraceMs: wholeNumber(flags.gcGrace, '--gc-grace') * 1000,
+          warn: (message) => process.stderr.write(`slipway: warning: ${message}\n`),
+        });
+        const info = { url: server.url, home: store.home, ...(server.admin ? { admin: server.admin } : {}) };
+        ctx.print(info, () => {
+          const lines = [
+            `Slipway platform at ${server.url} (API, login and registry; state in ${store.home}). Stop with Ctrl-C.`,
+          ];
+          if (server.admin?.password)
+            lines.push(
+              `Created the admin user "${server.admin.username}" with the password ${server.admin.password} (shown only now; change it with slipway cf passwd).`,
+            );
+          else if (server.admin)
+            lines.push(
+              `Created the admin user "${server.admin.username}" with the password from --admin-password-file.`,
+            );
+          lines.push(`Log in: slipway cf login -a ${server.url} -u ${server.admin?.username ?? 'admin'}`);
+          return lines.join('\n');
+        });
+        const signal = await untilSignal();
+        if (!ctx.options.quiet) process.stderr.write(`slipway: ${signal}: stopping the platform\n`);
+        await server.close();
+      }),
+    );
+}

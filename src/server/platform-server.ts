@@ -1,0 +1,183 @@
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../auth/token-key.js';
+import { SlipwayError, isErrno } from '../errors.js';
+import type { StackSource } from '../platform/actions/stacks.js';
+import { Identity } from '../platform/identity/identity.js';
+import { PlatformTokens } from '../platform/identity/tokens.js';
+import type { AppImages } from '../platform/jobs.js';
+import { PlatformRegistry } from '../platform/registry-access.js';
+import type { PlatformStore } from '../platform/store/platform-store.js';
+import { SqlitePlatformStore } from '../platform/store/sqlite-platform-store.js';
+import { latestVersion, listStackNames, repositoryOf } from '../stack/stack-catalog.js';
+import type { LocalStore } from '../store/local-store.js';
+import { bearerAuthenticator } from './auth/bearer.js';
+import { LoginGuard } from './auth/login-guard.js';
+import { createTokenApp } from './auth/token-routes.js';
+import { TokenService } from './auth/token-service.js';
+import { healthHandler, storeChecks } from './health.js';
+import { ServerMetrics } from './metrics.js';
+import { createRegistryApp, type RegistryApp } from './registry/app.js';
+import { startGc } from './registry/gc.js';
+import { serveRegistry } from './registry/serve.js';
+import { createUaaApp } from './uaa/app.js';
+import { createV3App } from './v3/app.js';
+
+export interface PlatformServerOptions {
+  /** The image store; the platform's database and keys live in its home. */
+  store: LocalStore;
+  addr: string;
+  tls?: { cert: Buffer; key: Buffer };
+  /** The URL clients reach the API at (links, token realm); default the URL it listens on. */
+  publicUrl?: string;
+  /** The first start's admin password, from a file; else one is generated and returned once. */
+  adminPasswordFile?: string;
+  /** Access token lifetime (default 10 minutes). */
+  accessTokenSeconds?: number;
+  gcIntervalMs: number;
+  gcGraceMs: number;
+  warn: (message: string) => void;
+  /** The platform store to use (default SQLite in the store's home: the embedded default). */
+  platformStore?: PlatformStore;
+}
+
+export interface RunningPlatformServer {
+  url: string;
+  /** Set on the first start: the admin user made then (the password only when generated: show it once). */
+  admin?: { username: string; password?: string };
+  close(): Promise<void>;
+}
+
+/**
+ * `slipway serve`: the whole platform in one process, on one address: the registry
+ * (/v2, authorized by the platform's roles, app images at ORG/SPACE/APP), the Cloud
+ * Foundry v3 API (/ and /v3), UAA's login and token endpoints (/uaa), the registry's
+ * token endpoint (/token), /healthz and /metrics.
+ */
+export async function startPlatformServer(o: PlatformServerOptions): Promise<RunningPlatformServer> {
+  const pstore = o.platformStore ?? (await SqlitePlatformStore.open(join(o.store.home, 'platform.sqlite')));
+  const key = await loadOrCreateTokenKey(defaultTokenKeyPath(o.store.home));
+  const tokens = new PlatformTokens({
+    key,
+    issuer: 'slipway-uaa',
+    ...(o.accessTokenSeconds ? { accessSeconds: o.accessTokenSeconds } : {}),
+  });
+  const identity = new Identity(pstore, tokens);
+  const first = await identity.ensureAdmin(
+    o.adminPasswordFile === undefined ? {} : { passwordFile: o.adminPasswordFile },
+  );
+  const registryAccess = new PlatformRegistry(pstore, identity);
+  const metrics = new ServerMetrics();
+
+  // The registry: Docker token auth (GET /v2/ challenges; clients log in at /token), roles decide per repository.
+  const registryTokens = new TokenService({ key, authorizer: registryAccess, service: 'slipway' });
+  const registry = createRegistryApp({
+    store: o.store,
+    auth: bearerAuthenticator(registryTokens, o.publicUrl ? { realm: `${o.publicUrl.replace(/\/+$/, '')}/token` } : {}),
+    names: registryAccess,
+    onEvent: metrics.observe,
+  });
+  const tokenApp = createTokenApp(registryTokens, { logins: new LoginGuard(registryAccess) });
+  const images: AppImages = {
+    async deleteImages(apps) {
+      for (const app of apps) await o.store.meta.deleteRepositories(`apps/${app.guid}`);
+      registryAccess.forgetNames();
+    },
+  };
+  const v3 = createV3App({
+    store: pstore,
+    authenticate: (request) => identity.callerFromAuthorization(request.headers.get('authorization')),
+    stacks: stackSource(o.store),
+    images,
+    ...(o.publicUrl ? { publicUrl: o.publicUrl.replace(/\/+$/, '') } : {}),
+    onError: (err, where) =>
+      o.warn(
+        `internal error at ${typeof where === 'string' ? where : (where as Request).url}: ${(err as Error).stack ?? err}`,
+      ),
+  });
+  await v3.jobs.resumeUnfinished();
+  const uaa = new Hono().route('/uaa', createUaaApp({ store: pstore, identity }));
+
+  const root = new Hono();
+  root.use('*', async (c, next) => {
+    await next();
+    // A rename or delete through the API changes registry names: forget the cached ones.
+    if (c.req.method !== 'GET' && c.req.path.startsWith('/v3/')) registryAccess.forgetNames();
+  });
+  root.get('/healthz', healthHandler(storeChecks(o.store)));
+  root.get('/metrics', metrics.handler());
+  root.all('*', (c) => {
+    const path = c.req.path;
+    const target =
+      path === '/v2' || path.startsWith('/v2/')
+        ? registry
+        : path.startsWith('/token')
+          ? tokenApp
+          : path.startsWith('/uaa/')
+            ? uaa
+            : v3;
+    return target.fetch(c.req.raw, c.env);
+  });
+  const app = Object.assign(root, { close: () => registry.close() }) as unknown as RegistryApp;
+
+  const server = await serveRegistry({
+    store: o.store,
+    auth: bearerAuthenticator(registryTokens),
+    addr: o.addr,
+    app,
+    ...(o.tls ? { tls: o.tls } : {}),
+  }).catch((err: unknown) => {
+    if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'))
+      throw new SlipwayError(
+        'INVALID_ARGUMENT',
+        `cannot listen on ${o.addr}: ${(err as Error).message}; choose another --addr`,
+        { cause: err },
+      );
+    throw err;
+  });
+  const gc =
+    o.gcIntervalMs > 0
+      ? startGc(o.store, {
+          intervalMs: o.gcIntervalMs,
+          graceMs: o.gcGraceMs,
+          pruneUntagged: false,
+          onEvent: metrics.observe,
+        })
+      : undefined;
+  return {
+    url: server.url,
+    ...(first.created
+      ? { admin: { username: first.username, ...(first.generated ? { password: first.password } : {}) } }
+      : {}),
+    async close() {
+      await gc?.stop();
+      await server.close();
+      await pstore.close();
+    },
+  };
+}
+
+/** Slipway's stacks (the store's catalog), as the v3 stacks resource lists them. */
+function stackSource(store: LocalStore): StackSource {
+  return {
+    async list() {
+      const out = [];
+      for (const name of await listStackNames(store)) {
+        const latest = await latestVersion(store, name);
+        if (!latest) continue;
+        out.push({
+          name,
+          description:
+            latest.request?.source === 'debian'
+              ? `Debian ${latest.request.suite}`
+              : `${name} (${latest.request?.source ?? 'images'})`,
+          version: latest.version,
+          buildImage: `stacks/${repositoryOf(name, 'build')}@${latest.build.digest}`,
+          runImage: `stacks/${repositoryOf(name, 'run')}@${latest.run.digest}`,
+          default: name === 'default',
+        });
+      }
+      return out;
+    },
+  };
+}
