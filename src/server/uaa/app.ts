@@ -145,6 +145,31 @@ export function createUaaApp(options: UaaOptions): Hono<UaaEnv> {
     }
   });
 
+  // UAA's password change: the user's own with the old password, or an admin's for anyone.
+  app.put('/Users/:id/password', async (c) => {
+    const perms = await callerPermissions(identity, c);
+    if (!perms) return uaaError(c, 401, 'invalid_token', 'a valid access token is needed');
+    const id = c.req.param('id');
+    const self = perms.user?.guid === id;
+    if (!self && !perms.isAdmin())
+      return uaaError(c, 403, 'insufficient_scope', 'Insufficient scope for this resource');
+    const body = (await c.req.json().catch(() => ({}))) as { oldPassword?: unknown; password?: unknown };
+    if (typeof body.password !== 'string' || body.password === '')
+      return uaaError(c, 422, 'invalid_password', 'Password must be at least 1 character in length.');
+    const user = await store.getUser(id);
+    if (!user) return uaaError(c, 404, 'scim_resource_not_found', `User ${id} does not exist`);
+    if (
+      self &&
+      (typeof body.oldPassword !== 'string' || !(await identity.passwordLogin(user.username, body.oldPassword)))
+    ) {
+      return uaaError(c, 401, 'unauthorized', 'Old password is incorrect');
+    }
+    await store.setPasswordHash(user.guid, await hashPassword(body.password));
+    // Other sessions end with the old password: their refresh tokens stop working.
+    await store.revokeRefreshTokensOf(user.guid, now());
+    return c.json({ status: 'ok', message: 'password updated' });
+  });
+
   return app;
 }
 
@@ -160,7 +185,7 @@ async function callerPermissions(identity: Identity, c: Context<UaaEnv>): Promis
 
 function uaaError(
   c: Context<UaaEnv>,
-  status: 400 | 401 | 403 | 409 | 429,
+  status: 400 | 401 | 403 | 404 | 409 | 422 | 429,
   error: string,
   description: string,
 ): Response {
