@@ -120,6 +120,11 @@ export class Permissions {
     return this.isAdmin();
   }
 
+  /** Deleting an org, as CF (OrganizationsV3Controller#fetch_deletable_org: can_write_globally?): admins only. */
+  canDeleteOrg(): boolean {
+    return this.isAdmin();
+  }
+
   // spaces
 
   canReadSpace(ctx: SpaceContext): boolean {
@@ -183,6 +188,11 @@ export class Permissions {
   // users and platform-wide resources
 
   canCreateUser(): boolean {
+    return this.isAdmin();
+  }
+
+  /** Deleting a user, as CF (UsersController#destroy: can_write_globally?): admins only. */
+  canDeleteUser(): boolean {
     return this.isAdmin();
   }
 
