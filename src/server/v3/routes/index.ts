@@ -1,0 +1,20 @@
+import type { RouteDef } from '../route.js';
+import { APP_ROUTES } from './apps.js';
+import { ORGANIZATION_ROUTES } from './organizations.js';
+import { AUDIT_ROUTES, BUILDPACK_ROUTES, ROOT_ROUTES, STACK_ROUTES } from './platform.js';
+import { ROLE_ROUTES } from './roles.js';
+import { SPACE_ROUTES } from './spaces.js';
+import { USER_ROUTES } from './users.js';
+
+/** Every route of the v3 API: what createV3App registers and the OpenAPI document lists. */
+export const V3_ROUTES: readonly RouteDef[] = [
+  ...ROOT_ROUTES,
+  ...ORGANIZATION_ROUTES,
+  ...SPACE_ROUTES,
+  ...ROLE_ROUTES,
+  ...USER_ROUTES,
+  ...APP_ROUTES,
+  ...STACK_ROUTES,
+  ...BUILDPACK_ROUTES,
+  ...AUDIT_ROUTES,
+];
