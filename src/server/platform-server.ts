@@ -73,11 +73,17 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   const registryTokens = new TokenService({ key, authorizer: registryAccess, service: 'slipway' });
   const registry = createRegistryApp({
     store: o.store,
-    auth: bearerAuthenticator(registryTokens, o.publicUrl ? { realm: `${o.publicUrl.replace(/\/+$/, '')}/token` } : {}),
+    auth: bearerAuthenticator(registryTokens, {
+      refusals: 'explain',
+      ...(o.publicUrl ? { realm: `${o.publicUrl.replace(/\/+$/, '')}/token` } : {}),
+    }),
     names: registryAccess,
     onEvent: metrics.observe,
   });
-  const tokenApp = createTokenApp(registryTokens, { logins: new LoginGuard(registryAccess) });
+  const tokenApp = new Hono().route(
+    '/token',
+    createTokenApp(registryTokens, { logins: new LoginGuard(registryAccess) }),
+  );
   const images: AppImages = {
     async deleteImages(apps) {
       for (const app of apps) await o.store.meta.deleteRepositories(`apps/${app.guid}`);

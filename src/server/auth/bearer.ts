@@ -11,6 +11,14 @@ export interface BearerOptions {
    * directly; behind a proxy give the public URL.
    */
   realm?: string;
+  /**
+   * How a valid token that lacks an action is refused. `challenge` (default, as
+   * Distribution): 401 insufficient_scope. `explain` (the platform): the Authorizer is
+   * asked again, and a signed-in caller who may not have it gets 403 DENIED, or 404
+   * NAME_UNKNOWN for a repository they may not know of; 401 only when a new token
+   * would help.
+   */
+  refusals?: 'challenge' | 'explain';
 }
 
 /**
@@ -48,7 +56,14 @@ export function bearerAuthenticator(tokens: TokenService, options: BearerOptions
         );
       }
       const missing = missingAccess(claims.access, required);
-      if (missing.length > 0 && claims.user !== undefined) throwIfHidden(claims.access, missing);
+      if (missing.length > 0 && claims.user !== undefined && options.refusals === 'explain') {
+        throwIfHidden(claims.access, missing);
+        // Signed in, and a new token would not help either: 403 DENIED (or 404 for what the user may not know of).
+        const now = await tokens.authorizeAll(claims.user, missing);
+        throwIfHidden(now, missing);
+        const refused = missingAccess(now, missing);
+        if (refused.length > 0) throw RegistryAuthError.denied(`not allowed: ${formatScopes(refused)}`, refused);
+      }
       if (missing.length > 0) {
         throw RegistryAuthError.unauthorized(
           `the token does not grant ${formatScopes(missing)}`,

@@ -78,6 +78,11 @@ export class TokenService {
     return granted.filter((a) => a.actions.length > 0 || a.hidden);
   }
 
+  /** What the Authorizer answers for each access now, hidden ones included (the registry's refusals ask it). */
+  authorizeAll(user: string | undefined, requested: Access[]): Promise<Access[]> {
+    return Promise.all(requested.map((r) => this.authorizer.authorize(user, r)));
+  }
+
   /** Grants what the user may of `requested` and signs it into an access token. */
   async issue(user: string | undefined, requested: Access[]): Promise<IssuedToken> {
     const access = await this.grant(user, requested);
