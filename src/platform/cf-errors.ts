@@ -46,7 +46,17 @@ export function cfError(name: CfErrorName, arg?: string): CfError {
 }
 
 /** The resources whose "<Resource> not found" texts the API answers (the cf CLI matches some of them). */
-export type ResourceName = 'App' | 'Organization' | 'Space' | 'Role' | 'User' | 'Buildpack' | 'Stack' | 'Job' | 'Event';
+export type ResourceName =
+  | 'App'
+  | 'Organization'
+  | 'Space'
+  | 'Role'
+  | 'User'
+  | 'Buildpack'
+  | 'Stack'
+  | 'Job'
+  | 'Event'
+  | 'ApiToken';
 
 /** 404 CF-ResourceNotFound "<Resource> not found": it does not exist, or the caller may not see it. */
 export function notFound(resource: ResourceName): SlipwayError {

@@ -1,10 +1,11 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PasswordChecker, hashPassword, needsRehash } from '../../auth/password.js';
 import { SlipwayError } from '../../errors.js';
-import { emptyMetadata, newGuid, now, type ApiToken, type User } from '../model.js';
+import { emptyMetadata, newGuid, now, type User } from '../model.js';
 import type { Caller } from '../policy.js';
 import type { PlatformStore } from '../store/platform-store.js';
+import { API_TOKEN_PREFIX, parseApiToken, secretMatches, sha256 } from './api-tokens.js';
 import { PlatformTokens, scopesOf } from './tokens.js';
 
 /** The answer of a successful login or refresh, in UAA's shape (RFC 6749 plus UAA's `jti`). */
@@ -16,15 +17,6 @@ export interface TokenGrant {
   scope: string;
   jti: string;
 }
-
-/** An API token as created: the secret, shown this once, and its record. */
-export interface CreatedApiToken {
-  token: string;
-  record: ApiToken;
-}
-
-const API_TOKEN_PREFIX = 'swt_';
-const API_TOKEN_RE = /^swt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
 /**
  * Who a request is: passwords, OAuth2 grants, API tokens and staging tokens turned
@@ -151,21 +143,6 @@ export class Identity {
     return { kind: 'anonymous' };
   }
 
-  /** A new API token of `user` for `spaceGuid`; the secret is in `token`, only its hash is kept. */
-  async createApiToken(user: User, spaceGuid: string, name: string): Promise<CreatedApiToken> {
-    const guid = newGuid();
-    const secret = randomBytes(32).toString('base64url');
-    const record = await this.#store.createApiToken({
-      guid,
-      name,
-      userGuid: user.guid,
-      spaceGuid,
-      createdAt: now(),
-      secretHash: sha256(secret),
-    });
-    return { token: `${API_TOKEN_PREFIX}${guid.replaceAll('-', '')}_${secret}`, record };
-  }
-
   /**
    * The first start: with no user at all, creates `admin` (global admin) with the
    * password in `passwordFile`, else a generated one, returned to be shown once.
@@ -203,14 +180,12 @@ export class Identity {
   }
 
   async #apiTokenCaller(token: string): Promise<Caller> {
-    const m = API_TOKEN_RE.exec(token);
-    if (!m) throw new SlipwayError('UNAUTHORIZED', 'Invalid Auth Token: not an API token');
-    const guid = `${m[1]!.slice(0, 8)}-${m[1]!.slice(8, 12)}-${m[1]!.slice(12, 16)}-${m[1]!.slice(16, 20)}-${m[1]!.slice(20)}`;
-    const record = await this.#store.getApiToken(guid);
-    if (!record || !sameHash(record.secretHash, sha256(m[2]!)))
+    const parsed = parseApiToken(token);
+    const record = parsed ? await this.#store.getApiToken(parsed.guid) : undefined;
+    if (!parsed || !record || !secretMatches(record, parsed.secret))
       throw new SlipwayError('UNAUTHORIZED', 'Invalid Auth Token: unknown API token');
-    const caller = await this.#apiTokenCallerByGuid(guid);
-    await this.#store.touchApiToken(guid, now());
+    const caller = await this.#apiTokenCallerByGuid(record.guid);
+    await this.#store.touchApiToken(record.guid, now());
     return caller;
   }
 
@@ -228,14 +203,4 @@ export class Identity {
       tokenGuid: record.guid,
     };
   }
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,4 +1,5 @@
 import type { RouteDef } from '../route.js';
+import { API_TOKEN_ROUTES } from './api-tokens.js';
 import { APP_ROUTES } from './apps.js';
 import { ORGANIZATION_ROUTES } from './organizations.js';
 import { AUDIT_ROUTES, BUILDPACK_ROUTES, ROOT_ROUTES, STACK_ROUTES } from './platform.js';
@@ -17,4 +18,5 @@ export const V3_ROUTES: readonly RouteDef[] = [
   ...STACK_ROUTES,
   ...BUILDPACK_ROUTES,
   ...AUDIT_ROUTES,
+  ...API_TOKEN_ROUTES,
 ];
