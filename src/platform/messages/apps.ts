@@ -19,7 +19,12 @@ export const AppListMessage = listMessage({
     stacks: csv('Stack names'),
     include: include(APP_INCLUDES),
     lifecycle_type: z
-      .enum(LIFECYCLE_TYPES, { error: (iss) => `Invalid lifecycle_type: '${String(iss.input)}'` })
+      .string()
+      .transform((v, ctx) => {
+        if ((LIFECYCLE_TYPES as readonly string[]).includes(v)) return v as (typeof LIFECYCLE_TYPES)[number];
+        ctx.addIssue({ code: 'custom', message: `Invalid lifecycle_type: '${v}'` });
+        return z.NEVER;
+      })
       .optional()
       .meta({ description: 'buildpack, cnb or docker' }),
     label_selector: labelSelector(),

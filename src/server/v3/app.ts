@@ -95,7 +95,9 @@ export function baseUrl(request: Request, publicUrl: string | undefined): string
 }
 
 function jsonResponse(answer: Answer, requestId: string): Response {
-  return new Response(JSON.stringify(answer.body), {
+  // 204 carries no body (the cf CLI reads it as {}); every other answer is JSON.
+  const body = answer.status === 204 ? null : JSON.stringify(answer.body);
+  return new Response(body, {
     status: answer.status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-vcap-request-id': requestId, ...answer.headers },
   });
