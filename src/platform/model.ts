@@ -73,6 +73,10 @@ export interface App extends Resource {
   lifecycle: AppLifecycle;
   /** Secrets: only roles that read secrets see them. */
   environmentVariables: Record<string, string>;
+  /** The droplet it runs (CF's current_droplet relationship). */
+  currentDropletGuid?: string;
+  /** False for an app pinned with --no-auto-rebase: a stack update lists it as behind, never rolls it. */
+  autoRebase?: boolean;
 }
 
 export type BuildpackState = 'AWAITING_UPLOAD' | 'READY';
