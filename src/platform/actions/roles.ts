@@ -3,8 +3,8 @@ import { notAuthorized, notFound, unprocessable } from '../cf-errors.js';
 import type { ParsedList } from '../messages/list-query.js';
 import type { RoleCreateInput, RoleListMessage } from '../messages/roles.js';
 import { emptyMetadata, type Job, newGuid, type Organization, type Role, type Space, type User } from '../model.js';
-import { isRoleType, SPACE_ROLE_TYPES } from '../roles.js';
-import type { Page } from '../store/platform-store.js';
+import { isOrgRole, isRoleType, isSpaceRole, ROLE_TYPES, type RoleType, SPACE_ROLE_TYPES } from '../roles.js';
+import type { ListQuery, Page } from '../store/platform-store.js';
 import { type ActionContext, type DeleteContext, parentGone, record, spaceContext, timestamp } from './context.js';
 
 /**
@@ -22,22 +22,77 @@ export const INVALID_ORGANIZATION =
 export const SPACE_ROLE_NEEDS_ORG_ROLE =
   "Users cannot be assigned roles in a space if they do not have a role in that space's organization.";
 
+/**
+ * The roles the caller reads, as CC's readable_roles: an org role when the caller reads
+ * its org, a space role when they read its space (an org user reads the org's roles,
+ * not those of spaces they cannot see). The two rules are two store queries (each
+ * filtered in SQL by its own Visibility) merged in order; `organization_guids` matches
+ * org roles only and `space_guids` space roles only, as CC's filters do.
+ */
 export async function listRoles(ctx: ActionContext, q: ParsedList<RoleListValues>): Promise<Page<Role>> {
   const v = q.values;
-  const types = v.types?.filter(isRoleType);
-  // A types filter naming no role type matches nothing.
-  if (v.types !== undefined && types?.length === 0) return { items: [], total: 0 };
-  return ctx.store.listRoles(
-    q.page,
-    {
-      guids: v.guids,
-      types,
-      userGuids: v.user_guids,
-      organizationGuids: v.organization_guids,
-      spaceGuids: v.space_guids,
-    },
-    ctx.perms.orgVisibility(),
-  );
+  const wanted: RoleType[] = v.types === undefined ? [...ROLE_TYPES] : v.types.filter(isRoleType);
+  const orgTypes = v.space_guids === undefined ? wanted.filter(isOrgRole) : [];
+  const spaceTypes = v.organization_guids === undefined ? wanted.filter(isSpaceRole) : [];
+  const common = {
+    guids: v.guids,
+    userGuids: v.user_guids,
+    organizationGuids: v.organization_guids,
+    spaceGuids: v.space_guids,
+  };
+  const orgVisibility = ctx.perms.orgVisibility();
+  const spaceVisibility = ctx.perms.spaceVisibility();
+  if (orgTypes.length === 0 && spaceTypes.length === 0) return { items: [], total: 0 };
+  if (
+    orgTypes.length === 0 ||
+    spaceTypes.length === 0 ||
+    (orgVisibility.kind === 'all' && spaceVisibility.kind === 'all')
+  ) {
+    const types = [...orgTypes, ...spaceTypes];
+    return ctx.store.listRoles(q.page, { ...common, types }, orgTypes.length > 0 ? orgVisibility : spaceVisibility);
+  }
+  return mergedPage(q.page, [
+    (page) => ctx.store.listRoles(page, { ...common, types: orgTypes }, orgVisibility),
+    (page) => ctx.store.listRoles(page, { ...common, types: spaceTypes }, spaceVisibility),
+  ]);
+}
+
+const STORE_PAGE_MAX = 5000;
+
+/** Page `query.page` of the ordered union of lists that are each ordered by `query.orderBy`. */
+async function mergedPage(query: ListQuery, sources: ((q: ListQuery) => Promise<Page<Role>>)[]): Promise<Page<Role>> {
+  const end = query.page * query.perPage;
+  const heads: Role[][] = [];
+  let total = 0;
+  for (const source of sources) {
+    const items: Role[] = [];
+    const chunk = Math.min(end, STORE_PAGE_MAX);
+    for (let page = 1; ; page += 1) {
+      const got = await source({ page, perPage: chunk, orderBy: query.orderBy });
+      if (page === 1) total += got.total;
+      items.push(...got.items);
+      if (items.length >= end || got.items.length < chunk) break;
+    }
+    heads.push(items.slice(0, end));
+  }
+  const desc = query.orderBy.startsWith('-');
+  const field = (desc ? query.orderBy.slice(1) : query.orderBy) === 'updated_at' ? 'updatedAt' : 'createdAt';
+  const merged: Role[] = [];
+  const at = heads.map(() => 0);
+  while (merged.length < end) {
+    let best = -1;
+    for (const [i, list] of heads.entries()) {
+      const candidate = list[at[i] as number];
+      if (candidate === undefined) continue;
+      const current = best < 0 ? undefined : heads[best]?.[at[best] as number];
+      const cmp = current === undefined ? -1 : candidate[field].localeCompare(current[field]);
+      if (current === undefined || (desc ? cmp > 0 : cmp < 0)) best = i;
+    }
+    if (best < 0) break;
+    merged.push(heads[best]?.[at[best] as number] as Role);
+    at[best] = (at[best] as number) + 1;
+  }
+  return { items: merged.slice((query.page - 1) * query.perPage, end), total };
 }
 
 /** A role the caller reads (a space role: the space; an org role: the org); 404 "Role not found" otherwise. */

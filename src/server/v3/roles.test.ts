@@ -44,10 +44,9 @@ describe('v3 roles', () => {
   it('cf org-users: GET /v3/roles?include=user&organization_guids= lists the org roles with included users', async () => {
     const res = await w.get(`/v3/roles?include=user&organization_guids=${w.acme.guid}&per_page=100`, 'orgManager');
     assert.equal(res.status, 200);
-    const orgRoles = res.body.resources.filter(
-      (r: { relationships: { space: { data: unknown } } }) => !r.relationships.space.data,
-    );
-    assert.equal(orgRoles.length, 8, 'four org roles and four organization_user of the space members');
+    assert.equal(res.body.resources.length, 8, 'four org roles and the organization_user of four space members');
+    for (const r of res.body.resources)
+      assert.equal(r.relationships.space.data, null, 'organization_guids: org roles only, as CC');
     const users = res.body.included.users;
     const byGuid = new Map(users.map((u: { guid: string }) => [u.guid, u]));
     for (const r of res.body.resources) assert.ok(byGuid.has(r.relationships.user.data.guid));
@@ -77,6 +76,40 @@ describe('v3 roles', () => {
       [w.dev.guid],
     );
     assert.deepEqual(included.body.included.organizations, []);
+  });
+
+  it('org-only roles read the org roles, not the roles of spaces they cannot see; pages of the merged list', async () => {
+    const kinds = async (who: Parameters<World['get']>[1]) => {
+      const res = await w.get('/v3/roles?per_page=100', who);
+      assert.equal(res.body.pagination.total_results, res.body.resources.length);
+      return res.body.resources.map((r: { type: string }) => r.type);
+    };
+    const auditorSees = await kinds('orgAuditor');
+    assert.equal(auditorSees.length, 8);
+    assert.ok(auditorSees.every((t: string) => t.startsWith('organization_')));
+    assert.equal((await kinds('spaceDeveloper')).length, 12, "acme's org roles and dev's space roles");
+    assert.equal((await kinds('orgManager')).length, 12);
+    // Walking pages of 5 gives every role once, oldest first.
+    const seen: { guid: string; created_at: string }[] = [];
+    let href: string | null = `${BASE}/v3/roles?per_page=5`;
+    while (href) {
+      const page = await w.get(href, 'spaceDeveloper');
+      assert.equal(page.body.pagination.total_results, 12);
+      assert.equal(page.body.pagination.total_pages, 3);
+      seen.push(...page.body.resources);
+      href = page.body.pagination.next?.href ?? null;
+    }
+    assert.equal(new Set(seen.map((r) => r.guid)).size, 12);
+    const times = seen.map((r) => r.created_at);
+    assert.deepEqual(times, [...times].sort());
+    const newest = await w.get('/v3/roles?order_by=-created_at&per_page=2&page=2', 'spaceDeveloper');
+    assert.deepEqual(
+      newest.body.resources.map((r: { guid: string }) => r.guid),
+      [...seen]
+        .reverse()
+        .slice(2, 4)
+        .map((r) => r.guid),
+    );
   });
 
   it('an invalid roles query is 422, as CC answers it here', async () => {
