@@ -207,7 +207,11 @@ export async function getEnvironmentVariables(ctx: ActionContext, guid: string):
   return found;
 }
 
-/** The app's whole environment (GET /v3/apps/:guid/env), and whether the system part may be shown. */
+/**
+ * The app's whole environment (GET /v3/apps/:guid/env), and whether its system part
+ * (VCAP_SERVICES) may be shown. CC lets one more role in (supporters, with the system
+ * part redacted); the policy has one secret-reading question, so both checks ask it.
+ */
 export async function getEnvironment(ctx: ActionContext, guid: string): Promise<AppInSpace & { showSecrets: boolean }> {
   const found = await getApp(ctx, guid);
   if (!ctx.perms.canReadSecrets(found)) throw notAuthorized();

@@ -37,7 +37,7 @@ export async function getUser(ctx: ActionContext, guid: string): Promise<User> {
   return user;
 }
 
-/** The answer of a create: the user, and whether it already existed (CC answers 201 either way). */
+/** Registers a user (admins): by guid, the user the shared table already has (201, as CC); by username and origin, a new one. */
 export async function createUser(ctx: ActionContext, input: UserCreateInput): Promise<User> {
   const { perms, store } = ctx;
   if (!perms.canCreateUser()) throw notAuthorized();
