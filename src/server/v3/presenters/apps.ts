@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AppInSpace } from '../../../platform/actions/apps.js';
 import { PRIVATE_DATA_HIDDEN } from '../../../platform/audit.js';
 import type { App } from '../../../platform/model.js';
-import { LinkSchema, MetadataSchema, presentMetadata, ToOneSchema, toOne, type Urls } from './common.js';
+import { cfTime, LinkSchema, MetadataSchema, presentMetadata, toOne, ToOneSchema, type Urls } from './common.js';
 import { OrganizationSchema, SpaceSchema } from './tenancy.js';
 
 /**
@@ -33,8 +33,8 @@ export const AppSchema = z
 export function presentApp(app: App, urls: Urls): z.infer<typeof AppSchema> {
   return {
     guid: app.guid,
-    created_at: app.createdAt,
-    updated_at: app.updatedAt,
+    created_at: cfTime(app.createdAt),
+    updated_at: cfTime(app.updatedAt),
     name: app.name,
     state: app.state,
     lifecycle: {

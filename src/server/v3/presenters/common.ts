@@ -41,6 +41,12 @@ export function cgiEscape(value: string): string {
     .replace(/%20/g, '+');
 }
 
+/** A time as CC writes it: RFC 3339 UTC to the second ("2016-03-17T21:41:30Z"). */
+export function cfTime(iso: string): string {
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? iso : `${t.toISOString().slice(0, 19)}Z`;
+}
+
 export const LinkSchema = z.object({ href: z.string(), method: z.string().optional() });
 
 export const MetadataSchema = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Stack } from '../../../platform/actions/stacks.js';
 import type { AuditEvent, Buildpack, Job } from '../../../platform/model.js';
-import { LinkSchema, MetadataSchema, presentMetadata, type Urls } from './common.js';
+import { cfTime, LinkSchema, MetadataSchema, presentMetadata, type Urls } from './common.js';
 
 /**
  * Buildpacks, stacks, audit events, jobs and the root documents in CF v3's shapes
@@ -33,8 +33,8 @@ export const BuildpackSchema = z
 export function presentBuildpack(bp: Buildpack, urls: Urls): z.infer<typeof BuildpackSchema> {
   return {
     guid: bp.guid,
-    created_at: bp.createdAt,
-    updated_at: bp.updatedAt,
+    created_at: cfTime(bp.createdAt),
+    updated_at: cfTime(bp.updatedAt),
     name: bp.name,
     stack: bp.stack,
     state: bp.state,
@@ -105,8 +105,8 @@ export const AuditEventSchema = z
 export function presentEvent(e: AuditEvent, urls: Urls): z.infer<typeof AuditEventSchema> {
   return {
     guid: e.guid,
-    created_at: e.createdAt,
-    updated_at: e.updatedAt,
+    created_at: cfTime(e.createdAt),
+    updated_at: cfTime(e.updatedAt),
     type: e.type,
     actor: { ...e.actor },
     target: { ...e.target },
@@ -148,8 +148,8 @@ export function presentJob(job: Job, urls: Urls): z.infer<typeof JobSchema> {
     links[resource] = urls.link(`/v3/${plural}/${job.resourceGuid}`);
   return {
     guid: job.guid,
-    created_at: job.createdAt,
-    updated_at: job.updatedAt,
+    created_at: cfTime(job.createdAt),
+    updated_at: cfTime(job.updatedAt),
     operation: job.operation,
     state: job.state,
     errors: job.state === 'COMPLETE' ? [] : job.errors.map((e) => ({ ...e })),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Organization, Role, Space, User } from '../../../platform/model.js';
 import { isSpaceRole, ROLE_TYPES } from '../../../platform/roles.js';
-import { LinkSchema, MetadataSchema, presentMetadata, ToOneSchema, toOne, type Urls } from './common.js';
+import { cfTime, LinkSchema, MetadataSchema, presentMetadata, toOne, ToOneSchema, type Urls } from './common.js';
 
 /**
  * Organizations, spaces, roles and users in CF v3's shapes (CC: OrganizationPresenter,
@@ -24,8 +24,8 @@ export const OrganizationSchema = z
 export function presentOrg(org: Organization, urls: Urls): z.infer<typeof OrganizationSchema> {
   return {
     guid: org.guid,
-    created_at: org.createdAt,
-    updated_at: org.updatedAt,
+    created_at: cfTime(org.createdAt),
+    updated_at: cfTime(org.updatedAt),
     name: org.name,
     suspended: org.suspended,
     relationships: { quota: toOne(null) },
@@ -49,8 +49,8 @@ export const SpaceSchema = z
 export function presentSpace(space: Space, urls: Urls): z.infer<typeof SpaceSchema> {
   return {
     guid: space.guid,
-    created_at: space.createdAt,
-    updated_at: space.updatedAt,
+    created_at: cfTime(space.createdAt),
+    updated_at: cfTime(space.updatedAt),
     name: space.name,
     relationships: { organization: toOne(space.orgGuid), quota: toOne(null) },
     metadata: presentMetadata(space.metadata),
@@ -81,8 +81,8 @@ export function presentRole(role: Role, urls: Urls): z.infer<typeof RoleSchema> 
   const space = isSpaceRole(role.type);
   return {
     guid: role.guid,
-    created_at: role.createdAt,
-    updated_at: role.updatedAt,
+    created_at: cfTime(role.createdAt),
+    updated_at: cfTime(role.updatedAt),
     type: role.type,
     relationships: {
       user: toOne(role.userGuid),
@@ -115,8 +115,8 @@ export const UserSchema = z
 export function presentUser(user: User, urls: Urls): z.infer<typeof UserSchema> {
   return {
     guid: user.guid,
-    created_at: user.createdAt,
-    updated_at: user.updatedAt,
+    created_at: cfTime(user.createdAt),
+    updated_at: cfTime(user.updatedAt),
     username: user.username,
     presentation_name: user.username || user.guid,
     origin: user.origin,
