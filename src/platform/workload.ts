@@ -111,8 +111,10 @@ export interface Instance {
   deploymentGuid?: string;
   host: string;
   containerName: string;
-  /** The host port the app listens on (PORT). */
+  /** The port on the host's loopback that reaches the app (the router's way in). */
   port: number;
+  /** The instance's slirp4netns (its network), kept so a restarted server can check it and reattach. */
+  networkPid?: number;
   state: InstanceState;
   since: string;
   crashCount: number;

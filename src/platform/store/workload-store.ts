@@ -91,7 +91,7 @@ export interface WorkloadStore {
   putInstance(instance: Instance): Promise<void>;
   updateInstance(
     guid: string,
-    patch: Partial<Pick<Instance, 'state' | 'since' | 'crashCount' | 'details' | 'restartAt' | 'port'>>,
+    patch: Partial<Pick<Instance, 'state' | 'since' | 'crashCount' | 'details' | 'restartAt' | 'port' | 'networkPid' | 'containerName'>>,
   ): Promise<void>;
   deleteInstance(guid: string): Promise<void>;
   /** Instances of a process (all hosts), by index. */
