@@ -52,6 +52,9 @@ export interface SpaceContext {
   org: Pick<Organization, 'guid' | 'suspended'>;
 }
 
+const EVENT_SPACE_ROLES: readonly SpaceRoleType[] = ['space_auditor', 'space_developer', 'space_supporter'];
+const EVENT_ORG_ROLES: readonly OrgRoleType[] = ['organization_auditor'];
+
 export class Permissions {
   readonly caller: Caller;
   readonly #spaceRoles = new Map<string, Set<RoleType>>();
@@ -221,6 +224,19 @@ export class Permissions {
         orgRoles: ORG_ROLES_READING_SPACES,
         onlySpace: c.spaceGuid,
       };
+    return { kind: 'none' };
+  }
+
+  /**
+   * Audit events, as Cloud Controller shows them: a space's to its auditors, developers
+   * and supporters, an org's to its auditors, everything to global readers.
+   */
+  eventVisibility(): Visibility {
+    if (this.readsEverything()) return { kind: 'all' };
+    const c = this.caller;
+    const v = { spaceRoles: EVENT_SPACE_ROLES, orgRoles: EVENT_ORG_ROLES };
+    if (c.kind === 'user') return { kind: 'roles', userGuid: c.user.guid, ...v };
+    if (c.kind === 'api-token') return { kind: 'roles', userGuid: c.user.guid, ...v, onlySpace: c.spaceGuid };
     return { kind: 'none' };
   }
 

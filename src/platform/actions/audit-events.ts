@@ -24,7 +24,7 @@ export function listAuditEvents(ctx: ActionContext, q: ParsedList<EventListValue
       spaceGuids: v.space_guids,
       organizationGuids: v.organization_guids,
     },
-    ctx.perms.spaceVisibility(),
+    ctx.perms.eventVisibility(),
   );
 }
 
@@ -32,7 +32,7 @@ export async function getAuditEvent(ctx: ActionContext, guid: string): Promise<A
   const page = await ctx.store.listEvents(
     { page: 1, perPage: 1, orderBy: 'created_at' },
     { guids: [guid] },
-    ctx.perms.spaceVisibility(),
+    ctx.perms.eventVisibility(),
   );
   const event = page.items[0];
   if (!event) throw notFound('Event');

@@ -173,7 +173,7 @@ export function visibilityContract(h: Harness): void {
       assert.ok(orgUser.some((r) => r.spaceGuid === undefined && r.type === 'organization_manager'));
     });
 
-    it('events: a space event by the space rule, an org event by the org rule, a platform event to global readers', async () => {
+    it('events as CC shows them: a space event to its auditors, developers and supporters, an org event to its auditors, a platform event to global readers', async () => {
       const events = {
         dev: h.fx.event('audit.app.create', { spaceGuid: dev.guid, orgGuid: acme.guid }),
         prod: h.fx.event('audit.app.create', { spaceGuid: prod.guid, orgGuid: acme.guid }),
@@ -187,15 +187,16 @@ export function visibilityContract(h: Harness): void {
         const byGuid = new Map(Object.entries(events).map(([k, e]) => [e.guid, k]));
         return page.items.map((e) => byGuid.get(e.guid)).sort();
       };
-      assert.deepEqual(await seen(await h.fx.spaceVisibility(users['space_developer']!)), ['acme', 'dev']);
-      assert.deepEqual(await seen(await h.fx.spaceVisibility(users['organization_manager']!)), ['acme', 'dev', 'prod']);
-      assert.deepEqual(await seen(await h.fx.spaceVisibility(users['farDev']!)), ['other']);
-      assert.deepEqual(await seen(await h.fx.spaceVisibility(users['stranger']!)), []);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['space_developer']!)), ['dev']);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['space_supporter']!)), ['dev']);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['space_auditor']!)), ['dev']);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['space_manager']!)), []);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['organization_auditor']!)), ['acme']);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['organization_manager']!)), []);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['farDev']!)), []);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['stranger']!)), []);
       assert.deepEqual(await seen(ALL), ['acme', 'dev', 'other', 'platform', 'prod']);
-      assert.deepEqual(await seen(await h.fx.spaceVisibility(users['organization_manager']!, prod.guid)), [
-        'acme',
-        'prod',
-      ]);
+      assert.deepEqual(await seen(await h.fx.eventVisibility(users['space_developer']!, prod.guid)), []);
       assert.deepEqual(await h.store.getEvent(events.dev.guid), events.dev);
     });
   });

@@ -193,6 +193,11 @@ export class Fixture {
     return (await this.#permissions(user, onlySpace)).spaceVisibility();
   }
 
+  /** What the policy hands the store for this user's list of audit events. */
+  async eventVisibility(user: User, onlySpace?: string): Promise<Visibility> {
+    return (await this.#permissions(user, onlySpace)).eventVisibility();
+  }
+
   /** What the policy hands the store for this user's lists of orgs, org roles and users. */
   async orgVisibility(user: User, onlySpace?: string): Promise<Visibility> {
     return (await this.#permissions(user, onlySpace)).orgVisibility();

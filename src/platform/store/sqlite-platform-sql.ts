@@ -175,15 +175,26 @@ export function roleRule(v: Visibility): Clause | undefined {
   );
 }
 
-/** An audit event: a space's by the space rule, an org's by the org rule, a platform event to global readers only. */
+/**
+ * An audit event, as Cloud Controller shows them: a space's to the holders of
+ * `spaceRoles` in that space, an org's (no space) to the holders of `orgRoles` in that
+ * org, a platform event to global readers only (the policy's eventVisibility).
+ */
 export function eventRule(v: Visibility): Clause | undefined {
   if (v.kind === 'all') return undefined;
   if (v.kind === 'none') return NOTHING;
+  const orgEvents =
+    v.orgRoles.length === 0
+      ? NOTHING
+      : {
+          sql: `t.org_guid IN (SELECT r.org_guid FROM roles r WHERE r.user_guid = ? AND r.type IN (${placeholders(v.orgRoles.length)}) AND r.space_guid IS NULL)`,
+          params: [v.userGuid, ...v.orgRoles],
+        };
   return either(
     { sql: 't.space_guid IS NOT NULL', params: [] },
-    spaceRule(v, 't.space_guid', 't.org_guid')!,
+    spaceRule({ ...v, orgRoles: [] }, 't.space_guid', 't.org_guid')!,
     { sql: 't.space_guid IS NULL AND t.org_guid IS NOT NULL', params: [] },
-    orgRule(v, 't.org_guid')!,
+    orgEvents,
   );
 }
 
