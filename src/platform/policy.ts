@@ -111,10 +111,10 @@ export class Permissions {
     return this.#hasOrgRole(orgGuid, ORG_READING);
   }
 
-  /** Rename, suspend, delete the org; assign its org roles; create its spaces. */
-  canManageOrg(orgGuid: string): boolean {
+  /** Rename the org, assign its org roles, create its spaces: its managers, never in a suspended org (CF: admins only then). */
+  canManageOrg(orgGuid: string, suspended = false): boolean {
     if (this.isAdmin()) return true;
-    if (this.caller.kind !== 'user') return false;
+    if (this.caller.kind !== 'user' || suspended) return false;
     return this.#hasOrgRole(orgGuid, ['organization_manager']);
   }
 
@@ -173,14 +173,14 @@ export class Permissions {
   /** Create a space in an org, delete a space: org managers. */
   canCreateSpace(org: Pick<Organization, 'guid' | 'suspended'>): boolean {
     if (this.isAdmin()) return true;
-    return !org.suspended && this.canManageOrg(org.guid);
+    return this.canManageOrg(org.guid, org.suspended);
   }
 
   // roles
 
   /** Give or take an org role: org managers of that org (admins anywhere). */
-  canAssignOrgRole(orgGuid: string): boolean {
-    return this.canManageOrg(orgGuid);
+  canAssignOrgRole(orgGuid: string, suspended = false): boolean {
+    return this.canManageOrg(orgGuid, suspended);
   }
 
   /** Give or take a space role: space managers of that space and org managers of its org. */

@@ -83,7 +83,7 @@ export async function createOrg(ctx: ActionContext, input: OrgCreateInput): Prom
 export async function updateOrg(ctx: ActionContext, guid: string, input: OrgUpdateInput): Promise<Organization> {
   const { perms, store } = ctx;
   const org = await getOrg(ctx, guid);
-  if (!perms.canManageOrg(org.guid)) throw notAuthorized();
+  if (!perms.canManageOrg(org.guid, org.suspended)) throw notAuthorized();
   if (input.suspended !== undefined && input.suspended !== org.suspended && !perms.canSuspendOrg())
     throw notAuthorized();
   const patch: Parameters<typeof store.updateOrg>[1] = {};

@@ -166,7 +166,7 @@ export async function createRole(ctx: ActionContext, input: RoleCreateInput): Pr
   const orgGuid = input.orgGuid ?? '';
   const org = await store.getOrg(orgGuid);
   if (!org || !perms.canReadOrg(org.guid)) throw unprocessable(INVALID_ORGANIZATION);
-  if (!perms.canAssignOrgRole(org.guid)) throw notAuthorized();
+  if (!perms.canAssignOrgRole(org.guid, org.suspended)) throw notAuthorized();
   const user = await resolveUser(ctx, input.user, false);
   const role = await parentGone(INVALID_ORGANIZATION, () =>
     store.createRole({ ...base, userGuid: user.guid, orgGuid: org.guid }),
@@ -235,11 +235,12 @@ export async function deleteRole(ctx: DeleteContext, guid: string): Promise<Job>
     if (!perms.canAssignSpaceRole(found)) throw notAuthorized();
     spaceGuid = found.space.guid;
   } else {
-    if (role.orgGuid === undefined || !perms.canAssignOrgRole(role.orgGuid)) throw notAuthorized();
+    const org = role.orgGuid === undefined ? undefined : await store.getOrg(role.orgGuid);
+    if (!org || !perms.canAssignOrgRole(org.guid, org.suspended)) throw notAuthorized();
     if (role.type === 'organization_user') {
       const spaceRoles = await store.listRoles(
         { page: 1, perPage: 1, orderBy: 'created_at' },
-        { userGuids: [role.userGuid], organizationGuids: [role.orgGuid], types: [...SPACE_ROLE_TYPES] },
+        { userGuids: [role.userGuid], organizationGuids: [org.guid], types: [...SPACE_ROLE_TYPES] },
         { kind: 'all' },
       );
       if (spaceRoles.total > 0)
