@@ -104,7 +104,8 @@ function waitReady(child: ChildProcess): Promise<void> {
   });
 }
 
-async function blackholeRoutes(pid: number): Promise<void> {
+/** Blackhole routes in the namespace of `pid` for the host's own addresses and every private range. */
+export async function blackholeRoutes(pid: number): Promise<void> {
   const own = Object.values(networkInterfaces())
     .flat()
     .filter((i) => i && i.family === 'IPv4' && !i.internal)

@@ -1,0 +1,427 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { AppLogs } from '../logs.js';
+import type { App, Organization, Space } from '../model.js';
+import type { PlatformStore } from '../store/platform-store.js';
+import type { WorkloadStore } from '../store/workload-store.js';
+import type { Deployment, Droplet, Instance, Process } from '../workload.js';
+import type { InstanceRunner } from './instance-runner.js';
+
+/**
+ * Convergence, as Diego's: the platform records what should run (started apps, their
+ * processes and instance counts, the current droplet, an active deployment), the host
+ * runs containers, and every pass makes the second match the first:
+ *
+ * - an instance is STARTING until its health check passes, then RUNNING; one that
+ *   exits or stops answering is CRASHED and started again after a backoff (CF's crash
+ *   counts: three at once, then 30 s doubling to 5 minutes);
+ * - a stopped app, a scaled-down process, an instance of a replaced droplet is drained
+ *   (STOPPING: the router stops sending to it) and then stopped;
+ * - a rolling deployment starts new instances `maxInFlight` at a time and stops an old
+ *   one only when a new one is RUNNING, so the app never has fewer healthy instances
+ *   than it asks for while its old instances last;
+ * - after a restart of the server, the instances still running are adopted as they
+ *   are (their network reattached if it went), not started again.
+ */
+
+export interface ReconcilerOptions {
+  platform: PlatformStore;
+  workloads: WorkloadStore;
+  runner: InstanceRunner;
+  logs: AppLogs;
+  /** Between passes (default 1 s). */
+  intervalMs?: number;
+  /** How long a STOPPING instance keeps serving its last requests before it is stopped (default 2 s). */
+  drainMs?: number;
+  /** How long a STARTING instance may take to pass its health check (default: the process's timeout, else 60 s). */
+  startTimeoutMs?: number;
+  onError?: (err: unknown) => void;
+  /** Told after each pass: the RUNNING instances of every app, for the router. */
+  onInstances?: (running: Map<string, Instance[]>) => void;
+}
+
+interface AppView {
+  app: App;
+  space: Space;
+  org: Organization;
+  processes: Process[];
+}
+
+export class Reconciler {
+  readonly #o: Required<Omit<ReconcilerOptions, 'onError' | 'onInstances' | 'startTimeoutMs'>> &
+    Pick<ReconcilerOptions, 'onError' | 'onInstances' | 'startTimeoutMs'>;
+  #timer: NodeJS.Timeout | undefined;
+  #pass: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  readonly #tails = new Map<string, number>();
+  readonly #failedProbes = new Map<string, number>();
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = { intervalMs: 1000, drainMs: 2000, ...options };
+  }
+
+  /** Adopts what runs on this host, then converges every `intervalMs`. */
+  async start(): Promise<void> {
+    await this.#adopt();
+    this.#schedule(0);
+  }
+
+  /** Converge soon (the API changed what should run). */
+  poke(): void {
+    if (this.#pass) this.#again = true;
+    else this.#schedule(0);
+  }
+
+  /** Stops converging (instances keep running: a restarted server adopts them). */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#pass;
+  }
+
+  /** One pass now (tests, and the loop). */
+  async converge(): Promise<void> {
+    if (this.#pass) {
+      this.#again = true;
+      return this.#pass;
+    }
+    this.#pass = this.#converge()
+      .catch((err: unknown) => this.#o.onError?.(err))
+      .finally(() => {
+        this.#pass = undefined;
+      });
+    return this.#pass;
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(async () => {
+      await this.converge();
+      const again = this.#again;
+      this.#again = false;
+      this.#schedule(again ? 0 : this.#o.intervalMs);
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #adopt(): Promise<void> {
+    const { workloads, runner } = this.#o;
+    for (const inst of await workloads.instancesOnHost(runner.host)) {
+      const c = await runner.container(inst);
+      if (!c?.running) {
+        await this.#crashed(
+          inst,
+          c ? `exited with status ${c.exitCode ?? 'unknown'} while the server was down` : 'its container is gone',
+        );
+        continue;
+      }
+      try {
+        const pid = await runner.ensureNetwork(inst);
+        if (pid !== undefined) await workloads.updateInstance(inst.guid, { networkPid: pid });
+      } catch (err) {
+        this.#o.onError?.(err);
+      }
+      this.#tails.set(inst.guid, logSize(runner.logPath(inst)));
+    }
+  }
+
+  async #converge(): Promise<void> {
+    const views = await this.#desired();
+    const seenApps = new Set<string>();
+    const running = new Map<string, Instance[]>();
+    for (const view of views.values()) {
+      seenApps.add(view.app.guid);
+      const live: Instance[] = [];
+      for (const process of view.processes) live.push(...(await this.#process(view, process)));
+      running.set(
+        view.app.guid,
+        live.filter((i) => i.state === 'RUNNING'),
+      );
+    }
+    // Instances whose app or process is gone.
+    for (const inst of await this.#o.workloads.instancesOnHost(this.#o.runner.host)) {
+      if (!views.has(inst.appGuid) || !views.get(inst.appGuid)!.processes.some((p) => p.guid === inst.processGuid))
+        await this.#stopNow(inst);
+    }
+    this.#o.onInstances?.(running);
+  }
+
+  /** Every app with processes, with its space and org (what may run). */
+  async #desired(): Promise<Map<string, AppView>> {
+    const { platform, workloads } = this.#o;
+    const out = new Map<string, AppView>();
+    for (let page = 1; ; page++) {
+      const batch = await workloads.listProcesses({ page, perPage: 500, orderBy: 'created_at' }, {}, { kind: 'all' });
+      for (const p of batch.items) {
+        let view = out.get(p.appGuid);
+        if (!view) {
+          const app = await platform.getApp(p.appGuid);
+          const space = app ? await platform.getSpace(app.spaceGuid) : undefined;
+          const org = space ? await platform.getOrg(space.orgGuid) : undefined;
+          if (!app || !space || !org) continue;
+          out.set(p.appGuid, (view = { app, space, org, processes: [] }));
+        }
+        view.processes.push(p);
+      }
+      if (page * 500 >= batch.total) break;
+    }
+    return out;
+  }
+
+  /** Converges one process; returns its instances as they now are. */
+  async #process(view: AppView, process: Process): Promise<Instance[]> {
+    const { workloads } = this.#o;
+    let instances = await workloads.instancesOf(process.guid);
+    for (const inst of instances) await this.#check(inst, process);
+    instances = await workloads.instancesOf(process.guid);
+    this.#tailLogs(instances, process);
+
+    const started = view.app.state === 'STARTED';
+    const deployment = started ? await workloads.activeDeployment(view.app.guid) : undefined;
+    const target = deployment?.dropletGuid ?? view.app.currentDropletGuid;
+    const droplet = started && target ? await workloads.getDroplet(target) : undefined;
+    if (!droplet || process.instances === 0) {
+      for (const inst of instances) await this.#drain(inst);
+      return workloads.instancesOf(process.guid);
+    }
+    if (deployment && deployment.statusValue === 'ACTIVE')
+      await this.#roll(view, process, instances, droplet, deployment);
+    else await this.#steady(view, process, instances, droplet);
+    return workloads.instancesOf(process.guid);
+  }
+
+  /** No deployment: indexes 0..N-1 each run the target droplet; anything else goes. */
+  async #steady(view: AppView, process: Process, instances: Instance[], droplet: Droplet): Promise<void> {
+    const starts: Promise<unknown>[] = [];
+    for (const inst of instances) {
+      if (inst.state === 'STOPPING') await this.#finishDrain(inst);
+      else if (inst.index >= process.instances || inst.dropletGuid !== droplet.guid) await this.#drain(inst);
+    }
+    for (let index = 0; index < process.instances; index++) {
+      const here = instances.filter(
+        (i) => i.index === index && i.dropletGuid === droplet.guid && i.state !== 'STOPPING',
+      );
+      if (here.some((i) => i.state === 'RUNNING' || i.state === 'STARTING')) continue;
+      const crashed = here.find((i) => i.state === 'CRASHED');
+      if (crashed?.restartAt && crashed.restartAt > new Date().toISOString()) continue;
+      // Replaced droplets drain first: a plain restart takes the app down, as CF's does (rolling deployments do not).
+      if (instances.some((i) => i.index === index && i.state === 'STOPPING')) continue;
+      starts.push(this.#startInstance(view, process, droplet, index, crashed));
+    }
+    await Promise.all(starts);
+  }
+
+  /** A rolling deployment: new instances maxInFlight at a time; an old one stops only when a new one runs. */
+  async #roll(
+    view: AppView,
+    process: Process,
+    instances: Instance[],
+    droplet: Droplet,
+    deployment: Deployment,
+  ): Promise<void> {
+    const { workloads } = this.#o;
+    for (const inst of instances) if (inst.state === 'STOPPING') await this.#finishDrain(inst);
+    const fresh = instances.filter((i) => i.dropletGuid === droplet.guid && i.state !== 'STOPPING');
+    const old = instances.filter((i) => i.dropletGuid !== droplet.guid && i.state !== 'STOPPING');
+    const healthyNew = fresh.filter((i) => i.state === 'RUNNING').length;
+    const startingNew = fresh.filter((i) => i.state === 'STARTING').length;
+    const wanted = process.instances;
+    const room = Math.min(deployment.maxInFlight - startingNew, wanted - healthyNew - startingNew);
+    const used = new Set(instances.map((i) => i.index));
+    const starts: Promise<unknown>[] = [];
+    for (let n = 0, index = 0; n < room; index++) {
+      if (used.has(index)) continue;
+      used.add(index);
+      starts.push(this.#startInstance(view, process, droplet, index, undefined, deployment.guid));
+      n++;
+    }
+    await Promise.all(starts);
+    // Old instances go one for each new one running beyond the wanted count; crashed old ones at once.
+    let healthyOld = old.filter((i) => i.state === 'RUNNING').length;
+    for (const inst of old) {
+      if (inst.state !== 'RUNNING') await this.#stopNow(inst);
+      else if (healthyNew + healthyOld > wanted || healthyNew >= wanted) {
+        await this.#drain(inst);
+        healthyOld--;
+      }
+    }
+    const remaining = (await workloads.instancesOf(process.guid)).filter((i) => i.dropletGuid !== droplet.guid);
+    if (
+      healthyNew >= wanted &&
+      remaining.length === 0 &&
+      view.processes.every((p) => p.guid === process.guid || true)
+    ) {
+      const at = new Date().toISOString();
+      await workloads.updateDeployment(deployment.guid, {
+        statusValue: 'FINALIZED',
+        statusReason: deployment.statusReason === 'CANCELING' ? 'CANCELED' : 'DEPLOYED',
+        lastStatusChange: at,
+      });
+      if (view.app.currentDropletGuid !== droplet.guid) await workloads.setCurrentDroplet(view.app.guid, droplet.guid);
+    }
+  }
+
+  async #startInstance(
+    view: AppView,
+    process: Process,
+    droplet: Droplet,
+    index: number,
+    crashed?: Instance,
+    deploymentGuid?: string,
+  ): Promise<void> {
+    const { workloads, runner, logs } = this.#o;
+    if (crashed) await this.#stopNow(crashed);
+    try {
+      const inst = await runner.start({
+        ...view,
+        process,
+        droplet,
+        index,
+        ...(deploymentGuid ? { deploymentGuid } : {}),
+      });
+      inst.crashCount = crashed?.crashCount ?? 0;
+      await workloads.putInstance(inst);
+      this.#tails.set(inst.guid, 0);
+      logs.write(
+        view.app.guid,
+        'CELL',
+        String(index),
+        'OUT',
+        `Creating container for app ${view.app.name}, instance ${index} (${process.type})`,
+      );
+    } catch (err) {
+      logs.write(
+        view.app.guid,
+        'CELL',
+        String(index),
+        'ERR',
+        `Failed to start instance ${index}: ${(err as Error).message}`,
+      );
+      this.#o.onError?.(err);
+    }
+  }
+
+  /** Health and liveness of one instance: STARTING -> RUNNING, or CRASHED. */
+  async #check(inst: Instance, process: Process): Promise<void> {
+    const { runner, workloads, logs } = this.#o;
+    if (inst.state === 'CRASHED' || inst.state === 'STOPPING') return;
+    const c = await runner.container(inst);
+    if (!c?.running) {
+      await this.#crashed(inst, c ? `exited with status ${c.exitCode ?? 'unknown'}` : 'its container is gone');
+      return;
+    }
+    const healthy = await runner.healthy(inst, process.healthCheck);
+    if (inst.state === 'STARTING') {
+      if (healthy) {
+        await workloads.updateInstance(inst.guid, { state: 'RUNNING', since: new Date().toISOString() });
+        logs.write(inst.appGuid, 'CELL', String(inst.index), 'OUT', `Container became healthy`);
+        return;
+      }
+      const timeoutMs = this.#o.startTimeoutMs ?? (process.healthCheck.timeout ?? 60) * 1000;
+      if (Date.now() - Date.parse(inst.since) > timeoutMs) {
+        await this.#crashed(
+          inst,
+          `failed its ${process.healthCheck.type} health check for ${Math.round(timeoutMs / 1000)} s after it started`,
+          true,
+        );
+      }
+      return;
+    }
+    // RUNNING: three failed probes in a row and it counts as crashed.
+    const failures = healthy ? 0 : (this.#failedProbes.get(inst.guid) ?? 0) + 1;
+    this.#failedProbes.set(inst.guid, failures);
+    if (failures >= 3) await this.#crashed(inst, `stopped passing its ${process.healthCheck.type} health check`, true);
+  }
+
+  async #crashed(inst: Instance, why: string, kill = false): Promise<void> {
+    const { runner, workloads, logs } = this.#o;
+    if (kill) await runner.stop(inst, 0);
+    const crashCount = inst.crashCount + 1;
+    // CF: the first three crashes restart at once, then 30 s doubling, here up to 5 minutes.
+    const delayMs = crashCount <= 3 ? 0 : Math.min(300_000, 30_000 * 2 ** (crashCount - 4));
+    const details = `APP/PROC/${inst.processType.toUpperCase()}: ${why}`;
+    await workloads.updateInstance(inst.guid, {
+      state: 'CRASHED',
+      since: new Date().toISOString(),
+      crashCount,
+      details,
+      restartAt: new Date(Date.now() + delayMs).toISOString(),
+    });
+    this.#failedProbes.delete(inst.guid);
+    logs.write(
+      inst.appGuid,
+      'CELL',
+      String(inst.index),
+      'ERR',
+      `Instance ${inst.index} crashed: ${why} (crash ${crashCount})`,
+    );
+  }
+
+  /** Out of the router first; stopped on a later pass, once its last requests are served. */
+  async #drain(inst: Instance): Promise<void> {
+    if (inst.state === 'RUNNING') {
+      await this.#o.workloads.updateInstance(inst.guid, { state: 'STOPPING', since: new Date().toISOString() });
+      return;
+    }
+    if (inst.state === 'STOPPING') return this.#finishDrain(inst);
+    await this.#stopNow(inst);
+  }
+
+  async #finishDrain(inst: Instance): Promise<void> {
+    if (Date.now() - Date.parse(inst.since) >= this.#o.drainMs) await this.#stopNow(inst);
+  }
+
+  async #stopNow(inst: Instance): Promise<void> {
+    await this.#o.runner.stop(inst);
+    await this.#o.workloads.deleteInstance(inst.guid);
+    this.#tails.delete(inst.guid);
+    this.#failedProbes.delete(inst.guid);
+  }
+
+  /** New output of each instance's container log, into the app's log stream. */
+  #tailLogs(instances: Instance[], process: Process): void {
+    for (const inst of instances) {
+      const offset = this.#tails.get(inst.guid);
+      if (offset === undefined) continue;
+      const { text, next } = readFrom(this.#o.runner.logPath(inst), offset);
+      this.#tails.set(inst.guid, next);
+      if (text)
+        this.#o.logs.write(inst.appGuid, `APP/PROC/${process.type.toUpperCase()}`, String(inst.index), 'OUT', text);
+    }
+  }
+}
+
+function logSize(path: string): number {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
+}
+
+/** Text appended to a log since `offset` (at most 1 MiB per pass, ending at a line). */
+function readFrom(path: string, offset: number): { text: string; next: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return { text: '', next: offset };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return { text: '', next: size < offset ? 0 : offset };
+    const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    const chunk = buf.subarray(0, n);
+    const end = chunk.lastIndexOf(10) + 1 || chunk.length;
+    return { text: chunk.subarray(0, end).toString('utf8'), next: offset + end };
+  } finally {
+    closeSync(fd);
+  }
+}
