@@ -1,5 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, createWriteStream, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -47,12 +62,20 @@ export class PackageStore implements PackageBits {
     return resources.filter((r) => /^[0-9a-f]{40}$/.test(r.sha1) && this.#has(r.sha1, r.size));
   }
 
-  async store(packageGuid: string, zip: Readable | undefined, matched: PushedResource[]): Promise<{ checksum: string }> {
+  async store(
+    packageGuid: string,
+    zip: Readable | undefined,
+    matched: PushedResource[],
+  ): Promise<{ checksum: string }> {
     const files = new Map<string, PackageFile>();
     for (const r of matched) {
       const path = checkedPath(r.path);
       if (!this.#has(r.sha1, r.size)) {
-        throw new SlipwayError('INVALID_ARGUMENT', `resource ${r.path} (sha1 ${r.sha1}) is not on the platform: send it in the package bits`, { detail: { path: r.path } });
+        throw new SlipwayError(
+          'INVALID_ARGUMENT',
+          `resource ${r.path} (sha1 ${r.sha1}) is not on the platform: send it in the package bits`,
+          { detail: { path: r.path } },
+        );
       }
       files.set(path, { path, mode: checkedMode(r.mode), sha1: r.sha1, size: r.size });
     }
@@ -61,13 +84,18 @@ export class PackageStore implements PackageBits {
     const dir = join(this.#packages, packageGuid);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeAtomic(join(dir, 'files.json'), JSON.stringify(list));
-    const checksum = createHash('sha256').update(list.map((f) => `${f.path}\0${f.mode}\0${f.sha1}\n`).join('')).digest('hex');
+    const checksum = createHash('sha256')
+      .update(list.map((f) => `${f.path}\0${f.mode}\0${f.sha1}\n`).join(''))
+      .digest('hex');
     return { checksum };
   }
 
   async extract(packageGuid: string, dir: string): Promise<void> {
     const file = join(this.#packages, packageGuid, 'files.json');
-    if (!existsSync(file)) throw new SlipwayError('NOT_FOUND', `package ${packageGuid} has no bits (it was never uploaded)`, { detail: { package: packageGuid } });
+    if (!existsSync(file))
+      throw new SlipwayError('NOT_FOUND', `package ${packageGuid} has no bits (it was never uploaded)`, {
+        detail: { package: packageGuid },
+      });
     const list = JSON.parse(readFileSync(file, 'utf8')) as PackageFile[];
     const root = new SafeRoot(dir);
     for (const f of list) {
@@ -75,7 +103,11 @@ export class PackageStore implements PackageBits {
       const parent = root.directory(parts.slice(0, -1), f.path, true)!;
       const target = join(parent, parts[parts.length - 1]!);
       // A fresh name in a directory proven real: written O_EXCL|O_NOFOLLOW, so nothing is written through a link.
-      const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, Number.parseInt(f.mode, 8) & 0o777);
+      const fd = openSync(
+        target,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        Number.parseInt(f.mode, 8) & 0o777,
+      );
       await pipeline(createReadStream(this.#poolPath(f.sha1)), createWriteStream('', { fd }));
     }
   }
@@ -112,47 +144,53 @@ export class PackageStore implements PackageBits {
 
   #entries(zipFile: string): Promise<PackageFile[]> {
     return new Promise((resolve, reject) => {
-      yauzl.open(zipFile, { lazyEntries: true, autoClose: true, strictFileNames: true, validateEntrySizes: true }, (err, zip) => {
-        if (err || !zip) return reject(invalidZip(err));
-        const files: PackageFile[] = [];
-        const fail = (e: unknown) => {
-          zip.close();
-          reject(e instanceof SlipwayError ? e : invalidZip(e));
-        };
-        zip.on('error', fail);
-        zip.on('end', () => resolve(files));
-        zip.on('entry', (entry: yauzl.Entry) => {
-          try {
-            if (files.length >= MAX_FILES) throw new SlipwayError('TOO_LARGE', `the package has more than ${MAX_FILES} files`);
-            const unixMode = (entry.externalFileAttributes >>> 16) & 0xffff;
-            const type = unixMode & 0o170000;
-            const name = entry.fileName;
-            if (name.endsWith('/') || type === 0o040000) {
-              checkedPath(name);
-              zip.readEntry();
-              return;
+      yauzl.open(
+        zipFile,
+        { lazyEntries: true, autoClose: true, strictFileNames: true, validateEntrySizes: true },
+        (err, zip) => {
+          if (err || !zip) return reject(invalidZip(err));
+          const files: PackageFile[] = [];
+          const fail = (e: unknown) => {
+            zip.close();
+            reject(e instanceof SlipwayError ? e : invalidZip(e));
+          };
+          zip.on('error', fail);
+          zip.on('end', () => resolve(files));
+          zip.on('entry', (entry: yauzl.Entry) => {
+            try {
+              if (files.length >= MAX_FILES)
+                throw new SlipwayError('TOO_LARGE', `the package has more than ${MAX_FILES} files`);
+              const unixMode = (entry.externalFileAttributes >>> 16) & 0xffff;
+              const type = unixMode & 0o170000;
+              const name = entry.fileName;
+              if (name.endsWith('/') || type === 0o040000) {
+                checkedPath(name);
+                zip.readEntry();
+                return;
+              }
+              // Links in a pushed app are refused: the cf CLI sends their targets' contents, and a link could lead staging out of its workspace.
+              if (type === 0o120000) throw unsafeEntry(name, 'it is a symbolic link');
+              if (type !== 0 && type !== 0o100000) throw unsafeEntry(name, 'it is not a regular file');
+              if (entry.uncompressedSize > MAX_FILE_BYTES)
+                throw new SlipwayError('TOO_LARGE', `${name} is larger than ${MAX_FILE_BYTES} bytes`);
+              const path = checkedPath(name);
+              const mode = (unixMode & 0o777 || 0o644).toString(8);
+              zip.openReadStream(entry, (e, stream) => {
+                if (e || !stream) return fail(e);
+                this.#intoPool(stream, entry.uncompressedSize)
+                  .then(({ sha1, size }) => {
+                    files.push({ path, mode, sha1, size });
+                    zip.readEntry();
+                  })
+                  .catch(fail);
+              });
+            } catch (e) {
+              fail(e);
             }
-            // Links in a pushed app are refused: the cf CLI sends their targets' contents, and a link could lead staging out of its workspace.
-            if (type === 0o120000) throw unsafeEntry(name, 'it is a symbolic link');
-            if (type !== 0 && type !== 0o100000) throw unsafeEntry(name, 'it is not a regular file');
-            if (entry.uncompressedSize > MAX_FILE_BYTES) throw new SlipwayError('TOO_LARGE', `${name} is larger than ${MAX_FILE_BYTES} bytes`);
-            const path = checkedPath(name);
-            const mode = ((unixMode & 0o777) || 0o644).toString(8);
-            zip.openReadStream(entry, (e, stream) => {
-              if (e || !stream) return fail(e);
-              this.#intoPool(stream, entry.uncompressedSize)
-                .then(({ sha1, size }) => {
-                  files.push({ path, mode, sha1, size });
-                  zip.readEntry();
-                })
-                .catch(fail);
-            });
-          } catch (e) {
-            fail(e);
-          }
-        });
-        zip.readEntry();
-      });
+          });
+          zip.readEntry();
+        },
+      );
     });
   }
 
@@ -193,12 +231,17 @@ function checkedPath(name: string): string {
 }
 
 function checkedMode(mode: string): string {
-  if (!/^[0-7]{3,6}$/.test(mode)) throw new SlipwayError('INVALID_ARGUMENT', `resource mode "${mode}" is not an octal mode such as 644`);
+  if (!/^[0-7]{3,6}$/.test(mode))
+    throw new SlipwayError('INVALID_ARGUMENT', `resource mode "${mode}" is not an octal mode such as 644`);
   return (Number.parseInt(mode, 8) & 0o777).toString(8);
 }
 
 function invalidZip(err: unknown): SlipwayError {
-  return new SlipwayError('INVALID_ARCHIVE', `the package bits are not a zip that can be read: ${(err as Error | undefined)?.message ?? 'unknown error'}`, { cause: err });
+  return new SlipwayError(
+    'INVALID_ARCHIVE',
+    `the package bits are not a zip that can be read: ${(err as Error | undefined)?.message ?? 'unknown error'}`,
+    { cause: err },
+  );
 }
 
 function writeAtomic(path: string, text: string): void {
