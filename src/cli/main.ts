@@ -38,6 +38,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['buildpack'], async () => (await import('./commands/buildpack.js')).buildpackCommand()],
   [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
   [['droplet'], async () => (await import('./commands/droplet.js')).dropletCommand()],
+  [['cf'], async () => (await import('./commands/cf/index.js')).cfCommand()],
 ];
 
 const program = new Command('slipway')
