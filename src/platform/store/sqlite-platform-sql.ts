@@ -183,13 +183,18 @@ export function roleRule(v: Visibility): Clause | undefined {
 export function eventRule(v: Visibility): Clause | undefined {
   if (v.kind === 'all') return undefined;
   if (v.kind === 'none') return NOTHING;
-  const orgEvents =
-    v.orgRoles.length === 0
-      ? NOTHING
-      : {
-          sql: `t.org_guid IN (SELECT r.org_guid FROM roles r WHERE r.user_guid = ? AND r.type IN (${placeholders(v.orgRoles.length)}) AND r.space_guid IS NULL)`,
-          params: [v.userGuid, ...v.orgRoles],
-        };
+  let orgEvents: Clause = NOTHING;
+  if (v.orgRoles.length > 0) {
+    orgEvents = {
+      sql: `t.org_guid IN (SELECT r.org_guid FROM roles r WHERE r.user_guid = ? AND r.type IN (${placeholders(v.orgRoles.length)}) AND r.space_guid IS NULL)`,
+      params: [v.userGuid, ...v.orgRoles],
+    };
+    // An API token stays in its space's org (as orgRule keeps it), whatever else its user audits.
+    if (v.onlySpace !== undefined) {
+      orgEvents.sql += ' AND t.org_guid = (SELECT s.org_guid FROM spaces s WHERE s.guid = ?)';
+      orgEvents.params.push(v.onlySpace);
+    }
+  }
   return either(
     { sql: 't.space_guid IS NOT NULL', params: [] },
     spaceRule({ ...v, orgRoles: [] }, 't.space_guid', 't.org_guid')!,
