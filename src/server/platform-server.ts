@@ -80,10 +80,9 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     names: registryAccess,
     onEvent: metrics.observe,
   });
-  const tokenApp = new Hono().route(
-    '/token',
-    createTokenApp(registryTokens, { logins: new LoginGuard(registryAccess) }),
-  );
+  const registryLogins = new LoginGuard(registryAccess);
+  identity.onPasswordChange((username) => registryLogins.forget(username));
+  const tokenApp = new Hono().route('/token', createTokenApp(registryTokens, { logins: registryLogins }));
   const images: AppImages = {
     async deleteImages(apps) {
       for (const app of apps) await o.store.meta.deleteRepositories(`apps/${app.guid}`);

@@ -27,6 +27,7 @@ export class Identity {
   readonly tokens: PlatformTokens;
   readonly #store: PlatformStore;
   readonly #passwords = new PasswordChecker();
+  readonly #passwordListeners = new Set<(username: string) => void>();
 
   constructor(store: PlatformStore, tokens: PlatformTokens) {
     this.#store = store;
@@ -43,6 +44,21 @@ export class Identity {
       await this.#store.setPasswordHash(user.guid, await hashPassword(password));
     }
     return user;
+  }
+
+  /**
+   * Sets a user's password: the old one stops working at once (caches of good logins are
+   * told: `onPasswordChange`) and the user's refresh tokens are revoked (other sessions end).
+   */
+  async changePassword(user: User, password: string): Promise<void> {
+    await this.#store.setPasswordHash(user.guid, await hashPassword(password));
+    await this.#store.revokeRefreshTokensOf(user.guid, now());
+    for (const listener of this.#passwordListeners) listener(user.username);
+  }
+
+  /** Called with the user name whenever a password changes. */
+  onPasswordChange(listener: (username: string) => void): void {
+    this.#passwordListeners.add(listener);
   }
 
   /** An access token and a fresh refresh token for a user who just proved who they are. */
@@ -82,9 +98,15 @@ export class Identity {
     return this.grant(user);
   }
 
-  /** Logout: revokes the refresh token with this `jti` (an access token's jti is let expire: ten minutes). */
-  async revoke(jti: string): Promise<void> {
-    await this.#store.revokeRefreshToken(jti, now());
+  /**
+   * Logout: revokes the refresh token with this `jti` (an access token's jti is let
+   * expire: ten minutes). Only its own user or an admin may; for anyone else it is as
+   * if the token did not exist (false).
+   */
+  async revoke(jti: string, by: { userGuid: string; admin: boolean }): Promise<boolean> {
+    const record = await this.#store.getRefreshToken(jti);
+    if (!record || (record.userGuid !== by.userGuid && !by.admin)) return false;
+    return this.#store.revokeRefreshToken(jti, now());
   }
 
   /**

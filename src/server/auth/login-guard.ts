@@ -13,6 +13,7 @@ export interface LoginGuardOptions {
 }
 
 interface Known {
+  user: string;
   /** The subject the credentials proved. */
   subject: string;
   /** Until then a request with these credentials is let in at once. */
@@ -28,9 +29,8 @@ interface Known {
  * anything.
  *
  * Clients send Basic credentials on every request (a push makes dozens) and argon2id
- * costs ~15 ms, so a success is remembered for `cacheTtlMs`; within that a changed
- * password still lets the old one in, as an issued token stays valid until it
- * expires. Remembered credentials also skip the limits (still re-checked) for
+ * costs ~15 ms, so a success is remembered for `cacheTtlMs` (a password change
+ * through this process forgets its user's at once: `forget`). Remembered credentials also skip the limits (still re-checked) for
  * `trustTtlMs`: an attacker hammering a user's name or sharing its address makes
  * strangers wait, not a client that already proved the password. The memory holds
  * HMACs under a per-process random key: no password, nothing testable offline.
@@ -75,7 +75,7 @@ export class LoginGuard {
         (subject) => {
           if (subject !== undefined) {
             attempt?.succeeded();
-            this.#remember(key, subject, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
+            this.#remember(key, user, subject, trusted ? known.trustedUntil : Date.now() + this.#trustTtlMs);
           } else {
             attempt?.failed();
             this.#known.delete(key);
@@ -92,9 +92,14 @@ export class LoginGuard {
     return check;
   }
 
-  #remember(key: string, subject: string, trustedUntil: number): void {
+  /** Forgets every remembered login of `user` (its password changed: the old one must fail now). */
+  forget(user: string): void {
+    for (const [key, known] of this.#known) if (known.user === user) this.#known.delete(key);
+  }
+
+  #remember(key: string, user: string, subject: string, trustedUntil: number): void {
     this.#known.delete(key);
-    this.#known.set(key, { subject, verifiedUntil: Date.now() + this.#cacheTtlMs, trustedUntil });
+    this.#known.set(key, { user, subject, verifiedUntil: Date.now() + this.#cacheTtlMs, trustedUntil });
     // Map keeps insertion order: the first key is the least recently verified.
     while (this.#known.size > this.#maxCached) this.#known.delete(this.#known.keys().next().value as string);
   }

@@ -32,6 +32,7 @@ export function createUaaApp(options: UaaOptions): Hono<UaaEnv> {
     },
     options.loginLimits ? { limits: options.loginLimits } : {},
   );
+  identity.onPasswordChange((username) => logins.forget(username));
   const app = new Hono<UaaEnv>();
 
   app.get('/login', (c) => {
@@ -76,8 +77,19 @@ export function createUaaApp(options: UaaOptions): Hono<UaaEnv> {
     }
   });
 
+  // The cf CLI's logout sends the token it revokes as the bearer (its refresh token);
+  // an access token of its user or of an admin may revoke it too.
   app.delete('/oauth/token/revoke/:jti', async (c) => {
-    await identity.revoke(c.req.param('jti'));
+    const jti = c.req.param('jti');
+    const bearer = /^bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    const own = bearer ? await identity.tokens.verifyRefresh(bearer).catch(() => undefined) : undefined;
+    const perms = own ? undefined : await callerPermissions(identity, c);
+    if (!own && !perms) return uaaError(c, 401, 'invalid_token', 'a valid access or refresh token is needed');
+    const by = own
+      ? { userGuid: own.userGuid, admin: false }
+      : { userGuid: perms!.user!.guid, admin: perms!.isAdmin() };
+    if (own && own.guid !== jti) return uaaError(c, 403, 'access_denied', 'a refresh token may revoke only itself');
+    if (!(await identity.revoke(jti, by))) return uaaError(c, 404, 'not_found', `Token ${jti} was not found`);
     return c.json({});
   });
 
@@ -164,9 +176,7 @@ export function createUaaApp(options: UaaOptions): Hono<UaaEnv> {
     ) {
       return uaaError(c, 401, 'unauthorized', 'Old password is incorrect');
     }
-    await store.setPasswordHash(user.guid, await hashPassword(body.password));
-    // Other sessions end with the old password: their refresh tokens stop working.
-    await store.revokeRefreshTokensOf(user.guid, now());
+    await identity.changePassword(user, body.password);
     return c.json({ status: 'ok', message: 'password updated' });
   });
 
