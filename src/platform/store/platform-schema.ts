@@ -215,9 +215,243 @@ const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER apps_drop_labels AFTER DELETE ON apps BEGIN DELETE FROM labels WHERE resource_guid = old.guid; END;
   CREATE TRIGGER buildpacks_drop_labels AFTER DELETE ON buildpacks BEGIN DELETE FROM labels WHERE resource_guid = old.guid; END;
   `,
+  /* 2: the workload (WorkloadStore): packages, builds, droplets, processes, instances, domains, routes and their
+     destinations, deployments, revisions, known resources; apps gain their current droplet and auto_rebase.
+     An app's rows go with it (ON DELETE CASCADE), a space's routes with the space, an org's private domains with
+     the org. Optional links between them (a build's droplet, a droplet's build) are ON DELETE SET NULL; what
+     an instance, deployment or revision ran is history and names its droplet without a foreign key, as Cloud
+     Controller's tables do. Every foreign key's child column is indexed (cascades look rows up by it). */ `
+  CREATE TABLE packages (
+    id          INTEGER PRIMARY KEY,
+    guid        TEXT NOT NULL UNIQUE,
+    app_guid    TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    type        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    checksum    TEXT,
+    image       TEXT,
+    error       TEXT,
+    labels      TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+  );
+  CREATE INDEX packages_by_app ON packages (app_guid, created_at, id);
+  CREATE INDEX packages_by_state ON packages (state, created_at, id);
+  CREATE INDEX packages_by_created ON packages (created_at, id);
+
+  CREATE TABLE builds (
+    id                INTEGER PRIMARY KEY,
+    guid              TEXT NOT NULL UNIQUE,
+    app_guid          TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    package_guid      TEXT NOT NULL REFERENCES packages (guid) ON DELETE CASCADE,
+    state             TEXT NOT NULL,
+    error             TEXT,
+    lifecycle         TEXT NOT NULL,
+    droplet_guid      TEXT REFERENCES droplets (guid) ON DELETE SET NULL,
+    created_by_guid   TEXT,
+    created_by_name   TEXT,
+    staging_memory_mb INTEGER NOT NULL,
+    staging_disk_mb   INTEGER NOT NULL,
+    worker_id         TEXT,
+    claimed_at        TEXT,
+    labels            TEXT NOT NULL,
+    annotations       TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+  );
+  CREATE INDEX builds_by_app ON builds (app_guid, created_at, id);
+  CREATE INDEX builds_by_package ON builds (package_guid, created_at, id);
+  CREATE INDEX builds_by_state ON builds (state, created_at, id);
+  CREATE INDEX builds_by_droplet ON builds (droplet_guid);
+  CREATE INDEX builds_by_created ON builds (created_at, id);
+  -- The staging queue (claimBuild): the STAGING builds oldest first, with what a claim checks, covered.
+  CREATE INDEX builds_queue ON builds (created_at, id, worker_id, claimed_at) WHERE state = 'STAGING';
+
+  CREATE TABLE droplets (
+    id                 INTEGER PRIMARY KEY,
+    guid               TEXT NOT NULL UNIQUE,
+    app_guid           TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    build_guid         TEXT REFERENCES builds (guid) ON DELETE SET NULL,
+    package_guid       TEXT REFERENCES packages (guid) ON DELETE SET NULL,
+    state              TEXT NOT NULL,
+    digest             TEXT NOT NULL,
+    process_types      TEXT NOT NULL,
+    buildpacks         TEXT NOT NULL,
+    stack              TEXT NOT NULL,
+    stack_version      TEXT NOT NULL,
+    execution_metadata TEXT NOT NULL,
+    rebased_from       TEXT REFERENCES droplets (guid) ON DELETE SET NULL,
+    labels             TEXT NOT NULL,
+    annotations        TEXT NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+  );
+  CREATE INDEX droplets_by_app ON droplets (app_guid, created_at, id);
+  CREATE INDEX droplets_by_package ON droplets (package_guid);
+  CREATE INDEX droplets_by_build ON droplets (build_guid);
+  CREATE INDEX droplets_by_rebased_from ON droplets (rebased_from);
+  CREATE INDEX droplets_by_state ON droplets (state, created_at, id);
+  -- A stack update finds the droplets built on an older version of the stack.
+  CREATE INDEX droplets_by_stack ON droplets (stack, stack_version);
+  CREATE INDEX droplets_by_created ON droplets (created_at, id);
+
+  -- A column added with REFERENCES must default to NULL; auto_rebase defaults to 1 for the apps already there.
+  ALTER TABLE apps ADD COLUMN current_droplet_guid TEXT REFERENCES droplets (guid) ON DELETE SET NULL;
+  ALTER TABLE apps ADD COLUMN auto_rebase INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX apps_by_current_droplet ON apps (current_droplet_guid);
+
+  CREATE TABLE processes (
+    id           INTEGER PRIMARY KEY,
+    guid         TEXT NOT NULL UNIQUE,
+    app_guid     TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    type         TEXT NOT NULL,
+    command      TEXT,
+    instances    INTEGER NOT NULL,
+    memory_mb    INTEGER NOT NULL,
+    disk_mb      INTEGER NOT NULL,
+    health_check TEXT NOT NULL,
+    labels       TEXT NOT NULL,
+    annotations  TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX processes_by_app_type ON processes (app_guid, type);
+  CREATE INDEX processes_by_type ON processes (type);
+  CREATE INDEX processes_by_created ON processes (created_at, id);
+
+  -- The actual state: one row per container. instance_index is CF's index (not unique: a rolling deployment
+  -- runs a new index 0 beside the old one).
+  CREATE TABLE instances (
+    id              INTEGER PRIMARY KEY,
+    guid            TEXT NOT NULL UNIQUE,
+    app_guid        TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    process_guid    TEXT NOT NULL REFERENCES processes (guid) ON DELETE CASCADE,
+    process_type    TEXT NOT NULL,
+    instance_index  INTEGER NOT NULL,
+    droplet_guid    TEXT NOT NULL,
+    deployment_guid TEXT,
+    host            TEXT NOT NULL,
+    container_name  TEXT NOT NULL,
+    port            INTEGER NOT NULL,
+    network_pid     INTEGER,
+    state           TEXT NOT NULL,
+    since           TEXT NOT NULL,
+    crash_count     INTEGER NOT NULL,
+    details         TEXT,
+    restart_at      TEXT
+  );
+  CREATE INDEX instances_by_process ON instances (process_guid, instance_index);
+  CREATE INDEX instances_by_host ON instances (host, app_guid, process_type, instance_index);
+  CREATE INDEX instances_by_app ON instances (app_guid);
+  CREATE INDEX instances_by_droplet ON instances (droplet_guid);
+  CREATE INDEX instances_by_deployment ON instances (deployment_guid) WHERE deployment_guid IS NOT NULL;
+
+  -- Shared domains have no org; private ones go with their org.
+  CREATE TABLE domains (
+    id          INTEGER PRIMARY KEY,
+    guid        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    name_key    TEXT NOT NULL UNIQUE,
+    internal    INTEGER NOT NULL,
+    org_guid    TEXT REFERENCES orgs (guid) ON DELETE CASCADE,
+    labels      TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+  );
+  CREATE INDEX domains_by_org ON domains (org_guid);
+  CREATE INDEX domains_by_created ON domains (created_at, id);
+
+  -- A route carries its space's org (visibility and organization_guids without a join).
+  CREATE TABLE routes (
+    id          INTEGER PRIMARY KEY,
+    guid        TEXT NOT NULL UNIQUE,
+    host        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    domain_guid TEXT NOT NULL REFERENCES domains (guid) ON DELETE CASCADE,
+    space_guid  TEXT NOT NULL REFERENCES spaces (guid) ON DELETE CASCADE,
+    org_guid    TEXT NOT NULL REFERENCES orgs (guid) ON DELETE CASCADE,
+    labels      TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX routes_by_domain_host_path ON routes (domain_guid, host, path);
+  CREATE INDEX routes_by_host ON routes (host, path);
+  CREATE INDEX routes_by_space ON routes (space_guid, created_at, id);
+  CREATE INDEX routes_by_org ON routes (org_guid);
+  CREATE INDEX routes_by_created ON routes (created_at, id);
+
+  -- port NULL is CF's default (8080); the same destination twice is one row.
+  CREATE TABLE route_destinations (
+    id           INTEGER PRIMARY KEY,
+    guid         TEXT NOT NULL UNIQUE,
+    route_guid   TEXT NOT NULL REFERENCES routes (guid) ON DELETE CASCADE,
+    app_guid     TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    process_type TEXT NOT NULL,
+    port         INTEGER,
+    protocol     TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX route_destinations_unique ON route_destinations (route_guid, app_guid, process_type, IFNULL(port, 8080));
+  -- The routing table's join and destinationsOf: a route's destinations in order.
+  CREATE INDEX route_destinations_by_route ON route_destinations (route_guid, id);
+  CREATE INDEX route_destinations_by_app ON route_destinations (app_guid, route_guid);
+
+  CREATE TABLE revisions (
+    id                    INTEGER PRIMARY KEY,
+    guid                  TEXT NOT NULL UNIQUE,
+    app_guid              TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    version               INTEGER NOT NULL,
+    droplet_guid          TEXT NOT NULL,
+    description           TEXT NOT NULL,
+    processes             TEXT NOT NULL,
+    environment_variables TEXT NOT NULL,
+    deployable            INTEGER NOT NULL,
+    labels                TEXT NOT NULL,
+    annotations           TEXT NOT NULL,
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX revisions_by_app_version ON revisions (app_guid, version);
+  CREATE INDEX revisions_by_version ON revisions (version);
+  CREATE INDEX revisions_by_created ON revisions (created_at, id);
+
+  CREATE TABLE deployments (
+    id                    INTEGER PRIMARY KEY,
+    guid                  TEXT NOT NULL UNIQUE,
+    app_guid              TEXT NOT NULL REFERENCES apps (guid) ON DELETE CASCADE,
+    strategy              TEXT NOT NULL,
+    status_value          TEXT NOT NULL,
+    status_reason         TEXT NOT NULL,
+    droplet_guid          TEXT NOT NULL,
+    previous_droplet_guid TEXT,
+    revision_guid         TEXT REFERENCES revisions (guid) ON DELETE SET NULL,
+    max_in_flight         INTEGER NOT NULL,
+    last_status_change    TEXT NOT NULL,
+    labels                TEXT NOT NULL,
+    annotations           TEXT NOT NULL,
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT NOT NULL
+  );
+  -- At most one ACTIVE deployment per app, kept by the database too.
+  CREATE UNIQUE INDEX deployments_active ON deployments (app_guid) WHERE status_value = 'ACTIVE';
+  CREATE INDEX deployments_by_app ON deployments (app_guid, created_at, id);
+  CREATE INDEX deployments_by_status ON deployments (status_value, created_at, id);
+  CREATE INDEX deployments_by_revision ON deployments (revision_guid);
+  CREATE INDEX deployments_by_created ON deployments (created_at, id);
+
+  -- CF's resource matching: the files the platform has, by sha1 (lower-case hex).
+  CREATE TABLE resources (
+    sha1 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const PLATFORM_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The migrations in order (tests build a database of an older version from them). */
+export const PLATFORM_MIGRATIONS: readonly string[] = MIGRATIONS;
 
 /**
  * Brings the database to PLATFORM_SCHEMA_VERSION. Runs under BEGIN IMMEDIATE so two
