@@ -22,6 +22,10 @@ export const CF_ERRORS = {
   ResourceNotFound: { code: 10010, status: 404, message: '%s' },
   UniquenessError: { code: 10016, status: 422, message: '%s' },
   RequestTooLarge: { code: 10019, status: 413, message: 'Request is too large' },
+  /** v2's RouteHostTaken (210003), answered 422 as v3 answers a route it cannot create: the route is another space's. */
+  RouteTaken: { code: 210003, status: 422, message: '%s' },
+  /** CC's BadRequest (1004): e.g. "Content-Type must be yaml", a multipart body it cannot read. */
+  BadRequest: { code: 1004, status: 400, message: 'Bad request: %s' },
 } as const satisfies Record<string, { code: number; status: number; message: string }>;
 
 export type CfErrorName = keyof typeof CF_ERRORS;
@@ -56,7 +60,16 @@ export type ResourceName =
   | 'Stack'
   | 'Job'
   | 'Event'
-  | 'ApiToken';
+  | 'ApiToken'
+  | 'Package'
+  | 'Build'
+  | 'Droplet'
+  | 'Process'
+  | 'Domain'
+  | 'Route'
+  | 'Destination'
+  | 'Deployment'
+  | 'Revision';
 
 /** 404 CF-ResourceNotFound "<Resource> not found": it does not exist, or the caller may not see it. */
 export function notFound(resource: ResourceName): SlipwayError {
@@ -76,6 +89,11 @@ export function unprocessable(detail: string): SlipwayError {
 /** 400 CF-BadQueryParameter; `detail` is what follows "The query parameter is invalid: ". */
 export function badQuery(detail: string): SlipwayError {
   return new SlipwayError('INVALID_ARGUMENT', detail, { detail: { cf: 'BadQueryParameter' } });
+}
+
+/** 400 CF-BadRequest "Bad request: <detail>" (CC: a manifest that is not YAML, an upload it cannot read). */
+export function badRequest(detail: string): SlipwayError {
+  return new SlipwayError('INVALID_ARGUMENT', detail, { detail: { cf: 'BadRequest' } });
 }
 
 /** 422 CF-UniquenessError (an app name taken in its space, as CC answers it). */

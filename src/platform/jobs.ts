@@ -41,6 +41,7 @@ export class JobRunner {
   readonly #clock: () => Date;
   readonly #onFailure: (job: Job, err: unknown) => void;
   readonly #running = new Map<string, Promise<void>>();
+  readonly #defined = new Map<string, (job: Job) => Promise<string[] | undefined>>();
 
   constructor(options: JobRunnerOptions) {
     this.#store = options.store;
@@ -71,6 +72,36 @@ export class JobRunner {
     return job;
   }
 
+  /**
+   * How jobs of an operation beyond the built-in deletes are performed (the workload's:
+   * applying a manifest, deleting a route): `perform` returns the job's warnings. It is
+   * what `resumeUnfinished` runs again for such a job after a restart.
+   */
+  define(operation: string, perform: (job: Job) => Promise<string[] | undefined>): void {
+    this.#defined.set(operation, perform);
+  }
+
+  /**
+   * Creates a PROCESSING job of a defined operation and runs `task` for it now (it may
+   * hold what the job record does not, such as a manifest); COMPLETE with the warnings
+   * it returns, FAILED with its error. After a restart the defined `perform` runs instead.
+   */
+  async run(operation: string, resourceGuid: string, task: () => Promise<string[] | undefined>): Promise<Job> {
+    const at = this.#clock().toISOString();
+    const job = await this.#store.createJob({
+      guid: newGuid(),
+      createdAt: at,
+      updatedAt: at,
+      operation,
+      state: 'PROCESSING',
+      errors: [],
+      warnings: [],
+      resourceGuid,
+    });
+    this.#schedule(job, task);
+    return job;
+  }
+
   /** Runs again every job a stop left PROCESSING; returns how many. */
   async resumeUnfinished(): Promise<number> {
     const jobs = await this.#store.unfinishedJobs();
@@ -83,16 +114,17 @@ export class JobRunner {
     while (this.#running.size > 0) await Promise.all([...this.#running.values()]);
   }
 
-  #schedule(job: Job): void {
+  #schedule(job: Job, task?: () => Promise<string[] | undefined>): void {
     if (this.#running.has(job.guid)) return;
-    const run = this.#run(job).finally(() => this.#running.delete(job.guid));
+    const run = this.#run(job, task).finally(() => this.#running.delete(job.guid));
     this.#running.set(job.guid, run);
   }
 
-  async #run(job: Job): Promise<void> {
+  async #run(job: Job, task?: () => Promise<string[] | undefined>): Promise<void> {
     try {
-      await this.#perform(job);
-      await this.#store.updateJob(job.guid, { state: 'COMPLETE', errors: [] });
+      const defined = this.#defined.get(job.operation);
+      const warnings = task ? await task() : defined ? await defined(job) : await this.#perform(job);
+      await this.#store.updateJob(job.guid, { state: 'COMPLETE', errors: [], ...(warnings ? { warnings } : {}) });
     } catch (err) {
       this.#onFailure(job, err);
       const { code, title, detail } = cfErrorOf(err);
@@ -105,7 +137,7 @@ export class JobRunner {
     }
   }
 
-  async #perform(job: Job): Promise<void> {
+  async #perform(job: Job): Promise<undefined> {
     const guid = job.resourceGuid;
     if (guid === undefined) return;
     const store = this.#store;

@@ -54,6 +54,8 @@ export interface SpaceContext {
 
 const EVENT_SPACE_ROLES: readonly SpaceRoleType[] = ['space_auditor', 'space_developer', 'space_supporter'];
 const EVENT_ORG_ROLES: readonly OrgRoleType[] = ['organization_auditor'];
+/** CC's ROLES_FOR_ROUTE_READING beyond the space's readers: org managers (who read the spaces) and org auditors. */
+const ROUTE_READING_ORG_ROLES: readonly OrgRoleType[] = [...ORG_ROLES_READING_SPACES, 'organization_auditor'];
 
 export class Permissions {
   readonly caller: Caller;
@@ -159,6 +161,31 @@ export class Permissions {
     return this.#inSpace(ctx) && this.#hasSpaceRole(ctx.space.guid, SPACE_SECRETS_READING);
   }
 
+  /**
+   * Pull an app's image (`GET /v3/droplets/:guid/download`, the registry's pull): CC's
+   * can_download_droplet? (ROLES_FOR_DROPLET_DOWLOAD: space developers, managers,
+   * auditors and the org's managers, and global readers; not supporters).
+   */
+  canDownloadDroplet(ctx: SpaceContext): boolean {
+    if (this.readsEverything()) return true;
+    if (!this.canReadSpace(ctx)) return false;
+    return (
+      this.#hasSpaceRole(ctx.space.guid, DROPLET_DOWNLOAD) ||
+      this.#hasOrgRole(ctx.space.orgGuid, ['organization_manager'])
+    );
+  }
+
+  /**
+   * A route of a space: CC's can_read_route? (ROLES_FOR_ROUTE_READING: the space's
+   * readers and also the org's auditors, who see routes but not apps).
+   */
+  canReadRoute(ctx: SpaceContext): boolean {
+    if (this.canReadSpace(ctx)) return true;
+    if (this.caller.kind === 'staging') return false;
+    if (this.caller.kind === 'api-token' && this.caller.spaceGuid !== ctx.space.guid) return false;
+    return this.#hasOrgRole(ctx.space.orgGuid, ROUTE_READING_ORG_ROLES);
+  }
+
   /** Rename the space, assign its roles: space managers and org managers. */
   canUpdateSpace(ctx: SpaceContext): boolean {
     if (this.isAdmin()) return true;
@@ -240,6 +267,12 @@ export class Permissions {
     return { kind: 'none' };
   }
 
+  /** Routes the caller reads (CC: space_guids_with_readable_routes_query): spaceVisibility plus the org auditors' orgs. */
+  routeVisibility(): Visibility {
+    const v = this.spaceVisibility();
+    return v.kind === 'roles' ? { ...v, orgRoles: ROUTE_READING_ORG_ROLES } : v;
+  }
+
   /** Orgs (and org roles, org users) the caller reads. */
   orgVisibility(): Visibility {
     if (this.readsEverything()) return { kind: 'all' };
@@ -285,11 +318,7 @@ export class Permissions {
     }
     if (!this.canReadSpace(found)) return { hidden: true, actions: [] };
     const actions: RegistryAction[] = ['list'];
-    const pulls =
-      this.readsEverything() ||
-      this.#hasSpaceRole(found.space.guid, DROPLET_DOWNLOAD) ||
-      this.#hasOrgRole(found.space.orgGuid, ['organization_manager']);
-    if (pulls) actions.push('pull');
+    if (this.canDownloadDroplet(found)) actions.push('pull');
     if (this.canWriteToSpace(found)) actions.push('push', 'delete');
     return { hidden: false, actions };
   }
