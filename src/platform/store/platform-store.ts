@@ -100,9 +100,25 @@ export interface PlatformStore {
   createApp(app: App): Promise<App>;
   getApp(guid: string): Promise<App | undefined>;
   findAppBySlug(spaceGuid: string, slug: string): Promise<App | undefined>;
+  /**
+   * `currentDropletGuid` as WorkloadStore.setCurrentDroplet sets it (the app's own droplet, STAGED: PlatformInvalid
+   * otherwise; clear it there); `autoRebase` false pins the app (a stack update lists it as behind, never rolls it).
+   */
   updateApp(
     guid: string,
-    patch: Partial<Pick<App, 'name' | 'slug' | 'state' | 'lifecycle' | 'environmentVariables' | 'metadata'>>,
+    patch: Partial<
+      Pick<
+        App,
+        | 'name'
+        | 'slug'
+        | 'state'
+        | 'lifecycle'
+        | 'environmentVariables'
+        | 'metadata'
+        | 'currentDropletGuid'
+        | 'autoRebase'
+      >
+    >,
   ): Promise<App | undefined>;
   deleteApp(guid: string): Promise<boolean>;
   listApps(query: ListQuery, filter: AppFilter, visibility: Visibility): Promise<Page<App>>;

@@ -61,6 +61,8 @@ export interface AppRow extends Labelled {
   state: string;
   lifecycle: string;
   environment_variables: string;
+  current_droplet_guid: string | null;
+  auto_rebase: number;
 }
 
 export interface BuildpackRow extends Labelled {
@@ -121,7 +123,8 @@ export const USER_COLUMNS = `${LABELLED}, t.username, t.origin, t.global_roles`;
 export const ORG_COLUMNS = `${LABELLED}, t.name, t.slug, t.suspended`;
 export const SPACE_COLUMNS = `${LABELLED}, t.name, t.slug, t.org_guid`;
 export const ROLE_COLUMNS = `${LABELLED}, t.type, t.user_guid, t.org_guid, t.space_guid`;
-export const APP_COLUMNS = `${LABELLED}, t.name, t.slug, t.space_guid, t.state, t.lifecycle, t.environment_variables`;
+export const APP_COLUMNS = `${LABELLED}, t.name, t.slug, t.space_guid, t.state, t.lifecycle, t.environment_variables,
+  t.current_droplet_guid, t.auto_rebase`;
 export const BUILDPACK_COLUMNS = `${LABELLED}, t.name, t.stack, t.position, t.enabled, t.locked, t.state, t.filename, t.lifecycle`;
 export const EVENT_COLUMNS =
   't.guid, t.created_at, t.updated_at, t.type, t.actor_guid, t.actor_type, t.actor_name, t.target_guid, t.target_type, t.target_name, t.data, t.space_guid, t.org_guid, t.request_id';
@@ -164,7 +167,7 @@ export function toRole(row: RoleRow): Role {
 }
 
 export function toApp(row: AppRow): App {
-  return {
+  const app: App = {
     ...resource(row),
     name: row.name,
     slug: row.slug,
@@ -172,7 +175,10 @@ export function toApp(row: AppRow): App {
     state: row.state as App['state'],
     lifecycle: JSON.parse(row.lifecycle),
     environmentVariables: JSON.parse(row.environment_variables),
+    autoRebase: row.auto_rebase !== 0,
   };
+  if (row.current_droplet_guid !== null) app.currentDropletGuid = row.current_droplet_guid;
+  return app;
 }
 
 export function toBuildpack(row: BuildpackRow): Buildpack {

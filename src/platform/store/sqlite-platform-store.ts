@@ -78,6 +78,8 @@ import {
   Where,
 } from './sqlite-platform-sql.js';
 import { SqliteBuildpackPositions } from './sqlite-buildpack-positions.js';
+import { checkAssignable, SqliteWorkloadStore } from './sqlite-workload-store.js';
+import type { WorkloadStore } from './workload-store.js';
 
 export interface SqlitePlatformOptions {
   /** How long a statement waits for another process's write before SQLITE_BUSY. Default 10 s. */
@@ -105,6 +107,8 @@ export class SqlitePlatformStore implements PlatformStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #buildpacks: SqliteBuildpackPositions;
+  /** The workload's store (packages, builds, droplets, processes, routes, ...): the same file and connection. */
+  readonly workloads: WorkloadStore;
 
   private constructor(path: string, options: SqlitePlatformOptions) {
     this.path = path;
@@ -121,6 +125,7 @@ export class SqlitePlatformStore implements PlatformStore {
       throw err;
     }
     this.#buildpacks = new SqliteBuildpackPositions((source) => this.#sql(source));
+    this.workloads = new SqliteWorkloadStore(this.#db);
   }
 
   static async open(file: string, options: SqlitePlatformOptions = {}): Promise<SqlitePlatformStore> {
@@ -545,11 +550,13 @@ export class SqlitePlatformStore implements PlatformStore {
       if (orgGuid === undefined) throw notFound(INVALID_SPACE, 'space');
       this.#checkAppName(app.spaceGuid, app.name);
       this.#checkAppSlug(app.spaceGuid, app.name, app.slug);
+      // A droplet belongs to an app that exists: a new app has none to run yet.
+      if (app.currentDropletGuid !== undefined) checkAssignable((s) => this.#sql(s), app.guid, app.currentDropletGuid);
       const m = metadataColumns(app.metadata);
       this.#sql(
         `INSERT INTO apps (guid, space_guid, org_guid, name, name_key, slug, state, lifecycle_type, stack, lifecycle,
-           environment_variables, labels, annotations, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           environment_variables, auto_rebase, labels, annotations, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         app.guid,
         app.spaceGuid,
@@ -562,6 +569,7 @@ export class SqlitePlatformStore implements PlatformStore {
         app.lifecycle.data?.stack ?? null,
         JSON.stringify(app.lifecycle),
         JSON.stringify(app.environmentVariables ?? {}),
+        app.autoRebase === false ? 0 : 1,
         m.labels,
         m.annotations,
         app.createdAt,
@@ -586,7 +594,19 @@ export class SqlitePlatformStore implements PlatformStore {
 
   async updateApp(
     guid: string,
-    patch: Partial<Pick<App, 'name' | 'slug' | 'state' | 'lifecycle' | 'environmentVariables' | 'metadata'>>,
+    patch: Partial<
+      Pick<
+        App,
+        | 'name'
+        | 'slug'
+        | 'state'
+        | 'lifecycle'
+        | 'environmentVariables'
+        | 'metadata'
+        | 'currentDropletGuid'
+        | 'autoRebase'
+      >
+    >,
   ): Promise<App | undefined> {
     return this.#write(() => {
       const app = this.#get<AppRow, App>('apps', APP_COLUMNS, guid, toApp);
@@ -596,10 +616,12 @@ export class SqlitePlatformStore implements PlatformStore {
       if (patch.name !== undefined) this.#checkAppName(app.spaceGuid, name, guid);
       if (patch.slug !== undefined) this.#checkAppSlug(app.spaceGuid, name, slug, guid);
       const lifecycle = patch.lifecycle ?? app.lifecycle;
+      if (patch.currentDropletGuid !== undefined) checkAssignable((s) => this.#sql(s), guid, patch.currentDropletGuid);
       const m = metadataColumns(patch.metadata ?? app.metadata);
       this.#sql(
         `UPDATE apps SET name = ?, name_key = ?, slug = ?, state = ?, lifecycle_type = ?, stack = ?, lifecycle = ?,
-           environment_variables = ?, labels = ?, annotations = ?, updated_at = ?
+           environment_variables = ?, current_droplet_guid = ?, auto_rebase = ?, labels = ?, annotations = ?,
+           updated_at = ?
          WHERE guid = ?`,
       ).run(
         name,
@@ -610,6 +632,8 @@ export class SqlitePlatformStore implements PlatformStore {
         lifecycle.data?.stack ?? null,
         JSON.stringify(lifecycle),
         JSON.stringify(patch.environmentVariables ?? app.environmentVariables),
+        patch.currentDropletGuid ?? app.currentDropletGuid ?? null,
+        (patch.autoRebase ?? app.autoRebase) === false ? 0 : 1,
         m.labels,
         m.annotations,
         now(),
