@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { SlipwayError } from '../../errors.js';
+import { defineWorkloadJobs } from '../../platform/actions/workload-jobs.js';
 import { AuditLog } from '../../platform/audit.js';
 import { cfError, cfErrorOf, notAuthenticated, parseError } from '../../platform/cf-errors.js';
 import { JobRunner } from '../../platform/jobs.js';
@@ -39,6 +40,7 @@ export function createV3App(deps: V3Deps): V3App {
     clock,
     onFailure: (job, err) => deps.onError?.(err, `job ${job.guid} (${job.operation})`),
   });
+  if (deps.workloads && deps.services) defineWorkloadJobs(jobs, deps.workloads, deps.services);
   let document: Record<string, unknown> | undefined;
   const app = new Hono();
 

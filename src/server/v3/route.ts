@@ -6,6 +6,8 @@ import type { ParsedList } from '../../platform/messages/list-query.js';
 import type { Job } from '../../platform/model.js';
 import type { Caller } from '../../platform/policy.js';
 import type { ListQuery, Page, PlatformStore } from '../../platform/store/platform-store.js';
+import type { WorkloadStore } from '../../platform/store/workload-store.js';
+import type { WorkloadServices } from '../../platform/workload-services.js';
 import { paginatedSchema, presentPagination, type Urls } from './presenters/common.js';
 import { JobSchema, presentJob } from './presenters/platform.js';
 
@@ -28,6 +30,13 @@ export interface V3Deps {
   onError?: (err: unknown, where: string) => void;
   /** The build shown by /v3/info. */
   build?: string;
+  /**
+   * What makes apps run (packages, builds, droplets, processes, routes, deployments):
+   * the workload routes need it (and `services`); without them they answer 500.
+   */
+  workloads?: WorkloadStore;
+  /** The package bits, instance stats, app logs, the loops' nudges and the default domain. */
+  services?: WorkloadServices;
 }
 
 /** What a handler gets: the request, its parsed parts and the use cases' context. */

@@ -44,7 +44,7 @@ export function presentApp(app: App, urls: Urls): z.infer<typeof AppSchema> {
           ? {}
           : { buildpacks: [...app.lifecycle.data.buildpacks], stack: app.lifecycle.data.stack },
     },
-    relationships: { space: toOne(app.spaceGuid), current_droplet: { data: { guid: null } } },
+    relationships: { space: toOne(app.spaceGuid), current_droplet: { data: { guid: app.currentDropletGuid ?? null } } },
     metadata: presentMetadata(app.metadata),
     links: {
       self: urls.link(`/v3/apps/${app.guid}`),

@@ -192,7 +192,8 @@ export function presentRoot(urls: Urls): z.infer<typeof RootSchema> {
       credhub: null,
       routing: null,
       logging: null,
-      log_cache: null,
+      // The API serves Log Cache's read API itself (/api/v1/info, /api/v1/read/:app).
+      log_cache: urls.link(''),
       log_stream: null,
       app_ssh: null,
     },
