@@ -52,6 +52,8 @@ export async function applyManifest(
   apps: ManifestApp[],
 ): Promise<Job> {
   const found = await writableSpace(ctx, spaceGuid);
+  // The shared default domain is there before any manifest names a route on it.
+  await ensureDefaultDomain(ctx.workloads, ctx.services.defaultDomain);
   const targets: { app: App; manifest: ManifestApp }[] = [];
   for (const manifest of apps) {
     let app = await findApp(ctx, found.space.guid, manifest.name);

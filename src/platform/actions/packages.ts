@@ -92,7 +92,12 @@ export async function prepareUpload(
       } catch (err) {
         const error = isSlipwayError(err) ? err.message : 'the upload could not be stored';
         await ctx.workloads.updatePackage(pkg.guid, { state: 'FAILED', error });
-        if (isSlipwayError(err, 'INVALID_ARGUMENT') || isSlipwayError(err, 'INVALID_DOCUMENT'))
+        if (
+          isSlipwayError(err, 'INVALID_ARGUMENT') ||
+          isSlipwayError(err, 'INVALID_DOCUMENT') ||
+          isSlipwayError(err, 'INVALID_ARCHIVE') ||
+          isSlipwayError(err, 'TOO_LARGE')
+        )
           throw unprocessable(err.message);
         throw err;
       }
