@@ -200,7 +200,8 @@ export async function recordRevision(
     { appGuids: [app.guid] },
     { kind: 'all' },
   );
-  for (const p of page.items) processes[p.type] = p.command ?? droplet.processTypes[p.type] ?? null;
+  // CC keeps the custom commands (null: the droplet's), and says how they changed.
+  for (const p of page.items) processes[p.type] = p.command;
   const latest = (
     await ctx.workloads.listRevisions(
       { page: 1, perPage: 1, orderBy: '-version' },
@@ -214,9 +215,13 @@ export async function recordRevision(
     if (latest.dropletGuid !== droplet.guid) reasons.push('New droplet deployed.');
     if (JSON.stringify(sorted(latest.environmentVariables)) !== JSON.stringify(sorted(app.environmentVariables)))
       reasons.push('New environment variables deployed.');
-    for (const [type, command] of Object.entries(processes))
-      if (type in latest.processes && latest.processes[type] !== command)
-        reasons.push(`Custom start command updated for '${type}' process.`);
+    for (const [type, command] of Object.entries(processes)) {
+      const was = latest.processes[type] ?? null;
+      if (was === command) continue;
+      if (was === null) reasons.push(`Custom start command added for '${type}' process.`);
+      else if (command === null) reasons.push(`Custom start command removed for '${type}' process.`);
+      else reasons.push(`Custom start command updated for '${type}' process.`);
+    }
   }
   if (latest && reasons.length === 0 && description === undefined) return latest;
   const at = timestamp(ctx);
