@@ -360,6 +360,19 @@ describe('v3 workloads: start, stop, scale, processes, deployments, revisions, r
     });
   });
 
+  it("cf create-app: the app comes with its web process (CC's AppCreate)", async () => {
+    const made = await x.call('POST', '/v3/apps', 'spaceDeveloper', {
+      name: 'fresh',
+      relationships: { space: { data: { guid: x.w.dev.guid } } },
+    });
+    assert.equal(made.status, 201);
+    const procs = await x.get(`/v3/apps/${made.body.guid}/processes`, 'spaceDeveloper');
+    assert.deepEqual(
+      procs.body.resources.map((p: any) => [p.type, p.instances, p.memory_in_mb, p.health_check.type, p.command]),
+      [['web', 1, 1024, 'port', null]],
+    );
+  });
+
   it('the OpenAPI document lists the workload routes', async () => {
     const doc = (await x.get('/v3/openapi.json')).body;
     const ids = new Set(

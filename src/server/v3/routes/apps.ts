@@ -9,6 +9,7 @@ import {
   updateApp,
   updateEnvironmentVariables,
 } from '../../../platform/actions/apps.js';
+import { ensureProcess } from '../../../platform/actions/workload-context.js';
 import {
   AppCreateMessage,
   AppListMessage,
@@ -28,6 +29,7 @@ import {
 } from '../presenters/apps.js';
 import { presentIncluded } from '../presenters/tenancy.js';
 import { JOB_ACCEPTED, jobAnswer, listAnswer, listResponses, param, type RouteDef } from '../route.js';
+import { workloadCtx } from './workload-call.js';
 
 const tag = 'Apps';
 
@@ -75,7 +77,10 @@ export const APP_ROUTES: RouteDef[] = [
     responses: { 201: { description: 'Created', schema: AppSchema } },
     async handle(call) {
       const input = parseBody(AppCreateMessage, await call.body());
-      return { status: 201, body: presentApp(await createApp(call.ctx, call.deps.stacks, input), call.urls) };
+      const app = await createApp(call.ctx, call.deps.stacks, input);
+      // CC's AppCreate makes the app's web process with it.
+      if (call.deps.workloads && call.deps.services) await ensureProcess(workloadCtx(call), app.guid, 'web');
+      return { status: 201, body: presentApp(app, call.urls) };
     },
   },
   {
