@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { SlipwayError } from '../../errors.js';
+import { ensureDefaultDomain } from '../../platform/actions/workload-context.js';
 import { defineWorkloadJobs } from '../../platform/actions/workload-jobs.js';
 import { AuditLog } from '../../platform/audit.js';
 import { cfError, cfErrorOf, notAuthenticated, parseError } from '../../platform/cf-errors.js';
@@ -17,8 +18,12 @@ export type { V3Deps } from './route.js';
 /** The largest request body the API reads (bodies are small JSON documents). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** The v3 app, with its job runner (to resume the jobs a restart interrupted, and to wait for them). */
-export type V3App = Hono & { jobs: JobRunner };
+/**
+ * The v3 app, with its job runner (to resume the jobs a restart interrupted, and to
+ * wait for them) and `ready()`, which makes what the API needs at start (the shared
+ * default domain, when it has its workload).
+ */
+export type V3App = Hono & { jobs: JobRunner; ready(): Promise<void> };
 
 /**
  * Cloud Foundry's v3 API (and its root documents) as a Hono app: each route of the
@@ -78,7 +83,12 @@ export function createV3App(deps: V3Deps): V3App {
     return jsonResponse(answer, requestId);
   }
 
-  return Object.assign(app, { jobs });
+  async function ready(): Promise<void> {
+    if (deps.workloads && deps.services)
+      await ensureDefaultDomain(deps.workloads, deps.services.defaultDomain, clock().toISOString());
+  }
+
+  return Object.assign(app, { jobs, ready });
 }
 
 /** /v3/apps/{guid} -> /v3/apps/:guid */

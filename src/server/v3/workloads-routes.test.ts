@@ -8,6 +8,7 @@ describe('v3 workloads: domains, routes and destinations (cf routes, cf map-rout
   let domainGuid: string;
   beforeEach(async () => {
     x = await WorkloadWorld.create();
+    await x.app.ready();
     const domains = await x.get(`/v3/domains?names=${DOMAIN}&page=1&per_page=1`, 'spaceDeveloper');
     domainGuid = domains.body.resources[0].guid;
   });
