@@ -28,8 +28,8 @@ export const PackageSchema = z
 export function presentPackage(pkg: Package, urls: Urls): z.infer<typeof PackageSchema> {
   const links: Record<string, { href: string; method?: string }> = { self: urls.link(`/v3/packages/${pkg.guid}`) };
   if (pkg.type === 'bits') {
+    // CC also links a download; Slipway serves none yet, so it links none.
     links.upload = { ...urls.link(`/v3/packages/${pkg.guid}/upload`), method: 'POST' };
-    links.download = urls.link(`/v3/packages/${pkg.guid}/download`);
   }
   links.app = urls.link(`/v3/apps/${pkg.appGuid}`);
   return {
