@@ -90,6 +90,12 @@ export interface Process extends Resource {
   memoryMb: number;
   diskMb: number;
   healthCheck: HealthCheck;
+  /**
+   * Changes when the process's instances must be replaced though its droplet did not
+   * (a restart, a start after a stop, a rolling deployment): CC's process version.
+   * Absent: never restarted.
+   */
+  version?: string;
 }
 
 export type InstanceState = 'STARTING' | 'RUNNING' | 'CRASHED' | 'DOWN' | 'STOPPING';
@@ -107,6 +113,8 @@ export interface Instance {
   index: number;
   /** The droplet (image) it runs. */
   dropletGuid: string;
+  /** The process version it was started at (an instance of an older one is replaced). */
+  processVersion?: string;
   /** The deployment that started it, if any (rolling deployments replace instances by this). */
   deploymentGuid?: string;
   host: string;

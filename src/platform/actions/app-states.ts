@@ -2,7 +2,7 @@ import { EVENT_TYPES } from '../audit.js';
 import { notAuthorized, notFound, unprocessable } from '../cf-errors.js';
 import type { App } from '../model.js';
 import { recordRevision } from './deployments.js';
-import { getApp, processesFromDroplet, recordApp, type WorkloadContext } from './workload-context.js';
+import { getApp, processesFromDroplet, recordApp, renewProcesses, type WorkloadContext } from './workload-context.js';
 
 /**
  * Starting, stopping and restarting an app (CC: AppsV3Controller#start/stop/restart,
@@ -34,7 +34,11 @@ async function changeState(ctx: WorkloadContext, guid: string, action: 'start' |
     const droplet = await ctx.workloads.currentDroplet(app.guid);
     if (!droplet) throw unprocessable(NO_DROPLET);
     await processesFromDroplet(ctx, app.guid, droplet.processTypes);
-    if (action === 'restart' || app.state !== 'STARTED') await recordRevision(ctx, app, droplet);
+    if (action === 'restart' || app.state !== 'STARTED') {
+      await recordRevision(ctx, app, droplet);
+      // New instances even when the last ones are still there (a stop and start between two reconciler passes).
+      await renewProcesses(ctx, app.guid);
+    }
   }
   const state = action === 'stop' ? 'STOPPED' : 'STARTED';
   if (app.state !== state) {

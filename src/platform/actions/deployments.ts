@@ -13,6 +13,7 @@ import {
   ofApp,
   processesFromDroplet,
   recordApp,
+  renewProcesses,
   type WorkloadContext,
 } from './workload-context.js';
 
@@ -100,6 +101,8 @@ export async function createDeployment(ctx: WorkloadContext, input: DeploymentCr
       ...(o.memory_in_mb != null ? { memoryMb: o.memory_in_mb } : {}),
       ...(o.disk_in_mb != null ? { diskMb: o.disk_in_mb } : {}),
     });
+  // The deployment replaces every instance, even with the droplet they run (cf restart --strategy rolling).
+  await renewProcesses(ctx, app.guid);
   const recorded = await recordRevision(
     ctx,
     current,

@@ -96,6 +96,22 @@ export async function processesFromDroplet(
   for (const type of new Set(['web', ...Object.keys(processTypes)])) await ensureProcess(ctx, appGuid, type);
 }
 
+/**
+ * A new version for each of the app's processes: their instances are replaced (all at
+ * once in steady state, as CF's restart; a rolling deployment replaces them in turn).
+ */
+export async function renewProcesses(ctx: WorkloadContext, appGuid: string): Promise<void> {
+  for (let page = 1; ; page++) {
+    const batch = await ctx.workloads.listProcesses(
+      { page, perPage: 100, orderBy: 'created_at' },
+      { appGuids: [appGuid] },
+      { kind: 'all' },
+    );
+    for (const p of batch.items) await ctx.workloads.updateProcess(p.guid, { version: newGuid() });
+    if (page * 100 >= batch.total) return;
+  }
+}
+
 /** The platform's shared default domain, created when missing (two callers at once: one creates it). */
 export async function ensureDefaultDomain(workloads: WorkloadStore, name: string, at = new Date().toISOString()) {
   const found = await workloads.findDomain(name);

@@ -90,6 +90,7 @@ export class InstanceRunner {
       processType: ctx.process.type,
       index: ctx.index,
       dropletGuid: ctx.droplet.guid,
+      ...(ctx.process.version ? { processVersion: ctx.process.version } : {}),
       ...(ctx.deploymentGuid ? { deploymentGuid: ctx.deploymentGuid } : {}),
       host: this.host,
       containerName: name,

@@ -133,7 +133,15 @@ export class Reconciler {
     for (const view of views.values()) {
       seenApps.add(view.app.guid);
       const live: Instance[] = [];
-      for (const process of view.processes) live.push(...(await this.#process(view, process)));
+      const deployment =
+        view.app.state === 'STARTED' ? await this.#o.workloads.activeDeployment(view.app.guid) : undefined;
+      let rolled = true;
+      for (const process of view.processes) {
+        const { instances, done } = await this.#process(view, process, deployment);
+        live.push(...instances);
+        rolled &&= done;
+      }
+      if (deployment && rolled) await this.#finish(view, deployment);
       running.set(
         view.app.guid,
         live.filter((i) => i.state === 'RUNNING'),
@@ -169,39 +177,53 @@ export class Reconciler {
     return out;
   }
 
-  /** Converges one process; returns its instances as they now are. */
-  async #process(view: AppView, process: Process): Promise<Instance[]> {
+  /**
+   * Converges one process; returns its instances as they now are, and whether the
+   * deployment (if any) is done with it.
+   */
+  async #process(
+    view: AppView,
+    process: Process,
+    deployment: Deployment | undefined,
+  ): Promise<{ instances: Instance[]; done: boolean }> {
     const { workloads } = this.#o;
     let instances = await workloads.instancesOf(process.guid);
     for (const inst of instances) await this.#check(inst, process);
     instances = await workloads.instancesOf(process.guid);
     this.#tailLogs(instances, process);
 
-    const started = view.app.state === 'STARTED';
-    const deployment = started ? await workloads.activeDeployment(view.app.guid) : undefined;
-    const target = deployment?.dropletGuid ?? view.app.currentDropletGuid;
-    const droplet = started && target ? await workloads.getDroplet(target) : undefined;
+    // A cancelled deployment rolls back to the app's current droplet (the previous one again).
+    const canceling = deployment?.statusReason === 'CANCELING';
+    const target = deployment && !canceling ? deployment.dropletGuid : view.app.currentDropletGuid;
+    const droplet = view.app.state === 'STARTED' && target ? await workloads.getDroplet(target) : undefined;
+    let done = true;
     if (!droplet || process.instances === 0) {
       for (const inst of instances) await this.#drain(inst);
-      return workloads.instancesOf(process.guid);
+    } else {
+      // Current: the target droplet at the process's version (a cancel keeps what runs the old droplet).
+      const current = (i: Instance) =>
+        i.dropletGuid === droplet.guid && (canceling || (i.processVersion ?? '') === (process.version ?? ''));
+      if (deployment) done = await this.#roll(view, process, instances, droplet, deployment, current);
+      else await this.#steady(view, process, instances, droplet, current);
     }
-    if (deployment && deployment.statusValue === 'ACTIVE')
-      await this.#roll(view, process, instances, droplet, deployment);
-    else await this.#steady(view, process, instances, droplet);
-    return workloads.instancesOf(process.guid);
+    return { instances: await workloads.instancesOf(process.guid), done };
   }
 
   /** No deployment: indexes 0..N-1 each run the target droplet; anything else goes. */
-  async #steady(view: AppView, process: Process, instances: Instance[], droplet: Droplet): Promise<void> {
+  async #steady(
+    view: AppView,
+    process: Process,
+    instances: Instance[],
+    droplet: Droplet,
+    current: (i: Instance) => boolean,
+  ): Promise<void> {
     const starts: Promise<unknown>[] = [];
     for (const inst of instances) {
       if (inst.state === 'STOPPING') await this.#finishDrain(inst);
-      else if (inst.index >= process.instances || inst.dropletGuid !== droplet.guid) await this.#drain(inst);
+      else if (inst.index >= process.instances || !current(inst)) await this.#drain(inst);
     }
     for (let index = 0; index < process.instances; index++) {
-      const here = instances.filter(
-        (i) => i.index === index && i.dropletGuid === droplet.guid && i.state !== 'STOPPING',
-      );
+      const here = instances.filter((i) => i.index === index && current(i) && i.state !== 'STOPPING');
       if (here.some((i) => i.state === 'RUNNING' || i.state === 'STARTING')) continue;
       const crashed = here.find((i) => i.state === 'CRASHED');
       if (crashed?.restartAt && crashed.restartAt > new Date().toISOString()) continue;
@@ -212,18 +234,22 @@ export class Reconciler {
     await Promise.all(starts);
   }
 
-  /** A rolling deployment: new instances maxInFlight at a time; an old one stops only when a new one runs. */
+  /**
+   * A rolling deployment: new instances maxInFlight at a time; an old one stops only
+   * when a new one runs. True when this process has only new instances, all running.
+   */
   async #roll(
     view: AppView,
     process: Process,
     instances: Instance[],
     droplet: Droplet,
     deployment: Deployment,
-  ): Promise<void> {
+    current: (i: Instance) => boolean,
+  ): Promise<boolean> {
     const { workloads } = this.#o;
     for (const inst of instances) if (inst.state === 'STOPPING') await this.#finishDrain(inst);
-    const fresh = instances.filter((i) => i.dropletGuid === droplet.guid && i.state !== 'STOPPING');
-    const old = instances.filter((i) => i.dropletGuid !== droplet.guid && i.state !== 'STOPPING');
+    const fresh = instances.filter((i) => current(i) && i.state !== 'STOPPING');
+    const old = instances.filter((i) => !current(i) && i.state !== 'STOPPING');
     const healthyNew = fresh.filter((i) => i.state === 'RUNNING').length;
     const startingNew = fresh.filter((i) => i.state === 'STARTING').length;
     const wanted = process.instances;
@@ -246,20 +272,33 @@ export class Reconciler {
         healthyOld--;
       }
     }
-    const remaining = (await workloads.instancesOf(process.guid)).filter((i) => i.dropletGuid !== droplet.guid);
-    if (
-      healthyNew >= wanted &&
-      remaining.length === 0 &&
-      view.processes.every((p) => p.guid === process.guid || true)
-    ) {
-      const at = new Date().toISOString();
-      await workloads.updateDeployment(deployment.guid, {
-        statusValue: 'FINALIZED',
-        statusReason: deployment.statusReason === 'CANCELING' ? 'CANCELED' : 'DEPLOYED',
-        lastStatusChange: at,
-      });
-      if (view.app.currentDropletGuid !== droplet.guid) await workloads.setCurrentDroplet(view.app.guid, droplet.guid);
-    }
+    const now = await workloads.instancesOf(process.guid);
+    const done = healthyNew >= wanted && now.every((i) => current(i));
+    // A cancel ends on the old instances: they are the process's version again.
+    const kept = now.find((i) => i.index < wanted)?.processVersion;
+    if (done && deployment.statusReason === 'CANCELING' && kept !== undefined && kept !== process.version)
+      await workloads.updateProcess(process.guid, { version: kept });
+    return done;
+  }
+
+  /** Every process of the app is rolled: the deployment is DEPLOYED (or CANCELED), its droplet current. */
+  async #finish(view: AppView, deployment: Deployment): Promise<void> {
+    const { workloads } = this.#o;
+    const canceled = deployment.statusReason === 'CANCELING';
+    await workloads.updateDeployment(deployment.guid, {
+      statusValue: 'FINALIZED',
+      statusReason: canceled ? 'CANCELED' : 'DEPLOYED',
+      lastStatusChange: new Date().toISOString(),
+    });
+    if (!canceled && view.app.currentDropletGuid !== deployment.dropletGuid)
+      await workloads.setCurrentDroplet(view.app.guid, deployment.dropletGuid);
+    this.#o.logs.write(
+      view.app.guid,
+      'API',
+      '',
+      'OUT',
+      `Deployment ${deployment.guid} ${canceled ? 'canceled' : 'deployed'}`,
+    );
   }
 
   async #startInstance(

@@ -76,6 +76,7 @@ export interface ProcessRow extends Labelled {
   memory_mb: number;
   disk_mb: number;
   health_check: string;
+  version: string;
 }
 
 export interface InstanceRow {
@@ -85,6 +86,7 @@ export interface InstanceRow {
   process_type: string;
   instance_index: number;
   droplet_guid: string;
+  process_version: string | null;
   deployment_guid: string | null;
   host: string;
   container_name: string;
@@ -148,9 +150,9 @@ export const BUILD_COLUMNS = `${LABELLED}, t.app_guid, t.package_guid, t.state, 
 export const DROPLET_COLUMNS = `${LABELLED}, t.app_guid, t.build_guid, t.package_guid, t.state, t.digest,
   t.process_types, t.buildpacks, t.stack, t.stack_version, t.execution_metadata, t.rebased_from`;
 export const PROCESS_COLUMNS = `${LABELLED}, t.app_guid, t.type, t.command, t.instances, t.memory_mb, t.disk_mb,
-  t.health_check`;
+  t.health_check, t.version`;
 export const INSTANCE_COLUMNS = `t.guid, t.app_guid, t.process_guid, t.process_type, t.instance_index, t.droplet_guid,
-  t.deployment_guid, t.host, t.container_name, t.port, t.network_pid, t.state, t.since, t.crash_count, t.details,
+  t.process_version, t.deployment_guid, t.host, t.container_name, t.port, t.network_pid, t.state, t.since, t.crash_count, t.details,
   t.restart_at`;
 export const DOMAIN_COLUMNS = `${LABELLED}, t.name, t.internal, t.org_guid`;
 export const ROUTE_COLUMNS = `${LABELLED}, t.host, t.path, t.domain_guid, t.space_guid`;
@@ -240,6 +242,7 @@ export function toProcess(row: ProcessRow): Process {
     memoryMb: row.memory_mb,
     diskMb: row.disk_mb,
     healthCheck: JSON.parse(row.health_check),
+    ...(row.version ? { version: row.version } : {}),
   };
 }
 
@@ -258,6 +261,7 @@ export function toInstance(row: InstanceRow): Instance {
     since: row.since,
     crashCount: row.crash_count,
   };
+  if (row.process_version !== null) instance.processVersion = row.process_version;
   if (row.deployment_guid !== null) instance.deploymentGuid = row.deployment_guid;
   if (row.network_pid !== null) instance.networkPid = row.network_pid;
   if (row.details !== null) instance.details = row.details;

@@ -353,9 +353,9 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
       const m = metadataColumns(process.metadata);
       this.run
         .sql(
-          `INSERT INTO processes (guid, app_guid, type, command, instances, memory_mb, disk_mb, health_check, labels,
-             annotations, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO processes (guid, app_guid, type, command, instances, memory_mb, disk_mb, health_check, version,
+             labels, annotations, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (app_guid, type) DO UPDATE SET command = excluded.command, instances = excluded.instances,
              memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb, health_check = excluded.health_check,
              labels = excluded.labels, annotations = excluded.annotations, updated_at = ?`,
@@ -369,6 +369,7 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
           process.memoryMb,
           process.diskMb,
           JSON.stringify(process.healthCheck),
+          process.version ?? '',
           m.labels,
           m.annotations,
           process.createdAt,
@@ -389,15 +390,15 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
 
   async updateProcess(
     guid: string,
-    patch: Partial<Pick<Process, 'command' | 'instances' | 'memoryMb' | 'diskMb' | 'healthCheck'>>,
+    patch: Partial<Pick<Process, 'command' | 'instances' | 'memoryMb' | 'diskMb' | 'healthCheck' | 'version'>>,
   ): Promise<Process | undefined> {
     return this.run.write(() => {
       const p = this.run.get<ProcessRow, Process>('processes', PROCESS_COLUMNS, guid, toProcess);
       if (p === undefined) return undefined;
       this.run
         .sql(
-          `UPDATE processes SET command = ?, instances = ?, memory_mb = ?, disk_mb = ?, health_check = ?, updated_at = ?
-           WHERE guid = ?`,
+          `UPDATE processes SET command = ?, instances = ?, memory_mb = ?, disk_mb = ?, health_check = ?, version = ?,
+             updated_at = ? WHERE guid = ?`,
         )
         .run(
           patch.command !== undefined ? patch.command : p.command,
@@ -405,6 +406,7 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
           patch.memoryMb ?? p.memoryMb,
           patch.diskMb ?? p.diskMb,
           JSON.stringify(patch.healthCheck ?? p.healthCheck),
+          patch.version ?? p.version ?? '',
           now(),
           guid,
         );
@@ -444,11 +446,13 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
       this.run
         .sql(
           `INSERT INTO instances (guid, app_guid, process_guid, process_type, instance_index, droplet_guid,
-             deployment_guid, host, container_name, port, network_pid, state, since, crash_count, details, restart_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             process_version, deployment_guid, host, container_name, port, network_pid, state, since, crash_count,
+             details, restart_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (guid) DO UPDATE SET app_guid = excluded.app_guid, process_guid = excluded.process_guid,
              process_type = excluded.process_type, instance_index = excluded.instance_index,
-             droplet_guid = excluded.droplet_guid, deployment_guid = excluded.deployment_guid, host = excluded.host,
+             droplet_guid = excluded.droplet_guid, process_version = excluded.process_version,
+             deployment_guid = excluded.deployment_guid, host = excluded.host,
              container_name = excluded.container_name, port = excluded.port, network_pid = excluded.network_pid,
              state = excluded.state,
              since = excluded.since, crash_count = excluded.crash_count, details = excluded.details,
@@ -461,6 +465,7 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
           instance.processType,
           instance.index,
           instance.dropletGuid,
+          instance.processVersion ?? null,
           instance.deploymentGuid ?? null,
           instance.host,
           instance.containerName,

@@ -55,6 +55,20 @@ export function runningContract(h: WorkloadHarness): void {
       assert.equal(await h.workloads.updateProcess(newGuid(), { instances: 1 }), undefined);
     });
 
+    it("keeps a process's version (a restart's marker) through scales and upserts, and an instance's", async () => {
+      const { app } = await h.fx.world();
+      const web = await h.fx.process(app, 'web');
+      assert.equal(web.version, undefined, 'never restarted');
+      const renewed = await h.workloads.updateProcess(web.guid, { version: 'v2' });
+      assert.equal(renewed?.version, 'v2');
+      assert.equal((await h.workloads.updateProcess(web.guid, { instances: 3 }))?.version, 'v2');
+      assert.equal((await h.workloads.upsertProcess({ ...web, instances: 2 })).version, 'v2');
+      const droplet = await h.fx.droplet(app);
+      const inst = h.fx.instanceValue(renewed!, droplet, 0);
+      await h.workloads.putInstance({ ...inst, processVersion: 'v2' });
+      assert.equal((await h.workloads.instancesOf(web.guid))[0]?.processVersion, 'v2');
+    });
+
     it('lists processes by app, type, space and guid', async () => {
       const acme = await h.fx.org('acme');
       const dev = await h.fx.space(acme, 'dev');

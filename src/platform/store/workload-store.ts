@@ -79,7 +79,7 @@ export interface WorkloadStore {
   findProcess(appGuid: string, type: string): Promise<Process | undefined>;
   updateProcess(
     guid: string,
-    patch: Partial<Pick<Process, 'command' | 'instances' | 'memoryMb' | 'diskMb' | 'healthCheck'>>,
+    patch: Partial<Pick<Process, 'command' | 'instances' | 'memoryMb' | 'diskMb' | 'healthCheck' | 'version'>>,
   ): Promise<Process | undefined>;
   listProcesses(
     query: ListQuery,
@@ -91,7 +91,12 @@ export interface WorkloadStore {
   putInstance(instance: Instance): Promise<void>;
   updateInstance(
     guid: string,
-    patch: Partial<Pick<Instance, 'state' | 'since' | 'crashCount' | 'details' | 'restartAt' | 'port' | 'networkPid' | 'containerName'>>,
+    patch: Partial<
+      Pick<
+        Instance,
+        'state' | 'since' | 'crashCount' | 'details' | 'restartAt' | 'port' | 'networkPid' | 'containerName'
+      >
+    >,
   ): Promise<void>;
   deleteInstance(guid: string): Promise<void>;
   /** Instances of a process (all hosts), by index. */
