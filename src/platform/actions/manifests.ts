@@ -215,9 +215,10 @@ async function mapRoute(ctx: WorkloadContext, found: AppInSpace, r: ManifestRout
   );
   if (existing.some((d) => r.protocol === undefined || d.protocol === r.protocol)) return;
   for (const d of existing) await ctx.workloads.removeDestination(route.guid, d.guid);
-  const [added] = await ctx.workloads.addDestinations(route.guid, [
+  const guid = newGuid();
+  const all = await ctx.workloads.addDestinations(route.guid, [
     {
-      guid: newGuid(),
+      guid,
       routeGuid: route.guid,
       appGuid: found.app.guid,
       processType: 'web',
@@ -228,7 +229,10 @@ async function mapRoute(ctx: WorkloadContext, found: AppInSpace, r: ManifestRout
   await recordApp(ctx, found, EVENT_TYPES.appMapRoute, {
     route_guid: route.guid,
     app_port: 8080,
-    destination_guid: added?.guid,
+    // Ours, or the same destination already there (kept).
+    destination_guid: (
+      all.find((d) => d.guid === guid) ?? all.find((d) => d.appGuid === found.app.guid && d.processType === 'web')
+    )?.guid,
     process_type: 'web',
     manifest_triggered: true,
   });

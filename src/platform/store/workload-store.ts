@@ -131,6 +131,7 @@ export interface WorkloadStore {
     },
     visibility: Visibility,
   ): Promise<Page<Route>>;
+  /** Adds destinations (one already there is kept); answers all of the route's destinations, as CC does. */
   addDestinations(routeGuid: string, destinations: RouteDestination[]): Promise<RouteDestination[]>;
   removeDestination(routeGuid: string, destinationGuid: string): Promise<boolean>;
   destinationsOf(routeGuid: string): Promise<RouteDestination[]>;
