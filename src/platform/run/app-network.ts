@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { SlipwayError } from '../../errors.js';
 import { blackholeRoutes } from '../../sandbox/network.js';
@@ -77,6 +77,21 @@ export function detachAppNetwork(slirpPid: number): void {
     process.kill(slirpPid, 'SIGTERM');
   } catch {
     // gone already
+  }
+}
+
+/** Stops the slirp4netns serving API socket `socket` (an instance whose pid was never recorded). */
+export function killNetworkBySocket(socket: string): void {
+  const wanted = `--api-socket=${socket}`;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0]?.endsWith('slirp4netns') && argv.includes(wanted)) detachAppNetwork(Number(entry));
   }
 }
 

@@ -9,7 +9,7 @@ import { buildSeccomp } from '../../sandbox/seccomp.js';
 import type { LocalStore } from '../../store/local-store.js';
 import type { App, Organization, Space } from '../model.js';
 import type { Droplet, HealthCheck, Instance, Process } from '../workload.js';
-import { APP_PORT, attachAppNetwork, detachAppNetwork, networkAlive } from './app-network.js';
+import { APP_PORT, attachAppNetwork, detachAppNetwork, killNetworkBySocket, networkAlive } from './app-network.js';
 
 /**
  * Starts, probes and stops one app instance: a detached container of the droplet's
@@ -30,6 +30,9 @@ export interface InstanceContext {
 }
 
 const PIDS_PER_INSTANCE = 1024;
+
+/** The names the runner gives instance containers (what `sweep` may remove). */
+const INSTANCE_NAME = /^app-[0-9a-f]{8}-[a-z0-9_.-]+-\d+-[0-9a-f]{6}$/;
 
 export class InstanceRunner {
   constructor(
@@ -131,6 +134,23 @@ export class InstanceRunner {
     if (check.type === 'process') return (await this.container(instance))?.running === true;
     if (check.type === 'http') return httpProbe(instance.port, check.endpoint ?? '/', timeoutMs);
     return tcpProbe(instance.port, timeoutMs);
+  }
+
+  /**
+   * Removes instance containers no instance record names (their app was deleted with
+   * its rows, or the server stopped between starting one and recording it), with
+   * their networks. Answers the names removed.
+   */
+  async sweep(known: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of await this.runtime.list()) {
+      if (!INSTANCE_NAME.test(c.name) || known.has(c.name)) continue;
+      await this.runtime.stop(c.name, { timeoutMs: 2000 }).catch(() => undefined);
+      await this.runtime.remove(c.name, { force: true }).catch(() => undefined);
+      killNetworkBySocket(join(this.networkDir, `${c.name}.sock`));
+      removed.push(c.name);
+    }
+    return removed;
   }
 
   /** Stops and removes the instance's container and network (SIGTERM, then SIGKILL after `graceMs`). */

@@ -147,11 +147,14 @@ export class Reconciler {
         live.filter((i) => i.state === 'RUNNING'),
       );
     }
-    // Instances whose app or process is gone.
+    // Instances whose app or process is gone, and containers no record names.
+    const known = new Set<string>();
     for (const inst of await this.#o.workloads.instancesOnHost(this.#o.runner.host)) {
       if (!views.has(inst.appGuid) || !views.get(inst.appGuid)!.processes.some((p) => p.guid === inst.processGuid))
         await this.#stopNow(inst);
+      else known.add(inst.containerName);
     }
+    await this.#o.runner.sweep(known);
     this.#o.onInstances?.(running);
   }
 
