@@ -9,6 +9,9 @@ import type { AppImages } from '../platform/jobs.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
 import { SqlitePlatformStore } from '../platform/store/sqlite-platform-store.js';
+import type { WorkloadStore } from '../platform/store/workload-store.js';
+import { WorkloadEngine } from '../platform/workload-engine.js';
+import type { BuildNetwork } from '../sandbox/network.js';
 import { latestVersion, listStackNames, repositoryOf } from '../stack/stack-catalog.js';
 import type { LocalStore } from '../store/local-store.js';
 import { bearerAuthenticator } from './auth/bearer.js';
@@ -20,6 +23,7 @@ import { ServerMetrics } from './metrics.js';
 import { createRegistryApp, type RegistryApp } from './registry/app.js';
 import { startGc } from './registry/gc.js';
 import { serveRegistry } from './registry/serve.js';
+import { type RouterLogEntry, startRouter, type RunningRouter } from './router/router.js';
 import { createUaaApp } from './uaa/app.js';
 import { createV3App } from './v3/app.js';
 
@@ -38,11 +42,32 @@ export interface PlatformServerOptions {
   gcGraceMs: number;
   warn: (message: string) => void;
   /** The platform store to use (default SQLite in the store's home: the embedded default). */
-  platformStore?: PlatformStore;
+  platformStore?: PlatformStore & { workloads: WorkloadStore };
+  /** The shared domain of apps' default routes (APP.<domain>); default apps.localhost. */
+  domain?: string;
+  /**
+   * Run apps here: stage builds, run instances, route to them at `routerAddr`. Without
+   * it the API records what should run and nothing runs (an API-only server).
+   */
+  run?: {
+    routerAddr: string;
+    /** Builds staged at once in this process (0: by `slipway worker`s only). */
+    buildWorkers?: number;
+    buildNetwork?: BuildNetwork;
+    /** Reconciler pass interval (default 1 s) and how long a stopping instance keeps serving (default 2 s). */
+    intervalMs?: number;
+    drainMs?: number;
+  };
 }
+
+export const DEFAULT_APPS_DOMAIN = 'apps.localhost';
 
 export interface RunningPlatformServer {
   url: string;
+  /** The router's URL, when apps run here. */
+  routerUrl?: string;
+  /** The shared domain of default routes. */
+  domain: string;
   /** Set on the first start: the admin user made then (the password only when generated: show it once). */
   admin?: { username: string; password?: string };
   close(): Promise<void>;
@@ -83,14 +108,31 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   const registryLogins = new LoginGuard(registryAccess);
   identity.onPasswordChange((username) => registryLogins.forget(username));
   const tokenApp = new Hono().route('/token', createTokenApp(registryTokens, { logins: registryLogins }));
+  const domain = o.domain ?? DEFAULT_APPS_DOMAIN;
+  const engine = new WorkloadEngine({
+    platform: pstore,
+    workloads: pstore.workloads,
+    store: o.store,
+    domain,
+    ...(o.run?.buildWorkers !== undefined ? { buildWorkers: o.run.buildWorkers } : {}),
+    ...(o.run?.buildNetwork ? { buildNetwork: o.run.buildNetwork } : {}),
+    ...(o.run?.intervalMs !== undefined ? { intervalMs: o.run.intervalMs } : {}),
+    ...(o.run?.drainMs !== undefined ? { drainMs: o.run.drainMs } : {}),
+    onError: (err) => o.warn(`${(err as Error).stack ?? err}`),
+  });
   const images: AppImages = {
     async deleteImages(apps) {
-      for (const app of apps) await o.store.meta.deleteRepositories(`apps/${app.guid}`);
+      for (const app of apps) {
+        await o.store.meta.deleteRepositories(`apps/${app.guid}`);
+        engine.logs.drop(app.guid);
+      }
       registryAccess.forgetNames();
     },
   };
   const v3 = createV3App({
     store: pstore,
+    workloads: pstore.workloads,
+    services: engine.services,
     authenticate: (request) => identity.callerFromAuthorization(request.headers.get('authorization')),
     stacks: stackSource(o.store),
     images,
@@ -101,13 +143,17 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       ),
   });
   await v3.jobs.resumeUnfinished();
+  await v3.ready();
   const uaa = new Hono().route('/uaa', createUaaApp({ store: pstore, identity }));
 
   const root = new Hono();
   root.use('*', async (c, next) => {
     await next();
-    // A rename or delete through the API changes registry names: forget the cached ones.
-    if (c.req.method !== 'GET' && c.req.path.startsWith('/v3/')) registryAccess.forgetNames();
+    // A rename or delete through the API changes registry names (forget the cached ones) and may change routes.
+    if (c.req.method !== 'GET' && c.req.path.startsWith('/v3/')) {
+      registryAccess.forgetNames();
+      await engine.refreshRoutes();
+    }
   });
   root.get('/healthz', healthHandler(storeChecks(o.store)));
   root.get('/metrics', metrics.handler());
@@ -140,6 +186,30 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       );
     throw err;
   });
+  let router: RunningRouter | undefined;
+  if (o.run) {
+    try {
+      router = await startRouter({
+        addr: o.run.routerAddr,
+        table: engine.routing,
+        onLog: (e) => {
+          if (e.backend) engine.logs.write(e.backend.appGuid, 'RTR', String(e.backend.index), 'OUT', routerLine(e));
+        },
+      });
+    } catch (err) {
+      await server.close();
+      if (isErrno(err, 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'))
+        throw new SlipwayError(
+          'INVALID_ARGUMENT',
+          `cannot listen on ${o.run.routerAddr}: ${(err as Error).message}; choose another --router-addr`,
+          { cause: err },
+        );
+      throw err;
+    }
+    // Route URLs name the port the router got (--router-addr may say 0).
+    engine.services.routerPort = router.port;
+    await engine.start();
+  }
   const gc =
     o.gcIntervalMs > 0
       ? startGc(o.store, {
@@ -151,11 +221,15 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       : undefined;
   return {
     url: server.url,
+    ...(router ? { routerUrl: router.url } : {}),
+    domain,
     ...(first.created
       ? { admin: { username: first.username, ...(first.generated ? { password: first.password } : {}) } }
       : {}),
     async close() {
       await gc?.stop();
+      await router?.close();
+      await engine.close();
       await server.close();
       await pstore.close();
     },
@@ -185,4 +259,9 @@ function stackSource(store: LocalStore): StackSource {
       return out;
     },
   };
+}
+
+/** A request as gorouter logs it into the app's RTR lines. */
+function routerLine(e: RouterLogEntry): string {
+  return `${e.host} - "${e.method} ${e.path}" ${e.status} ${Math.round(e.durationMs)}ms x_forwarded_for:"${e.clientIp}" vcap_request_id:"${e.requestId}"`;
 }

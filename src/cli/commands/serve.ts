@@ -1,5 +1,7 @@
 import { Command } from 'commander';
-import { startPlatformServer } from '../../server/index.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_APPS_DOMAIN, startPlatformServer } from '../../server/index.js';
+import { SlipwayError } from '../../errors.js';
 import { DEFAULT_GC_GRACE_MS } from '../../store/local-store.js';
 import type { CliContext } from '../context.js';
 import { run } from '../run.js';
@@ -14,6 +16,11 @@ interface ServeFlags {
   tokenExpiry: string;
   gcInterval: string;
   gcGrace: string;
+  routerAddr?: string;
+  domain: string;
+  buildWorkers?: string;
+  buildNetwork: string;
+  run: boolean;
 }
 
 export function serveCommand(): Command {
@@ -33,6 +40,18 @@ export function serveCommand(): Command {
       '--admin-password-file <file>',
       'on the first start, the admin password (default: generated and printed once)',
     )
+    .option(
+      '--router-addr <host:port>',
+      "where the router listens for apps' routes (default: --addr's host, port 8080)",
+    )
+    .option('--domain <name>', "the shared domain of apps' default routes (APP.<domain>)", DEFAULT_APPS_DOMAIN)
+    .option(
+      '--build-workers <n>',
+      'builds staged at once in this process; 0 leaves them to `slipway worker`s',
+      String(Math.max(1, Math.floor(availableParallelism() / 2))),
+    )
+    .option('--build-network <mode>', "builds' network: outbound (the internet only) or none", 'outbound')
+    .option('--no-run', 'serve the API and registry only: stage nothing, run no app here')
     .option('--token-expiry <seconds>', 'lifetime of access tokens', '600')
     .option('--gc-interval <seconds>', 'run garbage collection this often; 0 turns it off', '3600')
     .option(
@@ -49,8 +68,16 @@ State lives in the store home ($SLIPWAY_HOME, ~/.slipway): the platform's databa
 gives one. App images are in the registry as ORG/SPACE/APP; who may pull, push and
 delete them is their CF roles (space developers push, managers and auditors pull).
 
+Apps pushed to it are staged in the build sandbox by build workers (here, and on
+any \`slipway worker\`), run as containers on this host, and reached through the
+router at http://APP.<domain>:8080 (apps.localhost names 127.0.0.1 for browsers
+and curl). What should run is in the database: after a restart the instances still
+running are adopted, the missing ones started.
+
 Examples:
   $ slipway serve
+  $ slipway cf push web --path examples/nodejs && curl http://web.apps.localhost:8080/
+  $ slipway serve --addr 0.0.0.0:9000 --router-addr 0.0.0.0:80 --domain apps.example.com
   $ slipway cf login -a http://127.0.0.1:9000 -u admin -p "$PASSWORD"
   $ printf %s "$PW" > /etc/slipway/admin && slipway serve --addr 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --admin-password-file /etc/slipway/admin
   $ podman login 127.0.0.1:9000 -u alice --tls-verify=false && podman pull --tls-verify=false 127.0.0.1:9000/acme/dev/web`,
@@ -68,13 +95,33 @@ Examples:
           accessTokenSeconds: wholeNumber(flags.tokenExpiry, '--token-expiry', 60),
           gcIntervalMs: wholeNumber(flags.gcInterval, '--gc-interval') * 1000,
           gcGraceMs: wholeNumber(flags.gcGrace, '--gc-grace') * 1000,
+          domain: flags.domain,
+          ...(flags.run
+            ? {
+                run: {
+                  routerAddr: flags.routerAddr ?? `${flags.addr.replace(/:\d+$/, '')}:8080`,
+                  buildWorkers: wholeNumber(flags.buildWorkers ?? '1', '--build-workers'),
+                  buildNetwork: buildNetwork(flags.buildNetwork),
+                },
+              }
+            : {}),
           warn: (message) => process.stderr.write(`slipway: warning: ${message}\n`),
         });
-        const info = { url: server.url, home: store.home, ...(server.admin ? { admin: server.admin } : {}) };
+        const info = {
+          url: server.url,
+          ...(server.routerUrl ? { routerUrl: server.routerUrl } : {}),
+          domain: server.domain,
+          home: store.home,
+          ...(server.admin ? { admin: server.admin } : {}),
+        };
         ctx.print(info, () => {
           const lines = [
             `Slipway platform at ${server.url} (API, login and registry; state in ${store.home}). Stop with Ctrl-C.`,
           ];
+          if (server.routerUrl)
+            lines.push(
+              `Apps at http://APP.${server.domain}:${new URL(server.routerUrl).port} (router ${server.routerUrl}).`,
+            );
           if (server.admin?.password)
             lines.push(
               `Created the admin user "${server.admin.username}" with the password ${server.admin.password} (shown only now; change it with slipway cf passwd).`,
@@ -91,4 +138,9 @@ Examples:
         await server.close();
       }),
     );
+}
+
+function buildNetwork(value: string): 'outbound' | 'none' {
+  if (value === 'outbound' || value === 'none') return value;
+  throw new SlipwayError('INVALID_ARGUMENT', `--build-network must be outbound or none, not "${value}"`);
 }
