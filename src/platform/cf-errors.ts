@@ -69,7 +69,8 @@ export type ResourceName =
   | 'Route'
   | 'Destination'
   | 'Deployment'
-  | 'Revision';
+  | 'Revision'
+  | 'StackRollout';
 
 /** 404 CF-ResourceNotFound "<Resource> not found": it does not exist, or the caller may not see it. */
 export function notFound(resource: ResourceName): SlipwayError {

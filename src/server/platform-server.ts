@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../auth/token-key.js';
 import { SlipwayError, isErrno } from '../errors.js';
 import type { StackSource } from '../platform/actions/stacks.js';
+import { StackUpdates } from '../platform/actions/stack-updates.js';
 import { Identity } from '../platform/identity/identity.js';
 import { PlatformTokens } from '../platform/identity/tokens.js';
 import type { AppImages } from '../platform/jobs.js';
@@ -133,6 +134,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     store: pstore,
     workloads: pstore.workloads,
     services: engine.services,
+    stackUpdates: new StackUpdates(o.store),
     authenticate: (request) => identity.callerFromAuthorization(request.headers.get('authorization')),
     stacks: stackSource(o.store),
     images,

@@ -130,6 +130,7 @@ export async function createApp(ctx: ActionContext, stacks: StackSource, input: 
         lifecycle,
         environmentVariables: input.environment_variables ?? {},
         metadata: mergeMetadata(emptyMetadata(), input.metadata),
+        ...(input.slipway?.auto_rebase === false ? { autoRebase: false } : {}),
       }),
     ),
   );
@@ -167,6 +168,7 @@ export async function updateApp(
     patch.lifecycle = await lifecycleOf(ctx, stacks, input.lifecycle, app.lifecycle);
   }
   if (input.metadata !== undefined) patch.metadata = mergeMetadata(app.metadata, input.metadata);
+  if (input.slipway?.auto_rebase !== undefined) patch.autoRebase = input.slipway.auto_rebase;
   const updated = await nameUnique(() => store.updateApp(app.guid, patch));
   if (!updated) throw notFound('App');
   await record(ctx, {

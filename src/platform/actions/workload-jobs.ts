@@ -4,6 +4,7 @@ import type { WorkloadStore } from '../store/workload-store.js';
 import type { WorkloadServices } from '../workload-services.js';
 import { APPLY_MANIFEST } from './manifests.js';
 import { performRouteDelete, ROUTE_DELETE } from './routes.js';
+import { STACK_UPDATE_JOB } from './stack-updates.js';
 
 /**
  * The workload's jobs as a restarted server runs them again: a route delete is done
@@ -16,5 +17,10 @@ export function defineWorkloadJobs(jobs: JobRunner, workloads: WorkloadStore, se
   );
   jobs.define(APPLY_MANIFEST, async () => {
     throw unprocessable('The API stopped while it applied this manifest: apply it again (cf push again).');
+  });
+  jobs.define(STACK_UPDATE_JOB, async () => {
+    throw unprocessable(
+      'The API stopped while it updated this stack: run the update again (apps already rolled stay rolled).',
+    );
   });
 }

@@ -84,6 +84,11 @@ const appName = requiredString()
   .min(1, { error: "can't be blank" })
   .max(255, { error: 'is too long (maximum is 255 characters)' });
 
+/** Slipway's own app settings, beside CF's: `auto_rebase: false` pins the app (a stack rollout leaves it behind). */
+const slipwayApp = z
+  .strictObject({ auto_rebase: z.boolean({ error: 'must be a boolean' }).optional() })
+  .meta({ description: 'Slipway extension: auto_rebase false pins the app to its stack version' });
+
 export const AppCreateMessage = z
   .strictObject({
     name: appName.meta({ description: 'Unique within the space (case-insensitively)' }),
@@ -94,6 +99,7 @@ export const AppCreateMessage = z
     lifecycle: lifecycle.optional(),
     environment_variables: envVars(z.string({ error: 'values must be strings' })).optional(),
     metadata: MetadataPatchSchema.optional(),
+    slipway: slipwayApp.optional(),
   })
   .meta({ title: 'AppCreate' });
 export type AppCreateInput = z.output<typeof AppCreateMessage>;
@@ -103,6 +109,7 @@ export const AppUpdateMessage = z
     name: appName.optional(),
     lifecycle: lifecycle.optional(),
     metadata: MetadataPatchSchema.optional(),
+    slipway: slipwayApp.optional(),
   })
   .meta({ title: 'AppUpdate' });
 export type AppUpdateInput = z.output<typeof AppUpdateMessage>;

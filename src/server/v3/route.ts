@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { DeleteContext } from '../../platform/actions/context.js';
 import type { StackSource } from '../../platform/actions/stacks.js';
+import type { StackUpdates } from '../../platform/actions/stack-updates.js';
 import type { AppImages } from '../../platform/jobs.js';
 import type { ParsedList } from '../../platform/messages/list-query.js';
 import type { Job } from '../../platform/model.js';
@@ -37,6 +38,8 @@ export interface V3Deps {
   workloads?: WorkloadStore;
   /** The package bits, instance stats, app logs, the loops' nudges and the default domain. */
   services?: WorkloadServices;
+  /** Stack updates and rollouts (Slipway's patching story); without it those routes answer 500. */
+  stackUpdates?: StackUpdates;
 }
 
 /** What a handler gets: the request, its parsed parts and the use cases' context. */

@@ -27,6 +27,9 @@ export const AppSchema = z
     }),
     metadata: MetadataSchema,
     links: z.object({ self: LinkSchema, environment_variables: LinkSchema, space: LinkSchema }),
+    slipway: z
+      .object({ auto_rebase: z.boolean() })
+      .meta({ description: 'Slipway extension: false when the app is pinned to its stack version' }),
   })
   .meta({ id: 'App' });
 
@@ -51,6 +54,7 @@ export function presentApp(app: App, urls: Urls): z.infer<typeof AppSchema> {
       environment_variables: urls.link(`/v3/apps/${app.guid}/environment_variables`),
       space: urls.link(`/v3/spaces/${app.spaceGuid}`),
     },
+    slipway: { auto_rebase: app.autoRebase !== false },
   };
 }
 

@@ -11,6 +11,7 @@ import { ROLE_ROUTES } from './roles.js';
 import { DOMAIN_ROUTES, ROUTE_ROUTES } from './routing.js';
 import { BUILD_ROUTES, DROPLET_ROUTES, PACKAGE_ROUTES } from './staging.js';
 import { SPACE_ROUTES } from './spaces.js';
+import { STACK_UPDATE_ROUTES } from './stack-updates.js';
 import { USER_ROUTES } from './users.js';
 
 /** Every route of the v3 API: what createV3App registers and the OpenAPI document lists. */
@@ -36,4 +37,5 @@ export const V3_ROUTES: readonly RouteDef[] = [
   ...ROUTE_ROUTES,
   ...DEPLOYMENT_ROUTES,
   ...LOG_CACHE_ROUTES,
+  ...STACK_UPDATE_ROUTES,
 ];
