@@ -261,10 +261,13 @@ function cgroupUsage(pid: number): { memoryBytes: number; cpuNanos: number } | u
     const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
     if (path === undefined) continue;
     const names = controllers!.split(',');
+    // cgroup v2 (unified); on a hybrid host its files are absent and the v1 controllers count.
     if (controllers === '') {
-      memoryBytes = Number(read(`/sys/fs/cgroup${path}/memory.current`) ?? 0);
+      const current =
+        read(`/sys/fs/cgroup${path}/memory.current`) ?? read(`/sys/fs/cgroup/unified${path}/memory.current`);
+      if (current !== undefined) memoryBytes = Number(current);
       const usec = /usage_usec (\d+)/.exec(read(`/sys/fs/cgroup${path}/cpu.stat`) ?? '')?.[1];
-      cpuNanos = usec ? Number(usec) * 1000 : 0;
+      if (usec) cpuNanos = Number(usec) * 1000;
     }
     if (names.includes('memory')) memoryBytes = Number(read(`/sys/fs/cgroup/memory${path}/memory.usage_in_bytes`) ?? 0);
     if (names.includes('cpuacct'))
