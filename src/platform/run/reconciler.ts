@@ -55,6 +55,8 @@ export class Reconciler {
   #stopped = false;
   readonly #tails = new Map<string, number>();
   readonly #failedProbes = new Map<string, number>();
+  /** Containers being stopped, by name. */
+  readonly #stopping = new Map<string, Promise<void>>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = { intervalMs: 1000, drainMs: 2000, ...options };
@@ -77,6 +79,7 @@ export class Reconciler {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#pass;
+    await Promise.all(this.#stopping.values());
   }
 
   /** One pass now (tests, and the loop). */
@@ -154,6 +157,7 @@ export class Reconciler {
         await this.#stopNow(inst);
       else known.add(inst.containerName);
     }
+    for (const name of this.#stopping.keys()) known.add(name);
     await this.#o.runner.sweep(known);
     this.#o.onInstances?.(running);
   }
@@ -414,11 +418,21 @@ export class Reconciler {
     if (Date.now() - Date.parse(inst.since) >= this.#o.drainMs) await this.#stopNow(inst);
   }
 
+  /**
+   * The record goes now; the container stops in the background (an app that ignores
+   * SIGTERM holds its grace period, and must not hold up every other app's pass). A
+   * server that stops meanwhile leaves an unrecorded container: the next sweep takes it.
+   */
   async #stopNow(inst: Instance): Promise<void> {
-    await this.#o.runner.stop(inst);
     await this.#o.workloads.deleteInstance(inst.guid);
     this.#tails.delete(inst.guid);
     this.#failedProbes.delete(inst.guid);
+    if (this.#stopping.has(inst.containerName)) return;
+    const stop = this.#o.runner
+      .stop(inst)
+      .catch((err: unknown) => this.#o.onError?.(err))
+      .finally(() => this.#stopping.delete(inst.containerName));
+    this.#stopping.set(inst.containerName, stop);
   }
 
   /** New output of each instance's container log, into the app's log stream. */
