@@ -261,12 +261,15 @@ export class Reconciler {
     const startingNew = fresh.filter((i) => i.state === 'STARTING').length;
     const wanted = process.instances;
     const room = Math.min(deployment.maxInFlight - startingNew, wanted - healthyNew - startingNew);
-    const used = new Set(instances.map((i) => i.index));
+    // New instances take the indexes 0..N-1 beside the old ones there (which go once new ones run),
+    // so the app ends on the indexes it had; a new one that crashed starts again at its index.
+    const byIndex = new Map(fresh.map((i) => [i.index, i]));
+    const at = new Date().toISOString();
     const starts: Promise<unknown>[] = [];
-    for (let n = 0, index = 0; n < room; index++) {
-      if (used.has(index)) continue;
-      used.add(index);
-      starts.push(this.#startInstance(view, process, droplet, index, undefined, deployment.guid));
+    for (let n = 0, index = 0; n < room && index < wanted; index++) {
+      const here = byIndex.get(index);
+      if (here && (here.state !== 'CRASHED' || (here.restartAt !== undefined && here.restartAt > at))) continue;
+      starts.push(this.#startInstance(view, process, droplet, index, here, deployment.guid));
       n++;
     }
     await Promise.all(starts);
