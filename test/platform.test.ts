@@ -554,8 +554,12 @@ describe('slipway serve restarted, or killed during writes', () => {
         }
       }
     };
-    const running = [0, 1, 2, 3].map(writer);
-    while (writes < 12) await new Promise((r) => setTimeout(r, 20));
+    let ended = 0;
+    const running = [0, 1, 2, 3].map((w) => writer(w).finally(() => (ended += 1)));
+    const deadline = Date.now() + 60_000;
+    while (writes < 12 && ended === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(errors, [], 'the writers ran until the kill');
+    assert.ok(writes >= 12, `${writes} writes before the kill`);
     stop = true;
     await serve.kill();
     await Promise.all(running);
