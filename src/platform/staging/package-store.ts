@@ -16,8 +16,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import tarStream from 'tar-stream';
 import yauzl from 'yauzl';
 import { SlipwayError } from '../../errors.js';
 import { safeComponents, SafeRoot, unsafeEntry } from '../../layer/path-safety.js';
@@ -38,7 +39,9 @@ import type { PackageBits, PushedResource } from '../workload-services.js';
 
 /** The most files a package may have, and the most bytes one file may be (a zip bomb stops there). */
 const MAX_FILES = 200_000;
-const MAX_FILE_BYTES = 4 << 30;
+const MAX_FILE_BYTES = 4 * 2 ** 30;
+/** Package tars carry no times of their own (staging sets them): CNB's fixed 1980-01-01T00:00:01Z. */
+const TAR_MTIME = new Date('1980-01-01T00:00:01Z');
 
 interface PackageFile {
   path: string;
@@ -91,12 +94,7 @@ export class PackageStore implements PackageBits {
   }
 
   async extract(packageGuid: string, dir: string): Promise<void> {
-    const file = join(this.#packages, packageGuid, 'files.json');
-    if (!existsSync(file))
-      throw new SlipwayError('NOT_FOUND', `package ${packageGuid} has no bits (it was never uploaded)`, {
-        detail: { package: packageGuid },
-      });
-    const list = JSON.parse(readFileSync(file, 'utf8')) as PackageFile[];
+    const list = this.#files(packageGuid);
     const root = new SafeRoot(dir);
     for (const f of list) {
       const parts = safeComponents(f.path, f.path);
@@ -112,8 +110,48 @@ export class PackageStore implements PackageBits {
     }
   }
 
+  /**
+   * The package's files as a tar stream (for a build worker on another host): regular
+   * files only, with their modes, in the list's order; no directories, no links. The
+   * list is read, and every path checked, before the first byte, so an unknown package
+   * throws NOT_FOUND here rather than failing the stream.
+   */
+  tar(packageGuid: string): Readable {
+    const list = this.#files(packageGuid);
+    for (const f of list) checkedPath(f.path);
+    const pack = tarStream.pack();
+    const fill = async () => {
+      for (const f of list) {
+        const entry = pack.entry({
+          name: f.path,
+          type: 'file',
+          size: f.size,
+          mode: Number.parseInt(f.mode, 8) & 0o777,
+          mtime: TAR_MTIME,
+          uid: 0,
+          gid: 0,
+        });
+        // tar-stream refuses content whose length differs from the header: a pool file that changed fails the stream.
+        await pipeline(createReadStream(this.#poolPath(f.sha1)), entry);
+      }
+      pack.finalize();
+    };
+    fill().catch((err: unknown) => pack.destroy(err as Error));
+    // tar-stream's streams are streamx ones: a Node Readable over it for the HTTP face.
+    return Readable.from(pack, { objectMode: false });
+  }
+
   async drop(packageGuid: string): Promise<void> {
     rmSync(join(this.#packages, packageGuid), { recursive: true, force: true });
+  }
+
+  #files(packageGuid: string): PackageFile[] {
+    const file = join(this.#packages, packageGuid, 'files.json');
+    if (!/^[0-9a-zA-Z-]+$/.test(packageGuid) || !existsSync(file))
+      throw new SlipwayError('NOT_FOUND', `package ${packageGuid} has no bits (it was never uploaded)`, {
+        detail: { package: packageGuid },
+      });
+    return JSON.parse(readFileSync(file, 'utf8')) as PackageFile[];
   }
 
   #has(sha1: string, size?: number): boolean {
