@@ -32,6 +32,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['verify'], async () => (await import('./commands/verify.js')).verifyCommand()],
   [['registry'], async () => (await import('./commands/registry.js')).registryCommand()],
   [['serve'], async () => (await import('./commands/serve.js')).serveCommand()],
+  [['worker'], async () => (await import('./commands/worker.js')).workerCommand()],
   [['stack'], async () => (await import('./commands/stack.js')).stackCommand()],
   [['build'], async () => (await import('./commands/build.js')).buildCommand()],
   [['builder'], async () => (await import('./commands/builder.js')).builderCommand()],

@@ -25,6 +25,7 @@ import { createRegistryApp, type RegistryApp } from './registry/app.js';
 import { startGc } from './registry/gc.js';
 import { serveRegistry } from './registry/serve.js';
 import { type RouterLogEntry, startRouter, type RunningRouter } from './router/router.js';
+import { createWorkerApp, loadOrCreateWorkerSecret } from './staging/worker-api.js';
 import { createUaaApp } from './uaa/app.js';
 import { createV3App } from './v3/app.js';
 
@@ -147,6 +148,19 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   await v3.jobs.resumeUnfinished();
   await v3.ready();
   const uaa = new Hono().route('/uaa', createUaaApp({ store: pstore, identity }));
+  // `slipway worker`s on other processes or hosts: this process's staging queue over HTTP, behind the worker secret.
+  const secret = loadOrCreateWorkerSecret(o.store.home);
+  const workerApi = new Hono().route(
+    '/internal/v1',
+    createWorkerApp({
+      queue: engine.queue,
+      packages: engine.packages,
+      tokens,
+      secret,
+      store: o.store,
+      onError: (err, where) => o.warn(`internal error at ${where}: ${(err as Error).stack ?? err}`),
+    }),
+  );
 
   const root = new Hono();
   root.use('*', async (c, next) => {
@@ -168,7 +182,9 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
           ? tokenApp
           : path.startsWith('/uaa/')
             ? uaa
-            : v3;
+            : path.startsWith('/internal/v1/')
+              ? workerApi
+              : v3;
     return target.fetch(c.req.raw, c.env);
   });
   const app = Object.assign(root, { close: () => registry.close() }) as unknown as RegistryApp;

@@ -13,12 +13,14 @@ export class LocalStagingQueue implements StagingQueue {
     private readonly workloads: WorkloadStore,
     private readonly packages: PackageBits,
     private readonly logs: AppLogs,
+    /** How long a claim lasts without heartbeats (tests shorten it). */
+    private readonly staleMs = CLAIM_STALE_MS,
   ) {}
 
   async claim(workerId: string): Promise<StagingJob | undefined> {
     for (;;) {
       const at = now();
-      const build = await this.workloads.claimBuild(workerId, at, new Date(Date.now() - CLAIM_STALE_MS).toISOString());
+      const build = await this.workloads.claimBuild(workerId, at, new Date(Date.now() - this.staleMs).toISOString());
       if (!build) return undefined;
       const app = await this.platform.getApp(build.appGuid);
       const space = app && (await this.platform.getSpace(app.spaceGuid));
