@@ -101,8 +101,9 @@ export interface ServeProcess {
 }
 
 /**
- * `slipway serve --addr 127.0.0.1:0 --admin-password-file F --json` from source with
- * SLIPWAY_HOME=home, as a child process; resolves with the URL it prints.
+ * `slipway serve --addr 127.0.0.1:0 --admin-password-file F --json` (GC off, the router
+ * on a free port) from source with SLIPWAY_HOME=home, as a child process; resolves with
+ * the URL it prints.
  */
 export function startServe(home: string, passwordFile: string, args: string[] = []): Promise<ServeProcess> {
   const child = spawn(
@@ -118,6 +119,9 @@ export function startServe(home: string, passwordFile: string, args: string[] = 
       passwordFile,
       '--gc-interval',
       '0',
+      // The router on a free port (its default, 8080, would be shared by servers run at once).
+      '--router-addr',
+      '127.0.0.1:0',
       ...args,
     ],
     {
@@ -132,11 +136,15 @@ export function startServe(home: string, passwordFile: string, args: string[] = 
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
       stdout += d;
-      let url: string;
+      let url: string | undefined;
       try {
-        url = (JSON.parse(stdout) as { url: string }).url;
+        url = (JSON.parse(stdout) as { url?: string }).url;
       } catch {
         return; // not the whole document yet
+      }
+      if (url === undefined) {
+        reject(new Error(`slipway serve printed no URL: ${stdout}\n${stderr}`));
+        return;
       }
       resolve({
         url,
