@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlipwayError, isRetryable } from '../../errors.js';
 import { cfApiError, uaaApiError } from './api-errors.js';
@@ -124,6 +125,33 @@ export class CfClient {
     if (typeof location === 'string' && location !== '') await this.pollJob(location);
   }
 
+  /**
+   * One request as the caller shapes it: a raw body (YAML of a manifest, a streamed
+   * multipart upload) with its content type, or JSON; the answer's JSON (`{}` when
+   * empty) and its `Location` (a job). CF errors throw as for every call.
+   */
+  async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; json?: unknown; body?: string | Readable; contentType?: string } = {},
+  ): Promise<{ status: number; body: T; location?: string }> {
+    const url = this.url(path, options.query);
+    const answer = await this.#ccAnswer(
+      method,
+      url,
+      options.json,
+      options.body === undefined
+        ? undefined
+        : { body: options.body, contentType: options.contentType ?? 'application/json' },
+    );
+    const location = answer.headers.location;
+    return {
+      status: answer.status,
+      body: (answer.text.trim() === '' ? {} : parseJson(answer.text, method, url)) as T,
+      ...(typeof location === 'string' && location !== '' ? { location } : {}),
+    };
+  }
+
   /** Every page of a list: `next.href` followed as given, `included` merged. */
   async list<T>(path: string, query?: Query): Promise<ListResult<T>> {
     const resources: T[] = [];
@@ -177,7 +205,10 @@ export class CfClient {
 
   /** The API URL joined with a path (or a server-given absolute URL as is), and the query. */
   url(path: string, query?: Query): string {
-    if (/^https?:\/\//.test(path)) return path;
+    if (/^https?:\/\//.test(path)) {
+      const q = encodeQuery(query);
+      return q === '' ? path : `${path}${path.includes('?') ? `&${q.slice(1)}` : q}`;
+    }
     const base = this.#need(this.config.api, "No API endpoint set. Use 'slipway cf login -a API_URL' to target one.");
     return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+|\/+$/g, '')}${encodeQuery(query)}`;
   }
@@ -187,13 +218,22 @@ export class CfClient {
     return (text.trim() === '' ? {} : parseJson(text, method, url)) as T;
   }
 
-  async #ccAnswer(method: string, url: string, body?: unknown): Promise<HttpAnswer> {
+  async #ccAnswer(
+    method: string,
+    url: string,
+    body?: unknown,
+    raw?: { body: string | Readable; contentType: string },
+  ): Promise<HttpAnswer> {
     const token = await this.accessToken();
     const answer = await this.#send(
       method,
       url,
-      { accept: 'application/json', 'content-type': 'application/json', authorization: `bearer ${token}` },
-      body === undefined ? undefined : JSON.stringify(body),
+      {
+        accept: 'application/json',
+        'content-type': raw?.contentType ?? 'application/json',
+        authorization: `bearer ${token}`,
+      },
+      raw ? raw.body : body === undefined ? undefined : JSON.stringify(body),
     );
     this.#warnings(answer);
     if (answer.status >= 400) throw cfApiError(method, url, answer.status, answer.text);
@@ -314,9 +354,15 @@ export class CfClient {
   }
 
   /** One request; a non-POST is tried again on a dropped connection or a 500/502/503/504 (twice, as the cf CLI). */
-  async #send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
+  async #send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: string | Readable,
+  ): Promise<HttpAnswer> {
     for (let attempt = 0; ; attempt++) {
-      const canRetry = method !== 'POST' && attempt < RETRIES;
+      // A streamed body cannot be sent twice.
+      const canRetry = method !== 'POST' && typeof body !== 'object' && attempt < RETRIES;
       try {
         const answer = await send({
           method,

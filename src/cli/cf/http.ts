@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { SlipwayError } from '../../errors.js';
 
 /** An answer read whole (API answers are small JSON documents). */
@@ -13,7 +14,8 @@ export interface HttpCall {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body?: string;
+  /** A string (sent with its Content-Length), or a stream (sent chunked, as it comes: an upload). */
+  body?: string | Readable;
   /** Accept any TLS certificate (`--skip-ssl-validation`). */
   insecure?: boolean;
 }
@@ -50,7 +52,7 @@ export function send(call: HttpCall): Promise<HttpAnswer> {
   if (!secure && url.protocol !== 'http:')
     return Promise.reject(new SlipwayError('INVALID_ARGUMENT', `${call.url} is not an http or https URL`));
   const headers: Record<string, string> = { ...call.headers };
-  if (call.body !== undefined) headers['content-length'] = String(Buffer.byteLength(call.body));
+  if (typeof call.body === 'string') headers['content-length'] = String(Buffer.byteLength(call.body));
   return new Promise<HttpAnswer>((resolve, reject) => {
     const req = (secure ? httpsRequest : httpRequest)(
       url,
@@ -84,7 +86,12 @@ export function send(call: HttpCall): Promise<HttpAnswer> {
     );
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', (err) => reject(transportError(call, err)));
-    req.end(call.body);
+    const body = call.body;
+    if (body === undefined || typeof body === 'string') req.end(body);
+    else {
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    }
   });
 }
 

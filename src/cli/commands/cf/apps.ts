@@ -27,6 +27,16 @@ interface CfEvent {
   data?: Record<string, unknown>;
 }
 
+interface BehindApp {
+  app: { guid: string; name: string };
+  space: { guid: string; name: string };
+  organization: { guid: string; name: string };
+  stack: string;
+  stack_version: string;
+  latest_version: string;
+  auto_rebase: boolean;
+}
+
 /** The cf CLI's batches for GUID filters. */
 const BATCH = 200;
 
@@ -37,14 +47,22 @@ export function appsCommand(): Command {
       'after',
       `
 Shows each app's name and requested state, and its processes and routes where the
-server has them.
+server has them. With --behind: every app you may see (all orgs) whose droplet runs
+on an older version of its stack than the latest, and whether a stack rollout moves
+it (auto rebase) or it is pinned (pushed with --no-auto-rebase).
 
 Examples:
   $ slipway cf apps
-  $ slipway cf apps --json`,
+  $ slipway cf apps --json
+  $ slipway cf apps --behind`,
     )
+    .option('--behind', "List the apps whose droplet is on an older version of its stack (Slipway's)")
     .action(
-      cfAction(async (s: CfSession) => {
+      cfAction(async (s: CfSession, flags: { behind?: boolean }) => {
+        if (flags.behind) {
+          await behind(s);
+          return;
+        }
         const user = await s.check({ org: true, space: true });
         const org = s.org();
         const space = s.space();
@@ -96,6 +114,39 @@ Examples:
     );
 }
 
+async function behind(s: CfSession): Promise<void> {
+  const user = await s.check();
+  s.say(`Getting apps behind their stack's latest version as ${user.name}...`);
+  s.say();
+  const { resources } = await s.client.list<BehindApp>('/v3/apps_behind');
+  const apps = resources.map((r) => ({
+    guid: r.app.guid,
+    name: r.app.name,
+    org: r.organization.name,
+    space: r.space.name,
+    stack: r.stack,
+    stack_version: r.stack_version,
+    latest_version: r.latest_version,
+    auto_rebase: r.auto_rebase,
+  }));
+  s.done({ apps }, () =>
+    apps.length === 0
+      ? 'No apps are behind their stack.'
+      : table(
+          ['org', 'space', 'name', 'stack', 'version', 'latest', 'auto rebase'],
+          apps.map((a) => [
+            a.org,
+            a.space,
+            a.name,
+            a.stack,
+            a.stack_version,
+            a.latest_version,
+            a.auto_rebase ? 'yes' : 'no (pinned)',
+          ]),
+        ),
+  );
+}
+
 async function routesOf(client: CfClient, apps: CfApp[]): Promise<CfRoute[]> {
   const out: CfRoute[] = [];
   for (let i = 0; i < apps.length; i += BATCH) {
@@ -118,6 +169,7 @@ async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
 export function eventsCommand(): Command {
   return new Command('events')
     .description("Show recent events in the target space (newest first), or an app's with --app")
+    .argument('[APP]', "only the events of this app (as the cf CLI's cf events APP)")
     .option('--app <APP>', 'only the events of this app')
     .addHelpText(
       'after',
@@ -126,10 +178,11 @@ Shows the latest 50 audit events.
 
 Examples:
   $ slipway cf events
-  $ slipway cf events --app web`,
+  $ slipway cf events web`,
     )
     .action(
-      cfAction(async (s: CfSession, flags: { app?: string }) => {
+      cfAction(async (s: CfSession, appArg: string | undefined, given: { app?: string }) => {
+        const flags = { ...given, ...(appArg !== undefined ? { app: appArg } : {}) };
         const user = await s.check({ org: true, space: true });
         const org = s.org();
         const space = s.space();

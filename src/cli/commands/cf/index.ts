@@ -25,6 +25,31 @@ const CF_COMMANDS: [name: string, load: () => Promise<Command>][] = [
   ['unset-space-role', async () => (await import('./roles.js')).unsetSpaceRoleCommand()],
   ['apps', async () => (await import('./apps.js')).appsCommand()],
   ['events', async () => (await import('./apps.js')).eventsCommand()],
+  ['push', async () => (await import('./push.js')).pushCommand()],
+  ['app', async () => (await import('./app.js')).appCommand()],
+  ['start', async () => (await import('./app.js')).startCommand()],
+  ['stop', async () => (await import('./app.js')).stopCommand()],
+  ['restart', async () => (await import('./app.js')).restartCommand()],
+  ['restage', async () => (await import('./app.js')).restageCommand()],
+  ['scale', async () => (await import('./app.js')).scaleCommand()],
+  ['delete', async () => (await import('./app.js')).deleteCommand()],
+  ['logs', async () => (await import('./logs.js')).logsCommand()],
+  ['env', async () => (await import('./env.js')).envCommand()],
+  ['set-env', async () => (await import('./env.js')).setEnvCommand()],
+  ['unset-env', async () => (await import('./env.js')).unsetEnvCommand()],
+  ['routes', async () => (await import('./routes.js')).routesCommand()],
+  ['domains', async () => (await import('./routes.js')).domainsCommand()],
+  ['create-route', async () => (await import('./routes.js')).createRouteCommand()],
+  ['delete-route', async () => (await import('./routes.js')).deleteRouteCommand()],
+  ['map-route', async () => (await import('./routes.js')).mapRouteCommand()],
+  ['unmap-route', async () => (await import('./routes.js')).unmapRouteCommand()],
+  ['builds', async () => (await import('./releases.js')).buildsCommand()],
+  ['droplets', async () => (await import('./releases.js')).dropletsCommand()],
+  ['deployments', async () => (await import('./releases.js')).deploymentsCommand()],
+  ['cancel-deployment', async () => (await import('./releases.js')).cancelDeploymentCommand()],
+  ['revisions', async () => (await import('./releases.js')).revisionsCommand()],
+  ['rollback', async () => (await import('./releases.js')).rollbackCommand()],
+  ['update-stack', async () => (await import('./stacks.js')).updateStackCommand()],
   ['create-api-token', async () => (await import('./api-tokens.js')).createApiTokenCommand()],
   ['api-tokens', async () => (await import('./api-tokens.js')).apiTokensCommand()],
   ['delete-api-token', async () => (await import('./api-tokens.js')).deleteApiTokenCommand()],
@@ -41,10 +66,22 @@ function subcommandName(args: string[]): string | undefined {
   return words[0] === 'cf' ? words[1] : undefined;
 }
 
-export async function cfCommand(args: string[] = process.argv.slice(2)): Promise<Command> {
+const ARGV_TAIL = process.argv.slice(2);
+
+/**
+ * `cf rollback APP --version N` as the cf CLI spells it: slipway's own `--version`
+ * (the root program's, recognised after subcommands too) would answer first, so the
+ * pair is joined into `--version=N`, which only rollback's option takes.
+ */
+function joinRollbackVersion(argv: string[]): void {
+  const i = argv.indexOf('--version');
+  if (i >= 0 && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) argv.splice(i, 2, `--version=${argv[i + 1]}`);
+}
+
+export async function cfCommand(args: string[] = ARGV_TAIL): Promise<Command> {
   const command = new Command('cf')
     .description(
-      "The platform: log in to `slipway serve` and manage orgs, spaces, users and roles, with the cf CLI's commands",
+      "The platform: log in to `slipway serve`, manage orgs, spaces, users and roles, push and run apps, with the cf CLI's commands",
     )
     .addHelpText(
       'after',
@@ -57,9 +94,11 @@ Examples:
   $ slipway cf create-org acme && slipway cf create-space dev -o acme
   $ slipway cf create-user alice "$PASSWORD"
   $ slipway cf set-space-role alice acme dev SpaceDeveloper
-  $ slipway cf target -o acme -s dev && slipway cf apps`,
+  $ slipway cf target -o acme -s dev && slipway cf apps
+  $ slipway cf push web -p examples/nodejs && slipway cf logs web --recent`,
     );
   const name = subcommandName(args);
+  if (name === 'rollback' && args === ARGV_TAIL) joinRollbackVersion(process.argv);
   const chosen = CF_COMMANDS.find(([n]) => n === name);
   for (const [, load] of chosen ? [chosen] : CF_COMMANDS) command.addCommand(await load());
   return command;
