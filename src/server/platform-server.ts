@@ -4,6 +4,7 @@ import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../auth/token-key.js'
 import { SlipwayError, isErrno } from '../errors.js';
 import type { StackSource } from '../platform/actions/stacks.js';
 import { StackUpdates } from '../platform/actions/stack-updates.js';
+import { ensureBuiltinBuildpacks } from '../platform/staging/builtin-buildpacks.js';
 import { Identity } from '../platform/identity/identity.js';
 import { PlatformTokens } from '../platform/identity/tokens.js';
 import type { AppImages } from '../platform/jobs.js';
@@ -93,6 +94,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   const first = await identity.ensureAdmin(
     o.adminPasswordFile === undefined ? {} : { passwordFile: o.adminPasswordFile },
   );
+  await ensureBuiltinBuildpacks(pstore);
   const registryAccess = new PlatformRegistry(pstore, identity);
   const metrics = new ServerMetrics();
 

@@ -273,7 +273,8 @@ async function lifecycleOf(
         ? current.data.stack
         : await defaultStackName(stacks);
   if (stack !== null && !(await stackExists(stacks, stack))) throw unprocessable('Stack must be an existing stack');
-  const named = buildpacks.filter((b) => !isBuildpackUrl(b));
+  // Slipway's own by their CNB id (slipway/nodejs) need no admin buildpack record.
+  const named = buildpacks.filter((b) => !isBuildpackUrl(b) && !/^slipway\/[a-z0-9-]+$/.test(b));
   if (named.length > 0) {
     const unique = [...new Set(named)];
     const known = await ctx.store.listBuildpacks({ page: 1, perPage: 5000, orderBy: 'position' }, { names: unique });

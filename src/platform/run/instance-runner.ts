@@ -52,41 +52,7 @@ export class InstanceRunner {
       .replace(/[^a-z0-9_.-]/g, '-');
     const image = `apps/${ctx.app.guid}@${ctx.droplet.digest}`;
     const env = instanceEnv(ctx, guid);
-    await this.runtime.run(
-      {
-        ref: parseTransport(image),
-        label: `${ctx.org.slug}/${ctx.space.slug}/${ctx.app.slug}`,
-        store: async () => this.store,
-      },
-      {
-        name,
-        detach: true,
-        network: 'none',
-        env,
-        memoryBytes: ctx.process.memoryMb * 1024 * 1024,
-        pidsLimit: PIDS_PER_INSTANCE,
-        capabilities: [],
-        seccomp: buildSeccomp(),
-        hostname: name.slice(0, 63),
-        ...(ctx.process.command ? { args: [ctx.process.command] } : { processType: ctx.process.type }),
-      },
-    );
-    let net: { hostPort: number; slirpPid: number };
-    try {
-      const info = await this.runtime.get(name);
-      if (info.initPid === null) throw new Error(`container ${name} is not running`);
-      net = await attachAppNetwork(
-        info.initPid,
-        join(this.networkDir, `${name}.sock`),
-        0,
-        join(this.networkDir, `${name}.log`),
-      );
-    } catch (err) {
-      await this.runtime.remove(name, { force: true }).catch(() => undefined);
-      throw err;
-    }
-    const now = new Date().toISOString();
-    return {
+    const instance: Instance = {
       guid,
       appGuid: ctx.app.guid,
       processGuid: ctx.process.guid,
@@ -97,12 +63,62 @@ export class InstanceRunner {
       ...(ctx.deploymentGuid ? { deploymentGuid: ctx.deploymentGuid } : {}),
       host: this.host,
       containerName: name,
-      port: net.hostPort,
-      networkPid: net.slirpPid,
+      port: 0,
       state: 'STARTING',
-      since: now,
+      since: new Date().toISOString(),
       crashCount: 0,
     };
+    // A start command that exits at once is the app crashing, not the platform failing:
+    // the instance is CRASHED (its container kept for its log) and the reconciler backs off.
+    const exitedAtOnce = async (): Promise<Instance | undefined> => {
+      const c = await this.container(instance);
+      if (!c || c.running) return undefined;
+      return { ...instance, state: 'CRASHED', details: `exited with status ${c.exitCode ?? 'unknown'}` };
+    };
+    try {
+      await this.runtime.run(
+        {
+          ref: parseTransport(image),
+          label: `${ctx.org.slug}/${ctx.space.slug}/${ctx.app.slug}`,
+          store: async () => this.store,
+        },
+        {
+          name,
+          detach: true,
+          network: 'none',
+          env,
+          memoryBytes: ctx.process.memoryMb * 1024 * 1024,
+          pidsLimit: PIDS_PER_INSTANCE,
+          capabilities: [],
+          seccomp: buildSeccomp(),
+          hostname: name.slice(0, 63),
+          // A user's start command is a shell line, as CF's (through the launcher: the layers' env applies).
+          ...(ctx.process.command
+            ? { args: ['/bin/sh', '-c', ctx.process.command] }
+            : { processType: ctx.process.type }),
+        },
+      );
+    } catch (err) {
+      const crashed = await exitedAtOnce();
+      if (crashed) return crashed;
+      throw err;
+    }
+    try {
+      const info = await this.runtime.get(name);
+      if (info.initPid === null) throw new Error(`container ${name} is not running`);
+      const net = await attachAppNetwork(
+        info.initPid,
+        join(this.networkDir, `${name}.sock`),
+        0,
+        join(this.networkDir, `${name}.log`),
+      );
+      return { ...instance, port: net.hostPort, networkPid: net.slirpPid };
+    } catch (err) {
+      const crashed = await exitedAtOnce();
+      if (crashed) return crashed;
+      await this.runtime.remove(name, { force: true }).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The container's state: running, or exited with its code (undefined when it is gone). */

@@ -332,6 +332,11 @@ export class Reconciler {
       inst.crashCount = crashed?.crashCount ?? 0;
       await workloads.putInstance(inst);
       this.#tails.set(inst.guid, 0);
+      if (inst.state === 'CRASHED') {
+        this.#tailLogs([inst], process);
+        await this.#crashed(inst, inst.details ?? 'exited at once');
+        return;
+      }
       logs.write(
         view.app.guid,
         'CELL',

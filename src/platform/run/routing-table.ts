@@ -94,8 +94,10 @@ export class RoutingTable {
   setRoutes(rows: RoutingTableRow[]): void {
     const byHost = new Map<string, Entry[]>();
     for (const { route, domain, destinations } of rows) {
-      // Internal domains are for container-to-container traffic, never the router's.
-      if (domain.internal) continue;
+      // Internal domains are for container-to-container traffic, never the router's. A route
+      // mapped to no app is unknown to the router (404, as gorouter, which learns routes from
+      // their endpoints); one whose apps have no healthy instance answers 503.
+      if (domain.internal || destinations.length === 0) continue;
       const fqdn = (route.host ? `${route.host}.${domain.name}` : domain.name).toLowerCase();
       const entry: Entry = {
         route: { guid: route.guid, fqdn, path: route.path, spaceGuid: route.spaceGuid },
