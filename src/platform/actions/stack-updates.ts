@@ -34,6 +34,8 @@ export interface StackUpdateRequest {
 export interface StackUpdateReport extends RolloutReport {
   /** Whether the update made a new version (false: the mirror had nothing new; apps behind are still rolled). */
   newVersion: boolean;
+  /** Of `seconds` (the whole job), the stack update's part; the rest is the rebase and rollout. */
+  updateSeconds: number;
 }
 
 /** How long one app's rolling deployment may take before the rollout reports it failed. */
@@ -89,6 +91,7 @@ export class StackUpdates {
   }
 
   async #run(ctx: WorkloadContext, stack: string, request: StackUpdateRequest): Promise<StackUpdateReport> {
+    const t0 = performance.now();
     const before = (await latestVersion(this.store, stack))?.version;
     await updateStack(this.store, stack, {
       runPackages: request.runPackages,
@@ -98,7 +101,8 @@ export class StackUpdates {
     });
     const version = (await latestVersion(this.store, stack))?.version ?? '';
     const newVersion = version !== before;
-    if (!request.rollout) return { stack, version, newVersion, apps: [], seconds: 0 };
+    const updateSeconds = (performance.now() - t0) / 1000;
+    if (!request.rollout) return { stack, version, newVersion, apps: [], seconds: updateSeconds, updateSeconds };
     const deployer: AppDeployer = {
       rollOut: (app, droplet) => deployAndWait(ctx, app, droplet, request.maxInFlight),
     };
@@ -106,7 +110,7 @@ export class StackUpdates {
       { platform: ctx.store, workloads: ctx.workloads, store: this.store, deployer },
       { stack, maxInFlight: request.maxInFlight },
     );
-    return { ...report, newVersion };
+    return { ...report, newVersion, updateSeconds, seconds: (performance.now() - t0) / 1000 };
   }
 
   #save(jobGuid: string, report: StackUpdateReport): void {

@@ -25,6 +25,7 @@ export const StackRolloutSchema = z
       }),
     ),
     seconds: z.number(),
+    update_seconds: z.number(),
   })
   .meta({ id: 'StackRollout', description: 'Slipway: which app runs which stack version after an update' });
 
@@ -46,6 +47,7 @@ export function presentStackRollout(r: StackUpdateReport): z.infer<typeof StackR
       seconds: a.seconds,
     })),
     seconds: r.seconds,
+    update_seconds: r.updateSeconds,
   };
 }
 
