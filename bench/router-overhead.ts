@@ -31,6 +31,8 @@ import autocannon from 'autocannon';
 import type { Instance } from '../src/platform/workload.js';
 import { CANDIDATES, type CandidateName, serveCandidate } from './router-candidates.js';
 
+const NO_METADATA = { labels: {}, annotations: {} };
+
 const { values } = parseArgs({
   options: {
     role: { type: 'string' },
@@ -66,8 +68,17 @@ async function slipwayRouter(target: number): Promise<number> {
   const table = new RoutingTable();
   table.setRoutes([
     {
-      route: { guid: 'r1', host: 'app', path: '', domainGuid: 'd1', spaceGuid: 's1', createdAt: '', updatedAt: '' },
-      domain: { guid: 'd1', name: 'bench.test', internal: false, createdAt: '', updatedAt: '' },
+      route: {
+        guid: 'r1',
+        host: 'app',
+        path: '',
+        domainGuid: 'd1',
+        spaceGuid: 's1',
+        createdAt: '',
+        updatedAt: '',
+        metadata: NO_METADATA,
+      },
+      domain: { guid: 'd1', name: 'bench.test', internal: false, createdAt: '', updatedAt: '', metadata: NO_METADATA },
       destinations: [{ guid: 'x1', routeGuid: 'r1', appGuid: 'a1', processType: 'web', port: null, protocol: 'http1' }],
     },
   ]);
@@ -196,11 +207,14 @@ async function load(port: number, seconds: number, connections: number): Promise
     duration: seconds,
     headers: { host: HOST },
   });
-  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status !== 200) return;
-    buckets[Math.min(100_000, Math.round(ms * 100))]!++;
-    count++;
-  });
+  (instance as unknown as import('node:events').EventEmitter).on(
+    'response',
+    (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status !== 200) return;
+      buckets[Math.min(100_000, Math.round(ms * 100))]!++;
+      count++;
+    },
+  );
   const result = await instance;
   const pct = (q: number) => {
     let seen = 0;

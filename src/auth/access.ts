@@ -34,4 +34,9 @@ export interface Authorizer {
   authorize(subject: string | undefined, requested: Access): Promise<Access>;
   /** Checks a password (or a token given as one); the subject it proves, undefined when unknown or wrong. */
   login(user: string, password: string): Promise<string | undefined>;
+  /**
+   * Whether a subject a login proved a moment ago still stands (a revoked token or a
+   * deleted user does not): a cheap check where `login` is dear. Absent: it does.
+   */
+  stillValid?(subject: string): Promise<boolean>;
 }

@@ -137,17 +137,31 @@ export class JobRunner {
     }
   }
 
+  async #deleteImagesOf(filter: { organizationGuids?: string[]; spaceGuids?: string[] }): Promise<void> {
+    for (let n = 1; ; n++) {
+      const page = await this.#store.listApps({ page: n, perPage: 500, orderBy: 'created_at' }, filter, {
+        kind: 'all',
+      });
+      if (page.items.length > 0) await this.#images.deleteImages(page.items);
+      if (n * 500 >= page.total) return;
+    }
+  }
+
   async #perform(job: Job): Promise<undefined> {
     const guid = job.resourceGuid;
     if (guid === undefined) return;
     const store = this.#store;
     switch (job.operation as JobOperation) {
+      // Images first, then the rows (as for an app): a stop between the two leaves rows the
+      // resumed job deletes, never images nobody owns.
       case 'organization.delete': {
+        await this.#deleteImagesOf({ organizationGuids: [guid] });
         const { apps } = await store.deleteOrg(guid);
         if (apps.length > 0) await this.#images.deleteImages(apps);
         return;
       }
       case 'space.delete': {
+        await this.#deleteImagesOf({ spaceGuids: [guid] });
         const { apps } = await store.deleteSpace(guid);
         if (apps.length > 0) await this.#images.deleteImages(apps);
         return;

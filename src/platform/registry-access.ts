@@ -43,6 +43,10 @@ export class PlatformRegistry implements Authorizer, RepositoryNames {
     return this.#identity.registryLogin(user, password);
   }
 
+  async stillValid(subject: string): Promise<boolean> {
+    return (await this.#identity.callerForSubject(subject)).kind !== 'anonymous';
+  }
+
   async authorize(subject: string | undefined, requested: Access): Promise<Access> {
     const perms = new Permissions(await this.#identity.callerForSubject(subject));
     if (requested.type === 'registry') {

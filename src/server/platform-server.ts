@@ -4,10 +4,10 @@ import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../auth/token-key.js'
 import { SlipwayError, isErrno } from '../errors.js';
 import type { StackSource } from '../platform/actions/stacks.js';
 import { StackUpdates } from '../platform/actions/stack-updates.js';
+import { StoreAppImages } from '../platform/app-images.js';
 import { ensureBuiltinBuildpacks } from '../platform/staging/builtin-buildpacks.js';
 import { Identity } from '../platform/identity/identity.js';
 import { PlatformTokens } from '../platform/identity/tokens.js';
-import type { AppImages } from '../platform/jobs.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
 import { SqlitePlatformStore } from '../platform/store/sqlite-platform-store.js';
@@ -124,15 +124,10 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     ...(o.run?.drainMs !== undefined ? { drainMs: o.run.drainMs } : {}),
     onError: (err) => o.warn(`${(err as Error).stack ?? err}`),
   });
-  const images: AppImages = {
-    async deleteImages(apps) {
-      for (const app of apps) {
-        await o.store.meta.deleteRepositories(`apps/${app.guid}`);
-        engine.logs.drop(app.guid);
-      }
-      registryAccess.forgetNames();
-    },
-  };
+  const images = new StoreAppImages(o.store, (app) => {
+    engine.logs.drop(app.guid);
+    registryAccess.forgetNames();
+  });
   const v3 = createV3App({
     store: pstore,
     workloads: pstore.workloads,
@@ -148,6 +143,8 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       ),
   });
   await v3.jobs.resumeUnfinished();
+  const orphans = await images.sweepOrphans(pstore);
+  if (orphans.length > 0) o.warn(`removed the images of deleted apps: ${orphans.join(', ')}`);
   await v3.ready();
   const uaa = new Hono().route('/uaa', createUaaApp({ store: pstore, identity }));
   // `slipway worker`s on other processes or hosts: this process's staging queue over HTTP, behind the worker secret.

@@ -63,7 +63,12 @@ export class LoginGuard {
     const key = createHmac('sha256', this.#secret).update(user).update('\0').update(password).digest('base64');
     const known = this.#known.get(key);
     const now = Date.now();
-    if (known !== undefined && known.verifiedUntil > now) return known.subject;
+    if (known !== undefined && known.verifiedUntil > now) {
+      // Remembered, unless what it proved was revoked since (an API token, a deleted user).
+      if (!this.#authorizer.stillValid || (await this.#authorizer.stillValid(known.subject))) return known.subject;
+      this.#known.delete(key);
+      return undefined;
+    }
     const checking = this.#checking.get(key);
     if (checking !== undefined) return checking;
     const trusted = known !== undefined && known.trustedUntil > now;

@@ -8,6 +8,8 @@ import { RoutingTable, type RoutingTableRow } from '../../platform/run/routing-t
 import type { Instance } from '../../platform/workload.js';
 import { type RouterLogEntry, type RunningRouter, startRouter } from './router.js';
 
+const NO_METADATA = { labels: {}, annotations: {} };
+
 // Real node:http backends on 127.0.0.1 behind a real router; requests with node:http
 // (fetch may not set Host).
 
@@ -90,8 +92,17 @@ function row(
 ): RoutingTableRow {
   seq++;
   return {
-    route: { guid: `route-${seq}`, host, path, domainGuid: domain, spaceGuid: 'space', createdAt: '', updatedAt: '' },
-    domain: { guid: domain, name: domain, internal, createdAt: '', updatedAt: '' },
+    route: {
+      guid: `route-${seq}`,
+      host,
+      path,
+      domainGuid: domain,
+      spaceGuid: 'space',
+      createdAt: '',
+      updatedAt: '',
+      metadata: NO_METADATA,
+    },
+    domain: { guid: domain, name: domain, internal, createdAt: '', updatedAt: '', metadata: NO_METADATA },
     destinations: dests.map((d, i) => ({
       guid: `dest-${seq}-${i}`,
       routeGuid: `route-${seq}`,
