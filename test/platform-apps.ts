@@ -1,11 +1,16 @@
 import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import type { PlatformClient } from './platform-world.js';
+import { ContainerRuntime } from '../src/runtime/containers.js';
+import { SqlitePlatformStore } from '../src/platform/store/sqlite-platform-store.js';
+import { startPlatformServer } from '../src/server/index.js';
+import { LocalStore } from '../src/store/local-store.js';
+import { tempDir } from './helpers.js';
+import { PlatformClient } from './platform-world.js';
 
 /**
  * Pushing apps through the v3 API the way the cf CLI does (resource matching, a zip of
@@ -329,5 +334,75 @@ export class LoadGenerator {
   async stop(): Promise<void> {
     this.#stop = true;
     await this.#done;
+  }
+}
+
+/** A whole platform in this process that runs apps (router on a free port), with an admin, org "acme" and space "dev". */
+export interface RunningPlatform {
+  home: string;
+  store: LocalStore;
+  pstore: SqlitePlatformStore;
+  server: Awaited<ReturnType<typeof startPlatformServer>>;
+  client: PlatformClient;
+  pusher: AppPusher;
+  admin: string;
+  org: string;
+  space: string;
+  close(): Promise<void>;
+}
+
+export const APPS_DOMAIN = 'apps.test';
+
+export async function startRunningPlatform(prefix: string): Promise<RunningPlatform> {
+  const dir = await tempDir(prefix);
+  const home = join(dir.path, 'home');
+  await mkdir(home, { recursive: true });
+  await writeFile(join(home, 'admin-pw'), 'admin-secret-pw');
+  const store = await LocalStore.open(home);
+  const pstore = await SqlitePlatformStore.open(join(home, 'platform.sqlite'));
+  const server = await startPlatformServer({
+    store,
+    platformStore: pstore,
+    addr: '127.0.0.1:0',
+    adminPasswordFile: join(home, 'admin-pw'),
+    gcIntervalMs: 0,
+    gcGraceMs: 3600_000,
+    warn: (m) => process.stderr.write(`platform: ${m}\n`),
+    domain: APPS_DOMAIN,
+    run: { routerAddr: '127.0.0.1:0', buildWorkers: 2, intervalMs: 250, drainMs: 300 },
+  });
+  const client = new PlatformClient(server.url);
+  const pusher = new AppPusher(client, server.routerUrl!, APPS_DOMAIN);
+  const admin = await client.login('admin', 'admin-secret-pw');
+  const org = await client.createOrg(admin, 'acme');
+  const space = await client.createSpace(admin, org, 'dev');
+  return {
+    home,
+    store,
+    pstore,
+    server,
+    client,
+    pusher,
+    admin,
+    org,
+    space,
+    async close() {
+      pusher.close();
+      await server.close();
+      // Instances outlive the server by design (adoption): a test's go with it.
+      await removeContainers(home);
+      await store.close();
+      await dir.cleanup();
+    },
+  };
+}
+
+/** Removes every container of the runtime in `home` (a test's instances). */
+export async function removeContainers(home: string): Promise<void> {
+  const runtime = ContainerRuntime.open(home);
+  try {
+    for (const c of await runtime.list()) await runtime.remove(c.name, { force: true }).catch(() => undefined);
+  } finally {
+    runtime.close();
   }
 }

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SqlitePlatformStore } from '../src/platform/store/sqlite-platform-store.js';
-import { startPlatformServer } from '../src/server/index.js';
 import { ContainerRuntime } from '../src/runtime/containers.js';
-import { LocalStore } from '../src/store/local-store.js';
-import { tempDir } from './helpers.js';
-import { AppPusher, LoadGenerator } from './platform-apps.js';
-import { PlatformClient } from './platform-world.js';
+import { type AppPusher, LoadGenerator, type RunningPlatform, startRunningPlatform } from './platform-apps.js';
+import type { PlatformClient } from './platform-world.js';
 
 /**
  * The platform's whole flow on a real `slipway serve` (in this process): push ->
@@ -22,39 +18,19 @@ const PERL_APP = join(ROOT, 'test/fixtures/perl-web');
 const skip = process.getuid?.() === 0 ? false : 'needs root (runc, slirp4netns)';
 
 describe('platform: push, stage, run behind the router', { skip, timeout: 900_000 }, () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let store: LocalStore;
-  let pstore: SqlitePlatformStore;
-  let server: Awaited<ReturnType<typeof startPlatformServer>>;
+  let p: RunningPlatform;
   let client: PlatformClient;
   let pusher: AppPusher;
-  let admin: string;
+  let pstore: RunningPlatform['pstore'];
+  let dir: string;
   const who: Record<'dev' | 'aud' | 'sup' | 'out', string> = { dev: '', aud: '', sup: '', out: '' };
   let space: string;
 
   before(async () => {
-    dir = await tempDir('platform-run');
-    const home = join(dir.path, 'home');
-    await mkdir(home, { recursive: true });
-    await writeFile(join(home, 'admin-pw'), 'admin-secret-pw');
-    store = await LocalStore.open(home);
-    pstore = await SqlitePlatformStore.open(join(home, 'platform.sqlite'));
-    server = await startPlatformServer({
-      store,
-      platformStore: pstore,
-      addr: '127.0.0.1:0',
-      adminPasswordFile: join(home, 'admin-pw'),
-      gcIntervalMs: 0,
-      gcGraceMs: 3600_000,
-      warn: (m) => process.stderr.write(`platform: ${m}\n`),
-      domain: 'apps.test',
-      run: { routerAddr: '127.0.0.1:0', buildWorkers: 2, intervalMs: 250, drainMs: 300 },
-    });
-    client = new PlatformClient(server.url);
-    pusher = new AppPusher(client, server.routerUrl!, 'apps.test');
-    admin = await client.login('admin', 'admin-secret-pw');
-    const org = await client.createOrg(admin, 'acme');
-    space = await client.createSpace(admin, org, 'dev');
+    p = await startRunningPlatform('platform-run');
+    ({ client, pusher, pstore, space } = p);
+    dir = p.home;
+    const { admin, org } = p;
     const other = await client.createOrg(admin, 'globex');
     const otherSpace = await client.createSpace(admin, other, 'prod');
     const roles = { dev: 'space_developer', aud: 'space_auditor', sup: 'space_supporter' } as const;
@@ -68,20 +44,11 @@ describe('platform: push, stage, run behind the router', { skip, timeout: 900_00
   });
 
   after(async () => {
-    pusher?.close();
-    // Instances outlive the server by design (adoption): this test's go with it.
-    await server?.close();
-    if (store) {
-      const runtime = ContainerRuntime.open(store.home);
-      for (const c of await runtime.list()) await runtime.remove(c.name, { force: true }).catch(() => undefined);
-      runtime.close();
-    }
-    await store?.close();
-    await dir?.cleanup();
+    await p?.close();
   });
 
   it('pushes the Node example as a space developer; a one-line change uploads only that file and rolls out', async () => {
-    const app = join(dir.path, 'nodejs');
+    const app = join(dir, 'nodejs');
     await cp(join(ROOT, 'examples/nodejs'), app, { recursive: true });
     const first = await pusher.push(who.dev, space, 'hello', app, { buildTimeout: 600 });
     assert.ok(first.uploadedFiles.includes('server.js'));
@@ -110,7 +77,7 @@ describe('platform: push, stage, run behind the router', { skip, timeout: 900_00
     const load = new LoadGenerator(() => pusher.get('perl'), 4);
     await new Promise((r) => setTimeout(r, 500));
     // From outside the platform: its init process killed, as an OOM kill or a crash would.
-    const runtime = ContainerRuntime.open(store.home);
+    const runtime = ContainerRuntime.open(p.home);
     const pid = (await runtime.get(victim.containerName)).initPid!;
     runtime.close();
     process.kill(pid, 'SIGKILL');
@@ -138,7 +105,7 @@ describe('platform: push, stage, run behind the router', { skip, timeout: 900_00
   });
 
   it('a rolling deployment under steady load: no request fails, never fewer than instances - max_in_flight healthy', async () => {
-    const app = join(dir.path, 'perl-v2');
+    const app = join(dir, 'perl-v2');
     await cp(PERL_APP, app, { recursive: true });
     const source = await readFile(join(app, 'server.pl'), 'utf8');
     await writeFile(join(app, 'server.pl'), source.replace("my $version = 'v1';", "my $version = 'v2';"));

@@ -91,6 +91,8 @@ export async function startInProcessPlatform(
 
 export interface ServeProcess {
   url: string;
+  /** The router's URL when it runs apps (not with --no-run). */
+  routerUrl?: string;
   host: string;
   pid: number;
   stderr: () => string;
@@ -137,8 +139,9 @@ export function startServe(home: string, passwordFile: string, args: string[] = 
     child.stdout.on('data', (d) => {
       stdout += d;
       let url: string | undefined;
+      let routerUrl: string | undefined;
       try {
-        url = (JSON.parse(stdout) as { url?: string }).url;
+        ({ url, routerUrl } = JSON.parse(stdout) as { url?: string; routerUrl?: string });
       } catch {
         return; // not the whole document yet
       }
@@ -148,6 +151,7 @@ export function startServe(home: string, passwordFile: string, args: string[] = 
       }
       resolve({
         url,
+        ...(routerUrl ? { routerUrl } : {}),
         host: new URL(url).host,
         pid: child.pid as number,
         stderr: () => stderr,
