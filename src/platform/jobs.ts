@@ -156,14 +156,12 @@ export class JobRunner {
       // resumed job deletes, never images nobody owns.
       case 'organization.delete': {
         await this.#deleteImagesOf({ organizationGuids: [guid] });
-        const { apps } = await store.deleteOrg(guid);
-        if (apps.length > 0) await this.#images.deleteImages(apps);
+        await store.deleteOrg(guid);
         return;
       }
       case 'space.delete': {
         await this.#deleteImagesOf({ spaceGuids: [guid] });
-        const { apps } = await store.deleteSpace(guid);
-        if (apps.length > 0) await this.#images.deleteImages(apps);
+        await store.deleteSpace(guid);
         return;
       }
       case 'app.delete': {
