@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CfClient } from '../src/cli/cf/cf-client.js';
@@ -333,18 +333,20 @@ describe('slipway cf push and the app commands against slipway serve (router, bu
     assert.deepEqual(routes.routes.find((x) => x.host === 'greeter')?.apps, ['hello']);
     const unmapped = await cfOk(['unmap-route', 'hello', DOMAIN, '--hostname', 'greeter']);
     assert.match(unmapped.stdout, /Removing route greeter\.apps\.push\.test from app hello/);
-    // The route stays, with no destination: the router has no backend for it.
-    await eventually(
+    // The route stays, with no destination: as CF's gorouter, which knows a route only from the
+    // instances registered on it, the router answers that it does not exist.
+    const unrouted = await eventually(
       'no backend',
-      () => viaRouter(`greeter.${DOMAIN}`),
-      (a) => a.status === 503,
-    );
-    await cfOk(['delete-route', DOMAIN, '--hostname', 'greeter', '-f']);
-    await eventually(
-      'no route',
       () => viaRouter(`greeter.${DOMAIN}`),
       (a) => a.status === 404,
     );
+    assert.match(unrouted.body, /Requested route \('greeter\.apps\.push\.test'\) does not exist/);
+    const routesLeft = await cfJson<{ routes: { host: string; apps: string[] }[] }>(['routes']);
+    assert.deepEqual(routesLeft.routes.find((x) => x.host === 'greeter')?.apps, [], 'the route is still there');
+    await cfOk(['delete-route', DOMAIN, '--hostname', 'greeter', '-f']);
+    const gone = await cfJson<{ routes: { host: string }[] }>(['routes']);
+    assert.ok(!gone.routes.some((x) => x.host === 'greeter'), JSON.stringify(gone.routes));
+    assert.equal((await viaRouter(`greeter.${DOMAIN}`)).status, 404);
     assert.equal((await viaRouter(`hello.${DOMAIN}`)).status, 200, 'the app keeps its own route');
   });
 
@@ -369,6 +371,35 @@ describe('slipway cf push and the app commands against slipway serve (router, bu
     await cfOk(['unset-env', 'hello', 'GREETING']);
     const text = await cfOk(['env', 'hello']);
     assert.match(text.stdout, /No user-provided env variables have been set/);
+  });
+
+  it("droplet download pulls the app's current droplet: the image the platform runs, same digest", async () => {
+    const app = await cfJson<AppJson>(['app', 'hello']);
+    assert.match(app.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+    const layout = join(dir.path, 'hello-layout');
+    const r = await slipway(
+      join(dir.path, 'cli-home'),
+      ['droplet', 'download', 'hello', '--to', `oci:${layout}:hello`, '--json'],
+      {
+        SLIPWAY_CF_CONFIG: config,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { digest: string; image: string };
+    assert.equal(report.digest, app.digest);
+    assert.match(report.image, /\/acme\/dev\/hello@sha256:/);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    assert.deepEqual(
+      index.manifests.map((m) => m.digest),
+      [app.digest],
+    );
+    // The bits are all there: every blob the manifest names is in the layout.
+    const manifest = JSON.parse(await readFile(join(layout, 'blobs', 'sha256', app.digest!.slice(7)), 'utf8')) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    for (const blob of [manifest.config, ...manifest.layers])
+      assert.ok((await stat(join(layout, 'blobs', 'sha256', blob.digest.slice(7)))).size > 0, blob.digest);
   });
 
   it('droplets, builds and revisions list what the pushes made; rollback goes back to a revision', async () => {
@@ -419,17 +450,41 @@ describe('slipway cf push and the app commands against slipway serve (router, bu
     assert.match(logs.stdout, /exited with status 3/);
   });
 
-  it('a start command that exits before its container is seen running is CRASHED too', {
-    todo: 'server: the reconciler logs "Failed to start instance 0: container ... exited at once" and retries, never recording the instance (stats: DOWN), so a push waits for the startup timeout',
-  }, async () => {
+  it('a start command that exits at once: push fails fast, saying why; the instance is CRASHED', async () => {
     const quitter = join(dir.path, 'quitter');
     await mkdir(quitter, { recursive: true });
-    await writeFile(join(quitter, 'Procfile'), 'web: exit 4\n');
+    await writeFile(join(quitter, 'Procfile'), 'web: echo "not today"; exit 4\n');
+    const started = Date.now();
+    // A startup timeout of a minute: a push that waited for it would fail with "Start app timeout".
     const r = await cf(['push', 'quitter', '-p', quitter, '-b', 'procfile_buildpack', '-m', '32M'], {
-      CF_STARTUP_TIMEOUT: '0.5',
+      CF_STARTUP_TIMEOUT: '1',
     });
-    await cf(['delete', 'quitter', '-f']);
-    assert.match(r.stderr, /slipway: error: Start unsuccessful/);
+    const seconds = (Date.now() - started) / 1000;
+    try {
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(
+        r.stderr,
+        /slipway: error: Start unsuccessful\n\nTIP: use 'slipway cf logs quitter --recent' for more information/,
+      );
+      assert.match(r.stdout, /^Error starting instances: 'APP\/PROC\/WEB: exited with status 4'$/m, r.stdout);
+      assert.match(r.stdout, /type:\s+web\nsidecars:\s*\ninstances:\s+0\/1/);
+      // Staging is seconds, and the start fails at the crash, not at the end of the startup timeout.
+      assert.ok(seconds < 45, `the push took ${seconds} s`);
+      // Restarted at once (three times), then backed off: CRASHED, with the reason, between the starts.
+      await eventually(
+        'a CRASHED instance with its exit status',
+        () => cfJson<AppJson>(['app', 'quitter']),
+        (a) =>
+          a.processes[0]!.stats.some(
+            (x) => x.state === 'CRASHED' && x.details === 'APP/PROC/WEB: exited with status 4',
+          ),
+      );
+      const logs = await cfOk(['logs', 'quitter', '--recent']);
+      assert.match(logs.stdout, /\[APP\/PROC\/WEB\/0\] OUT not today/);
+      assert.match(logs.stdout, /exited with status 4/);
+    } finally {
+      await cf(['delete', 'quitter', '-f', '-r']);
+    }
   });
 
   it('delete -r takes the app and its route; a second delete is a warning', async () => {

@@ -10,6 +10,7 @@ import { formatBytes, shortDigest } from '../format.js';
 import { run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { sandboxFrom, type SandboxFlags } from '../sandbox-options.js';
+import { downloadDropletCommand } from './cf/download-droplet.js';
 import { stageClassic } from '../../stage/classic/stage-classic.js';
 import { fullFsOptIn, stageFullFs } from '../../stage/classic/full-fs-stage.js';
 
@@ -23,8 +24,12 @@ Examples:
   $ cf curl /v3/droplets/$GUID/download > web.tgz
   $ slipway droplet import web.tgz apps/web:v1 --stack default && slipway run --port 8080 apps/web:v1
   $ slipway droplet export apps/web:v1 -o web-again.tgz
-  $ slipway copy droplet:web.tgz oci:/tmp/layout:web`,
+  $ slipway copy droplet:web.tgz oci:/tmp/layout:web
+  $ slipway droplet download web --to oci-archive:web.tar   # an app's droplet on slipway serve`,
     );
+
+  // The platform's droplet of an app (as `slipway cf download-droplet`), where a droplet user looks for it.
+  droplet.addCommand(downloadDropletCommand().name('download'));
 
   droplet
     .command('import')

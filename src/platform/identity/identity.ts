@@ -126,8 +126,8 @@ export class Identity {
   }
 
   /**
-   * A registry login (Basic, or the token endpoint): an API token as the password (any
-   * user name), a staging token as the password, or a user's own password. The subject
+   * A registry login (Basic, or the token endpoint): an API token, a staging token or a
+   * user's access token as the password (any user name), or a user's own password. The subject
    * the registry will name in its tokens; undefined when wrong.
    */
   async registryLogin(username: string, password: string): Promise<string | undefined> {
@@ -138,6 +138,9 @@ export class Identity {
     if (PlatformTokens.looksLikeJwt(password)) {
       const staging = await this.tokens.verifyStaging(password).catch(() => undefined);
       if (staging) return `staging:${password}`;
+      // A user's access token (`podman login -p "$(slipway cf oauth-token)"`): that user.
+      const access = await this.tokens.verifyAccess(password).catch(() => undefined);
+      if (access && (await this.#store.getUser(access.userGuid))) return `user:${access.userGuid}`;
     }
     const user = await this.passwordLogin(username, password);
     return user ? `user:${user.guid}` : undefined;

@@ -45,6 +45,7 @@ const CF_COMMANDS: [name: string, load: () => Promise<Command>][] = [
   ['unmap-route', async () => (await import('./routes.js')).unmapRouteCommand()],
   ['builds', async () => (await import('./releases.js')).buildsCommand()],
   ['droplets', async () => (await import('./releases.js')).dropletsCommand()],
+  ['download-droplet', async () => (await import('./download-droplet.js')).downloadDropletCommand()],
   ['deployments', async () => (await import('./releases.js')).deploymentsCommand()],
   ['cancel-deployment', async () => (await import('./releases.js')).cancelDeploymentCommand()],
   ['revisions', async () => (await import('./releases.js')).revisionsCommand()],
@@ -66,19 +67,7 @@ function subcommandName(args: string[]): string | undefined {
   return words[0] === 'cf' ? words[1] : undefined;
 }
 
-const ARGV_TAIL = process.argv.slice(2);
-
-/**
- * `cf rollback APP --version N` as the cf CLI spells it: slipway's own `--version`
- * (the root program's, recognised after subcommands too) would answer first, so the
- * pair is joined into `--version=N`, which only rollback's option takes.
- */
-function joinRollbackVersion(argv: string[]): void {
-  const i = argv.indexOf('--version');
-  if (i >= 0 && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) argv.splice(i, 2, `--version=${argv[i + 1]}`);
-}
-
-export async function cfCommand(args: string[] = ARGV_TAIL): Promise<Command> {
+export async function cfCommand(args: string[] = process.argv.slice(2)): Promise<Command> {
   const command = new Command('cf')
     .description(
       "The platform: log in to `slipway serve`, manage orgs, spaces, users and roles, push and run apps, with the cf CLI's commands",
@@ -98,7 +87,6 @@ Examples:
   $ slipway cf push web -p examples/nodejs && slipway cf logs web --recent`,
     );
   const name = subcommandName(args);
-  if (name === 'rollback' && args === ARGV_TAIL) joinRollbackVersion(process.argv);
   const chosen = CF_COMMANDS.find(([n]) => n === name);
   for (const [, load] of chosen ? [chosen] : CF_COMMANDS) command.addCommand(await load());
   return command;
