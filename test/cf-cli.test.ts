@@ -19,11 +19,26 @@ interface Platform {
   stop: () => Promise<void>;
 }
 
-/** `slipway --json serve --addr 127.0.0.1:0 ARGS` from source; resolves with the URL it prints. */
+/**
+ * `slipway --json serve --addr 127.0.0.1:0 --no-run ARGS` from source; resolves with the URL it
+ * prints. --no-run: these tests run no app, and a server that runs them listens with its router
+ * on port 8080 too, which two servers at once (or another test's) cannot share.
+ */
 function startPlatform(home: string, args: string[]): Promise<Platform> {
   const child = spawn(
     process.execPath,
-    ['--', join(ROOT, 'bin/slipway.js'), '--json', 'serve', '--addr', '127.0.0.1:0', '--gc-interval', '0', ...args],
+    [
+      '--',
+      join(ROOT, 'bin/slipway.js'),
+      '--json',
+      'serve',
+      '--addr',
+      '127.0.0.1:0',
+      '--gc-interval',
+      '0',
+      '--no-run',
+      ...args,
+    ],
     { env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -33,11 +48,16 @@ function startPlatform(home: string, args: string[]): Promise<Platform> {
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       stdout += d;
-      let url: string;
+      let url: string | undefined;
       try {
-        url = (JSON.parse(stdout) as { url: string }).url;
+        url = (JSON.parse(stdout) as { url?: string }).url;
       } catch {
         return; // not the whole document yet
+      }
+      if (url === undefined) {
+        // An error document ({"error": ...}): serve could not start.
+        reject(new Error(`slipway serve printed no URL:\n${stdout}\n${stderr}`));
+        return;
       }
       resolve({
         url,
@@ -170,6 +190,23 @@ describe('slipway cf against slipway serve', { timeout: 240_000 }, () => {
     }
     const toolkitLogin = await slipway(dir.path, ['login', '--help']);
     assert.match(toolkitLogin.stdout, /Usage: slipway login \[options\] <host>/);
+  });
+
+  it("--version is the root's before a command, and rollback's own after it", async () => {
+    const version = await slipway(dir.path, ['--version']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.equal((await slipway(dir.path, ['--json', '-V'])).stdout, version.stdout);
+    const help = await slipway(dir.path, ['cf', 'rollback', '--help']);
+    assert.match(help.stdout, /^ {2}--version <N> +The revision to roll back to$/m);
+    // As the cf CLI spells it: rollback takes the revision (and then wants an API), no version is printed.
+    const config = join(dir.path, 'nowhere', 'config.json');
+    for (const version of [['--version', '2'], ['--version=2']])
+      await cfFails(
+        config,
+        ['rollback', 'web', ...version, '-f'],
+        "No API endpoint set. Use 'slipway cf login -a API_URL'",
+      );
   });
 
   it('says how to log in, and refuses a wrong password', async () => {
@@ -360,12 +397,15 @@ describe('slipway cf against slipway serve', { timeout: 240_000 }, () => {
       }),
     });
     assert.equal(res.status, 201, await res.text());
+    // The app has a web process of 1 instance (as CC makes it), none running: the cf CLI's web:0/1.
     const apps = await cfOk(aliceConfig, ['apps']);
-    assert.match(apps.stdout, /^name {3}requested state {3}processes {3}routes\nweb {4}stopped\s*$/m);
-    const appsJson = await cfJson<{ apps: { name: string; state: string }[] }>(aliceConfig, ['apps']);
+    assert.match(apps.stdout, /^name {3}requested state {3}processes {3}routes\nweb {4}stopped {11}web:0\/1\s*$/m);
+    const appsJson = await cfJson<{
+      apps: { name: string; state: string; processes: { type: string; running: number; instances: number }[] }[];
+    }>(aliceConfig, ['apps']);
     assert.deepEqual(
-      appsJson.apps.map((a) => [a.name, a.state]),
-      [['web', 'STOPPED']],
+      appsJson.apps.map((a) => [a.name, a.state, a.processes]),
+      [['web', 'STOPPED', [{ type: 'web', running: 0, instances: 1 }]]],
     );
     const events = await cfJson<{ events: { type: string; actor: string }[] }>(aliceConfig, ['events', '--app', 'web']);
     assert.deepEqual(

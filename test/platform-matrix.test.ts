@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -6,6 +7,7 @@ import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../src/auth/token-key
 import { stackGuid } from '../src/platform/actions/stacks.js';
 import { PlatformTokens } from '../src/platform/identity/tokens.js';
 import { TokenService } from '../src/server/auth/token-service.js';
+import { BUILTIN_BUILDPACKS } from '../src/stage/cnb/paths.js';
 import { commandExists, tempDir } from './helpers.js';
 import {
   ARTIFACT_TYPE,
@@ -27,6 +29,11 @@ import {
   skopeoCreds,
   writeLayout,
 } from './platform-world.js';
+
+/** The platform's own admin buildpacks (`<id>_buildpack` for each of Slipway's buildpacks), made by every start. */
+const SLIPWAY_BUILDPACKS = readdirSync(BUILTIN_BUILDPACKS, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => `${e.name}_buildpack`);
 
 /**
  * THE permission matrix of the platform, over real HTTP against `slipway serve` (in
@@ -434,7 +441,8 @@ const TABLE: Record<string, Record<string, Cell>> = {
     ),
     audit_events: list('/v3/audit_events', guids, (w, who) => eventsSeen(w, who)),
     stacks: list('/v3/stacks', names, () => ['tiny']),
-    buildpacks: list('/v3/buildpacks', names, () => ['ruby_buildpack']),
+    // Every principal who may read sees the admin buildpacks: Slipway's own, made on start, and the one made here.
+    buildpacks: list('/v3/buildpacks', names, () => [...SLIPWAY_BUILDPACKS, 'ruby_buildpack']),
     api_tokens: {
       async run(w, who) {
         const res = await w.c.call('GET', '/v3/api_tokens', w.creds[who].api);

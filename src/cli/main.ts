@@ -46,7 +46,6 @@ const program = new Command('slipway')
   .description(
     'Source to OCI images: a local image store with reproducible layers, import and export, an OCI registry and client, and a runtime',
   )
-  .version('0.1.0')
   .option('--home <dir>', 'the local store (default: $SLIPWAY_HOME or ~/.slipway)')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--json', 'print the result as JSON (machine readable)')
@@ -62,20 +61,26 @@ Examples:
   $ slipway registry serve --addr 127.0.0.1:5000`,
   );
 
-/** The command named on the command line: the first word that is not a global option (or its value). */
-function commandName(args: string[]): string | undefined {
+/** Where the command is named on the command line: the first word that is not a global option (or its value); -1 for none. */
+function commandAt(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--home') i++;
-    else if (!arg.startsWith('-')) return arg;
+    else if (!arg.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
 }
 
 const args = process.argv.slice(2);
-const name = commandName(args);
+const at = commandAt(args);
+const name = at < 0 ? undefined : args[at];
+const rootArgs = at < 0 ? args : args.slice(0, at);
+const versionAsked = rootArgs.includes('--version') || rootArgs.includes('-V');
+// `-V, --version` is the root's only before a command: commander reads root options at any place,
+// so one declared always would take a command's own `--version` (`slipway cf rollback APP --version N`,
+// as the cf CLI spells it) and print Slipway's version instead.
+if (at < 0 || versionAsked) program.version('0.1.0');
 const chosen = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
-const versionOnly = !name && (args.includes('--version') || args.includes('-V'));
-for (const [, load] of chosen ? [chosen] : versionOnly ? [] : COMMANDS) program.addCommand(await load());
+for (const [, load] of versionAsked ? [] : chosen ? [chosen] : COMMANDS) program.addCommand(await load());
 
 await program.parseAsync(process.argv);

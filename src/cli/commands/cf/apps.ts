@@ -9,6 +9,7 @@ import type { CfSession } from '../../cf/session.js';
 interface CfProcess {
   guid: string;
   type: string;
+  instances?: number;
   relationships?: { app?: { data?: { guid?: string } } };
   process_instances?: { state?: string }[];
 }
@@ -87,7 +88,10 @@ Examples:
               ? mine.map((p) => ({
                   type: p.type,
                   running: (p.process_instances ?? []).filter((i) => i.state === 'RUNNING').length,
-                  instances: (p.process_instances ?? []).length,
+                  // Cloud Controller embeds max(desired, actual) instances, DOWN for the missing ones (a
+                  // stopped app's 1 instance is web:0/1); a server that embeds only the ones it runs still
+                  // counts the desired.
+                  instances: Math.max(p.instances ?? 0, (p.process_instances ?? []).length),
                 }))
               : null,
             routes: routes
