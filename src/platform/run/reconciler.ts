@@ -57,6 +57,13 @@ export class Reconciler {
   readonly #failedProbes = new Map<string, number>();
   /** Containers being stopped, by name. */
   readonly #stopping = new Map<string, Promise<void>>();
+  /**
+   * Instance starts in flight, by process guid. A start (a container, its network, its
+   * supervisor) takes a second or more: passes do not wait for it, so the health checks
+   * and the other apps' rollouts go on meanwhile; the process itself is left alone until
+   * its new instances are recorded.
+   */
+  readonly #starting = new Map<string, Promise<void>>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = { intervalMs: 1000, drainMs: 2000, ...options };
@@ -79,7 +86,7 @@ export class Reconciler {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#pass;
-    await Promise.all(this.#stopping.values());
+    await Promise.all([...this.#starting.values(), ...this.#stopping.values()]);
   }
 
   /** One pass now (tests, and the loop). */
@@ -158,7 +165,8 @@ export class Reconciler {
       else known.add(inst.containerName);
     }
     for (const name of this.#stopping.keys()) known.add(name);
-    await this.#o.runner.sweep(known);
+    // A start in flight has a container no record names yet: the sweep waits for a pass without one.
+    if (this.#starting.size === 0) await this.#o.runner.sweep(known);
     this.#o.onInstances?.(running);
   }
 
@@ -195,9 +203,10 @@ export class Reconciler {
   ): Promise<{ instances: Instance[]; done: boolean }> {
     const { workloads } = this.#o;
     let instances = await workloads.instancesOf(process.guid);
-    for (const inst of instances) await this.#check(inst, process);
+    await Promise.all(instances.map((inst) => this.#check(inst, process)));
     instances = await workloads.instancesOf(process.guid);
     this.#tailLogs(instances, process);
+    if (this.#starting.has(process.guid)) return { instances, done: false };
 
     // A cancelled deployment rolls back to the app's current droplet (the previous one again).
     const canceling = deployment?.statusReason === 'CANCELING';
@@ -224,7 +233,7 @@ export class Reconciler {
     droplet: Droplet,
     current: (i: Instance) => boolean,
   ): Promise<void> {
-    const starts: Promise<unknown>[] = [];
+    const starts: Promise<void>[] = [];
     for (const inst of instances) {
       if (inst.state === 'STOPPING') await this.#finishDrain(inst);
       else if (inst.index >= process.instances || !current(inst)) await this.#drain(inst);
@@ -238,7 +247,17 @@ export class Reconciler {
       if (instances.some((i) => i.index === index && i.state === 'STOPPING')) continue;
       starts.push(this.#startInstance(view, process, droplet, index, crashed));
     }
-    await Promise.all(starts);
+    this.#launch(process.guid, starts);
+  }
+
+  /** The process's starts run on after the pass; when they are recorded, a pass checks them. */
+  #launch(processGuid: string, starts: Promise<void>[]): void {
+    if (starts.length === 0) return;
+    const all = Promise.all(starts).then(() => {
+      this.#starting.delete(processGuid);
+      this.poke();
+    });
+    this.#starting.set(processGuid, all);
   }
 
   /**
@@ -265,14 +284,14 @@ export class Reconciler {
     // so the app ends on the indexes it had; a new one that crashed starts again at its index.
     const byIndex = new Map(fresh.map((i) => [i.index, i]));
     const at = new Date().toISOString();
-    const starts: Promise<unknown>[] = [];
+    const starts: Promise<void>[] = [];
     for (let n = 0, index = 0; n < room && index < wanted; index++) {
       const here = byIndex.get(index);
       if (here && (here.state !== 'CRASHED' || (here.restartAt !== undefined && here.restartAt > at))) continue;
       starts.push(this.#startInstance(view, process, droplet, index, here, deployment.guid));
       n++;
     }
-    await Promise.all(starts);
+    this.#launch(process.guid, starts);
     // Old instances go one for each new one running beyond the wanted count; crashed old ones at once.
     let healthyOld = old.filter((i) => i.state === 'RUNNING').length;
     for (const inst of old) {
@@ -320,8 +339,8 @@ export class Reconciler {
     deploymentGuid?: string,
   ): Promise<void> {
     const { workloads, runner, logs } = this.#o;
-    if (crashed) await this.#stopNow(crashed);
     try {
+      if (crashed) await this.#stopNow(crashed);
       const inst = await runner.start({
         ...view,
         process,
