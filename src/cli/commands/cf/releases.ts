@@ -246,11 +246,19 @@ export function revisionsCommand(): Command {
     );
 }
 
+interface RollbackFlags {
+  version?: string;
+  revision?: string;
+  maxInFlight?: string;
+  f?: boolean;
+}
+
 export function rollbackCommand(): Command {
   return new Command('rollback')
     .description('Roll an app back to an earlier revision (a rolling deployment); without --version, list them')
     .argument('<APP>', 'the app')
     .option('--version <N>', 'The revision to roll back to')
+    .option('--revision <N>', 'The same as --version')
     .option('--max-in-flight <N>', 'Instances started at once (default 1)')
     .option('-f', 'Force the rollback without asking')
     .addHelpText(
@@ -258,10 +266,16 @@ export function rollbackCommand(): Command {
       `
 Examples:
   $ slipway cf rollback web                 # the revisions to choose from
-  $ slipway cf rollback web --version 2 -f`,
+  $ slipway cf rollback web --version 2 -f  # or --revision 2`,
     )
     .action(
-      cfAction(async (s: CfSession, name: string, flags: { version?: string; maxInFlight?: string; f?: boolean }) => {
+      cfAction(async (s: CfSession, name: string, flags: RollbackFlags) => {
+        if (flags.version !== undefined && flags.revision !== undefined && flags.version !== flags.revision)
+          throw new SlipwayError(
+            'INVALID_ARGUMENT',
+            `--version ${flags.version} and --revision ${flags.revision} differ: give one`,
+          );
+        flags.version ??= flags.revision;
         const user = await s.check({ org: true, space: true });
         const org = s.org();
         const space = s.space();
