@@ -54,7 +54,7 @@ export async function attachAppNetwork(pid: number, socket: string, hostPort = 0
   try {
     await Promise.race([waitForSocket(socket), exited]);
     await blackholeRoutes(pid);
-    await Promise.race([addForward(socket, port), exited]);
+    await Promise.race([addForwardWhenFree(socket, port), exited]);
   } catch (err) {
     if (child.pid) process.kill(child.pid, 'SIGKILL');
     throw err;
@@ -122,6 +122,22 @@ async function waitForSocket(socket: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new SlipwayError('TOOL_FAILED', 'slirp4netns did not open its API socket within 4 s');
+}
+
+/**
+ * add_hostfwd, again while the API socket is busy: slirp4netns serves one connection at
+ * a time with a tiny listen backlog, so a connect right after waitForSocket's (still
+ * being read) can fail with EAGAIN, as it did with ten instances starting at once.
+ */
+async function addForwardWhenFree(socket: string, hostPort: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await addForward(socket, hostPort);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= 200) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 }
 
 /** slirp4netns' add_hostfwd, over its API socket (one JSON request, one JSON answer). */
