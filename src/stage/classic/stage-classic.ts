@@ -8,7 +8,6 @@ import { ClassicStageError } from '../../buildpack/classic/classic-error.js';
 import { importDropletDir, type ImportDropletReport } from '../../droplet/import.js';
 import { resolveStack } from '../../droplet/stack-run-image.js';
 import { stagingInfoText } from '../../droplet/staging-info.js';
-import { SlipwayError } from '../../errors.js';
 import { defaultMtime } from '../../layer/tree-walk.js';
 import { parseLocalName } from '../../oci/reference.js';
 import { parseTransport } from '../../oci/transport.js';
@@ -20,6 +19,7 @@ import { ConfinedDir } from '../../fs/confined-dir.js';
 import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
 import type { LocalStore } from '../../store/local-store.js';
+import { copyAppSource } from '../app-source.js';
 import { stagingEnv, userEnv } from './staging-env.js';
 
 const run = promisify(execFile);
@@ -105,9 +105,8 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
   try {
     for (const d of [host.app, host.deps, host.profile, host.cache, host.env, host.buildpacks, host.control])
       mkdirSync(d, { recursive: true });
-    await run('cp', ['-a', `${resolve(options.path)}/.`, host.app]).catch((err: Error) => {
-      throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
-    });
+    const copied = await copyAppSource(options.path, host.app, { skip: [store.home, root] });
+    for (const dir of copied.storesLeftOut) progress.log(`left out ${dir}/ (a Slipway store) from the app's source`);
     for (const [k, v] of userEnv(options.env ?? [])) writeFileSync(join(host.env, k), v);
     const buildpacks: ClassicBuildpack[] = [];
     for (const [i, spec] of specs.entries()) {

@@ -27,6 +27,7 @@ import { BuildCache } from './build-cache.js';
 import { Builder } from './builder.js';
 import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
+import { copyAppSource } from '../app-source.js';
 import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
 import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
@@ -148,7 +149,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const runtime = ContainerRuntime.open(store.home);
   let session: BuildSession | undefined;
   try {
-    await prepareDirs(dirs, options, user);
+    await prepareDirs(dirs, options, user, store.home, progress);
     progress.log('===> DETECTING');
     session = await BuildSession.start(runtime, {
       image: {
@@ -392,28 +393,23 @@ function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {
   return [...out.values()];
 }
 
-/** The app copied into the workspace (owned by the stack user), the platform dir with env/. */
+/** The app copied into the workspace (owned by the stack user; no store, nothing ignored), the platform dir with env/. */
 async function prepareDirs(
   dirs: StagingDirs,
   options: StageOptions,
   user: { uid: number; gid: number },
+  storeHome: string,
+  progress: Progress,
 ): Promise<void> {
   mkdirSync(dirs.workspace, { recursive: true });
   mkdirSync(dirs.layers, { recursive: true });
   mkdirSync(join(dirs.platform, 'env'), { recursive: true });
   mkdirSync(dirs.control, { recursive: true });
-  await run('cp', ['-a', `${resolve(options.path)}/.`, dirs.workspace]).catch((err: Error) => {
-    throw new SlipwayError('NOT_FOUND', `cannot copy the app from ${options.path}: ${err.message}`, { cause: err });
+  const copied = await copyAppSource(options.path, dirs.workspace, {
+    skip: [storeHome, dirs.root],
+    filter: options.filter,
   });
-  if (options.filter) {
-    const { stdout } = await run('find', [dirs.workspace, '-mindepth', '1', '-printf', '%y %P\\n'], {
-      maxBuffer: 256 << 20,
-    });
-    for (const line of stdout.split('\n').filter(Boolean)) {
-      const rel = line.slice(2);
-      if (!options.filter(rel, line[0] === 'd')) rmSync(join(dirs.workspace, rel), { recursive: true, force: true });
-    }
-  }
+  for (const dir of copied.storesLeftOut) progress.log(`left out ${dir}/ (a Slipway store) from the app's source`);
   await run('chown', ['-R', `${user.uid}:${user.gid}`, dirs.workspace, dirs.layers]);
   chmodSync(dirs.root, 0o755);
   for (const kv of options.env ?? []) {
