@@ -180,7 +180,7 @@ describe('slipway CLI', () => {
     }
   });
 
-  test('tag shares the manifest; rm then gc frees exactly what no tag needs', async () => {
+  test('tag shares the manifest; rmi then gc frees exactly what no tag needs', async () => {
     await slipwayOk(home, ['tag', 'team/app:v1', 'other/name:t']);
     const a = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'team/app:v1']));
     const b = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'other/name:t']));
@@ -189,7 +189,7 @@ describe('slipway CLI', () => {
     // v1 moved: the old manifest is still held by other/name:t, so gc removes nothing of it.
     const first = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged', '--grace', '0']));
     assert.equal(first.blobsRemoved, 0);
-    await slipwayOk(home, ['rm', 'other/name:t']);
+    await slipwayOk(home, ['rmi', 'other/name:t']);
     const kept = JSON.parse(await slipwayOk(home, ['gc', '--json', '--keep-untagged', '--grace', '0']));
     assert.equal(kept.blobsRemoved, 0, 'the untagged manifest in team/app still holds its blobs');
     const second = JSON.parse(await slipwayOk(home, ['gc', '--json', '--grace', '0']));

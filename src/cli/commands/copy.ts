@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { copy, type CopyReport } from '../../copy/copy.js';
 import { parsePlatform } from '../../oci/platform.js';
-import { parseTransport } from '../../oci/transport.js';
+import { SlipwayError } from '../../errors.js';
+import { parseTransport, type TransportRef } from '../../oci/transport.js';
 import { formatBytes } from '../format.js';
 import { REGISTRY_HELP, registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
@@ -15,6 +16,38 @@ Image references:
   oci-archive:FILE[:REF]       a tar of an OCI image layout
   docker-archive:FILE[:REF]    the format of docker save / podman load
   droplet:FILE[:STACK]         a Cloud Foundry droplet, as an image on a stack (read only)`;
+
+/**
+ * Refuses a destination that is only a registry host, `127.0.0.1:5000` or
+ * `registry.example` (the repository forgotten), which would otherwise be read as
+ * docker.io/library/127.0.0.1:5000 or a local name: the error shows the full form,
+ * `HOST/NAME:TAG`, with the source's name.
+ *
+ * @example checkNotBareHost('127.0.0.1:5000', 'procfile-app:latest')  // throws: ... 127.0.0.1:5000/procfile-app:latest
+ */
+export function checkNotBareHost(dst: string, sourceName: string, options: { registry?: boolean } = {}): void {
+  const text = dst.startsWith('docker://') ? dst.slice('docker://'.length) : dst;
+  if (text.includes('/')) return;
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?$/.exec(text);
+  if (!m) return;
+  const host = m[1]!;
+  const hostLike = host.startsWith('[') || host === 'localhost' || host.includes('.');
+  // With a port, any host-like name is a host; without, only where a registry is meant (push, docker://).
+  const registryMeant = options.registry === true || dst.startsWith('docker://');
+  if (!hostLike || (m[2] === undefined && !registryMeant)) return;
+  throw new SlipwayError(
+    'INVALID_REFERENCE',
+    `${dst} names a registry but no repository: write the destination in full, HOST/NAME:TAG, e.g. ${text}/${sourceName}`,
+    { detail: { destination: dst, example: `${text}/${sourceName}` } },
+  );
+}
+
+/** The NAME[:TAG] of a source, for the examples of checkNotBareHost. */
+export function sourceName(ref: TransportRef): string {
+  if (ref.transport === 'local') return `${ref.name}:${ref.tag ?? 'latest'}`;
+  if (ref.transport === 'docker') return `${ref.reference.path}:${ref.reference.tag ?? 'latest'}`;
+  return 'NAME:TAG';
+}
 
 /** The one-line summary of a transfer that copy, pull, push and promote print. */
 export function transferSummary(report: CopyReport): string {
@@ -63,7 +96,9 @@ Examples:
           dst: string,
           opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' },
         ) => {
-          const [from, to] = [parseTransport(src), parseTransport(dst)];
+          const from = parseTransport(src);
+          checkNotBareHost(dst, sourceName(from));
+          const to = parseTransport(dst);
           const report = await copy(from, to, ctx.store, {
             all: opts.all ?? false,
             compression: opts.compression,

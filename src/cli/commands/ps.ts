@@ -6,6 +6,7 @@ import { run } from '../run.js';
 export function psCommand(): Command {
   return new Command('ps')
     .description('List containers (running and exited)')
+    .option('-a, --all', 'list every container, running and exited (the default; accepted as in docker ps -a)')
     .addHelpText(
       'after',
       `
@@ -14,6 +15,7 @@ command, created, started, finished, error}.
 
 Examples:
   $ slipway ps
+  $ slipway ps -a
   $ slipway ps --json | jq -r '.[] | select(.status == "running") | .name'`,
     )
     .action(

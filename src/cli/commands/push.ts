@@ -4,7 +4,7 @@ import { parseLocalName } from '../../oci/reference.js';
 import { parseRegistryTransport } from '../../oci/transport.js';
 import { REGISTRY_HELP, registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
-import { transferSummary } from './copy.js';
+import { checkNotBareHost, sourceName, transferSummary } from './copy.js';
 
 export function pushCommand(): Command {
   return withRegistryOptions(
@@ -25,8 +25,10 @@ Examples:
     )
     .action(
       run(async (ctx, name: string, dst: string, opts: RegistryFlags) => {
+        const from = { transport: 'local' as const, ...parseLocalName(name) };
+        checkNotBareHost(dst, sourceName(from), { registry: true });
         const to = parseRegistryTransport(dst);
-        const report = await copy({ transport: 'local', ...parseLocalName(name) }, to, ctx.store, {
+        const report = await copy(from, to, ctx.store, {
           all: true,
           progress: ctx.progress(),
           registries: registriesFrom(opts, { dst: to }),

@@ -31,10 +31,16 @@ Example:
 export function rmiCommand(): Command {
   return new Command('rmi')
     .description('Remove images from the local store (their blobs go at the next gc)')
-    .argument('<images...>', 'NAME[:TAG] removes the tag; NAME@DIGEST removes the manifest and all its tags')
+    .argument(
+      '<images...>',
+      'NAME[:TAG] removes the tag (and the image once no tag names it); NAME@DIGEST removes the image and all its tags',
+    )
     .addHelpText(
       'after',
       `
+As docker rmi, it prints each name untagged and each image deleted: an image another
+tag still names stays (and is not listed as deleted).
+
 Example:
   $ slipway rmi debian:old && slipway gc`,
     )
@@ -46,15 +52,27 @@ Example:
     );
 }
 
-export async function removeImages(store: LocalStore, images: string[]): Promise<({ image: string } & DeleteReport)[]> {
-  const reports: ({ image: string } & DeleteReport)[] = [];
+/** What one `rmi` argument removed: the names untagged, and the images no longer in the store at all. */
+export interface RemovalReport extends DeleteReport {
+  image: string;
+}
+
+export async function removeImages(store: LocalStore, images: string[]): Promise<RemovalReport[]> {
+  const reports: RemovalReport[] = [];
   for (const image of images) {
     const ref = parseLocalName(image);
-    reports.push({ image, ...(await store.deleteImage(ref.name, ref.digest ?? ref.tag ?? 'latest')) });
+    const report = await store.deleteImage(ref.name, ref.digest ?? ref.tag ?? 'latest');
+    // A manifest another repository still holds is not gone: docker rmi only untags then.
+    const remaining = new Set((await store.meta.listManifests()).map((m) => m.digest));
+    reports.push({
+      image,
+      untagged: report.untagged.map((tag) => `${ref.name}:${tag}`),
+      deleted: report.deleted.filter((d) => !remaining.has(d)),
+    });
   }
   return reports;
 }
 
 export function describeRemoval(r: DeleteReport): string {
-  return `Untagged: ${r.untagged.join(', ') || '-'}${r.deleted.length ? `\nDeleted: ${r.deleted.join(', ')}` : ''}`;
+  return [...r.untagged.map((n) => `Untagged: ${n}`), ...r.deleted.map((d) => `Deleted: ${d}`)].join('\n');
 }

@@ -1,0 +1,71 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { makeFixtureTree, slipway, slipwayOk, tempDir } from './helpers.js';
+
+/**
+ * Issue 24's destructive defaults and messages, in the local store: `rm` removes
+ * containers only, `rmi` says what it really untagged and deleted, a destination that
+ * is only a registry host is refused with the full form, `ps -a` works.
+ */
+describe('rm, rmi and destinations that point the way', () => {
+  let work: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+  let digest: string;
+
+  before(async () => {
+    work = await tempDir('remove');
+    home = join(work.path, 'home');
+    const rootfs = join(work.path, 'rootfs');
+    await makeFixtureTree(rootfs);
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'foo/bar:baz']);
+    await slipwayOk(home, ['tag', 'foo/bar:baz', 'foo/bar:other']);
+    await slipwayOk(home, ['tag', 'foo/bar:baz', 'foo/x:y']);
+    digest = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'foo/bar:baz'])).digest;
+  });
+  after(() => work.cleanup());
+
+  test('rm of an image name refuses, points to rmi, and removes nothing', async () => {
+    const r = await slipway(home, ['rm', 'foo/bar:baz']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /foo\/bar:baz is an image, not a container/);
+    assert.match(r.stderr, /slipway rmi foo\/bar:baz/);
+    await slipwayOk(home, ['inspect', 'foo/bar:baz']);
+    const none = await slipway(home, ['rm', 'no-such-thing']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no container named no-such-thing \(`slipway ps` lists them\)/);
+  });
+
+  test('rmi NAME:TAG untags only while another tag names the image, as docker rmi says it', async () => {
+    assert.equal((await slipwayOk(home, ['rmi', 'foo/bar:baz'])).trim(), 'Untagged: foo/bar:baz');
+    await slipwayOk(home, ['inspect', 'foo/bar:other']);
+    // The last tag of foo/bar: the manifest leaves foo/bar, but foo/x:y still names the image.
+    assert.equal((await slipwayOk(home, ['rmi', 'foo/bar:other'])).trim(), 'Untagged: foo/bar:other');
+    assert.equal(JSON.parse(await slipwayOk(home, ['inspect', '--json', 'foo/x:y'])).digest, digest);
+    const last = JSON.parse(await slipwayOk(home, ['--json', 'rmi', 'foo/x:y']));
+    assert.deepEqual(last, [{ image: 'foo/x:y', untagged: ['foo/x:y'], deleted: [digest] }]);
+  });
+
+  test('push or copy to HOST:PORT or a bare host name is refused with the full form', async () => {
+    await slipwayOk(home, ['import', '--rootfs', join(work.path, 'rootfs'), 'procfile-app']);
+    for (const [args, shown] of [
+      [['push', 'procfile-app', '127.0.0.1:5000'], '127.0.0.1:5000/procfile-app:latest'],
+      [['push', 'procfile-app', 'registry.example.com'], 'registry.example.com/procfile-app:latest'],
+      [['push', 'procfile-app', 'localhost:5000'], 'localhost:5000/procfile-app:latest'],
+      [['copy', 'procfile-app', '127.0.0.1:5000'], '127.0.0.1:5000/procfile-app:latest'],
+      [['copy', 'procfile-app', 'docker://registry.example.com'], 'registry.example.com/procfile-app:latest'],
+    ] as const) {
+      const r = await slipway(home, [...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, /names a registry but no repository/, args.join(' '));
+      assert.ok(r.stderr.includes(`e.g. ${shown}`), `${args.join(' ')}: ${r.stderr}`);
+    }
+    // A local name is still a local name.
+    await slipwayOk(home, ['copy', 'procfile-app', 'procfile-app:2']);
+  });
+
+  test('ps -a and ps --all are accepted', async () => {
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'ps', '-a'])), []);
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'ps', '--all'])), []);
+  });
+});
