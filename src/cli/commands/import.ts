@@ -7,6 +7,7 @@ import { parsePlatform } from '../../oci/platform.js';
 import { parseTransport } from '../../oci/transport.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { formatBytes } from '../format.js';
+import { importHint, isBarePath } from '../import-hint.js';
 import { run } from '../run.js';
 import { TRANSPORT_HELP } from './copy.js';
 
@@ -88,6 +89,8 @@ Examples:
           ctx.print(out, () => `Imported ${src} as ${out.name}\n${desc.digest}`);
           return;
         }
+        // A file or directory given as it is (a podman load habit) is not a reference: say what it looks like.
+        if (isBarePath(src)) throw importHint(src, name);
         const source = parseTransport(src);
         const dest = name ? parseLocalName(name) : undefined;
         const report = await pull(source, dest, ctx.store, {
