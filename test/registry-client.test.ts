@@ -258,11 +258,22 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     await cli(['copy', `oci:${layout}:app`, `${dist.host}/listing/base:b`]);
     assert.deepEqual(JSON.parse(await cli(['--json', 'tags', `${dist.host}/listing/base`])).sort(), ['a', 'b']);
     assert.equal(JSON.parse(await cli(['manifest', `${dist.host}/listing/base:b`])).layers.length, 3);
-    assert.equal((await cli(['delete', `${dist.host}/listing/base:b`])).trim(), `Deleted ${app.digest}`);
-    assert.deepEqual(JSON.parse(await cli(['--json', 'tags', `${dist.host}/listing/base`])), ['a']);
+    await cli(['copy', `oci:${layout}:app`, `${dist.host}/listing/base:c`]);
+    // Distribution 2.8 deletes manifests only by digest: the tag is re-pointed at a
+    // placeholder that is deleted, and the image stays with its other tag.
+    const untag = JSON.parse(await cli(['--json', 'delete', `${dist.host}/listing/base:b`]));
+    assert.deepEqual(untag, { digest: app.digest, untagged: ['b'], deleted: [], method: 're-pointed' });
+    assert.deepEqual(JSON.parse(await cli(['--json', 'tags', `${dist.host}/listing/base`])).sort(), ['a', 'c']);
+    assert.equal((await cli(['digest', `${dist.host}/listing/base:c`])).trim(), app.digest);
     const gone = await slipway(home, ['digest', `${dist.host}/listing/base:b`], env);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /MANIFEST_UNKNOWN|does not exist/);
+    // --all-tags deletes the image and says which tags went with it.
+    assert.equal(
+      (await cli(['delete', '--all-tags', `${dist.host}/listing/base:c`])).trim(),
+      `Untagged: ${dist.host}/listing/base:c\nDeleted: ${dist.host}/listing/base@${app.digest}`,
+    );
+    assert.deepEqual(JSON.parse(await cli(['--json', 'tags', `${dist.host}/listing/base`])), ['a']);
   });
 
   test('a connection dropped in the middle of a large blob: the upload starts again, the download resumes', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { makeFixtureTree, slipway, slipwayOk, tempDir } from './helpers.js';
+import { makeFixtureTree, slipway, slipwayOk, startSlipwayRegistry, tempDir, type RegistryProcess } from './helpers.js';
 
 /**
  * Issue 24's destructive defaults and messages, in the local store: `rm` removes
@@ -67,5 +67,67 @@ describe('rm, rmi and destinations that point the way', () => {
   test('ps -a and ps --all are accepted', async () => {
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'ps', '-a'])), []);
     assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'ps', '--all'])), []);
+  });
+});
+
+/** `slipway delete` through a registry that serves the CLI's own store (issue 24 item 3). */
+describe('slipway delete NAME:TAG removes that tag only', () => {
+  let work: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+  let registry: RegistryProcess;
+  let digest: string;
+
+  before(async () => {
+    work = await tempDir('delete-tag');
+    home = join(work.path, 'home');
+    const rootfs = join(work.path, 'rootfs');
+    await makeFixtureTree(rootfs);
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'base/debian:bookworm']);
+    for (const tag of ['old', 'x', 'y']) await slipwayOk(home, ['tag', 'base/debian:bookworm', `base/debian:${tag}`]);
+    digest = JSON.parse(await slipwayOk(home, ['inspect', '--json', 'base/debian:bookworm'])).digest;
+    registry = await startSlipwayRegistry(home);
+  });
+  after(async () => {
+    await registry?.stop();
+    await work.cleanup();
+  });
+
+  const localTags = async () =>
+    (JSON.parse(await slipwayOk(home, ['--json', 'images'])) as { name: string; tag: string }[])
+      .filter((i) => i.name === 'base/debian')
+      .map((i) => i.tag)
+      .sort();
+
+  test('the other tags of the manifest stay, in the registry and in the local store it serves', async () => {
+    const out = await slipwayOk(home, ['delete', `${registry.host}/base/debian:old`]);
+    assert.match(out, new RegExp(`^Untagged: ${registry.host}/base/debian:old\n`));
+    assert.doesNotMatch(out, /Deleted/);
+    assert.deepEqual(JSON.parse(await slipwayOk(home, ['--json', 'tags', `${registry.host}/base/debian`])).sort(), [
+      'bookworm',
+      'x',
+      'y',
+    ]);
+    assert.deepEqual(await localTags(), ['bookworm', 'x', 'y']);
+    assert.equal((await slipwayOk(home, ['digest', `${registry.host}/base/debian:bookworm`])).trim(), digest);
+    const json = JSON.parse(await slipwayOk(home, ['--json', 'delete', `${registry.host}/base/debian:y`]));
+    assert.deepEqual(json, { digest, untagged: ['y'], deleted: [], method: 'tag' });
+  });
+
+  test('by digest, or --all-tags, the manifest goes and the tags that went with it are named', async () => {
+    await slipwayOk(home, ['tag', 'base/debian:bookworm', 'base/debian:z']);
+    const out = await slipwayOk(home, ['delete', '--all-tags', `${registry.host}/base/debian:x`]);
+    assert.equal(
+      out.trim(),
+      [
+        `Untagged: ${registry.host}/base/debian:bookworm`,
+        `Untagged: ${registry.host}/base/debian:x`,
+        `Untagged: ${registry.host}/base/debian:z`,
+        `Deleted: ${registry.host}/base/debian@${digest}`,
+      ].join('\n'),
+    );
+    assert.deepEqual(await localTags(), []);
+    const gone = await slipway(home, ['delete', `${registry.host}/base/debian@${digest}`]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /MANIFEST_UNKNOWN/);
   });
 });

@@ -91,25 +91,42 @@ Examples:
 export function deleteCommand(): Command {
   return withRegistryOptions(
     new Command('delete')
-      .description('Delete an image from a registry (the manifest, and with it every tag naming it)')
-      .argument('<ref>', 'HOST/NAME:TAG or HOST/NAME@DIGEST'),
+      .description('Delete a tag, or an image with all its tags, from a registry')
+      .argument('<ref>', 'HOST/NAME:TAG (that tag only) or HOST/NAME@DIGEST (the image and every tag on it)')
+      .option('--all-tags', 'with HOST/NAME:TAG, delete the image the tag names, and every tag on it'),
   )
     .addHelpText(
       'after',
       `${REGISTRY_HELP}
 
-Registries delete manifests by digest: a tag is resolved first, so every tag on
-the same manifest goes too. Blobs are reclaimed by the registry's garbage collection.
-Local images are removed with \`slipway rm\`.
+HOST/NAME:TAG removes that tag only: the image and its other tags stay (a registry
+that cannot delete tags gets the tag moved to a placeholder, which is then deleted).
+HOST/NAME@DIGEST, or --all-tags, removes the image, and the output lists the tags
+that went with it. Blobs are reclaimed by the registry's garbage collection. Local
+images are removed with \`slipway rmi\`.
 
-Example:
-  $ slipway delete 127.0.0.1:5000/team/app:old`,
+Examples:
+  $ slipway delete 127.0.0.1:5000/team/app:old
+  $ slipway delete --all-tags 127.0.0.1:5000/team/app:old`,
     )
     .action(
-      run(async (ctx, ref: string, opts: RegistryFlags) => {
+      run(async (ctx, ref: string, opts: RegistryFlags & { allTags?: boolean }) => {
         const target = parseRegistryTransport(ref);
-        const digest = await deleteRemote(target, registriesFrom(opts, { dst: target }));
-        ctx.print({ deleted: digest }, () => `Deleted ${digest}`);
+        if (target.transport !== 'docker') {
+          await deleteRemote(target); // refuses, naming rmi
+          return;
+        }
+        const report = await deleteRemote(target, registriesFrom(opts, { dst: target }), {
+          allTags: opts.allTags ?? false,
+        });
+        const repo = `${target.reference.domain}/${target.reference.path}`;
+        ctx.print(report, () =>
+          [
+            ...report.untagged.map((t) => `Untagged: ${repo}:${t}`),
+            ...report.deleted.map((d) => `Deleted: ${repo}@${d}`),
+            ...(report.deleted.length === 0 ? [`(${repo}@${report.digest} stays, with any other tags)`] : []),
+          ].join('\n'),
+        );
       }),
     );
 }

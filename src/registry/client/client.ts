@@ -161,7 +161,23 @@ export class RegistryClient {
     return digest;
   }
 
-  /** Deletes a manifest by digest (registries refuse deleting by tag). */
+  /**
+   * Deletes one tag (OCI distribution 1.1, `DELETE /v2/<name>/manifests/<tag>`): the
+   * manifest and its other tags stay. False when the registry does not delete tags
+   * (400, 405 or UNSUPPORTED, as Distribution 2.8 answers); the caller re-points the
+   * tag then (see catalog's deleteRemote).
+   */
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    const res = await this.#request('DELETE', `/v2/${repo}/manifests/${tag}`, {
+      scopes: [deleteScope(repo)],
+      idempotent: true,
+      ok: [400, 405],
+    });
+    discard(res);
+    return res.ok;
+  }
+
+  /** Deletes a manifest by digest, and with it every tag on it. */
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
     const res = await this.#request('DELETE', `/v2/${repo}/manifests/${digest}`, {
       scopes: [deleteScope(repo)],
