@@ -131,3 +131,49 @@ describe('slipway delete NAME:TAG removes that tag only', () => {
     assert.match(gone.stderr, /MANIFEST_UNKNOWN/);
   });
 });
+
+/** Issue 24 item 8: valid credentials outside the grant are DENIED (403), and the CLI says what was refused. */
+describe('a push outside the grant with valid credentials', () => {
+  let work: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+  let registry: RegistryProcess;
+  const env = (dir: string, creds: string): NodeJS.ProcessEnv => ({
+    HOME: dir,
+    DOCKER_CONFIG: join(dir, '.docker'),
+    XDG_RUNTIME_DIR: join(dir, 'run'),
+    XDG_CONFIG_HOME: join(dir, '.config'),
+    REGISTRY_AUTH_FILE: join(dir, 'auth.json'),
+    SLIPWAY_CREDS: creds,
+  });
+
+  before(async () => {
+    work = await tempDir('denied');
+    home = join(work.path, 'home');
+    const rootfs = join(work.path, 'rootfs');
+    await makeFixtureTree(rootfs);
+    await slipwayOk(home, ['import', '--rootfs', rootfs, 'app:1']);
+    await slipwayOk(
+      home,
+      ['registry', 'user', 'add', 'bob', '--password-stdin', '--grant', 'team/:pull'],
+      {},
+      'bob-pw',
+    );
+    registry = await startSlipwayRegistry(home, ['--auth', 'token']);
+  });
+  after(async () => {
+    await registry?.stop();
+    await work.cleanup();
+  });
+
+  test('is 403 DENIED naming the user, the action and the repository, not a hint to log in', async () => {
+    const r = await slipway(home, ['push', 'app:1', `${registry.host}/team/app:1`], env(work.path, 'bob:bob-pw'));
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /DENIED: user bob may not push on repository team\/app at /);
+    assert.match(r.stderr, /lack this permission/);
+    assert.doesNotMatch(r.stderr, /slipway login/);
+    // Without credentials it is still a matter of logging in.
+    const anonymous = await slipway(home, ['push', 'app:1', `${registry.host}/team/app:1`], env(work.path, ''));
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /UNAUTHORIZED.*slipway login/);
+  });
+});

@@ -111,6 +111,11 @@ export class RegistryAuth {
     this.#tokenFlow = options.tokenFlow ?? 'get';
   }
 
+  /** The user name of the credentials in use; undefined when anonymous. */
+  get username(): string | undefined {
+    return this.#credentials?.username;
+  }
+
   /** The Authorization header to send for a request needing `scopes`, if any is known. */
   authorize(scopes: readonly string[]): string | undefined {
     if (this.#bearer) {

@@ -462,7 +462,12 @@ export class RegistryClient {
           attempt--;
           continue;
         }
-        throw await this.#error(method, url, res, true);
+        throw await this.#error(method, url, res, options.scopes, true);
+      }
+      if (res.status === 401 && authRetried && this.auth.username !== undefined && insufficientScope(res)) {
+        // Credentials accepted, and the token they got still lacks the action: a refusal, not a login problem.
+        discard(res);
+        throw this.#denied(method, url, res.status, options.scopes, []);
       }
       if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
         discard(res);
@@ -475,7 +480,7 @@ export class RegistryClient {
         continue;
       }
       if (res.ok || options.ok?.includes(res.status)) return res;
-      throw await this.#error(method, url, res);
+      throw await this.#error(method, url, res, options.scopes);
     }
   }
 
@@ -493,19 +498,28 @@ export class RegistryClient {
     this.#http.close();
   }
 
-  async #error(method: string, url: URL, res: HttpResponse, bodyGone = false): Promise<SlipwayError> {
-    let errors: { code?: string; message?: string }[] = [];
+  async #error(
+    method: string,
+    url: URL,
+    res: HttpResponse,
+    scopes: readonly string[],
+    bodyGone = false,
+  ): Promise<SlipwayError> {
+    let errors: OciError[] = [];
     if (bodyGone || method === 'HEAD') discard(res);
     else {
       try {
         const text = await readText(res);
-        const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+        const parsed = JSON.parse(text) as { errors?: OciError[] };
         errors = parsed.errors ?? [];
       } catch {
         // not an OCI error body
       }
     }
     const first = errors[0];
+    if (res.status === 403 && (first?.code ?? 'DENIED') === 'DENIED') {
+      return this.#denied(method, url, res.status, scopes, errors);
+    }
     const registryCode =
       first?.code ??
       (res.status === 401
@@ -532,6 +546,63 @@ export class RegistryClient {
       },
     );
   }
+
+  /**
+   * DENIED naming the refused actions and repositories (from the registry's error
+   * detail, else from the scopes the request needed) and who was refused.
+   */
+  #denied(method: string, url: URL, status: number, scopes: readonly string[], errors: OciError[]): SlipwayError {
+    const refused = refusedFromDetail(errors) ?? refusedFromScopes(scopes);
+    const who = this.auth.username === undefined ? 'anonymous access' : `user ${this.auth.username}`;
+    const what = refused.length > 0 ? refused.join(' and ') : `${method} ${url.pathname}`;
+    const said = errors.length > 0 ? ` (the registry said: ${errors.map((e) => e.message ?? e.code).join('; ')})` : '';
+    return new SlipwayError(
+      'DENIED',
+      `DENIED: ${who} may not ${what} at ${this.host}${said} (${method} ${url.origin}${url.pathname}): ` +
+        'the credentials were accepted but lack this permission; ask for the grant, or use credentials that have it (--creds USER:PASSWORD)',
+      {
+        detail: { status, registryCode: 'DENIED', url: url.toString(), retryable: false, refused },
+      },
+    );
+  }
+}
+
+interface OciError {
+  code?: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** "push on repository team/app", from a Distribution-style detail: [{Type, Name, Action}]. */
+function refusedFromDetail(errors: OciError[]): string[] | undefined {
+  const byName = new Map<string, string[]>();
+  for (const e of errors) {
+    if (!Array.isArray(e.detail)) continue;
+    for (const d of e.detail as { Type?: unknown; Name?: unknown; Action?: unknown }[]) {
+      if (typeof d?.Type !== 'string' || typeof d.Name !== 'string' || typeof d.Action !== 'string') continue;
+      const key = `${d.Type} ${d.Name}`;
+      const actions = byName.get(key) ?? [];
+      if (!actions.includes(d.Action)) actions.push(d.Action);
+      byName.set(key, actions);
+    }
+  }
+  if (byName.size === 0) return undefined;
+  return [...byName].map(([key, actions]) => `${actions.join(',')} on ${key}`);
+}
+
+/** "pull,push on repository team/app", from the scopes `repository:team/app:pull,push`. */
+function refusedFromScopes(scopes: readonly string[]): string[] {
+  return scopes.map((scope) => {
+    const last = scope.lastIndexOf(':');
+    const first = scope.indexOf(':');
+    if (first < 0 || last <= first) return scope;
+    return `${scope.slice(last + 1)} on ${scope.slice(0, first)} ${scope.slice(first + 1, last)}`;
+  });
+}
+
+/** A 401 whose Bearer challenge says the token lacks the scope (`error="insufficient_scope"`). */
+function insufficientScope(res: HttpResponse): boolean {
+  return /error="?insufficient_scope/i.test(res.headers.get('www-authenticate') ?? '');
 }
 
 function accessHint(status: number): string {

@@ -1,5 +1,5 @@
 import { RegistryAuthError } from './errors.js';
-import { formatScopes, hiddenAmong, missingAccess } from '../../auth/scope.js';
+import { covers, formatScopes, hiddenAmong, missingAccess } from '../../auth/scope.js';
 import { SlipwayError } from '../../errors.js';
 import { LoginGuard } from './login-guard.js';
 import type { Access, Authenticator, Authorizer, ClientInfo, Principal } from './types.js';
@@ -56,7 +56,8 @@ export function basicAuthenticator(
           challenge,
           missing,
         );
-      throw RegistryAuthError.denied(`user ${user} may not ${formatScopes(missing)}`, missing);
+      const exact = refusedActions(granted, missing);
+      throw RegistryAuthError.denied(`user ${user} may not ${formatScopes(exact)}`, exact);
     },
   };
 }
@@ -86,4 +87,15 @@ export function throwIfHidden(granted: Access[], missing: Access[]): void {
     throw new SlipwayError('NAME_UNKNOWN', `repository name not known to registry: ${hidden.name}`, {
       detail: { name: hidden.name },
     });
+}
+
+/**
+ * Of each refused access, only the actions `granted` lacks: a push refused to a user
+ * who may pull says `repository:team/app:push`, not `pull,push`.
+ */
+export function refusedActions(granted: Access[], refused: Access[]): Access[] {
+  return refused.map((r) => {
+    const actions = r.actions.filter((action) => !covers(granted, { type: r.type, name: r.name, actions: [action] }));
+    return { type: r.type, name: r.name, actions: actions.length > 0 ? actions : r.actions };
+  });
 }

@@ -1,6 +1,6 @@
 import { RegistryAuthError } from './errors.js';
 import { formatScopes, missingAccess } from '../../auth/scope.js';
-import { throwIfHidden } from './basic.js';
+import { refusedActions, throwIfHidden } from './basic.js';
 import type { TokenService } from './token-service.js';
 import type { Access, Authenticator, Principal } from './types.js';
 
@@ -62,7 +62,10 @@ export function bearerAuthenticator(tokens: TokenService, options: BearerOptions
         const now = await tokens.authorizeAll(claims.user, missing);
         throwIfHidden(now, missing);
         const refused = missingAccess(now, missing);
-        if (refused.length > 0) throw RegistryAuthError.denied(`not allowed: ${formatScopes(refused)}`, refused);
+        if (refused.length > 0) {
+          const exact = refusedActions(now, refused);
+          throw RegistryAuthError.denied(`not allowed: ${formatScopes(exact)}`, exact);
+        }
       }
       if (missing.length > 0) {
         throw RegistryAuthError.unauthorized(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { chooseAuthMode, isLoopback, setupAuth } from './setup.js';
 import { allowAll } from './types.js';
 import { writeUsersFile } from '../../auth/users-file.js';
-import { sampleUsers } from './testdata/users.js';
+import { PASSWORDS, basicHeader, guardedApp, sampleUsers } from './testdata/users.js';
 
 describe('auth setup', () => {
   test('loopback addresses are recognised; all-interfaces and other hosts are not', () => {
@@ -41,6 +41,49 @@ describe('auth setup', () => {
       const basic = await setupAuth({ mode: 'basic', home });
       assert.equal(basic.tokenApp, undefined);
       assert.equal((await setupAuth({ mode: 'none', home })).authenticator, allowAll);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  test('token mode: a signed-in user outside the grant gets 403 DENIED naming the action; anonymous still 401', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'slipway-setup-'));
+    try {
+      await writeUsersFile(join(home, 'registry', 'users.json'), sampleUsers());
+      const setup = await setupAuth({ mode: 'token', home, service: 'svc' });
+      const app = guardedApp(setup.authenticator);
+      const token = async (scope: string, authorization?: string) => {
+        const res = await setup.tokenApp!.request(
+          `/?service=svc&scope=${encodeURIComponent(scope)}`,
+          authorization ? { headers: { Authorization: authorization } } : {},
+        );
+        return ((await res.json()) as { token: string }).token;
+      };
+      const need = 'repository:team/app:pull,push';
+      const bob = await token(need, basicHeader('bob', PASSWORDS.bob));
+      const denied = await app.request(`http://r.test/check?need=${need}`, {
+        headers: { Authorization: `Bearer ${bob}` },
+      });
+      assert.equal(denied.status, 403);
+      assert.equal(denied.headers.get('www-authenticate'), null, 'no challenge: logging in again would not help');
+      const body = (await denied.json()) as { errors: { code: string; message: string; detail: unknown[] }[] };
+      assert.equal(body.errors[0]!.code, 'DENIED');
+      assert.match(body.errors[0]!.message, /repository:team\/app:push/);
+      assert.deepEqual(body.errors[0]!.detail, [{ Type: 'repository', Name: 'team/app', Action: 'push' }]);
+      // A token that merely lacks a scope the user has: 401 insufficient_scope, a new token helps.
+      const alicePull = await token('repository:team/app:pull', basicHeader('alice', PASSWORDS.alice));
+      const narrow = await app.request(`http://r.test/check?need=${need}`, {
+        headers: { Authorization: `Bearer ${alicePull}` },
+      });
+      assert.equal(narrow.status, 401);
+      assert.match(narrow.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
+      // Anonymous: 401 with the challenge, so the client logs in.
+      const anonymous = await token(need);
+      const anon = await app.request(`http://r.test/check?need=${need}`, {
+        headers: { Authorization: `Bearer ${anonymous}` },
+      });
+      assert.equal(anon.status, 401);
+      assert.match(anon.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
     } finally {
       await rm(home, { recursive: true, force: true });
     }

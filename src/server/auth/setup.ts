@@ -73,7 +73,9 @@ export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   const realm = options.realm === undefined ? {} : { realm: options.realm };
   return {
     mode: 'token',
-    authenticator: bearerAuthenticator(tokens, realm),
+    // A signed-in user whom a new token would not help gets 403 DENIED naming the refused
+    // action, not a 401 that sends them to log in again (as the platform answers).
+    authenticator: bearerAuthenticator(tokens, { ...realm, refusals: 'explain' }),
     tokenApp: createTokenApp(tokens, { logins }),
     usersPath,
   };
