@@ -1,7 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { makeFixtureTree, slipway, slipwayOk, startSlipwayRegistry, tempDir, type RegistryProcess } from './helpers.js';
+import {
+  freePort,
+  makeFixtureTree,
+  slipway,
+  slipwayOk,
+  startSlipwayRegistry,
+  tempDir,
+  type RegistryProcess,
+} from './helpers.js';
 
 /**
  * Issue 24's destructive defaults and messages, in the local store: `rm` removes
@@ -171,9 +179,40 @@ describe('a push outside the grant with valid credentials', () => {
     assert.match(r.stderr, /DENIED: user bob may not push on repository team\/app at /);
     assert.match(r.stderr, /lack this permission/);
     assert.doesNotMatch(r.stderr, /slipway login/);
+    // A build checks the destination before building: refused at once, with nothing built.
+    const build = await slipway(
+      home,
+      ['build', `${registry.host}/team/app:1`, '--path', join(work.path, 'rootfs')],
+      env(work.path, 'bob:bob-pw'),
+    );
+    assert.equal(build.code, 1);
+    assert.match(build.stderr, /cannot be pushed to \(checked before starting\): DENIED: user bob may not push/);
+    assert.doesNotMatch(build.stderr, /DETECTING/);
     // Without credentials it is still a matter of logging in.
     const anonymous = await slipway(home, ['push', 'app:1', `${registry.host}/team/app:1`], env(work.path, ''));
     assert.equal(anonymous.code, 1);
     assert.match(anonymous.stderr, /UNAUTHORIZED.*slipway login/);
+  });
+});
+
+describe('a build to an unreachable registry', () => {
+  test('fails at once, before building, saying the registry cannot be reached', async () => {
+    const work = await tempDir('unreachable');
+    try {
+      const app = join(work.path, 'app');
+      await makeFixtureTree(app);
+      const port = await freePort(); // nothing listens there
+      const started = Date.now();
+      // No stack exists in this home: had the build started, it would fail on that instead.
+      const r = await slipway(join(work.path, 'home'), ['build', `127.0.0.1:${port}/team/app:1`, '--path', app]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /cannot be pushed to \(checked before starting\): cannot reach the registry 127\.0\.0\.1:/,
+      );
+      assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await work.cleanup();
+    }
   });
 });

@@ -110,6 +110,12 @@ Examples:
     ),
   ).action(
     run(async (ctx, image: string | undefined, flags: BuildFlags) => {
+      if (image && (flags.publish || parseTransport(image).transport === 'docker')) {
+        // An unreachable registry or refused credentials fail now, not after the build.
+        const dst = parseRegistryTransport(image);
+        const { checkDestination } = await import('../../copy/check-destination.js');
+        await checkDestination(dst, registriesFrom(flags, { dst }));
+      }
       if (await wantsClassic(flags)) return (await import('./droplet.js')).classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;

@@ -355,6 +355,15 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Checks that `repo` takes pushes with the credentials in use, without pushing: an
+   * upload is started and cancelled at once. Throws what a push would (unreachable,
+   * UNAUTHORIZED, DENIED).
+   */
+  async checkPush(repo: string): Promise<void> {
+    await this.#cancelUpload(repo, await this.#startUpload(repo));
+  }
+
   /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
   async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
     const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
