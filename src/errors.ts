@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'CONFLICT'
   // a sandboxed build that reached one of its limits (time, memory, processes, disk)
   | 'LIMIT_EXCEEDED'
+  // work stopped because the process was told to end (a signal, a broken pipe)
+  | 'INTERRUPTED'
   // stacks made from a distribution's packages
   | 'SUITE_UNKNOWN'
   | 'MIRROR_UNREACHABLE'

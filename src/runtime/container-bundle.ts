@@ -8,6 +8,12 @@ import { processCommand } from './process-command.js';
 import { lookupInRoot } from './root-file.js';
 import { checkEnv, mergeEnv, type RunOptions } from './run-options.js';
 import { runtimeSpec, type BindMount, type RuntimeSpec } from './runtime-spec.js';
+import { findExecutable } from './runc.js';
+
+/** Where the init is bind-mounted: below /dev, runc's tmpfs, so the image's own tree is never touched. */
+export const INIT_PATH = '/dev/init';
+/** Statically linked inits a container can run whatever its image holds, in the order they are looked for. */
+const INIT_BINARIES = ['catatonit', '/usr/libexec/podman/catatonit', 'tini-static'];
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Host files a container on the host network sees, as docker and podman give them. */
@@ -54,6 +60,7 @@ export async function writeBundle(
     for (const f of HOST_NETWORK_FILES)
       if (existsSync(f) && exists(f)) binds.push({ source: f, destination: f, readonly: true });
   }
+  if (options.init) binds.push({ source: findInit(), destination: INIT_PATH, readonly: true });
   for (const b of options.binds ?? []) {
     if (!existsSync(b.source))
       throw new SlipwayError('NOT_FOUND', `volume source ${b.source} does not exist on this host`, {
@@ -62,7 +69,8 @@ export async function writeBundle(
     binds.push(b);
   }
   const spec = runtimeSpec({
-    args: command.args,
+    // catatonit forwards every signal to its child and exits with its status (128+N when signal N ended it).
+    args: options.init ? [INIT_PATH, '--', ...command.args] : command.args,
     env,
     cwd,
     user,
@@ -82,6 +90,19 @@ export async function writeBundle(
   });
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
   return spec;
+}
+
+/** The host's static init binary; TOOL_MISSING saying what to install, or to run without one. */
+function findInit(): string {
+  for (const name of INIT_BINARIES) {
+    const found = findExecutable(name);
+    if (found !== undefined) return found;
+  }
+  throw new SlipwayError(
+    'TOOL_MISSING',
+    'the container init catatonit is not installed; install it with: apt-get install -y catatonit (or run with --no-init)',
+    { detail: { tool: 'catatonit' } },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SlipwayError } from '../errors.js';
@@ -18,6 +18,7 @@ import { RuntimePaths } from './paths.js';
 import type { RunOptions } from './run-options.js';
 import { Runc } from './runc.js';
 import { signalInit } from './signals.js';
+import { holdTermination, throwIfTerminating } from './termination.js';
 import { RuntimeState, type ContainerRecord } from './state.js';
 import { superviseContainer } from './supervise.js';
 
@@ -52,7 +53,14 @@ export interface RunIo {
       ];
   /** Foreground runs: called once the container's init runs, with its host pid and the runc child (its piped stdio is the container's). */
   onStart?: (initPid: number, child: ChildProcess) => void;
+  /** Pass this process's signals on to a foreground container (default); false when the caller ends it itself (a build). */
+  forwardSignals?: boolean;
 }
+
+/** The names build sessions give their containers (src/sandbox/build-session.ts): never kept. */
+const BUILD_PREFIX = 'slipway-build-';
+/** A file in a container's directory: remove it once it exited. */
+const AUTO_REMOVE_MARK = 'auto-remove';
 
 /** How long `run -d` waits for the container to be running. */
 const DETACH_START_TIMEOUT_MS = 60_000;
@@ -101,20 +109,31 @@ export class ContainerRuntime {
     const name = checkContainerName(options.name ?? generateContainerName(image.label));
     const dir = this.paths.container(name);
     const progress = io.progress ?? silentProgress;
-    const { plan, unpacked } = await this.#prepareImage(image, name, options, progress);
+    // Until runc runs it, a signal ends the start (the container is discarded); then supervise forwards them.
+    const release = holdTermination({ signals: !options.detach });
+    let prepared: { plan: ImagePlan; unpacked: number };
     try {
-      const spec = await writeBundle(
-        dir,
-        plan,
-        plan.diffIds.map((d) => this.cache.dir(d)),
-        name,
-        options,
-      );
-      this.state.setCommand(name, spec.process.args);
-    } catch (err) {
-      await this.#discard(name);
-      throw err;
+      prepared = await this.#prepareImage(image, name, options, progress);
+      try {
+        const spec = await writeBundle(
+          dir,
+          prepared.plan,
+          prepared.plan.diffIds.map((d) => this.cache.dir(d)),
+          name,
+          options,
+        );
+        this.state.setCommand(name, options.init ? spec.process.args.slice(2) : spec.process.args);
+        // Says, after a crash of this process, that nobody meant to keep the container (see sweep).
+        if (options.remove) writeFileSync(join(dir, AUTO_REMOVE_MARK), '');
+        throwIfTerminating();
+      } catch (err) {
+        await this.#discard(name);
+        throw err;
+      }
+    } finally {
+      release();
     }
+    const { unpacked } = prepared;
     if (options.detach) {
       await this.#startDetached(name, dir);
       return { name, unpacked };
@@ -123,6 +142,7 @@ export class ContainerRuntime {
       stdio: io.stdio ?? 'inherit',
       remove: options.remove ?? false,
       ...(io.onStart ? { onStart: io.onStart } : {}),
+      ...(io.forwardSignals === false ? { forwardSignals: false } : {}),
     });
     return { name, exitCode, unpacked };
   }
@@ -187,9 +207,55 @@ export class ContainerRuntime {
     await this.#discard(name);
   }
 
+  /**
+   * Ends and removes what a `slipway` process killed without a chance to clean up (SIGKILL,
+   * a crash) left: a foreground or build container whose process is gone dies now, as it
+   * would have with its process, and goes entirely when it was to be removed at exit
+   * (`run --rm`, builds); runc containers and container directories no record names are
+   * deleted and unmounted. Detached containers whose supervisor died are left running.
+   */
+  async sweep(): Promise<{ containersRemoved: number; containersEnded: number }> {
+    const report = { containersRemoved: 0, containersEnded: 0 };
+    const known = new Set<string>();
+    for (const record of this.state.containers()) {
+      known.add(record.id);
+      if (isOwnerAlive(record.owner ?? undefined)) continue;
+      if (record.detached) {
+        await this.#reconcile(record);
+        continue;
+      }
+      const dir = this.paths.container(record.name);
+      const wasRunning = (await this.runc.state(record.id))?.status === 'running';
+      if (record.name.startsWith(BUILD_PREFIX) || existsSync(join(dir, AUTO_REMOVE_MARK))) {
+        await this.#discard(record.name);
+        report.containersRemoved++;
+        continue;
+      }
+      if (record.status === 'exited' && !wasRunning) continue;
+      await this.runc.deleteForce(record.id);
+      await unmountOverlay(dir);
+      this.state.markExited(record.name, null, 'its slipway process ended before it (it was killed)');
+      report.containersEnded++;
+    }
+    for (const id of await this.runc.list()) {
+      if (known.has(id)) continue;
+      await this.runc.deleteForce(id);
+      report.containersRemoved++;
+    }
+    if (existsSync(this.paths.containers)) {
+      for (const name of readdirSync(this.paths.containers)) {
+        if (this.state.container(name)) continue;
+        const dir = this.paths.container(name);
+        await unmountOverlay(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    return report;
+  }
+
   /** Removes the cached layers no container uses (and leftovers of interrupted unpacks). */
-  gc(): LayerGcReport {
-    return this.cache.gc();
+  gc(options: { keep?: ReadonlySet<string> } = {}): LayerGcReport {
+    return this.cache.gc(options);
   }
 
   // ---- internals

@@ -33,19 +33,31 @@ export { planImage, type ImagePlan } from './image-plan.js';
 export { copyLog } from './container-log.js';
 export { Runc } from './runc.js';
 
+export interface RuntimeGcReport extends LayerGcReport {
+  /** Containers a killed slipway process left, removed (build containers, `run --rm`), or ended. */
+  containersRemoved: number;
+  containersEnded: number;
+}
+
 /**
- * Removes the cached layers no container uses, for the store in `storeHome`; does
- * nothing (and creates nothing) when nothing was ever run there.
+ * Sweeps what killed `slipway` processes left (see ContainerRuntime.sweep), then removes
+ * the cached layers no container uses but those in `keep`, for the store in `storeHome`;
+ * does nothing (and creates nothing) when nothing was ever run there.
  *
  * @example
  * const { layersRemoved } = await collectLayerGarbage();
  */
-export async function collectLayerGarbage(storeHome?: string): Promise<LayerGcReport> {
+export async function collectLayerGarbage(
+  storeHome?: string,
+  options: { keep?: ReadonlySet<string> } = {},
+): Promise<RuntimeGcReport> {
   const paths = new RuntimePaths(storeHome);
-  if (!existsSync(paths.stateDb)) return { layersRemoved: 0, layerBytesFreed: 0, partialsRemoved: 0 };
+  if (!existsSync(paths.stateDb))
+    return { layersRemoved: 0, layerBytesFreed: 0, partialsRemoved: 0, containersRemoved: 0, containersEnded: 0 };
   const runtime = ContainerRuntime.open(storeHome);
   try {
-    return runtime.gc();
+    const swept = await runtime.sweep();
+    return { ...swept, ...runtime.gc(options) };
   } finally {
     runtime.close();
   }

@@ -165,16 +165,17 @@ export class LayerCache {
   }
 
   /**
-   * Removes every cached layer no container references, and what crashed unpacks and
-   * interrupted removals left behind.
+   * Removes every cached layer no container references (but those in `keep`: a stack's
+   * layers the next build needs), and what crashed unpacks and interrupted removals left behind.
    */
-  gc(): LayerGcReport {
+  gc(options: { keep?: ReadonlySet<string> } = {}): LayerGcReport {
     const report: LayerGcReport = { layersRemoved: 0, layerBytesFreed: 0, partialsRemoved: 0 };
     if (!existsSync(this.#paths.layers)) return report;
     const trash: string[] = [];
     this.#state.write(() => {
       for (const record of this.#state.layers()) {
         if (record.refs > 0) continue;
+        if (record.state === 'ready' && options.keep?.has(record.diffId)) continue;
         if (record.state === 'unpacking' && isOwnerAlive(record.owner ?? undefined)) continue;
         const dir = this.dir(record.diffId);
         if (existsSync(dir)) {

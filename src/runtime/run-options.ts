@@ -50,6 +50,13 @@ export interface RunOptions {
   detach?: boolean;
   /** Remove the container once it exited (foreground runs). */
   remove?: boolean;
+  /**
+   * Run a small init (catatonit) as PID 1 that forwards signals to the process and
+   * reaps zombies, as `docker run --init`: without one, the app is PID 1 and the kernel
+   * drops every signal it has no handler for (Node's own SIGINT handler re-raises into
+   * nothing), so Ctrl-C and stop do not reach it.
+   */
+  init?: boolean;
 }
 
 /**

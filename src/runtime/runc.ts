@@ -82,6 +82,15 @@ export class Runc {
     }
   }
 
+  /** The ids of every container runc knows in this root. */
+  async list(): Promise<string[]> {
+    try {
+      return (await runTool(this.binary, ['--root', this.root, 'list', '-q'])).split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
   /** runc's view of a container, or undefined when it knows none by that id. */
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
     try {

@@ -37,7 +37,11 @@ export function signalInit(pid: number, signal: NodeJS.Signals): NodeJS.Signals 
   }
 }
 
-/** True when process `pid` catches or ignores `signal` (per /proc/PID/status); true when unknown. */
+/**
+ * True when process `pid` catches, ignores or blocks `signal` (per /proc/PID/status);
+ * true when unknown. Blocked counts: an init such as catatonit or tini blocks every
+ * signal and reads them with signalfd or sigwait, then forwards them.
+ */
 export function handles(pid: number, signal: NodeJS.Signals): boolean {
   let status: string;
   try {
@@ -48,5 +52,5 @@ export function handles(pid: number, signal: NodeJS.Signals): boolean {
   const bit = 1n << BigInt(constants.signals[signal] - 1);
   const mask = (field: string): bigint =>
     BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
-  return ((mask('SigCgt') | mask('SigIgn')) & bit) !== 0n;
+  return ((mask('SigCgt') | mask('SigIgn') | mask('SigBlk')) & bit) !== 0n;
 }

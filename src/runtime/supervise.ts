@@ -7,6 +7,7 @@ import { ownerString } from '../store/owner.js';
 import { unmountOverlay } from './overlay-mount.js';
 import { lastRuncError, startFailureStatus, type Runc } from './runc.js';
 import { signalInit } from './signals.js';
+import { holdTermination } from './termination.js';
 import type { RuntimeState } from './state.js';
 
 /** Signals a waiting `slipway run` (or a supervisor) passes on to the container. */
@@ -19,6 +20,11 @@ export interface SuperviseOptions {
   remove?: boolean;
   /** Called once the container's init runs, with its host pid and the runc child (whose stdio pipes are the container's). */
   onStart?: (initPid: number, child: ChildProcess) => void;
+  /**
+   * Pass this process's signals on to the container (default). False when the caller
+   * ends the container itself on a signal (a build session: see holdTermination).
+   */
+  forwardSignals?: boolean;
 }
 
 /**
@@ -54,7 +60,15 @@ export async function superviseContainer(
     if (initPid !== undefined) signalInit(initPid, again ? 'SIGKILL' : signal);
     else child.kill(again ? 'SIGKILL' : signal); // not started yet: runc passes it on once it can
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  const forwarding = options.forwardSignals !== false;
+  if (forwarding) for (const s of FORWARDED) process.on(s, forward);
+  // A broken pipe ends this process, and the container with it (signals are forwarded above).
+  const release = forwarding
+    ? holdTermination({
+        signals: false,
+        abort: () => (initPid !== undefined ? signalInit(initPid, 'SIGKILL') : child.kill('SIGKILL')),
+      })
+    : () => undefined;
   try {
     let done = false;
     void exited.then(() => (done = true));
@@ -81,7 +95,8 @@ export async function superviseContainer(
     }
     return code;
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    if (forwarding) for (const s of FORWARDED) process.off(s, forward);
+    release();
   }
 }
 

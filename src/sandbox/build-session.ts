@@ -12,6 +12,7 @@ import { ConfinedDir } from '../fs/confined-dir.js';
 import { LimitExceeded, formatBytes, type SandboxLimits } from './limits.js';
 import { OutboundNetwork, SANDBOX_NAMESERVER, type BuildNetwork } from './network.js';
 import { buildSeccomp } from './seccomp.js';
+import { Interrupted, holdTermination, terminationReason, throwIfTerminating } from '../runtime/termination.js';
 
 /** Where the session's control directory is mounted in the build container (read-only). */
 export const CONTROL_DIR = '/slipway';
@@ -113,6 +114,7 @@ export class BuildSession {
   #next = 0;
   #ended: { error?: unknown; exitCode?: number | null } | undefined;
   #stopped: LimitExceeded | SlipwayError | undefined;
+  #release: () => void = () => undefined;
   readonly #done: Promise<unknown>;
   readonly #results = new Map<string, (status: number) => void>();
   readonly #waiters = new Set<() => void>();
@@ -164,10 +166,12 @@ export class BuildSession {
       (resolve) => (started = (child, pid) => resolve({ child, pid })),
     );
     const { limits } = options;
+    throwIfTerminating();
+    const name = `slipway-build-${randomBytes(4).toString('hex')}`;
     const done = runtime.run(
       options.image,
       {
-        name: `slipway-build-${randomBytes(4).toString('hex')}`,
+        name,
         entrypoint: '',
         args: ['/bin/sh', `${CONTROL_DIR}/driver.sh`],
         user: `${options.user.uid}:${options.user.gid}`,
@@ -188,9 +192,18 @@ export class BuildSession {
         scratchDir: scratch,
         remove: true,
       },
-      { stdio: ['pipe', 'pipe', 'pipe'], onStart: (pid, child) => started(child, pid) },
+      { stdio: ['pipe', 'pipe', 'pipe'], onStart: (pid, child) => started(child, pid), forwardSignals: false },
     );
     const session = new BuildSession(options, done, ConfinedDir.open(join(controlDir, 'out')), scratch);
+    // The build container dies with this process: a signal or a broken pipe kills it, and the build fails as interrupted.
+    session.#release = holdTermination({
+      signals: true,
+      abort: (reason) => void session.#kill(new Interrupted(reason)),
+      cleanup: async () => {
+        session.#kill(new Interrupted(terminationReason() ?? 'SIGTERM')).catch(() => undefined);
+        await runtime.remove(name, { force: true });
+      },
+    });
     try {
       const { child, pid } = await Promise.race([
         running,
@@ -261,6 +274,7 @@ export class BuildSession {
   /** Runs `job` in the container; `onOutput` gets its output as it comes. */
   async exec(job: Job, onOutput?: (text: string) => void): Promise<JobResult> {
     this.#throwIfStopped();
+    throwIfTerminating();
     const n = String(this.#next++).padStart(5, '0');
     const { uid, gid } = this.options.user;
     const outFd = this.#out.createFile(`${n}.out`, { uid, gid, mode: 0o600 });
@@ -376,7 +390,7 @@ export class BuildSession {
     this.#throwIfStopped();
   }
 
-  async #kill(reason: LimitExceeded | undefined): Promise<void> {
+  async #kill(reason: LimitExceeded | Interrupted | undefined): Promise<void> {
     if (reason && !this.#stopped) this.#stopped = reason;
     if (this.#initPid !== undefined && !this.#ended) {
       try {
@@ -391,6 +405,7 @@ export class BuildSession {
   }
 
   #cleanup(): void {
+    this.#release();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
     this.#network?.stop();
@@ -407,6 +422,8 @@ export class BuildSession {
   }
 
   #endedError(what: string): never {
+    const reason = terminationReason();
+    if (reason !== undefined) throw new Interrupted(reason);
     const e = this.#ended;
     const detail = this.#stderr.trim()
       ? `: ${this.#stderr.trim().split('\n').slice(-3).join(' / ')}`

@@ -3,6 +3,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   rmdirSync,
@@ -16,6 +17,7 @@ import { SlipwayError, isErrno } from '../errors.js';
 import { isMountPoint } from '../runtime/overlay-mount.js';
 import { runTool } from '../runtime/host-tools.js';
 import { isOwnerAlive, ownerString } from '../store/owner.js';
+import { holdTermination } from '../runtime/termination.js';
 
 /**
  * The disk a build may write, as a volume of its own: an ext4 filesystem in a sparse
@@ -33,14 +35,25 @@ import { isOwnerAlive, ownerString } from '../store/owner.js';
  *   build-volumes/<key>.mnt/    its mount point while a build runs
  */
 export class BuildVolume {
+  readonly #release: () => void;
+
   /** Use BuildVolume.open. */
   constructor(
     readonly mountPoint: string,
     private readonly image: string,
-    private readonly lock: string | undefined,
+    private readonly lock: string,
     /** True when this is the app's own volume (its build cache is here); false for a one-off. */
     readonly persistent: boolean,
-  ) {}
+  ) {
+    // A build that is killed must not leave its volume mounted: the work unwinds and closes it, or this does.
+    this.#release = holdTermination({
+      signals: true,
+      cleanup: () => {
+        if (!this.#closed) clearScratch(mountPoint);
+        return this.close();
+      },
+    });
+  }
 
   /**
    * Mounts the app's volume (made or remade when missing, damaged or of another size),
@@ -60,7 +73,48 @@ export class BuildVolume {
       }
     }
     const once = `once-${randomBytes(6).toString('hex')}`;
-    return mountVolume(join(dir, `${once}.ext4`), join(dir, `${once}.mnt`), sizeBytes, undefined, false);
+    // A one-off has a lock too: it says whose it is, so a sweep knows when its owner is gone.
+    const onceLock = join(dir, `${once}.lock`);
+    takeLock(onceLock);
+    try {
+      return await mountVolume(join(dir, `${once}.ext4`), join(dir, `${once}.mnt`), sizeBytes, onceLock, false);
+    } catch (err) {
+      rmSync(onceLock, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Unmounts and clears the volumes whose build is gone (its process was killed): what a
+   * build wrote there goes, the app's build cache stays, one-off volumes are deleted.
+   * Answers how many were swept.
+   */
+  static async sweep(home: string): Promise<number> {
+    const dir = join(home, 'build-volumes');
+    if (!existsSync(dir)) return 0;
+    let swept = 0;
+    for (const name of readdirSync(dir)) {
+      if (!name.endsWith('.mnt')) continue;
+      const key = name.slice(0, -'.mnt'.length);
+      const lock = join(dir, `${key}.lock`);
+      let holder: string | undefined;
+      try {
+        holder = readFileSync(lock, 'utf8');
+      } catch {
+        // no lock: nobody's
+      }
+      if (holder !== undefined && isOwnerAlive(holder)) continue;
+      const mountPoint = join(dir, name);
+      if (isMountPoint(mountPoint)) {
+        clearScratch(mountPoint);
+        await unmount(mountPoint);
+      }
+      rmdirSync(mountPoint);
+      if (key.startsWith('once-')) rmSync(join(dir, `${key}.ext4`), { force: true });
+      rmSync(lock, { force: true });
+      swept++;
+    }
+    return swept;
   }
 
   /** Bytes still free for the build. */
@@ -76,21 +130,26 @@ export class BuildVolume {
 
   /** Unmounts (and, for a one-off volume, deletes) the volume; releases the app's lock. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     try {
       await unmount(this.mountPoint);
     } finally {
+      this.#release();
       rmdirSync(this.mountPoint);
       if (!this.persistent) rmSync(this.image, { force: true });
-      if (this.lock) rmSync(this.lock, { force: true });
+      rmSync(this.lock, { force: true });
     }
   }
+
+  #closed = false;
 }
 
 async function mountVolume(
   image: string,
   mountPoint: string,
   sizeBytes: number,
-  lock: string | undefined,
+  lock: string,
   keep: boolean,
 ): Promise<BuildVolume> {
   if (isMountPoint(mountPoint)) await unmount(mountPoint); // left by a build that died
@@ -105,7 +164,17 @@ async function mountVolume(
     await makeFilesystem(image, sizeBytes);
     await mount(image, mountPoint);
   }
+  // What a killed build of this app left (its workspace, its container's root) goes; the cache stays.
+  clearScratch(mountPoint);
   return new BuildVolume(mountPoint, image, lock, keep);
+}
+
+/** Everything on a volume but the app's build cache: what one build wrote for itself. */
+function clearScratch(mountPoint: string): void {
+  for (const entry of readdirSync(mountPoint)) {
+    if (entry === 'cache' || entry === 'lost+found') continue;
+    rmSync(join(mountPoint, entry), { recursive: true, force: true });
+  }
 }
 
 async function makeFilesystem(image: string, sizeBytes: number): Promise<void> {

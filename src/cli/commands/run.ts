@@ -3,6 +3,7 @@ import { SlipwayError } from '../../errors.js';
 import { parseTransport } from '../../oci/transport.js';
 import { ContainerRuntime } from '../../runtime/containers.js';
 import { checkEnv, parseBind, parseMemory, type RunOptions } from '../../runtime/run-options.js';
+import { exitStatus, terminationReason } from '../../runtime/termination.js';
 import { run } from '../run.js';
 
 interface RunFlags {
@@ -22,6 +23,7 @@ interface RunFlags {
   user?: string;
   workdir?: string;
   rm?: boolean;
+  init: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -51,12 +53,16 @@ export function runCommand(): Command {
     .option('-u, --user <user[:group]>', 'run as this user (name or uid, resolved in the image)')
     .option('-w, --workdir <dir>', 'the working directory in the container')
     .option('--rm', 'remove the container when it exits')
+    .option('--no-init', 'run the process as PID 1 itself, without the init that forwards signals and reaps zombies')
     .addHelpText(
       'after',
       `
 In the foreground the container's stdio is this terminal's and slipway exits with the
-container's exit code; Ctrl-C or SIGTERM stops the container. Put options before the
-image, and the command after --.
+container's exit code; Ctrl-C or SIGTERM stops the container (a second Ctrl-C kills it).
+A small init (catatonit, bind-mounted read-only at /dev/init) runs as PID 1, passes
+signals on to the process and reaps zombies, as docker run --init; --no-init opts out.
+The container dies with slipway: a broken pipe or a hang-up ends it too. Put options
+before the image, and the command after --.
 
 Examples:
   $ slipway run debian:bookworm -- cat /etc/debian_version
@@ -74,7 +80,7 @@ Examples:
             progress: ctx.progress(),
           });
           if (flags.detach) ctx.print({ name: result.name }, () => result.name);
-          else process.exitCode = result.exitCode ?? 1;
+          else process.exitCode = terminationReason() === 'SIGPIPE' ? exitStatus('SIGPIPE') : (result.exitCode ?? 1);
         } finally {
           runtime.close();
         }
@@ -91,6 +97,7 @@ function runOptions(flags: RunFlags, command: string[]): RunOptions {
     detach: flags.detach ?? false,
     remove: flags.rm ?? false,
     readOnly: flags.readOnly ?? false,
+    init: flags.init,
   };
   if (command.length > 0) options.args = command;
   if (flags.process !== undefined) options.processType = flags.process;
