@@ -26,6 +26,7 @@ function slipwayIn(cwd: string, home: string, args: string[]): Promise<CliResult
 
 /** What `slipway build` copies of the app: never a store, never what the ignore files name. */
 describe('slipway build: the app source it copies', () => {
+  let root: string;
   let user: string;
   let home: string;
   let bp: string;
@@ -34,6 +35,7 @@ describe('slipway build: the app source it copies', () => {
   before(async () => {
     const dir = await tempDir('slipway-build-excludes');
     // A user's home directory with the store in it, as ~ and ~/.slipway are.
+    root = dir.path;
     user = join(dir.path, 'user');
     home = join(user, '.slipway');
     const store = await LocalStore.open(home);
@@ -50,6 +52,33 @@ describe('slipway build: the app source it copies', () => {
   });
   after(async () => cleanup());
 
+  test("the first build shows unpacking the build image into the layer cache and counts it; the summary's layers and processes lines", async () => {
+    const app = join(root, 'procfile-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'Procfile'), 'web: echo "hello web"\nworker: sleep 1\n');
+    const first = await slipway(home, ['build', 'procfile-app', '--path', app, '-b', 'slipway/procfile']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /===> UNPACKING the build image into the layer cache \(\d+ layers?, [\d.]+ MB; once per stack version\)\n(.*\n)*unpacked \d+ layers? in [\d.]+ s\n===> DETECTING/,
+    );
+    assert.match(
+      first.stdout,
+      /took [\d.]+ s \(layer cache [\d.]+ \(\d+ layers? of the build image unpacked\), detect /,
+    );
+    assert.match(first.stdout, /^layers: 4 \(4 new, 0 reused\)$/m);
+    assert.match(
+      first.stdout,
+      /^processes: web \(default\): \/bin\/sh -c 'echo "hello web"'; worker: \/bin\/sh -c 'sleep 1'$/m,
+    );
+    const again = await slipway(home, ['--json', 'build', 'procfile-app', '--path', app, '-b', 'slipway/procfile']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /UNPACKING/);
+    const report = JSON.parse(again.stdout);
+    assert.equal(report.layersUnpacked, 0);
+    assert.equal(report.seconds.layerCache < 1, true);
+  });
+
   test('a build with no --path in a directory that holds the store leaves the store out', async () => {
     writeFileSync(join(user, 'notes.txt'), 'x');
     const r = await slipwayIn(user, home, ['build', 'home-app', '-b', bp]);
@@ -63,7 +92,7 @@ describe('slipway build: the app source it copies', () => {
   });
 
   test('.slipwayignore, .cfignore and .dockerignore name what stays out of the build', async () => {
-    const app = join(user, 'app');
+    const app = join(root, 'app');
     mkdirSync(join(app, 'node_modules', 'x'), { recursive: true });
     mkdirSync(join(app, 'out'), { recursive: true });
     writeFileSync(join(app, 'node_modules', 'x', 'index.js'), 'x');

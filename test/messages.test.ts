@@ -74,4 +74,15 @@ describe('messages that point the way', () => {
       assert.match(r.stderr, /slipway import --rootfs DIR\|TARBALL x:1/);
     });
   });
+
+  test("commander's own errors carry the slipway: prefix and the help hint, in subcommands too", async () => {
+    const unknownOption = await slipway(home, ['build', '--nope']);
+    assert.equal(unknownOption.code, 1);
+    assert.match(unknownOption.stderr, /^slipway: error: unknown option '--nope'/);
+    assert.match(unknownOption.stderr, /\(add --help for usage and examples\)/);
+    const unknownSub = await slipway(home, ['stack', 'frob']);
+    assert.match(unknownSub.stderr, /^slipway: error: unknown command 'frob'/);
+    const missing = await slipway(home, ['tag']);
+    assert.match(missing.stderr, /^slipway: error: missing required argument/);
+  });
 });

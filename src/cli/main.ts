@@ -61,6 +61,19 @@ Examples:
   $ slipway registry serve --addr 127.0.0.1:5000`,
   );
 
+/**
+ * Commander's own errors (an unknown option or command, a missing argument) as ours
+ * read, `slipway: error: ...`, with the hint to ask for help, on every command and
+ * subcommand (addCommand does not pass output settings on).
+ */
+function withSlipwayErrors(cmd: Command): void {
+  cmd.configureOutput({
+    outputError: (text, write) => write(text.replace(/^error: /, 'slipway: error: ')),
+  });
+  cmd.showHelpAfterError('(add --help for usage and examples)');
+  for (const sub of cmd.commands) withSlipwayErrors(sub);
+}
+
 /** Where the command is named on the command line: the first word that is not a global option (or its value); -1 for none. */
 function commandAt(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
@@ -82,5 +95,7 @@ const versionAsked = rootArgs.includes('--version') || rootArgs.includes('-V');
 if (at < 0 || versionAsked) program.version('0.1.0');
 const chosen = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
 for (const [, load] of versionAsked ? [] : chosen ? [chosen] : COMMANDS) program.addCommand(await load());
+
+withSlipwayErrors(program);
 
 await program.parseAsync(process.argv);

@@ -20,6 +20,7 @@ interface BuildFlags extends RegistryFlags, SandboxFlags {
   env: string[];
   envFile?: string;
   publish?: boolean;
+  runImage?: string;
   clearCache?: boolean;
   creationTime?: string;
   classic?: boolean;
@@ -56,7 +57,14 @@ export function buildCommand(): Command {
         )
         .option('-e, --env <KEY=VALUE>', 'build-time environment for the buildpacks (repeatable)', collect, [])
         .option('--env-file <file>', 'build-time environment from a file of KEY=VALUE lines')
-        .option('--publish', 'push the image to the registry IMAGE names')
+        .option(
+          '--publish',
+          'push the image to a registry: IMAGE read as a registry reference even without a host (docker.io); HOST/NAME pushes without it',
+        )
+        .option(
+          '--run-image <image>',
+          "the run image to build on instead of the stack's (or the builder's): NAME[:TAG] in the store or HOST/NAME[:TAG]; same platform and stack id as the build image",
+        )
         .option('--clear-cache', "empty the app's build cache first")
         .option(
           '--creation-time <now|epoch>',
@@ -104,6 +112,7 @@ Examples:
   $ slipway builder create builders/mine:1 --config builder.toml && slipway build app --builder builders/mine:1
   $ slipway build app --builder 127.0.0.1:5000/builders/mine:1 -b 127.0.0.1:5000/bp/extra:2
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
+  $ slipway build web:v1 --path examples/nodejs --run-image default/run:patched
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0
   $ slipway build ci/app --network none --timeout 10m --memory 2g --disk-limit 4g`,
@@ -128,6 +137,7 @@ Examples:
         env: flags.env,
         ...(flags.envFile ? { envFile: flags.envFile } : {}),
         ...(flags.publish ? { publish: true } : {}),
+        ...(flags.runImage ? { runImage: flags.runImage } : {}),
         ...(flags.clearCache ? { clearCache: true } : {}),
         ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
         progress,
@@ -189,19 +199,42 @@ function summary(r: BuildAppReport, pushed: string | undefined): string {
     `digest ${r.digest}`,
     `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`,
     `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`,
-    'layers:',
+    `layers: ${r.layers.length} (${r.layers.filter((l) => !l.reused).length} new, ${r.layers.filter((l) => l.reused).length} reused)`,
   ];
   for (const l of r.layers)
     lines.push(
       `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(36)} ${formatBytes(l.size).padStart(10)}  ${l.diffId.slice(7, 19)}`,
     );
   lines.push(
-    `processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${p.command.join(' ')}`).join('; ') || '(none)'}`,
+    `processes: ${r.processes.map((p) => `${p.type}${p.default ? ' (default)' : ''}: ${processCommand(p)}`).join('; ') || '(none)'}`,
   );
+  const cache =
+    r.layersUnpacked > 0
+      ? `layer cache ${r.seconds.layerCache.toFixed(2)} (${r.layersUnpacked} ${r.layersUnpacked === 1 ? 'layer' : 'layers'} of the build image unpacked), `
+      : '';
   lines.push(
-    `took ${r.seconds.total.toFixed(2)} s (detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
+    `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
   );
   if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
+}
+
+/**
+ * A process's command as a person reads it: a shell form (`/bin/sh -c CMD NAME`) shows
+ * CMD quoted, without the $0 name the shell gets after it; arguments follow.
+ *
+ * @example processCommand({ type: 'web', command: ['/bin/sh', '-c', 'node server.js', 'web'], args: [] }) // "/bin/sh -c 'node server.js'"
+ */
+export function processCommand(p: { type: string; command: string[]; args?: string[] }): string {
+  const [sh, flag, script, ...rest] = p.command;
+  const words =
+    sh !== undefined && /^(\/usr)?(\/bin\/)?(ba|da)?sh$/.test(sh) && flag === '-c' && script !== undefined
+      ? [sh, '-c', shellQuote(script), ...(rest[0] === p.type ? rest.slice(1) : rest).map(shellQuote)]
+      : p.command.map(shellQuote);
+  return [...words, ...(p.args ?? []).map(shellQuote)].join(' ');
+}
+
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -22,6 +22,8 @@ export interface BuildAppOptions {
   env?: string[];
   envFile?: string;
   publish?: boolean;
+  /** pack's --run-image: NAME[:TAG|@DIGEST] in the store, or HOST/NAME[:TAG] pulled with `pull`. */
+  runImage?: string;
   clearCache?: boolean;
   /** "now" or seconds since the epoch; default SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z. */
   creationTime?: string;
@@ -122,7 +124,9 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     buildpacks.push(pkg.buildpack.dir);
     buildpackTrees.push(...pkg.trees);
   }
+  const runImage = options.runImage ? await resolveRunImage(store, options.runImage, options.pull) : undefined;
   const report = await stage(store, {
+    ...(runImage ? { runImage } : {}),
     path,
     repository,
     tag,
@@ -153,6 +157,30 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     out.pushed = { destination, report: await options.push(`${repository}:${tag}`, destination) };
   }
   return out;
+}
+
+/** --run-image as a local repository and digest: a registry image is pulled first. */
+async function resolveRunImage(
+  store: LocalStore,
+  reference: string,
+  pull: PullImage | undefined,
+): Promise<{ repository: string; digest: string }> {
+  let local = reference;
+  if (hasRegistryHost(reference)) {
+    if (!pull) throw new SlipwayError('UNSUPPORTED', 'no registry client was given to pull the run image with');
+    local = await pull(reference);
+  }
+  const { name, tag, digest } = parseLocalName(local);
+  try {
+    const found = await store.resolve(name, digest ?? tag ?? 'latest');
+    return { repository: name, digest: found.digest };
+  } catch (err) {
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `run image ${reference} is not in the store: pull it (slipway pull HOST/NAME:TAG), or give HOST/NAME[:TAG] to pull it (see slipway images)`,
+      { cause: err, detail: { runImage: reference } },
+    );
+  }
 }
 
 /** --creation-time: "now", or seconds since the epoch; default SOURCE_DATE_EPOCH else 1980-01-01T00:00:01Z. */

@@ -12,9 +12,11 @@ import { materializeInlineBuildpack, type InlineBuildpack } from '../../buildpac
 import { toToml } from '../../buildpack/cnb/toml.js';
 import type { Image, Layer } from '../../image/types.js';
 import type { Digest } from '../../oci/digest.js';
+import type { ImageConfig } from '../../oci/types.js';
 import { parseTransport } from '../../oci/transport.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import { ContainerRuntime } from '../../runtime/containers.js';
+import type { CacheableLayer } from '../../runtime/layer-cache.js';
 import { BuildSession } from '../../sandbox/build-session.js';
 import { BuildVolume } from '../../sandbox/build-volume.js';
 import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
@@ -59,6 +61,8 @@ export interface StageOptions {
   clearCache?: boolean;
   /** Seconds since the epoch for `created` and file times (default SOURCE_DATE_EPOCH or 1980-01-01T00:00:01Z). */
   created: number;
+  /** pack's --run-image: the run image to build on instead of the stack's (or the builder's), a local repository and digest. */
+  runImage?: { repository: string; digest: string };
   /** Paths to leave out of the workspace (project.toml include/exclude applied by the caller). */
   filter?: (relativePath: string, isDir: boolean) => boolean;
   /** The build cache's key (default: the repository); a registry image uses its full name. */
@@ -88,7 +92,10 @@ export interface StageReport {
   processes: { type: string; command: string[]; args: string[]; default: boolean }[];
   layers: ExportedLayer[];
   restored: { fromCache: string[]; metadataOnly: string[] };
-  seconds: { detect: number; build: number; export: number; total: number };
+  /** Layers of the build image this build unpacked into the host's layer cache (0 once cached). */
+  layersUnpacked: number;
+  /** Phase times; `layerCache` is unpacking the build image's layers into the layer cache (0 once cached). */
+  seconds: { layerCache: number; detect: number; build: number; export: number; total: number };
   /** Bytes of new layer blobs written to the store. */
   bytesWritten: number;
 }
@@ -111,11 +118,14 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       : stackBase(await resolveStack(store, options.stack, progress));
   const { stack } = base;
   const buildInfo = await readLocal(store, base.buildRepository, stack.build);
-  const runInfo = await readLocal(store, base.runRepository, stack.run);
+  // pack's --run-image: another run image than the stack's (or the builder's), checked against the build image.
+  const runRef = options.runImage ?? { repository: base.runRepository, digest: stack.run };
+  const runInfo = await readLocal(store, runRef.repository, runRef.digest);
   if (buildInfo.artifact.kind !== 'image' || runInfo.artifact.kind !== 'image')
     throw new SlipwayError('INVALID_DOCUMENT', `stack ${stack.name}: its images are indexes`);
   const buildConfig = await buildInfo.artifact.image.config();
   const runImage = runInfo.artifact.image;
+  if (options.runImage) checkRunImage(options.runImage.repository, await runImage.config(), buildConfig);
   const env = Object.fromEntries(
     (buildConfig.config?.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
@@ -150,6 +160,10 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   let session: BuildSession | undefined;
   try {
     await prepareDirs(dirs, options, user, store.home, progress);
+    // The first build on a stack version unpacks its build image into the layer cache: seconds, shown and counted.
+    const tCache = performance.now();
+    const layersUnpacked = await unpackBuildImage(runtime, buildInfo.artifact.image, progress);
+    const cacheSeconds = (performance.now() - tCache) / 1000;
     progress.log('===> DETECTING');
     session = await BuildSession.start(runtime, {
       image: {
@@ -226,8 +240,8 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
         dirs,
         user,
         runImage,
-        runImageName: base.runImageName,
-        runImageReference: `${base.runRepository}@${stack.run}`,
+        runImageName: options.runImage ? options.runImage.repository : base.runImageName,
+        runImageReference: `${runRef.repository}@${runRef.digest}`,
         build: built,
         ...(previous ? { previous } : {}),
         created: options.created,
@@ -259,7 +273,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       })),
       layers,
       restored,
+      layersUnpacked,
       seconds: {
+        layerCache: cacheSeconds,
         detect: (tBuild - tDetect) / 1000,
         build: (tExport - tBuild) / 1000,
         export: (tEnd - tExport) / 1000,
@@ -277,6 +293,48 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       await volume.close();
     }
   }
+}
+
+/**
+ * Unpacks the build image's layers that are not yet in the host's layer cache, with
+ * progress (a bar per layer on a terminal, a line before and after): the first build
+ * on a stack version, or after the cache was dropped, spends seconds here. Returns
+ * how many layers it unpacked.
+ */
+async function unpackBuildImage(runtime: ContainerRuntime, image: Image, progress: Progress): Promise<number> {
+  const missing: CacheableLayer[] = [];
+  for (const l of await image.layers()) {
+    const diffId = await l.diffId();
+    if (!runtime.cache.has(diffId)) missing.push({ diffId, size: await l.size(), open: () => l.compressed() });
+  }
+  if (missing.length === 0) return 0;
+  const mb = (missing.reduce((n, l) => n + l.size, 0) / 1e6).toFixed(1);
+  progress.log(
+    `===> UNPACKING the build image into the layer cache (${missing.length} ${missing.length === 1 ? 'layer' : 'layers'}, ${mb} MB; once per stack version)`,
+  );
+  const t0 = performance.now();
+  const n = await runtime.cache.ensure(missing, progress);
+  progress.log(`unpacked ${n} ${n === 1 ? 'layer' : 'layers'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return n;
+}
+
+/** A --run-image must suit what the build image built: the same os and architecture, the same stack id when both say one. */
+function checkRunImage(name: string, run: ImageConfig, build: ImageConfig): void {
+  const platform = (c: ImageConfig) => [c.os, c.architecture, c.variant].filter(Boolean).join('/');
+  if (platform(run) !== platform(build))
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `run image ${name} is for ${platform(run)} and the build image for ${platform(build)}: give a run image of the same platform`,
+      { detail: { runImage: name } },
+    );
+  const runId = run.config?.Labels?.['io.buildpacks.stack.id'];
+  const buildId = build.config?.Labels?.['io.buildpacks.stack.id'];
+  if (runId && buildId && runId !== buildId)
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `run image ${name} has stack id ${runId} and the build image ${buildId}: give a run image of the same stack (io.buildpacks.stack.id)`,
+      { detail: { runImage: name, runStackId: runId, buildStackId: buildId } },
+    );
 }
 
 function caBind(caFile: string | false | undefined): { source: string; destination: string; readonly: boolean }[] {
