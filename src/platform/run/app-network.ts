@@ -56,7 +56,8 @@ export async function attachAppNetwork(pid: number, socket: string, hostPort = 0
     await blackholeRoutes(pid);
     await Promise.race([addForwardWhenFree(socket, port), exited]);
   } catch (err) {
-    if (child.pid) process.kill(child.pid, 'SIGKILL');
+    // slirp4netns may be gone already (its exit is often the error): the error is what matters.
+    if (child.pid) detachAppNetwork(child.pid, 'SIGKILL');
     throw err;
   }
   return { hostPort: port, slirpPid: child.pid! };
@@ -72,9 +73,9 @@ export function networkAlive(slirpPid: number): boolean {
   }
 }
 
-export function detachAppNetwork(slirpPid: number): void {
+export function detachAppNetwork(slirpPid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
   try {
-    process.kill(slirpPid, 'SIGTERM');
+    process.kill(slirpPid, signal);
   } catch {
     // gone already
   }
