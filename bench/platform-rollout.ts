@@ -253,7 +253,8 @@ async function main(): Promise<void> {
         });
         await p.pusher.waitDeployed(p.admin, d.guid, 900_000);
       } catch (err) {
-        restageFailures.push(`${a.name}: ${(err as Error).message}`);
+        const cause = (err as Error).cause as Error | undefined;
+        restageFailures.push(`${a.name}: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
       }
     });
     const restageSeconds = (performance.now() - t) / 1000;
