@@ -118,12 +118,7 @@ export async function copy(
         return r;
       });
     } else {
-      const sameRegistry =
-        src.transport === 'docker' && dst.transport === 'docker' && src.reference.domain === dst.reference.domain;
-      const dest = await openDestination(dst, store, {
-        registries,
-        ...(sameRegistry ? { mountFrom: src.reference.path } : {}),
-      });
+      const dest = await openDestination(dst, store, { registries, ...mountSource(src, dst) });
       if (!dest) throw new SlipwayError('UNSUPPORTED', `cannot write to ${formatTransport(dst)}`);
       report = await writeTo(dest, artifact, writeOptions);
     }
@@ -139,6 +134,21 @@ export async function copy(
     }
     return { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
   });
+}
+
+/**
+ * The repository a registry destination may mount blobs from: the source's, within
+ * one registry; for a push from the local store, the image's local name, which a
+ * registry serving this very store holds the blobs under (Slipway's registry mounts
+ * them from there, or from any repository the caller may pull, instead of receiving
+ * them again). A registry that cannot mount opens the upload the blob then goes by.
+ */
+function mountSource(src: TransportRef, dst: TransportRef): { mountFrom?: string } {
+  if (dst.transport !== 'docker') return {};
+  if (src.transport === 'docker' && src.reference.domain === dst.reference.domain)
+    return { mountFrom: src.reference.path };
+  if (src.transport === 'local') return { mountFrom: src.name };
+  return {};
 }
 
 function refuseDigestChange(src: TransportRef, dst: TransportRef): void {

@@ -86,8 +86,9 @@ export class BlobPlacement {
 /**
  * Writes a rebased image: the app layers are known to be in the destination already
  * (the image was read from there), so only the new base's layers are checked, each
- * skipped when present, mounted from a repository of the same registry that holds it,
- * or else copied; then the new config and the manifest.
+ * skipped when present, mounted from a repository of the same registry that holds it
+ * (or automatically, from wherever the registry has it), or else copied; then the new
+ * config and the manifest.
  */
 export async function writeRebasedImage(
   target: RebaseTarget,
@@ -151,5 +152,8 @@ async function mountFromAnywhere(
   for (const from of placement.holders(reg.host, digest)) {
     if (from !== reg.repo && (await reg.client.mountBlob(reg.repo, digest, from))) return true;
   }
-  return false;
+  // An automatic mount: a registry holding the layer anywhere the caller may pull (one
+  // serving the store the run image came from) links it. One that cannot opens the
+  // upload session the layer then goes by, so this costs no extra request.
+  return reg.client.mountBlob(reg.repo, digest);
 }

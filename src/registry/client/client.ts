@@ -75,6 +75,8 @@ export class RegistryClient {
   readonly #backoffMs: number;
   readonly #chunkThreshold: number;
   readonly #chunkSize: number;
+  /** Upload sessions opened by mounts that could not be made, by `repo@digest`, for the upload that follows. */
+  readonly #pending = new Map<string, string>();
 
   constructor(host: string, options: RegistryClientOptions = {}) {
     const explicit = /^(https?):\/\/([^/]+)\/?$/.exec(host);
@@ -293,7 +295,7 @@ export class RegistryClient {
       const size =
         expected.digest && expected.size !== undefined && expected.size < this.#chunkThreshold
           ? await this.#putMonolithic(repo, digestAtEnd(), await readAll(body))
-          : await this.#putChunked(repo, digestAtEnd, body, expected.size);
+          : await this.#putChunked(repo, digestAtEnd, body, expected.size, expected.digest);
       if (expected.size !== undefined && size !== expected.size) {
         throw new SlipwayError('SIZE_MISMATCH', `blob ${digestAtEnd()} is ${size} bytes, expected ${expected.size}`);
       }
@@ -305,7 +307,8 @@ export class RegistryClient {
 
   async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const location = await this.#startUpload(repo);
+      const pending = this.#takePending(repo, digest);
+      const location = pending ?? (await this.#startUpload(repo));
       try {
         const res = await this.#request('PUT', withDigest(location, digest), {
           scopes: [pushScope(repo)],
@@ -316,14 +319,25 @@ export class RegistryClient {
         return body.length;
       } catch (err) {
         await this.#cancelUpload(repo, location);
+        // A session left by a failed mount that the registry no longer knows: a fresh one, not an attempt spent.
+        if (pending !== undefined && (err as SlipwayError).detail?.['status'] === 404) {
+          attempt--;
+          continue;
+        }
         if (attempt >= this.#attempts || !isRetryable(err)) throw err;
         await sleep(this.#backoffMs * 2 ** (attempt - 1));
       }
     }
   }
 
-  async #putChunked(repo: string, digest: () => Digest, stream: Readable, size: number | undefined): Promise<number> {
-    let location = await this.#startUpload(repo);
+  async #putChunked(
+    repo: string,
+    digest: () => Digest,
+    stream: Readable,
+    size: number | undefined,
+    known: Digest | undefined,
+  ): Promise<number> {
+    let location = (known && this.#takePending(repo, known)) || (await this.#startUpload(repo));
     const slices = new StreamSlicer(stream);
     let offset = 0;
     try {
@@ -364,17 +378,43 @@ export class RegistryClient {
     await this.#cancelUpload(repo, await this.#startUpload(repo));
   }
 
-  /** Mounts a blob from another repository of the same registry; true when the registry did (201). */
-  async mountBlob(repo: string, digest: Digest, from: string): Promise<boolean> {
-    const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+  /**
+   * Mounts a blob into `repo` from another repository of the same registry, or,
+   * without `from`, from wherever the registry holds it and the caller may pull (an
+   * automatic mount, OCI distribution 1.1); true when the registry did (201). A
+   * registry that cannot mount opens an upload session instead (202): it is kept for
+   * the upload of this blob that follows, so trying a mount costs no extra request.
+   */
+  async mountBlob(repo: string, digest: Digest, from?: string): Promise<boolean> {
+    const path = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}${from === undefined ? '' : `&from=${encodeURIComponent(from)}`}`;
     const res = await this.#request('POST', path, {
-      scopes: [pushScope(repo), pullScope(from)],
+      scopes: from === undefined || from === repo ? [pushScope(repo)] : [pushScope(repo), pullScope(from)],
       body: Buffer.alloc(0),
+      // A registry that refuses the mount parameters themselves: no mount, upload as usual.
+      ok: [400, 404],
     });
     discard(res);
-    if (res.status === 201) return true;
-    if (res.status === 202) await this.#cancelUpload(repo, this.#location(res, undefined));
+    const key = `${repo}@${digest}`;
+    if (res.status === 201) {
+      const stale = this.#pending.get(key);
+      this.#pending.delete(key);
+      if (stale !== undefined) await this.#cancelUpload(repo, stale);
+      return true;
+    }
+    if (res.status === 202) {
+      const location = this.#location(res, undefined);
+      if (this.#pending.has(key)) await this.#cancelUpload(repo, location);
+      else this.#pending.set(key, location);
+    }
     return false;
+  }
+
+  /** The upload session a failed mount of `digest` into `repo` opened, once. */
+  #takePending(repo: string, digest: Digest): string | undefined {
+    const key = `${repo}@${digest}`;
+    const location = this.#pending.get(key);
+    this.#pending.delete(key);
+    return location;
   }
 
   // ---- tags ----
