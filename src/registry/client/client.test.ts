@@ -30,6 +30,7 @@ describe('RegistryClient against the Slipway registry', () => {
   let registry: RunningRegistry;
   let client: RegistryClient;
   let manifestDigest: Digest;
+  const uploads: string[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-client-'));
@@ -38,7 +39,14 @@ describe('RegistryClient against the Slipway registry', () => {
     await mkdir(join(tree, 'etc'), { recursive: true });
     await writeFile(join(tree, 'etc', 'hello.txt'), 'hello from the registry client test\n');
     manifestDigest = (await importRootfs(store, tree, 'team/app', 'v1')).digest as Digest;
-    registry = await serveRegistry({ store, auth: allowAll, addr: '127.0.0.1:0' });
+    registry = await serveRegistry({
+      store,
+      auth: allowAll,
+      addr: '127.0.0.1:0',
+      onEvent: (e) => {
+        if (e.type === 'upload') uploads.push(e.action);
+      },
+    });
     client = new RegistryClient(new URL(registry.url).host, { backoffMs: 10 });
   });
   after(async () => {
@@ -167,6 +175,21 @@ describe('RegistryClient against the Slipway registry', () => {
     const raw = (await client.getManifest('team/app', 'v1', ACCEPT)).bytes;
     for (const tag of ['a', 'b', 'c']) await client.putManifest('team/app', tag, raw, OCI_MANIFEST);
     assert.deepEqual((await client.listTags('team/app', 2)).sort(), ['a', 'b', 'c', 'v1']);
+  });
+
+  test('an automatic mount links a blob held elsewhere; a mount that fails leaves the session the upload then uses', async () => {
+    const manifest = JSON.parse((await client.getManifest('team/app', 'v1', ACCEPT)).bytes.toString('utf8')) as {
+      layers: { digest: Digest }[];
+    };
+    assert.equal(await client.mountBlob('team/auto', manifest.layers[0]!.digest), true);
+    assert.equal(await client.hasBlob('team/auto', manifest.layers[0]!.digest), true);
+    const fresh = Buffer.from('a blob no repository holds yet');
+    uploads.length = 0;
+    assert.equal(await client.mountBlob('team/auto', digestOf(fresh)), false);
+    assert.deepEqual(uploads, ['started'], 'the failed mount opened an upload session');
+    await client.putBlob('team/auto', Readable.from([fresh]), { digest: digestOf(fresh), size: fresh.length });
+    assert.deepEqual(uploads, ['started', 'completed'], 'the upload went by that session: no second POST, no cancel');
+    assert.equal(await client.hasBlob('team/auto', digestOf(fresh)), true);
   });
 });
 
