@@ -1,3 +1,5 @@
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { isOwnerAlive } from './owner.js';
 import type { BlobStore, IngestInfo, MetadataStore } from './types.js';
@@ -67,4 +69,32 @@ export function isStaleIngest(ingest: IngestInfo, now: number, maxAgeMs: number)
   // Without a known host the owner cannot be judged: leave it to age ('' matches no host).
   const ownerGone = ingest.pid !== undefined && !isOwnerAlive({ pid: ingest.pid, host: ingest.host ?? '' });
   return ownerGone || now - ingest.mtimeMs > maxAgeMs;
+}
+
+/**
+ * Removes what commands killed mid-way left in the store's scratch directory
+ * (`<home>/tmp`: stage-*, droplet-*, ...): entries untouched for `graceMs`, so work in
+ * flight keeps its own. Answers how many went.
+ */
+export function sweepTemp(home: string, graceMs: number): number {
+  const dir = join(home, 'tmp');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const cutoff = Date.now() - graceMs;
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      if (statSync(path).mtimeMs > cutoff) continue;
+    } catch {
+      continue;
+    }
+    rmSync(path, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }

@@ -302,6 +302,33 @@ describe('LocalStore', () => {
     assert.deepEqual(await store.pruneUntagged(), { untagged: [], deleted: [young.digest] });
   });
 
+  it('pruneUntagged takes everything unreachable in one call (a referrer recorded before its subject)', async () => {
+    const { image, referrer } = await store.withLease(async (lease) => {
+      const image = await writeImageBlobs(lease, 'app:v1', [1000]);
+      const subject = {
+        mediaType: MediaType.OciManifest,
+        digest: digestOf(image.manifest),
+        size: image.manifest.length,
+      };
+      const cfg = await lease.putBytes(Buffer.from('{}'));
+      const doc = await lease.putBytes(Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
+      const raw = manifestBytes(
+        { mediaType: MediaType.OciEmpty, ...cfg },
+        [{ mediaType: 'application/spdx+json', ...doc }],
+        { artifactType: 'application/spdx+json', subject },
+      );
+      // A registry client may push the referrer first (OCI 1.1 allows it).
+      const referrer = await store.putManifest('app', raw, MediaType.OciManifest, [], lease);
+      await new Promise((r) => setTimeout(r, 5));
+      await store.putManifest('app', image.manifest, MediaType.OciManifest, ['v1'], lease);
+      return { image, referrer };
+    });
+    await store.meta.deleteTag('app', 'v1');
+    const report = await store.pruneUntagged();
+    assert.deepEqual(report.deleted.sort(), [digestOf(image.manifest), referrer.digest].sort());
+    assert.deepEqual(await store.meta.listManifests('app'), []);
+  });
+
   it('verify finds a corrupt blob, a missing layer and is clean otherwise', async () => {
     const image = await storeImage('app', 'v1', 10_000);
     assert.deepEqual(await store.verify(), { blobsChecked: 3, manifestsChecked: 1, tagsChecked: 1, problems: [] });

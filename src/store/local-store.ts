@@ -179,6 +179,15 @@ export class LocalStore {
    */
   async pruneUntagged(options: { createdBefore?: string } = {}): Promise<DeleteReport> {
     const report: DeleteReport = { untagged: [], deleted: [] };
+    // To a fixed point: removing an index or a manifest frees its children and referrers, which the next pass takes.
+    for (let before = -1; report.deleted.length !== before; ) {
+      before = report.deleted.length;
+      await this.#pruneOnce(options, report);
+    }
+    return report;
+  }
+
+  async #pruneOnce(options: { createdBefore?: string }, report: DeleteReport): Promise<void> {
     const tagged = await this.meta.listTagged();
     for (const repository of new Set((await this.meta.listManifests()).map((m) => m.repository))) {
       const tags = tagged.filter((t) => t.repository === repository);
@@ -192,7 +201,6 @@ export class LocalStore {
         manifests = await this.meta.listManifests(repository);
       }
     }
-    return report;
   }
 
   /** Removes stale ingests and every blob nothing needs. See GcOptions. */

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildStore, writeBuildpacks } from './build-fixtures.js';
+import { ROOT, run, slipway, slipwayOk } from './helpers.js';
+
+/**
+ * Every container Slipway starts dies with the CLI that started it: a build and a
+ * `run --rm` ended by SIGINT, SIGTERM, SIGHUP or a broken pipe leave no runc container,
+ * no mount and no scratch directory; what a SIGKILL leaves, the next `slipway gc`
+ * sweeps. Real runc, overlayfs, loop-mounted build volumes; nothing is mocked.
+ */
+const isRoot = process.getuid?.() === 0;
+
+describe('leftovers of a killed CLI', { skip: !isRoot && 'builds and containers need root' }, () => {
+  let home: string;
+  let cleanup: () => Promise<void>;
+  let app: string;
+  let bp: string;
+
+  before(async () => {
+    ({ home, cleanup } = await buildStore());
+    app = join(home, 'app-src');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'hello.txt'), 'hi\n');
+    // A build that never ends by itself and writes all the time (so a broken pipe shows).
+    bp = writeBuildpacks(join(home, 'bps'), [
+      { id: 'test/forever', build: 'echo building; while :; do echo tick; sleep 0.2; done' },
+    ])[0]!;
+  });
+  after(async () => {
+    await slipway(home, ['gc', '--layer-cache']);
+    await cleanup();
+  });
+
+  /** What a build or a container could leave: runc containers, mounts below the home, scratch directories. */
+  async function leftovers(): Promise<{ runc: string[]; mounts: string[]; scratch: string[] }> {
+    const runcRoot = join(home, 'runtime', 'runc');
+    const runcIds = existsSync(runcRoot)
+      ? (await run('runc', ['--root', runcRoot, 'list', '-q'])).split('\n').filter(Boolean)
+      : [];
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(`${home}/`));
+    const scratch: string[] = [];
+    const tmp = join(home, 'tmp');
+    if (existsSync(tmp)) scratch.push(...readdirSync(tmp).filter((n) => n.startsWith('stage-')));
+    const volumes = join(home, 'build-volumes');
+    if (existsSync(volumes)) scratch.push(...readdirSync(volumes).filter((n) => n.endsWith('.mnt')));
+    const containers = join(home, 'runtime', 'containers');
+    if (existsSync(containers)) scratch.push(...readdirSync(containers));
+    return { runc: runcIds, mounts, scratch };
+  }
+  const none = { runc: [], mounts: [], scratch: [] };
+
+  /** Starts the CLI; resolves once `ready` appears on its stderr, with the child and its exit. */
+  async function start(
+    args: string[],
+    ready: RegExp,
+  ): Promise<{ child: ChildProcess; exit: Promise<number | null>; stderr: () => string }> {
+    const child = spawn(process.execPath, ['--', join(ROOT, 'bin/slipway.js'), ...args], {
+      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        stderr += d.toString();
+        if (ready.test(stderr)) {
+          child.stderr!.off('data', onData);
+          child.stderr!.on('data', (more: Buffer) => (stderr += more.toString()));
+          resolve();
+        }
+      };
+      child.stderr!.on('data', onData);
+      child.stdout!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (ready.test(stderr)) resolve();
+      });
+      void exit.then((code) => reject(new Error(`slipway ${args.join(' ')} exited ${code} first:\n${stderr}`)));
+    });
+    return { child, exit, stderr: () => stderr };
+  }
+
+  const buildArgs = () => ['build', 'apps/forever', '--path', app, '-b', bp];
+
+  for (const [signal, status] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    test(`a build ended by ${signal} says interrupted, exits ${status} and leaves nothing`, async () => {
+      const { child, exit, stderr } = await start(buildArgs(), /tick/);
+      child.kill(signal);
+      assert.equal(await exit, status, stderr());
+      assert.match(stderr(), /interrupted/);
+      assert.doesNotMatch(stderr(), /the build container ended/);
+      assert.deepEqual(await leftovers(), none);
+    });
+  }
+
+  test('a build whose output pipe breaks (slipway build 2>&1 | head) leaves nothing', async () => {
+    const { child, exit } = await start(buildArgs(), /tick/);
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    assert.equal(await exit, 141);
+    assert.deepEqual(await leftovers(), none);
+  });
+
+  const loop = ['sh', '-c', 'while :; do echo tick; sleep 0.2; done'];
+
+  for (const [signal, status] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    test(`run --rm ended by ${signal}: the process gets the signal (exit ${status}) and nothing is left`, async () => {
+      const { child, exit, stderr } = await start(['run', '--rm', 'default/run', '--', ...loop], /tick/);
+      child.kill(signal);
+      assert.equal(await exit, status, stderr());
+      assert.deepEqual(await leftovers(), none);
+    });
+  }
+
+  test('run --rm whose output pipe breaks leaves nothing', async () => {
+    const { child, exit } = await start(['run', '--rm', 'default/run', '--', ...loop], /tick/);
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    // The process (no longer PID 1, the init is) dies of SIGPIPE as it would outside a container.
+    assert.equal(await exit, 141);
+    assert.deepEqual(await leftovers(), none);
+  });
+
+  test('after a SIGKILL of the CLI, the next slipway gc sweeps the build and the run --rm it left', async () => {
+    const build = await start(buildArgs(), /tick/);
+    build.child.kill('SIGKILL');
+    await build.exit;
+    const runRm = await start(['run', '--rm', 'default/run', '--', ...loop], /tick/);
+    runRm.child.kill('SIGKILL');
+    await runRm.exit;
+    const left = await leftovers();
+    assert.ok(left.mounts.length > 0, 'a SIGKILL leaves mounts for gc to find');
+    assert.ok(left.runc.length > 0, 'and the run --rm container running');
+    const out = await slipwayOk(home, ['gc']);
+    assert.match(out, /Cleaned up after killed commands: 2 containers removed/);
+    assert.deepEqual(await leftovers(), none);
+    assert.doesNotMatch(await slipwayOk(home, ['ps']), /slipway-build|default\/run/);
+  });
+});
