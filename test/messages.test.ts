@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { slipway, tempDir } from './helpers.js';
+import { buildStore } from './build-fixtures.js';
+import { slipway, slipwayOk, tempDir } from './helpers.js';
 
 /** Messages that point the way (issue 24): each names what was wrong and the command to use. */
 describe('messages that point the way', () => {
@@ -84,5 +85,102 @@ describe('messages that point the way', () => {
     assert.match(unknownSub.stderr, /^slipway: error: unknown command 'frob'/);
     const missing = await slipway(home, ['tag']);
     assert.match(missing.stderr, /^slipway: error: missing required argument/);
+  });
+
+  test('stack inspect of a stack that does not exist names it and points to stack ls', async () => {
+    const r = await slipway(home, ['stack', 'inspect', 'nosuchstack']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /slipway: error: no stack named nosuchstack; see slipway stack ls/);
+    assert.doesNotMatch(r.stderr, /repository nosuchstack\/run/);
+  });
+
+  test('a droplet import of a file that is no tarball names the file', async () => {
+    const file = join(work, 'notes.txt');
+    writeFileSync(file, 'not a droplet\n');
+    const r = await slipway(home, ['droplet', 'import', file, 'apps/x:1']);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`${file} is not a droplet tarball (a gzip tar of ./app, ./staging_info.yml`), r.stderr);
+  });
+
+  /** Messages of builds and rebases: a store with the default stack. */
+  describe('with a stack', () => {
+    let store: { home: string; cleanup: () => Promise<void> };
+    let stackId: string;
+
+    before(async () => {
+      const { home: h, cleanup: c } = await buildStore();
+      store = { home: h, cleanup: c };
+      const inspect = JSON.parse(await slipwayOk(h, ['--json', 'stack', 'inspect', 'default']));
+      stackId = inspect.stackId;
+    });
+    after(async () => store.cleanup());
+
+    /** A one-file root filesystem imported as `name`, labelled with `stack`'s id. */
+    async function runImage(name: string, marker: string, id = stackId): Promise<void> {
+      const dir = join(work, `rootfs-${marker}`);
+      mkdirSync(join(dir, 'etc'), { recursive: true });
+      writeFileSync(join(dir, 'etc', 'marker'), marker);
+      await slipwayOk(store.home, ['import', '--rootfs', dir, name, '--label', `io.buildpacks.stack.id=${id}`]);
+    }
+
+    test('a detect failure says what each buildpack looks for', async () => {
+      const app = join(work, 'nothing');
+      mkdirSync(app, { recursive: true });
+      writeFileSync(join(app, 'README'), 'nothing to build');
+      const r = await slipway(store.home, ['build', 'nothing', '--path', app]);
+      assert.equal(r.code, 20, r.stderr);
+      assert.match(r.stderr, /no buildpack group passed detection; what each looks for: /);
+      assert.match(r.stderr, /slipway\/nodejs: no package\.json/);
+      assert.match(r.stderr, /slipway\/procfile: no Procfile/);
+      assert.match(r.stderr, /slipway\/apt: no Aptfile/);
+      assert.match(r.stderr, /slipway\/make: no Makefile/);
+    });
+
+    test('build --run-image builds on it; an unknown or unsuited one is refused with the fix', async () => {
+      const app = join(work, 'procfile');
+      mkdirSync(app, { recursive: true });
+      writeFileSync(join(app, 'Procfile'), 'web: true\n');
+      await runImage('patched/run', 'one');
+      const r = await slipway(store.home, [
+        '--json',
+        'build',
+        'on-patched',
+        '--path',
+        app,
+        '--run-image',
+        'patched/run',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const patched = JSON.parse(await slipwayOk(store.home, ['--json', 'inspect', 'patched/run']));
+      const built = JSON.parse(await slipwayOk(store.home, ['--json', 'inspect', 'on-patched']));
+      const meta = JSON.parse(built.config.Labels['io.buildpacks.lifecycle.metadata']);
+      assert.equal(meta.runImage.image, 'patched/run');
+      assert.equal(meta.runImage.reference, `patched/run@${patched.digest}`);
+
+      const missing = await slipway(store.home, ['build', 'x', '--path', app, '--run-image', 'nosuch/run:1']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /run image nosuch\/run:1 is not in the store: pull it/);
+      await runImage('other/run', 'other', 'io.example.other');
+      const other = await slipway(store.home, ['build', 'x', '--path', app, '--run-image', 'other/run']);
+      assert.equal(other.code, 1);
+      assert.match(
+        other.stderr,
+        /run image other\/run has stack id io\.example\.other and the build image .*: give a run image of the same stack/,
+      );
+    });
+
+    test('rebase --dry-run --json says would-rebase and writes nothing', async () => {
+      const before = JSON.parse(await slipwayOk(store.home, ['--json', 'inspect', 'on-patched'])).digest;
+      await runImage('patched/run', 'two');
+      const r = await slipway(store.home, ['--json', 'rebase', 'on-patched', '--dry-run']);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.dryRun, true);
+      assert.equal(report.status, 'would-rebase');
+      assert.notEqual(report.status, 'rebased');
+      assert.equal(report.previousDigest, before);
+      const after = JSON.parse(await slipwayOk(store.home, ['--json', 'inspect', 'on-patched'])).digest;
+      assert.equal(after, before, 'nothing was rebased');
+    });
   });
 });

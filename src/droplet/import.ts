@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { SlipwayError, isSlipwayError } from '../errors.js';
 import { unpackDroplet } from './unpack.js';
 import { defaultMtime } from '../layer/tree-walk.js';
 import type { Digest } from '../oci/digest.js';
@@ -55,11 +56,23 @@ export async function importDroplet(
   mkdirSync(tmp, { recursive: true });
   const dir = mkdtempSync(join(tmp, 'droplet-'));
   try {
-    await unpackDroplet(file, join(dir, 'contents'));
+    await unpackDroplet(file, join(dir, 'contents')).catch((err: unknown) => {
+      throw notADroplet(file, err);
+    });
     return await importDropletDir(store, join(dir, 'contents'), image, options);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** An unreadable archive named by its file, with what a droplet is and where one comes from. */
+function notADroplet(file: string, err: unknown): unknown {
+  if (!isSlipwayError(err, 'INVALID_ARCHIVE') || err.message.includes(file)) return err;
+  return new SlipwayError(
+    'INVALID_ARCHIVE',
+    `${file} is not a droplet tarball (a gzip tar of ./app, ./staging_info.yml, ..., as cf curl /v3/droplets/GUID/download gives it): ${err.message}`,
+    { cause: err, detail: { file } },
+  );
 }
 
 /**

@@ -45,7 +45,7 @@ export function rebaseCommand(): Command {
         '--force',
         'rebase even when a compatibility check fails (stack id, os/arch/distro, rebasable=false, not a mirror)',
       )
-      .option('--dry-run', 'say what would change, write nothing')
+      .option('--dry-run', 'say what would change, write nothing (--json reports status "would-rebase")')
       .option('--check', 'list files in app layers that shadow files the new run image changes (writes nothing)')
       .option(
         '--platform <os/arch[/variant]>',
@@ -62,9 +62,10 @@ export function rebaseCommand(): Command {
       `${TRANSPORT_HELP}
 ${REGISTRY_HELP}
 
-The base boundary is the run image's top layer recorded in the
-io.buildpacks.lifecycle.metadata label (as the CNB rebaser reads it), else the
-org.opencontainers.image.base.* annotations, else --old-base. Registry images move
+The boundary between base and app layers is, in this order: --old-base REF (its
+layers must be a prefix of the image's), else the run image's top layer recorded in
+the io.buildpacks.lifecycle.metadata label (as the CNB rebaser reads it), else the
+org.opencontainers.image.base.name/.digest annotations. Registry images move
 no layer bytes: only the new config and manifest are written (new run image layers
 are mounted from their repository of the same registry, or copied when they live
 elsewhere: the report says so).
@@ -100,7 +101,7 @@ Examples:
             ...(opts.dryRun ? { dryRun: true } : {}),
             ...(opts.force ? { force: true } : {}),
           });
-          ctx.print(report, () => fleetText(report));
+          ctx.print(dryRunFleet(report), () => fleetText(report));
           if (report.failed.length > 0) process.exitCode = 1;
           return;
         }
@@ -129,9 +130,30 @@ Examples:
           ...(opts.dryRun ? { dryRun: true } : {}),
         });
         for (const r of report.overridden) process.stderr.write(`slipway: warning: --force: ${r.message}\n`);
-        ctx.print(report, () => rebaseText(report));
+        ctx.print(dryRunReport(report), () => rebaseText(report));
       }),
     );
+}
+
+/** Under --dry-run, --json says what would happen: "would-rebase", never "rebased" (nothing was written). */
+export function dryRunReport(
+  r: RebaseReport,
+): RebaseReport | (Omit<RebaseReport, 'status' | 'platforms'> & { status: string; platforms: unknown[] }) {
+  if (!r.dryRun) return r;
+  return {
+    ...r,
+    status: r.status === 'rebased' ? 'would-rebase' : r.status,
+    platforms: r.platforms.map((p) => ({ ...p, status: p.status === 'rebased' ? 'would-rebase' : p.status })),
+  };
+}
+
+/** The fleet's --dry-run --json: the entries it would rebase say "would-rebase". */
+export function dryRunFleet(r: FleetReport): FleetReport | (Omit<FleetReport, 'rebased'> & { rebased: unknown[] }) {
+  if (!r.dryRun) return r;
+  return {
+    ...r,
+    rebased: r.rebased.map((e) => ({ ...e, status: e.status === 'rebased' ? 'would-rebase' : e.status })),
+  };
 }
 
 function rebaseText(r: RebaseReport): string {

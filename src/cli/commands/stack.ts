@@ -14,6 +14,7 @@ import {
   type VersionChanges,
 } from '../../stack/index.js';
 import { formatBytes, shortDigest, table } from '../format.js';
+import type { LocalStore } from '../../store/local-store.js';
 import { run } from '../run.js';
 
 interface CreateOptions {
@@ -190,10 +191,12 @@ Examples:
             const [from, to] = opts.diff.split(',');
             if (!from || !to)
               throw new SlipwayError('INVALID_ARGUMENT', `--diff "${opts.diff}" must be FROM,TO, e.g. 1,2 or 1,latest`);
+            await requireStack(store, name);
             const changes = await diffStackVersions(store, name, from, to);
             ctx.print(changes, () => changesText(changes));
             return;
           }
+          await requireStack(store, name);
           const s = await inspectStack(store, name);
           ctx.print(s, () =>
             [
@@ -310,4 +313,14 @@ function changesText(c: VersionChanges): string {
     lines.push(`  ${role} image: ${d.length ? '' : 'no package changed'}`, ...d.map((l) => `    ${l}`));
   }
   return lines.join('\n');
+}
+
+/** A stack that does not exist is named as one, with the command that lists those there are. */
+async function requireStack(store: LocalStore, name: string): Promise<void> {
+  const stacks = await listStacks(store);
+  if (stacks.some((s) => s.name === name)) return;
+  const here = stacks.length ? ` (stacks here: ${stacks.map((s) => s.name).join(', ')})` : '';
+  throw new SlipwayError('NOT_FOUND', `no stack named ${name}; see slipway stack ls${here}`, {
+    detail: { stack: name },
+  });
 }

@@ -98,8 +98,9 @@ export class Detector {
       }
       return { group: plan.group, plan, trials };
     }
+    // A one-line reason is in the error; longer output is shown as it came.
     for (const t of trials)
-      if (t.result !== 'pass' && t.output.trim())
+      if (t.result !== 'pass' && t.output.trim().includes('\n'))
         this.options.log(`${t.id}@${t.version} detect (exit ${t.exitCode}):\n${t.output.trimEnd()}`);
     throw new StageError(
       errored ? 21 : 20,
@@ -109,7 +110,7 @@ export class Detector {
             .filter((t) => t.result === 'error')
             .map((t) => (t.exitCode === -1 ? t.output : `${t.id} (exit ${t.exitCode})`))
             .join(', ')}`
-        : `no buildpack group passed detection (tried: ${trials.map((t) => `${t.id} ${t.result}`).join(', ') || 'no buildpacks'})`,
+        : `no buildpack group passed detection; ${trials.length ? `what each looks for: ${trials.map(trialReason).join('; ')}` : 'no buildpacks were tried'}`,
       { trials },
     );
   }
@@ -152,4 +153,18 @@ export class Detector {
       plan.close();
     }
   }
+}
+
+/**
+ * What a failed detect said, as one line: `slipway/nodejs: no package.json` (the first
+ * line it printed, which the built-in buildpacks make their reason), or its result and
+ * exit code when it printed nothing.
+ */
+export function trialReason(t: DetectTrial): string {
+  const first = t.output
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean);
+  if (t.result === 'pass') return `${t.id}: passed`;
+  return first ? `${t.id}: ${first}` : `${t.id}: ${t.result} (detect exit ${t.exitCode}, no reason printed)`;
 }
