@@ -26,6 +26,31 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Node.js 20 or later (Debian 12 ships 18): the official build from nodejs.org, its
+# checksum verified, into /usr/local. SLIPWAY_NODE_VERSION=v20.x.y pins one; an
+# existing node of 20 or later is kept.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  case "$(dpkg --print-architecture)" in
+    amd64) node_arch=x64 ;;
+    arm64) node_arch=arm64 ;;
+    *) echo "no Node.js 20 build for $(dpkg --print-architecture): install Node.js 20 yourself" >&2; exit 1 ;;
+  esac
+  node_dist=https://nodejs.org/dist
+  node_version=${SLIPWAY_NODE_VERSION:-$(curl -fsSL "$node_dist/latest-v20.x/SHASUMS256.txt" |
+    sed -n "s/.*node-\(v20\.[0-9.]*\)-linux-$node_arch\.tar\.gz\$/\1/p")}
+  node_file=node-$node_version-linux-$node_arch.tar.gz
+  echo "installing Node.js $node_version from $node_dist (Debian's is $(node --version 2>/dev/null || echo 'not installed'))"
+  node_tmp=$(mktemp -d)
+  curl -fsSLo "$node_tmp/$node_file" "$node_dist/$node_version/$node_file"
+  curl -fsSLo "$node_tmp/SHASUMS256.txt" "$node_dist/$node_version/SHASUMS256.txt"
+  (cd "$node_tmp" && grep " $node_file\$" SHASUMS256.txt | sha256sum -c --quiet -)
+  tar -xzf "$node_tmp/$node_file" -C /usr/local --strip-components=1 --no-same-owner
+  rm -rf "$node_tmp"
+  hash -r
+  echo "node $(node --version), npm $(npm --version)"
+fi
+
 # node_modules is keyed by the lock file; native modules take minutes to compile, so a
 # built copy is kept in a cache outside the checkout and reused by later clones.
 lock_hash=$(sha256sum package-lock.json | cut -c1-16)
