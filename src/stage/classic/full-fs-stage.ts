@@ -23,6 +23,7 @@ import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import type { Image } from '../../image/types.js';
 import type { LocalStore } from '../../store/local-store.js';
 import { readLocal } from '../../transport/local.js';
+import { copyAppSource } from '../app-source.js';
 import { DEFAULT_EXCLUDES, excludedBy } from './full-fs-excludes.js';
 import { userEnv } from './staging-env.js';
 
@@ -107,6 +108,10 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const envDir = join(root, 'env');
     mkdirSync(envDir);
     for (const [k, v] of userEnv(options.env ?? [])) writeFileSync(join(envDir, k), v);
+    // The app as every build takes it (no store, nothing the ignore files name), copied in the container from here.
+    const src = join(root, 'src');
+    mkdirSync(src);
+    await copyAppSource(options.path, src, { skip: [store.home, root] });
     const { uid, gid } = stack.user;
     const script = [
       'set -e',
@@ -127,7 +132,7 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
       limits,
       volume,
       binds: [
-        { source: resolve(options.path), destination: '/tmp/src', readonly: true },
+        { source: src, destination: '/tmp/src', readonly: true },
         { source: bpDir, destination: '/tmp/buildpack', readonly: true },
         { source: envDir, destination: '/tmp/env', readonly: true },
         ...(existsSync(caFile)
