@@ -113,4 +113,23 @@ describe('slipway build: the app source it copies', () => {
       'server.js',
     ]);
   });
+
+  test('a very large tree is copied with a note asking whether it is the app (the build of ~ or /)', async () => {
+    const app = join(root, 'large');
+    for (let d = 0; d < 100; d++) {
+      mkdirSync(join(app, `d${d}`), { recursive: true });
+      for (let f = 0; f < 500; f++) writeFileSync(join(app, `d${d}`, `f${f}`), '');
+    }
+    writeFileSync(join(app, '.slipwayignore'), 'd99/\n');
+    const small = await slipway(home, ['build', 'large', '--path', app, '-b', bp]);
+    assert.equal(small.code, 0, small.stderr);
+    assert.doesNotMatch(small.stderr, /is it the app's directory/);
+    writeFileSync(join(app, '.slipwayignore'), '');
+    const r = await slipway(home, ['build', 'large', '--path', app, '-b', bp]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /copied 50\d{3} files and directories of .*large: is it the app's directory\? \(--path DIR; leave out what the build does not need in \.slipwayignore\)/,
+    );
+  });
 });

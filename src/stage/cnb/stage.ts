@@ -451,6 +451,9 @@ function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {
   return [...out.values()];
 }
 
+/** More entries than an app's source usually has: the build says so (a build of ~ or /, an unignored node_modules). */
+const LARGE_APP_ENTRIES = 50_000;
+
 /** The app copied into the workspace (owned by the stack user; no store, nothing ignored), the platform dir with env/. */
 async function prepareDirs(
   dirs: StagingDirs,
@@ -468,6 +471,10 @@ async function prepareDirs(
     filter: options.filter,
   });
   for (const dir of copied.storesLeftOut) progress.log(`left out ${dir}/ (a Slipway store) from the app's source`);
+  if (copied.entries > LARGE_APP_ENTRIES)
+    progress.log(
+      `copied ${copied.entries} files and directories of ${resolve(options.path)}: is it the app's directory? (--path DIR; leave out what the build does not need in .slipwayignore)`,
+    );
   await run('chown', ['-R', `${user.uid}:${user.gid}`, dirs.workspace, dirs.layers]);
   chmodSync(dirs.root, 0o755);
   for (const kv of options.env ?? []) {
