@@ -87,6 +87,21 @@ describe('messages that point the way', () => {
     assert.match(missing.stderr, /^slipway: error: missing required argument/);
   });
 
+  test("rebase --help gives the base boundary in the README's order; build --help says what --publish and --run-image do", async () => {
+    const rebase = (await slipway(home, ['rebase', '--help'])).stdout.replace(/\s+/g, ' ');
+    assert.match(
+      rebase,
+      /in this order: --old-base REF .*, else the run image's top layer .*, else the org\.opencontainers\.image\.base\.name\/\.digest annotations/,
+    );
+    assert.match(rebase, /--json reports status "would-rebase"/);
+    const build = (await slipway(home, ['build', '--help'])).stdout.replace(/\s+/g, ' ');
+    assert.match(
+      build,
+      /--publish push the image to a registry: IMAGE read as a registry reference even without a host \(docker\.io\); HOST\/NAME pushes without it/,
+    );
+    assert.match(build, /--run-image <image> the run image to build on instead of the stack's/);
+  });
+
   test('stack inspect of a stack that does not exist names it and points to stack ls', async () => {
     const r = await slipway(home, ['stack', 'inspect', 'nosuchstack']);
     assert.equal(r.code, 1);
