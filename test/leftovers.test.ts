@@ -66,7 +66,14 @@ describe('leftovers of a killed CLI', { skip: !isRoot && 'builds and containers 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // A CLI that does not end is a failure, not a hang: it is killed after 30 s.
+    const exit = new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       const onData = (d: Buffer) => {
         stderr += d.toString();

@@ -10,8 +10,6 @@ export type TerminationReason = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGPIPE';
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** How long the work in flight has to unwind (its own finally blocks) before the forced cleanups run. */
 const UNWIND_MS = 10_000;
-/** After the last hold is released, how long the caller has to report and close before the process exits. */
-const EXIT_GRACE_MS = 2_000;
 
 /** Something that must not outlive this process: a container, a mounted volume. */
 export interface TerminationHold {
@@ -47,8 +45,9 @@ let forced = false;
  * Keeps `hold` in mind until the returned release is called: while any hold is kept, a
  * terminating signal (for holds that take signals) or a broken pipe on stdout/stderr
  * does not end the process at once. Every hold is aborted, the work unwinds and
- * releases its holds (its finally blocks clean up), and the process then exits with
- * 128+N; what has not unwound after 10 s, or at a second signal, is cleaned up by force.
+ * releases its holds (its finally blocks clean up) and fails with Interrupted, whose
+ * exit status is 128+N; what has not unwound after 10 s, or at a second signal, is
+ * cleaned up by force and the process exits.
  *
  * @example
  *   const release = holdTermination({ signals: true, abort: () => kill(pid) });
@@ -61,7 +60,6 @@ export function holdTermination(hold: TerminationHold): () => void {
   return () => {
     if (!holds.delete(hold)) return;
     install();
-    if (reason !== undefined && holds.size === 0) exitSoon();
   };
 }
 
@@ -121,8 +119,10 @@ function start(r: TerminationReason): void {
       // the forced cleanup still comes
     }
   }
-  if (holds.size === 0) exitSoon();
-  else setTimeout(() => void force(), UNWIND_MS).unref();
+  // Work that unwound ends the process its own way (a CLI reports and exits 128+N, a server drains); stuck work is forced.
+  setTimeout(() => {
+    if (holds.size > 0) void force();
+  }, UNWIND_MS).unref();
 }
 
 async function force(): Promise<void> {
@@ -136,8 +136,4 @@ async function force(): Promise<void> {
     }
   }
   process.exit(exitStatus(reason ?? 'SIGTERM'));
-}
-
-function exitSoon(): void {
-  setTimeout(() => process.exit(exitStatus(reason ?? 'SIGTERM')), EXIT_GRACE_MS).unref();
 }
