@@ -139,7 +139,7 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
     child.kill('SIGTERM');
     const code = await exited;
     assert.ok(Date.now() - sent < 5000, `stopped after ${Date.now() - sent} ms`);
-    assert.equal(code, 128 + 9, 'sleep as PID 1 ignores SIGTERM, so it is killed as it would be outside a container');
+    assert.equal(code, 128 + 15, 'sleep, under the init (not PID 1), dies of SIGTERM as it would outside a container');
     const s = state();
     assert.equal(s.container('sleeper')?.status, 'exited');
     s.close();

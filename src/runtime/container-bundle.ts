@@ -60,7 +60,9 @@ export async function writeBundle(
     for (const f of HOST_NETWORK_FILES)
       if (existsSync(f) && exists(f)) binds.push({ source: f, destination: f, readonly: true });
   }
-  if (options.init) binds.push({ source: findInit(), destination: INIT_PATH, readonly: true });
+  // A command the image cannot run gets no init: runc then reports it, with docker's 127 or 126.
+  const init = (options.init ?? false) && runnable(rootfs, command.args[0] ?? '', env, cwd);
+  if (init) binds.push({ source: findInit(), destination: INIT_PATH, readonly: true });
   for (const b of options.binds ?? []) {
     if (!existsSync(b.source))
       throw new SlipwayError('NOT_FOUND', `volume source ${b.source} does not exist on this host`, {
@@ -70,7 +72,7 @@ export async function writeBundle(
   }
   const spec = runtimeSpec({
     // catatonit forwards every signal to its child and exits with its status (128+N when signal N ended it).
-    args: options.init ? [INIT_PATH, '--', ...command.args] : command.args,
+    args: init ? [INIT_PATH, '--', ...command.args] : command.args,
     env,
     cwd,
     user,
@@ -90,6 +92,23 @@ export async function writeBundle(
   });
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
   return spec;
+}
+
+/** True when `arg0` names an executable file of the image, found as execvp would (PATH of `env`, or relative to `cwd`). */
+function runnable(rootfs: string, arg0: string, env: readonly string[], cwd: string): boolean {
+  if (arg0 === '') return false;
+  const path = env.findLast((kv) => kv.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH.slice(5);
+  const candidates = arg0.includes('/')
+    ? [arg0.startsWith('/') ? arg0 : `${cwd}/${arg0}`]
+    : path.split(':').map((dir) => `${dir || '.'}/${arg0}`);
+  return candidates.some((c) => {
+    try {
+      const stat = lookupInRoot(rootfs, c.startsWith('/') ? c : `${cwd}/${c}`).stat;
+      return stat !== undefined && stat.isFile() && (stat.mode & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The host's static init binary; TOOL_MISSING saying what to install, or to run without one. */

@@ -9,7 +9,7 @@ import { silentProgress, type Progress } from '../progress.js';
 import type { LocalStore } from '../store/local-store.js';
 import { SqliteMetadataStore } from '../store/sqlite-metadata.js';
 import { isOwnerAlive, ownerString } from '../store/owner.js';
-import { writeBundle } from './container-bundle.js';
+import { INIT_PATH, writeBundle } from './container-bundle.js';
 import { checkContainerName, generateContainerName } from './container-names.js';
 import type { ImagePlan } from './image-plan.js';
 import { LayerCache, type LayerGcReport } from './layer-cache.js';
@@ -122,7 +122,10 @@ export class ContainerRuntime {
           name,
           options,
         );
-        this.state.setCommand(name, options.init ? spec.process.args.slice(2) : spec.process.args);
+        this.state.setCommand(
+          name,
+          spec.process.args[0] === INIT_PATH ? spec.process.args.slice(2) : spec.process.args,
+        );
         // Says, after a crash of this process, that nobody meant to keep the container (see sweep).
         if (options.remove) writeFileSync(join(dir, AUTO_REMOVE_MARK), '');
         throwIfTerminating();
