@@ -104,7 +104,7 @@ function runnable(rootfs: string, arg0: string, env: readonly string[], cwd: str
   return candidates.some((c) => {
     try {
       const stat = lookupInRoot(rootfs, c.startsWith('/') ? c : `${cwd}/${c}`).stat;
-      return stat !== undefined && stat.isFile() && (stat.mode & 0o111) !== 0;
+      return stat?.isFile() === true && (stat.mode & 0o111) !== 0;
     } catch {
       return false;
     }
