@@ -125,11 +125,18 @@ describe('platform: push, stage, run behind the router', { skip, timeout: 900_00
     await load.stop();
     assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.ok + load.failures.length} failed`);
     assert.ok(fewest >= 2, `at least 3 - 1 instances were RUNNING at every sample (fewest ${fewest})`);
-    const after = await pstore.workloads.instancesOf(perl.process);
+    // DEPLOYED once the new instances serve and the old ones are out of the router; the old drain, then go.
+    const serving = (await pstore.workloads.instancesOf(perl.process)).filter((i) => i.state !== 'STOPPING');
     assert.deepEqual(
-      after.map((i) => [i.index, i.dropletGuid, i.state]),
+      serving.map((i) => [i.index, i.dropletGuid, i.state]),
       [0, 1, 2].map((i) => [i, pushed.droplet, 'RUNNING']),
-      'the new droplet on indexes 0..2, nothing else',
+      'the new droplet on indexes 0..2, nothing else serving',
+    );
+    await pusher.waitFor(
+      async () =>
+        (await pstore.workloads.instancesOf(perl.process)).every((i) => i.dropletGuid === pushed.droplet) || undefined,
+      10_000,
+      'the old instances to drain and go',
     );
     for (let i = 0; i < 6; i++) assert.match((await pusher.get('perl')).body, /^hello v2 from [012]\n$/);
   });

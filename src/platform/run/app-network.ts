@@ -117,7 +117,7 @@ async function waitForSocket(socket: string): Promise<void> {
         c.end();
         resolve(true);
       });
-      c.once('error', () => resolve(false));
+      c.on('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 10));
@@ -172,7 +172,8 @@ function addForward(socket: string, hostPort: number): Promise<void> {
       answer += d.toString();
       settle();
     });
-    c.once('error', reject);
+    // on, not once: any later error of a socket to a slirp4netns that died must not go uncaught.
+    c.on('error', reject);
     c.once('close', () => {
       if (!settle())
         reject(

@@ -70,10 +70,19 @@ export class InstanceRunner {
     };
     // A start command that exits at once is the app crashing, not the platform failing:
     // the instance is CRASHED (its container kept for its log) and the reconciler backs off.
-    const exitedAtOnce = async (): Promise<Instance | undefined> => {
-      const c = await this.container(instance);
-      if (!c || c.running) return undefined;
-      return { ...instance, state: 'CRASHED', details: `exited with status ${c.exitCode ?? 'unknown'}` };
+    // Its supervisor records the exit a moment after the init died: while the record still
+    // says running but `initPid` is gone, ask again (else the start fails and is retried
+    // at once, without a crash count, again and again).
+    const exitedAtOnce = async (initPid?: number | null): Promise<Instance | undefined> => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const c = await this.container(instance);
+        if (!c) return undefined;
+        if (!c.running)
+          return { ...instance, state: 'CRASHED', details: `exited with status ${c.exitCode ?? 'unknown'}` };
+        if (!initPid || processAlive(initPid)) return undefined;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return undefined;
     };
     try {
       await this.runtime.run(
@@ -103,8 +112,10 @@ export class InstanceRunner {
       if (crashed) return crashed;
       throw err;
     }
+    let initPid: number | null = null;
     try {
       const info = await this.runtime.get(name);
+      initPid = info.initPid;
       if (info.initPid === null) throw new Error(`container ${name} is not running`);
       const net = await attachAppNetwork(
         info.initPid,
@@ -114,7 +125,7 @@ export class InstanceRunner {
       );
       return { ...instance, port: net.hostPort, networkPid: net.slirpPid };
     } catch (err) {
-      const crashed = await exitedAtOnce();
+      const crashed = await exitedAtOnce(initPid);
       if (crashed) return crashed;
       await this.runtime.remove(name, { force: true }).catch(() => undefined);
       throw err;
@@ -226,6 +237,15 @@ export function instanceEnv(ctx: InstanceContext, instanceGuid: string): string[
   ];
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function tcpProbe(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -237,7 +257,7 @@ function tcpProbe(port: number, timeoutMs: number): Promise<boolean> {
     // slirp4netns accepts at once and closes when nothing listens inside: wait for the app to answer or hold it open.
     socket.once('connect', () => setTimeout(() => done(!socket.destroyed), 50));
     socket.once('close', () => done(false));
-    socket.once('error', () => done(false));
+    socket.on('error', () => done(false));
   });
 }
 
@@ -251,7 +271,7 @@ function httpProbe(port: number, path: string, timeoutMs: number): Promise<boole
       },
     );
     req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
+    req.on('error', () => resolve(false));
     req.end();
   });
 }

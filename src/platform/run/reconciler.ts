@@ -304,9 +304,11 @@ export class Reconciler {
       }
     }
     const now = await workloads.instancesOf(process.guid);
-    const done = healthyNew >= wanted && now.every((i) => current(i));
+    // Done once the new instances serve and the old ones are out of the router: their drain
+    // (drainMs, then the stop) goes on after, as Diego stops CC's old process after a deployment.
+    const done = healthyNew >= wanted && now.every((i) => current(i) || i.state === 'STOPPING');
     // A cancel ends on the old instances: they are the process's version again.
-    const kept = now.find((i) => i.index < wanted)?.processVersion;
+    const kept = now.find((i) => current(i) && i.index < wanted)?.processVersion;
     if (done && deployment.statusReason === 'CANCELING' && kept !== undefined && kept !== process.version)
       await workloads.updateProcess(process.guid, { version: kept });
     return done;
