@@ -1,5 +1,5 @@
 /**
- * The layers of ../shared/DESIGN.md as rules (npm run lint:deps). A folder may import
+ * The layers of docs/ARCHITECTURE.md as rules (npm run lint:deps). A folder may import
  * its own tier and the tiers below it, never above; use cases never import a face;
  * faces never import each other (the CLI may start the servers through their one
  * entry, src/server/index.ts); no circle anywhere; no source imports a test.
