@@ -153,7 +153,14 @@ export class ContainerRuntime {
   /** Every container, oldest first, with the state of those whose supervisor died brought up to date. */
   async list(): Promise<ContainerInfo[]> {
     const out: ContainerInfo[] = [];
-    for (const record of this.state.containers()) out.push(info(await this.#reconcile(record)));
+    for (const record of this.state.containers()) {
+      // A build or --rm container whose slipway was killed was never to be kept: it goes, not "exited (?)".
+      if (!record.detached && this.#autoRemove(record) && !isOwnerAlive(record.owner ?? undefined)) {
+        await this.#discard(record.name);
+        continue;
+      }
+      out.push(info(await this.#reconcile(record)));
+    }
     return out;
   }
 
@@ -229,7 +236,7 @@ export class ContainerRuntime {
       }
       const dir = this.paths.container(record.name);
       const wasRunning = (await this.runc.state(record.id))?.status === 'running';
-      if (record.name.startsWith(BUILD_PREFIX) || existsSync(join(dir, AUTO_REMOVE_MARK))) {
+      if (this.#autoRemove(record)) {
         await this.#discard(record.name);
         report.containersRemoved++;
         continue;
@@ -405,6 +412,13 @@ export class ContainerRuntime {
         : 'its supervisor ended before it',
     );
     return this.#record(record.name);
+  }
+
+  /** True for a container nobody meant to keep once it exited: a build's, or one run with --rm. */
+  #autoRemove(record: ContainerRecord): boolean {
+    return (
+      record.name.startsWith(BUILD_PREFIX) || existsSync(join(this.paths.container(record.name), AUTO_REMOVE_MARK))
+    );
   }
 
   /** Removes whatever a container left: runc state, mount, directory, record. */
