@@ -144,6 +144,7 @@ export class ContainerRuntime {
     const exitCode = await superviseContainer(this.state, this.runc, name, dir, {
       stdio: io.stdio ?? 'inherit',
       remove: options.remove ?? false,
+      watchdog: true,
       ...(io.onStart ? { onStart: io.onStart } : {}),
       ...(io.forwardSignals === false ? { forwardSignals: false } : {}),
     });

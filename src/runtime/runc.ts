@@ -73,6 +73,31 @@ export class Runc {
     return child;
   }
 
+  /**
+   * A watchdog for a container that must die with this process, whatever ends it (a
+   * SIGKILL included, which no handler sees): a shell in a session of its own, deaf to
+   * signals, reading a pipe only this process writes. `done()` says the container was
+   * cleaned up and lets it go; the pipe closing without that (this process died) makes
+   * it kill and delete the container and lazily unmount its root filesystem.
+   */
+  watchdog(id: string, rootfs: string): { done: () => void } {
+    const script = `trap '' HUP INT QUIT TERM PIPE
+if read -r _; then exit 0; fi
+"$0" --root "$1" kill "$2" KILL
+"$0" --root "$1" delete --force "$2"
+umount -l "$3"
+exit 0`;
+    const child = spawn('sh', ['-c', script, this.binary, this.root, id, rootfs], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    child.on('error', () => undefined); // no shell: the next ps or gc sweeps instead
+    child.stdin!.on('error', () => undefined);
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return { done: () => child.stdin!.end('done\n') };
+  }
+
   /** `runc delete --force`: removes the container's runc state, killing it if it still runs. Quiet when runc has no such container. */
   async deleteForce(id: string): Promise<void> {
     try {

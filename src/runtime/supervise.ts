@@ -25,6 +25,8 @@ export interface SuperviseOptions {
    * ends the container itself on a signal (a build session: see holdTermination).
    */
   forwardSignals?: boolean;
+  /** Kill the container when this process dies, even by SIGKILL (foreground runs and builds; see Runc.watchdog). */
+  watchdog?: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function superviseContainer(
   rmSync(pidFile, { force: true });
   rmSync(logFile, { force: true });
   const child = runc.run(record.id, dir, { pidFile, logFile, stdio: options.stdio });
+  const watchdog = options.watchdog ? runc.watchdog(record.id, join(dir, 'rootfs')) : undefined;
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : null)));
     child.once('error', () => resolve(null));
@@ -97,6 +100,7 @@ export async function superviseContainer(
   } finally {
     if (forwarding) for (const s of FORWARDED) process.off(s, forward);
     release();
+    watchdog?.done();
   }
 }
 
