@@ -3,6 +3,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { RuntimePaths } from '../src/runtime/paths.js';
+import { RuntimeState } from '../src/runtime/state.js';
+import { stackVersions } from '../src/stack/stack-catalog.js';
+import type { LocalStore } from '../src/store/local-store.js';
 import { buildStore, writeBuildpacks } from './build-fixtures.js';
 import { ROOT, run, slipway, slipwayOk } from './helpers.js';
 
@@ -16,12 +20,13 @@ const isRoot = process.getuid?.() === 0;
 
 describe('leftovers of a killed CLI', { skip: !isRoot && 'builds and containers need root' }, () => {
   let home: string;
+  let store: LocalStore;
   let cleanup: () => Promise<void>;
   let app: string;
   let bp: string;
 
   before(async () => {
-    ({ home, cleanup } = await buildStore());
+    ({ home, store, cleanup } = await buildStore());
     app = join(home, 'app-src');
     mkdirSync(app, { recursive: true });
     writeFileSync(join(app, 'hello.txt'), 'hi\n');
@@ -158,5 +163,29 @@ describe('leftovers of a killed CLI', { skip: !isRoot && 'builds and containers 
     assert.match(out, /Cleaned up after killed commands: 2 containers removed/);
     assert.deepEqual(await leftovers(), none);
     assert.doesNotMatch(await slipwayOk(home, ['ps']), /slipway-build|default\/run/);
+  });
+
+  test('gc keeps the unpacked layers of every stack version builds run on; gc --layer-cache drops them', async () => {
+    const [version] = await stackVersions(store, 'default');
+    const stack = version!.build.config.rootfs.diff_ids;
+    const cached = () => {
+      const state = new RuntimeState(new RuntimePaths(home).stateDb);
+      try {
+        return new Set(state.layers().map((l) => l.diffId));
+      } finally {
+        state.close();
+      }
+    };
+    assert.ok(
+      stack.every((d) => cached().has(d)),
+      'the builds above unpacked the build image',
+    );
+    await slipwayOk(home, ['gc', '--grace', '0']);
+    assert.ok(
+      stack.every((d) => cached().has(d)),
+      'no container uses them, but the next build does: kept',
+    );
+    await slipwayOk(home, ['gc', '--layer-cache']);
+    assert.ok(!stack.some((d) => cached().has(d)), '--layer-cache drops them');
   });
 });
