@@ -101,6 +101,9 @@ export class InstanceRunner {
           capabilities: [],
           seccomp: buildSeccomp(),
           hostname: name.slice(0, 63),
+          // The app is not PID 1 (as under Diego): a stop's SIGTERM reaches it, a Node app ends at
+          // once instead of holding its 10 s grace, and its zombies are reaped.
+          init: true,
           // A user's start command is a shell line, as CF's (through the launcher: the layers' env applies).
           ...(ctx.process.command
             ? { args: ['/bin/sh', '-c', ctx.process.command] }
