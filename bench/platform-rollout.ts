@@ -93,7 +93,10 @@ function sampleRunning(p: BenchPlatform, apps: BenchApp[]): { stop(): Promise<nu
   const done = (async () => {
     while (on) {
       for (const a of apps) {
-        const running = (await p.pstore.workloads.instancesOf(a.process)).filter((i) => i.state === 'RUNNING');
+        // A run that failed closes the stores under the sampler: it stops, and the failure is what is reported.
+        const running = (await p.pstore.workloads.instancesOf(a.process).catch(() => [])).filter(
+          (i) => i.state === 'RUNNING',
+        );
         fewest = Math.min(fewest, running.length);
       }
       await sleep(500);
