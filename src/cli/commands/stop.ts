@@ -11,11 +11,14 @@ export function stopCommand(): Command {
     .addHelpText(
       'after',
       `
-A container whose main process does not handle SIGTERM (a shell or sleep as PID 1
-ignores it) is killed at once, as it would be outside a container.
+Containers started by slipway run have an init as PID 1 that passes SIGTERM on to the
+app, which ends as it would outside a container (exit 143, or 0 when it exits cleanly);
+one started with --no-init whose main process does not handle SIGTERM (a shell or
+sleep as PID 1 ignores it) is killed at once.
 
-Example:
-  $ slipway stop web`,
+Examples:
+  $ slipway stop web
+  $ slipway stop -t 30 web worker   # 30 s to shut down before SIGKILL`,
     )
     .action(
       run(async (ctx, names: string[], opts: { time: string }) => {
