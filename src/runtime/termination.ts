@@ -43,8 +43,9 @@ let forced = false;
 
 /**
  * Keeps `hold` in mind until the returned release is called: while any hold is kept, a
- * terminating signal (for holds that take signals) or a broken pipe on stdout/stderr
- * does not end the process at once. Every hold is aborted, the work unwinds and
+ * terminating signal (for holds that take signals, unless another listener of the
+ * process takes it: `slipway serve` and `worker` drain their builds on SIGTERM) or a
+ * broken pipe on stdout/stderr does not end the process at once. Every hold is aborted, the work unwinds and
  * releases its holds (its finally blocks clean up) and fails with Interrupted, whose
  * exit status is 128+N; what has not unwound after 10 s, or at a second signal, is
  * cleaned up by force and the process exits.
@@ -100,6 +101,8 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   const signalHolds = [...holds].filter((h) => h.signals);
   if (signalHolds.length === 0) return; // holds that forward signals themselves
+  // Someone else handles this signal too (a server's graceful stop, which waits for its builds): theirs to decide.
+  if (process.listenerCount(signal) > 1) return;
   start(signal as TerminationReason);
 }
 
