@@ -16,7 +16,9 @@ import { fullFsOptIn, stageFullFs } from '../../stage/classic/full-fs-stage.js';
 
 export function dropletCommand(): Command {
   const droplet = new Command('droplet')
-    .description('Cloud Foundry droplets as OCI images: import a droplet tarball, export an image back to one')
+    .description(
+      "Cloud Foundry droplets as OCI images: import a droplet tarball, export an image back to one, download an app's droplet from slipway serve",
+    )
     .addHelpText(
       'after',
       `
