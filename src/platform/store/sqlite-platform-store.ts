@@ -68,9 +68,7 @@ import {
   eventRule,
   inList,
   NAMED,
-  orderAndPage,
   orgRule,
-  type Param,
   roleRule,
   spaceRule,
   TIMES,
@@ -78,6 +76,7 @@ import {
   Where,
 } from './sqlite-platform-sql.js';
 import { SqliteBuildpackPositions } from './sqlite-buildpack-positions.js';
+import { SqliteRunner } from './sqlite-runner.js';
 import { checkAssignable, SqliteWorkloadStore } from './sqlite-workload-store.js';
 import type { WorkloadStore } from './workload-store.js';
 
@@ -89,7 +88,6 @@ export interface SqlitePlatformOptions {
 const INVALID_USER = 'Invalid user. Ensure that the user exists and you have access to it.';
 const INVALID_ORG = 'Invalid organization. Ensure that the organization exists and you have access to it.';
 const INVALID_SPACE = 'Invalid space. Ensure that the space exists and you have access to it.';
-const STATEMENT_CACHE = 512;
 
 /**
  * The embedded PlatformStore: one SQLite file (better-sqlite3) in WAL mode, so
@@ -105,7 +103,8 @@ const STATEMENT_CACHE = 512;
 export class SqlitePlatformStore implements PlatformStore {
   readonly path: string;
   readonly #db: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  /** How this store runs its SQL (statements, transactions, pages), as the workload's store does. */
+  readonly #run: SqliteRunner;
   readonly #buildpacks: SqliteBuildpackPositions;
   /** The workload's store (packages, builds, droplets, processes, routes, ...): the same file and connection. */
   readonly workloads: WorkloadStore;
@@ -124,8 +123,10 @@ export class SqlitePlatformStore implements PlatformStore {
       this.#db.close();
       throw err;
     }
+    this.#run = new SqliteRunner(this.#db);
     this.#buildpacks = new SqliteBuildpackPositions((source) => this.#sql(source));
-    this.workloads = new SqliteWorkloadStore(this.#db);
+    // A runner of its own: statements keep their mode (.pluck()), so two stores must not share one cache.
+    this.workloads = new SqliteWorkloadStore(new SqliteRunner(this.#db));
   }
 
   static async open(file: string, options: SqlitePlatformOptions = {}): Promise<SqlitePlatformStore> {
@@ -972,33 +973,16 @@ export class SqlitePlatformStore implements PlatformStore {
 
   // the machinery
 
-  /** A prepared statement, compiled once per connection (the least recently used go past STATEMENT_CACHE). */
   #sql(source: string): Database.Statement {
-    let stmt = this.#statements.get(source);
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(source);
-      if (this.#statements.size >= STATEMENT_CACHE) {
-        this.#statements.delete(this.#statements.keys().next().value!);
-      }
-    } else {
-      this.#statements.delete(source);
-    }
-    this.#statements.set(source, stmt);
-    return stmt;
+    return this.#run.sql(source);
   }
 
-  /** A write in one IMMEDIATE transaction: what it checks cannot change before it writes. */
   #write<T>(fn: () => T): T {
-    try {
-      return this.#db.transaction(fn).immediate();
-    } catch (err) {
-      throw fromSqlite(err);
-    }
+    return this.#run.write(fn);
   }
 
-  /** Several reads from one snapshot (a page and its total agree). */
   #read<T>(fn: () => T): T {
-    return this.#db.transaction(fn).deferred();
+    return this.#run.read(fn);
   }
 
   #exists(table: 'users' | 'orgs' | 'spaces', guid: string): boolean {
@@ -1006,8 +990,7 @@ export class SqlitePlatformStore implements PlatformStore {
   }
 
   #get<R, T>(table: string, columns: string, guid: string, map: (row: R) => T): T | undefined {
-    const row = this.#sql(`SELECT ${columns} FROM ${table} t WHERE t.guid = ?`).get(guid) as R | undefined;
-    return row === undefined ? undefined : map(row);
+    return this.#run.get(table, columns, guid, map);
   }
 
   #getApiToken(guid: string): ApiToken | undefined {
@@ -1025,7 +1008,6 @@ export class SqlitePlatformStore implements PlatformStore {
     for (const [key, value] of Object.entries(labels ?? {})) insert.run(guid, key, value);
   }
 
-  /** One page and the total of the same filter, from one snapshot. */
   #list<R, T>(
     table: string,
     columns: string,
@@ -1034,25 +1016,7 @@ export class SqlitePlatformStore implements PlatformStore {
     fields: Record<string, readonly string[]>,
     map: (row: R) => T,
   ): Page<T> {
-    const { sql: order, limit, offset } = orderAndPage(query, fields);
-    const params: Param[] = where.params;
-    return this.#read(() => {
-      const rows = this.#sql(`SELECT ${columns} FROM ${table} t${where.sql}${order} LIMIT ? OFFSET ?`).all(
-        ...params,
-        limit,
-        offset,
-      ) as R[];
-      // A short page that is not past the end tells the total without counting.
-      const total =
-        rows.length > 0 && rows.length < limit
-          ? offset + rows.length
-          : rows.length === 0 && offset === 0
-            ? 0
-            : (this.#sql(`SELECT COUNT(*) FROM ${table} t${where.sql}`)
-                .pluck()
-                .get(...params) as number);
-      return { items: rows.map(map), total };
-    });
+    return this.#run.list(table, columns, where, query, fields, map);
   }
 }
 
@@ -1081,16 +1045,4 @@ function slugTaken(kind: 'Organization' | 'Space' | 'App', name: string, slug: s
     `${kind} name '${name}' gives the registry name '${slug}', which '${other}' has: choose another name`,
     'slug',
   );
-}
-
-/** A constraint the checks above did not foresee (a guid used twice), as a SlipwayError. */
-function fromSqlite(err: unknown): unknown {
-  if (!(err instanceof Database.SqliteError)) return err;
-  if (err.code === 'SQLITE_CONSTRAINT_UNIQUE' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return new SlipwayError('CONFLICT', `already exists: ${err.message}`, { cause: err, detail: { field: 'guid' } });
-  }
-  if (err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-    return new SlipwayError('NOT_FOUND', `a resource it names does not exist: ${err.message}`, { cause: err });
-  }
-  return err;
 }

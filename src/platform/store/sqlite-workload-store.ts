@@ -5,7 +5,7 @@ import type { ListQuery, Page, Visibility } from './platform-store.js';
 import { metadataColumns } from './sqlite-platform-rows.js';
 import { type Clause, placeholders, TIMES, Where } from './sqlite-platform-sql.js';
 import { SqliteRouteStore } from './sqlite-route-store.js';
-import { SqliteRunner } from './sqlite-runner.js';
+import type { SqliteRunner } from './sqlite-runner.js';
 import {
   BUILD_COLUMNS,
   type BuildRow,
@@ -68,8 +68,9 @@ const IN_CHUNK = 500;
  * deployment's revision) given as `undefined` is cleared; a field left out is kept.
  */
 export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadStore {
-  constructor(db: Database.Database) {
-    super(new SqliteRunner(db));
+  /** On the SqlitePlatformStore's connection, through a runner of its own. */
+  constructor(run: SqliteRunner) {
+    super(run);
   }
 
   // packages
