@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import {
   freePort,
   makeFixtureTree,
@@ -211,6 +212,28 @@ describe('a build to an unreachable registry', () => {
         /cannot be pushed to \(checked before starting\): cannot reach the registry 127\.0\.0\.1:/,
       );
       assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await work.cleanup();
+    }
+  });
+
+  test('fails at once too when the image name comes from project.toml', async () => {
+    const work = await tempDir('unreachable-project');
+    try {
+      const app = join(work.path, 'app');
+      await makeFixtureTree(app);
+      const port = await freePort();
+      await writeFile(
+        join(app, 'project.toml'),
+        `[_]\nschema-version = "0.2"\nname = "127.0.0.1:${port}/team/app:1"\n`,
+      );
+      const r = await slipway(join(work.path, 'home'), ['build', '--path', app]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`127\\.0\\.0\\.1:${port}/team/app:1 cannot be pushed to \\(checked before starting\\)`),
+      );
+      assert.doesNotMatch(r.stderr, /DETECTING|stack/);
     } finally {
       await work.cleanup();
     }

@@ -119,12 +119,6 @@ Examples:
     ),
   ).action(
     run(async (ctx, image: string | undefined, flags: BuildFlags) => {
-      if (image && (flags.publish || parseTransport(image).transport === 'docker')) {
-        // An unreachable registry or refused credentials fail now, not after the build.
-        const dst = parseRegistryTransport(image);
-        const { checkDestination } = await import('../../copy/check-destination.js');
-        await checkDestination(dst, registriesFrom(flags, { dst }));
-      }
       if (await wantsClassic(flags)) return (await import('./droplet.js')).classicBuild(ctx, image, flags);
       const progress = ctx.progress();
       const quiet = ctx.options.quiet || ctx.options.json;
@@ -148,6 +142,11 @@ Examples:
           const { copy } = await import('../../copy/copy.js');
           const dst = parseTransport(destination);
           return copy(parseTransport(local), dst, ctx.store, { progress, registries: registriesFrom(flags, { dst }) });
+        },
+        checkPush: async (destination) => {
+          const { checkDestination } = await import('../../copy/check-destination.js');
+          const dst = parseTransport(destination);
+          await checkDestination(dst, registriesFrom(flags, { dst }));
         },
         pull: pullInto(ctx, flags, progress),
         ...sandboxFrom(flags),

@@ -31,6 +31,8 @@ export interface BuildAppOptions {
   output?: (text: string) => void;
   /** Pushes the built local image to a registry reference (the copy use case; injected so stage/ stays below copy/). */
   push?: (local: string, destination: string) => Promise<unknown>;
+  /** Checks, before the build starts, that `destination` could be pushed to (registry reachable, credentials accepted). */
+  checkPush?: (destination: string) => Promise<void>;
   /** Pulls a registry image (a builder, its run image, a buildpackage) into the store; returns its local NAME@DIGEST. Injected as `push` is. */
   pull?: PullImage;
   /** The build's network (default outbound). */
@@ -66,6 +68,10 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
       'name the image to build, e.g. slipway build myapp:v1 (or set [_] name in project.toml)',
     );
   const remote = options.publish || hasRegistryHost(imageName.split(/[:@]/)[0] ?? '') || hasRegistryHost(imageName);
+  const destination = hasRegistryHost(imageName) ? imageName : `docker://${imageName}`;
+  // An unreachable registry or refused credentials fail now, not after the build, whether
+  // the name came from the command line or from project.toml.
+  if (remote && options.checkPush) await options.checkPush(destination);
   let repository: string;
   let tag: string;
   let cacheKey: string;
@@ -153,7 +159,6 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   };
   if (remote) {
     if (!options.push) throw new SlipwayError('UNSUPPORTED', 'no registry client was given to push with');
-    const destination = hasRegistryHost(imageName) ? imageName : `docker://${imageName}`;
     out.pushed = { destination, report: await options.push(`${repository}:${tag}`, destination) };
   }
   return out;
