@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +15,9 @@ export const BENCH_CACHE = process.env['SLIPWAY_BENCH_CACHE'] ?? '/var/cache/sli
  * installed, not through tsx; returns the path of the compiled CLI entry.
  */
 export async function buildSlipway(name: string, source = ROOT): Promise<string> {
+  // bench/all compiles this tree once for every script it runs.
+  const built = process.env['SLIPWAY_BENCH_MAIN'];
+  if (built && source === ROOT && existsSync(built)) return built;
   const dir = join(BENCH_CACHE, name);
   await rm(join(dir, 'dist'), { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -50,4 +54,43 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** One row of bench/all's table: a path a user waits for, Slipway against its peer in the same run. */
+export interface BenchResult {
+  /** What was measured, e.g. "registry pull 5 x 100 MB". */
+  path: string;
+  /** Slipway's median, in `unit`. */
+  slipway: number;
+  /** The peer tool's median in the same run, in `unit` (absent when there is no peer). */
+  peer?: number;
+  /** Which tool the peer is, e.g. "Distribution 2.8.2 (skopeo)". */
+  peerName?: string;
+  /** "s", "ms", "req/s", "MB/s", "images/s", ... */
+  unit: string;
+  /** Whether more is better (throughput) or less is (time): it decides which way the ratio goes. */
+  higherIsBetter?: boolean;
+  runs: number;
+  /** The issue's target for this path, in words, and whether it was met (if it can be judged). */
+  target?: string;
+  met?: boolean;
+}
+
+/**
+ * Hands a result to bench/all (it sets SLIPWAY_BENCH_RESULTS to a file for each script
+ * it runs; the rows are appended as JSON lines). Run alone, a script just prints its
+ * own table and this does nothing.
+ */
+export function recordResult(result: BenchResult): void {
+  const file = process.env['SLIPWAY_BENCH_RESULTS'];
+  if (file) appendFileSync(file, `${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Ratio of Slipway to its peer, > 1 when Slipway is better: peer/slipway for times,
+ * slipway/peer for throughputs.
+ */
+export function advantage(r: Pick<BenchResult, 'slipway' | 'peer' | 'higherIsBetter'>): number | undefined {
+  if (r.peer === undefined || r.peer === 0 || r.slipway === 0) return undefined;
+  return r.higherIsBetter ? r.slipway / r.peer : r.peer / r.slipway;
 }
