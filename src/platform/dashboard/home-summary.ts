@@ -1,0 +1,136 @@
+import { latestVersion } from '../../stack/stack-catalog.js';
+import type { LocalStore } from '../../store/local-store.js';
+import type { App, Organization, Space } from '../model.js';
+import type { Permissions } from '../policy.js';
+import type { PlatformStore } from '../store/platform-store.js';
+import type { WorkloadStore } from '../store/workload-store.js';
+import type { Droplet } from '../workload.js';
+import { allPages, visibleDroplets, visibleFleet, visibleProcesses } from './visible-fleet.js';
+
+/**
+ * The dashboard's home: every org and space the caller sees, with how many of their
+ * apps are running, crashed, staging or stopped, and the apps whose current image is
+ * on an older version of its stack than the latest (behind on OS patches).
+ */
+
+export interface AppCounts {
+  apps: number;
+  running: number;
+  crashed: number;
+  staging: number;
+  stopped: number;
+  behind: number;
+}
+
+export interface BehindApp {
+  app: App;
+  space: Space;
+  org: Organization;
+  stack: string;
+  /** The stack version its image is on, and the stack's latest. */
+  version: string;
+  latest: string;
+}
+
+export interface HomeSummary {
+  totals: AppCounts;
+  orgs: { org: Organization; counts: AppCounts; spaces: { space: Space; counts: AppCounts }[] }[];
+  /** Apps behind on patches, oldest version first. */
+  behind: BehindApp[];
+}
+
+export type AppHealth = 'running' | 'crashed' | 'staging' | 'stopped' | 'starting';
+
+export interface HomeDeps {
+  perms: Permissions;
+  store: PlatformStore;
+  workloads: WorkloadStore;
+  images: LocalStore;
+}
+
+export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
+  const [fleet, droplets, processes, staging] = await Promise.all([
+    visibleFleet(d.perms, d.store),
+    visibleDroplets(d.perms, d.workloads),
+    visibleProcesses(d.perms, d.workloads),
+    allPages((q) => d.workloads.listBuilds(q, { states: ['STAGING'] }, d.perms.spaceVisibility())),
+  ]);
+  const stagingApps = new Set(staging.map((b) => b.appGuid));
+  const health = new Map<string, AppHealth>();
+  await Promise.all(
+    fleet.apps.map(async (app) => {
+      health.set(app.guid, await appHealth(d.workloads, app, processes.get(app.guid) ?? [], stagingApps));
+    }),
+  );
+  const latest = await latestVersions(d.images, droplets);
+  const spaces = new Map(fleet.spaces.map((s) => [s.guid, s]));
+  const orgs = new Map(fleet.orgs.map((o) => [o.guid, o]));
+  const bySpace = new Map<string, AppCounts>();
+  const totals = emptyCounts();
+  const behind: BehindApp[] = [];
+  for (const app of fleet.apps) {
+    const counts = bySpace.get(app.spaceGuid) ?? emptyCounts();
+    bySpace.set(app.spaceGuid, counts);
+    const h = health.get(app.guid) ?? 'stopped';
+    const droplet = app.currentDropletGuid ? droplets.get(app.currentDropletGuid) : undefined;
+    const newest = droplet ? latest.get(droplet.stack) : undefined;
+    const isBehind = droplet !== undefined && newest !== undefined && droplet.stackVersion !== newest;
+    for (const c of [counts, totals]) {
+      c.apps++;
+      if (h === 'running' || h === 'crashed' || h === 'staging' || h === 'stopped') c[h]++;
+      if (isBehind) c.behind++;
+    }
+    const space = spaces.get(app.spaceGuid);
+    const org = space && orgs.get(space.orgGuid);
+    if (isBehind && space && org && droplet && newest)
+      behind.push({ app, space, org, stack: droplet.stack, version: droplet.stackVersion, latest: newest });
+  }
+  behind.sort((a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }) || a.app.name.localeCompare(b.app.name));
+  return {
+    totals,
+    orgs: fleet.orgs.map((org) => {
+      const own = fleet.spaces.filter((s) => s.orgGuid === org.guid);
+      const counts = emptyCounts();
+      for (const s of own) addCounts(counts, bySpace.get(s.guid));
+      return { org, counts, spaces: own.map((space) => ({ space, counts: bySpace.get(space.guid) ?? emptyCounts() })) };
+    }),
+    behind,
+  };
+}
+
+/**
+ * One app's health as the home page counts it: staging while a build runs; stopped
+ * unless started; crashed when an instance crashed and none runs; running when one runs.
+ */
+export async function appHealth(
+  workloads: WorkloadStore,
+  app: App,
+  processes: { guid: string }[],
+  stagingApps: Set<string>,
+): Promise<AppHealth> {
+  if (stagingApps.has(app.guid)) return 'staging';
+  if (app.state !== 'STARTED') return 'stopped';
+  const instances = (await Promise.all(processes.map((p) => workloads.instancesOf(p.guid)))).flat();
+  if (instances.some((i) => i.state === 'RUNNING')) return 'running';
+  if (instances.some((i) => i.state === 'CRASHED')) return 'crashed';
+  return 'starting';
+}
+
+/** The latest version of each stack the droplets are on. */
+export async function latestVersions(images: LocalStore, droplets: Map<string, Droplet>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const stack of new Set([...droplets.values()].map((d) => d.stack))) {
+    const v = (await latestVersion(images, stack))?.version;
+    if (v !== undefined) out.set(stack, v);
+  }
+  return out;
+}
+
+function emptyCounts(): AppCounts {
+  return { apps: 0, running: 0, crashed: 0, staging: 0, stopped: 0, behind: 0 };
+}
+
+function addCounts(into: AppCounts, from: AppCounts | undefined): void {
+  if (!from) return;
+  for (const k of Object.keys(into) as (keyof AppCounts)[]) into[k] += from[k];
+}
