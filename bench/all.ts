@@ -202,6 +202,9 @@ async function runAll(): Promise<Outcome[]> {
   return outcomes;
 }
 
+/** A table cell: a `|` inside (a shell pipeline) would end it. */
+const cell = (text: string) => text.replace(/\|/g, '\\|');
+
 const num = (n: number | undefined, unit = '') =>
   n === undefined ? '-' : `${n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(3)}${unit && ` ${unit}`}`;
 
@@ -220,7 +223,7 @@ function markdown(outcomes: Outcome[], started: Date): string {
       const ratio = advantage(r);
       const target = r.target ? `${r.target}${r.met === undefined ? '' : r.met ? ' (met)' : ' (not met)'}` : '';
       lines.push(
-        `| ${r.path} | ${num(r.slipway, r.unit)} | ${r.peerName ?? '-'} | ${num(r.peer, r.unit)} | ${ratio === undefined ? '-' : `${ratio.toFixed(2)}x`} | ${target} | ${r.runs} | ${o.load.map((l) => l.toFixed(1)).join('-')} |`,
+        `| ${cell(r.path)} | ${num(r.slipway, r.unit)} | ${cell(r.peerName ?? '-')} | ${num(r.peer, r.unit)} | ${ratio === undefined ? '-' : `${ratio.toFixed(2)}x`} | ${target} | ${r.runs} | ${o.load.map((l) => l.toFixed(1)).join('-')} |`,
       );
     }
   }

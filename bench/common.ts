@@ -34,7 +34,11 @@ export async function buildSlipway(name: string, source = ROOT): Promise<string>
       'false',
     ],
     { cwd: source },
-  );
+  ).catch((error: { stdout?: string }) => {
+    // A type error still emits the JavaScript (tsc's default): measure it, but say so.
+    if (!existsSync(join(dir, 'dist/cli/main.js'))) throw error;
+    process.stderr.write(`warning: tsc reported type errors; measuring the JavaScript it emitted:\n${error.stdout}`);
+  });
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
   // What the compiled code finds next to itself, as in the repository: modules, the
   // built-in buildpacks and the launcher.

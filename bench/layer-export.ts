@@ -1,7 +1,7 @@
 /**
  * Layer export benchmark (on demand, not in CI). See bench/README.md.
  *
- *   node --import tsx bench/layer-export.ts [--runs 5] [--rootfs DIR]   speed vs tar | pigz | sha256sum
+ *   node --import tsx bench/layer-export.ts [--runs 5] [--rootfs DIR]   speed vs tar | pigz (or zstd) | sha256sum
  *   node --import tsx bench/layer-export.ts --memory                    peak RSS exporting a ~2 GB tree
  *
  * Inputs are cached under $SLIPWAY_BENCH_CACHE (default /var/cache/slipway-bench): a Debian
@@ -29,14 +29,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeLayerFromDirectory } from '../src/layer/layer-writer.js';
-import { median } from './common.js';
+import { median, recordResult } from './common.js';
 
 const CACHE = process.env['SLIPWAY_BENCH_CACHE'] ?? '/var/cache/slipway-bench';
 const SELF = fileURLToPath(import.meta.url);
 const MB = 1e6;
 const MiB = 1 << 20;
 
-type Contender = 'pipeline' | 'gzip' | 'zstd';
+type Contender = 'pipeline' | 'zpipeline' | 'gzip' | 'zstd';
 interface Run {
   seconds: number;
   /** user + system CPU seconds, all threads (and for the pipeline, all its processes). */
@@ -93,15 +93,19 @@ function runChild(what: string, dir: string, out: string): Run {
   return JSON.parse(result.stdout) as Run;
 }
 
-const PIPELINE = 'set -o pipefail; tar --sort=name -cf - -C "$1" . | pigz -1 -p2 | sha256sum >/dev/null';
+const PIPELINES = {
+  pipeline: 'set -o pipefail; tar --sort=name -cf - -C "$1" . | pigz -1 -p2 | sha256sum >/dev/null',
+  // zstd's CLI at our level (3) and worker count (2), for the zstd export.
+  zpipeline: 'set -o pipefail; tar --sort=name -cf - -C "$1" . | zstd -3 -T2 -q -c | sha256sum >/dev/null',
+};
 
 /** The pipeline, timed from here; its CPU time from /usr/bin/time when installed. */
-function runPipeline(dir: string, tarBytes: number): Run {
+function runPipeline(which: keyof typeof PIPELINES, dir: string, tarBytes: number): Run {
   const timeFile = join(tmpdir(), `slipway-bench-time-${process.pid}`);
   const timed = existsSync('/usr/bin/time');
   const command = timed ? ['/usr/bin/time', '-f', '%U %S', '-o', timeFile, 'bash'] : ['bash'];
   const start = performance.now();
-  execFileSync(command[0]!, [...command.slice(1), '-c', PIPELINE, '_', dir]);
+  execFileSync(command[0]!, [...command.slice(1), '-c', PIPELINES[which], '_', dir]);
   const seconds = (performance.now() - start) / 1000;
   if (!timed) return { seconds, tarBytes };
   const [user, system] = readFileSync(timeFile, 'utf8').trim().split(' ').map(Number);
@@ -119,12 +123,15 @@ function warm(dir: string): number {
 async function speed(runs: number, dir: string): Promise<void> {
   const out = join(tmpdir(), `slipway-bench-${process.pid}.layer`);
   const idle = runChild('idle', dir, out).maxRss!;
-  const results: Record<Contender, Run[]> = { pipeline: [], gzip: [], zstd: [] };
+  const results: Record<Contender, Run[]> = { pipeline: [], zpipeline: [], gzip: [], zstd: [] };
   const loadBefore = loadavg()[0]!;
   for (let i = 0; i < runs; i++) {
-    for (const contender of ['pipeline', 'gzip', 'zstd'] as const) {
+    for (const contender of ['pipeline', 'gzip', 'zpipeline', 'zstd'] as const) {
       const tarBytes = warm(dir);
-      const run = contender === 'pipeline' ? runPipeline(dir, tarBytes) : runChild(contender, dir, out);
+      const run =
+        contender === 'pipeline' || contender === 'zpipeline'
+          ? runPipeline(contender, dir, tarBytes)
+          : runChild(contender, dir, out);
       results[contender].push(run);
       process.stderr.write(
         `run ${i + 1}/${runs} ${contender.padEnd(8)} ${(run.tarBytes / MB / run.seconds).toFixed(1)} MB/s, ${run.cpu?.toFixed(2) ?? '-'} CPU s\n`,
@@ -133,6 +140,7 @@ async function speed(runs: number, dir: string): Promise<void> {
   }
   rmSync(out, { force: true });
   checkDeterministic(results);
+  record(results, runs);
   const base = median(results.pipeline.map(rate));
   console.log(
     `\n${dir}: ${(results.gzip[0]!.tarBytes / MB).toFixed(1)} MB of tar, median of ${runs} runs, ${cpuCount()} cores`,
@@ -146,6 +154,7 @@ async function speed(runs: number, dir: string): Promise<void> {
   );
   const label: Record<Contender, string> = {
     pipeline: 'tar --sort=name | pigz -1 -p2 | sha256sum',
+    zpipeline: 'tar --sort=name | zstd -3 -T2 | sha256sum',
     gzip: 'slipway writeLayer gzip',
     zstd: 'slipway writeLayer zstd',
   };
@@ -160,6 +169,26 @@ async function speed(runs: number, dir: string): Promise<void> {
           9,
         )} ${(r / MB).toFixed(1).padStart(7)} ${`${(r / base).toFixed(2)}x`.padStart(12)} ${cpu.padStart(6)} ${rss.padStart(13)}`,
     );
+  }
+}
+
+function record(results: Record<Contender, Run[]>, runs: number): void {
+  const seconds = (c: Contender) => median(results[c].map((r) => r.seconds));
+  const mb = (results.gzip[0]!.tarBytes / MB).toFixed(0);
+  for (const [mine, peer, peerName, target] of [
+    ['gzip', 'pipeline', 'tar | pigz -1 -p2 | sha256sum', 1.1],
+    ['zstd', 'zpipeline', 'tar | zstd -3 -T2 | sha256sum', 2],
+    ['zstd', 'pipeline', 'tar | pigz -1 -p2 | sha256sum', undefined],
+  ] as const) {
+    recordResult({
+      path: `${mine} layer export, ${mb} MB of tar`,
+      slipway: seconds(mine),
+      peer: seconds(peer),
+      peerName,
+      unit: 's',
+      runs,
+      ...(target ? { target: `>= ${target}x`, met: seconds(peer) / seconds(mine) >= target } : {}),
+    });
   }
 }
 

@@ -24,7 +24,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
 import { fleetRebase } from '../src/rebase/fleet.js';
-import { buildSlipway, median } from './common.js';
+import { buildSlipway, median, recordResult } from './common.js';
 import { Readable } from 'node:stream';
 import { digestOf } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';
@@ -129,6 +129,24 @@ async function main(): Promise<void> {
     for (let i = 0; i < cliRuns; i++)
       cliTimes.push(await runCli(cli, home.path, ['--quiet', 'rebase', `${registry.host}/single/cli:r${i}`]));
     const version = await runCli(cli, home.path, ['--version']);
+    const floor: number[] = [];
+    for (let i = 0; i < cliRuns; i++) floor.push(await runCli(['-e', '0'], home.path, []));
+    recordResult({
+      path: '`slipway rebase` one image, CLI',
+      slipway: median(cliTimes),
+      peer: median(floor),
+      peerName: 'node -e 0',
+      unit: 'ms',
+      runs: cliRuns,
+      target: 'at most node -e 0 + 100 ms',
+      met: median(cliTimes) <= median(floor) + 100,
+    });
+    recordResult({
+      path: 'rebase one image, the library call (in process)',
+      slipway: median(lib),
+      unit: 'ms',
+      runs: lib.length,
+    });
     console.log(
       `single rebase, CLI (${cliRuns} runs, new process each): median ${fmt(median(cliTimes))}; \`slipway --version\` alone: ${fmt(version)}`,
     );
@@ -147,6 +165,15 @@ async function main(): Promise<void> {
       throw new Error(
         `fleet: ${fleet.rebased.length} rebased, ${fleet.failed.length} failed: ${fleet.failed[0]?.reason}`,
       );
+    recordResult({
+      path: `fleet rebase of ${FLEET} images (over the registry)`,
+      slipway: fleetMs / 1000,
+      unit: 's',
+      runs: 1,
+      target:
+        FLEET === 1000 ? '< 5 s' : FLEET === 10_000 ? '< 40 s' : `< ${((FLEET / 1000) * 5).toFixed(2)} s (1,000 < 5 s)`,
+      met: fleetMs / 1000 < (FLEET <= 1000 ? (FLEET / 1000) * 5 : (FLEET / 10_000) * 40),
+    });
     console.log(
       `fleet rebase of ${FLEET} images (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s; ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
     );

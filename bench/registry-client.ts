@@ -3,7 +3,7 @@
  * `skopeo copy` in the same run, both against the same CNCF Distribution 2.8 registries
  * (Debian's docker-registry). See bench/README.md, "Registry client".
  *
- *   node --import tsx bench/registry-client.ts [--runs 5] [--only copy,promote]
+ *   node --import tsx bench/registry-client.ts [--runs 5] [--only copy,promote] [--layer-mb 100]
  *
  * - copy: a 5 x 100 MB image (random data, gzip with stored blocks) held by a source
  *   Distribution, copied to an empty second Distribution (registry -> registry; two
@@ -20,14 +20,19 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { addRandomImage, commandExists, startDistribution, type RegistryProcess } from '../test/helpers.js';
-import { BENCH_CACHE, buildSlipway, median } from './common.js';
+import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const MB = 1e6;
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, only: { type: 'string', default: 'copy,promote' } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string', default: 'copy,promote' },
+    'layer-mb': { type: 'string', default: '100' },
+  },
 });
 const runs = Number(values.runs);
+const layerMB = Number(values['layer-mb']);
 const only = new Set(values.only!.split(','));
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
@@ -109,7 +114,7 @@ async function copyBench(work: string, layout: string, bytes: number): Promise<v
   } finally {
     await source.stop();
   }
-  console.log(`\n## copy of a 5 x 100 MB image (${fmt(bytes / MB, 0)} MB), median of ${runs} runs`);
+  console.log(`\n## copy of a 5 x ${layerMB} MB image (${fmt(bytes / MB, 0)} MB), median of ${runs} runs`);
   console.log('| tool | registry -> registry s | MB/s | registry -> oci s | MB/s |');
   console.log('|---|---:|---:|---:|---:|');
   for (const tool of ['slipway', 'skopeo'] as Tool[]) {
@@ -122,6 +127,21 @@ async function copyBench(work: string, layout: string, bytes: number): Promise<v
     `\nthroughput ratio slipway / skopeo: registry->registry ${fmt(median(times.skopeo.r2r) / median(times.slipway.r2r))}x, registry->oci ${fmt(median(times.skopeo.r2oci) / median(times.slipway.r2oci))}x`,
   );
   console.log(`all runs (s): ${JSON.stringify(times)}`);
+  for (const [what, label, target] of [
+    ['r2r', 'registry to registry', 2],
+    ['r2oci', 'registry to OCI layout', undefined],
+  ] as const) {
+    const [mine, theirs] = [median(times.slipway[what]), median(times.skopeo[what])];
+    recordResult({
+      path: `\`slipway copy\` 5 x ${layerMB} MB, ${label}`,
+      slipway: mine,
+      peer: theirs,
+      peerName: 'skopeo copy',
+      unit: 's',
+      runs,
+      ...(target ? { target: `>= ${target}x skopeo`, met: theirs / mine >= target } : {}),
+    });
+  }
 }
 
 async function promoteBench(work: string, layout: string): Promise<void> {
@@ -129,8 +149,8 @@ async function promoteBench(work: string, layout: string): Promise<void> {
     layout,
     'app',
     [0, 1, 2, 3, 4]
-      .map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB }))
-      .concat([{ seed: 'bench-app-layer', size: 20 * MB }]),
+      .map((i) => ({ seed: `bench-registry-layer-${i}`, size: layerMB * MB }))
+      .concat([{ seed: 'bench-app-layer', size: (layerMB / 5) * MB }]),
   );
   const appLayer = app.layers.at(-1)!.size;
   const staging = await distribution(join(work, 'staging'));
@@ -198,7 +218,17 @@ async function promoteBench(work: string, layout: string): Promise<void> {
     await staging.stop();
   }
   const bytes = median(sent);
-  console.log(`\n## promote of an app whose 5 x 100 MB base is at the destination, median of ${runs} runs`);
+  recordResult({
+    path: `\`slipway promote\` (base at the destination, ${layerMB / 5} MB app layer)`,
+    slipway: median(times.slipway),
+    peer: median(times.skopeo),
+    peerName: 'skopeo copy',
+    unit: 's',
+    runs,
+    target: '>= 1.0x skopeo',
+    met: median(times.skopeo) / median(times.slipway) >= 1,
+  });
+  console.log(`\n## promote of an app whose 5 x ${layerMB} MB base is at the destination, median of ${runs} runs`);
   console.log(
     `app layer ${appLayer} bytes; slipway sent ${bytes} bytes (${fmt((bytes / appLayer - 1) * 100, 3)}% over the app layer: the config blob)`,
   );
@@ -211,11 +241,11 @@ async function main(): Promise<void> {
   for (const tool of ['skopeo', 'docker-registry'])
     if (!commandExists(tool)) throw new Error(`${tool} is not installed (bash scripts/install.sh --test)`);
   slipwayMain = await buildSlipway('registry-client-dist');
-  const layout = join(BENCH_CACHE, 'registry-5x100MB');
+  const layout = join(BENCH_CACHE, `registry-5x${layerMB}MB`);
   const image = await addRandomImage(
     layout,
     'big',
-    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })),
+    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: layerMB * MB })),
   );
   const bytes = image.layers.reduce((n, l) => n + l.size, 0);
   const work = join(tmpdir(), `slipway-bench-client-${process.pid}`);

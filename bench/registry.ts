@@ -3,7 +3,7 @@
  * Distribution 2.8 (Debian's docker-registry) in the same run, skopeo as the client for
  * both. See bench/README.md, "Registry".
  *
- *   node --import tsx bench/registry.ts [--only push,manifest,rss,scale] [--runs 5] [--duration 10]
+ *   node --import tsx bench/registry.ts [--only push,manifest,rss,scale] [--runs 5] [--duration 10] [--layer-mb 100] [--blob-gb 5]
  *
  * - push/pull: a 5 x 100 MB image (random data, gzip with stored blocks: as big as
  *   the data) from a cached OCI layout; every run starts both registries on empty
@@ -37,7 +37,7 @@ import {
   type RegistryProcess,
 } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { BENCH_CACHE, buildSlipway, median } from './common.js';
+import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const CACHE = BENCH_CACHE;
@@ -52,10 +52,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     duration: { type: 'string', default: '10' },
     'blob-gb': { type: 'string', default: '5' },
+    'layer-mb': { type: 'string', default: '100' },
   },
 });
 const only = new Set(values.only!.split(','));
 const runs = Number(values.runs);
+const layerMB = Number(values['layer-mb']);
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
@@ -96,11 +98,11 @@ const skopeo = (...args: string[]) => exec('skopeo', ['--insecure-policy', ...ar
 // push and pull of 5 x 100 MB
 
 async function bigLayout(): Promise<{ layout: string; bytes: number }> {
-  const layout = join(CACHE, 'registry-5x100MB');
+  const layout = join(CACHE, `registry-5x${layerMB}MB`);
   const image = await addRandomImage(
     layout,
     'big',
-    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: 100 * MB })),
+    [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: layerMB * MB })),
   );
   return { layout, bytes: image.layers.reduce((n, l) => n + l.size, 0) };
 }
@@ -138,7 +140,9 @@ async function pushPull(work: string): Promise<void> {
       );
     }
   }
-  console.log(`\n## push and pull of a 5 x 100 MB image (${fmt(bytes / MB, 0)} MB), skopeo, median of ${runs} runs`);
+  console.log(
+    `\n## push and pull of a 5 x ${layerMB} MB image (${fmt(bytes / MB, 0)} MB), skopeo, median of ${runs} runs`,
+  );
   console.log(`| registry | push s | push MB/s | server CPU s | pull s | pull MB/s | server CPU s |`);
   console.log(`|---|---:|---:|---:|---:|---:|---:|`);
   for (const name of ['slipway', 'distribution'] as Name[]) {
@@ -151,6 +155,34 @@ async function pushPull(work: string): Promise<void> {
     `\nthroughput ratio Slipway / Distribution: push ${fmt(median(times.distribution.push) / median(times.slipway.push))}x, pull ${fmt(median(times.distribution.pull) / median(times.slipway.pull))}x`,
   );
   console.log(`all runs (s): ${JSON.stringify(times)}`);
+  const peerName = 'Distribution 2.8 (skopeo client)';
+  for (const [what, target] of [
+    ['push', '>= 1.5x Distribution'],
+    ['pull', '>= 1.5x Distribution'],
+  ] as const) {
+    const [mine, theirs] = [median(times.slipway[what]), median(times.distribution[what])];
+    recordResult({
+      path: `registry ${what} 5 x ${layerMB} MB (wall)`,
+      slipway: mine,
+      peer: theirs,
+      peerName,
+      unit: 's',
+      runs,
+      target,
+      met: theirs / mine >= 1.5,
+    });
+    const cpu = what === 'push' ? 'pushCpu' : 'pullCpu';
+    const [myCpu, theirCpu] = [median(times.slipway[cpu]), median(times.distribution[cpu])];
+    recordResult({
+      path: `registry ${what} 5 x ${layerMB} MB, server CPU per GB`,
+      slipway: myCpu / (bytes / 1e9),
+      peer: theirCpu / (bytes / 1e9),
+      peerName,
+      unit: 's/GB',
+      runs,
+      ...(what === 'pull' ? { target: "at most Distribution's", met: myCpu <= theirCpu } : {}),
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -252,6 +284,18 @@ async function manifests(work: string): Promise<void> {
       `| ${key} | ${fmt(median(r.rps), 0)} | ${fmt(median(r.cpu), 3)} | ${r.p99.join(' / ')} | ${r.errors} |`,
     );
   for (const [label] of contenders) {
+    const [mine, theirs] = [median(results[`slipway ${label}`]!.rps), median(results[`distribution ${label}`]!.rps)];
+    recordResult({
+      path: `manifest ${label}, 32 connections`,
+      slipway: mine,
+      peer: theirs,
+      peerName: 'Distribution 2.8',
+      unit: 'req/s',
+      higherIsBetter: true,
+      runs: rounds,
+      target: '>= 15x Distribution',
+      met: mine / theirs >= 15,
+    });
     console.log(
       `${label} ratio Slipway / Distribution: ${fmt(median(results[`slipway ${label}`]!.rps) / median(results[`distribution ${label}`]!.rps))}x`,
     );
@@ -260,6 +304,8 @@ async function manifests(work: string): Promise<void> {
 
 // ---------------------------------------------------------------------------
 // RSS with a 5 GB blob
+
+const peaks: Partial<Record<Name, number>> = {};
 
 async function bigBlob(name: Name, work: string, size: number): Promise<void> {
   const server = await start(name, join(work, `rss-${name}`));
@@ -307,6 +353,7 @@ async function bigBlob(name: Name, work: string, size: number): Promise<void> {
     const pullSeconds = (performance.now() - t) / 1000;
     if (`sha256:${check.digest('hex')}` !== digest || got !== size) throw new Error('the pulled blob differs');
     const end = await procStatus(server.pid);
+    peaks[name] = Math.max(end.hwm, ...samples);
     console.log(
       `| ${name} | ${fmt(idle.rss / MiB, 0)} | ${fmt(afterPush / MiB, 0)} | ${fmt(end.hwm / MiB, 0)} | ${fmt(Math.max(...samples) / MiB, 0)} | ${fmt(pushSeconds, 1)} (${fmt(size / MB / pushSeconds, 0)} MB/s) | ${fmt(pullSeconds, 1)} (${fmt(size / MB / pullSeconds, 0)} MB/s) |`,
     );
@@ -327,6 +374,16 @@ async function rss(work: string): Promise<void> {
   );
   console.log(`|---|---:|---:|---:|---:|---:|---:|`);
   for (const name of ['slipway', 'distribution'] as Name[]) await bigBlob(name, work, size);
+  recordResult({
+    path: `registry peak RSS, one ${fmt(size / 1e9, 2)} GB blob pushed and pulled`,
+    slipway: peaks.slipway! / MiB,
+    peer: peaks.distribution! / MiB,
+    peerName: 'Distribution 2.8',
+    unit: 'MiB',
+    runs: 1,
+    target: '< 100 MB',
+    met: peaks.slipway! < 100e6,
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { debianRootfs } from '../test/helpers.js';
-import { BENCH_CACHE, buildSlipway, median } from './common.js';
+import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 // podman names an image taken from an OCI layout after its path: keep it lowercase.
@@ -122,6 +122,16 @@ async function main(): Promise<void> {
       `    podman run --rm (runc)  ${fmt(p)}   (min ${fmt(Math.min(...theirs))}, max ${fmt(Math.max(...theirs))})`,
     );
     console.log(`    ratio slipway/podman    ${(m / p).toFixed(2)}x`);
+    recordResult({
+      path: 'start from a cached image (`true`)',
+      slipway: m,
+      peer: p,
+      peerName: 'podman run --runtime runc',
+      unit: 'ms',
+      runs,
+      target: '<= 0.7x podman',
+      met: m <= 0.7 * p,
+    });
   }
 
   if (only.has('uncached')) {
@@ -167,6 +177,14 @@ async function main(): Promise<void> {
     console.log(`    slipway run --rm        ${fmt(m)}   (all: ${mine.map(fmt).join(', ')})`);
     console.log(`    umoci unpack + runc run ${fmt(u)}   (all: ${theirs.map(fmt).join(', ')})`);
     console.log(`    speed-up over umoci+runc ${(u / m).toFixed(2)}x`);
+    recordResult({
+      path: 'first start of an uncached ~170 MB image',
+      slipway: m,
+      peer: u,
+      peerName: 'umoci unpack + runc run',
+      unit: 'ms',
+      runs,
+    });
     console.log(
       `    (floor: GNU tar -xzf of the layer alone ${fmt(median(floor))}; all: ${floor.map(fmt).join(', ')})`,
     );

@@ -8,5 +8,7 @@ npx tsc -p tsconfig.test.json
 # The formatter and linter (Biome), and DESIGN.md's layers (dependency-cruiser): a violation fails CI.
 npm run -s lint
 npm run -s lint:deps
+# Every benchmark at tiny sizes, one run each (about a minute): fails if a script breaks, never on a time.
+sh bench/all --quick >/dev/null
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
