@@ -40,6 +40,7 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['rebase'], async () => (await import('./commands/rebase.js')).rebaseCommand()],
   [['droplet'], async () => (await import('./commands/droplet.js')).dropletCommand()],
   [['cf'], async () => (await import('./commands/cf/index.js')).cfCommand()],
+  [['sbom'], async () => (await import('./commands/sbom.js')).sbomCommand()],
 ];
 
 const program = new Command('slipway')
