@@ -143,6 +143,21 @@ describe('compression', () => {
     assert.ok(a.length < data.length / 2);
   });
 
+  it('compresses zstd to the same bytes with 1, 2, 3 or 8 workers, over several jobs, and refuses 0', async () => {
+    // Four times the sample, each a little different: 14 MiB, more than three 4 MiB jobs.
+    const big = Buffer.concat([0, 1, 2, 3].map((i) => Buffer.concat([Buffer.from(`part ${i}\n`), data])));
+    const outputs = await Promise.all(
+      [1, 2, 3, 8].map(async (workers) => collect(zstdCompress(pieces(big, [65536 + workers]), { workers }))),
+    );
+    const digests = outputs.map(sha256);
+    assert.deepEqual(new Set(digests).size, 1, `digests by worker count: ${digests.join(', ')}`);
+    assert.ok(outputs[0]!.length < big.length / 2);
+    const file = join(dir, 'workers.zst');
+    writeFileSync(file, outputs[0]!);
+    assert.equal(sha256(execFileSync('zstd', ['-q', '-dc', file], { maxBuffer: 1 << 26 })), sha256(big));
+    await assert.rejects(collect(zstdCompress(pieces(big, [1 << 20]), { workers: 0 })), /zstd workers/);
+  });
+
   it('compressStream passes "none" through and refuses an unknown compression', async () => {
     assert.ok((await collect(compressStream(pieces(data, [1 << 16]), 'none'))).equals(data));
     assert.throws(() => compressStream(pieces(data, [1]), 'brotli' as 'none'), /unknown compression/);

@@ -7,9 +7,11 @@
  * on the bytes, never on how the input arrived, so the output is deterministic; the
  * members compress in the libuv threadpool, so every core works.
  *
- * zstd uses zstd-napi with a fixed 2 workers and job size: zstd's multithreaded output
- * does not depend on how the input is fed, and fixed parameters (not the machine's core
- * count) keep the bytes the same everywhere.
+ * zstd uses zstd-napi in zstd's multithreaded mode, one worker per core, with a fixed
+ * job size: that mode's output depends on the level and job size, never on the number
+ * of workers (1 or 64) or on how the input is fed, so the bytes are the same on every
+ * machine while every core compresses. (Single-threaded zstd, nbWorkers 0, would write
+ * other bytes: it is never used.)
  *
  * The parameters below decide layer digests: changing any of them changes the digest
  * of every layer Slipway writes from then on.
@@ -38,7 +40,8 @@ const GZIP_MEM_LEVEL = 9;
 /** "Unix" in the gzip header's OS byte, whatever platform zlib was built for. */
 const GZIP_OS_UNIX = 3;
 export const ZSTD_LEVEL = 3;
-export const ZSTD_WORKERS = 2;
+/** zstd workers by default: one per core (the output is the same for any count >= 1). */
+export const ZSTD_WORKERS = Math.max(1, Math.min(availableParallelism(), 16));
 /**
  * Input per zstd job, pinned rather than left to zstd's default (8 MiB at level 3, which
  * could change between zstd versions). 4 MiB holds ~40 MB less in flight than 8 MiB
@@ -62,6 +65,8 @@ export interface GzipOptions extends ReleaseOption {
 
 export interface ZstdOptions extends ReleaseOption {
   level?: number;
+  /** zstd's worker threads (default: one per core); any count >= 1 gives the same bytes. */
+  workers?: number;
 }
 
 type Chunks = AsyncIterable<Uint8Array>;
@@ -268,7 +273,7 @@ function gzipMember(input: Buffer, options: ZlibOptions, release?: (chunk: Buffe
 }
 
 /**
- * zstd, level 3, 2 workers, one frame. The calls are synchronous: zstd's workers
+ * zstd, level 3, one worker per core, one frame. The calls are synchronous: zstd's workers
  * compress on their own threads, and a call returns as soon as they have taken the
  * input, except when all of them are busy; then it waits for the oldest job (tens of
  * ms), a time when both cores are busy anyway. Feeding zstd from a worker thread
@@ -278,7 +283,10 @@ function gzipMember(input: Buffer, options: ZlibOptions, release?: (chunk: Buffe
 export async function* zstdCompress(source: Chunks, options: ZstdOptions = {}): AsyncGenerator<Buffer> {
   const cctx = new zstd.CCtx();
   cctx.setParameter(zstd.CParameter.compressionLevel, options.level ?? ZSTD_LEVEL);
-  cctx.setParameter(zstd.CParameter.nbWorkers, ZSTD_WORKERS);
+  const workers = options.workers ?? ZSTD_WORKERS;
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new SlipwayError('INVALID_ARGUMENT', `zstd workers must be a whole number >= 1, not ${workers}`);
+  cctx.setParameter(zstd.CParameter.nbWorkers, workers);
   cctx.setParameter(zstd.CParameter.jobSize, ZSTD_JOB_SIZE);
   const out = Buffer.allocUnsafe(1 << 20);
   for await (const chunk of source) {
