@@ -132,4 +132,38 @@ describe('slipway build: the app source it copies', () => {
       /copied 50\d{3} files and directories of .*large: is it the app's directory\? \(--path DIR; leave out what the build does not need in \.slipwayignore\)/,
     );
   });
+
+  test('a large app whose buildpacks name their detect inputs is detected before it is copied', async () => {
+    const app = join(root, 'large-procfile');
+    for (let d = 0; d < 12; d++) {
+      mkdirSync(join(app, `d${d}`, 'sub'), { recursive: true });
+      for (let f = 0; f < 500; f++) writeFileSync(join(app, `d${d}`, 'sub', `f${f}`), `${d}/${f}`);
+    }
+    // No Procfile: detection fails at once, having copied nothing of the tree.
+    const failed = await slipway(home, ['build', 'large-procfile', '--path', app, '-b', 'slipway/procfile']);
+    assert.equal(failed.code, 20, failed.stderr); // the lifecycle's exit code: no group passed
+    assert.match(
+      failed.stderr,
+      /detecting before copying the app: its 6\d{3} files and directories follow once a group passes/,
+    );
+    assert.match(failed.stderr, /slipway\/procfile: no Procfile/);
+    assert.doesNotMatch(failed.stderr, /copied the app/);
+    writeFileSync(
+      join(app, 'Procfile'),
+      'web: echo $(cat d11/sub/f499) && find . -type f | wc -l && stat -c %U d0/sub/f0\n',
+    );
+    const built = await slipway(home, ['build', 'large-procfile', '--path', app, '-b', 'slipway/procfile']);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stderr, /copied the app \(6\d{3} more files and directories\)/);
+    const r = await slipway(home, ['run', '--rm', 'large-procfile']);
+    assert.equal(r.code, 0, r.stderr);
+    const [last, count, owner] = r.stdout.trim().split('\n');
+    assert.equal(last, '11/499');
+    assert.equal(Number(count), 12 * 500 + 1);
+    assert.notEqual(owner, 'root');
+    // A buildpack that names no detect inputs sees the whole app at detect, as before.
+    const whole = await slipway(home, ['build', 'large-any', '--path', app, '-b', bp]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.doesNotMatch(whole.stderr, /detecting before copying/);
+  });
 });

@@ -25,6 +25,8 @@ export interface AppSourceOptions {
   skip: string[];
   /** project.toml's include/exclude, as pathFilter makes it. */
   filter?: ((relativePath: string, isDir: boolean) => boolean) | undefined;
+  /** Given every entry to copy, those to copy now; the others are returned as `deferred` (copied later with writeAppSourceTar). */
+  firstPart?: (entries: string[]) => string[] | undefined;
 }
 
 export interface AppSourceReport {
@@ -34,6 +36,8 @@ export interface AppSourceReport {
   storesLeftOut: string[];
   /** The ignore files whose rules applied. */
   ignoreFiles: string[];
+  /** Entries left for later (parents before children), when `firstPart` chose a part. */
+  deferred: string[];
 }
 
 /** The ignore files' rules of `appDir` (undefined when there are none) and which files gave them. */
@@ -139,28 +143,48 @@ export async function copyAppSource(
     ...options,
     skip: [...options.skip, destination],
   });
-  if (entries.length > 0) await tarCopy(root, destination, entries);
-  return { entries: entries.length, storesLeftOut, ignoreFiles };
+  const first = options.firstPart?.(entries);
+  const now = first ?? entries;
+  if (now.length > 0) await tarCopy(root, destination, now);
+  const copied = new Set(now);
+  const deferred = first ? entries.filter((e) => !copied.has(e)) : [];
+  return { entries: entries.length, storesLeftOut, ignoreFiles, deferred };
+}
+
+/**
+ * `entries` of the app (relative paths, parents first) as a tar file at `file`, for a
+ * build container to unpack itself: it then resolves every path inside the container,
+ * so nothing the build wrote there meanwhile (a link) can lead a write out of it.
+ */
+export function writeAppSourceTar(appDir: string, entries: string[], file: string): Promise<void> {
+  return runTar(resolve(appDir), ['-cf', file], entries, undefined);
 }
 
 function tarCopy(from: string, to: string, entries: string[]): Promise<void> {
+  return runTar(from, ['-cf', '-'], entries, to);
+}
+
+/** GNU tar over `entries` of `from` (owners, modes, times, hardlinks kept): into a file, or piped into a second tar extracting at `to`. */
+function runTar(from: string, output: string[], entries: string[], to: string | undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const create = spawn('tar', ['-C', from, '--null', '--no-recursion', '-T', '-', '-cf', '-'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const create = spawn('tar', ['-C', from, '--null', '--no-recursion', '-T', '-', ...output], {
+      stdio: ['pipe', to ? 'pipe' : 'ignore', 'pipe'],
     });
-    const extract = spawn('tar', ['-C', to, '-xpf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const extract = to ? spawn('tar', ['-C', to, '-xpf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] }) : undefined;
     let stderr = '';
-    create.stderr.on('data', (b: Buffer) => {
+    create.stderr!.on('data', (b: Buffer) => {
       stderr += b.toString();
     });
-    extract.stderr.on('data', (b: Buffer) => {
+    extract?.stderr.on('data', (b: Buffer) => {
       stderr += b.toString();
     });
-    create.stdout.pipe(extract.stdin);
-    create.stdin.on('error', () => undefined);
-    extract.stdin.on('error', () => undefined);
-    create.stdin.end(`${entries.join('\0')}\0`);
-    let pending = 2;
+    if (extract) {
+      create.stdout!.pipe(extract.stdin);
+      extract.stdin.on('error', () => undefined);
+    }
+    create.stdin!.on('error', () => undefined);
+    create.stdin!.end(`${entries.join('\0')}\0`);
+    let pending = extract ? 2 : 1;
     let failed = false;
     const done = (what: string) => (code: number | null) => {
       if (code !== 0 && !failed) {
@@ -178,9 +202,9 @@ function tarCopy(from: string, to: string, entries: string[]): Promise<void> {
       if (--pending === 0 && !failed) resolvePromise();
     };
     create.on('error', reject);
-    extract.on('error', reject);
     create.on('close', done('tar -c'));
-    extract.on('close', done('tar -x'));
+    extract?.on('error', reject);
+    extract?.on('close', done('tar -x'));
   });
 }
 

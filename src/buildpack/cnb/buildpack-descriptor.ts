@@ -35,6 +35,12 @@ export interface BuildpackDescriptor {
   binBuild?: boolean;
   /** `buildpack.sbom-formats`: the SBOM media types the buildpack may write (API >= 0.7). */
   sbomFormats?: string[];
+  /**
+   * `[metadata.slipway] detect-inputs`: the only app files (top-level names) bin/detect
+   * reads. When every buildpack of an order says so, a large app is copied in after
+   * detection passes, so a wrong buildpack fails before the copy.
+   */
+  detectInputs?: string[];
 }
 
 const RESERVED_IDS = new Set(['app', 'config', 'generated', 'sbom']);
@@ -75,6 +81,7 @@ export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDe
   const name = optionalString(bp['name'], `${what} buildpack.name`);
   const homepage = optionalString(bp['homepage'], `${what} buildpack.homepage`);
   const sbomFormats = stringList(bp['sbom-formats'], `${what} buildpack.sbom-formats`) ?? [];
+  const detectInputs = slipwayDetectInputs(doc['metadata'], what);
   return {
     api,
     id,
@@ -87,7 +94,25 @@ export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDe
     ...(name !== undefined ? { name } : {}),
     ...(homepage !== undefined ? { homepage } : {}),
     ...(order ? { order } : {}),
+    ...(detectInputs ? { detectInputs } : {}),
   };
+}
+
+function slipwayDetectInputs(metadata: unknown, what: string): string[] | undefined {
+  if (typeof metadata !== 'object' || metadata === null) return undefined;
+  const slipway = (metadata as Record<string, unknown>)['slipway'];
+  if (slipway === undefined) return undefined;
+  const inputs = stringList(
+    table(slipway, `${what} [metadata.slipway]`)['detect-inputs'],
+    `${what} metadata.slipway.detect-inputs`,
+  );
+  for (const name of inputs ?? [])
+    if (!name || name.includes('/') || name === '.' || name === '..')
+      throw new SlipwayError(
+        'INVALID_DOCUMENT',
+        `${what}: metadata.slipway.detect-inputs names "${name}": give top-level file names of the app`,
+      );
+  return inputs;
 }
 
 /** `[[order]] [[order.group]] id version optional`, as in buildpack.toml and order.toml. */

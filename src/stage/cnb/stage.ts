@@ -17,7 +17,7 @@ import { parseTransport } from '../../oci/transport.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import { ContainerRuntime } from '../../runtime/containers.js';
 import type { CacheableLayer } from '../../runtime/layer-cache.js';
-import { BuildSession } from '../../sandbox/build-session.js';
+import { BuildSession, CONTROL_DIR } from '../../sandbox/build-session.js';
 import { BuildVolume } from '../../sandbox/build-volume.js';
 import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
@@ -29,7 +29,7 @@ import { BuildCache } from './build-cache.js';
 import { Builder } from './builder.js';
 import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
-import { copyAppSource } from '../app-source.js';
+import { copyAppSource, writeAppSourceTar } from '../app-source.js';
 import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
 import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
@@ -159,7 +159,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
   const runtime = ContainerRuntime.open(store.home);
   let session: BuildSession | undefined;
   try {
-    await prepareDirs(dirs, options, user, store.home, progress);
+    const deferred = await prepareDirs(dirs, options, user, store.home, progress, used);
     // The first build on a stack version unpacks its build image into the layer cache: seconds, shown and counted.
     const tCache = performance.now();
     const layersUnpacked = await unpackBuildImage(runtime, buildInfo.artifact.image, progress);
@@ -192,6 +192,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       log: (l) => progress.log(l),
       target: imageTarget(baseEnv, labels),
     }).detect(groups);
+    if (deferred.length > 0) await copyDeferred(session, dirs, options.path, deferred, progress);
     for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
     const own = { uid: user.uid, gid: user.gid };
     dirs.layersTree.writeFile(
@@ -453,6 +454,8 @@ function uniqueBuildpacks(list: BuildpackDescriptor[]): BuildpackDescriptor[] {
 
 /** More entries than an app's source usually has: the build says so (a build of ~ or /, an unignored node_modules). */
 const LARGE_APP_ENTRIES = 50_000;
+/** From this many entries, an app whose buildpacks all name their detect inputs is copied in after detection. */
+const DETECT_FIRST_ENTRIES = 5_000;
 
 /** The app copied into the workspace (owned by the stack user; no store, nothing ignored), the platform dir with env/. */
 async function prepareDirs(
@@ -461,7 +464,8 @@ async function prepareDirs(
   user: { uid: number; gid: number },
   storeHome: string,
   progress: Progress,
-): Promise<void> {
+  buildpacks: BuildpackDescriptor[],
+): Promise<string[]> {
   mkdirSync(dirs.workspace, { recursive: true });
   mkdirSync(dirs.layers, { recursive: true });
   mkdirSync(join(dirs.platform, 'env'), { recursive: true });
@@ -469,6 +473,7 @@ async function prepareDirs(
   const copied = await copyAppSource(options.path, dirs.workspace, {
     skip: [storeHome, dirs.root],
     filter: options.filter,
+    firstPart: (entries) => detectFirst(entries, buildpacks),
   });
   for (const dir of copied.storesLeftOut) progress.log(`left out ${dir}/ (a Slipway store) from the app's source`);
   if (copied.entries > LARGE_APP_ENTRIES)
@@ -481,6 +486,54 @@ async function prepareDirs(
     const eq = kv.indexOf('=');
     writeFileSync(join(dirs.platform, 'env', checkEnvName(kv.slice(0, eq))), kv.slice(eq + 1));
   }
+  if (copied.deferred.length > 0)
+    progress.log(
+      `detecting before copying the app: its ${copied.entries} files and directories follow once a group passes`,
+    );
+  return copied.deferred;
+}
+
+/**
+ * Of a large app, only the files detect reads, when every buildpack of the order names
+ * them (`[metadata.slipway] detect-inputs`): a wrong buildpack then fails in a second,
+ * not after copying a tree it never needed.
+ */
+function detectFirst(entries: string[], buildpacks: BuildpackDescriptor[]): string[] | undefined {
+  if (entries.length < DETECT_FIRST_ENTRIES || buildpacks.some((bp) => !bp.detectInputs)) return undefined;
+  const inputs = new Set(buildpacks.flatMap((bp) => bp.detectInputs ?? []));
+  return entries.filter((e) => inputs.has(e));
+}
+
+/**
+ * The rest of the app, after detection: a tar file in the control directory (which the
+ * container cannot change) unpacked by the build container itself, as the build user, so
+ * a link that a detect script left in the workspace resolves inside the container.
+ */
+async function copyDeferred(
+  session: BuildSession,
+  dirs: StagingDirs,
+  appDir: string,
+  entries: string[],
+  progress: Progress,
+): Promise<void> {
+  const name = 'app-rest.tar';
+  const file = join(dirs.control, name);
+  await writeAppSourceTar(appDir, entries, file);
+  try {
+    const r = await session.exec({
+      argv: ['tar', '-xpf', `${CONTROL_DIR}/${name}`, '--no-same-owner', '-C', APP_DIR],
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: APP_DIR,
+    });
+    if (r.exitCode !== 0)
+      throw new SlipwayError(
+        'TOOL_FAILED',
+        `cannot copy the app into the build: tar exited ${r.exitCode}: ${r.output.trim()}`,
+      );
+  } finally {
+    rmSync(file, { force: true });
+  }
+  progress.log(`copied the app (${entries.length} more files and directories)`);
 }
 
 /** A build env name becomes a file name in <platform>/env: it must be one name, not a path. */
