@@ -16,9 +16,18 @@ export interface PlanAlternative {
 /**
  * Parses the build plan bin/detect appended to $CNB_BUILD_PLAN_PATH into its
  * alternatives: the top-level provides/requires first, then each [[or]].
- * A top-level `version` in a require is refused, as the lifecycle does.
+ *
+ * A top-level `version` in a require is moved to `metadata.version` with a warning
+ * (`warn`), as the lifecycle did for Buildpack API 0.3 and later until it dropped the
+ * APIs before 0.7: buildpacks written then (the CNB samples' ruby-bundler) still write
+ * it, and their bin/build reads `metadata.version`. Both at once, and different, is the
+ * lifecycle's error.
  */
-export function parseDetectPlan(text: string, what: string): PlanAlternative[] {
+export function parseDetectPlan(
+  text: string,
+  what: string,
+  warn: (line: string) => void = () => {},
+): PlanAlternative[] {
   const doc = parseToml(text, what);
   const alt = (t: TomlTable, where: string): PlanAlternative => ({
     provides: tables(t['provides'], `${where}provides`).map((p, i) => {
@@ -29,13 +38,20 @@ export function parseDetectPlan(text: string, what: string): PlanAlternative[] {
     requires: tables(t['requires'], `${where}requires`).map((r, i) => {
       const name = optionalString(r['name'], `${where}requires[${i}].name`);
       if (!name) throw new SlipwayError('INVALID_DOCUMENT', `${what}: ${where}requires[${i}] has no name`);
-      if (r['version'] !== undefined) {
-        throw new SlipwayError(
-          'INVALID_DOCUMENT',
-          `${what}: ${where}requires[${i}] ("${name}") has a top-level version; put it in [requires.metadata] version`,
+      const metadata = { ...table(r['metadata'], `${where}requires[${i}].metadata`) };
+      const version = r['version'];
+      if (version !== undefined) {
+        if (metadata['version'] !== undefined && metadata['version'] !== version)
+          throw new SlipwayError(
+            'INVALID_DOCUMENT',
+            `${what}: ${where}requires[${i}] ("${name}") has a "version" key and a different "metadata.version"; keep only [requires.metadata] version`,
+            { detail: { name, version, metadataVersion: metadata['version'] } },
+          );
+        warn(
+          `Warning: ${what}: requires "${name}" has a "version" key, deprecated since Buildpack API 0.3; it is read as [requires.metadata] version`,
         );
+        metadata['version'] = version;
       }
-      const metadata = table(r['metadata'], `${where}requires[${i}].metadata`);
       return { name, ...(Object.keys(metadata).length ? { metadata } : {}) };
     }),
   });
@@ -109,4 +125,25 @@ function trial<B>(elements: DetectedElement<B>[], choice: number[]): ResolvedPla
     }
   }
   return { group: survivors.map((s) => s.element.buildpack), entries };
+}
+
+/**
+ * Why a group's plan does not resolve, as the lifecycle's detector logs it ("fail: X
+ * requires Y", "fail: X provides unused Y"), for the first alternative of each
+ * required buildpack: the lines a user needs when detect passed and the group failed.
+ */
+export function explainPlan<B>(elements: DetectedElement<B>[], name: (b: B) => string): string[] {
+  const first = elements.map((e) => e.alternatives[0] ?? { provides: [], requires: [] });
+  const out: string[] = [];
+  elements.forEach((e, i) => {
+    if (e.optional) return;
+    const alt = first[i]!;
+    for (const r of alt.requires)
+      if (!first.some((a, j) => j <= i && a.provides.includes(r.name)))
+        out.push(`${name(e.buildpack)} requires ${r.name}, which no buildpack before it provides`);
+    for (const p of alt.provides)
+      if (!first.some((a, j) => j >= i && a.requires.some((r) => r.name === p)))
+        out.push(`${name(e.buildpack)} provides ${p}, which no buildpack after it requires`);
+  });
+  return out;
 }

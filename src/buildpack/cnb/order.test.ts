@@ -36,3 +36,12 @@ test('a composite in a group expands into each of its groups, depth first, optio
     ],
   );
 });
+
+test('an id already in the group is skipped, as the lifecycle does: -b A -b B -b B, a composite and its member', () => {
+  const all = new Map([bp('A'), bp('B'), bp('M', [[{ id: 'A' }, { id: 'B' }]])].map((b) => [b.id, b]));
+  const ids = (order: BuildpackDescriptor['order']) =>
+    expandOrder(order!, (e) => all.get(e.id)!).map((g) => g.map((m) => m.buildpack.id));
+  assert.deepEqual(ids([[{ id: 'A' }, { id: 'B' }, { id: 'B' }]]), [['A', 'B']]);
+  assert.deepEqual(ids([[{ id: 'M' }, { id: 'B' }]]), [['A', 'B']]);
+  assert.deepEqual(ids([[{ id: 'B' }, { id: 'M' }]]), [['B', 'A']]);
+});

@@ -14,7 +14,9 @@ export type BuildpackLookup = (entry: GroupEntry) => BuildpackDescriptor;
  * Expands an order into groups of component buildpacks (buildpack.md "Order
  * Resolution"): a composite entry is replaced by each group of its own order, depth
  * first, left to right (two composites in a group give their cartesian product); an
- * optional composite makes its members optional.
+ * optional composite makes its members optional. A buildpack id already in the group
+ * is skipped, as the lifecycle's detector skips an id it has taken (`-b A -b B -b B`, or
+ * a composite and one of its members): a buildpack runs once per build.
  */
 export function expandOrder(order: Order, lookup: BuildpackLookup, depth = 0): GroupMember[][] {
   if (depth > 16) throw new SlipwayError('INVALID_DOCUMENT', 'composite buildpacks nest more than 16 deep (a cycle?)');
@@ -30,7 +32,12 @@ export function expandOrder(order: Order, lookup: BuildpackLookup, depth = 0): G
         : [[{ buildpack: bp, optional: entry.optional ?? false }]];
       partial = partial.flatMap((prefix) => options.map((o) => [...prefix, ...o]));
     }
-    groups.push(...partial);
+    groups.push(...partial.map(firstOfEachId));
   }
   return groups;
+}
+
+function firstOfEachId(group: GroupMember[]): GroupMember[] {
+  const seen = new Set<string>();
+  return group.filter((m) => !seen.has(m.buildpack.id) && seen.add(m.buildpack.id));
 }

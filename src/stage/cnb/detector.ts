@@ -1,6 +1,6 @@
 import type { BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { apiAtLeast } from '../../buildpack/cnb/buildpack-descriptor.js';
-import { parseDetectPlan, resolvePlan, type ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
+import { explainPlan, parseDetectPlan, resolvePlan, type ResolvedPlan } from '../../buildpack/cnb/build-plan.js';
 import type { GroupMember } from '../../buildpack/cnb/order.js';
 import { BuildEnv } from '../../buildpack/cnb/env-files.js';
 import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../../buildpack/cnb/targets.js';
@@ -46,6 +46,8 @@ export class Detector {
     const trials: DetectTrial[] = [];
     const cache = new Map<string, Promise<{ trial: DetectTrial; text: string }>>();
     let errored = false;
+    // Why groups whose detects passed did not resolve: the error names them.
+    const unresolved: string[] = [];
     for (const group of groups) {
       const results = await Promise.all(
         group.map((m) => {
@@ -85,15 +87,16 @@ export class Detector {
           {
             buildpack: m.buildpack,
             optional: m.optional,
-            alternatives: parseDetectPlan(r.text, `the build plan of ${m.buildpack.id}`),
+            alternatives: parseDetectPlan(r.text, `the build plan of ${m.buildpack.id}`, this.options.log),
           },
         ];
       });
       const plan = resolvePlan(elements);
       if (!plan) {
-        this.options.log(
-          `group ${group.map((m) => m.buildpack.id).join(', ')}: the build plan does not resolve (something required is not provided, or provided and not required)`,
-        );
+        const why = explainPlan(elements, (b) => b.id);
+        const line = `group ${group.map((m) => m.buildpack.id).join(', ')}: the build plan does not resolve (${why.join('; ') || 'something required is not provided, or provided and not required'})`;
+        this.options.log(line);
+        unresolved.push(line);
         continue;
       }
       return { group: plan.group, plan, trials };
@@ -110,7 +113,7 @@ export class Detector {
             .filter((t) => t.result === 'error')
             .map((t) => (t.exitCode === -1 ? t.output : `${t.id} (exit ${t.exitCode})`))
             .join(', ')}`
-        : `no buildpack group passed detection; ${trials.length ? `what each looks for: ${trials.map(trialReason).join('; ')}` : 'no buildpacks were tried'}`,
+        : `no buildpack group passed detection; ${trials.length ? `what each looks for: ${trials.map(trialReason).join('; ')}` : 'no buildpacks were tried'}${unresolved.length ? `; ${unresolved.join('; ')}` : ''}`,
       { trials },
     );
   }

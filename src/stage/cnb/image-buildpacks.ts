@@ -115,6 +115,8 @@ export function isBuildpackageSpec(spec: string): boolean {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return false; // https:// and friends are others' business
   if (spec.endsWith('.cnb')) return true;
   if (spec.startsWith('/') || spec.startsWith('.')) return false;
+  // A directory here is a buildpack directory (pack looks on the filesystem first).
+  if (existsSync(spec) && lstatSync(spec).isDirectory()) return false;
   // An id has no ":" (id@version has "@" but no ":"); an image name has a tag or a digest, or a registry host.
   return spec.includes(':') || hasRegistryHost(spec);
 }

@@ -415,8 +415,9 @@ async function resolveBuildpacks(options: StageOptions, home: string): Promise<{
         );
         group.push({ id: bp.id, version: bp.version });
       } else if (
-        spec.includes('/') &&
-        (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec))
+        // The filesystem first, as pack does: `-b some/dir` is a directory when there is one, an id otherwise.
+        existsSync(spec) ||
+        (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec)))
       ) {
         const bp = await set.addPath(spec);
         group.push({ id: bp.id, version: bp.version });
