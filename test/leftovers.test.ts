@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RuntimePaths } from '../src/runtime/paths.js';
@@ -163,6 +164,34 @@ describe('leftovers of a killed CLI', { skip: !isRoot && 'builds and containers 
     assert.match(out, /Cleaned up after killed commands: 2 containers removed/);
     assert.deepEqual(await leftovers(), none);
     assert.doesNotMatch(await slipwayOk(home, ['ps']), /slipway-build|default\/run/);
+  });
+
+  test('a CLI killed while it exports leaves its scratch in the store, where the next gc removes it', async () => {
+    // A launch layer of random bytes: its compression keeps the export busy for seconds.
+    const big = writeBuildpacks(join(home, 'bps-big'), [
+      {
+        id: 'test/big',
+        build:
+          'mkdir -p "$CNB_LAYERS_DIR/big" && head -c 300000000 /dev/urandom > "$CNB_LAYERS_DIR/big/blob" && printf "[types]\\nlaunch = true\\n" > "$CNB_LAYERS_DIR/big.toml"',
+      },
+    ])[0]!;
+    const systemTmp = () => readdirSync(tmpdir()).filter((n) => n.startsWith('slipway-export-'));
+    const before = new Set(systemTmp());
+    const build = await start(['build', 'apps/big', '--path', app, '-b', big], /===> EXPORTING/);
+    await new Promise((r) => setTimeout(r, 300));
+    build.child.kill('SIGKILL');
+    await build.exit;
+    const owner = `pid:${build.child.pid}@${hostname()}`;
+    assert.ok(existsSync(join(home, 'tmp', owner)), 'the scratch of the killed CLI is in the store');
+    assert.deepEqual(
+      systemTmp().filter((n) => !before.has(n)),
+      [],
+      'nothing of it in the system temp directory',
+    );
+    const out = await slipwayOk(home, ['gc']);
+    assert.match(out, /[1-9]\d* scratch directories/);
+    assert.ok(!existsSync(join(home, 'tmp', owner)), 'gc removed it though it is younger than the grace period');
+    assert.deepEqual(await leftovers(), none);
   });
 
   test('gc keeps the unpacked layers of every stack version builds run on; gc --layer-cache drops them', async () => {

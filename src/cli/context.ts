@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { LocalStore } from '../store/local-store.js';
+import { processScratchDir } from '../store/scratch.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { terminalProgress } from './progress-bars.js';
 
@@ -24,7 +25,13 @@ export class CliContext {
 
   store = (): Promise<LocalStore> => {
     // Loaded on first use: commands that never open the store (a cached `run`) skip its cost.
-    this.#store ??= import('../store/local-store.js').then(({ LocalStore }) => LocalStore.open(this.options.home));
+    this.#store ??= import('../store/local-store.js').then(async ({ LocalStore }) => {
+      const store = await LocalStore.open(this.options.home);
+      // Scratch (os.tmpdir(): exports, droplets, buildpack downloads) in the store, on the blobs'
+      // filesystem, where gc finds what a killed command left; unless TMPDIR names a place.
+      process.env['TMPDIR'] ||= processScratchDir(store.home);
+      return store;
+    });
     return this.#store;
   };
 

@@ -1,7 +1,7 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../oci/digest.js';
-import { isOwnerAlive } from './owner.js';
+import { isOwnerAlive, parseOwner } from './owner.js';
 import type { BlobStore, IngestInfo, MetadataStore } from './types.js';
 
 /**
@@ -74,7 +74,8 @@ export function isStaleIngest(ingest: IngestInfo, now: number, maxAgeMs: number)
 /**
  * Removes what commands killed mid-way left in the store's scratch directory
  * (`<home>/tmp`: stage-*, droplet-*, ...): entries untouched for `graceMs`, so work in
- * flight keeps its own. Answers how many went.
+ * flight keeps its own, and the scratch directories of processes that are gone. Answers
+ * how many went.
  */
 export function sweepTemp(home: string, graceMs: number): number {
   const dir = join(home, 'tmp');
@@ -88,8 +89,10 @@ export function sweepTemp(home: string, graceMs: number): number {
   let removed = 0;
   for (const name of names) {
     const path = join(dir, name);
+    const owner = parseOwner(name);
     try {
-      if (statSync(path).mtimeMs > cutoff) continue;
+      // A process's own scratch directory (processScratchDir) goes with its process; the rest by age.
+      if (owner ? isOwnerAlive(owner) : statSync(path).mtimeMs > cutoff) continue;
     } catch {
       continue;
     }

@@ -33,7 +33,7 @@ Unpacked layers in the run cache go once no container (running or exited) uses t
 but those of every stack version in the store, which builds run on (--layer-cache
 drops those too). What a slipway process killed without cleaning up left (SIGKILL, a
 crash) goes as well: build and --rm containers, their mounts and build volumes, and
-scratch files in the store's tmp/ older than the grace period.
+scratch files in the store's tmp/: a dead process's own at once, the rest after the grace period.
 
 Examples:
   $ slipway gc
