@@ -18,6 +18,10 @@ export interface BuilderConfig {
   description: string;
   buildpacks: BuilderBuildpack[];
   order: Order;
+  /** `[[extensions]]`: image extensions, by uri (a directory) or id, as `[[buildpacks]]`. */
+  extensions: BuilderBuildpack[];
+  /** `[[order-extensions]]`: groups of image extensions, tried before each buildpack group (all optional). */
+  orderExtensions: Order;
   /** The run images named by `[[run.images]]` (or the older `[stack] run-image`): the first is used. */
   runImages: { image: string; mirrors: string[] }[];
   /** `[stack] id`, when given. */
@@ -35,22 +39,8 @@ export interface BuilderConfig {
 export function parseBuilderToml(text: string, file: string): BuilderConfig {
   const doc = parseToml(text, file);
   const dir = dirname(resolve(file));
-  const buildpacks = tables(doc['buildpacks'], `${file} [[buildpacks]]`).map((b, i) => {
-    const what = `${file} buildpacks[${i}]`;
-    const id = optionalString(b['id'], `${what}.id`);
-    const version = optionalString(b['version'], `${what}.version`);
-    // Older pack builder.toml names a buildpackage image with `image`.
-    const image = optionalString(b['image'], `${what}.image`);
-    const uri = optionalString(b['uri'], `${what}.uri`);
-    if (image && !uri) return { ...(id ? { id } : {}), uri: image, rawUri: image };
-    if (!id && !uri)
-      throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
-    return {
-      ...(id ? { id } : {}),
-      ...(version ? { version } : {}),
-      ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}),
-    };
-  });
+  const buildpacks = entries(doc['buildpacks'], 'buildpacks', file, dir);
+  const extensions = entries(doc['extensions'], 'extensions', file, dir);
   const order = parseOrder(doc['order'] ?? [], `${file} [[order]]`);
   if (order.length === 0)
     throw new SlipwayError('INVALID_DOCUMENT', `${file} has no [[order]] groups`, { detail: { file } });
@@ -76,10 +66,32 @@ export function parseBuilderToml(text: string, file: string): BuilderConfig {
     description: optionalString(doc['description'], `${file} description`) ?? '',
     buildpacks,
     order,
+    extensions,
+    orderExtensions: parseOrder(doc['order-extensions'] ?? [], `${file} [[order-extensions]]`),
     runImages,
     ...(stackId ? { stackId } : {}),
     ...(lifecycleVersion ? { lifecycleVersion } : {}),
   };
+}
+
+/** `[[buildpacks]]` or `[[extensions]]` entries: a uri (resolved against the toml's directory) or an id and version. */
+function entries(value: unknown, key: string, file: string, dir: string): BuilderBuildpack[] {
+  return tables(value, `${file} [[${key}]]`).map((b, i) => {
+    const what = `${file} ${key}[${i}]`;
+    const id = optionalString(b['id'], `${what}.id`);
+    const version = optionalString(b['version'], `${what}.version`);
+    // Older pack builder.toml names a buildpackage image with `image`.
+    const image = optionalString(b['image'], `${what}.image`);
+    const uri = optionalString(b['uri'], `${what}.uri`);
+    if (image && !uri) return { ...(id ? { id } : {}), uri: image, rawUri: image };
+    if (!id && !uri)
+      throw new SlipwayError('INVALID_DOCUMENT', `${what} needs a uri or an id`, { detail: { file, index: i } });
+    return {
+      ...(id ? { id } : {}),
+      ...(version ? { version } : {}),
+      ...(uri ? { uri: resolveUri(uri, dir), rawUri: uri } : {}),
+    };
+  });
 }
 
 function resolveUri(uri: string, dir: string): string {
