@@ -72,7 +72,7 @@ export function buildCommand(): Command {
         )
         .option(
           '--classic',
-          'stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one',
+          "stage with Cloud Foundry v2 / Heroku buildpacks (bin/supply, bin/finalize, bin/compile); implied when every -b is one, or by the app's .buildpacks without -b",
         )
         .option(
           '--detect',
@@ -166,7 +166,8 @@ Examples:
  */
 async function wantsClassic(flags: BuildFlags): Promise<boolean> {
   if (flags.classic || flags.detect || flags.fullFs) return true;
-  if (flags.buildpack.length === 0) return false;
+  // Heroku's .buildpacks in the app names classic buildpacks (no -b, no builder).
+  if (flags.buildpack.length === 0) return !flags.builder && existsSync(join(flags.path ?? '.', '.buildpacks'));
   const only = flags.buildpack.length === 1 ? flags.buildpack[0]! : undefined;
   if (
     only &&
