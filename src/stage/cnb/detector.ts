@@ -5,6 +5,8 @@ import type { GroupMember } from '../../buildpack/cnb/order.js';
 import { BuildEnv } from '../../buildpack/cnb/env-files.js';
 import { describeTargets, effectiveTargets, targetSatisfied, type ImageTarget } from '../../buildpack/cnb/targets.js';
 import type { BuildSession } from '../../sandbox/build-session.js';
+import { isExtension } from '../../buildpack/cnb/extension-descriptor.js';
+import { detectExtension } from './extensions/detect.js';
 import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
 
@@ -130,6 +132,7 @@ export class Detector {
   }
 
   async #runDetect(bp: BuildpackDescriptor, n: number): Promise<{ trial: DetectTrial; text: string }> {
+    if (isExtension(bp)) return detectExtension(this.options, bp, n);
     const { dirs, session } = this.options;
     // The plan file is one the host made (the buildpack writes into it; the host reads its own descriptor).
     const plan = session.outputFile(`plan-${n}.toml`);

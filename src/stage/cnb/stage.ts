@@ -17,7 +17,7 @@ import { parseTransport } from '../../oci/transport.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import { ContainerRuntime } from '../../runtime/containers.js';
 import type { CacheableLayer } from '../../runtime/layer-cache.js';
-import { BuildSession, CONTROL_DIR } from '../../sandbox/build-session.js';
+import { BuildSession, CONTROL_DIR, type SessionOptions } from '../../sandbox/build-session.js';
 import { BuildVolume } from '../../sandbox/build-volume.js';
 import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
@@ -32,8 +32,13 @@ import { Exporter, type ExportedLayer } from './exporter.js';
 import { copyAppSource, writeAppSourceTar } from '../app-source.js';
 import { LayerOutput, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
-import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs, buildpackPath } from './paths.js';
+import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs } from './paths.js';
 import { readBuilderOrder } from './builder-order.js';
+import { readBuilderDir } from './builder-dir.js';
+import { ExtensionSet } from '../../buildpack/cnb/extension-descriptor.js';
+import { generate, type GeneratedExtension } from './extensions/generate.js';
+import { extendImage } from './extensions/extend.js';
+import { imageEnv, markExtended, mountPath, splitDetected, stepsOf, withExtensions } from './extensions/extension-phase.js';
 import type { ImageBuilder } from './builder-image.js';
 
 const run = promisify(execFile);
@@ -144,8 +149,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       : {}),
   };
 
-  const { set, order } = await resolveBuildpacks(options, store.home);
-  const groups = expandOrder(order, (e) => set.find(e));
+  const { set, order, extensions } = await resolveBuildpacks(options, store.home);
+  // [[order-extensions]]: image extensions tried before each group (their Dockerfiles extend the images).
+  const groups = withExtensions(expandOrder(order, (e) => set.find(e)), extensions.order, extensions.set);
   const used = uniqueBuildpacks(groups.flat().map((m) => m.buildpack));
 
   const limits = resolveLimits(options.limits);
@@ -165,7 +171,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     const layersUnpacked = await unpackBuildImage(runtime, buildInfo.artifact.image, progress);
     const cacheSeconds = (performance.now() - tCache) / 1000;
     progress.log('===> DETECTING');
-    session = await BuildSession.start(runtime, {
+    const sessionOptions: SessionOptions = {
       image: {
         ref: parseTransport(`${base.buildRepository}@${stack.build}`),
         label: base.buildRepository,
@@ -180,10 +186,11 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
         { source: dirs.workspace, destination: APP_DIR, readonly: false },
         { source: dirs.layers, destination: LAYERS_DIR, readonly: false },
         { source: dirs.platform, destination: PLATFORM_DIR, readonly: true },
-        ...used.map((bp) => ({ source: bp.dir, destination: buildpackPath(bp), readonly: true })),
+        ...used.map((bp) => ({ source: bp.dir, destination: mountPath(bp), readonly: true })),
         ...caBind(options.caFile),
       ],
-    });
+    };
+    session = await BuildSession.start(runtime, sessionOptions);
     const tDetect = performance.now();
     const detected = await new Detector({
       session,
@@ -194,10 +201,17 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     }).detect(groups);
     if (deferred.length > 0) await copyDeferred(session, dirs, options.path, deferred, progress);
     for (const bp of detected.group) progress.log(`${bp.id} ${bp.version}`);
+    // The extensions that passed generate; the buildpacks build from the plan entries the extensions did not take.
+    const staged = splitDetected(detected);
     const own = { uid: user.uid, gid: user.gid };
     dirs.layersTree.writeFile(
       'group.toml',
-      toToml({ group: detected.group.map((b) => ({ id: b.id, version: b.version, api: b.api })) }),
+      toToml({
+        group: staged.group.map((b) => ({ id: b.id, version: b.version, api: b.api })),
+        ...(staged.extensions.length
+          ? { 'group-extensions': staged.extensions.map((b) => ({ id: b.id, version: b.version, api: b.api })) }
+          : {}),
+      }),
       own,
     );
     dirs.layersTree.writeFile(
@@ -211,23 +225,84 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       own,
     );
 
+    const extendContext = {
+      store,
+      runtime,
+      volume,
+      limits,
+      network: options.network ?? 'outbound',
+      created: options.created,
+      ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
+      progress,
+      output,
+    } as const;
+    let generated: GeneratedExtension[] = [];
+    if (staged.extensions.length > 0) {
+      progress.log('===> GENERATING');
+      generated = await generate({ session, dirs, baseEnv, user, output }, staged.extensions, detected.plan);
+      const buildSteps = stepsOf(generated, 'build');
+      if (buildSteps.length > 0) {
+        await session.stop();
+        session = undefined;
+        progress.log('===> EXTENDING the build image');
+        const extended = await extendImage({
+          ...extendContext,
+          kind: 'build',
+          base: { repository: base.buildRepository, digest: stack.build, image: buildInfo.artifact.image },
+          steps: buildSteps,
+        });
+        Object.assign(baseEnv, imageEnv(await extended.image.config()));
+        session = await BuildSession.start(runtime, {
+          ...sessionOptions,
+          controlDir: join(dirs.root, 'control-extended'),
+          image: {
+            ref: parseTransport(`${extended.repository}@${extended.digest}`),
+            label: extended.repository,
+            store: async () => store,
+          },
+        });
+      }
+    }
+
     progress.log('===> RESTORING');
     const { restoreLayers, restoreLaunchSboms } = await import('./restorer.js');
-    const restored = restoreLayers(detected.group, dirs, user, previous, options.clearCache ? undefined : cache);
+    const restored = restoreLayers(staged.group, dirs, user, previous, options.clearCache ? undefined : cache);
     const sbomLayer = previous?.value.sbom
       ? await previousLayer(store, options.repository, options.tag, previous.value.sbom.sha)
       : undefined;
     if (sbomLayer)
-      for (const r of await restoreLaunchSboms(await sbomLayer.uncompressed(), detected.group, dirs, user))
+      for (const r of await restoreLaunchSboms(await sbomLayer.uncompressed(), staged.group, dirs, user))
         progress.log(`restored SBOM ${r} from the previous image`);
     for (const r of restored.fromCache) progress.log(`restored ${r} from the cache`);
     for (const r of restored.metadataOnly) progress.log(`restored metadata of ${r} from the previous image`);
 
     progress.log('===> BUILDING');
     const tBuild = performance.now();
-    const built = await new Builder({ session, dirs, baseEnv, user, output }).build(detected.plan);
+    const built = await new Builder({ session, dirs, baseEnv, user, output }).build(staged.plan);
     await session.stop();
     session = undefined;
+
+    // run.Dockerfiles extend (or switch) the run image: their layers go between it and the app's.
+    let exportRun = {
+      image: runImage,
+      name: options.runImage ? options.runImage.repository : base.runImageName,
+      reference: `${runRef.repository}@${runRef.digest}`,
+    };
+    const runSteps = stepsOf(generated, 'run');
+    if (runSteps.length > 0) {
+      progress.log('===> EXTENDING the run image');
+      const extended = await extendImage({
+        ...extendContext,
+        kind: 'run',
+        base: { repository: runRef.repository, digest: runRef.digest as Digest, image: runImage },
+        steps: runSteps,
+      });
+      exportRun = {
+        image: await markExtended(extended),
+        name: extended.switchedTo ?? exportRun.name,
+        reference: `${extended.repository}@${extended.digest}`,
+      };
+    }
 
     progress.log('===> EXPORTING');
     const tExport = performance.now();
@@ -240,9 +315,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       const exported = await new Exporter(out).export({
         dirs,
         user,
-        runImage,
-        runImageName: options.runImage ? options.runImage.repository : base.runImageName,
-        runImageReference: `${runRef.repository}@${runRef.digest}`,
+        runImage: exportRun.image,
+        runImageName: exportRun.name,
+        runImageReference: exportRun.reference,
         build: built,
         ...(previous ? { previous } : {}),
         created: options.created,
@@ -265,7 +340,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       tag: options.tag,
       digest: await image.digest(),
       stack,
-      group: detected.group.map((b) => ({ id: b.id, version: b.version })),
+      group: staged.group.map((b) => ({ id: b.id, version: b.version })),
       processes: built.processes.map((p) => ({
         type: p.type,
         command: p.command,
@@ -387,11 +462,21 @@ async function resolveStack(
   return { name, version: latest.version, run: latest.run.digest, build: latest.build.digest };
 }
 
-async function resolveBuildpacks(options: StageOptions, home: string): Promise<{ set: BuildpackSet; order: Order }> {
+async function resolveBuildpacks(
+  options: StageOptions,
+  home: string,
+): Promise<{ set: BuildpackSet; order: Order; extensions: { set: ExtensionSet; order: Order } }> {
   const set = new BuildpackSet();
   await set.addTree(BUILTIN_BUILDPACKS);
-  const builderDir = typeof options.builder === 'string' ? resolve(options.builder) : BUILTIN_BUILDPACKS;
-  if (typeof options.builder === 'string') await set.addTree(builderDir);
+  // A builder directory (or its builder.toml): its buildpacks and extensions by uri, its orders.
+  const builderDir = typeof options.builder === 'string' ? readBuilderDir(options.builder) : undefined;
+  const extensions = { set: new ExtensionSet(), order: builderDir?.orderExtensions ?? [] };
+  if (builderDir) {
+    if (builderDir.scan) await set.addTree(builderDir.scan);
+    for (const path of builderDir.buildpackPaths) await set.addPath(path);
+    for (const path of builderDir.extensionPaths) await extensions.set.addPath(path);
+    if (builderDir.scan) await extensions.set.addTree(builderDir.scan);
+  }
   for (const tree of [
     ...(typeof options.builder === 'object' ? options.builder.trees : []),
     ...(options.buildpackTrees ?? []),
@@ -426,11 +511,15 @@ async function resolveBuildpacks(options: StageOptions, home: string): Promise<{
         group.push(at > 0 ? { id: spec.slice(0, at), version: spec.slice(at + 1) } : { id: spec });
       }
     }
-    return { set, order: [group] };
+    return { set, order: [group], extensions };
   }
   return {
     set,
-    order: typeof options.builder === 'object' ? options.builder.order : await readBuilderOrder(builderDir),
+    order:
+      typeof options.builder === 'object'
+        ? options.builder.order
+        : (builderDir?.order ?? (await readBuilderOrder(BUILTIN_BUILDPACKS))),
+    extensions,
   };
 }
 
