@@ -48,9 +48,16 @@ export function compatibilityRefusals(input: CompatibilityInput): Refusal[] {
   const app = input.app.config?.Labels ?? {};
   const base = input.base.config?.Labels ?? {};
   if (app[RebaseLabel.Rebasable] === 'false') {
+    // Slipway names what made the image unrebasable: image extensions' run.Dockerfiles, or full-filesystem staging.
+    const extendedBy = app['io.slipway.extended-by'];
+    const why = extendedBy
+      ? `its run image was extended by the image extension${extendedBy.includes(',') ? 's' : ''} ${extendedBy.split(',').join(', ')}, whose run.Dockerfile did not declare LABEL ${RebaseLabel.Rebasable}=true`
+      : app['io.slipway.full-filesystem'] === 'true'
+        ? 'full-filesystem staging changed files outside the app'
+        : 'its run image was extended, or staging changed files outside the app';
     out.push({
       check: 'rebasable',
-      message: `the image is labelled ${RebaseLabel.Rebasable}=false (its run image was extended, or staging changed files outside the app): its layers may depend on the exact old base`,
+      message: `the image is labelled ${RebaseLabel.Rebasable}=false (${why}): its layers may depend on the exact old base`,
     });
   }
   const [appStack, baseStack] = [app[RebaseLabel.StackId], base[RebaseLabel.StackId]];
