@@ -37,7 +37,7 @@ Examples:
         .argument('<name>', 'the builder image, NAME[:TAG] in the local store')
         .requiredOption(
           '-c, --config <file>',
-          'builder.toml: [[buildpacks]] (uri = DIR, TGZ, .cnb, docker://IMAGE or NAME:TAG of a buildpackage; or id/version of a built-in), [[order]] groups, optional [[run.images]]',
+          'builder.toml: [[buildpacks]] (uri = DIR, TGZ, .cnb, docker://IMAGE or NAME:TAG of a buildpackage; or id/version of a built-in), [[order]] groups, optional [[run.images]], [[extensions]] (uri = DIR of an image extension) and [[order-extensions]]',
         )
         .option(
           '--stack <name>',
@@ -66,10 +66,16 @@ Example builder.toml:
   [[order.group]]
   id = "slipway/procfile"
   optional = true
+  [[extensions]]                    # an image extension (extension.toml, bin/detect, bin/generate)
+  uri = "extensions/gmp"
+  [[order-extensions]]              # tried before each group; its Dockerfiles extend the images
+  [[order-extensions.group]]
+  id = "examples/gmp"
 
 Examples:
   $ slipway builder create builders/mine:1 --config builder.toml
   $ slipway builder create builders/gmp --config builder.toml --stack gmp
+  $ slipway builder create builders/cnb-gmp --config examples/cnb-gmp/builder.toml
   $ slipway push builders/mine:1 127.0.0.1:5000/builders/mine:1`,
       )
       .action(
@@ -108,5 +114,13 @@ function summary(r: CreateBuilderReport): string {
       (g, i) =>
         `  ${i + 1}. ${g.map((e) => `${e.id}@${e.version ?? '*'}${e.optional ? ' (optional)' : ''}`).join(', ')}`,
     ),
+    ...(r.extensions.length
+      ? [
+          'image extensions:',
+          ...r.extensions.map((e) => `  ${`${e.id}@${e.version}`.padEnd(40)} ${shortDigest(e.layerDiffID)}`),
+          'order-extensions:',
+          ...r.orderExtensions.map((g, i) => `  ${i + 1}. ${g.map((e) => `${e.id}@${e.version ?? '*'}`).join(', ')}`),
+        ]
+      : []),
   ].join('\n');
 }

@@ -10,6 +10,7 @@ import {
 } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
 import { parseBuilderToml, type BuilderConfig } from '../../buildpack/cnb/builder-toml.js';
+import { ExtensionSet } from '../../buildpack/cnb/extension-descriptor.js';
 import { fetchBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
 import { expandOrder } from '../../buildpack/cnb/order.js';
 import { parseToml, toToml } from '../../buildpack/cnb/toml.js';
@@ -66,6 +67,9 @@ export interface CreateBuilderReport {
   runImage: string;
   buildpacks: { id: string; version: string; layerDiffID: Digest }[];
   order: { id: string; version?: string; optional?: boolean }[][];
+  /** Image extensions at /cnb/extensions/<id>/<version>/, and [[order-extensions]]. */
+  extensions: { id: string; version: string; layerDiffID: Digest }[];
+  orderExtensions: { id: string; version?: string; optional?: boolean }[][];
 }
 
 /**
@@ -103,6 +107,10 @@ export async function createBuilder(
   for (const bp of included) await set.addTree(bp.dir, 0);
   const order = config.order.map((g) => g.map((e) => ({ ...e, version: set.find(e).version })));
   expandOrder(order, (e) => set.find(e));
+  const extensionSet = await builderExtensions(config);
+  const orderExtensions = config.orderExtensions.map((g) =>
+    g.map((e) => ({ ...e, version: extensionSet.find(e).version })),
+  );
 
   const runImage = config.runImages[0] ?? { image: `${stack.name}/run@${stack.run}`, mirrors: [] };
   const root: OwnerPolicy = { kind: 'map', uid: 0, gid: 0 };
@@ -134,9 +142,32 @@ export async function createBuilder(
         };
         reported.push({ id: bp.id, version: bp.version, layerDiffID: r.known.diffId });
       }
+      const extensionInfo: Record<string, Record<string, Record<string, unknown>>> = {};
+      const extensions: CreateBuilderReport['extensions'] = [];
+      for (const ext of extensionSet.all) {
+        progress.log(`adding image extension ${ext.id}@${ext.version}`);
+        const r = await out.write(() =>
+          walkTree(ext.dir, {
+            prefix: `cnb/extensions/${escapeId(ext.id)}/${ext.version}`,
+            includeRoot: true,
+            owner: root,
+            mtime: created,
+          }),
+        );
+        layers.push(r.layer);
+        history.push({ created: isoTime(created), created_by: `Extension: ${ext.id}@${ext.version}` });
+        (extensionInfo[ext.id] ??= {})[ext.version] = { api: ext.api, layerDiffID: r.known.diffId };
+        extensions.push({ id: ext.id, version: ext.version, layerDiffID: r.known.diffId });
+      }
       const cnb = join(staging, 'cnb');
       mkdirSync(cnb, { recursive: true });
-      writeFileSync(join(cnb, 'order.toml'), toToml({ order: order.map((group) => ({ group })) }));
+      writeFileSync(
+        join(cnb, 'order.toml'),
+        toToml({
+          order: order.map((group) => ({ group })),
+          ...(orderExtensions.length ? { 'order-extensions': orderExtensions.map((group) => ({ group })) } : {}),
+        }),
+      );
       writeFileSync(
         join(cnb, 'run.toml'),
         toToml({
@@ -155,6 +186,7 @@ export async function createBuilder(
           version: b.version,
           ...(b.homepage ? { homepage: b.homepage } : {}),
         })),
+        ...(extensions.length ? { extensions: extensions.map((e) => ({ id: e.id, version: e.version })) } : {}),
         stack: { runImage: { image: runImage.image, mirrors: runImage.mirrors } },
         run: { images: [{ image: runImage.image, ...(runImage.mirrors.length ? { mirrors: runImage.mirrors } : {}) }] },
         lifecycle: {
@@ -176,6 +208,12 @@ export async function createBuilder(
             [BUILDER_METADATA_LABEL]: JSON.stringify(metadata),
             [BUILDPACK_LAYERS_LABEL]: JSON.stringify(layerInfo),
             [BUILDPACK_ORDER_LABEL]: JSON.stringify(order.map((group) => ({ group }))),
+            ...(extensions.length
+              ? {
+                  [EXTENSION_LAYERS_LABEL]: JSON.stringify(extensionInfo),
+                  [EXTENSION_ORDER_LABEL]: JSON.stringify(orderExtensions.map((group) => ({ group }))),
+                }
+              : {}),
           },
         },
         history: [...(base.history ?? []), ...history],
@@ -201,6 +239,8 @@ export async function createBuilder(
         runImage: runImage.image,
         buildpacks: reported,
         order,
+        extensions,
+        orderExtensions,
       };
     });
   } finally {
@@ -290,6 +330,25 @@ export async function packageBuildpack(
   });
 }
 
+/** pack's labels for a builder's image extensions (their layers, and [[order-extensions]]). */
+export const EXTENSION_LAYERS_LABEL = 'io.buildpacks.extension.layers';
+export const EXTENSION_ORDER_LABEL = 'io.buildpacks.buildpack.order-extensions';
+
+/** The image extensions a builder.toml names by uri (directories); an id alone names none Slipway has. */
+async function builderExtensions(config: BuilderConfig): Promise<ExtensionSet> {
+  const set = new ExtensionSet();
+  for (const entry of config.extensions) {
+    if (!entry.uri || /^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri))
+      throw new SlipwayError(
+        'UNSUPPORTED',
+        `builder extension ${entry.rawUri ?? entry.id}: give the extension's directory as uri (Slipway has no built-in extensions, and takes no extension images yet)`,
+        { detail: { uri: entry.rawUri, id: entry.id } },
+      );
+    await set.addPath(entry.uri);
+  }
+  return set;
+}
+
 /** The buildpacks a builder.toml names, each once, sorted by id and version (a stable layer order). */
 async function builderBuildpacks(
   store: LocalStore,
@@ -355,6 +414,9 @@ export interface ImageBuilder {
   order: Order;
   /** Directories holding `<id>/<version>/` buildpacks, one per buildpack layer. */
   trees: string[];
+  /** The same for its image extensions (/cnb/extensions), and its [[order-extensions]]. */
+  extensionTrees: string[];
+  orderExtensions: Order;
   run: { repository: string; digest: Digest; name: string };
   /** What the staging report calls its stack: the stack of the run image when it is one of the store's. */
   stack: { name: string; version: string; run: Digest; build: Digest };
@@ -405,6 +467,17 @@ export async function readBuilderImage(
       `builder ${ref} has no order (no ${BUILDPACK_ORDER_LABEL} label, no /cnb/order.toml)`,
       { detail: { builder: ref } },
     );
+  const rawExtOrder = labels[EXTENSION_ORDER_LABEL];
+  const orderExtensions = rawExtOrder
+    ? parseOrder(parseJsonLabel(rawExtOrder, EXTENSION_ORDER_LABEL, ref), `${ref} ${EXTENSION_ORDER_LABEL}`)
+    : files.order?.['order-extensions'] !== undefined
+      ? parseOrder(files.order['order-extensions'], `${ref} /cnb/order.toml [[order-extensions]]`)
+      : [];
+  const extensionLayers = layersOf(labels, EXTENSION_LAYERS_LABEL);
+  const extensionTrees =
+    orderExtensions.length > 0
+      ? await imageBuildpackTrees(store.home, image, extensionLayers, 'extensions')
+      : [];
   const runName =
     metaRunImage(meta) ??
     (files.run ? (files.run['images'] as { image?: string }[] | undefined)?.[0]?.image : undefined);
@@ -425,6 +498,8 @@ export async function readBuilderImage(
     digest: local.digest,
     order,
     trees,
+    extensionTrees,
+    orderExtensions,
     run: { ...run, name: runLabelName.replace(/:[^/:]+$/, '') },
     stack: { name: stackName, version, run: run.digest, build: local.digest },
   };

@@ -40,21 +40,24 @@ export type PullImage = (reference: string) => Promise<string>;
  * that climbs out ("..", an absolute path) or a hard link to outside /cnb/buildpacks
  * fails the whole layer: a buildpack layer has no business writing elsewhere.
  */
-export async function* buildpackMembers(members: AsyncIterable<TarMember>): AsyncGenerator<TarMember> {
+export async function* buildpackMembers(
+  members: AsyncIterable<TarMember>,
+  prefix: string = BUILDPACKS_PREFIX,
+): AsyncGenerator<TarMember> {
   for await (const member of members) {
     const { entry } = member;
     if (entry.path.startsWith('/') || entry.path.split('/').includes('..')) safeComponents(entry.path);
-    if (entry.path !== BUILDPACKS_PREFIX && !entry.path.startsWith(`${BUILDPACKS_PREFIX}/`)) continue;
+    if (entry.path !== prefix && !entry.path.startsWith(`${prefix}/`)) continue;
     let linkname = entry.linkname;
     if (entry.type === 'hardlink' && linkname !== undefined) {
-      if (!linkname.startsWith(`${BUILDPACKS_PREFIX}/`))
-        throw unsafeEntry(entry.path, `it links to "${linkname}", outside /${BUILDPACKS_PREFIX}`);
-      linkname = linkname.slice(BUILDPACKS_PREFIX.length + 1);
+      if (!linkname.startsWith(`${prefix}/`))
+        throw unsafeEntry(entry.path, `it links to "${linkname}", outside /${prefix}`);
+      linkname = linkname.slice(prefix.length + 1);
     }
     yield {
       entry: {
         ...entry,
-        path: entry.path.slice(BUILDPACKS_PREFIX.length + 1),
+        path: entry.path.slice(prefix.length + 1),
         ...(linkname !== undefined ? { linkname } : {}),
       },
       content: member.content,
@@ -63,16 +66,16 @@ export async function* buildpackMembers(members: AsyncIterable<TarMember>): Asyn
 }
 
 /** Extracts the buildpacks of one layer (tar, gzip or zstd) into `dir`: `<dir>/<id with / as _>/<version>/`. */
-export async function extractBuildpackLayer(tar: Readable, dir: string): Promise<void> {
+export async function extractBuildpackLayer(tar: Readable, dir: string, prefix = BUILDPACKS_PREFIX): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  await extractMembers(buildpackMembers(readTar(await decompressing(tar))), dir, { owner: 'ignore' });
+  await extractMembers(buildpackMembers(readTar(await decompressing(tar)), prefix), dir, { owner: 'ignore' });
   // A buildpack dir must be a real directory: a symlink here would point the bind mount anywhere on the host.
   for (const id of readdirSync(dir)) {
     if (!lstatSync(join(dir, id)).isDirectory())
-      throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}`, 'it is not a directory');
+      throw unsafeEntry(`${prefix}/${id}`, 'it is not a directory');
     for (const version of readdirSync(join(dir, id))) {
       if (!lstatSync(join(dir, id, version)).isDirectory())
-        throw unsafeEntry(`${BUILDPACKS_PREFIX}/${id}/${version}`, 'it is not a directory');
+        throw unsafeEntry(`${prefix}/${id}/${version}`, 'it is not a directory');
     }
   }
 }
@@ -82,15 +85,22 @@ export async function extractBuildpackLayer(tar: Readable, dir: string): Promise
  * diffID is in it) extracted once per store home into `<home>/buildpacks/<diffID hex>/`
  * and reused by every later build. Returns the trees that hold buildpacks.
  */
-export async function imageBuildpackTrees(home: string, image: Image, only?: Set<string>): Promise<string[]> {
-  const root = join(home, 'buildpacks');
+export async function imageBuildpackTrees(
+  home: string,
+  image: Image,
+  only?: Set<string>,
+  kind: 'buildpacks' | 'extensions' = 'buildpacks',
+): Promise<string[]> {
+  // Image extensions sit at /cnb/extensions/<id>/<version>/ as buildpacks at /cnb/buildpacks/.
+  const prefix = `cnb/${kind}`;
+  const root = join(home, kind);
   mkdirSync(root, { recursive: true });
   const trees: string[] = [];
   for (const layer of await image.layers()) {
     const diffId = await layer.diffId();
     if (only && !only.has(diffId)) continue;
     const dir = join(root, diffId.slice('sha256:'.length));
-    await makeDirOnce(dir, async (tmp) => extractBuildpackLayer(await layer.uncompressed(), tmp));
+    await makeDirOnce(dir, async (tmp) => extractBuildpackLayer(await layer.uncompressed(), tmp, prefix));
     if (readdirSync(dir).length > 0) trees.push(dir);
   }
   return trees;
@@ -209,12 +219,12 @@ export async function readBuildpackage(
 }
 
 /** The diffIDs `io.buildpacks.buildpack.layers` lists ({id: {version: {layerDiffID}}}), or undefined (scan every layer). */
-export function layersOf(labels: Record<string, string>): Set<string> | undefined {
-  const raw = labels[BUILDPACK_LAYERS_LABEL];
+export function layersOf(labels: Record<string, string>, label = BUILDPACK_LAYERS_LABEL): Set<string> | undefined {
+  const raw = labels[label];
   if (!raw) return undefined;
   const out = new Set<string>();
   for (const versions of Object.values(
-    parseJsonLabel(raw, BUILDPACK_LAYERS_LABEL, 'image') as Record<string, Record<string, { layerDiffID?: string }>>,
+    parseJsonLabel(raw, label, 'image') as Record<string, Record<string, { layerDiffID?: string }>>,
   )) {
     for (const info of Object.values(versions ?? {}))
       if (typeof info?.layerDiffID === 'string') out.add(info.layerDiffID);

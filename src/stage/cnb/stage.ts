@@ -470,7 +470,11 @@ async function resolveBuildpacks(
   await set.addTree(BUILTIN_BUILDPACKS);
   // A builder directory (or its builder.toml): its buildpacks and extensions by uri, its orders.
   const builderDir = typeof options.builder === 'string' ? readBuilderDir(options.builder) : undefined;
-  const extensions = { set: new ExtensionSet(), order: builderDir?.orderExtensions ?? [] };
+  const extensions = {
+    set: new ExtensionSet(),
+    order: typeof options.builder === 'object' ? options.builder.orderExtensions : (builderDir?.orderExtensions ?? []),
+  };
+  if (typeof options.builder === 'object') for (const tree of options.builder.extensionTrees) await extensions.set.addTree(tree);
   if (builderDir) {
     if (builderDir.scan) await set.addTree(builderDir.scan);
     for (const path of builderDir.buildpackPaths) await set.addPath(path);
