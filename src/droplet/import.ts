@@ -6,7 +6,8 @@ import { defaultMtime } from '../layer/tree-walk.js';
 import type { Digest } from '../oci/digest.js';
 import { parseLocalName } from '../oci/reference.js';
 import { silentProgress, type Progress } from '../progress.js';
-import { LayerOutput, type KnownLayer } from '../stage/layer-output.js';
+import { LayerOutput, knownLayersOf, type KnownLayer } from '../stage/layer-output.js';
+import { readLocal } from '../transport/local.js';
 import type { LocalStore } from '../store/local-store.js';
 import { dropletImage, type DropletImage, type DropletImageInput } from './droplet-image.js';
 import type { DropletBuildpack } from './layout.js';
@@ -94,7 +95,8 @@ export async function importDropletDir(
     ...(options.processTypes ?? {}),
   };
   const built = await store.withLease(async (lease) => {
-    const output = new LayerOutput(lease, new Map<Digest, KnownLayer>());
+    // The layers of the image this one replaces are known: an unchanged layer is reused (and reported so).
+    const output = new LayerOutput(lease, new Map<Digest, KnownLayer>(await previousLayers(store, repository, tag)));
     const input: DropletImageInput = {
       dir,
       runImage: stack.runImage,
@@ -120,4 +122,20 @@ export async function importDropletDir(
     processTypes: built.processTypes,
     layers: built.layers,
   };
+}
+
+/** The layers of the image `repository:tag` names now; none when there is no such image. */
+async function previousLayers(store: LocalStore, repository: string, tag: string): Promise<[Digest, KnownLayer][]> {
+  try {
+    const { artifact } = await readLocal(store, repository, tag);
+    return artifact.kind === 'image' ? await knownLayersOf(artifact.image) : [];
+  } catch (err) {
+    if (
+      isSlipwayError(err, 'MANIFEST_UNKNOWN') ||
+      isSlipwayError(err, 'NAME_UNKNOWN') ||
+      isSlipwayError(err, 'NOT_FOUND')
+    )
+      return [];
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { DescribedLayer } from '../image/described-layer.js';
-import type { Layer } from '../image/types.js';
+import type { Image, Layer } from '../image/types.js';
 import type { TarEntry } from '../layer/entry.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { StoreLease } from '../store/local-store.js';
@@ -63,4 +63,13 @@ export class LayerOutput {
 
 export function describe(k: KnownLayer): Layer {
   return new DescribedLayer(k.mediaType, k.digest, k.size, k.diffId);
+}
+
+/** An image's layers as known layers by diffID: what a new build of the same name can reuse. */
+export async function knownLayersOf(image: Image): Promise<[Digest, KnownLayer][]> {
+  const [manifest, config] = await Promise.all([image.manifest(), image.config()]);
+  return manifest.layers.map((l, i) => [
+    config.rootfs.diff_ids[i]!,
+    { diffId: config.rootfs.diff_ids[i]!, digest: l.digest, size: l.size, mediaType: l.mediaType },
+  ]);
 }

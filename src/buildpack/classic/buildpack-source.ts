@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ClassicExit, ClassicStageError } from './classic-error.js';
 
+export { isClassicBuildpackDir } from './buildpack-kind.js';
+
 const run = promisify(execFile);
 
 /** A classic buildpack ready to run: its key (as given), where it is on this host, its hashed dir name. */
@@ -13,12 +15,6 @@ export interface ClassicBuildpack {
   dir: string;
   /** The name of its dir under /tmp/buildpacks and of its supply cache under /tmp/cache (CF: xxhash64 of the key; here sha256, 16 hex digits). */
   hash: string;
-}
-
-/** True for a directory that is a classic buildpack (bin/compile, or bin/supply or bin/finalize) and not a CNB one. */
-export function isClassicBuildpackDir(dir: string): boolean {
-  if (existsSync(join(dir, 'buildpack.toml'))) return false;
-  return ['compile', 'supply', 'finalize'].some((s) => existsSync(join(dir, 'bin', s)));
 }
 
 export function keyHash(key: string): string {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TreeReader } from '../tree-reader.js';
 import { ClassicExit, ClassicStageError } from './classic-error.js';
 import type { ClassicBuildpack } from './buildpack-source.js';
+import { herokuBuildpackName } from './buildpack-kind.js';
 import { depsIndex } from './deps-index.js';
 import { parseRelease, readDepsConfig, readLaunchYml, readProcfile } from './process-files.js';
 
@@ -59,11 +60,17 @@ export interface ClassicBuildResult {
  * is the only one, IDX "0"; none is exit 222. Named mode: all but the last supply
  * (bin/supply BUILD CACHE DEPS IDX; missing or failing: 225), the last finalizes
  * (bin/supply then bin/finalize BUILD CACHE DEPS IDX PROFILE_DIR) or, without
- * bin/finalize, compiles (bin/compile BUILD CACHE ENV_DIR, the 3rd argument for
- * Heroku buildpacks, CF passes 2; its deps/IDX is removed); a failure is 223. Process
- * types from supply buildpacks' launch.yml, the last one's launch.yml or else its
- * bin/release (224 on failure), then the Procfile on top. Heroku chaining: each
- * script runs after sourcing the `export` files earlier buildpacks wrote in their dir.
+ * bin/finalize, compiles (bin/compile BUILD CACHE, two arguments as CF gives them; its
+ * deps/IDX is removed); a failure is 223. Process types from supply buildpacks'
+ * launch.yml, the last one's launch.yml or else its bin/release (224 on failure), then
+ * the Procfile on top. Every script runs after sourcing the `export` files earlier
+ * buildpacks wrote in their dir.
+ *
+ * Heroku's way, when every named buildpack is compile-only (no bin/supply, no
+ * bin/finalize): each one's bin/compile BUILD CACHE ENV_DIR in order on the same build
+ * dir, each seeing the `export` of the ones before (`heroku buildpacks:add`), and the
+ * process types of every bin/release, a later one winning (the last buildpack is the
+ * app's primary language).
  */
 export class ClassicBuilder {
   constructor(
@@ -89,6 +96,9 @@ export class ClassicBuilder {
     const has = (bp: ClassicBuildpack, script: string) => scripts.get(bp)!.has(script);
     const exportsBefore = (list: ClassicBuildpack[], i: number) =>
       list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
+
+    if (skipDetect && buildpacks.every((bp) => has(bp, 'compile') && !has(bp, 'supply') && !has(bp, 'finalize')))
+      return this.#herokuChain(buildpacks, env, { bpPath, exportsBefore, has });
 
     let supply: ClassicBuildpack[];
     let final: ClassicBuildpack;
@@ -183,11 +193,9 @@ export class ClassicBuilder {
         warnings.push(w);
       }
       this.host.deps.remove(idx);
-      const r = await this.runner.run(
-        [bpPath(final, 'compile'), ContainerPaths.app, finalCache, ContainerPaths.env],
-        env,
-        { sourceExports: before },
-      );
+      const r = await this.runner.run([bpPath(final, 'compile'), ContainerPaths.app, finalCache], env, {
+        sourceExports: before,
+      });
       if (r.exitCode !== 0) throw compileFailed('compile', r.exitCode);
     }
 
@@ -209,16 +217,12 @@ export class ClassicBuilder {
       Object.assign(types, parseRelease(r.stdout));
     }
     Object.assign(types, readProcfile(this.host.app, 'Procfile'));
-    if (!types['web']) {
-      const w =
-        'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
-      this.log(w);
-      warnings.push(w);
-    }
+    this.#warnWithoutWeb(types, warnings);
 
+    // CF's detected_buildpack: the name config.yml gives, else detect's output in detect mode, else "".
     const metadata = chain.map((bp, i) => {
       const c = readDepsConfig(this.host.deps, `${depsIndex(i, n)}/config.yml`);
-      const name = c.name || (!skipDetect && detectOutput ? detectOutput : '') || bp.key;
+      const name = c.name || (!skipDetect && detectOutput ? detectOutput : '');
       return {
         key: bp.key,
         name,
@@ -235,10 +239,72 @@ export class ClassicBuilder {
     };
   }
 
+  /** Heroku's multi-buildpack staging: every bin/compile in order, then every bin/release (see the class doc). */
+  async #herokuChain(
+    buildpacks: ClassicBuildpack[],
+    env: Record<string, string>,
+    { bpPath, exportsBefore, has }: ChainHelpers,
+  ): Promise<ClassicBuildResult> {
+    const warnings: string[] = [];
+    const last = buildpacks.length - 1;
+    // The last buildpack keeps CF's `final` cache; the others have one each, by key.
+    const cacheOf = (i: number) => (i === last ? 'final' : buildpacks[i]!.hash);
+    this.cleanCache(new Set(buildpacks.map((_, i) => cacheOf(i))));
+    for (const [i, bp] of buildpacks.entries()) {
+      this.host.cache.mkdir(cacheOf(i), this.host.owner);
+      const r = await this.runner.run(
+        [bpPath(bp, 'compile'), ContainerPaths.app, `${ContainerPaths.cache}/${cacheOf(i)}`, ContainerPaths.env],
+        env,
+        { sourceExports: exportsBefore(buildpacks, i) },
+      );
+      if (r.exitCode !== 0)
+        throw new ClassicStageError(
+          ClassicExit.Compile,
+          `Failed to compile droplet: Failed to run compile of ${bp.key}: exit status ${r.exitCode}`,
+          { buildpack: bp.key },
+        );
+    }
+    const types: Record<string, string> = {};
+    for (const [i, bp] of buildpacks.entries()) {
+      if (!has(bp, 'release')) continue;
+      const r = await this.runner.run([bpPath(bp, 'release'), ContainerPaths.app], env, {
+        sourceExports: exportsBefore(buildpacks, i + 1),
+        stdoutOnly: true,
+      });
+      if (r.exitCode !== 0)
+        throw new ClassicStageError(
+          ClassicExit.Release,
+          `Failed to build droplet release: ${bp.key}: exit status ${r.exitCode}`,
+          { buildpack: bp.key },
+        );
+      Object.assign(types, parseRelease(r.stdout));
+    }
+    Object.assign(types, readProcfile(this.host.app, 'Procfile'));
+    this.#warnWithoutWeb(types, warnings);
+    // No config.yml in Heroku's API: a buildpack's name is its registry buildpack.toml's, else "".
+    const metadata = buildpacks.map((bp) => ({ key: bp.key, name: herokuBuildpackName(bp.dir) ?? '' }));
+    return { buildpacks: metadata, detectedBuildpack: metadata[last]!.name, processTypes: types, warnings };
+  }
+
+  #warnWithoutWeb(types: Record<string, string>, warnings: string[]): void {
+    if (types['web']) return;
+    const w =
+      'No start command specified by buildpack or via Procfile.\nApp will not start unless a command is provided at runtime.';
+    this.log(w);
+    warnings.push(w);
+  }
+
   /** CF's cleanCacheDir: what the current order does not use is deleted, so a buildpack leaving the order drops its cache. */
   private cleanCache(keep: Set<string>): void {
     for (const name of this.host.cache.readdir('.') ?? []) if (!keep.has(name)) this.host.cache.remove(name);
   }
+}
+
+/** What build() knows of the buildpacks before any script ran, for the Heroku chain. */
+interface ChainHelpers {
+  bpPath: (bp: ClassicBuildpack, script: string) => string;
+  exportsBefore: (list: ClassicBuildpack[], i: number) => string[];
+  has: (bp: ClassicBuildpack, script: string) => boolean;
 }
 
 /** The scripts in a buildpack's bin/ and their modes; a link counts as a script (the container resolves it, the host never looks through it). */

@@ -61,6 +61,12 @@ export function parseBuildpackDescriptor(text: string, dir: string): BuildpackDe
   const what = join(dir, 'buildpack.toml');
   const doc = parseToml(text, what);
   const api = String(doc['api'] ?? '');
+  if (api === '' && ['compile', 'supply', 'finalize'].some((s) => existsSync(join(dir, 'bin', s))))
+    throw new SlipwayError(
+      'UNSUPPORTED',
+      `${what} has no api: this is a Cloud Foundry / Heroku buildpack (bin/compile, bin/supply or bin/finalize), not a Cloud Native Buildpack; stage it with --classic, or on its own with -b`,
+      { detail: { dir, exitCode: 12 } },
+    );
   if (!(SUPPORTED_BUILDPACK_APIS as readonly string[]).includes(api)) {
     throw new SlipwayError(
       'UNSUPPORTED',

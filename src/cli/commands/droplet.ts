@@ -187,7 +187,7 @@ export async function classicBuild(
       `Built ${report.repository}:${report.tag} (classic buildpacks, droplet at /home/vcap)`,
       `digest ${report.digest}`,
       `stack ${report.stack.name} (version ${report.stack.version})`,
-      `buildpacks: ${report.buildpacks.map((b) => `${b.name}${b.version ? `@${b.version}` : ''}`).join(', ')}`,
+      `buildpacks: ${report.buildpacks.map((b) => `${b.name || b.key}${b.version ? `@${b.version}` : ''}`).join(', ')}`,
       ...report.layers.map(
         (l) =>
           `  ${l.reused ? 'reused ' : 'new    '} ${l.name.padEnd(14)} ${formatBytes(l.size).padStart(10)}  ${shortDigest(l.digest)}`,

@@ -5,6 +5,7 @@ import { ClassicExit, ClassicStageError } from '../../buildpack/classic/classic-
 import { readProcfile } from '../../buildpack/classic/process-files.js';
 import { dropletImage } from '../../droplet/droplet-image.js';
 import { APP_DIR } from '../../droplet/layout.js';
+import { LANG_DEFAULT_SH } from '../../droplet/launcher.js';
 import { resolveStack } from '../../droplet/stack-run-image.js';
 import { stagingInfoText } from '../../droplet/staging-info.js';
 import type { TarEntry } from '../../layer/entry.js';
@@ -115,6 +116,7 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const { uid, gid } = stack.user;
     const script = [
       'set -e',
+      LANG_DEFAULT_SH,
       `mkdir -p ${APP_DIR} /tmp/cache`,
       `cp -a /tmp/src/. ${APP_DIR}/`,
       `/tmp/buildpack/bin/compile ${APP_DIR} /tmp/cache /tmp/env`,
@@ -143,8 +145,8 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     const env = [
       'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       'DEBIAN_FRONTEND=noninteractive',
-      `CF_STACK=${stack.name}`,
-      'LANG=en_US.UTF-8',
+      // A CF_STACK the user gives wins (a duplicate would leave getenv with the first).
+      ...((options.env ?? []).some((kv) => kv.startsWith('CF_STACK=')) ? [] : [`CF_STACK=${stack.name}`]),
       ...(options.env ?? []),
     ];
     const r = await session.exec({ argv: ['/bin/sh', '-c', script], env, cwd: '/' }, output);

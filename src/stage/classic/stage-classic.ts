@@ -6,6 +6,7 @@ import { fetchBuildpack, readDotBuildpacks, type ClassicBuildpack } from '../../
 import { ClassicBuilder, ContainerPaths, type ScriptRunner } from '../../buildpack/classic/classic-builder.js';
 import { ClassicStageError } from '../../buildpack/classic/classic-error.js';
 import { importDropletDir, type ImportDropletReport } from '../../droplet/import.js';
+import { LANG_DEFAULT_SH } from '../../droplet/launcher.js';
 import { resolveStack } from '../../droplet/stack-run-image.js';
 import { stagingInfoText } from '../../droplet/staging-info.js';
 import { defaultMtime } from '../../layer/tree-walk.js';
@@ -126,6 +127,8 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
       ...(options.servicesFile ? { servicesFile: options.servicesFile } : {}),
       memoryMb: options.memoryMb ?? 1024,
     });
+    if (env['CF_STACK'] !== stack.name)
+      output(`CF_STACK=${env['CF_STACK']} from --env: the buildpacks are told so; the stack is ${stack.name}\n`);
     session = await BuildSession.start(runtime, {
       image: {
         ref: parseTransport(`${stack.name}/build@${stack.build}`),
@@ -199,15 +202,15 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
 }
 
 /**
- * Scripts as jobs of the build session: earlier buildpacks' `export` files sourced
- * first (Heroku chaining), stdout captured apart from stderr when asked (detect
+ * Scripts as jobs of the build session: LANG set as the image's locales allow, earlier
+ * buildpacks' `export` files sourced first (Heroku chaining), stdout captured apart from stderr when asked (detect
  * output, release YAML), output streamed.
  */
 function sessionRunner(session: BuildSession, output: (text: string) => void): ScriptRunner {
   return {
     async run(argv, env, options) {
       const sources = options.sourceExports.map((f) => `[ -f ${quote(f)} ] && . ${quote(f)}`).join('; ');
-      const script = `${sources ? `${sources}; ` : ''}exec "$@"`;
+      const script = `${LANG_DEFAULT_SH}; ${sources ? `${sources}; ` : ''}exec "$@"`;
       const r = await session.exec(
         {
           argv: ['/bin/sh', '-c', script, 'sh', ...argv],

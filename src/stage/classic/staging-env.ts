@@ -15,9 +15,12 @@ export interface StagingEnvInput {
 
 /**
  * The environment CF gives buildpacks while staging (CC's staging_action_builder):
- * LANG, the app's env vars, CF_STACK, VCAP_APPLICATION, MEMORY_LIMIT, VCAP_SERVICES;
+ * the app's env vars, CF_STACK, VCAP_APPLICATION, MEMORY_LIMIT, VCAP_SERVICES; LANG is
+ * set in the container, where the image's locales are known (LANG_DEFAULT_SH);
  * plus Heroku's STACK. User env vars are in the process env (CF) and also files of
- * the ENV_DIR (Heroku): see envDirFiles.
+ * the ENV_DIR (Heroku): see envDirFiles. A CF_STACK or STACK the user gives wins over
+ * the stack's name: it is how a buildpack that only knows cflinuxfs4 is told to take
+ * its binaries for it on a stack with another name.
  */
 export function stagingEnv(input: StagingEnvInput): Record<string, string> {
   const out: Record<string, string> = {};
@@ -25,8 +28,8 @@ export function stagingEnv(input: StagingEnvInput): Record<string, string> {
     const eq = kv.indexOf('=');
     if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  out['LANG'] = 'en_US.UTF-8';
-  for (const [k, v] of userEnv(input.env)) out[k] = v;
+  const user = new Map(userEnv(input.env));
+  for (const [k, v] of user) out[k] = v;
   let services = '{}';
   if (input.servicesFile) {
     services = readFileSync(input.servicesFile, 'utf8').trim();
@@ -41,8 +44,8 @@ export function stagingEnv(input: StagingEnvInput): Record<string, string> {
     }
   }
   Object.assign(out, {
-    CF_STACK: input.stack,
-    STACK: input.stack,
+    CF_STACK: user.get('CF_STACK') ?? input.stack,
+    STACK: user.get('STACK') ?? input.stack,
     MEMORY_LIMIT: `${input.memoryMb}m`,
     VCAP_SERVICES: services,
     VCAP_APPLICATION: JSON.stringify({

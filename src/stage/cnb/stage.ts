@@ -30,7 +30,7 @@ import { Builder } from './builder.js';
 import { Detector } from './detector.js';
 import { Exporter, type ExportedLayer } from './exporter.js';
 import { copyAppSource, writeAppSourceTar } from '../app-source.js';
-import { LayerOutput, type KnownLayer } from '../layer-output.js';
+import { LayerOutput, knownLayersOf, type KnownLayer } from '../layer-output.js';
 import { LayersMetadata, LIFECYCLE_METADATA_LABEL } from './metadata-labels.js';
 import { APP_DIR, BUILTIN_BUILDPACKS, LAYERS_DIR, PLATFORM_DIR, StagingDirs } from './paths.js';
 import { readBuilderOrder } from './builder-order.js';
@@ -38,7 +38,14 @@ import { readBuilderDir } from './builder-dir.js';
 import { ExtensionSet } from '../../buildpack/cnb/extension-descriptor.js';
 import { generate, type GeneratedExtension } from './extensions/generate.js';
 import { extendImage } from './extensions/extend.js';
-import { imageEnv, markExtended, mountPath, splitDetected, stepsOf, withExtensions } from './extensions/extension-phase.js';
+import {
+  imageEnv,
+  markExtended,
+  mountPath,
+  splitDetected,
+  stepsOf,
+  withExtensions,
+} from './extensions/extension-phase.js';
 import type { ImageBuilder } from './builder-image.js';
 
 const run = promisify(execFile);
@@ -151,7 +158,11 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
 
   const { set, order, extensions } = await resolveBuildpacks(options, store.home);
   // [[order-extensions]]: image extensions tried before each group (their Dockerfiles extend the images).
-  const groups = withExtensions(expandOrder(order, (e) => set.find(e)), extensions.order, extensions.set);
+  const groups = withExtensions(
+    expandOrder(order, (e) => set.find(e)),
+    extensions.order,
+    extensions.set,
+  );
   const used = uniqueBuildpacks(groups.flat().map((m) => m.buildpack));
 
   const limits = resolveLimits(options.limits);
@@ -474,7 +485,8 @@ async function resolveBuildpacks(
     set: new ExtensionSet(),
     order: typeof options.builder === 'object' ? options.builder.orderExtensions : (builderDir?.orderExtensions ?? []),
   };
-  if (typeof options.builder === 'object') for (const tree of options.builder.extensionTrees) await extensions.set.addTree(tree);
+  if (typeof options.builder === 'object')
+    for (const tree of options.builder.extensionTrees) await extensions.set.addTree(tree);
   if (builderDir) {
     if (builderDir.scan) await set.addTree(builderDir.scan);
     for (const path of builderDir.buildpackPaths) await set.addPath(path);
@@ -652,13 +664,13 @@ async function previousMetadata(
   const config = await image.config();
   return LayersMetadata.fromLabel(
     config.config?.Labels?.[LIFECYCLE_METADATA_LABEL],
-    new Map(await previousLayersOf(image)),
+    new Map(await knownLayersOf(image)),
   );
 }
 
 async function previousLayers(store: LocalStore, repository: string, tag: string): Promise<[Digest, KnownLayer][]> {
   const image = await previousImage(store, repository, tag);
-  return image ? previousLayersOf(image) : [];
+  return image ? knownLayersOf(image) : [];
 }
 
 /** The previous image's layer with this diffID (its SBOM layer). */
@@ -686,14 +698,6 @@ async function previousImage(store: LocalStore, repository: string, tag: string)
       return undefined;
     throw err;
   }
-}
-
-async function previousLayersOf(image: Image): Promise<[Digest, KnownLayer][]> {
-  const [manifest, config] = await Promise.all([image.manifest(), image.config()]);
-  return manifest.layers.map((l, i) => [
-    config.rootfs.diff_ids[i]!,
-    { diffId: config.rootfs.diff_ids[i]!, digest: l.digest, size: l.size, mediaType: l.mediaType },
-  ]);
 }
 
 /** Puts the config blob (layers are already in the store). */
