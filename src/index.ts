@@ -87,12 +87,16 @@ export { stage, type StageOptions, type StageReport } from './stage/cnb/stage.js
 export { buildApp, type BuildAppOptions, type BuildAppReport } from './stage/cnb/build-app.js';
 export {
   createBuilder,
-  packageBuildpack,
   readBuilderImage,
   type CreateBuilderOptions,
   type CreateBuilderReport,
   type ImageBuilder,
 } from './stage/cnb/builder-image.js';
+export {
+  packageBuildpack,
+  type PackageBuildpackOptions,
+  type PackageBuildpackReport,
+} from './stage/cnb/buildpackage.js';
 export { StageError } from './stage/cnb/stage-error.js';
 export { resolvePlan, parseDetectPlan, type PlanAlternative, type ResolvedPlan } from './buildpack/cnb/build-plan.js';
 export { expandOrder } from './buildpack/cnb/order.js';

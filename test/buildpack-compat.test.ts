@@ -9,7 +9,7 @@ import { buildApp } from '../src/stage/cnb/build-app.js';
 import { readBuildpackDescriptor } from '../src/buildpack/cnb/buildpack-descriptor.js';
 import { CF_LAUNCHER } from '../src/droplet/layout.js';
 import { stageClassic, type StageClassicOptions } from '../src/stage/classic/stage-classic.js';
-import { buildStore, runImage, scratchDirs, stageApp } from './build-fixtures.js';
+import { buildStore, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
 import { slipway, slipwayOk, tempDir } from './helpers.js';
 
@@ -19,6 +19,7 @@ import { slipway, slipwayOk, tempDir } from './helpers.js';
  */
 describe('buildpacks as their authors meant them: CNB leniency', () => {
   let store: LocalStore;
+  let home: string;
   let cleanup: () => Promise<void>;
   let work: string;
   const { app, bps, fresh } = scratchDirs(() => work);
@@ -28,7 +29,7 @@ describe('buildpacks as their authors meant them: CNB leniency', () => {
   };
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
+    ({ store, home, cleanup } = await buildStore());
     work = (await tempDir('slipway-bp-compat')).path;
   });
   after(async () => cleanup());
@@ -115,6 +116,62 @@ EOL`,
       assert.match(err.message, /samples\/hello-moon requires some-world, which no buildpack before it provides/);
       return true;
     });
+  });
+
+  test("buildpack package reads package.toml's [[dependencies]] (samples/hello-universe) and refuses an order naming missing buildpacks", async () => {
+    const root = fresh('universe');
+    const [world, moon] = writeBuildpacks(root, [
+      {
+        id: 'samples/hello-world',
+        version: '0.0.2',
+        detect: 'printf \'[[provides]]\\nname = "some-world"\\n\' >> "$2"',
+        build: 'echo "hello world ran"',
+      },
+      {
+        id: 'samples/hello-moon',
+        version: '0.0.2',
+        detect: 'printf \'[[requires]]\\nname = "some-world"\\n\' >> "$2"',
+        build: 'echo "hello moon ran"',
+      },
+    ]);
+    const [universe] = writeBuildpacks(root, [
+      {
+        id: 'samples/hello-universe',
+        version: '0.0.2',
+        composite: true,
+        toml: '[[order]]\n[[order.group]]\nid = "samples/hello-world"\nversion = "0.0.2"\n[[order.group]]\nid = "samples/hello-moon"\nversion = "0.0.2"\n',
+      },
+    ]);
+    const config = join(universe!, 'package.toml');
+    writeFileSync(
+      config,
+      `[buildpack]\nuri = "."\n\n[[dependencies]]\nuri = "../${moon!.split('/').pop()}"\n\n[[dependencies]]\nuri = "../${world!.split('/').pop()}"\n`,
+    );
+    const out = await slipwayOk(home, ['--json', 'buildpack', 'package', 'bp/universe:1', '--config', config]);
+    const report = JSON.parse(out) as { buildpacks: { id: string }[] };
+    assert.deepEqual(
+      report.buildpacks.map((b) => b.id),
+      ['samples/hello-moon', 'samples/hello-world', 'samples/hello-universe'],
+    );
+    const r = await buildApp(store, { image: 'compat/universe', path: app(), buildpacks: ['bp/universe:1'] });
+    assert.deepEqual(
+      r.group.map((g) => g.id),
+      ['samples/hello-world', 'samples/hello-moon'],
+    );
+    // As pack refuses them: the composite alone, a dependency left out, a dependency nothing names.
+    const alone = await slipway(home, ['buildpack', 'package', 'bp/alone:1', '--path', universe!]);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /references buildpack samples\/hello-world@0\.0\.2 which is not present/);
+    writeFileSync(config, `[buildpack]\nuri = "."\n\n[[dependencies]]\nuri = "../${world!.split('/').pop()}"\n`);
+    const partial = await slipway(home, ['buildpack', 'package', 'bp/partial:1', '--config', config]);
+    assert.match(partial.stderr, /references buildpack samples\/hello-moon@0\.0\.2 which is not present/);
+    const [extra] = writeBuildpacks(root, [{ id: 'test/unused' }]);
+    writeFileSync(
+      config,
+      `[buildpack]\nuri = "."\n${[moon, world, extra].map((d) => `[[dependencies]]\nuri = "../${d!.split('/').pop()}"\n`).join('')}`,
+    );
+    const unused = await slipway(home, ['buildpack', 'package', 'bp/unused:1', '--config', config]);
+    assert.match(unused.stderr, /buildpack test\/unused@1\.0\.0 is not used by buildpack samples\/hello-universe/);
   });
 
   test('-b some/dir (relative, no ./) is a directory when there is one, as pack looks on the filesystem first', async () => {

@@ -31,7 +31,6 @@ import { readLocal } from '../../transport/local.js';
 import { isoTime, PLATFORM_API } from './exporter.js';
 import {
   BUILDER_METADATA_LABEL,
-  BUILDPACKAGE_METADATA_LABEL,
   BUILDPACK_LAYERS_LABEL,
   BUILDPACK_ORDER_LABEL,
   imageBuildpackTrees,
@@ -246,88 +245,6 @@ export async function createBuilder(
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-}
-
-export interface PackageBuildpackOptions {
-  /** The buildpack: a directory or a .tgz (pack buildpack package --path). */
-  path: string;
-  created?: number;
-}
-
-/**
- * `slipway buildpack package` (pack buildpack package): a buildpackage image in the
- * store, one layer with the buildpack at /cnb/buildpacks/<id>/<version>/ (the same
- * bytes a builder's layer for it has) and the io.buildpacks.buildpackage.metadata and
- * io.buildpacks.buildpack.layers labels. Copy it to `oci-archive:X.cnb` for a .cnb file.
- *
- * @example
- *   await packageBuildpack(store, 'bp/hello:1', { path: 'buildpacks/hello' });
- */
-export async function packageBuildpack(
-  store: LocalStore,
-  name: string,
-  options: PackageBuildpackOptions,
-): Promise<{ image: string; digest: Digest; id: string; version: string; layerDiffID: Digest }> {
-  const local = parseLocalName(name);
-  if (local.digest)
-    throw new SlipwayError('INVALID_ARGUMENT', `buildpackage name "${name}" names a digest; give a tag`);
-  const bp = await new BuildpackSet().addPath(options.path);
-  const created = options.created ?? defaultMtime();
-  return store.withLease(async (lease) => {
-    const out = new LayerOutput(lease, new Map<Digest, KnownLayer>());
-    const r = await out.write(() =>
-      walkTree(bp.dir, {
-        prefix: `cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`,
-        includeRoot: true,
-        owner: { kind: 'map', uid: 0, gid: 0 },
-        mtime: created,
-      }),
-    );
-    const layerInfo = {
-      [bp.id]: {
-        [bp.version]: {
-          api: bp.api,
-          layerDiffID: r.known.diffId,
-          ...(bp.order ? { order: bp.order.map((group) => ({ group })) } : {}),
-          ...(bp.homepage ? { homepage: bp.homepage } : {}),
-        },
-      },
-    };
-    const config: ImageConfig = {
-      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
-      os: 'linux',
-      created: isoTime(created),
-      config: {
-        Labels: {
-          [BUILDPACKAGE_METADATA_LABEL]: JSON.stringify({
-            id: bp.id,
-            version: bp.version,
-            ...(bp.homepage ? { homepage: bp.homepage } : {}),
-            stacks: [{ id: '*' }],
-          }),
-          [BUILDPACK_LAYERS_LABEL]: JSON.stringify(layerInfo),
-        },
-      },
-      history: [{ created: isoTime(created), created_by: `Buildpack: ${bp.id}@${bp.version}` }],
-      rootfs: { type: 'layers', diff_ids: [] },
-    };
-    const image = new ComputedImage({ layers: [r.layer], config, manifestMediaType: MediaType.OciManifest });
-    await lease.putBytes(await image.rawConfig());
-    await store.putManifest(
-      local.name,
-      await image.rawManifest(),
-      MediaType.OciManifest,
-      [local.tag ?? 'latest'],
-      lease,
-    );
-    return {
-      image: `${local.name}:${local.tag ?? 'latest'}`,
-      digest: await image.digest(),
-      id: bp.id,
-      version: bp.version,
-      layerDiffID: r.known.diffId,
-    };
-  });
 }
 
 /** The buildpacks a builder.toml names, each once, sorted by id and version (a stable layer order). */
