@@ -173,7 +173,9 @@ async function keep(store: LocalStore, repository: string, tag: string, image: I
     await lease.putBytes(await image.rawConfig());
     return store.putManifest(repository, await image.rawManifest(), await image.mediaType(), [tag], lease);
   });
-  return { repository, digest: desc.digest, image };
+  // Read back from the store: a later build that reuses it sees these exact bytes, so cold and warm builds agree.
+  const back = await stored(store, repository, desc.digest);
+  return back ?? { repository, digest: desc.digest, image };
 }
 
 /** The config state a Dockerfile changes as it goes. */
