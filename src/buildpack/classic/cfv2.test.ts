@@ -64,8 +64,17 @@ describe('CF v2 buildpack contract pieces', () => {
       mkdirSync(join(dir, 'bp/bin'), { recursive: true });
       writeFileSync(join(dir, 'bp/bin/supply'), '');
       assert.equal(isClassicBuildpackDir(join(dir, 'bp')), true);
-      writeFileSync(join(dir, 'bp/buildpack.toml'), '');
+      // Heroku's registry buildpack.toml (no api, no id) leaves it classic; a CNB one with an api does not.
+      writeFileSync(
+        join(dir, 'bp/buildpack.toml'),
+        '[buildpack]\nname = "Apt"\n\n[publish.Ignore]\nfiles = ["test/"]\n',
+      );
+      assert.equal(isClassicBuildpackDir(join(dir, 'bp')), true, "Heroku's buildpack.toml is no CNB one");
+      writeFileSync(join(dir, 'bp/buildpack.toml'), 'api = "0.10"\n[buildpack]\nid = "x/y"\nversion = "1"\n');
       assert.equal(isClassicBuildpackDir(join(dir, 'bp')), false, 'a CNB buildpack is not classic');
+      writeFileSync(join(dir, 'bp/buildpack.toml'), '');
+      writeFileSync(join(dir, 'bp/bin/build'), '');
+      assert.equal(isClassicBuildpackDir(join(dir, 'bp')), false, 'bin/build makes it a CNB buildpack');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
