@@ -81,10 +81,18 @@ describe('CNB image extensions', () => {
     const r = await slipway(home, ['build', 'apps/pi:v1', '--builder', EXAMPLE, '--path', join(EXAMPLE, 'app')]);
     assert.equal(r.code, 0, r.stderr);
     firstDigest = /^digest (sha256:[0-9a-f]{64})$/m.exec(r.stdout)?.[1] ?? '';
-    assert.match(r.stdout, /^buildpacks: examples\/c@1\.0\.0$/m, 'the group holds the buildpacks; the extension is not one of them');
+    assert.match(
+      r.stdout,
+      /^buildpacks: examples\/c@1\.0\.0$/m,
+      'the group holds the buildpacks; the extension is not one of them',
+    );
     assert.match(r.stderr, /===> GENERATING/);
     assert.match(r.stderr, /examples\/gmp: applying build\.Dockerfile/);
-    assert.match(r.stderr, /gcc -O2 \*\.c -lmpfr -lgmp/, 'the C buildpack found mpfr.h: the extended build image has the headers');
+    assert.match(
+      r.stderr,
+      /gcc -O2 \*\.c -lmpfr -lgmp/,
+      'the C buildpack found mpfr.h: the extended build image has the headers',
+    );
     const ran = await runImage(store, 'apps/pi:v1');
     assert.equal(ran.exitCode, 0, ran.output);
     assert.match(ran.output, POWER);
@@ -100,7 +108,10 @@ describe('CNB image extensions', () => {
     const added = await layerPaths(store, 'apps/pi', 'v1', at);
     assert.ok(added.includes('usr/lib/x86_64-linux-gnu/libmpfr.so.6'), 'the run layer holds libmpfr');
     assert.ok(!added.some((p) => p.startsWith('usr/include/')), 'no headers in the run image');
-    assert.ok(!added.some((p) => p.startsWith('var/lib/apt/lists/') || p.startsWith('tmp/')), 'apt lists, /tmp left out');
+    assert.ok(
+      !added.some((p) => p.startsWith('var/lib/apt/lists/') || p.startsWith('tmp/')),
+      'apt lists, /tmp left out',
+    );
     const baseLayers = config.rootfs.diff_ids.slice(0, at);
     for (let i = 0; i < baseLayers.length; i++)
       assert.ok(
@@ -127,7 +138,7 @@ describe('CNB image extensions', () => {
     assert.match(out, PI);
   });
 
-  test("rebase refuses the extended image, naming the extension", async () => {
+  test('rebase refuses the extended image, naming the extension', async () => {
     const r = await slipway(home, ['rebase', 'apps/pi:v1']);
     assert.notEqual(r.code, 0);
     assert.match(
@@ -138,18 +149,39 @@ describe('CNB image extensions', () => {
 
   test('slipway builder create keeps [[order-extensions]]; build --builder IMAGE runs the extension', async () => {
     const created = JSON.parse(
-      await slipwayOk(home, ['--json', 'builder', 'create', 'builders/cnb-gmp:1', '--config', join(EXAMPLE, 'builder.toml')]),
+      await slipwayOk(home, [
+        '--json',
+        'builder',
+        'create',
+        'builders/cnb-gmp:1',
+        '--config',
+        join(EXAMPLE, 'builder.toml'),
+      ]),
     ) as { extensions: { id: string }[]; orderExtensions: { id: string }[][] };
-    assert.deepEqual(created.extensions.map((e) => e.id), ['examples/gmp']);
+    assert.deepEqual(
+      created.extensions.map((e) => e.id),
+      ['examples/gmp'],
+    );
     assert.deepEqual(created.orderExtensions, [[{ id: 'examples/gmp', version: '1.0.0' }]]);
     const labels = (await imageConfig(store, 'builders/cnb-gmp', '1')).config?.Labels ?? {};
     assert.deepEqual(JSON.parse(labels['io.buildpacks.buildpack.order-extensions']!), [
       { group: [{ id: 'examples/gmp', version: '1.0.0' }] },
     ]);
     assert.ok(JSON.parse(labels['io.buildpacks.extension.layers']!)['examples/gmp']['1.0.0'].layerDiffID);
-    const r = await slipway(home, ['build', 'apps/pi-img:v1', '--builder', 'builders/cnb-gmp:1', '--path', join(EXAMPLE, 'app')]);
+    const r = await slipway(home, [
+      'build',
+      'apps/pi-img:v1',
+      '--builder',
+      'builders/cnb-gmp:1',
+      '--path',
+      join(EXAMPLE, 'app'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /examples\/gmp: applying build\.Dockerfile/, 'the builder image is another base: extended afresh');
+    assert.match(
+      r.stderr,
+      /examples\/gmp: applying build\.Dockerfile/,
+      'the builder image is another base: extended afresh',
+    );
     const ran = await runImage(store, 'apps/pi-img:v1');
     assert.match(ran.output, PI);
   });
@@ -161,15 +193,42 @@ describe('CNB image extensions', () => {
       join(dir, 'my-builder.toml'),
       `[[buildpacks]]\nuri = "${join(EXAMPLE, 'buildpacks', 'c')}"\n[[extensions]]\nuri = "${join(EXAMPLE, 'extensions', 'gmp')}"\n[[order]]\n[[order.group]]\nid = "examples/c"\n[[order-extensions]]\n[[order-extensions.group]]\nid = "examples/gmp"\n`,
     );
-    const r = await slipway(home, ['build', 'apps/pi-toml:v1', '--builder', join(dir, 'my-builder.toml'), '--path', join(EXAMPLE, 'app')]);
+    const r = await slipway(home, [
+      'build',
+      'apps/pi-toml:v1',
+      '--builder',
+      join(dir, 'my-builder.toml'),
+      '--path',
+      join(EXAMPLE, 'app'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match((await runImage(store, 'apps/pi-toml:v1')).output, PI);
-    const bad = await slipway(home, ['build', 'apps/x:v1', '--builder', join(EXAMPLE, 'app', 'pi.c'), '--path', join(EXAMPLE, 'app')]);
+    const bad = await slipway(home, [
+      'build',
+      'apps/x:v1',
+      '--builder',
+      join(EXAMPLE, 'app', 'pi.c'),
+      '--path',
+      join(EXAMPLE, 'app'),
+    ]);
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /is a file but not a builder\.toml: give a builder directory, a builder\.toml, or a builder image/);
+    assert.match(
+      bad.stderr,
+      /is a file but not a builder\.toml: give a builder directory, a builder\.toml, or a builder image/,
+    );
     assert.doesNotMatch(bad.stderr, /ENOTDIR/);
-    writeFileSync(join(dir, 'missing.toml'), '[[buildpacks]]\nuri = "nowhere/c"\n[[order]]\n[[order.group]]\nid = "examples/c"\n');
-    const missing = await slipway(home, ['build', 'apps/x:v1', '--builder', join(dir, 'missing.toml'), '--path', join(EXAMPLE, 'app')]);
+    writeFileSync(
+      join(dir, 'missing.toml'),
+      '[[buildpacks]]\nuri = "nowhere/c"\n[[order]]\n[[order.group]]\nid = "examples/c"\n',
+    );
+    const missing = await slipway(home, [
+      'build',
+      'apps/x:v1',
+      '--builder',
+      join(dir, 'missing.toml'),
+      '--path',
+      join(EXAMPLE, 'app'),
+    ]);
     assert.match(missing.stderr, /uri "nowhere\/c" does not exist .*relative to the builder\.toml/);
   });
 
@@ -234,11 +293,19 @@ EOF`,
       }),
     );
     assert.notEqual(expose.code, 0);
-    assert.match(expose.stderr, /image extension test\/expose: run\.Dockerfile line 3: EXPOSE is not allowed in an image extension's Dockerfile/);
+    assert.match(
+      expose.stderr,
+      /image extension test\/expose: run\.Dockerfile line 3: EXPOSE is not allowed in an image extension's Dockerfile/,
+    );
 
-    const failing = await build(extensionBuilder(root, { id: 'test/fail', generate: 'echo "cannot generate" >&2; exit 3' }));
+    const failing = await build(
+      extensionBuilder(root, { id: 'test/fail', generate: 'echo "cannot generate" >&2; exit 3' }),
+    );
     assert.notEqual(failing.code, 0);
-    assert.match(failing.stderr, /generate: image extension test\/fail@1\.0\.0: bin\/generate exited 3:\ncannot generate/);
+    assert.match(
+      failing.stderr,
+      /generate: image extension test\/fail@1\.0\.0: bin\/generate exited 3:\ncannot generate/,
+    );
 
     const runFails = await build(
       extensionBuilder(root, {
@@ -246,7 +313,10 @@ EOF`,
         generate: `printf 'ARG base_image\\nFROM \${base_image}\\nUSER root\\nRUN echo broken >&2; exit 7\\n' > "$1/build.Dockerfile"`,
       }),
     );
-    assert.match(runFails.stderr, /extend: image extension test\/runfails: build\.Dockerfile line 4: RUN exited 7:\nbroken/);
+    assert.match(
+      runFails.stderr,
+      /extend: image extension test\/runfails: build\.Dockerfile line 4: RUN exited 7:\nbroken/,
+    );
 
     const old = await build(extensionBuilder(root, { id: 'test/old', api: '0.9', generate: 'true' }));
     assert.match(old.stderr, /Buildpack API "0\.9" is not supported for image extensions/);
@@ -258,7 +328,10 @@ EOF`,
         generate: 'true',
       }),
     );
-    assert.match(requires.stderr, /image extension test\/requires@1\.0\.0: its build plan has \[\[requires\]\]; an image extension may only provide/);
+    assert.match(
+      requires.stderr,
+      /image extension test\/requires@1\.0\.0: its build plan has \[\[requires\]\]; an image extension may only provide/,
+    );
 
     const dir = extensionBuilder(root, { id: 'test/named', generate: 'true' });
     writeFileSync(

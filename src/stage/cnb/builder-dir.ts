@@ -31,9 +31,13 @@ export interface BuilderDir {
 export function readBuilderDir(path: string): BuilderDir {
   const full = resolve(path);
   if (!existsSync(full))
-    throw new SlipwayError('NOT_FOUND', `builder ${path} does not exist: give a directory with builder.toml, or the builder.toml`, {
-      detail: { builder: path },
-    });
+    throw new SlipwayError(
+      'NOT_FOUND',
+      `builder ${path} does not exist: give a directory with builder.toml, or the builder.toml`,
+      {
+        detail: { builder: path },
+      },
+    );
   let file: string | undefined;
   if (statSync(full).isFile()) {
     if (!basename(full).endsWith('.toml'))
@@ -46,7 +50,9 @@ export function readBuilderDir(path: string): BuilderDir {
   } else {
     file = ['builder.toml', 'order.toml'].map((n) => join(full, n)).find((f) => existsSync(f));
     if (!file)
-      throw new SlipwayError('NOT_FOUND', `builder ${path} has no builder.toml or order.toml`, { detail: { builder: path } });
+      throw new SlipwayError('NOT_FOUND', `builder ${path} has no builder.toml or order.toml`, {
+        detail: { builder: path },
+      });
   }
   const text = readFileSync(file, 'utf8');
   if (basename(file) === 'order.toml') {

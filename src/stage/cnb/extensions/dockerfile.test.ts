@@ -52,7 +52,11 @@ test('a run.Dockerfile with a plain FROM switches the run image; a build_id refe
   const df = parseExtensionDockerfile('ARG tag=v2\nFROM my/run:${tag}\n', 'run', 'x/switch');
   assert.equal(df.switchTo, 'my/run:v2');
   assert.equal(df.instructions.length, 0);
-  const busted = parseExtensionDockerfile('ARG base_image\nFROM $base_image\nARG build_id=0\nRUN echo $build_id\n', 'run', 'x');
+  const busted = parseExtensionDockerfile(
+    'ARG base_image\nFROM $base_image\nARG build_id=0\nRUN echo $build_id\n',
+    'run',
+    'x',
+  );
   assert.equal(busted.usesBuildId, true);
 });
 
@@ -69,7 +73,12 @@ test('what the spec does not allow, or Slipway does not apply, is refused naming
   const head = 'ARG base_image\nFROM ${base_image}\n';
   refused(`${head}EXPOSE 8080\n`, 'run', /run\.Dockerfile line 3: EXPOSE is not allowed/, 'EXPOSE');
   refused(`${head}CMD ["x"]\n`, 'build', /build\.Dockerfile line 3: CMD is not allowed/, 'CMD');
-  refused(`${head}ADD https://x/y /y\n`, 'build', /ADD is allowed by the spec but Slipway does not apply it yet/, 'ADD');
+  refused(
+    `${head}ADD https://x/y /y\n`,
+    'build',
+    /ADD is allowed by the spec but Slipway does not apply it yet/,
+    'ADD',
+  );
   refused(`${head}SHELL ["/bin/bash", "-c"]\n`, 'build', /SHELL is allowed by the spec/, 'SHELL');
   refused('FROM debian:bookworm\nRUN true\n', 'build', /a build\.Dockerfile must extend FROM \$\{base_image\}/);
   refused(`${head}FROM other\n`, 'run', /a second FROM/);
@@ -81,5 +90,8 @@ test('what the spec does not allow, or Slipway does not apply, is refused naming
 
 test('substitution as Docker does it in FROM, COPY, ENV, USER', () => {
   const vars = { a: 'A', empty: '' };
-  assert.equal(substitute('$a-${a}-${missing:-dflt}-${empty:-e}-${a:+alt}-${missing:+alt}-\\$a', vars), 'A-A-dflt-e-alt--$a');
+  assert.equal(
+    substitute('$a-${a}-${missing:-dflt}-${empty:-e}-${a:+alt}-${missing:+alt}-\\$a', vars),
+    'A-A-dflt-e-alt--$a',
+  );
 });

@@ -33,11 +33,15 @@ const NOT_YET = new Set(['ADD', 'SHELL']);
 const KNOWN = new Set(['ARG', 'FROM', 'RUN', 'USER', 'COPY', 'ENV', 'LABEL', 'WORKDIR']);
 
 function fail(ext: string, kind: DockerfileKind, line: number, message: string, instruction?: string): SlipwayError {
-  return new SlipwayError(
-    'UNSUPPORTED',
-    `image extension ${ext}: ${kind}.Dockerfile line ${line}: ${message}`,
-    { detail: { extension: ext, file: `${kind}.Dockerfile`, line, ...(instruction ? { instruction } : {}), exitCode: 102 } },
-  );
+  return new SlipwayError('UNSUPPORTED', `image extension ${ext}: ${kind}.Dockerfile line ${line}: ${message}`, {
+    detail: {
+      extension: ext,
+      file: `${kind}.Dockerfile`,
+      line,
+      ...(instruction ? { instruction } : {}),
+      exitCode: 102,
+    },
+  });
 }
 
 /**
@@ -58,7 +62,13 @@ export function parseExtensionDockerfile(text: string, kind: DockerfileKind, ext
   for (const { line, word, rest } of logicalLines(text)) {
     const op = word.toUpperCase();
     if (NOT_YET.has(op))
-      throw fail(ext, kind, line, `${op} is allowed by the spec but Slipway does not apply it yet; use RUN or COPY`, op);
+      throw fail(
+        ext,
+        kind,
+        line,
+        `${op} is allowed by the spec but Slipway does not apply it yet; use RUN or COPY`,
+        op,
+      );
     if (!KNOWN.has(op))
       throw fail(
         ext,
@@ -70,18 +80,26 @@ export function parseExtensionDockerfile(text: string, kind: DockerfileKind, ext
     if (op === 'FROM') {
       if (from !== undefined) throw fail(ext, kind, line, 'a second FROM: an extension Dockerfile has one stage', op);
       const parts = rest.trim().split(/\s+/);
-      if (parts.length !== 1 || !parts[0]) throw fail(ext, kind, line, 'FROM takes one image (no AS, no --platform)', op);
+      if (parts.length !== 1 || !parts[0])
+        throw fail(ext, kind, line, 'FROM takes one image (no AS, no --platform)', op);
       from = parts[0];
       continue;
     }
     if (from === undefined && op !== 'ARG')
-      throw fail(ext, kind, line, `${op} before FROM: the file must begin with ARG base_image and FROM \${base_image}`, op);
+      throw fail(
+        ext,
+        kind,
+        line,
+        `${op} before FROM: the file must begin with ARG base_image and FROM \${base_image}`,
+        op,
+      );
     const parsed = parseInstruction(op, rest, line, (m) => fail(ext, kind, line, m, op));
     if (from === undefined && parsed.op === 'ARG')
       preFromArgs.push({ name: parsed.name, ...(parsed.default !== undefined ? { default: parsed.default } : {}) });
     else instructions.push(parsed);
   }
-  if (from === undefined) throw fail(ext, kind, 1, 'there is no FROM (begin with ARG base_image and FROM ${base_image})');
+  if (from === undefined)
+    throw fail(ext, kind, 1, 'there is no FROM (begin with ARG base_image and FROM ${base_image})');
   const extendsBase = from === '${base_image}' || from === '$base_image';
   if (kind === 'build' && !extendsBase)
     throw fail(ext, kind, 1, `FROM ${from}: a build.Dockerfile must extend FROM \${base_image}`, 'FROM');
@@ -124,7 +142,7 @@ function parseInstruction(op: string, rest: string, line: number, error: (m: str
       if (!body) throw error('WORKDIR needs a path');
       return { op, path: unquote(body), line };
     case 'COPY': {
-      let words = jsonArray(body) ?? body.split(/\s+/).filter(Boolean);
+      const words = jsonArray(body) ?? body.split(/\s+/).filter(Boolean);
       let chown: string | undefined;
       while (words[0]?.startsWith('--')) {
         const flag = words.shift()!;

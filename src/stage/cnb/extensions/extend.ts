@@ -95,7 +95,12 @@ export async function extendImage(input: ExtendInput): Promise<ExtendReport> {
       applied.length = 0;
     }
     if (df.instructions.length === 0) continue;
-    if (df.kind === 'run' && !df.instructions.some((i) => i.op === 'LABEL' && i.pairs.some(([k, v]) => k === 'io.buildpacks.rebasable' && v === 'true')))
+    if (
+      df.kind === 'run' &&
+      !df.instructions.some(
+        (i) => i.op === 'LABEL' && i.pairs.some(([k, v]) => k === 'io.buildpacks.rebasable' && v === 'true'),
+      )
+    )
       rebasable = false;
     const key = await stepKey(current, step);
     const repository = extendedRepository(input.kind);
@@ -130,7 +135,11 @@ async function switchImage(store: LocalStore, name: string, extension: string): 
   const at = name.indexOf('@');
   const colon = name.lastIndexOf(':');
   const [repository, ref] =
-    at > 0 ? [name.slice(0, at), name.slice(at + 1)] : colon > name.lastIndexOf('/') ? [name.slice(0, colon), name.slice(colon + 1)] : [name, 'latest'];
+    at > 0
+      ? [name.slice(0, at), name.slice(at + 1)]
+      : colon > name.lastIndexOf('/')
+        ? [name.slice(0, colon), name.slice(colon + 1)]
+        : [name, 'latest'];
   try {
     const { artifact, descriptor } = await readLocal(store, repository, ref);
     if (artifact.kind !== 'image') throw new Error('an index');
@@ -140,7 +149,7 @@ async function switchImage(store: LocalStore, name: string, extension: string): 
       102,
       'extend',
       `image extension ${extension}: run.Dockerfile switches to ${name}, which is not an image in the local store (pull it first: slipway pull ${name})`,
-      { extension, image: name },
+      { extension, image: name, cause: (err as Error).message },
     );
   }
 }
@@ -151,9 +160,13 @@ async function stepKey(base: StoredImage, step: ExtendStep): Promise<string | un
   const h = createHash('sha256');
   h.update(JSON.stringify({ base: base.digest, text: step.dockerfile.text, args: step.args }));
   if (step.dockerfile.instructions.some((i) => i.op === 'COPY')) {
-    const tree = await writeLayer(walkTree(step.context, { mtime: 0 }), { write: async () => undefined }, {
-      compression: 'none',
-    });
+    const tree = await writeLayer(
+      walkTree(step.context, { mtime: 0 }),
+      { write: async () => undefined },
+      {
+        compression: 'none',
+      },
+    );
     h.update(tree.diffId);
   }
   return `k-${h.digest('hex').slice(0, 40)}`;
@@ -207,7 +220,11 @@ async function applyDockerfile(
   const root = mkdtempSync(join(input.volume.mountPoint, 'extend-'));
   const caFile = input.caFile === false ? undefined : (input.caFile ?? process.env['SSL_CERT_FILE'] ?? CA_FILE);
   let session: BuildSession | undefined = await BuildSession.start(input.runtime, {
-    image: { ref: parseTransport(`${base.repository}@${base.digest}`), label: base.repository, store: async () => input.store },
+    image: {
+      ref: parseTransport(`${base.repository}@${base.digest}`),
+      label: base.repository,
+      store: async () => input.store,
+    },
     user: { uid: 0, gid: 0 },
     capabilities: ROOT_BUILD_CAPABILITIES,
     controlDir: join(root, 'control'),
@@ -226,7 +243,11 @@ async function applyDockerfile(
     session = undefined;
     const skip = excludedBy([...DEFAULT_EXCLUDES, CONTEXT_DIR, CA_FILE, 'slipway']);
     const entries = async function* (): AsyncGenerator<TarEntry> {
-      for await (const e of overlayUpperEntries(upper, { mtime: input.created, owner: { kind: 'keep' }, beneath: input.volume.mountPoint }))
+      for await (const e of overlayUpperEntries(upper, {
+        mtime: input.created,
+        owner: { kind: 'keep' },
+        beneath: input.volume.mountPoint,
+      }))
         if (!skip(e.path)) yield e;
     };
     const layer = await input.store.withLease(async (lease) => {

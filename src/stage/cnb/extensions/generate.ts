@@ -160,7 +160,9 @@ function extendArgs(text: string, what: string): Record<DockerfileKind, Record<s
         const name = optionalString(a['name'], `${what} ${kind}.args[${i}].name`);
         const value = optionalString(a['value'], `${what} ${kind}.args[${i}].value`) ?? '';
         if (!name)
-          throw new StageError(91, 'generate', `${what}: ${kind}.args[${i}] has no name`, { file: 'extend-config.toml' });
+          throw new StageError(91, 'generate', `${what}: ${kind}.args[${i}] has no name`, {
+            file: 'extend-config.toml',
+          });
         return [name, value];
       }),
     );
@@ -176,4 +178,3 @@ export function buildpackPlan<B>(plan: ResolvedPlan<B>, isExt: (b: B) => boolean
       .filter((e) => e.providers.length > 0),
   };
 }
-
