@@ -373,9 +373,7 @@ export async function readBuilderImage(
       : [];
   const extensionLayers = layersOf(labels, EXTENSION_LAYERS_LABEL);
   const extensionTrees =
-    orderExtensions.length > 0
-      ? await imageBuildpackTrees(store.home, image, extensionLayers, 'extensions')
-      : [];
+    orderExtensions.length > 0 ? await imageBuildpackTrees(store.home, image, extensionLayers, 'extensions') : [];
   const runName =
     metaRunImage(meta) ??
     (files.run ? (files.run['images'] as { image?: string }[] | undefined)?.[0]?.image : undefined);

@@ -71,8 +71,7 @@ export async function extractBuildpackLayer(tar: Readable, dir: string, prefix =
   await extractMembers(buildpackMembers(readTar(await decompressing(tar)), prefix), dir, { owner: 'ignore' });
   // A buildpack dir must be a real directory: a symlink here would point the bind mount anywhere on the host.
   for (const id of readdirSync(dir)) {
-    if (!lstatSync(join(dir, id)).isDirectory())
-      throw unsafeEntry(`${prefix}/${id}`, 'it is not a directory');
+    if (!lstatSync(join(dir, id)).isDirectory()) throw unsafeEntry(`${prefix}/${id}`, 'it is not a directory');
     for (const version of readdirSync(join(dir, id))) {
       if (!lstatSync(join(dir, id, version)).isDirectory())
         throw unsafeEntry(`${prefix}/${id}/${version}`, 'it is not a directory');
