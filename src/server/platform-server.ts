@@ -29,6 +29,7 @@ import { type RouterLogEntry, startRouter, type RunningRouter } from './router/r
 import { createWorkerApp, loadOrCreateWorkerSecret } from './staging/worker-api.js';
 import { createUaaApp } from './uaa/app.js';
 import { createV3App } from './v3/app.js';
+import { createWebApp, isWebRequest } from './web/web-app.js';
 
 export interface PlatformServerOptions {
   /** The image store; the platform's database and keys live in its home. */
@@ -128,13 +129,15 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     engine.logs.drop(app.guid);
     registryAccess.forgetNames();
   });
+  const stackUpdates = new StackUpdates(o.store);
+  const stacks = stackSource(o.store);
   const v3 = createV3App({
     store: pstore,
     workloads: pstore.workloads,
     services: engine.services,
-    stackUpdates: new StackUpdates(o.store),
+    stackUpdates,
     authenticate: (request) => identity.callerFromAuthorization(request.headers.get('authorization')),
-    stacks: stackSource(o.store),
+    stacks,
     images,
     ...(o.publicUrl ? { publicUrl: o.publicUrl.replace(/\/+$/, '') } : {}),
     onError: (err, where) =>
@@ -147,6 +150,18 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   if (orphans.length > 0) o.warn(`removed the images of deleted apps: ${orphans.join(', ')}`);
   await v3.ready();
   const uaa = new Hono().route('/uaa', createUaaApp({ store: pstore, identity }));
+  // The dashboard: the same stores, services, jobs and identity as the API, so the same policy decides.
+  const web = createWebApp({
+    store: pstore,
+    workloads: pstore.workloads,
+    services: engine.services,
+    jobs: v3.jobs,
+    stackUpdates,
+    stacks,
+    images: o.store,
+    identity,
+    onError: (err, where) => o.warn(`internal error at ${where}: ${(err as Error).stack ?? err}`),
+  });
   // `slipway worker`s on other processes or hosts: this process's staging queue over HTTP, behind the worker secret.
   const secret = loadOrCreateWorkerSecret(o.store.home);
   const workerApi = new Hono().route(
@@ -183,7 +198,9 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
             ? uaa
             : path.startsWith('/internal/v1/')
               ? workerApi
-              : v3;
+              : isWebRequest(c.req.raw)
+                ? web
+                : v3;
     return target.fetch(c.req.raw, c.env);
   });
   const app = Object.assign(root, { close: () => registry.close() }) as unknown as RegistryApp;
