@@ -41,6 +41,8 @@ const COMMANDS: [names: string[], load: () => Promise<Command>][] = [
   [['droplet'], async () => (await import('./commands/droplet.js')).dropletCommand()],
   [['cf'], async () => (await import('./commands/cf/index.js')).cfCommand()],
   [['sbom'], async () => (await import('./commands/sbom.js')).sbomCommand()],
+  [['scan'], async () => (await import('./commands/scan.js')).scanCommand()],
+  [['vulndb'], async () => (await import('./commands/vulndb.js')).vulndbCommand()],
 ];
 
 const program = new Command('slipway')

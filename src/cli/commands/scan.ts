@@ -1,0 +1,72 @@
+import { Command, Option } from 'commander';
+import { SlipwayError } from '../../errors.js';
+import { SEVERITIES, type Severity } from '../../vuln/advisory.js';
+import { imagesWithCve, scanImages, type CveImpact, type Finding, type ScanReport } from '../../vuln/scan.js';
+import { run } from '../run.js';
+
+export function scanCommand(): Command {
+  return new Command('scan')
+    .description('Match images against the vulnerability database: findings, their layer, and whether a rebase fixes them')
+    .argument('[images...]', 'local images (NAME[:TAG] or NAME@DIGEST)')
+    .option('--all', 'every tagged image of the store')
+    .option('--cve <id>', 'list the images that have this CVE (or advisory id)')
+    .addOption(new Option('--severity <level>', 'report only findings at least this severe').choices([...SEVERITIES]))
+    .addHelpText(
+      'after',
+      `
+Each finding names the CVE, the package, the installed and fixed versions, the severity
+and where the package is (base, buildpack X layer Y, app). A base finding says "fixed by
+rebasing to STACK version N" when a newer stack version carries the fix, or "no fixed stack
+version yet". An image scanned for the first time gets its SBOM made and attached.
+Import advisories first: slipway vulndb import FILE|URL.
+
+--json prints {images: [{image, names, findings: [{cve, advisory, package, installed, source,
+fixed, severity, layer, where, remedy, rebaseTo}]}], databaseImported, advisories};
+with --cve: {cve, advisories, images: [{image, names, findings}]}.
+
+Examples:
+  $ slipway scan apps/web
+  $ slipway scan --all --severity high
+  $ slipway scan --cve CVE-2024-45490`,
+    )
+    .action(
+      run(async (ctx, images: string[], opts: { all?: boolean; cve?: string; severity?: Severity }) => {
+        const store = await ctx.store();
+        if (opts.cve) {
+          const impact = await imagesWithCve(store, opts.cve);
+          ctx.print(impact, () => cveText(impact));
+          return;
+        }
+        if (!opts.all && images.length === 0) {
+          throw new SlipwayError('INVALID_ARGUMENT', 'name the images to scan, or give --all or --cve CVE-ID (e.g. slipway scan apps/web)');
+        }
+        const progress = ctx.progress();
+        progress.log(opts.all ? 'scanning every image of the store' : `scanning ${images.join(', ')}`);
+        const report = await scanImages(store, opts.all ? 'all' : images, opts.severity ? { severity: opts.severity } : {});
+        ctx.print(report, () => scanText(report));
+      }),
+    );
+}
+
+function findingLine(f: Finding): string {
+  return `  ${f.cve.padEnd(18)} ${f.severity.padEnd(10)} ${f.package} ${f.installed}${f.fixed ? ` (fixed ${f.fixed})` : ''}  in ${f.where}: ${f.remedy}`;
+}
+
+function scanText(r: ScanReport): string {
+  const lines: string[] = [];
+  for (const i of r.images) {
+    lines.push(`${i.names[0] ?? i.image} (${i.image.slice(0, 19)}): ${i.findings.length === 0 ? 'no findings' : `${i.findings.length} findings`}`);
+    lines.push(...i.findings.map(findingLine));
+  }
+  lines.push(`(${r.advisories} advisories, imported ${r.databaseImported || 'never'})`);
+  return lines.join('\n');
+}
+
+function cveText(c: CveImpact): string {
+  if (c.advisories === 0) return `${c.cve}: not in the vulnerability database`;
+  if (c.images.length === 0) return `${c.cve}: no inventoried image has it`;
+  return [
+    `${c.cve}: ${c.images.length} images`,
+    ...c.images.flatMap((i) => [`${i.names.join(', ') || i.image}`, ...i.findings.map(findingLine)]),
+  ].join('\n');
+}
