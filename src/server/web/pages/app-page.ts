@@ -73,7 +73,7 @@ ${live.instances}
 ${routes.length === 0 ? html`<p class="muted">No routes.</p>` : html`<ul>${routes.map((u) => html`<li><a href="${u.href}">${u.text}</a></li>`)}</ul>`}
 </section>
 <section aria-labelledby="proc-h"><h2 id="proc-h">Processes</h2>
-<div class="table-wrap"><table aria-labelledby="proc-h"><thead><tr><th scope="col">Type</th><th scope="col" class="num">Instances</th><th scope="col" class="num">Memory</th><th scope="col" class="num">Disk</th><th scope="col">Health check</th><th scope="col">Command</th></tr></thead>
+<div class="table-wrap" tabindex="0"><table aria-labelledby="proc-h"><thead><tr><th scope="col">Type</th><th scope="col" class="num">Instances</th><th scope="col" class="num">Memory</th><th scope="col" class="num">Disk</th><th scope="col">Health check</th><th scope="col">Command</th></tr></thead>
 <tbody>${processes.items.map(
     (p) =>
       html`<tr><td>${p.process.type}</td><td class="num">${p.process.instances}</td><td class="num">${p.process.memoryMb} MB</td><td class="num">${p.process.diskMb} MB</td><td>${p.process.healthCheck.type}</td><td><code>${p.command ?? ''}</code></td></tr>`,
@@ -90,13 +90,13 @@ ${
 }
 ${live.builds}
 <section aria-labelledby="log-h"><h2 id="log-h">Staging and app log</h2>
-<pre class="log" id="log" tabindex="0" aria-label="Log lines">${log.map((l) => `${l.source}${l.instance ? `/${l.instance}` : ''} ${l.text}\n`).join('')}</pre></section>
+<pre class="log" id="log" tabindex="0" role="log" aria-label="Log lines">${log.map((l) => `${l.source}${l.instance ? `/${l.instance}` : ''} ${l.text}\n`).join('')}</pre></section>
 ${live.deployments}
 <section aria-labelledby="rev-h"><h2 id="rev-h">Revisions</h2>
 ${
   revisions.items.length === 0
     ? html`<p class="muted">No revisions yet.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="rev-h"><thead><tr><th scope="col" class="num">Version</th><th scope="col">Description</th><th scope="col">Created</th></tr></thead><tbody>${revisions.items.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="rev-h"><thead><tr><th scope="col" class="num">Version</th><th scope="col">Description</th><th scope="col">Created</th></tr></thead><tbody>${revisions.items.map(
         (rev) => html`<tr><td class="num">${rev.version}</td><td>${rev.description}</td><td>${rev.createdAt}</td></tr>`,
       )}</tbody></table></div>`
 }</section>
@@ -104,7 +104,7 @@ ${
 ${
   events.items.length === 0
     ? html`<p class="muted">No events you may see.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="ev-h"><thead><tr><th scope="col">When</th><th scope="col">Type</th><th scope="col">By</th></tr></thead><tbody>${events.items.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="ev-h"><thead><tr><th scope="col">When</th><th scope="col">Type</th><th scope="col">By</th></tr></thead><tbody>${events.items.map(
         (e) => html`<tr><td>${e.createdAt}</td><td>${e.type}</td><td>${e.actor.name}</td></tr>`,
       )}</tbody></table></div>`
 }</section>`;
@@ -163,7 +163,7 @@ export async function liveSections(ctx: WorkloadContext, guid: string): Promise<
 ${
   instances.length === 0
     ? html`<p class="muted">No instances.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="inst-h"><thead><tr><th scope="col">Process</th><th scope="col" class="num">Index</th><th scope="col">State</th><th scope="col" class="num">Uptime</th><th scope="col" class="num">CPU</th><th scope="col" class="num">Memory</th><th scope="col">Image digest</th></tr></thead>
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="inst-h"><thead><tr><th scope="col">Process</th><th scope="col" class="num">Index</th><th scope="col">State</th><th scope="col" class="num">Uptime</th><th scope="col" class="num">CPU</th><th scope="col" class="num">Memory</th><th scope="col">Image digest</th></tr></thead>
 <tbody>${instances.map((i) => {
         const s = 'digest' in i ? i : undefined;
         return html`<tr class="instance"><td>${i.type}</td><td class="num">${i.index}</td><td>${state(i.state)}</td><td class="num">${duration(i.uptime)}</td><td class="num">${s ? `${(s.cpu * 100).toFixed(1)}%` : ''}</td><td class="num">${s ? bytes(s.memoryBytes) : ''}</td><td>${s ? html`<code title="${s.digest}">${shortDigest(s.digest)}</code>` : ''}</td></tr>`;
@@ -173,7 +173,7 @@ ${
 ${
   builds.items.length === 0
     ? html`<p class="muted">No builds.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="builds-h"><thead><tr><th scope="col">Created</th><th scope="col">State</th><th scope="col">By</th><th scope="col">Error</th></tr></thead><tbody>${builds.items.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="builds-h"><thead><tr><th scope="col">Created</th><th scope="col">State</th><th scope="col">By</th><th scope="col">Error</th></tr></thead><tbody>${builds.items.map(
         (b) => html`<tr><td>${b.createdAt}</td><td>${state(b.state)}</td><td>${b.createdBy?.name ?? ''}</td><td>${b.error ?? ''}</td></tr>`,
       )}</tbody></table></div>`
 }</section>`;
@@ -181,7 +181,7 @@ ${
 ${
   deploymentRows.length === 0
     ? html`<p class="muted">No deployments.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="dep-h"><thead><tr><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Progress</th></tr></thead><tbody>${deploymentRows.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="dep-h"><thead><tr><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Progress</th></tr></thead><tbody>${deploymentRows.map(
         ({ d, done, of }) => {
           const finished = d.statusValue === 'FINALIZED';
           const n = finished && d.statusReason === 'DEPLOYED' ? of : done;

@@ -18,7 +18,7 @@ ${cards(s.totals)}
 ${
   s.orgs.length === 0
     ? html`<p class="muted">You have no role in any organization yet: ask an org manager to add you.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="orgs-h">
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="orgs-h">
 <thead><tr><th scope="col">Organization / space</th><th scope="col" class="num">Apps</th><th scope="col" class="num">Running</th><th scope="col" class="num">Crashed</th><th scope="col" class="num">Staging</th><th scope="col" class="num">Stopped</th><th scope="col" class="num">Behind</th></tr></thead>
 <tbody>${s.orgs.map(
         (o) => html`<tr><th scope="row"><a href="/web/orgs/${o.org.guid}">${o.org.name}</a>${o.org.suspended ? ' (suspended)' : ''}</th>${countCells(o.counts)}</tr>
@@ -30,7 +30,7 @@ ${
   s.behind.length === 0
     ? html`<p>Every app you can see is on its stack's latest version.</p>`
     : html`<p>${s.behind.length} app${s.behind.length === 1 ? ' is' : 's are'} on an older stack version than the latest${s.behind.length > shownBehind.length ? html` (the first ${shownBehind.length} shown)` : ''}.</p>
-<div class="table-wrap"><table aria-labelledby="behind-h"><thead><tr><th scope="col">App</th><th scope="col">Org / space</th><th scope="col">Stack</th><th scope="col">On version</th><th scope="col">Latest</th><th scope="col">Auto-rebase</th></tr></thead>
+<div class="table-wrap" tabindex="0"><table aria-labelledby="behind-h"><thead><tr><th scope="col">App</th><th scope="col">Org / space</th><th scope="col">Stack</th><th scope="col">On version</th><th scope="col">Latest</th><th scope="col">Auto-rebase</th></tr></thead>
 <tbody>${shownBehind.map(
         (b) =>
           html`<tr><td><a href="/web/apps/${b.app.guid}">${b.app.name}</a></td><td>${b.org.name} / ${b.space.name}</td><td><a href="/web/stacks/${b.stack}">${b.stack}</a></td><td class="behind">${b.version}</td><td>${b.latest}</td><td>${b.app.autoRebase === false ? 'off (pinned)' : 'on'}</td></tr>`,

@@ -62,7 +62,7 @@ function comparison(leftName: string, left: AppImage, right: { name: string; ima
   const differ = rows.filter((r) => !r.same).length;
   return html`<h2 id="cmp-h">Side by side: ${leftName} and ${right.name}</h2>
 <p>${differ === 0 ? 'Every layer is the same.' : `${differ} of ${rows.length} layers differ.`}</p>
-<div class="table-wrap"><table aria-labelledby="cmp-h"><thead><tr><th scope="col" class="num">#</th><th scope="col">${leftName}</th><th scope="col">${right.name}</th><th scope="col">Same?</th></tr></thead>
+<div class="table-wrap" tabindex="0"><table aria-labelledby="cmp-h"><thead><tr><th scope="col" class="num">#</th><th scope="col">${leftName}</th><th scope="col">${right.name}</th><th scope="col">Same?</th></tr></thead>
 <tbody>${rows.map(
     (row, i) =>
       html`<tr class="${row.same ? 'same' : 'differs'}"><td class="num">${i}</td><td>${row.left ? html`${layerWhat(row.left)} <code>${shortDigest(row.left.digest)}</code> ${bytes(row.left.size)}` : '—'}</td><td>${row.right ? html`${layerWhat(row.right)} <code>${shortDigest(row.right.digest)}</code> ${bytes(row.right.size)}` : '—'}</td><td>${row.same ? 'same' : 'differs'}</td></tr>`,

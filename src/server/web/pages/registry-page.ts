@@ -13,7 +13,7 @@ export async function registryPage(r: WebRequest, host: string): Promise<Html> {
 ${
   repos.length === 0
     ? html`<p class="muted">No repositories you may read.</p>`
-    : html`<div class="table-wrap"><table aria-label="Repositories"><thead><tr><th scope="col">Repository</th><th scope="col">You may</th></tr></thead><tbody>${repos.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-label="Repositories"><thead><tr><th scope="col">Repository</th><th scope="col">You may</th></tr></thead><tbody>${repos.map(
         (repo) =>
           html`<tr><td><a href="/web/registry/repository?name=${encodeURIComponent(repo.name)}">${repo.name}</a></td><td>${repo.actions.join(', ')}</td></tr>`,
       )}</tbody></table></div>`
@@ -31,12 +31,12 @@ export async function repositoryPage(r: WebRequest, name: string, host: string):
 ${
   d.tags.length === 0
     ? html`<p class="muted">No tags.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="tags-h"><thead><tr><th scope="col">Tag</th><th scope="col">Digest</th></tr></thead><tbody>${d.tags.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="tags-h"><thead><tr><th scope="col">Tag</th><th scope="col">Digest</th></tr></thead><tbody>${d.tags.map(
         (t) => html`<tr><td>${t.tag}</td><td><code>${t.digest ?? ''}</code></td></tr>`,
       )}</tbody></table></div>`
 }
 <h2 id="man-h">Manifests</h2>
-<div class="table-wrap"><table aria-labelledby="man-h"><thead><tr><th scope="col">Digest</th><th scope="col">Media type</th><th scope="col" class="num">Size</th><th scope="col">Referrers</th></tr></thead><tbody>${d.manifests.map(
+<div class="table-wrap" tabindex="0"><table aria-labelledby="man-h"><thead><tr><th scope="col">Digest</th><th scope="col">Media type</th><th scope="col" class="num">Size</th><th scope="col">Referrers</th></tr></thead><tbody>${d.manifests.map(
     (m) =>
       html`<tr><td><code>${m.digest}</code></td><td>${m.mediaType}</td><td class="num">${bytes(m.size)}</td><td>${
         m.referrers.length === 0

@@ -39,7 +39,7 @@ export async function spacePage(r: WebRequest, guid: string): Promise<Html> {
 ${
   apps.length === 0
     ? html`<p class="muted">No apps.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="apps-h"><thead><tr><th scope="col">App</th><th scope="col">State</th><th scope="col">Updated</th></tr></thead><tbody>${apps.map(
+    : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="apps-h"><thead><tr><th scope="col">App</th><th scope="col">State</th><th scope="col">Updated</th></tr></thead><tbody>${apps.map(
         (a) => html`<tr><td><a href="/web/apps/${a.guid}">${a.name}</a></td><td>${state(a.state)}</td><td>${a.updatedAt}</td></tr>`,
       )}</tbody></table></div>`
 }
@@ -49,7 +49,7 @@ ${manage ? membersSection(members, `/web/spaces/${space.guid}/roles`, SPACE_ROLE
 
 function membersSection(members: Member[], action: string, types: readonly string[]): Html {
   return html`<section aria-labelledby="members-h"><h2 id="members-h">Members and roles</h2>
-<div class="table-wrap"><table aria-labelledby="members-h"><thead><tr><th scope="col">User</th><th scope="col">Roles</th></tr></thead><tbody>${members.map(
+<div class="table-wrap" tabindex="0"><table aria-labelledby="members-h"><thead><tr><th scope="col">User</th><th scope="col">Roles</th></tr></thead><tbody>${members.map(
     (m) =>
       html`<tr class="member"><td>${m.user.username}</td><td>${m.roles.map(
         (role) =>

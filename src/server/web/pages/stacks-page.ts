@@ -33,7 +33,7 @@ export async function stackPage(r: WebRequest, name: string, q: { from?: string;
 ${o.inspection.distro ? html`<dt>Distribution</dt><dd>${o.inspection.distro.name ?? ''} ${o.inspection.distro.version ?? ''}</dd>` : ''}</dl>
 ${q.job ? await rolloutSection(r, name, q.job) : ''}
 <h2 id="versions-h">Versions and the apps on them</h2>
-<div class="table-wrap"><table aria-labelledby="versions-h"><thead><tr><th scope="col">Version</th><th scope="col">Recorded</th><th scope="col" class="num">Run image</th><th scope="col" class="num">Packages</th><th scope="col">Apps you see on it</th></tr></thead>
+<div class="table-wrap" tabindex="0"><table aria-labelledby="versions-h"><thead><tr><th scope="col">Version</th><th scope="col">Recorded</th><th scope="col" class="num">Run image</th><th scope="col" class="num">Packages</th><th scope="col">Apps you see on it</th></tr></thead>
 <tbody>${o.byVersion.map((v) => {
     const info = o.inspection.versions.find((x) => x.version === v.version);
     const shown = v.apps.slice(0, 20);
@@ -125,7 +125,7 @@ function diffTable(d: PackageDiff): Html {
     ...d.changed.map((c) => ({ change: 'upgraded', ...c })),
   ];
   if (rows.length === 0) return html`<p class="muted">No package changes.</p>`;
-  return html`<div class="table-wrap"><table><thead><tr><th scope="col">Package</th><th scope="col">Change</th><th scope="col">From</th><th scope="col">To</th></tr></thead><tbody>${rows.map(
+  return html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Package</th><th scope="col">Change</th><th scope="col">From</th><th scope="col">To</th></tr></thead><tbody>${rows.map(
     (c) => html`<tr><td>${c.name}</td><td>${c.change}</td><td>${c.from ?? ''}</td><td>${c.to ?? ''}</td></tr>`,
   )}</tbody></table></div>`;
 }
