@@ -111,8 +111,8 @@ export interface CveImpact {
 }
 
 /**
- * Every image of the store that has `cve`, from the recorded inventories (images not
- * yet scanned or given an SBOM are not known here: `slipway scan --all` records them).
+ * Every tagged image of the store that has `cve`, from the recorded inventories (images
+ * not yet scanned are not known here: `slipway scan --all` records them).
  */
 export async function imagesWithCve(store: LocalStore, cve: string): Promise<CveImpact> {
   const db = VulnDb.open(store.home);
@@ -130,13 +130,14 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
       }
     }
     const images: CveImpact['images'] = [];
-    const inventories = new Map<string, InventoryRecord>();
     for (const [image, packages] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const inv = inventories.get(image) ?? db.inventory(image);
+      // An image no tag names any more (the old digest of a rebased app) is not listed.
+      if (!names.has(image as Digest)) continue;
+      const inv = db.inventory(image);
       if (!inv) continue;
       const findings = matcher.match(inv, packages, rows);
       if (findings.length > 0)
-        images.push({ image: image as Digest, names: names.get(image as Digest) ?? [], findings });
+        images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });
     }
     await matcher.adviseAll(images.flatMap((i) => i.findings.map((f) => ({ f, inv: db.inventory(i.image)! }))));
     return { cve, advisories: rows.length, images };
