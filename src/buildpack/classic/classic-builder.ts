@@ -94,11 +94,13 @@ export class ClassicBuilder {
     // What each buildpack has is read before any of its scripts run (a script could change its own dir).
     const scripts = new Map(buildpacks.map((bp) => [bp, binScripts(bp.dir)]));
     const has = (bp: ClassicBuildpack, script: string) => scripts.get(bp)!.has(script);
+    // Heroku's registry names too: a script may replace buildpack.toml with a link the host must not follow.
+    const names = new Map(buildpacks.map((bp) => [bp, herokuBuildpackName(bp.dir) ?? '']));
     const exportsBefore = (list: ClassicBuildpack[], i: number) =>
       list.slice(0, i).map((b) => `${ContainerPaths.buildpacks}/${b.hash}/export`);
 
     if (skipDetect && buildpacks.every((bp) => has(bp, 'compile') && !has(bp, 'supply') && !has(bp, 'finalize')))
-      return this.#herokuChain(buildpacks, env, { bpPath, exportsBefore, has });
+      return this.#herokuChain(buildpacks, env, { bpPath, exportsBefore, has, names });
 
     let supply: ClassicBuildpack[];
     let final: ClassicBuildpack;
@@ -243,7 +245,7 @@ export class ClassicBuilder {
   async #herokuChain(
     buildpacks: ClassicBuildpack[],
     env: Record<string, string>,
-    { bpPath, exportsBefore, has }: ChainHelpers,
+    { bpPath, exportsBefore, has, names }: ChainHelpers,
   ): Promise<ClassicBuildResult> {
     const warnings: string[] = [];
     const last = buildpacks.length - 1;
@@ -282,7 +284,7 @@ export class ClassicBuilder {
     Object.assign(types, readProcfile(this.host.app, 'Procfile'));
     this.#warnWithoutWeb(types, warnings);
     // No config.yml in Heroku's API: a buildpack's name is its registry buildpack.toml's, else "".
-    const metadata = buildpacks.map((bp) => ({ key: bp.key, name: herokuBuildpackName(bp.dir) ?? '' }));
+    const metadata = buildpacks.map((bp) => ({ key: bp.key, name: names.get(bp)! }));
     return { buildpacks: metadata, detectedBuildpack: metadata[last]!.name, processTypes: types, warnings };
   }
 
@@ -305,6 +307,8 @@ interface ChainHelpers {
   bpPath: (bp: ClassicBuildpack, script: string) => string;
   exportsBefore: (list: ClassicBuildpack[], i: number) => string[];
   has: (bp: ClassicBuildpack, script: string) => boolean;
+  /** Each buildpack's `[buildpack] name` from Heroku's registry buildpack.toml ("" without one). */
+  names: Map<ClassicBuildpack, string>;
 }
 
 /** The scripts in a buildpack's bin/ and their modes; a link counts as a script (the container resolves it, the host never looks through it). */
