@@ -83,6 +83,8 @@ describe('dashboard pages in chromium: roles decide what a page shows', { skip: 
     for (const b of ['Start', 'Restart (rolling)', 'Scale'])
       assert.equal(await home.getByRole('button', { name: b, exact: true }).count(), 1, `button ${b}`);
     assert.match(await home.locator('#env').innerText(), /SECRET_TOKEN\s+s3cr3t-value/);
+    assert.match(await home.locator('#state').innerText(), /State\s+STOPPED/);
+    assert.doesNotMatch(await home.locator('main').innerText(), /<section|<dl/, 'live sections are HTML, not escaped text');
     await home.locator('main[data-connected="true"]').waitFor({ timeout: 10_000 });
     await checkPage(home, 'app-developer');
     // A start without a droplet is refused by the API's own rule, shown in its words.

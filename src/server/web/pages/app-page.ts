@@ -1,4 +1,4 @@
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import { getEnvironmentVariables } from '../../../platform/actions/apps.js';
 import { listAuditEvents } from '../../../platform/actions/audit-events.js';
 import { listBuilds } from '../../../platform/actions/builds.js';
@@ -44,7 +44,7 @@ export async function appPage(r: WebRequest, guid: string): Promise<Html> {
   const web = processes.items.find((p) => p.process.type === 'web');
   const body = html`<p class="muted"><a href="/web/orgs/${org.guid}">${org.name}</a> / <a href="/web/spaces/${space.guid}">${space.name}</a></p>
 <h1>${app.name}</h1>
-${live.state}
+${raw(live.state)}
 ${
   manage
     ? html`<section aria-labelledby="actions-h"><h2 id="actions-h">Actions</h2><div class="actions">
@@ -52,7 +52,7 @@ ${app.state === 'STARTED' ? actionForm(guid, 'stop', 'Stop', 'secondary') : acti
 ${actionForm(guid, 'restart', 'Restart (rolling)')}
 ${
   web
-    ? html`<form method="post" action="/web/apps/${guid}/actions/scale" class="inline"><label for="instances">Instances</label><input id="instances" name="instances" type="number" min="0" max="100" value="${web.process.instances}" required><button type="submit">Scale</button></form>`
+    ? html`<form method="post" action="/web/apps/${guid}/actions/scale" class="inline"><label for="scale-instances">Instances</label><input id="scale-instances" name="instances" type="number" min="0" max="100" value="${web.process.instances}" required><button type="submit">Scale</button></form>`
     : ''
 }
 ${
@@ -68,7 +68,7 @@ ${
     : ''
 }
 <p><a href="/web/apps/${guid}/image">The image: its layer stack</a></p>
-${live.instances}
+${raw(live.instances)}
 <section aria-labelledby="routes-h"><h2 id="routes-h">Routes</h2>
 ${routes.length === 0 ? html`<p class="muted">No routes.</p>` : html`<ul>${routes.map((u) => html`<li><a href="${u.href}">${u.text}</a></li>`)}</ul>`}
 </section>
@@ -88,10 +88,10 @@ ${
 }</section>`
     : ''
 }
-${live.builds}
+${raw(live.builds)}
 <section aria-labelledby="log-h"><h2 id="log-h">Staging and app log</h2>
 <pre class="log" id="log" tabindex="0" role="log" aria-label="Log lines">${log.map((l) => `${l.source}${l.instance ? `/${l.instance}` : ''} ${l.text}\n`).join('')}</pre></section>
-${live.deployments}
+${raw(live.deployments)}
 <section aria-labelledby="rev-h"><h2 id="rev-h">Revisions</h2>
 ${
   revisions.items.length === 0

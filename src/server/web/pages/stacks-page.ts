@@ -1,4 +1,4 @@
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import { getJob } from '../../../platform/actions/audit-events.js';
 import { stackDiff, stackNames, stackOverview, type StackOverview } from '../../../platform/dashboard/stack-overview.js';
 import { parseBody } from '../../../platform/messages/common.js';
@@ -31,7 +31,7 @@ export async function stackPage(r: WebRequest, name: string, q: { from?: string;
 <h1>Stack ${name}</h1>
 <dl class="facts"><dt>Stack id</dt><dd><code>${o.inspection.stackId}</code></dd><dt>Latest version</dt><dd id="latest-version">${o.inspection.latest}</dd>
 ${o.inspection.distro ? html`<dt>Distribution</dt><dd>${o.inspection.distro.name ?? ''} ${o.inspection.distro.version ?? ''}</dd>` : ''}</dl>
-${q.job ? await rolloutSection(r, name, q.job) : ''}
+${q.job ? raw(await rolloutSection(r, name, q.job)) : ''}
 <h2 id="versions-h">Versions and the apps on them</h2>
 <div class="table-wrap" tabindex="0"><table aria-labelledby="versions-h"><thead><tr><th scope="col">Version</th><th scope="col">Recorded</th><th scope="col" class="num">Run image</th><th scope="col" class="num">Packages</th><th scope="col">Apps you see on it</th></tr></thead>
 <tbody>${o.byVersion.map((v) => {
