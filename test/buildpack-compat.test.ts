@@ -346,6 +346,14 @@ describe('buildpacks as their authors meant them: Heroku and CF classic buildpac
     const r = await runImage(store, 'compat/lang', { args: [CF_LAUNCHER, 'perl -e 1; echo "LANG=$LANG"'] });
     assert.doesNotMatch(r.output, /Setting locale failed/);
     assert.match(r.output, /^LANG=C\.UTF-8$/m);
+    // An image that has en_US.UTF-8 (cflinuxfs4 generates it) gets CF's LANG.
+    const locale = fresh('en_US.utf8');
+    mkdirSync(locale, { recursive: true });
+    const cf = await runImage(store, 'compat/lang', {
+      binds: [{ source: locale, destination: '/usr/lib/locale/en_US.utf8', readonly: true }],
+      args: [CF_LAUNCHER, 'echo "LANG=$LANG"'],
+    });
+    assert.match(cf.output, /^LANG=en_US\.UTF-8$/m);
     const web = await runImage(store, 'compat/lang');
     assert.match(web.output, /perl ran/);
     assert.doesNotMatch(web.output, /locale/i, 'perl printed no locale warning');
