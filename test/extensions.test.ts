@@ -10,6 +10,9 @@ import { decompressing } from '../src/layer/compress.js';
 import { readTar } from '../src/layer/tar-reader.js';
 import { parseTransport } from '../src/oci/transport.js';
 import { readLocal } from '../src/transport/local.js';
+import { append } from '../src/image/mutate.js';
+import { walkTree } from '../src/layer/tree-walk.js';
+import { LayerOutput } from '../src/stage/layer-output.js';
 import { buildStore, imageConfig, runImage, writeBuildpacks } from './build-fixtures.js';
 import { ROOT, commandExists, podmanEnv, run, slipway, slipwayOk, tempDir } from './helpers.js';
 
@@ -280,6 +283,46 @@ EOF`,
     const labels = (await imageConfig(store, 'apps/copy', 'v1')).config?.Labels ?? {};
     assert.equal(labels['io.buildpacks.rebasable'], 'true');
     assert.equal(labels['io.slipway.extended-by'], 'test/copy');
+    // As the lifecycle records it: the run image's own top layer, the extension's layer above it.
+    const config = await imageConfig(store, 'apps/copy', 'v1');
+    const meta = JSON.parse(labels['io.buildpacks.lifecycle.metadata']!) as {
+      runImage: { topLayer: string; reference: string };
+    };
+    const run = await imageConfig(store, 'default/run', 'latest');
+    assert.equal(meta.runImage.topLayer, run.rootfs.diff_ids.at(-1));
+    assert.equal(config.rootfs.diff_ids.indexOf(meta.runImage.topLayer), run.rootfs.diff_ids.length - 1);
+  });
+
+  test('a rebasable extended image rebases: the extension layer stays, over the new run image', async () => {
+    // A patched run image: the stack's with one more layer, as default/run:latest.
+    const { artifact } = await readLocal(store, 'default/run', 'latest');
+    if (artifact.kind !== 'image') throw new Error('not an image');
+    const patch = join(work.path, 'patch');
+    mkdirSync(join(patch, 'etc'), { recursive: true });
+    writeFileSync(join(patch, 'etc', 'patched'), 'yes\n');
+    await store.withLease(async (lease) => {
+      const layer = await new LayerOutput(lease, new Map()).write(() =>
+        walkTree(patch, { owner: { kind: 'map', uid: 0, gid: 0 } }),
+      );
+      const patched = await append(artifact.image, { layer: layer.layer, history: { created_by: 'test: a patch' } });
+      await lease.putBytes(await patched.rawConfig());
+      await store.putManifest('default/run', await patched.rawManifest(), await patched.mediaType(), ['latest'], lease);
+    });
+    const before = await imageConfig(store, 'apps/copy', 'v1');
+    const r = await slipway(home, ['rebase', 'apps/copy:v1']);
+    assert.equal(r.code, 0, r.stderr);
+    const after = await imageConfig(store, 'apps/copy', 'v1');
+    const n = before.rootfs.diff_ids.length;
+    assert.equal(after.rootfs.diff_ids.length, n + 1, 'one more base layer');
+    const history = (after.history ?? []).map((h) => h.created_by ?? '');
+    assert.ok(history.indexOf('test: a patch') < history.indexOf('image extension test/copy: run.Dockerfile'));
+    const out = (
+      await runImage(store, 'apps/copy:v1', {
+        entrypoint: '',
+        args: ['sh', '-c', 'cat /etc/patched /opt/ext/hello.txt'],
+      })
+    ).output;
+    assert.equal(out, 'yes\ncopied from the context\n');
   });
 
   test('what cannot be applied fails with the extension, the file and the instruction; never a dropped extension', async () => {

@@ -39,6 +39,12 @@ export interface ExportInput {
   /** runImage.image and runImage.reference of the label. */
   runImageName: string;
   runImageReference: string;
+  /**
+   * runImage.topLayer of the label when runImage was extended: the top layer of the run
+   * image before the extensions' layers, as the lifecycle records it (so a rebase of a
+   * rebasable extended image keeps those layers over the new base).
+   */
+  runImageTopLayer?: Digest;
   build: BuildReport;
   /** The previous image's lifecycle metadata, for layers reused without contents. */
   previous?: LayersMetadata;
@@ -219,7 +225,7 @@ export class Exporter {
         launcher: { sha: launcher.known.diffId },
         ...(processTypes ? { 'process-types': { sha: processTypes.diffId } } : {}),
         runImage: {
-          topLayer: runDiffIds[runDiffIds.length - 1] ?? '',
+          topLayer: input.runImageTopLayer ?? runDiffIds[runDiffIds.length - 1] ?? '',
           reference: input.runImageReference,
           image: input.runImageName,
         },

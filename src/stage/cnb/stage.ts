@@ -294,7 +294,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
     session = undefined;
 
     // run.Dockerfiles extend (or switch) the run image: their layers go between it and the app's.
-    let exportRun = {
+    let exportRun: { image: Image; name: string; reference: string; topLayer?: Digest } = {
       image: runImage,
       name: options.runImage ? options.runImage.repository : base.runImageName,
       reference: `${runRef.repository}@${runRef.digest}`,
@@ -308,10 +308,12 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
         base: { repository: runRef.repository, digest: runRef.digest as Digest, image: runImage },
         steps: runSteps,
       });
+      // As the lifecycle records it: the run image (or the one switched to) by name, reference and top layer; the extensions' layers above it.
       exportRun = {
         image: await markExtended(extended),
         name: extended.switchedTo ?? exportRun.name,
-        reference: `${extended.repository}@${extended.digest}`,
+        reference: `${extended.base.repository}@${extended.base.digest}`,
+        ...(extended.base.topLayer ? { topLayer: extended.base.topLayer } : {}),
       };
     }
 
@@ -329,6 +331,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
         runImage: exportRun.image,
         runImageName: exportRun.name,
         runImageReference: exportRun.reference,
+        ...(exportRun.topLayer ? { runImageTopLayer: exportRun.topLayer } : {}),
         build: built,
         ...(previous ? { previous } : {}),
         created: options.created,

@@ -69,6 +69,8 @@ export interface ExtendReport extends StoredImage {
   switchedTo?: string;
   /** Every applied run.Dockerfile labelled itself io.buildpacks.rebasable=true (spec: then the app stays rebasable). */
   rebasable: boolean;
+  /** The image the new layers sit on (the base, or the one switched to) and its top layer. */
+  base: { repository: string; digest: Digest; topLayer?: Digest };
 }
 
 /**
@@ -84,6 +86,7 @@ export interface ExtendReport extends StoredImage {
  */
 export async function extendImage(input: ExtendInput): Promise<ExtendReport> {
   let current = input.base;
+  let origin = input.base;
   const applied: ExtendReport['applied'] = [];
   let switchedTo: string | undefined;
   let rebasable = true;
@@ -91,6 +94,7 @@ export async function extendImage(input: ExtendInput): Promise<ExtendReport> {
     const df = step.dockerfile;
     if (df.switchTo) {
       current = await switchImage(input.store, df.switchTo, df.extension);
+      origin = current;
       switchedTo = df.switchTo;
       applied.length = 0;
     }
@@ -127,7 +131,15 @@ export async function extendImage(input: ExtendInput): Promise<ExtendReport> {
         { kind: input.kind },
       );
   }
-  return { ...current, applied, ...(switchedTo ? { switchedTo } : {}), rebasable };
+  const ids = (await origin.image.config()).rootfs.diff_ids;
+  const topLayer = ids[ids.length - 1];
+  return {
+    ...current,
+    applied,
+    ...(switchedTo ? { switchedTo } : {}),
+    rebasable,
+    base: { repository: origin.repository, digest: origin.digest, ...(topLayer ? { topLayer } : {}) },
+  };
 }
 
 /** A run image a run.Dockerfile's plain FROM names: an image in the local store. */
