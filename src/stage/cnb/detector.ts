@@ -10,14 +10,9 @@ import { detectExtension } from './extensions/detect.js';
 import { APP_DIR, PLATFORM_DIR, buildpackPath, type StagingDirs } from './paths.js';
 import { StageError } from './stage-error.js';
 
-/** What one buildpack's detect did. */
-export interface DetectTrial {
-  id: string;
-  version: string;
-  result: 'pass' | 'fail' | 'error';
-  exitCode: number;
-  output: string;
-}
+import type { DetectTrial } from './detect-trial.js';
+
+export type { DetectTrial };
 
 export interface DetectReport {
   group: BuildpackDescriptor[];

@@ -4,16 +4,8 @@ import { parseDetectPlan } from '../../../buildpack/cnb/build-plan.js';
 import { BuildEnv } from '../../../buildpack/cnb/env-files.js';
 import { extensionPath, type ExtensionDescriptor } from '../../../buildpack/cnb/extension-descriptor.js';
 import type { BuildSession } from '../../../sandbox/build-session.js';
+import type { DetectTrial } from '../detect-trial.js';
 import { APP_DIR, PLATFORM_DIR, type StagingDirs } from '../paths.js';
-
-/** One detect's result, as the detector records it (its DetectTrial; declared here so the detector may import this file). */
-export interface DetectTrial {
-  id: string;
-  version: string;
-  result: 'pass' | 'fail' | 'error';
-  exitCode: number;
-  output: string;
-}
 
 export interface ExtensionDetectInput {
   session: BuildSession;
