@@ -15,6 +15,7 @@ import { openDestination, withSource, type OpenedSource } from '../transport/ope
 import type { ContentDestination } from '../transport/destination.js';
 import { Registries } from '../registry/client/registries.js';
 import { writeArtifact, type WriteOptions, type WriteReport } from '../transport/write-artifact.js';
+import { copyReferrers } from './referrers.js';
 
 export interface CopyOptions {
   /** The platform to take from a multi-platform source (default: this host's). */
@@ -31,6 +32,8 @@ export interface CopyOptions {
   keepDigest?: boolean;
   /** How registries are reached (credentials, TLS); default: saved logins, no extra CA. */
   registries?: Registries;
+  /** Copy the image's referrers (SBOMs, scan results) too; default true. */
+  referrers?: boolean;
 }
 
 export interface CopyReport {
@@ -46,6 +49,8 @@ export interface CopyReport {
   /** Blobs a registry linked from the source repository (same registry) without a transfer. */
   blobsMounted: number;
   bytesSent: number;
+  /** Referrers of the image copied with it (between the store and registries). */
+  referrers?: Digest[];
 }
 
 /**
@@ -132,7 +137,12 @@ export async function copy(
         );
       }
     }
-    return { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
+    const result: CopyReport = { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
+    if (options.referrers !== false) {
+      const referrers = await copyReferrers(src, dst, descriptor.digest, store, registries);
+      if (referrers.length > 0) result.referrers = referrers.map((r) => r.digest);
+    }
+    return result;
   });
 }
 

@@ -56,6 +56,7 @@ export function transferSummary(report: CopyReport): string {
     `${report.blobsSkipped} already there`,
   ];
   if (report.blobsMounted > 0) parts.push(`${report.blobsMounted} mounted`);
+  if (report.referrers) parts.push(`${report.referrers.length} referrers`);
   return `${report.digest} (${parts.join(', ')})`;
 }
 
@@ -66,6 +67,7 @@ export function copyCommand(): Command {
       .argument('<src>', 'source image reference')
       .argument('<dst>', 'destination image reference')
       .option('--all', 'copy every platform of a multi-platform image (an index)')
+      .option('--no-referrers', "leave the image's referrers (SBOMs, scan results) behind")
       .option(
         '--platform <os/arch[/variant]>',
         "the platform to take from a multi-platform image (default: this machine's)",
@@ -86,6 +88,7 @@ Examples:
   $ slipway copy debian:bookworm oci:/tmp/debian:bookworm
   $ slipway copy registry.staging.example/app:v7 registry.prod.example/app:v7
   $ slipway copy --all docker://127.0.0.1:5000/base:1 oci:/tmp/base:1
+  $ slipway copy --no-referrers apps/web:v1 127.0.0.1:5000/apps/web:v1
   $ slipway copy myapp:v1 docker-archive:myapp.tar:myapp:v1 && podman load -i myapp.tar`,
     )
     .action(
@@ -94,7 +97,7 @@ Examples:
           ctx,
           src: string,
           dst: string,
-          opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd' },
+          opts: RegistryFlags & { all?: boolean; platform?: string; compression: 'gzip' | 'zstd'; referrers: boolean },
         ) => {
           const from = parseTransport(src);
           checkNotBareHost(dst, sourceName(from));
@@ -102,6 +105,7 @@ Examples:
           const report = await copy(from, to, ctx.store, {
             all: opts.all ?? false,
             compression: opts.compression,
+            referrers: opts.referrers,
             progress: ctx.progress(),
             registries: registriesFrom(opts, { src: from, dst: to }),
             ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),

@@ -15,7 +15,8 @@ export function promoteCommand(): Command {
       .option(
         '--platform <os/arch[/variant]>',
         'promote only this platform of a multi-platform image (default: the whole index)',
-      ),
+      )
+      .option('--no-referrers', "leave the image's referrers (SBOMs, scan results) behind"),
     'two',
   )
     .addHelpText(
@@ -26,15 +27,17 @@ ${REGISTRY_HELP}
 What was tested is what is deployed: the manifest and blobs are copied byte for
 byte (only the blobs the destination lacks; mounted within one registry), and the
 digest now identical in both places is printed. Anything that would change it
-(re-compression, a docker archive) is refused.
+(re-compression, a docker archive) is refused. Referrers of the image (SBOMs) go
+along, unless --no-referrers.
 
 Example:
   $ slipway promote staging.example/shop/web:v42 prod.example/shop/web:v42`,
     )
     .action(
-      run(async (ctx, src: string, dst: string, opts: RegistryFlags & { platform?: string }) => {
+      run(async (ctx, src: string, dst: string, opts: RegistryFlags & { platform?: string; referrers: boolean }) => {
         const [from, to] = [parseTransport(src), parseTransport(dst)];
         const report = await promote(from, to, ctx.store, {
+          referrers: opts.referrers,
           progress: ctx.progress(),
           registries: registriesFrom(opts, { src: from, dst: to }),
           ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),

@@ -3,6 +3,7 @@ import { Readable, pipeline } from 'node:stream';
 import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
+import type { Descriptor } from '../../oci/types.js';
 import { RegistryAuth, type Credentials } from './auth.js';
 import { HttpClient, discard, readText, type HttpResponse } from './http.js';
 import { chain as chainStreams } from '../../streams.js';
@@ -161,6 +162,27 @@ export class RegistryClient {
       );
     }
     return digest;
+  }
+
+  /**
+   * The referrers of a manifest (OCI distribution 1.1, `GET /v2/<name>/referrers/<digest>`):
+   * the descriptors of the index it answers, or undefined when the registry has no
+   * referrers API (404; Distribution 2.8), where the fallback tag `sha256-<hex>` is used.
+   */
+  async referrers(repo: string, digest: Digest): Promise<Descriptor[] | undefined> {
+    const res = await this.#request('GET', `/v2/${repo}/referrers/${digest}`, {
+      scopes: [pullScope(repo)],
+      headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+      idempotent: true,
+      ok: [404],
+    });
+    if (res.status === 404) {
+      discard(res);
+      return undefined;
+    }
+    const body = await readLimited(res, MAX_DOCUMENT_SIZE, `referrers of ${repo}@${digest}`);
+    const index = JSON.parse(body.toString('utf8')) as { manifests?: Descriptor[] };
+    return Array.isArray(index.manifests) ? index.manifests : [];
   }
 
   /**
