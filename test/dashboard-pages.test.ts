@@ -17,7 +17,10 @@ import { type InProcessPlatform, PlatformClient, startInProcessPlatform } from '
 
 const PW = 'a-long-password-1';
 
-describe('dashboard pages in chromium: roles decide what a page shows', { skip: chromiumMissing(), timeout: 300_000 }, () => {
+describe('dashboard pages in chromium: roles decide what a page shows', {
+  skip: chromiumMissing(),
+  timeout: 300_000,
+}, () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let p: InProcessPlatform;
   let browser: Browser;
@@ -50,7 +53,7 @@ describe('dashboard pages in chromium: roles decide what a page shows', { skip: 
     await dir?.cleanup();
   });
 
-  it('a visitor is sent to sign in; a wrong password is refused with a message; the cf CLI still gets CF\'s root document at /', async () => {
+  it("a visitor is sent to sign in; a wrong password is refused with a message; the cf CLI still gets CF's root document at /", async () => {
     const v = await viewer(browser);
     await v.page.goto(`${p.url}/web/apps/${ids.app}`);
     assert.equal(new URL(v.page.url()).pathname, '/web/login');
@@ -64,7 +67,10 @@ describe('dashboard pages in chromium: roles decide what a page shows', { skip: 
     await v.page.getByRole('button', { name: 'Sign in' }).click();
     await v.page.waitForURL(`${p.url}/web/apps/${ids.app}`);
     const root = await fetch(`${p.url}/`, { headers: { accept: 'application/json' } });
-    assert.ok(((await root.json()) as { links: Record<string, unknown> }).links.cloud_controller_v3, 'GET / without text/html is the API root');
+    assert.ok(
+      ((await root.json()) as { links: Record<string, unknown> }).links.cloud_controller_v3,
+      'GET / without text/html is the API root',
+    );
     await v.context.close();
   });
 
@@ -84,7 +90,11 @@ describe('dashboard pages in chromium: roles decide what a page shows', { skip: 
       assert.equal(await home.getByRole('button', { name: b, exact: true }).count(), 1, `button ${b}`);
     assert.match(await home.locator('#env').innerText(), /SECRET_TOKEN\s+s3cr3t-value/);
     assert.match(await home.locator('#state').innerText(), /State\s+STOPPED/);
-    assert.doesNotMatch(await home.locator('main').innerText(), /<section|<dl/, 'live sections are HTML, not escaped text');
+    assert.doesNotMatch(
+      await home.locator('main').innerText(),
+      /<section|<dl/,
+      'live sections are HTML, not escaped text',
+    );
     await home.locator('main[data-connected="true"]').waitFor({ timeout: 10_000 });
     await checkPage(home, 'app-developer');
     // A start without a droplet is refused by the API's own rule, shown in its words.

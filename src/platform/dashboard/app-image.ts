@@ -132,10 +132,7 @@ export async function appImage(d: AppImageDeps, app: App, droplet: Droplet): Pro
 
 /** For each layer digest, the apps (other than `except`) whose current image has it. */
 async function layerSharing(d: AppImageDeps, except: string): Promise<Map<string, { guid: string; name: string }[]>> {
-  const [fleet, droplets] = await Promise.all([
-    visibleFleet(d.perms, d.store),
-    visibleDroplets(d.perms, d.workloads),
-  ]);
+  const [fleet, droplets] = await Promise.all([visibleFleet(d.perms, d.store), visibleDroplets(d.perms, d.workloads)]);
   const out = new Map<string, { guid: string; name: string }[]>();
   await Promise.all(
     fleet.apps.map(async (app) => {

@@ -85,7 +85,9 @@ export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
     if (isBehind && space && org && droplet && newest)
       behind.push({ app, space, org, stack: droplet.stack, version: droplet.stackVersion, latest: newest });
   }
-  behind.sort((a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }) || a.app.name.localeCompare(b.app.name));
+  behind.sort(
+    (a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }) || a.app.name.localeCompare(b.app.name),
+  );
   return {
     totals,
     orgs: fleet.orgs.map((org) => {

@@ -14,7 +14,10 @@ export interface Member {
   roles: { guid: string; type: RoleType }[];
 }
 
-export async function membersOf(ctx: ActionContext, where: { orgGuid: string } | { spaceGuid: string }): Promise<Member[]> {
+export async function membersOf(
+  ctx: ActionContext,
+  where: { orgGuid: string } | { spaceGuid: string },
+): Promise<Member[]> {
   const params = new URLSearchParams({ per_page: '5000' });
   if ('orgGuid' in where) params.set('organization_guids', where.orgGuid);
   else params.set('space_guids', where.spaceGuid);

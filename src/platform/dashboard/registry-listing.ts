@@ -24,7 +24,12 @@ export interface RepositoryEntry {
 
 export interface RepositoryDetail extends RepositoryEntry {
   tags: { tag: string; digest: Digest | undefined }[];
-  manifests: { digest: Digest; mediaType: string; size: number; referrers: { digest: Digest; artifactType?: string }[] }[];
+  manifests: {
+    digest: Digest;
+    mediaType: string;
+    size: number;
+    referrers: { digest: Digest; artifactType?: string }[];
+  }[];
 }
 
 export interface RegistryDeps {
@@ -69,7 +74,9 @@ export async function repositoryDetail(d: RegistryDeps, name: string): Promise<R
   const manifests = await d.images.meta.listManifests(entry.stored);
   return {
     ...entry,
-    tags: await Promise.all(tags.map(async (tag) => ({ tag, digest: await d.images.meta.resolveTag(entry.stored, tag) }))),
+    tags: await Promise.all(
+      tags.map(async (tag) => ({ tag, digest: await d.images.meta.resolveTag(entry.stored, tag) })),
+    ),
     manifests: await Promise.all(
       manifests.map(async (m) => ({
         digest: m.digest,

@@ -47,9 +47,7 @@ export async function visibleFleet(
 
 /** The STAGED droplets of the apps the caller reads, by guid (an app's current one is among them). */
 export async function visibleDroplets(perms: Permissions, workloads: WorkloadStore): Promise<Map<string, Droplet>> {
-  const droplets = await allPages((q) =>
-    workloads.listDroplets(q, { states: ['STAGED'] }, perms.spaceVisibility()),
-  );
+  const droplets = await allPages((q) => workloads.listDroplets(q, { states: ['STAGED'] }, perms.spaceVisibility()));
   return new Map(droplets.map((d) => [d.guid, d]));
 }
 

@@ -27,7 +27,12 @@ export class WebSessions {
   }
 
   /** The user's guid when the password is right (and the limits allow the attempt), else undefined. */
-  async signIn(c: Context, username: string, password: string, userOf: (guid: string) => Promise<Parameters<Identity['grant']>[0] | undefined>): Promise<boolean> {
+  async signIn(
+    c: Context,
+    username: string,
+    password: string,
+    userOf: (guid: string) => Promise<Parameters<Identity['grant']>[0] | undefined>,
+  ): Promise<boolean> {
     const address = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress;
     const guid = username && password ? await this.#logins.login(address, username, password) : undefined;
@@ -57,7 +62,9 @@ export class WebSessions {
       return { kind: 'anonymous' };
     }
     this.#store(c, grant);
-    return this.identity.callerFromAuthorization(`bearer ${grant.access_token}`).catch(() => ({ kind: 'anonymous' }) as const);
+    return this.identity
+      .callerFromAuthorization(`bearer ${grant.access_token}`)
+      .catch(() => ({ kind: 'anonymous' }) as const);
   }
 
   #store(c: Context, grant: TokenGrant): void {

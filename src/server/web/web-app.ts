@@ -38,7 +38,8 @@ export function createWebApp(deps: WebDeps): Hono {
     async (c: Context): Promise<Response> => {
       const caller: Caller = await sessions.caller(c);
       if (caller.kind === 'anonymous') {
-        if (c.req.method !== 'GET' || c.req.header('accept') === 'text/event-stream') return c.text('sign in first', 401);
+        if (c.req.method !== 'GET' || c.req.header('accept') === 'text/event-stream')
+          return c.text('sign in first', 401);
         const url = new URL(c.req.url);
         return c.redirect(`/web/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
       }
@@ -62,9 +63,18 @@ export function createWebApp(deps: WebDeps): Hono {
     return c.redirect('/web/login', 303);
   });
 
-  app.get('/', signedIn((_c, r) => homePage(r)));
-  app.get('/web/orgs/:guid', signedIn((c, r) => orgPage(r, c.req.param('guid')!)));
-  app.get('/web/spaces/:guid', signedIn((c, r) => spacePage(r, c.req.param('guid')!)));
+  app.get(
+    '/',
+    signedIn((_c, r) => homePage(r)),
+  );
+  app.get(
+    '/web/orgs/:guid',
+    signedIn((c, r) => orgPage(r, c.req.param('guid')!)),
+  );
+  app.get(
+    '/web/spaces/:guid',
+    signedIn((c, r) => spacePage(r, c.req.param('guid')!)),
+  );
   for (const [kind, path] of [
     ['org', '/web/orgs/:guid/roles'],
     ['space', '/web/spaces/:guid/roles'],
@@ -85,9 +95,18 @@ export function createWebApp(deps: WebDeps): Hono {
       }),
     );
   }
-  app.get('/web/apps/:guid', signedIn((c, r) => appPage(r, c.req.param('guid')!)));
-  app.get('/web/apps/:guid/events', signedIn((c, r) => appEvents(c, r, c.req.param('guid')!)));
-  app.get('/web/apps/:guid/image', signedIn((c, r) => imagePage(r, c.req.param('guid')!, c.req.query('compare') || undefined)));
+  app.get(
+    '/web/apps/:guid',
+    signedIn((c, r) => appPage(r, c.req.param('guid')!)),
+  );
+  app.get(
+    '/web/apps/:guid/events',
+    signedIn((c, r) => appEvents(c, r, c.req.param('guid')!)),
+  );
+  app.get(
+    '/web/apps/:guid/image',
+    signedIn((c, r) => imagePage(r, c.req.param('guid')!, c.req.query('compare') || undefined)),
+  );
   app.post(
     '/web/apps/:guid/actions/:action',
     signedIn(async (c, r) => {
@@ -96,7 +115,10 @@ export function createWebApp(deps: WebDeps): Hono {
       return c.redirect(`/web/apps/${guid}`, 303);
     }),
   );
-  app.get('/web/stacks', signedIn((_c, r) => stacksPage(r)));
+  app.get(
+    '/web/stacks',
+    signedIn((_c, r) => stacksPage(r)),
+  );
   app.get(
     '/web/stacks/:name',
     signedIn((c, r) => {
@@ -108,7 +130,10 @@ export function createWebApp(deps: WebDeps): Hono {
       });
     }),
   );
-  app.get('/web/stacks/:name/events', signedIn((c, r) => stackEvents(c, r, c.req.param('name')!, c.req.query('job') ?? '')));
+  app.get(
+    '/web/stacks/:name/events',
+    signedIn((c, r) => stackEvents(c, r, c.req.param('name')!, c.req.query('job') ?? '')),
+  );
   app.post(
     '/web/stacks/:name/update',
     signedIn(async (c, r) => {
@@ -119,13 +144,18 @@ export function createWebApp(deps: WebDeps): Hono {
       return c.redirect(`/web/stacks/${encodeURIComponent(name)}?job=${job.guid}`, 303);
     }),
   );
-  app.get('/web/registry', signedIn((c, r) => registryPage(r, new URL(c.req.url).host)));
+  app.get(
+    '/web/registry',
+    signedIn((c, r) => registryPage(r, new URL(c.req.url).host)),
+  );
   app.get(
     '/web/registry/repository',
     signedIn((c, r) => repositoryPage(r, c.req.query('name') ?? '', new URL(c.req.url).host)),
   );
 
-  app.notFound((c) => htmlResponse(c, errorPage({ status: 404, title: 'Not found', detail: 'No such page.', signedIn: false }), 404));
+  app.notFound((c) =>
+    htmlResponse(c, errorPage({ status: 404, title: 'Not found', detail: 'No such page.', signedIn: false }), 404),
+  );
   app.onError((err, c) => {
     const e = cfErrorOf(err);
     if (e.status >= 500) deps.onError?.(err, `${c.req.method} ${new URL(c.req.url).pathname}`);
@@ -139,7 +169,10 @@ async function htmlResponse(c: Context, body: Html, status = 200): Promise<Respo
   c.header('x-content-type-options', 'nosniff');
   c.header('x-frame-options', 'DENY');
   // Nothing but this origin: no CDN, no inline script, no third-party request.
-  c.header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'");
+  c.header(
+    'content-security-policy',
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+  );
   return c.html(await body, status as 200);
 }
 

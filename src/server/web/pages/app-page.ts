@@ -158,7 +158,8 @@ export async function liveSections(ctx: WorkloadContext, guid: string): Promise<
       return { d, done: fresh.filter((i) => i.state === 'RUNNING').length, of: web?.instances ?? 0 };
     }),
   );
-  const stateHtml = await html`<dl class="facts" id="state"><dt>State</dt><dd>${state(app.state)}</dd><dt>Instances running</dt><dd id="running-count">${running} of ${instances.length}</dd><dt>Lifecycle</dt><dd>${app.lifecycle.type}${app.lifecycle.data.stack ? `, stack ${app.lifecycle.data.stack}` : ''}</dd></dl>`;
+  const stateHtml =
+    await html`<dl class="facts" id="state"><dt>State</dt><dd>${state(app.state)}</dd><dt>Instances running</dt><dd id="running-count">${running} of ${instances.length}</dd><dt>Lifecycle</dt><dd>${app.lifecycle.type}${app.lifecycle.data.stack ? `, stack ${app.lifecycle.data.stack}` : ''}</dd></dl>`;
   const instancesHtml = await html`<section aria-labelledby="inst-h" id="instances"><h2 id="inst-h">Instances</h2>
 ${
   instances.length === 0
@@ -174,7 +175,8 @@ ${
   builds.items.length === 0
     ? html`<p class="muted">No builds.</p>`
     : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="builds-h"><thead><tr><th scope="col">Created</th><th scope="col">State</th><th scope="col">By</th><th scope="col">Error</th></tr></thead><tbody>${builds.items.map(
-        (b) => html`<tr><td>${b.createdAt}</td><td>${state(b.state)}</td><td>${b.createdBy?.name ?? ''}</td><td>${b.error ?? ''}</td></tr>`,
+        (b) =>
+          html`<tr><td>${b.createdAt}</td><td>${state(b.state)}</td><td>${b.createdBy?.name ?? ''}</td><td>${b.error ?? ''}</td></tr>`,
       )}</tbody></table></div>`
 }</section>`;
   const deploymentsHtml = await html`<section aria-labelledby="dep-h" id="deployments"><h2 id="dep-h">Deployments</h2>

@@ -21,7 +21,9 @@ ${
     : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="orgs-h">
 <thead><tr><th scope="col">Organization / space</th><th scope="col" class="num">Apps</th><th scope="col" class="num">Running</th><th scope="col" class="num">Crashed</th><th scope="col" class="num">Staging</th><th scope="col" class="num">Stopped</th><th scope="col" class="num">Behind</th></tr></thead>
 <tbody>${s.orgs.map(
-        (o) => html`<tr><th scope="row"><a href="/web/orgs/${o.org.guid}">${o.org.name}</a>${o.org.suspended ? ' (suspended)' : ''}</th>${countCells(o.counts)}</tr>
+        (
+          o,
+        ) => html`<tr><th scope="row"><a href="/web/orgs/${o.org.guid}">${o.org.name}</a>${o.org.suspended ? ' (suspended)' : ''}</th>${countCells(o.counts)}</tr>
 ${o.spaces.map((sp) => html`<tr><td>&nbsp;&nbsp;<a href="/web/spaces/${sp.space.guid}">${sp.space.name}</a></td>${countCells(sp.counts)}</tr>`)}`,
       )}</tbody></table></div>`
 }

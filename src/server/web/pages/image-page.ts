@@ -20,11 +20,12 @@ export async function imagePage(r: WebRequest, guid: string, compare?: string): 
   let other: { name: string; image: AppImage } | undefined;
   if (compare) {
     const byApp = await getApp(ctx, compare).catch(() => undefined);
-    const otherDroplet = byApp
-      ? await currentDroplet(ctx, compare)
-      : (await getDroplet(ctx, compare)).resource;
+    const otherDroplet = byApp ? await currentDroplet(ctx, compare) : (await getDroplet(ctx, compare)).resource;
     const otherApp = byApp?.app ?? (await getApp(ctx, otherDroplet.appGuid)).app;
-    other = { name: byApp ? otherApp.name : `${otherApp.name} (droplet ${compare.slice(0, 8)})`, image: await appImage(deps, otherApp, otherDroplet) };
+    other = {
+      name: byApp ? otherApp.name : `${otherApp.name} (droplet ${compare.slice(0, 8)})`,
+      image: await appImage(deps, otherApp, otherDroplet),
+    };
   }
   const body = html`<p class="muted"><a href="/web/apps/${guid}">${app.name}</a></p>
 <h1>Image of ${app.name}</h1>
@@ -44,7 +45,8 @@ ${other ? comparison(app.name, image, other) : ''}`;
 }
 
 function layerWhat(l: ImageLayer): string {
-  if (l.kind === 'buildpack') return `${l.buildpack?.id ?? '?'}${l.buildpack?.version ? `@${l.buildpack.version}` : ''}: ${l.name ?? ''}`;
+  if (l.kind === 'buildpack')
+    return `${l.buildpack?.id ?? '?'}${l.buildpack?.version ? `@${l.buildpack.version}` : ''}: ${l.name ?? ''}`;
   return l.name ?? l.kind;
 }
 

@@ -19,7 +19,9 @@ import type { WebRequest } from '../web-context.js';
 export async function orgPage(r: WebRequest, guid: string): Promise<Html> {
   const org = await getOrg(r.ctx, guid);
   const manage = r.perms.canAssignOrgRole(org.guid, org.suspended);
-  const spaces = await allPages((q) => r.deps.store.listSpaces(q, { organizationGuids: [org.guid] }, r.perms.spaceVisibility()));
+  const spaces = await allPages((q) =>
+    r.deps.store.listSpaces(q, { organizationGuids: [org.guid] }, r.perms.spaceVisibility()),
+  );
   const members = manage ? await membersOf(r.ctx, { orgGuid: org.guid }) : [];
   const body = html`<h1>Organization ${org.name}</h1>
 <h2 id="spaces-h">Spaces</h2>
@@ -40,7 +42,8 @@ ${
   apps.length === 0
     ? html`<p class="muted">No apps.</p>`
     : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="apps-h"><thead><tr><th scope="col">App</th><th scope="col">State</th><th scope="col">Updated</th></tr></thead><tbody>${apps.map(
-        (a) => html`<tr><td><a href="/web/apps/${a.guid}">${a.name}</a></td><td>${state(a.state)}</td><td>${a.updatedAt}</td></tr>`,
+        (a) =>
+          html`<tr><td><a href="/web/apps/${a.guid}">${a.name}</a></td><td>${state(a.state)}</td><td>${a.updatedAt}</td></tr>`,
       )}</tbody></table></div>`
 }
 ${manage ? membersSection(members, `/web/spaces/${space.guid}/roles`, SPACE_ROLE_TYPES) : ''}`;
@@ -61,7 +64,11 @@ function membersSection(members: Member[], action: string, types: readonly strin
 }
 
 /** Gives a role by user name (CC's role create with relationships.user.data.username). */
-export async function addRole(r: WebRequest, where: { orgGuid: string } | { spaceGuid: string }, form: URLSearchParams) {
+export async function addRole(
+  r: WebRequest,
+  where: { orgGuid: string } | { spaceGuid: string },
+  form: URLSearchParams,
+) {
   const input = parseBody(RoleCreateMessage, {
     type: form.get('type') ?? '',
     relationships: {

@@ -1,6 +1,11 @@
 import { html, raw } from 'hono/html';
 import { getJob } from '../../../platform/actions/audit-events.js';
-import { stackDiff, stackNames, stackOverview, type StackOverview } from '../../../platform/dashboard/stack-overview.js';
+import {
+  stackDiff,
+  stackNames,
+  stackOverview,
+  type StackOverview,
+} from '../../../platform/dashboard/stack-overview.js';
 import { parseBody } from '../../../platform/messages/common.js';
 import { StackUpdateMessage } from '../../../platform/messages/stack-updates.js';
 import type { Job } from '../../../platform/model.js';
@@ -21,7 +26,11 @@ ${names.length === 0 ? html`<p>No stacks yet.</p>` : html`<ul>${names.map((n) =>
   return page({ title: 'Stacks', perms: r.perms, body });
 }
 
-export async function stackPage(r: WebRequest, name: string, q: { from?: string; to?: string; job?: string }): Promise<Html> {
+export async function stackPage(
+  r: WebRequest,
+  name: string,
+  q: { from?: string; to?: string; job?: string },
+): Promise<Html> {
   const o = await stackOverview(stackDeps(r), name);
   const versions = o.inspection.versions.map((v) => v.version);
   const from = q.from ?? versions.at(-2) ?? versions[0]!;
@@ -37,7 +46,7 @@ ${q.job ? raw(await rolloutSection(r, name, q.job)) : ''}
 <tbody>${o.byVersion.map((v) => {
     const info = o.inspection.versions.find((x) => x.version === v.version);
     const shown = v.apps.slice(0, 20);
-    return html`<tr data-version="${v.version}"><td>${v.version}${v.version === o.inspection.latest ? ' (latest)' : ''}</td><td>${info?.recorded ?? ''}</td><td class="num">${info ? bytes(info.run.layerSize) : ''}</td><td class="num">${info?.run.packages ?? ''}</td><td class="apps">${v.apps.length} ${shown.map((a, i) => html`${i === 0 ? ': ' : ', '}<a href="/web/apps/${a.guid}">${a.name}</a>`)}${v.apps.length > shown.length ? ', …' : ''}</td></tr>`;
+    return html`<tr data-version="${v.version}"><td>${v.version}${v.version === o.inspection.latest ? ' (latest)' : ''}</td><td>${info?.recorded ?? ''}</td><td class="num">${info ? bytes(info.run.layerSize) : ''}</td><td class="num">${info?.run.packages ?? ''}</td><td class="apps">${v.apps.length}${shown.map((a, i) => html`${i === 0 ? ': ' : ', '}<a href="/web/apps/${a.guid}">${a.name}</a>`)}${v.apps.length > shown.length ? ', …' : ''}</td></tr>`;
   })}</tbody></table></div>
 <h2 id="diff-h">Package changes</h2>
 ${
@@ -50,7 +59,12 @@ ${diff ? html`<h3>Run image</h3>${diffTable(diff.run)}<h3>Build image</h3>${diff
 <h2 id="blast-h">Blast radius of an update</h2>
 ${blastRadius(o)}
 ${r.perms.canManagePlatformResources() ? updateForm(name) : ''}`;
-  return page({ title: `Stack ${name}`, perms: r.perms, body, ...(q.job ? { live: `/web/stacks/${name}/events?job=${q.job}` } : {}) });
+  return page({
+    title: `Stack ${name}`,
+    perms: r.perms,
+    body,
+    ...(q.job ? { live: `/web/stacks/${name}/events?job=${q.job}` } : {}),
+  });
 }
 
 /** The confirmation an admin sees before an update starts: what it will do, to which apps. */
@@ -103,7 +117,9 @@ function stackDeps(r: WebRequest) {
 
 function blastRadius(o: StackOverview): Html {
   const list = (apps: { guid: string; name: string }[]) =>
-    apps.length === 0 ? html`none` : html`${apps.slice(0, 30).map((a, i) => html`${i > 0 ? ', ' : ''}<a href="/web/apps/${a.guid}">${a.name}</a>`)}${apps.length > 30 ? ', …' : ''}`;
+    apps.length === 0
+      ? html`none`
+      : html`${apps.slice(0, 30).map((a, i) => html`${i > 0 ? ', ' : ''}<a href="/web/apps/${a.guid}">${a.name}</a>`)}${apps.length > 30 ? ', …' : ''}`;
   return html`<dl class="facts" id="blast-radius"><dt>Rebased and rolled (started)</dt><dd>${o.blastRadius.roll.length}: ${list(o.blastRadius.roll)}</dd>
 <dt>Rebased only (stopped)</dt><dd>${o.blastRadius.rebaseOnly.length}: ${list(o.blastRadius.rebaseOnly)}</dd>
 <dt>Left alone (auto-rebase off)</dt><dd>${o.blastRadius.pinned.length}: ${list(o.blastRadius.pinned)}</dd></dl>`;
