@@ -53,36 +53,63 @@ describe('SBOM referrers', { skip: !haveDistribution }, () => {
     assert.deepEqual(toSlip.referrers, [referrer]);
     const slipClient = await registries.client(slip.host, 'team/base');
     const listed = await slipClient.referrers('team/base', v1.digest);
-    assert.deepEqual(listed?.map((d) => [d.digest, d.artifactType]), [[referrer, 'application/vnd.cyclonedx+json']]);
+    assert.deepEqual(
+      listed?.map((d) => [d.digest, d.artifactType]),
+      [[referrer, 'application/vnd.cyclonedx+json']],
+    );
 
     const toDist = await copy(parseTransport('teststack/run:1'), parseTransport(`${dist.host}/team/base:1`), open);
     assert.deepEqual(toDist.referrers, [referrer]);
     const distClient = await registries.client(dist.host, 'team/base');
-    assert.equal(await distClient.referrers('team/base', v1.digest), undefined, 'Distribution 2.8 has no referrers API');
-    const fallback = JSON.parse(
-      (await distClient.getManifest('team/base', fallbackTag(v1.digest), ['application/vnd.oci.image.index.v1+json'])).bytes.toString(),
+    assert.equal(
+      await distClient.referrers('team/base', v1.digest),
+      undefined,
+      'Distribution 2.8 has no referrers API',
     );
-    assert.deepEqual(fallback.manifests.map((d: { digest: string }) => d.digest), [referrer]);
+    const fallback = JSON.parse(
+      (
+        await distClient.getManifest('team/base', fallbackTag(v1.digest), ['application/vnd.oci.image.index.v1+json'])
+      ).bytes.toString(),
+    );
+    assert.deepEqual(
+      fallback.manifests.map((d: { digest: string }) => d.digest),
+      [referrer],
+    );
     // Pushing again does not list it twice.
     await copy(parseTransport('teststack/run:1'), parseTransport(`${dist.host}/team/base:1`), open);
     const again = JSON.parse(
-      (await distClient.getManifest('team/base', fallbackTag(v1.digest), ['application/vnd.oci.image.index.v1+json'])).bytes.toString(),
+      (
+        await distClient.getManifest('team/base', fallbackTag(v1.digest), ['application/vnd.oci.image.index.v1+json'])
+      ).bytes.toString(),
     );
     assert.equal(again.manifests.length, 1);
 
     // From Distribution (fallback tag) to a third store: the same referrer digest, with the SBOM's bytes.
-    const copied = await copy(parseTransport(`${dist.host}/team/base:1`), parseTransport('copied/base:1'), async () => third);
+    const copied = await copy(
+      parseTransport(`${dist.host}/team/base:1`),
+      parseTransport('copied/base:1'),
+      async () => third,
+    );
     assert.deepEqual(copied.referrers, [referrer]);
     const there = await third.meta.referrers('copied/base', v1.digest);
-    assert.deepEqual(there.map((r) => r.digest), [referrer]);
+    assert.deepEqual(
+      there.map((r) => r.digest),
+      [referrer],
+    );
     assert.ok(await third.blobs.stat(sbom.digest), 'the SBOM document itself arrived');
 
     // Promote from Slipway's registry (referrers API) to Distribution: carried along, same digest.
-    const promoted = await promote(parseTransport(`${slip.host}/team/base:1`), parseTransport(`${dist.host}/prod/base:1`), open);
+    const promoted = await promote(
+      parseTransport(`${slip.host}/team/base:1`),
+      parseTransport(`${dist.host}/prod/base:1`),
+      open,
+    );
     assert.deepEqual(promoted.referrers, [referrer]);
 
     // --no-referrers leaves them behind.
-    const bare = await copy(parseTransport('teststack/run:1'), parseTransport(`${slip.host}/team/bare:1`), open, { referrers: false });
+    const bare = await copy(parseTransport('teststack/run:1'), parseTransport(`${slip.host}/team/bare:1`), open, {
+      referrers: false,
+    });
     assert.equal(bare.referrers, undefined);
     assert.deepEqual(await slipClient.referrers('team/bare', v1.digest), []);
   });

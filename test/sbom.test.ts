@@ -35,10 +35,16 @@ describe('slipway sbom', () => {
     assert.equal(out.exitCode, 0, out.output);
     const expected = out.output.trim().split('\n').sort();
     assert.ok(expected.length > 50, `${expected.length} packages`);
-    assert.deepEqual(debs.map((c) => `${c.name}:${c.arch} ${c.version} ${c.source} ${c.sourceVersion}`).sort(), expected);
+    assert.deepEqual(
+      debs.map((c) => `${c.name}:${c.arch} ${c.version} ${c.source} ${c.sourceVersion}`).sort(),
+      expected,
+    );
     const base = r.inventory.layers.filter((l) => l.origin === 'base').map((l) => l.diffId);
     assert.ok(debs.every((c) => base.includes(c.layer)));
-    assert.match(debs.find((c) => c.name === 'libc6')!.purl, /^pkg:deb\/debian\/libc6@[^?]+\?arch=amd64&distro=debian-12$/);
+    assert.match(
+      debs.find((c) => c.name === 'libc6')!.purl,
+      /^pkg:deb\/debian\/libc6@[^?]+\?arch=amd64&distro=debian-12$/,
+    );
 
     // CycloneDX 1.6, valid by its JSON schema; the same bytes each time, with or without the layer cache.
     const validator = new CDX.Validation.JsonStrictValidator(CDX.Spec.Version.v1dot6);
@@ -94,10 +100,18 @@ describe('slipway sbom', () => {
     const npm = r.inventory.components.filter((c) => c.ecosystem === 'npm');
     const roles = new Map(r.inventory.layers.map((l) => [l.diffId, l]));
     const listed = new Set(npm.map((c) => `${c.name}@${c.version}`));
-    assert.deepEqual(pinned.filter((p) => !listed.has(p)), [], 'every locked package is listed');
+    assert.deepEqual(
+      pinned.filter((p) => !listed.has(p)),
+      [],
+      'every locked package is listed',
+    );
     for (const c of npm.filter((x) => pinned.includes(`${x.name}@${x.version}`))) {
       const role = roles.get(c.layer)!;
-      assert.equal(`${role.origin} ${role.buildpack} ${role.layerName}`, 'buildpack slipway/nodejs node_modules', c.foundIn);
+      assert.equal(
+        `${role.origin} ${role.buildpack} ${role.layerName}`,
+        'buildpack slipway/nodejs node_modules',
+        c.foundIn,
+      );
     }
     const node = r.inventory.components.find((c) => c.ecosystem === 'node');
     assert.match(node?.version ?? '', /^22\.\d+\.\d+$/);

@@ -57,10 +57,12 @@ test('Debian version comparison agrees with dpkg --compare-versions on real vers
   for (let i = 0; i < common.length; i += step) pairs.push([bookworm.get(common[i]!)!, trixie.get(common[i]!)!]);
   // Across packages: name-order neighbours and a fixed pseudo-random sample.
   const all = [...new Set([...bookworm.values(), ...trixie.values()])].sort();
-  for (let i = 0; i + 1 < all.length && pairs.length < 5000; i += Math.floor(all.length / 1500)) pairs.push([all[i]!, all[i + 1]!]);
+  for (let i = 0; i + 1 < all.length && pairs.length < 5000; i += Math.floor(all.length / 1500))
+    pairs.push([all[i]!, all[i + 1]!]);
   let seed = 20;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let k = 0; k < 1500; k++) pairs.push([all[Math.floor(rand() * all.length)]!, all[Math.floor(rand() * all.length)]!]);
+  for (let k = 0; k < 1500; k++)
+    pairs.push([all[Math.floor(rand() * all.length)]!, all[Math.floor(rand() * all.length)]!]);
   // Near misses: a tilde pre-release, an added revision, the same version.
   for (let k = 0; k < 500; k++) {
     const v = all[Math.floor(rand() * all.length)]!;
@@ -74,7 +76,8 @@ test('Debian version comparison agrees with dpkg --compare-versions on real vers
     .filter((p) => p.dpkg !== p.ours);
   assert.deepEqual(disagreements.slice(0, 10), [], `${disagreements.length} of ${pairs.length} pairs disagree`);
   // Both directions hold: the comparison is antisymmetric on the same pairs.
-  for (const [a, b] of pairs.slice(0, 2000)) assert.equal(Math.sign(compareDebianVersions(b, a)), -Math.sign(compareDebianVersions(a, b)));
+  for (const [a, b] of pairs.slice(0, 2000))
+    assert.equal(Math.sign(compareDebianVersions(b, a)), -Math.sign(compareDebianVersions(a, b)));
 });
 
 test('Debian version comparison: the rules of Debian policy 5.6.12', () => {

@@ -83,7 +83,10 @@ after(async () => {
 describe('scan', () => {
   test('findings in the base and the app; a stack update with the fix, a rebase, and the base finding is gone', async () => {
     await writeRootfs('1.1-1');
-    await createStack(store, 'real', { source: { kind: 'rootfs', build: rootfs(), run: rootfs() }, cacheDir: cacheDir() });
+    await createStack(store, 'real', {
+      source: { kind: 'rootfs', build: rootfs(), run: rootfs() },
+      cacheDir: cacheDir(),
+    });
     const run1 = await localImage(store, 'real/run:1');
     const layers = [
       await layerOf(store, { 'cnb/lifecycle/launcher': '#!/bin/sh\nexec "$@"\n' }),
@@ -109,10 +112,13 @@ describe('scan', () => {
     assert.equal((await importAdvisories(store.home, trackerFile)).unchanged, true);
     assert.equal((await importAdvisories(store.home, osvFile)).added, 1);
     const status = vulnDbStatus(store.home);
-    assert.deepEqual(status.sources.map((s) => [s.name, s.advisories]), [
-      ['debian-tracker', 4],
-      ['osv:GHSA-test-lod4-sh00.json', 1],
-    ]);
+    assert.deepEqual(
+      status.sources.map((s) => [s.name, s.advisories]),
+      [
+        ['debian-tracker', 4],
+        ['osv:GHSA-test-lod4-sh00.json', 1],
+      ],
+    );
 
     const before = await scanImages(store, ['apps/web:v1']);
     const summary = (f: (typeof before.images)[number]['findings']) =>
@@ -122,26 +128,37 @@ describe('scan', () => {
       ['CVE-2099-3333', 'lodash', '4.17.20', '4.17.21', 'high', 'app', 'fixed in 4.17.21: rebuild with it'],
       ['CVE-2099-4444', 'bar', '2.0-1', null, 'medium', 'base', 'no fixed stack version yet'],
     ]);
-    assert.deepEqual(summary((await scanImages(store, ['apps/web:v1'], { severity: 'high' })).images[0]!.findings).map((f) => f[0]), [
-      'CVE-2099-1111',
-      'CVE-2099-3333',
-    ]);
+    assert.deepEqual(
+      summary((await scanImages(store, ['apps/web:v1'], { severity: 'high' })).images[0]!.findings).map((f) => f[0]),
+      ['CVE-2099-1111', 'CVE-2099-3333'],
+    );
 
     // The stack's version 2 carries the fix: a rebase onto it would fix the base finding.
     await writeRootfs('1.2-1');
     const update = await updateStack(store, 'real', { cacheDir: cacheDir() });
     assert.equal(update.version, '2');
-    const pending = (await scanImages(store, ['apps/web:v1'])).images[0]!.findings.find((f) => f.cve === 'CVE-2099-1111');
+    const pending = (await scanImages(store, ['apps/web:v1'])).images[0]!.findings.find(
+      (f) => f.cve === 'CVE-2099-1111',
+    );
     assert.equal(pending?.remedy, 'fixed by rebasing to real version 2');
     assert.deepEqual(pending?.rebaseTo, { stack: 'real', version: '2' });
     const byCve = await imagesWithCve(store, 'CVE-2099-1111');
     // Only inventoried images are known: the app was scanned, the stack's own images were not.
-    assert.deepEqual(byCve.images.map((i) => i.names), [['apps/web:v1']]);
+    assert.deepEqual(
+      byCve.images.map((i) => i.names),
+      [['apps/web:v1']],
+    );
 
     const rebase = await fleetRebase(store, { stack: 'real' });
-    assert.deepEqual(rebase.rebased.map((e) => e.image), ['apps/web:v1']);
+    assert.deepEqual(
+      rebase.rebased.map((e) => e.image),
+      ['apps/web:v1'],
+    );
     const afterRebase = await scanImages(store, ['apps/web:v1']);
-    assert.deepEqual(afterRebase.images[0]!.findings.map((f) => f.cve), ['CVE-2099-3333', 'CVE-2099-4444']);
+    assert.deepEqual(
+      afterRebase.images[0]!.findings.map((f) => f.cve),
+      ['CVE-2099-3333', 'CVE-2099-4444'],
+    );
     // --cve finds no image with it any more among the tagged ones (the old digest is no longer tagged).
     const gone = await imagesWithCve(store, 'CVE-2099-1111');
     assert.ok(gone.images.every((i) => !i.names.includes('apps/web:v1')));

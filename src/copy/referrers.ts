@@ -97,7 +97,8 @@ async function referrerSource(
     const client = await registries.client(src.reference.domain, src.reference.path);
     const repo = src.reference.path;
     return {
-      list: async (subject) => (await client.referrers(repo, subject)) ?? (await fallbackIndex(client, repo, subject)).manifests,
+      list: async (subject) =>
+        (await client.referrers(repo, subject)) ?? (await fallbackIndex(client, repo, subject)).manifests,
       blobs: new RemoteBlobSource(client, repo),
     };
   }
@@ -111,7 +112,10 @@ async function fallbackIndex(client: RegistryClient, repo: string, subject: Dige
     const index = JSON.parse(m.bytes.toString('utf8')) as ImageIndex;
     return { ...index, manifests: Array.isArray(index.manifests) ? index.manifests : [] };
   } catch (err) {
-    if (err instanceof SlipwayError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NOT_FOUND' || err.code === 'NAME_UNKNOWN'))
+    if (
+      err instanceof SlipwayError &&
+      (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NOT_FOUND' || err.code === 'NAME_UNKNOWN')
+    )
       return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
     throw err;
   }
@@ -127,6 +131,10 @@ async function ensureListed(client: RegistryClient, repo: string, subject: Diges
   const have = new Set(index.manifests.map((m) => m.digest));
   const missing = added.filter((d) => !have.has(d.digest));
   if (missing.length === 0) return;
-  const next: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...index.manifests, ...missing] };
+  const next: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: [...index.manifests, ...missing],
+  };
   await client.putManifest(repo, fallbackTag(subject), canonicalJson(next), MediaType.OciIndex);
 }

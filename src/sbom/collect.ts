@@ -22,11 +22,7 @@ export interface LayerFactsCache {
  * installed it at its version; npm packages found both installed and in a lock file
  * are listed once, where they are installed.
  */
-export async function collectInventory(
-  image: Image,
-  name: string,
-  cache?: LayerFactsCache,
-): Promise<ImageInventory> {
+export async function collectInventory(image: Image, name: string, cache?: LayerFactsCache): Promise<ImageInventory> {
   const config = await image.config();
   const labels = config.config?.Labels ?? {};
   const layers = await image.layers();
@@ -88,7 +84,17 @@ function applyLayer(
   }
   for (const path of facts.nodeBinaries) {
     const version = nodeVersion(role, labels);
-    if (version) add.push(component('node', 'node', version, new PackageURL('generic', undefined, 'node', version, undefined, undefined), role.diffId, path));
+    if (version)
+      add.push(
+        component(
+          'node',
+          'node',
+          version,
+          new PackageURL('generic', undefined, 'node', version, undefined, undefined),
+          role.diffId,
+          path,
+        ),
+      );
   }
   for (const d of facts.declared) add.push(...declaredComponents(d, role, roles));
   return [...kept, ...add];
@@ -158,7 +164,9 @@ function finish(found: SbomComponent[], distro: string | undefined): SbomCompone
       c.purl = new PackageURL('deb', 'debian', c.name, c.version, q, undefined).toString();
     }
   }
-  const installed = new Set(found.filter((c) => c.ecosystem === 'npm' && !c.foundIn.endsWith('package-lock.json')).map((c) => c.purl));
+  const installed = new Set(
+    found.filter((c) => c.ecosystem === 'npm' && !c.foundIn.endsWith('package-lock.json')).map((c) => c.purl),
+  );
   const seen = new Set<string>();
   const out: SbomComponent[] = [];
   for (const c of [...found].sort(order)) {

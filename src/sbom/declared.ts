@@ -20,7 +20,7 @@ export function declaredComponents(
   }
   const [bp, layerName] = declared.owner.split('/');
   const layer: Digest =
-    roles.find((r) => r.origin === 'buildpack' && escape(r.buildpack) === bp && r.layerName === layerName)?.diffId ??
+    roles.find((r) => r.origin === 'buildpack' && escapeId(r.buildpack) === bp && r.layerName === layerName)?.diffId ??
     sbomLayer.diffId;
   const entries: { name?: unknown; version?: unknown; purl?: unknown }[] = [];
   if (declared.format === 'cdx') entries.push(...list(doc['components']));
@@ -38,7 +38,14 @@ export function declaredComponents(
     .filter((e) => typeof e.name === 'string' && typeof e.version === 'string')
     .map((e) => {
       const purl = typeof e.purl === 'string' ? e.purl : '';
-      return { ecosystem: ecosystemOf(purl), name: e.name as string, version: e.version as string, purl, layer, foundIn };
+      return {
+        ecosystem: ecosystemOf(purl),
+        name: e.name as string,
+        version: e.version as string,
+        purl,
+        layer,
+        foundIn,
+      };
     });
 }
 
@@ -53,6 +60,6 @@ function list(v: unknown): Record<string, unknown>[] {
 }
 
 /** A buildpack id as the exporter names its directories (slashes become underscores). */
-function escape(id: string | undefined): string {
+function escapeId(id: string | undefined): string {
   return (id ?? '').replaceAll('/', '_');
 }

@@ -40,7 +40,14 @@ export const LAYER_FACTS_VERSION = 1;
 
 /** Reads a layer's uncompressed tar once, keeping only the files an SBOM needs. */
 export async function readLayerFacts(tar: Readable): Promise<LayerFacts> {
-  const facts: LayerFacts = { dpkgStatusD: [], npmInstalled: [], lockFiles: [], nodeBinaries: [], declared: [], deletes: [] };
+  const facts: LayerFacts = {
+    dpkgStatusD: [],
+    npmInstalled: [],
+    lockFiles: [],
+    nodeBinaries: [],
+    declared: [],
+    deletes: [],
+  };
   for await (const { entry, content } of readTar(tar)) {
     const path = entry.path.replace(/^\/+/, '');
     const base = posix.basename(path);
@@ -75,7 +82,8 @@ export async function readLayerFacts(tar: Readable): Promise<LayerFacts> {
     if (OS_RELEASE.includes(path)) {
       if (path === OS_RELEASE[0] || facts.osRelease === undefined) facts.osRelease = text;
     } else if (path === DPKG_STATUS_FILE) facts.dpkgStatus = parseDpkgPackages(text);
-    else if (posix.dirname(path) === DPKG_STATUS_DIR) facts.dpkgStatusD.push({ path, packages: parseDpkgPackages(text) });
+    else if (posix.dirname(path) === DPKG_STATUS_DIR)
+      facts.dpkgStatusD.push({ path, packages: parseDpkgPackages(text) });
     else if (declared) facts.declared.push({ path, owner: declared[1]!, format: declared[2] as 'cdx', text });
     else if (isLockFile(path)) facts.lockFiles.push({ path, packages: lockFilePackages(text) });
     else {

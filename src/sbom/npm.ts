@@ -54,7 +54,8 @@ export function lockFilePackages(text: string): NpmPackage[] {
       if (path === '' || !isRecord(entry) || entry['link'] === true) continue;
       const version = entry['version'];
       if (typeof version !== 'string') continue;
-      const name = typeof entry['name'] === 'string' ? entry['name'] : path.slice(path.lastIndexOf('node_modules/') + 13);
+      const name =
+        typeof entry['name'] === 'string' ? entry['name'] : path.slice(path.lastIndexOf('node_modules/') + 13);
       out.push({ name, version, path, ...(entry['dev'] === true ? { dev: true } : {}) });
     }
   } else if (isRecord(doc['dependencies'])) {

@@ -23,7 +23,12 @@ export async function attachReferrer(
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     artifactType: document.mediaType,
-    config: { mediaType: MediaType.OciEmpty, digest: digestOf(EMPTY), size: EMPTY.length, data: EMPTY.toString('base64') },
+    config: {
+      mediaType: MediaType.OciEmpty,
+      digest: digestOf(EMPTY),
+      size: EMPTY.length,
+      data: EMPTY.toString('base64'),
+    },
     layers: [{ mediaType: document.mediaType, digest: digestOf(document.bytes), size: document.bytes.length }],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     ...(document.annotations ? { annotations: document.annotations } : {}),

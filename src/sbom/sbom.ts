@@ -74,7 +74,11 @@ export async function generateSbom(
       document,
     };
     if (ref.transport === 'local' && options.attach !== false) {
-      const subject = { mediaType: await image.mediaType(), digest: inventory.image, size: (await image.rawManifest()).length };
+      const subject = {
+        mediaType: await image.mediaType(),
+        digest: inventory.image,
+        size: (await image.rawManifest()).length,
+      };
       report.referrer = await attachReferrer(await store(), ref.name, subject, {
         bytes: document,
         mediaType: report.mediaType,

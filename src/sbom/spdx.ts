@@ -19,7 +19,9 @@ export function toSpdx(inv: ImageInventory): string {
       versionInfo: c.version,
       downloadLocation: 'NOASSERTION',
       filesAnalyzed: false,
-      ...(c.source !== undefined ? { sourceInfo: `built from source package ${c.source} ${c.sourceVersion ?? ''}`.trim() } : {}),
+      ...(c.source !== undefined
+        ? { sourceInfo: `built from source package ${c.source} ${c.sourceVersion ?? ''}`.trim() }
+        : {}),
       comment: `layer ${c.layer} (${describeLayer(role)}), found in ${c.foundIn}`,
       ...(c.purl
         ? { externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: c.purl }] }
@@ -32,7 +34,10 @@ export function toSpdx(inv: ImageInventory): string {
     SPDXID: 'SPDXRef-DOCUMENT',
     name: inv.name,
     documentNamespace: `https://slipway.invalid/spdx/${inv.image.replace(':', '-')}-${uuidFrom(`slipway-sbom:spdx:${inv.image}`)}`,
-    creationInfo: { created: inv.created.replace(/\.\d+Z$/, 'Z'), creators: [`Tool: ${SLIPWAY_TOOL.name}-${SLIPWAY_TOOL.version}`] },
+    creationInfo: {
+      created: inv.created.replace(/\.\d+Z$/, 'Z'),
+      creators: [`Tool: ${SLIPWAY_TOOL.name}-${SLIPWAY_TOOL.version}`],
+    },
     documentDescribes: [imageId],
     packages: [
       {
@@ -47,7 +52,11 @@ export function toSpdx(inv: ImageInventory): string {
     ],
     relationships: [
       { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
-      ...packages.map((p) => ({ spdxElementId: p.SPDXID, relationshipType: 'CONTAINED_BY', relatedSpdxElement: imageId })),
+      ...packages.map((p) => ({
+        spdxElementId: p.SPDXID,
+        relationshipType: 'CONTAINED_BY',
+        relatedSpdxElement: imageId,
+      })),
     ],
   };
   return `${JSON.stringify(doc, null, 2)}\n`;

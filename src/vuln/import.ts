@@ -75,7 +75,18 @@ export async function importAdvisories(home: string, location: string): Promise<
   try {
     const before = db.source(source);
     if (before?.fingerprint === fingerprint) {
-      return { source, kind, location, unchanged: true, records, added: 0, changed: 0, removed: 0, total: before.advisories, ms: Date.now() - started };
+      return {
+        source,
+        kind,
+        location,
+        unchanged: true,
+        records,
+        added: 0,
+        changed: 0,
+        removed: 0,
+        total: before.advisories,
+        ms: Date.now() - started,
+      };
     }
     const counts = db.importSource(
       { name: source, kind, location, imported: new Date().toISOString(), fingerprint },
@@ -110,7 +121,10 @@ async function load(location: string): Promise<Buffer> {
 function zipJsonEntries(bytes: Buffer, location: string): Promise<[string, unknown][]> {
   return new Promise((resolve, reject) => {
     yauzl.fromBuffer(bytes, { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(new SlipwayError('INVALID_ARCHIVE', `${location} is not a readable zip: ${err?.message}`, { cause: err }));
+      if (err || !zip)
+        return reject(
+          new SlipwayError('INVALID_ARCHIVE', `${location} is not a readable zip: ${err?.message}`, { cause: err }),
+        );
       const out: [string, unknown][] = [];
       zip.on('error', reject);
       zip.on('end', () => resolve(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
@@ -125,7 +139,9 @@ function zipJsonEntries(bytes: Buffer, location: string): Promise<[string, unkno
             try {
               out.push([entry.fileName, JSON.parse(Buffer.concat(chunks).toString('utf8'))]);
             } catch (parseErr) {
-              return reject(new SlipwayError('INVALID_DOCUMENT', `${location}: ${entry.fileName} is not JSON`, { cause: parseErr }));
+              return reject(
+                new SlipwayError('INVALID_DOCUMENT', `${location}: ${entry.fileName} is not JSON`, { cause: parseErr }),
+              );
             }
             zip.readEntry();
           });

@@ -8,7 +8,10 @@ import { DEBIAN_CODENAMES, normalizeSeverity, type AdvisoryRow, type OsvRange } 
  */
 export function osvRows(doc: unknown, where = 'the OSV record'): AdvisoryRow[] {
   if (typeof doc !== 'object' || doc === null || typeof (doc as { id?: unknown }).id !== 'string') {
-    throw new SlipwayError('INVALID_DOCUMENT', `${where} has no "id": it is not an OSV record (see https://ossf.github.io/osv-schema/)`);
+    throw new SlipwayError(
+      'INVALID_DOCUMENT',
+      `${where} has no "id": it is not an OSV record (see https://ossf.github.io/osv-schema/)`,
+    );
   }
   const rec = doc as {
     id: string;

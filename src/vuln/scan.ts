@@ -59,7 +59,11 @@ export interface ScanReport {
  *
  * @example const report = await scanImages(store, ['apps/web:latest']);
  */
-export async function scanImages(store: LocalStore, refs: string[] | 'all', options: ScanOptions = {}): Promise<ScanReport> {
+export async function scanImages(
+  store: LocalStore,
+  refs: string[] | 'all',
+  options: ScanOptions = {},
+): Promise<ScanReport> {
   const db = VulnDb.open(store.home);
   try {
     const counts = db.counts();
@@ -86,7 +90,9 @@ export async function scanImages(store: LocalStore, refs: string[] | 'all', opti
     const images: ImageScan[] = [];
     const wanted = new Set(targets.map((t) => t.image as string));
     const byImage = new Map<string, ImagePackage[]>();
-    for (const p of refs === 'all' || targets.length > 20 ? db.allPackages() : targets.flatMap((t) => db.packagesOf(t.image))) {
+    for (const p of refs === 'all' || targets.length > 20
+      ? db.allPackages()
+      : targets.flatMap((t) => db.packagesOf(t.image))) {
       if (!wanted.has(p.image)) continue;
       let list = byImage.get(p.image);
       if (!list) byImage.set(p.image, (list = []));
@@ -136,8 +142,7 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
       const inv = db.inventory(image);
       if (!inv) continue;
       const findings = matcher.match(inv, packages, rows);
-      if (findings.length > 0)
-        images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });
+      if (findings.length > 0) images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });
     }
     await matcher.adviseAll(images.flatMap((i) => i.findings.map((f) => ({ f, inv: db.inventory(i.image)! }))));
     return { cve, advisories: rows.length, images };
@@ -170,7 +175,12 @@ export async function ensureInventory(
 }
 
 /** Records an SBOM's inventory for matching: its Debian release and its stack. */
-export function recordInventory(db: VulnDb, inv: ImageInventory, labels: Record<string, string>, repository: string): void {
+export function recordInventory(
+  db: VulnDb,
+  inv: ImageInventory,
+  labels: Record<string, string>,
+  repository: string,
+): void {
   const release =
     inv.distro?.id === 'debian' ? (inv.distro.codename ?? DEBIAN_CODENAMES[inv.distro.versionId] ?? '') : '';
   db.putInventory(
@@ -183,8 +193,9 @@ export function recordInventory(db: VulnDb, inv: ImageInventory, labels: Record<
 function stackOf(labels: Record<string, string>, repository: string): string {
   let runImage = '';
   try {
-    runImage = (JSON.parse(labels['io.buildpacks.lifecycle.metadata'] ?? '{}') as { runImage?: { image?: string } })
-      .runImage?.image ?? '';
+    runImage =
+      (JSON.parse(labels['io.buildpacks.lifecycle.metadata'] ?? '{}') as { runImage?: { image?: string } }).runImage
+        ?.image ?? '';
   } catch {
     // no usable label: the image's own repository decides
   }
@@ -242,7 +253,9 @@ class Matcher {
     const out: Finding[] = [];
     const seen = new Set<string>();
     for (const p of packages) {
-      const rows = only?.filter((r) => r.ecosystem === p.ecosystem && r.package === p.match) ?? this.#rowsFor(p.ecosystem, p.match);
+      const rows =
+        only?.filter((r) => r.ecosystem === p.ecosystem && r.package === p.match) ??
+        this.#rowsFor(p.ecosystem, p.match);
       for (const { row, fixed } of this.#verdict(p, inv.release, rows, only !== undefined)) {
         const key = `${row.cve}\u0000${p.name}\u0000${p.layer}`;
         if (seen.has(key)) continue;
@@ -263,10 +276,20 @@ class Matcher {
         });
       }
     }
-    return out.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || cmp(a.cve, b.cve) || cmp(a.package, b.package));
+    return out.sort(
+      (a, b) =>
+        SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) ||
+        cmp(a.cve, b.cve) ||
+        cmp(a.package, b.package),
+    );
   }
 
-  #verdict(p: ImagePackage, release: string, rows: AdvisoryRow[], uncached: boolean): { row: AdvisoryRow; fixed?: string }[] {
+  #verdict(
+    p: ImagePackage,
+    release: string,
+    rows: AdvisoryRow[],
+    uncached: boolean,
+  ): { row: AdvisoryRow; fixed?: string }[] {
     const key = `${p.ecosystem}\u0000${p.match}\u0000${p.version}\u0000${release}`;
     const cached = uncached ? undefined : this.#verdicts.get(key);
     if (cached) return cached;
@@ -294,7 +317,9 @@ class Matcher {
       const hit =
         fix === undefined
           ? undefined
-          : versions?.find((v) => v.packages[f.package] !== undefined && compareDebianVersions(v.packages[f.package]!, fix) >= 0);
+          : versions?.find(
+              (v) => v.packages[f.package] !== undefined && compareDebianVersions(v.packages[f.package]!, fix) >= 0,
+            );
       if (hit) {
         f.rebaseTo = { stack: inv.stack, version: hit.version };
         f.remedy = `fixed by rebasing to ${inv.stack} version ${hit.version}`;

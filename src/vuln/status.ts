@@ -15,7 +15,9 @@ export function vulnDbStatus(home: string, now = Date.now()): VulnDbStatus {
   try {
     const counts = db.counts();
     return {
-      sources: db.sources().map((s) => ({ ...s, ageHours: Math.round(((now - Date.parse(s.imported)) / 3_600_000) * 10) / 10 })),
+      sources: db
+        .sources()
+        .map((s) => ({ ...s, ageHours: Math.round(((now - Date.parse(s.imported)) / 3_600_000) * 10) / 10 })),
       advisories: counts.rows,
       cves: counts.cves,
       packages: counts.packages,

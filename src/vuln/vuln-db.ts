@@ -156,7 +156,21 @@ export class VulnDb {
         const values = toColumns(r);
         const before = existing.get(k);
         if (before === rowFingerprint(values)) continue;
-        put.run(info.name, r.id, values.cve, r.ecosystem, r.package, r.release, values.status, values.severity, values.fixed, values.ranges, values.versions, values.summary, values.modified);
+        put.run(
+          info.name,
+          r.id,
+          values.cve,
+          r.ecosystem,
+          r.package,
+          r.release,
+          values.status,
+          values.severity,
+          values.fixed,
+          values.ranges,
+          values.versions,
+          values.summary,
+          values.modified,
+        );
         if (before === undefined) counts.added++;
         else counts.changed++;
       }
@@ -197,17 +211,18 @@ export class VulnDb {
   /** Advisories whose CVE or id is `id`. */
   advisoriesById(id: string): AdvisoryRow[] {
     return (
-      this.#db.prepare('SELECT * FROM advisories WHERE cve = ? UNION ALL SELECT * FROM advisories WHERE id = ? AND cve <> id').all(id, id) as Record<
-        string,
-        string | null
-      >[]
+      this.#db
+        .prepare('SELECT * FROM advisories WHERE cve = ? UNION ALL SELECT * FROM advisories WHERE id = ? AND cve <> id')
+        .all(id, id) as Record<string, string | null>[]
     ).map(fromColumns);
   }
 
   /** How many advisory rows and distinct CVEs the database holds, and the oldest import. */
   counts(): { rows: number; cves: number; packages: number } {
     return this.#db
-      .prepare('SELECT count(*) AS rows, count(DISTINCT cve) AS cves, count(DISTINCT ecosystem || package) AS packages FROM advisories')
+      .prepare(
+        'SELECT count(*) AS rows, count(DISTINCT cve) AS cves, count(DISTINCT ecosystem || package) AS packages FROM advisories',
+      )
       .get() as { rows: number; cves: number; packages: number };
   }
 
@@ -237,7 +252,9 @@ export class VulnDb {
   }
 
   inventories(): InventoryRecord[] {
-    return this.#db.prepare('SELECT image, release, stack, layers FROM inventories ORDER BY image').all() as InventoryRecord[];
+    return this.#db
+      .prepare('SELECT image, release, stack, layers FROM inventories ORDER BY image')
+      .all() as InventoryRecord[];
   }
 
   packagesOf(image: string): ImagePackage[] {
@@ -293,7 +310,11 @@ function toColumns(r: AdvisoryRow): Columns {
 
 function rowFingerprint(c: Columns | Record<string, unknown>): string {
   const v = c as Record<string, unknown>;
-  return JSON.stringify([v['cve'], v['status'], v['severity'], v['fixed'], v['ranges'], v['versions'], v['summary'], v['modified']].map((v) => v ?? null));
+  return JSON.stringify(
+    [v['cve'], v['status'], v['severity'], v['fixed'], v['ranges'], v['versions'], v['summary'], v['modified']].map(
+      (v) => v ?? null,
+    ),
+  );
 }
 
 function fromColumns(c: Record<string, string | null>): AdvisoryRow {

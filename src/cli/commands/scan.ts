@@ -6,7 +6,9 @@ import { run } from '../run.js';
 
 export function scanCommand(): Command {
   return new Command('scan')
-    .description('Match images against the vulnerability database: findings, their layer, and whether a rebase fixes them')
+    .description(
+      'Match images against the vulnerability database: findings, their layer, and whether a rebase fixes them',
+    )
     .argument('[images...]', 'local images (NAME[:TAG] or NAME@DIGEST)')
     .option('--all', 'every tagged image of the store')
     .option('--cve <id>', 'list the images that have this CVE (or advisory id)')
@@ -38,11 +40,18 @@ Examples:
           return;
         }
         if (!opts.all && images.length === 0) {
-          throw new SlipwayError('INVALID_ARGUMENT', 'name the images to scan, or give --all or --cve CVE-ID (e.g. slipway scan apps/web)');
+          throw new SlipwayError(
+            'INVALID_ARGUMENT',
+            'name the images to scan, or give --all or --cve CVE-ID (e.g. slipway scan apps/web)',
+          );
         }
         const progress = ctx.progress();
         progress.log(opts.all ? 'scanning every image of the store' : `scanning ${images.join(', ')}`);
-        const report = await scanImages(store, opts.all ? 'all' : images, opts.severity ? { severity: opts.severity } : {});
+        const report = await scanImages(
+          store,
+          opts.all ? 'all' : images,
+          opts.severity ? { severity: opts.severity } : {},
+        );
         ctx.print(report, () => scanText(report));
       }),
     );
@@ -55,7 +64,9 @@ function findingLine(f: Finding): string {
 function scanText(r: ScanReport): string {
   const lines: string[] = [];
   for (const i of r.images) {
-    lines.push(`${i.names[0] ?? i.image} (${i.image.slice(0, 19)}): ${i.findings.length === 0 ? 'no findings' : `${i.findings.length} findings`}`);
+    lines.push(
+      `${i.names[0] ?? i.image} (${i.image.slice(0, 19)}): ${i.findings.length === 0 ? 'no findings' : `${i.findings.length} findings`}`,
+    );
     lines.push(...i.findings.map(findingLine));
   }
   lines.push(`(${r.advisories} advisories, imported ${r.databaseImported || 'never'})`);

@@ -62,6 +62,9 @@ function statusText(s: VulnDbStatus): string {
     return 'no advisories yet: slipway vulndb import https://security-tracker.debian.org/tracker/data/json';
   return [
     `${s.advisories} advisories, ${s.cves} CVEs, ${s.packages} packages; ${s.images} images inventoried`,
-    ...s.sources.map((x) => `  ${x.name.padEnd(24)} ${String(x.advisories).padStart(8)}  imported ${x.imported} (${x.ageHours} h ago)  ${x.location}`),
+    ...s.sources.map(
+      (x) =>
+        `  ${x.name.padEnd(24)} ${String(x.advisories).padStart(8)}  imported ${x.imported} (${x.ageHours} h ago)  ${x.location}`,
+    ),
   ].join('\n');
 }
