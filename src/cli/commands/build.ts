@@ -199,6 +199,11 @@ function summary(r: BuildAppReport, pushed: string | undefined): string {
     `digest ${r.digest}`,
     `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`,
     `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`,
+    ...(r.extensions.length
+      ? [
+          `image extensions: ${r.extensions.map((e) => `${e.id}@${e.version}${e.extended.length ? ` (${e.extended.map((k) => `${k}.Dockerfile`).join(', ')})` : ''}`).join(', ')}`,
+        ]
+      : []),
     `layers: ${r.layers.length} (${r.layers.filter((l) => !l.reused).length} new, ${r.layers.filter((l) => l.reused).length} reused)`,
   ];
   for (const l of r.layers)
@@ -213,7 +218,7 @@ function summary(r: BuildAppReport, pushed: string | undefined): string {
       ? `layer cache ${r.seconds.layerCache.toFixed(2)} (${r.layersUnpacked} ${r.layersUnpacked === 1 ? 'layer' : 'layers'} of the build image unpacked), `
       : '';
   lines.push(
-    `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
+    `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, ${r.seconds.extend ? `extend ${r.seconds.extend.toFixed(2)}, ` : ''}build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
   );
   if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);

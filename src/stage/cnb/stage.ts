@@ -106,8 +106,13 @@ export interface StageReport {
   restored: { fromCache: string[]; metadataOnly: string[] };
   /** Layers of the build image this build unpacked into the host's layer cache (0 once cached). */
   layersUnpacked: number;
-  /** Phase times; `layerCache` is unpacking the build image's layers into the layer cache (0 once cached). */
-  seconds: { layerCache: number; detect: number; build: number; export: number; total: number };
+  /** The image extensions that ran (generate), and which images their Dockerfiles extended. */
+  extensions: { id: string; version: string; extended: ('build' | 'run')[] }[];
+  /**
+   * Phase times; `layerCache` is unpacking the build image's layers into the layer cache (0 once cached);
+   * `extend` is the image extensions' generate and their Dockerfiles (0 without extensions).
+   */
+  seconds: { layerCache: number; detect: number; extend: number; build: number; export: number; total: number };
   /** Bytes of new layer blobs written to the store. */
   bytesWritten: number;
 }
@@ -248,6 +253,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       output,
     } as const;
     let generated: GeneratedExtension[] = [];
+    const tGenerate = performance.now();
     if (staged.extensions.length > 0) {
       progress.log('===> GENERATING');
       generated = await generate({ session, dirs, baseEnv, user, output }, staged.extensions, detected.plan);
@@ -275,6 +281,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       }
     }
 
+    const generateSeconds = (performance.now() - tGenerate) / 1000;
     progress.log('===> RESTORING');
     const { restoreLayers, restoreLaunchSboms } = await import('./restorer.js');
     const restored = restoreLayers(staged.group, dirs, user, previous, options.clearCache ? undefined : cache);
@@ -300,6 +307,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       reference: `${runRef.repository}@${runRef.digest}`,
     };
     const runSteps = stepsOf(generated, 'run');
+    const tExtendRun = performance.now();
     if (runSteps.length > 0) {
       progress.log('===> EXTENDING the run image');
       const extended = await extendImage({
@@ -317,6 +325,7 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       };
     }
 
+    const extendRunSeconds = (performance.now() - tExtendRun) / 1000;
     progress.log('===> EXPORTING');
     const tExport = performance.now();
     const known = new Map<Digest, KnownLayer>([
@@ -364,10 +373,16 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
       layers,
       restored,
       layersUnpacked,
+      extensions: generated.map((g) => ({
+        id: g.extension.id,
+        version: g.extension.version,
+        extended: g.dockerfiles.map((d) => d.dockerfile.kind),
+      })),
       seconds: {
         layerCache: cacheSeconds,
-        detect: (tBuild - tDetect) / 1000,
-        build: (tExport - tBuild) / 1000,
+        detect: (tBuild - tDetect) / 1000 - generateSeconds,
+        extend: generateSeconds + extendRunSeconds,
+        build: (tExport - tBuild) / 1000 - extendRunSeconds,
         export: (tEnd - tExport) / 1000,
         total: (tEnd - t0) / 1000,
       },
