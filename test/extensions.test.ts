@@ -89,6 +89,8 @@ describe('CNB image extensions', () => {
       /^buildpacks: examples\/c@1\.0\.0$/m,
       'the group holds the buildpacks; the extension is not one of them',
     );
+    assert.match(r.stdout, /^image extensions: examples\/gmp@1\.0\.0 \(build\.Dockerfile, run\.Dockerfile\)$/m);
+    assert.match(r.stdout, /, extend \d+\.\d\d, build /);
     assert.match(r.stderr, /===> GENERATING/);
     assert.match(r.stderr, /examples\/gmp: applying build\.Dockerfile/);
     assert.match(
