@@ -47,7 +47,7 @@ export function buildCommand(): Command {
         .option('--stack <name>', 'the stack to build on (default: the default stack, made on first use)')
         .option(
           '--builder <image|dir>',
-          'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory: builder.toml or order.toml with [[order]] groups, and its buildpacks',
+          'a builder image (NAME[:TAG] in the store, HOST/NAME[:TAG] pulled from a registry; see slipway builder create), or a builder directory (or its builder.toml): [[order]] groups, the [[buildpacks]] and [[extensions]] its uris name, [[order-extensions]] of CNB image extensions',
         )
         .option(
           '-b, --buildpack <id[@version]|dir|tgz|url|image|cnb>',
@@ -114,6 +114,7 @@ Examples:
   $ slipway build 127.0.0.1:5000/team/web:v2 --path examples/nodejs
   $ slipway build web:v1 --path examples/nodejs --run-image default/run:patched
   $ slipway build --full-fs apps/gmp -p examples/fullfs-gmp -b examples/fullfs-gmp/buildpack
+  $ slipway build apps/pi --builder examples/cnb-gmp -p examples/cnb-gmp/app    # an image extension adds GMP
   $ slipway build apps/web --classic -b ./apt-buildpack -b https://github.com/cloudfoundry/binary-buildpack#v1.1.0
   $ slipway build ci/app --network none --timeout 10m --memory 2g --disk-limit 4g`,
     ),
