@@ -168,15 +168,13 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
     const page = dev.page;
     await page.goto(`${server.url}/web/apps/${appGuid}/image`);
     const digest = await page.locator('#image-digest').innerText();
-    const shown = await page
-      .locator('li.layer')
-      .evaluateAll((els) =>
-        els.map((e) => ({
-          digest: e.getAttribute('data-digest'),
-          size: Number(e.getAttribute('data-size')),
-          kind: e.className,
-        })),
-      );
+    const shown = await page.locator('li.layer').evaluateAll((els) =>
+      els.map((e) => ({
+        digest: e.getAttribute('data-digest'),
+        size: Number(e.getAttribute('data-size')),
+        kind: e.className,
+      })),
+    );
     const inspected = await slipway(join(dir.path, 'home'), ['--json', 'inspect', `apps/${appGuid}@${digest}`]);
     assert.equal(inspected.code, 0, inspected.stderr);
     const layers = (JSON.parse(inspected.stdout) as { layers: { digest: string; size: number }[] }).layers;
@@ -204,6 +202,7 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
     await signIn(a, server.url, 'admin', ADMIN_PW);
     await a.page.goto(`${server.url}/web/stacks/default`);
     const before = await a.page.locator('#latest-version').innerText();
+    const oldDroplet = (await client.ok('GET', `/v3/apps/${appGuid}/droplets/current`, admin)).guid as string;
     await a.page.getByLabel('Run image packages to add (space-separated, optional)').fill('netbase');
     await a.page.getByRole('button', { name: 'Review the update…' }).click();
     assert.match(await a.page.locator('#blast-radius').innerText(), /Rebased and rolled \(started\)\s+1: hello/);
@@ -222,6 +221,23 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
     const latest = await a.page.locator('#latest-version').innerText();
     assert.notEqual(latest, before, 'a new version');
     assert.match(await a.page.locator(`tr[data-version="${latest}"] td.apps`).innerText(), /1: hello/);
+    // The package changes from the version before to the latest, as `stack inspect --diff`: netbase added.
+    assert.match(await a.page.locator('tr', { hasText: 'netbase' }).first().innerText(), /netbase\s+added/);
+    await checkPage(a.page, 'flow-stack-diff');
+    // The rebased image beside the one before: the stack's layers differ, the app's are the same bytes.
+    await dev.page.goto(`${server.url}/web/apps/${appGuid}/image?compare=${oldDroplet}`);
+    assert.equal(await dev.page.locator('#stack-version').innerText(), latest);
+    const differs = await dev.page.locator('tr.differs').allInnerTexts();
+    const same = await dev.page.locator('tr.same').allInnerTexts();
+    assert.ok(
+      differs.length > 0 && differs.every((r) => /stack/.test(r)),
+      `only stack layers differ: ${differs.join(' | ')}`,
+    );
+    assert.ok(
+      same.some((r) => /\bapp\b/.test(r)),
+      `the app layer is the same: ${same.join(' | ')}`,
+    );
+    await checkPage(dev.page, 'flow-image-compare');
     await dev.page.goto(`${server.url}/`);
     assert.match(await dev.page.locator('.cards').innerText(), /0\s*behind on patches/);
     assert.match(await dev.page.locator('main').innerText(), /Every app you can see is on its stack's latest version/);

@@ -223,12 +223,17 @@ export interface LayerDiffRow {
   same: boolean;
 }
 
-/** Two layer stacks side by side, base first: row by row, whether the layer is the same. */
+/**
+ * Two layer stacks side by side, base first, aligned at the top: a rebase changes the
+ * base under unchanged app layers, so the app layers line up even when the bases have
+ * different numbers of layers. A row is the same when both sides have the same digest.
+ */
 export function diffLayerStacks(left: ImageLayer[], right: ImageLayer[]): LayerDiffRow[] {
+  const n = Math.max(left.length, right.length);
   const rows: LayerDiffRow[] = [];
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const l = left[i];
-    const r = right[i];
+  for (let i = 0; i < n; i++) {
+    const l = left[left.length - n + i];
+    const r = right[right.length - n + i];
     rows.push({ ...(l ? { left: l } : {}), ...(r ? { right: r } : {}), same: !!l && !!r && l.digest === r.digest });
   }
   return rows;
