@@ -52,6 +52,7 @@ const ADVISORIES = Number(args.advisories);
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const rows: { path: string; value: string }[] = [];
 const report = (path: string, value: number, unit: string, target?: string, met?: boolean) => {
+  console.log(`  ${path}: ${value.toFixed(1)} ${unit}`);
   rows.push({
     path,
     value: `${value.toFixed(1)} ${unit}${target ? ` (target ${target}: ${met ? 'met' : 'not met'})` : ''}`,

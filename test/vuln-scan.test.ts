@@ -8,6 +8,7 @@ import { fleetRebase } from '../src/rebase/fleet.js';
 import { importAdvisories } from '../src/vuln/import.js';
 import { imagesWithCve, scanImages } from '../src/vuln/scan.js';
 import { vulnDbStatus } from '../src/vuln/status.js';
+import { fixesOfStackVersion } from '../src/vuln/stack-fixes.js';
 import { localImage, layerOf, makeApp } from './rebase-fixtures.js';
 import { slipway, tempDir } from './helpers.js';
 
@@ -143,7 +144,14 @@ describe('scan', () => {
     assert.equal(pending?.remedy, 'fixed by rebasing to real version 2');
     assert.deepEqual(pending?.rebaseTo, { stack: 'real', version: '2' });
     const byCve = await imagesWithCve(store, 'CVE-2099-1111');
-    // Only inventoried images are known: the app was scanned, the stack's own images were not.
+    // What stack update reports: version 2 fixes CVE-2099-1111 of libfoo1, in the app (and in the stack's own version 1).
+    const fixes = await fixesOfStackVersion(store, 'real', '2');
+    assert.deepEqual(
+      fixes?.map((f) => [f.cve, f.package, f.fixed]),
+      [['CVE-2099-1111', 'libfoo1', '1.2-1']],
+    );
+    assert.ok(fixes?.[0]?.images.includes('apps/web:v1'), JSON.stringify(fixes));
+    // --cve lists the app (and, inventoried by the fleet scan above, the stack's version 1 images).
     assert.deepEqual(
       byCve.images.map((i) => i.names),
       [['apps/web:v1']],

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SlipwayError } from '../../errors.js';
 import { SEVERITIES, type Severity } from '../../vuln/advisory.js';
 import { imagesWithCve, scanImages, type CveImpact, type Finding, type ScanReport } from '../../vuln/scan.js';
+import type { StackFix } from '../../vuln/stack-fixes.js';
 import { run } from '../run.js';
 
 export function scanCommand(): Command {
@@ -79,5 +80,14 @@ function cveText(c: CveImpact): string {
   return [
     `${c.cve}: ${c.images.length} images`,
     ...c.images.flatMap((i) => [`${i.names.join(', ') || i.image}`, ...i.findings.map(findingLine)]),
+  ].join('\n');
+}
+
+/** "default version 3 fixes 2 CVEs in the store's images: ..." */
+export function fixesText(stack: string, version: string, fixes: StackFix[]): string {
+  if (fixes.length === 0) return `${stack} version ${version} fixes no known CVE of the store's images`;
+  return [
+    `${stack} version ${version} fixes ${new Set(fixes.map((f) => f.cve)).size} CVEs in the store's images once rebased:`,
+    ...fixes.map((f) => `  ${f.cve} ${f.severity} ${f.package} (fixed ${f.fixed}): ${f.images.join(', ')}`),
   ].join('\n');
 }

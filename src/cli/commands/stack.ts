@@ -110,7 +110,9 @@ Examples:
       .addHelpText(
         'after',
         `
-Prints the packages that changed (+ added, - removed, ~ new version).
+Prints the packages that changed (+ added, - removed, ~ new version) and, when the
+vulnerability database has advisories (slipway vulndb import), the CVEs the new version
+fixes in the store's images once they are rebased (--json: cvesFixed).
 
 Examples:
   $ slipway stack update default
@@ -129,7 +131,14 @@ Examples:
           };
           if (!opts.rebase) {
             const report = await updateStack(await ctx.store(), name, update);
-            ctx.print(report, () => reportText(report, 'update'));
+            const { fixesOfStackVersion } = await import('../../vuln/stack-fixes.js');
+            const { fixesText } = await import('./scan.js');
+            const cves = report.newVersion
+              ? await fixesOfStackVersion(await ctx.store(), name, report.version)
+              : undefined;
+            ctx.print(cves ? { ...report, cvesFixed: cves } : report, () =>
+              [reportText(report, 'update'), ...(cves ? [fixesText(name, report.version, cves)] : [])].join('\n'),
+            );
             return;
           }
           const { updateStackAndRebase } = await import('../../rebase/stack-update.js');
