@@ -4,7 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { checkPage, chromiumMissing, foreignHosts, launch, signIn, viewer } from './dashboard-browser.js';
 import { tempDir } from './helpers.js';
-import { type InProcessPlatform, PlatformClient, startInProcessPlatform } from './platform-world.js';
+import {
+  type InProcessPlatform,
+  makeImage,
+  makeReferrer,
+  PlatformClient,
+  startInProcessPlatform,
+  type TestImage,
+} from './platform-world.js';
 
 /**
  * The dashboard in a real browser (Debian's chromium, headless) against `slipway serve`
@@ -26,6 +33,8 @@ describe('dashboard pages in chromium: roles decide what a page shows', {
   let browser: Browser;
   let client: PlatformClient;
   let ids: { org: string; space: string; app: string; otherOrg: string };
+  let image: TestImage;
+  let referrer: TestImage;
 
   before(async () => {
     dir = await tempDir('dashboard-pages');
@@ -45,6 +54,13 @@ describe('dashboard pages in chromium: roles decide what a page shows', {
     const dev = await client.login('dev', PW);
     const app = await client.createApp(dev, space, 'web-shop', { SECRET_TOKEN: 's3cr3t-value' });
     ids = { org, space, app, otherOrg };
+    // The developer pushes an image of the app and a referrer of it (an SBOM-like artifact) to the registry.
+    const scope = ['repository:acme/dev/web-shop:pull,push'];
+    const token = await client.registryToken({ username: 'dev', password: PW }, scope);
+    image = makeImage(['dash-layer-1', 'dash-layer-2']);
+    referrer = makeReferrer(image, 'application/vnd.example.sbom+json');
+    assert.equal((await client.pushImage(token, 'acme/dev/web-shop', 'v1', image)).status, 201);
+    assert.equal((await client.pushImage(token, 'acme/dev/web-shop', referrer.digest, referrer)).status, 201);
     browser = await launch();
   });
   after(async () => {
@@ -162,6 +178,25 @@ describe('dashboard pages in chromium: roles decide what a page shows', {
     assert.match(await v.page.locator('tr.member', { hasText: 'stranger' }).count().then(String), /^0$/);
     await checkPage(v.page, 'org-members-manager');
     await v.context.close();
+  });
+
+  it('the registry page lists the repositories one may read, with tags, digests and referrers; not to another org', async () => {
+    const v = await viewer(browser);
+    await signIn(v, p.url, 'auditor', PW);
+    await v.page.goto(`${p.url}/web/registry`);
+    await v.page.getByRole('link', { name: 'acme/dev/web-shop' }).click();
+    const main = await v.page.locator('main').innerText();
+    assert.match(main, new RegExp(`v1\\s+${image.digest}`));
+    assert.match(main, new RegExp(`${referrer.digest} \\(application/vnd.example.sbom\\+json\\)`));
+    await checkPage(v.page, 'registry-repository');
+    await v.context.close();
+    const s = await viewer(browser);
+    await signIn(s, p.url, 'stranger', PW);
+    await s.page.goto(`${p.url}/web/registry`);
+    assert.equal(await s.page.getByRole('link', { name: 'acme/dev/web-shop' }).count(), 0);
+    const res = await s.page.goto(`${p.url}/web/registry/repository?name=acme/dev/web-shop`);
+    assert.equal(res?.status(), 404);
+    await s.context.close();
   });
 
   it('assets are served by digest name, cached immutably; an unknown digest is 404', async () => {

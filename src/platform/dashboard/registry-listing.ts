@@ -47,13 +47,14 @@ export async function readableRepositories(d: RegistryDeps): Promise<RepositoryE
         const stored = repositoryOf(name, role);
         out.push({ name: `stacks/${stored}`, stored, actions: platform.actions });
       }
-  const fleet = await visibleFleet(d.perms, d.store);
+  const [fleet, stored] = await Promise.all([visibleFleet(d.perms, d.store), d.images.meta.listRepositories()]);
+  const present = new Set(stored);
   const spaces = new Map(fleet.spaces.map((s) => [s.guid, s]));
   const orgs = new Map(fleet.orgs.map((o) => [o.guid, o]));
   for (const app of fleet.apps) {
     const space = spaces.get(app.spaceGuid);
     const org = space && orgs.get(space.orgGuid);
-    if (!space || !org || !app.currentDropletGuid) continue;
+    if (!space || !org || !present.has(appRepository(app.guid))) continue;
     const decision = d.perms.registryAccess({ app: { app, space, org } });
     if (decision.hidden || !decision.actions.includes('list')) continue;
     out.push({
