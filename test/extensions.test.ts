@@ -134,6 +134,25 @@ describe('CNB image extensions', () => {
     assert.match(r.stdout, new RegExp(`^digest ${firstDigest}$`, 'm'));
   });
 
+  test('another store builds the same digest (extension layers are written by the deterministic writer)', async () => {
+    const other = await tempDir('slipway-extensions-other');
+    try {
+      const r = await slipway(other.path, [
+        'build',
+        'apps/pi:v1',
+        '--builder',
+        EXAMPLE,
+        '--path',
+        join(EXAMPLE, 'app'),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /examples\/gmp: applying run\.Dockerfile/, 'built afresh there');
+      assert.match(r.stdout, new RegExp(`^digest ${firstDigest}$`, 'm'));
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   test('the extended image runs under podman from an OCI layout', { skip: !commandExists('podman') }, async () => {
     const layout = join(tmpdir(), `slipway-ext-podman-${randomBytes(6).toString('hex')}`);
     await copy(parseTransport('apps/pi:v1'), parseTransport(`oci:${layout}:pi`), async () => store);
