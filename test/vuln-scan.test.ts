@@ -184,6 +184,22 @@ describe('scan', () => {
       JSON.parse(scan.stdout).images[0].findings.map((f: { cve: string }) => f.cve),
       ['CVE-2099-3333', 'CVE-2099-4444'],
     );
+    const attached = await slipway(home.path, ['scan', '--json', '--attach', 'apps/web:v1']);
+    assert.equal(attached.code, 0, attached.stderr);
+    const { image, referrer } = JSON.parse(attached.stdout).images[0];
+    const refs = await store.meta.referrers('apps/web', image);
+    assert.deepEqual(
+      refs.filter((r) => r.digest === referrer).map((r) => r.artifactType),
+      ['application/vnd.slipway.vulnerability-report.v1+json'],
+    );
+    const doc = JSON.parse(
+      (await store.blobs.read(JSON.parse((await store.blobs.read(referrer)).toString()).layers[0].digest)).toString(),
+    );
+    assert.equal(doc.database.advisories, 5);
+    assert.deepEqual(
+      doc.findings.map((f: { cve: string }) => f.cve),
+      ['CVE-2099-3333', 'CVE-2099-4444'],
+    );
     const bad = await slipway(home.path, ['scan']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /name the images to scan, or give --all or --cve/);

@@ -4,6 +4,7 @@ import { pickImage } from '../image/pick.js';
 import type { Image } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import { describeLayer } from '../sbom/layer-roles.js';
+import { attachReferrer } from '../sbom/referrer.js';
 import { generateSbom } from '../sbom/sbom.js';
 import type { ImageInventory, LayerRole } from '../sbom/types.js';
 import { stackVersions } from '../stack/stack-catalog.js';
@@ -37,12 +38,19 @@ export interface ImageScan {
   image: Digest;
   names: string[];
   findings: Finding[];
+  /** The scan result's referrer manifest, when attached. */
+  referrer?: Digest;
 }
 
 export interface ScanOptions {
   /** The least severity reported. */
   severity?: Severity;
+  /** Store each image's findings as an OCI referrer of it (SCAN_REPORT_MEDIA_TYPE), with the database's age. */
+  attach?: boolean;
 }
+
+/** The artifactType of a scan result attached to an image. */
+export const SCAN_REPORT_MEDIA_TYPE = 'application/vnd.slipway.vulnerability-report.v1+json';
 
 export interface ScanReport {
   images: ImageScan[];
@@ -104,7 +112,9 @@ export async function scanImages(
       const findings = await matcher.findings(inv, byImage.get(t.image) ?? []);
       images.push({ image: t.image, names: t.names, findings: filterSeverity(findings, options.severity) });
     }
-    return { images, databaseImported: oldest(db), advisories: counts.rows };
+    const imported = oldest(db);
+    if (options.attach) for (const i of images) await attachScan(store, i, imported, counts.rows);
+    return { images, databaseImported: imported, advisories: counts.rows };
   } finally {
     db.close();
   }
@@ -374,4 +384,22 @@ function oldest(db: VulnDb): string {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Stores one image's findings as a referrer of it, in the repository of its first name. */
+async function attachScan(store: LocalStore, scan: ImageScan, imported: string, advisories: number): Promise<void> {
+  const name = scan.names[0];
+  if (name === undefined) return;
+  const [repository] = splitName(name);
+  const subject = await store.resolve(repository, scan.image);
+  const scanned = new Date().toISOString();
+  const bytes = Buffer.from(
+    JSON.stringify({ image: scan.image, scanned, database: { imported, advisories }, findings: scan.findings }),
+  );
+  const referrer = await attachReferrer(store, repository, subject, {
+    bytes,
+    mediaType: SCAN_REPORT_MEDIA_TYPE,
+    annotations: { 'org.opencontainers.image.created': scanned, 'io.slipway.vulndb.imported': imported },
+  });
+  scan.referrer = referrer.digest;
 }

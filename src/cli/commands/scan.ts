@@ -13,6 +13,7 @@ export function scanCommand(): Command {
     .argument('[images...]', 'local images (NAME[:TAG] or NAME@DIGEST)')
     .option('--all', 'every tagged image of the store')
     .option('--cve <id>', 'list the images that have this CVE (or advisory id)')
+    .option('--attach', "store each image's findings as an OCI referrer of it (the database's age annotated)")
     .addOption(new Option('--severity <level>', 'report only findings at least this severe').choices([...SEVERITIES]))
     .addHelpText(
       'after',
@@ -20,7 +21,9 @@ export function scanCommand(): Command {
 Each finding names the CVE, the package, the installed and fixed versions, the severity
 and where the package is (base, buildpack X layer Y, app). A base finding says "fixed by
 rebasing to STACK version N" when a newer stack version carries the fix, or "no fixed stack
-version yet". An image scanned for the first time gets its SBOM made and attached.
+version yet". An image scanned for the first time gets its SBOM made and attached; --attach stores the
+findings too (artifactType application/vnd.slipway.vulnerability-report.v1+json), which
+push and copy carry to registries for other tools to read.
 Import advisories first: slipway vulndb import FILE|URL.
 
 --json prints {images: [{image, names, findings: [{cve, advisory, package, installed, source,
@@ -30,31 +33,33 @@ with --cve: {cve, advisories, images: [{image, names, findings}]}.
 Examples:
   $ slipway scan apps/web
   $ slipway scan --all --severity high
-  $ slipway scan --cve CVE-2024-45490`,
+  $ slipway scan --cve CVE-2024-45490
+  $ slipway scan --attach apps/web && slipway push apps/web 127.0.0.1:5000/apps/web`,
     )
     .action(
-      run(async (ctx, images: string[], opts: { all?: boolean; cve?: string; severity?: Severity }) => {
-        const store = await ctx.store();
-        if (opts.cve) {
-          const impact = await imagesWithCve(store, opts.cve);
-          ctx.print(impact, () => cveText(impact));
-          return;
-        }
-        if (!opts.all && images.length === 0) {
-          throw new SlipwayError(
-            'INVALID_ARGUMENT',
-            'name the images to scan, or give --all or --cve CVE-ID (e.g. slipway scan apps/web)',
-          );
-        }
-        const progress = ctx.progress();
-        progress.log(opts.all ? 'scanning every image of the store' : `scanning ${images.join(', ')}`);
-        const report = await scanImages(
-          store,
-          opts.all ? 'all' : images,
-          opts.severity ? { severity: opts.severity } : {},
-        );
-        ctx.print(report, () => scanText(report));
-      }),
+      run(
+        async (ctx, images: string[], opts: { all?: boolean; cve?: string; severity?: Severity; attach?: boolean }) => {
+          const store = await ctx.store();
+          if (opts.cve) {
+            const impact = await imagesWithCve(store, opts.cve);
+            ctx.print(impact, () => cveText(impact));
+            return;
+          }
+          if (!opts.all && images.length === 0) {
+            throw new SlipwayError(
+              'INVALID_ARGUMENT',
+              'name the images to scan, or give --all or --cve CVE-ID (e.g. slipway scan apps/web)',
+            );
+          }
+          const progress = ctx.progress();
+          progress.log(opts.all ? 'scanning every image of the store' : `scanning ${images.join(', ')}`);
+          const report = await scanImages(store, opts.all ? 'all' : images, {
+            ...(opts.severity ? { severity: opts.severity } : {}),
+            ...(opts.attach ? { attach: true } : {}),
+          });
+          ctx.print(report, () => scanText(report));
+        },
+      ),
     );
 }
 
