@@ -199,6 +199,25 @@ describe('dashboard pages in chromium: roles decide what a page shows', {
     await s.context.close();
   });
 
+  it('signing out revokes the session: its refresh token no longer signs anyone in', async () => {
+    const v = await viewer(browser);
+    await signIn(v, p.url, 'dev', PW);
+    const refresh = (await v.context.cookies()).find((c) => c.name === 'slipway_rt');
+    assert.ok(refresh, 'a refresh cookie');
+    await v.page.getByRole('button', { name: 'Sign out' }).click();
+    await v.page.waitForURL(`${p.url}/web/login`);
+    assert.deepEqual(
+      (await v.context.cookies()).filter((c) => c.name.startsWith('slipway_')),
+      [],
+      'the cookies are gone',
+    );
+    // The old refresh token put back by hand (no access token): sent to sign in, not let in.
+    await v.context.addCookies([refresh]);
+    await v.page.goto(`${p.url}/`);
+    assert.equal(new URL(v.page.url()).pathname, '/web/login');
+    await v.context.close();
+  });
+
   it('assets are served by digest name, cached immutably; an unknown digest is 404', async () => {
     const html = await (await fetch(`${p.url}/web/login`)).text();
     const css = /href="(\/web\/assets\/dashboard\.[0-9a-f]{16}\.css)"/.exec(html)?.[1];

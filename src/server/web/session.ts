@@ -42,7 +42,15 @@ export class WebSessions {
     return true;
   }
 
-  signOut(c: Context): void {
+  /** Ends the session: its refresh token is revoked (the access token lapses within its lifetime, as UAA's). */
+  async signOut(c: Context): Promise<void> {
+    const refresh = getCookie(c, REFRESH);
+    const claims = refresh ? await this.identity.tokens.verifyRefresh(refresh).catch(() => undefined) : undefined;
+    if (claims) await this.identity.revoke(claims.guid, { userGuid: claims.userGuid, admin: false });
+    this.#clear(c);
+  }
+
+  #clear(c: Context): void {
     deleteCookie(c, ACCESS, { path: '/' });
     deleteCookie(c, REFRESH, { path: '/' });
   }
@@ -58,7 +66,7 @@ export class WebSessions {
     if (!refresh) return { kind: 'anonymous' };
     const grant = await this.identity.refresh(refresh).catch(() => undefined);
     if (!grant) {
-      this.signOut(c);
+      this.#clear(c);
       return { kind: 'anonymous' };
     }
     this.#store(c, grant);

@@ -58,8 +58,8 @@ export function createWebApp(deps: WebDeps): Hono {
     if (!ok) return htmlResponse(c, loginPage({ next, username, error: 'Wrong user name or password.' }), 401);
     return c.redirect(next, 303);
   });
-  app.post('/web/logout', (c) => {
-    sessions.signOut(c);
+  app.post('/web/logout', async (c) => {
+    await sessions.signOut(c);
     return c.redirect('/web/login', 303);
   });
 
