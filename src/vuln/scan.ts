@@ -145,16 +145,24 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
         list.push(p);
       }
     }
+    const only = new Map<string, AdvisoryRow[]>();
+    for (const r of rows) {
+      const k = `${r.ecosystem}\u0000${r.package}`;
+      only.set(k, [...(only.get(k) ?? []), r]);
+    }
     const images: CveImpact['images'] = [];
+    const pending: { f: Finding; inv: InventoryRecord }[] = [];
     for (const [image, packages] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
       // An image no tag names any more (the old digest of a rebased app) is not listed.
       if (!names.has(image as Digest)) continue;
       const inv = db.inventory(image);
       if (!inv) continue;
-      const findings = matcher.match(inv, packages, rows);
-      if (findings.length > 0) images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });
+      const findings = matcher.match(inv, packages, only);
+      if (findings.length === 0) continue;
+      images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });
+      for (const f of findings) pending.push({ f, inv });
     }
-    await matcher.adviseAll(images.flatMap((i) => i.findings.map((f) => ({ f, inv: db.inventory(i.image)! }))));
+    await matcher.adviseAll(pending);
     return { cve, advisories: rows.length, images };
   } finally {
     db.close();
@@ -222,6 +230,7 @@ class Matcher {
   readonly #store: LocalStore;
   #advisories = new Map<string, AdvisoryRow[]>();
   #preloaded = false;
+  readonly #layers = new Map<string, LayerRole[]>();
   readonly #verdicts = new Map<string, { row: AdvisoryRow; fixed?: string }[]>();
   readonly #stacks = new Map<string, { version: string; packages: Record<string, string> }[] | undefined>();
 
@@ -258,14 +267,13 @@ class Matcher {
   }
 
   /** Findings without remedies yet (adviseAll adds them). */
-  match(inv: InventoryRecord, packages: ImagePackage[], only?: AdvisoryRow[]): Finding[] {
-    const layers = JSON.parse(inv.layers) as LayerRole[];
+  match(inv: InventoryRecord, packages: ImagePackage[], only?: Map<string, AdvisoryRow[]>): Finding[] {
+    let layers = this.#layers.get(inv.layers);
+    if (!layers) this.#layers.set(inv.layers, (layers = JSON.parse(inv.layers) as LayerRole[]));
     const out: Finding[] = [];
     const seen = new Set<string>();
     for (const p of packages) {
-      const rows =
-        only?.filter((r) => r.ecosystem === p.ecosystem && r.package === p.match) ??
-        this.#rowsFor(p.ecosystem, p.match);
+      const rows = only ? (only.get(`${p.ecosystem}\u0000${p.match}`) ?? []) : this.#rowsFor(p.ecosystem, p.match);
       for (const { row, fixed } of this.#verdict(p, inv.release, rows, only !== undefined)) {
         const key = `${row.cve}\u0000${p.name}\u0000${p.layer}`;
         if (seen.has(key)) continue;
@@ -298,10 +306,11 @@ class Matcher {
     p: ImagePackage,
     release: string,
     rows: AdvisoryRow[],
-    uncached: boolean,
+    subset: boolean,
   ): { row: AdvisoryRow; fixed?: string }[] {
-    const key = `${p.ecosystem}\u0000${p.match}\u0000${p.version}\u0000${release}`;
-    const cached = uncached ? undefined : this.#verdicts.get(key);
+    // A subset of the advisories (one CVE's) is cached apart from the package's whole list.
+    const key = `${subset ? 'subset' : 'all'}\u0000${p.ecosystem}\u0000${p.match}\u0000${p.version}\u0000${release}`;
+    const cached = this.#verdicts.get(key);
     if (cached) return cached;
     const hits: { row: AdvisoryRow; fixed?: string }[] = [];
     // A release's own rows win over release-less ones of the same CVE (the tracker knows the release's fix).
@@ -312,7 +321,7 @@ class Matcher {
       const v = affects(row, p.version);
       if (v.affected) hits.push({ row, ...(v.fixed !== undefined ? { fixed: v.fixed } : {}) });
     }
-    if (!uncached) this.#verdicts.set(key, hits);
+    this.#verdicts.set(key, hits);
     return hits;
   }
 

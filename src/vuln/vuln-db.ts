@@ -92,8 +92,17 @@ export interface InventoryRecord {
 export class VulnDb {
   readonly #db: Database.Database;
 
+  readonly #statements = new Map<string, Database.Statement>();
+
   private constructor(db: Database.Database) {
     this.#db = db;
+  }
+
+  /** A statement prepared once per connection (a fleet query runs the same few thousands of times). */
+  #sql(source: string): Database.Statement {
+    let stmt = this.#statements.get(source);
+    if (!stmt) this.#statements.set(source, (stmt = this.#db.prepare(source)));
+    return stmt;
   }
 
   /** Opens (creating it) the database of the store in `home`. */
@@ -111,7 +120,7 @@ export class VulnDb {
   }
 
   source(name: string): (SourceInfo & { fingerprint: string }) | undefined {
-    return this.#db.prepare('SELECT * FROM sources WHERE name = ?').get(name) as
+    return this.#sql('SELECT * FROM sources WHERE name = ?').get(name) as
       | (SourceInfo & { fingerprint: string })
       | undefined;
   }
@@ -144,7 +153,7 @@ export class VulnDb {
         .iterate(info.name) as Iterable<Record<string, string | null>>) {
         existing.set(key(r as never), rowFingerprint(r));
       }
-      const put = this.#db.prepare(
+      const put = this.#sql(
         `INSERT OR REPLACE INTO advisories (source, id, cve, ecosystem, package, release, status, severity, fixed, ranges, versions, summary, modified)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -175,7 +184,7 @@ export class VulnDb {
         else counts.changed++;
       }
       if (replace) {
-        const del = this.#db.prepare(
+        const del = this.#sql(
           'DELETE FROM advisories WHERE source = ? AND id = ? AND ecosystem = ? AND package = ? AND release = ?',
         );
         for (const k of existing.keys()) {
@@ -186,7 +195,7 @@ export class VulnDb {
         }
       }
       counts.total = (
-        this.#db.prepare('SELECT count(*) AS n FROM advisories WHERE source = ?').get(info.name) as { n: number }
+        this.#sql('SELECT count(*) AS n FROM advisories WHERE source = ?').get(info.name) as { n: number }
       ).n;
       this.#db
         .prepare(
@@ -201,7 +210,7 @@ export class VulnDb {
   /** Advisories about a package (every release and source; the caller picks). */
   advisoriesFor(ecosystem: string, pkg: string): AdvisoryRow[] {
     return (
-      this.#db.prepare('SELECT * FROM advisories WHERE ecosystem = ? AND package = ?').all(ecosystem, pkg) as Record<
+      this.#sql('SELECT * FROM advisories WHERE ecosystem = ? AND package = ?').all(ecosystem, pkg) as Record<
         string,
         string | null
       >[]
@@ -229,11 +238,11 @@ export class VulnDb {
   /** Records (replacing) the package inventory of an image. */
   putInventory(record: InventoryRecord, components: SbomComponent[]): void {
     const tx = this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM inventories WHERE image = ?').run(record.image);
+      this.#sql('DELETE FROM inventories WHERE image = ?').run(record.image);
       this.#db
         .prepare('INSERT INTO inventories (image, release, stack, layers, recorded) VALUES (?, ?, ?, ?, ?)')
         .run(record.image, record.release, record.stack, record.layers, new Date().toISOString());
-      const put = this.#db.prepare(
+      const put = this.#sql(
         'INSERT INTO image_packages (image, ecosystem, match, version, name, installed, layer) VALUES (?, ?, ?, ?, ?, ?, ?)',
       );
       for (const c of components) {
@@ -246,7 +255,7 @@ export class VulnDb {
   }
 
   inventory(image: string): InventoryRecord | undefined {
-    return this.#db.prepare('SELECT image, release, stack, layers FROM inventories WHERE image = ?').get(image) as
+    return this.#sql('SELECT image, release, stack, layers FROM inventories WHERE image = ?').get(image) as
       | InventoryRecord
       | undefined;
   }
@@ -258,12 +267,12 @@ export class VulnDb {
   }
 
   packagesOf(image: string): ImagePackage[] {
-    return this.#db.prepare('SELECT * FROM image_packages WHERE image = ?').all(image) as ImagePackage[];
+    return this.#sql('SELECT * FROM image_packages WHERE image = ?').all(image) as ImagePackage[];
   }
 
   /** Every package of every image, for a fleet scan (one pass over the table). */
   allPackages(): ImagePackage[] {
-    return this.#db.prepare('SELECT * FROM image_packages').all() as ImagePackage[];
+    return this.#sql('SELECT * FROM image_packages').all() as ImagePackage[];
   }
 
   /** The images holding a package, by the name advisories use. */
@@ -275,7 +284,7 @@ export class VulnDb {
 
   /** Every advisory, grouped by package, for a fleet scan. */
   allAdvisories(): AdvisoryRow[] {
-    return (this.#db.prepare('SELECT * FROM advisories').all() as Record<string, string | null>[]).map(fromColumns);
+    return (this.#sql('SELECT * FROM advisories').all() as Record<string, string | null>[]).map(fromColumns);
   }
 
   /** Runs `fn` in one write transaction (bulk inventory records). */
