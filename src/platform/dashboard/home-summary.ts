@@ -56,12 +56,10 @@ export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
     allPages((q) => d.workloads.listBuilds(q, { states: ['STAGING'] }, d.perms.spaceVisibility())),
   ]);
   const stagingApps = new Set(staging.map((b) => b.appGuid));
+  // One app after another: the store answers at once (SQLite), and 10,000 promises in flight cost more than they save.
   const health = new Map<string, AppHealth>();
-  await Promise.all(
-    fleet.apps.map(async (app) => {
-      health.set(app.guid, await appHealth(d.workloads, app, processes.get(app.guid) ?? [], stagingApps));
-    }),
-  );
+  for (const app of fleet.apps)
+    health.set(app.guid, await appHealth(d.workloads, app, processes.get(app.guid) ?? [], stagingApps));
   const latest = await latestVersions(d.images, droplets);
   const spaces = new Map(fleet.spaces.map((s) => [s.guid, s]));
   const orgs = new Map(fleet.orgs.map((o) => [o.guid, o]));
