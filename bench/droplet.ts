@@ -25,7 +25,7 @@ import { parseTransport } from '../src/oci/transport.js';
 import { ContainerRuntime, runtimeSpec } from '../src/runtime/index.js';
 import { readLocal } from '../src/transport/local.js';
 import { extractLayer } from '../src/layer/extract.js';
-import { BENCH_CACHE, median } from './common.js';
+import { BENCH_CACHE, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({
@@ -158,6 +158,14 @@ async function main(): Promise<void> {
     },
   };
   console.log(JSON.stringify(result, null, 2));
+  recordResult({
+    path: `start from a droplet-imported image (${appMb} MB app, ${depsMb} MB deps)`,
+    slipway: median(imageMs),
+    peer: median(dropletMs),
+    peerName: 'droplet way (copy rootfs, untar droplet, runc run)',
+    unit: 'ms',
+    runs: RUNS,
+  });
   await store.close();
 }
 
