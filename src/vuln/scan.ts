@@ -137,11 +137,15 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
     const names = await imageNames(store);
     const matcher = new Matcher(db, store);
     const byImage = new Map<string, ImagePackage[]>();
+    const inventories = new Map<string, InventoryRecord>();
     for (const key of new Set(rows.map((r) => `${r.ecosystem}\u0000${r.package}`))) {
       const [eco, pkg] = key.split('\u0000') as [string, string];
-      for (const p of db.imagesWith(eco, pkg)) {
+      for (const { inventory, ...p } of db.imagesWith(eco, pkg)) {
         let list = byImage.get(p.image);
-        if (!list) byImage.set(p.image, (list = []));
+        if (!list) {
+          byImage.set(p.image, (list = []));
+          inventories.set(p.image, inventory);
+        }
         list.push(p);
       }
     }
@@ -155,8 +159,7 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
     for (const [image, packages] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
       // An image no tag names any more (the old digest of a rebased app) is not listed.
       if (!names.has(image as Digest)) continue;
-      const inv = db.inventory(image);
-      if (!inv) continue;
+      const inv = inventories.get(image)!;
       const findings = matcher.match(inv, packages, only);
       if (findings.length === 0) continue;
       images.push({ image: image as Digest, names: names.get(image as Digest)!, findings });

@@ -275,11 +275,18 @@ export class VulnDb {
     return this.#sql('SELECT * FROM image_packages').all() as ImagePackage[];
   }
 
-  /** The images holding a package, by the name advisories use. */
-  imagesWith(ecosystem: string, match: string): ImagePackage[] {
-    return this.#db
-      .prepare('SELECT * FROM image_packages WHERE ecosystem = ? AND match = ?')
-      .all(ecosystem, match) as ImagePackage[];
+  /** The images holding a package, by the name advisories use, each with its inventory (one indexed join). */
+  imagesWith(ecosystem: string, match: string): (ImagePackage & { inventory: InventoryRecord })[] {
+    return (
+      this.#sql(
+        `SELECT p.image, p.ecosystem, p.match, p.version, p.name, p.installed, p.layer, i.release, i.stack, i.layers
+         FROM image_packages p JOIN inventories i ON i.image = p.image
+         WHERE p.ecosystem = ? AND p.match = ?`,
+      ).all(ecosystem, match) as (ImagePackage & { release: string; stack: string; layers: string })[]
+    ).map(({ release, stack, layers, ...p }) => ({
+      ...p,
+      inventory: { image: p.image, release, stack, layers },
+    }));
   }
 
   /** Every advisory, grouped by package, for a fleet scan. */
