@@ -200,6 +200,10 @@ describe('scan', () => {
       doc.findings.map((f: { cve: string }) => f.cve),
       ['CVE-2099-3333', 'CVE-2099-4444'],
     );
+    for (const args of [['sbom'], ['scan'], ['vulndb', 'import'], ['vulndb', 'status']]) {
+      const help = await slipway(home.path, [...args, '--help']);
+      assert.match(help.stdout, new RegExp(`Examples:\\n  \\$ slipway ${args.join(' ')}`), `${args.join(' ')} --help`);
+    }
     const bad = await slipway(home.path, ['scan']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /name the images to scan, or give --all or --cve/);

@@ -39,6 +39,7 @@ Examples:
           ref: string,
           opts: { format: SbomFormat; output?: string; attach: boolean; summary?: boolean; platform?: string },
         ) => {
+          ctx.progress().log(`reading the layers of ${ref} (each layer once; later runs use the store's cache)`);
           const report = await generateSbom(parseTransport(ref), ctx.store, {
             format: opts.format,
             attach: opts.attach,
