@@ -164,6 +164,29 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
     await checkPage(page, 'flow-app-deployed');
   });
 
+  it('restages: the package is built again and its droplet rolls out', async () => {
+    const page = dev.page;
+    const rows = (what: string) => page.locator(`#${what} tr.${what.slice(0, -1)}`);
+    const builds = await rows('builds').count();
+    const deployments = await rows('deployments').count();
+    await page.getByRole('button', { name: 'Restage (rolling)' }).click();
+    await page.waitForURL(`${server.url}/web/apps/${appGuid}`);
+    await page.locator('main[data-connected="true"]').waitFor();
+    await until(
+      'a new build staged',
+      600_000,
+      async () =>
+        (await rows('builds').count()) === builds + 1 && /STAGED/.test(await rows('builds').first().innerText()),
+    );
+    await until(
+      'its droplet deployed',
+      180_000,
+      async () =>
+        (await rows('deployments').count()) === deployments + 1 &&
+        /DEPLOYED\s+2 of 2 new instances/.test(await rows('deployments').first().innerText()),
+    );
+  });
+
   it('the image page lists the layers slipway inspect lists, with the same sizes', async () => {
     const page = dev.page;
     await page.goto(`${server.url}/web/apps/${appGuid}/image`);

@@ -19,7 +19,7 @@ import { query, type WebRequest } from '../web-context.js';
 /**
  * The app page: state, live instances, routes, processes, env (for who reads secrets),
  * builds with the staging log, deployments with their progress, revisions, events; the
- * actions the viewer's roles allow (start, stop, rolling restart, scale, rollback),
+ * actions the viewer's roles allow (start, stop, rolling restart, restage, scale, rollback),
  * and none of those they do not. Live sections are re-rendered by live.ts.
  */
 
@@ -50,6 +50,7 @@ ${
     ? html`<section aria-labelledby="actions-h"><h2 id="actions-h">Actions</h2><div class="actions">
 ${app.state === 'STARTED' ? actionForm(guid, 'stop', 'Stop', 'secondary') : actionForm(guid, 'start', 'Start')}
 ${actionForm(guid, 'restart', 'Restart (rolling)')}
+${actionForm(guid, 'restage', 'Restage (rolling)', 'secondary')}
 ${
   web
     ? html`<form method="post" action="/web/apps/${guid}/actions/scale" class="inline"><label for="scale-instances">Instances</label><input id="scale-instances" name="instances" type="number" min="0" max="100" value="${web.process.instances}" required><button type="submit">Scale</button></form>`
@@ -176,7 +177,7 @@ ${
     ? html`<p class="muted">No builds.</p>`
     : html`<div class="table-wrap" tabindex="0"><table aria-labelledby="builds-h"><thead><tr><th scope="col">Created</th><th scope="col">State</th><th scope="col">By</th><th scope="col">Error</th></tr></thead><tbody>${builds.items.map(
         (b) =>
-          html`<tr><td>${b.createdAt}</td><td>${state(b.state)}</td><td>${b.createdBy?.name ?? ''}</td><td>${b.error ?? ''}</td></tr>`,
+          html`<tr class="build"><td>${b.createdAt}</td><td>${state(b.state)}</td><td>${b.createdBy?.name ?? ''}</td><td>${b.error ?? ''}</td></tr>`,
       )}</tbody></table></div>`
 }</section>`;
   const deploymentsHtml = await html`<section aria-labelledby="dep-h" id="deployments"><h2 id="dep-h">Deployments</h2>
