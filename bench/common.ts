@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ export async function buildSlipway(name: string, source = ROOT): Promise<string>
   // bench/all compiles this tree once for every script it runs.
   const built = process.env['SLIPWAY_BENCH_MAIN'];
   if (built && source === ROOT && existsSync(built)) return built;
-  const dir = join(BENCH_CACHE, name);
+  // One directory per checkout: two trees benchmarked at once (a clone in CI, a work tree) never share a build.
+  const dir = join(BENCH_CACHE, `${name}-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`);
   await rm(join(dir, 'dist'), { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await exec(
