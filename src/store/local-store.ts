@@ -50,12 +50,19 @@ export class LocalStore {
     this.meta = meta;
   }
 
-  /** Opens (creating it if needed) the store in `home`, else $SLIPWAY_HOME, else ~/.slipway. */
-  static async open(home?: string, options: SqliteOptions = {}): Promise<LocalStore> {
+  /**
+   * Opens (creating it if needed) the store in `home`, else $SLIPWAY_HOME, else ~/.slipway.
+   * `database` (else $SLIPWAY_DATABASE), a postgres:// URL, puts the metadata in
+   * PostgreSQL instead of `metadata.sqlite`; blobs stay under `home`.
+   */
+  static async open(home?: string, options: SqliteOptions & { database?: string } = {}): Promise<LocalStore> {
     const dir = resolvePath(home || process.env['SLIPWAY_HOME'] || join(homedir(), '.slipway'));
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const blobs = await FsBlobStore.open(dir);
-    const meta = await SqliteMetadataStore.open(join(dir, 'metadata.sqlite'), options);
+    const database = options.database || process.env['SLIPWAY_DATABASE'];
+    const meta = database
+      ? await openDatabase(database)
+      : await SqliteMetadataStore.open(join(dir, 'metadata.sqlite'), options);
     return new LocalStore(dir, blobs, meta);
   }
 
@@ -283,4 +290,17 @@ function missing(
       detail: { repository, digest },
     },
   );
+}
+
+/** A metadata store named by URL; pg is loaded only when one is asked for. */
+async function openDatabase(url: string): Promise<MetadataStore> {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `--database takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB), got ${JSON.stringify(url.split('@').pop())}`,
+      { detail: { scheme: url.split(':')[0] } },
+    );
+  }
+  const { PostgresMetadataStore } = await import('./postgres-metadata.js');
+  return PostgresMetadataStore.open(url);
 }
