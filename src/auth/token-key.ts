@@ -42,12 +42,12 @@ export async function generateTokenKey(): Promise<TokenKey> {
 export async function loadOrCreateTokenKey(path: string): Promise<TokenKey> {
   const existing = await readKeyFile(path);
   if (existing) return existing;
-  const { privateKey } = await generateTokenKey();
+  const jwk = await newTokenKeyJwk();
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(`${JSON.stringify(privateKey.export({ format: 'jwk' }))}\n`);
+    await fh.writeFile(`${jwk}\n`);
     await fh.sync();
   } finally {
     await fh.close();
@@ -79,13 +79,10 @@ async function readKeyFile(path: string): Promise<TokenKey | undefined> {
     });
   }
   try {
-    const privateKey = createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' });
-    if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
-      throw new Error('not a P-256 key');
+    const key = parseTokenKey(text);
     // Someone may have loosened the mode; the key signs every token, so tighten it again.
     await chmod(path, 0o600);
-    const publicKey = createPublicKey(privateKey);
-    return { privateKey, publicKey, kid: libtrustKeyId(publicKey) };
+    return key;
   } catch (err) {
     throw new SlipwayError(
       'INVALID_DOCUMENT',
@@ -93,6 +90,21 @@ async function readKeyFile(path: string): Promise<TokenKey | undefined> {
       { cause: err },
     );
   }
+}
+
+/** A fresh signing key as the private JWK text kept in a file or a shared database. */
+export async function newTokenKeyJwk(): Promise<string> {
+  const { privateKey } = await generateTokenKey();
+  return JSON.stringify(privateKey.export({ format: 'jwk' }));
+}
+
+/** The key of a private P-256 JWK's text; throws on anything else. */
+export function parseTokenKey(text: string): TokenKey {
+  const privateKey = createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' });
+  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new Error('not a P-256 key');
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, kid: libtrustKeyId(publicKey) };
 }
 
 /** libtrust's KeyID of a public key (docker/libtrust util.go keyIDFromCryptoKey). */

@@ -18,6 +18,8 @@ export interface GlobalOptions {
 export class CliContext {
   readonly options: GlobalOptions;
   #store: Promise<LocalStore> | undefined;
+  /** Where the store's metadata lives when not in the home (`serve --database`). */
+  #storage: { database?: string } = {};
 
   constructor(command: Command) {
     this.options = command.optsWithGlobals<GlobalOptions>();
@@ -26,7 +28,7 @@ export class CliContext {
   store = (): Promise<LocalStore> => {
     // Loaded on first use: commands that never open the store (a cached `run`) skip its cost.
     this.#store ??= import('../store/local-store.js').then(async ({ LocalStore }) => {
-      const store = await LocalStore.open(this.options.home);
+      const store = await LocalStore.open(this.options.home, this.#storage);
       // Scratch (os.tmpdir(): exports, droplets, buildpack downloads) in the store, on the blobs'
       // filesystem, where gc finds what a killed command left; unless TMPDIR names a place.
       process.env['TMPDIR'] ||= processScratchDir(store.home);
@@ -34,6 +36,12 @@ export class CliContext {
     });
     return this.#store;
   };
+
+  /** Names the scale-out back-ends before the store is first opened (else $SLIPWAY_DATABASE, or SQLite in the home). */
+  useStorage(storage: { database?: string }): void {
+    if (this.#store) throw new Error('useStorage after the store was opened');
+    this.#storage = storage;
+  }
 
   progress(): Progress {
     if (this.options.quiet || this.options.json) return silentProgress;

@@ -43,11 +43,14 @@ export class LocalStore {
   readonly home: string;
   readonly blobs: BlobStore;
   readonly meta: MetadataStore;
+  /** The PostgreSQL URL the metadata is in (shared by every node on it), or undefined: SQLite in the home. */
+  readonly database: string | undefined;
 
-  constructor(home: string, blobs: BlobStore, meta: MetadataStore) {
+  constructor(home: string, blobs: BlobStore, meta: MetadataStore, database?: string) {
     this.home = home;
     this.blobs = blobs;
     this.meta = meta;
+    this.database = database;
   }
 
   /**
@@ -63,7 +66,7 @@ export class LocalStore {
     const meta = database
       ? await openDatabase(database)
       : await SqliteMetadataStore.open(join(dir, 'metadata.sqlite'), options);
-    return new LocalStore(dir, blobs, meta);
+    return new LocalStore(dir, blobs, meta, database || undefined);
   }
 
   /** A lease owned by this process; release it when done (or use withLease). */
