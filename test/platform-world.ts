@@ -107,7 +107,12 @@ export interface ServeProcess {
  * on a free port) from source with SLIPWAY_HOME=home, as a child process; resolves with
  * the URL it prints.
  */
-export function startServe(home: string, passwordFile: string, args: string[] = []): Promise<ServeProcess> {
+export function startServe(
+  home: string,
+  passwordFile: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -127,7 +132,7 @@ export function startServe(home: string, passwordFile: string, args: string[] = 
       ...args,
     ],
     {
-      env: { ...process.env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
+      env: { ...process.env, ...env, SLIPWAY_FROM_SOURCE: '1', SLIPWAY_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -377,11 +382,11 @@ export function seededBytes(seed: string, size: number): Buffer {
   return out;
 }
 
-/** A small image: one gzip layer per seed, a config naming their diff IDs, an OCI manifest (annotations make it unique). */
-export function makeImage(layerSeeds: string[], annotations: Record<string, string> = {}): TestImage {
+/** A small image: one gzip layer per seed (of `layerSize` bytes before gzip), a config naming their diff IDs, an OCI manifest (annotations make it unique). */
+export function makeImage(layerSeeds: string[], annotations: Record<string, string> = {}, layerSize = 2048): TestImage {
   const blobs = new Map<string, Buffer>();
   const layers = layerSeeds.map((seed) => {
-    const raw = seededBytes(seed, 2048);
+    const raw = seededBytes(seed, layerSize);
     const gz = gzipSync(raw);
     blobs.set(sha256(gz), gz);
     return { digest: sha256(gz), size: gz.length, diffId: sha256(raw) };

@@ -34,6 +34,8 @@ export interface WorkloadEngineOptions {
   /** Builds staged at once in this process (0: none here, `slipway worker`s only). Default half the CPUs, at least 1. */
   buildWorkers?: number;
   buildNetwork?: BuildNetwork;
+  /** A build whose worker sent no heartbeat this long goes to another worker (default 60 s). */
+  claimStaleMs?: number;
   /** Reconciler pass interval (default 1 s). */
   intervalMs?: number;
   /** How long a stopping instance keeps serving (default 2 s). */
@@ -73,7 +75,7 @@ export class WorkloadEngine {
       ...(o.onError ? { onError: o.onError } : {}),
       onInstances: (running) => this.routing.setInstances(running),
     });
-    this.queue = new LocalStagingQueue(o.platform, o.workloads, this.packages, this.logs);
+    this.queue = new LocalStagingQueue(o.platform, o.workloads, this.packages, this.logs, o.claimStaleMs);
     this.workers = new StagingWorkers({
       queue: this.queue,
       store: o.store,

@@ -44,6 +44,8 @@ export interface PlatformServerOptions {
   accessTokenSeconds?: number;
   gcIntervalMs: number;
   gcGraceMs: number;
+  /** A build whose worker sent no heartbeat this long goes to another worker (default 60 s). */
+  claimStaleMs?: number;
   warn: (message: string) => void;
   /** The platform store to use (default SQLite in the store's home: the embedded default). */
   platformStore?: PlatformStore & { workloads: WorkloadStore };
@@ -123,6 +125,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     ...(o.run?.buildNetwork ? { buildNetwork: o.run.buildNetwork } : {}),
     ...(o.run?.intervalMs !== undefined ? { intervalMs: o.run.intervalMs } : {}),
     ...(o.run?.drainMs !== undefined ? { drainMs: o.run.drainMs } : {}),
+    ...(o.claimStaleMs !== undefined ? { claimStaleMs: o.claimStaleMs } : {}),
     onError: (err) => o.warn(`${(err as Error).stack ?? err}`),
   });
   const images = new StoreAppImages(o.store, (app) => {

@@ -21,6 +21,8 @@ interface ServeFlags {
   buildWorkers?: string;
   buildNetwork: string;
   run: boolean;
+  database?: string;
+  claimTimeout: string;
 }
 
 export function serveCommand(): Command {
@@ -52,6 +54,15 @@ export function serveCommand(): Command {
     )
     .option('--build-network <mode>', "builds' network: outbound (the internet only) or none", 'outbound')
     .option('--no-run', 'serve the API and registry only: stage nothing, run no app here')
+    .option(
+      '--claim-timeout <seconds>',
+      'a build whose worker sent no heartbeat this long is given to another worker',
+      '60',
+    )
+    .option(
+      '--database <url>',
+      'PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB) for the metadata and the platform, shared by every node on it (default $SLIPWAY_DATABASE; else SQLite in the home)',
+    )
     .option('--token-expiry <seconds>', 'lifetime of access tokens', '600')
     .option('--gc-interval <seconds>', 'run garbage collection this often; 0 turns it off', '3600')
     .option(
@@ -85,6 +96,7 @@ Examples:
     .action(
       run(async (ctx: CliContext, flags: ServeFlags) => {
         const tls = await readTls(flags);
+        if (flags.database) ctx.useStorage({ database: flags.database });
         const store = await ctx.store();
         const server = await startPlatformServer({
           store,
@@ -95,6 +107,7 @@ Examples:
           accessTokenSeconds: wholeNumber(flags.tokenExpiry, '--token-expiry', 60),
           gcIntervalMs: wholeNumber(flags.gcInterval, '--gc-interval') * 1000,
           gcGraceMs: wholeNumber(flags.gcGrace, '--gc-grace') * 1000,
+          claimStaleMs: wholeNumber(flags.claimTimeout, '--claim-timeout', 1) * 1000,
           domain: flags.domain,
           ...(flags.run
             ? {

@@ -4,7 +4,7 @@ import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { PackageBits } from '../workload-services.js';
 import type { StagedImage } from './stage-build.js';
-import { CLAIM_STALE_MS, type StagingJob, type StagingQueue } from './staging-queue.js';
+import { CLAIM_STALE_MS, HEARTBEAT_MS, type StagingJob, type StagingQueue } from './staging-queue.js';
 
 /** The staging queue of the `serve` process: the platform's own stores. */
 export class LocalStagingQueue implements StagingQueue {
@@ -13,7 +13,7 @@ export class LocalStagingQueue implements StagingQueue {
     private readonly workloads: WorkloadStore,
     private readonly packages: PackageBits,
     private readonly logs: AppLogs,
-    /** How long a claim lasts without heartbeats (tests shorten it). */
+    /** How long a claim lasts without heartbeats (`serve --claim-timeout`). */
     private readonly staleMs = CLAIM_STALE_MS,
   ) {}
 
@@ -25,7 +25,8 @@ export class LocalStagingQueue implements StagingQueue {
       const app = await this.platform.getApp(build.appGuid);
       const space = app && (await this.platform.getSpace(app.spaceGuid));
       const org = space && (await this.platform.getOrg(space.orgGuid));
-      if (app && space && org) return { build, app, space, org };
+      if (app && space && org)
+        return { build, app, space, org, heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(this.staleMs / 4)) };
       // Its app went while it was queued.
       await this.workloads.updateBuild(build.guid, { state: 'FAILED', error: 'StagingError - the app was deleted' });
     }

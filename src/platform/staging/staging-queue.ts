@@ -14,6 +14,11 @@ export interface StagingJob {
   app: App;
   space: Space;
   org: Organization;
+  /**
+   * How often the worker must renew its claim: a quarter of the queue's stale time, so
+   * a platform run with a short claim timeout is not taken for a dead worker's.
+   */
+  heartbeatMs?: number;
 }
 
 export interface StagingQueue {

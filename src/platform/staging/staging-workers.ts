@@ -95,9 +95,12 @@ export class StagingWorkers {
   async #run(job: StagingJob): Promise<void> {
     const { queue } = this.#o;
     const dir = join(this.#o.workDir, job.build.guid);
-    const beat = setInterval(() => {
-      queue.heartbeat(job, this.#id).catch((err: unknown) => this.#o.onError?.(err));
-    }, HEARTBEAT_MS);
+    const beat = setInterval(
+      () => {
+        queue.heartbeat(job, this.#id).catch((err: unknown) => this.#o.onError?.(err));
+      },
+      Math.max(100, job.heartbeatMs ?? HEARTBEAT_MS),
+    );
     beat.unref();
     const out = (text: string) => queue.log(job, 'OUT', text);
     try {
