@@ -448,6 +448,13 @@ const MIGRATIONS: readonly string[] = [
     size INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  /* 3: settings the nodes of one platform share (sharedSetting): the first value stored under a name stays */ `
+  CREATE TABLE settings (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const PLATFORM_SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,7 +4,7 @@ import { isSlipwayError } from '../../errors.js';
 import { newGuid } from '../model.js';
 import { type Harness, labels, q, refused } from './platform-store-fixture.js';
 
-/** The PlatformStore contract, part 4: buildpacks, tokens, jobs, and two writers at once. */
+/** The PlatformStore contract, part 4: buildpacks, tokens, jobs, shared settings, and two writers at once. */
 export function platformContract(h: Harness): void {
   describe('buildpacks', () => {
     const order = async () =>
@@ -229,6 +229,36 @@ export function platformContract(h: Harness): void {
       assert.deepEqual(await h.store.unfinishedJobs(), []);
       assert.equal(await h.store.updateJob(newGuid(), { state: 'COMPLETE' }), undefined);
       assert.equal(await h.store.getJob(newGuid()), undefined);
+    });
+  });
+
+  describe('shared settings', () => {
+    it('stores the first value under a name and answers it ever after, calling create only when there is none', async () => {
+      let calls = 0;
+      const make = (value: string) => () => {
+        calls++;
+        return value;
+      };
+      assert.equal(await h.store.sharedSetting('token-key', make('first')), 'first');
+      assert.equal(await h.store.sharedSetting('token-key', make('second')), 'first', 'the first writer wins');
+      assert.equal(calls, 1, 'create is not called when a value is stored');
+      assert.equal(await h.store.sharedSetting('worker-secret', make('other')), 'other', 'each name on its own');
+      assert.equal(await h.store.sharedSetting('token-key', make('third')), 'first');
+      await refused(
+        h.store.sharedSetting('', () => 'x'),
+        'INVALID_ARGUMENT',
+        undefined,
+        'name',
+      );
+    });
+
+    it('gives every caller of one name at once the same value', async () => {
+      const values = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => h.store.sharedSetting('signing-key', () => `key-${i}`)),
+      );
+      assert.equal(new Set(values).size, 1, `one value: ${values.join(', ')}`);
+      assert.match(values[0]!, /^key-\d$/);
+      assert.equal(await h.store.sharedSetting('signing-key', () => 'late'), values[0]);
     });
   });
 

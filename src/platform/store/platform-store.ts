@@ -158,6 +158,20 @@ export interface PlatformStore {
   updateJob(guid: string, patch: Partial<Pick<Job, 'state' | 'errors' | 'warnings'>>): Promise<Job | undefined>;
   /** Jobs still PROCESSING (after a restart, they are run again or failed). */
   unfinishedJobs(): Promise<Job[]>;
+
+  // shared settings
+  /**
+   * The value stored under `name`, or, when there is none, `create()`'s, stored
+   * atomically: the first writer wins and every caller, on any node sharing the
+   * database, gets that one value (`create` is called only when nothing is stored,
+   * and its value is thrown away when another caller stored first). What several
+   * `slipway serve` nodes must agree on lives here: the token-signing key, the
+   * workers' secret.
+   *
+   * @example
+   * const key = await store.sharedSetting('token-signing-key', () => generateJwk());
+   */
+  sharedSetting(name: string, create: () => string): Promise<string>;
 }
 
 /** A page of a list, as CF's pagination counts it (pages from 1). */

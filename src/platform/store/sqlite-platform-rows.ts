@@ -1,3 +1,4 @@
+import { SlipwayError } from '../../errors.js';
 import type {
   ApiToken,
   App,
@@ -259,4 +260,13 @@ export function metadataColumns(metadata: Partial<Metadata> | undefined): { labe
 /** The key under which names are unique: CF compares them regardless of case. */
 export function nameKey(name: string): string {
   return name.toLowerCase();
+}
+
+/** A shared setting's name (sharedSetting): 1 to 200 characters. */
+export function checkSettingName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+    throw new SlipwayError('INVALID_ARGUMENT', 'A shared setting needs a name of 1 to 200 characters.', {
+      detail: { field: 'name' },
+    });
+  }
 }

@@ -2,10 +2,12 @@ import { SlipwayError } from '../../errors.js';
 import type { LabelRequirement, ListQuery, Visibility } from './platform-store.js';
 
 /**
- * The WHERE clauses of the SQLite PlatformStore's lists: visibility as subqueries on
+ * The WHERE clauses of the PlatformStore's lists: visibility as subqueries on
  * `roles` (Cloud Controller's readable_space_guids / readable_org_guids, answered by
  * the `roles_by_user` index), filters, label selectors through `labels`, the order
- * and the page. The listed table is always aliased `t`.
+ * and the page. The listed table is always aliased `t`. The SQL is the common part of
+ * SQLite and PostgreSQL (`?` placeholders, which the PostgreSQL runner numbers; TRUE
+ * and FALSE, not 1 and 0), so both stores filter with the same clauses.
  */
 
 export type Param = string | number | null;
@@ -16,7 +18,7 @@ export interface Clause {
   params: Param[];
 }
 
-const NOTHING: Clause = { sql: '0', params: [] };
+const NOTHING: Clause = { sql: 'FALSE', params: [] };
 
 /** Conditions joined by AND. */
 export class Where {
@@ -83,7 +85,7 @@ export function inList(column: string, values: readonly string[]): Clause {
 function labelClause(r: LabelRequirement, labelsDrive: boolean): Clause {
   const negated = r.op === 'notin' || r.op === 'notexists';
   const byValue = r.op === 'in' || r.op === 'notin';
-  if (byValue && r.values.length === 0) return negated ? { sql: '1', params: [] } : NOTHING;
+  if (byValue && r.values.length === 0) return negated ? { sql: 'TRUE', params: [] } : NOTHING;
   const values = byValue ? ` AND l.value IN (${placeholders(r.values.length)})` : '';
   const params = [r.key, ...(byValue ? r.values : [])];
   if (labelsDrive && !negated) {
@@ -156,7 +158,7 @@ export function orgRule(v: Visibility, orgCol: string): Clause | undefined {
 export function userRule(v: Visibility, userCol: string): Clause | undefined {
   if (v.kind === 'all') return undefined;
   if (v.kind === 'none') return NOTHING;
-  const orgs = orgRule(v, 'o.org_guid') ?? { sql: '1', params: [] };
+  const orgs = orgRule(v, 'o.org_guid') ?? { sql: 'TRUE', params: [] };
   return {
     sql: `${userCol} = ? OR ${userCol} IN (SELECT o.user_guid FROM roles o WHERE ${orgs.sql})`,
     params: [v.userGuid, ...orgs.params],

@@ -122,6 +122,7 @@ describe('SqlitePlatformStore on disk', () => {
       'roles',
       'route_destinations',
       'routes',
+      'settings',
       'spaces',
       'user_credentials',
       'users',

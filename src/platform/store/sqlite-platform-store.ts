@@ -41,6 +41,7 @@ import {
   type EventRow,
   JOB_COLUMNS,
   type JobRow,
+  checkSettingName,
   metadataColumns,
   nameKey,
   ORG_COLUMNS,
@@ -969,6 +970,20 @@ export class SqlitePlatformStore implements PlatformStore {
     return this.#sql(`SELECT ${JOB_COLUMNS} FROM jobs t WHERE t.state = 'PROCESSING' ORDER BY t.created_at, t.id`)
       .all()
       .map((r) => toJob(r as JobRow));
+  }
+
+  // shared settings
+
+  /** The value under `name`, or `create()`'s stored now: the read and the insert in one IMMEDIATE transaction. */
+  async sharedSetting(name: string, create: () => string): Promise<string> {
+    checkSettingName(name);
+    return this.#write(() => {
+      const stored = this.#sql('SELECT value FROM settings WHERE name = ?').pluck().get(name) as string | undefined;
+      if (stored !== undefined) return stored;
+      const value = create();
+      this.#sql('INSERT INTO settings (name, value, created_at) VALUES (?, ?, ?)').run(name, value, now());
+      return value;
+    });
   }
 
   // the machinery

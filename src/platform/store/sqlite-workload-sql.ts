@@ -9,7 +9,7 @@ import { type Clause, orgRule, spaceRule, TIMES } from './sqlite-platform-sql.js
  * shared domain to every caller, a private one through its org.
  */
 
-const NOTHING: Clause = { sql: '0', params: [] };
+const NOTHING: Clause = { sql: 'FALSE', params: [] };
 
 /** A row of an app (`t.app_guid`): visible when its app is, by the app's space (the apps_by_space and apps_by_org indexes). */
 export function appRule(v: Visibility, appCol = 't.app_guid'): Clause | undefined {

@@ -769,6 +769,6 @@ function optional<P extends object, K extends keyof P>(patch: P, key: K, current
 }
 
 function numbers(column: string, values: readonly number[]): Clause {
-  if (values.length === 0) return { sql: '0', params: [] };
+  if (values.length === 0) return { sql: 'FALSE', params: [] };
   return { sql: `${column} IN (${placeholders(values.length)})`, params: [...values] };
 }
