@@ -19,6 +19,7 @@ import { AppLogs } from '../src/platform/logs.js';
 import { type App, emptyMetadata, newGuid } from '../src/platform/model.js';
 import { LocalStagingQueue } from '../src/platform/staging/local-staging-queue.js';
 import { PackageStore } from '../src/platform/staging/package-store.js';
+import { SqliteResourcePool } from '../src/platform/staging/resource-pool.js';
 import { PlatformImages } from '../src/platform/staging/platform-images.js';
 import { RemoteStagingQueue, type WorkerEvent } from '../src/platform/staging/remote-staging-queue.js';
 import type { StagedImage } from '../src/platform/staging/stage-build.js';
@@ -205,7 +206,7 @@ describe('slipway worker: build workers against a running platform (worker API, 
     });
     // The platform's own signing key: the registry takes the tokens the worker API issues.
     tokens = new PlatformTokens({ key: await loadOrCreateTokenKey(defaultTokenKeyPath(home)), issuer: 'slipway-uaa' });
-    packages = new PackageStore(home);
+    packages = new PackageStore(store, new SqliteResourcePool(join(home, 'resource-pool.sqlite')));
     logs = new AppLogs();
     secret = loadOrCreateWorkerSecret(home);
     const queue = new LocalStagingQueue(pstore, workloads, packages, logs, STALE_MS);

@@ -10,6 +10,7 @@ import { Reconciler } from './run/reconciler.js';
 import { RoutingTable } from './run/routing-table.js';
 import { LocalStagingQueue } from './staging/local-staging-queue.js';
 import { PackageStore } from './staging/package-store.js';
+import { openResourcePool } from './staging/resource-pool.js';
 import { StagingWorkers } from './staging/staging-workers.js';
 import type { PlatformStore } from './store/platform-store.js';
 import type { WorkloadStore } from './store/workload-store.js';
@@ -57,12 +58,14 @@ export class WorkloadEngine {
   readonly services: WorkloadServices;
   readonly #o: WorkloadEngineOptions;
   #routesTimer: NodeJS.Timeout | undefined;
+  readonly #pool: ReturnType<typeof openResourcePool>;
   #started = false;
 
   constructor(o: WorkloadEngineOptions) {
     this.#o = o;
     const home = o.store.home;
-    this.packages = new PackageStore(home);
+    this.#pool = openResourcePool({ database: o.store.database, file: join(home, 'resource-pool.sqlite') });
+    this.packages = new PackageStore(o.store, this.#pool);
     this.runtime = ContainerRuntime.open(home);
     const runner = new InstanceRunner(this.runtime, o.store, hostname(), join(home, 'instance-networks'));
     this.reconciler = new Reconciler({
@@ -126,5 +129,6 @@ export class WorkloadEngine {
     await this.workers.close();
     await this.reconciler.close();
     this.runtime.close();
+    await this.#pool.close();
   }
 }

@@ -152,7 +152,7 @@ export function createWorkerApp(options: WorkerApiOptions): Hono {
   app.get('/builds/:guid/package', async (c) => {
     const job = await jobOf(c.req.param('guid'));
     if (!job) return lost(c);
-    const tar = packages.tar(job.build.packageGuid);
+    const tar = await packages.tar(job.build.packageGuid);
     return new Response(Readable.toWeb(tar) as ReadableStream<Uint8Array>, {
       status: 200,
       headers: { 'Content-Type': 'application/x-tar' },

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppLogs } from '../../../platform/logs.js';
 import { type App, emptyMetadata, newGuid, type User } from '../../../platform/model.js';
+import { LocalStore } from '../../../store/local-store.js';
+import { SqliteResourcePool } from '../../../platform/staging/resource-pool.js';
 import { PackageStore } from '../../../platform/staging/package-store.js';
 import type { InstanceStat, InstanceStatsSource, WorkloadSignals } from '../../../platform/workload-services.js';
 import type { Droplet, Process } from '../../../platform/workload.js';
@@ -51,9 +53,14 @@ export class WorkloadWorld {
   readonly stats = new FakeRuntimeStats();
   readonly signals = new CountingSignals();
 
-  private constructor(w: World) {
+  readonly #images: LocalStore;
+  readonly #pool: SqliteResourcePool;
+
+  private constructor(w: World, images: LocalStore) {
     this.w = w;
-    this.packages = new PackageStore(join(w.dir, 'home'));
+    this.#images = images;
+    this.#pool = new SqliteResourcePool(join(w.dir, 'resource-pool.sqlite'));
+    this.packages = new PackageStore(images, this.#pool);
     this.app = createV3App({
       store: w.store,
       authenticate: testOnlyAuthenticate(w.store),
@@ -73,11 +80,14 @@ export class WorkloadWorld {
   }
 
   static async create(): Promise<WorkloadWorld> {
-    return new WorkloadWorld(await World.create());
+    const w = await World.create();
+    return new WorkloadWorld(w, await LocalStore.open(join(w.dir, 'home')));
   }
 
   async close(): Promise<void> {
     await this.app.jobs.idle();
+    await this.#pool.close();
+    await this.#images.close();
     await this.w.close();
   }
 
