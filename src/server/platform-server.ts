@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { defaultTokenKeyPath, loadOrCreateTokenKey } from '../auth/token-key.js';
+import { defaultTokenKeyPath, loadOrCreateTokenKey, newTokenKeyJwk, parseTokenKey } from '../auth/token-key.js';
 import { SlipwayError, isErrno } from '../errors.js';
 import type { StackSource } from '../platform/actions/stacks.js';
 import { StackUpdates } from '../platform/actions/stack-updates.js';
@@ -10,7 +10,7 @@ import { Identity } from '../platform/identity/identity.js';
 import { PlatformTokens } from '../platform/identity/tokens.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
-import { SqlitePlatformStore } from '../platform/store/sqlite-platform-store.js';
+import { openPlatformStore } from '../platform/store/open-platform-store.js';
 import type { WorkloadStore } from '../platform/store/workload-store.js';
 import { WorkloadEngine } from '../platform/workload-engine.js';
 import type { BuildNetwork } from '../sandbox/network.js';
@@ -26,7 +26,7 @@ import { createRegistryApp, type RegistryApp } from './registry/app.js';
 import { startGc } from './registry/gc.js';
 import { serveRegistry } from './registry/serve.js';
 import { type RouterLogEntry, startRouter, type RunningRouter } from './router/router.js';
-import { createWorkerApp, loadOrCreateWorkerSecret } from './staging/worker-api.js';
+import { createWorkerApp, loadOrCreateWorkerSecret, newWorkerSecret, shareWorkerSecret } from './staging/worker-api.js';
 import { createUaaApp } from './uaa/app.js';
 import { createV3App } from './v3/app.js';
 import { createWebApp, isWebRequest } from './web/web-app.js';
@@ -86,8 +86,13 @@ export interface RunningPlatformServer {
  * token endpoint (/token), /healthz and /metrics.
  */
 export async function startPlatformServer(o: PlatformServerOptions): Promise<RunningPlatformServer> {
-  const pstore = o.platformStore ?? (await SqlitePlatformStore.open(join(o.store.home, 'platform.sqlite')));
-  const key = await loadOrCreateTokenKey(defaultTokenKeyPath(o.store.home));
+  // On PostgreSQL every node shares the platform's tables and its keys; on SQLite they are the home's.
+  const database = o.store.database;
+  const pstore = o.platformStore ?? (await openPlatformStore(database ?? join(o.store.home, 'platform.sqlite')));
+  const freshKey = database ? await newTokenKeyJwk() : undefined;
+  const key = freshKey
+    ? parseTokenKey(await pstore.sharedSetting('registry-token-key', () => freshKey))
+    : await loadOrCreateTokenKey(defaultTokenKeyPath(o.store.home));
   const tokens = new PlatformTokens({
     key,
     issuer: 'slipway-uaa',
@@ -166,7 +171,9 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     onError: (err, where) => o.warn(`internal error at ${where}: ${(err as Error).stack ?? err}`),
   });
   // `slipway worker`s on other processes or hosts: this process's staging queue over HTTP, behind the worker secret.
-  const secret = loadOrCreateWorkerSecret(o.store.home);
+  const secret = database
+    ? shareWorkerSecret(o.store.home, await pstore.sharedSetting('worker-secret', () => newWorkerSecret()))
+    : loadOrCreateWorkerSecret(o.store.home);
   const workerApi = new Hono().route(
     '/internal/v1',
     createWorkerApp({

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
@@ -245,11 +245,32 @@ function jsonOf(text: string): unknown {
  * The platform's worker secret (`$SLIPWAY_HOME/worker-secret`, 32 random bytes as hex,
  * mode 0600), made on first use. `slipway worker` on another host is given a copy.
  */
+/** A new worker secret: 32 random bytes as hex. */
+export function newWorkerSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * The secret of nodes that share a database (made once, kept there), also written to
+ * `$SLIPWAY_HOME/worker-secret` so an operator copies it to workers from any node.
+ */
+export function shareWorkerSecret(home: string, secret: string): string {
+  if (!/^[0-9a-f]{64}$/.test(secret))
+    throw new SlipwayError('INVALID_DOCUMENT', "the database's worker secret is not 64 hex digits");
+  const file = join(home, 'worker-secret');
+  if (!existsSync(file) || readFileSync(file, 'utf8').trim() !== secret) {
+    const tmp = `${file}.${randomBytes(6).toString('hex')}`;
+    writeFileSync(tmp, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  }
+  return secret;
+}
+
 export function loadOrCreateWorkerSecret(home: string): string {
   const file = join(home, 'worker-secret');
   if (!existsSync(file)) {
     const tmp = `${file}.${randomBytes(6).toString('hex')}`;
-    writeFileSync(tmp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, `${newWorkerSecret()}\n`, { mode: 0o600, flag: 'wx' });
     try {
       // link() never replaces: of two processes starting at once, the first one's secret stays, whole.
       linkSync(tmp, file);
