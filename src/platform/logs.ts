@@ -24,21 +24,30 @@ export class AppLogs {
   readonly #rings = new Map<string, LogLine[]>();
   readonly #listeners = new Map<string, Set<(line: LogLine) => void>>();
   #last = 0n;
+  /** Told of every line written here (a relay to the other nodes of a shared database). */
+  onWrite: ((line: LogLine) => void) | undefined;
 
   /** Adds text (one or more lines) to an app's log. */
   write(appGuid: string, source: LogSource, instance: string, stream: 'OUT' | 'ERR', text: string): void {
     for (const raw of text.split('\n')) {
       const line = raw.replace(/\r$/, '');
       if (line === '') continue;
-      this.#push({
+      const entry: LogLine = {
         timestamp: this.#now(),
         appGuid,
         source,
         instance,
         stream,
         text: line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line,
-      });
+      };
+      this.#push(entry);
+      this.onWrite?.(entry);
     }
+  }
+
+  /** A line written on another node, in its place by time (it may arrive after newer local ones). */
+  ingest(line: LogLine): void {
+    this.#push(line);
   }
 
   /** The retained lines of an app, oldest first, from `since` (exclusive) on, at most `limit` of the newest. */
@@ -69,7 +78,9 @@ export class AppLogs {
   #push(line: LogLine): void {
     let ring = this.#rings.get(line.appGuid);
     if (!ring) this.#rings.set(line.appGuid, (ring = []));
-    ring.push(line);
+    let at = ring.length;
+    while (at > 0 && ring[at - 1]!.timestamp > line.timestamp) at--;
+    ring.splice(at, 0, line);
     if (ring.length > LINES_PER_APP) ring.splice(0, ring.length - LINES_PER_APP);
     for (const l of this.#listeners.get(line.appGuid) ?? []) {
       try {
@@ -81,7 +92,8 @@ export class AppLogs {
   }
 
   #now(): bigint {
-    const t = BigInt(Date.now()) * 1_000_000n;
+    // Microseconds, not milliseconds: lines of two nodes (a shared database) rarely share a timestamp.
+    const t = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
     this.#last = t > this.#last ? t : this.#last + 1n;
     return this.#last;
   }

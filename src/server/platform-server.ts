@@ -10,6 +10,7 @@ import { Identity } from '../platform/identity/identity.js';
 import { PlatformTokens } from '../platform/identity/tokens.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
+import { LogRelay } from '../platform/log-relay.js';
 import { openPlatformStore } from '../platform/store/open-platform-store.js';
 import type { WorkloadStore } from '../platform/store/workload-store.js';
 import { WorkloadEngine } from '../platform/workload-engine.js';
@@ -133,6 +134,10 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     ...(o.claimStaleMs !== undefined ? { claimStaleMs: o.claimStaleMs } : {}),
     onError: (err) => o.warn(`${(err as Error).stack ?? err}`),
   });
+  // Nodes on one database see each other's app logs (staging output, instances).
+  const relay = database
+    ? await LogRelay.start(database, engine.logs, { onError: (err) => o.warn(`app logs: ${(err as Error).message}`) })
+    : undefined;
   const images = new StoreAppImages(o.store, (app) => {
     engine.logs.drop(app.guid);
     registryAccess.forgetNames();
@@ -274,6 +279,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       await gc?.stop();
       await router?.close();
       await engine.close();
+      await relay?.close();
       await server.close();
       await pstore.close();
     },
