@@ -11,6 +11,7 @@ import { PlatformTokens } from '../platform/identity/tokens.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
 import { LogRelay } from '../platform/log-relay.js';
+import { takeRunnerLock } from '../platform/run/runner-lock.js';
 import { openPlatformStore } from '../platform/store/open-platform-store.js';
 import type { WorkloadStore } from '../platform/store/workload-store.js';
 import { WorkloadEngine } from '../platform/workload-engine.js';
@@ -90,6 +91,8 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
   // On PostgreSQL every node shares the platform's tables and its keys; on SQLite they are the home's.
   const database = o.store.database;
   const pstore = o.platformStore ?? (await openPlatformStore(database ?? join(o.store.home, 'platform.sqlite')));
+  // One node of a shared database runs its apps (see runner-lock.ts).
+  const runnerLock = database && o.run ? await takeRunnerLock(database) : undefined;
   const freshKey = database ? await newTokenKeyJwk() : undefined;
   const key = freshKey
     ? parseTokenKey(await pstore.sharedSetting('registry-token-key', () => freshKey))
@@ -280,6 +283,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
       await router?.close();
       await engine.close();
       await relay?.close();
+      await runnerLock?.release();
       await server.close();
       await pstore.close();
     },
