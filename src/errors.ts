@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'TOOL_MISSING'
   | 'TOOL_FAILED'
   | 'CONFLICT'
+  // a service Slipway depends on (a database, an object store) that does not answer, after retries
+  | 'UNAVAILABLE'
   // a sandboxed build that reached one of its limits (time, memory, processes, disk)
   | 'LIMIT_EXCEEDED'
   // work stopped because the process was told to end (a signal, a broken pipe)

@@ -4,6 +4,7 @@ import { SlipwayError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { checkRepository, checkTag } from './names.js';
 import { isOwnerAlive } from './owner.js';
+import { isConnectionError, resilientPool, retryConnection } from './pg-resilience.js';
 import { LOCK_CLASS, LockKey, migratePostgres } from './postgres-schema.js';
 import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
 
@@ -46,16 +47,17 @@ const FK_VIOLATION = '23503';
  */
 export class PostgresMetadataStore implements MetadataStore {
   readonly #pool: pg.Pool;
+  /** The database, without its password, for errors. */
+  readonly #target: string;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, target: string) {
     this.#pool = pool;
+    this.#target = target;
   }
 
   /** Connects and applies migrations (under the migration lock). */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresMetadataStore> {
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
-    // An idle connection dropped by the server must not crash the process: the pool replaces it.
-    pool.on('error', () => undefined);
+    const pool = resilientPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }), redact(url));
     try {
       const client = await pool.connect();
       try {
@@ -71,7 +73,7 @@ export class PostgresMetadataStore implements MetadataStore {
         detail: { url: redact(url) },
       });
     }
-    return new PostgresMetadataStore(pool);
+    return new PostgresMetadataStore(pool, redact(url));
   }
 
   async putManifest(record: ManifestRecord, tags: string[] = []): Promise<void> {
@@ -337,8 +339,14 @@ export class PostgresMetadataStore implements MetadataStore {
     await this.#write((c) => c.query('DELETE FROM leases WHERE id = $1', [lease]));
   }
 
-  async withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {
+  withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {
+    // A lost connection rolled the sweep back (deletions already made are of blobs nothing needed): mark again.
+    return retryConnection(this.#target, () => this.#gcOnce(options, fn));
+  }
+
+  async #gcOnce(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {
     const c = await this.#pool.connect();
+    let broken = false;
     try {
       await c.query('BEGIN');
       try {
@@ -356,11 +364,13 @@ export class PostgresMetadataStore implements MetadataStore {
         await c.query('COMMIT');
         return deleted;
       } catch (err) {
+        broken = isConnectionError(err);
         await c.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
     } finally {
-      c.release();
+      // A connection that broke is not handed to anyone else.
+      c.release(broken || undefined);
     }
   }
 
@@ -369,8 +379,14 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   /** Runs `fn` in one transaction holding GC's lock shared: writes on all nodes run side by side, never inside a sweep. */
-  async #write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  #write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    // The server rolled back a transaction whose connection went: it runs again on a new one.
+    return retryConnection(this.#target, () => this.#writeOnce(fn));
+  }
+
+  async #writeOnce<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.#pool.connect();
+    let broken = false;
     try {
       await c.query('BEGIN');
       try {
@@ -379,11 +395,13 @@ export class PostgresMetadataStore implements MetadataStore {
         await c.query('COMMIT');
         return result;
       } catch (err) {
+        broken = isConnectionError(err);
         await c.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
     } finally {
-      c.release();
+      // A connection that broke is not handed to anyone else.
+      c.release(broken || undefined);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { SlipwayError } from '../../errors.js';
+import { isConnectionError } from '../../store/pg-resilience.js';
 import type { ListQuery, Page } from './platform-store.js';
 import { orderAndPage, type Where } from './sqlite-platform-sql.js';
 
@@ -130,7 +131,15 @@ export class PgRunner {
 
   async #transaction<T>(begin: string, fn: (c: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      let lost = false;
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        if (!isConnectionError(err) || attempt >= ATTEMPTS) throw unavailable(err, attempt);
+        await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt));
+        continue;
+      }
       let broken = false;
       try {
         await client.query(begin);
@@ -143,15 +152,27 @@ export class PgRunner {
         } catch {
           broken = true;
         }
-        if (!retryable(err, attempt)) throw err;
+        lost = isConnectionError(err);
+        if (!retryable(err, attempt)) throw unavailable(err, attempt);
       } finally {
         // A connection that could not roll back is not given to anyone else.
         client.release(broken || undefined);
       }
-      // Jittered and growing, so the transactions that collided do not collide again.
-      await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      // Jittered and growing, so the transactions that collided do not collide again; a lost
+      // database is given longer to come back (about 10 s in all).
+      await sleep(Math.random() * (lost ? Math.min(1000, 25 * 2 ** attempt) : Math.min(100, 2 ** attempt)));
     }
   }
+}
+
+/** A connection error that outlasted the retries as UNAVAILABLE; any other error as it is. */
+function unavailable(err: unknown, attempts: number): unknown {
+  if (!isConnectionError(err)) return err;
+  return new SlipwayError(
+    'UNAVAILABLE',
+    `the platform's PostgreSQL database did not answer after ${attempts} tries (${(err as Error).message}): check that it runs and that this host reaches it`,
+    { cause: err },
+  );
 }
 
 /**
@@ -160,6 +181,8 @@ export class PgRunner {
  * store's own checks name the conflict, or it is a real one.
  */
 function retryable(err: unknown, attempt: number): boolean {
+  // A lost connection took the transaction with it (the server rolled it back): again, on a new one.
+  if (isConnectionError(err)) return attempt < ATTEMPTS;
   const code = pgCode(err);
   if (code === undefined || attempt >= ATTEMPTS) return false;
   return RETRY.has(code) || (code === UNIQUE_VIOLATION && attempt <= 2);
