@@ -288,6 +288,37 @@ export function describeMetadataStore(
         await other.close();
       }
     });
+
+    it('upload states: made once, saved only over the version read, seen by another connection, listed, deleted', async () => {
+      const state = {
+        id: 'u1',
+        version: 1,
+        updated: new Date().toISOString(),
+        labels: { repository: 'team/app' },
+        parts: [],
+        tail: 0,
+        owner: ownerString(),
+      };
+      assert.equal(await meta.saveUpload(state), true);
+      assert.equal(await meta.saveUpload(state), false, 'an id is made once');
+      const other = await harness.connect({ waitMs: 1000 });
+      try {
+        const next = { ...state, version: 2, multipartId: 'mp-1', parts: [{ number: 1, etag: '"e1"', size: 5 << 20 }] };
+        assert.equal(await other.saveUpload(next, 1), true);
+        // A writer that read version 1 and went on elsewhere loses: it must resume from what is stored.
+        assert.equal(await meta.saveUpload({ ...state, version: 2, tail: 9 }, 1), false);
+        assert.deepEqual(await meta.getUpload('u1'), next);
+        assert.deepEqual(
+          (await meta.listUploads()).map((u) => u.id),
+          ['u1'],
+        );
+        await other.deleteUpload('u1');
+        assert.equal(await meta.getUpload('u1'), undefined);
+        assert.deepEqual(await meta.listUploads(), []);
+      } finally {
+        await other.close();
+      }
+    });
   });
 }
 

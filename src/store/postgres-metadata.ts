@@ -6,7 +6,7 @@ import { checkRepository, checkTag } from './names.js';
 import { isOwnerAlive } from './owner.js';
 import { isConnectionError, resilientPool, retryConnection } from './pg-resilience.js';
 import { LOCK_CLASS, LockKey, migratePostgres } from './postgres-schema.js';
-import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
+import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord, UploadState } from './types.js';
 
 export interface PostgresOptions {
   /** Connections kept open (pg.Pool `max`). Default 10. */
@@ -337,6 +337,35 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async releaseLease(lease: string): Promise<void> {
     await this.#write((c) => c.query('DELETE FROM leases WHERE id = $1', [lease]));
+  }
+
+  async saveUpload(state: UploadState, previous?: number): Promise<boolean> {
+    const json = JSON.stringify(state);
+    const r =
+      previous === undefined
+        ? await this.#pool.query(
+            'INSERT INTO blob_uploads (id, version, updated, state) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+            [state.id, state.version, state.updated, json],
+          )
+        : await this.#pool.query(
+            'UPDATE blob_uploads SET version = $1, updated = $2, state = $3 WHERE id = $4 AND version = $5',
+            [state.version, state.updated, json, state.id, previous],
+          );
+    return r.rowCount === 1;
+  }
+
+  async getUpload(id: string): Promise<UploadState | undefined> {
+    const { rows } = await this.#pool.query<{ state: string }>('SELECT state FROM blob_uploads WHERE id = $1', [id]);
+    return rows[0] ? (JSON.parse(rows[0].state) as UploadState) : undefined;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.#pool.query('DELETE FROM blob_uploads WHERE id = $1', [id]);
+  }
+
+  async listUploads(): Promise<UploadState[]> {
+    const { rows } = await this.#pool.query<{ state: string }>('SELECT state FROM blob_uploads ORDER BY id');
+    return rows.map((r) => JSON.parse(r.state) as UploadState);
   }
 
   withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {

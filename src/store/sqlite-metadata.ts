@@ -7,7 +7,7 @@ import { GcGate } from './gc-gate.js';
 import { checkRepository, checkTag } from './names.js';
 import { isOwnerAlive } from './owner.js';
 import { migrate } from './sqlite-schema.js';
-import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord } from './types.js';
+import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord, UploadState } from './types.js';
 
 export interface SqliteOptions {
   /**
@@ -286,6 +286,37 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async releaseLease(lease: string): Promise<void> {
     await this.#write(() => this.#sql('DELETE FROM leases WHERE id = ?').run(lease));
+  }
+
+  async saveUpload(state: UploadState, previous?: number): Promise<boolean> {
+    const json = JSON.stringify(state);
+    const r =
+      previous === undefined
+        ? this.#sql(
+            'INSERT INTO blob_uploads (id, version, updated, state) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          ).run(state.id, state.version, state.updated, json)
+        : this.#sql('UPDATE blob_uploads SET version = ?, updated = ?, state = ? WHERE id = ? AND version = ?').run(
+            state.version,
+            state.updated,
+            json,
+            state.id,
+            previous,
+          );
+    return r.changes === 1;
+  }
+
+  async getUpload(id: string): Promise<UploadState | undefined> {
+    const row = this.#sql('SELECT state FROM blob_uploads WHERE id = ?').get(id) as { state: string } | undefined;
+    return row ? (JSON.parse(row.state) as UploadState) : undefined;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    this.#sql('DELETE FROM blob_uploads WHERE id = ?').run(id);
+  }
+
+  async listUploads(): Promise<UploadState[]> {
+    const rows = this.#sql('SELECT state FROM blob_uploads ORDER BY id').all() as { state: string }[];
+    return rows.map((r) => JSON.parse(r.state) as UploadState);
   }
 
   async withGcLock(options: { linkGraceMs: number }, fn: (live: Set<Digest>) => Promise<Digest[]>): Promise<Digest[]> {

@@ -70,6 +70,15 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (lease, digest)
   ) WITHOUT ROWID;
   `,
+  // 2: blob uploads of an object store (S3) in progress, so any node continues them.
+  `
+  CREATE TABLE blob_uploads (
+    id      TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    updated TEXT NOT NULL,
+    state   TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -57,6 +57,24 @@ export interface WriterOptions {
   labels?: Record<string, string>;
 }
 
+/** Where an object-store upload stands (MetadataStore.saveUpload). */
+export interface UploadState {
+  id: string;
+  /** Bumped at every save: a writer parked on a node knows another one went on. */
+  version: number;
+  /** When it was last saved (ISO 8601). */
+  updated: string;
+  labels: Record<string, string>;
+  /** The object store's multipart upload, once it has one. */
+  multipartId?: string;
+  /** The parts uploaded so far, in order. */
+  parts: { number: number; etag: string; size: number }[];
+  /** Bytes after the parts, kept in a tail object until they make a part. */
+  tail: number;
+  /** The process that saved it last ("pid:PID@HOST"). */
+  owner: string;
+}
+
 /** An ingest in progress as `listIngests` sees it. */
 export interface IngestInfo {
   id: string;
@@ -168,6 +186,17 @@ export interface MetadataStore {
   /** Throws CONFLICT when the lease is gone (released, or dropped by GC): it would protect nothing. */
   addToLease(lease: string, digest: Digest): Promise<void>;
   releaseLease(lease: string): Promise<void>;
+
+  /**
+   * Blob uploads in progress in an object store (S3BlobStore's ingests), so a node
+   * continues what another began. `saveUpload` stores `state` at `state.version`: a new
+   * upload when `previous` is undefined (false if the id exists), else only when the
+   * stored one is still at `previous` (false when another writer went on meanwhile).
+   */
+  saveUpload(state: UploadState, previous?: number): Promise<boolean>;
+  getUpload(id: string): Promise<UploadState | undefined>;
+  deleteUpload(id: string): Promise<void>;
+  listUploads(): Promise<UploadState[]>;
 
   /**
    * Runs `fn` while no lease, manifest or link can be added (GC's mark-and-sweep
