@@ -11,12 +11,15 @@ export type HealthCheck = () => Promise<void>;
  * single repository name, from SQLite) and a look at the blob directory, both of
  * which every pull and push needs.
  */
-export function storeChecks(store: Pick<LocalStore, 'home' | 'meta'>): Record<string, HealthCheck> {
+export function storeChecks(store: Pick<LocalStore, 'home' | 'meta' | 'blobs'>): Record<string, HealthCheck> {
   return {
     metadata: async () => {
       await store.meta.listRepositories({ n: 1 });
     },
-    blobs: () => access(join(store.home, 'blobs'), constants.R_OK | constants.W_OK | constants.X_OK),
+    blobs: () =>
+      store.blobs.probe
+        ? store.blobs.probe()
+        : access(join(store.home, 'blobs'), constants.R_OK | constants.W_OK | constants.X_OK),
   };
 }
 

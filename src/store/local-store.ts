@@ -56,16 +56,27 @@ export class LocalStore {
   /**
    * Opens (creating it if needed) the store in `home`, else $SLIPWAY_HOME, else ~/.slipway.
    * `database` (else $SLIPWAY_DATABASE), a postgres:// URL, puts the metadata in
-   * PostgreSQL instead of `metadata.sqlite`; blobs stay under `home`.
+   * PostgreSQL instead of `metadata.sqlite`; `blobs` (else $SLIPWAY_BLOBS), an s3:// URL,
+   * puts the blobs in an object store instead of `blobs/` (see s3-blob-store.ts).
    */
-  static async open(home?: string, options: SqliteOptions & { database?: string } = {}): Promise<LocalStore> {
+  static async open(
+    home?: string,
+    options: SqliteOptions & { database?: string; blobs?: string } = {},
+  ): Promise<LocalStore> {
     const dir = resolvePath(home || process.env['SLIPWAY_HOME'] || join(homedir(), '.slipway'));
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const blobs = await FsBlobStore.open(dir);
     const database = options.database || process.env['SLIPWAY_DATABASE'];
     const meta = database
       ? await openDatabase(database)
       : await SqliteMetadataStore.open(join(dir, 'metadata.sqlite'), options);
+    const where = options.blobs || process.env['SLIPWAY_BLOBS'];
+    let blobs: BlobStore;
+    try {
+      blobs = where ? await openObjectStore(where, meta) : await FsBlobStore.open(dir);
+    } catch (err) {
+      await meta.close();
+      throw err;
+    }
     return new LocalStore(dir, blobs, meta, database || undefined);
   }
 
@@ -306,4 +317,10 @@ async function openDatabase(url: string): Promise<MetadataStore> {
   }
   const { PostgresMetadataStore } = await import('./postgres-metadata.js');
   return PostgresMetadataStore.open(url);
+}
+
+/** A blob store named by URL; the AWS SDK is loaded only when one is asked for. */
+async function openObjectStore(url: string, meta: MetadataStore): Promise<BlobStore> {
+  const { parseS3Url, S3BlobStore } = await import('./s3-blob-store.js');
+  return new S3BlobStore(parseS3Url(url), meta);
 }

@@ -48,6 +48,13 @@ export interface BlobWriter {
    * continue it later: a registry upload spans several HTTP requests.
    */
   close(): Promise<void>;
+  /**
+   * Makes what was written durable where another process or node can resume it (an
+   * object store's upload between registry requests); absent where `write` is durable.
+   */
+  checkpoint?(): Promise<void>;
+  /** False when another process resumed and went on with this ingest since (a parked writer is stale). */
+  isCurrent?(): Promise<boolean>;
 }
 
 export interface WriterOptions {
@@ -91,6 +98,10 @@ export interface IngestInfo {
 }
 
 export interface BlobStore {
+  /** Throws when the store cannot be used now (the /healthz probe); absent: a local directory's check. */
+  probe?(): Promise<void>;
+  /** A URL a client may GET the blob from directly, where the store has one (an object store). */
+  presignedUrl?(digest: Digest): Promise<string>;
   stat(digest: Digest): Promise<BlobInfo | undefined>;
   /**
    * A stream of the blob (or of bytes start..end inclusive). Throws BLOB_UNKNOWN.

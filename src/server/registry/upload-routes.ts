@@ -29,7 +29,7 @@ export async function startUpload(reg: RegistryContext, call: UploadsCall): Prom
   try {
     return reply(202, uploadHeaders(name, upload));
   } finally {
-    upload.release();
+    await upload.release();
   }
 }
 
@@ -42,7 +42,7 @@ export async function patchUpload(reg: RegistryContext, call: UploadCall): Promi
     await appendChunk(call, upload);
     return reply(202, uploadHeaders(name, upload));
   } finally {
-    upload.release();
+    await upload.release();
   }
 }
 
@@ -60,7 +60,7 @@ export async function finishUpload(reg: RegistryContext, call: UploadCall): Prom
     await appendChunk(call, upload);
     return blobCreated(name, (await upload.complete(digest)).digest);
   } finally {
-    upload.release();
+    await upload.release();
   }
 }
 
@@ -72,7 +72,7 @@ export async function uploadStatus(reg: RegistryContext, call: UploadCall): Prom
   try {
     return reply(204, uploadHeaders(name, upload));
   } finally {
-    upload.release();
+    await upload.release();
   }
 }
 

@@ -81,8 +81,13 @@ export class UploadSessions {
     return this.#options.maxUploadBytes;
   }
 
-  /** Called by Upload: the request is done with a live writer. */
-  keep(id: string, writer: BlobWriter): void {
+  /**
+   * Called by Upload: the request is done with a live writer. What it wrote is made
+   * resumable by any node first (an object store's checkpoint); a writer whose
+   * checkpoint failed is not kept, so the next request resumes from what was saved.
+   */
+  async keep(id: string, writer: BlobWriter): Promise<void> {
+    await writer.checkpoint?.();
     this.#park(id, writer);
   }
 
@@ -101,7 +106,8 @@ export class UploadSessions {
     if (idle !== undefined) {
       this.#idle.delete(id);
       clearTimeout(idle.timer);
-      return idle.writer;
+      // Parked here while another node went on with the upload: what is saved is newer.
+      if (!idle.writer.isCurrent || (await idle.writer.isCurrent())) return idle.writer;
     }
     try {
       const writer = await this.#store.blobs.resume(id);
@@ -236,11 +242,14 @@ export class Upload {
   }
 
   /** Ends this request's hold; the session stays for the next request. Idempotent. */
-  release(): void {
+  async release(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    this.#sessions.keep(this.id, this.#writer);
-    this.#unlock();
+    try {
+      await this.#sessions.keep(this.id, this.#writer);
+    } finally {
+      this.#unlock();
+    }
   }
 
   async #overLimit(): Promise<never> {
