@@ -19,7 +19,7 @@ export class CliContext {
   readonly options: GlobalOptions;
   #store: Promise<LocalStore> | undefined;
   /** Where the store's metadata lives when not in the home (`serve --database`). */
-  #storage: { database?: string } = {};
+  #storage: { database?: string; blobs?: string } = {};
 
   constructor(command: Command) {
     this.options = command.optsWithGlobals<GlobalOptions>();
@@ -38,7 +38,7 @@ export class CliContext {
   };
 
   /** Names the scale-out back-ends before the store is first opened (else $SLIPWAY_DATABASE, or SQLite in the home). */
-  useStorage(storage: { database?: string }): void {
+  useStorage(storage: { database?: string; blobs?: string }): void {
     if (this.#store) throw new Error('useStorage after the store was opened');
     this.#storage = storage;
   }

@@ -48,6 +48,8 @@ export interface PlatformServerOptions {
   gcGraceMs: number;
   /** A build whose worker sent no heartbeat this long goes to another worker (default 60 s). */
   claimStaleMs?: number;
+  /** Blob GETs answered with a presigned URL of the object store (`--s3-redirect`). */
+  redirectBlobs?: boolean;
   warn: (message: string) => void;
   /** The platform store to use (default SQLite in the store's home: the embedded default). */
   platformStore?: PlatformStore & { workloads: WorkloadStore };
@@ -120,6 +122,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     }),
     names: registryAccess,
     onEvent: metrics.observe,
+    ...(o.redirectBlobs ? { redirectBlobs: true } : {}),
   });
   const registryLogins = new LoginGuard(registryAccess);
   identity.onPasswordChange((username) => registryLogins.forget(username));

@@ -22,6 +22,8 @@ interface ServeFlags {
   buildNetwork: string;
   run: boolean;
   database?: string;
+  blobs?: string;
+  s3Redirect?: boolean;
   claimTimeout: string;
 }
 
@@ -63,6 +65,11 @@ export function serveCommand(): Command {
       '--database <url>',
       'PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB) for the metadata and the platform, shared by every node on it (default $SLIPWAY_DATABASE; else SQLite in the home)',
     )
+    .option(
+      '--blobs <url>',
+      's3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=true]: blobs in an S3-compatible object store shared by every node (default $SLIPWAY_BLOBS; else the home)',
+    )
+    .option('--s3-redirect', 'answer blob GETs with a presigned URL of the object store (307), as Distribution can')
     .option('--token-expiry <seconds>', 'lifetime of access tokens', '600')
     .option('--gc-interval <seconds>', 'run garbage collection this often; 0 turns it off', '3600')
     .option(
@@ -85,8 +92,15 @@ router at http://APP.<domain>:8080 (apps.localhost names 127.0.0.1 for browsers
 and curl). What should run is in the database: after a restart the instances still
 running are adopted, the missing ones started.
 
+Scale out: nodes started with the same --database (PostgreSQL) and --blobs (an S3
+bucket) share everything (metadata, the platform's tables, token key, worker secret,
+uploads in progress, app logs) and hold nothing of their own: put them behind a load
+balancer and point \`slipway worker\`s at it. One of them may run apps (--run, the
+default); start the others with --no-run.
+
 Examples:
   $ slipway serve
+  $ slipway serve --no-run --build-workers 0 --database postgres://slipway@db/slipway --blobs 's3://images/prod?region=eu-west-1'
   $ slipway cf push web --path examples/nodejs && curl http://web.apps.localhost:8080/
   $ slipway serve --addr 0.0.0.0:9000 --router-addr 0.0.0.0:80 --domain apps.example.com
   $ slipway cf login -a http://127.0.0.1:9000 -u admin -p "$PASSWORD"
@@ -96,7 +110,10 @@ Examples:
     .action(
       run(async (ctx: CliContext, flags: ServeFlags) => {
         const tls = await readTls(flags);
-        if (flags.database) ctx.useStorage({ database: flags.database });
+        ctx.useStorage({
+          ...(flags.database ? { database: flags.database } : {}),
+          ...(flags.blobs ? { blobs: flags.blobs } : {}),
+        });
         const store = await ctx.store();
         const server = await startPlatformServer({
           store,
@@ -108,6 +125,7 @@ Examples:
           gcIntervalMs: wholeNumber(flags.gcInterval, '--gc-interval') * 1000,
           gcGraceMs: wholeNumber(flags.gcGrace, '--gc-grace') * 1000,
           claimStaleMs: wholeNumber(flags.claimTimeout, '--claim-timeout', 1) * 1000,
+          ...(flags.s3Redirect ? { redirectBlobs: true } : {}),
           domain: flags.domain,
           ...(flags.run
             ? {

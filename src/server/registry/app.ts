@@ -25,6 +25,8 @@ export interface RegistryOptions {
   manifestCacheBytes?: number;
   /** Public names and stored repositories (default: the same). */
   names?: RepositoryNames;
+  /** Send blob GETs to the object store (a presigned URL, 307) where it has one, as Distribution's redirect. */
+  redirectBlobs?: boolean;
 }
 
 export type RegistryEnv = { Variables: { call: Call } };
@@ -78,6 +80,7 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
     }),
     manifests: new ManifestCache(options.manifestCacheBytes ?? 32 * 1024 * 1024),
     emit,
+    redirectBlobs: options.redirectBlobs ?? false,
   };
   const app = new Hono<RegistryEnv>();
   if (options.onEvent !== undefined) app.use('/v2/*', requestEvents(options.onEvent));

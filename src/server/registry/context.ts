@@ -25,6 +25,8 @@ export interface RegistryContext {
   uploads: UploadSessions;
   manifests: ManifestCache;
   emit: (event: RegistryEvent) => void;
+  /** Blob GETs answered with a presigned object-store URL (`serve --s3-redirect`). */
+  redirectBlobs: boolean;
 }
 
 /** One request, as a handler sees it. */
