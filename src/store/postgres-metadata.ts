@@ -312,7 +312,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async createLease(owner: string): Promise<string> {
     const id = randomUUID();
-    await this.#write((c) =>
+    await this.#writeLease((c) =>
       c.query('INSERT INTO leases (id, owner, created) VALUES ($1, $2, $3)', [id, owner, new Date().toISOString()]),
     );
     return id;
@@ -321,7 +321,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async addToLease(lease: string, digest: Digest): Promise<void> {
     parseDigest(digest);
     try {
-      await this.#write((c) =>
+      await this.#writeLease((c) =>
         c.query('INSERT INTO lease_blobs (lease, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING', [lease, digest]),
       );
     } catch (err) {
@@ -336,7 +336,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async releaseLease(lease: string): Promise<void> {
-    await this.#write((c) => c.query('DELETE FROM leases WHERE id = $1', [lease]));
+    await this.#writeLease((c) => c.query('DELETE FROM leases WHERE id = $1', [lease]));
   }
 
   async saveUpload(state: UploadState, previous?: number): Promise<boolean> {
@@ -408,6 +408,18 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   /** Runs `fn` in one transaction holding GC's lock shared: writes on all nodes run side by side, never inside a sweep. */
+  /**
+   * A lease write, committed without waiting for the WAL flush: a lease matters only
+   * while its process lives, and PostgreSQL keeps commit order, so the next durable
+   * commit (a manifest, a tag) flushes it too. Other sessions see it at commit.
+   */
+  #writeLease<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#write(async (c) => {
+      await c.query('SET LOCAL synchronous_commit = off');
+      return fn(c);
+    });
+  }
+
   #write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     // The server rolled back a transaction whose connection went: it runs again on a new one.
     return retryConnection(this.#target, () => this.#writeOnce(fn));

@@ -265,7 +265,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async createLease(owner: string): Promise<string> {
     const id = randomUUID();
-    await this.#write(() =>
+    await this.#writeLease(() =>
       this.#sql('INSERT INTO leases (id, owner, created) VALUES (?, ?, ?)').run(id, owner, new Date().toISOString()),
     );
     return id;
@@ -273,7 +273,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async addToLease(lease: string, digest: Digest): Promise<void> {
     parseDigest(digest);
-    await this.#write(() => {
+    await this.#writeLease(() => {
       if (this.#sql('SELECT 1 FROM leases WHERE id = ?').get(lease) === undefined) {
         // GC drops the leases of owners it believes dead; protecting nothing silently would be worse.
         throw new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, {
@@ -285,7 +285,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async releaseLease(lease: string): Promise<void> {
-    await this.#write(() => this.#sql('DELETE FROM leases WHERE id = ?').run(lease));
+    await this.#writeLease(() => this.#sql('DELETE FROM leases WHERE id = ?').run(lease));
   }
 
   async saveUpload(state: UploadState, previous?: number): Promise<boolean> {
@@ -356,6 +356,25 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Runs a write in one IMMEDIATE transaction (no upgrade deadlock), outside GC's window. */
   #write<T>(fn: () => T): Promise<T> {
     return this.#gate.whenOpen(() => this.#db.transaction(fn).immediate());
+  }
+
+  /**
+   * A lease write, committed without its own fsync (WAL, synchronous=NORMAL): a lease
+   * only matters while its process lives, so losing the last ones to a power cut loses
+   * nothing (the process is gone too, and GC would drop them). The WAL keeps commit
+   * order, so the next durable commit (a manifest, a tag) makes them durable as well;
+   * other processes see the lease at commit either way. This took most of a fleet
+   * rebase's time: several lease writes per image, each waiting for the disk.
+   */
+  #writeLease<T>(fn: () => T): Promise<T> {
+    return this.#gate.whenOpen(() => {
+      this.#db.pragma('synchronous = NORMAL');
+      try {
+        return this.#db.transaction(fn).immediate();
+      } finally {
+        this.#db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   #ensureRepository(name: string, now: string): void {
