@@ -10,5 +10,8 @@ npm run -s lint
 npm run -s lint:deps
 # Every benchmark at tiny sizes, one run each (about a minute): fails if a script breaks, never on a time.
 sh bench/all --quick >/dev/null
+# The store's and registry's suites once more on the scale-out back-ends (PostgreSQL and S3).
+SLIPWAY_TEST_BACKENDS=postgres+s3 node --import tsx --test --test-concurrency=2 --test-reporter=dot \
+  src/store/local-store.test.ts src/server/registry/*.test.ts
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

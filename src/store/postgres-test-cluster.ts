@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,8 @@ export interface PostgresCluster {
   /** Creates a new empty database and returns its URL. */
   createDatabase(): Promise<string>;
   stop(): Promise<void>;
+  /** Stops it synchronously (from a process 'exit' handler). */
+  stopNow(): void;
 }
 
 const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
@@ -76,6 +78,13 @@ export async function startPostgres(): Promise<PostgresCluster> {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
       } finally {
         await rm(dir, { recursive: true, force: true });
+      }
+    },
+    stopNow() {
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     },
   };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,12 +32,15 @@ export interface S3TestServer {
   /** A blob store URL under `prefix` (a different prefix per test keeps them apart). */
   url(prefix?: string, endpoint?: string): string;
   stop(): Promise<void>;
+  /** Stops it synchronously (from a process 'exit' handler). */
+  stopNow(): void;
 }
 
 export const S3_TEST_BUCKET = 'slipway-test';
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
-export async function startS3(): Promise<S3TestServer> {
+/** `detached`: the server does not keep this process alive (stop it with stopNow at exit). */
+export async function startS3(options: { detached?: boolean } = {}): Promise<S3TestServer> {
   const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
   const bin = join(root, 'node_modules', 's3rver', 'bin', 's3rver.js');
   const dir = await mkdtemp(join(tmpdir(), 'slipway-s3-'));
@@ -65,6 +69,10 @@ export async function startS3(): Promise<S3TestServer> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  if (options.detached) {
+    child.unref();
+    (child.stderr as unknown as { unref(): void }).unref();
+  }
   // The SDK in this process signs with s3rver's fixed credentials.
   Object.assign(process.env, CREDENTIALS);
   return {
@@ -78,6 +86,10 @@ export async function startS3(): Promise<S3TestServer> {
       child.kill('SIGTERM');
       await exited;
       await rm(dir, { recursive: true, force: true });
+    },
+    stopNow() {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { digestOf } from '../../oci/digest.js';
-import { LocalStore } from '../../store/local-store.js';
+import { reopenTestStore } from '../../store/testdata/test-backends.js';
 import { createRegistryApp } from './app.js';
 import { errorCode, harness, TestClient, type Harness } from './testdata/client.js';
 
@@ -266,7 +266,7 @@ describe('blob uploads', () => {
     const location = await client.startUpload('restart');
     assert.equal((await patch(location, data.subarray(0, 120_000), 0)).status, 202);
     await h.app.close(); // parks the session as a shutdown does
-    const store = await LocalStore.open(h.home);
+    const store = await reopenTestStore(h.store);
     const app = createRegistryApp({ store, auth: (await import('../auth/types.js')).allowAll });
     const second = new TestClient(app);
     try {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { digestOf, type Digest, type DigestAlgorithm } from '../../../oci/digest.js';
 import { MediaType } from '../../../oci/media-types.js';
 import type { Descriptor } from '../../../oci/types.js';
-import { LocalStore } from '../../../store/local-store.js';
+import type { LocalStore } from '../../../store/local-store.js';
+import { openTestStore } from '../../../store/testdata/test-backends.js';
 import { allowAll } from '../../auth/types.js';
 import { createRegistryApp, type RegistryApp, type RegistryOptions } from '../app.js';
 
@@ -23,7 +24,7 @@ export interface Harness {
 /** A fresh store in a temporary SLIPWAY_HOME, and a registry app on it. */
 export async function harness(options: Partial<Omit<RegistryOptions, 'store'>> = {}): Promise<Harness> {
   const home = await mkdtemp(join(tmpdir(), 'slipway-registry-'));
-  const store = await LocalStore.open(home);
+  const store = await openTestStore(home);
   const app = createRegistryApp({ auth: allowAll, ...options, store });
   return {
     home,
