@@ -245,8 +245,9 @@ export class LocalStore {
    */
   async #holdReferences(repository: string, content: ManifestContent, lease: StoreLease): Promise<Digest[]> {
     const references: Digest[] = [];
-    for (const desc of content.blobs) {
-      if (await lease.ensureBlob(desc.digest)) references.push(desc.digest);
+    const present = await lease.ensureBlobs(content.blobs.map((desc) => desc.digest));
+    for (const [i, desc] of content.blobs.entries()) {
+      if (present[i]) references.push(desc.digest);
       else if (!desc.urls?.length)
         throw missing('BLOB_UNKNOWN', `blob ${desc.digest} (${desc.mediaType})`, repository, desc.digest);
     }

@@ -230,6 +230,30 @@ export function describeMetadataStore(
       );
     });
 
+    it('adds several blobs to a lease at once, and refuses a gone lease without adding any', async () => {
+      const lease = await meta.createLease(ownerString());
+      await meta.addManyToLease(lease, [d('one'), d('two'), d('one')]);
+      await meta.addManyToLease(lease, []);
+      let live = new Set<Digest>();
+      await meta.withGcLock({ linkGraceMs: 0 }, async (l) => {
+        live = l;
+        return [];
+      });
+      assert.deepEqual([...live].sort(), [d('one'), d('two')].sort());
+      await meta.releaseLease(lease);
+      for (const digests of [[d('three'), d('four')], []])
+        await assert.rejects(
+          meta.addManyToLease(lease, digests),
+          (e) => isSlipwayError(e, 'CONFLICT'),
+          'a released lease protects nothing',
+        );
+      await meta.withGcLock({ linkGraceMs: 0 }, async (l) => {
+        live = l;
+        return [];
+      });
+      assert.deepEqual([...live], [], 'nothing of the refused batch was added');
+    });
+
     it('makes writers of this process wait until GC is done, and rolls back when GC fails', async () => {
       const order: string[] = [];
       let entered!: () => void;

@@ -335,6 +335,27 @@ export class PostgresMetadataStore implements MetadataStore {
     }
   }
 
+  async addManyToLease(lease: string, digests: readonly Digest[]): Promise<void> {
+    for (const digest of digests) parseDigest(digest);
+    if (digests.length === 0) {
+      // Nothing to add, but a gone lease is still an error, as it is for one blob.
+      const { rowCount } = await this.#pool.query('SELECT 1 FROM leases WHERE id = $1', [lease]);
+      if (rowCount === 0) throw goneLease(lease);
+      return;
+    }
+    try {
+      await this.#writeLease((c) =>
+        c.query(
+          'INSERT INTO lease_blobs (lease, digest) SELECT $1, d FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING',
+          [lease, [...digests]],
+        ),
+      );
+    } catch (err) {
+      if (isPgError(err, FK_VIOLATION)) throw goneLease(lease);
+      throw err;
+    }
+  }
+
   async releaseLease(lease: string): Promise<void> {
     await this.#writeLease((c) => c.query('DELETE FROM leases WHERE id = $1', [lease]));
   }
@@ -463,6 +484,13 @@ async function upsertTag(
        ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`,
     [repository, tag, digest, now],
   );
+}
+
+/** GC drops the leases of owners it believes dead; protecting nothing silently would be worse. */
+function goneLease(lease: string): SlipwayError {
+  return new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, {
+    detail: { lease },
+  });
 }
 
 /** Leases of dead processes on this host; a lease of another host is that host's to judge. */

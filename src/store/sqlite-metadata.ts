@@ -284,6 +284,19 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  async addManyToLease(lease: string, digests: readonly Digest[]): Promise<void> {
+    for (const digest of digests) parseDigest(digest);
+    await this.#writeLease(() => {
+      if (this.#sql('SELECT 1 FROM leases WHERE id = ?').get(lease) === undefined) {
+        throw new SlipwayError('CONFLICT', `lease ${lease} no longer exists (released, or reclaimed by GC)`, {
+          detail: { lease },
+        });
+      }
+      const add = this.#sql('INSERT INTO lease_blobs (lease, digest) VALUES (?, ?) ON CONFLICT DO NOTHING');
+      for (const digest of digests) add.run(lease, digest);
+    });
+  }
+
   async releaseLease(lease: string): Promise<void> {
     await this.#writeLease(() => this.#sql('DELETE FROM leases WHERE id = ?').run(lease));
   }

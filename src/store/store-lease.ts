@@ -62,6 +62,16 @@ export class StoreLease {
     return (await this.#blobs.stat(digest)) !== undefined;
   }
 
+  /**
+   * ensureBlob for several blobs: one lease transaction for all, then the checks at
+   * once (a manifest's layers and config, which a push checked one by one before).
+   */
+  async ensureBlobs(digests: readonly Digest[]): Promise<boolean[]> {
+    this.#checkOpen();
+    await this.#meta.addManyToLease(this.id, digests);
+    return Promise.all(digests.map(async (d) => (await this.#blobs.stat(d)) !== undefined));
+  }
+
   /** Ends the lease; what it protected is left to manifests, tags and links. Idempotent. */
   async release(): Promise<void> {
     if (this.#released) return;

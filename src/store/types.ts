@@ -196,6 +196,8 @@ export interface MetadataStore {
   createLease(owner: string): Promise<string>;
   /** Throws CONFLICT when the lease is gone (released, or dropped by GC): it would protect nothing. */
   addToLease(lease: string, digest: Digest): Promise<void>;
+  /** addToLease for several blobs in one transaction (a manifest's layers and config); CONFLICT as it, then none is added. */
+  addManyToLease(lease: string, digests: readonly Digest[]): Promise<void>;
   releaseLease(lease: string): Promise<void>;
 
   /**
