@@ -189,6 +189,7 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     '/internal/v1',
     createWorkerApp({
       queue: engine.queue,
+      findJob: (guid) => engine.queue.findJob(guid),
       packages: engine.packages,
       tokens,
       secret,

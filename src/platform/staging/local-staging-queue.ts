@@ -3,6 +3,7 @@ import { emptyMetadata, newGuid, now } from '../model.js';
 import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { PackageBits } from '../workload-services.js';
+import type { Build } from '../workload.js';
 import type { StagedImage } from './stage-build.js';
 import { CLAIM_STALE_MS, HEARTBEAT_MS, type StagingJob, type StagingQueue } from './staging-queue.js';
 
@@ -22,14 +23,29 @@ export class LocalStagingQueue implements StagingQueue {
       const at = now();
       const build = await this.workloads.claimBuild(workerId, at, new Date(Date.now() - this.staleMs).toISOString());
       if (!build) return undefined;
-      const app = await this.platform.getApp(build.appGuid);
-      const space = app && (await this.platform.getSpace(app.spaceGuid));
-      const org = space && (await this.platform.getOrg(space.orgGuid));
-      if (app && space && org)
-        return { build, app, space, org, heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(this.staleMs / 4)) };
+      const job = await this.#jobOf(build);
+      if (job) return job;
       // Its app went while it was queued.
       await this.workloads.updateBuild(build.guid, { state: 'FAILED', error: 'StagingError - the app was deleted' });
     }
+  }
+
+  /**
+   * The job of a build claimed through another node of the platform (or before a
+   * restart): a worker's later calls may reach any node behind the load balancer.
+   */
+  async findJob(buildGuid: string): Promise<StagingJob | undefined> {
+    const build = await this.workloads.getBuild(buildGuid);
+    if (!build || build.state !== 'STAGING' || !build.workerId) return undefined;
+    return this.#jobOf(build);
+  }
+
+  async #jobOf(build: Build): Promise<StagingJob | undefined> {
+    const app = await this.platform.getApp(build.appGuid);
+    const space = app && (await this.platform.getSpace(app.spaceGuid));
+    const org = space && (await this.platform.getOrg(space.orgGuid));
+    if (!app || !space || !org) return undefined;
+    return { build, app, space, org, heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(this.staleMs / 4)) };
   }
 
   heartbeat(job: StagingJob, workerId: string): Promise<boolean> {
