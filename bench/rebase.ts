@@ -1,7 +1,7 @@
 /**
  * Rebase benchmark (on demand, not in CI). See bench/README.md, "Rebase".
  *
- *   node --import tsx bench/rebase.ts [--runs 15] [--fleet 1000] [--concurrency 16] [--tsx]
+ *   node --import tsx bench/rebase.ts [--runs 15] [--fleet 1000] [--concurrency 16] [--tsx] [--local]
  *
  * - single: one app image (3 run image layers + 3 app layers, the CNB lifecycle label)
  *   in Slipway's registry over loopback is rebased from stack version 1 to 2 by the
@@ -11,6 +11,8 @@
  * - fleet: N images in 50 repositories of the same registry, `fleetRebase` over the
  *   catalog: the whole run (catalog, tags, every manifest and config read, checks,
  *   config + manifest written) timed, images/s; then the second run (all current).
+ *   With --local, as many images more rebased in the local store (no registry), as
+ *   `slipway stack update --rebase` does.
  * The registry and the CLI run compiled (tsc into $SLIPWAY_BENCH_CACHE/rebase-dist),
  * unless --tsx. The fixtures are made with the library, as the tests make them.
  */
@@ -48,11 +50,14 @@ const { values: args } = parseArgs({
     fleet: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '16' },
     tsx: { type: 'boolean', default: false },
+    local: { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(args.runs);
 const FLEET = Number(args.fleet);
 const CONCURRENCY = Number(args.concurrency);
+/** Also a fleet of the same size rebased in the local store, no registry: the path `slipway stack update --rebase` takes. */
+const LOCAL = args.local ?? false;
 
 function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
   const started = performance.now();
@@ -102,8 +107,14 @@ async function main(): Promise<void> {
         ...recorded,
         env: [`APP=${i}`],
       });
+    if (LOCAL)
+      for (let i = 0; i < FLEET; i++)
+        await makeApp(store, 'bench', v1, `local/app-${String(i % 50).padStart(2, '0')}`, `v${i}`, layers, {
+          ...recorded,
+          env: [`LOCAL=${i}`],
+        });
     console.log(
-      `fixtures: ${singles + cliRuns + FLEET} app images in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      `fixtures: ${singles + cliRuns + FLEET * (LOCAL ? 2 : 1)} app images in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
     await makeStackVersion(store, 'bench', '2', {
       layers: [{ 'bin/true': 'x' }, { 'lib/libc.so.6': 'libc 2' }, { 'etc/os-release': osRelease('2') }],
@@ -188,6 +199,22 @@ async function main(): Promise<void> {
     console.log(
       `second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`,
     );
+    if (LOCAL) {
+      t = performance.now();
+      const local = await fleetRebase(store, { stack: 'bench', repoPrefix: 'local/', concurrency: CONCURRENCY });
+      const localMs = performance.now() - t;
+      if (local.rebased.length !== FLEET || local.failed.length > 0)
+        throw new Error(`local fleet: ${local.rebased.length} rebased, ${local.failed[0]?.reason ?? 'none failed'}`);
+      recordResult({
+        path: `fleet rebase of ${FLEET} images (local store)`,
+        slipway: localMs / 1000,
+        unit: 's',
+        runs: 1,
+      });
+      console.log(
+        `fleet rebase of ${FLEET} images in the local store (concurrency ${CONCURRENCY}): ${(localMs / 1000).toFixed(2)} s, ${(FLEET / (localMs / 1000)).toFixed(0)} images/s`,
+      );
+    }
     // The floor: what the registry takes to store that many new configs and manifests, written directly.
     const k = Math.min(FLEET, 300);
     const client = await registries.client(registry.host);
