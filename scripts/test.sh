@@ -10,8 +10,12 @@ npm run -s lint
 npm run -s lint:deps
 # Every benchmark at tiny sizes, one run each (about a minute): fails if a script breaks, never on a time.
 sh bench/all --quick >/dev/null
+# One Ceph cluster with radosgw (S3) for the whole run: each test makes a bucket of its own on it.
+trap 'pkill -KILL -f "slipway-ceph-" || true' EXIT
+SLIPWAY_TEST_S3="$(node --import tsx scripts/test-rgw.ts)"
+export SLIPWAY_TEST_S3
 # The store's and registry's suites once more on the scale-out back-ends (PostgreSQL and S3).
 SLIPWAY_TEST_BACKENDS=postgres+s3 node --import tsx --test --test-concurrency=2 --test-reporter=dot \
   src/store/local-store.test.ts src/server/registry/*.test.ts
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
-exec node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
+node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -117,7 +117,7 @@ describe('S3BlobStore on a real S3 server', () => {
         assert.ok(isSlipwayError(err, 'UNAVAILABLE'), String(err));
         assert.match(
           (err as Error).message,
-          /object store s3:\/\/slipway-test\/storm\/ at http:\/\/127\.0\.0\.1:\d+ failed/,
+          /object store s3:\/\/slipway-test[\w-]*\/storm\/ at http:\/\/127\.0\.0\.1:\d+ failed/,
         );
         return true;
       });

@@ -5,22 +5,27 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SlipwayError } from '../errors.js';
+import { cephAvailable, startCephRgw } from './ceph-test-cluster.js';
 
 /**
- * Test support: an S3-compatible server for the tests and benchmarks, `s3rver` (npm)
- * as a child process on a free loopback port, with one bucket, its data in a temp dir.
+ * Test support: an S3-compatible server for the tests and benchmarks, with a bucket of
+ * the caller's own. In order of preference:
  *
- * Why not Ceph: the issue asks to try Ceph's radosgw from Debian first; see
- * docs/ARCHITECTURE.md ("Object store in the tests") for what was tried and why the
- * tests use s3rver. What s3rver does not check, so the code must keep to real S3 on
- * its own: the 5 MiB minimum of all but the last part of a multipart upload, the
- * 10,000-part limit, ListMultipartUploads (not implemented), request signatures only
- * loosely, and no throttling (503 SlowDown is injected by the tests' own proxy).
+ * - the one named by SLIPWAY_TEST_S3 (`ENDPOINT ACCESS_KEY SECRET_KEY`): scripts/test.sh
+ *   starts one Ceph RGW for the whole run, as the registry suites on PostgreSQL + S3
+ *   open one store per test in many processes;
+ * - a single-node Ceph cluster with radosgw, from Debian's packages (ceph-test-cluster.ts):
+ *   a real S3 implementation, the first choice of the issue;
+ * - `s3rver` (npm) when Ceph is not installed. What s3rver does not check, so the code
+ *   must keep to real S3 on its own: the 5 MiB minimum of all but the last part of a
+ *   multipart upload, AbortMultipartUpload and ListMultipartUploads (not implemented),
+ *   request signatures only loosely, and no throttling.
  *
  * @example
  * const s3 = await startS3();
- * const url = s3.url('registry');  // s3://slipway-test/registry?endpoint=...&path-style=true
+ * const url = s3.url('registry');  // s3://BUCKET/registry?endpoint=...&path-style=true
  * await s3.stop();
  */
 export interface S3TestServer {
@@ -39,8 +44,58 @@ export interface S3TestServer {
 export const S3_TEST_BUCKET = 'slipway-test';
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
+let buckets = 0;
+
 /** `detached`: the server does not keep this process alive (stop it with stopNow at exit). */
 export async function startS3(options: { detached?: boolean } = {}): Promise<S3TestServer> {
+  const shared = process.env['SLIPWAY_TEST_S3']?.trim().split(/\s+/);
+  if (shared?.length === 3) {
+    const [endpoint, accessKey, secretKey] = shared as [string, string, string];
+    return onServer(endpoint, accessKey, secretKey, () => undefined);
+  }
+  if (cephAvailable()) {
+    const rgw = await startCephRgw();
+    return onServer(rgw.endpoint, rgw.accessKey, rgw.secretKey, rgw.stop);
+  }
+  return startS3rver(options);
+}
+
+/** A fresh bucket on a running server (`stop` stops that server when it is this caller's). */
+async function onServer(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  stop: () => void,
+): Promise<S3TestServer> {
+  const env = { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1' };
+  Object.assign(process.env, env);
+  const bucket = `slipway-test-${process.pid}-${++buckets}`;
+  const client = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    stop();
+    throw err;
+  } finally {
+    client.destroy();
+  }
+  return {
+    endpoint,
+    bucket,
+    port: Number(new URL(endpoint).port),
+    env,
+    url: (prefix = '', at = endpoint) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(at)}&path-style=true`,
+    stop: async () => stop(),
+    stopNow: stop,
+  };
+}
+
+async function startS3rver(options: { detached?: boolean }): Promise<S3TestServer> {
   const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
   const bin = join(root, 'node_modules', 's3rver', 'bin', 's3rver.js');
   const dir = await mkdtemp(join(tmpdir(), 'slipway-s3-'));
