@@ -57,6 +57,12 @@ const BENCHES: Bench[] = [
   },
   { name: 'rebase', full: [], quick: ['--runs', '2', '--fleet', '20'] },
   {
+    name: 'scale-out',
+    full: [],
+    quick: ['--runs', '1', '--layer-mb', '1', '--seconds', '1'],
+    needs: ['skopeo', 'docker-registry', 'haproxy', 'radosgw'],
+  },
+  {
     name: 'runtime',
     full: ['--runs', '20'],
     quick: ['--only', 'cached', '--runs', '1'],

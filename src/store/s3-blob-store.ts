@@ -114,6 +114,8 @@ export class S3BlobStore implements BlobStore {
   constructor(location: S3Location, meta: MetadataStore, config: S3ClientConfig = {}) {
     this.location = location;
     this.#meta = meta;
+    // Slipway runs on Node.js 20 with this SDK version pinned: its notice about later releases is not for our users.
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     this.#s3 = new S3Client({
       ...(location.endpoint ? { endpoint: location.endpoint } : {}),
       // A region is required to sign; S3-compatible servers mostly accept any.
