@@ -4,6 +4,14 @@ import type { WorkloadStore } from './workload-store.js';
 /** A PlatformStore with the WorkloadStore that shares its database. */
 export type PlatformStores = PlatformStore & { workloads: WorkloadStore };
 
+/** What each back-end may be told; the other's options are ignored. */
+export interface OpenPlatformOptions {
+  /** PostgreSQL: connections kept open (default 10). */
+  maxConnections?: number;
+  /** SQLite: how long a statement waits for another process's write (default 10 s). */
+  busyTimeoutMs?: number;
+}
+
 /** A postgres:// (or postgresql://) URL, as opposed to a file name. */
 export function isPostgresUrl(urlOrFile: string): boolean {
   return /^postgres(ql)?:\/\//i.test(urlOrFile);
@@ -19,11 +27,11 @@ export function isPostgresUrl(urlOrFile: string): boolean {
  * const store = await openPlatformStore(options.database ?? join(home, 'platform.sqlite'));
  * const builds = store.workloads;
  */
-export async function openPlatformStore(urlOrFile: string): Promise<PlatformStores> {
+export async function openPlatformStore(urlOrFile: string, options: OpenPlatformOptions = {}): Promise<PlatformStores> {
   if (isPostgresUrl(urlOrFile)) {
     const { PostgresPlatformStore } = await import('./postgres-platform-store.js');
-    return PostgresPlatformStore.open(urlOrFile);
+    return PostgresPlatformStore.open(urlOrFile, { maxConnections: options.maxConnections });
   }
   const { SqlitePlatformStore } = await import('./sqlite-platform-store.js');
-  return SqlitePlatformStore.open(urlOrFile);
+  return SqlitePlatformStore.open(urlOrFile, { busyTimeoutMs: options.busyTimeoutMs });
 }

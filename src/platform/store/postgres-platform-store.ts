@@ -953,20 +953,24 @@ export class PostgresPlatformStore implements PlatformStore {
   // shared settings
 
   /**
-   * The value stored under `name`, or `create()`'s, stored now when there is none.
-   * The INSERT's ON CONFLICT waits for a concurrent first writer's commit and then
-   * keeps its row; the SELECT after it (a new snapshot) reads the winner's value.
+   * The value stored under `name`, or `create()`'s, stored now when there is none: one
+   * READ COMMITTED transaction, each statement with a fresh snapshot. The INSERT's ON
+   * CONFLICT waits for a concurrent first writer's commit and then keeps its row; the
+   * SELECT after it reads the winner's value.
    */
   async sharedSetting(name: string, create: () => string): Promise<string> {
     checkSettingName(name);
-    const read = () => this.#run.sql.value<string>('SELECT value FROM settings WHERE name = ?', [name]);
-    const stored = await read();
-    if (stored !== undefined) return stored;
-    await this.#run.sql.run(
-      'INSERT INTO settings (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
-      [name, create(), now()],
-    );
-    return (await read())!;
+    return this.#write(async (c) => {
+      const read = () => c.value<string>('SELECT value FROM settings WHERE name = ?', [name]);
+      const stored = await read();
+      if (stored !== undefined) return stored;
+      await c.run('INSERT INTO settings (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING', [
+        name,
+        create(),
+        now(),
+      ]);
+      return (await read())!;
+    }, 'READ COMMITTED');
   }
 
   // the machinery
