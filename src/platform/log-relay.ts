@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { AppLogs, LogLine, LogSource } from './logs.js';
+import { resilientPool } from '../store/pg-resilience.js';
 
 /**
  * App logs across the nodes of one PostgreSQL database: each node keeps its AppLogs
@@ -56,7 +57,7 @@ export class LogRelay {
   /** Creates the table if needed, takes in the recent lines, and relays from now on. */
   static async start(url: string, logs: AppLogs, o: LogRelayOptions = {}): Promise<LogRelay> {
     const { default: pgModule } = await import('pg');
-    const pool = new pgModule.Pool({ connectionString: url, max: 2 });
+    const pool = resilientPool(new pgModule.Pool({ connectionString: url, max: 2 }), 'of the app logs');
     const client = await pool.connect();
     try {
       // Two nodes starting at once: IF NOT EXISTS still races on the catalog, so one lock decides.

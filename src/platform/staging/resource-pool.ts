@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Digest } from '../../oci/digest.js';
 import type { PooledResource, ResourcePool } from './package-store.js';
+import { resilientPool } from '../../store/pg-resilience.js';
 
 /**
  * CF's resource pool as an index: a pushed file's sha1 to the package data blob and
@@ -81,7 +82,7 @@ export class PostgresResourcePool implements ResourcePool {
   constructor(url: string) {
     this.#pool = (async () => {
       const { default: pg } = await import('pg');
-      const pool = new pg.Pool({ connectionString: url, max: 4 });
+      const pool = resilientPool(new pg.Pool({ connectionString: url, max: 4 }), 'of the resource pool');
       const client = await pool.connect();
       try {
         // Two nodes starting at once: IF NOT EXISTS still races on the catalog, so one lock decides.

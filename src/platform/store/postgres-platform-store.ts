@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { SlipwayError } from '../../errors.js';
 import { LOCK_CLASS } from '../../store/postgres-schema.js';
+import { resilientPool } from '../../store/pg-resilience.js';
 import {
   type ApiToken,
   type App,
@@ -121,9 +122,8 @@ export class PostgresPlatformStore implements PlatformStore {
 
   /** Connects and applies the platform's migrations (under the migration lock). */
   static async open(url: string, options: PostgresPlatformOptions = {}): Promise<PostgresPlatformStore> {
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
-    // An idle connection dropped by the server must not crash the process: the pool replaces it.
-    pool.on('error', () => undefined);
+    // One-statement reads ride out a lost connection; transactions retry themselves (postgres-runner.ts).
+    const pool = resilientPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }), redact(url));
     try {
       const client = await pool.connect();
       try {
