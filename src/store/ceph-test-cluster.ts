@@ -34,6 +34,15 @@ export function cephAvailable(): boolean {
 }
 
 export async function startCephRgw(): Promise<CephRgw> {
+  try {
+    return await startOnce();
+  } catch {
+    // A daemon that lost a race at start (a port another process took meanwhile): once more, afresh.
+    return startOnce();
+  }
+}
+
+async function startOnce(): Promise<CephRgw> {
   if (!cephAvailable())
     throw new SlipwayError('TOOL_MISSING', 'Ceph is not installed: run `bash scripts/install.sh --test`', {
       detail: { needs: DAEMONS },
@@ -86,6 +95,8 @@ export async function startCephRgw(): Promise<CephRgw> {
   const stop = () => {
     for (const d of ['radosgw', 'ceph-osd', 'ceph-mgr', 'ceph-mon'])
       spawnSync('pkill', ['-KILL', '-f', `${d} -c ${conf}`]);
+    // Gone before this returns: a next cluster must not meet this one's daemons on a reused port.
+    for (let i = 0; i < 100 && spawnSync('pgrep', ['-f', conf]).status === 0; i++) spawnSync('sleep', ['0.05']);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -98,8 +109,10 @@ export async function startCephRgw(): Promise<CephRgw> {
     );
     run('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap')]);
     run('ceph-mon', ['-i', 'a']);
-    run('ceph', ['osd', 'create']);
-    run('ceph-osd', ['-i', '0', '--mkfs']);
+    // The OSD's uuid named on both sides: one the mkfs made up could differ from the one the mon registered.
+    const osdUuid = randomUUID();
+    run('ceph', ['osd', 'create', osdUuid]);
+    run('ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     run('ceph-osd', ['-i', '0']);
     run('ceph-mgr', ['-i', 'x']);
     // radosgw keeps its standard streams when it daemonizes: run it in the foreground, detached, with none.
