@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { AppLogs, LogLine, LogSource } from './logs.js';
-import { resilientPool } from '../store/pg-resilience.js';
+import { openPostgres } from '../store/pg-resilience.js';
+import { migratePostgres } from '../store/postgres-schema.js';
 
 /**
  * App logs across the nodes of one PostgreSQL database: each node keeps its AppLogs
@@ -56,19 +57,17 @@ export class LogRelay {
 
   /** Creates the table if needed, takes in the recent lines, and relays from now on. */
   static async start(url: string, logs: AppLogs, o: LogRelayOptions = {}): Promise<LogRelay> {
-    const { default: pgModule } = await import('pg');
-    const pool = resilientPool(new pgModule.Pool({ connectionString: url, max: 2 }), 'of the app logs');
-    const client = await pool.connect();
-    try {
-      // Two nodes starting at once: IF NOT EXISTS still races on the catalog, so one lock decides.
-      await client.query("SELECT pg_advisory_lock(hashtext('slipway:app_log_lines'))");
-      await client.query(`CREATE TABLE IF NOT EXISTS app_log_lines (
-        id BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, app_guid TEXT NOT NULL, ts BIGINT NOT NULL,
-        source TEXT NOT NULL, instance TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL)`);
-      await client.query("SELECT pg_advisory_unlock(hashtext('slipway:app_log_lines'))");
-    } finally {
-      client.release();
-    }
+    const pool = await openPostgres(url, {
+      what: 'app log relay',
+      max: 2,
+      // IF NOT EXISTS: the table predates its migration in databases a release before made.
+      migrate: (c) =>
+        migratePostgres(c, 'app-logs', [
+          `CREATE TABLE IF NOT EXISTS app_log_lines (
+            id BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, app_guid TEXT NOT NULL, ts BIGINT NOT NULL,
+            source TEXT NOT NULL, instance TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL)`,
+        ]),
+    });
     const relay = new LogRelay(pool, logs, o);
     const { rows } = await pool.query<{ max: string | null }>('SELECT max(id) AS max FROM app_log_lines');
     relay.#lastId = BigInt(rows[0]?.max ?? '0') - BigInt(BACKFILL);

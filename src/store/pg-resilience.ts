@@ -80,3 +80,44 @@ export function resilientPool(pool: pg.Pool, target: string): pg.Pool {
   });
   return pool;
 }
+
+/** A PostgreSQL URL with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/**
+ * The one way the PostgreSQL back-ends connect: a resilient pool on `url`, and
+ * `component`'s versioned migrations applied under the migration lock (several nodes
+ * starting at once migrate once). A failure to connect is an IO_ERROR naming `what`
+ * and the database, without its password.
+ */
+export async function openPostgres(
+  url: string,
+  o: { what: string; max: number; migrate: (client: pg.ClientBase) => Promise<void> },
+): Promise<pg.Pool> {
+  const { default: pgModule } = await import('pg');
+  const pool = resilientPool(new pgModule.Pool({ connectionString: url, max: o.max }), redactUrl(url));
+  try {
+    const client = await pool.connect();
+    try {
+      await o.migrate(client);
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    if (err instanceof SlipwayError) throw err;
+    throw new SlipwayError('IO_ERROR', `cannot open the PostgreSQL ${o.what} ${redactUrl(url)}: ${String(err)}`, {
+      cause: err,
+      detail: { url: redactUrl(url) },
+    });
+  }
+  return pool;
+}

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { SlipwayError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { checkRepository, checkTag } from './names.js';
 import { isOwnerAlive } from './owner.js';
-import { isConnectionError, resilientPool, retryConnection } from './pg-resilience.js';
+import { isConnectionError, openPostgres, redactUrl, retryConnection } from './pg-resilience.js';
 import { LOCK_CLASS, LockKey, migratePostgres } from './postgres-schema.js';
 import type { Descriptor, ManifestRecord, MetadataStore, Page, TagRecord, UploadState } from './types.js';
 
@@ -57,23 +57,12 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /** Connects and applies migrations (under the migration lock). */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresMetadataStore> {
-    const pool = resilientPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }), redact(url));
-    try {
-      const client = await pool.connect();
-      try {
-        await migratePostgres(client);
-      } finally {
-        client.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      if (err instanceof SlipwayError) throw err;
-      throw new SlipwayError('IO_ERROR', `cannot open the PostgreSQL metadata store ${redact(url)}: ${String(err)}`, {
-        cause: err,
-        detail: { url: redact(url) },
-      });
-    }
-    return new PostgresMetadataStore(pool, redact(url));
+    const pool = await openPostgres(url, {
+      what: 'metadata store',
+      max: options.maxConnections ?? 10,
+      migrate: (c) => migratePostgres(c),
+    });
+    return new PostgresMetadataStore(pool, redactUrl(url));
   }
 
   async putManifest(record: ManifestRecord, tags: string[] = []): Promise<void> {
@@ -528,15 +517,4 @@ function checkPage(page: Page): { n: number | null; last: string } {
 
 function isPgError(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
 }

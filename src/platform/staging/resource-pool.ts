@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Digest } from '../../oci/digest.js';
 import type { PooledResource, ResourcePool } from './package-store.js';
-import { resilientPool } from '../../store/pg-resilience.js';
+import { openPostgres } from '../../store/pg-resilience.js';
+import { migratePostgres } from '../../store/postgres-schema.js';
 
 /**
  * CF's resource pool as an index: a pushed file's sha1 to the package data blob and
@@ -80,22 +81,15 @@ export class PostgresResourcePool implements ResourcePool {
   readonly #pool: Promise<import('pg').Pool>;
 
   constructor(url: string) {
-    this.#pool = (async () => {
-      const { default: pg } = await import('pg');
-      const pool = resilientPool(new pg.Pool({ connectionString: url, max: 4 }), 'of the resource pool');
-      const client = await pool.connect();
-      try {
-        // Two nodes starting at once: IF NOT EXISTS still races on the catalog, so one lock decides.
-        await client.query("SELECT pg_advisory_lock(hashtext('slipway:resource_pool'))");
-        await client.query(
+    this.#pool = openPostgres(url, {
+      what: 'resource pool',
+      max: 4,
+      // IF NOT EXISTS: the table predates its migration in databases a release before made.
+      migrate: (c) =>
+        migratePostgres(c, 'resource-pool', [
           'CREATE TABLE IF NOT EXISTS resource_pool (sha1 TEXT PRIMARY KEY, size BIGINT NOT NULL, data TEXT NOT NULL, data_offset BIGINT NOT NULL)',
-        );
-        await client.query("SELECT pg_advisory_unlock(hashtext('slipway:resource_pool'))");
-      } finally {
-        client.release();
-      }
-      return pool;
-    })();
+        ]),
+    });
     // A failure is the first caller's to see, not an unhandled rejection.
     this.#pool.catch(() => undefined);
   }

@@ -1,7 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { SlipwayError } from '../../errors.js';
 import { LOCK_CLASS } from '../../store/postgres-schema.js';
-import { resilientPool } from '../../store/pg-resilience.js';
+import { openPostgres } from '../../store/pg-resilience.js';
 import {
   type ApiToken,
   type App,
@@ -123,22 +123,11 @@ export class PostgresPlatformStore implements PlatformStore {
   /** Connects and applies the platform's migrations (under the migration lock). */
   static async open(url: string, options: PostgresPlatformOptions = {}): Promise<PostgresPlatformStore> {
     // One-statement reads ride out a lost connection; transactions retry themselves (postgres-runner.ts).
-    const pool = resilientPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }), redact(url));
-    try {
-      const client = await pool.connect();
-      try {
-        await migratePostgresPlatform(client);
-      } finally {
-        client.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      if (err instanceof SlipwayError) throw err;
-      throw new SlipwayError('IO_ERROR', `cannot open the PostgreSQL platform store ${redact(url)}: ${String(err)}`, {
-        cause: err,
-        detail: { url: redact(url) },
-      });
-    }
+    const pool = await openPostgres(url, {
+      what: 'platform store',
+      max: options.maxConnections ?? 10,
+      migrate: migratePostgresPlatform,
+    });
     return new PostgresPlatformStore(pool);
   }
 
@@ -1086,15 +1075,4 @@ function slugTaken(kind: 'Organization' | 'Space' | 'App', name: string, slug: s
     `${kind} name '${name}' gives the registry name '${slug}', which '${other}' has: choose another name`,
     'slug',
   );
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
 }
