@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SlipwayError } from '../errors.js';
 import { cephAvailable, startCephRgw } from './ceph-test-cluster.js';
+import { freePort } from './free-port.js';
 
 /**
  * Test support: an S3-compatible server for the tests and benchmarks, with a bucket of
@@ -147,16 +147,4 @@ async function startS3rver(options: { detached?: boolean }): Promise<S3TestServe
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
