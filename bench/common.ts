@@ -100,3 +100,37 @@ export function advantage(r: Pick<BenchResult, 'slipway' | 'peer' | 'higherIsBet
   if (r.peer === undefined || r.peer === 0 || r.slipway === 0) return undefined;
   return r.higherIsBetter ? r.slipway / r.peer : r.peer / r.slipway;
 }
+
+export interface Load {
+  rps: number;
+  /** Connection errors plus answers other than 200. */
+  errors: number;
+  p99: string;
+}
+
+/** GET or HEAD with bench/http-load.ts (32 keep-alive connections) in a child process, so it never shares the server's. */
+export async function httpLoad(url: string, method: 'GET' | 'HEAD', seconds: number, accept: string): Promise<Load> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/http-load.ts'),
+      url,
+      '--method',
+      method,
+      '--connections',
+      '32',
+      '--seconds',
+      String(seconds),
+      '--header',
+      `Accept: ${accept}`,
+    ],
+    { cwd: ROOT },
+  );
+  const r = JSON.parse(stdout) as { rps: number; statuses: Record<string, number>; errors: number; p99ms: number };
+  const bad = Object.entries(r.statuses)
+    .filter(([s]) => s !== '200')
+    .reduce((n, [, c]) => n + c, 0);
+  return { rps: r.rps, errors: r.errors + bad, p99: `${r.p99ms}ms` };
+}

@@ -28,7 +28,6 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import {
-  ROOT,
   addRandomImage,
   commandExists,
   randomStream,
@@ -37,7 +36,7 @@ import {
   type RegistryProcess,
 } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
+import { BENCH_CACHE, buildSlipway, httpLoad as runHttpLoad, type Load, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const CACHE = BENCH_CACHE;
@@ -188,12 +187,6 @@ async function pushPull(work: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // manifest GET and HEAD at 32 connections
 
-interface Load {
-  rps: number;
-  errors: number;
-  p99: string;
-}
-
 /** GET with wrk (-t2 -c32), a separate process. wrk 4.1 cannot time HEAD (it waits for a body). */
 async function wrk(url: string, seconds: number): Promise<Load> {
   const { stdout } = await exec('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', '-H', `Accept: ${ACCEPT}`, url]);
@@ -204,32 +197,8 @@ async function wrk(url: string, seconds: number): Promise<Load> {
   return { rps, errors, p99: /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '?' };
 }
 
-/** GET or HEAD with bench/http-load.ts (32 keep-alive connections) in a child process. */
-async function httpLoad(url: string, method: 'GET' | 'HEAD', seconds: number): Promise<Load> {
-  const { stdout } = await exec(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'bench/http-load.ts'),
-      url,
-      '--method',
-      method,
-      '--connections',
-      '32',
-      '--seconds',
-      String(seconds),
-      '--header',
-      `Accept: ${ACCEPT}`,
-    ],
-    { cwd: ROOT },
-  );
-  const r = JSON.parse(stdout) as { rps: number; statuses: Record<string, number>; errors: number; p99ms: number };
-  const bad = Object.entries(r.statuses)
-    .filter(([s]) => s !== '200')
-    .reduce((n, [, c]) => n + c, 0);
-  return { rps: r.rps, errors: r.errors + bad, p99: `${r.p99ms}ms` };
-}
+/** GET or HEAD of a manifest with bench/http-load.ts (32 connections). */
+const httpLoad = (url: string, method: 'GET' | 'HEAD', seconds: number) => runHttpLoad(url, method, seconds, ACCEPT);
 
 async function manifests(work: string): Promise<void> {
   const seconds = Number(values.duration);

@@ -15,7 +15,7 @@
  * Builds per minute with one and two workers are measured by test/scale-out-workers's
  * topology in bench/README.md's figures (the Node example takes minutes per run here).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -26,13 +26,12 @@ import { startS3, type S3TestServer } from '../src/store/s3-test-server.js';
 import {
   addRandomImage,
   freePort,
-  ROOT,
   startDistribution,
   startSlipwayRegistry,
   type RegistryProcess,
 } from '../test/helpers.js';
 import { startHaproxy } from '../test/scale-out-world.js';
-import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
+import { BENCH_CACHE, buildSlipway, httpLoad, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const MB = 1e6;
@@ -170,33 +169,11 @@ async function pushPull(): Promise<void> {
   }
 }
 
-/** bench/http-load.ts against `url` for `seconds`; requests per second. */
+/** Requests per second of GET or HEAD at 32 connections; any answer but 200 ends the benchmark. */
 async function load(url: string, method: 'GET' | 'HEAD'): Promise<number> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'bench/http-load.ts'),
-      url,
-      '--method',
-      method,
-      '--connections',
-      '32',
-      '--seconds',
-      String(seconds),
-      '--header',
-      'Accept: application/vnd.oci.image.manifest.v1+json',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  await new Promise((r) => child.once('exit', r));
-  const result = JSON.parse(out) as { rps: number; statuses: Record<string, number> };
-  if (Object.keys(result.statuses).some((s) => s !== '200'))
-    throw new Error(`${url}: ${JSON.stringify(result.statuses)}`);
-  return result.rps;
+  const r = await httpLoad(url, method, seconds, 'application/vnd.oci.image.manifest.v1+json');
+  if (r.errors > 0) throw new Error(`${method} ${url}: ${r.errors} errors or answers other than 200`);
+  return r.rps;
 }
 
 async function manifests(): Promise<void> {
