@@ -528,7 +528,7 @@ describe('hostile registry: passwords and repositories behind basic auth', () =>
         path: '/v2/team/app/manifests/v1',
         attackers: 8,
         durationMs: 10_000,
-        maxRequests: 5000,
+        maxRequests: 1_000_000,
       });
       await attack.started;
       await new Promise((r) => setTimeout(r, 300));
@@ -615,7 +615,7 @@ describe('hostile registry: password guessing at the token endpoint', () => {
         user: 'alice',
         attackers: 8,
         durationMs: 10_000,
-        maxRequests: 5000,
+        maxRequests: 1_000_000,
       });
       await attack.started;
       await new Promise((r) => setTimeout(r, 300));

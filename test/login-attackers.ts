@@ -21,7 +21,7 @@ export interface AttackConfig {
   /** For target basic: the path asked for, e.g. /v2/team/app/manifests/v1. */
   path?: string;
   attackers: number;
-  /** Each attacker stops after this long or this many requests, whichever comes first. */
+  /** Each attacker stops after this long or this many requests, whichever comes first (or when stopped). */
   durationMs: number;
   maxRequests: number;
 }

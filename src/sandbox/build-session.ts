@@ -362,18 +362,20 @@ export class BuildSession {
     if (this.#stopped || this.#ended) return;
     const now = this.#cgroups?.read();
     if (now && now.pidsRefused > this.#seen.pidsRefused) {
-      void this.#kill(
-        new LimitExceeded(
-          'pids',
-          `it reached its limit of ${this.options.limits.pids} processes (a fork bomb, or too much parallelism)`,
-        ),
-      );
+      void this.#kill(this.#pidsExceeded());
     } else if (this.options.volume.isFull()) {
       void this.#kill(
         new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`),
       );
     }
     if (now) this.#seen = now;
+  }
+
+  #pidsExceeded(): LimitExceeded {
+    return new LimitExceeded(
+      'pids',
+      `it reached its limit of ${this.options.limits.pids} processes (a fork bomb, or too much parallelism)`,
+    );
   }
 
   /** After a failed job: was it a limit? (The memory limit kills a process, which then fails its job.) */
@@ -385,6 +387,8 @@ export class BuildSession {
         `a process ran out of its memory limit of ${formatBytes(this.options.limits.memoryBytes)} and was killed`,
       );
     }
+    // A job can fail on a refused fork before the watch's next tick saw the counter move.
+    if (before && now && now.pidsRefused > before.pidsRefused) throw this.#pidsExceeded();
     if (this.options.volume.isFull())
       throw new LimitExceeded('disk', `it filled its disk limit of ${formatBytes(this.options.limits.diskBytes)}`);
     this.#throwIfStopped();
