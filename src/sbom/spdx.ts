@@ -16,7 +16,8 @@ export function toSpdx(inv: ImageInventory): string {
     return {
       name: c.name,
       SPDXID: `SPDXRef-Package-${i + 1}`,
-      versionInfo: c.version,
+      // SPDX 7.3 has no empty version: a component found without one has none.
+      ...(c.version ? { versionInfo: c.version } : {}),
       downloadLocation: 'NOASSERTION',
       filesAnalyzed: false,
       ...(c.source !== undefined
@@ -35,7 +36,7 @@ export function toSpdx(inv: ImageInventory): string {
     name: inv.name,
     documentNamespace: `https://slipway.invalid/spdx/${inv.image.replace(':', '-')}-${uuidFrom(`slipway-sbom:spdx:${inv.image}`)}`,
     creationInfo: {
-      created: inv.created.replace(/\.\d+Z$/, 'Z'),
+      created: spdxTime(inv.created),
       creators: [`Tool: ${SLIPWAY_TOOL.name}-${SLIPWAY_TOOL.version}`],
     },
     documentDescribes: [imageId],
@@ -60,4 +61,14 @@ export function toSpdx(inv: ImageInventory): string {
     ],
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/**
+ * SPDX 6.9's YYYY-MM-DDThh:mm:ssZ from an image config's RFC 3339 time, which may carry an
+ * offset and nanoseconds. A time without a zone counts as UTC, not the machine's zone, and one
+ * that does not parse as the time an image without one gets, so the bytes stay the same anywhere.
+ */
+function spdxTime(created: string): string {
+  const t = new Date(/(Z|[+-]\d\d:?\d\d)$/i.test(created) ? created : `${created}Z`);
+  return Number.isNaN(t.getTime()) ? '1980-01-01T00:00:01Z' : t.toISOString().replace(/\.\d+Z$/, 'Z');
 }
