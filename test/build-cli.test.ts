@@ -2,17 +2,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LocalStore } from '../src/index.js';
 import { buildStore, writeBuildpacks } from './build-fixtures.js';
 import { commandExists, run, slipway, startDistribution, tempDir } from './helpers.js';
 
 /** `slipway build` as a command: project.toml, flags over it, --json, exit codes. */
 describe('slipway build (CLI)', () => {
   let home: string;
+  let store: LocalStore;
   let cleanup: () => Promise<void>;
   let work: string;
 
   before(async () => {
-    ({ home, cleanup } = await buildStore());
+    ({ home, store, cleanup } = await buildStore());
     work = (await tempDir('slipway-build-cli')).path;
   });
   after(async () => cleanup());
@@ -54,8 +56,18 @@ value = "project"
       report.processes.map((p: { type: string }) => p.type),
       ['web'],
     );
+    // The build attached its SBOM as a CycloneDX referrer and recorded it for scan.
+    assert.match(report.sbom.digest, /^sha256:/);
+    assert.ok(report.sbom.components > 50, "the base image's Debian packages");
+    assert.deepEqual(
+      (await store.meta.referrers('from-project', report.digest)).map((m) => m.artifactType),
+      ['application/vnd.cyclonedx+json'],
+    );
     const run = await slipway(home, ['run', '--rm', 'from-project']);
     assert.equal(run.stdout.split('\n').filter(Boolean).sort().join(','), 'kept.txt,project.toml');
+    const unrecorded = await slipway(home, ['--json', 'build', 'no-sbom', '--path', app, '--no-sbom']);
+    assert.equal(unrecorded.code, 0, unrecorded.stderr);
+    assert.equal(JSON.parse(unrecorded.stdout).sbom, undefined);
   });
 
   test('nothing detected exits 20; an unavailable pinned version names the versions there are', async () => {

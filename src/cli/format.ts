@@ -1,3 +1,4 @@
+import type { BuildSbom } from '../vuln/inventory.js';
 /** Human formats shared by commands. */
 export function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -20,4 +21,9 @@ export function table(header: string[], rows: string[][]): string {
 
 export function shortDigest(d: string): string {
   return d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
+}
+
+/** "SBOM: 142 components (CycloneDX sha256:1a2b3c4d5e6f attached, 38 ms)" */
+export function sbomLine(s: BuildSbom): string {
+  return `SBOM: ${s.components} components (${s.digest ? `CycloneDX ${s.digest.slice(0, 19)} attached, ` : 'recorded before, '}${Math.round(s.ms)} ms)`;
 }

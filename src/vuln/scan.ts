@@ -1,16 +1,13 @@
 import type { Digest } from '../oci/digest.js';
-import { readLocal } from '../transport/local.js';
-import { pickImage } from '../image/pick.js';
-import type { Image } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import { describeLayer } from '../sbom/layer-roles.js';
 import { attachReferrer } from '../sbom/referrer.js';
-import { generateSbom } from '../sbom/sbom.js';
-import type { ImageInventory, LayerRole } from '../sbom/types.js';
+import type { LayerRole } from '../sbom/types.js';
 import { stackVersions } from '../stack/stack-catalog.js';
-import { DEBIAN_CODENAMES, SEVERITIES, type AdvisoryRow, type Severity } from './advisory.js';
+import { SEVERITIES, type AdvisoryRow, type Severity } from './advisory.js';
 import { compareDebianVersions } from './debian-version.js';
 import { affects } from './ranges.js';
+import { ensureInventory } from './inventory.js';
 import { noData, VulnDb, type ImagePackage, type InventoryRecord } from './vuln-db.js';
 
 export interface Finding {
@@ -137,14 +134,14 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
     const names = await imageNames(store);
     const matcher = new Matcher(db, store);
     const byImage = new Map<string, ImagePackage[]>();
-    const inventories = new Map<string, InventoryRecord>();
+    const inventories = new Map<string, MatchedImage>();
     for (const key of new Set(rows.map((r) => `${r.ecosystem}\u0000${r.package}`))) {
       const [eco, pkg] = key.split('\u0000') as [string, string];
-      for (const { inventory, ...p } of db.imagesWith(eco, pkg)) {
+      for (const p of db.imagesWith(eco, pkg)) {
         let list = byImage.get(p.image);
         if (!list) {
           byImage.set(p.image, (list = []));
-          inventories.set(p.image, inventory);
+          inventories.set(p.image, p);
         }
         list.push(p);
       }
@@ -155,7 +152,7 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
       only.set(k, [...(only.get(k) ?? []), r]);
     }
     const images: CveImpact['images'] = [];
-    const pending: { f: Finding; inv: InventoryRecord }[] = [];
+    const pending: { f: Finding; inv: MatchedImage }[] = [];
     for (const [image, packages] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
       // An image no tag names any more (the old digest of a rebased app) is not listed.
       if (!names.has(image as Digest)) continue;
@@ -172,60 +169,8 @@ export async function imagesWithCve(store: LocalStore, cve: string): Promise<Cve
   }
 }
 
-/** Makes sure an image's inventory is recorded (its SBOM made and attached if need be); its digest, or undefined for an index without this platform. */
-export async function ensureInventory(
-  store: LocalStore,
-  db: VulnDb,
-  repository: string,
-  tagOrDigest: string,
-): Promise<Digest | undefined> {
-  const { artifact } = await readLocal(store, repository, tagOrDigest);
-  let image: Image;
-  try {
-    image = (await pickImage(artifact)).image;
-  } catch {
-    return undefined;
-  }
-  const digest = await image.digest();
-  if (db.inventory(digest)) return digest;
-  const config = await image.config();
-  if (config.rootfs === undefined) return undefined;
-  const report = await generateSbom({ transport: 'local', name: repository, digest }, async () => store, {});
-  recordInventory(db, report.inventory, config.config?.Labels ?? {}, repository);
-  return digest;
-}
-
-/** Records an SBOM's inventory for matching: its Debian release and its stack. */
-export function recordInventory(
-  db: VulnDb,
-  inv: ImageInventory,
-  labels: Record<string, string>,
-  repository: string,
-): void {
-  const release =
-    inv.distro?.id === 'debian' ? (inv.distro.codename ?? DEBIAN_CODENAMES[inv.distro.versionId] ?? '') : '';
-  db.putInventory(
-    { image: inv.image, release, stack: stackOf(labels, repository), layers: JSON.stringify(inv.layers) },
-    inv.components,
-  );
-}
-
-/** The stack an image is on: its recorded run image's repository NAME/run, or the image's own. */
-function stackOf(labels: Record<string, string>, repository: string): string {
-  let runImage = '';
-  try {
-    runImage =
-      (JSON.parse(labels['io.buildpacks.lifecycle.metadata'] ?? '{}') as { runImage?: { image?: string } }).runImage
-        ?.image ?? '';
-  } catch {
-    // no usable label: the image's own repository decides
-  }
-  const repo = (runImage || repository).replace(/[@:][^/]*$/, '');
-  const parts = repo.split('/');
-  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
-  const path = parts.join('/');
-  return path.endsWith('/run') ? path.slice(0, -4) : '';
-}
+/** What matching needs of an image's inventory: its layers' JSON is read when a layer is new. */
+type MatchedImage = Pick<InventoryRecord, 'image' | 'release' | 'stack'> & { layers?: string };
 
 /** Matches packages against advisories, each distinct package version once, and finds the stack version that fixes a base finding. */
 class Matcher {
@@ -233,7 +178,8 @@ class Matcher {
   readonly #store: LocalStore;
   #advisories = new Map<string, AdvisoryRow[]>();
   #preloaded = false;
-  readonly #layers = new Map<string, LayerRole[]>();
+  /** Each layer's role, by diffID: the same layer is the same thing in every image that has it. */
+  readonly #roles = new Map<string, LayerRole | undefined>();
   readonly #verdicts = new Map<string, { row: AdvisoryRow; fixed?: string }[]>();
   readonly #stacks = new Map<string, { version: string; packages: Record<string, string> }[] | undefined>();
 
@@ -263,16 +209,14 @@ class Matcher {
     return rows;
   }
 
-  async findings(inv: InventoryRecord, packages: ImagePackage[]): Promise<Finding[]> {
+  async findings(inv: MatchedImage, packages: ImagePackage[]): Promise<Finding[]> {
     const found = this.match(inv, packages);
     await this.adviseAll(found.map((f) => ({ f, inv })));
     return found;
   }
 
   /** Findings without remedies yet (adviseAll adds them). */
-  match(inv: InventoryRecord, packages: ImagePackage[], only?: Map<string, AdvisoryRow[]>): Finding[] {
-    let layers = this.#layers.get(inv.layers);
-    if (!layers) this.#layers.set(inv.layers, (layers = JSON.parse(inv.layers) as LayerRole[]));
+  match(inv: MatchedImage, packages: ImagePackage[], only?: Map<string, AdvisoryRow[]>): Finding[] {
     const out: Finding[] = [];
     const seen = new Set<string>();
     for (const p of packages) {
@@ -281,7 +225,7 @@ class Matcher {
         const key = `${row.cve}\u0000${p.name}\u0000${p.layer}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const role = layers.find((l) => l.diffId === p.layer);
+        const role = this.#roleOf(inv, p.layer);
         out.push({
           cve: row.cve,
           advisory: row.id,
@@ -303,6 +247,16 @@ class Matcher {
         cmp(a.cve, b.cve) ||
         cmp(a.package, b.package),
     );
+  }
+
+  /** A layer's role, its image's layers read (and remembered) only for a layer not met before. */
+  #roleOf(inv: MatchedImage, diffId: string): LayerRole | undefined {
+    if (!this.#roles.has(diffId)) {
+      const json = inv.layers ?? this.#db.layersOf(inv.image) ?? '[]';
+      for (const l of JSON.parse(json) as LayerRole[]) if (!this.#roles.has(l.diffId)) this.#roles.set(l.diffId, l);
+      if (!this.#roles.has(diffId)) this.#roles.set(diffId, undefined);
+    }
+    return this.#roles.get(diffId);
   }
 
   #verdict(
@@ -328,7 +282,7 @@ class Matcher {
     return hits;
   }
 
-  async adviseAll(items: { f: Finding; inv: InventoryRecord }[]): Promise<void> {
+  async adviseAll(items: { f: Finding; inv: MatchedImage }[]): Promise<void> {
     for (const { f, inv } of items) {
       if (f.where !== 'base' || f.ecosystem !== 'deb') {
         f.remedy = f.fixed ? `fixed in ${f.fixed}: rebuild with it` : 'no fix yet';

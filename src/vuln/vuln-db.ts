@@ -275,18 +275,22 @@ export class VulnDb {
     return this.#sql('SELECT * FROM image_packages').all() as ImagePackage[];
   }
 
-  /** The images holding a package, by the name advisories use, each with its inventory (one indexed join). */
-  imagesWith(ecosystem: string, match: string): (ImagePackage & { inventory: InventoryRecord })[] {
-    return (
-      this.#sql(
-        `SELECT p.image, p.ecosystem, p.match, p.version, p.name, p.installed, p.layer, i.release, i.stack, i.layers
-         FROM image_packages p JOIN inventories i ON i.image = p.image
-         WHERE p.ecosystem = ? AND p.match = ?`,
-      ).all(ecosystem, match) as (ImagePackage & { release: string; stack: string; layers: string })[]
-    ).map(({ release, stack, layers, ...p }) => ({
-      ...p,
-      inventory: { image: p.image, release, stack, layers },
-    }));
+  /**
+   * The images holding a package, by the name advisories use, each with its release and
+   * stack (one indexed join; the layers' JSON is left to layersOf, asked per new layer).
+   */
+  imagesWith(ecosystem: string, match: string): (ImagePackage & { release: string; stack: string })[] {
+    return this.#sql(
+      `SELECT p.image, p.ecosystem, p.match, p.version, p.name, p.installed, p.layer, i.release, i.stack
+       FROM image_packages p JOIN inventories i ON i.image = p.image
+       WHERE p.ecosystem = ? AND p.match = ?`,
+    ).all(ecosystem, match) as (ImagePackage & { release: string; stack: string })[];
+  }
+
+  /** An image's LayerRole[] as JSON. */
+  layersOf(image: string): string | undefined {
+    return (this.#sql('SELECT layers FROM inventories WHERE image = ?').get(image) as { layers: string } | undefined)
+      ?.layers;
   }
 
   /** Every advisory, grouped by package, for a fleet scan. */

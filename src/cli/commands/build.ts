@@ -7,7 +7,7 @@ import { parseRegistryTransport, parseTransport } from '../../oci/transport.js';
 import type { Progress } from '../../progress.js';
 import type { CliContext } from '../context.js';
 import { buildApp, type BuildAppReport } from '../../stage/cnb/build-app.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, sbomLine } from '../format.js';
 import { registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
 import { sandboxFrom, withSandboxOptions, type SandboxFlags } from '../sandbox-options.js';
@@ -28,6 +28,7 @@ interface BuildFlags extends RegistryFlags, SandboxFlags {
   services?: string;
   fullFs?: boolean;
   stagingImage?: string;
+  sbom?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -86,7 +87,8 @@ export function buildCommand(): Command {
         .option(
           '--staging-image <image>',
           "with --full-fs: the local image to stage in and build on (default: the stack's run image)",
-        ),
+        )
+        .option('--no-sbom', 'do not attach an SBOM (CycloneDX, an OCI referrer) or record the image for slipway scan'),
       'one',
     ).addHelpText(
       'after',
@@ -95,7 +97,9 @@ The buildpacks' detect and build run in one container of the stack's build image
 (or of the builder image given with --builder, whose order, buildpacks and run image
 are then used), as its user, with the app at /workspace and layers at /layers. The image has
 the run image's layers, one layer per buildpack launch layer, the app, and the
-launcher (/cnb/lifecycle/launcher) with /cnb/process/TYPE entrypoints. Exit codes
+launcher (/cnb/lifecycle/launcher) with /cnb/process/TYPE entrypoints. Its SBOM (the
+Debian, npm and Node.js packages, each with its layer) is attached as a CycloneDX
+referrer, pushed with the image, and recorded for slipway scan. Exit codes
 of failed phases follow the CNB platform spec (20: nothing detected, 51: a buildpack
 failed, ...). project.toml in the app is read (flags win).
 
@@ -135,6 +139,7 @@ Examples:
         ...(flags.runImage ? { runImage: flags.runImage } : {}),
         ...(flags.clearCache ? { clearCache: true } : {}),
         ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
+        ...(flags.sbom === false ? { sbom: false } : {}),
         progress,
         output: (text) => {
           if (!quiet) process.stderr.write(text);
@@ -221,6 +226,7 @@ function summary(r: BuildAppReport, pushed: string | undefined): string {
   lines.push(
     `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, ${r.seconds.extend ? `extend ${r.seconds.extend.toFixed(2)}, ` : ''}build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
   );
+  if (r.sbom) lines.push(sbomLine(r.sbom));
   if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

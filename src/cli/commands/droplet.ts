@@ -6,7 +6,7 @@ import { importDroplet } from '../../droplet/import.js';
 import { parseLocalName } from '../../oci/reference.js';
 import { SlipwayError } from '../../errors.js';
 import { readLocal } from '../../transport/local.js';
-import { formatBytes, shortDigest } from '../format.js';
+import { formatBytes, sbomLine, shortDigest } from '../format.js';
 import { run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { sandboxFrom, type SandboxFlags } from '../sandbox-options.js';
@@ -123,6 +123,7 @@ export interface ClassicBuildFlags extends SandboxFlags {
   clearCache?: boolean;
   fullFs?: boolean;
   stagingImage?: string;
+  sbom?: boolean;
 }
 
 /** `slipway build --classic`: CF's builder in the stack's build image, the droplet stored as an image. */
@@ -148,6 +149,7 @@ export async function classicBuild(
       env: flags.env,
       ...(flags.stack ? { stack: flags.stack } : {}),
       ...(flags.stagingImage ? { stagingImage: flags.stagingImage } : {}),
+      ...(flags.sbom === false ? { sbom: false } : {}),
       output: (text) => {
         if (!quiet) process.stderr.write(text);
       },
@@ -163,6 +165,7 @@ export async function classicBuild(
             .map(([t, c]) => `${t}: ${c}`)
             .join('; ') || '(none)'
         }`,
+        ...(report.sbom ? [sbomLine(report.sbom)] : []),
       ].join('\n'),
     );
     return;
@@ -176,6 +179,7 @@ export async function classicBuild(
     ...(flags.detect ? { detect: true } : {}),
     ...(flags.services ? { servicesFile: flags.services } : {}),
     ...(flags.clearCache ? { clearCache: true } : {}),
+    ...(flags.sbom === false ? { sbom: false } : {}),
     progress: ctx.progress(),
     output: (text) => {
       if (!quiet) process.stderr.write(text);
@@ -197,6 +201,7 @@ export async function classicBuild(
           .map(([t, c]) => `${t}: ${c}`)
           .join('; ') || '(none)'
       }`,
+      ...(report.sbom ? [sbomLine(report.sbom)] : []),
       `took ${report.seconds.toFixed(2)} s`,
     ].join('\n'),
   );

@@ -26,6 +26,7 @@ import type { LocalStore } from '../../store/local-store.js';
 import { readLocal } from '../../transport/local.js';
 import { copyAppSource } from '../app-source.js';
 import { DEFAULT_EXCLUDES, excludedBy } from './full-fs-excludes.js';
+import { attachBuildSbom, type BuildSbom } from '../../vuln/inventory.js';
 import { userEnv } from './staging-env.js';
 
 export interface FullFsOptions {
@@ -47,6 +48,8 @@ export interface FullFsOptions {
   network?: BuildNetwork;
   /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<SandboxLimits>;
+  /** Attach an SBOM to the image and record its inventory for scans (default true). */
+  sbom?: boolean;
 }
 
 export interface FullFsReport {
@@ -58,6 +61,8 @@ export interface FullFsReport {
   /** Paths in the delta (whiteouts as .wh. names), sorted. */
   paths: string[];
   processTypes: Record<string, string>;
+  /** The SBOM attached to the image (unless `sbom: false`). */
+  sbom?: BuildSbom;
 }
 
 /** The buildpack's opt-in: manifest.yml `full_filesystem: true` or `{excludes: [...]}`; undefined when it does not opt in. */
@@ -201,10 +206,13 @@ export async function stageFullFs(store: LocalStore, options: FullFsOptions): Pr
     });
     for await (const e of delta()) paths.push(e.path);
     const layer = built.layers.find((l) => l.name === 'filesystem')!;
+    const digest = await built.image.digest();
+    const sbom = options.sbom === false ? undefined : await attachBuildSbom(store, repository, digest);
     return {
       repository,
       tag,
-      digest: await built.image.digest(),
+      digest,
+      ...(sbom ? { sbom } : {}),
       layer: { diffId: layer.diffId, digest: layer.digest, size: layer.size },
       paths,
       processTypes,

@@ -21,6 +21,7 @@ import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
 import type { LocalStore } from '../../store/local-store.js';
 import { copyAppSource } from '../app-source.js';
+import { attachBuildSbom, type BuildSbom } from '../../vuln/inventory.js';
 import { stagingEnv, userEnv } from './staging-env.js';
 
 const run = promisify(execFile);
@@ -49,6 +50,8 @@ export interface StageClassicOptions {
   network?: BuildNetwork;
   /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<SandboxLimits>;
+  /** Attach an SBOM to the image and record its inventory for scans (default true). */
+  sbom?: boolean;
 }
 
 export interface StageClassicReport extends ImportDropletReport {
@@ -57,6 +60,8 @@ export interface StageClassicReport extends ImportDropletReport {
   detectOutput?: string;
   warnings: string[];
   seconds: number;
+  /** The SBOM attached to the image (unless `sbom: false`). */
+  sbom?: BuildSbom;
 }
 
 /**
@@ -182,8 +187,10 @@ export async function stageClassic(store: LocalStore, options: StageClassicOptio
       created: options.created ?? defaultMtime(),
       ...(result.detectOutput ? { detectOutput: result.detectOutput } : {}),
     });
+    const sbom = options.sbom === false ? undefined : await attachBuildSbom(store, repository, imported.digest);
     return {
       ...imported,
+      ...(sbom ? { sbom } : {}),
       buildpacks: result.buildpacks,
       detectedBuildpack: result.detectedBuildpack,
       ...(result.detectOutput !== undefined ? { detectOutput: result.detectOutput } : {}),

@@ -10,6 +10,7 @@ import { readBuilderImage } from './builder-image.js';
 import { isBuildpackageSpec, readBuildpackage, type PullImage } from './image-buildpacks.js';
 import type { SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
+import { attachBuildSbom, type BuildSbom } from '../../vuln/inventory.js';
 import { stage, type StageReport } from './stage.js';
 
 export interface BuildAppOptions {
@@ -39,6 +40,8 @@ export interface BuildAppOptions {
   network?: BuildNetwork;
   /** The sandbox's limits (default DEFAULT_LIMITS). */
   limits?: Partial<SandboxLimits>;
+  /** Attach an SBOM to the image and record its inventory for scans (default true). */
+  sbom?: boolean;
 }
 
 export interface BuildAppReport extends StageReport {
@@ -47,6 +50,8 @@ export interface BuildAppReport extends StageReport {
   /** The builder image built in, when --builder named one. */
   builder?: { image: string; digest: string };
   warnings: string[];
+  /** The SBOM attached to the image (unless `sbom: false`). */
+  sbom?: BuildSbom;
 }
 
 /**
@@ -157,6 +162,8 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     ...(typeof builder === 'object' ? { builder: { image: builder.name, digest: builder.digest } } : {}),
     warnings: project?.warnings ?? [],
   };
+  // Before a push, so the SBOM referrer goes with the image.
+  if (options.sbom !== false) out.sbom = await attachBuildSbom(store, repository, report.digest);
   if (remote) {
     if (!options.push) throw new SlipwayError('UNSUPPORTED', 'no registry client was given to push with');
     out.pushed = { destination, report: await options.push(`${repository}:${tag}`, destination) };
