@@ -3,6 +3,11 @@ import { SlipwayError } from '../../errors.js';
 import { SEVERITIES, type Severity } from '../../vuln/advisory.js';
 import { imagesWithCve, scanImages, type CveImpact, type Finding, type ScanReport } from '../../vuln/scan.js';
 import type { StackFix } from '../../vuln/stack-fixes.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cveExposure, type CveExposure } from '../../platform/exposure.js';
+import { isPostgresUrl, openPlatformStore } from '../../platform/store/open-platform-store.js';
+import type { LocalStore } from '../../store/local-store.js';
 import { run } from '../run.js';
 
 export function scanCommand(): Command {
@@ -12,7 +17,14 @@ export function scanCommand(): Command {
     )
     .argument('[images...]', 'local images (NAME[:TAG] or NAME@DIGEST)')
     .option('--all', 'every tagged image of the store')
-    .option('--cve <id>', 'list the images that have this CVE (or advisory id)')
+    .option(
+      '--cve <id>',
+      "list the images that have this CVE (or advisory id), and the platform's running apps on them with their org and space",
+    )
+    .option(
+      '--database <url>',
+      "with --cve: the platform's database, as slipway serve was given it (default $SLIPWAY_DATABASE, else the home's platform.sqlite when there is one)",
+    )
     .option('--attach', "store each image's findings as an OCI referrer of it (the database's age annotated)")
     .addOption(new Option('--severity <level>', 'report only findings at least this severe').choices([...SEVERITIES]))
     .addHelpText(
@@ -28,7 +40,8 @@ Import advisories first: slipway vulndb import FILE|URL.
 
 --json prints {images: [{image, names, findings: [{cve, advisory, package, installed, source,
 fixed, severity, layer, where, remedy, rebaseTo}]}], databaseImported, advisories};
-with --cve: {cve, advisories, images: [{image, names, findings}]}.
+with --cve: {cve, advisories, images: [{image, names, findings}], apps: [{org, space, app, image,
+droplet, instances, findings}]} (apps: only where the home holds a platform, slipway serve's).
 
 Examples:
   $ slipway scan apps/web
@@ -38,10 +51,15 @@ Examples:
     )
     .action(
       run(
-        async (ctx, images: string[], opts: { all?: boolean; cve?: string; severity?: Severity; attach?: boolean }) => {
+        async (
+          ctx,
+          images: string[],
+          opts: { all?: boolean; cve?: string; severity?: Severity; attach?: boolean; database?: string },
+        ) => {
+          if (opts.database) ctx.useStorage({ database: opts.database });
           const store = await ctx.store();
           if (opts.cve) {
-            const impact = await imagesWithCve(store, opts.cve);
+            const impact = await cveImpact(store, opts.cve, opts.database);
             ctx.print(impact, () => cveText(impact));
             return;
           }
@@ -79,13 +97,41 @@ function scanText(r: ScanReport): string {
   return lines.join('\n');
 }
 
-function cveText(c: CveImpact): string {
+/** The images with `cve`, and with a platform in the home (or at `database`) the running apps on them. */
+async function cveImpact(
+  store: LocalStore,
+  cve: string,
+  database: string | undefined,
+): Promise<CveImpact | CveExposure> {
+  const platformDb = database || process.env['SLIPWAY_DATABASE'] || join(store.home, 'platform.sqlite');
+  if (!isPostgresUrl(platformDb) && !existsSync(platformDb)) return imagesWithCve(store, cve);
+  const platform = await openPlatformStore(platformDb);
+  try {
+    return await cveExposure(
+      { store: platform, workloads: platform.workloads, images: store, visibility: { kind: 'all' } },
+      cve,
+    );
+  } finally {
+    await platform.close();
+  }
+}
+
+function cveText(c: CveImpact | CveExposure): string {
   if (c.advisories === 0) return `${c.cve}: not in the vulnerability database`;
-  if (c.images.length === 0) return `${c.cve}: no inventoried image has it`;
-  return [
-    `${c.cve}: ${c.images.length} images`,
-    ...c.images.flatMap((i) => [`${i.names.join(', ') || i.image}`, ...i.findings.map(findingLine)]),
-  ].join('\n');
+  const apps = 'apps' in c ? c.apps : undefined;
+  const lines = [`${c.cve}: ${c.images.length === 0 ? 'no inventoried image has it' : `${c.images.length} images`}`];
+  for (const i of c.images) lines.push(`${i.names.join(', ') || i.image}`, ...i.findings.map(findingLine));
+  if (apps) {
+    lines.push(apps.length === 0 ? 'no running app has it' : `${apps.length} running apps have it:`);
+    for (const a of apps) {
+      const instances = Object.entries(a.instances)
+        .map(([type, n]) => `${type} x${n}`)
+        .join(', ');
+      const remedy = [...new Set(a.findings.map((f) => f.remedy))].join('; ');
+      lines.push(`  ${a.org.name}/${a.space.name}/${a.app.name} (${instances}, ${a.image.slice(0, 19)}): ${remedy}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** "default version 3 fixes 2 CVEs in the store's images: ..." */
