@@ -38,6 +38,8 @@ pre.log{background:#0d1117;color:#e6edf3;padding:.6rem;border-radius:6px;max-hei
 .stack li.kind-launcher,.stack li.kind-config,.stack li.kind-process-types,.stack li.kind-droplet{border-left-color:#bf8700}
 .stack .what{font-weight:600;min-width:14rem}.stack .size{font-variant-numeric:tabular-nums}
 tr.differs td{background:#fff4e5}
+.stack .packages{font-variant-numeric:tabular-nums}.stack .vulns{font-weight:600;color:var(--bad)}
+.sev{font-weight:600}.sev-critical,.sev-high{color:var(--bad)}.sev-medium{color:var(--warn)}.sev-low,.sev-negligible,.sev-unknown{color:var(--muted)}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 1rem}dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 progress{width:16rem;max-width:100%}
 @media (max-width:40rem){main{padding:.5rem}.stack .what{min-width:0}th,td{padding:.3rem}}

@@ -1,12 +1,13 @@
 import { html, raw } from 'hono/html';
 import { getEnvironmentVariables } from '../../../platform/actions/apps.js';
 import { listAuditEvents } from '../../../platform/actions/audit-events.js';
-import { listBuilds } from '../../../platform/actions/builds.js';
+import { currentDroplet, listBuilds } from '../../../platform/actions/builds.js';
 import { listDeployments, listRevisions } from '../../../platform/actions/deployments.js';
 import { readLogs } from '../../../platform/actions/logs.js';
 import { listProcesses, processStats } from '../../../platform/actions/processes.js';
 import { appRoutes, routeDetails } from '../../../platform/actions/routes.js';
 import { getApp, type WorkloadContext } from '../../../platform/actions/workload-context.js';
+import { dropletVulnerabilities, type VulnerabilityData } from '../../../platform/dashboard/image-vulnerabilities.js';
 import { AuditEventListMessage } from '../../../platform/messages/audit-events.js';
 import { BuildListMessage } from '../../../platform/messages/builds.js';
 import { DeploymentListMessage, RevisionListMessage } from '../../../platform/messages/deployments.js';
@@ -15,12 +16,14 @@ import { ProcessListMessage } from '../../../platform/messages/processes.js';
 import { RouteListMessage } from '../../../platform/messages/routes.js';
 import { bytes, duration, type Html, page, shortDigest, state } from '../layout.js';
 import { query, type WebRequest } from '../web-context.js';
+import { summaryText } from './image-page.js';
 
 /**
  * The app page: state, live instances, routes, processes, env (for who reads secrets),
  * builds with the staging log, deployments with their progress, revisions, events; the
  * actions the viewer's roles allow (start, stop, rolling restart, restage, scale, rollback),
- * and none of those they do not. Live sections are re-rendered by live.ts.
+ * and none of those they do not; the current image's known vulnerabilities, counted.
+ * Live sections are re-rendered by live.ts.
  */
 
 export async function appPage(r: WebRequest, guid: string): Promise<Html> {
@@ -29,7 +32,7 @@ export async function appPage(r: WebRequest, guid: string): Promise<Html> {
   const { app, space, org } = found;
   const manage = ctx.perms.canManageApps(found);
   const secrets = ctx.perms.canReadSecrets(found);
-  const [routes, processes, revisions, events, log, live] = await Promise.all([
+  const [routes, processes, revisions, events, log, live, vulns] = await Promise.all([
     routesOf(ctx, guid),
     listProcesses(ctx, ProcessListMessage.parse(query({ per_page: '100' })), guid),
     listRevisions(ctx, guid, RevisionListMessage.parse(query({ per_page: '10', order_by: '-created_at' }))),
@@ -39,6 +42,11 @@ export async function appPage(r: WebRequest, guid: string): Promise<Html> {
     ),
     readLogs(ctx, guid, parseLogRead(query({ limit: '1000', envelope_types: 'LOG' }))),
     liveSections(ctx, guid),
+    // No current droplet (never staged): nothing to say about vulnerabilities.
+    currentDroplet(ctx, guid).then(
+      (d) => dropletVulnerabilities(r.deps.images, d),
+      () => undefined,
+    ),
   ]);
   const env = secrets ? (await getEnvironmentVariables(ctx, guid)).app.environmentVariables : undefined;
   const web = processes.items.find((p) => p.process.type === 'web');
@@ -69,6 +77,7 @@ ${
     : ''
 }
 <p><a href="/web/apps/${guid}/image">The image: its layer stack</a></p>
+${vulns ? vulnerabilityLine(guid, vulns) : ''}
 ${raw(live.instances)}
 <section aria-labelledby="routes-h"><h2 id="routes-h">Routes</h2>
 ${routes.length === 0 ? html`<p class="muted">No routes.</p>` : html`<ul>${routes.map((u) => html`<li><a href="${u.href}">${u.text}</a></li>`)}</ul>`}
@@ -110,6 +119,15 @@ ${
       )}</tbody></table></div>`
 }</section>`;
   return page({ title: app.name, perms: r.perms, body, live: `/web/apps/${guid}/events` });
+}
+
+function vulnerabilityLine(guid: string, v: VulnerabilityData): Html {
+  if (v.state === 'no-data')
+    return html`<p class="muted" id="vulnerabilities">No vulnerability data: import advisories with <code>slipway vulndb import</code>.</p>`;
+  if (v.state === 'error')
+    return html`<p class="muted" id="vulnerabilities">Vulnerability data could not be read: ${v.message}</p>`;
+  if (v.summary.total === 0) return html`<p id="vulnerabilities">No known vulnerabilities in the current image.</p>`;
+  return html`<p id="vulnerabilities"><a href="/web/apps/${guid}/image#vulns-h">${summaryText(v.summary)}</a></p>`;
 }
 
 function actionForm(guid: string, action: string, label: string, kind = ''): Html {
