@@ -55,7 +55,10 @@ const SCHEMA = `
     layer     TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS image_packages_by_image ON image_packages (image);
-  CREATE INDEX IF NOT EXISTS image_packages_by_match ON image_packages (ecosystem, match);
+  -- Covering: "which images have CVE-X" reads the index alone, never the table's rows.
+  DROP INDEX IF EXISTS image_packages_by_match;
+  CREATE INDEX IF NOT EXISTS image_packages_matching ON image_packages (ecosystem, match, version, image, name, installed, layer);
+  CREATE INDEX IF NOT EXISTS inventories_for_matching ON inventories (image, release, stack);
 `;
 
 export interface SourceInfo {
