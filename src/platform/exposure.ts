@@ -106,16 +106,14 @@ async function runningImages(deps: ExposureDeps): Promise<Map<string, RunningIma
   ]);
   const byGuid = new Map<string, Droplet>(droplets.map((d) => [d.guid, d]));
   const out = new Map<string, RunningImage>();
-  for (const p of processes) {
-    for (const i of await deps.workloads.instancesOf(p.guid)) {
-      const droplet = byGuid.get(i.dropletGuid);
-      if (!LIVE.includes(i.state) || !droplet?.digest) continue;
-      const key = `${i.appGuid}\u0000${droplet.guid}`;
-      let entry = out.get(key);
-      if (!entry)
-        out.set(key, (entry = { appGuid: i.appGuid, droplet: droplet.guid, image: droplet.digest, instances: {} }));
-      entry.instances[i.processType] = (entry.instances[i.processType] ?? 0) + 1;
-    }
+  for (const i of await deps.workloads.instancesOfProcesses(processes.map((p) => p.guid))) {
+    const droplet = byGuid.get(i.dropletGuid);
+    if (!LIVE.includes(i.state) || !droplet?.digest) continue;
+    const key = `${i.appGuid}\u0000${droplet.guid}`;
+    let entry = out.get(key);
+    if (!entry)
+      out.set(key, (entry = { appGuid: i.appGuid, droplet: droplet.guid, image: droplet.digest, instances: {} }));
+    entry.instances[i.processType] = (entry.instances[i.processType] ?? 0) + 1;
   }
   return out;
 }

@@ -515,6 +515,16 @@ export class PostgresWorkloadStore extends PostgresRouteStore implements Workloa
     return this.run.all<InstanceRow, Instance>(PG_WORKLOAD_SQL.instancesOnHost, [host], toInstance);
   }
 
+  async instancesOfProcesses(processGuids: string[]): Promise<Instance[]> {
+    if (processGuids.length === 0) return [];
+    return this.run.all<InstanceRow, Instance>(
+      `SELECT ${INSTANCE_COLUMNS} FROM instances t WHERE t.process_guid = ANY(?::text[])
+       ORDER BY t.process_guid, t.instance_index, t.id`,
+      [processGuids],
+      toInstance,
+    );
+  }
+
   // deployments
 
   /** Records a deployment; a new ACTIVE one supersedes the app's ACTIVE one (FINALIZED, SUPERSEDED) in the same step. */

@@ -531,6 +531,24 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
     return this.run.read(() => this.run.all<InstanceRow, Instance>(WORKLOAD_SQL.instancesOnHost, [host], toInstance));
   }
 
+  async instancesOfProcesses(processGuids: string[]): Promise<Instance[]> {
+    return this.run.read(() => {
+      const out: Instance[] = [];
+      for (let i = 0; i < processGuids.length; i += IN_CHUNK) {
+        const chunk = processGuids.slice(i, i + IN_CHUNK);
+        out.push(
+          ...this.run.all<InstanceRow, Instance>(
+            `SELECT ${INSTANCE_COLUMNS} FROM instances t WHERE t.process_guid IN (${placeholders(chunk.length)})
+             ORDER BY t.process_guid, t.instance_index, t.id`,
+            chunk,
+            toInstance,
+          ),
+        );
+      }
+      return out;
+    });
+  }
+
   // deployments
 
   /** Records a deployment; a new ACTIVE one supersedes the app's ACTIVE one (FINALIZED, SUPERSEDED) in the same step. */

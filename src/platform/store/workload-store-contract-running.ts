@@ -103,6 +103,18 @@ export function runningContract(h: WorkloadHarness): void {
       const theirs = await h.fx.instance(apiWeb, apiDroplet, 0);
       assert.deepEqual(await h.workloads.instancesOf(web.guid), [i0, i1, elsewhere], 'all hosts, by index');
       assert.deepEqual(await h.workloads.instancesOnHost('host-b'), [elsewhere]);
+      const both = await h.workloads.instancesOfProcesses([web.guid, apiWeb.guid, newGuid()]);
+      assert.deepEqual(
+        both.filter((i) => i.processGuid === web.guid),
+        [i0, i1, elsewhere],
+        'many processes: each by index',
+      );
+      assert.deepEqual(
+        both.filter((i) => i.processGuid === apiWeb.guid),
+        [theirs],
+      );
+      assert.equal(both.length, 4);
+      assert.deepEqual(await h.workloads.instancesOfProcesses([]), []);
       const onA = await h.workloads.instancesOnHost('host-a');
       assert.equal(onA.length, 3);
       assert.deepEqual(new Set(onA.map((i) => i.guid)), new Set([i0.guid, i1.guid, theirs.guid]));

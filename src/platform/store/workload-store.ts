@@ -101,6 +101,8 @@ export interface WorkloadStore {
   deleteInstance(guid: string): Promise<void>;
   /** Instances of a process (all hosts), by index. */
   instancesOf(processGuid: string): Promise<Instance[]>;
+  /** Instances of many processes at once (a page of the fleet), by process, then index. */
+  instancesOfProcesses(processGuids: string[]): Promise<Instance[]>;
   /** Every instance a host runs (what a restarted server adopts). */
   instancesOnHost(host: string): Promise<Instance[]>;
 
