@@ -3,9 +3,9 @@ import type { LocalStore } from '../../store/local-store.js';
 import type { App, Organization, Space } from '../model.js';
 import type { Permissions } from '../policy.js';
 import type { PlatformStore } from '../store/platform-store.js';
-import type { WorkloadStore } from '../store/workload-store.js';
-import type { Droplet, Instance } from '../workload.js';
-import { allPages, visibleDroplets, visibleFleet, visibleProcesses } from './visible-fleet.js';
+import type { FleetApp, WorkloadStore } from '../store/workload-store.js';
+import type { Instance } from '../workload.js';
+import { allPages } from './visible-fleet.js';
 
 /**
  * The dashboard's home: every org and space the caller sees, with how many of their
@@ -23,7 +23,7 @@ export interface AppCounts {
 }
 
 export interface BehindApp {
-  app: App;
+  app: FleetApp;
   space: Space;
   org: Organization;
   stack: string;
@@ -49,17 +49,21 @@ export interface HomeDeps {
 }
 
 export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
-  const [fleet, droplets, processes, staging] = await Promise.all([
-    visibleFleet(d.perms, d.store),
-    visibleDroplets(d.perms, d.workloads),
-    visibleProcesses(d.perms, d.workloads),
-    allPages((q) => d.workloads.listBuilds(q, { states: ['STAGING'] }, d.perms.spaceVisibility())),
+  const visibility = d.perms.spaceVisibility();
+  // The fleet's apps and processes in narrow reads: 10,000 apps' JSON columns would cost more than the page.
+  const [orgs, spaces, fleet, staging] = await Promise.all([
+    allPages((q) => d.store.listOrgs(q, {}, d.perms.orgVisibility())),
+    allPages((q) => d.store.listSpaces(q, {}, visibility)),
+    d.workloads.fleetSummary(visibility),
+    allPages((q) => d.workloads.listBuilds(q, { states: ['STAGING'] }, visibility)),
   ]);
   const stagingApps = new Set(staging.map((b) => b.appGuid));
   // The started apps' instances in a few batched reads, not one query per process.
-  const started = fleet.apps.filter((a) => a.state === 'STARTED' && !stagingApps.has(a.guid));
+  const started = new Set(
+    fleet.apps.filter((a) => a.state === 'STARTED' && !stagingApps.has(a.guid)).map((a) => a.guid),
+  );
   const instances = await d.workloads.instancesOfProcesses(
-    started.flatMap((a) => (processes.get(a.guid) ?? []).map((p) => p.guid)),
+    fleet.processes.filter((p) => started.has(p.appGuid)).map((p) => p.guid),
   );
   const byApp = new Map<string, Instance[]>();
   for (const i of instances) {
@@ -67,38 +71,37 @@ export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
     if (list) list.push(i);
     else byApp.set(i.appGuid, [i]);
   }
-  const health = new Map<string, AppHealth>();
-  for (const app of fleet.apps) health.set(app.guid, appHealth(app, byApp.get(app.guid) ?? [], stagingApps));
-  const latest = await latestVersions(d.images, droplets);
-  const spaces = new Map(fleet.spaces.map((s) => [s.guid, s]));
-  const orgs = new Map(fleet.orgs.map((o) => [o.guid, o]));
+  const latest = await latestVersions(d.images, fleet.apps);
+  const spaceBy = new Map(spaces.map((s) => [s.guid, s]));
+  const orgBy = new Map(orgs.map((o) => [o.guid, o]));
   const bySpace = new Map<string, AppCounts>();
   const totals = emptyCounts();
   const behind: BehindApp[] = [];
   for (const app of fleet.apps) {
     const counts = bySpace.get(app.spaceGuid) ?? emptyCounts();
     bySpace.set(app.spaceGuid, counts);
-    const h = health.get(app.guid) ?? 'stopped';
-    const droplet = app.currentDropletGuid ? droplets.get(app.currentDropletGuid) : undefined;
-    const newest = droplet ? latest.get(droplet.stack) : undefined;
-    const isBehind = droplet !== undefined && newest !== undefined && droplet.stackVersion !== newest;
+    const h = appHealth(app, byApp.get(app.guid) ?? [], stagingApps);
+    const newest = app.stack !== undefined ? latest.get(app.stack) : undefined;
+    const isBehind = app.stackVersion !== undefined && newest !== undefined && app.stackVersion !== newest;
     for (const c of [counts, totals]) {
       c.apps++;
       if (h === 'running' || h === 'crashed' || h === 'staging' || h === 'stopped') c[h]++;
       if (isBehind) c.behind++;
     }
-    const space = spaces.get(app.spaceGuid);
-    const org = space && orgs.get(space.orgGuid);
-    if (isBehind && space && org && droplet && newest)
-      behind.push({ app, space, org, stack: droplet.stack, version: droplet.stackVersion, latest: newest });
+    const space = spaceBy.get(app.spaceGuid);
+    const org = space && orgBy.get(space.orgGuid);
+    if (isBehind && space && org && app.stack && app.stackVersion && newest)
+      behind.push({ app, space, org, stack: app.stack, version: app.stackVersion, latest: newest });
   }
   behind.sort(
     (a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }) || a.app.name.localeCompare(b.app.name),
   );
+  const spacesOf = new Map<string, Space[]>();
+  for (const s of spaces) spacesOf.set(s.orgGuid, [...(spacesOf.get(s.orgGuid) ?? []), s]);
   return {
     totals,
-    orgs: fleet.orgs.map((org) => {
-      const own = fleet.spaces.filter((s) => s.orgGuid === org.guid);
+    orgs: orgs.map((org) => {
+      const own = spacesOf.get(org.guid) ?? [];
       const counts = emptyCounts();
       for (const s of own) addCounts(counts, bySpace.get(s.guid));
       return { org, counts, spaces: own.map((space) => ({ space, counts: bySpace.get(space.guid) ?? emptyCounts() })) };
@@ -111,7 +114,11 @@ export async function homeSummary(d: HomeDeps): Promise<HomeSummary> {
  * One app's health as the home page counts it: staging while a build runs; stopped
  * unless started; crashed when an instance crashed and none runs; running when one runs.
  */
-export function appHealth(app: App, instances: Instance[], stagingApps: Set<string>): AppHealth {
+export function appHealth(
+  app: Pick<App, 'guid' | 'state'>,
+  instances: Instance[],
+  stagingApps: Set<string>,
+): AppHealth {
   if (stagingApps.has(app.guid)) return 'staging';
   if (app.state !== 'STARTED') return 'stopped';
   if (instances.some((i) => i.state === 'RUNNING')) return 'running';
@@ -119,10 +126,10 @@ export function appHealth(app: App, instances: Instance[], stagingApps: Set<stri
   return 'starting';
 }
 
-/** The latest version of each stack the droplets are on. */
-export async function latestVersions(images: LocalStore, droplets: Map<string, Droplet>): Promise<Map<string, string>> {
+/** The latest version of each stack the apps' current droplets are on. */
+export async function latestVersions(images: LocalStore, apps: { stack?: string }[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const stack of new Set([...droplets.values()].map((d) => d.stack))) {
+  for (const stack of new Set(apps.flatMap((a) => (a.stack ? [a.stack] : [])))) {
     const v = (await latestVersion(images, stack))?.version;
     if (v !== undefined) out.set(stack, v);
   }

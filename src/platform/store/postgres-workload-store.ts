@@ -28,8 +28,19 @@ import {
   toProcess,
   toRevision,
 } from './sqlite-workload-rows.js';
-import { appRule, appsInSpaces, conflict, invalid, notFound, REVISION_ORDER, TEXTS } from './sqlite-workload-sql.js';
-import type { WorkloadStore } from './workload-store.js';
+import {
+  appRule,
+  appsInSpaces,
+  conflict,
+  fleetQueries,
+  invalid,
+  notFound,
+  REVISION_ORDER,
+  TEXTS,
+  toFleetApp,
+  toFleetProcess,
+} from './sqlite-workload-sql.js';
+import type { FleetSummary, WorkloadStore } from './workload-store.js';
 
 /** The statements the build workers, the router and the reconciler run most. */
 export const PG_WORKLOAD_SQL = {
@@ -513,6 +524,15 @@ export class PostgresWorkloadStore extends PostgresRouteStore implements Workloa
 
   async instancesOnHost(host: string): Promise<Instance[]> {
     return this.run.all<InstanceRow, Instance>(PG_WORKLOAD_SQL.instancesOnHost, [host], toInstance);
+  }
+
+  async fleetSummary(visibility: Visibility): Promise<FleetSummary> {
+    const q = fleetQueries(visibility);
+    const [apps, processes] = await Promise.all([
+      this.run.all(q.apps.sql, q.apps.params, toFleetApp),
+      this.run.all(q.processes.sql, q.processes.params, toFleetProcess),
+    ]);
+    return { apps, processes };
   }
 
   async instancesOfProcesses(processGuids: string[]): Promise<Instance[]> {

@@ -1,5 +1,6 @@
 import { SlipwayError } from '../../errors.js';
 import type { Visibility } from './platform-store.js';
+import type { FleetApp } from './workload-store.js';
 import { type Clause, orgRule, spaceRule, TIMES } from './sqlite-platform-sql.js';
 
 /**
@@ -87,3 +88,49 @@ export function notFound(message: string, field: string): SlipwayError {
 export function invalid(message: string, field: string): SlipwayError {
   return new SlipwayError('INVALID_ARGUMENT', message, { detail: { field } });
 }
+
+/** What the fleet summary reads of a row of apps joined to its current droplet. */
+export interface FleetAppRow {
+  guid: string;
+  name: string;
+  space_guid: string;
+  state: string;
+  auto_rebase: number;
+  current_droplet_guid: string | null;
+  stack: string | null;
+  stack_version: string | null;
+}
+
+/** The fleet summary's two reads, the same SQL for SQLite and PostgreSQL. */
+export function fleetQueries(v: Visibility): { apps: Clause; processes: Clause } {
+  const apps = spaceRule(v, 't.space_guid', 't.org_guid');
+  const processes = appRule(v);
+  return {
+    apps: {
+      sql: `SELECT t.guid, t.name, t.space_guid, t.state, t.auto_rebase, t.current_droplet_guid, d.stack, d.stack_version
+        FROM apps t LEFT JOIN droplets d ON d.guid = t.current_droplet_guid${apps ? ` WHERE ${apps.sql}` : ''}
+        ORDER BY t.created_at, t.guid`,
+      params: apps?.params ?? [],
+    },
+    processes: {
+      sql: `SELECT t.guid, t.app_guid FROM processes t${processes ? ` WHERE ${processes.sql}` : ''}`,
+      params: processes?.params ?? [],
+    },
+  };
+}
+
+export function toFleetApp(row: FleetAppRow): FleetApp {
+  const app: FleetApp = {
+    guid: row.guid,
+    name: row.name,
+    spaceGuid: row.space_guid,
+    state: row.state as FleetApp['state'],
+    autoRebase: row.auto_rebase !== 0,
+  };
+  if (row.current_droplet_guid !== null) app.currentDropletGuid = row.current_droplet_guid;
+  if (row.stack !== null) app.stack = row.stack;
+  if (row.stack_version !== null) app.stackVersion = row.stack_version;
+  return app;
+}
+
+export const toFleetProcess = (row: { guid: string; app_guid: string }) => ({ guid: row.guid, appGuid: row.app_guid });

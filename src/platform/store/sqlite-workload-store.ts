@@ -29,8 +29,19 @@ import {
   toProcess,
   toRevision,
 } from './sqlite-workload-rows.js';
-import { appRule, appsInSpaces, conflict, invalid, notFound, REVISION_ORDER, TEXTS } from './sqlite-workload-sql.js';
-import type { WorkloadStore } from './workload-store.js';
+import {
+  appRule,
+  appsInSpaces,
+  conflict,
+  fleetQueries,
+  invalid,
+  notFound,
+  REVISION_ORDER,
+  TEXTS,
+  toFleetApp,
+  toFleetProcess,
+} from './sqlite-workload-sql.js';
+import type { FleetSummary, WorkloadStore } from './workload-store.js';
 
 /**
  * The statements the router, the build workers and the reconciler run most, named so
@@ -529,6 +540,14 @@ export class SqliteWorkloadStore extends SqliteRouteStore implements WorkloadSto
 
   async instancesOnHost(host: string): Promise<Instance[]> {
     return this.run.read(() => this.run.all<InstanceRow, Instance>(WORKLOAD_SQL.instancesOnHost, [host], toInstance));
+  }
+
+  async fleetSummary(visibility: Visibility): Promise<FleetSummary> {
+    const q = fleetQueries(visibility);
+    return this.run.read(() => ({
+      apps: this.run.all(q.apps.sql, q.apps.params, toFleetApp),
+      processes: this.run.all(q.processes.sql, q.processes.params, toFleetProcess),
+    }));
   }
 
   async instancesOfProcesses(processGuids: string[]): Promise<Instance[]> {

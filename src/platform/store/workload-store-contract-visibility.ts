@@ -64,7 +64,10 @@ export function workloadVisibilityContract(h: WorkloadHarness): void {
       const name = (guid: string) => apps.find((a) => a.guid === guid)?.name ?? guid;
       const names = (items: { appGuid: string }[]) => items.map((i) => name(i.appGuid)).sort();
       const w = h.workloads;
+      const fleet = await w.fleetSummary(v);
       return {
+        fleetApps: fleet.apps.map((a) => a.name).sort(),
+        fleetProcesses: names(fleet.processes),
         packages: names((await w.listPackages(q(), {}, v)).items),
         builds: names((await w.listBuilds(q(), {}, v)).items),
         droplets: names((await w.listDroplets(q(), {}, v)).items),
@@ -76,6 +79,8 @@ export function workloadVisibilityContract(h: WorkloadHarness): void {
     }
 
     const every = (appNames: string[]) => ({
+      fleetApps: appNames,
+      fleetProcesses: appNames,
       packages: appNames,
       builds: appNames,
       droplets: appNames,
@@ -87,6 +92,29 @@ export function workloadVisibilityContract(h: WorkloadHarness): void {
 
     const domainNames = async (v: Visibility) =>
       (await h.workloads.listDomains(q({ orderBy: 'name' }), {}, v)).items.map((d) => d.name);
+
+    it("the fleet summary: each app with its current droplet's stack and version, in creation order", async () => {
+      const [devWeb] = apps;
+      const current = await h.fx.droplet(devWeb!, { state: 'STAGED', stack: 'cflinuxfs4', stackVersion: '7' });
+      await h.workloads.setCurrentDroplet(devWeb!.guid, current.guid);
+      const fleet = await h.workloads.fleetSummary(ALL);
+      assert.deepEqual(
+        fleet.apps.map((a) => a.name),
+        ['dev-web', 'prod-web', 'far-web'],
+      );
+      assert.deepEqual(fleet.apps[0], {
+        guid: devWeb!.guid,
+        name: 'dev-web',
+        spaceGuid: dev.guid,
+        state: devWeb!.state,
+        autoRebase: true,
+        currentDropletGuid: current.guid,
+        stack: 'cflinuxfs4',
+        stackVersion: '7',
+      });
+      assert.equal(fleet.apps[1]!.currentDropletGuid, undefined);
+      assert.equal(fleet.apps[1]!.stack, undefined);
+    });
 
     it("a space developer reads its space's workload only; another org's developer reads theirs only", async () => {
       assert.deepEqual(await seen(await h.fx.spaceVisibility(users.developer)), every(['dev-web']));

@@ -12,6 +12,24 @@ import type {
 } from '../workload.js';
 import type { ListQuery, Page, Visibility } from './platform-store.js';
 
+/** An app as the dashboard's home counts it, with its current droplet's stack and version. */
+export interface FleetApp {
+  guid: string;
+  name: string;
+  spaceGuid: string;
+  state: 'STARTED' | 'STOPPED';
+  autoRebase: boolean;
+  currentDropletGuid?: string;
+  stack?: string;
+  stackVersion?: string;
+}
+
+/** The visible apps, by creation, and their processes. */
+export interface FleetSummary {
+  apps: FleetApp[];
+  processes: { guid: string; appGuid: string }[];
+}
+
 /**
  * Where the platform keeps what makes apps run (src/platform/workload.ts): packages,
  * builds (the staging queue), droplets, processes, instances, domains, routes and their
@@ -101,6 +119,8 @@ export interface WorkloadStore {
   deleteInstance(guid: string): Promise<void>;
   /** Instances of a process (all hosts), by index. */
   instancesOf(processGuid: string): Promise<Instance[]>;
+  /** The fleet in two narrow reads (no JSON columns), as the dashboard's home counts it. */
+  fleetSummary(visibility: Visibility): Promise<FleetSummary>;
   /** Instances of many processes at once (a page of the fleet), by process, then index. */
   instancesOfProcesses(processGuids: string[]): Promise<Instance[]>;
   /** Every instance a host runs (what a restarted server adopts). */
