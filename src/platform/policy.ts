@@ -33,8 +33,11 @@ export type Caller =
   | { kind: 'user'; user: User; roles: Role[] }
   /** A CI token: its user's roles, but only within one space. */
   | { kind: 'api-token'; user: User; roles: Role[]; spaceGuid: string; tokenGuid: string }
-  /** A build of one app: pushes that app's image, pulls what it builds from; nothing else. */
-  | { kind: 'staging'; appGuid: string; spaceGuid: string; orgGuid: string; repository: string }
+  /**
+   * A build of one app: pushes that app's image, pulls what it builds from; nothing else.
+   * `pullOnly`: an app's pods on a cluster (their image pull secret), which only pull its images.
+   */
+  | { kind: 'staging'; appGuid: string; spaceGuid: string; orgGuid: string; repository: string; pullOnly?: true }
   | { kind: 'anonymous' };
 
 /** What a registry principal may do to one repository. */
@@ -312,9 +315,8 @@ export class Permissions {
         ? { hidden: false, actions: ['pull', 'list', 'push', 'delete'] }
         : { hidden: true, actions: [] };
     if (c.kind === 'staging') {
-      return c.appGuid === found.app.guid
-        ? { hidden: false, actions: ['pull', 'list', 'push'] }
-        : { hidden: true, actions: [] };
+      if (c.appGuid !== found.app.guid) return { hidden: true, actions: [] };
+      return { hidden: false, actions: c.pullOnly ? ['pull'] : ['pull', 'list', 'push'] };
     }
     if (!this.canReadSpace(found)) return { hidden: true, actions: [] };
     const actions: RegistryAction[] = ['list'];

@@ -104,7 +104,11 @@ export class PlatformRegistry implements Authorizer, RepositoryNames {
 
   async #decide(perms: Permissions, name: string): Promise<{ hidden: boolean; actions: RegistryAction[] }> {
     if (PLATFORM_PREFIXES.some((p) => name.startsWith(p))) return perms.registryAccess({ platform: true });
-    // Stored names are never addressed directly but by an admin.
+    // Stored names are never addressed directly but by an admin, and by an app's own pods
+    // (their pull token names `apps/GUID`: renaming the app does not change what they pull).
+    const c = perms.caller;
+    if (c.kind === 'staging' && c.pullOnly && name.split('/').slice(0, 2).join('/') === `${STORED_PREFIX}${c.appGuid}`)
+      return { hidden: false, actions: ['pull'] };
     if (name.startsWith(STORED_PREFIX) && !perms.isAdmin()) return { hidden: true, actions: [] };
     const found = await this.#resolve(name);
     return perms.registryAccess(found ? { app: { app: found.app, space: found.space, org: found.org } } : {});

@@ -4,8 +4,10 @@ import { ContainerRuntime } from '../runtime/containers.js';
 import type { BuildNetwork } from '../sandbox/network.js';
 import type { LocalStore } from '../store/local-store.js';
 import { AppLogs } from './logs.js';
+import type { InstanceBackend, InstanceUsageSource } from './run/instance-backend.js';
 import { InstanceRunner } from './run/instance-runner.js';
 import { RunnerStats } from './run/instance-stats.js';
+import { KubernetesReconciler, type KubernetesReconcilerOptions } from './run/kubernetes-reconciler.js';
 import { Reconciler } from './run/reconciler.js';
 import { RoutingTable } from './run/routing-table.js';
 import { LocalStagingQueue } from './staging/local-staging-queue.js';
@@ -41,6 +43,8 @@ export interface WorkloadEngineOptions {
   intervalMs?: number;
   /** How long a stopping instance keeps serving (default 2 s). */
   drainMs?: number;
+  /** Run instances as pods on a Kubernetes cluster instead of runc containers on this host (the default). */
+  kubernetes?: Pick<KubernetesReconcilerOptions, 'api' | 'registryHost' | 'namespacePrefix' | 'pullCredential'>;
   onError?: (err: unknown) => void;
 }
 
@@ -52,7 +56,7 @@ export class WorkloadEngine {
   readonly packages: PackageStore;
   readonly routing = new RoutingTable();
   readonly runtime: ContainerRuntime;
-  readonly reconciler: Reconciler;
+  readonly reconciler: InstanceBackend;
   readonly workers: StagingWorkers;
   readonly queue: LocalStagingQueue;
   readonly services: WorkloadServices;
@@ -67,17 +71,32 @@ export class WorkloadEngine {
     this.#pool = openResourcePool({ database: o.store.database, file: join(home, 'resource-pool.sqlite') });
     this.packages = new PackageStore(o.store, this.#pool);
     this.runtime = ContainerRuntime.open(home);
-    const runner = new InstanceRunner(this.runtime, o.store, hostname(), join(home, 'instance-networks'));
-    this.reconciler = new Reconciler({
-      platform: o.platform,
-      workloads: o.workloads,
-      runner,
-      logs: this.logs,
-      ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}),
-      ...(o.drainMs !== undefined ? { drainMs: o.drainMs } : {}),
-      ...(o.onError ? { onError: o.onError } : {}),
-      onInstances: (running) => this.routing.setInstances(running),
-    });
+    let usage: InstanceUsageSource;
+    if (o.kubernetes) {
+      const k8s = new KubernetesReconciler({
+        platform: o.platform,
+        workloads: o.workloads,
+        logs: this.logs,
+        ...o.kubernetes,
+        ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}),
+        ...(o.onError ? { onError: o.onError } : {}),
+      });
+      this.reconciler = k8s;
+      usage = k8s;
+    } else {
+      const runner = new InstanceRunner(this.runtime, o.store, hostname(), join(home, 'instance-networks'));
+      this.reconciler = new Reconciler({
+        platform: o.platform,
+        workloads: o.workloads,
+        runner,
+        logs: this.logs,
+        ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}),
+        ...(o.drainMs !== undefined ? { drainMs: o.drainMs } : {}),
+        ...(o.onError ? { onError: o.onError } : {}),
+        onInstances: (running) => this.routing.setInstances(running),
+      });
+      usage = runner;
+    }
     this.queue = new LocalStagingQueue(o.platform, o.workloads, this.packages, this.logs, o.claimStaleMs);
     this.workers = new StagingWorkers({
       queue: this.queue,
@@ -89,7 +108,7 @@ export class WorkloadEngine {
     });
     this.services = {
       packages: this.packages,
-      stats: new RunnerStats(o.workloads, runner),
+      stats: new RunnerStats(o.workloads, usage),
       logs: this.logs,
       // Before start (an API-only server) builds stay queued and nothing runs.
       signals: {

@@ -7,10 +7,12 @@ import { StackUpdates } from '../platform/actions/stack-updates.js';
 import { StoreAppImages } from '../platform/app-images.js';
 import { ensureBuiltinBuildpacks } from '../platform/staging/builtin-buildpacks.js';
 import { Identity } from '../platform/identity/identity.js';
-import { PlatformTokens } from '../platform/identity/tokens.js';
+import { DEFAULT_INSTANCE_PULL_SECONDS, PlatformTokens } from '../platform/identity/tokens.js';
 import { PlatformRegistry } from '../platform/registry-access.js';
 import type { PlatformStore } from '../platform/store/platform-store.js';
 import { LogRelay } from '../platform/log-relay.js';
+import { kubernetesApiFromKubeconfig } from '../platform/run/kubernetes-backend.js';
+import { checkNamespacePrefix } from '../platform/run/kubernetes-objects.js';
 import { takeRunnerLock } from '../platform/run/runner-lock.js';
 import { openPlatformStore } from '../platform/store/open-platform-store.js';
 import type { WorkloadStore } from '../platform/store/workload-store.js';
@@ -67,6 +69,13 @@ export interface PlatformServerOptions {
     /** Reconciler pass interval (default 1 s) and how long a stopping instance keeps serving (default 2 s). */
     intervalMs?: number;
     drainMs?: number;
+    /** Instances as pods on a Kubernetes cluster (`--instances kubernetes`); default runc containers here. */
+    kubernetes?: {
+      kubeconfig: string;
+      namespacePrefix: string;
+      /** The registry as the cluster reaches it (`host[:port]`); default the public URL's host, else `addr`. */
+      registryHost?: string;
+    };
   };
 }
 
@@ -90,6 +99,10 @@ export interface RunningPlatformServer {
  * token endpoint (/token), /healthz and /metrics.
  */
 export async function startPlatformServer(o: PlatformServerOptions): Promise<RunningPlatformServer> {
+  // A bad kubeconfig or prefix fails before anything is written (a first start's admin password is shown once).
+  const k8s = o.run?.kubernetes;
+  if (k8s) checkNamespacePrefix(k8s.namespacePrefix);
+  const k8sApi = k8s ? kubernetesApiFromKubeconfig(k8s.kubeconfig) : undefined;
   // On PostgreSQL every node shares the platform's tables and its keys; on SQLite they are the home's.
   const database = o.store.database;
   const pstore = o.platformStore ?? (await openPlatformStore(database ?? join(o.store.home, 'platform.sqlite')));
@@ -138,6 +151,27 @@ export async function startPlatformServer(o: PlatformServerOptions): Promise<Run
     ...(o.run?.intervalMs !== undefined ? { intervalMs: o.run.intervalMs } : {}),
     ...(o.run?.drainMs !== undefined ? { drainMs: o.run.drainMs } : {}),
     ...(o.claimStaleMs !== undefined ? { claimStaleMs: o.claimStaleMs } : {}),
+    ...(k8s && k8sApi
+      ? {
+          kubernetes: {
+            api: k8sApi,
+            namespacePrefix: k8s.namespacePrefix,
+            registryHost: k8s.registryHost ?? (o.publicUrl ? new URL(o.publicUrl).host : o.addr),
+            // The pods' pull secret: a token that pulls the app's own images only (see PlatformRegistry).
+            pullCredential: async (app) => {
+              const space = await pstore.getSpace(app.spaceGuid);
+              if (!space) throw new SlipwayError('NOT_FOUND', `the space of app ${app.guid} is gone`);
+              const expiresAt = Date.now() + DEFAULT_INSTANCE_PULL_SECONDS * 1000;
+              const password = await tokens.issueInstancePull({
+                appGuid: app.guid,
+                spaceGuid: space.guid,
+                orgGuid: space.orgGuid,
+              });
+              return { username: 'slipway-pull', password, expiresAt };
+            },
+          },
+        }
+      : {}),
     onError: (err) => o.warn(`${(err as Error).stack ?? err}`),
   });
   // Nodes on one database see each other's app logs (staging output, instances).

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_APPS_DOMAIN, startPlatformServer } from '../../server/index.js';
 import { SlipwayError } from '../../errors.js';
@@ -25,6 +26,10 @@ interface ServeFlags {
   blobs?: string;
   s3Redirect?: boolean;
   claimTimeout: string;
+  instances: string;
+  kubeconfig?: string;
+  namespacePrefix: string;
+  registryHost?: string;
 }
 
 export function serveCommand(): Command {
@@ -70,6 +75,17 @@ export function serveCommand(): Command {
       's3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=true]: blobs in an S3-compatible object store shared by every node (default $SLIPWAY_BLOBS; else the home)',
     )
     .option('--s3-redirect', 'answer blob GETs with a presigned URL of the object store (307), as Distribution can')
+    .option('--instances <backend>', 'where app instances run: runc (containers on this host) or kubernetes', 'runc')
+    .option('--kubeconfig <file>', 'with --instances kubernetes: the cluster and credentials (default $KUBECONFIG)')
+    .option(
+      '--namespace-prefix <prefix>',
+      'with --instances kubernetes: namespaces are PREFIX + the space GUID',
+      'slipway-',
+    )
+    .option(
+      '--registry-host <host[:port]>',
+      "with --instances kubernetes: this registry as the cluster's nodes reach it (default --public-url's host, else --addr)",
+    )
     .option('--token-expiry <seconds>', 'lifetime of access tokens', '600')
     .option('--gc-interval <seconds>', 'run garbage collection this often; 0 turns it off', '3600')
     .option(
@@ -133,6 +149,7 @@ Examples:
                   routerAddr: flags.routerAddr ?? `${flags.addr.replace(/:\d+$/, '')}:8080`,
                   buildWorkers: wholeNumber(flags.buildWorkers ?? '1', '--build-workers'),
                   buildNetwork: buildNetwork(flags.buildNetwork),
+                  ...instancesBackend(flags),
                 },
               }
             : {}),
@@ -174,4 +191,30 @@ Examples:
 function buildNetwork(value: string): 'outbound' | 'none' {
   if (value === 'outbound' || value === 'none') return value;
   throw new SlipwayError('INVALID_ARGUMENT', `--build-network must be outbound or none, not "${value}"`);
+}
+
+/** `--instances`: runc (nothing to add) or kubernetes with a readable kubeconfig. */
+function instancesBackend(flags: ServeFlags): {
+  kubernetes?: { kubeconfig: string; namespacePrefix: string; registryHost?: string };
+} {
+  if (flags.instances === 'runc') return {};
+  if (flags.instances !== 'kubernetes')
+    throw new SlipwayError('INVALID_ARGUMENT', `--instances must be runc or kubernetes, not "${flags.instances}"`);
+  const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0];
+  if (!kubeconfig)
+    throw new SlipwayError('INVALID_ARGUMENT', '--instances kubernetes needs --kubeconfig FILE (or $KUBECONFIG)');
+  try {
+    accessSync(kubeconfig, constants.R_OK);
+  } catch (err) {
+    throw new SlipwayError('INVALID_ARGUMENT', `cannot read the kubeconfig ${kubeconfig}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return {
+    kubernetes: {
+      kubeconfig,
+      namespacePrefix: flags.namespacePrefix,
+      ...(flags.registryHost ? { registryHost: flags.registryHost } : {}),
+    },
+  };
 }

@@ -138,6 +138,8 @@ export class Identity {
     if (PlatformTokens.looksLikeJwt(password)) {
       const staging = await this.tokens.verifyStaging(password).catch(() => undefined);
       if (staging) return `staging:${password}`;
+      const pull = await this.tokens.verifyInstancePull(password).catch(() => undefined);
+      if (pull) return `pull:${password}`;
       // A user's access token (`podman login -p "$(slipway cf oauth-token)"`): that user.
       const access = await this.tokens.verifyAccess(password).catch(() => undefined);
       if (access && (await this.#store.getUser(access.userGuid))) return `user:${access.userGuid}`;
@@ -160,6 +162,17 @@ export class Identity {
           spaceGuid: s.spaceGuid,
           orgGuid: s.orgGuid,
           repository: s.repository,
+        };
+      }
+      if (subject.startsWith('pull:')) {
+        const p = await this.tokens.verifyInstancePull(subject.slice(5));
+        return {
+          kind: 'staging',
+          appGuid: p.appGuid,
+          spaceGuid: p.spaceGuid,
+          orgGuid: p.orgGuid,
+          repository: `apps/${p.appGuid}`,
+          pullOnly: true,
         };
       }
     } catch {

@@ -12,12 +12,15 @@ import type { User } from '../model.js';
  * - access token: 10 minutes by default; carries who, never what they may do (roles
  *   are read at every request, so a role taken away is gone at once);
  * - refresh token: 30 days, one use (rotated), kept hashed in the store to be revocable;
- * - staging token: a build's, for one app's repository, 30 minutes.
+ * - staging token: a build's, for one app's repository, 30 minutes;
+ * - instance pull token: pulls one app's images and nothing else, for the image pull
+ *   secret of its pods on a Kubernetes cluster (renewed while the app runs), a day.
  */
 
 export const DEFAULT_ACCESS_SECONDS = 600;
 export const DEFAULT_REFRESH_SECONDS = 30 * 24 * 3600;
 export const DEFAULT_STAGING_SECONDS = 1800;
+export const DEFAULT_INSTANCE_PULL_SECONDS = 24 * 3600;
 
 /** What an access token says. */
 export interface AccessClaims {
@@ -44,6 +47,7 @@ export interface IssuedAccess {
 const KIND_ACCESS = 'access';
 const KIND_REFRESH = 'refresh';
 const KIND_STAGING = 'staging';
+const KIND_INSTANCE_PULL = 'instance-pull';
 
 export class PlatformTokens {
   readonly #key: TokenKey;
@@ -120,6 +124,37 @@ export class PlatformTokens {
       seconds,
       ['slipway-registry'],
     );
+  }
+
+  /** A pull-only token for one app's images (its pods' image pull secret). */
+  issueInstancePull(
+    claims: Pick<StagingClaims, 'appGuid' | 'spaceGuid' | 'orgGuid'>,
+    seconds = DEFAULT_INSTANCE_PULL_SECONDS,
+  ): Promise<string> {
+    return this.#sign(
+      {
+        slipway: KIND_INSTANCE_PULL,
+        app_guid: claims.appGuid,
+        space_guid: claims.spaceGuid,
+        org_guid: claims.orgGuid,
+        jti: randomUUID(),
+      },
+      `pull:${claims.appGuid}`,
+      seconds,
+      ['slipway-registry'],
+    );
+  }
+
+  async verifyInstancePull(
+    token: string,
+  ): Promise<Pick<StagingClaims, 'appGuid' | 'spaceGuid' | 'orgGuid' | 'expiresAt'>> {
+    const p = await this.#verify(token, KIND_INSTANCE_PULL);
+    return {
+      appGuid: String(p['app_guid']),
+      spaceGuid: String(p['space_guid']),
+      orgGuid: String(p['org_guid']),
+      expiresAt: p.exp ?? 0,
+    };
   }
 
   /** The claims of a valid access token; UNAUTHORIZED (CF's "Invalid Auth Token") otherwise. */

@@ -1,7 +1,7 @@
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { InstanceStat, InstanceStatsSource } from '../workload-services.js';
 import type { Process } from '../workload.js';
-import type { InstanceRunner } from './instance-runner.js';
+import type { InstanceUsageSource } from './instance-backend.js';
 
 /**
  * `GET /v3/processes/:guid/stats`: every wanted index of a process with the state of
@@ -14,7 +14,7 @@ export class RunnerStats implements InstanceStatsSource {
 
   constructor(
     private readonly workloads: WorkloadStore,
-    private readonly runner: InstanceRunner,
+    private readonly runner: InstanceUsageSource,
   ) {}
 
   async stats(process: Process): Promise<InstanceStat[]> {
@@ -51,12 +51,13 @@ export class RunnerStats implements InstanceStatsSource {
         droplets.set(inst.dropletGuid, digest);
       }
       const usage = inst.state === 'RUNNING' || inst.state === 'STARTING' ? await this.runner.usage(inst) : undefined;
+      const where = this.runner.address?.(inst) ?? { host: '127.0.0.1', port: inst.port };
       out.push({
         ...base,
         state: inst.state,
         uptime: Math.max(0, Math.floor((Date.now() - Date.parse(inst.since)) / 1000)),
-        host: '127.0.0.1',
-        port: inst.port,
+        host: where.host,
+        port: where.port,
         memoryBytes: usage?.memoryBytes ?? 0,
         cpu: usage ? this.#cpuShare(inst.guid, usage.cpuNanos) : 0,
         diskBytes: 0,
