@@ -107,7 +107,7 @@ export class PlatformRegistry implements Authorizer, RepositoryNames {
     // Stored names are never addressed directly but by an admin, and by an app's own pods
     // (their pull token names `apps/GUID`: renaming the app does not change what they pull).
     const c = perms.caller;
-    if (c.kind === 'staging' && c.pullOnly && name.split('/').slice(0, 2).join('/') === `${STORED_PREFIX}${c.appGuid}`)
+    if (c.kind === 'staging' && c.pullOnly && name === `${STORED_PREFIX}${c.appGuid}`)
       return { hidden: false, actions: ['pull'] };
     if (name.startsWith(STORED_PREFIX) && !perms.isAdmin()) return { hidden: true, actions: [] };
     const found = await this.#resolve(name);
