@@ -54,7 +54,7 @@ const ROUTES_REFRESH_MS = 5000;
 export class WorkloadEngine {
   readonly logs = new AppLogs();
   readonly packages: PackageStore;
-  readonly routing = new RoutingTable();
+  readonly routing: RoutingTable;
   readonly runtime: ContainerRuntime;
   readonly reconciler: InstanceBackend;
   readonly workers: StagingWorkers;
@@ -80,11 +80,14 @@ export class WorkloadEngine {
         ...o.kubernetes,
         ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}),
         ...(o.onError ? { onError: o.onError } : {}),
+        onInstances: (running) => this.routing.setInstances(running),
       });
+      this.routing = new RoutingTable({ addressOf: (i) => k8s.routeAddress(i) });
       this.reconciler = k8s;
       usage = k8s;
     } else {
       const runner = new InstanceRunner(this.runtime, o.store, hostname(), join(home, 'instance-networks'));
+      this.routing = new RoutingTable();
       this.reconciler = new Reconciler({
         platform: o.platform,
         workloads: o.workloads,

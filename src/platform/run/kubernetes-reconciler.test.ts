@@ -8,11 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { isSlipwayError } from '../../errors.js';
 import { AppLogs } from '../logs.js';
+import { newGuid } from '../model.js';
+import type { Instance } from '../workload.js';
 import { SqlitePlatformStore } from '../store/sqlite-platform-store.js';
 import { WorkloadFixture } from '../store/workload-store-fixture.js';
 import { RunnerStats } from './instance-stats.js';
 import { kubernetesApiFromKubeconfig } from './kubernetes-backend.js';
 import { KubernetesReconciler } from './kubernetes-reconciler.js';
+import { RoutingTable } from './routing-table.js';
 
 /**
  * The backend's calls through @kubernetes/client-node, against a fake API server in
@@ -130,6 +133,7 @@ describe('KubernetesReconciler (against a fake API server: no real one can run h
   let fx: WorkloadFixture;
   const errors: unknown[] = [];
   let reconciler: KubernetesReconciler;
+  let running = new Map<string, Instance[]>();
 
   before(async () => {
     await api.start();
@@ -161,6 +165,7 @@ describe('KubernetesReconciler (against a fake API server: no real one can run h
         expiresAt: Date.now() + 3600_000,
       }),
       onError: (err) => errors.push(err),
+      onInstances: (r) => (running = r),
     });
   });
   after(async () => {
@@ -231,6 +236,27 @@ describe('KubernetesReconciler (against a fake API server: no real one can run h
         ['b', 1, 'STARTING'],
       ],
     );
+    // The router gets the ready pod, reached through the process's Service (cluster DNS), not the pod IP.
+    assert.deepEqual(
+      running.get(app.guid)?.map((i) => i.containerName),
+      ['a'],
+    );
+    const servicePath = paths.find((p) => p.startsWith(`/api/v1/namespaces/${ns}/services/`))!;
+    const service = servicePath.slice(servicePath.lastIndexOf('/') + 1);
+    assert.deepEqual(reconciler.routeAddress(running.get(app.guid)![0]!), { host: `${service}.${ns}.svc`, port: 8080 });
+    const table = new RoutingTable({ addressOf: (i) => reconciler.routeAddress(i) });
+    table.setInstances(running);
+    const domain = await fx.domain('apps.example.com');
+    const route = await fx.route(space, domain, 'shop');
+    await store.workloads.addDestinations(route.guid, [
+      { guid: newGuid(), routeGuid: route.guid, appGuid: app.guid, processType: 'web', port: null, protocol: 'http1' },
+    ]);
+    table.setRoutes(await store.workloads.routingTable());
+    const found = table.lookup('shop.apps.example.com', '/');
+    assert.equal(found.kind, 'ok');
+    assert.deepEqual(found.kind === 'ok' ? found.backends.map((b) => `${b.host}:${b.port}`) : [], [
+      `${service}.${ns}.svc:8080`,
+    ]);
     const stats = await new RunnerStats(store.workloads, reconciler).stats(web);
     assert.deepEqual(
       stats.map((s) => [s.state, s.host, s.port]),

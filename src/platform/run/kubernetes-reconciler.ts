@@ -12,6 +12,7 @@ import {
   MANAGER,
   namespaceName,
   namespaceObject,
+  processObjectName,
   type PullCredential,
   pullSecretObject,
   SPACE_LABEL,
@@ -29,8 +30,9 @@ import { APP_PORT } from './app-network.js';
  * maxSurge); a deployment is finished here once every process's pods run its droplet
  * and are ready.
  *
- * Not here (yet): the router does not reach pods (its backends are host loopback
- * ports), app logs are not read from pods, and usage comes from no metrics API.
+ * The router reaches an app's pods through its process's Service (`routeAddress`, the
+ * cluster's DNS name: the router runs in the cluster). Not here (yet): app logs are not
+ * read from pods, and usage comes from no metrics API.
  */
 
 export interface KubernetesReconcilerOptions {
@@ -48,6 +50,8 @@ export interface KubernetesReconcilerOptions {
   /** Everything is written again this often even if unchanged, undoing edits made in the cluster (default 60 s). */
   reapplyMs?: number;
   onError?: (err: unknown) => void;
+  /** After each pass: the RUNNING instances of every app (what the router sends requests to). */
+  onInstances?: (running: Map<string, Instance[]>) => void;
 }
 
 interface AppView {
@@ -78,6 +82,8 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
   readonly #credentials = new Map<string, { credential: PullCredential; renewAt: number }>();
   /** Pod IPs of the last read, by pod name (what stats show as the host). */
   readonly #podIps = new Map<string, string>();
+  /** Each process's Service, as `name.namespace.svc` (the router's way to its pods), by process GUID. */
+  readonly #services = new Map<string, string>();
 
   constructor(options: KubernetesReconcilerOptions) {
     this.#o = options;
@@ -118,6 +124,12 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
 
   address(instance: Instance): { host: string; port: number } {
     return { host: this.#podIps.get(instance.containerName) ?? '', port: APP_PORT };
+  }
+
+  /** Where the router reaches an instance: its process's Service (cluster DNS), which balances over the ready pods. */
+  routeAddress(instance: Instance): { host: string; port: number } | undefined {
+    const host = this.#services.get(instance.processGuid);
+    return host ? { host, port: APP_PORT } : undefined;
   }
 
   #schedule(ms: number): void {
@@ -161,6 +173,8 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
     this.#podIps.clear();
     for (const p of pods) if (p.metadata?.name && p.status?.podIP) this.#podIps.set(p.metadata.name, p.status.podIP);
     const known = new Set<string>();
+    const running = new Map<string, Instance[]>();
+    this.#services.clear();
     for (const view of views.values()) {
       let rolled = true;
       const target = targets.get(view.app.guid);
@@ -168,6 +182,12 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
         known.add(process.guid);
         const now = podsToInstances(process, pods);
         await this.#record(process, now);
+        this.#services.set(
+          process.guid,
+          `${processObjectName(view.app, process)}.${namespaceName(namespacePrefix, view.space)}.svc`,
+        );
+        const live = now.filter((i) => i.state === 'RUNNING');
+        if (live.length > 0) running.set(view.app.guid, [...(running.get(view.app.guid) ?? []), ...live]);
         const fresh = now.filter(
           (i) =>
             i.dropletGuid === target?.dropletGuid &&
@@ -180,6 +200,7 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
     }
     for (const inst of await workloads.instancesOnHost(KUBERNETES_HOST))
       if (!known.has(inst.processGuid)) await workloads.deleteInstance(inst.guid);
+    this.#o.onInstances?.(running);
     if (errors.length > 0) throw errors[0];
   }
 

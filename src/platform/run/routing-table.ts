@@ -26,7 +26,9 @@ export interface Backend {
   appGuid: string;
   processType: string;
   index: number;
-  /** The host loopback port that reaches the instance's app port. */
+  /** Where to connect: 127.0.0.1 for an instance on this host, a Service's cluster name for pods. */
+  host: string;
+  /** The port there that reaches the instance's app port (a host loopback port for runc). */
   port: number;
   /** The app's port the destination names (8080 unless set). */
   appPort: number;
@@ -54,6 +56,8 @@ export interface RoutingTableRow {
 }
 
 export interface RoutingTableOptions {
+  /** Where an instance is reached (default: its loopback port on this host, as the runc runner maps it). */
+  addressOf?: (instance: Instance) => { host: string; port: number } | undefined;
   /** How long a backend that failed a connection is skipped (default 10 s). */
   failedForMs?: number;
   /** The clock (tests). */
@@ -78,10 +82,12 @@ export class RoutingTable {
   /** fqdn -> its routes, longest path first. */
   #byHost = new Map<string, Entry[]>();
   #instances = new Map<string, Instance[]>();
+  readonly #addressOf: (instance: Instance) => { host: string; port: number } | undefined;
   /** instance guid -> until when it is skipped. */
   readonly #failed = new Map<string, number>();
 
   constructor(options: RoutingTableOptions = {}) {
+    this.#addressOf = options.addressOf ?? ((i) => ({ host: '127.0.0.1', port: i.port }));
     this.#failedForMs = options.failedForMs ?? 10_000;
     this.#now = options.now ?? Date.now;
   }
@@ -174,13 +180,15 @@ export class RoutingTable {
       if (appPort !== APP_PORT) continue;
       for (const i of this.#instances.get(d.appGuid) ?? []) {
         if (i.state !== 'RUNNING' || i.processType !== d.processType || seen.has(i.guid)) continue;
+        const address = this.#addressOf(i);
+        if (!address) continue;
         seen.add(i.guid);
         out.push({
           instanceGuid: i.guid,
           appGuid: i.appGuid,
           processType: i.processType,
           index: i.index,
-          port: i.port,
+          ...address,
           appPort,
         });
       }

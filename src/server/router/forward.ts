@@ -171,7 +171,7 @@ export class Forwarder {
       };
       this.#agent.dispatch(
         {
-          origin: `http://127.0.0.1:${backend.port}`,
+          origin: `http://${backend.host}:${backend.port}`,
           path,
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers: backendRequestHeaders(req, fwd, backend),

@@ -42,7 +42,7 @@ export async function proxyUpgrade(
   for (const backend of backends.slice(0, o.maxAttempts)) {
     if (client.destroyed) return { kind: 'client-gone', attempts };
     attempts++;
-    const socket = await dial(backend.port, o.connectTimeoutMs).catch((err: NodeJS.ErrnoException) => {
+    const socket = await dial(backend.host, backend.port, o.connectTimeoutMs).catch((err: NodeJS.ErrnoException) => {
       error = `${err.code ?? 'ERROR'}: ${err.message}`;
       return undefined;
     });
@@ -79,9 +79,9 @@ export async function proxyUpgrade(
   return { kind: 'failed', attempts, error };
 }
 
-function dial(port: number, timeoutMs: number): Promise<Socket> {
+function dial(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    const socket = connect({ host, port, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error(`no connection within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
