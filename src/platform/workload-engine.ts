@@ -129,6 +129,8 @@ export class WorkloadEngine {
 
   async start(): Promise<void> {
     this.#started = true;
+    // Pushed source an older Slipway kept on this host moves into the shared store once.
+    await this.packages.importLegacy(this.#o.store.home);
     await this.refreshRoutes();
     this.#routesTimer = setInterval(() => void this.refreshRoutes(), ROUTES_REFRESH_MS);
     this.#routesTimer.unref();

@@ -143,6 +143,43 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    test("an older Slipway's packages on the host (packages/<guid>/files.json, resources/<aa>/<sha1>) move into the store once", async () => {
+      const legacy = join(dir, 'legacy-home');
+      const put = (text: string) => {
+        const h = sha1(text);
+        mkdirSync(join(legacy, 'resources', h.slice(0, 2)), { recursive: true });
+        writeFileSync(join(legacy, 'resources', h.slice(0, 2), h), text);
+        return h;
+      };
+      const files = [
+        { path: 'server.js', mode: '755', sha1: put('console.log(1)\n'), size: 15 },
+        { path: 'lib/a.txt', mode: '644', sha1: put('aaa'), size: 3 },
+      ];
+      mkdirSync(join(legacy, 'packages', 'old-1'), { recursive: true });
+      writeFileSync(join(legacy, 'packages', 'old-1', 'files.json'), JSON.stringify(files));
+      const a = await open('a');
+      try {
+        assert.equal(await a.packages.importLegacy(legacy), 1);
+        const out = join(dir, 'legacy-out');
+        mkdirSync(out);
+        await a.packages.extract('old-1', out);
+        assert.equal(readFileSync(join(out, 'server.js'), 'utf8'), 'console.log(1)\n');
+        assert.equal(statSync(join(out, 'server.js')).mode & 0o777, 0o755);
+        assert.equal(readFileSync(join(out, 'lib/a.txt'), 'utf8'), 'aaa');
+        // The old directories are gone; a second start has nothing to move.
+        assert.throws(() => statSync(join(legacy, 'packages')));
+        assert.throws(() => statSync(join(legacy, 'resources')));
+        assert.equal(await a.packages.importLegacy(legacy), 0);
+        // The moved files are in the resource pool: a later push may match them.
+        assert.deepEqual(
+          (await a.packages.matches([{ path: 'x.js', sha1: files[0]!.sha1, size: 15, mode: '644' }])).length,
+          1,
+        );
+      } finally {
+        await a.close();
+      }
+    });
+
     test('a zip with a link or a path out of the package is refused and stores nothing', async () => {
       const a = await open('a');
       try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants, createWriteStream, openSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, existsSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -99,15 +99,56 @@ export class PackageStore implements PackageBits {
         zipFile = join(scratch, 'bits.zip');
         await pipeline(zip, createWriteStream(zipFile, { mode: 0o600 }));
       }
-      return await this.#write(packageGuid, zipFile, matched);
+      return await this.#write(packageGuid, zipFile ? zipEntries(zipFile) : undefined, matched);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
 
+  /**
+   * Packages kept by an older Slipway on the host (`HOME/packages/<guid>/files.json`, the
+   * bytes in `HOME/resources/<aa>/<sha1>`) moved into the image store, then the old
+   * directories removed; a package already moved is skipped, so an import cut short
+   * resumes. Answers how many were moved.
+   */
+  async importLegacy(home: string): Promise<number> {
+    const packages = join(home, 'packages');
+    const resources = join(home, 'resources');
+    if (!existsSync(packages)) return 0;
+    let moved = 0;
+    for (const guid of await readdir(packages)) {
+      const list = join(packages, guid, 'files.json');
+      if (!existsSync(list)) continue;
+      if (await this.#images.meta.resolveTag(PACKAGES_REPOSITORY, guid)) continue;
+      const files = JSON.parse(await readFile(list, 'utf8')) as {
+        path: string;
+        mode: string;
+        sha1: string;
+        size: number;
+      }[];
+      async function* entries() {
+        for (const f of files) {
+          if (!/^[0-9a-f]{40}$/.test(f.sha1)) throw new SlipwayError('INVALID_ARGUMENT', `${list}: bad sha1 ${f.sha1}`);
+          const path = checkedPath(f.path);
+          yield {
+            path,
+            mode: checkedMode(f.mode),
+            size: f.size,
+            stream: createReadStream(join(resources, f.sha1.slice(0, 2), f.sha1)),
+          };
+        }
+      }
+      await this.#write(guid, entries(), []);
+      moved++;
+    }
+    await rm(packages, { recursive: true, force: true });
+    await rm(resources, { recursive: true, force: true });
+    return moved;
+  }
+
   async #write(
     packageGuid: string,
-    zipFile: string | undefined,
+    entries: AsyncIterable<{ path: string; mode: string; size: number; stream: Readable }> | undefined,
     matched: PushedResource[],
   ): Promise<{ checksum: string }> {
     const pooled = await this.#findLive(matched.map((r) => r.sha1));
@@ -129,11 +170,11 @@ export class PackageStore implements PackageBits {
       let offset = 0;
       try {
         // The client's files first (a file it sends wins over a matched one of the same path)...
-        if (zipFile)
-          for await (const entry of zipEntries(zipFile)) {
+        if (entries)
+          for await (const entry of entries) {
             if (files.size >= MAX_FILES)
               throw new SlipwayError('TOO_LARGE', `the package has more than ${MAX_FILES} files`);
-            const sha1 = await copyInto(writer, entry.stream, entry.size, 'a zip entry is larger than its header says');
+            const sha1 = await copyInto(writer, entry.stream, entry.size, 'a file is larger than its record says');
             files.set(entry.path, { path: entry.path, mode: entry.mode, sha1, size: entry.size, offset });
             offset += entry.size;
           }
