@@ -1,6 +1,7 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { AppLogs } from '../logs.js';
-import type { App, Organization, Space } from '../model.js';
+import { type AppView, appViews } from './app-views.js';
+import type { App } from '../model.js';
 import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { Deployment, Instance, Process } from '../workload.js';
@@ -52,13 +53,6 @@ export interface KubernetesReconcilerOptions {
   onError?: (err: unknown) => void;
   /** After each pass: the RUNNING instances of every app (what the router sends requests to). */
   onInstances?: (running: Map<string, Instance[]>) => void;
-}
-
-interface AppView {
-  app: App;
-  space: Space;
-  org: Organization;
-  processes: Process[];
 }
 
 const MANAGED = `${MANAGED_BY}=${MANAGER}`;
@@ -146,7 +140,7 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
 
   async #converge(): Promise<void> {
     const { workloads, api, namespacePrefix } = this.#o;
-    const views = await this.#desired();
+    const views = await appViews(this.#o.platform, this.#o.workloads);
     const wanted: KubernetesObject[] = [];
     const targets = new Map<string, { deployment?: Deployment; dropletGuid: string }>();
     for (const view of views.values()) {
@@ -344,27 +338,5 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
     if (!canceled && view.app.currentDropletGuid !== deployment.dropletGuid)
       await workloads.setCurrentDroplet(view.app.guid, deployment.dropletGuid);
     logs.write(view.app.guid, 'API', '', 'OUT', `Deployment ${deployment.guid} ${canceled ? 'canceled' : 'deployed'}`);
-  }
-
-  /** Every app with processes, with its space and org. */
-  async #desired(): Promise<Map<string, AppView>> {
-    const { platform, workloads } = this.#o;
-    const out = new Map<string, AppView>();
-    for (let page = 1; ; page++) {
-      const batch = await workloads.listProcesses({ page, perPage: 500, orderBy: 'created_at' }, {}, { kind: 'all' });
-      for (const p of batch.items) {
-        let view = out.get(p.appGuid);
-        if (!view) {
-          const app = await platform.getApp(p.appGuid);
-          const space = app ? await platform.getSpace(app.spaceGuid) : undefined;
-          const org = space ? await platform.getOrg(space.orgGuid) : undefined;
-          if (!app || !space || !org) continue;
-          out.set(p.appGuid, (view = { app, space, org, processes: [] }));
-        }
-        view.processes.push(p);
-      }
-      if (page * 500 >= batch.total) break;
-    }
-    return out;
   }
 }

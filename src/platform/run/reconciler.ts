@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { AppLogs } from '../logs.js';
-import type { App, Organization, Space } from '../model.js';
+import { type AppView, appViews } from './app-views.js';
 import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { Deployment, Droplet, Instance, Process } from '../workload.js';
@@ -44,13 +44,6 @@ const CHECKS_AT_ONCE = 64;
 
 /** How long a start watches its new instance's first health check before leaving it to the passes. */
 const FIRST_CHECK_MS = 5_000;
-
-interface AppView {
-  app: App;
-  space: Space;
-  org: Organization;
-  processes: Process[];
-}
 
 export class Reconciler {
   readonly #o: Required<Omit<ReconcilerOptions, 'onError' | 'onInstances' | 'startTimeoutMs'>> &
@@ -143,7 +136,7 @@ export class Reconciler {
   }
 
   async #converge(): Promise<void> {
-    const views = await this.#desired();
+    const views = await appViews(this.#o.platform, this.#o.workloads);
     await this.#checkAll(views);
     const seenApps = new Set<string>();
     const running = new Map<string, Instance[]>();
@@ -175,28 +168,6 @@ export class Reconciler {
     // A start in flight has a container no record names yet: the sweep waits for a pass without one.
     if (this.#starting.size === 0) await this.#o.runner.sweep(known);
     this.#o.onInstances?.(running);
-  }
-
-  /** Every app with processes, with its space and org (what may run). */
-  async #desired(): Promise<Map<string, AppView>> {
-    const { platform, workloads } = this.#o;
-    const out = new Map<string, AppView>();
-    for (let page = 1; ; page++) {
-      const batch = await workloads.listProcesses({ page, perPage: 500, orderBy: 'created_at' }, {}, { kind: 'all' });
-      for (const p of batch.items) {
-        let view = out.get(p.appGuid);
-        if (!view) {
-          const app = await platform.getApp(p.appGuid);
-          const space = app ? await platform.getSpace(app.spaceGuid) : undefined;
-          const org = space ? await platform.getOrg(space.orgGuid) : undefined;
-          if (!app || !space || !org) continue;
-          out.set(p.appGuid, (view = { app, space, org, processes: [] }));
-        }
-        view.processes.push(p);
-      }
-      if (page * 500 >= batch.total) break;
-    }
-    return out;
   }
 
   /**
