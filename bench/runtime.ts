@@ -8,6 +8,8 @@
  *   whose layer is cached: `slipway run --rm IMAGE -- true` vs `podman run --rm
  *   --runtime runc IMAGE true` (podman's overlay storage driver, its fastest here; the
  *   image already in its storage). Runs alternate which tool goes first.
+ *   Then slipway's own phases (`run --timings`: CLI start, layer cache check, overlay
+ *   mount and spec, runc create and start, the process, cleanup), medians.
  * - uncached: first start of the same image (~170 MB of tar, 8,742 entries) with an
  *   empty layer cache (unpack included) vs `umoci unpack` of the same OCI layout into
  *   a bundle + `runc run` of it.
@@ -122,6 +124,23 @@ async function main(): Promise<void> {
       `    podman run --rm (runc)  ${fmt(p)}   (min ${fmt(Math.min(...theirs))}, max ${fmt(Math.max(...theirs))})`,
     );
     console.log(`    ratio slipway/podman    ${(m / p).toFixed(2)}x`);
+    // Where slipway's time goes (`run --timings`), phase by phase, medians; podman's whole run beside it.
+    const byPhase = new Map<string, number[]>();
+    for (let i = 0; i < runs; i++) {
+      const { stderr } = await exec(
+        process.execPath,
+        [main, 'run', '--rm', '--timings', 'debian:bench', '--', 'true'],
+        {
+          env: { ...process.env, SLIPWAY_HOME: HOME },
+        },
+      );
+      const line = /^timings: (.*)$/m.exec(stderr)?.[1] ?? '';
+      for (const [, phase, ms] of line.matchAll(/(?:^|, )(.+?) (\d+\.\d) ms/g))
+        byPhase.set(phase!, [...(byPhase.get(phase!) ?? []), Number(ms)]);
+    }
+    console.log(`    slipway's phases (run --timings), median of ${runs}:`);
+    for (const [phase, times] of byPhase) console.log(`      ${phase.padEnd(26)} ${median(times).toFixed(1)} ms`);
+    console.log(`      (podman run --rm, whole:   ${fmt(p)})`);
     recordResult({
       path: 'start from a cached image (`true`)',
       slipway: m,

@@ -78,6 +78,29 @@ describe('slipway run', { skip: !isRoot && 'running containers needs root' }, ()
       126,
       'one that cannot be executed exits 126',
     );
+    // --timings: every phase of a cached start, in order, and a total that is their sum.
+    const timed = await slipway(home, ['run', '--rm', '--timings', 'debian:bookworm', '--', 'true']);
+    assert.equal(timed.code, 0, timed.stderr);
+    const line = /^timings: (.*)$/m.exec(timed.stderr)?.[1] ?? '';
+    const phases = [...line.matchAll(/([a-z ,()]+?) (\d+\.\d) ms/g)].map((m) => [
+      m[1]!.replace(/^, /, ''),
+      Number(m[2]),
+    ]);
+    assert.deepEqual(
+      phases.map(([name]) => name),
+      [
+        'cli start',
+        'image (layers cached)',
+        'overlay mount and spec',
+        'runc create and start',
+        'process, to its exit',
+        'unmount and cleanup',
+        'total',
+      ],
+      timed.stderr,
+    );
+    const sum = phases.slice(0, -1).reduce((n, [, ms]) => n + (ms as number), 0);
+    assert.ok(Math.abs(sum - (phases.at(-1)![1] as number)) < 0.5, line);
   });
 
   test("the image config decides the process: Cmd, Env, WorkingDir, User from the image's /etc/passwd", async () => {

@@ -16,6 +16,7 @@ import { LayerCache, type LayerGcReport } from './layer-cache.js';
 import { unmountOverlay } from './overlay-mount.js';
 import { RuntimePaths } from './paths.js';
 import type { RunOptions } from './run-options.js';
+import type { PhaseTimes } from './phase-times.js';
 import { Runc } from './runc.js';
 import { signalInit } from './signals.js';
 import { holdTermination, throwIfTerminating } from './termination.js';
@@ -55,6 +56,8 @@ export interface RunIo {
   onStart?: (initPid: number, child: ChildProcess) => void;
   /** Pass this process's signals on to a foreground container (default); false when the caller ends it itself (a build). */
   forwardSignals?: boolean;
+  /** Marks each phase of the run as it ends (`slipway run --timings`). */
+  times?: PhaseTimes;
 }
 
 /** The names build sessions give their containers (src/sandbox/build-session.ts): never kept. */
@@ -111,9 +114,12 @@ export class ContainerRuntime {
     const progress = io.progress ?? silentProgress;
     // Until runc runs it, a signal ends the start (the container is discarded); then supervise forwards them.
     const release = holdTermination({ signals: !options.detach });
+    const times = io.times;
+    times?.mark('cli start');
     let prepared: { plan: ImagePlan; unpacked: number };
     try {
       prepared = await this.#prepareImage(image, name, options, progress);
+      times?.mark(prepared.unpacked > 0 ? 'image (layers unpacked)' : 'image (layers cached)');
       try {
         const spec = await writeBundle(
           dir,
@@ -129,6 +135,7 @@ export class ContainerRuntime {
         // Says, after a crash of this process, that nobody meant to keep the container (see sweep).
         if (options.remove) writeFileSync(join(dir, AUTO_REMOVE_MARK), '');
         throwIfTerminating();
+        times?.mark('overlay mount and spec');
       } catch (err) {
         await this.#discard(name);
         throw err;
@@ -147,6 +154,7 @@ export class ContainerRuntime {
       watchdog: true,
       ...(io.onStart ? { onStart: io.onStart } : {}),
       ...(io.forwardSignals === false ? { forwardSignals: false } : {}),
+      ...(times ? { times } : {}),
     });
     return { name, exitCode, unpacked };
   }

@@ -9,6 +9,7 @@ import { lastRuncError, startFailureStatus, type Runc } from './runc.js';
 import { signalInit } from './signals.js';
 import { holdTermination } from './termination.js';
 import type { RuntimeState } from './state.js';
+import type { PhaseTimes } from './phase-times.js';
 
 /** Signals a waiting `slipway run` (or a supervisor) passes on to the container. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -27,6 +28,8 @@ export interface SuperviseOptions {
   forwardSignals?: boolean;
   /** Kill the container when this process dies, even by SIGKILL (foreground runs and builds; see Runc.watchdog). */
   watchdog?: boolean;
+  /** Marks the phases: runc until the init runs, the process, the cleanup. */
+  times?: PhaseTimes;
 }
 
 /**
@@ -79,12 +82,14 @@ export async function superviseContainer(
       initPid = readPid(pidFile);
       if (initPid === undefined) await Promise.race([exited, new Promise((r) => setTimeout(r, PID_POLL_MS))]);
     }
+    options.times?.mark('runc create and start');
     if (initPid !== undefined) {
       state.markRunning(name, ownerString(), initPid);
       options.onStart?.(initPid, child);
       // Signals that came before the pid was known went to runc; repeat none.
     }
     let code = await exited;
+    options.times?.mark('process, to its exit');
     // runc could not start the process (its error is on stderr or in the log): exit as docker does.
     const error =
       initPid === undefined && code !== 0 ? (lastRuncError(logFile) ?? 'the container did not start') : undefined;
@@ -96,6 +101,7 @@ export async function superviseContainer(
     } else {
       state.markExited(name, code, error);
     }
+    options.times?.mark('unmount and cleanup');
     return code;
   } finally {
     if (forwarding) for (const s of FORWARDED) process.off(s, forward);

@@ -2,11 +2,13 @@ import { Command, Option } from 'commander';
 import { SlipwayError } from '../../errors.js';
 import { parseTransport } from '../../oci/transport.js';
 import { ContainerRuntime } from '../../runtime/containers.js';
+import { PhaseTimes } from '../../runtime/phase-times.js';
 import { checkEnv, parseBind, parseMemory, type RunOptions } from '../../runtime/run-options.js';
 import { exitStatus, terminationReason } from '../../runtime/termination.js';
 import { run } from '../run.js';
 
 interface RunFlags {
+  timings?: boolean;
   process?: string;
   env: string[];
   port?: string;
@@ -54,6 +56,7 @@ export function runCommand(): Command {
     .option('-w, --workdir <dir>', 'the working directory in the container')
     .option('--rm', 'remove the container when it exits')
     .option('--no-init', 'run the process as PID 1 itself, without the init that forwards signals and reaps zombies')
+    .option('--timings', 'print on stderr where the run spent its time, phase by phase (CLI start to cleanup)')
     .addHelpText(
       'after',
       `
@@ -69,16 +72,20 @@ Examples:
   $ slipway run --rm -e GREETING=hi debian:bookworm -- sh -c 'echo $GREETING'
   $ slipway run -d --name web --port 8080 myapp:v1 && slipway logs -f web
   $ slipway run --process worker myapp:v1
+  $ slipway run --rm --timings debian:bookworm -- true
   $ slipway run -v /usr/bin/node:/usr/bin/node:ro oci:/tmp/layout:v1 -- node -e 'console.log(1)'`,
     )
     .action(
       run(async (ctx, image: string, command: string[], flags: RunFlags) => {
         const options = runOptions(flags, command);
         const runtime = ContainerRuntime.open(ctx.options.home);
+        const times = flags.timings ? new PhaseTimes() : undefined;
         try {
           const result = await runtime.run({ ref: parseTransport(image), label: image, store: ctx.store }, options, {
             progress: ctx.progress(),
+            ...(times ? { times } : {}),
           });
+          if (times) process.stderr.write(`timings: ${times}\n`);
           if (flags.detach) ctx.print({ name: result.name }, () => result.name);
           else process.exitCode = terminationReason() === 'SIGPIPE' ? exitStatus('SIGPIPE') : (result.exitCode ?? 1);
         } finally {
