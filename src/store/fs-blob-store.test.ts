@@ -35,6 +35,26 @@ describe('FsBlobStore', () => {
     assert.deepEqual(await readdir(join(root, 'ingest')), [], 'the ingest is gone after commit');
   });
 
+  it('stores small blobs from memory (putSmall), many at once: read-only, the hook first, no ingest left', async () => {
+    const blobs = Array.from({ length: 40 }, (_, i) => Buffer.from(`config ${i} ${'x'.repeat(i)}`));
+    const visibleAtHook: boolean[] = [];
+    await Promise.all(
+      blobs.map((data) =>
+        store.putSmall(data, { digest: digestOf(data), size: data.length }, async (info) => {
+          visibleAtHook.push((await store.stat(info.digest)) !== undefined);
+        }),
+      ),
+    );
+    assert.deepEqual(visibleAtHook, Array(40).fill(false), 'the hook runs before the blob appears');
+    // Stored again: the blob there is kept, the copy dropped with its staging directory.
+    await store.putSmall(blobs[0]!, { digest: digestOf(blobs[0]!), size: blobs[0]!.length });
+    for (const data of blobs) {
+      assert.deepEqual(await store.read(digestOf(data)), data);
+      assert.equal((await stat(store.blobPath(digestOf(data)))).mode & 0o777, 0o444);
+    }
+    assert.deepEqual(await readdir(join(root, 'ingest')), [], 'no staging directory is left');
+  });
+
   it('resumes an ingest from another store instance, re-hashing what it holds', async () => {
     const data = randomBytes(3_000_000);
     const w = await store.writer();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
 import { isErrno, SlipwayError } from '../errors.js';
@@ -14,7 +14,7 @@ import {
   type DigestAlgorithm,
 } from '../oci/digest.js';
 import { FsBlobWriter, removeIngestDir, type IngestOwner } from './fs-blob-writer.js';
-import { fsyncDir, statOrUndefined, writeSmallFileAtomic } from './fs-util.js';
+import { fsyncDirShared, statOrUndefined, writeSmallFileAtomic } from './fs-util.js';
 import { currentOwner, isOwnerAlive } from './owner.js';
 import type { BlobInfo, BlobStore, BlobWriter, IngestInfo, WriterOptions } from './types.js';
 
@@ -134,6 +134,29 @@ export class FsBlobStore implements BlobStore {
     return this.#attach(id, dir, await open(join(dir, 'data'), 'a+'), new Digester(algorithm), labels);
   }
 
+  /**
+   * The bytes go to `data` in a staging directory (GC knows its owner by the pid in
+   * its name), fsynced and read-only, then are renamed into place as a writer's commit
+   * does: a crash leaves no blob or the whole blob. No meta.json and no open writer:
+   * about a third of the file operations of an ingest, which a registry's config and
+   * manifest PUTs, one each per image of a fleet rebase, spent most of their time in.
+   */
+  async putSmall(data: Uint8Array, info: BlobInfo, beforeVisible?: (info: BlobInfo) => Promise<void>): Promise<void> {
+    const staging = join(this.#ingestRoot, `.new-${currentOwner().pid}-${randomUUID()}`);
+    await mkdir(staging);
+    const dataPath = join(staging, 'data');
+    try {
+      await writeFile(dataPath, data, { mode: 0o444, flush: true });
+      await beforeVisible?.(info);
+      await this.#publish(dataPath, info);
+    } catch (err) {
+      await removeIngestDir(staging);
+      throw err;
+    }
+    // Renamed away, the directory is empty; when the blob was there already, our copy is left in it.
+    await rmdir(staging).catch(() => removeIngestDir(staging));
+  }
+
   async resume(id: string): Promise<BlobWriter | undefined> {
     if (!INGEST_ID.test(id)) return undefined;
     const dir = this.#ingestDir(id);
@@ -242,7 +265,7 @@ export class FsBlobStore implements BlobStore {
     // that has renamed but not yet fsynced, and our caller is about to rely on it.
     const existing = await statOrUndefined(target);
     if (existing?.size !== info.size) await rename(dataPath, target);
-    await fsyncDir(dirname(target));
+    await fsyncDirShared(dirname(target));
   }
 
   async #ingestInfo(id: string): Promise<IngestInfo | undefined> {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isSlipwayError } from '../errors.js';
+import { digestOf } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
 import { describeMetadataStore } from './metadata-store-contract.js';
 import { SCHEMA_VERSION } from './sqlite-schema.js';
 import { SqliteMetadataStore } from './sqlite-metadata.js';
@@ -60,5 +62,36 @@ describe('SqliteMetadataStore', () => {
     fix.pragma(`user_version = ${SCHEMA_VERSION}`);
     fix.close();
     meta = await SqliteMetadataStore.open(dbPath);
+  });
+
+  it('commits concurrent writes as a group, each on its own: one that fails undoes only itself', async () => {
+    const record = (i: number) => ({
+      repository: 'fleet/app',
+      digest: digestOf(`manifest ${i}`),
+      mediaType: MediaType.OciManifest,
+      size: 100,
+      references: [digestOf(`config ${i}`)],
+      created: new Date().toISOString(),
+    });
+    const lease = await meta.createLease('test');
+    const writes = [
+      ...Array.from({ length: 600 }, (_, i) => meta.putManifest(record(i), [`v${i}`])),
+      meta.setTag('fleet/app', 'bad', digestOf('no such manifest')),
+      meta.addManyToLease(lease, [digestOf('config 0')]),
+    ];
+    const settled = await Promise.allSettled(writes);
+    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 601);
+    const failed = settled[600]!;
+    assert.ok(failed.status === 'rejected' && isSlipwayError(failed.reason, 'MANIFEST_UNKNOWN'));
+    const tags = await meta.listTags('fleet/app');
+    assert.equal(tags.length, 600);
+    assert.equal(await meta.resolveTag('fleet/app', 'v599'), digestOf('manifest 599'));
+    // More than one group of at most 500: a reader on another connection sees them all once they settled.
+    const other = await SqliteMetadataStore.open(dbPath);
+    try {
+      assert.equal((await other.listTags('fleet/app')).length, 600);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -48,7 +48,11 @@ export class StoreLease {
     const digest = digestOf(data, expected.digest ? digestAlgorithm(expected.digest) : 'sha256');
     checkExpected(digest, data.length, expected);
     if (await this.ensureBlob(digest)) return { digest, size: data.length };
-    return this.putBlob([data], { digest, size: data.length });
+    const info = { digest, size: data.length };
+    // ensureBlob put it in the lease already: nothing more to record before it appears.
+    if (this.#blobs.putSmall) await this.#blobs.putSmall(data, info);
+    else return this.putBlob([data], info);
+    return info;
   }
 
   /**

@@ -111,6 +111,13 @@ export interface BlobStore {
   /** A whole small blob (documents); refuses blobs above maxSize. */
   read(digest: Digest, maxSize?: number): Promise<Buffer>;
   writer(options?: WriterOptions): Promise<BlobWriter>;
+  /**
+   * Stores a small blob held in memory (a config, a manifest) whose digest and size the
+   * caller has checked: `beforeVisible` runs (a lease entry, a link) before it appears,
+   * as with a writer's commit. Absent: callers go through `writer`. Cheaper than an
+   * ingest, whose metadata and resumability a document never needs.
+   */
+  putSmall?(data: Uint8Array, info: BlobInfo, beforeVisible?: (info: BlobInfo) => Promise<void>): Promise<void>;
   /** Resumes an ingest by id (uploads survive a process restart), or undefined. */
   resume(id: string): Promise<BlobWriter | undefined>;
   delete(digest: Digest): Promise<boolean>;

@@ -78,6 +78,8 @@ export class RegistryClient {
   readonly #chunkSize: number;
   /** Upload sessions opened by mounts that could not be made, by `repo@digest`, for the upload that follows. */
   readonly #pending = new Map<string, string>();
+  /** Whether the registry takes a small blob in one POST (201); undefined until tried. */
+  #onePost: boolean | undefined;
 
   constructor(host: string, options: RegistryClientOptions = {}) {
     const explicit = /^(https?):\/\/([^/]+)\/?$/.exec(host);
@@ -330,7 +332,26 @@ export class RegistryClient {
   async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const pending = this.#takePending(repo, digest);
-      const location = pending ?? (await this.#startUpload(repo));
+      let location = pending;
+      if (location === undefined && this.#onePost !== false) {
+        // One request (POST ?digest= with the body, the spec's single-request upload): a
+        // fleet rebase sends a config per image. A registry without it answers 202 with
+        // a session, which the PUT below then fills; this client asks no more after that.
+        const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
+          scopes: [pushScope(repo)],
+          headers: { 'content-type': 'application/octet-stream' },
+          body,
+          idempotent: true,
+        });
+        discard(res);
+        if (res.status === 201) {
+          this.#onePost = true;
+          return body.length;
+        }
+        this.#onePost = false;
+        location = this.#location(res, undefined);
+      }
+      location ??= await this.#startUpload(repo);
       try {
         const res = await this.#request('PUT', withDigest(location, digest), {
           scopes: [pushScope(repo)],

@@ -1,10 +1,11 @@
-import { digestAlgorithm, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
+import { SlipwayError } from '../../errors.js';
+import { digestAlgorithm, digestOf, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
 import { authorize, mayAlso, repositoryAccess, type Call, type RegistryContext } from './context.js';
 import { RegistryError } from './errors.js';
 import { autoMountBlob, mountBlob } from './mounts.js';
 import { checkDigest, checkName, type Route } from './paths.js';
 import { chunkRange, uploadRangeHeader, type ByteRange } from './ranges.js';
-import { bodyChunks, reply } from './respond.js';
+import { bodyChunks, readBounded, reply } from './respond.js';
 import type { Upload } from './upload-sessions.js';
 
 type UploadsCall = Call<Extract<Route, { kind: 'uploads' }>>;
@@ -88,14 +89,50 @@ export async function cancelUpload(reg: RegistryContext, call: UploadCall): Prom
   return reply(204, { 'Docker-Upload-UUID': id, 'Content-Length': '0' });
 }
 
+/** The largest monolithic POST taken in memory, without an upload session (configs, small documents). */
+const SMALL_BLOB = 1024 * 1024;
+
 /** A monolithic POST: a session opened, filled and committed in one request; dropped on any failure. */
 async function uploadWhole(reg: RegistryContext, call: UploadsCall, digest: Digest): Promise<Response> {
+  const declared = Number(call.request.headers.get('content-length') ?? Number.NaN);
+  if (reg.store.blobs.putSmall && declared <= SMALL_BLOB && declared <= reg.uploads.maxUploadBytes)
+    return uploadSmall(reg, call, digest);
   const upload = await reg.uploads.start(call.repository, digestAlgorithm(digest));
   try {
     call.bytesIn += await upload.append(bodyChunks(call));
     return blobCreated(call.route.name, (await upload.complete(digest)).digest);
   } catch (err) {
     if (!upload.done) await upload.cancel();
+    throw err;
+  }
+}
+
+/**
+ * A small monolithic POST (a rebase's new config, one per image of a fleet): the body
+ * is read and verified in memory, then stored with the link recorded before it is
+ * visible, as a session's commit does, but with no ingest to create, park and remove.
+ */
+async function uploadSmall(reg: RegistryContext, call: UploadsCall, digest: Digest): Promise<Response> {
+  reg.uploads.emit({ type: 'upload', action: 'started', repository: call.repository });
+  try {
+    const bytes = await readBounded(
+      call,
+      SMALL_BLOB,
+      (max) => new RegistryError('SIZE_INVALID', `the body is larger than its Content-Length`, { detail: { max } }),
+    );
+    call.bytesIn += bytes.length;
+    const actual = digestOf(bytes, digestAlgorithm(digest));
+    if (actual !== digest) {
+      throw new SlipwayError('DIGEST_MISMATCH', `upload has digest ${actual}, expected ${digest}`, {
+        detail: { expected: digest, actual },
+      });
+    }
+    const info = { digest, size: bytes.length };
+    await reg.store.blobs.putSmall!(bytes, info, (i) => reg.uploads.linkOnCommit(call.repository, i.digest));
+    reg.uploads.emit({ type: 'upload', action: 'completed', repository: call.repository, bytes: info.size });
+    return blobCreated(call.route.name, digest);
+  } catch (err) {
+    reg.uploads.emit({ type: 'upload', action: 'failed', repository: call.repository });
     throw err;
   }
 }
