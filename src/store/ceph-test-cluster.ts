@@ -34,11 +34,14 @@ export function cephAvailable(): boolean {
 }
 
 export async function startCephRgw(): Promise<CephRgw> {
-  try {
-    return await startOnce();
-  } catch {
-    // A daemon that lost a race at start (a port another process took meanwhile): once more, afresh.
-    return startOnce();
+  // A daemon that lost a race at start (a port another process took meanwhile, another
+  // cluster's mon answering on it): again, afresh, on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
   }
 }
 
