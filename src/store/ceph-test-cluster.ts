@@ -53,6 +53,8 @@ async function startOnce(): Promise<CephRgw> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-ceph-'));
   const [monPort, rgwPort] = [await freePort(), await freePort()];
   const fsid = randomUUID();
+  // Below the ephemeral ports (32768 and up), where freePort finds the mon's and radosgw's.
+  const portBase = 20_000 + Math.floor(Math.random() * 127) * 100;
   const conf = join(dir, 'ceph.conf');
   for (const d of ['run', 'mon.a', 'osd.0', 'mgr.x']) mkdirSync(join(dir, d));
   writeFileSync(
@@ -63,6 +65,10 @@ async function startOnce(): Promise<CephRgw> {
       // v1 spelled out: a bare IP:PORT other than 6789 is taken for msgr2, which this mon does not speak.
       `mon host = v1:127.0.0.1:${monPort}`,
       'ms bind msgr2 = false',
+      // Daemons' own ports from a range of this cluster's: two clusters started side by side
+      // (two test runs) would otherwise share 6800-7300, and one's daemons reach the other's.
+      `ms bind port min = ${portBase}`,
+      `ms bind port max = ${portBase + 99}`,
       'mon initial members = a',
       'auth cluster required = none',
       'auth service required = none',
