@@ -105,6 +105,10 @@ const BENCHES: Bench[] = [
   { name: 'platform-api', full: [], quick: { skip: 'seeds 10,000 apps' }, needs: ['wrk'] },
   { name: 'platform-push', full: [], quick: { skip: 'stages real apps, minutes' }, root: true },
   { name: 'platform-rollout', full: [], quick: { skip: 'stages 50 apps twice' }, root: true },
+  { name: 'sbom', full: [], quick: { skip: 'builds the Node.js example and inventories 10,000 images' }, root: true },
+  { name: 'dashboard', full: [], quick: { skip: 'seeds 10,000 apps and drives chromium' } },
+  { name: 'workers', full: [], quick: { skip: 'stages the Node.js example a dozen times' }, root: true },
+  { name: 'extensions', full: [], quick: { skip: 'stages the GMP examples both ways' }, root: true },
 ];
 
 const { values } = parseArgs({
