@@ -25,5 +25,6 @@ export function shortDigest(d: string): string {
 
 /** "SBOM: 142 components (CycloneDX sha256:1a2b3c4d5e6f attached, 38 ms)" */
 export function sbomLine(s: BuildSbom): string {
+  if (s.error) return `warning: no SBOM attached (${s.error}); make it with slipway sbom IMAGE`;
   return `SBOM: ${s.components} components (${s.digest ? `CycloneDX ${s.digest.slice(0, 19)} attached, ` : 'recorded before, '}${Math.round(s.ms)} ms)`;
 }

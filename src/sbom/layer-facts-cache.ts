@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Digest } from '../oci/digest.js';
 import type { LayerFactsCache } from './collect.js';
@@ -7,7 +8,7 @@ import { LAYER_FACTS_VERSION, type LayerFacts } from './layer-facts.js';
 /**
  * Layer facts kept as small JSON files under the store (`cache/sbom-layers/`), by
  * diffID: a layer's bytes never change, so its facts never go stale. A file that
- * cannot be read is read again from the layer.
+ * cannot be read is read again from the layer; one that cannot be written is not kept.
  */
 export function fileLayerFactsCache(home: string): LayerFactsCache {
   const dir = join(home, 'cache', 'sbom-layers');
@@ -22,9 +23,15 @@ export function fileLayerFactsCache(home: string): LayerFactsCache {
     },
     async put(diffId, facts) {
       await mkdir(dir, { recursive: true });
-      const tmp = `${file(diffId)}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(facts));
-      await rename(tmp, file(diffId));
+      // A name of its own: two builds of one process may cache the same layer at once.
+      const tmp = `${file(diffId)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      try {
+        await writeFile(tmp, JSON.stringify(facts));
+        await rename(tmp, file(diffId));
+      } catch {
+        // A cache: the facts stand without it, and are read from the layer next time.
+        await rm(tmp, { force: true });
+      }
     },
   };
 }

@@ -22,29 +22,36 @@ export interface BuildSbom {
   components: number;
   /** Time spent on it, in milliseconds. */
   ms: number;
+  /** Why there is none: the build stands without its SBOM (`slipway sbom IMAGE` makes it later). */
+  error?: string;
 }
 
 /**
  * The SBOM of a just-built image: made, attached as a referrer (so push and copy carry
  * it) and its inventory recorded, so `scan` and `scan --cve` know the image at once.
- * An image built before (a rebuild with nothing changed) is not done again.
+ * An image built before (a rebuild with nothing changed) is not done again. A failure
+ * is reported, not thrown: the image is built either way.
  *
  * @example const sbom = await attachBuildSbom(store, 'apps/web', report.digest);
  */
 export async function attachBuildSbom(store: LocalStore, repository: string, image: Digest): Promise<BuildSbom> {
   const t0 = performance.now();
-  const db = VulnDb.open(store.home);
   try {
-    const known = db.inventory(image);
-    if (known) return { components: db.packagesOf(image).length, ms: performance.now() - t0 };
-    const made = await inventoryOf(store, db, repository, image);
-    return {
-      ...(made?.sbom ? { digest: made.sbom } : {}),
-      components: made?.components ?? 0,
-      ms: performance.now() - t0,
-    };
-  } finally {
-    db.close();
+    const db = VulnDb.open(store.home);
+    try {
+      const known = db.inventory(image);
+      if (known) return { components: db.packagesOf(image).length, ms: performance.now() - t0 };
+      const made = await inventoryOf(store, db, repository, image);
+      return {
+        ...(made?.sbom ? { digest: made.sbom } : {}),
+        components: made?.components ?? 0,
+        ms: performance.now() - t0,
+      };
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    return { components: 0, ms: performance.now() - t0, error: err instanceof Error ? err.message : String(err) };
   }
 }
 
