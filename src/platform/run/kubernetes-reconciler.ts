@@ -1,6 +1,7 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { AppLogs } from '../logs.js';
 import { type AppView, appViews } from './app-views.js';
+import { ConvergeLoop } from './converge-loop.js';
 import type { App } from '../model.js';
 import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
@@ -67,10 +68,7 @@ const keyOf = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}
 
 export class KubernetesReconciler implements InstanceBackend, InstanceUsageSource {
   readonly #o: KubernetesReconcilerOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #loop: ConvergeLoop;
   /** What was last applied, by kind/namespace/name: an unchanged object is not sent again until reapplyMs. */
   readonly #applied = new Map<string, { json: string; at: number }>();
   readonly #credentials = new Map<string, { credential: PullCredential; renewAt: number }>();
@@ -81,34 +79,23 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
 
   constructor(options: KubernetesReconcilerOptions) {
     this.#o = options;
+    this.#loop = new ConvergeLoop(() => this.#converge(), options.intervalMs ?? 2000, options.onError);
   }
 
   async start(): Promise<void> {
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   poke(): void {
-    if (this.#pass) this.#again = true;
-    else this.#schedule(0);
+    this.#loop.poke();
   }
 
-  async close(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#pass;
+  close(): Promise<void> {
+    return this.#loop.close();
   }
 
-  async converge(): Promise<void> {
-    if (this.#pass) {
-      this.#again = true;
-      return this.#pass;
-    }
-    this.#pass = this.#converge()
-      .catch((err: unknown) => this.#o.onError?.(err))
-      .finally(() => {
-        this.#pass = undefined;
-      });
-    return this.#pass;
+  converge(): Promise<void> {
+    return this.#loop.converge();
   }
 
   /** No metrics API is read: stats show 0 memory and CPU for pods. */
@@ -124,18 +111,6 @@ export class KubernetesReconciler implements InstanceBackend, InstanceUsageSourc
   routeAddress(instance: Instance): { host: string; port: number } | undefined {
     const host = this.#services.get(instance.processGuid);
     return host ? { host, port: APP_PORT } : undefined;
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(async () => {
-      await this.converge();
-      const again = this.#again;
-      this.#again = false;
-      this.#schedule(again ? 0 : (this.#o.intervalMs ?? 2000));
-    }, ms);
-    this.#timer.unref();
   }
 
   async #converge(): Promise<void> {

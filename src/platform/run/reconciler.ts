@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { AppLogs } from '../logs.js';
 import { type AppView, appViews } from './app-views.js';
+import { ConvergeLoop } from './converge-loop.js';
 import type { PlatformStore } from '../store/platform-store.js';
 import type { WorkloadStore } from '../store/workload-store.js';
 import type { Deployment, Droplet, Instance, Process } from '../workload.js';
@@ -48,10 +49,7 @@ const FIRST_CHECK_MS = 5_000;
 export class Reconciler {
   readonly #o: Required<Omit<ReconcilerOptions, 'onError' | 'onInstances' | 'startTimeoutMs'>> &
     Pick<ReconcilerOptions, 'onError' | 'onInstances' | 'startTimeoutMs'>;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #loop: ConvergeLoop;
   readonly #tails = new Map<string, number>();
   readonly #failedProbes = new Map<string, number>();
   /** Containers being stopped, by name. */
@@ -66,52 +64,29 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.#o = { intervalMs: 1000, drainMs: 2000, ...options };
+    this.#loop = new ConvergeLoop(() => this.#converge(), this.#o.intervalMs, options.onError);
   }
 
   /** Adopts what runs on this host, then converges every `intervalMs`. */
   async start(): Promise<void> {
     await this.#adopt();
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   /** Converge soon (the API changed what should run). */
   poke(): void {
-    if (this.#pass) this.#again = true;
-    else this.#schedule(0);
+    this.#loop.poke();
   }
 
   /** Stops converging (instances keep running: a restarted server adopts them). */
   async close(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#pass;
+    await this.#loop.close();
     await Promise.all([...this.#starting.values(), ...this.#stopping.values()]);
   }
 
   /** One pass now (tests, and the loop). */
-  async converge(): Promise<void> {
-    if (this.#pass) {
-      this.#again = true;
-      return this.#pass;
-    }
-    this.#pass = this.#converge()
-      .catch((err: unknown) => this.#o.onError?.(err))
-      .finally(() => {
-        this.#pass = undefined;
-      });
-    return this.#pass;
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(async () => {
-      await this.converge();
-      const again = this.#again;
-      this.#again = false;
-      this.#schedule(again ? 0 : this.#o.intervalMs);
-    }, ms);
-    this.#timer.unref();
+  converge(): Promise<void> {
+    return this.#loop.converge();
   }
 
   async #adopt(): Promise<void> {
@@ -361,7 +336,7 @@ export class Reconciler {
    */
   async #untilFirstHealthy(inst: Instance, process: Process): Promise<void> {
     const { runner } = this.#o;
-    for (const until = Date.now() + FIRST_CHECK_MS; Date.now() < until && !this.#stopped; ) {
+    for (const until = Date.now() + FIRST_CHECK_MS; Date.now() < until && !this.#loop.stopped; ) {
       if ((await runner.container(inst))?.running !== true) return;
       if (await runner.healthy(inst, process.healthCheck)) return;
       await new Promise((r) => setTimeout(r, 100));
