@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SlipwayError } from '../errors.js';
+import { isSlipwayError, SlipwayError } from '../errors.js';
 import type { SbomComponent } from '../sbom/types.js';
 import type { AdvisoryRow, Severity } from './advisory.js';
 
@@ -11,6 +12,8 @@ import type { AdvisoryRow, Severity } from './advisory.js';
  * (`vulndb.sqlite` in the store's home), in its own file: a large import never holds
  * the registry's metadata writes.
  */
+const VULNDB_FILE = 'vulndb.sqlite';
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS sources (
     name       TEXT PRIMARY KEY,
@@ -108,9 +111,14 @@ export class VulnDb {
     return stmt;
   }
 
+  /** Whether the store in `home` has a database at all (nothing was ever imported or scanned without one). */
+  static exists(home: string): boolean {
+    return existsSync(join(home, VULNDB_FILE));
+  }
+
   /** Opens (creating it) the database of the store in `home`. */
   static open(home: string): VulnDb {
-    const db = new Database(join(home, 'vulndb.sqlite'));
+    const db = new Database(join(home, VULNDB_FILE));
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 10000');
@@ -362,5 +370,11 @@ export function noData(): SlipwayError {
   return new SlipwayError(
     'NOT_FOUND',
     'the vulnerability database is empty: import advisories first, e.g. slipway vulndb import https://security-tracker.debian.org/tracker/data/json',
+    { detail: { vulndb: 'empty' } },
   );
+}
+
+/** The error `noData` makes: a scan found no advisories to match against. */
+export function isNoData(err: unknown): boolean {
+  return isSlipwayError(err, 'NOT_FOUND') && (err.detail as { vulndb?: string } | undefined)?.vulndb === 'empty';
 }

@@ -1,12 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { isSlipwayError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { generateSbom } from '../../sbom/sbom.js';
 import type { LocalStore } from '../../store/local-store.js';
 import { SEVERITIES, type Severity } from '../../vuln/advisory.js';
 import { type Finding, scanImages } from '../../vuln/scan.js';
-import { VulnDb } from '../../vuln/vuln-db.js';
+import { isNoData, VulnDb } from '../../vuln/vuln-db.js';
 import { appRepository } from '../app-images.js';
 import type { Droplet } from '../workload.js';
 
@@ -90,16 +87,15 @@ async function scan(images: LocalStore, repository: string, digest: Digest): Pro
       advisories: report.advisories,
     };
   } catch (err) {
-    // The database emptied between the count and the scan: scanImages says so with NOT_FOUND.
-    if (isSlipwayError(err, 'NOT_FOUND') && /vulnerability database is empty/.test(err.message))
-      return { state: 'no-data' };
+    // The database emptied between the count and the scan.
+    if (isNoData(err)) return { state: 'no-data' };
     return { state: 'error', message: shortReason(err) };
   }
 }
 
 function advisoryCount(images: LocalStore): number {
   // Without the database file nothing was imported: a page view does not create it.
-  if (!hasDatabase(images)) return 0;
+  if (!VulnDb.exists(images.home)) return 0;
   const db = VulnDb.open(images.home);
   try {
     return db.counts().rows;
@@ -120,7 +116,7 @@ async function layerComponents(
   digest: Digest,
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  if (hasDatabase(images)) {
+  if (VulnDb.exists(images.home)) {
     const db = VulnDb.open(images.home);
     try {
       if (db.inventory(digest)) {
@@ -137,11 +133,6 @@ async function layerComponents(
   for (const c of report.inventory.components)
     if (c.ecosystem === 'deb' || c.ecosystem === 'npm') counts[c.layer] = (counts[c.layer] ?? 0) + 1;
   return counts;
-}
-
-/** The store's vulnerability database file (VulnDb.open's path) is there. */
-function hasDatabase(images: LocalStore): boolean {
-  return existsSync(join(images.home, 'vulndb.sqlite'));
 }
 
 /** What the app page says of findings: how many, how severe, how many a rebase fixes. */
