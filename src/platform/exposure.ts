@@ -49,21 +49,22 @@ const LIVE: readonly InstanceState[] = ['RUNNING', 'STARTING'];
  * @example const { apps } = await cveExposure({ store, workloads, images, visibility: { kind: 'all' } }, 'CVE-2024-45490');
  */
 export async function cveExposure(deps: ExposureDeps, cve: string): Promise<CveExposure> {
-  const running = await runningImages(deps);
+  // The fleet read narrowly, once: the apps (names, spaces) and their processes.
+  const fleet = await deps.workloads.fleetSummary(deps.visibility);
+  const running = await runningImages(deps, fleet.processes);
   await ensureInventories(
     deps.images,
     [...running.values()].map((r) => ({ repository: appRepository(r.appGuid), digest: r.image })),
   );
   const impact = await imagesWithCve(deps.images, cve);
   const affected = new Map(impact.images.map((i) => [i.image as string, i.findings]));
-  const [orgs, spaces, apps] = await Promise.all([
+  const [orgs, spaces] = await Promise.all([
     allPages((q) => deps.store.listOrgs(q, {}, deps.visibility)),
     allPages((q) => deps.store.listSpaces(q, {}, deps.visibility)),
-    allPages((q) => deps.store.listApps(q, {}, deps.visibility)),
   ]);
   const orgBy = new Map(orgs.map((o) => [o.guid, o]));
   const spaceBy = new Map(spaces.map((s) => [s.guid, s]));
-  const appBy = new Map(apps.map((a) => [a.guid, a]));
+  const appBy = new Map(fleet.apps.map((a) => [a.guid, a]));
   const exposed: ExposedApp[] = [];
   for (const r of running.values()) {
     const findings = affected.get(r.image);
@@ -99,11 +100,8 @@ interface RunningImage {
 }
 
 /** What runs now: per (app, droplet), its live instances by process type. */
-async function runningImages(deps: ExposureDeps): Promise<Map<string, RunningImage>> {
-  const [droplets, processes] = await Promise.all([
-    allPages((q) => deps.workloads.listDroplets(q, {}, deps.visibility)),
-    allPages((q) => deps.workloads.listProcesses(q, {}, deps.visibility)),
-  ]);
+async function runningImages(deps: ExposureDeps, processes: { guid: string }[]): Promise<Map<string, RunningImage>> {
+  const droplets = await allPages((q) => deps.workloads.listDroplets(q, {}, deps.visibility));
   const byGuid = new Map<string, Droplet>(droplets.map((d) => [d.guid, d]));
   const out = new Map<string, RunningImage>();
   for (const i of await deps.workloads.instancesOfProcesses(processes.map((p) => p.guid))) {
