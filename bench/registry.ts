@@ -3,7 +3,7 @@
  * Distribution 2.8 (Debian's docker-registry) in the same run, skopeo as the client for
  * both. See bench/README.md, "Registry".
  *
- *   node --import tsx bench/registry.ts [--only push,manifest,rss,scale] [--runs 5] [--duration 10] [--layer-mb 100] [--blob-gb 5]
+ *   node --import tsx bench/registry.ts [--only push,manifest,rss,scale] [--runs 5] [--duration 10] [--layer-mb 100] [--blob-gb 5] [--profile DIR]
  *
  * - push/pull: a 5 x 100 MB image (random data, gzip with stored blocks: as big as
  *   the data) from a cached OCI layout; every run starts both registries on empty
@@ -15,15 +15,22 @@
  *   socket; VmHWM and VmRSS of the server sampled from /proc.
  * - scale: 10,000 repositories and 100,000 tags made through the store API, then
  *   tags/list and _catalog timed over HTTP.
+ * - pull is also timed with curl (the 5 blobs at once, to /dev/null), a client that costs
+ *   less than skopeo, to see whether the server or the client is the limit.
+ * - --profile DIR: every Slipway server runs under V8's CPU profiler (push and pull in
+ *   two server processes on the same storage, so each has a profile of its own); the
+ *   profiles land in DIR and a summary of each (self time by function and by module)
+ *   is printed at the end.
  * Slipway runs compiled (tsc into the cache), not through tsx. Inputs and the build are
  * kept under $SLIPWAY_BENCH_CACHE (default /var/cache/slipway-bench).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
@@ -52,8 +59,10 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     'blob-gb': { type: 'string', default: '5' },
     'layer-mb': { type: 'string', default: '100' },
+    profile: { type: 'string' },
   },
 });
+const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
 const only = new Set(values.only!.split(','));
 const runs = Number(values.runs);
 const layerMB = Number(values['layer-mb']);
@@ -78,17 +87,68 @@ async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
 
 let slipwayMain = '';
 
-/** `slipway registry serve` (compiled) on a free loopback port, anonymous, storing in `storage`. */
-function startSlipway(storage: string): Promise<RegistryProcess> {
-  return startSlipwayRegistry(storage, ['--storage', storage, '--gc-interval', '0'], { entry: slipwayMain });
+let profiles = 0;
+let profileEntry = '';
+
+/**
+ * The server's entry under --profile. Node refuses --cpu-prof in NODE_OPTIONS and the
+ * server is started as `node ENTRY ...`, so this entry starts V8's profiler through
+ * the inspector in the server's own process (its pid and CPU stay the server's), runs
+ * the CLI, and writes the profile to $SLIPWAY_BENCH_PROFILE at exit (the server exits
+ * normally on SIGTERM). Same-thread inspector calls complete synchronously.
+ */
+async function writeProfileEntry(main: string): Promise<string> {
+  const entry = join(dirname(main), 'bench-profile-entry.mjs');
+  await writeFile(
+    entry,
+    [
+      "import { writeFileSync } from 'node:fs';",
+      "import { Session } from 'node:inspector';",
+      'const session = new Session();',
+      'session.connect();',
+      "session.post('Profiler.enable');",
+      "session.post('Profiler.setSamplingInterval', { interval: 1000 });",
+      "session.post('Profiler.start');",
+      "process.on('exit', () => {",
+      "  session.post('Profiler.stop', (err, result) => {",
+      '    if (!err) writeFileSync(process.env.SLIPWAY_BENCH_PROFILE, JSON.stringify(result.profile));',
+      '  });',
+      '});',
+      `await import(${JSON.stringify(pathToFileURL(main).href)});`,
+      '',
+    ].join('\n'),
+  );
+  return entry;
+}
+
+/**
+ * `slipway registry serve` (compiled) on a free loopback port, anonymous, storing in
+ * `storage`; under --profile, profiled, its profile named after `label`.
+ */
+function startSlipway(storage: string, label = 'server'): Promise<RegistryProcess> {
+  const args = ['--storage', storage, '--gc-interval', '0'];
+  if (profileDir === undefined) return startSlipwayRegistry(storage, args, { entry: slipwayMain });
+  process.env['SLIPWAY_BENCH_PROFILE'] = join(profileDir, `${String(++profiles).padStart(2, '0')}-${label}.cpuprofile`);
+  try {
+    // The child's environment is copied when it is spawned, before this returns.
+    return startSlipwayRegistry(storage, args, { entry: profileEntry });
+  } finally {
+    delete process.env['SLIPWAY_BENCH_PROFILE'];
+  }
 }
 
 type Name = 'slipway' | 'distribution';
 
-async function start(name: Name, dir: string): Promise<RegistryProcess> {
+async function start(name: Name, dir: string, label?: string): Promise<RegistryProcess> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  return name === 'slipway' ? startSlipway(join(dir, 'store')) : startDistribution(dir);
+  return name === 'slipway' ? startSlipway(join(dir, 'store'), label) : startDistribution(dir);
+}
+
+/** The same registry again on the storage `start` gave it (under --profile: pull in a process of its own). */
+async function restart(name: Name, dir: string, server: RegistryProcess, label: string): Promise<RegistryProcess> {
+  await server.stop();
+  return name === 'slipway' ? startSlipway(join(dir, 'store'), label) : startDistribution(dir);
 }
 
 const skopeo = (...args: string[]) => exec('skopeo', ['--insecure-policy', ...args], { maxBuffer: 16 << 20 });
@@ -96,33 +156,51 @@ const skopeo = (...args: string[]) => exec('skopeo', ['--insecure-policy', ...ar
 // ---------------------------------------------------------------------------
 // push and pull of 5 x 100 MB
 
-async function bigLayout(): Promise<{ layout: string; bytes: number }> {
+async function bigLayout(): Promise<{ layout: string; bytes: number; layers: string[] }> {
   const layout = join(CACHE, `registry-5x${layerMB}MB`);
   const image = await addRandomImage(
     layout,
     'big',
     [0, 1, 2, 3, 4].map((i) => ({ seed: `bench-registry-layer-${i}`, size: layerMB * MB })),
   );
-  return { layout, bytes: image.layers.reduce((n, l) => n + l.size, 0) };
+  return { layout, bytes: image.layers.reduce((n, l) => n + l.size, 0), layers: image.layers.map((l) => l.digest) };
 }
 
+/** Seconds for curl to GET every blob at once (one curl, --parallel), bodies to /dev/null; throws unless all are 200. */
+async function curlPull(server: RegistryProcess, repo: string, digests: string[]): Promise<number> {
+  const args = ['-s', '--parallel', '--parallel-max', String(digests.length), '-w', '%{http_code}\n'];
+  for (const d of digests) args.push('-o', '/dev/null', `${server.url}/v2/${repo}/blobs/${d}`);
+  const t = performance.now();
+  const { stdout } = await exec('curl', args);
+  const seconds = (performance.now() - t) / 1000;
+  const codes = stdout.trim().split('\n');
+  if (codes.length !== digests.length || codes.some((c) => c !== '200')) throw new Error(`curl pull: ${stdout}`);
+  return seconds;
+}
+
+type Times = Record<'push' | 'pull' | 'pushCpu' | 'pullCpu' | 'curl' | 'curlCpu', number[]>;
+
 async function pushPull(work: string): Promise<void> {
-  const { layout, bytes } = await bigLayout();
-  const times: Record<Name, { push: number[]; pull: number[]; pushCpu: number[]; pullCpu: number[] }> = {
-    slipway: { push: [], pull: [], pushCpu: [], pullCpu: [] },
-    distribution: { push: [], pull: [], pushCpu: [], pullCpu: [] },
-  };
+  const { layout, bytes, layers } = await bigLayout();
+  const withCurl = commandExists('curl');
+  const empty = (): Times => ({ push: [], pull: [], pushCpu: [], pullCpu: [], curl: [], curlCpu: [] });
+  const times: Record<Name, Times> = { slipway: empty(), distribution: empty() };
   for (let run = 0; run < runs; run++) {
     const order: Name[] = run % 2 === 0 ? ['slipway', 'distribution'] : ['distribution', 'slipway'];
     for (const name of order) {
-      const server = await start(name, join(work, name));
+      const dir = join(work, name);
+      let server = await start(name, dir, `push-${run + 1}`);
       try {
-        const ref = `docker://${server.host}/bench/big:v1`;
+        let ref = `docker://${server.host}/bench/big:v1`;
         let cpu = await cpuSeconds(server.pid);
         let t = performance.now();
         await skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:big`, ref);
         times[name].push.push((performance.now() - t) / 1000);
         times[name].pushCpu.push((await cpuSeconds(server.pid)) - cpu);
+        if (profileDir !== undefined && name === 'slipway') {
+          server = await restart(name, dir, server, `pull-${run + 1}`);
+          ref = `docker://${server.host}/bench/big:v1`; // a new port
+        }
         const out = join(work, 'pulled');
         await rm(out, { recursive: true, force: true });
         cpu = await cpuSeconds(server.pid);
@@ -131,27 +209,38 @@ async function pushPull(work: string): Promise<void> {
         times[name].pull.push((performance.now() - t) / 1000);
         times[name].pullCpu.push((await cpuSeconds(server.pid)) - cpu);
         await rm(out, { recursive: true, force: true });
+        if (withCurl) {
+          cpu = await cpuSeconds(server.pid);
+          times[name].curl.push(await curlPull(server, 'bench/big', layers));
+          times[name].curlCpu.push((await cpuSeconds(server.pid)) - cpu);
+        }
       } finally {
         await server.stop();
       }
       process.stderr.write(
-        `  run ${run + 1} ${name}: push ${fmt(times[name].push.at(-1)!)} s, pull ${fmt(times[name].pull.at(-1)!)} s\n`,
+        `  run ${run + 1} ${name}: push ${fmt(times[name].push.at(-1)!)} s, pull ${fmt(times[name].pull.at(-1)!)} s${withCurl ? `, curl pull ${fmt(times[name].curl.at(-1)!)} s` : ''}\n`,
       );
     }
   }
   console.log(
     `\n## push and pull of a 5 x ${layerMB} MB image (${fmt(bytes / MB, 0)} MB), skopeo, median of ${runs} runs`,
   );
-  console.log(`| registry | push s | push MB/s | server CPU s | pull s | pull MB/s | server CPU s |`);
-  console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+  console.log(
+    `| registry | push s | push MB/s | server CPU s | pull s | pull MB/s | server CPU s |${withCurl ? ' pull, curl s | curl MB/s | server CPU s |' : ''}`,
+  );
+  console.log(`|---|---:|---:|---:|---:|---:|---:|${withCurl ? '---:|---:|---:|' : ''}`);
   for (const name of ['slipway', 'distribution'] as Name[]) {
     const t = times[name];
+    const curl = withCurl
+      ? ` ${fmt(median(t.curl))} | ${fmt(bytes / MB / median(t.curl), 0)} | ${fmt(median(t.curlCpu))} |`
+      : '';
     console.log(
-      `| ${name} | ${fmt(median(t.push))} | ${fmt(bytes / MB / median(t.push), 0)} | ${fmt(median(t.pushCpu))} | ${fmt(median(t.pull))} | ${fmt(bytes / MB / median(t.pull), 0)} | ${fmt(median(t.pullCpu))} |`,
+      `| ${name} | ${fmt(median(t.push))} | ${fmt(bytes / MB / median(t.push), 0)} | ${fmt(median(t.pushCpu))} | ${fmt(median(t.pull))} | ${fmt(bytes / MB / median(t.pull), 0)} | ${fmt(median(t.pullCpu))} |${curl}`,
     );
   }
+  const ratio = (what: keyof Times) => fmt(median(times.distribution[what]) / median(times.slipway[what]));
   console.log(
-    `\nthroughput ratio Slipway / Distribution: push ${fmt(median(times.distribution.push) / median(times.slipway.push))}x, pull ${fmt(median(times.distribution.pull) / median(times.slipway.pull))}x`,
+    `\nthroughput ratio Slipway / Distribution: push ${ratio('push')}x, pull ${ratio('pull')}x${withCurl ? `, pull with curl ${ratio('curl')}x` : ''}`,
   );
   console.log(`all runs (s): ${JSON.stringify(times)}`);
   const peerName = 'Distribution 2.8 (skopeo client)';
@@ -182,6 +271,15 @@ async function pushPull(work: string): Promise<void> {
       ...(what === 'pull' ? { target: "at most Distribution's", met: myCpu <= theirCpu } : {}),
     });
   }
+  if (withCurl)
+    recordResult({
+      path: `registry pull 5 x ${layerMB} MB, curl client (wall)`,
+      slipway: median(times.slipway.curl),
+      peer: median(times.distribution.curl),
+      peerName: 'Distribution 2.8 (curl client)',
+      unit: 's',
+      runs,
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -215,7 +313,7 @@ async function manifests(work: string): Promise<void> {
   ];
   try {
     for (const name of ['slipway', 'distribution'] as Name[]) {
-      servers[name] = await start(name, join(work, `manifest-${name}`));
+      servers[name] = await start(name, join(work, `manifest-${name}`), 'manifest');
       await skopeo(
         'copy',
         '--quiet',
@@ -277,7 +375,7 @@ async function manifests(work: string): Promise<void> {
 const peaks: Partial<Record<Name, number>> = {};
 
 async function bigBlob(name: Name, work: string, size: number): Promise<void> {
-  const server = await start(name, join(work, `rss-${name}`));
+  const server = await start(name, join(work, `rss-${name}`), 'rss');
   const samples: number[] = [];
   const idle = await procStatus(server.pid);
   const sampler = setInterval(
@@ -420,7 +518,7 @@ async function timeGet(url: string, reps = 20): Promise<{ ms: number; p95: numbe
 
 async function scale(): Promise<void> {
   const home = await scaleStore();
-  const server = await startSlipway(home);
+  const server = await startSlipway(home, 'scale');
   try {
     const u = (path: string) => `${server.url}${path}`;
     const cases: [string, string][] = [
@@ -450,14 +548,68 @@ async function scale(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// --profile: what each server spent its CPU on
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Where a frame's code lives: a package, a Node built-in, one of our modules, or V8's own. */
+function moduleOf(url: string): string {
+  if (url === '') return '(V8 / native)';
+  if (url.startsWith('node:')) return 'node:*';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  const ours = /\/dist\/(.*)$/.exec(url);
+  return ours ? ours[1]! : url;
+}
+
+/** Self time by function and by module of each profile in DIR, the top entries of each. */
+async function summarizeProfiles(dir: string, top = 18): Promise<void> {
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+    const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile;
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map<number, number>();
+    for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const byFunction = new Map<string, number>();
+    const byModule = new Map<string, number>();
+    let busy = 0;
+    for (const [id, us] of self) {
+      const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+      const special = functionName.startsWith('(') && url === '';
+      const key = special ? functionName : `${functionName || '(anonymous)'} ${basename(url)}:${lineNumber + 1}`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+      if (functionName !== '(idle)') busy += us;
+      const mod = special ? functionName : moduleOf(url);
+      byModule.set(mod, (byModule.get(mod) ?? 0) + us);
+    }
+    const wall = (profile.endTime - profile.startTime) / 1000;
+    const rows = (m: Map<string, number>) =>
+      [...m]
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, top)
+        .map(([k, us]) => `  ${fmt(us / 1000, 1).padStart(9)} ms  ${k}`)
+        .join('\n');
+    console.log(`\n## profile ${file}: ${fmt(wall, 0)} ms recorded, ${fmt(busy / 1000, 0)} ms not idle (main thread)`);
+    console.log(`self time by module:\n${rows(byModule)}\nself time by function:\n${rows(byFunction)}`);
+  }
+}
+
 async function main(): Promise<void> {
   for (const tool of ['skopeo', 'docker-registry'])
     if (!commandExists(tool)) throw new Error(`${tool} is not installed: bash scripts/install.sh --test`);
   await mkdir(CACHE, { recursive: true });
+  if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
   const work = join(tmpdir(), `slipway-bench-registry-${process.pid}`);
   await mkdir(work, { recursive: true });
   process.stderr.write('building Slipway (tsc) into the bench cache\n');
   slipwayMain = await buildSlipway('registry-dist');
+  if (profileDir !== undefined) profileEntry = await writeProfileEntry(slipwayMain);
   const { stdout: versions } = await exec('sh', [
     '-c',
     'skopeo --version; docker-registry --version; wrk --version 2>&1 | head -1; true',
@@ -479,6 +631,7 @@ async function main(): Promise<void> {
     if (only.has('manifest')) await manifests(work);
     if (only.has('rss')) await rss(work);
     if (only.has('scale')) await scale();
+    if (profileDir !== undefined) await summarizeProfiles(profileDir);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
