@@ -66,7 +66,10 @@ export function buildCommand(): Command {
           '--run-image <image>',
           "the run image to build on instead of the stack's (or the builder's): NAME[:TAG] in the store or HOST/NAME[:TAG]; same platform and stack id as the build image",
         )
-        .option('--clear-cache', "empty the app's build cache first")
+        .option(
+          '--clear-cache',
+          "empty the app's build cache first, and build even when nothing changed (no reuse of the last image)",
+        )
         .option(
           '--creation-time <now|epoch>',
           'the image creation time (default: SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z)',
@@ -199,10 +202,15 @@ export function pullInto(
   };
 }
 
-function summary(r: BuildAppReport, pushed: string | undefined): string {
+export function summary(r: BuildAppReport, pushed: string | undefined): string {
   const lines = [
     `Built ${r.image}`,
     `digest ${r.digest}`,
+    ...(r.reused
+      ? [
+          `unchanged: reused ${r.reused.digest} from the build at ${r.reused.builtAt} (same source, stack, buildpacks, env and options; --clear-cache builds anyway)`,
+        ]
+      : []),
     `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`,
     `buildpacks: ${r.group.map((b) => `${b.id}@${b.version}`).join(', ')}`,
     ...(r.extensions.length
@@ -224,7 +232,9 @@ function summary(r: BuildAppReport, pushed: string | undefined): string {
       ? `layer cache ${r.seconds.layerCache.toFixed(2)} (${r.layersUnpacked} ${r.layersUnpacked === 1 ? 'layer' : 'layers'} of the build image unpacked), `
       : '';
   lines.push(
-    `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, ${r.seconds.extend ? `extend ${r.seconds.extend.toFixed(2)}, ` : ''}build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
+    r.reused
+      ? `took ${r.seconds.total.toFixed(2)} s (no container started), 0 B of new layers`
+      : `took ${r.seconds.total.toFixed(2)} s (${cache}detect ${r.seconds.detect.toFixed(2)}, ${r.seconds.extend ? `extend ${r.seconds.extend.toFixed(2)}, ` : ''}build ${r.seconds.build.toFixed(2)}, export ${r.seconds.export.toFixed(2)}), ${formatBytes(r.bytesWritten)} of new layers`,
   );
   if (r.sbom) lines.push(sbomLine(r.sbom));
   if (r.pushed) lines.push(`pushed to ${r.pushed.destination}: ${pushed}`);

@@ -12,6 +12,14 @@ import type { SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
 import { attachBuildSbom, type BuildSbom } from '../../vuln/inventory.js';
 import { stage, type StageReport } from './stage.js';
+import { BuildReuse, type ReuseInputs } from './build-reuse.js';
+import { readBuilderDir } from './builder-dir.js';
+import { BUILTIN_BUILDPACKS } from './paths.js';
+import { ensureDefaultStack } from '../../stack/default-stack.js';
+import { latestVersion } from '../../stack/stack-catalog.js';
+import type { Digest } from '../../oci/digest.js';
+import { isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { readLocal } from '../../transport/local.js';
 
 export interface BuildAppOptions {
   /** NAME[:TAG] for the local store, or HOST/NAME[:TAG] for a registry (built locally, then pushed). */
@@ -42,6 +50,11 @@ export interface BuildAppOptions {
   limits?: Partial<SandboxLimits>;
   /** Attach an SBOM to the image and record its inventory for scans (default true). */
   sbom?: boolean;
+  /**
+   * Answer a build whose inputs are those of a recent build of the repository with that
+   * build's image, without running it (default true; `clearCache` builds for real too).
+   */
+  reuse?: boolean;
 }
 
 export interface BuildAppReport extends StageReport {
@@ -52,6 +65,8 @@ export interface BuildAppReport extends StageReport {
   warnings: string[];
   /** The SBOM attached to the image (unless `sbom: false`). */
   sbom?: BuildSbom;
+  /** Set when nothing that decides the result changed: the image of the build at `builtAt`, re-tagged, no container started. */
+  reused?: { digest: Digest; builtAt: string };
 }
 
 /**
@@ -136,26 +151,50 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     buildpackTrees.push(...pkg.trees);
   }
   const runImage = options.runImage ? await resolveRunImage(store, options.runImage, options.pull) : undefined;
-  const report = await stage(store, {
-    ...(runImage ? { runImage } : {}),
+  const t0 = performance.now();
+  const reuse = BuildReuse.open(store.home, cacheKey);
+  const created = creationTime(options.creationTime);
+  const inputs = await reuseInputs(store, options, {
     path,
-    repository,
-    tag,
-    cacheKey,
-    created: creationTime(options.creationTime),
-    ...(options.stack ? { stack: options.stack } : {}),
-    ...(builder ? { builder } : {}),
+    filter,
+    builder,
     buildpacks,
+    buildpackTrees,
+    runImage,
     env,
-    ...(buildpackTrees.length ? { buildpackTrees } : {}),
-    ...(filter ? { filter } : {}),
-    ...(options.clearCache ? { clearCache: true } : {}),
-    ...(project ? { projectMetadata: project.projectMetadata } : {}),
-    ...(options.progress ? { progress: options.progress } : {}),
-    ...(options.output ? { output: options.output } : {}),
-    ...(options.network ? { network: options.network } : {}),
-    ...(options.limits ? { limits: options.limits } : {}),
+    created,
   });
+  const key = inputs ? safeKey(reuse, inputs) : undefined;
+  const found =
+    key && !options.clearCache && options.reuse !== false ? await reuse.find(store, repository, key) : undefined;
+  const report: StageReport & { reused?: BuildAppReport['reused'] } = found
+    ? await retag(store, repository, tag, found, t0)
+    : await stage(store, {
+        ...(runImage ? { runImage } : {}),
+        path,
+        repository,
+        tag,
+        cacheKey,
+        created,
+        ...(options.stack ? { stack: options.stack } : {}),
+        ...(builder ? { builder } : {}),
+        buildpacks,
+        env,
+        ...(buildpackTrees.length ? { buildpackTrees } : {}),
+        ...(filter ? { filter } : {}),
+        ...(options.clearCache ? { clearCache: true } : {}),
+        ...(project ? { projectMetadata: project.projectMetadata } : {}),
+        ...(options.progress ? { progress: options.progress } : {}),
+        ...(options.output ? { output: options.output } : {}),
+        ...(options.network ? { network: options.network } : {}),
+        ...(options.limits ? { limits: options.limits } : {}),
+      });
+  if (found) reuse.saveIfHashed();
+  else if (key && inputs) {
+    // Recorded only if the source is still what the key says: a file changed during the build must not be reused.
+    if (safeKey(reuse, inputs) === key) reuse.remember(key, report);
+    else reuse.save();
+  }
   const out: BuildAppReport = {
     ...report,
     image: remote ? imageName : `${repository}:${tag}`,
@@ -169,6 +208,104 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
     out.pushed = { destination, report: await options.push(`${repository}:${tag}`, destination) };
   }
   return out;
+}
+
+/**
+ * What decides the build's result besides the app's source, for the reuse key; undefined
+ * (no shortcut) when the stack is not there yet to name: the build then makes or reports it.
+ */
+async function reuseInputs(
+  store: LocalStore,
+  options: BuildAppOptions,
+  parts: {
+    path: string;
+    filter: ReuseInputs['filter'];
+    builder: string | Awaited<ReturnType<typeof readBuilderImage>> | undefined;
+    buildpacks: NonNullable<BuildAppOptions['buildpacks']> | (string | object)[];
+    buildpackTrees: string[];
+    runImage: { repository: string; digest: string } | undefined;
+    env: string[];
+    created: number;
+  },
+): Promise<ReuseInputs | undefined> {
+  const { builder } = parts;
+  let stack: { name: string; version: string; run: string; build: string } | undefined;
+  if (typeof builder === 'object') stack = builder.stack;
+  else if (options.stack) {
+    const latest = await latestVersion(store, options.stack);
+    stack = latest && {
+      name: options.stack,
+      version: latest.version,
+      run: latest.run.digest,
+      build: latest.build.digest,
+    };
+  } else stack = await ensureDefaultStack(store, options.progress ? { progress: options.progress } : {});
+  if (!stack) return undefined;
+  const trees = [BUILTIN_BUILDPACKS, ...parts.buildpackTrees];
+  if (typeof builder === 'string') {
+    const dir = readBuilderDir(builder);
+    trees.push(dir.file, ...dir.buildpackPaths, ...dir.extensionPaths, ...(dir.scan ? [dir.scan] : []));
+  }
+  for (const spec of parts.buildpacks)
+    if (typeof spec === 'string') {
+      if (isBuildpackUrl(spec)) trees.push(resolve(store.home, 'buildpacks', 'downloads'));
+      else if (existsSync(spec)) trees.push(resolve(spec));
+    }
+  return {
+    appDir: parts.path,
+    filter: parts.filter,
+    trees,
+    values: {
+      stack,
+      builder:
+        typeof builder === 'object'
+          ? { digest: builder.digest, run: builder.run }
+          : (builder && resolve(builder)) || null,
+      runImage: parts.runImage ?? null,
+      buildpacks: parts.buildpacks,
+      env: parts.env,
+      created: parts.created,
+      network: options.network ?? 'outbound',
+      limits: options.limits ?? {},
+    },
+  };
+}
+
+/** The key, or undefined when the inputs cannot be read now (the real build then says why). */
+function safeKey(reuse: BuildReuse, inputs: ReuseInputs): string | undefined {
+  try {
+    return reuse.key(inputs);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The no-change answer: the recorded image tagged `repository:tag` (if it is not already), the build's report as then. */
+async function retag(
+  store: LocalStore,
+  repository: string,
+  tag: string,
+  found: NonNullable<Awaited<ReturnType<BuildReuse['find']>>>,
+  t0: number,
+): Promise<StageReport & { reused: NonNullable<BuildAppReport['reused']> }> {
+  const current = await store.resolve(repository, tag).catch(() => undefined);
+  if (current?.digest !== found.digest) {
+    const { artifact } = await readLocal(store, repository, found.digest);
+    if (artifact.kind !== 'image')
+      throw new SlipwayError('INVALID_DOCUMENT', `${repository}@${found.digest} is not an image`);
+    await store.putManifest(repository, await artifact.image.rawManifest(), await artifact.image.mediaType(), [tag]);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    ...found.report,
+    repository,
+    tag,
+    layers: found.report.layers.map((l) => ({ ...l, reused: true })),
+    layersUnpacked: 0,
+    bytesWritten: 0,
+    seconds: { layerCache: 0, detect: 0, extend: 0, build: 0, export: 0, total: seconds },
+    reused: { digest: found.digest, builtAt: found.builtAt },
+  };
 }
 
 /** --run-image as a local repository and digest: a registry image is pulled first. */
