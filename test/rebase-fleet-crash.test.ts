@@ -14,11 +14,15 @@ import { appLayers, makeApp, makeStackVersion, osRelease } from './rebase-fixtur
  * is reproducible, so a copy of the store rebased without a kill says which that is).
  * Lease writes commit without an fsync of their own, and writes commit in groups (one
  * transaction for the concurrent images' tags, the WAL fsynced after): this is the test
- * that they still leave no half state behind. The same again over a registry, SIGKILLed
+ * that they still leave no half state behind; in the local store a fleet writes its
+ * images in batches (configs, manifests, then the batch's tags in one group commit),
+ * here of 20, so the kills land before, amid and between batches. The same again over a registry, SIGKILLed
  * in the middle of the fleet's manifest PUTs (its blob writes and group commits).
  */
 
 const N = 120;
+// Batches of 20 (500 by default) for every slipway this test starts: a kill lands before, amid or between them.
+process.env['SLIPWAY_REBASE_BATCH'] = '20';
 let work: { path: string; cleanup: () => Promise<void> };
 let home: string;
 const FLEET = ['--quiet', 'rebase', '--all', '--stack', 'crash', '--concurrency', '8'];

@@ -16,6 +16,7 @@ import type { PackageDiff } from '../stack/packages.js';
 import { RebaseRefused, type Refusal } from './compatibility.js';
 import { readLifecycleMetadata } from './lifecycle-metadata.js';
 import { rebaseImage, type RebaseReport } from './rebase.js';
+import { LocalBatch } from './local-batch.js';
 import { BaseImages } from './run-image.js';
 import { BlobPlacement, addCounts, emptyCounts, type TransferCounts } from './write-rebased.js';
 
@@ -108,8 +109,12 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
   };
   const fromVersions = new Set<string>();
   const to = { version: latest.version, digest: latest.run.digest };
+  // In the local store, images are written in batches (see LocalBatch); a registry takes a PUT per manifest anyway.
+  const writer = !options.registry && !options.dryRun ? new LocalBatch(store, { size: batchSize() }) : undefined;
+  const commits: Promise<void>[] = [];
   await forEachBounded(images, options.concurrency ?? 8, async (image) => {
     let from: FleetEntry['from'];
+    let committed: Promise<unknown> | undefined;
     const filter = (config: ImageConfig) => {
       from = match(config);
       return from ? undefined : 'not built on this stack';
@@ -124,6 +129,7 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
         sameRunImage: true,
         ...(options.force ? { force: true } : {}),
         ...(options.dryRun ? { dryRun: true } : {}),
+        ...(writer ? { batch: { writer, queued: (p) => void (committed = p) } } : {}),
       });
       if (r.status === 'skipped') return;
       report.onStack++;
@@ -140,6 +146,21 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
         if (from?.version) fromVersions.add(from.version);
       } else report.current.push(entry);
       addCounts(report.transfer, r.transfer);
+      if (committed) {
+        // Reported once its batch is on disk; one that failed there moves to the failures.
+        commits.push(
+          committed.then(
+            () => progress.done(image, 'rebased'),
+            (err: unknown) => {
+              report.rebased.splice(report.rebased.indexOf(entry), 1);
+              const reason = (err as Error).message;
+              report.failed.push({ image, status: 'failed', ...(from ? { from } : {}), reason });
+              progress.done(image, `failed: ${reason}`);
+            },
+          ),
+        );
+        return;
+      }
       progress.done(image, r.status === 'rebased' ? (options.dryRun ? 'would rebase' : 'rebased') : 'already current');
     } catch (err) {
       if (from) report.onStack++;
@@ -158,6 +179,8 @@ export async function fleetRebase(store: LocalStore, options: FleetOptions = {})
       progress.done(image, `${entry.status}: ${entry.reason}`);
     }
   });
+  await writer?.flush();
+  await Promise.all(commits);
   for (const v of [...fromVersions].sort((a, b) => Number(a) - Number(b))) {
     const old = versions.find((x) => x.version === v);
     if (old) report.packageChanges.push({ from: v, to: latest.version, run: versionChanges(old, latest).run });
@@ -226,6 +249,12 @@ async function listCandidates(store: LocalStore, registries: Registries, options
     .filter((t) => t.repository.startsWith(prefix) && !stacks.has(t.repository))
     .map((t) => `${t.repository}:${t.tag}`)
     .sort();
+}
+
+/** Images per batch in the local store; SLIPWAY_REBASE_BATCH sets it (the crash test cuts a fleet between small batches). */
+function batchSize(): number | undefined {
+  const n = Number(process.env['SLIPWAY_REBASE_BATCH']);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 async function forEachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -16,6 +16,7 @@ import { RemoteDestination } from '../transport/remote-destination.js';
 import { readLifecycleMetadata, recordedRunImage } from './lifecycle-metadata.js';
 import type { Refusal } from './compatibility.js';
 import { rebaseAppImage, type ImageRebaseResult } from './rebase-image.js';
+import type { LocalBatch } from './local-batch.js';
 import { BaseImages, baseFor, imageAtDigest, type OpenedBase } from './run-image.js';
 import { digestReference, preferredRunImages } from './run-image-name.js';
 import {
@@ -46,6 +47,11 @@ export interface RebaseOptions {
   /** Shared across the images of a fleet rebase (which blobs sit where, which run images are open). */
   placement?: BlobPlacement;
   bases?: BaseImages;
+  /**
+   * A fleet rebase in the local store: an image onto a run image in the store is queued
+   * here instead of written (see LocalBatch); `queued` gets the promise of its commit.
+   */
+  batch?: { writer: LocalBatch; queued: (committed: Promise<Descriptor>) => void };
 }
 
 export interface PlatformRebase {
@@ -147,7 +153,8 @@ export async function rebaseImage(
       }
       const changed = plan.images.some((p) => p.result.status === 'rebased');
       const transfer = emptyCounts();
-      if (changed && !options.dryRun) await writePlan(target, store, registries, placement, plan, transfer);
+      if (changed && !options.dryRun && !(await queueInBatch(target, plan, options.batch, transfer)))
+        await writePlan(target, store, registries, placement, plan, transfer);
       const platforms: PlatformRebase[] = [
         ...plan.images.map((p) => ({
           platform: p.platform,
@@ -301,6 +308,26 @@ async function rebaseIndex(index: ImageIndexValue, ctx: Ctx): Promise<Plan> {
     previousDigest,
     mediaType: await index.mediaType(),
   };
+}
+
+/**
+ * Queues a single-platform image of the local store, rebased onto a run image in the
+ * store (so every blob it needs is there), in the fleet's batch; false when it is not
+ * such an image and must be written on its own.
+ */
+async function queueInBatch(
+  ref: TransportRef,
+  plan: Plan,
+  batch: RebaseOptions['batch'],
+  counts: TransferCounts,
+): Promise<boolean> {
+  if (!batch || ref.transport !== 'local' || ref.digest || plan.kind !== 'image') return false;
+  const [one] = plan.images;
+  if (!one || one.result.status !== 'rebased' || one.base.ref.transport !== 'local') return false;
+  const { committed } = await batch.writer.add(ref.name, ref.tag ?? 'latest', one.result.image, counts);
+  counts.blobsSkipped += one.result.to.baseLayers;
+  batch.queued(committed);
+  return true;
 }
 
 async function writePlan(

@@ -152,6 +152,93 @@ export class LocalStore {
     return { mediaType: record.mediaType, digest: record.digest, size: record.size };
   }
 
+  /**
+   * putManifest for many image manifests under one lease (a fleet rebase's, up to a
+   * few hundred): their blobs held and checked in one lease transaction, the manifest
+   * bytes written at most `parallel` at a time, then every record issued in the same
+   * turn, so the metadata store commits them as one group (SQLite: one transaction and
+   * one WAL fsync for up to 500). Each manifest and its tags still commit or fail
+   * alone, never half: after a crash every tag is on its old digest or its new one.
+   * Each one's outcome, in order. Indexes go through putManifestContent one by one.
+   */
+  async putManifestBatch(
+    entries: readonly { repository: string; bytes: Uint8Array; mediaType: string; tags?: string[] }[],
+    lease: StoreLease,
+    parallel = 16,
+  ): Promise<PromiseSettledResult<Descriptor>[]> {
+    const parsed = entries.map((e) => {
+      try {
+        checkRepository(e.repository);
+        return { content: manifestContent(e.bytes, e.mediaType) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    const blobs = [...new Set(parsed.flatMap((p) => p.content?.blobs.map((b) => b.digest) ?? []))];
+    const flags = await lease.ensureBlobs(blobs);
+    const present = new Set(blobs.filter((_, i) => flags[i]));
+    const results: PromiseSettledResult<Descriptor>[] = [];
+    const ready: number[] = [];
+    const indexes: number[] = [];
+    parsed.forEach(({ content, error }, i) => {
+      const e = entries[i]!;
+      if (!content) results[i] = { status: 'rejected', reason: error };
+      else if (content.children.length > 0) indexes.push(i);
+      else {
+        const absent = content.blobs.find((b) => !present.has(b.digest) && !b.urls?.length);
+        if (absent) {
+          const reason = missing(
+            'BLOB_UNKNOWN',
+            `blob ${absent.digest} (${absent.mediaType})`,
+            e.repository,
+            absent.digest,
+          );
+          results[i] = { status: 'rejected', reason };
+        } else ready.push(i);
+      }
+    });
+    const written = await lease.putManyBytes(
+      ready.map((i) => ({ data: entries[i]!.bytes })),
+      parallel,
+    );
+    const created = new Date().toISOString();
+    const settle = (i: number, p: Promise<Descriptor>) =>
+      p.then(
+        (value) => void (results[i] = { status: 'fulfilled', value }),
+        (reason: unknown) => void (results[i] = { status: 'rejected', reason }),
+      );
+    // All in one synchronous loop: the records join one group commit.
+    const commits = ready.map((i, k) => {
+      const w = written[k]!;
+      if (w.status === 'rejected') return void (results[i] = w);
+      const e = entries[i]!;
+      const content = parsed[i]!.content!;
+      const record: ManifestRecord = {
+        repository: e.repository,
+        digest: w.value.digest,
+        mediaType: content.mediaType,
+        size: w.value.size,
+        references: content.blobs.filter((b) => present.has(b.digest)).map((b) => b.digest),
+        created,
+      };
+      if (content.artifactType !== undefined) record.artifactType = content.artifactType;
+      if (content.subject !== undefined) record.subject = content.subject;
+      if (content.annotations !== undefined) record.annotations = content.annotations;
+      const descriptor = { mediaType: record.mediaType, digest: record.digest, size: record.size };
+      return settle(
+        i,
+        this.meta.putManifest(record, e.tags ?? []).then(() => descriptor),
+      );
+    });
+    await Promise.all(commits);
+    for (const i of indexes) {
+      const e = entries[i]!;
+      const content = parsed[i]!.content!;
+      await settle(i, this.putManifestContent(e.repository, e.bytes, content, { tags: e.tags ?? [], lease }));
+    }
+    return results;
+  }
+
   /** The manifest `repository:tag` or `repository@digest` names. Throws MANIFEST_UNKNOWN. */
   async resolve(repository: string, tagOrDigest: string): Promise<Descriptor> {
     const found = await this.meta.findManifest(

@@ -56,6 +56,51 @@ export class StoreLease {
   }
 
   /**
+   * putBytes for many documents at once (a fleet's new configs or manifests): one
+   * lease transaction for all of them, then the absent ones written with at most
+   * `parallel` at a time. Each one's outcome, in order: one that fails (a digest that
+   * does not match, the disk) fails alone.
+   */
+  async putManyBytes(
+    items: readonly { data: Uint8Array; expected?: Expected }[],
+    parallel = 16,
+  ): Promise<PromiseSettledResult<BlobInfo>[]> {
+    this.#checkOpen();
+    const outcomes: Promise<BlobInfo>[] = [];
+    const checked: { data: Uint8Array; info: BlobInfo; at: number }[] = [];
+    items.forEach(({ data, expected = {} }, at) => {
+      const digest = digestOf(data, expected.digest ? digestAlgorithm(expected.digest) : 'sha256');
+      try {
+        checkExpected(digest, data.length, expected);
+        checked.push({ data, info: { digest, size: data.length }, at });
+      } catch (err) {
+        outcomes[at] = Promise.reject(err);
+      }
+    });
+    const unique = [...new Set(checked.map((c) => c.info.digest))];
+    const flags = await this.ensureBlobs(unique);
+    const present = new Map(unique.map((d, i) => [d, flags[i]!]));
+    // One write per digest, however many items share it; ensureBlobs put them all in the lease already.
+    const writes = new Map<Digest, { data: Uint8Array; info: BlobInfo; done?: Promise<BlobInfo> }>();
+    for (const c of checked)
+      if (!present.get(c.info.digest) && !writes.has(c.info.digest)) writes.set(c.info.digest, c);
+    const queue = [...writes.values()];
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, queue.length) }, async () => {
+        for (let w = queue.shift(); w; w = queue.shift()) {
+          const { data, info } = w;
+          w.done = (this.#blobs.putSmall ? this.#blobs.putSmall(data, info) : this.putBlob([data], info)).then(
+            () => info,
+          );
+          await w.done.catch(() => undefined);
+        }
+      }),
+    );
+    for (const c of checked) outcomes[c.at] = writes.get(c.info.digest)?.done ?? Promise.resolve(c.info);
+    return Promise.allSettled(outcomes);
+  }
+
+  /**
    * True when the blob is in the store, now protected by this lease. The lease entry
    * comes first: once it is committed no GC can take the blob, so if the check then
    * finds it, it stays. (Checking first could see a blob a running GC is about to delete.)
