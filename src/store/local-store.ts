@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import { isDigest, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, digestOf, isDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
@@ -10,7 +10,7 @@ import { manifestContent, type ManifestContent } from './manifest-content.js';
 import { checkRepository } from './names.js';
 import { ownerString } from './owner.js';
 import { SqliteMetadataStore, type SqliteOptions } from './sqlite-metadata.js';
-import { StoreLease } from './store-lease.js';
+import { StoreLease, checkExpected } from './store-lease.js';
 import type { BlobStore, ManifestRecord, MetadataStore } from './types.js';
 import { verifyStore, type VerifyReport } from './verify.js';
 
@@ -135,8 +135,12 @@ export class LocalStore {
     const { tags = [], lease, expectedDigest } = options;
     if (lease === undefined)
       return this.withLease((l) => this.putManifestContent(repository, bytes, content, { ...options, lease: l }));
-    const references = await this.#holdReferences(repository, content, lease);
-    const info = await lease.putBytes(bytes, expectedDigest === undefined ? {} : { digest: expectedDigest });
+    const digest = digestOf(bytes, expectedDigest ? digestAlgorithm(expectedDigest) : 'sha256');
+    checkExpected(digest, bytes.length, expectedDigest === undefined ? {} : { digest: expectedDigest });
+    const info = { digest, size: bytes.length };
+    // The manifest's own blob joins its references' lease transaction (one a PUT, not two).
+    const { references, present } = await this.#holdReferences(repository, content, lease, digest);
+    if (!present) await lease.putHeldBytes(bytes, info);
     const record: ManifestRecord = {
       repository,
       digest: info.digest,
@@ -329,10 +333,16 @@ export class LocalStore {
    * Puts every blob and child the manifest references in the lease and checks it is
    * there (lease first, so a concurrent GC cannot take it after the check). A layer
    * with `urls` (foreign, non-distributable) may be absent; it is then not recorded.
+   * The manifest's own digest is held in the same transaction; `present`: its blob is there.
    */
-  async #holdReferences(repository: string, content: ManifestContent, lease: StoreLease): Promise<Digest[]> {
+  async #holdReferences(
+    repository: string,
+    content: ManifestContent,
+    lease: StoreLease,
+    manifest: Digest,
+  ): Promise<{ references: Digest[]; present: boolean }> {
     const references: Digest[] = [];
-    const present = await lease.ensureBlobs(content.blobs.map((desc) => desc.digest));
+    const present = await lease.ensureBlobs([...content.blobs.map((desc) => desc.digest), manifest]);
     for (const [i, desc] of content.blobs.entries()) {
       if (present[i]) references.push(desc.digest);
       else if (!desc.urls?.length)
@@ -344,7 +354,7 @@ export class LocalStore {
       if (!known) throw missing('MANIFEST_UNKNOWN', `manifest ${desc.digest}`, repository, desc.digest);
       references.push(desc.digest);
     }
-    return references;
+    return { references, present: present.at(-1) ?? false };
   }
 
   /** Deletes a manifest, then its child manifests that no tag or other manifest holds. */

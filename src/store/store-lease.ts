@@ -56,6 +56,16 @@ export class StoreLease {
   }
 
   /**
+   * Writes bytes whose digest this lease holds already (ensureBlobs found them absent):
+   * no lease write of its own. `info` must be the bytes' digest and size, checked.
+   */
+  async putHeldBytes(data: Uint8Array, info: BlobInfo): Promise<void> {
+    this.#checkOpen();
+    if (this.#blobs.putSmall) await this.#blobs.putSmall(data, info);
+    else await this.putBlob([data], info);
+  }
+
+  /**
    * putBytes for many documents at once (a fleet's new configs or manifests): one
    * lease transaction for all of them, then the absent ones written with at most
    * `parallel` at a time. Each one's outcome, in order: one that fails (a digest that
@@ -134,7 +144,7 @@ export class StoreLease {
 }
 
 /** Verifies bytes in memory against an expectation, with the writer's error codes. */
-function checkExpected(digest: Digest, size: number, expected: Expected): void {
+export function checkExpected(digest: Digest, size: number, expected: Expected): void {
   if (expected.size !== undefined && expected.size !== size) {
     throw new SlipwayError(
       'SIZE_MISMATCH',
