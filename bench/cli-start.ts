@@ -1,11 +1,13 @@
 /**
  * CLI start-up (issue 23): the wall time of short commands of the installed CLI
- * (`bin/slipway.js` over the tsc-compiled `dist/`, as `npm run build` leaves it), side
- * by side in the same run with `node -e 0` (the floor any Node CLI pays) and the peers'
- * own start (`skopeo --version`, `podman --version`). Contenders alternate, each a new
- * process; medians of --runs.
+ * (`bin/slipway.js` over what `npm run build` leaves: the bundle dist/bundle/cli with its V8
+ * code cache, warmed by one run of each command), side by side in the same run with
+ * `node -e 0` (the floor any Node CLI pays) and the peers' own start (`skopeo --version`,
+ * `podman --version`). Contenders alternate, each a new process; medians of --runs.
  *
- *   node --import tsx bench/cli-start.ts [--runs 15] [--profile DIR]
+ *   node --import tsx bench/cli-start.ts [--runs 15] [--profile DIR] [--no-bundle]
+ *
+ * --no-bundle measures bin/slipway.js over the tsc output alone (dist/cli/main.js), as before the bundle.
  *
  * - version: `slipway --version`               target: at most node -e 0 + 15 ms
  * - images:  `slipway images` (a store of 1 image)   target: at most node -e 0 + 60 ms
@@ -24,7 +26,11 @@ import { buildSlipway, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '15' }, profile: { type: 'string' } },
+  options: {
+    runs: { type: 'string', default: '15' },
+    profile: { type: 'string' },
+    'no-bundle': { type: 'boolean', default: false },
+  },
 });
 const runs = Number(values.runs);
 
@@ -54,12 +60,19 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** What each chunk of the bundle mostly holds (scripts/build.mjs writes it). */
+let chunkLabels: Record<string, string> = {};
+
 /** Which part of a start a profile node's self time belongs to. */
 function part(node: ProfileNode): string {
   const { url, functionName } = node.callFrame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (url === 'node:vm') return "node: vm.Script (compiling the bundle's chunks)";
   if (url.startsWith('node:internal/modules') || url.includes('/esm/') || url.startsWith('node:internal/vm'))
     return 'node: module loader';
+  const chunk = /\/dist\/bundle\/cli\/(.+\.cjs)$/.exec(url)?.[1];
+  if (chunk) return `bundle: ${chunkLabels[chunk] ?? chunk}`;
+  if (url.endsWith('/bin/slipway.js')) return 'bin/slipway.js (its loader)';
   if (url.startsWith('node:')) return 'node: other built-ins';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return `package ${pkg[1]}`;
@@ -82,8 +95,13 @@ async function summarize(file: string): Promise<[string, number][]> {
 
 async function main(): Promise<void> {
   const main = await buildSlipway('cli-start-dist');
+  const dist = dirname(dirname(main));
+  // The bundle beside that dist/, as `npm run build` makes it (or none, to measure the tsc output alone).
+  await rm(join(dist, 'bundle'), { recursive: true, force: true });
+  if (!values['no-bundle'])
+    await exec(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--no-tsc', '--outdir', dist], { cwd: ROOT });
   // The published entry: bin/slipway.js beside the compiled dist/ (a copy, so that it finds that dist/).
-  const bin = join(dirname(dirname(dirname(main))), 'bin/slipway.js');
+  const bin = join(dirname(dist), 'bin/slipway.js');
   await mkdir(dirname(bin), { recursive: true });
   await copyFile(join(ROOT, 'bin/slipway.js'), bin);
   const work = join(tmpdir(), `slipway-bench-cli-${process.pid}`);
@@ -91,7 +109,8 @@ async function main(): Promise<void> {
   const rootfs = join(work, 'rootfs');
   await mkdir(join(rootfs, 'etc'), { recursive: true });
   await writeFile(join(rootfs, 'etc/hello'), 'hello\n');
-  const env = { SLIPWAY_HOME: home };
+  // A code cache of this run's own, written by the warm-up run of each command.
+  const env = { SLIPWAY_HOME: home, SLIPWAY_CODE_CACHE: join(work, 'code-cache') };
   await exec(process.execPath, [bin, '--quiet', 'import', '--rootfs', rootfs, 'bench/tiny:v1'], {
     env: { ...process.env, ...env },
   });
@@ -105,6 +124,15 @@ async function main(): Promise<void> {
     ['slipway --version', process.execPath, [bin, '--version']],
     ['slipway images', process.execPath, [bin, 'images']],
     ['slipway inspect', process.execPath, [bin, 'inspect', 'bench/tiny:v1']],
+    ...(values['no-bundle']
+      ? []
+      : [
+          ['slipway images, no code cache', 'env', ['SLIPWAY_CODE_CACHE=0', process.execPath, bin, 'images']] as [
+            string,
+            string,
+            string[],
+          ],
+        ]),
     ...(commandExists('skopeo') ? [['skopeo --version', 'skopeo', ['--version']] as [string, string, string[]]] : []),
     ...(commandExists('podman') ? [['podman --version', 'podman', ['--version']] as [string, string, string[]]] : []),
   ];
@@ -157,6 +185,8 @@ async function main(): Promise<void> {
 
 /** One run of each command under --cpu-prof, and its self time by part. */
 async function profile(dir: string, bin: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const labels = join(dirname(dirname(bin)), 'dist/bundle/cli/chunks.json');
+  chunkLabels = JSON.parse(await readFile(labels, 'utf8').catch(() => '{}')) as Record<string, string>;
   for (const [label, args] of [
     ['node -e 0', ['-e', '0']],
     ['version', [bin, '--version']],

@@ -15,7 +15,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the slipway CLI from source with SLIPWAY_HOME=home; `input` is written to its stdin. */
+/**
+ * Runs the slipway CLI from source with SLIPWAY_HOME=home; `input` is written to its stdin.
+ * With SLIPWAY_TEST_CLI=built (scripts/test.sh, after `npm run build`) bin/slipway.js runs the
+ * bundle instead, as published: it wins over SLIPWAY_FROM_SOURCE, for every test that spawns the CLI.
+ */
 export function slipway(home: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // "--" as the shebang passes it: node must not read slipway's --env-file as its own.

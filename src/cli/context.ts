@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { LocalStore } from '../store/local-store.js';
 import { processScratchDir } from '../store/scratch.js';
 import { silentProgress, type Progress } from '../progress.js';
-import { terminalProgress } from './progress-bars.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -45,7 +44,7 @@ export class CliContext {
 
   progress(): Progress {
     if (this.options.quiet || this.options.json) return silentProgress;
-    return process.stderr.isTTY ? terminalProgress() : lineProgress();
+    return process.stderr.isTTY ? deferredTerminalProgress() : lineProgress();
   }
 
   /** Prints the command's result: JSON with --json, else the human text. */
@@ -60,6 +59,28 @@ export class CliContext {
   async close(): Promise<void> {
     if (this.#store) await (await this.#store).close();
   }
+}
+
+/**
+ * Bars on a terminal, their module (cli-progress, readline) imported on first use rather than
+ * by every command at start (issue 23); calls made before it is in are replayed in order.
+ */
+function deferredTerminalProgress(): Progress {
+  let bars: Progress | undefined;
+  const queue: ((p: Progress) => void)[] = [];
+  void import('./progress-bars.js')
+    .then(({ terminalProgress }) => terminalProgress(), lineProgress)
+    .then((p) => {
+      bars = p;
+      for (const call of queue.splice(0)) call(p);
+    });
+  const call = (f: (p: Progress) => void) => (bars ? f(bars) : void queue.push(f));
+  return {
+    start: (id, label, total) => call((p) => p.start(id, label, total)),
+    advance: (id, bytes) => call((p) => p.advance(id, bytes)),
+    done: (id, note) => call((p) => p.done(id, note)),
+    log: (message) => call((p) => p.log(message)),
+  };
 }
 
 /** Progress for logs and pipes: one line per finished task, nothing redrawn. */

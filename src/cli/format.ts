@@ -28,3 +28,14 @@ export function sbomLine(s: BuildSbom): string {
   if (s.error) return `warning: no SBOM attached (${s.error}); make it with slipway sbom IMAGE`;
   return `SBOM: ${s.components} components (${s.digest ? `CycloneDX ${s.digest.slice(0, 19)} attached, ` : 'recorded before, '}${Math.round(s.ms)} ms)`;
 }
+
+/** The image references every transport command takes (copy, inspect, rebase, ...): in help texts. */
+export const TRANSPORT_HELP = `
+Image references:
+  NAME[:TAG]                   the local store (e.g. debian:bookworm)
+  HOST/NAME[:TAG|@DIGEST]      a registry (e.g. 127.0.0.1:5000/team/app:v1)
+  docker://REFERENCE           a registry, docker.io by default
+  oci:DIR[:REF]                an OCI image layout directory
+  oci-archive:FILE[:REF]       a tar of an OCI image layout
+  docker-archive:FILE[:REF]    the format of docker save / podman load
+  droplet:FILE[:STACK]         a Cloud Foundry droplet, as an image on a stack (read only)`;

@@ -1,5 +1,8 @@
 import { Command } from 'commander';
 
+/** What `slipway --version` prints; bin/slipway.js answers a lone `--version` with package.json's, the same. */
+const VERSION = '0.1.0';
+
 /**
  * Each command's module is imported only when that command runs: a command pays
  * for its own dependencies (the registry server's, the runtime's...) and no
@@ -87,18 +90,27 @@ function commandAt(args: string[]): number {
   return -1;
 }
 
-const args = process.argv.slice(2);
-const at = commandAt(args);
-const name = at < 0 ? undefined : args[at];
-const rootArgs = at < 0 ? args : args.slice(0, at);
-const versionAsked = rootArgs.includes('--version') || rootArgs.includes('-V');
-// `-V, --version` is the root's only before a command: commander reads root options at any place,
-// so one declared always would take a command's own `--version` (`slipway cf rollback APP --version N`,
-// as the cf CLI spells it) and print Slipway's version instead.
-if (at < 0 || versionAsked) program.version('0.1.0');
-const chosen = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
-for (const [, load] of versionAsked ? [] : chosen ? [chosen] : COMMANDS) program.addCommand(await load());
+/** Loads what the command line names (all commands for help, none for --version) and runs it. */
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const at = commandAt(args);
+  const name = at < 0 ? undefined : args[at];
+  const rootArgs = at < 0 ? args : args.slice(0, at);
+  const versionAsked = rootArgs.includes('--version') || rootArgs.includes('-V');
+  // `-V, --version` is the root's only before a command: commander reads root options at any place,
+  // so one declared always would take a command's own `--version` (`slipway cf rollback APP --version N`,
+  // as the cf CLI spells it) and print Slipway's version instead.
+  if (at < 0 || versionAsked) program.version(VERSION);
+  const chosen = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
+  for (const [, load] of versionAsked ? [] : chosen ? [chosen] : COMMANDS) program.addCommand(await load());
 
-withSlipwayErrors(program);
+  withSlipwayErrors(program);
 
-await program.parseAsync(process.argv);
+  await program.parseAsync(process.argv);
+}
+
+// Not a top-level await: the bundle (scripts/build.mjs) is CommonJS, for V8's code cache.
+main().catch((err: unknown) => {
+  process.stderr.write(`slipway: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

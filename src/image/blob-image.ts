@@ -4,7 +4,6 @@ import { SlipwayError } from '../errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../oci/types.js';
 import { parseConfig, parseIndex, parseManifest, parseManifestOrIndex } from '../oci/validate.js';
-import { decompressing } from '../layer/compress.js';
 import { MAX_DOCUMENT_SIZE, type BlobSource, type OpenOptions } from './blob-source.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from './types.js';
 
@@ -35,6 +34,9 @@ export class BlobLayer implements Layer {
     return this.source.open(this.descriptor.digest, this.descriptor.size, options);
   }
   async uncompressed(): Promise<Readable> {
+    // Loaded here, not at the top: zstd's native addon costs every command that reads an image (`images`,
+    // `inspect`) about 10 ms of start-up, and only a layer's content needs it (issue 23).
+    const { decompressing } = await import('../layer/compress.js');
     return decompressing(await this.compressed());
   }
 }

@@ -4,14 +4,14 @@ import type { TransportRef } from '../oci/transport.js';
 import { artifactFromBlobs } from '../image/blob-image.js';
 import type { Artifact } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
-import { unpackArchive, withTempDir } from './archive.js';
 import type { ContentDestination } from './destination.js';
-import { withDockerArchive } from './docker-archive.js';
 import { localDestination, readLocal } from './local.js';
 import { OciLayout } from './oci-layout.js';
-import { Registries } from '../registry/client/registries.js';
-import { RemoteBlobSource } from '../registry/client/remote-source.js';
-import { RemoteDestination } from './remote-destination.js';
+import type { Registries } from '../registry/client/registries.js';
+
+// The archive and registry transports are imported where they are used: a local image's
+// `inspect` or `rebase` then starts without the registry client, tar and zstd (issue 23).
+const newRegistries = async () => new (await import('../registry/client/registries.js')).Registries();
 
 /** What a source reference opened to. */
 export interface OpenedSource {
@@ -31,7 +31,7 @@ export async function withSource<T>(
   ref: TransportRef,
   store: () => Promise<LocalStore>,
   fn: (src: OpenedSource) => Promise<T>,
-  registries: Registries = new Registries(),
+  registries?: Registries,
 ): Promise<T> {
   switch (ref.transport) {
     case 'local': {
@@ -40,18 +40,24 @@ export async function withSource<T>(
     }
     case 'oci':
       return fn(await openLayout(await OciLayout.open(ref.dir), ref.ref));
-    case 'oci-archive':
+    case 'oci-archive': {
+      const { unpackArchive, withTempDir } = await import('./archive.js');
       return withTempDir('oci-archive', async (dir) => {
         await unpackArchive(ref.file, dir);
         return fn(await openLayout(await OciLayout.open(dir), ref.ref));
       });
-    case 'docker-archive':
+    }
+    case 'docker-archive': {
+      const { withDockerArchive } = await import('./docker-archive.js');
       return withDockerArchive(ref.file, ref.ref, (image, repoTags) =>
         fn({ artifact: { kind: 'image', image }, names: repoTags }),
       );
+    }
     case 'docker': {
       const { reference } = ref;
-      const source = new RemoteBlobSource(await registries.client(reference.domain, reference.path), reference.path);
+      const { RemoteBlobSource } = await import('../registry/client/remote-source.js');
+      const client = await (registries ?? (await newRegistries())).client(reference.domain, reference.path);
+      const source = new RemoteBlobSource(client, reference.path);
       const descriptor = await source.resolve(reference.digest ?? reference.tag ?? 'latest');
       return fn({ artifact: await artifactFromBlobs(source, descriptor), descriptor, names: [reference.toString()] });
     }
@@ -99,7 +105,8 @@ export async function openDestination(
       );
     case 'docker': {
       const { reference } = ref;
-      const client = await (options.registries ?? new Registries()).client(reference.domain, reference.path);
+      const client = await (options.registries ?? (await newRegistries())).client(reference.domain, reference.path);
+      const { RemoteDestination } = await import('./remote-destination.js');
       return new RemoteDestination(
         client,
         reference.path,

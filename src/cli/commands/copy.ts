@@ -3,19 +3,12 @@ import { copy, type CopyReport } from '../../copy/copy.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { SlipwayError } from '../../errors.js';
 import { parseTransport, type TransportRef } from '../../oci/transport.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, TRANSPORT_HELP } from '../format.js';
 import { REGISTRY_HELP, registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
-
-export const TRANSPORT_HELP = `
-Image references:
-  NAME[:TAG]                   the local store (e.g. debian:bookworm)
-  HOST/NAME[:TAG|@DIGEST]      a registry (e.g. 127.0.0.1:5000/team/app:v1)
-  docker://REFERENCE           a registry, docker.io by default
-  oci:DIR[:REF]                an OCI image layout directory
-  oci-archive:FILE[:REF]       a tar of an OCI image layout
-  docker-archive:FILE[:REF]    the format of docker save / podman load
-  droplet:FILE[:STACK]         a Cloud Foundry droplet, as an image on a stack (read only)`;
+// Also here for the commands that take it from copy (import, promote); inspect and rebase take it from
+// format.ts, so that they load none of copy's modules.
+export { TRANSPORT_HELP };
 
 /**
  * Refuses a destination that is only a registry host, `127.0.0.1:5000` or

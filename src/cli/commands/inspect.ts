@@ -2,9 +2,8 @@ import { Command } from 'commander';
 import { inspect, type InspectResult } from '../../catalog/inspect.js';
 import { parsePlatform, formatPlatform } from '../../oci/platform.js';
 import { parseTransport } from '../../oci/transport.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, TRANSPORT_HELP } from '../format.js';
 import { run } from '../run.js';
-import { TRANSPORT_HELP } from './copy.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')

@@ -3,14 +3,13 @@ import { SlipwayError } from '../../errors.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { parseReference } from '../../oci/reference.js';
 import { parseTransport, type TransportRef } from '../../oci/transport.js';
-import { checkRebase, type CheckReport } from '../../rebase/check.js';
-import { fleetRebase, type FleetReport } from '../../rebase/fleet.js';
+import type { CheckReport } from '../../rebase/check.js';
+import type { FleetReport } from '../../rebase/fleet.js';
 import { rebaseImage, type RebaseReport } from '../../rebase/rebase.js';
 import { formatDiff } from '../../stack/packages.js';
-import { formatBytes, shortDigest, table } from '../format.js';
+import { formatBytes, shortDigest, table, TRANSPORT_HELP } from '../format.js';
 import { REGISTRY_HELP, registriesFrom, withRegistryOptions, type RegistryFlags } from '../registry-options.js';
 import { run } from '../run.js';
-import { TRANSPORT_HELP } from './copy.js';
 
 interface RebaseFlags extends RegistryFlags {
   runImage?: string;
@@ -90,6 +89,8 @@ Examples:
               'INVALID_ARGUMENT',
               `--concurrency must be a whole number above 0, not ${opts.concurrency}`,
             );
+          // --all and --check load their modules only when asked: a one-image rebase starts without them.
+          const { fleetRebase } = await import('../../rebase/fleet.js');
           const report = await fleetRebase(await ctx.store(), {
             concurrency,
             registries: registriesFrom(opts, registryRef ? { dst: registryRef } : {}),
@@ -113,6 +114,7 @@ Examples:
         const ref = parseTransport(image);
         const registries = registriesFrom(opts, { dst: ref });
         if (opts.check) {
+          const { checkRebase } = await import('../../rebase/check.js');
           const report = await checkRebase(ref, ctx.store, {
             registries,
             ...(opts.runImage ? { runImage: opts.runImage } : {}),
