@@ -15,7 +15,7 @@ import { openDestination, withSource, type OpenedSource } from '../transport/ope
 import type { ContentDestination } from '../transport/destination.js';
 import { Registries } from '../registry/client/registries.js';
 import { writeArtifact, type WriteOptions, type WriteReport } from '../transport/write-artifact.js';
-import { copyReferrers } from './referrers.js';
+import { copyReferrers, listReferrers } from './referrers.js';
 
 export interface CopyOptions {
   /** The platform to take from a multi-platform source (default: this host's). */
@@ -93,6 +93,16 @@ export async function copy(
         ? await pickImage(source.artifact, options.platform)
         : source.artifact;
     const base = { source: formatTransport(src), destination: formatTransport(dst) };
+    // The source's referrers are asked for while the image goes (the root keeps its digest unless layers are re-compressed).
+    const listed =
+      options.referrers !== false && dst.transport !== 'docker-archive'
+        ? listReferrers(
+            src,
+            artifact.kind === 'image' ? await artifact.image.digest() : await artifact.index.digest(),
+            store,
+            registries,
+          )
+        : undefined;
     if (dst.transport === 'docker-archive') {
       const { image } = await pickImage(artifact, options.platform);
       const tags = dst.ref ? [dst.ref] : source.names.filter((n) => !n.startsWith('@') && n.includes(':'));
@@ -139,7 +149,7 @@ export async function copy(
     }
     const result: CopyReport = { ...base, digest: descriptor.digest, mediaType: descriptor.mediaType, ...counts };
     if (options.referrers !== false) {
-      const referrers = await copyReferrers(src, dst, descriptor.digest, store, registries);
+      const referrers = await copyReferrers(src, dst, descriptor.digest, store, registries, listed);
       if (referrers.length > 0) result.referrers = referrers.map((r) => r.digest);
     }
     return result;

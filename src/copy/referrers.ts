@@ -18,6 +18,31 @@ export function fallbackTag(subject: Digest): string {
   return `${subject.split(':')[0]}-${digestHex(subject)}`;
 }
 
+/** The source's referrers of `subject`, asked for ahead (see listReferrers). */
+export interface ListedReferrers {
+  subject: Digest;
+  found: Promise<Descriptor[]>;
+}
+
+/**
+ * Starts listing the source's referrers of `subject` while the image itself is copied:
+ * against a registry without the referrers API that is two round trips (the API's
+ * 404, then the fallback tag's), which then cost no wall time. Undefined for
+ * transports that carry no referrers. A failure surfaces where the list is awaited.
+ */
+export function listReferrers(
+  src: TransportRef,
+  subject: Digest,
+  store: () => Promise<LocalStore>,
+  registries: Registries,
+): ListedReferrers | undefined {
+  if (src.transport !== 'local' && src.transport !== 'docker') return undefined;
+  const found = referrerSource(src, store, registries).then((source) => source?.list(subject) ?? []);
+  // Awaited only if the copy gets that far; until then a rejection is not unhandled.
+  found.catch(() => undefined);
+  return { subject, found };
+}
+
 interface ReferrerSource {
   list(subject: Digest): Promise<Descriptor[]>;
   blobs: BlobSource;
@@ -36,10 +61,11 @@ export async function copyReferrers(
   subject: Digest,
   store: () => Promise<LocalStore>,
   registries: Registries,
+  listed?: ListedReferrers,
 ): Promise<Descriptor[]> {
   const source = await referrerSource(src, store, registries);
   if (!source) return [];
-  const found = await source.list(subject);
+  const found = listed?.subject === subject ? await listed.found : await source.list(subject);
   if (found.length === 0) return [];
   let client: RegistryClient | undefined;
   let dest: ContentDestination;

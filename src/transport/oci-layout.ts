@@ -11,7 +11,7 @@ import { Annotation } from '../oci/annotations.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { parseIndex } from '../oci/validate.js';
 import { canonicalJson } from '../image/json.js';
-import { chain, coalesce } from '../streams.js';
+import { chain } from '../streams.js';
 import type { BlobSource, OpenOptions } from '../image/blob-source.js';
 import type { BlobInfo, Expected } from '../store/types.js';
 import type { ContentDestination } from './destination.js';
@@ -131,7 +131,9 @@ export class OciLayout implements BlobSource {
       ...(expected.size === undefined ? {} : { expectedSize: expected.size }),
     });
     try {
-      await pipeline(stream, hasher, (bytes: AsyncIterable<Uint8Array>) => coalesce(bytes), createWriteStream(tmp));
+      // A deep write queue instead of re-chunking: chunks that arrive while a write is
+      // in flight go down together in one writev, with no copy into larger buffers.
+      await pipeline(stream, hasher, createWriteStream(tmp, { highWaterMark: 4 << 20 }));
       const fh = await open(tmp, 'r');
       await fh.sync().finally(() => fh.close());
       const digest = hasher.digest();

@@ -8,6 +8,7 @@ import {
   type Compression,
 } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
+import type { Digest } from '../oci/digest.js';
 import { compressStream } from '../layer/compress.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js';
@@ -89,22 +90,39 @@ async function writeImage(
   root: boolean,
 ): Promise<Descriptor> {
   const layers = await image.layers();
-  const written = await mapBounded(layers, options.concurrency ?? 6, (layer) =>
-    writeLayer(dest, layer, options, report),
-  );
+  // The config goes up beside the layers, not after them: only the manifest must wait
+  // for every blob. Re-compressed layers leave the config's bytes as they are (the
+  // diff_ids do not change), so its digest is known before the layers are written.
+  const [rawConfig, { config }] = await Promise.all([image.rawConfig(), image.manifest()]);
+  // First in the queue: it is small, and would otherwise wait for a free slot behind large layers.
+  const tasks: (() => Promise<Layer | undefined>)[] = [
+    async () => {
+      await writeConfig(dest, config.digest, rawConfig, report);
+      return undefined;
+    },
+    ...layers.map((layer) => () => writeLayer(dest, layer, options, report)),
+  ];
+  const done = await mapBounded(tasks, (options.concurrency ?? 6) + 1, (task) => task());
+  const written = done.slice(1) as Layer[];
   let final = image;
   if (written.some((w, i) => w !== layers[i])) {
     final = await rebuildWithLayers(image, written);
-  }
-  const [rawConfig, manifest] = await Promise.all([final.rawConfig(), final.manifest()]);
-  if (await dest.hasBlob(manifest.config.digest)) report.blobsSkipped++;
-  else if (dest.mountBlob && (await dest.mountBlob(manifest.config.digest))) report.blobsMounted++;
-  else {
-    await dest.putBlob(Readable.from([rawConfig]), { digest: manifest.config.digest, size: rawConfig.length });
-    report.blobsSent++;
-    report.bytesSent += rawConfig.length;
+    const rebuilt = (await final.manifest()).config.digest;
+    // Cannot happen while diff_ids are kept; were it to, the manifest must not name a blob not sent.
+    if (rebuilt !== config.digest) await writeConfig(dest, rebuilt, await final.rawConfig(), report);
   }
   return dest.putManifest(await final.rawManifest(), await final.mediaType(), root);
+}
+
+/** Writes the config blob, or skips or mounts it when present. */
+async function writeConfig(dest: ContentDestination, digest: Digest, raw: Buffer, report: WriteReport): Promise<void> {
+  if (await dest.hasBlob(digest)) report.blobsSkipped++;
+  else if (dest.mountBlob && (await dest.mountBlob(digest))) report.blobsMounted++;
+  else {
+    await dest.putBlob(Readable.from([raw]), { digest, size: raw.length });
+    report.blobsSent++;
+    report.bytesSent += raw.length;
+  }
 }
 
 /** Writes one layer, or skips or mounts it when present; returns the layer as it now is in the destination. */

@@ -102,6 +102,7 @@ export class RegistryAuth {
   readonly #tokenFlow: 'get' | 'oauth2';
   readonly #tokens = new Map<string, CachedToken>();
   #basic = false;
+  readonly #inflight = new Map<string, Promise<boolean>>();
   #bearer: { realm: string; service: string | undefined } | undefined;
 
   constructor(options: AuthOptions = {}) {
@@ -134,7 +135,23 @@ export class RegistryAuth {
    */
   async prepare(scopes: readonly string[]): Promise<void> {
     if (!this.#bearer || this.authorize(scopes) !== undefined) return;
-    this.#tokens.set(scopeKey(scopes), await this.#fetchToken(scopes));
+    await this.#once(`prepare ${scopeKey(scopes)}`, async () => {
+      this.#tokens.set(scopeKey(scopes), await this.#fetchToken(scopes));
+      return true;
+    });
+  }
+
+  /**
+   * Runs `fn` once for requests that need the same thing at the same time (blobs go up
+   * in parallel, and all are refused at once before the first token): one token fetch, not one per request.
+   */
+  #once(key: string, fn: () => Promise<boolean>): Promise<boolean> {
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = fn().finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
   }
 
   /**
@@ -142,7 +159,11 @@ export class RegistryAuth {
    * scopes (the challenge's own scope included) and returns true when the request is
    * worth retrying once with `authorize(scopes)`.
    */
-  async challenge(header: string | null, scopes: readonly string[]): Promise<boolean> {
+  challenge(header: string | null, scopes: readonly string[]): Promise<boolean> {
+    return this.#once(`challenge ${header ?? ''} ${scopeKey(scopes)}`, () => this.#challenge(header, scopes));
+  }
+
+  async #challenge(header: string | null, scopes: readonly string[]): Promise<boolean> {
     const challenges = parseChallenges(header ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { Readable, pipeline } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
@@ -20,7 +21,7 @@ export interface RegistryClientOptions {
   backoffMs?: number;
   /** Blobs of this size or more are uploaded in PATCH chunks; smaller ones in one PUT (default 8 MiB). */
   chunkThreshold?: number;
-  /** The size of each PATCH chunk, streamed from the source (default 64 MiB). */
+  /** The size of each PATCH chunk, streamed from the source (default: the whole blob in one PATCH). */
   chunkSize?: number;
   /** The CA certificates TLS trusts (system roots included), for registries with a private CA. */
   ca?: string[];
@@ -51,7 +52,8 @@ interface RequestOptions {
 }
 
 const DEFAULT_THRESHOLD = 8 * 1024 * 1024;
-const DEFAULT_CHUNK = 64 * 1024 * 1024;
+/** No chunking by default: one PATCH per blob. */
+const DEFAULT_CHUNK = Number.POSITIVE_INFINITY;
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -238,40 +240,17 @@ export class RegistryClient {
   async openBlob(repo: string, digest: Digest, size?: number, options: { verify?: boolean } = {}): Promise<Readable> {
     const path = `/v2/${repo}/blobs/${digest}`;
     const first = await this.#request('GET', path, { scopes: [pullScope(repo)], idempotent: true });
-    const attempts = this.#attempts;
-    const backoffMs = this.#backoffMs;
-    const request = (offset: number) =>
-      this.#request('GET', path, {
-        scopes: [pullScope(repo)],
-        idempotent: true,
-        headers: { Range: `bytes=${offset}-` },
-      });
-    async function* bytes(): AsyncGenerator<Buffer> {
-      let res = first;
-      let offset = 0;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          for await (const chunk of res.body) {
-            offset += (chunk as Buffer).length;
-            yield chunk as Buffer;
-          }
-          return;
-        } catch (err) {
-          if (attempt >= attempts || err instanceof SlipwayError) throw err;
-          await sleep(backoffMs * 2 ** (attempt - 1));
-          res = await request(offset);
-          if (res.status !== 206) {
-            discard(res);
-            throw new SlipwayError(
-              'IO_ERROR',
-              `the connection dropped after ${offset} bytes of blob ${repo}@${digest} and the registry cannot resume it (HTTP ${res.status})`,
-              { cause: err },
-            );
-          }
-        }
-      }
-    }
-    const stream = Readable.from(bytes(), { objectMode: false });
+    const stream = new ResumableBody(first, {
+      attempts: this.#attempts,
+      backoffMs: this.#backoffMs,
+      what: `blob ${repo}@${digest}`,
+      reopen: (offset) =>
+        this.#request('GET', path, {
+          scopes: [pullScope(repo)],
+          idempotent: true,
+          headers: { Range: `bytes=${offset}-` },
+        }),
+    });
     if (options.verify === false) return stream;
     const verify = new DigestStream({ expected: digest, ...(size === undefined ? {} : { expectedSize: size }) });
     pipeline(stream, verify, (err) => {
@@ -381,35 +360,70 @@ export class RegistryClient {
     known: Digest | undefined,
   ): Promise<number> {
     let location = (known && this.#takePending(repo, known)) || (await this.#startUpload(repo));
-    const slices = new StreamSlicer(stream);
-    let offset = 0;
     try {
-      while (!slices.ended) {
-        // With the size known, each chunk says its range; without it, one streamed PATCH takes the rest.
-        const length = size === undefined ? undefined : Math.min(this.#chunkSize, size - offset);
-        if (length === 0) break;
-        const body = slices.next(length);
+      let sent: number;
+      if (size === undefined || size <= this.#chunkSize) {
+        // The whole blob in one PATCH, streamed straight from the source (as skopeo and
+        // containerd send it): every PATCH costs a registry a round trip and a flush of its
+        // upload state. With the size known it is declared, and bytes past it are counted, not sent.
+        const body = new ByteCounter(size);
+        stream.once('error', (err) => body.destroy(err));
+        stream.pipe(body);
         const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-        if (length !== undefined) {
-          headers['content-length'] = String(length);
-          headers['content-range'] = `${offset}-${offset + length - 1}`;
+        if (size !== undefined) {
+          headers['content-length'] = String(size);
+          if (size > 0) headers['content-range'] = `0-${size - 1}`;
         }
         const res = await this.#request('PATCH', location, { scopes: [pushScope(repo)], headers, body });
         discard(res);
         location = this.#location(res, location);
-        offset += slices.lastLength;
-        if (length === undefined) break;
+        await finished(body);
+        sent = body.total;
+      } else {
+        sent = await this.#patchSlices(repo, stream, size, (next) => (location = next), location);
       }
       const res = await this.#request('PUT', withDigest(location, digest()), {
         scopes: [pushScope(repo)],
         body: Buffer.alloc(0),
       });
       discard(res);
-      return offset + (await slices.remaining());
+      return sent;
     } catch (err) {
       await this.#cancelUpload(repo, location);
       throw err;
     }
+  }
+
+  /** PATCH chunks of `chunkSize` (a registry or proxy that limits request bodies); returns the bytes the source had. */
+  async #patchSlices(
+    repo: string,
+    stream: Readable,
+    size: number,
+    moved: (location: string) => void,
+    start: string,
+  ): Promise<number> {
+    let location = start;
+    const slices = new StreamSlicer(stream);
+    let offset = 0;
+    while (!slices.ended) {
+      const length = Math.min(this.#chunkSize, size - offset);
+      if (length === 0) break;
+      const headers: Record<string, string> = {
+        'content-type': 'application/octet-stream',
+        'content-length': String(length),
+        'content-range': `${offset}-${offset + length - 1}`,
+      };
+      const res = await this.#request('PATCH', location, {
+        scopes: [pushScope(repo)],
+        headers,
+        body: slices.next(length),
+      });
+      discard(res);
+      location = this.#location(res, location);
+      moved(location);
+      offset += slices.lastLength;
+    }
+    return offset + (await slices.remaining());
   }
 
   /**
@@ -550,7 +564,9 @@ export class RegistryClient {
         authRetried = true;
         const challenge = res.headers.get('www-authenticate');
         discard(res);
-        if (await this.auth.challenge(challenge, options.scopes)) {
+        // A request refused at the same time as this one learnt the scheme (Basic) meanwhile: retry with it.
+        const now = this.auth.authorize(options.scopes);
+        if ((now !== undefined && now !== authorization) || (await this.auth.challenge(challenge, options.scopes))) {
           attempt--;
           continue;
         }
@@ -853,6 +869,117 @@ class StreamSlicer {
       return undefined;
     }
     return value;
+  }
+}
+
+interface ResumeOptions {
+  attempts: number;
+  backoffMs: number;
+  /** The blob, in messages. */
+  what: string;
+  /** A GET of the rest, from `offset`. */
+  reopen: (offset: number) => Promise<HttpResponse>;
+}
+
+/**
+ * A blob response body as one Readable, without an async-iterator hop per chunk: the
+ * response's chunks are pushed as they come (pausing it when the reader lags). A
+ * connection dropped mid-blob is resumed with a Range request from the last byte
+ * received, when the registry answers 206, up to the retry budget.
+ */
+class ResumableBody extends Readable {
+  readonly #options: ResumeOptions;
+  #res: HttpResponse;
+  #offset = 0;
+  #attempt = 1;
+  #done = false;
+
+  constructor(res: HttpResponse, options: ResumeOptions) {
+    super({ highWaterMark: 1 << 20 });
+    this.#options = options;
+    this.#res = res;
+    this.#attach(res);
+  }
+
+  #attach(res: HttpResponse): void {
+    const body = res.body;
+    body.pause();
+    body.on('data', (chunk: Buffer) => {
+      this.#offset += chunk.length;
+      if (!this.push(chunk)) body.pause();
+    });
+    body.once('end', () => {
+      this.#done = true;
+      this.push(null);
+    });
+    const fail = (err: Error) => {
+      if (this.#done || this.destroyed || res !== this.#res) return;
+      this.#done = true;
+      body.removeAllListeners('data');
+      void this.#resume(err);
+    };
+    body.on('error', fail);
+    body.once('close', () => {
+      if (!body.complete) fail(new Error('the connection closed before the end of the body'));
+    });
+  }
+
+  async #resume(err: Error): Promise<void> {
+    const { attempts, backoffMs, reopen, what } = this.#options;
+    try {
+      if (this.#attempt >= attempts) throw err;
+      await sleep(backoffMs * 2 ** (this.#attempt - 1));
+      this.#attempt++;
+      const res = await reopen(this.#offset);
+      if (res.status !== 206) {
+        discard(res);
+        throw new SlipwayError(
+          'IO_ERROR',
+          `the connection dropped after ${this.#offset} bytes of ${what} and the registry cannot resume it (HTTP ${res.status})`,
+          { cause: err },
+        );
+      }
+      if (this.destroyed) {
+        res.body.destroy();
+        return;
+      }
+      this.#res = res;
+      this.#done = false;
+      this.#attach(res);
+      res.body.resume();
+    } catch (e) {
+      this.destroy(e as Error);
+    }
+  }
+
+  override _read(): void {
+    this.#res.body.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#res.body.destroyed) this.#res.body.destroy();
+    callback(err);
+  }
+}
+
+/**
+ * Counts the bytes passing through; with a limit, bytes past it are counted but not
+ * passed on (a request that declared its Content-Length must not send more).
+ */
+class ByteCounter extends Transform {
+  total = 0;
+  readonly #limit: number;
+
+  constructor(limit = Number.POSITIVE_INFINITY) {
+    super({ highWaterMark: 1 << 20 });
+    this.#limit = limit;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const before = this.total;
+    this.total += chunk.length;
+    if (this.total <= this.#limit) done(null, chunk);
+    else done(null, before < this.#limit ? chunk.subarray(0, this.#limit - before) : undefined);
   }
 }
 
