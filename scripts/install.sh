@@ -26,11 +26,11 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Node.js 20 or later (Debian 12 ships 18): the official build from nodejs.org, its
-# checksum verified, into /usr/local. SLIPWAY_NODE_VERSION=v20.x.y pins one; an
-# existing node of 20 or later is kept.
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if ((node_major < 20)); then
+# Node.js 20.18.1 or later (package.json's engines; Debian 12 ships 18): the official
+# build from nodejs.org, its checksum verified, into /usr/local. SLIPWAY_NODE_VERSION=v20.x.y
+# pins one; an existing node that is new enough is kept.
+if ! node -e 'const [a, b, c] = process.versions.node.split(".").map(Number);
+  process.exit(a > 20 || (a === 20 && (b > 18 || (b === 18 && c >= 1))) ? 0 : 1)' 2>/dev/null; then
   case "$(dpkg --print-architecture)" in
     amd64) node_arch=x64 ;;
     arm64) node_arch=arm64 ;;
