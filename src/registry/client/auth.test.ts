@@ -92,6 +92,19 @@ describe('RegistryClient with token auth', () => {
     );
     assert.equal(pushTokens.length, 1, tokenRequests.map(String).join('\n'));
     assert.equal(pushTokens[0]!.searchParams.get('service'), 'slipway-test');
+    // Requests refused at the same time share one token fetch.
+    tokenRequests = [];
+    const parallel = new RegistryClient(host, {
+      credentials: { username: 'alice', password: PASSWORDS.alice },
+      fetch: countingFetch,
+    });
+    assert.deepEqual(await Promise.all([1, 2, 3, 4].map(() => parallel.hasBlob('team/app', digest))), [
+      true,
+      true,
+      true,
+      true,
+    ]);
+    assert.equal(tokenRequests.length, 1, tokenRequests.map(String).join('\n'));
     const before = tokenRequests.length;
     await client.hasBlob('team/app', digest);
     await client.hasBlob('team/app', digest);
@@ -118,6 +131,15 @@ describe('RegistryClient with token auth', () => {
   });
 
   test('a wrong password and a missing push right are clear errors', async () => {
+    // Refused all at once before the scheme is known (a copy's blobs go in parallel): each is retried with Basic.
+    const fresh = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice } });
+    const blobs = [1, 2, 3, 4].map((i) => Buffer.from(`concurrent basic ${i}`));
+    assert.deepEqual(await Promise.all(blobs.map((b) => fresh.hasBlob('team/basic', digestOf(b)))), [
+      false,
+      false,
+      false,
+      false,
+    ]);
     const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
     await assert.rejects(
       wrong.hasBlob('team/app', digestOf('x')),
@@ -166,6 +188,15 @@ describe('RegistryClient with basic auth', () => {
     const blob = Buffer.from('pushed with basic auth');
     await alice.putBlob('team/basic', Readable.from([blob]), { digest: digestOf(blob), size: blob.length });
     assert.equal(await alice.hasBlob('team/basic', digestOf(blob)), true);
+    // Refused all at once before the scheme is known (a copy's blobs go in parallel): each is retried with Basic.
+    const fresh = new RegistryClient(host, { credentials: { username: 'alice', password: PASSWORDS.alice } });
+    const blobs = [1, 2, 3, 4].map((i) => Buffer.from(`concurrent basic ${i}`));
+    assert.deepEqual(await Promise.all(blobs.map((b) => fresh.hasBlob('team/basic', digestOf(b)))), [
+      false,
+      false,
+      false,
+      false,
+    ]);
     const wrong = new RegistryClient(host, { credentials: { username: 'alice', password: 'nope' }, backoffMs: 5 });
     await assert.rejects(
       wrong.listTags('team/basic'),

@@ -156,6 +156,26 @@ describe('RegistryClient against the Slipway registry', () => {
     });
     assert.deepEqual(calls, ['POST upload', 'PATCH upload', 'PATCH upload', 'PATCH upload', 'PUT upload']);
     assert.deepEqual(await drain(await counting.openBlob('team/counted', digestOf(large))), large);
+    // By default a large blob goes in one PATCH, whatever its size.
+    const whole = new RegistryClient(`127.0.0.1:${(proxy.address() as AddressInfo).port}`, {
+      chunkThreshold: 64 * 1024,
+    });
+    calls.length = 0;
+    const other = randomBytes(300 * 1024);
+    await whole.putBlob('team/counted', Readable.from([other.subarray(0, 70_000), other.subarray(70_000)]), {
+      digest: digestOf(other),
+      size: other.length,
+    });
+    assert.deepEqual(calls, ['POST upload', 'PATCH upload', 'PUT upload']);
+    assert.deepEqual(await drain(await whole.openBlob('team/counted', digestOf(other))), other);
+    // A source longer than its declared size: the declared bytes go up, the excess is a SIZE_MISMATCH.
+    await assert.rejects(
+      whole.putBlob('team/counted', Readable.from([other, Buffer.from('more')]), {
+        digest: digestOf(other),
+        size: other.length,
+      }),
+      (err: unknown) => isSlipwayError(err, 'SIZE_MISMATCH'),
+    );
   });
 
   test('a blob whose bytes do not match the digest it claims is refused', async () => {
