@@ -7,6 +7,8 @@ import type { HistoryEntry } from '../oci/types.js';
 import { ComputedImage } from '../image/computed-image.js';
 import { baseLayerCountByPrefix, baseLayerCountByTopLayer, rebase } from '../image/rebase.js';
 import type { Image, Layer } from '../image/types.js';
+import { withAnnotations, withLabels } from '../image/mutate.js';
+import { rebuilt } from './rebase-image.js';
 
 /** A layer known by made-up digests: rebase never reads layer bytes. */
 function fakeLayer(name: string): Layer {
@@ -91,4 +93,40 @@ describe('image-level rebase (mutate.rebase)', () => {
   test('the same inputs give the same digest', async () => {
     assert.equal(await (await rebase(app, 2, newBase)).digest(), await (await rebase(app, 2, newBase)).digest());
   });
+});
+
+describe('rebuilt (a rebase with its labels and annotations, serialised once)', () => {
+  const [b1, n1, a1] = ['b1', 'n1', 'a1'].map(fakeLayer) as [Layer, Layer, Layer];
+  const labels = { 'io.buildpacks.stack.id': 'new', 'io.buildpacks.base.old': undefined, added: 'yes' };
+  const annotations = { 'org.opencontainers.image.base.digest': digestOf('base') };
+
+  for (const [name, withConfig] of [
+    ['a config with a config object', true],
+    ['a config without one (the longer way)', false],
+  ] as const) {
+    test(`${name}: the same bytes as rebase, then withLabels and withAnnotations`, async () => {
+      const app = new ComputedImage({
+        layers: [b1, a1],
+        manifestMediaType: MediaType.OciManifest,
+        annotations: { keep: 'me' },
+        config: {
+          architecture: 'amd64',
+          os: 'linux',
+          ...(withConfig ? { config: { Env: ['A=1'], Labels: { 'io.buildpacks.base.old': 'x', app: 'label' } } } : {}),
+          rootfs: { type: 'layers', diff_ids: [] },
+          history: [{ created_by: 'b1' }, { created_by: 'a1' }],
+        },
+      });
+      const newBase = image([n1], [{ created_by: 'n1' }], 'arm64');
+      for (const ann of [annotations, undefined]) {
+        let expected = await withLabels(await rebase(app, 1, newBase), labels);
+        if (ann) expected = await withAnnotations(expected, ann);
+        const got = await rebuilt(app, await app.config(), await app.manifest(), 1, newBase, labels, ann);
+        assert.deepEqual(await got.rawConfig(), await expected.rawConfig());
+        assert.deepEqual(await got.rawManifest(), await expected.rawManifest());
+        assert.equal((await got.config()).architecture, 'arm64');
+        assert.equal((await got.config()).config?.Labels?.['added'], 'yes');
+      }
+    });
+  }
 });

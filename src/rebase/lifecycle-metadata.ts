@@ -36,10 +36,25 @@ export interface LifecycleMetadata {
   [other: string]: unknown;
 }
 
+/**
+ * Parses each config's label once: a fleet rebase reads it three times per image (its
+ * filter, the run image lookup, the rebase), and the label is often kilobytes. The
+ * result is shared: treat it as read-only (updatedLifecycleMetadata copies).
+ */
+const parsedLabels = new WeakMap<Record<string, string>, { raw: string; meta: LifecycleMetadata }>();
+
 /** Parses the label; undefined when the image has none. */
 export function readLifecycleMetadata(labels: Record<string, string> | undefined): LifecycleMetadata | undefined {
   const raw = labels?.[RebaseLabel.LifecycleMetadata];
-  if (raw === undefined) return undefined;
+  if (raw === undefined || labels === undefined) return undefined;
+  const cached = parsedLabels.get(labels);
+  if (cached?.raw === raw) return cached.meta;
+  const meta = parseLifecycleMetadata(raw);
+  parsedLabels.set(labels, { raw, meta });
+  return meta;
+}
+
+function parseLifecycleMetadata(raw: string): LifecycleMetadata {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -4,6 +4,7 @@ import type { Digest } from '../oci/digest.js';
 import { withAnnotations, withLabels } from '../image/mutate.js';
 import { baseLayerCountByPrefix, baseLayerCountByTopLayer, rebase } from '../image/rebase.js';
 import type { Image } from '../image/types.js';
+import type { ImageConfig, ImageManifest } from '../oci/types.js';
 import {
   BASE_LABEL_PREFIXES,
   RebaseLabel,
@@ -106,7 +107,6 @@ export async function rebaseAppImage(
     return { status: 'current', image: app, digest: previousDigest, previousDigest, from, to, appLayers, overridden };
   }
 
-  let image = await rebase(app, baseLayers, newBase.image);
   const labelChanges: Record<string, string | undefined> = {};
   for (const key of Object.keys(labels)) if (isBaseLabel(key)) labelChanges[key] = undefined;
   for (const [key, value] of Object.entries(baseConfig.config?.Labels ?? {}))
@@ -117,13 +117,11 @@ export async function rebaseAppImage(
       updatedLifecycleMetadata(meta, { topLayer, reference: newBase.reference, ...(rename ? { rename } : {}) }),
     );
   }
-  image = await withLabels(image, labelChanges);
-  if (manifest.annotations?.[Annotation.BaseDigest] !== undefined || !meta) {
-    image = await withAnnotations(image, {
-      [Annotation.BaseDigest]: newBase.digest,
-      [Annotation.BaseName]: newBase.name,
-    });
-  }
+  const annotationChanges =
+    manifest.annotations?.[Annotation.BaseDigest] !== undefined || !meta
+      ? { [Annotation.BaseDigest]: newBase.digest, [Annotation.BaseName]: newBase.name }
+      : undefined;
+  const image = await rebuilt(app, appConfig, manifest, baseLayers, newBase.image, labelChanges, annotationChanges);
   const digest = await image.digest();
   return {
     status: digest === previousDigest ? 'current' : 'rebased',
@@ -135,6 +133,58 @@ export async function rebaseAppImage(
     appLayers,
     overridden,
   };
+}
+
+/**
+ * The rebased image with its new labels and annotations, serialised once: the labels
+ * and annotations go onto a view of the app image that `rebase` reads, instead of onto
+ * each intermediate image (every step serialised and hashed a config of its own, three
+ * per image of a fleet). The same bytes as rebase, then withLabels and withAnnotations:
+ * keys stay where those put them. A config without a `config` object (never a
+ * buildpack's) takes that longer way, where the labels' object lands last.
+ */
+export async function rebuilt(
+  app: Image,
+  config: ImageConfig,
+  manifest: ImageManifest,
+  baseLayers: number,
+  base: Image,
+  labels: Record<string, string | undefined>,
+  annotations: Record<string, string | undefined> | undefined,
+): Promise<Image> {
+  if (config.config === undefined) {
+    let image = await withLabels(await rebase(app, baseLayers, base), labels);
+    if (annotations) image = await withAnnotations(image, annotations);
+    return image;
+  }
+  const viewConfig: ImageConfig = {
+    ...config,
+    config: { ...config.config, Labels: merged(config.config.Labels, labels) },
+  };
+  const viewManifest = annotations ? { ...manifest, annotations: merged(manifest.annotations, annotations) } : manifest;
+  // Everything else is the app's own (its methods bound to it: images keep private state).
+  const view = new Proxy(app, {
+    get(target, prop) {
+      if (prop === 'config') return async () => viewConfig;
+      if (prop === 'manifest') return async () => viewManifest;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return rebase(view, baseLayers, base);
+}
+
+/** A map with changes applied (undefined removes a key), as mutate.ts merges labels and annotations. */
+function merged(
+  old: Record<string, string> | undefined,
+  change: Record<string, string | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...(old ?? {}) };
+  for (const [k, v] of Object.entries(change)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }
 
 /** True when the new run image is not the recorded one nor a mirror (a forced rebase then renames it). */

@@ -18,7 +18,7 @@ import type { Refusal } from './compatibility.js';
 import { rebaseAppImage, type ImageRebaseResult } from './rebase-image.js';
 import type { LocalBatch } from './local-batch.js';
 import { BaseImages, baseFor, imageAtDigest, type OpenedBase } from './run-image.js';
-import { digestReference, preferredRunImages } from './run-image-name.js';
+import { digestReference, parseName, preferredRunImages } from './run-image-name.js';
 import {
   BlobPlacement,
   emptyCounts,
@@ -246,7 +246,7 @@ async function rebaseOne(app: Image, ctx: Ctx): Promise<OneResult> {
     newBase = {
       ...newBase,
       name: recorded.image,
-      reference: digestReference(parseTransport(recorded.image), newBase.digest),
+      reference: digestReference(parseName(recorded.image), newBase.digest),
     };
   }
   ctx.runImage ??= { name: base.name, digest: newBase.digest };

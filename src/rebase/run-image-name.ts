@@ -8,10 +8,26 @@ import type { Digest } from '../oci/digest.js';
  * by repository, because the tag of a run image moves with every stack version.
  */
 
+/**
+ * parseTransport, remembered for the few names a fleet rebase asks about for each of
+ * its thousands of images (the recorded run image, its mirrors). Read-only results.
+ */
+const parsedNames = new Map<string, TransportRef>();
+
+export function parseName(name: string): TransportRef {
+  let ref = parsedNames.get(name);
+  if (ref === undefined) {
+    ref = parseTransport(name);
+    if (parsedNames.size >= 256) parsedNames.clear();
+    parsedNames.set(name, ref);
+  }
+  return ref;
+}
+
 /** The repository a name points at (`host/path` or the local name), without tag or digest; undefined if unreadable. */
 export function repositoryKey(name: string): string | undefined {
   try {
-    const ref = parseTransport(name);
+    const ref = parseName(name);
     if (ref.transport === 'docker') return ref.reference.name;
     if (ref.transport === 'local') return `local/${ref.name}`;
     if (ref.transport === 'oci' || ref.transport === 'oci-archive')
@@ -30,7 +46,7 @@ export function sameRepository(a: string, b: string): boolean {
 /** The registry host a name lives on, or undefined for the local store and layouts. */
 export function registryHost(name: string): string | undefined {
   try {
-    const ref = parseTransport(name);
+    const ref = parseName(name);
     return ref.transport === 'docker' ? ref.reference.domain : undefined;
   } catch {
     return undefined;
