@@ -69,6 +69,7 @@ else
 fi
 echo "$lock_hash" > node_modules/.lock-hash
 
-npx tsc -p tsconfig.json
+# tsc (dist/, the library API) and the CLI bundle bin/slipway.js runs (scripts/build.mjs).
+npm run -s build
 ln -sf "$PWD/bin/slipway.js" /usr/local/bin/slipway
 echo "slipway installed: $(slipway --version)"
