@@ -6,7 +6,8 @@
  *
  *   cold        first build: Node.js and npm downloaded, npm ci, every layer written
  *               (slipway: a fresh store with the stack; buildah: its build cache pruned)
- *   no-change   the same source again
+ *   no-change   the same source again (answered from the build's reuse record: no
+ *               container, the image of the cold build re-tagged)
  *   one-line    greeting.js changed: the dependencies reused, only the app is new
  *
  * Both are timed as commands, start-up included (slipway compiled, as installed). Also
@@ -17,7 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalStore, ensureDefaultStack } from '../src/index.js';
@@ -38,6 +39,8 @@ interface SlipwayRow {
   export: number;
   bytes: number;
   sameDigest: boolean;
+  /** Answered by the no-change shortcut (no container started). */
+  reused: boolean;
 }
 const slip: Record<Phase, SlipwayRow[]> = { cold: [], 'no-change': [], 'one-line': [] };
 const buildah: Record<Phase, number[]> = { cold: [], 'no-change': [], 'one-line': [] };
@@ -97,6 +100,7 @@ function buildahBud(app: string): Promise<{ seconds: number; value: unknown }> {
   );
 }
 
+const loadBefore = loadavg()[0]!;
 try {
   // The stack images, for both tools: the default stack, copied into buildah's storage.
   const stackHome = join(work, 'stack-home');
@@ -159,6 +163,7 @@ try {
           export: r.seconds.export,
           bytes: r.bytesWritten,
           sameDigest: r.digest === previous,
+          reused: r.reused !== undefined,
         });
         previous = r.digest;
       }
@@ -169,16 +174,19 @@ try {
   }
 
   console.log(
-    `| Node.js example (median of ${runs}) | buildah bud --layers | slipway build | ratio | slipway detect / build / export s | new layer bytes | same digest |`,
+    `| Node.js example (median of ${runs}) | buildah bud --layers | slipway build | ratio | slipway detect / build / export s | new layer bytes | same digest | reused, no container |`,
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const phase of ['cold', 'no-change', 'one-line'] as Phase[]) {
     const m = (k: keyof SlipwayRow) => median(slip[phase].map((r) => Number(r[k])));
     const b = median(buildah[phase]);
     console.log(
-      `| ${phase} | ${b.toFixed(2)} s | ${m('wall').toFixed(2)} s (in-process ${m('total').toFixed(2)}) | ${(m('wall') / b).toFixed(2)}x | ${m('detect').toFixed(2)} / ${m('build').toFixed(2)} / ${m('export').toFixed(2)} | ${Math.round(m('bytes'))} | ${phase === 'cold' ? '-' : slip[phase].map((r) => (r.sameDigest ? 'yes' : 'no')).join('/')} |`,
+      `| ${phase} | ${b.toFixed(2)} s | ${m('wall').toFixed(2)} s (in-process ${m('total').toFixed(2)}) | ${(m('wall') / b).toFixed(2)}x | ${m('detect').toFixed(2)} / ${m('build').toFixed(2)} / ${m('export').toFixed(2)} | ${Math.round(m('bytes'))} | ${phase === 'cold' ? '-' : slip[phase].map((r) => (r.sameDigest ? 'yes' : 'no')).join('/')} | ${slip[phase].filter((r) => r.reused).length}/${slip[phase].length} |`,
     );
   }
+  console.log(
+    `\nload average (1 min): ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after; ${runs} runs`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@ import { buildApp, type BuildAppOptions, type BuildAppReport } from '../src/stag
 import { publishVersion, storeImage } from '../src/stack/stack-catalog.js';
 import { readLocal } from '../src/transport/local.js';
 import { buildStore, scratchDirs } from './build-fixtures.js';
-import { tempDir } from './helpers.js';
+import { slipway, tempDir } from './helpers.js';
 
 /**
  * The no-change shortcut of `slipway build`: the same inputs answer with the image of
@@ -16,12 +16,13 @@ import { tempDir } from './helpers.js';
  */
 describe('slipway build: an unchanged build reuses its image', () => {
   let store: LocalStore;
+  let home: string;
   let cleanup: () => Promise<void>;
   let work: string;
   const { app, bps } = scratchDirs(() => work);
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
+    ({ store, home, cleanup } = await buildStore());
     work = (await tempDir('slipway-build-reuse')).path;
   });
   after(async () => cleanup());
@@ -50,6 +51,7 @@ describe('slipway build: an unchanged build reuses its image', () => {
       image: repository,
       path: dir,
       sbom: false,
+      reuse: true,
       output: (t) => (output += t),
       ...options,
     });
@@ -75,7 +77,8 @@ describe('slipway build: an unchanged build reuses its image', () => {
     assert.equal(tagged.reused?.digest, first.digest);
     assert.equal((await store.resolve('reuse/same', 'v2')).digest, first.digest);
 
-    const real = await build('reuse/same', dir, { buildpacks: b, reuse: false });
+    // Not asked for (the platform's staging): a build runs even with a record for its inputs.
+    const real = await build('reuse/same', dir, { buildpacks: b, reuse: undefined });
     assert.match(real.output, /building/);
     assert.equal(real.reused, undefined);
     assert.equal(real.digest, first.digest, 'a real rebuild gives the digest the shortcut answered with');
@@ -170,6 +173,26 @@ describe('slipway build: an unchanged build reuses its image', () => {
     const rebuilt = await build('reuse/bp', dir, { buildpacks: b });
     assert.equal(rebuilt.reused, undefined, 'no image to reuse');
     assert.match(rebuilt.output, /building/);
+  });
+
+  test('slipway build: the summary and --json say which build was reused; --clear-cache builds', async () => {
+    const dir = app();
+    const [bp] = copying();
+    const args = ['build', 'reuse/cli', '--path', dir, '-b', bp!, '--no-sbom'];
+    const first = await slipway(home, ['--json', ...args]);
+    assert.equal(first.code, 0, first.stderr);
+    const r1 = JSON.parse(first.stdout);
+    assert.equal(r1.reused, undefined);
+    const again = await slipway(home, args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`unchanged: reused ${r1.digest} from the build at \\d{4}-`));
+    assert.match(again.stdout, /no container started/);
+    const json = JSON.parse((await slipway(home, ['--json', ...args])).stdout);
+    assert.equal(json.reused.digest, r1.digest);
+    assert.equal(json.digest, r1.digest);
+    const cleared = JSON.parse((await slipway(home, ['--json', ...args, '--clear-cache'])).stdout);
+    assert.equal(cleared.reused, undefined);
+    assert.equal(cleared.digest, r1.digest);
   });
 
   test('a new stack version: built again on it', async () => {

@@ -2,7 +2,6 @@ import { SlipwayError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { pickImage } from '../image/pick.js';
 import type { Image } from '../image/types.js';
-import { generateSbom } from '../sbom/sbom.js';
 import type { ImageInventory } from '../sbom/types.js';
 import type { LocalStore } from '../store/local-store.js';
 import { readLocal } from '../transport/local.js';
@@ -88,6 +87,15 @@ export async function ensureInventories(
   }
 }
 
+/**
+ * Starts loading the SBOM writer (the CycloneDX library: a few hundred ms of compiling
+ * on a loaded machine) without waiting for it: a build calls this before its container
+ * runs, so the loading fills time spent waiting on the build instead of following it.
+ */
+export function preloadSbomWriter(): void {
+  import('../sbom/sbom.js').catch(() => undefined);
+}
+
 async function inventoryOf(
   store: LocalStore,
   db: VulnDb,
@@ -105,6 +113,8 @@ async function inventoryOf(
   if (db.inventory(digest)) return { image: digest, components: db.packagesOf(digest).length };
   const config = await image.config();
   if (config.rootfs === undefined) return undefined;
+  // Loaded only to make an SBOM: a rebuild whose image is recorded already (a warm build) never pays for the CycloneDX library.
+  const { generateSbom } = await import('../sbom/sbom.js');
   const report = await generateSbom({ transport: 'local', name: repository, digest }, async () => store, {});
   recordInventory(db, report.inventory, config.config?.Labels ?? {}, repository);
   return { image: digest, sbom: report.digest, components: report.components };

@@ -143,6 +143,8 @@ Examples:
         ...(flags.clearCache ? { clearCache: true } : {}),
         ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
         ...(flags.sbom === false ? { sbom: false } : {}),
+        // An unchanged build answers with its last image (--clear-cache builds anyway).
+        reuse: true,
         progress,
         output: (text) => {
           if (!quiet) process.stderr.write(text);

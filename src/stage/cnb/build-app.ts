@@ -6,12 +6,12 @@ import { defaultMtime } from '../../layer/tree-walk.js';
 import { hasRegistryHost, parseLocalName, parseReference } from '../../oci/reference.js';
 import type { Progress } from '../../progress.js';
 import type { LocalStore } from '../../store/local-store.js';
-import { readBuilderImage } from './builder-image.js';
-import { isBuildpackageSpec, readBuildpackage, type PullImage } from './image-buildpacks.js';
+import type { ImageBuilder } from './builder-image.js';
+import type { PullImage } from './image-buildpacks.js';
 import type { SandboxLimits } from '../../sandbox/limits.js';
 import type { BuildNetwork } from '../../sandbox/network.js';
-import { attachBuildSbom, type BuildSbom } from '../../vuln/inventory.js';
-import { stage, type StageReport } from './stage.js';
+import { attachBuildSbom, preloadSbomWriter, type BuildSbom } from '../../vuln/inventory.js';
+import type { StageReport } from './stage.js';
 import { BuildReuse, type ReuseInputs } from './build-reuse.js';
 import { readBuilderDir } from './builder-dir.js';
 import { BUILTIN_BUILDPACKS } from './paths.js';
@@ -52,7 +52,9 @@ export interface BuildAppOptions {
   sbom?: boolean;
   /**
    * Answer a build whose inputs are those of a recent build of the repository with that
-   * build's image, without running it (default true; `clearCache` builds for real too).
+   * build's image, without running it, and record this build's inputs for the next one
+   * (`slipway build` asks for it; default false, so a platform restage still builds).
+   * With `clearCache` the build runs for real and is recorded.
    */
   reuse?: boolean;
 }
@@ -130,7 +132,7 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   const builder =
     builderRef === undefined || existsSync(builderRef)
       ? builderRef
-      : await readBuilderImage(store, builderRef, options.pull);
+      : await (await import('./builder-image.js')).readBuilderImage(store, builderRef, options.pull);
   // A builder image brings its own build and run images; a stack besides would be silently ignored.
   if (typeof builder === 'object' && options.stack)
     throw new SlipwayError(
@@ -141,8 +143,13 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   // Buildpackages (images, .cnb files) become directories: the one named, and its components for composites.
   const buildpacks: typeof specs = [];
   const buildpackTrees: string[] = [];
+  // Loaded only for -b (or project.toml) buildpacks: the image and tar readers are no part of a plain build's start.
+  const { isBuildpackageSpec, readBuildpackage } =
+    specs.length > 0
+      ? await import('./image-buildpacks.js')
+      : { isBuildpackageSpec: undefined, readBuildpackage: undefined };
   for (const spec of specs) {
-    if (typeof spec !== 'string' || !isBuildpackageSpec(spec)) {
+    if (typeof spec !== 'string' || !isBuildpackageSpec?.(spec) || !readBuildpackage) {
       buildpacks.push(spec);
       continue;
     }
@@ -154,22 +161,23 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
   const t0 = performance.now();
   const reuse = BuildReuse.open(store.home, cacheKey);
   const created = creationTime(options.creationTime);
-  const inputs = await reuseInputs(store, options, {
-    path,
-    filter,
-    builder,
-    buildpacks,
-    buildpackTrees,
-    runImage,
-    env,
-    created,
-  });
+  const inputs = !options.reuse
+    ? undefined
+    : await reuseInputs(store, options, {
+        path,
+        filter,
+        builder,
+        buildpacks,
+        buildpackTrees,
+        runImage,
+        env,
+        created,
+      });
   const key = inputs ? safeKey(reuse, inputs) : undefined;
-  const found =
-    key && !options.clearCache && options.reuse !== false ? await reuse.find(store, repository, key) : undefined;
+  const found = key && !options.clearCache ? await reuse.find(store, repository, key) : undefined;
   const report: StageReport & { reused?: BuildAppReport['reused'] } = found
     ? await retag(store, repository, tag, found, t0)
-    : await stage(store, {
+    : await (await import('./stage.js')).stage(store, {
         ...(runImage ? { runImage } : {}),
         path,
         repository,
@@ -188,6 +196,8 @@ export async function buildApp(store: LocalStore, options: BuildAppOptions): Pro
         ...(options.output ? { output: options.output } : {}),
         ...(options.network ? { network: options.network } : {}),
         ...(options.limits ? { limits: options.limits } : {}),
+        // A real build makes a new image whose SBOM follows: its writer loads while the container builds.
+        ...(options.sbom !== false ? { whileBuilding: preloadSbomWriter } : {}),
       });
   if (found) reuse.saveIfHashed();
   else if (key && inputs) {
@@ -220,7 +230,7 @@ async function reuseInputs(
   parts: {
     path: string;
     filter: ReuseInputs['filter'];
-    builder: string | Awaited<ReturnType<typeof readBuilderImage>> | undefined;
+    builder: string | ImageBuilder | undefined;
     buildpacks: NonNullable<BuildAppOptions['buildpacks']> | (string | object)[];
     buildpackTrees: string[];
     runImage: { repository: string; digest: string } | undefined;

@@ -93,6 +93,12 @@ export interface StageOptions {
   network?: BuildNetwork;
   /** The sandbox's limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<SandboxLimits>;
+  /**
+   * Called once the buildpacks' build has started in the container, while this process
+   * only waits for it: work that can start early and would otherwise follow the build
+   * (loading the SBOM writer) runs in that wait.
+   */
+  whileBuilding?: () => void;
 }
 
 export interface StageReport {
@@ -296,7 +302,9 @@ export async function stage(store: LocalStore, options: StageOptions): Promise<S
 
     progress.log('===> BUILDING');
     const tBuild = performance.now();
-    const built = await new Builder({ session, dirs, baseEnv, user, output }).build(staged.plan);
+    const building = new Builder({ session, dirs, baseEnv, user, output }).build(staged.plan);
+    options.whileBuilding?.();
+    const built = await building;
     await session.stop();
     session = undefined;
 
