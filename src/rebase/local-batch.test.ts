@@ -77,6 +77,17 @@ describe('LocalBatch', () => {
     assert.deepEqual(report.problems, []);
   });
 
+  test('an image that cannot be serialised is refused when queued; the rest of its batch goes on', async () => {
+    const batch = new LocalBatch(store, { size: 2 });
+    const good = docImage('good', [layer]);
+    const bad = { ...docImage('bad', [layer]), rawConfig: async () => Promise.reject(new Error('no config')) } as Image;
+    const { committed } = await batch.add('team/app-1', 'good', good, emptyCounts());
+    await assert.rejects(batch.add('team/app-1', 'bad', bad, emptyCounts()), /no config/);
+    await batch.flush();
+    assert.equal((await committed).digest, good.manifestDigest);
+    assert.equal(await store.meta.resolveTag('team/app-1', 'bad'), undefined);
+  });
+
   test('a second batch of the same images changes nothing', async () => {
     const batch = new LocalBatch(store);
     const image = docImage('a', [layer]);

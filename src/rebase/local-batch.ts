@@ -1,3 +1,4 @@
+import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { Image } from '../image/types.js';
 import type { LocalStore } from '../store/local-store.js';
@@ -9,7 +10,11 @@ export const BATCH_SIZE = 500;
 interface Pending {
   repository: string;
   tag: string;
-  image: Image;
+  /** The image's documents, serialised before it is queued (one that cannot be fails alone). */
+  config: Buffer;
+  configDigest: Digest;
+  manifest: Buffer;
+  mediaType: string;
   resolve: (d: Descriptor) => void;
   reject: (err: unknown) => void;
 }
@@ -51,14 +56,19 @@ export class LocalBatch {
     counts: TransferCounts,
   ): Promise<{ committed: Promise<Descriptor> }> {
     while (this.#writing.length >= 2) await this.#writing[0];
+    const [config, configDigest, manifest, mediaType] = await Promise.all([
+      image.rawConfig(),
+      image.configDigest(),
+      image.rawManifest(),
+      image.mediaType(),
+    ]);
     const committed = new Promise<Descriptor>((resolve, reject) =>
-      this.#pending.push({ repository, tag, image, resolve, reject }),
+      this.#pending.push({ repository, tag, config, configDigest, manifest, mediaType, resolve, reject }),
     );
     // The caller may look at the outcome only later: never an unhandled rejection meanwhile.
     committed.catch(() => undefined);
-    const raw = await image.rawConfig();
     counts.blobsSent++;
-    counts.bytesSent += raw.length;
+    counts.bytesSent += config.length;
     counts.manifestsWritten++;
     if (this.#pending.length >= this.#size) this.#startBatch();
     return { committed };
@@ -82,18 +92,10 @@ export class LocalBatch {
 
   async #write(batch: Pending[]): Promise<void> {
     try {
-      const docs = await Promise.all(
-        batch.map(async (p) => ({
-          config: await p.image.rawConfig(),
-          configDigest: await p.image.configDigest(),
-          manifest: await p.image.rawManifest(),
-          mediaType: await p.image.mediaType(),
-        })),
-      );
       await this.#store.withLease(async (lease) => {
         // Configs before manifests: a manifest is recorded only once its blobs are in.
         const configs = await lease.putManyBytes(
-          docs.map((d) => ({ data: d.config, expected: { digest: d.configDigest, size: d.config.length } })),
+          batch.map((p) => ({ data: p.config, expected: { digest: p.configDigest, size: p.config.length } })),
           this.#parallel,
         );
         const keep: number[] = [];
@@ -104,8 +106,7 @@ export class LocalBatch {
         const manifests = await this.#store.putManifestBatch(
           keep.map((i) => {
             const p = batch[i]!;
-            const d = docs[i]!;
-            return { repository: p.repository, bytes: d.manifest, mediaType: d.mediaType, tags: [p.tag] };
+            return { repository: p.repository, bytes: p.manifest, mediaType: p.mediaType, tags: [p.tag] };
           }),
           lease,
           this.#parallel,
@@ -117,7 +118,7 @@ export class LocalBatch {
         });
       });
     } catch (err) {
-      // The lease, or reading what was computed: none of the batch is recorded.
+      // The lease itself: none of the batch is recorded.
       for (const p of batch) p.reject(err);
     }
   }
