@@ -42,7 +42,8 @@ const outdir = resolve(values.outdir);
  * every command that opens the store.
  */
 const EXTERNAL = [
-  '*.node',
+  // Not a '*.node' pattern: that would also take `require('./x/index.node')` of index.node.js files.
+  'better-sqlite3/build/Release/better_sqlite3.node',
   '@node-rs/argon2',
   '@napi-rs/xattr',
   'zstd-napi',

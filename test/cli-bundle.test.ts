@@ -49,6 +49,15 @@ describe('the bundled CLI', () => {
     assert.equal((await cli(['--home', env.SLIPWAY_HOME!, '--version'])).stdout, `${pkg.version}\n`);
   });
 
+  it('loads every command (--help lists them all, each one loaded)', async () => {
+    const { stdout } = await cli(['--help']);
+    for (const command of ['import', 'registry', 'serve', 'build', 'sbom', 'scan', 'cf', 'rebase'])
+      assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    // What --help does not run: a command's own module top to bottom (the SBOM library, argon2).
+    assert.match((await cli(['sbom', '--help'])).stdout, /Usage: slipway sbom/);
+    assert.match((await cli(['registry', 'user', '--help'])).stdout, /Usage: slipway registry user/);
+  });
+
   it('runs commands, and the second start of a command uses the code cache the first wrote', async () => {
     const first = await cli(['images', '--json']);
     assert.equal((JSON.parse(first.stdout) as { name: string }[])[0]?.name, 'b/tiny');
