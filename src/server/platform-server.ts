@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { defaultTokenKeyPath, loadOrCreateTokenKey, newTokenKeyJwk, parseTokenKey } from '../auth/token-key.js';
 import { SlipwayError, isErrno } from '../errors.js';
+import { DEFAULT_APPS_DOMAIN } from './defaults.js';
 import type { StackSource } from '../platform/actions/stacks.js';
 import { StackUpdates } from '../platform/actions/stack-updates.js';
 import { StoreAppImages } from '../platform/app-images.js';
@@ -79,7 +80,7 @@ export interface PlatformServerOptions {
   };
 }
 
-export const DEFAULT_APPS_DOMAIN = 'apps.localhost';
+export { DEFAULT_APPS_DOMAIN };
 
 export interface RunningPlatformServer {
   url: string;
