@@ -16,7 +16,7 @@ export interface IngestOwner {
 /**
  * An ingest being written: bytes go to `<dir>/data` through one file handle and through
  * the running hash, so commit only verifies, it never re-reads (unless the expected digest
- * uses another algorithm than the one hashed).
+ * uses another algorithm than the one hashed). The file is fsynced once, at commit.
  */
 export class FsBlobWriter implements BlobWriter {
   readonly id: string;
@@ -54,7 +54,23 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    const next = this.#queue.then(() => this.#append(chunk));
+    return this.writev([chunk]);
+  }
+
+  /**
+   * Appends `chunks` in order with one vectored write: a request body's socket reads go
+   * to the file as they came, without a copy into one large buffer. They are hashed
+   * now, in call order, so the hash runs while the previous write is still on its way
+   * to the disk. The chunks must stay unchanged until the promise settles.
+   */
+  writev(chunks: readonly Uint8Array[]): Promise<void> {
+    try {
+      this.#usable('write');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    for (const chunk of chunks) this.#digester.update(chunk);
+    const next = this.#queue.then(() => this.#append(chunks));
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -97,20 +113,19 @@ export class FsBlobWriter implements BlobWriter {
     return join(this.#dir, 'data');
   }
 
-  async #append(chunk: Uint8Array): Promise<void> {
+  async #append(chunks: readonly Uint8Array[]): Promise<void> {
     const fh = this.#usable('write');
     try {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset);
-        offset += bytesWritten;
+      let rest = chunks;
+      while (rest.length > 0) {
+        const { bytesWritten } = await fh.writev(rest as Uint8Array[]);
+        rest = unwritten(rest, bytesWritten);
       }
     } catch (err) {
-      // The file may now hold bytes the hash has not seen: only abort (or resume, which re-hashes) is safe.
+      // The hash has seen bytes the file may not hold: only abort (or resume, which re-hashes) is safe.
       this.#failure = err;
       throw new SlipwayError('IO_ERROR', `writing ingest ${this.id} failed: ${(err as Error).message}`, { cause: err });
     }
-    this.#digester.update(chunk);
   }
 
   async #finishWrites(what: string): Promise<FileHandle> {
@@ -157,6 +172,15 @@ export class FsBlobWriter implements BlobWriter {
     if (alg === this.#digester.algorithm) return this.#digester.digest();
     return (await digestStream(createReadStream(this.#dataPath), alg)).digest;
   }
+}
+
+/** What is left of `chunks` once their first `written` bytes are on disk (a short write). */
+function unwritten(chunks: readonly Uint8Array[], written: number): readonly Uint8Array[] {
+  let i = 0;
+  let left = written;
+  while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+  if (i === chunks.length) return [];
+  return [chunks[i]!.subarray(left), ...chunks.slice(i + 1)];
 }
 
 /** Removes an ingest directory and everything in it (read-only files included). */

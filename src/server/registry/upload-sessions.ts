@@ -197,15 +197,33 @@ export class Upload {
   }
 
   /**
-   * Appends a request body, written in chunks of at least 1 MiB (fewer, larger writes).
+   * Appends a request body in writes of at least 1 MiB (its socket reads gathered,
+   * not copied, where the writer takes several chunks at once). One write is in
+   * flight while the next megabyte arrives, so the disk and the network overlap.
    * Past the upload limit the session is dropped and SIZE_INVALID (413) thrown.
    * Returns the number of bytes appended.
    */
   async append(body: AsyncIterable<Uint8Array>): Promise<number> {
     const start = this.#writer.size;
-    for await (const chunk of coalesce(body, WRITE_CHUNK)) {
-      if (this.#writer.size + chunk.length > this.#sessions.maxUploadBytes) await this.#overLimit();
-      await this.#writer.write(chunk);
+    let size = start;
+    let pending: Promise<void> | undefined;
+    try {
+      for await (const batch of batches(body, WRITE_CHUNK)) {
+        if (size + batch.length > this.#sessions.maxUploadBytes) {
+          await pending;
+          await this.#overLimit();
+        }
+        size += batch.length;
+        const write = writeBatch(this.#writer, batch);
+        // Settled later (awaited below); a failure meanwhile must not count as unhandled.
+        write.catch(() => undefined);
+        await pending;
+        pending = write;
+      }
+      await pending;
+    } catch (err) {
+      await pending?.catch(() => undefined);
+      throw err;
     }
     return this.#writer.size - start;
   }
@@ -271,24 +289,31 @@ export class Upload {
   }
 }
 
-/** Groups small chunks into ones of at least `size` bytes (the last may be smaller). */
-export async function* coalesce(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let length = 0;
+/** Chunks gathered until they hold at least `size` bytes (the last batch may hold fewer). */
+export interface Batch {
+  chunks: Uint8Array[];
+  length: number;
+}
+
+/** Groups a body's chunks into batches of at least `size` bytes, without copying them. */
+export async function* batches(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Batch> {
+  let batch: Batch = { chunks: [], length: 0 };
   for await (const chunk of source) {
-    if (length === 0 && chunk.length >= size) {
-      yield chunk;
-      continue;
-    }
-    pending.push(chunk);
-    length += chunk.length;
-    if (length >= size) {
-      yield Buffer.concat(pending, length);
-      pending = [];
-      length = 0;
+    if (chunk.length === 0) continue;
+    batch.chunks.push(chunk);
+    batch.length += chunk.length;
+    if (batch.length >= size) {
+      yield batch;
+      batch = { chunks: [], length: 0 };
     }
   }
-  if (length > 0) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, length);
+  if (batch.length > 0) yield batch;
+}
+
+/** Writes a batch: with one vectored write where the writer has one, else as one buffer. */
+function writeBatch(writer: BlobWriter & { writev?: (chunks: readonly Uint8Array[]) => Promise<void> }, batch: Batch) {
+  if (writer.writev !== undefined) return writer.writev(batch.chunks);
+  return writer.write(batch.chunks.length === 1 ? batch.chunks[0]! : Buffer.concat(batch.chunks, batch.length));
 }
 
 function unknownUpload(id: string): RegistryError {
