@@ -96,6 +96,21 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * The blob's file, open, with its size as measured once open (a concurrent delete
+   * cannot shorten it then): for a caller that reads it itself into buffers it reuses
+   * (the registry's blob GET). The caller closes the handle.
+   */
+  async openFile(digest: Digest): Promise<{ handle: FileHandle; size: number }> {
+    const handle = await this.#openBlob(digest);
+    try {
+      return { handle, size: (await handle.stat()).size };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
   async read(digest: Digest, maxSize = DEFAULT_READ_LIMIT): Promise<Buffer> {
     const fh = await this.#openBlob(digest);
     let data: Buffer;

@@ -1,4 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Context, Next } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { LocalStore } from '../../store/local-store.js';
 import type { Authenticator } from '../auth/types.js';
@@ -10,7 +13,7 @@ import type { RegistryEvent } from './events.js';
 import { ManifestCache } from './manifest-cache.js';
 import { deleteManifest, getManifest, putManifest } from './manifest-routes.js';
 import { parseRoute, type Route, type RouteKind } from './paths.js';
-import { API_VERSION } from './respond.js';
+import { API_VERSION, partsOf, responseOf, type ReplyParts } from './respond.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-routes.js';
 import { settleUnreadBody } from './unread-body.js';
 import { UploadSessions } from './upload-sessions.js';
@@ -31,8 +34,16 @@ export interface RegistryOptions {
 
 export type RegistryEnv = { Variables: { call: Call } };
 
-/** The registry's Hono app; `close()` parks open upload sessions (call it on shutdown). */
-export type RegistryApp = Hono<RegistryEnv> & { close(): Promise<void> };
+/**
+ * The registry's Hono app; `close()` parks open upload sessions (call it on shutdown).
+ * `direct`, when set, answers the requests a pull is made of (manifest and blob GET and
+ * HEAD) from Node's request without Hono: serve.ts offers it every request first, and
+ * Hono answers those it declines (it returns false).
+ */
+export type RegistryApp = Hono<RegistryEnv> & {
+  close(): Promise<void>;
+  direct?: ((incoming: IncomingMessage, outgoing: ServerResponse) => boolean) | undefined;
+};
 
 type Handler<K extends RouteKind> = (
   reg: RegistryContext,
@@ -89,7 +100,187 @@ export function createRegistryApp(options: RegistryOptions): RegistryApp {
   app.onError(async (err, c) =>
     errorResponse(err, await settleUnreadBody(isNodeBindings(c.env) ? c.env.incoming : undefined)),
   );
-  return Object.assign(app, { close: () => reg.uploads.close() });
+  return Object.assign(app, { close: () => reg.uploads.close(), direct: directHandler(reg, options.onEvent) });
+}
+
+// ---------------------------------------------------------------------------
+// The direct path: manifest and blob GET/HEAD without Hono. Through Hono each costs a
+// Request, routing, a middleware chain, a Response read back and, for HEAD, a second
+// Response; a manifest GET is little else, so skipping them is most of its cost. The
+// same handlers run and the same bytes go out (direct.test.ts compares both paths).
+
+// What it takes: a path of a manifest or blob with nothing the URL would normalize
+// (escapes, dot segments, a query) and a plain Host, so the request URL is the same
+// string @hono/node-server would build. Anything else goes to Hono.
+const DIRECT_PATH = /^\/v2\/[a-z0-9._/-]+\/(?:manifests|blobs)\/[A-Za-z0-9._:+-]+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-9]\d{3}|[1-5]\d{4}))?$/;
+
+function directHandler(reg: RegistryContext, onEvent: ((event: RegistryEvent) => void) | undefined) {
+  return (incoming: IncomingMessage, outgoing: ServerResponse): boolean => {
+    const { method, url: path } = incoming;
+    const host = incoming.headers.host;
+    if ((method !== 'GET' && method !== 'HEAD') || path === undefined || host === undefined) return false;
+    if (!DIRECT_PATH.test(path) || DOT_SEGMENT.test(path) || !PLAIN_HOST.test(host)) return false;
+    let route: Route | undefined;
+    try {
+      route = parseRoute(path);
+    } catch {
+      return false; // A bad name or digest: Hono answers the error.
+    }
+    if (route?.kind !== 'manifest' && route?.kind !== 'blob') return false;
+    const scheme = (incoming.socket as TLSSocket | null)?.encrypted ? 'https' : 'http';
+    void answerDirect(reg, route, incoming, outgoing, `${scheme}://${host}${path}`, onEvent);
+    return true;
+  };
+}
+
+async function answerDirect(
+  reg: RegistryContext,
+  route: Extract<Route, { kind: 'manifest' | 'blob' }>,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  url: string,
+  onEvent: ((event: RegistryEvent) => void) | undefined,
+): Promise<void> {
+  const started = onEvent === undefined ? 0 : performance.now();
+  const method = incoming.method!;
+  const call: Call = {
+    request: directRequest(incoming, url),
+    route,
+    repository: '',
+    query: new URLSearchParams(),
+    bytesIn: 0,
+    bytesOut: 0,
+    node: { incoming, outgoing },
+  };
+  const address = incoming.socket?.remoteAddress;
+  if (address !== undefined) call.client = { address };
+  let status: number;
+  try {
+    let response: Response;
+    try {
+      call.repository = await reg.names.stored(route.name);
+      const handler = HANDLERS[route.kind].GET as Handler<RouteKind>;
+      response = await handler(reg, call as Call<never>);
+    } catch (err) {
+      response = errorResponse(err, await settleUnreadBody(incoming));
+    }
+    status = response === RESPONSE_ALREADY_SENT ? call.sentStatus! : await writeResponse(outgoing, method, response);
+  } catch (err) {
+    // Nothing left to answer with (the connection broke mid-write, say): as @hono/node-server, end it.
+    console.error('slipway registry: internal error:', err);
+    outgoing.destroy();
+    status = 500;
+  }
+  onEvent?.({
+    type: 'request',
+    method,
+    route: route.kind,
+    status: call.sentStatus ?? status,
+    durationMs: performance.now() - started,
+    bytesIn: call.bytesIn,
+    bytesOut: call.bytesOut,
+  });
+}
+
+/**
+ * Writes a handler's Response as @hono/node-server would: its headers as given, a
+ * body whole. A HEAD answer is the GET's with the header names lowercased and sorted,
+ * as Hono makes it (a new Response from the GET's, whose Headers object does that).
+ */
+async function writeResponse(outgoing: ServerResponse, method: string, response: Response): Promise<number> {
+  const parts: ReplyParts = partsOf(response) ?? {
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    body: response.body === null ? null : new Uint8Array(await response.arrayBuffer()),
+  };
+  if (method === 'HEAD') {
+    outgoing.writeHead(parts.status, headOnly(parts.headers));
+    outgoing.end();
+    return parts.status;
+  }
+  outgoing.writeHead(parts.status, parts.headers);
+  if (parts.body === null) outgoing.end();
+  else outgoing.end(parts.body);
+  return parts.status;
+}
+
+function headOnly(headers: Record<string, string>): Record<string, string> {
+  const merged = new Map<string, string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase();
+    const had = merged.get(key);
+    merged.set(key, had === undefined ? value : `${had}, ${value}`);
+  }
+  const sorted: Record<string, string> = {};
+  for (const key of [...merged.keys()].sort()) sorted[key] = merged.get(key)!;
+  return sorted;
+}
+
+/**
+ * The Request the handlers and the authenticator see: method, url and headers, read
+ * from Node's request on demand (a full Request and Headers cost more than the rest
+ * of a manifest GET). Body and signal are absent: GET and HEAD handlers read neither.
+ */
+function directRequest(incoming: IncomingMessage, url: string): Request {
+  return { method: incoming.method, url, headers: new IncomingHeaders(incoming.rawHeaders) } as unknown as Request;
+}
+
+/** Headers (read-only) over Node's raw header list: `get` joins repeated ones with ", ", as Headers does. */
+class IncomingHeaders {
+  readonly #raw: string[];
+  #full: Headers | undefined;
+
+  constructor(raw: string[]) {
+    this.#raw = raw;
+  }
+
+  get(name: string): string | null {
+    const key = name.toLowerCase();
+    let value: string | null = null;
+    for (let i = 0; i < this.#raw.length; i += 2) {
+      const n = this.#raw[i]!;
+      if (n.length === key.length && n.toLowerCase() === key) {
+        const v = this.#raw[i + 1]!.trim();
+        value = value === null ? v : `${value}, ${v}`;
+      }
+    }
+    return value;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+
+  // The rest of Headers' reading interface, from a real Headers made on first use.
+  forEach(callback: (value: string, name: string, parent: Headers) => void): void {
+    this.#headers().forEach(callback);
+  }
+
+  entries(): IterableIterator<[string, string]> {
+    return this.#headers().entries();
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#headers().keys();
+  }
+
+  values(): IterableIterator<string> {
+    return this.#headers().values();
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  #headers(): Headers {
+    if (this.#full === undefined) {
+      this.#full = new Headers();
+      for (let i = 0; i < this.#raw.length; i += 2) this.#full.append(this.#raw[i]!, this.#raw[i + 1]!);
+    }
+    return this.#full;
+  }
 }
 
 async function dispatch(reg: RegistryContext, c: Context<RegistryEnv>): Promise<Response> {
@@ -140,9 +331,10 @@ function errorResponse(err: unknown, connection: Record<string, string>): Respon
   const headers: Record<string, string> = { ...API_VERSION, 'Content-Type': 'application/json' };
   for (const [name, value] of Object.entries(error.headers))
     if (name.toLowerCase() !== 'content-length') headers[name] = value;
-  return new Response(body, {
+  return responseOf({
     status: error.status,
     headers: { ...headers, ...connection, 'Content-Length': String(Buffer.byteLength(body)) },
+    body,
   });
 }
 

@@ -1,10 +1,17 @@
+import type { FileHandle } from 'node:fs/promises';
+import { isSlipwayError } from '../../errors.js';
 import { authorize, repositoryAccess, type Call, type RegistryContext } from './context.js';
 import { RegistryError } from './errors.js';
 import type { Route } from './paths.js';
 import { blobRange } from './ranges.js';
-import { notModified, reply, replyStream } from './respond.js';
+import { notModified, reply, replyFile, replyStream } from './respond.js';
 
 type BlobCall = Call<Extract<Route, { kind: 'blob' }>>;
+
+/** A blob store with files (FsBlobStore): the open file and its size. */
+interface FileBlobs {
+  openFile(digest: string): Promise<{ handle: FileHandle; size: number }>;
+}
 
 /**
  * GET and HEAD /v2/<name>/blobs/<digest>: streamed from the store, with one byte range
@@ -14,41 +21,67 @@ type BlobCall = Call<Extract<Route, { kind: 'blob' }>>;
 export async function getBlob(reg: RegistryContext, call: BlobCall): Promise<Response> {
   const { name, digest } = call.route;
   await authorize(reg, call, [repositoryAccess(name, 'pull')]);
-  const info = (await reg.store.meta.hasBlobLink(call.repository, digest))
-    ? await reg.store.blobs.stat(digest)
-    : undefined;
-  if (info === undefined)
-    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
-  const etag = `"${digest}"`;
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/octet-stream',
-    'Docker-Content-Digest': digest,
-    ETag: etag,
-    'Accept-Ranges': 'bytes',
-    // A blob never changes under its digest.
-    'Cache-Control': 'max-age=31536000',
-  };
-  if (notModified(call.request, etag)) return reply(304, headers);
-  const range = blobRange(call.request.headers.get('range'), info.size);
-  if (range === 'unsatisfiable') {
-    throw new RegistryError('RANGE_INVALID', `the requested range is outside blob ${digest} of ${info.size} bytes`, {
-      headers: { 'Content-Range': `bytes */${info.size}` },
-      detail: { digest, size: info.size },
-    });
+  const files = reg.store.blobs as Partial<FileBlobs>;
+  // A GET over a socket of a blob on disk: the file is opened first and its size taken
+  // from the open file (a concurrent delete or repair cannot change it then), and its
+  // bytes are read into reused buffers with no stream in between (respond.ts).
+  const direct =
+    call.node !== undefined &&
+    call.request.method !== 'HEAD' &&
+    files.openFile !== undefined &&
+    !(reg.redirectBlobs && reg.store.blobs.presignedUrl);
+  let file: { handle: FileHandle; size: number } | undefined;
+  let size: number | undefined;
+  if (await reg.store.meta.hasBlobLink(call.repository, digest)) {
+    if (direct) {
+      file = await files.openFile!(digest).catch((err: unknown) => {
+        if (isSlipwayError(err, 'BLOB_UNKNOWN')) return undefined;
+        throw err;
+      });
+      size = file?.size;
+    } else size = (await reg.store.blobs.stat(digest))?.size;
   }
-  const length = range === undefined ? info.size : range.end - range.start + 1;
-  if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-  headers['Content-Length'] = String(length);
-  const status = range === undefined ? 200 : 206;
-  // HEAD (and an empty blob) never opens the file: nothing would close it.
-  if (call.request.method === 'HEAD' || length === 0) return reply(status, headers);
-  // The bytes straight from the object store: the client follows, with its Range, to a URL valid for minutes.
-  if (reg.redirectBlobs && reg.store.blobs.presignedUrl)
-    return reply(307, { Location: await reg.store.blobs.presignedUrl(digest), 'Docker-Content-Digest': digest });
-  // Large reads: a 64 KiB default halves what one connection can pull.
-  const stream = await reg.store.blobs.open(digest, range, { chunkSize: 1 << 20 });
-  call.bytesOut = length;
-  return replyStream(call, status, headers, stream);
+  try {
+    if (size === undefined)
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { detail: { digest } });
+    const etag = `"${digest}"`;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Docker-Content-Digest': digest,
+      ETag: etag,
+      'Accept-Ranges': 'bytes',
+      // A blob never changes under its digest.
+      'Cache-Control': 'max-age=31536000',
+    };
+    if (notModified(call.request, etag)) return reply(304, headers);
+    const range = blobRange(call.request.headers.get('range'), size);
+    if (range === 'unsatisfiable') {
+      throw new RegistryError('RANGE_INVALID', `the requested range is outside blob ${digest} of ${size} bytes`, {
+        headers: { 'Content-Range': `bytes */${size}` },
+        detail: { digest, size },
+      });
+    }
+    const length = range === undefined ? size : range.end - range.start + 1;
+    if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+    headers['Content-Length'] = String(length);
+    const status = range === undefined ? 200 : 206;
+    // HEAD (and an empty blob) never opens a stream: nothing would close it.
+    if (call.request.method === 'HEAD' || length === 0) return reply(status, headers);
+    // The bytes straight from the object store: the client follows, with its Range, to a URL valid for minutes.
+    if (reg.redirectBlobs && reg.store.blobs.presignedUrl)
+      return reply(307, { Location: await reg.store.blobs.presignedUrl(digest), 'Docker-Content-Digest': digest });
+    call.bytesOut = length;
+    if (file !== undefined) {
+      const handle = file.handle;
+      file = undefined; // replyFile closes it
+      return await replyFile(call, status, headers, { handle, start: range?.start ?? 0, length });
+    }
+    // Large reads: a 64 KiB default halves what one connection can pull.
+    const stream = await reg.store.blobs.open(digest, range, { chunkSize: 1 << 20 });
+    return await replyStream(call, status, headers, stream);
+  } finally {
+    await file?.handle.close();
+  }
 }
 
 /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository; GC frees it once nothing needs it. */

@@ -1,6 +1,7 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { SlipwayError } from '../../errors.js';
 import type { LocalStore } from '../../store/local-store.js';
 import type { Authenticator } from '../auth/types.js';
@@ -26,7 +27,8 @@ export interface RunningRegistry {
 }
 
 /**
- * Serves the registry on a socket with @hono/node-server.
+ * Serves the registry on a socket with @hono/node-server; the app's direct path (a
+ * pull's manifest and blob requests, app.ts) is asked first.
  *
  * @example
  * const registry = await serveRegistry({ store, auth: allowAll, addr: '127.0.0.1:0' });
@@ -36,12 +38,17 @@ export interface RunningRegistry {
 export async function serveRegistry(options: ServeOptions): Promise<RunningRegistry> {
   const { host, port } = parseAddr(options.addr);
   const app = options.app ?? createRegistryApp(options);
-  const server = createAdaptorServer({
-    fetch: app.fetch,
-    ...(options.tls
-      ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } }
-      : {}),
-  });
+  const viaHono = getRequestListener(app.fetch);
+  const direct = app.direct;
+  const listener =
+    direct === undefined
+      ? viaHono
+      : (incoming: IncomingMessage, outgoing: ServerResponse) => {
+          if (!direct(incoming, outgoing)) void viaHono(incoming, outgoing);
+        };
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    : createHttpServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
