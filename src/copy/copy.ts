@@ -8,8 +8,6 @@ import type { Artifact } from '../image/types.js';
 import { pickImage } from '../image/pick.js';
 import type { LocalStore } from '../store/local-store.js';
 import { silentProgress, type Progress } from '../progress.js';
-import { directoryMembers, withTempDir, writeArchive } from '../transport/archive.js';
-import { writeDockerArchive } from '../transport/docker-archive.js';
 import { OciLayout } from '../transport/oci-layout.js';
 import { openDestination, withSource, type OpenedSource } from '../transport/open.js';
 import type { ContentDestination } from '../transport/destination.js';
@@ -107,6 +105,8 @@ export async function copy(
       const { image } = await pickImage(artifact, options.platform);
       const tags = dst.ref ? [dst.ref] : source.names.filter((n) => !n.startsWith('@') && n.includes(':'));
       progress.log(`writing docker archive ${dst.file}`);
+      // Loaded for the archive destinations only: tar and zstd's addon cost a registry copy start-up time.
+      const { writeDockerArchive } = await import('../transport/docker-archive.js');
       await writeDockerArchive(dst.file, image, tags);
       const { size } = await stat(dst.file);
       return {
@@ -125,6 +125,7 @@ export async function copy(
     };
     let report: WriteReport;
     if (dst.transport === 'oci-archive') {
+      const { directoryMembers, withTempDir, writeArchive } = await import('../transport/archive.js');
       report = await withTempDir('oci-archive-out', async (dir) => {
         const layout = await OciLayout.create(dir);
         const r = await writeTo(layout.destination(dst.ref), artifact, writeOptions);

@@ -16,6 +16,8 @@ export interface ContentDestination {
   hasBlob(digest: Digest): Promise<boolean>;
   /** Links a blob the destination's server already holds elsewhere (a registry's cross-repository mount); false when it cannot. */
   mountBlob?(digest: Digest): Promise<boolean>;
+  /** Says a blob of this digest and size is about to be sent (after hasBlob and mountBlob said no), so the destination can get ready for it while its source is opened. */
+  prepareBlob?(digest: Digest, size: number): void;
   /** Streams a blob in; verified against `expected` before it becomes visible. */
   putBlob(stream: Readable, expected?: Expected): Promise<BlobInfo>;
   /** Stores a manifest or index; `root` marks the one the reference names (it gets the tag). */

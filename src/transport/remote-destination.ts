@@ -32,6 +32,11 @@ export class RemoteDestination implements ContentDestination {
     return this.client.mountBlob(this.repo, digest, this.mountFrom);
   }
 
+  prepareBlob(digest: Digest, size: number): void {
+    // Only for streamed uploads: a small blob goes in one request, which a session opened ahead would make two.
+    if (size >= this.client.chunkThreshold) this.client.openUpload(this.repo, digest);
+  }
+
   putBlob(stream: Readable, expected: Expected = {}): Promise<BlobInfo> {
     return this.client.putBlob(this.repo, stream, {
       ...(expected.digest ? { digest: expected.digest } : {}),

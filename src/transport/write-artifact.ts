@@ -9,7 +9,6 @@ import {
 } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import type { Digest } from '../oci/digest.js';
-import { compressStream } from '../layer/compress.js';
 import { ComputedImage } from '../image/computed-image.js';
 import type { Artifact, Image, ImageIndexValue, Layer } from '../image/types.js';
 import { DescribedLayer } from '../image/described-layer.js';
@@ -150,6 +149,7 @@ async function writeLayer(
       return layer;
     }
   }
+  if (!convertTo) dest.prepareBlob?.(digest, size);
   for (let attempt = 1; ; attempt++) {
     try {
       // Counted as bytes pass, without switching the stream to flowing mode before the destination reads.
@@ -159,7 +159,7 @@ async function writeLayer(
         progressStream(progress, id),
       );
       const info = convertTo
-        ? await dest.putBlob(compressStream(source, convertTo))
+        ? await dest.putBlob((await import('../layer/compress.js')).compressStream(source, convertTo))
         : await dest.putBlob(source, { digest, size });
       report.blobsSent++;
       report.bytesSent += info.size;

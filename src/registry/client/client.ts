@@ -80,6 +80,8 @@ export class RegistryClient {
   readonly #chunkSize: number;
   /** Upload sessions opened by mounts that could not be made, by `repo@digest`, for the upload that follows. */
   readonly #pending = new Map<string, string>();
+  /** Upload sessions being opened ahead by openUpload, by `repo@digest`. */
+  readonly #opening = new Map<string, Promise<string | undefined>>();
   /** Whether the registry takes a small blob in one POST (201); undefined until tried. */
   #onePost: boolean | undefined;
 
@@ -100,6 +102,11 @@ export class RegistryClient {
     this.#backoffMs = options.backoffMs ?? 200;
     this.#chunkThreshold = options.chunkThreshold ?? DEFAULT_THRESHOLD;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  }
+
+  /** Blobs of this size or more are streamed in PATCH; smaller ones go in one request. */
+  get chunkThreshold(): number {
+    return this.#chunkThreshold;
   }
 
   // ---- manifests ----
@@ -310,7 +317,7 @@ export class RegistryClient {
 
   async #putMonolithic(repo: string, digest: Digest, body: Buffer): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const pending = this.#takePending(repo, digest);
+      const pending = await this.#takePending(repo, digest);
       let location = pending;
       if (location === undefined && this.#onePost !== false) {
         // One request (POST ?digest= with the body, the spec's single-request upload): a
@@ -359,7 +366,7 @@ export class RegistryClient {
     size: number | undefined,
     known: Digest | undefined,
   ): Promise<number> {
-    let location = (known && this.#takePending(repo, known)) || (await this.#startUpload(repo));
+    let location = (known && (await this.#takePending(repo, known))) || (await this.#startUpload(repo));
     try {
       let sent: number;
       if (size === undefined || size <= this.#chunkSize) {
@@ -466,12 +473,30 @@ export class RegistryClient {
     return false;
   }
 
-  /** The upload session a failed mount of `digest` into `repo` opened, once. */
-  #takePending(repo: string, digest: Digest): string | undefined {
+  /**
+   * Opens the upload session of `digest` ahead, while the caller opens the blob's source
+   * (a GET from another registry): the upload then starts at once, one round trip
+   * sooner. Nothing when a failed mount left one already. A session never used expires
+   * at the registry; one that cannot be opened leaves the upload to open its own.
+   */
+  openUpload(repo: string, digest: Digest): void {
+    const key = `${repo}@${digest}`;
+    if (this.#pending.has(key) || this.#opening.has(key)) return;
+    this.#opening.set(
+      key,
+      this.#startUpload(repo).catch(() => undefined),
+    );
+  }
+
+  /** The upload session a failed mount (or openUpload) of `digest` into `repo` opened, once. */
+  async #takePending(repo: string, digest: Digest): Promise<string | undefined> {
     const key = `${repo}@${digest}`;
     const location = this.#pending.get(key);
     this.#pending.delete(key);
-    return location;
+    const opening = this.#opening.get(key);
+    this.#opening.delete(key);
+    if (location !== undefined) return location;
+    return opening;
   }
 
   // ---- tags ----
