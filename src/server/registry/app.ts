@@ -207,6 +207,26 @@ async function writeResponse(outgoing: ServerResponse, method: string, response:
 }
 
 function headOnly(headers: Record<string, string>): Record<string, string> {
+  const names = Object.keys(headers);
+  const shape = names.join('\n');
+  let order = headOrders.get(shape);
+  if (order === undefined) {
+    const lower = names.map((n) => [n, n.toLowerCase()] as [string, string]);
+    // Two names differing only in case are one header to Headers: its values joined, as there.
+    if (new Set(lower.map(([, l]) => l)).size !== lower.length) return mergedLowercase(headers);
+    order = lower.sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
+    // A handful of shapes (manifest, blob, 304, each error): bounded all the same.
+    if (headOrders.size < 256) headOrders.set(shape, order);
+  }
+  const sorted: Record<string, string> = {};
+  for (const [name, lower] of order) sorted[lower] = headers[name]!;
+  return sorted;
+}
+
+/** Header names in the order a HEAD answer has them, by the names of the GET's headers in theirs. */
+const headOrders = new Map<string, [string, string][]>();
+
+function mergedLowercase(headers: Record<string, string>): Record<string, string> {
   const merged = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
     const key = name.toLowerCase();
