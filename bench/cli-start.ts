@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   const bin = join(dirname(dist), 'bin/slipway.js');
   await mkdir(dirname(bin), { recursive: true });
   await copyFile(join(ROOT, 'bin/slipway.js'), bin);
+  await copyFile(join(ROOT, 'bin/package.json'), join(dirname(bin), 'package.json')); // it is CommonJS
   const work = join(tmpdir(), `slipway-bench-cli-${process.pid}`);
   const home = join(work, 'home');
   const rootfs = join(work, 'rootfs');

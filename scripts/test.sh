@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 npx tsc -p tsconfig.test.json
+# The CLI as published (npm run build: tsc, then the bundle bin/slipway.js runs): every test that
+# spawns bin/slipway.js runs the bundle, SLIPWAY_TEST_CLI=built winning over SLIPWAY_FROM_SOURCE.
+npm run -s build
+export SLIPWAY_TEST_CLI=built
 # The formatter and linter (Biome), and DESIGN.md's layers (dependency-cruiser): a violation fails CI.
 npm run -s lint
 npm run -s lint:deps

@@ -28,6 +28,7 @@ describe('the bundled CLI', () => {
     bin = join(install, 'bin/slipway.js');
     await mkdir(join(install, 'bin'));
     await copyFile(join(ROOT, 'bin/slipway.js'), bin);
+    await copyFile(join(ROOT, 'bin/package.json'), join(install, 'bin/package.json')); // it is CommonJS
     await writeFile(join(install, 'package.json'), '{"type":"module"}\n');
     await symlink(join(ROOT, 'node_modules'), join(install, 'node_modules'));
     cache = join(tmp.path, 'cache');
@@ -96,6 +97,7 @@ describe('the bundled CLI', () => {
     const bare = join(tmp.path, 'bare');
     await mkdir(join(bare, 'bin'), { recursive: true });
     await copyFile(join(ROOT, 'bin/slipway.js'), join(bare, 'bin/slipway.js'));
+    await copyFile(join(ROOT, 'bin/package.json'), join(bare, 'bin/package.json'));
     const r = await exec(process.execPath, [join(bare, 'bin/slipway.js'), 'images'], {
       env: { ...env, SLIPWAY_TEST_CLI: 'built' },
     }).then(
