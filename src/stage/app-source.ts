@@ -27,6 +27,8 @@ export interface AppSourceOptions {
   filter?: ((relativePath: string, isDir: boolean) => boolean) | undefined;
   /** Given every entry to copy, those to copy now; the others are returned as `deferred` (copied later with writeAppSourceTar). */
   firstPart?: (entries: string[]) => string[] | undefined;
+  /** The owner the copies get (numeric), set as they are written: no `chown -R` pass after the copy. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface AppSourceReport {
@@ -145,7 +147,7 @@ export async function copyAppSource(
   });
   const first = options.firstPart?.(entries);
   const now = first ?? entries;
-  if (now.length > 0) await tarCopy(root, destination, now);
+  if (now.length > 0) await tarCopy(root, destination, now, options.owner);
   const copied = new Set(now);
   const deferred = first ? entries.filter((e) => !copied.has(e)) : [];
   return { entries: entries.length, storesLeftOut, ignoreFiles, deferred };
@@ -160,17 +162,33 @@ export function writeAppSourceTar(appDir: string, entries: string[], file: strin
   return runTar(resolve(appDir), ['-cf', file], entries, undefined);
 }
 
-function tarCopy(from: string, to: string, entries: string[]): Promise<void> {
-  return runTar(from, ['-cf', '-'], entries, to);
+function tarCopy(
+  from: string,
+  to: string,
+  entries: string[],
+  owner: { uid: number; gid: number } | undefined,
+): Promise<void> {
+  // The archive names the owner by number (":UID": never read as a user name) and the
+  // extracting tar (root, --numeric-owner) keeps it, as chown -R would have set it.
+  const owned = owner ? [`--owner=:${owner.uid}`, `--group=:${owner.gid}`, '--numeric-owner'] : [];
+  return runTar(from, [...owned, '-cf', '-'], entries, to, owner ? ['--numeric-owner'] : []);
 }
 
 /** GNU tar over `entries` of `from` (owners, modes, times, hardlinks kept): into a file, or piped into a second tar extracting at `to`. */
-function runTar(from: string, output: string[], entries: string[], to: string | undefined): Promise<void> {
+function runTar(
+  from: string,
+  output: string[],
+  entries: string[],
+  to: string | undefined,
+  extractOptions: string[] = [],
+): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const create = spawn('tar', ['-C', from, '--null', '--no-recursion', '-T', '-', ...output], {
       stdio: ['pipe', to ? 'pipe' : 'ignore', 'pipe'],
     });
-    const extract = to ? spawn('tar', ['-C', to, '-xpf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] }) : undefined;
+    const extract = to
+      ? spawn('tar', ['-C', to, ...extractOptions, '-xpf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
+      : undefined;
     let stderr = '';
     create.stderr!.on('data', (b: Buffer) => {
       stderr += b.toString();

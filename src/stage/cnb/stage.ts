@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { SlipwayError } from '../../errors.js';
 import type { BuildpackDescriptor, Order } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
@@ -47,8 +45,6 @@ import {
   withExtensions,
 } from './extensions/extension-phase.js';
 import type { ImageBuilder } from './builder-image.js';
-
-const run = promisify(execFile);
 
 export interface StageOptions {
   /** The app source directory. */
@@ -606,13 +602,16 @@ async function prepareDirs(
     skip: [storeHome, dirs.root],
     filter: options.filter,
     firstPart: (entries) => detectFirst(entries, buildpacks),
+    owner: user,
   });
   for (const dir of copied.storesLeftOut) progress.log(`left out ${dir}/ (a Slipway store) from the app's source`);
   if (copied.entries > LARGE_APP_ENTRIES)
     progress.log(
       `copied ${copied.entries} files and directories of ${resolve(options.path)}: is it the app's directory? (--path DIR; leave out what the build does not need in .slipwayignore)`,
     );
-  await run('chown', ['-R', `${user.uid}:${user.gid}`, dirs.workspace, dirs.layers]);
+  // The copies are the stack user's already; the two directories made here become theirs too.
+  chownSync(dirs.workspace, user.uid, user.gid);
+  chownSync(dirs.layers, user.uid, user.gid);
   chmodSync(dirs.root, 0o755);
   for (const kv of options.env ?? []) {
     const eq = kv.indexOf('=');
