@@ -175,7 +175,7 @@ describe('slipway build: an unchanged build reuses its image', () => {
     assert.match(rebuilt.output, /building/);
   });
 
-  test('slipway build: the summary and --json say which build was reused; --clear-cache builds', async () => {
+  test('slipway build: the summary and --json say which build was reused; --clear-cache and --no-reuse build', async () => {
     const dir = app();
     const [bp] = copying();
     const args = ['build', 'reuse/cli', '--path', dir, '-b', bp!, '--no-sbom'];
@@ -193,6 +193,11 @@ describe('slipway build: an unchanged build reuses its image', () => {
     const cleared = JSON.parse((await slipway(home, ['--json', ...args, '--clear-cache'])).stdout);
     assert.equal(cleared.reused, undefined);
     assert.equal(cleared.digest, r1.digest);
+    const forced = await slipway(home, [...args, '--no-reuse']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.doesNotMatch(forced.stdout, /unchanged/);
+    assert.match(forced.stdout, /took .* \(detect /);
+    assert.match(forced.stdout, new RegExp(`^digest ${r1.digest}$`, 'm'));
   });
 
   test('a new stack version: built again on it', async () => {

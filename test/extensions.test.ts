@@ -126,7 +126,16 @@ describe('CNB image extensions', () => {
   });
 
   test('a second build takes the extended images as they are and gives the same digest', async () => {
-    const r = await slipway(home, ['build', 'apps/pi:v1', '--builder', EXAMPLE, '--path', join(EXAMPLE, 'app')]);
+    // --no-reuse: a real second build (not the no-change answer), to see what it reuses.
+    const r = await slipway(home, [
+      'build',
+      'apps/pi:v1',
+      '--builder',
+      EXAMPLE,
+      '--path',
+      join(EXAMPLE, 'app'),
+      '--no-reuse',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /build\.Dockerfile unchanged, its layer is reused/);
     assert.match(r.stderr, /run\.Dockerfile unchanged, its layer is reused/);

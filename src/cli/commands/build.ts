@@ -29,6 +29,7 @@ interface BuildFlags extends RegistryFlags, SandboxFlags {
   fullFs?: boolean;
   stagingImage?: string;
   sbom?: boolean;
+  reuse?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -69,6 +70,10 @@ export function buildCommand(): Command {
         .option(
           '--clear-cache',
           "empty the app's build cache first, and build even when nothing changed (no reuse of the last image)",
+        )
+        .option(
+          '--no-reuse',
+          'build even when nothing changed since a recent build of the image (its image is not reused; the build cache is kept)',
         )
         .option(
           '--creation-time <now|epoch>',
@@ -143,8 +148,8 @@ Examples:
         ...(flags.clearCache ? { clearCache: true } : {}),
         ...(flags.creationTime ? { creationTime: flags.creationTime } : {}),
         ...(flags.sbom === false ? { sbom: false } : {}),
-        // An unchanged build answers with its last image (--clear-cache builds anyway).
-        reuse: true,
+        // An unchanged build answers with its last image (--no-reuse and --clear-cache build anyway).
+        reuse: flags.reuse !== false,
         progress,
         output: (text) => {
           if (!quiet) process.stderr.write(text);
@@ -210,7 +215,7 @@ export function summary(r: BuildAppReport, pushed: string | undefined): string {
     `digest ${r.digest}`,
     ...(r.reused
       ? [
-          `unchanged: reused ${r.reused.digest} from the build at ${r.reused.builtAt} (same source, stack, buildpacks, env and options; --clear-cache builds anyway)`,
+          `unchanged: reused ${r.reused.digest} from the build at ${r.reused.builtAt} (same source, stack, buildpacks, env and options; --no-reuse builds anyway)`,
         ]
       : []),
     `stack ${r.stack.name} (version ${r.stack.version})${r.builder ? `, builder ${r.builder.image} (${r.builder.digest.slice(7, 19)})` : ''}`,
