@@ -14,6 +14,7 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isErrno } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import type { LocalStore } from '../../store/local-store.js';
@@ -259,17 +260,24 @@ async function imageIsWhole(store: LocalStore, repository: string, digest: Diges
 }
 
 let version: string | undefined;
-/** The version in Slipway's package.json (next to buildpacks/): a new release never reuses an old one's images. */
+/**
+ * The version in Slipway's package.json (next to buildpacks/), and when this code runs
+ * from the CLI bundle, the bundle's hash (its manifest.json beside this chunk): a new
+ * release, or a rebuilt bundle whose staging code changed, never reuses an older one's images.
+ */
 function slipwayVersion(): string {
   if (version === undefined) {
-    try {
-      version = String(
-        (JSON.parse(readFileSync(join(BUILTIN_BUILDPACKS, '..', 'package.json'), 'utf8')) as { version?: string })
-          .version ?? 'unversioned',
-      );
-    } catch {
-      version = 'unversioned';
-    }
+    const read = (file: string, field: string): string | undefined => {
+      try {
+        const value = (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)[field];
+        return typeof value === 'string' ? value : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const release = read(join(BUILTIN_BUILDPACKS, '..', 'package.json'), 'version') ?? 'unversioned';
+    const bundle = read(join(dirname(fileURLToPath(import.meta.url)), 'manifest.json'), 'hash');
+    version = bundle ? `${release} bundle ${bundle}` : release;
   }
   return version;
 }
