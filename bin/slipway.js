@@ -43,13 +43,21 @@ if (manifest) {
   process.stderr.write(`slipway: error: SLIPWAY_TEST_CLI=built but there is no bundle in ${bundle} (npm run build)\n`);
   process.exitCode = 1;
 } else if (!process.env.SLIPWAY_FROM_SOURCE && existsSync(join(root, 'dist', 'cli', 'main.js'))) {
-  import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
+  import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href).catch(failedToLoad);
 } else {
   // tsx's ESM API (its CommonJS build of it registers hooks it cannot find).
-  import('tsx/esm/api').then(({ register }) => {
-    register();
-    return import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-  });
+  import('tsx/esm/api')
+    .then(({ register }) => {
+      register();
+      return import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+    })
+    .catch(failedToLoad);
+}
+
+/** The CLI itself could not be loaded (a broken build or checkout): say so, exit 1. */
+function failedToLoad(err) {
+  process.stderr.write(`slipway: error: cannot load the CLI: ${err?.stack ?? err}\n`);
+  process.exitCode = 1;
 }
 
 function readManifest() {
