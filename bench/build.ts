@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalStore, ensureDefaultStack } from '../src/index.js';
-import { BENCH_CACHE, buildSlipway, median } from './common.js';
+import { BENCH_CACHE, buildSlipwayBin, median } from './common.js';
 
 const exec = promisify(execFile);
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 3) || 3;
@@ -45,7 +45,7 @@ interface SlipwayRow {
 const slip: Record<Phase, SlipwayRow[]> = { cold: [], 'no-change': [], 'one-line': [] };
 const buildah: Record<Phase, number[]> = { cold: [], 'no-change': [], 'one-line': [] };
 
-const entry = await buildSlipway('build');
+const entry = await buildSlipwayBin('build');
 const work = mkdtempSync(join(tmpdir(), 'slipway-bench-build-'));
 const buildahRoot = join(BENCH_CACHE, 'buildah');
 const buildahArgs = [

@@ -17,12 +17,12 @@
  * package, Slipway's folders, GC), the profiles left in DIR for Chrome's DevTools.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { ROOT, commandExists } from '../test/helpers.js';
-import { buildSlipway, median, recordResult } from './common.js';
+import { commandExists } from '../test/helpers.js';
+import { buildSlipwayBin, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({
@@ -94,17 +94,8 @@ async function summarize(file: string): Promise<[string, number][]> {
 }
 
 async function main(): Promise<void> {
-  const main = await buildSlipway('cli-start-dist');
-  const dist = dirname(dirname(main));
-  // The bundle beside that dist/, as `npm run build` makes it (or none, to measure the tsc output alone).
-  await rm(join(dist, 'bundle'), { recursive: true, force: true });
-  if (!values['no-bundle'])
-    await exec(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--no-tsc', '--outdir', dist], { cwd: ROOT });
-  // The published entry: bin/slipway.js beside the compiled dist/ (a copy, so that it finds that dist/).
-  const bin = join(dirname(dist), 'bin/slipway.js');
-  await mkdir(dirname(bin), { recursive: true });
-  await copyFile(join(ROOT, 'bin/slipway.js'), bin);
-  await copyFile(join(ROOT, 'bin/package.json'), join(dirname(bin), 'package.json')); // it is CommonJS
+  // The published entry over the bundle (or, with --no-bundle, over the tsc output alone).
+  const bin = await buildSlipwayBin('cli-start-dist', { bundle: !values['no-bundle'] });
   const work = join(tmpdir(), `slipway-bench-cli-${process.pid}`);
   const home = join(work, 'home');
   const rootfs = join(work, 'rootfs');

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../test/helpers.js';
 
@@ -53,6 +53,28 @@ export async function buildSlipway(name: string, source = ROOT): Promise<string>
     await symlink(join(from, name), join(dir, name));
   }
   return join(dir, 'dist/cli/main.js');
+}
+
+/**
+ * Slipway as `npm run build` publishes it: buildSlipway's dist/ with the CLI bundle beside
+ * it (scripts/build.mjs) and a copy of bin/slipway.js that runs it; returns that bin's path.
+ * A command a user waits for (a build, a rebase, a promote) is timed through it, start-up
+ * as the user pays it. `bundle: false` leaves the bundle out (bin runs the tsc output).
+ * Under bench/all the bundle is made once, by the first script that asks.
+ */
+export async function buildSlipwayBin(name: string, options: { bundle?: boolean } = {}): Promise<string> {
+  const bundle = options.bundle ?? true;
+  const dist = dirname(dirname(await buildSlipway(name)));
+  const bin = join(dirname(dist), 'bin/slipway.js');
+  const made = existsSync(join(dist, 'bundle/cli/manifest.json'));
+  if (process.env['SLIPWAY_BENCH_MAIN'] && bundle && made && existsSync(bin)) return bin;
+  await rm(join(dist, 'bundle'), { recursive: true, force: true });
+  if (bundle)
+    await exec(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--no-tsc', '--outdir', dist], { cwd: ROOT });
+  await mkdir(dirname(bin), { recursive: true });
+  await copyFile(join(ROOT, 'bin/slipway.js'), bin);
+  await copyFile(join(ROOT, 'bin/package.json'), join(dirname(bin), 'package.json')); // it is CommonJS
+  return bin;
 }
 
 /** The median (the mean of the middle two for an even count). */

@@ -26,7 +26,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
 import { fleetRebase } from '../src/rebase/fleet.js';
-import { buildSlipway, median, recordResult } from './common.js';
+import { buildSlipwayBin, median, recordResult } from './common.js';
 import { Readable } from 'node:stream';
 import { digestOf } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';
@@ -60,10 +60,11 @@ const CONCURRENCY = Number(args.concurrency);
 const LOCAL = args.local ?? false;
 
 function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
+  // Through tsx the bin runs the source; otherwise it runs the bundle, as published.
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...main, ...cliArgs], {
-      env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_FROM_SOURCE: '1' },
+      env: { ...process.env, SLIPWAY_HOME: home, ...(args.tsx ? { SLIPWAY_FROM_SOURCE: '1' } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -77,7 +78,7 @@ function runCli(main: string[], home: string, cliArgs: string[]): Promise<number
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
-  const cli = args.tsx ? [join(ROOT, 'bin/slipway.js')] : [await buildSlipway('rebase-dist')];
+  const cli = args.tsx ? [join(ROOT, 'bin/slipway.js')] : [await buildSlipwayBin('rebase-dist')];
   const home = await tempDir('bench-rebase');
   const store = await LocalStore.open(home.path);
   const registry = await startSlipwayRegistry(home.path, ['--gc-interval', '0'], args.tsx ? {} : { entry: cli[0]! });

@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { addRandomImage, commandExists, startDistribution, type RegistryProcess } from '../test/helpers.js';
-import { BENCH_CACHE, buildSlipway, median, recordResult } from './common.js';
+import { BENCH_CACHE, buildSlipwayBin, median, recordResult } from './common.js';
 
 const exec = promisify(execFile);
 const MB = 1e6;
@@ -240,7 +240,7 @@ async function promoteBench(work: string, layout: string): Promise<void> {
 async function main(): Promise<void> {
   for (const tool of ['skopeo', 'docker-registry'])
     if (!commandExists(tool)) throw new Error(`${tool} is not installed (bash scripts/install.sh --test)`);
-  slipwayMain = await buildSlipway('registry-client-dist');
+  slipwayMain = await buildSlipwayBin('registry-client-dist');
   const layout = join(BENCH_CACHE, `registry-5x${layerMB}MB`);
   const image = await addRandomImage(
     layout,
