@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(mmdebstrap pigz zstd ca-certificates runc catatonit slirp4netns iproute2 e2fsprogs git curl unzip)
-test_pkgs=(skopeo umoci oci-image-tool podman runc catatonit uidmap libcap2-bin attr docker-registry openssl zip chromium postgresql haproxy radosgw ceph-mon ceph-osd ceph-mgr procps)
+test_pkgs=(xz-utils skopeo umoci oci-image-tool podman runc catatonit uidmap libcap2-bin attr docker-registry openssl zip chromium postgresql haproxy radosgw ceph-mon ceph-osd ceph-mgr procps)
 bench_pkgs=(wrk buildah)
 pkgs=("${runtime_pkgs[@]}")
 for arg in "$@"; do
