@@ -65,6 +65,11 @@ function extensionBuilder(
  * extension.toml, bin/detect and bin/generate, the Dockerfiles applied as root in the
  * sandbox, in real runc with the default stack and Debian's mirror.
  */
+/** `slipway build apps/pi:v1` of the GMP example through its builder, in the store at `home`. */
+function buildPi(home: string, ...extra: string[]) {
+  return slipway(home, ['build', 'apps/pi:v1', '--builder', EXAMPLE, '--path', join(EXAMPLE, 'app'), ...extra]);
+}
+
 describe('CNB image extensions', () => {
   let store: LocalStore;
   let home: string;
@@ -81,7 +86,7 @@ describe('CNB image extensions', () => {
   });
 
   test('the GMP example: build.Dockerfile adds the headers, run.Dockerfile the libraries, under the app layers; it runs', async () => {
-    const r = await slipway(home, ['build', 'apps/pi:v1', '--builder', EXAMPLE, '--path', join(EXAMPLE, 'app')]);
+    const r = await buildPi(home);
     assert.equal(r.code, 0, r.stderr);
     firstDigest = /^digest (sha256:[0-9a-f]{64})$/m.exec(r.stdout)?.[1] ?? '';
     assert.match(
@@ -127,15 +132,7 @@ describe('CNB image extensions', () => {
 
   test('a second build takes the extended images as they are and gives the same digest', async () => {
     // --no-reuse: a real second build (not the no-change answer), to see what it reuses.
-    const r = await slipway(home, [
-      'build',
-      'apps/pi:v1',
-      '--builder',
-      EXAMPLE,
-      '--path',
-      join(EXAMPLE, 'app'),
-      '--no-reuse',
-    ]);
+    const r = await buildPi(home, '--no-reuse');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /build\.Dockerfile unchanged, its layer is reused/);
     assert.match(r.stderr, /run\.Dockerfile unchanged, its layer is reused/);
@@ -146,14 +143,7 @@ describe('CNB image extensions', () => {
   test('another store builds the same digest (extension layers are written by the deterministic writer)', async () => {
     const other = await tempDir('slipway-extensions-other');
     try {
-      const r = await slipway(other.path, [
-        'build',
-        'apps/pi:v1',
-        '--builder',
-        EXAMPLE,
-        '--path',
-        join(EXAMPLE, 'app'),
-      ]);
+      const r = await buildPi(other.path);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /examples\/gmp: applying run\.Dockerfile/, 'built afresh there');
       assert.match(r.stdout, new RegExp(`^digest ${firstDigest}$`, 'm'));
