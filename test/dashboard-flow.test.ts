@@ -136,10 +136,27 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
 
   it('restarts with a rolling deployment and watches it progress to DEPLOYED', async () => {
     const page = dev.page;
+    // A rollout of cached images can end within a poll's interval: the page records every
+    // state its deployments row shows, from its first render on, and the poll reads that too.
+    await page.addInitScript(`
+      window.deploymentRows = [];
+      const record = () => {
+        const row = document.querySelector('#deployments tr.deployment');
+        if (row && row.innerText) window.deploymentRows.push(row.innerText);
+      };
+      document.addEventListener('DOMContentLoaded', () => {
+        record();
+        new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
+    `);
     await page.getByRole('button', { name: 'Restart (rolling)' }).click();
     await page.waitForURL(`${server.url}/web/apps/${appGuid}`);
     await page.locator('main[data-connected="true"]').waitFor();
     const seen = new Set<string>();
+    const recorded = async () =>
+      (((await page.evaluate('window.deploymentRows')) as string[] | undefined) ?? []).map((text) =>
+        text.replace(/\s+/g, ' ').trim().replace(/^\S+ /, ''),
+      );
     for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
       const row = (
         await page
@@ -152,6 +169,7 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
       if (/DEPLOYED/.test(row)) break;
       await page.waitForTimeout(150);
     }
+    for (const state of await recorded()) seen.add(state);
     const states = [...seen];
     assert.ok(
       states.some((s) => /DEPLOYED 2 of 2 new instances/.test(s)),
