@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ export async function startCephRgw(): Promise<CephRgw> {
       return await startOnce();
     } catch (err) {
       if (attempt >= 3) throw err;
+      process.stderr.write(`test Ceph cluster, start ${attempt} of 3 failed: ${(err as Error).message}\n`);
     }
   }
 }
@@ -51,7 +52,10 @@ async function startOnce(): Promise<CephRgw> {
       detail: { needs: DAEMONS },
     });
   const dir = await mkdtemp(join(tmpdir(), 'slipway-ceph-'));
-  const [monPort, rgwPort] = [await freePort(), await freePort()];
+  // A loopback address of this cluster's own (all of 127/8 is lo's): another cluster on the host
+  // (another test run, or one's daemons left over) cannot reach its mon, nor it theirs.
+  const host = `127.${100 + randomInt(100)}.${randomInt(256)}.${1 + randomInt(254)}`;
+  const [monPort, rgwPort] = [await freePort(host), await freePort(host)];
   const fsid = randomUUID();
   // Below the ephemeral ports (32768 and up), where freePort finds the mon's and radosgw's.
   const portBase = 20_000 + Math.floor(Math.random() * 127) * 100;
@@ -63,7 +67,9 @@ async function startOnce(): Promise<CephRgw> {
       '[global]',
       `fsid = ${fsid}`,
       // v1 spelled out: a bare IP:PORT other than 6789 is taken for msgr2, which this mon does not speak.
-      `mon host = v1:127.0.0.1:${monPort}`,
+      `mon host = v1:${host}:${monPort}`,
+      `public addr = ${host}`,
+      `cluster addr = ${host}`,
       'ms bind msgr2 = false',
       // Daemons' own ports from a range of this cluster's: two clusters started side by side
       // (two test runs) would otherwise share 6800-7300, and one's daemons reach the other's.
@@ -77,6 +83,11 @@ async function startOnce(): Promise<CephRgw> {
       'osd pool default min size = 1',
       'mon allow pool size one = true',
       'osd objectstore = memstore',
+      // An OSD's first commands at start (its device class, its crush location) can go out
+      // before its MonClient has the mon's monmap, under a zero fsid, and the mon refuses them
+      // ('wrong fsid': the OSD exits). The OSD is placed in the crush map before it starts instead.
+      'osd class update on start = false',
+      'osd crush update on start = false',
       'memstore device bytes = 6442450944',
       `run dir = ${dir}/run`,
       `log file = ${dir}/$name.log`,
@@ -89,7 +100,7 @@ async function startOnce(): Promise<CephRgw> {
       '[mgr.x]',
       `mgr data = ${dir}/mgr.x`,
       '[client.rgw]',
-      `rgw frontends = beast endpoint=127.0.0.1:${rgwPort}`,
+      `rgw frontends = beast endpoint=${host}:${rgwPort}`,
       '',
     ].join('\n'),
   );
@@ -111,7 +122,7 @@ async function startOnce(): Promise<CephRgw> {
   try {
     execFileSync(
       'monmaptool',
-      ['--create', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')],
+      ['--create', '--addv', 'a', `[v1:${host}:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')],
       {
         stdio: 'ignore',
       },
@@ -121,6 +132,7 @@ async function startOnce(): Promise<CephRgw> {
     // The OSD's uuid named on both sides: one the mkfs made up could differ from the one the mon registered.
     const osdUuid = randomUUID();
     run('ceph', ['osd', 'create', osdUuid]);
+    run('ceph', ['osd', 'crush', 'add', 'osd.0', '1', 'root=default', 'host=slipway-test']);
     run('ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     run('ceph-osd', ['-i', '0']);
     run('ceph-mgr', ['-i', 'x']);
@@ -136,7 +148,7 @@ async function startOnce(): Promise<CephRgw> {
       `--access-key=${accessKey}`,
       `--secret=${secretKey}`,
     ]);
-    const endpoint = `http://127.0.0.1:${rgwPort}`;
+    const endpoint = `http://${host}:${rgwPort}`;
     for (let i = 0; ; i++) {
       const ok = await fetch(`${endpoint}/`).then(
         (r) => r.ok,
@@ -153,7 +165,10 @@ async function startOnce(): Promise<CephRgw> {
     }
     return { endpoint, accessKey, secretKey, stop };
   } catch (err) {
+    // What the mon said of it (a command refused, an election), before stop() removes the logs.
+    const monLog = spawnSync('tail', ['-20', join(dir, 'mon.a.log')], { encoding: 'utf8' }).stdout;
     stop();
+    if (err instanceof SlipwayError && monLog) err.message += `\nthe mon's last log lines:\n${monLog}`;
     throw err;
   }
 }
