@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { open, rename, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { isErrno } from '../errors.js';
@@ -58,7 +59,8 @@ export async function statOrUndefined(path: string): Promise<Stats | undefined> 
  * the new, never a torn write. Not fsynced: used for ingest metadata, which a crash may lose.
  */
 export async function writeSmallFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp`;
+  // A name of this write's own: two writers sharing one would rename each other's half-written file.
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   await writeFile(tmp, data);
   await rename(tmp, path);
 }
