@@ -97,7 +97,7 @@ describe('S3BlobStore on a real S3 server', () => {
 
   it('a 503 storm is ridden out with backoff; one that does not end is a clear UNAVAILABLE error, nothing stored', async () => {
     const failing = { left: 0 };
-    const proxy = await faultProxy(s3.port, failing);
+    const proxy = await faultProxy(s3.endpoint, failing);
     const meta = await PostgresMetadataStore.open(await pg.createDatabase());
     try {
       const store = new S3BlobStore(parseS3Url(s3.url('storm', proxy.url)), meta);
@@ -167,7 +167,10 @@ describe('S3BlobStore on a real S3 server', () => {
 });
 
 /** An HTTP proxy to the S3 server that answers 503 SlowDown while `failing.left` > 0 (counting down). */
-async function faultProxy(port: number, failing: { left: number }): Promise<{ url: string; close(): Promise<void> }> {
+async function faultProxy(
+  endpoint: string,
+  failing: { left: number },
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (failing.left > 0) {
       failing.left--;
@@ -178,7 +181,7 @@ async function faultProxy(port: number, failing: { left: number }): Promise<{ ur
       );
       return;
     }
-    const up = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+    const up = request(new URL(req.url ?? '/', endpoint), { method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
     });

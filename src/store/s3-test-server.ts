@@ -31,7 +31,6 @@ import { freePort } from './free-port.js';
 export interface S3TestServer {
   endpoint: string;
   bucket: string;
-  port: number;
   /** The environment the SDK needs (s3rver's fixed credentials). */
   env: Record<string, string>;
   /** A blob store URL under `prefix` (a different prefix per test keeps them apart). */
@@ -87,7 +86,6 @@ async function onServer(
   return {
     endpoint,
     bucket,
-    port: Number(new URL(endpoint).port),
     env,
     url: (prefix = '', at = endpoint) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(at)}&path-style=true`,
     stop: async () => stop(),
@@ -133,7 +131,6 @@ async function startS3rver(options: { detached?: boolean }): Promise<S3TestServe
   return {
     endpoint,
     bucket: S3_TEST_BUCKET,
-    port,
     env: { ...CREDENTIALS },
     url: (prefix = '', at = endpoint) =>
       `s3://${S3_TEST_BUCKET}/${prefix}?endpoint=${encodeURIComponent(at)}&path-style=true`,
