@@ -171,6 +171,30 @@ describe('slipway copy, pull, push and promote between Slipway, CNCF Distributio
     }
   });
 
+  test('to a registry without single-POST uploads (Distribution), no blob goes up twice', async () => {
+    // The client asks once whether a blob may go in its POST; the uploads beside that one wait
+    // for the answer instead of sending their bodies where Distribution drops them (which also
+    // held the process up until Distribution closed those connections).
+    const proxy = await startFaultProxy(dist.url, {});
+    try {
+      await cli(['copy', `oci:${layout}:app`, `${slip.host}/once/app:1`]);
+      const pushed = await report(['promote', `${slip.host}/once/app:1`, `${proxy.host}/once/app:1`]);
+      assert.equal(pushed.digest, app.digest);
+      const blobs = pushed.bytesSent;
+      assert.equal(
+        blobs,
+        app.layers.reduce((n, l) => n + l.size, 0) +
+          (JSON.parse(app.manifest.toString()) as { config: { size: number } }).config.size,
+      );
+      // One POST asked, with its body; the others waited for its 202 and sent none. So what
+      // crossed the wire is each blob once, that one body again (at most the largest) and the manifest.
+      assert.equal(proxy.state.postsWithBody, 1);
+      assert.ok(proxy.state.bytesUp < blobs + app.manifest.length + 4096 + Math.max(...app.layers.map((l) => l.size)));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('within one registry, blobs are mounted from the source repository, not sent', async () => {
     for (const reg of [slip, dist]) {
       await cli(['copy', `oci:${layout}:base`, `${reg.host}/mount-src/base:1`]);
@@ -582,7 +606,14 @@ describe('registry auth against Distribution: htpasswd, credential helpers, and 
 
 interface FaultProxy {
   host: string;
-  state: { uploadCuts: number; downloadCuts: number; rangeRequests: number; corrupted: number };
+  state: {
+    uploadCuts: number;
+    downloadCuts: number;
+    rangeRequests: number;
+    corrupted: number;
+    bytesUp: number;
+    postsWithBody: number;
+  };
   close(): Promise<void>;
 }
 
@@ -595,7 +626,7 @@ async function startFaultProxy(
   target: string,
   fault: { cutUploadAfter?: number; cutDownloadAfter?: number; corruptBlobsOver?: number },
 ): Promise<FaultProxy> {
-  const state = { uploadCuts: 0, downloadCuts: 0, rangeRequests: 0, corrupted: 0 };
+  const state = { uploadCuts: 0, downloadCuts: 0, rangeRequests: 0, corrupted: 0, bytesUp: 0, postsWithBody: 0 };
   const server: Server = createServer((req, res) => {
     if (req.headers.range) state.rangeRequests++;
     const upstream = httpRequest(new URL(req.url!, target), { method: req.method, headers: req.headers }, (up) => {
@@ -628,7 +659,9 @@ async function startFaultProxy(
     upstream.on('error', () => res.socket?.destroy());
     let sent = 0;
     req.on('data', (chunk: Buffer) => {
+      if (sent === 0 && req.method === 'POST') state.postsWithBody++;
       sent += chunk.length;
+      state.bytesUp += chunk.length;
       if (fault.cutUploadAfter !== undefined && state.uploadCuts === 0 && sent > fault.cutUploadAfter) {
         state.uploadCuts++;
         upstream.destroy();

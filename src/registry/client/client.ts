@@ -84,6 +84,8 @@ export class RegistryClient {
   readonly #opening = new Map<string, Promise<string | undefined>>();
   /** Whether the registry takes a small blob in one POST (201); undefined until tried. */
   #onePost: boolean | undefined;
+  /** The one POST that asks it, while it is in flight: the others wait rather than send their bodies to a registry that may drop them. */
+  #onePostAsked: Promise<void> | undefined;
 
   constructor(host: string, options: RegistryClientOptions = {}) {
     const explicit = /^(https?):\/\/([^/]+)\/?$/.exec(host);
@@ -319,23 +321,27 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const pending = await this.#takePending(repo, digest);
       let location = pending;
+      if (location === undefined && this.#onePost === undefined) await this.#onePostAsked;
       if (location === undefined && this.#onePost !== false) {
         // One request (POST ?digest= with the body, the spec's single-request upload): a
         // fleet rebase sends a config per image. A registry without it answers 202 with
         // a session, which the PUT below then fills; this client asks no more after that.
-        const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
-          scopes: [pushScope(repo)],
-          headers: { 'content-type': 'application/octet-stream' },
-          body,
-          idempotent: true,
-        });
-        discard(res);
-        if (res.status === 201) {
-          this.#onePost = true;
-          return body.length;
+        let answered = (): void => {};
+        if (this.#onePost === undefined) this.#onePostAsked = new Promise((resolve) => (answered = resolve));
+        try {
+          const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
+            scopes: [pushScope(repo)],
+            headers: { 'content-type': 'application/octet-stream' },
+            body,
+            idempotent: true,
+          });
+          discard(res);
+          this.#onePost = res.status === 201;
+          if (this.#onePost) return body.length;
+          location = this.#location(res, undefined);
+        } finally {
+          answered();
         }
-        this.#onePost = false;
-        location = this.#location(res, undefined);
       }
       location ??= await this.#startUpload(repo);
       try {
