@@ -88,15 +88,14 @@ async function writeImage(
   report: WriteReport,
   root: boolean,
 ): Promise<Descriptor> {
-  const layers = await image.layers();
+  const [layers, { config }] = await Promise.all([image.layers(), image.manifest()]);
   // The config goes up beside the layers, not after them: only the manifest must wait
   // for every blob. Re-compressed layers leave the config's bytes as they are (the
   // diff_ids do not change), so its digest is known before the layers are written.
-  const [rawConfig, { config }] = await Promise.all([image.rawConfig(), image.manifest()]);
   // First in the queue: it is small, and would otherwise wait for a free slot behind large layers.
   const tasks: (() => Promise<Layer | undefined>)[] = [
     async () => {
-      await writeConfig(dest, config.digest, rawConfig, report);
+      await writeConfig(dest, config.digest, () => image.rawConfig(), report);
       return undefined;
     },
     ...layers.map((layer) => () => writeLayer(dest, layer, options, report)),
@@ -108,16 +107,25 @@ async function writeImage(
     final = await rebuildWithLayers(image, written);
     const rebuilt = (await final.manifest()).config.digest;
     // Cannot happen while diff_ids are kept; were it to, the manifest must not name a blob not sent.
-    if (rebuilt !== config.digest) await writeConfig(dest, rebuilt, await final.rawConfig(), report);
+    if (rebuilt !== config.digest) await writeConfig(dest, rebuilt, () => final.rawConfig(), report);
   }
   return dest.putManifest(await final.rawManifest(), await final.mediaType(), root);
 }
 
-/** Writes the config blob, or skips or mounts it when present. */
-async function writeConfig(dest: ContentDestination, digest: Digest, raw: Buffer, report: WriteReport): Promise<void> {
+/**
+ * Writes the config blob, or skips or mounts it when present. Its bytes are read only to be
+ * sent: a registry source's config is one more round trip, which the layers' checks need not wait for.
+ */
+async function writeConfig(
+  dest: ContentDestination,
+  digest: Digest,
+  read: () => Promise<Buffer>,
+  report: WriteReport,
+): Promise<void> {
   if (await dest.hasBlob(digest)) report.blobsSkipped++;
   else if (dest.mountBlob && (await dest.mountBlob(digest))) report.blobsMounted++;
   else {
+    const raw = await read();
     await dest.putBlob(Readable.from([raw]), { digest, size: raw.length });
     report.blobsSent++;
     report.bytesSent += raw.length;
