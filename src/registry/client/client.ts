@@ -321,13 +321,15 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const pending = await this.#takePending(repo, digest);
       let location = pending;
-      if (location === undefined && this.#onePost === undefined) await this.#onePostAsked;
+      // Again after each wake: the POST waited for may have failed unanswered, and another now asks.
+      while (location === undefined && this.#onePost === undefined && this.#onePostAsked) await this.#onePostAsked;
       if (location === undefined && this.#onePost !== false) {
         // One request (POST ?digest= with the body, the spec's single-request upload): a
         // fleet rebase sends a config per image. A registry without it answers 202 with
         // a session, which the PUT below then fills; this client asks no more after that.
         let answered = (): void => {};
-        if (this.#onePost === undefined) this.#onePostAsked = new Promise((resolve) => (answered = resolve));
+        const asking = this.#onePost === undefined ? new Promise<void>((resolve) => (answered = resolve)) : undefined;
+        if (asking) this.#onePostAsked = asking;
         try {
           const res = await this.#request('POST', `/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
             scopes: [pushScope(repo)],
@@ -340,6 +342,7 @@ export class RegistryClient {
           if (this.#onePost) return body.length;
           location = this.#location(res, undefined);
         } finally {
+          if (this.#onePostAsked === asking) this.#onePostAsked = undefined;
           answered();
         }
       }
