@@ -27,7 +27,7 @@ export interface CephRgw {
   stop(): void;
 }
 
-const DAEMONS = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'radosgw', 'monmaptool', 'radosgw-admin'];
+const DAEMONS = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'radosgw', 'monmaptool', 'radosgw-admin', 'ceph'];
 
 export function cephAvailable(): boolean {
   return DAEMONS.every((d) => existsSync(`/usr/bin/${d}`));
