@@ -137,7 +137,7 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
   it('restarts with a rolling deployment and watches it progress to DEPLOYED', async (t) => {
     const page = dev.page;
     // A rollout of cached images can end within a poll's interval: the page records every
-    // state its deployments row shows, from its first render on, and the poll reads that too.
+    // state its deployments row shows, from its first render on.
     await page.addInitScript(`
       window.deploymentRows = [];
       const record = () => {
@@ -152,25 +152,12 @@ describe('dashboard end to end: push, live log and instances, rolling restart, i
     await page.getByRole('button', { name: 'Restart (rolling)' }).click();
     await page.waitForURL(`${server.url}/web/apps/${appGuid}`);
     await page.locator('main[data-connected="true"]').waitFor();
-    const seen = new Set<string>();
-    const recorded = async () =>
-      (((await page.evaluate('window.deploymentRows')) as string[] | undefined) ?? []).map((text) =>
-        text.replace(/\s+/g, ' ').trim().replace(/^\S+ /, ''),
-      );
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-      const row = (
-        await page
-          .locator('#deployments tr.deployment')
-          .first()
-          .innerText()
-          .catch(() => '')
-      ).replace(/\s+/g, ' ');
-      seen.add(row.replace(/^\S+ /, ''));
-      if (/DEPLOYED/.test(row)) break;
-      await page.waitForTimeout(150);
-    }
-    for (const state of await recorded()) seen.add(state);
-    const states = [...seen];
+    // The record holds every state the row showed; the wait only says when the rollout ended.
+    await until('the rollout DEPLOYED', 120_000, async () =>
+      /DEPLOYED/.test(await page.locator('#deployments tr.deployment').first().innerText()),
+    );
+    const recorded = (await page.evaluate('window.deploymentRows')) as string[];
+    const states = [...new Set(recorded.map((text) => text.replace(/\s+/g, ' ').trim().replace(/^\S+ /, '')))];
     assert.ok(
       states.some((s) => /DEPLOYED 2 of 2 new instances/.test(s)),
       `ends DEPLOYED: ${states.join(' | ')}`,
