@@ -3,7 +3,9 @@
  * `skopeo copy` in the same run, both against the same CNCF Distribution 2.8 registries
  * (Debian's docker-registry). See bench/README.md, "Registry client".
  *
- *   node --import tsx bench/registry-client.ts [--runs 5] [--only copy,promote] [--layer-mb 100]
+ *   node --import tsx bench/registry-client.ts [--runs 5] [--only copy,promote] [--layer-mb 100] [--profile DIR]
+ *
+ * `--profile DIR` writes a `--cpu-prof` profile of each slipway run into DIR.
  *
  * - copy: a 5 x 100 MB image (random data, gzip with stored blocks) held by a source
  *   Distribution, copied to an empty second Distribution (registry -> registry; two
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     only: { type: 'string', default: 'copy,promote' },
     'layer-mb': { type: 'string', default: '100' },
+    profile: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -37,8 +40,9 @@ const only = new Set(values.only!.split(','));
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 let slipwayMain = '';
+const profileArgs = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile];
 const slipway = (home: string, ...args: string[]) =>
-  exec(process.execPath, [slipwayMain, '--json', ...args], {
+  exec(process.execPath, [...profileArgs, slipwayMain, '--json', ...args], {
     env: { ...process.env, SLIPWAY_HOME: home },
     maxBuffer: 16 << 20,
   });

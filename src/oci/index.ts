@@ -12,6 +12,8 @@ export * from './json-depth.js';
 export * from './media-types.js';
 export * from './platform.js';
 export * from './reference.js';
+/** The JSON shape checker the validators are written in. */
+export * as shape from './shape.js';
 export * from './transport.js';
 export * from './types.js';
 export * from './validate.js';

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { SlipwayError } from '../errors.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from './digest.js';
 import { checkJsonDepth } from './json-depth.js';
@@ -9,10 +8,26 @@ import {
   isIndexMediaType,
   isManifestMediaType,
 } from './media-types.js';
+import {
+  type Shape,
+  type ShapeIssue,
+  anyValue,
+  arrayOf,
+  boolean,
+  isPlainObject,
+  mapOf,
+  nullable,
+  number,
+  object,
+  optional,
+  shapeIssues,
+  string,
+} from './shape.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 
 /**
- * Validation of OCI image-spec 1.1 documents (and their Docker schema 2 twins) with zod.
+ * Validation of OCI image-spec 1.1 documents (and their Docker schema 2 twins) against
+ * their shapes (shape.ts).
  * Unknown fields are kept and ignored, as the spec asks. The functions parse the bytes
  * once and return the document; they never re-serialise it, so digests are always taken
  * over the caller's untouched bytes.
@@ -34,126 +49,114 @@ const SCHEMA1_MEDIA_TYPES = [
   'application/vnd.docker.distribution.manifest.v1+prettyjws',
 ];
 
-// --- field schemas ---------------------------------------------------------------
+// --- field shapes ----------------------------------------------------------------
 
-/** A string that must pass `check`, which returns the problem or undefined. */
-function checkedString(check: (value: string) => string | undefined) {
-  return z.string().superRefine((value, ctx) => {
-    const problem = check(value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  });
-}
-
-const mediaTypeField = checkedString((v) =>
+const mediaTypeField = string((v) =>
   MEDIA_TYPE_RE.test(v) ? undefined : `"${v}" is not a media type of the form type/subtype (RFC 6838)`,
 );
-const digestField = checkedString((v) => (isDigest(v) ? undefined : digestProblem(v)));
-const sizeField = z.number().superRefine((v, ctx) => {
-  if (!Number.isSafeInteger(v) || v < 0)
-    ctx.addIssue({ code: 'custom', message: `must be a non-negative integer, not ${v}` });
-});
-const urlField = checkedString((v) => (URL.canParse(v) ? undefined : `"${v}" is not a URL (RFC 3986)`));
-const base64Field = checkedString((v) => (BASE64_RE.test(v) ? undefined : 'data is not standard base64 (RFC 4648)'));
-const timestampField = checkedString((v) =>
+const digestField = string((v) => (isDigest(v) ? undefined : digestProblem(v)));
+const sizeField = number((v) =>
+  Number.isSafeInteger(v) && v >= 0 ? undefined : `must be a non-negative integer, not ${v}`,
+);
+const urlField = string((v) => (URL.canParse(v) ? undefined : `"${v}" is not a URL (RFC 3986)`));
+const base64Field = string((v) => (BASE64_RE.test(v) ? undefined : 'data is not standard base64 (RFC 4648)'));
+const timestampField = string((v) =>
   isRfc3339(v) ? undefined : `"${v}" is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z`,
 );
-const annotationsField = z.record(z.string(), z.string());
-const stringList = z.array(z.string());
+const stringMap = mapOf(string());
+const stringList = arrayOf(string());
 
-const platformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': stringList.optional(),
-  variant: z.string().optional(),
-  features: stringList.optional(),
+const platformShape = object({
+  architecture: string(),
+  os: string(),
+  'os.version': optional(string()),
+  'os.features': optional(stringList),
+  variant: optional(string()),
+  features: optional(stringList),
 });
 
-const descriptorSchema = z
-  .looseObject({
+const descriptorShape = object(
+  {
     mediaType: mediaTypeField,
     digest: digestField,
     size: sizeField,
-    urls: z.array(urlField).optional(),
-    annotations: annotationsField.optional(),
-    data: base64Field.optional(),
-    artifactType: mediaTypeField.optional(),
-    platform: platformSchema.optional(),
-  })
-  .superRefine((d, ctx) => {
-    const problem = embeddedDataProblem(d);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['data'], message: problem });
-  });
+    urls: optional(arrayOf(urlField)),
+    annotations: optional(stringMap),
+    data: optional(base64Field),
+    artifactType: optional(mediaTypeField),
+    platform: optional(platformShape),
+  },
+  { at: 'data', rule: (d) => embeddedDataProblem(d as { data?: string; digest: string; size: number }) },
+);
 
-const schemaVersionField = z.unknown().superRefine((v, ctx) => {
-  if (v === undefined) ctx.addIssue({ code: 'custom', message: 'is required and must be 2' });
-  else if (v !== 2) ctx.addIssue({ code: 'custom', message: `must be 2, not ${JSON.stringify(v)}` });
-});
+const schemaVersionField = anyValue((v) =>
+  v === undefined ? 'is required and must be 2' : v !== 2 ? `must be 2, not ${JSON.stringify(v)}` : undefined,
+);
 
 function mediaTypeOneOf(allowed: readonly string[], what: string) {
-  return checkedString((v) =>
+  return string((v) =>
     allowed.includes(v) ? undefined : `"${v}" is not ${what} media type (expected ${allowed.join(' or ')})`,
   );
 }
 
-const manifestSchema = z.looseObject({
+const manifestShape = object({
   schemaVersion: schemaVersionField,
-  mediaType: mediaTypeOneOf(MANIFEST_MEDIA_TYPES, 'an image manifest').optional(),
-  artifactType: mediaTypeField.optional(),
-  config: descriptorSchema,
-  layers: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotationsField.optional(),
+  mediaType: optional(mediaTypeOneOf(MANIFEST_MEDIA_TYPES, 'an image manifest')),
+  artifactType: optional(mediaTypeField),
+  config: descriptorShape,
+  layers: arrayOf(descriptorShape),
+  subject: optional(descriptorShape),
+  annotations: optional(stringMap),
 });
 
-const indexSchema = z.looseObject({
+const indexShape = object({
   schemaVersion: schemaVersionField,
-  mediaType: mediaTypeOneOf(INDEX_MEDIA_TYPES, 'an image index').optional(),
-  artifactType: mediaTypeField.optional(),
-  manifests: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotationsField.optional(),
+  mediaType: optional(mediaTypeOneOf(INDEX_MEDIA_TYPES, 'an image index')),
+  artifactType: optional(mediaTypeField),
+  manifests: arrayOf(descriptorShape),
+  subject: optional(descriptorShape),
+  annotations: optional(stringMap),
 });
 
-const objectMap = z.record(z.string(), z.looseObject({}));
+const objectMap = mapOf(object({}));
 
-const containerConfigSchema = z.looseObject({
-  User: z.string().optional(),
-  ExposedPorts: objectMap.nullable().optional(),
-  Env: stringList.nullable().optional(),
-  Entrypoint: stringList.nullable().optional(),
-  Cmd: stringList.nullable().optional(),
-  Volumes: objectMap.nullable().optional(),
-  WorkingDir: z.string().optional(),
-  Labels: z.record(z.string(), z.string()).nullable().optional(),
-  StopSignal: z.string().optional(),
-  ArgsEscaped: z.boolean().optional(),
+const containerConfigShape = object({
+  User: optional(string()),
+  ExposedPorts: nullable(objectMap),
+  Env: nullable(stringList),
+  Entrypoint: nullable(stringList),
+  Cmd: nullable(stringList),
+  Volumes: nullable(objectMap),
+  WorkingDir: optional(string()),
+  Labels: nullable(stringMap),
+  StopSignal: optional(string()),
+  ArgsEscaped: optional(boolean()),
 });
 
-const configSchema = z.looseObject({
-  created: timestampField.optional(),
-  author: z.string().optional(),
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': stringList.optional(),
-  variant: z.string().optional(),
-  config: containerConfigSchema.nullable().optional(),
-  rootfs: z.looseObject({
-    type: checkedString((v) => (v === 'layers' ? undefined : `rootfs.type must be "layers", not "${v}"`)),
-    diff_ids: z.array(digestField),
+const configShape = object({
+  created: optional(timestampField),
+  author: optional(string()),
+  architecture: string(),
+  os: string(),
+  'os.version': optional(string()),
+  'os.features': optional(stringList),
+  variant: optional(string()),
+  config: nullable(containerConfigShape),
+  rootfs: object({
+    type: string((v) => (v === 'layers' ? undefined : `rootfs.type must be "layers", not "${v}"`)),
+    diff_ids: arrayOf(digestField),
   }),
-  history: z
-    .array(
-      z.looseObject({
-        created: timestampField.optional(),
-        created_by: z.string().optional(),
-        author: z.string().optional(),
-        comment: z.string().optional(),
-        empty_layer: z.boolean().optional(),
+  history: optional(
+    arrayOf(
+      object({
+        created: optional(timestampField),
+        created_by: optional(string()),
+        author: optional(string()),
+        comment: optional(string()),
+        empty_layer: optional(boolean()),
       }),
-    )
-    .optional(),
+    ),
+  ),
 });
 
 // --- public API ------------------------------------------------------------------
@@ -168,7 +171,7 @@ const configSchema = z.looseObject({
 export function parseManifest(input: Input): ImageManifest {
   const doc = parseJson(input, 'manifest');
   rejectSchema1(doc, undefined);
-  return validate(manifestSchema, doc, 'image manifest') as unknown as ImageManifest;
+  return validate(manifestShape, doc, 'image manifest') as unknown as ImageManifest;
 }
 
 /**
@@ -179,7 +182,7 @@ export function parseManifest(input: Input): ImageManifest {
  */
 export function parseIndex(input: Input): ImageIndex {
   const doc = parseJson(input, 'index');
-  return validate(indexSchema, doc, 'image index') as unknown as ImageIndex;
+  return validate(indexShape, doc, 'image index') as unknown as ImageIndex;
 }
 
 /**
@@ -191,7 +194,7 @@ export function parseIndex(input: Input): ImageIndex {
  */
 export function parseConfig(input: Input): ImageConfig {
   const doc = parseJson(input, 'image config');
-  return dropNulls(validate(configSchema, doc, 'image config')) as unknown as ImageConfig;
+  return dropNulls(validate(configShape, doc, 'image config')) as unknown as ImageConfig;
 }
 
 /**
@@ -201,7 +204,7 @@ export function parseConfig(input: Input): ImageConfig {
  *   validateDescriptor({ mediaType: MediaType.OciManifest, digest, size: 512 })
  */
 export function validateDescriptor(value: unknown): Descriptor {
-  return validate(descriptorSchema, value, 'descriptor') as unknown as Descriptor;
+  return validate(descriptorShape, value, 'descriptor') as unknown as Descriptor;
 }
 
 /**
@@ -217,7 +220,7 @@ export function validateDescriptor(value: unknown): Descriptor {
 export function parseManifestOrIndex(input: Input, mediaTypeHint?: string): ManifestOrIndex {
   const doc = parseJson(input, 'manifest');
   rejectSchema1(doc, mediaTypeHint);
-  const field = isRecord(doc) && typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+  const field = isPlainObject(doc) && typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const known = (mt: string | undefined) => isManifestMediaType(mt) || isIndexMediaType(mt);
   const hint = known(mediaTypeHint) ? mediaTypeHint : undefined;
   if (known(field) && hint !== undefined && field !== hint) {
@@ -231,10 +234,10 @@ export function parseManifestOrIndex(input: Input, mediaTypeHint?: string): Mani
   }
   const kind = detectKind(doc, known(field) ? field : hint);
   if (kind === 'index') {
-    const document = validate(indexSchema, doc, 'image index') as unknown as ImageIndex;
+    const document = validate(indexShape, doc, 'image index') as unknown as ImageIndex;
     return { kind, mediaType: document.mediaType ?? hint ?? MediaType.OciIndex, document };
   }
-  const document = validate(manifestSchema, doc, 'image manifest') as unknown as ImageManifest;
+  const document = validate(manifestShape, doc, 'image manifest') as unknown as ImageManifest;
   return { kind, mediaType: document.mediaType ?? hint ?? MediaType.OciManifest, document };
 }
 
@@ -285,53 +288,29 @@ function parseJson(input: Input, what: string): unknown {
   }
 }
 
-function validate<T extends z.ZodType>(schema: T, doc: unknown, what: string): z.output<T> {
-  const result = schema.safeParse(doc, { reportInput: true });
-  if (result.success) return result.data;
-  const issues = result.error.issues.map(describeIssue);
+/** Returns `doc` unchanged when it conforms to `shape`, else throws naming the first issues. */
+function validate(shape: Shape, doc: unknown, what: string): Record<string, unknown> {
+  const issues = shapeIssues(shape, doc).map(describeIssue);
+  if (issues.length === 0) return doc as Record<string, unknown>;
   const shown = issues.slice(0, MAX_ISSUES_SHOWN).join('; ');
   const more = issues.length > MAX_ISSUES_SHOWN ? ` (and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
-  throw new SlipwayError('INVALID_DOCUMENT', `invalid ${what}: ${shown}${more}`, {
-    cause: result.error,
-    detail: { issues },
-  });
+  throw new SlipwayError('INVALID_DOCUMENT', `invalid ${what}: ${shown}${more}`, { detail: { issues } });
 }
 
 /** One issue as `path: problem`, e.g. `layers[2].digest: invalid digest "sha256:xyz": …`. */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  let message = issue.message;
-  if (issue.code === 'invalid_type') {
-    const input = (issue as { input?: unknown }).input;
-    message =
-      input === undefined
-        ? `is required (${article(issue.expected)})`
-        : `must be ${article(issue.expected)}, not ${typeName(input)}`;
-  }
-  if (issue.path.length === 0) return issue.code === 'invalid_type' ? `the document ${message}` : message;
-  return `${formatPath(issue.path)}: ${message}`;
+function describeIssue(issue: ShapeIssue): string {
+  if (issue.path.length === 0) return issue.kind === 'type' ? `the document ${issue.message}` : issue.message;
+  return `${formatPath(issue.path)}: ${issue.message}`;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(String(key))}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(key)}]`;
   }
   return out;
-}
-
-function article(type: string): string {
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string')
-    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'object') return 'an object';
-  return `${article(typeof value)} (${String(value)})`;
 }
 
 function digestProblem(value: string): string {
@@ -353,9 +332,9 @@ function embeddedDataProblem(d: { data?: string | undefined; digest: string; siz
 }
 
 function rejectSchema1(doc: unknown, hint: string | undefined): void {
-  const field = isRecord(doc) ? doc.mediaType : undefined;
+  const field = isPlainObject(doc) ? doc.mediaType : undefined;
   const isSchema1 =
-    (isRecord(doc) && doc.schemaVersion === 1) ||
+    (isPlainObject(doc) && doc.schemaVersion === 1) ||
     SCHEMA1_MEDIA_TYPES.includes(String(field)) ||
     (hint !== undefined && SCHEMA1_MEDIA_TYPES.includes(hint));
   if (isSchema1) {
@@ -369,17 +348,13 @@ function rejectSchema1(doc: unknown, hint: string | undefined): void {
 function detectKind(doc: unknown, mediaType: string | undefined): 'manifest' | 'index' {
   if (isIndexMediaType(mediaType)) return 'index';
   if (isManifestMediaType(mediaType)) return 'manifest';
-  if (isRecord(doc) && 'manifests' in doc) return 'index';
-  if (isRecord(doc) && ('config' in doc || 'layers' in doc)) return 'manifest';
-  const field = isRecord(doc) && typeof doc.mediaType === 'string' ? ` (its mediaType is "${doc.mediaType}")` : '';
+  if (isPlainObject(doc) && 'manifests' in doc) return 'index';
+  if (isPlainObject(doc) && ('config' in doc || 'layers' in doc)) return 'manifest';
+  const field = isPlainObject(doc) && typeof doc.mediaType === 'string' ? ` (its mediaType is "${doc.mediaType}")` : '';
   throw new SlipwayError(
     'INVALID_DOCUMENT',
     `cannot tell whether this document is an image manifest or an index${field}: it has neither "config" nor "manifests"`,
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const NULLABLE_CONTAINER_FIELDS = ['Env', 'Labels', 'Volumes', 'ExposedPorts'] as const;
