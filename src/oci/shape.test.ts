@@ -32,9 +32,7 @@ describe('shape', () => {
     assert.deepEqual(messages(object({ a: nullable(string()) }), { a: null }), []);
   });
   it('refuses non-finite numbers and non-objects', () => {
-    assert.deepEqual(messages(number(), Number.POSITIVE_INFINITY), [
-      ' type: must be a number, not Infinity',
-    ]);
+    assert.deepEqual(messages(number(), Number.POSITIVE_INFINITY), [' type: must be a number, not Infinity']);
     assert.deepEqual(messages(point, []), [' type: must be an object, not an array']);
   });
 });
