@@ -4,6 +4,7 @@ import type { LocalStore } from '../../store/local-store.js';
 import type { BlobInfo, BlobWriter } from '../../store/types.js';
 import { RegistryError } from './errors.js';
 import type { RegistryEvent } from './events.js';
+import { SocketGarbage } from './socket-garbage.js';
 
 /** The ingest label that ties an upload to its repository (kept on disk with the ingest). */
 export const REPOSITORY_LABEL = 'repository';
@@ -207,6 +208,7 @@ export class Upload {
     const start = this.#writer.size;
     let size = start;
     let pending: Promise<void> | undefined;
+    const garbage = new SocketGarbage();
     try {
       for await (const batch of batches(body, WRITE_CHUNK)) {
         if (size + batch.length > this.#sessions.maxUploadBytes) {
@@ -218,6 +220,8 @@ export class Upload {
         // Settled later (awaited below); a failure meanwhile must not count as unhandled.
         write.catch(() => undefined);
         await pending;
+        // The batch before this one is on disk now: its socket reads are garbage.
+        if (pending !== undefined) garbage.received(batch.length);
         pending = write;
       }
       await pending;
