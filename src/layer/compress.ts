@@ -26,8 +26,7 @@
 import { availableParallelism } from 'node:os';
 import { Readable, pipeline, type Transform } from 'node:stream';
 import { createGunzip, gzip, type ZlibOptions } from 'node:zlib';
-import zstd from 'zstd-napi/binding.js';
-import { DecompressStream } from 'zstd-napi';
+import type zstd from 'zstd-napi/binding.js';
 import type { Compression } from '../oci/media-types.js';
 import { SlipwayError } from '../errors.js';
 
@@ -281,6 +280,7 @@ function gzipMember(input: Buffer, options: ZlibOptions, release?: (chunk: Buffe
  * a 2-core machine (copies and messages), so it is done inline.
  */
 export async function* zstdCompress(source: Chunks, options: ZstdOptions = {}): AsyncGenerator<Buffer> {
+  const { binding: zstd } = await loadZstd();
   const cctx = new zstd.CCtx();
   cctx.setParameter(zstd.CParameter.compressionLevel, options.level ?? ZSTD_LEVEL);
   const workers = options.workers ?? ZSTD_WORKERS;
@@ -290,20 +290,26 @@ export async function* zstdCompress(source: Chunks, options: ZstdOptions = {}): 
   cctx.setParameter(zstd.CParameter.jobSize, ZSTD_JOB_SIZE);
   const out = Buffer.allocUnsafe(1 << 20);
   for await (const chunk of source) {
-    yield* zstdStep(cctx, out, chunk, zstd.EndDirective.continue);
+    yield* zstdStep(cctx, out, chunk, zstd.EndDirective.continue, false);
     if (Buffer.isBuffer(chunk)) options.release?.(chunk); // zstd has copied it into its own buffers
   }
-  yield* zstdStep(cctx, out, Buffer.alloc(0), zstd.EndDirective.end);
+  yield* zstdStep(cctx, out, Buffer.alloc(0), zstd.EndDirective.end, true);
 }
 
 /** Feeds `input` to the compressor and yields (copies of) what it produced. */
-function* zstdStep(cctx: zstd.CCtx, out: Buffer, input: Uint8Array, directive: zstd.EndDirective): Generator<Buffer> {
+function* zstdStep(
+  cctx: zstd.CCtx,
+  out: Buffer,
+  input: Uint8Array,
+  directive: zstd.EndDirective,
+  last: boolean,
+): Generator<Buffer> {
   let rest = input;
   for (;;) {
     const [remaining, produced, consumed] = cctx.compressStream2(out, rest, directive);
     if (produced > 0) yield Buffer.from(out.subarray(0, produced));
     rest = rest.subarray(consumed);
-    const finished = directive === zstd.EndDirective.continue ? rest.length === 0 : remaining === 0;
+    const finished = last ? remaining === 0 : rest.length === 0;
     if (finished) return;
   }
 }
@@ -314,8 +320,23 @@ export function gunzipStream(): Transform {
 }
 
 /** A zstd decompressor; it reads every frame, and fails on a stream cut inside a frame. */
-export function zstdDecompressStream(): Transform {
-  return new DecompressStream();
+export async function zstdDecompressStream(): Promise<Transform> {
+  return new (await loadZstd()).DecompressStream();
+}
+
+interface ZstdModules {
+  binding: typeof zstd;
+  DecompressStream: typeof import('zstd-napi').DecompressStream;
+}
+let zstdModules: Promise<ZstdModules> | undefined;
+
+/** zstd's addon, loaded on first use: most commands never meet a zstd layer, and loading it costs every start. */
+function loadZstd(): Promise<ZstdModules> {
+  zstdModules ??= Promise.all([import('zstd-napi/binding.js'), import('zstd-napi')]).then(([binding, streams]) => ({
+    binding: binding.default,
+    DecompressStream: streams.DecompressStream,
+  }));
+  return zstdModules;
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -353,7 +374,7 @@ export async function decompressing(source: Chunks): Promise<Readable> {
   const compression = compressionOfMagic(head);
   const all = prepend(head, done ? undefined : iterator);
   if (compression === 'none') return Readable.from(all, { objectMode: false });
-  const decoder = compression === 'gzip' ? gunzipStream() : zstdDecompressStream();
+  const decoder = compression === 'gzip' ? gunzipStream() : await zstdDecompressStream();
   // pipeline() destroys each stream with the other's error, so both kinds reach the reader.
   return pipeline(Readable.from(all, { objectMode: false }), decoder, () => undefined);
 }
