@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { SlipwayError, isRetryable, type ErrorCode } from '../../errors.js';
+import { SlipwayError, isRetryable, isSlipwayError, type ErrorCode } from '../../errors.js';
 import { DigestStream, digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { MAX_DOCUMENT_SIZE } from '../../image/blob-source.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -268,20 +268,33 @@ export class RegistryClient {
     return verify;
   }
 
-  /** Reads a whole small blob (config), verified. */
+  /**
+   * Reads a whole small blob (a config), verified. Read in one go and hashed once, with
+   * no stream pipeline: a fleet rebase reads a config per image. A connection dropped
+   * mid-body asks again, up to the retry budget.
+   */
   async readBlob(repo: string, digest: Digest, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
-    const stream = await this.openBlob(repo, digest);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of stream) {
-      total += (chunk as Buffer).length;
-      if (total > maxSize) {
-        stream.destroy();
-        throw new SlipwayError('TOO_LARGE', `blob ${repo}@${digest} is larger than ${maxSize} bytes`);
+    const what = `blob ${repo}@${digest}`;
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.#request('GET', `/v2/${repo}/blobs/${digest}`, {
+        scopes: [pullScope(repo)],
+        idempotent: true,
+      });
+      let bytes: Buffer;
+      try {
+        bytes = await readLimited(res, maxSize, what);
+      } catch (err) {
+        if (isSlipwayError(err, 'TOO_LARGE') || attempt >= this.#attempts) throw err;
+        await sleep(this.#backoffMs * 2 ** (attempt - 1));
+        continue;
       }
-      chunks.push(chunk as Buffer);
+      const actual = digestOf(bytes, digestAlgorithm(digest));
+      if (actual !== digest)
+        throw new SlipwayError('DIGEST_MISMATCH', `content digest mismatch: expected ${digest}, got ${actual}`, {
+          detail: { expected: digest, actual },
+        });
+      return bytes;
     }
-    return Buffer.concat(chunks);
   }
 
   /**
