@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ROOT } from '../test/helpers.js';
 
@@ -155,4 +156,35 @@ export async function httpLoad(url: string, method: 'GET' | 'HEAD', seconds: num
     .filter(([s]) => s !== '200')
     .reduce((n, [, c]) => n + c, 0);
   return { rps: r.rps, errors: r.errors + bad, p99: `${r.p99ms}ms` };
+}
+
+/**
+ * The server's entry under --profile. Node refuses --cpu-prof in NODE_OPTIONS and the
+ * server is started as `node ENTRY ...`, so this entry starts V8's profiler through
+ * the inspector in the server's own process (its pid and CPU stay the server's), runs
+ * the CLI, and writes the profile to $SLIPWAY_BENCH_PROFILE at exit (the server exits
+ * normally on SIGTERM). Same-thread inspector calls complete synchronously.
+ */
+export async function writeProfileEntry(main: string): Promise<string> {
+  const entry = join(dirname(main), 'bench-profile-entry.mjs');
+  await writeFile(
+    entry,
+    [
+      "import { writeFileSync } from 'node:fs';",
+      "import { Session } from 'node:inspector';",
+      'const session = new Session();',
+      'session.connect();',
+      "session.post('Profiler.enable');",
+      "session.post('Profiler.setSamplingInterval', { interval: 1000 });",
+      "session.post('Profiler.start');",
+      "process.on('exit', () => {",
+      "  session.post('Profiler.stop', (err, result) => {",
+      '    if (!err) writeFileSync(process.env.SLIPWAY_BENCH_PROFILE, JSON.stringify(result.profile));',
+      '  });',
+      '});',
+      `await import(${JSON.stringify(pathToFileURL(main).href)});`,
+      '',
+    ].join('\n'),
+  );
+  return entry;
 }

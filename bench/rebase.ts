@@ -1,32 +1,37 @@
 /**
  * Rebase benchmark (on demand, not in CI). See bench/README.md, "Rebase".
  *
- *   node --import tsx bench/rebase.ts [--runs 15] [--fleet 1000] [--concurrency 16] [--tsx] [--local]
+ *   node --import tsx bench/rebase.ts [--runs 15] [--fleet 1000] [--concurrency 16] [--tsx] [--local] [--profile DIR]
+ *
+ * `--profile DIR` writes CPU profiles of the registry server (server.cpuprofile, at its exit)
+ * and of the first fleet run's CLI (CPU.*.cpuprofile) into DIR.
  *
  * - single: one app image (3 run image layers + 3 app layers, the CNB lifecycle label)
  *   in Slipway's registry over loopback is rebased from stack version 1 to 2 by the
  *   library call `rebaseImage` in this process (one client, keep-alive, warmed by a
  *   first rebase that is not counted), then by the CLI (`slipway rebase HOST/...`, a
  *   new process each time: node start-up included). Each run rebases a different image.
- * - fleet: N images in 50 repositories of the same registry, `fleetRebase` over the
- *   catalog: the whole run (catalog, tags, every manifest and config read, checks,
- *   config + manifest written) timed, images/s; then the second run (all current).
- *   With --local, as many images more rebased in the local store (no registry), as
+ * - fleet: N images in 50 repositories of the same registry, `slipway rebase --all
+ *   --registry` over the catalog, as users run it (a new process, start-up included):
+ *   the whole run (catalog, tags, every manifest and config read, checks, config +
+ *   manifest written) timed, images/s; then the second run (all current). With
+ *   --local, as many images more rebased in the local store (no registry), as
  *   `slipway stack update --rebase` does.
  * The registry and the CLI run compiled (tsc into $SLIPWAY_BENCH_CACHE/rebase-dist),
  * unless --tsx. The fixtures are made with the library, as the tests make them.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, startSlipwayRegistry, tempDir } from '../test/helpers.js';
 import { appLayers, makeApp, makeStackVersion, osRelease } from '../test/rebase-fixtures.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
-import { fleetRebase } from '../src/rebase/fleet.js';
-import { buildSlipwayBin, median, recordResult } from './common.js';
+import type { FleetReport } from '../src/rebase/fleet.js';
+import { buildSlipwayBin, median, recordResult, writeProfileEntry } from './common.js';
+import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { digestOf } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';
@@ -51,6 +56,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     tsx: { type: 'boolean', default: false },
     local: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -60,17 +66,26 @@ const CONCURRENCY = Number(args.concurrency);
 const LOCAL = args.local ?? false;
 
 function runCli(main: string[], home: string, cliArgs: string[]): Promise<number> {
+  return runCliOutput(main, home, cliArgs).then((r) => r.ms);
+}
+
+/** Runs the CLI as a user would (a new process); its time in ms and what it printed. */
+function runCliOutput(main: string[], home: string, cliArgs: string[]): Promise<{ ms: number; stdout: string }> {
   // Through tsx the bin runs the source; otherwise it runs the bundle, as published.
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...main, ...cliArgs], {
       env: { ...process.env, SLIPWAY_HOME: home, ...(args.tsx ? { SLIPWAY_FROM_SOURCE: '1' } : {}) },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) =>
-      code === 0 ? resolve(performance.now() - started) : reject(new Error(`slipway ${cliArgs.join(' ')}: ${stderr}`)),
+      code === 0
+        ? resolve({ ms: performance.now() - started, stdout })
+        : reject(new Error(`slipway ${cliArgs.join(' ')}: ${stderr}`)),
     );
   });
 }
@@ -81,7 +96,18 @@ async function main(): Promise<void> {
   const cli = args.tsx ? [join(ROOT, 'bin/slipway.js')] : [await buildSlipwayBin('rebase-dist')];
   const home = await tempDir('bench-rebase');
   const store = await LocalStore.open(home.path);
-  const registry = await startSlipwayRegistry(home.path, ['--gc-interval', '0'], args.tsx ? {} : { entry: cli[0]! });
+  const profileDir = args.profile === undefined ? undefined : resolve(args.profile);
+  if (profileDir !== undefined) {
+    await mkdir(profileDir, { recursive: true });
+    process.env['SLIPWAY_BENCH_PROFILE'] = join(profileDir, 'server.cpuprofile');
+  }
+  const serverEntry = profileDir === undefined ? cli[0]! : await writeProfileEntry(cli[0]!);
+  const registry = await startSlipwayRegistry(
+    home.path,
+    ['--gc-interval', '0'],
+    args.tsx ? {} : { entry: serverEntry },
+  );
+  delete process.env['SLIPWAY_BENCH_PROFILE'];
   try {
     console.log(
       `load average at start: ${loadavg()
@@ -163,16 +189,24 @@ async function main(): Promise<void> {
       `single rebase, CLI (${cliRuns} runs, new process each): median ${fmt(median(cliTimes))}; \`slipway --version\` alone: ${fmt(version)}`,
     );
 
-    // Fleet over the catalog.
-    t = performance.now();
-    const fleet = await fleetRebase(store, {
-      stack: 'bench',
-      registry: registry.host,
-      repoPrefix: 'fleet/',
-      concurrency: CONCURRENCY,
-      registries,
-    });
-    const fleetMs = performance.now() - t;
+    // Fleet over the catalog, as users run it: `slipway rebase --all --registry` (start-up included).
+    const fleetArgs = [
+      '--json',
+      'rebase',
+      '--all',
+      '--stack',
+      'bench',
+      '--registry',
+      registry.host,
+      '--repo-prefix',
+      'fleet/',
+      '--concurrency',
+      String(CONCURRENCY),
+    ];
+    const profileArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    const first = await runCliOutput([...profileArgs, ...cli], home.path, fleetArgs);
+    const fleet = JSON.parse(first.stdout) as FleetReport;
+    const fleetMs = first.ms;
     if (fleet.rebased.length !== FLEET || fleet.failed.length > 0)
       throw new Error(
         `fleet: ${fleet.rebased.length} rebased, ${fleet.failed.length} failed: ${fleet.failed[0]?.reason}`,
@@ -187,23 +221,27 @@ async function main(): Promise<void> {
       met: fleetMs / 1000 < (FLEET <= 1000 ? (FLEET / 1000) * 5 : (FLEET / 10_000) * 40),
     });
     console.log(
-      `fleet rebase of ${FLEET} images (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s; ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
+      `fleet rebase of ${FLEET} images, \`slipway rebase --all --registry\` (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s (in-process ${fleet.seconds.toFixed(2)} s); ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
     );
-    t = performance.now();
-    const second = await fleetRebase(store, {
-      stack: 'bench',
-      registry: registry.host,
-      repoPrefix: 'fleet/',
-      concurrency: CONCURRENCY,
-      registries,
-    });
+    const again = await runCliOutput(cli, home.path, fleetArgs);
+    const second = JSON.parse(again.stdout) as FleetReport;
     console.log(
-      `second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+      `second fleet run: ${second.rebased.length} rebased, ${second.current.length} current in ${(again.ms / 1000).toFixed(2)} s`,
     );
     if (LOCAL) {
-      t = performance.now();
-      const local = await fleetRebase(store, { stack: 'bench', repoPrefix: 'local/', concurrency: CONCURRENCY });
-      const localMs = performance.now() - t;
+      const localRun = await runCliOutput(cli, home.path, [
+        '--json',
+        'rebase',
+        '--all',
+        '--stack',
+        'bench',
+        '--repo-prefix',
+        'local/',
+        '--concurrency',
+        String(CONCURRENCY),
+      ]);
+      const local = JSON.parse(localRun.stdout) as FleetReport;
+      const localMs = localRun.ms;
       if (local.rebased.length !== FLEET || local.failed.length > 0)
         throw new Error(`local fleet: ${local.rebased.length} rebased, ${local.failed[0]?.reason ?? 'none failed'}`);
       recordResult({
@@ -213,7 +251,7 @@ async function main(): Promise<void> {
         runs: 1,
       });
       console.log(
-        `fleet rebase of ${FLEET} images in the local store (concurrency ${CONCURRENCY}): ${(localMs / 1000).toFixed(2)} s, ${(FLEET / (localMs / 1000)).toFixed(0)} images/s`,
+        `fleet rebase of ${FLEET} images in the local store, \`slipway rebase --all\` (concurrency ${CONCURRENCY}): ${(localMs / 1000).toFixed(2)} s, ${(FLEET / (localMs / 1000)).toFixed(0)} images/s (in-process ${local.seconds.toFixed(2)} s)`,
       );
     }
     // The floor: what the registry takes to store that many new configs and manifests, written directly.

@@ -29,8 +29,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
@@ -43,7 +42,15 @@ import {
   type RegistryProcess,
 } from '../test/helpers.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { BENCH_CACHE, buildSlipway, httpLoad as runHttpLoad, type Load, median, recordResult } from './common.js';
+import {
+  BENCH_CACHE,
+  buildSlipway,
+  httpLoad as runHttpLoad,
+  type Load,
+  median,
+  recordResult,
+  writeProfileEntry,
+} from './common.js';
 
 const exec = promisify(execFile);
 const CACHE = BENCH_CACHE;
@@ -89,37 +96,6 @@ let slipwayMain = '';
 
 let profiles = 0;
 let profileEntry = '';
-
-/**
- * The server's entry under --profile. Node refuses --cpu-prof in NODE_OPTIONS and the
- * server is started as `node ENTRY ...`, so this entry starts V8's profiler through
- * the inspector in the server's own process (its pid and CPU stay the server's), runs
- * the CLI, and writes the profile to $SLIPWAY_BENCH_PROFILE at exit (the server exits
- * normally on SIGTERM). Same-thread inspector calls complete synchronously.
- */
-async function writeProfileEntry(main: string): Promise<string> {
-  const entry = join(dirname(main), 'bench-profile-entry.mjs');
-  await writeFile(
-    entry,
-    [
-      "import { writeFileSync } from 'node:fs';",
-      "import { Session } from 'node:inspector';",
-      'const session = new Session();',
-      'session.connect();',
-      "session.post('Profiler.enable');",
-      "session.post('Profiler.setSamplingInterval', { interval: 1000 });",
-      "session.post('Profiler.start');",
-      "process.on('exit', () => {",
-      "  session.post('Profiler.stop', (err, result) => {",
-      '    if (!err) writeFileSync(process.env.SLIPWAY_BENCH_PROFILE, JSON.stringify(result.profile));',
-      '  });',
-      '});',
-      `await import(${JSON.stringify(pathToFileURL(main).href)});`,
-      '',
-    ].join('\n'),
-  );
-  return entry;
-}
 
 /**
  * `slipway registry serve` (compiled) on a free loopback port, anonymous, storing in
