@@ -29,6 +29,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import type { Instance } from '../src/platform/workload.js';
+import { freePort } from '../src/store/free-port.js';
 import { CANDIDATES, type CandidateName, serveCandidate } from './router-candidates.js';
 
 const NO_METADATA = { labels: {}, annotations: {} };
@@ -173,14 +174,6 @@ http {
 
 const yes = () => true;
 const no = () => false;
-
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** user+system clock ticks of a process and its children threads' process (nginx's worker). */
 async function cpuTicks(pids: number[]): Promise<number> {

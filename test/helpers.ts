@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from '../src/store/free-port.js';
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const exec = promisify(execFile);
@@ -167,18 +168,7 @@ export async function debianRootfs(): Promise<string> {
 // Registry servers and generated images (registry interop, crash, concurrency
 // tests and bench/registry.ts).
 
-/** A free TCP port on 127.0.0.1 (bound, read, released: another process could take it, rarely). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface RegistryProcess {
   /** e.g. http://127.0.0.1:5000 */

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** Test support (the test clusters): a free TCP port on `host` (127.0.0.1), bound, read and released. */
+/** A free TCP port on `host` (127.0.0.1), bound, read and released: for the test clusters, and an app's published port. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

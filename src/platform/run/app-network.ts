@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { SlipwayError } from '../../errors.js';
 import { blackholeRoutes } from '../../sandbox/network.js';
+import { freePort } from '../../store/free-port.js';
 
 /**
  * An app instance's network: the container has a network namespace of its own (no
@@ -94,20 +95,6 @@ export function killNetworkBySocket(socket: string): void {
     }
     if (argv[0]?.endsWith('slirp4netns') && argv.includes(wanted)) detachAppNetwork(Number(entry));
   }
-}
-
-/** A free TCP port on 127.0.0.1, as the kernel picks it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function waitForSocket(socket: string): Promise<void> {
