@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, writeBuildpacks } from './build-fixtures.js';
-import { commandExists, run, slipway, startDistribution, tempDir } from './helpers.js';
+import { commandExists, run, slipway, startDistribution } from './helpers.js';
 
 /** `slipway build` as a command: project.toml, flags over it, --json, exit codes. */
 describe('slipway build (CLI)', () => {
@@ -14,8 +14,7 @@ describe('slipway build (CLI)', () => {
   let work: string;
 
   before(async () => {
-    ({ home, store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-cli')).path;
+    ({ home, store, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

@@ -8,7 +8,7 @@ import { copy, type LocalStore } from '../src/index.js';
 import { parseTransport } from '../src/oci/transport.js';
 import { ContainerRuntime } from '../src/runtime/index.js';
 import { buildStore, imageConfig, runImage, stageApp } from './build-fixtures.js';
-import { ROOT, commandExists, freePort, podmanEnv, run, tempDir } from './helpers.js';
+import { ROOT, commandExists, freePort, podmanEnv, run } from './helpers.js';
 
 /**
  * The built-in buildpacks on the examples, end to end: slipway/nodejs (Node.js and
@@ -23,8 +23,7 @@ describe('slipway build: the examples', () => {
   const examples = join(ROOT, 'examples');
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-examples')).path;
+    ({ store, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

@@ -8,17 +8,28 @@ import type { ImageConfig } from '../src/oci/types.js';
 import { stage, type StageOptions, type StageReport } from '../src/stage/cnb/stage.js';
 import { tempDir } from './helpers.js';
 
-/** A store with the default stack (from the stack cache), shared by a test file. */
-export async function buildStore(): Promise<{ store: LocalStore; home: string; cleanup: () => Promise<void> }> {
+/**
+ * A store with the default stack (from the stack cache), shared by a test file: its
+ * directory is `home` (SLIPWAY_HOME for the CLI), with a scratch directory `work` for
+ * apps and buildpacks; `cleanup` closes the store and removes both.
+ */
+export async function buildStore(): Promise<{
+  store: LocalStore;
+  home: string;
+  work: string;
+  cleanup: () => Promise<void>;
+}> {
   const dir = await tempDir('slipway-build');
+  const work = await tempDir('slipway-build-work');
   const store = await LocalStore.open(dir.path);
   await ensureDefaultStack(store);
   return {
     store,
     home: dir.path,
+    work: work.path,
     cleanup: async () => {
       await store.close();
-      await dir.cleanup();
+      await Promise.all([dir.cleanup(), work.cleanup()]);
     },
   };
 }

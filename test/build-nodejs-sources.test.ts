@@ -7,7 +7,7 @@ import type { LocalStore } from '../src/index.js';
 import { StageError } from '../src/stage/cnb/stage-error.js';
 import { stage } from '../src/stage/cnb/stage.js';
 import { buildStore, runImage } from './build-fixtures.js';
-import { run, tempDir } from './helpers.js';
+import { run } from './helpers.js';
 import { remoteHttpServer, type RemoteServer } from './remote-host.js';
 
 /**
@@ -28,8 +28,7 @@ describe('slipway build: slipway/nodejs from a mirror and from Debian', () => {
   const files = new Map<string, Buffer>();
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-node-sources')).path;
+    ({ store, work, cleanup } = await buildStore());
     const index: { version: string; files: string[] }[] = [];
     for (const [version, platforms] of [
       ['21.0.0', ['osx-arm64-tar']],

@@ -8,7 +8,7 @@ import { buildApp, type BuildAppOptions, type BuildAppReport } from '../src/stag
 import { publishVersion, storeImage } from '../src/stack/stack-catalog.js';
 import { readLocal } from '../src/transport/local.js';
 import { buildStore, scratchDirs } from './build-fixtures.js';
-import { slipway, tempDir } from './helpers.js';
+import { slipway } from './helpers.js';
 
 /**
  * The no-change shortcut of `slipway build`: the same inputs answer with the image of
@@ -22,8 +22,7 @@ describe('slipway build: an unchanged build reuses its image', () => {
   const { app, bps } = scratchDirs(() => work);
 
   before(async () => {
-    ({ store, home, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-reuse')).path;
+    ({ store, home, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

@@ -4,7 +4,6 @@ import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { buildStore, scratchDirs, stageApp } from './build-fixtures.js';
-import { tempDir } from './helpers.js';
 
 /** The app's copy in the workspace belongs to the stack user as it is written (no chown pass after it). */
 describe('slipway build: the workspace copy of the app', () => {
@@ -14,8 +13,7 @@ describe('slipway build: the workspace copy of the app', () => {
   const { app, bps } = scratchDirs(() => work);
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-owner')).path;
+    ({ store, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { LocalStore } from '../src/index.js';
 import { StageError } from '../src/stage/cnb/stage-error.js';
 import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
-import { tempDir } from './helpers.js';
 
 /**
  * The buildpack contract (buildpack.md, API 0.7-0.12) and the exported image
@@ -19,8 +18,7 @@ describe('slipway build: the CNB buildpack contract', () => {
   const { app, bps, fresh } = scratchDirs(() => work);
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-contract')).path;
+    ({ store, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

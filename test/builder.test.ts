@@ -32,8 +32,7 @@ describe('builder images and buildpackages', () => {
   const json = async (args: string[]) => JSON.parse(await slipwayOk(home, ['--json', ...args]));
 
   before(async () => {
-    ({ store, home, cleanup } = await buildStore());
-    work = (await tempDir('slipway-builder')).path;
+    ({ store, home, work, cleanup } = await buildStore());
     registryHome = await tempDir('slipway-builder-registry');
     registry = await startSlipwayRegistry(registryHome.path);
     writeBuildpacks(join(work, 'builder', 'bps'), [

@@ -11,7 +11,7 @@ import { CF_LAUNCHER } from '../src/droplet/layout.js';
 import { stageClassic, type StageClassicOptions } from '../src/stage/classic/stage-classic.js';
 import { buildStore, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
 import { classicApp, classicBuildpack } from './classic-fixtures.js';
-import { slipway, slipwayOk, tempDir } from './helpers.js';
+import { slipway, slipwayOk } from './helpers.js';
 
 /**
  * Public buildpacks as their authors wrote them (issue 22's defects), each shaped like
@@ -29,8 +29,7 @@ describe('buildpacks as their authors meant them: CNB leniency', () => {
   };
 
   before(async () => {
-    ({ store, home, cleanup } = await buildStore());
-    work = (await tempDir('slipway-bp-compat')).path;
+    ({ store, home, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 
@@ -218,8 +217,7 @@ describe('buildpacks as their authors meant them: Heroku and CF classic buildpac
   };
 
   before(async () => {
-    ({ store, home, cleanup } = await buildStore());
-    work = (await tempDir('slipway-bp-compat-classic')).path;
+    ({ store, home, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 

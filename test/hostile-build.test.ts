@@ -13,7 +13,6 @@ import { LIMIT_EXIT_CODES, LimitExceeded } from '../src/sandbox/limits.js';
 import { stageClassic } from '../src/stage/classic/stage-classic.js';
 import { stageFullFs } from '../src/stage/classic/full-fs-stage.js';
 import { buildStore, scratchDirs, stageApp } from './build-fixtures.js';
-import { tempDir } from './helpers.js';
 
 /**
  * Builds that attack the host (issue 15): every buildpack here is hostile. A canary
@@ -35,8 +34,7 @@ describe('hostile builds never reach the host', () => {
   const requests: string[] = [];
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-hostile-build')).path;
+    ({ store, work, cleanup } = await buildStore());
     canary = `/tmp/slipway-canary-${randomBytes(6).toString('hex')}`;
     mkdirSync(canary);
     writeFileSync(join(canary, 'secret'), `${secret}\n`);
