@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,7 +11,6 @@ import type { LocalStore } from '../src/index.js';
 import { buildApp } from '../src/stage/cnb/build-app.js';
 import { StageError } from '../src/stage/cnb/stage-error.js';
 import { buildStore, imageConfig, runImage, scratchDirs, stageApp, writeBuildpacks } from './build-fixtures.js';
-import { tempDir } from './helpers.js';
 
 /**
  * More of the CNB contract in `slipway build`: [[targets]] in detect, inline buildpacks
@@ -24,8 +24,7 @@ describe('slipway build: targets, inline and URL buildpacks, SBOMs', () => {
   const { app, bps } = scratchDirs(() => work);
 
   before(async () => {
-    ({ store, cleanup } = await buildStore());
-    work = (await tempDir('slipway-build-more')).path;
+    ({ store, work, cleanup } = await buildStore());
   });
   after(async () => cleanup());
 
@@ -180,6 +179,35 @@ printf '[[processes]]\\ntype = "web"\\ncommand = ["cat", "/layers/me_inline/gree
         ['me/inline', '0.10'],
       ],
     );
+  });
+
+  test("a .tgz buildpack by path is unpacked once by its content into the store's buildpack cache, and reused; a bad one is INVALID_ARCHIVE naming it", async () => {
+    const [bp] = bps([{ id: 'test/archived', version: '1.0.0', build: 'echo "archived buildpack ran"' }]);
+    const tgz = join(work, 'archived.tgz');
+    execFileSync('tar', ['-czf', tgz, '-C', bp!, '.']);
+    const unpacked = join(store.home, 'buildpacks', 'downloads', 'unpacked');
+    const dir = join(unpacked, createHash('sha256').update(readFileSync(tgz)).digest('hex'));
+
+    const first = await stageApp(store, app(), 'more/archived', { buildpacks: [tgz] });
+    assert.match(first.output, /archived buildpack ran/);
+    assert.equal(readFileSync(join(dir, 'buildpack.toml'), 'utf8').includes('test/archived'), true);
+    const { ino } = statSync(dir);
+    const before = readdirSync(unpacked).length;
+    const second = await stageApp(store, app(), 'more/archived', { buildpacks: [tgz] });
+    assert.match(second.output, /archived buildpack ran/);
+    assert.equal(statSync(dir).ino, ino, 'the second build takes the same directory, not a new unpack');
+    assert.equal(readdirSync(unpacked).length, before);
+
+    const junk = join(work, 'junk.tgz');
+    writeFileSync(junk, 'this is not a tarball');
+    await assert.rejects(
+      stageApp(store, app(), 'more/archived', { buildpacks: [junk] }),
+      (err: unknown) =>
+        err instanceof SlipwayError &&
+        err.code === 'INVALID_ARCHIVE' &&
+        err.message.startsWith(`buildpack ${junk}: not a .tgz, .tar.gz or .tar`),
+    );
+    assert.equal(readdirSync(unpacked).length, before, 'nothing is kept of a bad archive');
   });
 
   test('URL buildpack: an http:// .tgz is downloaded once and cached (the second build, and project.toml naming it, make no request); bad URLs fail clearly', async () => {

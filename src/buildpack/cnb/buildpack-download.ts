@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  createReadStream,
   createWriteStream,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -21,8 +18,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { makeDirOnce } from '../../fs/dir-once.js';
+import { sha256File, unpackBuildpackArchive } from './buildpack-archive.js';
 import { SlipwayError } from '../../errors.js';
 
 /** What a URL's download cache records: the URL, and the sha256 and size of what it served. */
@@ -40,7 +36,14 @@ export interface DownloadOptions {
 }
 
 const MAX_REDIRECTS = 5;
-const run = promisify(execFile);
+
+/**
+ * A store home's buildpack cache: archives downloaded by URL and archives unpacked (by
+ * URL or path), each once by content, then reused by every build.
+ */
+export function buildpackCache(home: string): string {
+  return join(home, 'buildpacks', 'downloads');
+}
 
 /** True for a buildpack named by URL (http, https, file) rather than by id or path. */
 export function isBuildpackUrl(spec: string): boolean {
@@ -59,26 +62,16 @@ export async function fetchBuildpackUrl(
 ): Promise<{ path: string; downloaded: boolean }> {
   const got = await fetchBuildpackArchive(url, cacheRoot, options);
   if (!got.sha256) return { path: got.file, downloaded: false };
-  const dir = join(cacheRoot, 'unpacked', got.sha256);
-  await makeDirOnce(dir, (tmp) =>
-    run('tar', ['-xf', got.file, '-C', tmp, '--no-same-owner']).then(
-      () => undefined,
-      (err: Error & { stderr?: string }) => {
-        // Forget what the URL served, so the next build asks again instead of reusing a bad download.
-        rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
-        throw new SlipwayError(
-          'INVALID_ARCHIVE',
-          `buildpack ${url}: not a .tgz, .tar.gz or .tar: ${(err.stderr || err.message).trim()}`,
-          { cause: err, detail: { url } },
-        );
-      },
-    ),
-  );
-  // A tarball of one folder holding the buildpack (as `tar czf bp.tgz bp/` makes) is taken as that folder.
-  const inner = existsSync(join(dir, 'buildpack.toml'))
-    ? undefined
-    : readdirSync(dir).find((n) => existsSync(join(dir, n, 'buildpack.toml')));
-  return { path: inner ? join(dir, inner) : dir, downloaded: got.downloaded };
+  try {
+    return {
+      path: await unpackBuildpackArchive(got.file, cacheRoot, { sha256: got.sha256, name: url }),
+      downloaded: got.downloaded,
+    };
+  } catch (err) {
+    // Forget what the URL served, so the next build asks again instead of reusing a bad download.
+    rmSync(join(cacheRoot, 'urls', `${createHash('sha256').update(url).digest('hex')}.json`), { force: true });
+    throw err;
+  }
 }
 
 /**
@@ -88,7 +81,7 @@ export async function fetchBuildpackUrl(
  * with no request, as long as the cached blob still has the recorded digest.
  *
  * @example
- *   const { file } = await fetchBuildpackArchive('https://example.com/bp.tgz', join(home, 'buildpacks', 'downloads'));
+ *   const { file } = await fetchBuildpackArchive('https://example.com/bp.tgz', buildpackCache(home));
  */
 export async function fetchBuildpackArchive(
   url: string,
@@ -223,12 +216,6 @@ function readRecord(file: string): UrlRecord | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
 }
 
 function syncFile(file: string): void {

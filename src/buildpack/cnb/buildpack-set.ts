@@ -1,13 +1,8 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { SlipwayError } from '../../errors.js';
+import { unpackBuildpackArchive } from './buildpack-archive.js';
 import { readBuildpackDescriptor, type BuildpackDescriptor, type GroupEntry } from './buildpack-descriptor.js';
-
-const run = promisify(execFile);
 
 /**
  * The buildpacks a build can use, by id and version: those found under some
@@ -36,20 +31,15 @@ export class BuildpackSet {
     }
   }
 
-  /** Adds one buildpack: a directory, or a .tgz/.tar.gz/.tar of one (unpacked to a temp dir). */
-  async addPath(path: string): Promise<BuildpackDescriptor> {
+  /**
+   * Adds one buildpack: a directory, or a .tgz/.tar.gz/.tar of one, unpacked once per
+   * content under `archiveCache` (the buildpack download cache, `<home>/buildpacks/downloads`).
+   */
+  async addPath(path: string, archiveCache: string): Promise<BuildpackDescriptor> {
     const full = resolve(path);
     if (!existsSync(full))
       throw new SlipwayError('NOT_FOUND', `buildpack ${path} does not exist`, { detail: { path } });
-    let dir = full;
-    if (statSync(full).isFile()) {
-      dir = await mkdtemp(join(tmpdir(), 'slipway-bp-'));
-      await run('tar', ['-xf', full, '-C', dir]);
-      if (!existsSync(join(dir, 'buildpack.toml'))) {
-        const inner = readdirSync(dir).find((n) => existsSync(join(dir, n, 'buildpack.toml')));
-        if (inner) dir = join(dir, inner);
-      }
-    }
+    const dir = statSync(full).isFile() ? await unpackBuildpackArchive(full, archiveCache, { name: path }) : full;
     const bp = await readBuildpackDescriptor(dir);
     this.#add(bp, true);
     return bp;

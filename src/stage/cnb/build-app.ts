@@ -18,7 +18,7 @@ import { BUILTIN_BUILDPACKS } from './paths.js';
 import { ensureDefaultStack } from '../../stack/default-stack.js';
 import { latestVersion } from '../../stack/stack-catalog.js';
 import type { Digest } from '../../oci/digest.js';
-import { isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { buildpackCache, isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
 import { readLocal } from '../../transport/local.js';
 
 export interface BuildAppOptions {
@@ -258,7 +258,7 @@ async function reuseInputs(
   }
   for (const spec of parts.buildpacks)
     if (typeof spec === 'string') {
-      if (isBuildpackUrl(spec)) trees.push(resolve(store.home, 'buildpacks', 'downloads'));
+      if (isBuildpackUrl(spec)) trees.push(resolve(buildpackCache(store.home)));
       else if (existsSync(spec)) trees.push(resolve(spec));
     }
   return {

@@ -11,7 +11,7 @@ import {
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
 import { parseBuilderToml, type BuilderConfig } from '../../buildpack/cnb/builder-toml.js';
 import { EXTENSION_LAYERS_LABEL, EXTENSION_ORDER_LABEL, builderExtensions } from './builder-extensions.js';
-import { fetchBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { buildpackCache, fetchBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
 import { expandOrder } from '../../buildpack/cnb/order.js';
 import { parseToml, toToml } from '../../buildpack/cnb/toml.js';
 import { ComputedImage } from '../../image/computed-image.js';
@@ -272,15 +272,14 @@ async function builderBuildpacks(
       inner.all.forEach(add);
     } else if (entry.uri) {
       let path = entry.uri;
-      if (/^https?:\/\//.test(entry.uri))
-        path = (await fetchBuildpackUrl(entry.uri, join(store.home, 'buildpacks', 'downloads'))).path;
+      if (/^https?:\/\//.test(entry.uri)) path = (await fetchBuildpackUrl(entry.uri, buildpackCache(store.home))).path;
       else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri))
         throw new SlipwayError(
           'UNSUPPORTED',
           `builder buildpack uri "${entry.uri}": give a path, an http(s):// archive, a .cnb file or docker://IMAGE`,
           { detail: { uri: entry.uri } },
         );
-      add(await new BuildpackSet().addPath(path));
+      add(await new BuildpackSet().addPath(path, buildpackCache(store.home)));
     } else {
       add(builtin.find({ id: entry.id!, ...(entry.version ? { version: entry.version } : {}) }));
     }

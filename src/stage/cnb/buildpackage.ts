@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { escapeId, type BuildpackDescriptor } from '../../buildpack/cnb/buildpack-descriptor.js';
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
+import { buildpackCache } from '../../buildpack/cnb/buildpack-download.js';
 import { optionalString, parseToml, table, tables } from '../../buildpack/cnb/toml.js';
 import { ComputedImage } from '../../image/computed-image.js';
 import type { Layer } from '../../image/types.js';
@@ -141,7 +142,7 @@ async function packageContents(
   if (!options.config) {
     if (!options.path)
       throw new SlipwayError('INVALID_ARGUMENT', 'give the buildpack with --path DIR, or a package.toml with --config');
-    return { main: await new BuildpackSet().addPath(options.path), dependencies: [] };
+    return { main: await new BuildpackSet().addPath(options.path, buildpackCache(store.home)), dependencies: [] };
   }
   const file = resolve(options.config);
   if (!existsSync(file))
@@ -151,7 +152,10 @@ async function packageContents(
   const uri = optionalString(table(doc['buildpack'], `${file} [buildpack]`)['uri'], `${file} buildpack.uri`);
   if (!uri && !options.path)
     throw new SlipwayError('INVALID_DOCUMENT', `${file}: missing buildpack.uri (the buildpack's directory or .tgz)`);
-  const main = await new BuildpackSet().addPath(options.path ?? localUri(uri!, base, `${file} buildpack.uri`));
+  const main = await new BuildpackSet().addPath(
+    options.path ?? localUri(uri!, base, `${file} buildpack.uri`),
+    buildpackCache(store.home),
+  );
   const found = new Map<string, BuildpackDescriptor>();
   for (const [i, dep] of tables(doc['dependencies'], `${file} [[dependencies]]`).entries()) {
     const what = `${file} dependencies[${i}]`;
@@ -167,7 +171,7 @@ async function packageContents(
       for (const t of pkg.trees) await inner.addTree(t);
       for (const bp of inner.all) found.set(`${bp.id}@${bp.version}`, bp);
     } else {
-      const bp = await new BuildpackSet().addPath(ref);
+      const bp = await new BuildpackSet().addPath(ref, buildpackCache(store.home));
       found.set(`${bp.id}@${bp.version}`, bp);
     }
   }

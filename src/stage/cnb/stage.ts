@@ -5,7 +5,7 @@ import type { BuildpackDescriptor, Order } from '../../buildpack/cnb/buildpack-d
 import { BuildpackSet } from '../../buildpack/cnb/buildpack-set.js';
 import { expandOrder } from '../../buildpack/cnb/order.js';
 import type { ImageTarget } from '../../buildpack/cnb/targets.js';
-import { fetchBuildpackUrl, isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
+import { buildpackCache, fetchBuildpackUrl, isBuildpackUrl } from '../../buildpack/cnb/buildpack-download.js';
 import { materializeInlineBuildpack, type InlineBuildpack } from '../../buildpack/cnb/inline-buildpack.js';
 import { toToml } from '../../buildpack/cnb/toml.js';
 import type { Image, Layer } from '../../image/types.js';
@@ -511,7 +511,7 @@ async function resolveBuildpacks(
     for (const tree of options.builder.extensionTrees) await extensions.set.addTree(tree);
   if (builderDir) {
     if (builderDir.scan) await set.addTree(builderDir.scan);
-    for (const path of builderDir.buildpackPaths) await set.addPath(path);
+    for (const path of builderDir.buildpackPaths) await set.addPath(path, buildpackCache(home));
     for (const path of builderDir.extensionPaths) await extensions.set.addPath(path);
     if (builderDir.scan) await extensions.set.addTree(builderDir.scan);
   }
@@ -528,13 +528,9 @@ async function resolveBuildpacks(
         const bp = await set.addPath(
           typeof spec !== 'string'
             ? await materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
-            : (
-                await fetchBuildpackUrl(
-                  spec,
-                  join(home, 'buildpacks', 'downloads'),
-                  options.caFile ? { caFile: options.caFile } : {},
-                )
-              ).path,
+            : (await fetchBuildpackUrl(spec, buildpackCache(home), options.caFile ? { caFile: options.caFile } : {}))
+                .path,
+          buildpackCache(home),
         );
         group.push({ id: bp.id, version: bp.version });
       } else if (
@@ -542,7 +538,7 @@ async function resolveBuildpacks(
         existsSync(spec) ||
         (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec)))
       ) {
-        const bp = await set.addPath(spec);
+        const bp = await set.addPath(spec, buildpackCache(home));
         group.push({ id: bp.id, version: bp.version });
       } else {
         const at = spec.lastIndexOf('@');
