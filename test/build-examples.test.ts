@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, type LocalStore } from '../src/index.js';
@@ -124,30 +124,35 @@ describe('slipway build: the examples', () => {
   });
 
   test('the images run under podman from an OCI layout', { skip: !commandExists('podman') }, async () => {
+    // Beside the suite's directory, not in it: podman takes the path of an oci: layout as an image name, lowercase only.
     const layout = join(tmpdir(), `slipway-build-podman-${randomBytes(6).toString('hex')}`);
-    const pm = await podmanEnv(join(work, 'podman'));
-    for (const [image, tag] of [
-      ['ex/procfile', 'procfile'],
-      ['ex/c-gmp', 'gmp'],
-    ] as const) {
-      await copy(parseTransport(image), parseTransport(`oci:${layout}:${tag}`), async () => store);
+    try {
+      const pm = await podmanEnv(join(work, 'podman'));
+      for (const [image, tag] of [
+        ['ex/procfile', 'procfile'],
+        ['ex/c-gmp', 'gmp'],
+      ] as const) {
+        await copy(parseTransport(image), parseTransport(`oci:${layout}:${tag}`), async () => store);
+      }
+      assert.equal(
+        await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:procfile`], pm.env),
+        'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n',
+      );
+      assert.match(
+        await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:gmp`], pm.env),
+        /^100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n$/,
+      );
+      assert.equal(
+        await run(
+          'podman',
+          [...pm.args, 'run', '--rm', '--entrypoint', '/cnb/process/worker', `oci:${layout}:procfile`, 'x'],
+          pm.env,
+        ),
+        'worker x\n',
+      );
+    } finally {
+      rmSync(layout, { recursive: true, force: true });
     }
-    assert.equal(
-      await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:procfile`], pm.env),
-      'hello from the Procfile app, greeting=none\nThe Procfile app says hi.\n',
-    );
-    assert.match(
-      await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:gmp`], pm.env),
-      /^100! = 93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000\n$/,
-    );
-    assert.equal(
-      await run(
-        'podman',
-        [...pm.args, 'run', '--rm', '--entrypoint', '/cnb/process/worker', `oci:${layout}:procfile`, 'x'],
-        pm.env,
-      ),
-      'worker x\n',
-    );
   });
 
   test('reproducible: the same app in two fresh stores gives the same digest', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy } from '../src/copy/copy.js';
@@ -153,12 +153,17 @@ describe('CNB image extensions', () => {
   });
 
   test('the extended image runs under podman from an OCI layout', { skip: !commandExists('podman') }, async () => {
+    // Beside the suite's directory, not in it: podman takes the path of an oci: layout as an image name, lowercase only.
     const layout = join(tmpdir(), `slipway-ext-podman-${randomBytes(6).toString('hex')}`);
-    await copy(parseTransport('apps/pi:v1'), parseTransport(`oci:${layout}:pi`), async () => store);
-    const pm = await podmanEnv(join(work.path, 'podman'));
-    const out = await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:pi`], pm.env);
-    assert.match(out, POWER);
-    assert.match(out, PI);
+    try {
+      await copy(parseTransport('apps/pi:v1'), parseTransport(`oci:${layout}:pi`), async () => store);
+      const pm = await podmanEnv(join(work.path, 'podman'));
+      const out = await run('podman', [...pm.args, 'run', '--rm', `oci:${layout}:pi`], pm.env);
+      assert.match(out, POWER);
+      assert.match(out, PI);
+    } finally {
+      rmSync(layout, { recursive: true, force: true });
+    }
   });
 
   test('rebase refuses the extended image, naming the extension', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,4 +12,5 @@ test('writeSmallFileAtomic: concurrent writers of one file all succeed, and one 
   await Promise.all(writes.map((w) => writeSmallFileAtomic(file, w)));
   assert.ok(writes.includes(await readFile(file, 'utf8')), 'the file holds one writer’s whole content');
   assert.deepEqual(await readdir(dir), ['meta.json'], 'no temp file is left behind');
+  await rm(dir, { recursive: true });
 });
