@@ -1,13 +1,24 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfinedDir } from '../../fs/confined-dir.js';
 import { BuildEnv } from './env-files.js';
 
+const made: string[] = [];
+/** A fresh directory, removed when the file's tests end. */
+function scratch(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 test('env files: override, default, prepend, append with a delim; no suffix overrides', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'env-files-'));
+  const dir = scratch('env-files-');
   writeFileSync(join(dir, 'A'), 'new');
   writeFileSync(join(dir, 'B.default'), 'ignored');
   writeFileSync(join(dir, 'C.default'), 'set');
@@ -20,7 +31,7 @@ test('env files: override, default, prepend, append with a delim; no suffix over
 });
 
 test('layer bin/ lib/ include/ pkgconfig/ go first on the search paths; user path values are prepended', () => {
-  const layer = mkdtempSync(join(tmpdir(), 'env-layer-'));
+  const layer = scratch('env-layer-');
   for (const d of ['bin', 'lib', 'include']) mkdirSync(join(layer, d));
   const env = new BuildEnv({ PATH: '/usr/bin' });
   ConfinedDir.with(layer, (tree) => env.addLayerPaths(tree, '.', '/layers/bp/l'));
@@ -28,7 +39,7 @@ test('layer bin/ lib/ include/ pkgconfig/ go first on the search paths; user pat
   assert.equal(env.vars.get('LD_LIBRARY_PATH'), '/layers/bp/l/lib');
   assert.equal(env.vars.get('LIBRARY_PATH'), '/layers/bp/l/lib');
   assert.equal(env.vars.get('CPATH'), '/layers/bp/l/include');
-  const platform = mkdtempSync(join(tmpdir(), 'env-platform-'));
+  const platform = scratch('env-platform-');
   writeFileSync(join(platform, 'PATH'), '/user/bin');
   writeFileSync(join(platform, 'MODE'), 'debug');
   ConfinedDir.with(platform, (tree) => env.applyPlatformEnv(tree, '.'));
