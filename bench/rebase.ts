@@ -30,7 +30,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import { Registries } from '../src/registry/client/registries.js';
 import { rebaseImage } from '../src/rebase/rebase.js';
 import type { FleetReport } from '../src/rebase/fleet.js';
-import { buildSlipwayBin, median, recordResult, writeProfileEntry } from './common.js';
+import { buildSlipwayBin, cpuSeconds, median, recordResult, writeProfileEntry } from './common.js';
 import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { digestOf } from '../src/oci/digest.js';
@@ -204,7 +204,9 @@ async function main(): Promise<void> {
       String(CONCURRENCY),
     ];
     const profileArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    const serverCpu = await cpuSeconds(registry.pid);
     const first = await runCliOutput([...profileArgs, ...cli], home.path, fleetArgs);
+    const fleetServerCpu = (await cpuSeconds(registry.pid)) - serverCpu;
     const fleet = JSON.parse(first.stdout) as FleetReport;
     const fleetMs = first.ms;
     if (fleet.rebased.length !== FLEET || fleet.failed.length > 0)
@@ -221,7 +223,7 @@ async function main(): Promise<void> {
       met: fleetMs / 1000 < (FLEET <= 1000 ? (FLEET / 1000) * 5 : (FLEET / 10_000) * 40),
     });
     console.log(
-      `fleet rebase of ${FLEET} images, \`slipway rebase --all --registry\` (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s (in-process ${fleet.seconds.toFixed(2)} s); ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
+      `fleet rebase of ${FLEET} images, \`slipway rebase --all --registry\` (concurrency ${CONCURRENCY}): ${(fleetMs / 1000).toFixed(2)} s, ${(FLEET / (fleetMs / 1000)).toFixed(0)} images/s (in-process ${fleet.seconds.toFixed(2)} s, registry CPU ${fleetServerCpu.toFixed(2)} s); ${fleet.transfer.layersCopied} layers copied, ${fleet.transfer.blobsMounted} mounts, ${fleet.transfer.bytesSent} bytes sent`,
     );
     const again = await runCliOutput(cli, home.path, fleetArgs);
     const second = JSON.parse(again.stdout) as FleetReport;

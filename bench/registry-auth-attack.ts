@@ -18,12 +18,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { slipwayOk, startSlipwayRegistry, type RegistryProcess } from '../test/helpers.js';
 import { startAttackers, type AttackerReport } from '../test/login-attackers.js';
-import { BENCH_CACHE, buildSlipway, median } from './common.js';
+import { BENCH_CACHE, buildSlipway, cpuSeconds, median } from './common.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const PASSWORD = 'bench-alice-secret';
@@ -78,13 +78,6 @@ function http(
 function percentile(samples: number[], fraction: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The CLI to run: compiled into the cache, else (a tree that does not compile now, or --source) from source. */

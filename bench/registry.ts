@@ -45,6 +45,7 @@ import { LocalStore } from '../src/store/local-store.js';
 import {
   BENCH_CACHE,
   buildSlipway,
+  cpuSeconds,
   httpLoad as runHttpLoad,
   type Load,
   median,
@@ -75,13 +76,6 @@ const runs = Number(values.runs);
 const layerMB = Number(values['layer-mb']);
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
-
-/** CPU seconds (user + system) a process has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
