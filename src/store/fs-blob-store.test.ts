@@ -9,6 +9,8 @@ import { isSlipwayError } from '../errors.js';
 import { digestOf } from '../oci/digest.js';
 import { describeBlobStore } from './blob-store-contract.js';
 import { FsBlobStore } from './fs-blob-store.js';
+import { collectGarbage } from './gc.js';
+import { SqliteMetadataStore } from './sqlite-metadata.js';
 
 let root: string;
 let store: FsBlobStore;
@@ -46,13 +48,13 @@ describe('FsBlobStore', () => {
       ),
     );
     assert.deepEqual(visibleAtHook, Array(40).fill(false), 'the hook runs before the blob appears');
-    // Stored again: the blob there is kept, the copy dropped with its staging directory.
+    // Stored again: the blob there is kept, and the staging copy removed.
     await store.putSmall(blobs[0]!, { digest: digestOf(blobs[0]!), size: blobs[0]!.length });
     for (const data of blobs) {
       assert.deepEqual(await store.read(digestOf(data)), data);
       assert.equal((await stat(store.blobPath(digestOf(data)))).mode & 0o777, 0o444);
     }
-    assert.deepEqual(await readdir(join(root, 'ingest')), [], 'no staging directory is left');
+    assert.deepEqual(await readdir(join(root, 'ingest')), [], 'no staging file is left');
   });
 
   it('resumes an ingest from another store instance, re-hashing what it holds', async () => {
@@ -84,6 +86,29 @@ describe('FsBlobStore', () => {
     await store.removeIngest(w.id);
     assert.deepEqual(await store.listIngests(), []);
     assert.equal(await store.resume(w.id), undefined);
+  });
+
+  it("a small blob's staging file left by a killed writer is an ingest of its pid, which GC removes once that process is gone", async () => {
+    // A pid no process has: the writer was killed between its write and its rename.
+    const dead = 2 ** 22 + 17;
+    const left = `.new-${dead}-0f0e6e9a-1111-4222-8333-944444444444`;
+    await writeFile(join(root, 'ingest', left), 'half a config');
+    const ours = `.new-${process.pid}-0f0e6e9a-1111-4222-8333-955555555555`;
+    await writeFile(join(root, 'ingest', ours), 'being written');
+    const listed = (await store.listIngests()).sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(
+      listed.map((i) => [i.id, i.pid]),
+      [left, ours].sort().map((id) => [id, id === left ? dead : process.pid]),
+    );
+    const meta = await SqliteMetadataStore.open(join(root, 'meta.db'));
+    try {
+      const report = await collectGarbage(store, meta);
+      assert.equal(report.ingestsRemoved, 1);
+    } finally {
+      await meta.close();
+    }
+    assert.deepEqual(await readdir(join(root, 'ingest')), [ours], "a live writer's file stays");
+    await rm(join(root, 'ingest', ours));
   });
 
   it('refuses ingest ids that would name another path', async () => {
