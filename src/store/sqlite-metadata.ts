@@ -75,6 +75,8 @@ export class SqliteMetadataStore implements MetadataStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
       this.#db.pragma('foreign_keys = ON');
+      // Statement journals and sorts in memory: on disk, each batch's savepoints spilled to a temp file of its own.
+      this.#db.pragma('temp_store = MEMORY');
       migrate(this.#db);
       this.#walPath =
         this.#db.memory || this.#db.pragma('journal_mode', { simple: true }) !== 'wal'

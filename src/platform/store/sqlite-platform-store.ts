@@ -119,6 +119,8 @@ export class SqlitePlatformStore implements PlatformStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
       this.#db.pragma('foreign_keys = ON');
+      // Statement journals and sorts in memory: on disk, each batch's savepoints spilled to a temp file of its own.
+      this.#db.pragma('temp_store = MEMORY');
       migratePlatform(this.#db);
     } catch (err) {
       this.#db.close();
