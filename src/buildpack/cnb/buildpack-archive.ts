@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { makeDirOnce } from '../../fs/dir-once.js';
 import { SlipwayError } from '../../errors.js';
+import { digestHex, digestStream } from '../../oci/digest.js';
 
 const run = promisify(execFile);
 
@@ -43,7 +42,5 @@ export async function unpackBuildpackArchive(
 
 /** The sha256 of a file's bytes, hex, streamed. */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
+  return digestHex((await digestStream(createReadStream(file))).digest);
 }

@@ -253,6 +253,7 @@ async function builderBuildpacks(
   config: BuilderConfig,
   pull: PullImage | undefined,
 ): Promise<BuildpackDescriptor[]> {
+  const cache = buildpackCache(store.home);
   const builtin = new BuildpackSet();
   await builtin.addTree(BUILTIN_BUILDPACKS);
   const found = new Map<string, BuildpackDescriptor>();
@@ -272,14 +273,14 @@ async function builderBuildpacks(
       inner.all.forEach(add);
     } else if (entry.uri) {
       let path = entry.uri;
-      if (/^https?:\/\//.test(entry.uri)) path = (await fetchBuildpackUrl(entry.uri, buildpackCache(store.home))).path;
+      if (/^https?:\/\//.test(entry.uri)) path = (await fetchBuildpackUrl(entry.uri, cache)).path;
       else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.uri))
         throw new SlipwayError(
           'UNSUPPORTED',
           `builder buildpack uri "${entry.uri}": give a path, an http(s):// archive, a .cnb file or docker://IMAGE`,
           { detail: { uri: entry.uri } },
         );
-      add(await new BuildpackSet().addPath(path, buildpackCache(store.home)));
+      add(await new BuildpackSet().addPath(path, cache));
     } else {
       add(builtin.find({ id: entry.id!, ...(entry.version ? { version: entry.version } : {}) }));
     }

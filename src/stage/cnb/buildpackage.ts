@@ -139,10 +139,11 @@ async function packageContents(
   store: LocalStore,
   options: PackageBuildpackOptions,
 ): Promise<{ main: BuildpackDescriptor; dependencies: BuildpackDescriptor[] }> {
+  const cache = buildpackCache(store.home);
   if (!options.config) {
     if (!options.path)
       throw new SlipwayError('INVALID_ARGUMENT', 'give the buildpack with --path DIR, or a package.toml with --config');
-    return { main: await new BuildpackSet().addPath(options.path, buildpackCache(store.home)), dependencies: [] };
+    return { main: await new BuildpackSet().addPath(options.path, cache), dependencies: [] };
   }
   const file = resolve(options.config);
   if (!existsSync(file))
@@ -152,10 +153,7 @@ async function packageContents(
   const uri = optionalString(table(doc['buildpack'], `${file} [buildpack]`)['uri'], `${file} buildpack.uri`);
   if (!uri && !options.path)
     throw new SlipwayError('INVALID_DOCUMENT', `${file}: missing buildpack.uri (the buildpack's directory or .tgz)`);
-  const main = await new BuildpackSet().addPath(
-    options.path ?? localUri(uri!, base, `${file} buildpack.uri`),
-    buildpackCache(store.home),
-  );
+  const main = await new BuildpackSet().addPath(options.path ?? localUri(uri!, base, `${file} buildpack.uri`), cache);
   const found = new Map<string, BuildpackDescriptor>();
   for (const [i, dep] of tables(doc['dependencies'], `${file} [[dependencies]]`).entries()) {
     const what = `${file} dependencies[${i}]`;
@@ -171,7 +169,7 @@ async function packageContents(
       for (const t of pkg.trees) await inner.addTree(t);
       for (const bp of inner.all) found.set(`${bp.id}@${bp.version}`, bp);
     } else {
-      const bp = await new BuildpackSet().addPath(ref, buildpackCache(store.home));
+      const bp = await new BuildpackSet().addPath(ref, cache);
       found.set(`${bp.id}@${bp.version}`, bp);
     }
   }

@@ -499,6 +499,7 @@ async function resolveBuildpacks(
   options: StageOptions,
   home: string,
 ): Promise<{ set: BuildpackSet; order: Order; extensions: { set: ExtensionSet; order: Order } }> {
+  const cache = buildpackCache(home);
   const set = new BuildpackSet();
   await set.addTree(BUILTIN_BUILDPACKS);
   // A builder directory (or its builder.toml): its buildpacks and extensions by uri, its orders.
@@ -511,7 +512,7 @@ async function resolveBuildpacks(
     for (const tree of options.builder.extensionTrees) await extensions.set.addTree(tree);
   if (builderDir) {
     if (builderDir.scan) await set.addTree(builderDir.scan);
-    for (const path of builderDir.buildpackPaths) await set.addPath(path, buildpackCache(home));
+    for (const path of builderDir.buildpackPaths) await set.addPath(path, cache);
     for (const path of builderDir.extensionPaths) await extensions.set.addPath(path);
     if (builderDir.scan) await extensions.set.addTree(builderDir.scan);
   }
@@ -528,9 +529,8 @@ async function resolveBuildpacks(
         const bp = await set.addPath(
           typeof spec !== 'string'
             ? await materializeInlineBuildpack(spec, join(home, 'buildpacks', 'inline'))
-            : (await fetchBuildpackUrl(spec, buildpackCache(home), options.caFile ? { caFile: options.caFile } : {}))
-                .path,
-          buildpackCache(home),
+            : (await fetchBuildpackUrl(spec, cache, options.caFile ? { caFile: options.caFile } : {})).path,
+          cache,
         );
         group.push({ id: bp.id, version: bp.version });
       } else if (
@@ -538,7 +538,7 @@ async function resolveBuildpacks(
         existsSync(spec) ||
         (spec.includes('/') && (spec.startsWith('.') || spec.startsWith('/') || /\.(tgz|tar\.gz|tar|cnb)$/.test(spec)))
       ) {
-        const bp = await set.addPath(spec, buildpackCache(home));
+        const bp = await set.addPath(spec, cache);
         group.push({ id: bp.id, version: bp.version });
       } else {
         const at = spec.lastIndexOf('@');
